@@ -1,0 +1,36 @@
+# errata: the two set-up commands are `make run` and `make test`.
+BUILD ?= build
+PORT ?= 8000
+DATA_DIR ?= ./data
+JOBS ?= $(shell nproc)
+
+.PHONY: deps build run test unit e2e bench bench-smoke format clean
+
+deps:
+	@./scripts/bootstrap.sh
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
+
+build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	$(BUILD)/errata serve --listen 127.0.0.1:$(PORT) --data-dir $(DATA_DIR)
+
+# Every test: unit (gtest), end-to-end (the real binary over HTTP) and the
+# benchmark smoke run.
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j 2 --timeout 600
+
+unit: build
+	$(BUILD)/errata_tests
+
+e2e: build
+	cd $(BUILD) && ctest --output-on-failure -L e2e
+
+bench: build
+	./bench/run.sh
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,110 @@
+// The original service's error routes, kept compatible for its clients:
+// POST /simulate-and-generate and GET /generate-exercise.
+#include <boost/json.hpp>
+
+#include "api/errors.h"
+#include "api/handlers.h"
+#include "api/practice.h"
+#include "api/render.h"
+#include "api/request.h"
+#include "api/utterance_input.h"
+#include "api/write.h"
+#include "core/ids.h"
+
+namespace errata::api {
+namespace json = boost::json;
+
+namespace {
+
+constexpr const char* kSimulated =
+    "Error frequencies simulated and batch processing triggered successfully.";
+
+// Reads the seed error list [{"errorCategory","errorSubCategory"}] into u->errors.
+Status ReadSeedErrors(const json::array& errors, const Taxonomy& taxonomy, Utterance* u) {
+  u->errors.resize(errors.size());
+  for (size_t i = 0; i < errors.size(); ++i) {
+    const std::string where = "errors." + std::to_string(i);
+    if (!errors[i].is_object()) return Status::InvalidArgument("Input should be an object", where);
+    Fields f(errors[i].as_object(), where + ".");
+    auto category = f.String("errorCategory", Fields::kRequired, 200);
+    auto subcategory = f.String("errorSubCategory", Fields::kRequired, 200);
+    if (!f.ok()) return f.status();
+    ErrorRecord& e = u->errors[i];
+    Resolution how;
+    if (Status st = ResolveLabel(taxonomy, *category, *subcategory, "", &e, &how); !st.ok()) {
+      return Status::InvalidArgument(st.message(), where + ".errorSubCategory");
+    }
+    e.created_at = u->created_at;
+    e.error_id = NewUuidV7(e.created_at);
+  }
+  return Status::Ok();
+}
+
+http::Response QueryError(std::string_view field, std::string_view msg) {
+  return SeedValidationError("query", field, msg, "value_error");
+}
+
+}  // namespace
+
+void SimulateAndGenerate(const Ctx& c, Services& s, Respond respond) {
+  auto body = ParseObject(c.request.body());
+  if (!body.ok()) return respond(SeedValidationError("body", "", "JSON decode error", "json_invalid"));
+  Fields f(*body);
+  WriteOp op;
+  op.kind = WriteOp::Kind::kAddErrors;
+  Utterance& u = op.utterance;
+  auto user_id = f.Uuid("user_id");
+  auto conversation_id = f.Uuid("conversation_id");
+  auto utterance_id = f.Uuid("utterance_id");
+  const json::array* errors = f.Array("errors");
+  if (!f.ok()) return respond(ErrorResponse(Flavor::kSeed, f.status()));
+  if (errors->size() > 1000) {
+    return respond(SeedValidationError("body", "errors", "at most 1000 errors", "too_long"));
+  }
+  u.user_id = *user_id;
+  u.conversation_id = *conversation_id;
+  u.utterance_id = *utterance_id;
+  u.created_at = NowMicros();
+  if (Status st = ReadSeedErrors(*errors, *s.taxonomy, &u); !st.ok()) {
+    return respond(ErrorResponse(Flavor::kSeed, st));
+  }
+  SubmitWrite(s, Flavor::kSeed, OneOp(std::move(op)), [](WriteRequest& r) {
+    const WriteOp& op = r.ops[0];
+    if (!op.status.ok()) return ErrorResponse(Flavor::kSeed, op.status);
+    return Json(200, {{"message", kSimulated}});
+  }, std::move(respond));
+}
+
+void GenerateExercise(const Ctx& c, Services& s, Respond respond) {
+  auto user_param = QueryParam(c.query, "user_id");
+  if (!user_param) return respond(QueryError("user_id", "Field required"));
+  auto user_id = CanonicalUuid(*user_param);
+  if (!user_id) return respond(QueryError("user_id", "Input should be a valid UUID"));
+  int64_t top_n = 5;
+  if (auto n = QueryParam(c.query, "top_n")) {
+    char* end = nullptr;
+    errno = 0;
+    top_n = std::strtoll(n->c_str(), &end, 10);
+    if (n->empty() || *end != '\0' || errno != 0) {
+      return respond(QueryError("top_n", "Input should be a valid integer"));
+    }
+    if (top_n < 1 || top_n > 100) {
+      return respond(QueryError("top_n", "top_n must be between 1 and 100"));
+    }
+  }
+  auto profile = s.cache->Get(*user_id);
+  if (!profile.ok()) return respond(ErrorResponse(Flavor::kSeed, profile.status()));
+  const auto top = TopByFrequency(**profile, static_cast<size_t>(top_n));
+  if (top.empty()) return respond({404, R"({"detail":"No errors found for the given user"})"});
+  json::array items;
+  for (const ErrorPoint* p : top) {
+    items.push_back(json::object{{"errorCategory", p->category},
+                                 {"errorSubCategory", p->subcategory},
+                                 {"errorFrequency", p->count}});
+  }
+  json::object out{{"top_errors", std::move(items)}};
+  out["exercises"] = SeedExercises(s, *user_id, **profile, static_cast<size_t>(top_n));
+  respond(Json(200, out));
+}
+
+}  // namespace errata::api

@@ -1,0 +1,43 @@
+// Every API handler, one file per resource. A handler validates, then either
+// answers at once (reads) or queues a write and answers after its commit.
+#pragma once
+
+#include "api/services.h"
+#include "http/router.h"
+
+namespace errata::api {
+
+using Ctx = http::RouteContext;
+using http::Respond;
+
+// users.cc
+void PostUserSeed(const Ctx& c, Services& s, Respond r);
+void PostUser(const Ctx& c, Services& s, Respond r);
+void GetUser(const Ctx& c, Services& s, Respond r);
+// conversations.cc
+void PostConversationSeed(const Ctx& c, Services& s, Respond r);
+void PostConversation(const Ctx& c, Services& s, Respond r);
+void GetConversation(const Ctx& c, Services& s, Respond r);
+// utterances.cc
+void PostUtteranceSeed(const Ctx& c, Services& s, Respond r);
+void PostUtterance(const Ctx& c, Services& s, Respond r);
+// ingest.cc
+void PostIngest(const Ctx& c, Services& s, Respond r);
+// compat.cc: the original service's error routes
+void SimulateAndGenerate(const Ctx& c, Services& s, Respond r);
+void GenerateExercise(const Ctx& c, Services& s, Respond r);
+// profile.cc
+void GetTopErrors(const Ctx& c, Services& s, Respond r);
+// exercises.cc
+void GetExercises(const Ctx& c, Services& s, Respond r);
+void PostAttempt(const Ctx& c, Services& s, Respond r);
+void GetTaxonomy(const Ctx& c, Services& s, Respond r);
+// health.cc
+void Healthz(const Ctx& c, Services& s, Respond r);
+void Readyz(const Ctx& c, Services& s, Respond r);
+void GetMetrics(const Ctx& c, Services& s, Respond r);
+
+// routes.cc: the whole API on one screen.
+http::Router BuildRouter(Services& s);
+
+}  // namespace errata::api

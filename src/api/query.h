@@ -1,0 +1,28 @@
+// The common query of the /v1/users/{id}/... read routes: the user id in the
+// path, n, as_of, and the learner's cached profile.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "api/services.h"
+#include "http/router.h"
+
+namespace errata::api {
+
+struct UserQuery {
+  std::string user_id;
+  size_t n = 10;
+  Micros as_of = 0;
+  std::shared_ptr<const Profile> profile;
+};
+
+// Reads {id}, n (1..100, default `default_n`) and as_of (default now), checks
+// the user exists, and loads the profile. NotFound for an unknown user.
+Status ReadUserQuery(const http::RouteContext& c, Services& s, size_t default_n, UserQuery* q);
+
+// An optional ISO-8601 query parameter.
+Result<std::optional<Micros>> QueryTime(std::string_view query, std::string_view key);
+
+}  // namespace errata::api

@@ -1,0 +1,142 @@
+#include "api/request.h"
+
+#include <boost/json/parse.hpp>
+
+#include "core/ids.h"
+
+namespace errata::api {
+namespace json = boost::json;
+
+Result<json::object> ParseObject(std::string_view body) {
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (ec) return Status::InvalidArgument("invalid JSON: " + ec.message());
+  if (!v.is_object()) return Status::InvalidArgument("invalid JSON: the body must be an object");
+  return std::move(v.as_object());
+}
+
+void Fields::Fail(std::string_view key, std::string msg) {
+  if (status_.ok()) status_ = Status::InvalidArgument(std::move(msg), prefix_ + std::string(key));
+}
+
+const json::value* Fields::Get(std::string_view key, Need need) {
+  if (!status_.ok()) return nullptr;
+  const json::value* v = o_.if_contains(key);
+  if (v == nullptr || v->is_null()) {
+    if (need == kRequired) Fail(key, "Field required: " + prefix_ + std::string(key));
+    return nullptr;
+  }
+  return v;
+}
+
+std::optional<std::string> Fields::String(std::string_view key, Need need, size_t max_len) {
+  const json::value* v = Get(key, need);
+  if (v == nullptr) return std::nullopt;
+  if (!v->is_string()) {
+    Fail(key, prefix_ + std::string(key) + " must be a string");
+    return std::nullopt;
+  }
+  if (v->as_string().size() > max_len) {
+    Fail(key, prefix_ + std::string(key) + " is longer than " + std::to_string(max_len));
+    return std::nullopt;
+  }
+  return std::string(v->as_string());
+}
+
+std::optional<std::string> Fields::Uuid(std::string_view key, Need need) {
+  auto s = String(key, need, 64);
+  if (!s) return std::nullopt;
+  auto id = CanonicalUuid(*s);
+  if (!id) Fail(key, prefix_ + std::string(key) + " must be a valid UUID");
+  return id;
+}
+
+std::optional<int64_t> Fields::Int(std::string_view key, Need need) {
+  const json::value* v = Get(key, need);
+  if (v == nullptr) return std::nullopt;
+  if (v->is_int64()) return v->as_int64();
+  if (v->is_uint64() && v->as_uint64() <= INT64_MAX) return static_cast<int64_t>(v->as_uint64());
+  Fail(key, prefix_ + std::string(key) + " must be an integer");
+  return std::nullopt;
+}
+
+std::optional<bool> Fields::Bool(std::string_view key, Need need) {
+  const json::value* v = Get(key, need);
+  if (v == nullptr) return std::nullopt;
+  if (v->is_bool()) return v->as_bool();
+  Fail(key, prefix_ + std::string(key) + " must be true or false");
+  return std::nullopt;
+}
+
+std::optional<Micros> Fields::Time(std::string_view key, Need need) {
+  auto s = String(key, need, 64);
+  if (!s) return std::nullopt;
+  auto t = ParseTime(*s);
+  if (!t) Fail(key, prefix_ + std::string(key) + " must be an ISO-8601 date-time");
+  return t;
+}
+
+const json::array* Fields::Array(std::string_view key, Need need) {
+  const json::value* v = Get(key, need);
+  if (v == nullptr) return nullptr;
+  if (!v->is_array()) {
+    Fail(key, prefix_ + std::string(key) + " must be an array");
+    return nullptr;
+  }
+  return &v->as_array();
+}
+
+const json::object* Fields::Object(std::string_view key, Need need) {
+  const json::value* v = Get(key, need);
+  if (v == nullptr) return nullptr;
+  if (!v->is_object()) {
+    Fail(key, prefix_ + std::string(key) + " must be an object");
+    return nullptr;
+  }
+  return &v->as_object();
+}
+
+namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Decodes %XX escapes and '+' (a space in forms). A malformed escape stays as is.
+std::string Decode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out.push_back(' ');
+    } else if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 &&
+               HexValue(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+// Hand-written: Boost.URL 1.81's parse_query read past the end of a query
+// that is a view into a longer buffer (see request_test.cc).
+std::optional<std::string> QueryParam(std::string_view query, std::string_view key) {
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    const size_t eq = pair.find('=');
+    if (Decode(pair.substr(0, eq)) != key) continue;
+    return eq == std::string_view::npos ? std::string() : Decode(pair.substr(eq + 1));
+  }
+  return std::nullopt;
+}
+
+}  // namespace errata::api

@@ -1,0 +1,53 @@
+#include "api/request.h"
+
+#include <gtest/gtest.h>
+
+namespace errata::api {
+namespace {
+
+TEST(QueryParamTest, FindsDecodedValues) {
+  EXPECT_EQ(QueryParam("user_id=abc&top_n=5", "top_n"), "5");
+  EXPECT_EQ(QueryParam("user_id=abc&top_n=5", "user_id"), "abc");
+  EXPECT_EQ(QueryParam("a=x%20y+z", "a"), "x y z");
+  EXPECT_EQ(QueryParam("a=1", "b"), std::nullopt);
+  EXPECT_EQ(QueryParam("flag", "flag"), "");
+}
+
+TEST(FieldsTest, ReportsTheFirstBadField) {
+  auto o = ParseObject(R"({"name": 3, "id": "nope"})");
+  ASSERT_TRUE(o.ok());
+  Fields f(*o);
+  EXPECT_FALSE(f.String("name").has_value());
+  EXPECT_FALSE(f.Uuid("id").has_value());
+  EXPECT_FALSE(f.ok());
+  EXPECT_EQ(f.status().field(), "name");
+}
+
+TEST(FieldsTest, MissingRequiredAndOptional) {
+  auto o = ParseObject(R"({"x": null})");
+  Fields f(*o);
+  EXPECT_FALSE(f.String("x", Fields::kOptional).has_value());
+  EXPECT_TRUE(f.ok());
+  EXPECT_FALSE(f.String("y").has_value());
+  EXPECT_EQ(f.status().field(), "y");
+}
+
+TEST(ParseObjectTest, RejectsInvalidJsonAndUtf8) {
+  EXPECT_FALSE(ParseObject("{").ok());
+  EXPECT_FALSE(ParseObject("[1]").ok());
+  EXPECT_FALSE(ParseObject("{\"a\":\"\xff\xfe\"}").ok());
+  EXPECT_TRUE(ParseObject("{\"a\":\"caf\xc3\xa9\"}").ok());
+}
+
+}  // namespace
+}  // namespace errata::api
+
+namespace errata::api {
+namespace {
+TEST(QueryParamTest, WorksOnAViewIntoALongerString) {
+  const std::string target = "/x?user_id=abc&top_n=5 HTTP/1.1";
+  const std::string_view query = std::string_view(target).substr(3, 19);
+  EXPECT_EQ(QueryParam(query, "top_n"), "5");
+}
+}  // namespace
+}  // namespace errata::api

@@ -1,0 +1,45 @@
+#include "api/handlers.h"
+
+namespace errata::api {
+
+http::Router BuildRouter(Services& s) {
+  using boost::beast::http::verb;
+  using Fn = void (*)(const Ctx&, Services&, Respond);
+  struct Row {
+    verb method;
+    const char* pattern;
+    Fn handler;
+  };
+  static const Row kRoutes[] = {
+      // The original service's routes, kept byte-compatible for its clients.
+      {verb::post, "/users/", PostUserSeed},
+      {verb::post, "/conversations/", PostConversationSeed},
+      {verb::post, "/utterances/", PostUtteranceSeed},
+      {verb::post, "/simulate-and-generate", SimulateAndGenerate},
+      {verb::get, "/generate-exercise", GenerateExercise},
+      // The versioned API.
+      {verb::post, "/v1/users", PostUser},
+      {verb::get, "/v1/users/{id}", GetUser},
+      {verb::post, "/v1/conversations", PostConversation},
+      {verb::get, "/v1/conversations/{id}", GetConversation},
+      {verb::post, "/v1/utterances", PostUtterance},
+      {verb::post, "/v1/ingest", PostIngest},
+      {verb::get, "/v1/users/{id}/errors/top", GetTopErrors},
+      {verb::get, "/v1/users/{id}/exercises", GetExercises},
+      {verb::post, "/v1/users/{id}/attempts", PostAttempt},
+      {verb::get, "/v1/taxonomy", GetTaxonomy},
+      // Operations.
+      {verb::get, "/healthz", Healthz},
+      {verb::get, "/readyz", Readyz},
+      {verb::get, "/metrics", GetMetrics},
+  };
+  http::Router router;
+  for (const Row& row : kRoutes) {
+    Fn fn = row.handler;
+    router.Add({row.method, row.pattern,
+                [fn, &s](const Ctx& c, Respond r) { fn(c, s, std::move(r)); }});
+  }
+  return router;
+}
+
+}  // namespace errata::api

@@ -1,0 +1,33 @@
+// Services: what the API handlers work with. Built once in main, shared by
+// every handler; each member is thread-safe.
+#pragma once
+
+#include <string>
+
+#include "core/clock.h"
+#include "core/exercise_bank.h"
+#include "core/taxonomy.h"
+#include "metrics/metrics.h"
+#include "store/profile_cache.h"
+#include "store/store.h"
+#include "store/writer.h"
+
+namespace errata::api {
+
+struct Config {
+  Micros half_life = 14 * kMicrosPerDay;  // recency weighting of error counts
+  Micros future_tolerance = 60 * kMicrosPerSecond;  // created_at may be this far ahead
+  int retry_after_seconds = 1;
+};
+
+struct Services {
+  Store* store = nullptr;
+  Writer* writer = nullptr;
+  ProfileCache* cache = nullptr;
+  const Taxonomy* taxonomy = nullptr;
+  const ExerciseBank* bank = nullptr;
+  Metrics* metrics = nullptr;
+  Config config;
+};
+
+}  // namespace errata::api

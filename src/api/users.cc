@@ -1,0 +1,77 @@
+// Users: POST /users/ (seed), POST /v1/users, GET /v1/users/{id}.
+#include <boost/json.hpp>
+
+#include "api/errors.h"
+#include "api/handlers.h"
+#include "api/render.h"
+#include "api/request.h"
+#include "api/write.h"
+#include "core/email.h"
+#include "core/ids.h"
+
+namespace errata::api {
+namespace json = boost::json;
+
+namespace {
+
+// Reads username and email into op.user; the field errors name the body field.
+Status ReadUser(const json::object& body, WriteOp* op) {
+  Fields f(body);
+  auto username = f.String("username", Fields::kRequired, 200);
+  auto email = f.String("email", Fields::kRequired, 254);
+  if (!f.ok()) return f.status();
+  if (!IsValidEmail(*email)) {
+    return Status::InvalidArgument("value is not a valid email address", "email");
+  }
+  op->kind = WriteOp::Kind::kCreateUser;
+  op->user.username = *username;
+  op->user.email = *email;
+  op->user.created_at = NowMicros();
+  op->user.user_id = NewUuidV7(op->user.created_at);
+  return Status::Ok();
+}
+
+}  // namespace
+
+void PostUserSeed(const Ctx& c, Services& s, Respond respond) {
+  auto body = ParseObject(c.request.body());
+  if (!body.ok()) return respond(SeedValidationError("body", "", "JSON decode error", "json_invalid"));
+  WriteOp op;
+  if (Status st = ReadUser(*body, &op); !st.ok()) return respond(ErrorResponse(Flavor::kSeed, st));
+  SubmitWrite(s, Flavor::kSeed, OneOp(std::move(op)), [](WriteRequest& r) {
+    const WriteOp& op = r.ops[0];
+    if (!op.status.ok()) return ErrorResponse(Flavor::kSeed, op.status);
+    return Json(200, RenderUser(op.user));
+  }, std::move(respond));
+}
+
+void PostUser(const Ctx& c, Services& s, Respond respond) {
+  auto body = ParseObject(c.request.body());
+  if (!body.ok()) return respond(V1Error(400, "invalid_json", body.status().message()));
+  WriteOp op;
+  Fields f(*body);
+  auto user_id = f.Uuid("user_id", Fields::kOptional);
+  if (!f.ok()) return respond(ErrorResponse(Flavor::kV1, f.status()));
+  if (Status st = ReadUser(*body, &op); !st.ok()) return respond(ErrorResponse(Flavor::kV1, st));
+  if (user_id) {
+    op.user.user_id = *user_id;
+    op.client_id = true;
+  }
+  SubmitWrite(s, Flavor::kV1, OneOp(std::move(op)), [](WriteRequest& r) {
+    const WriteOp& op = r.ops[0];
+    if (!op.status.ok()) return ErrorResponse(Flavor::kV1, op.status);
+    json::object o = RenderUser(op.user);
+    o["replayed"] = op.replayed;
+    return Json(op.replayed ? 200 : 201, o);
+  }, std::move(respond));
+}
+
+void GetUser(const Ctx& c, Services& s, Respond respond) {
+  auto id = CanonicalUuid(c.params[0]);
+  if (!id) return respond(V1Error(422, "invalid_argument", "user id must be a valid UUID", "id"));
+  auto user = s.store->GetUser(*id);
+  if (!user.ok()) return respond(ErrorResponse(Flavor::kV1, user.status()));
+  respond(Json(200, RenderUser(*user)));
+}
+
+}  // namespace errata::api

@@ -1,0 +1,126 @@
+#include "app/serve.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "api/errors.h"
+#include "api/handlers.h"
+#include "app/data.h"
+#include "http/server.h"
+#include "log/log.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace errata::app {
+namespace {
+
+bool SplitListen(const std::string& listen, std::string* host, uint16_t* port) {
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return false;
+  *host = listen.substr(0, colon);
+  if (host->size() > 2 && host->front() == '[') *host = host->substr(1, host->size() - 2);
+  try {
+    const int p = std::stoi(listen.substr(colon + 1));
+    if (p < 0 || p > 65535) return false;
+    *port = static_cast<uint16_t>(p);
+  } catch (...) {
+    return false;
+  }
+  return true;
+}
+
+Result<std::unique_ptr<Store>> OpenStore(const ServeOptions& o, Micros half_life, int readers) {
+  if (!o.store.empty() && !o.store.starts_with("sqlite:")) {
+    return Status::InvalidArgument("unsupported --store: " + o.store);
+  }
+  std::string path = o.store.empty() ? "" : o.store.substr(7);
+  if (path.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(o.data_dir, ec);
+    if (ec) return Status::Unavailable("cannot create " + o.data_dir + ": " + ec.message());
+    path = (std::filesystem::path(o.data_dir) / "errata.db").string();
+  }
+  auto s = SqliteStore::Open({path, half_life, readers});
+  if (!s.ok()) return s.status();
+  return std::unique_ptr<Store>(std::move(*s));
+}
+
+// Blocks until SIGINT or SIGTERM.
+void WaitForSignal() {
+  boost::asio::io_context ioc;
+  boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  signals.async_wait([](const boost::system::error_code&, int sig) {
+    log::Info("signal", {{"signal", sig}});
+  });
+  ioc.run();
+}
+
+// Waits up to `limit` for in-flight requests to be answered.
+void Drain(const http::Server& server, std::chrono::seconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (server.in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+}  // namespace
+
+int RunServe(const ServeOptions& o) {
+  if (!log::Setup(o.log_level)) {
+    fprintf(stderr, "errata: unknown --log-level %s\n", o.log_level.c_str());
+    return 2;
+  }
+  std::string host;
+  uint16_t port = 0;
+  if (!SplitListen(o.listen, &host, &port)) {
+    log::Error("bad --listen, want HOST:PORT", {{"listen", o.listen}});
+    return 2;
+  }
+  const int threads = o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency());
+  auto data = LoadDomainData(o.taxonomy_path, o.exercises_path);
+  if (!data.ok()) {
+    log::Error("invalid data", {{"error", data.status().message()}});
+    return 1;
+  }
+  const Micros half_life = static_cast<Micros>(o.half_life_days * kMicrosPerDay);
+  auto store = OpenStore(o, half_life, threads + 2);
+  if (!store.ok()) {
+    log::Error("cannot open store", {{"error", store.status().message()}});
+    return 1;
+  }
+  api::Services services;
+  auto router_names = api::BuildRouter(services).Names();
+  Metrics metrics(router_names);
+  ProfileCache cache(store->get(), &metrics, {o.cache_size, 0});
+  Writer writer(store->get(), &cache, &metrics, {o.flush_interval_us, o.max_batch, o.queue_capacity});
+  services = {store->get(), &writer, &cache, &data->taxonomy, &data->bank, &metrics,
+              api::Config{half_life}};
+  const http::Router router = api::BuildRouter(services);
+  http::Server server({host, port, o.body_limit, threads}, router, &metrics, api::ServerError);
+  if (Status s = server.Listen(); !s.ok()) {
+    log::Error("cannot listen", {{"error", s.message()}});
+    return 1;
+  }
+  writer.Start();
+  server.Start();
+  log::Info("listening", {{"address", host + ":" + std::to_string(server.port())},
+                          {"store", (*store)->Describe()},
+                          {"threads", threads},
+                          {"version", ERRATA_VERSION},
+                          {"taxonomy", data->taxonomy.version()},
+                          {"exercises", data->bank.size()}});
+  WaitForSignal();
+  log::Info("shutting down", {{"in_flight", server.in_flight()}});
+  server.StopAccepting();
+  Drain(server, std::chrono::seconds(10));
+  writer.Stop();
+  Drain(server, std::chrono::seconds(2));
+  server.Stop();
+  log::Info("stopped");
+  return 0;
+}
+
+}  // namespace errata::app

@@ -1,0 +1,28 @@
+// `errata serve`: wires the store, writer, cache and HTTP server together and
+// runs until SIGINT/SIGTERM, then shuts down cleanly.
+#pragma once
+
+#include <string>
+
+namespace errata::app {
+
+struct ServeOptions {
+  std::string listen = "127.0.0.1:8000";
+  std::string data_dir = "./data";
+  std::string store;  // empty: SQLite in data_dir
+  int threads = 0;    // 0: the core count
+  std::string log_level = "info";
+  size_t body_limit = 1 << 20;
+  int64_t flush_interval_us = 1000;
+  size_t max_batch = 1000;
+  size_t queue_capacity = 10000;
+  size_t cache_size = 200000;
+  double half_life_days = 14;
+  std::string taxonomy_path;
+  std::string exercises_path;
+};
+
+// Returns the process exit code.
+int RunServe(const ServeOptions& options);
+
+}  // namespace errata::app

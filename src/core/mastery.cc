@@ -1,0 +1,82 @@
+#include "core/mastery.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace errata {
+namespace {
+
+// FSRS-4.5 default weights (open-spaced-repetition), the ones we use.
+constexpr double kDecay = -0.5;
+constexpr double kFactor = 19.0 / 81.0;
+constexpr double kInitialStabilityGood = 3.1262;  // w2: first review correct
+constexpr double kInitialStabilityAgain = 0.4072;  // w0: first review failed
+constexpr double kW8 = 1.4903, kW9 = 0.1352, kW10 = 0.9549;   // success
+constexpr double kW11 = 2.1700, kW12 = 0.0652, kW13 = 0.3340, kW14 = 1.2596;  // failure
+constexpr double kMinStability = 0.1;
+
+double Clamp(double v, double lo, double hi) { return std::max(lo, std::min(hi, v)); }
+
+double ElapsedDays(const MemoryState& m, Micros now) {
+  return std::max<double>(0, static_cast<double>(now - m.last_review) / kMicrosPerDay);
+}
+
+double StabilityAfterSuccess(double s, double d, double r) {
+  return s * (1 + std::exp(kW8) * (11 - d) * std::pow(s, -kW9) * (std::exp(kW10 * (1 - r)) - 1));
+}
+
+double StabilityAfterFailure(double s, double d, double r) {
+  const double next =
+      kW11 * std::pow(d, -kW12) * (std::pow(s + 1, kW13) - 1) * std::exp(kW14 * (1 - r));
+  return Clamp(std::min(next, s), kMinStability, s);
+}
+
+MemoryState Fail(MemoryState m, Micros at) {
+  const double r = Retrievability(m, at);
+  m.stability_days = StabilityAfterFailure(m.stability_days, m.difficulty, r);
+  m.difficulty = Clamp(m.difficulty + 1.0, 1, 10);
+  m.lapses += 1;
+  m.last_review = std::max(m.last_review, at);
+  return m;
+}
+
+}  // namespace
+
+double Retrievability(const MemoryState& m, Micros now) {
+  if (m.stability_days <= 0) return 0;
+  return std::pow(1 + kFactor * ElapsedDays(m, now) / m.stability_days, kDecay);
+}
+
+MemoryState AfterAttempt(const MemoryState& in, bool correct, Micros at) {
+  MemoryState m = in;
+  at = std::max(at, m.last_review);
+  m.reviews += 1;
+  if (m.stability_days <= 0) {  // first review
+    m.stability_days = correct ? kInitialStabilityGood : kInitialStabilityAgain;
+    m.difficulty = correct ? 5 : 6.5;
+    m.last_review = at;
+    if (correct) m.last_correct = at;
+    else m.lapses += 1;
+    return m;
+  }
+  if (!correct) return Fail(m, at);
+  const double r = Retrievability(m, at);
+  m.stability_days = StabilityAfterSuccess(m.stability_days, m.difficulty, r);
+  m.difficulty = Clamp(m.difficulty - 0.3, 1, 10);
+  m.last_review = at;
+  m.last_correct = at;
+  return m;
+}
+
+MemoryState WithLapses(const MemoryState& m, Micros last_error) {
+  if (m.stability_days <= 0 || last_error <= m.last_review) return m;
+  MemoryState out = Fail(m, last_error);
+  out.reviews = m.reviews;  // a lapse in conversation is not a practice review
+  return out;
+}
+
+double Mastery(const ErrorPoint& p, Micros now) {
+  return Retrievability(WithLapses(p.memory, p.last_seen), now);
+}
+
+}  // namespace errata

@@ -1,0 +1,89 @@
+#include "core/profile.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace errata {
+
+double LogAdd2(double a, double b) {
+  if (a == kNoDecay) return b;
+  if (b == kNoDecay) return a;
+  const double hi = std::max(a, b);
+  const double lo = std::min(a, b);
+  return hi + std::log2(1.0 + std::exp2(lo - hi));
+}
+
+double DecayTerm(Micros t, Micros half_life) {
+  return static_cast<double>(t) / static_cast<double>(half_life);
+}
+
+double DecayedCount(double decay_log2, Micros now, Micros half_life) {
+  if (decay_log2 == kNoDecay) return 0;
+  return std::exp2(decay_log2 - DecayTerm(now, half_life));
+}
+
+void ErrorDelta::Add(Micros t, Micros half_life) {
+  first_seen = count == 0 ? t : std::min(first_seen, t);
+  last_seen = count == 0 ? t : std::max(last_seen, t);
+  ++count;
+  decay_log2 = LogAdd2(decay_log2, DecayTerm(t, half_life));
+}
+
+void ErrorDelta::Merge(const ErrorDelta& o) {
+  if (o.count == 0) return;
+  first_seen = count == 0 ? o.first_seen : std::min(first_seen, o.first_seen);
+  last_seen = count == 0 ? o.last_seen : std::max(last_seen, o.last_seen);
+  count += o.count;
+  decay_log2 = LogAdd2(decay_log2, o.decay_log2);
+}
+
+ErrorPoint* Profile::Find(std::string_view id) {
+  for (auto& p : points) {
+    if (p.subcategory_id == id) return &p;
+  }
+  return nullptr;
+}
+
+const ErrorPoint* Profile::Find(std::string_view id) const {
+  return const_cast<Profile*>(this)->Find(id);
+}
+
+void Profile::Apply(const ErrorDelta& d) {
+  ErrorPoint* p = Find(d.subcategory_id);
+  if (p == nullptr) {
+    points.push_back(ErrorPoint{d.subcategory_id, d.category, d.subcategory});
+    p = &points.back();
+  }
+  if (d.count == 0) return;
+  p->first_seen = p->count == 0 ? d.first_seen : std::min(p->first_seen, d.first_seen);
+  p->last_seen = p->count == 0 ? d.last_seen : std::max(p->last_seen, d.last_seen);
+  p->count += d.count;
+  p->decay_log2 = LogAdd2(p->decay_log2, d.decay_log2);
+}
+
+int64_t Profile::TotalErrors() const {
+  int64_t n = 0;
+  for (const auto& p : points) n += p.count;
+  return n;
+}
+
+bool FrequencyOrder(const ErrorPoint& a, const ErrorPoint& b) {
+  if (a.count != b.count) return a.count > b.count;
+  if (a.last_seen != b.last_seen) return a.last_seen > b.last_seen;
+  return a.subcategory < b.subcategory;
+}
+
+std::vector<const ErrorPoint*> TopByFrequency(const Profile& profile, size_t n) {
+  std::vector<const ErrorPoint*> out;
+  out.reserve(profile.points.size());
+  for (const auto& p : profile.points) {
+    if (p.count > 0) out.push_back(&p);
+  }
+  const size_t k = std::min(n, out.size());
+  std::partial_sort(out.begin(), out.begin() + k, out.end(),
+                    [](const ErrorPoint* a, const ErrorPoint* b) { return FrequencyOrder(*a, *b); });
+  out.resize(k);
+  return out;
+}
+
+}  // namespace errata

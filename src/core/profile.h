@@ -1,0 +1,85 @@
+// A learner's error profile: per subcategory, how often, how recently, and how
+// well practised. Pure data and arithmetic; the cache and stores hold these.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.h"
+
+namespace errata {
+
+// The recency-weighted count is kept as log2(sum_i 2^(t_i / h)), t_i the error
+// times and h the half-life, both in microseconds. Adding an error is a
+// log-add, which is commutative, so deltas from any number of writers merge
+// in any order, and the value never overflows. The score at time t is
+// 2^(decay_log2 - t / h): each error counts 1 when new and 1/2 after h.
+constexpr double kNoDecay = -std::numeric_limits<double>::infinity();
+
+// log2(2^a + 2^b), exact for either side being kNoDecay.
+double LogAdd2(double a, double b);
+// The decay term of one error at time t.
+double DecayTerm(Micros t, Micros half_life);
+// The recency-weighted count at time `now`.
+double DecayedCount(double decay_log2, Micros now, Micros half_life);
+
+// The memory model state of one error point (see core/mastery.h).
+struct MemoryState {
+  double stability_days = 0;  // 0: never practised
+  double difficulty = 5;      // 1 (easy) .. 10 (hard)
+  Micros last_review = 0;     // last attempt, or 0
+  int64_t reviews = 0;
+  int64_t lapses = 0;
+  Micros last_correct = 0;
+};
+
+// What a batch of writes adds to one (user, subcategory).
+struct ErrorDelta {
+  std::string user_id;
+  std::string subcategory_id;
+  std::string category;
+  std::string subcategory;
+  int64_t count = 0;
+  Micros first_seen = 0;
+  Micros last_seen = 0;
+  double decay_log2 = kNoDecay;
+
+  // Folds one more error at time t into this delta.
+  void Add(Micros t, Micros half_life);
+  // Folds another delta for the same key into this one.
+  void Merge(const ErrorDelta& other);
+};
+
+struct ErrorPoint {
+  std::string subcategory_id;
+  std::string category;
+  std::string subcategory;
+  int64_t count = 0;
+  Micros first_seen = 0;
+  Micros last_seen = 0;
+  double decay_log2 = kNoDecay;
+  MemoryState memory;
+};
+
+// All of one learner's error points. Small (tens of points), so a vector.
+struct Profile {
+  std::vector<ErrorPoint> points;
+  bool user_known = false;  // the learner exists in the store
+
+  ErrorPoint* Find(std::string_view subcategory_id);
+  const ErrorPoint* Find(std::string_view subcategory_id) const;
+  // Adds a delta (creating the point if new).
+  void Apply(const ErrorDelta& delta);
+  int64_t TotalErrors() const;
+};
+
+// The seed route's order: count desc, then last seen desc, then subcategory name.
+bool FrequencyOrder(const ErrorPoint& a, const ErrorPoint& b);
+
+// The first n points in FrequencyOrder (points with count 0 left out).
+std::vector<const ErrorPoint*> TopByFrequency(const Profile& profile, size_t n);
+
+}  // namespace errata

@@ -1,0 +1,148 @@
+// The canonical error taxonomy (data/taxonomy.json) and the normaliser that
+// maps an incoming error label (category, subcategory, annotation code) onto
+// it. Pure domain code: no I/O; the caller reads the file and passes its text.
+// See docs/taxonomy.md for the resolution order and the documented choices.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+
+namespace errata {
+
+struct Subcategory {
+  std::string id, name, description, category_id, category_name;
+  std::vector<std::string> aliases, codes;
+};
+
+struct Category {
+  std::string id, name;
+  std::vector<std::string> subcategory_ids;
+};
+
+struct Resolution {
+  enum class How { kExact, kNormalized, kAlias, kCode, kTypo, kNew };
+  std::string category;        // display name, e.g. "Grammar"
+  std::string subcategory;     // display name, e.g. "Subject-Verb Agreement"
+  std::string subcategory_id;  // canonical id, e.g. "subject-verb-agreement";
+                               // "<category>.<slug>" for a new subcategory
+  How how = How::kExact;
+  bool known = true;           // false for a new (open-taxonomy) subcategory
+};
+
+// "exact", "normalized", "alias", "code", "typo" or "new".
+const char* HowName(Resolution::How how);
+
+// The normalised form of a label: ASCII lower-case; '&' becomes "and"; any
+// other ASCII punctuation, hyphen, underscore or whitespace run becomes one
+// space; leading and trailing spaces dropped. Bytes >= 0x80 are kept as is.
+std::string NormalizeLabel(std::string_view label);
+
+// NormalizeLabel with spaces replaced by '-': "Tense & Aspect" -> "tense-and-aspect".
+std::string SlugifyLabel(std::string_view label);
+
+// Restricted Damerau-Levenshtein (optimal string alignment) distance between
+// a and b, or max_distance + 1 if it exceeds max_distance.
+size_t OsaDistance(std::string_view a, std::string_view b, size_t max_distance);
+
+// The largest typo distance accepted for a word of `length` normalised bytes:
+// <=4: 0, 5..8: 1, 9..15: 2, >15: 3.
+size_t TypoBound(size_t length);
+
+// An immutable, validated taxonomy. Copyable and movable; all methods are
+// const and touch no mutable state, so one instance may be shared by any
+// number of threads without locking.
+class Taxonomy {
+ public:
+  // Parses and validates a taxonomy document. On success returns the
+  // taxonomy. On failure returns InvalidArgument whose message starts with
+  // source_name and names the offending item, e.g.
+  //   data/taxonomy.json: categories[0].subcategories[3] (id "x"): duplicate alias "tense" ...
+  // Validates: version present; non-empty unique lower-case kebab ids;
+  // non-empty names and descriptions; aliases, names and ids unique across
+  // subcategories after normalisation (so no alias equals another
+  // subcategory's name); codes unique case-insensitively across
+  // subcategories. Never throws.
+  static Result<Taxonomy> FromJson(std::string_view json, std::string_view source_name);
+
+  // Resolves an incoming error label; any argument may be empty.
+  //  1. A non-empty code is looked up case-insensitively, first in full
+  //     ("M:OTHER"), then without a leading "R:", "M:" or "U:". A known code
+  //     wins over the names. An unknown code with an empty subcategory fails
+  //     with InvalidArgument (field "code"); otherwise the names are used.
+  //  2. The subcategory: exact display name (kExact), normalised name or id
+  //     (kNormalized), alias (kAlias), a code in its place (kCode), or a
+  //     unique nearest name/alias within TypoBound (kTypo).
+  //  3. Otherwise a new subcategory (kNew, known = false) under the given
+  //     category (a known category's display name, or "Other" if empty).
+  // A known subcategory keeps its own category whatever category is given.
+  // Fails with InvalidArgument (field "subcategory") if the subcategory is
+  // empty and no code resolved it, or if a new label has no letters or digits.
+  // Thread-safe.
+  Result<Resolution> Resolve(std::string_view category, std::string_view subcategory,
+                             std::string_view code) const;
+
+  // The subcategory with canonical id `id`, or nullptr if unknown. The
+  // pointer lives as long as this taxonomy. Thread-safe.
+  const Subcategory* Find(std::string_view id) const;
+
+  // The category with canonical id `id`, or nullptr if unknown. Thread-safe.
+  const Category* FindCategory(std::string_view id) const;
+
+  // All categories and subcategories, in file order.
+  const std::vector<Category>& categories() const { return categories_; }
+  const std::vector<Subcategory>& subcategories() const { return subcategories_; }
+
+  // The "version" field of the document, e.g. "2026.11.1".
+  const std::string& version() const { return version_; }
+
+  // Number of subcategories.
+  size_t size() const { return subcategories_.size(); }
+
+ private:
+  friend class TaxonomyBuilder;
+
+  // Heterogeneous lookup: find(std::string_view) without building a string.
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  template <typename V>
+  using Map = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
+
+  struct NameHit {
+    size_t index;  // into subcategories_
+    Resolution::How how;
+  };
+  struct TypoTerm {
+    std::string text;  // normalised name, id or alias
+    size_t index;
+  };
+
+  Taxonomy() = default;
+
+  const Subcategory* FindCode(std::string_view code) const;
+  const Subcategory* FindTypo(std::string_view normalized) const;
+  Resolution Known(const Subcategory& sub, Resolution::How how) const;
+  Result<Resolution> New(std::string_view category, std::string_view subcategory) const;
+
+  std::string version_;
+  std::vector<Category> categories_;
+  std::vector<Subcategory> subcategories_;
+  Map<size_t> by_id_;                 // id -> subcategories_ index
+  Map<size_t> by_display_;            // exact display name -> index
+  Map<NameHit> by_normalized_;        // normalised name / id / alias -> hit
+  Map<size_t> by_code_;               // lower-case code -> index
+  Map<size_t> category_by_normalized_;  // normalised category name / id -> categories_ index
+  std::vector<TypoTerm> typo_terms_;
+  size_t max_code_length_ = 0;  // longer inputs cannot be codes
+  size_t max_term_length_ = 0;  // longest typo term
+};
+
+}  // namespace errata

@@ -1,0 +1,327 @@
+#include "core/taxonomy.h"
+
+#include <fstream>
+#include <thread>
+#include <vector>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace errata {
+namespace {
+
+using How = Resolution::How;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+const Taxonomy& Shipped() {
+  static const Taxonomy* taxonomy = [] {
+    std::string text = ReadFile(std::string(ERRATA_SOURCE_DIR) + "/data/taxonomy.json");
+    Result<Taxonomy> t = Taxonomy::FromJson(text, "data/taxonomy.json");
+    EXPECT_TRUE(t.ok()) << t.status().ToString();
+    return new Taxonomy(std::move(t.value()));
+  }();
+  return *taxonomy;
+}
+
+struct Case {
+  const char* category;
+  const char* subcategory;
+  const char* code;
+  const char* id;
+  How how;
+};
+
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << "(" << c.category << " | " << c.subcategory << " | " << c.code << ")";
+}
+
+class ResolveTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(ResolveTest, ResolvesToExpectedId) {
+  const Case& c = GetParam();
+  Result<Resolution> r = Shipped().Resolve(c.category, c.subcategory, c.code);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->subcategory_id, c.id);
+  EXPECT_STREQ(HowName(r->how), HowName(c.how));
+  EXPECT_EQ(r->known, c.how != How::kNew);
+  if (r->known) {
+    const Subcategory* sub = Shipped().Find(r->subcategory_id);
+    ASSERT_NE(sub, nullptr);
+    EXPECT_EQ(r->subcategory, sub->name);
+    EXPECT_EQ(r->category, sub->category_name);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, ResolveTest, ::testing::Values(
+    // Exact display names, as clients post them.
+    Case{"Grammar", "Subject-Verb Agreement", "", "subject-verb-agreement", How::kExact},
+    Case{"Grammar", "Pronouns", "", "pronouns", How::kExact},
+    Case{"Vocabulary", "Word Choice", "", "word-choice", How::kExact},
+    Case{"Grammar", "Articles & Determiners", "", "articles-determiners", How::kExact},
+    Case{"", "Rhythm & Sentence Stress", "", "rhythm-sentence-stress", How::kExact},
+    Case{"Fluency", "Self-Correction", "", "self-correction", How::kExact},
+    Case{"Other", "Unclassified", "", "unclassified", How::kExact},
+    Case{"Grammar", "Word Choice", "", "word-choice", How::kExact},  // category ignored
+    // Display variants.
+    Case{"Grammar", "subject verb agreement", "", "subject-verb-agreement", How::kNormalized},
+    Case{"Grammar", "Subject-Verb-Agreement", "", "subject-verb-agreement", How::kNormalized},
+    Case{"Grammar", "SUBJECT_VERB_AGREEMENT", "", "subject-verb-agreement", How::kNormalized},
+    Case{"Vocabulary", "  word   choice ", "", "word-choice", How::kNormalized},
+    Case{"", "articles and determiners", "", "articles-determiners", How::kNormalized},
+    Case{"", "articles-determiners", "", "articles-determiners", How::kNormalized},
+    Case{"", "ARTICLES&DETERMINERS", "", "articles-determiners", How::kNormalized},
+    Case{"", "self correction", "", "self-correction", How::kNormalized},
+    Case{"", "verb-tense", "", "verb-tense", How::kNormalized},
+    Case{"", "Speech rate.", "", "speech-rate", How::kNormalized},
+    Case{"", "noun_number", "", "noun-number", How::kNormalized},
+    // Aliases.
+    Case{"", "SVA", "", "subject-verb-agreement", How::kAlias},
+    Case{"", "agreement", "", "subject-verb-agreement", How::kAlias},
+    Case{"", "tense", "", "verb-tense", How::kAlias},
+    Case{"", "Tenses", "", "verb-tense", How::kAlias},
+    Case{"", "articles", "", "articles-determiners", How::kAlias},
+    Case{"", "Determiners", "", "articles-determiners", How::kAlias},
+    Case{"", "article usage", "", "articles-determiners", How::kAlias},
+    Case{"", "Preposition", "", "prepositions", How::kAlias},
+    Case{"", "phrasal verb particles", "", "prepositions", How::kAlias},
+    Case{"", "Particles", "", "prepositions", How::kAlias},
+    Case{"", "Pronoun", "", "pronouns", How::kAlias},
+    Case{"", "plurals", "", "noun-number", How::kAlias},
+    Case{"", "run-on sentences", "", "sentence-structure", How::kAlias},
+    Case{"", "Fragments", "", "sentence-structure", How::kAlias},
+    Case{"", "omission", "", "missing-word", How::kAlias},
+    Case{"", "collocations", "", "collocation", How::kAlias},
+    Case{"", "idiom", "", "idioms", How::kAlias},
+    Case{"", "Formality", "", "register", How::kAlias},
+    Case{"", "stress", "", "word-stress", How::kAlias},
+    Case{"", "fillers", "", "filler-words", How::kAlias},
+    Case{"", "capitalisation", "", "capitalization", How::kAlias},
+    Case{"Other", "Other", "", "unclassified", How::kAlias},
+    // Codes: ERRANT with and without operation prefixes.
+    Case{"", "", "R:VERB:SVA", "subject-verb-agreement", How::kCode},
+    Case{"", "", "VERB:SVA", "subject-verb-agreement", How::kCode},
+    Case{"", "", "M:DET", "articles-determiners", How::kCode},
+    Case{"", "", "U:PREP", "prepositions", How::kCode},
+    Case{"", "", "R:VERB:TENSE", "verb-tense", How::kCode},
+    Case{"", "", "r:verb:form", "verb-form", How::kCode},
+    Case{"", "", "R:NOUN:NUM", "noun-number", How::kCode},
+    Case{"", "", "R:NOUN:POSS", "possessives", How::kCode},
+    Case{"", "", "R:PRON", "pronouns", How::kCode},
+    Case{"", "", "R:WO", "word-order", How::kCode},
+    Case{"", "", "M:CONJ", "conjunctions-linking", How::kCode},
+    Case{"", "", "R:SPELL", "spelling", How::kCode},
+    Case{"", "", "M:PUNCT", "punctuation", How::kCode},
+    Case{"", "", "R:ORTH", "capitalization", How::kCode},
+    Case{"", "", "R:ADJ:FORM", "word-form", How::kCode},
+    Case{"", "", "R:MORPH", "word-form", How::kCode},
+    Case{"", "", "R:NOUN", "word-choice", How::kCode},
+    Case{"", "", "R:ADV", "word-choice", How::kCode},
+    Case{"", "", "R:PART", "prepositions", How::kCode},
+    Case{"", "", "R:CONTR", "punctuation", How::kCode},
+    Case{"", "", "R:OTHER", "sentence-structure", How::kCode},
+    Case{"", "", "M:OTHER", "missing-word", How::kCode},
+    Case{"", "", "U:OTHER", "redundancy", How::kCode},
+    Case{"", "", "UNK", "unclassified", How::kCode},
+    // Codes: NUCLE / CoNLL-2014.
+    Case{"", "", "SVA", "subject-verb-agreement", How::kCode},
+    Case{"", "", "Vt", "verb-tense", How::kCode},
+    Case{"", "", "Vm", "modal-verbs", How::kCode},
+    Case{"", "", "V0", "missing-word", How::kCode},
+    Case{"", "", "ArtOrDet", "articles-determiners", How::kCode},
+    Case{"", "", "Prep", "prepositions", How::kCode},
+    Case{"", "", "Nn", "noun-number", How::kCode},
+    Case{"", "", "Pref", "pronouns", How::kCode},
+    Case{"", "", "WOadv", "word-order", How::kCode},
+    Case{"", "", "Trans", "conjunctions-linking", How::kCode},
+    Case{"", "", "Sfrag", "sentence-structure", How::kCode},
+    Case{"", "", "Rloc-", "redundancy", How::kCode},
+    Case{"", "", "Wci", "collocation", How::kCode},
+    Case{"", "", "Wtone", "register", How::kCode},
+    Case{"", "", "Mec", "spelling", How::kCode},
+    Case{"", "", "Um", "unclassified", How::kCode},
+    Case{"", "", "Wa", "spelling", How::kCode},
+    Case{"", "", "Others", "unclassified", How::kCode},
+    // A known code wins over free-text names; an unknown one defers to them.
+    Case{"Grammar", "tense trouble", "R:VERB:TENSE", "verb-tense", How::kCode},
+    Case{"Vocabulary", "Word Choice", "R:PREP", "prepositions", How::kCode},
+    Case{"Grammar", "Pronouns", "X:NOPE", "pronouns", How::kExact},
+    // Codes given in place of the subcategory.
+    Case{"Grammar", "R:VERB:SVA", "", "subject-verb-agreement", How::kCode},
+    Case{"", "ArtOrDet", "", "articles-determiners", How::kAlias},  // also an alias
+    Case{"", "Vt", "", "verb-tense", How::kCode},
+    Case{"", "M:OTHER", "", "missing-word", How::kCode},
+    Case{"", "NOUN:INFL", "", "word-form", How::kCode},
+    // Typos.
+    Case{"Grammar", "Subjet-Verb Agreement", "", "subject-verb-agreement", How::kTypo},
+    Case{"Grammar", "Prepositons", "", "prepositions", How::kTypo},
+    Case{"Vocabulary", "Colocation", "", "collocation", How::kTypo},
+    Case{"Mechanics", "Punctuaton", "", "punctuation", How::kTypo},
+    Case{"", "Pronuns", "", "pronouns", How::kTypo},
+    Case{"", "Intonaiton", "", "intonation", How::kTypo},
+    Case{"", "Conjuctions & Linking", "", "conjunctions-linking", How::kTypo},
+    Case{"", "Rythm and Sentence Stress", "", "rhythm-sentence-stress", How::kTypo},
+    // Near misses that must NOT merge.
+    Case{"Grammar", "Nouns", "", "grammar.nouns", How::kNew},
+    Case{"Grammar", "Tension", "", "grammar.tension", How::kNew},
+    Case{"", "Tension", "", "other.tension", How::kNew},
+    Case{"Grammar", "Gerunds", "", "grammar.gerunds", How::kNew},
+    Case{"Grammar", "Verbs", "", "grammar.verbs", How::kNew},
+    Case{"", "Sense", "", "other.sense", How::kNew},
+    Case{"", "Tome", "", "other.tome", How::kNew},
+    Case{"Pronunciation", "Voice", "", "pronunciation.voice", How::kNew},
+    Case{"", "Herd Forms", "", "other.herd-forms", How::kNew},  // verb/word forms tie
+    // New subcategories: category display and id rules.
+    Case{"grammar", "Tense & Aspect", "", "grammar.tense-and-aspect", How::kNew},
+    Case{"Discourse", "Topic Shifts", "", "discourse.topic-shifts", How::kNew},
+    Case{"  Task Response ", "Off topic!", "", "task-response.off-topic", How::kNew}));
+
+TEST(TaxonomyTest, NonMergesKeepDisplayAndKnownFlag) {
+  Result<Resolution> r = Shipped().Resolve("Grammar", "Nouns", "");
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->known);
+  EXPECT_EQ(r->category, "Grammar");
+  EXPECT_EQ(r->subcategory, "Nouns");
+  r = Shipped().Resolve("grammar", "  Tense & Aspect ", "");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->category, "Grammar");
+  EXPECT_EQ(r->subcategory, "Tense & Aspect");
+  r = Shipped().Resolve("  Task Response ", "Off topic!", "");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->category, "Task Response");
+  r = Shipped().Resolve("", "Gerunds", "");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->category, "Other");
+}
+
+TEST(TaxonomyTest, RefusesEmptyAndUnknownInputs) {
+  Result<Resolution> r = Shipped().Resolve("", "", "");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kInvalidArgument);
+  r = Shipped().Resolve("Grammar", "  ", "");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().field(), "subcategory");
+  r = Shipped().Resolve("", "", "R:NOPE");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().field(), "code");
+  EXPECT_NE(r.status().message().find("unknown error code"), std::string::npos);
+  r = Shipped().Resolve("Grammar", "", "X:Y");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().field(), "code");
+  r = Shipped().Resolve("Grammar", "!!!", "");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().field(), "subcategory");
+  r = Shipped().Resolve("???", "Gerunds", "");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().field(), "category");
+}
+
+TEST(TaxonomyTest, FindVersionAndShape) {
+  const Taxonomy& t = Shipped();
+  EXPECT_EQ(t.version(), "2026.11.1");
+  EXPECT_EQ(t.size(), 35u);
+  ASSERT_EQ(t.categories().size(), 6u);
+  EXPECT_EQ(t.categories()[0].id, "grammar");
+  EXPECT_EQ(t.categories()[0].subcategory_ids.size(), 14u);
+  const Subcategory* sva = t.Find("subject-verb-agreement");
+  ASSERT_NE(sva, nullptr);
+  EXPECT_EQ(sva->name, "Subject-Verb Agreement");
+  EXPECT_EQ(sva->category_id, "grammar");
+  EXPECT_EQ(sva->category_name, "Grammar");
+  EXPECT_FALSE(sva->description.empty());
+  EXPECT_EQ(t.Find("Subject-Verb Agreement"), nullptr);  // ids only
+  EXPECT_EQ(t.Find("nope"), nullptr);
+  ASSERT_NE(t.FindCategory("fluency"), nullptr);
+  EXPECT_EQ(t.FindCategory("fluency")->name, "Fluency");
+}
+
+TEST(TaxonomyTest, ResolvesConcurrently) {
+  std::vector<std::thread> threads;
+  std::vector<int> wrong(8, 0);
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([i, &wrong] {
+      for (int n = 0; n < 500; ++n) {
+        Result<Resolution> a = Shipped().Resolve("", "Prepositons", "");
+        Result<Resolution> b = Shipped().Resolve("", "", "M:OTHER");
+        if (!a.ok() || a->subcategory_id != "prepositions" || !b.ok() ||
+            b->subcategory_id != "missing-word") {
+          ++wrong[i];
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int w : wrong) EXPECT_EQ(w, 0);
+}
+
+TEST(TaxonomyTest, HelpersBehave) {
+  EXPECT_EQ(NormalizeLabel("  Articles &Determiners--x__y. "), "articles and determiners x y");
+  EXPECT_EQ(SlugifyLabel("Tense & Aspect"), "tense-and-aspect");
+  EXPECT_EQ(OsaDistance("colocation", "collocation", 2), 1u);
+  EXPECT_EQ(OsaDistance("intonaiton", "intonation", 2), 1u);  // one transposition
+  EXPECT_EQ(OsaDistance("nouns", "pronouns", 1), 2u);          // capped at bound + 1
+  EXPECT_EQ(TypoBound(4), 0u);
+  EXPECT_EQ(TypoBound(5), 1u);
+  EXPECT_EQ(TypoBound(9), 2u);
+  EXPECT_EQ(TypoBound(16), 3u);
+  EXPECT_STREQ(HowName(How::kNew), "new");
+}
+
+// A minimal valid document with `subs` as the grammar subcategories.
+std::string Doc(const std::string& subs) {
+  return R"({"version": "1", "categories": [{"id": "grammar", "name": "Grammar",
+             "subcategories": [)" + subs + "]}]}";
+}
+const char* kTense = R"({"id": "verb-tense", "name": "Verb Tense", "description": "d",
+                          "aliases": ["tense"], "codes": ["VERB:TENSE"]})";
+
+void ExpectRefused(const std::string& json, const std::string& needle) {
+  Result<Taxonomy> t = Taxonomy::FromJson(json, "test.json");
+  ASSERT_FALSE(t.ok()) << "accepted: " << json;
+  EXPECT_EQ(t.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(t.status().message().rfind("test.json: ", 0), 0u) << t.status().message();
+  EXPECT_NE(t.status().message().find(needle), std::string::npos) << t.status().message();
+}
+
+TEST(TaxonomyTest, AcceptsMinimalDocument) {
+  Result<Taxonomy> t = Taxonomy::FromJson(Doc(kTense), "test.json");
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(t->size(), 1u);
+}
+
+TEST(TaxonomyTest, RefusesBrokenDocuments) {
+  ExpectRefused("{\"version\": ", "invalid JSON");
+  ExpectRefused("[]", "top level");
+  ExpectRefused(R"({"categories": []})", "\"version\"");
+  ExpectRefused(R"({"version": "1", "categories": []})", "categories");
+  ExpectRefused(Doc(std::string(kTense) + "," + kTense),
+                "subcategories[1] (id \"verb-tense\"): duplicate id");
+  ExpectRefused(Doc(std::string(kTense) + R"(, {"id": "tenses", "name": "Tenses",
+                "description": "d", "aliases": ["Tense"]})"),
+                "subcategories[1] (id \"tenses\"): duplicate alias \"Tense\"");
+  ExpectRefused(Doc(std::string(kTense) + R"(, {"id": "x", "name": "X", "description": "d",
+                "aliases": ["verb tense"]})"), "duplicate alias \"verb tense\"");
+  ExpectRefused(Doc(std::string(kTense) + R"(, {"id": "x", "name": "Tense", "description": "d"})"),
+                "(id \"x\"): duplicate name \"Tense\"");
+  ExpectRefused(Doc(std::string(kTense) + R"(, {"id": "x", "name": "X", "description": "d",
+                "codes": ["verb:tense"]})"), "duplicate code \"verb:tense\"");
+  ExpectRefused(Doc(R"({"id": "x", "description": "d"})"),
+                "subcategories[0] (id \"x\"): missing or empty \"name\"");
+  ExpectRefused(Doc(R"({"id": "x", "name": "X"})"), "missing or empty \"description\"");
+  ExpectRefused(Doc(R"({"id": "Verb_Tense", "name": "X", "description": "d"})"), "kebab");
+  ExpectRefused(Doc(R"({"id": "x", "name": "X", "description": "d", "alias": []})"),
+                "unknown key \"alias\"");
+  ExpectRefused(Doc(R"({"id": "x", "name": "X", "description": "d", "aliases": ["", 3]})"),
+                "\"aliases\"");
+  ExpectRefused(Doc(R"({"id": "x", "name": "X", "description": "d", "aliases": ["--"]})"),
+                "empty once normalised");
+}
+
+}  // namespace
+}  // namespace errata

@@ -1,0 +1,50 @@
+// Router: the route table and path matching. Routes are data: method,
+// pattern ("/v1/users/{id}/errors/top"), a name for metrics and docs, and the
+// handler. Matching is by exact segments; "{x}" matches one segment.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http/message.h"
+
+namespace errata::http {
+
+struct RouteContext {
+  const Request& request;
+  PathParams params;
+  std::string_view query;       // without the '?'
+  const std::string& request_id;
+};
+
+using Handler = std::function<void(const RouteContext&, Respond)>;
+
+struct Route {
+  boost::beast::http::verb method;
+  std::string pattern;
+  Handler handler;
+};
+
+class Router {
+ public:
+  void Add(Route route);
+
+  enum class Match { kFound, kNoRoute, kWrongMethod };
+  // Finds the route for `method` and `path`; on kFound sets *index and *params;
+  // on kWrongMethod sets *allow to the methods the path accepts ("GET, POST").
+  Match Find(boost::beast::http::verb method, std::string_view path, size_t* index,
+             PathParams* params, std::string* allow) const;
+
+  const Route& route(size_t i) const { return routes_[i]; }
+  const std::vector<Route>& routes() const { return routes_; }
+  // "GET /v1/users/{id}" for each route, in order: metric labels and docs.
+  std::vector<std::string> Names() const;
+
+ private:
+  std::vector<Route> routes_;
+  std::vector<std::vector<std::string>> segments_;
+};
+
+}  // namespace errata::http

@@ -1,0 +1,66 @@
+// Metrics: lock-free counters and histograms, rendered in the Prometheus text
+// format by GET /metrics. Every method is thread-safe.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace errata {
+
+// A cumulative histogram with fixed upper bounds.
+class Histogram {
+ public:
+  explicit Histogram(std::vector<double> bounds);
+  void Observe(double value);
+  // Appends the _bucket, _sum and _count series of `name` with `labels` ("a=\"b\"" or "").
+  void Render(const std::string& name, const std::string& labels, std::string* out) const;
+  uint64_t count() const { return count_.load(std::memory_order_relaxed); }
+
+ private:
+  std::vector<double> bounds_;
+  std::unique_ptr<std::atomic<uint64_t>[]> buckets_;  // one per bound, plus +Inf
+  std::atomic<uint64_t> count_{0};
+  std::atomic<double> sum_{0};
+};
+
+std::vector<double> LatencyBounds();  // seconds, 50us .. 10s
+
+class Metrics {
+ public:
+  explicit Metrics(std::vector<std::string> route_names);
+
+  // One finished HTTP request on route `route` (an index into route_names; the
+  // last index is "unmatched") with its status and duration.
+  void ObserveRequest(size_t route, int status, double seconds);
+  void ObserveCommit(size_t requests, size_t ops, double seconds, bool ok);
+  void SetQueueDepth(int64_t depth) { queue_depth_.store(depth, std::memory_order_relaxed); }
+  void CacheHit() { cache_hits_.fetch_add(1, std::memory_order_relaxed); }
+  void CacheMiss() { cache_misses_.fetch_add(1, std::memory_order_relaxed); }
+  void SetCacheSize(int64_t n) { cache_size_.store(n, std::memory_order_relaxed); }
+  void QueueRejected() { queue_rejected_.fetch_add(1, std::memory_order_relaxed); }
+
+  std::string Render() const;
+
+ private:
+  struct Route {
+    Histogram latency{LatencyBounds()};
+    std::array<std::atomic<uint64_t>, 600> by_status{};
+  };
+  std::vector<std::string> names_;
+  std::vector<std::unique_ptr<Route>> routes_;
+  Histogram commit_latency_{LatencyBounds()};
+  Histogram commit_batch_{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000, 2000}};
+  std::atomic<uint64_t> commits_failed_{0};
+  std::atomic<uint64_t> ops_committed_{0};
+  std::atomic<int64_t> queue_depth_{0};
+  std::atomic<uint64_t> queue_rejected_{0};
+  std::atomic<uint64_t> cache_hits_{0};
+  std::atomic<uint64_t> cache_misses_{0};
+  std::atomic<int64_t> cache_size_{0};
+};
+
+}  // namespace errata

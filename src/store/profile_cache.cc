@@ -1,0 +1,109 @@
+#include "store/profile_cache.h"
+
+#include <functional>
+
+namespace errata {
+namespace {
+constexpr size_t kShards = 64;
+}  // namespace
+
+ProfileCache::ProfileCache(Store* store, Metrics* metrics, Options options)
+    : store_(store),
+      metrics_(metrics),
+      options_(options),
+      per_shard_(std::max<size_t>(1, options.capacity / kShards)) {
+  for (size_t i = 0; i < kShards; ++i) shards_.push_back(std::make_unique<Shard>());
+}
+
+ProfileCache::Shard& ProfileCache::ShardFor(const std::string& user_id) {
+  return *shards_[std::hash<std::string>{}(user_id) % kShards];
+}
+
+Result<std::shared_ptr<const Profile>> ProfileCache::Get(const std::string& user_id) {
+  Shard& shard = ShardFor(user_id);
+  uint64_t version;
+  {
+    std::lock_guard lock(shard.mu);
+    auto it = shard.map.find(user_id);
+    if (it != shard.map.end() &&
+        (options_.ttl == 0 || NowMicros() - it->second.loaded_at < options_.ttl)) {
+      shard.lru.splice(shard.lru.begin(), shard.lru, it->second.lru);
+      metrics_->CacheHit();
+      return it->second.profile;
+    }
+    version = shard.version;
+  }
+  metrics_->CacheMiss();
+  // Load outside the lock. A write that commits meanwhile bumps the version;
+  // then this load may miss it, so it is returned but not cached.
+  auto loaded = store_->LoadProfile(user_id);
+  if (!loaded.ok()) return loaded.status();
+  auto profile = std::make_shared<const Profile>(std::move(*loaded));
+  std::lock_guard lock(shard.mu);
+  if (shard.version == version) Insert(shard, user_id, profile);
+  return profile;
+}
+
+void ProfileCache::Insert(Shard& shard, const std::string& user_id,
+                          std::shared_ptr<const Profile> p) {
+  auto it = shard.map.find(user_id);
+  if (it != shard.map.end()) {
+    it->second.profile = std::move(p);
+    it->second.loaded_at = NowMicros();
+    shard.lru.splice(shard.lru.begin(), shard.lru, it->second.lru);
+    return;
+  }
+  shard.lru.push_front(user_id);
+  shard.map.emplace(user_id, Entry{std::move(p), shard.lru.begin(), NowMicros()});
+  if (shard.map.size() > per_shard_) {
+    shard.map.erase(shard.lru.back());
+    shard.lru.pop_back();
+  }
+}
+
+template <typename Edit>
+void ProfileCache::Update(Shard& shard, const std::string& user_id, Edit edit) {
+  ++shard.version;
+  auto it = shard.map.find(user_id);
+  if (it == shard.map.end()) return;
+  auto copy = std::make_shared<Profile>(*it->second.profile);
+  edit(*copy);
+  it->second.profile = std::move(copy);
+}
+
+void ProfileCache::ApplyDeltas(const DeltaSet& deltas) {
+  for (const auto& d : deltas.deltas()) {
+    Shard& shard = ShardFor(d.user_id);
+    std::lock_guard lock(shard.mu);
+    Update(shard, d.user_id, [&d](Profile& p) { p.Apply(d); });
+  }
+  metrics_->SetCacheSize(static_cast<int64_t>(size()));
+}
+
+void ProfileCache::SetMemory(const std::string& user_id, const std::string& subcategory_id,
+                             const MemoryState& memory) {
+  Shard& shard = ShardFor(user_id);
+  std::lock_guard lock(shard.mu);
+  Update(shard, user_id, [&](Profile& p) {
+    if (ErrorPoint* point = p.Find(subcategory_id)) point->memory = memory;
+  });
+}
+
+void ProfileCache::MarkUserKnown(const std::string& user_id) {
+  Shard& shard = ShardFor(user_id);
+  std::lock_guard lock(shard.mu);
+  auto it = shard.map.find(user_id);
+  if (it != shard.map.end() && it->second.profile->user_known) return;
+  Update(shard, user_id, [](Profile& p) { p.user_known = true; });
+}
+
+size_t ProfileCache::size() const {
+  size_t n = 0;
+  for (const auto& s : shards_) {
+    std::lock_guard lock(s->mu);
+    n += s->map.size();
+  }
+  return n;
+}
+
+}  // namespace errata

@@ -1,0 +1,70 @@
+// ProfileCache: a bounded, sharded LRU of learners' profiles that reads
+// through to the Store. Hot learners are served from memory; the Writer
+// applies each committed batch's deltas so cached profiles stay exact.
+// Thread-safe: any thread may Get; the Writer thread calls Apply*.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/delta_set.h"
+#include "core/profile.h"
+#include "metrics/metrics.h"
+#include "store/store.h"
+
+namespace errata {
+
+class ProfileCache {
+ public:
+  struct Options {
+    size_t capacity = 200'000;  // learners held at most
+    Micros ttl = 0;             // 0: entries never expire (one node owns the writes)
+  };
+  ProfileCache(Store* store, Metrics* metrics, Options options);
+
+  // The learner's profile (empty for a learner with no errors). On a miss it
+  // loads from the store; a store failure comes back as its Status.
+  // The returned profile is immutable and stays valid while held.
+  Result<std::shared_ptr<const Profile>> Get(const std::string& user_id);
+
+  // Applies committed deltas to the cached profiles they touch.
+  void ApplyDeltas(const DeltaSet& deltas);
+  // Sets a point's memory state after a committed attempt.
+  void SetMemory(const std::string& user_id, const std::string& subcategory_id,
+                 const MemoryState& memory);
+  // Records that the learner now exists (after a committed create).
+  void MarkUserKnown(const std::string& user_id);
+  size_t size() const;
+
+ private:
+  struct Entry {
+    std::shared_ptr<const Profile> profile;
+    std::list<std::string>::iterator lru;
+    Micros loaded_at = 0;
+  };
+  struct Shard {
+    mutable std::mutex mu;
+    std::unordered_map<std::string, Entry> map;  // guarded by mu
+    std::list<std::string> lru;                  // guarded by mu; front = most recent
+    uint64_t version = 0;                        // guarded by mu; bumped by every write
+  };
+  Shard& ShardFor(const std::string& user_id);
+  // Copies the cached profile of `user_id`, lets `edit` change it, and swaps
+  // it in. Caller holds shard.mu. Does nothing if the learner is not cached.
+  template <typename Edit>
+  void Update(Shard& shard, const std::string& user_id, Edit edit);
+  void Insert(Shard& shard, const std::string& user_id, std::shared_ptr<const Profile> p);
+
+  Store* store_;
+  Metrics* metrics_;
+  Options options_;
+  size_t per_shard_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+};
+
+}  // namespace errata

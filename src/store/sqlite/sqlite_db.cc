@@ -1,0 +1,119 @@
+#include "store/sqlite/sqlite_db.h"
+
+#include "core/profile.h"
+
+namespace errata::sqlite {
+namespace {
+
+// logadd2(a, b) = log2(2^a + 2^b): merges recency-weighted counts in SQL.
+void LogAdd2Fn(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  const bool a_null = sqlite3_value_type(argv[0]) == SQLITE_NULL;
+  const bool b_null = sqlite3_value_type(argv[1]) == SQLITE_NULL;
+  const double a = a_null ? kNoDecay : sqlite3_value_double(argv[0]);
+  const double b = b_null ? kNoDecay : sqlite3_value_double(argv[1]);
+  sqlite3_result_double(ctx, LogAdd2(a, b));
+}
+
+}  // namespace
+
+Stmt& Stmt::Reset() {
+  sqlite3_reset(s_);
+  sqlite3_clear_bindings(s_);
+  return *this;
+}
+
+Stmt& Stmt::Bind(int i, std::string_view v) {
+  sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+Stmt& Stmt::Bind(int i, int64_t v) {
+  sqlite3_bind_int64(s_, i, v);
+  return *this;
+}
+Stmt& Stmt::Bind(int i, double v) {
+  sqlite3_bind_double(s_, i, v);
+  return *this;
+}
+Stmt& Stmt::BindNull(int i) {
+  sqlite3_bind_null(s_, i);
+  return *this;
+}
+Stmt& Stmt::Bind(int i, const std::optional<std::string>& v) {
+  return v ? Bind(i, std::string_view(*v)) : BindNull(i);
+}
+
+int Stmt::Step() { return sqlite3_step(s_); }
+
+std::string Stmt::Text(int col) const {
+  const auto* p = sqlite3_column_text(s_, col);
+  return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(s_, col))
+           : std::string();
+}
+
+std::optional<std::string> Stmt::OptText(int col) const {
+  if (IsNull(col)) return std::nullopt;
+  return Text(col);
+}
+
+Db::~Db() {
+  stmts_.clear();
+  sqlite3_close_v2(db_);
+}
+
+Result<std::unique_ptr<Db>> Db::Open(const std::string& path, bool read_only) {
+  sqlite3* raw = nullptr;
+  const int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+                    SQLITE_OPEN_NOMUTEX;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  std::unique_ptr<Db> db(new Db(raw));
+  if (rc != SQLITE_OK) return db->Error(rc, "open " + path);
+  sqlite3_busy_timeout(raw, 5000);
+  sqlite3_extended_result_codes(raw, 1);
+  sqlite3_create_function(raw, "logadd2", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
+                          &LogAdd2Fn, nullptr, nullptr);
+  // WAL: readers never block the writer. synchronous=FULL: a commit is on disk
+  // (the WAL is fsynced) before it returns, so an acknowledged write survives
+  // power loss, not just a crash.
+  Status s = db->Exec(read_only ? "PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;"
+                                : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                                  "PRAGMA foreign_keys=ON; PRAGMA cache_size=-131072;"
+                                  "PRAGMA wal_autocheckpoint=4000;");
+  if (!s.ok()) return s;
+  return db;
+}
+
+Status Db::Exec(std::string_view sql) {
+  char* err = nullptr;
+  const int rc = sqlite3_exec(db_, std::string(sql).c_str(), nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string msg = err ? err : sqlite3_errstr(rc);
+    sqlite3_free(err);
+    return Error(rc, msg);
+  }
+  return Status::Ok();
+}
+
+Stmt* Db::Prepare(const char* sql) {
+  auto it = stmts_.find(sql);
+  if (it != stmts_.end()) return &it->second->Reset();
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK) {
+    return nullptr;
+  }
+  auto& slot = stmts_[sql];
+  slot = std::make_unique<Stmt>(s);
+  return slot.get();
+}
+
+Status Db::Error(int rc, std::string_view what) const {
+  std::string msg = std::string(what) + ": " + sqlite3_errstr(rc);
+  switch (rc & 0xff) {
+    case SQLITE_CONSTRAINT: return Status::Conflict(msg);
+    case SQLITE_CORRUPT:
+    case SQLITE_MISUSE:
+    case SQLITE_INTERNAL: return Status::Internal(msg);
+    default: return Status::Unavailable(msg);  // BUSY, LOCKED, FULL, IOERR, CANTOPEN, ...
+  }
+}
+
+}  // namespace errata::sqlite

@@ -1,0 +1,71 @@
+// Thin RAII wrappers over the SQLite C API: a connection and its cached
+// prepared statements. Errors come back as Status; nothing throws.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "core/status.h"
+
+namespace errata::sqlite {
+
+// A prepared statement, reset and cleared on each Bind round.
+class Stmt {
+ public:
+  explicit Stmt(sqlite3_stmt* s) : s_(s) {}
+  ~Stmt() { sqlite3_finalize(s_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  Stmt& Reset();
+  Stmt& Bind(int i, std::string_view v);
+  Stmt& Bind(int i, const std::string& v) { return Bind(i, std::string_view(v)); }
+  Stmt& Bind(int i, const char* v) { return Bind(i, std::string_view(v)); }
+  Stmt& Bind(int i, int64_t v);
+  Stmt& Bind(int i, double v);
+  Stmt& BindNull(int i);
+  Stmt& Bind(int i, const std::optional<std::string>& v);
+  // Steps once: SQLITE_ROW, SQLITE_DONE, or an error code.
+  int Step();
+
+  std::string Text(int col) const;
+  std::optional<std::string> OptText(int col) const;
+  int64_t Int(int col) const { return sqlite3_column_int64(s_, col); }
+  double Real(int col) const { return sqlite3_column_double(s_, col); }
+  bool IsNull(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
+
+ private:
+  sqlite3_stmt* s_;
+};
+
+// One connection. Not thread-safe: one thread uses it at a time.
+class Db {
+ public:
+  ~Db();
+  // Opens (creating if asked) the database at `path`, sets WAL and the
+  // durability pragmas, registers errata's SQL functions.
+  static Result<std::unique_ptr<Db>> Open(const std::string& path, bool read_only);
+
+  Status Exec(std::string_view sql);
+  // The cached prepared statement for `sql`, reset; nullptr on a prepare error
+  // (see LastError()). `sql` must be a string literal: the cache is keyed by
+  // its address, so a lookup costs no allocation.
+  Stmt* Prepare(const char* sql);
+  std::string LastError() const { return sqlite3_errmsg(db_); }
+  // Maps an SQLite result code to a Status (busy, full, I/O -> Unavailable).
+  Status Error(int rc, std::string_view what) const;
+  sqlite3* raw() { return db_; }
+
+ private:
+  explicit Db(sqlite3* db) : db_(db) {}
+  sqlite3* db_;
+  std::unordered_map<const char*, std::unique_ptr<Stmt>> stmts_;
+};
+
+}  // namespace errata::sqlite

@@ -1,0 +1,543 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <unordered_map>
+
+#include "core/ids.h"
+#include "core/mastery.h"
+#include "store/sqlite/schema.h"
+
+namespace errata {
+
+using sqlite::Db;
+using sqlite::Stmt;
+
+namespace {
+
+std::string Lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+Status PrepareError(Db* db, const char* sql) {
+  return Status::Internal(std::string("prepare: ") + db->LastError() + " in " + sql);
+}
+
+// Steps a statement that returns no rows.
+Status Run(Db* db, Stmt* st, const char* what) {
+  const int rc = st->Step();
+  return rc == SQLITE_DONE ? Status::Ok() : db->Error(rc, what);
+}
+
+// Runs one-row lookups; *found says whether a row came back.
+Status StepRow(Db* db, Stmt* st, bool* found, const char* what) {
+  const int rc = st->Step();
+  if (rc == SQLITE_ROW) {
+    *found = true;
+    return Status::Ok();
+  }
+  *found = false;
+  return rc == SQLITE_DONE ? Status::Ok() : db->Error(rc, what);
+}
+
+ErrorRecord ReadError(Stmt* st, int c) {
+  ErrorRecord e;
+  e.error_id = st->Text(c);
+  e.category = st->Text(c + 1);
+  e.subcategory = st->Text(c + 2);
+  e.subcategory_id = st->Text(c + 3);
+  e.code = st->Text(c + 4);
+  if (!st->IsNull(c + 5)) e.span = Span{st->Int(c + 5), st->Int(c + 6)};
+  e.original = st->OptText(c + 7);
+  e.correction = st->OptText(c + 8);
+  e.explanation = st->OptText(c + 9);
+  e.created_at = st->Int(c + 10);
+  return e;
+}
+
+constexpr const char* kErrorColumns =
+    "error_id, category, subcategory, subcategory_id, code, span_start, span_end, original, "
+    "correction, explanation, created_at";
+
+}  // namespace
+
+// RAII: a pooled read connection for the length of one call.
+class SqliteStore::Reader {
+ public:
+  explicit Reader(SqliteStore* s) : store_(s), db_(s->Borrow()) {}
+  ~Reader() { store_->Return(std::move(db_)); }
+  Db* operator->() { return db_.get(); }
+  Db* get() { return db_.get(); }
+
+ private:
+  SqliteStore* store_;
+  std::unique_ptr<Db> db_;
+};
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const Options& options) {
+  std::unique_ptr<SqliteStore> store(new SqliteStore(options));
+  auto w = Db::Open(options.path, false);
+  if (!w.ok()) return w.status();
+  store->writer_ = std::move(*w);
+  if (Status s = store->Migrate(); !s.ok()) return s;
+  if (Status s = store->RecomputeDecayIfNeeded(); !s.ok()) return s;
+  for (int i = 0; i < options.read_connections; ++i) {
+    auto r = Db::Open(options.path, true);
+    if (!r.ok()) return r.status();
+    store->pool_.push_back(std::move(*r));
+  }
+  return store;
+}
+
+Status SqliteStore::Migrate() {
+  Stmt* st = writer_->Prepare("PRAGMA user_version");
+  if (st == nullptr || st->Step() != SQLITE_ROW) return Status::Internal("read user_version");
+  const int64_t version = st->Int(0);
+  st->Reset();
+  if (version > sqlite::kSchemaVersion) {
+    return Status::Internal("database schema version " + std::to_string(version) +
+                            " is newer than this binary's " +
+                            std::to_string(sqlite::kSchemaVersion));
+  }
+  for (int64_t v = version; v < sqlite::kSchemaVersion; ++v) {
+    std::string sql = std::string("BEGIN IMMEDIATE;") + sqlite::kMigrations[v] +
+                      "PRAGMA user_version=" + std::to_string(v + 1) + "; COMMIT;";
+    if (Status s = writer_->Exec(sql); !s.ok()) {
+      writer_->Exec("ROLLBACK");
+      return s;
+    }
+  }
+  return Status::Ok();
+}
+
+// decay_log2 depends on the half-life; when it changes, recompute from the errors.
+Status SqliteStore::RecomputeDecayIfNeeded() {
+  const std::string want = std::to_string(options_.half_life);
+  Stmt* get = writer_->Prepare("SELECT value FROM meta WHERE key='decay_half_life_us'");
+  if (get == nullptr) return PrepareError(writer_.get(), "meta");
+  bool found = false;
+  if (Status s = StepRow(writer_.get(), get, &found, "meta"); !s.ok()) return s;
+  const std::string have = found ? get->Text(0) : "";
+  get->Reset();
+  if (have == want) return Status::Ok();
+  if (Status s = writer_->Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
+  std::unordered_map<std::string, double> sums;
+  Stmt* all = writer_->Prepare("SELECT user_id, subcategory_id, created_at FROM errors");
+  while (all->Step() == SQLITE_ROW) {
+    double& v = sums.try_emplace(all->Text(0) + '\0' + all->Text(1), kNoDecay).first->second;
+    v = LogAdd2(v, DecayTerm(all->Int(2), options_.half_life));
+  }
+  Stmt* up = writer_->Prepare(
+      "UPDATE error_frequencies SET decay_log2=?3 WHERE user_id=?1 AND subcategory_id=?2");
+  for (const auto& [key, v] : sums) {
+    const size_t nul = key.find('\0');
+    up->Reset().Bind(1, std::string_view(key).substr(0, nul));
+    up->Bind(2, std::string_view(key).substr(nul + 1)).Bind(3, v);
+    if (Status s = Run(writer_.get(), up, "recompute decay"); !s.ok()) return s;
+  }
+  Stmt* set = writer_->Prepare(
+      "INSERT INTO meta(key, value) VALUES('decay_half_life_us', ?1) "
+      "ON CONFLICT(key) DO UPDATE SET value=excluded.value");
+  set->Bind(1, want);
+  if (Status s = Run(writer_.get(), set, "meta"); !s.ok()) return s;
+  return writer_->Exec("COMMIT");
+}
+
+std::unique_ptr<Db> SqliteStore::Borrow() {
+  std::unique_lock lock(pool_mu_);
+  pool_cv_.wait(lock, [this] { return !pool_.empty(); });
+  auto db = std::move(pool_.back());
+  pool_.pop_back();
+  return db;
+}
+
+void SqliteStore::Return(std::unique_ptr<Db> db) {
+  {
+    std::lock_guard lock(pool_mu_);
+    pool_.push_back(std::move(db));
+  }
+  pool_cv_.notify_one();
+}
+
+Status SqliteStore::ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* deltas) {
+  DeltaSet batch(options_.half_life);
+  Status s = writer_->Exec("BEGIN IMMEDIATE");
+  for (size_t i = 0; s.ok() && i < ops.size(); ++i) s = Apply(ops[i], &batch);
+  if (s.ok()) s = UpsertFrequencies(batch);
+  if (s.ok()) s = writer_->Exec("COMMIT");
+  if (!s.ok()) {
+    writer_->Exec("ROLLBACK");
+    if (s.code() != Status::Code::kUnavailable) s = Status::Unavailable(s.message());
+    for (WriteOp* op : ops) op->status = s;
+    return s;
+  }
+  *deltas = std::move(batch);
+  return Status::Ok();
+}
+
+// Applies one op. A validation failure is recorded in op->status and returns
+// ok, so the batch goes on; an SQL failure returns non-ok and fails the batch.
+Status SqliteStore::Apply(WriteOp* op, DeltaSet* deltas) {
+  op->status = Status::Ok();
+  op->replayed = false;
+  switch (op->kind) {
+    case WriteOp::Kind::kCreateUser: return CreateUser(op);
+    case WriteOp::Kind::kCreateConversation: return CreateConversation(op);
+    case WriteOp::Kind::kAddUtterance: return AddUtterance(op, deltas);
+    case WriteOp::Kind::kAddErrors: return AddErrors(op, deltas);
+    case WriteOp::Kind::kRecordAttempt: return RecordAttempt(op);
+  }
+  return Status::Internal("unknown op");
+}
+
+Status SqliteStore::CreateUser(WriteOp* op) {
+  Db* db = writer_.get();
+  User& u = op->user;
+  bool found = false;
+  if (op->client_id) {
+    Stmt* st = db->Prepare("SELECT username, email, created_at FROM users WHERE user_id=?1");
+    st->Bind(1, u.user_id);
+    if (Status s = StepRow(db, st, &found, "select user"); !s.ok()) return s;
+    if (found) {
+      const bool same = st->Text(0) == u.username &&
+                        Lower(st->OptText(1).value_or("")) == Lower(u.email.value_or(""));
+      if (!same) op->status = Status::Conflict("user_id already exists with other details");
+      op->replayed = same;
+      u.created_at = st->Int(2);
+      st->Reset();
+      return Status::Ok();
+    }
+  }
+  if (u.email) {
+    Stmt* st = db->Prepare("SELECT 1 FROM users WHERE email_norm=?1");
+    st->Bind(1, Lower(*u.email));
+    if (Status s = StepRow(db, st, &found, "select email"); !s.ok()) return s;
+    st->Reset();
+    if (found) {
+      op->status = Status::Conflict("Email already registered");
+      return Status::Ok();
+    }
+  }
+  Stmt* ins = db->Prepare(
+      "INSERT INTO users(user_id, username, email, email_norm, created_at) VALUES(?1,?2,?3,?4,?5)");
+  ins->Bind(1, u.user_id).Bind(2, u.username).Bind(3, u.email);
+  if (u.email) ins->Bind(4, Lower(*u.email));
+  ins->Bind(5, u.created_at);
+  return Run(db, ins, "insert user");
+}
+
+Status SqliteStore::CreateConversation(WriteOp* op) {
+  Db* db = writer_.get();
+  Conversation& c = op->conversation;
+  bool found = false;
+  if (op->client_id) {
+    Stmt* st = db->Prepare("SELECT user_id, started_at FROM conversations WHERE conversation_id=?1");
+    st->Bind(1, c.conversation_id);
+    if (Status s = StepRow(db, st, &found, "select conversation"); !s.ok()) return s;
+    if (found) {
+      op->replayed = st->Text(0) == c.user_id;
+      if (!op->replayed) op->status = Status::Conflict("conversation_id already exists");
+      c.started_at = st->Int(1);
+      st->Reset();
+      return Status::Ok();
+    }
+  }
+  Stmt* st = db->Prepare("SELECT 1 FROM users WHERE user_id=?1");
+  st->Bind(1, c.user_id);
+  if (Status s = StepRow(db, st, &found, "select user"); !s.ok()) return s;
+  st->Reset();
+  if (!found) {
+    op->status = Status::NotFound("User not found");
+    return Status::Ok();
+  }
+  Stmt* ins = db->Prepare(
+      "INSERT INTO conversations(conversation_id, user_id, started_at) VALUES(?1,?2,?3)");
+  ins->Bind(1, c.conversation_id).Bind(2, c.user_id).Bind(3, c.started_at);
+  return Run(db, ins, "insert conversation");
+}
+
+// Looks for an earlier write of the same utterance id. Returns true when the
+// op is settled (a replay, with the stored errors loaded, or a conflict).
+Result<bool> SqliteStore::CheckReplay(WriteOp* op) {
+  Db* db = writer_.get();
+  Utterance& u = op->utterance;
+  Stmt* st = db->Prepare("SELECT request_hash, created_at FROM utterances WHERE utterance_id=?1");
+  st->Bind(1, u.utterance_id);
+  bool found = false;
+  if (Status s = StepRow(db, st, &found, "select utterance"); !s.ok()) return s;
+  if (!found) return false;
+  const bool same = static_cast<uint64_t>(st->Int(0)) == op->request_hash;
+  u.created_at = st->Int(1);
+  st->Reset();
+  if (!same) {
+    op->status = Status::Conflict("utterance_id already used for a different utterance");
+    return true;
+  }
+  op->replayed = true;
+  static const std::string sql = std::string("SELECT ") + kErrorColumns +
+                                 " FROM errors WHERE utterance_id=?1 ORDER BY error_id";
+  Stmt* errs = db->Prepare(sql.c_str());
+  errs->Bind(1, u.utterance_id);
+  u.errors.clear();
+  int rc;
+  while ((rc = errs->Step()) == SQLITE_ROW) u.errors.push_back(ReadError(errs, 0));
+  return rc == SQLITE_DONE ? Result<bool>(true) : Result<bool>(db->Error(rc, "select errors"));
+}
+
+Status SqliteStore::AddUtterance(WriteOp* op, DeltaSet* deltas) {
+  Db* db = writer_.get();
+  Utterance& u = op->utterance;
+  if (op->client_id) {
+    auto settled = CheckReplay(op);
+    if (!settled.ok()) return settled.status();
+    if (*settled) return Status::Ok();
+  }
+  Stmt* st = db->Prepare("SELECT user_id FROM conversations WHERE conversation_id=?1");
+  st->Bind(1, u.conversation_id);
+  bool found = false;
+  if (Status s = StepRow(db, st, &found, "select conversation"); !s.ok()) return s;
+  const std::string owner = found ? st->Text(0) : "";
+  st->Reset();
+  if (found && owner != u.user_id) {
+    op->status = Status::InvalidArgument("user_id does not own the conversation", "user_id");
+    return Status::Ok();
+  }
+  if (!found && !op->create_missing) {
+    op->status = Status::NotFound("Conversation not found");
+    return Status::Ok();
+  }
+  if (!found) {
+    Stmt* user = db->Prepare(
+        "INSERT INTO users(user_id, username, email, email_norm, created_at) "
+        "VALUES(?1, ?2, NULL, NULL, ?3) ON CONFLICT(user_id) DO NOTHING");
+    user->Bind(1, u.user_id).Bind(2, op->user.username).Bind(3, u.created_at);
+    if (Status s = Run(db, user, "insert user"); !s.ok()) return s;
+    Stmt* conv = db->Prepare(
+        "INSERT INTO conversations(conversation_id, user_id, started_at) VALUES(?1,?2,?3)");
+    conv->Bind(1, u.conversation_id).Bind(2, u.user_id).Bind(3, u.created_at);
+    if (Status s = Run(db, conv, "insert conversation"); !s.ok()) return s;
+  }
+  Stmt* ins = db->Prepare(
+      "INSERT INTO utterances(utterance_id, conversation_id, user_id, content, created_at, "
+      "request_hash) VALUES(?1,?2,?3,?4,?5,?6)");
+  ins->Bind(1, u.utterance_id).Bind(2, u.conversation_id).Bind(3, u.user_id).Bind(4, u.content);
+  ins->Bind(5, u.created_at).Bind(6, static_cast<int64_t>(op->request_hash));
+  if (Status s = Run(db, ins, "insert utterance"); !s.ok()) return s;
+  if (Status s = InsertErrors(u); !s.ok()) return s;
+  deltas->AddAll(u);
+  return Status::Ok();
+}
+
+Status SqliteStore::AddErrors(WriteOp* op, DeltaSet* deltas) {
+  Db* db = writer_.get();
+  Utterance& u = op->utterance;
+  Stmt* st = db->Prepare("SELECT conversation_id, user_id FROM utterances WHERE utterance_id=?1");
+  st->Bind(1, u.utterance_id);
+  bool found = false;
+  if (Status s = StepRow(db, st, &found, "select utterance"); !s.ok()) return s;
+  if (!found) {
+    op->status = Status::NotFound("Utterance not found");
+    return Status::Ok();
+  }
+  const bool together = st->Text(0) == u.conversation_id && st->Text(1) == u.user_id;
+  st->Reset();
+  if (!together) {
+    op->status = Status::InvalidArgument(
+        "user_id, conversation_id and utterance_id do not belong together", "utterance_id");
+    return Status::Ok();
+  }
+  if (Status s = InsertErrors(u); !s.ok()) return s;
+  deltas->AddAll(u);
+  return Status::Ok();
+}
+
+Status SqliteStore::InsertErrors(const Utterance& u) {
+  Db* db = writer_.get();
+  Stmt* ins = db->Prepare(
+      "INSERT INTO errors(error_id, utterance_id, conversation_id, user_id, category, subcategory,"
+      " subcategory_id, code, span_start, span_end, original, correction, explanation, created_at)"
+      " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)");
+  for (const auto& e : u.errors) {
+    ins->Reset().Bind(1, e.error_id).Bind(2, u.utterance_id).Bind(3, u.conversation_id);
+    ins->Bind(4, u.user_id).Bind(5, e.category).Bind(6, e.subcategory).Bind(7, e.subcategory_id);
+    if (!e.code.empty()) ins->Bind(8, e.code);
+    if (e.span) ins->Bind(9, e.span->start).Bind(10, e.span->end);
+    ins->Bind(11, e.original).Bind(12, e.correction).Bind(13, e.explanation);
+    ins->Bind(14, e.created_at);
+    if (Status s = Run(db, ins, "insert error"); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Status SqliteStore::UpsertFrequencies(const DeltaSet& deltas) {
+  Db* db = writer_.get();
+  Stmt* up = db->Prepare(
+      "INSERT INTO error_frequencies(user_id, subcategory_id, category, subcategory, frequency,"
+      " first_seen, last_seen, decay_log2) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)"
+      " ON CONFLICT(user_id, subcategory_id) DO UPDATE SET"
+      " frequency = frequency + excluded.frequency,"
+      " first_seen = min(first_seen, excluded.first_seen),"
+      " last_seen = max(last_seen, excluded.last_seen),"
+      " decay_log2 = logadd2(decay_log2, excluded.decay_log2)");
+  for (const auto& d : deltas.deltas()) {
+    up->Reset().Bind(1, d.user_id).Bind(2, d.subcategory_id).Bind(3, d.category);
+    up->Bind(4, d.subcategory).Bind(5, d.count).Bind(6, d.first_seen).Bind(7, d.last_seen);
+    up->Bind(8, d.decay_log2);
+    if (Status s = Run(db, up, "upsert frequency"); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Status SqliteStore::RecordAttempt(WriteOp* op) {
+  Db* db = writer_.get();
+  Attempt& a = op->attempt;
+  bool found = false;
+  Stmt* user = db->Prepare("SELECT 1 FROM users WHERE user_id=?1");
+  user->Bind(1, a.user_id);
+  if (Status s = StepRow(db, user, &found, "select user"); !s.ok()) return s;
+  user->Reset();
+  if (!found) {
+    op->status = Status::NotFound("User not found");
+    return Status::Ok();
+  }
+  Stmt* st = db->Prepare(
+      "SELECT m.stability_days, m.difficulty, m.last_review, m.reviews, m.lapses, m.last_correct,"
+      " (SELECT last_seen FROM error_frequencies f WHERE f.user_id=?1 AND f.subcategory_id=?2)"
+      " FROM (SELECT 1) LEFT JOIN mastery m ON m.user_id=?1 AND m.subcategory_id=?2");
+  st->Bind(1, a.user_id).Bind(2, a.subcategory_id);
+  if (Status s = StepRow(db, st, &found, "select mastery"); !s.ok()) return s;
+  MemoryState m;
+  if (!st->IsNull(0)) {
+    m = MemoryState{st->Real(0), st->Real(1), st->Int(2), st->Int(3), st->Int(4), st->Int(5)};
+  }
+  const Micros last_error = st->IsNull(6) ? 0 : st->Int(6);
+  st->Reset();
+  m = AfterAttempt(WithLapses(m, last_error), a.correct, a.answered_at);
+  op->memory = m;
+  Stmt* ins = db->Prepare(
+      "INSERT INTO attempts(attempt_id, user_id, exercise_id, subcategory_id, correct, answer,"
+      " answered_at) VALUES(?1,?2,?3,?4,?5,?6,?7)");
+  ins->Bind(1, a.attempt_id).Bind(2, a.user_id).Bind(3, a.exercise_id).Bind(4, a.subcategory_id);
+  ins->Bind(5, static_cast<int64_t>(a.correct)).Bind(6, a.answer).Bind(7, a.answered_at);
+  if (Status s = Run(db, ins, "insert attempt"); !s.ok()) return s;
+  Stmt* up = db->Prepare(
+      "INSERT INTO mastery(user_id, subcategory_id, stability_days, difficulty, last_review,"
+      " reviews, lapses, last_correct) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)"
+      " ON CONFLICT(user_id, subcategory_id) DO UPDATE SET stability_days=excluded.stability_days,"
+      " difficulty=excluded.difficulty, last_review=excluded.last_review,"
+      " reviews=excluded.reviews, lapses=excluded.lapses, last_correct=excluded.last_correct");
+  up->Bind(1, a.user_id).Bind(2, a.subcategory_id).Bind(3, m.stability_days);
+  up->Bind(4, m.difficulty).Bind(5, m.last_review).Bind(6, m.reviews).Bind(7, m.lapses);
+  up->Bind(8, m.last_correct);
+  return Run(db, up, "upsert mastery");
+}
+
+Result<User> SqliteStore::GetUser(const std::string& user_id) {
+  Reader db(this);
+  Stmt* st = db->Prepare("SELECT username, email, created_at FROM users WHERE user_id=?1");
+  st->Bind(1, user_id);
+  bool found = false;
+  if (Status s = StepRow(db.get(), st, &found, "select user"); !s.ok()) return s;
+  if (!found) return Status::NotFound("User not found");
+  User u{user_id, st->Text(0), st->OptText(1), st->Int(2)};
+  st->Reset();
+  return u;
+}
+
+Result<ConversationView> SqliteStore::GetConversation(const std::string& id) {
+  Reader db(this);
+  ConversationView v;
+  Stmt* c = db->Prepare("SELECT user_id, started_at FROM conversations WHERE conversation_id=?1");
+  c->Bind(1, id);
+  bool found = false;
+  if (Status s = StepRow(db.get(), c, &found, "select conversation"); !s.ok()) return s;
+  if (!found) return Status::NotFound("Conversation not found");
+  v.conversation = Conversation{id, c->Text(0), c->Int(1)};
+  c->Reset();
+  Stmt* us = db->Prepare(
+      "SELECT utterance_id, content, created_at FROM utterances WHERE conversation_id=?1 "
+      "ORDER BY created_at, utterance_id");
+  us->Bind(1, id);
+  std::unordered_map<std::string, size_t> index;
+  while (us->Step() == SQLITE_ROW) {
+    index[us->Text(0)] = v.utterances.size();
+    v.utterances.push_back(Utterance{us->Text(0), id, v.conversation.user_id, us->OptText(1),
+                                     us->Int(2), {}});
+  }
+  us->Reset();
+  static const std::string sql =
+      std::string("SELECT utterance_id, ") + kErrorColumns +
+      " FROM errors WHERE utterance_id IN (SELECT utterance_id FROM utterances"
+      " WHERE conversation_id=?1) ORDER BY error_id";
+  Stmt* es = db->Prepare(sql.c_str());
+  es->Bind(1, id);
+  while (es->Step() == SQLITE_ROW) {
+    auto it = index.find(es->Text(0));
+    if (it != index.end()) v.utterances[it->second].errors.push_back(ReadError(es, 1));
+  }
+  es->Reset();
+  return v;
+}
+
+Result<Profile> SqliteStore::LoadProfile(const std::string& user_id) {
+  Reader db(this);
+  Profile p;
+  Stmt* user = db->Prepare("SELECT 1 FROM users WHERE user_id=?1");
+  user->Bind(1, user_id);
+  if (Status s = StepRow(db.get(), user, &p.user_known, "select user"); !s.ok()) return s;
+  user->Reset();
+  if (!p.user_known) return p;
+  Stmt* st = db->Prepare(
+      "SELECT subcategory_id, category, subcategory, frequency, first_seen, last_seen, decay_log2"
+      " FROM error_frequencies WHERE user_id=?1");
+  st->Bind(1, user_id);
+  int rc;
+  while ((rc = st->Step()) == SQLITE_ROW) {
+    p.points.push_back(ErrorPoint{st->Text(0), st->Text(1), st->Text(2), st->Int(3), st->Int(4),
+                                  st->Int(5), st->Real(6), {}});
+  }
+  st->Reset();
+  if (rc != SQLITE_DONE) return db->Error(rc, "load profile");
+  Stmt* m = db->Prepare(
+      "SELECT subcategory_id, stability_days, difficulty, last_review, reviews, lapses,"
+      " last_correct FROM mastery WHERE user_id=?1");
+  m->Bind(1, user_id);
+  while ((rc = m->Step()) == SQLITE_ROW) {
+    ErrorPoint* point = p.Find(m->Text(0));
+    if (point != nullptr) {
+      point->memory = MemoryState{m->Real(1), m->Real(2), m->Int(3), m->Int(4), m->Int(5), m->Int(6)};
+    }
+  }
+  m->Reset();
+  if (rc != SQLITE_DONE) return db->Error(rc, "load mastery");
+  return p;
+}
+
+Result<Profile> SqliteStore::ProfileBetween(const std::string& user_id, Micros since, Micros until) {
+  Reader db(this);
+  Stmt* st = db->Prepare(
+      "SELECT subcategory_id, category, subcategory, created_at FROM errors"
+      " WHERE user_id=?1 AND created_at>=?2 AND created_at<=?3");
+  st->Bind(1, user_id).Bind(2, since).Bind(3, until);
+  DeltaSet set(options_.half_life);
+  int rc;
+  while ((rc = st->Step()) == SQLITE_ROW) {
+    ErrorRecord e{.category = st->Text(1), .subcategory = st->Text(2),
+                  .subcategory_id = st->Text(0), .created_at = st->Int(3)};
+    set.Add(user_id, e);
+  }
+  st->Reset();
+  if (rc != SQLITE_DONE) return db->Error(rc, "errors between");
+  Profile p;
+  for (const auto& d : set.deltas()) p.Apply(d);
+  return p;
+}
+
+Status SqliteStore::Ping() {
+  Reader db(this);
+  Stmt* st = db->Prepare("SELECT 1");
+  const int rc = st->Step();
+  st->Reset();
+  return rc == SQLITE_ROW ? Status::Ok() : db->Error(rc, "ping");
+}
+
+}  // namespace errata

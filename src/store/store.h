@@ -1,0 +1,77 @@
+// Store: where errata's records live. SQLite (embedded, the default) and
+// PostgreSQL implement it. Every method returns a Status or Result:
+//   ok           the operation happened (or the row was found);
+//   NotFound     the record is absent (reads), or a referenced one is (writes);
+//   Unavailable  the store could not be reached or is failing (disk full, down):
+//                nothing was applied, and the caller may retry.
+// Thread-safety: ApplyBatch is called by one thread at a time (the Writer);
+// every read method may be called from any number of threads at once.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/delta_set.h"
+#include "core/model.h"
+#include "core/profile.h"
+#include "core/status.h"
+
+namespace errata {
+
+// One write request's worth of work. The Writer hands batches of these to the
+// store; the store fills in the outputs.
+struct WriteOp {
+  enum class Kind { kCreateUser, kCreateConversation, kAddUtterance, kAddErrors, kRecordAttempt };
+  Kind kind = Kind::kAddUtterance;
+
+  // Inputs, by kind.
+  User user;                  // kCreateUser; for kAddUtterance with create_missing
+  Conversation conversation;  // kCreateConversation; for kAddUtterance with create_missing
+  Utterance utterance;        // kAddUtterance; kAddErrors: ids and errors only
+  Attempt attempt;            // kRecordAttempt
+  bool create_missing = false;  // ingest: create the user and conversation on first sight
+  bool client_id = false;       // the primary id came from the client: check for a replay
+  uint64_t request_hash = 0;    // the body's hash, to tell a replay from a conflicting reuse
+
+  // Outputs.
+  Status status;
+  bool replayed = false;  // an identical earlier write exists; nothing was applied again
+  MemoryState memory;     // kRecordAttempt: the point's state after the attempt
+};
+
+// A conversation with its utterances and their errors, for GET /v1/conversations/{id}.
+struct ConversationView {
+  Conversation conversation;
+  std::vector<Utterance> utterances;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // A short description for logs: "sqlite:/path/errata.db".
+  virtual std::string Describe() const = 0;
+
+  // Applies `ops` in order in one transaction and commits it durably.
+  // Each op gets its own status: an op that fails validation against stored
+  // data (NotFound, InvalidArgument, Conflict) is skipped and changes nothing;
+  // the others apply. Frequencies are updated in the same transaction from the
+  // merged deltas of the applied ops, which are added to `deltas`.
+  // Returns non-ok (Unavailable) when the transaction failed: then nothing was
+  // applied, every op's status is that error and `deltas` is unchanged.
+  virtual Status ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* deltas) = 0;
+
+  virtual Result<User> GetUser(const std::string& user_id) = 0;
+  virtual Result<ConversationView> GetConversation(const std::string& conversation_id) = 0;
+  // The learner's profile; an empty one for a user with no errors or an unknown user.
+  virtual Result<Profile> LoadProfile(const std::string& user_id) = 0;
+  // Error points computed from errors with created_at in [since, until].
+  virtual Result<Profile> ProfileBetween(const std::string& user_id, Micros since, Micros until) = 0;
+  // Whether the store answers a trivial query.
+  virtual Status Ping() = 0;
+};
+
+}  // namespace errata

@@ -1,0 +1,102 @@
+#include "store/writer.h"
+
+#include <chrono>
+
+namespace errata {
+
+Writer::Writer(Store* store, ProfileCache* cache, Metrics* metrics, Options options)
+    : store_(store), cache_(cache), metrics_(metrics), options_(options) {}
+
+Writer::~Writer() { Stop(); }
+
+void Writer::Start() { thread_ = std::thread([this] { Run(); }); }
+
+void Writer::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+Status Writer::Submit(std::unique_ptr<WriteRequest> request) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return Status::Unavailable("server is shutting down");
+    if (queue_.size() >= options_.queue_capacity) {
+      metrics_->QueueRejected();
+      return Status::Unavailable("write queue is full");
+    }
+    queue_.push_back(std::move(request));
+    metrics_->SetQueueDepth(static_cast<int64_t>(queue_.size()));
+  }
+  cv_.notify_one();
+  return Status::Ok();
+}
+
+size_t Writer::depth() const {
+  std::lock_guard lock(mu_);
+  return queue_.size();
+}
+
+// Waits for a first request, then lingers up to flush_interval for more,
+// unless the batch is full. Returns an empty batch only when stopping.
+std::vector<std::unique_ptr<WriteRequest>> Writer::TakeBatch() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+  if (!stopping_ && queue_.size() < options_.max_batch && options_.flush_interval > 0) {
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::microseconds(options_.flush_interval);
+    cv_.wait_until(lock, deadline,
+                   [this] { return stopping_ || queue_.size() >= options_.max_batch; });
+  }
+  std::vector<std::unique_ptr<WriteRequest>> batch;
+  while (!queue_.empty() && batch.size() < options_.max_batch) {
+    batch.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  metrics_->SetQueueDepth(static_cast<int64_t>(queue_.size()));
+  return batch;
+}
+
+void Writer::Run() {
+  for (;;) {
+    auto batch = TakeBatch();
+    if (batch.empty()) return;  // stopping, and the queue is drained
+    Commit(batch);
+  }
+}
+
+void Writer::Commit(std::vector<std::unique_ptr<WriteRequest>>& batch) {
+  std::vector<WriteOp*> ops;
+  for (auto& r : batch) {
+    for (auto& op : r->ops) ops.push_back(&op);
+  }
+  DeltaSet deltas(0);
+  const auto start = std::chrono::steady_clock::now();
+  const Status s = store_->ApplyBatch(ops, &deltas);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  metrics_->ObserveCommit(batch.size(), ops.size(), seconds, s.ok());
+  healthy_.store(s.ok());
+  if (s.ok()) {
+    cache_->ApplyDeltas(deltas);
+    for (WriteOp* op : ops) {
+      if (!op->status.ok() || op->replayed) continue;
+      if (op->kind == WriteOp::Kind::kRecordAttempt) {
+        cache_->SetMemory(op->attempt.user_id, op->attempt.subcategory_id, op->memory);
+      } else if (op->kind == WriteOp::Kind::kCreateUser) {
+        cache_->MarkUserKnown(op->user.user_id);
+      } else if (op->kind == WriteOp::Kind::kAddUtterance && op->create_missing) {
+        cache_->MarkUserKnown(op->utterance.user_id);
+      }
+    }
+  }
+  for (auto& r : batch) {
+    r->status = s;
+    if (r->done) r->done(*r);
+  }
+}
+
+}  // namespace errata

@@ -1,0 +1,71 @@
+// Writer: the group-commit write path. Every write request goes through one
+// bounded queue to one thread, which commits many requests in one
+// transaction (one fsync), updates the cached profiles, and only then
+// acknowledges each request through its callback.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "metrics/metrics.h"
+#include "store/profile_cache.h"
+#include "store/store.h"
+
+namespace errata {
+
+// One client request's writes; they commit (or fail) together with the rest of
+// the batch they land in.
+struct WriteRequest {
+  std::vector<WriteOp> ops;
+  Status status;  // the transaction's: Unavailable when the commit failed
+  // Called once on the writer thread after the commit (or its failure). Keep
+  // it short: post the response to the connection's executor.
+  std::function<void(WriteRequest&)> done;
+};
+
+class Writer {
+ public:
+  struct Options {
+    Micros flush_interval = 1000;  // longest wait to fill a batch, µs
+    size_t max_batch = 1000;       // requests per transaction at most
+    size_t queue_capacity = 10000; // requests waiting at most; then 503
+  };
+  Writer(Store* store, ProfileCache* cache, Metrics* metrics, Options options);
+  ~Writer();
+
+  void Start();
+  // Stops taking requests, commits what is queued, and joins the thread.
+  void Stop();
+
+  // Queues a request. Unavailable when the queue is full or the writer is
+  // stopping: then `request->done` is never called. Thread-safe.
+  Status Submit(std::unique_ptr<WriteRequest> request);
+
+  size_t depth() const;
+  // False after a failed commit, until one succeeds again.
+  bool healthy() const { return healthy_.load(); }
+
+ private:
+  void Run();
+  std::vector<std::unique_ptr<WriteRequest>> TakeBatch();
+  void Commit(std::vector<std::unique_ptr<WriteRequest>>& batch);
+
+  Store* store_;
+  ProfileCache* cache_;
+  Metrics* metrics_;
+  Options options_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::unique_ptr<WriteRequest>> queue_;  // guarded by mu_
+  bool stopping_ = false;                            // guarded by mu_
+  std::atomic<bool> healthy_{true};
+  std::thread thread_;
+};
+
+}  // namespace errata
