@@ -2,6 +2,8 @@
 // GET /v1/taxonomy.
 #include <boost/json.hpp>
 
+#include <random>
+
 #include "api/errors.h"
 #include "api/handlers.h"
 #include "api/practice.h"
@@ -9,20 +11,156 @@
 #include "api/render.h"
 #include "api/request.h"
 #include "api/write.h"
+#include "core/ids.h"
+#include "core/mastery.h"
+#include "core/own_words.h"
+#include "core/practice.h"
 
 namespace errata::api {
 namespace json = boost::json;
 
-json::array SeedExercises(Services&, const std::string&, const Profile&, size_t) {
-  return {};
+namespace {
+
+const char* const kLevels[] = {"A1", "A2", "B1", "B2", "C1", "C2"};
+const char* const kTypes[] = {"multiple_choice", "fill_blank",  "sentence_correction",
+                              "sentence_transformation", "minimal_pair", "read_aloud",
+                              "speaking_prompt"};
+
+json::object RenderItem(const PracticeItem& item) {
+  const Exercise& x = item.exercise;
+  const ErrorPoint& p = *item.because.point;
+  return {{"exercise_id", x.id},
+          {"subcategory_id", x.subcategory_id},
+          {"type", x.type},
+          {"level", x.level},
+          {"prompt", x.prompt},
+          {"options", json::array(x.options.begin(), x.options.end())},
+          {"answers", json::array(x.answers.begin(), x.answers.end())},
+          {"explanation", x.explanation},
+          {"source", item.source},
+          {"because", {{"category", p.category},
+                       {"subcategory", p.subcategory},
+                       {"subcategory_id", p.subcategory_id},
+                       {"count", p.count},
+                       {"last_seen", FormatTime(p.last_seen)},
+                       {"mastery", item.because.recall},
+                       {"priority", item.because.priority}}}};
+}
+
+// Reads level, types and seed from the query into *r.
+Status ReadPracticeQuery(std::string_view query, PracticeRequest* r, bool* seeded) {
+  if (auto level = QueryParam(query, "level"); level && !level->empty()) {
+    if (std::find(std::begin(kLevels), std::end(kLevels), *level) == std::end(kLevels)) {
+      return Status::InvalidArgument("level must be one of A1 A2 B1 B2 C1 C2", "level");
+    }
+    r->level = *level;
+  }
+  if (auto types = QueryParam(query, "types"); types && !types->empty()) {
+    for (size_t pos = 0; pos <= types->size();) {
+      size_t comma = types->find(',', pos);
+      if (comma == std::string::npos) comma = types->size();
+      std::string t = types->substr(pos, comma - pos);
+      if (std::find(std::begin(kTypes), std::end(kTypes), t) == std::end(kTypes)) {
+        return Status::InvalidArgument("unknown exercise type: " + t, "types");
+      }
+      r->types.push_back(std::move(t));
+      pos = comma + 1;
+    }
+  }
+  *seeded = false;
+  if (auto seed = QueryParam(query, "seed")) {
+    char* end = nullptr;
+    r->seed = std::strtoull(seed->c_str(), &end, 10);
+    if (seed->empty() || *end != '\0') {
+      return Status::InvalidArgument("seed must be a non-negative integer", "seed");
+    }
+    *seeded = true;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::vector<PracticeItem> Practice(Services& s, const Profile& profile, PracticeRequest r) {
+  r.ranking.half_life = s.config.half_life;
+  return SelectPractice(profile, *s.bank, r);
+}
+
+json::array SeedExercises(Services& s, const std::string&, const Profile& profile, size_t n) {
+  PracticeRequest r;
+  r.n = n;
+  r.now = NowMicros();
+  r.seed = static_cast<uint64_t>(r.now / kMicrosPerDay);  // stable within a day
+  json::array out;
+  for (const auto& item : Practice(s, profile, r)) out.push_back(RenderItem(item));
+  return out;
 }
 
 void GetExercises(const Ctx& c, Services& s, Respond respond) {
-  respond(V1Error(501, "not_implemented", "practice sets are not implemented yet"));
+  UserQuery q;
+  if (Status st = ReadUserQuery(c, s, 10, &q); !st.ok()) return respond(ErrorResponse(Flavor::kV1, st));
+  PracticeRequest r;
+  bool seeded = false;
+  if (Status st = ReadPracticeQuery(c.query, &r, &seeded); !st.ok()) {
+    return respond(ErrorResponse(Flavor::kV1, st));
+  }
+  if (!seeded) r.seed = std::random_device{}() ^ (static_cast<uint64_t>(std::random_device{}()) << 32);
+  r.n = q.n;
+  r.now = q.as_of;
+  json::array items;
+  for (const auto& item : Practice(s, *q.profile, r)) items.push_back(RenderItem(item));
+  respond(Json(200, {{"user_id", q.user_id},
+                     {"as_of", FormatTime(q.as_of)},
+                     {"seed", std::to_string(r.seed)},
+                     {"exercises", std::move(items)}}));
 }
 
 void PostAttempt(const Ctx& c, Services& s, Respond respond) {
-  respond(V1Error(501, "not_implemented", "attempts are not implemented yet"));
+  auto user_id = CanonicalUuid(c.params[0]);
+  if (!user_id) return respond(V1Error(422, "invalid_argument", "user id must be a valid UUID", "id"));
+  auto body = ParseObject(c.request.body());
+  if (!body.ok()) return respond(V1Error(400, "invalid_json", body.status().message()));
+  Fields f(*body);
+  WriteOp op;
+  op.kind = WriteOp::Kind::kRecordAttempt;
+  Attempt& a = op.attempt;
+  auto exercise_id = f.String("exercise_id", Fields::kRequired, 300);
+  auto correct = f.Bool("correct");
+  a.answer = f.String("answer", Fields::kOptional, 10'000);
+  auto answered_at = f.Time("answered_at", Fields::kOptional);
+  if (!f.ok()) return respond(ErrorResponse(Flavor::kV1, f.status()));
+  const Micros now = NowMicros();
+  if (answered_at && *answered_at > now + s.config.future_tolerance) {
+    return respond(V1Error(422, "invalid_argument", "answered_at is in the future", "answered_at"));
+  }
+  if (const Exercise* x = s.bank->Find(*exercise_id)) {
+    a.subcategory_id = x->subcategory_id;
+  } else if (auto sub = OwnExerciseSubcategory(*exercise_id)) {
+    a.subcategory_id = *sub;
+  } else {
+    return respond(V1Error(404, "not_found", "Exercise not found", "exercise_id"));
+  }
+  a.user_id = *user_id;
+  a.exercise_id = *exercise_id;
+  a.correct = *correct;
+  a.answered_at = answered_at.value_or(now);
+  a.attempt_id = NewUuidV7(a.answered_at);
+  SubmitWrite(s, Flavor::kV1, OneOp(std::move(op)), [](WriteRequest& r) {
+    const WriteOp& op = r.ops[0];
+    if (!op.status.ok()) return ErrorResponse(Flavor::kV1, op.status);
+    const Attempt& a = op.attempt;
+    return Json(201, {{"attempt_id", a.attempt_id},
+                      {"user_id", a.user_id},
+                      {"exercise_id", a.exercise_id},
+                      {"subcategory_id", a.subcategory_id},
+                      {"correct", a.correct},
+                      {"answered_at", FormatTime(a.answered_at)},
+                      {"memory", {{"stability_days", op.memory.stability_days},
+                                  {"difficulty", op.memory.difficulty},
+                                  {"reviews", op.memory.reviews},
+                                  {"lapses", op.memory.lapses},
+                                  {"recall", Retrievability(op.memory, a.answered_at)}}}});
+  }, std::move(respond));
 }
 
 void GetTaxonomy(const Ctx&, Services& s, Respond respond) {
@@ -31,13 +169,11 @@ void GetTaxonomy(const Ctx&, Services& s, Respond respond) {
     json::array subs;
     for (const auto& id : cat.subcategory_ids) {
       const Subcategory* sub = s.taxonomy->Find(id);
-      json::array aliases(sub->aliases.begin(), sub->aliases.end());
-      json::array codes(sub->codes.begin(), sub->codes.end());
       subs.push_back(json::object{{"id", sub->id},
                                   {"name", sub->name},
                                   {"description", sub->description},
-                                  {"aliases", std::move(aliases)},
-                                  {"codes", std::move(codes)}});
+                                  {"aliases", json::array(sub->aliases.begin(), sub->aliases.end())},
+                                  {"codes", json::array(sub->codes.begin(), sub->codes.end())}});
     }
     categories.push_back(json::object{{"id", cat.id}, {"name", cat.name}, {"subcategories", std::move(subs)}});
   }

@@ -31,12 +31,12 @@ double StabilityAfterFailure(double s, double d, double r) {
   return Clamp(std::min(next, s), kMinStability, s);
 }
 
+// Stability and difficulty after a failure at `at`; the caller moves the clock.
 MemoryState Fail(MemoryState m, Micros at) {
   const double r = Retrievability(m, at);
   m.stability_days = StabilityAfterFailure(m.stability_days, m.difficulty, r);
   m.difficulty = Clamp(m.difficulty + 1.0, 1, 10);
   m.lapses += 1;
-  m.last_review = std::max(m.last_review, at);
   return m;
 }
 
@@ -59,7 +59,11 @@ MemoryState AfterAttempt(const MemoryState& in, bool correct, Micros at) {
     else m.lapses += 1;
     return m;
   }
-  if (!correct) return Fail(m, at);
+  if (!correct) {
+    m = Fail(m, at);
+    m.last_review = at;
+    return m;
+  }
   const double r = Retrievability(m, at);
   m.stability_days = StabilityAfterSuccess(m.stability_days, m.difficulty, r);
   m.difficulty = Clamp(m.difficulty - 0.3, 1, 10);
@@ -68,10 +72,13 @@ MemoryState AfterAttempt(const MemoryState& in, bool correct, Micros at) {
   return m;
 }
 
+// A conversation error is a failure of recall, but not a practice session: the
+// learner did not see the right answer. So stability falls and the review
+// clock stays where the last practice left it, which makes R drop at once.
 MemoryState WithLapses(const MemoryState& m, Micros last_error) {
-  if (m.stability_days <= 0 || last_error <= m.last_review) return m;
+  if (m.stability_days <= 0 || last_error <= std::max(m.last_review, m.last_lapse)) return m;
   MemoryState out = Fail(m, last_error);
-  out.reviews = m.reviews;  // a lapse in conversation is not a practice review
+  out.last_lapse = last_error;
   return out;
 }
 

@@ -20,8 +20,10 @@ double Retrievability(const MemoryState& m, Micros now);
 MemoryState AfterAttempt(const MemoryState& m, bool correct, Micros at);
 
 // The state once conversation errors seen up to `last_error` are folded in:
-// an error after the last review is a lapse at that time. A point never
-// practised stays new. Idempotent: folding the same error twice changes nothing.
+// an error after the last review (and after the last folded lapse) is a
+// lapse: stability falls as after a failure, but the review clock does not
+// move, so retrievability drops at once. A point never practised stays new.
+// Idempotent: folding the same error twice changes nothing.
 MemoryState WithLapses(const MemoryState& m, Micros last_error);
 
 // The mastery reported to clients: retrievability at `now` after lapses.

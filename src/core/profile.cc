@@ -61,6 +61,18 @@ void Profile::Apply(const ErrorDelta& d) {
   p->decay_log2 = LogAdd2(p->decay_log2, d.decay_log2);
 }
 
+void Profile::AddExamples(const std::vector<Example>& more) {
+  examples.insert(examples.end(), more.begin(), more.end());
+  std::stable_sort(examples.begin(), examples.end(),
+                   [](const Example& a, const Example& b) { return a.created_at > b.created_at; });
+  if (examples.size() > kMaxExamples) examples.resize(kMaxExamples);
+}
+
+void Profile::AddRecentCorrect(const RecentCorrect& rc) {
+  recent_correct.insert(recent_correct.begin(), rc);
+  if (recent_correct.size() > kMaxRecentCorrect) recent_correct.resize(kMaxRecentCorrect);
+}
+
 int64_t Profile::TotalErrors() const {
   int64_t n = 0;
   for (const auto& p : points) n += p.count;

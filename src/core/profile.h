@@ -34,7 +34,30 @@ struct MemoryState {
   int64_t reviews = 0;
   int64_t lapses = 0;
   Micros last_correct = 0;
+  Micros last_lapse = 0;      // the latest conversation error folded in as a lapse
 };
+
+// One of the learner's own errors with its correction, kept to build
+// "correct what you said" exercises.
+struct Example {
+  std::string error_id;
+  std::string subcategory_id;
+  std::string content;  // the utterance
+  std::string original;
+  std::string correction;
+  int64_t span_start = -1;  // character offsets into content, or -1
+  int64_t span_end = -1;
+  Micros created_at = 0;
+};
+
+// A recent correct practice answer: such exercises are not offered for 24 h.
+struct RecentCorrect {
+  std::string exercise_id;
+  Micros answered_at = 0;
+};
+
+constexpr size_t kMaxExamples = 30;
+constexpr size_t kMaxRecentCorrect = 100;
 
 // What a batch of writes adds to one (user, subcategory).
 struct ErrorDelta {
@@ -68,6 +91,12 @@ struct ErrorPoint {
 struct Profile {
   std::vector<ErrorPoint> points;
   bool user_known = false;  // the learner exists in the store
+  std::vector<Example> examples;              // newest first, at most kMaxExamples
+  std::vector<RecentCorrect> recent_correct;  // newest first, at most kMaxRecentCorrect
+
+  // Adds examples (any order), keeping the newest kMaxExamples.
+  void AddExamples(const std::vector<Example>& more);
+  void AddRecentCorrect(const RecentCorrect& rc);
 
   ErrorPoint* Find(std::string_view subcategory_id);
   const ErrorPoint* Find(std::string_view subcategory_id) const;

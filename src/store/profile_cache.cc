@@ -80,13 +80,20 @@ void ProfileCache::ApplyDeltas(const DeltaSet& deltas) {
   metrics_->SetCacheSize(static_cast<int64_t>(size()));
 }
 
-void ProfileCache::SetMemory(const std::string& user_id, const std::string& subcategory_id,
-                             const MemoryState& memory) {
+void ProfileCache::ApplyAttempt(const Attempt& a, const MemoryState& memory) {
+  Shard& shard = ShardFor(a.user_id);
+  std::lock_guard lock(shard.mu);
+  Update(shard, a.user_id, [&](Profile& p) {
+    if (ErrorPoint* point = p.Find(a.subcategory_id)) point->memory = memory;
+    if (a.correct) p.AddRecentCorrect({a.exercise_id, a.answered_at});
+  });
+}
+
+void ProfileCache::AddExamples(const std::string& user_id, const std::vector<Example>& examples) {
+  if (examples.empty()) return;
   Shard& shard = ShardFor(user_id);
   std::lock_guard lock(shard.mu);
-  Update(shard, user_id, [&](Profile& p) {
-    if (ErrorPoint* point = p.Find(subcategory_id)) point->memory = memory;
-  });
+  Update(shard, user_id, [&](Profile& p) { p.AddExamples(examples); });
 }
 
 void ProfileCache::MarkUserKnown(const std::string& user_id) {

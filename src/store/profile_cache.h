@@ -34,9 +34,11 @@ class ProfileCache {
 
   // Applies committed deltas to the cached profiles they touch.
   void ApplyDeltas(const DeltaSet& deltas);
-  // Sets a point's memory state after a committed attempt.
-  void SetMemory(const std::string& user_id, const std::string& subcategory_id,
-                 const MemoryState& memory);
+  // Records a committed attempt: the point's new memory state, and the
+  // exercise among the recent correct answers when it was right.
+  void ApplyAttempt(const Attempt& attempt, const MemoryState& memory);
+  // Adds the learner's newest corrected errors (for own-words exercises).
+  void AddExamples(const std::string& user_id, const std::vector<Example>& examples);
   // Records that the learner now exists (after a committed create).
   void MarkUserKnown(const std::string& user_id);
   size_t size() const;

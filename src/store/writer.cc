@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "core/own_words.h"
+
 namespace errata {
 
 Writer::Writer(Store* store, ProfileCache* cache, Metrics* metrics, Options options)
@@ -84,12 +86,21 @@ void Writer::Commit(std::vector<std::unique_ptr<WriteRequest>>& batch) {
     cache_->ApplyDeltas(deltas);
     for (WriteOp* op : ops) {
       if (!op->status.ok() || op->replayed) continue;
-      if (op->kind == WriteOp::Kind::kRecordAttempt) {
-        cache_->SetMemory(op->attempt.user_id, op->attempt.subcategory_id, op->memory);
-      } else if (op->kind == WriteOp::Kind::kCreateUser) {
-        cache_->MarkUserKnown(op->user.user_id);
-      } else if (op->kind == WriteOp::Kind::kAddUtterance && op->create_missing) {
-        cache_->MarkUserKnown(op->utterance.user_id);
+      switch (op->kind) {
+        case WriteOp::Kind::kRecordAttempt:
+          cache_->ApplyAttempt(op->attempt, op->memory);
+          break;
+        case WriteOp::Kind::kCreateUser:
+          cache_->MarkUserKnown(op->user.user_id);
+          break;
+        case WriteOp::Kind::kAddUtterance:
+          if (op->create_missing) cache_->MarkUserKnown(op->utterance.user_id);
+          [[fallthrough]];
+        case WriteOp::Kind::kAddErrors:
+          cache_->AddExamples(op->utterance.user_id, ExamplesOf(op->utterance));
+          break;
+        case WriteOp::Kind::kCreateConversation:
+          break;
       }
     }
   }

@@ -63,6 +63,7 @@ CREATE TABLE mastery(
   reviews INTEGER NOT NULL,
   lapses INTEGER NOT NULL,
   last_correct INTEGER NOT NULL,
+  last_lapse INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY(user_id, subcategory_id)) WITHOUT ROWID;
 CREATE TABLE attempts(
   attempt_id TEXT PRIMARY KEY,

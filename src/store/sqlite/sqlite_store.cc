@@ -401,15 +401,16 @@ Status SqliteStore::RecordAttempt(WriteOp* op) {
   }
   Stmt* st = db->Prepare(
       "SELECT m.stability_days, m.difficulty, m.last_review, m.reviews, m.lapses, m.last_correct,"
-      " (SELECT last_seen FROM error_frequencies f WHERE f.user_id=?1 AND f.subcategory_id=?2)"
+      " m.last_lapse, (SELECT last_seen FROM error_frequencies f WHERE f.user_id=?1 AND f.subcategory_id=?2)"
       " FROM (SELECT 1) LEFT JOIN mastery m ON m.user_id=?1 AND m.subcategory_id=?2");
   st->Bind(1, a.user_id).Bind(2, a.subcategory_id);
   if (Status s = StepRow(db, st, &found, "select mastery"); !s.ok()) return s;
   MemoryState m;
   if (!st->IsNull(0)) {
-    m = MemoryState{st->Real(0), st->Real(1), st->Int(2), st->Int(3), st->Int(4), st->Int(5)};
+    m = MemoryState{st->Real(0), st->Real(1), st->Int(2), st->Int(3), st->Int(4), st->Int(5),
+                    st->Int(6)};
   }
-  const Micros last_error = st->IsNull(6) ? 0 : st->Int(6);
+  const Micros last_error = st->IsNull(7) ? 0 : st->Int(7);
   st->Reset();
   m = AfterAttempt(WithLapses(m, last_error), a.correct, a.answered_at);
   op->memory = m;
@@ -421,13 +422,14 @@ Status SqliteStore::RecordAttempt(WriteOp* op) {
   if (Status s = Run(db, ins, "insert attempt"); !s.ok()) return s;
   Stmt* up = db->Prepare(
       "INSERT INTO mastery(user_id, subcategory_id, stability_days, difficulty, last_review,"
-      " reviews, lapses, last_correct) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)"
+      " reviews, lapses, last_correct, last_lapse) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)"
       " ON CONFLICT(user_id, subcategory_id) DO UPDATE SET stability_days=excluded.stability_days,"
       " difficulty=excluded.difficulty, last_review=excluded.last_review,"
-      " reviews=excluded.reviews, lapses=excluded.lapses, last_correct=excluded.last_correct");
+      " reviews=excluded.reviews, lapses=excluded.lapses, last_correct=excluded.last_correct,"
+      " last_lapse=excluded.last_lapse");
   up->Bind(1, a.user_id).Bind(2, a.subcategory_id).Bind(3, m.stability_days);
   up->Bind(4, m.difficulty).Bind(5, m.last_review).Bind(6, m.reviews).Bind(7, m.lapses);
-  up->Bind(8, m.last_correct);
+  up->Bind(8, m.last_correct).Bind(9, m.last_lapse);
   return Run(db, up, "upsert mastery");
 }
 
@@ -499,17 +501,46 @@ Result<Profile> SqliteStore::LoadProfile(const std::string& user_id) {
   if (rc != SQLITE_DONE) return db->Error(rc, "load profile");
   Stmt* m = db->Prepare(
       "SELECT subcategory_id, stability_days, difficulty, last_review, reviews, lapses,"
-      " last_correct FROM mastery WHERE user_id=?1");
+      " last_correct, last_lapse FROM mastery WHERE user_id=?1");
   m->Bind(1, user_id);
   while ((rc = m->Step()) == SQLITE_ROW) {
     ErrorPoint* point = p.Find(m->Text(0));
     if (point != nullptr) {
-      point->memory = MemoryState{m->Real(1), m->Real(2), m->Int(3), m->Int(4), m->Int(5), m->Int(6)};
+      point->memory = MemoryState{m->Real(1), m->Real(2), m->Int(3), m->Int(4),
+                                  m->Int(5), m->Int(6), m->Int(7)};
     }
   }
   m->Reset();
   if (rc != SQLITE_DONE) return db->Error(rc, "load mastery");
+  if (Status s = LoadExamples(db.get(), user_id, &p); !s.ok()) return s;
   return p;
+}
+
+// The learner's newest corrected errors and newest correct answers.
+Status SqliteStore::LoadExamples(Db* db, const std::string& user_id, Profile* p) {
+  Stmt* ex = db->Prepare(
+      "SELECT e.error_id, e.subcategory_id, u.content, e.original, e.correction, e.span_start,"
+      " e.span_end, e.created_at FROM errors e JOIN utterances u USING(utterance_id)"
+      " WHERE e.user_id=?1 AND e.correction IS NOT NULL AND u.content IS NOT NULL"
+      " ORDER BY e.created_at DESC LIMIT 30");
+  ex->Bind(1, user_id);
+  int rc;
+  while ((rc = ex->Step()) == SQLITE_ROW) {
+    p->examples.push_back(Example{ex->Text(0), ex->Text(1), ex->Text(2), ex->Text(3), ex->Text(4),
+                                  ex->IsNull(5) ? -1 : ex->Int(5), ex->IsNull(6) ? -1 : ex->Int(6),
+                                  ex->Int(7)});
+  }
+  ex->Reset();
+  if (rc != SQLITE_DONE) return db->Error(rc, "load examples");
+  Stmt* rc_st = db->Prepare(
+      "SELECT exercise_id, answered_at FROM attempts WHERE user_id=?1 AND correct=1"
+      " ORDER BY answered_at DESC LIMIT 100");
+  rc_st->Bind(1, user_id);
+  while ((rc = rc_st->Step()) == SQLITE_ROW) {
+    p->recent_correct.push_back(RecentCorrect{rc_st->Text(0), rc_st->Int(1)});
+  }
+  rc_st->Reset();
+  return rc == SQLITE_DONE ? Status::Ok() : db->Error(rc, "load attempts");
 }
 
 Result<Profile> SqliteStore::ProfileBetween(const std::string& user_id, Micros since, Micros until) {

@@ -50,6 +50,7 @@ class SqliteStore : public Store {
   Status AddErrors(WriteOp* op, DeltaSet* deltas);
   Status RecordAttempt(WriteOp* op);
   Status InsertErrors(const Utterance& u);
+  Status LoadExamples(sqlite::Db* db, const std::string& user_id, Profile* p);
   Status UpsertFrequencies(const DeltaSet& deltas);
   Result<bool> CheckReplay(WriteOp* op);
 

@@ -1,0 +1,153 @@
+#include "core/own_words.h"
+
+#include <algorithm>
+#include <random>
+
+namespace errata {
+namespace {
+
+struct Placed {
+  size_t start, end;  // byte offsets of the erroneous words in content
+};
+
+std::optional<Placed> Place(const Example& e) {
+  const size_t n = e.content.size();
+  if (e.span_start >= 0 && e.span_end >= e.span_start && static_cast<size_t>(e.span_end) <= n) {
+    return Placed{static_cast<size_t>(e.span_start), static_cast<size_t>(e.span_end)};
+  }
+  if (e.original.empty()) return std::nullopt;
+  const size_t at = e.content.find(e.original);
+  if (at == std::string::npos) return std::nullopt;
+  return Placed{at, at + e.original.size()};
+}
+
+std::string Replace(const std::string& s, Placed p, const std::string& with) {
+  std::string out = s.substr(0, p.start) + with + s.substr(p.end);
+  // Tidy the double space a deletion or insertion leaves.
+  for (size_t i; (i = out.find("  ")) != std::string::npos;) out.erase(i, 1);
+  while (!out.empty() && out.front() == ' ') out.erase(0, 1);
+  return out;
+}
+
+std::string Lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// Closed word classes where the distractors are the class's other members.
+const std::vector<std::vector<std::string>>& WordClasses() {
+  static const std::vector<std::vector<std::string>> kClasses = {
+      {"a", "an", "the"},
+      {"in", "on", "at", "for", "to", "of", "with", "by", "from", "about"},
+      {"he", "she", "it", "they", "him", "her", "them", "his", "their", "its", "we", "us"},
+      {"and", "but", "because", "so", "although", "or", "while"},
+      {"is", "are", "was", "were", "be", "been", "am"},
+      {"has", "have", "had", "having"},
+      {"do", "does", "did", "done"},
+      {"this", "that", "these", "those"},
+      {"can", "could", "will", "would", "should", "must", "may", "might"},
+  };
+  return kClasses;
+}
+
+// The stem of a regular inflected word: "goes" -> "go", "walked" -> "walk".
+std::string Stem(const std::string& w) {
+  for (const char* suffix : {"ing", "ed", "es", "s"}) {
+    const std::string_view s(suffix);
+    if (w.size() > s.size() + 2 && w.ends_with(s)) return w.substr(0, w.size() - s.size());
+  }
+  return w;
+}
+
+// Regular word forms of w's stem: bare, -s/-es, -ed, -ing. Some are wrong
+// English, which is the point: they are the forms learners produce.
+std::vector<std::string> Variants(const std::string& w) {
+  const std::string stem = Stem(w);
+  const bool sibilant = stem.ends_with("o") || stem.ends_with("s") || stem.ends_with("x") ||
+                        stem.ends_with("sh") || stem.ends_with("ch");
+  const bool silent_e = stem.size() > 2 && stem.back() == 'e';
+  const std::string bare = silent_e ? stem.substr(0, stem.size() - 1) : stem;
+  return {stem, stem + (sibilant ? "es" : "s"), silent_e ? stem + "d" : stem + "ed", bare + "ing"};
+}
+
+std::vector<std::string> Distractors(const Example& e) {
+  const std::string key = Lower(e.correction);
+  for (const auto& cls : WordClasses()) {
+    if (std::find(cls.begin(), cls.end(), key) != cls.end()) return cls;
+  }
+  return Variants(key);
+}
+
+}  // namespace
+
+std::vector<Example> ExamplesOf(const Utterance& u) {
+  std::vector<Example> out;
+  if (!u.content) return out;
+  for (const auto& e : u.errors) {
+    if (!e.correction) continue;
+    out.push_back(Example{e.error_id, e.subcategory_id, *u.content, e.original.value_or(""),
+                          *e.correction, e.span ? e.span->start : -1, e.span ? e.span->end : -1,
+                          e.created_at});
+  }
+  return out;
+}
+
+std::optional<Exercise> CorrectWhatYouSaid(const Example& e) {
+  auto placed = Place(e);
+  if (!placed) return std::nullopt;
+  const std::string fixed = Replace(e.content, *placed, e.correction);
+  if (fixed == e.content) return std::nullopt;
+  Exercise x;
+  x.id = "own:" + e.subcategory_id + ":" + e.error_id + ":fix";
+  x.subcategory_id = e.subcategory_id;
+  x.type = "sentence_correction";
+  x.level = "B1";
+  x.prompt = "Correct what you said: \"" + e.content + "\"";
+  x.answers = {fixed};
+  x.explanation = e.original.empty()
+                      ? "You left out \"" + e.correction + "\"."
+                      : "You said \"" + e.original + "\"; say \"" + e.correction + "\".";
+  return x;
+}
+
+std::optional<Exercise> FillTheBlank(const Example& e, uint64_t seed) {
+  auto placed = Place(e);
+  if (!placed || e.correction.empty() || e.correction.find(' ') != std::string::npos) {
+    return std::nullopt;
+  }
+  Exercise x;
+  x.id = "own:" + e.subcategory_id + ":" + e.error_id + ":blank";
+  x.subcategory_id = e.subcategory_id;
+  x.type = "fill_blank";
+  x.level = "B1";
+  x.prompt = Replace(e.content, *placed, "___");
+  if (x.prompt.find("___") == std::string::npos) return std::nullopt;
+  x.options = {e.correction};
+  auto add = [&x](const std::string& o) {
+    if (o.empty() || x.options.size() >= 4) return;
+    for (const auto& have : x.options) {
+      if (Lower(have) == Lower(o)) return;
+    }
+    x.options.push_back(o);
+  };
+  add(e.original);  // the learner's own wrong form
+  std::mt19937_64 rng(seed);
+  auto pool = Distractors(e);
+  std::shuffle(pool.begin(), pool.end(), rng);
+  for (const auto& d : pool) add(d);
+  if (x.options.size() < 2) return std::nullopt;
+  std::shuffle(x.options.begin(), x.options.end(), rng);
+  x.answers = {e.correction};
+  x.explanation = "In your sentence the right word here is \"" + e.correction + "\".";
+  return x;
+}
+
+std::optional<std::string> OwnExerciseSubcategory(std::string_view id) {
+  if (!id.starts_with("own:")) return std::nullopt;
+  id.remove_prefix(4);
+  const size_t colon = id.find(':');
+  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  return std::string(id.substr(0, colon));
+}
+
+}  // namespace errata

@@ -1,0 +1,34 @@
+// Exercises built from the learner's own words: where an error carries the
+// words said and their correction, the learner's sentence becomes
+//  - "correct what you said" (the corrected sentence is the answer), and
+//  - a fill-in-the-blank on the erroneous span, whose options include the
+//    learner's own wrong form and plausible distractors.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/exercise_bank.h"
+#include "core/model.h"
+#include "core/profile.h"
+
+namespace errata {
+
+// The examples an utterance gives (errors with a correction and content).
+std::vector<Example> ExamplesOf(const Utterance& u);
+
+// "correct what you said". nullopt when the correction cannot be placed in
+// the sentence (no span, and the original words are not found in it).
+std::optional<Exercise> CorrectWhatYouSaid(const Example& e);
+
+// The fill-in-the-blank; `seed` orders the options. nullopt when the span
+// cannot be placed, or the correction is empty (a deletion has no blank).
+std::optional<Exercise> FillTheBlank(const Example& e, uint64_t seed);
+
+// Ids of generated exercises: "own:<subcategory_id>:<error_id>:fix|blank".
+// ParseOwnId gives back the subcategory id, or nullopt for other ids.
+std::optional<std::string> OwnExerciseSubcategory(std::string_view exercise_id);
+
+}  // namespace errata

@@ -1,0 +1,37 @@
+// Ranking of a learner's error points by how much practice on each would help
+// now. Pure functions; the formula and a worked example are in docs/ranking.md.
+//
+//   weight   = recent(t) + frequency_weight * log2(1 + count)
+//   recent   = sum over errors of 2^(-(t - t_i) / half_life)
+//   recall   = FSRS retrievability of the point at t (0 if never practised),
+//              after folding in conversation errors as lapses
+//   priority = weight * (1 - (1 - mastered_floor) * recall)
+#pragma once
+
+#include <vector>
+
+#include "core/clock.h"
+#include "core/profile.h"
+
+namespace errata {
+
+struct RankingParams {
+  Micros half_life = 14 * kMicrosPerDay;
+  double frequency_weight = 0.5;  // how much the all-time count adds to the recent one
+  double mastered_floor = 0.25;   // the share of weight a fully recalled point keeps
+};
+
+struct RankedPoint {
+  const ErrorPoint* point = nullptr;
+  double priority = 0;
+  double weight = 0;
+  double recall = 0;  // the mastery reported to clients
+};
+
+RankedPoint RankPoint(const ErrorPoint& p, Micros now, const RankingParams& params);
+
+// Every point with errors, highest priority first (ties: the seed order).
+std::vector<RankedPoint> RankProfile(const Profile& profile, Micros now,
+                                     const RankingParams& params);
+
+}  // namespace errata
