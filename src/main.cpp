@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "app/import.h"
 #include "app/serve.h"
 
 namespace {
@@ -34,6 +35,22 @@ void AddServe(CLI::App& app, errata::app::ServeOptions& o) {
   serve->add_option("--exercises", o.exercises_path, "Exercise bank JSON file instead of the built-in one");
 }
 
+void AddImport(CLI::App& app, errata::app::ImportOptions& o) {
+  CLI::App* import = app.add_subcommand("import", "Import annotated learner data");
+  import->require_subcommand(1);
+  CLI::App* m2 = import->add_subcommand("m2", "Import an M2 file (CoNLL-2014 / BEA-2019 format)");
+  o.data_dir = Env("ERRATA_DATA_DIR", "./data");
+  o.store = Env("ERRATA_STORE", "");
+  m2->add_option("FILE", o.file, "The M2 file")->required();
+  m2->add_option("--user", o.user_email, "Email of the learner the sentences belong to (created if new)");
+  m2->add_option("--annotator", o.annotator, "Whose edits to import")->capture_default_str();
+  m2->add_option("--sentences-per-conversation", o.sentences_per_conversation,
+                 "Sentences grouped into one conversation")->capture_default_str();
+  m2->add_option("--data-dir", o.data_dir, "Directory of the embedded store (env ERRATA_DATA_DIR)")->capture_default_str();
+  m2->add_option("--store", o.store, "Store URL (env ERRATA_STORE)");
+  m2->add_flag("!--no-progress", o.progress, "Do not draw the progress bar");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -42,7 +59,10 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   errata::app::ServeOptions serve;
   AddServe(app, serve);
+  errata::app::ImportOptions import;
+  AddImport(app, import);
   CLI11_PARSE(app, argc, argv);
   if (app.got_subcommand("serve")) return errata::app::RunServe(serve);
+  if (app.got_subcommand("import")) return errata::app::RunImportM2(import);
   return 0;
 }

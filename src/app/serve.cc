@@ -4,15 +4,14 @@
 #include <boost/asio/signal_set.hpp>
 
 #include <chrono>
-#include <filesystem>
 #include <thread>
 
 #include "api/errors.h"
 #include "api/handlers.h"
 #include "app/data.h"
+#include "app/open_store.h"
 #include "http/server.h"
 #include "log/log.h"
-#include "store/sqlite/sqlite_store.h"
 
 namespace errata::app {
 namespace {
@@ -30,22 +29,6 @@ bool SplitListen(const std::string& listen, std::string* host, uint16_t* port) {
     return false;
   }
   return true;
-}
-
-Result<std::unique_ptr<Store>> OpenStore(const ServeOptions& o, Micros half_life, int readers) {
-  if (!o.store.empty() && !o.store.starts_with("sqlite:")) {
-    return Status::InvalidArgument("unsupported --store: " + o.store);
-  }
-  std::string path = o.store.empty() ? "" : o.store.substr(7);
-  if (path.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(o.data_dir, ec);
-    if (ec) return Status::Unavailable("cannot create " + o.data_dir + ": " + ec.message());
-    path = (std::filesystem::path(o.data_dir) / "errata.db").string();
-  }
-  auto s = SqliteStore::Open({path, half_life, readers});
-  if (!s.ok()) return s.status();
-  return std::unique_ptr<Store>(std::move(*s));
 }
 
 // Blocks until SIGINT or SIGTERM.
@@ -86,7 +69,7 @@ int RunServe(const ServeOptions& o) {
     return 1;
   }
   const Micros half_life = static_cast<Micros>(o.half_life_days * kMicrosPerDay);
-  auto store = OpenStore(o, half_life, threads + 2);
+  auto store = OpenStore(o.store, o.data_dir, half_life, threads + 2);
   if (!store.ok()) {
     log::Error("cannot open store", {{"error", store.status().message()}});
     return 1;

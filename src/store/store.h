@@ -65,6 +65,8 @@ class Store {
   virtual Status ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* deltas) = 0;
 
   virtual Result<User> GetUser(const std::string& user_id) = 0;
+  // The user with this email, compared case-insensitively.
+  virtual Result<User> FindUserByEmail(const std::string& email) = 0;
   virtual Result<ConversationView> GetConversation(const std::string& conversation_id) = 0;
   // The learner's profile; an empty one for a user with no errors or an unknown user.
   virtual Result<Profile> LoadProfile(const std::string& user_id) = 0;

@@ -445,6 +445,18 @@ Result<User> SqliteStore::GetUser(const std::string& user_id) {
   return u;
 }
 
+Result<User> SqliteStore::FindUserByEmail(const std::string& email) {
+  Reader db(this);
+  Stmt* st = db->Prepare("SELECT user_id FROM users WHERE email_norm=?1");
+  st->Bind(1, Lower(email));
+  bool found = false;
+  if (Status s = StepRow(db.get(), st, &found, "select user"); !s.ok()) return s;
+  std::string id = found ? st->Text(0) : "";
+  st->Reset();
+  if (!found) return Status::NotFound("User not found");
+  return GetUser(id);
+}
+
 Result<ConversationView> SqliteStore::GetConversation(const std::string& id) {
   Reader db(this);
   ConversationView v;

@@ -28,6 +28,7 @@ class SqliteStore : public Store {
   std::string Describe() const override { return "sqlite:" + options_.path; }
   Status ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* deltas) override;
   Result<User> GetUser(const std::string& user_id) override;
+  Result<User> FindUserByEmail(const std::string& email) override;
   Result<ConversationView> GetConversation(const std::string& conversation_id) override;
   Result<Profile> LoadProfile(const std::string& user_id) override;
   Result<Profile> ProfileBetween(const std::string& user_id, Micros since, Micros until) override;

@@ -1,0 +1,209 @@
+#include "app/import.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <map>
+#include <sstream>
+
+#include "app/data.h"
+#include "app/open_store.h"
+#include "core/hash.h"
+#include "core/ids.h"
+#include "core/m2.h"
+#include "log/log.h"
+#include "store/writer.h"
+
+namespace errata::app {
+namespace {
+
+constexpr size_t kBatch = 500;  // utterances per write request
+
+// A UUID-shaped id derived from `parts`, so a re-import finds the same rows.
+std::string DerivedUuid(std::initializer_list<std::string_view> parts) {
+  Fingerprint a, b;
+  for (auto p : parts) {
+    a.Add(p);
+    b.Add(p).Add("b");
+  }
+  char buf[40];
+  const unsigned long long x = a.value(), y = b.value();
+  std::snprintf(buf, sizeof(buf), "%08llx-%04llx-8%03llx-%04llx-%012llx", x >> 31 & 0xffffffffULL,
+                (x >> 15) & 0xffff, x & 0xfff, 0x8000 | ((y >> 48) & 0x3fff), y & 0xffffffffffffULL);
+  return buf;
+}
+
+struct Summary {
+  size_t sentences = 0, applied = 0, replayed = 0, errors = 0, noops = 0, other_annotators = 0;
+  std::map<std::string, size_t> by_subcategory;
+};
+
+// Builds the utterance of sentence i with the chosen annotator's edits.
+Status BuildUtterance(const M2Sentence& s, size_t i, const ImportOptions& o, const Taxonomy& tax,
+                      const std::string& user_id, const std::string& file_key, Micros now,
+                      WriteOp* op, Summary* sum) {
+  op->kind = WriteOp::Kind::kAddUtterance;
+  op->create_missing = true;
+  op->client_id = true;
+  Utterance& u = op->utterance;
+  u.user_id = user_id;
+  const size_t conv = i / static_cast<size_t>(o.sentences_per_conversation);
+  u.conversation_id = DerivedUuid({"conversation", user_id, file_key, std::to_string(conv)});
+  u.utterance_id = DerivedUuid({"utterance", user_id, file_key, std::to_string(i)});
+  u.content = s.Text();
+  u.created_at = now;
+  Fingerprint fp;
+  fp.Add(*u.content);
+  for (const M2Edit& e : s.edits) {
+    if (e.noop) {
+      ++sum->noops;
+      continue;
+    }
+    if (e.annotator != o.annotator) {
+      ++sum->other_annotators;
+      continue;
+    }
+    ErrorRecord r;
+    auto resolved = tax.Resolve("", "", e.type);
+    if (!resolved.ok()) {
+      return Status::InvalidArgument("line " + std::to_string(e.line) + ": " +
+                                     resolved.status().message());
+    }
+    r.category = resolved->category;
+    r.subcategory = resolved->subcategory;
+    r.subcategory_id = resolved->subcategory_id;
+    r.code = e.type;
+    auto [start, end] = s.CharSpan(e.start, e.end);
+    r.span = Span{static_cast<int64_t>(start), static_cast<int64_t>(end)};
+    r.original = s.Tokens(e.start, e.end);
+    r.correction = e.correction;
+    r.created_at = now;
+    r.error_id = DerivedUuid({"error", u.utterance_id, std::to_string(e.line)});
+    fp.Add(e.type).Add(e.correction).Add(e.start).Add(e.end);
+    sum->by_subcategory[r.subcategory_id]++;
+    u.errors.push_back(std::move(r));
+  }
+  op->request_hash = fp.value();
+  return Status::Ok();
+}
+
+void Progress(size_t done, size_t total) {
+  const int width = 30;
+  const int filled = total ? static_cast<int>(width * done / total) : width;
+  std::fprintf(stderr, "\rimport [%.*s%*s] %zu/%zu sentences", filled,
+               "##############################", width - filled, "", done, total);
+  if (done == total) std::fputc('\n', stderr);
+}
+
+Result<std::string> EnsureUser(Store* store, Writer* writer, const std::string& email) {
+  auto found = store->FindUserByEmail(email);
+  if (found.ok()) return found->user_id;
+  WriteOp op;
+  op.kind = WriteOp::Kind::kCreateUser;
+  op.user = User{NewUuidV7(NowMicros()), email.substr(0, email.find('@')), email, NowMicros()};
+  auto req = std::make_unique<WriteRequest>();
+  req->ops.push_back(std::move(op));
+  std::promise<Status> done;
+  req->done = [&done](WriteRequest& r) { done.set_value(r.status.ok() ? r.ops[0].status : r.status); };
+  std::string id = req->ops[0].user.user_id;
+  if (Status s = writer->Submit(std::move(req)); !s.ok()) return s;
+  if (Status s = done.get_future().get(); !s.ok()) return s;
+  return id;
+}
+
+}  // namespace
+
+int RunImportM2(const ImportOptions& o) {
+  log::Setup("warn");
+  if (o.sentences_per_conversation < 1) {
+    std::fprintf(stderr, "errata import: --sentences-per-conversation must be >= 1\n");
+    return 2;
+  }
+  std::ifstream in(o.file, std::ios::binary);
+  if (!in) {
+    std::fprintf(stderr, "errata import: cannot read %s\n", o.file.c_str());
+    return 1;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto sentences = ParseM2(ss.str());
+  if (!sentences.ok()) {
+    std::fprintf(stderr, "errata import: %s: %s (nothing imported)\n", o.file.c_str(),
+                 sentences.status().message().c_str());
+    return 1;
+  }
+  auto data = LoadDomainData("", "");
+  if (!data.ok()) {
+    std::fprintf(stderr, "errata import: %s\n", data.status().message().c_str());
+    return 1;
+  }
+  const Micros half_life = static_cast<Micros>(o.half_life_days * kMicrosPerDay);
+  auto store = OpenStore(o.store, o.data_dir, half_life, 2);
+  if (!store.ok()) {
+    std::fprintf(stderr, "errata import: %s\n", store.status().message().c_str());
+    return 1;
+  }
+  const std::string file_key = std::filesystem::path(o.file).filename().string();
+  const std::string email =
+      o.user_email.empty() ? "import+" + file_key + "@errata.local" : o.user_email;
+  // Build every op first, so that a bad edit type applies nothing.
+  Summary sum;
+  sum.sentences = sentences->size();
+  Metrics metrics({});
+  ProfileCache cache(store->get(), &metrics, {1000, 0});
+  Writer writer(store->get(), &cache, &metrics, {0, 1000, 1000});
+  writer.Start();
+  auto user_id = EnsureUser(store->get(), &writer, email);
+  if (!user_id.ok()) {
+    std::fprintf(stderr, "errata import: user %s: %s\n", email.c_str(), user_id.status().message().c_str());
+    return 1;
+  }
+  std::vector<WriteOp> ops(sentences->size());
+  const Micros now = NowMicros();
+  for (size_t i = 0; i < ops.size(); ++i) {
+    Status s = BuildUtterance((*sentences)[i], i, o, data->taxonomy, *user_id, file_key, now,
+                              &ops[i], &sum);
+    if (!s.ok()) {
+      std::fprintf(stderr, "errata import: %s: %s (nothing imported)\n", o.file.c_str(), s.message().c_str());
+      return 1;
+    }
+  }
+  for (size_t start = 0; start < ops.size(); start += kBatch) {
+    auto req = std::make_unique<WriteRequest>();
+    const size_t end = std::min(ops.size(), start + kBatch);
+    for (size_t i = start; i < end; ++i) req->ops.push_back(std::move(ops[i]));
+    std::promise<Status> done;
+    req->done = [&done, &sum](WriteRequest& r) {
+      if (!r.status.ok()) return done.set_value(r.status);
+      for (const auto& op : r.ops) {
+        if (!op.status.ok()) continue;
+        if (op.replayed) sum.replayed++;
+        else {
+          sum.applied++;
+          sum.errors += op.utterance.errors.size();
+        }
+      }
+      done.set_value(Status::Ok());
+    };
+    if (Status s = writer.Submit(std::move(req)); !s.ok()) {
+      std::fprintf(stderr, "\nerrata import: %s\n", s.message().c_str());
+      return 1;
+    }
+    if (Status s = done.get_future().get(); !s.ok()) {
+      std::fprintf(stderr, "\nerrata import: commit failed: %s (%zu of %zu sentences were committed)\n",
+                   s.message().c_str(), start, ops.size());
+      return 1;
+    }
+    if (o.progress) Progress(end, ops.size());
+  }
+  writer.Stop();
+  std::printf("imported %s for %s (user %s): %zu sentences, %zu utterances applied, %zu already "
+              "present, %zu errors, %zu noop edits skipped, %zu edits of other annotators skipped\n",
+              o.file.c_str(), email.c_str(), user_id->c_str(), sum.sentences, sum.applied,
+              sum.replayed, sum.errors, sum.noops, sum.other_annotators);
+  for (const auto& [id, n] : sum.by_subcategory) std::printf("  %-24s %zu\n", id.c_str(), n);
+  return 0;
+}
+
+}  // namespace errata::app

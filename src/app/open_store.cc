@@ -1,0 +1,26 @@
+#include "app/open_store.h"
+
+#include <filesystem>
+
+#include "store/sqlite/sqlite_store.h"
+
+namespace errata::app {
+
+Result<std::unique_ptr<Store>> OpenStore(const std::string& url, const std::string& data_dir,
+                                         Micros half_life, int readers) {
+  if (!url.empty() && !url.starts_with("sqlite:")) {
+    return Status::InvalidArgument("unsupported store URL: " + url);
+  }
+  std::string path = url.empty() ? "" : url.substr(7);
+  if (path.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(data_dir, ec);
+    if (ec) return Status::Unavailable("cannot create " + data_dir + ": " + ec.message());
+    path = (std::filesystem::path(data_dir) / "errata.db").string();
+  }
+  auto s = SqliteStore::Open({path, half_life, readers});
+  if (!s.ok()) return s.status();
+  return std::unique_ptr<Store>(std::move(*s));
+}
+
+}  // namespace errata::app

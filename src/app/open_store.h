@@ -1,0 +1,15 @@
+// Opens the store a command line names: SQLite in the data directory by
+// default, or the store URL given (sqlite:PATH).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "store/store.h"
+
+namespace errata::app {
+
+Result<std::unique_ptr<Store>> OpenStore(const std::string& url, const std::string& data_dir,
+                                         Micros half_life, int readers);
+
+}  // namespace errata::app

@@ -1,0 +1,479 @@
+"""Bad input: malformed JSON, wrong types, oversize bodies, invalid UTF-8,
+unknown routes and methods, out-of-range numbers. Every case answers a 4xx
+with a JSON body, never a 5xx, and writes nothing."""
+
+import contextlib
+import json
+import os
+import socket
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import (Server, ServerTestCase, create_user, main, new_uuid, seed_triplet, simulate,
+                     top_counts, unique_email, v1_conversation, v1_user)
+
+SEED_POSTS = ["/users/", "/conversations/", "/utterances/", "/simulate-and-generate"]
+V1_POSTS = ["/v1/users", "/v1/conversations", "/v1/utterances"]
+
+MALFORMED = [
+    b"{",
+    b'{"username": "x", "email": ',
+    b'{"username": "x",}',
+    b"{username: 'x'}",
+    b"nul",
+    b"",
+    b"   ",
+    b'{"a": 1} {"b": 2}',
+    b'{"a": 1}garbage',
+    b"\x00\x01\x02",
+    b'{"a": "\\x41"}',
+    b'{"a": 01}',
+    b'{"a": NaN}',
+    b"{" * 5000 + b"}" * 5000,
+    b'{"a":' + b"[" * 20000 + b"]" * 20000 + b"}",
+]
+
+INVALID_UTF8 = [
+    b'{"username": "\xff\xfe", "email": "utf8@example.com"}',
+    b'{"username": "ok", "email": "\xc3\x28@example.com"}',
+    b'{"username": "\xc0\xaf", "email": "overlong@example.com"}',
+    b'{"username": "\xed\xa0\x80", "email": "surrogate@example.com"}',
+    b'{"username": "trunc\xe2\x82", "email": "trunc@example.com"}',
+]
+
+
+def raw_http(port, data, read_timeout=10.0, shutdown_write=False):
+    """Sends raw bytes on a new connection; returns (status or None, raw response bytes)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=read_timeout) as s:
+        s.sendall(data)
+        if shutdown_write:
+            s.shutdown(socket.SHUT_WR)
+        chunks = []
+        try:
+            while True:
+                part = s.recv(65536)
+                if not part:
+                    break
+                chunks.append(part)
+                blob = b"".join(chunks)
+                head, sep, body = blob.partition(b"\r\n\r\n")
+                if sep:
+                    length = None
+                    for line in head.split(b"\r\n")[1:]:
+                        k, _, v = line.partition(b":")
+                        if k.strip().lower() == b"content-length":
+                            length = int(v.strip())
+                    if length is not None and len(body) >= length:
+                        break
+        except (ConnectionResetError, socket.timeout):
+            pass
+    blob = b"".join(chunks)
+    if not blob.startswith(b"HTTP/1."):
+        return None, blob
+    return int(blob.split(b" ", 2)[1]), blob
+
+
+def raw_body_json(blob):
+    head, _, body = blob.partition(b"\r\n\r\n")
+    return json.loads(body.decode("utf-8"))
+
+
+class BadInputBase(ServerTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        c = cls.c
+        # A fixture with known state, which no bad request may change.
+        cls.ids = seed_triplet(c)
+        assert simulate(c, cls.ids, [("Grammar", "Pronouns"), ("Grammar", "Pronouns"),
+                                     ("Vocabulary", "Word Choice")])[0] == 200
+        cls.v1_user = v1_user(c)
+        cls.v1_conv = v1_conversation(c, cls.v1_user["user_id"])
+        st, _, out = c.post("/v1/utterances", {
+            "conversation_id": cls.v1_conv["conversation_id"], "user_id": cls.v1_user["user_id"],
+            "content": "fixture", "errors": [{"code": "DET"}]})
+        assert st == 201, out
+        cls.snapshot = cls.api_state()
+
+    @classmethod
+    def api_state(cls):
+        c = cls.c
+        return {
+            "seed_top": c.get(f"/generate-exercise?user_id={cls.ids[0]}&top_n=100")[2]["top_errors"],
+            "seed_v1_top": top_counts(c, cls.ids[0]),
+            "v1_top": top_counts(c, cls.v1_user["user_id"]),
+            "v1_conv": c.get(f"/v1/conversations/{cls.v1_conv['conversation_id']}")[2],
+            "v1_user": c.get(f"/v1/users/{cls.v1_user['user_id']}")[2],
+        }
+
+    @contextlib.contextmanager
+    def assertNothingWritten(self):
+        before = self.server.db_table_counts()
+        yield
+        after = self.server.db_table_counts()
+        if before is not None:
+            self.assertEqual(after, before, "a rejected request wrote to the store")
+        self.assertEqual(self.api_state(), self.snapshot)
+        st, _, _ = self.c.get("/healthz")
+        self.assertEqual(st, 200)
+
+    def assertSeedError(self, resp, status=422):
+        st, _, body = resp
+        self.assertEqual(st, status, body)
+        self.assertIsInstance(body, dict, body)
+        self.assertIn("detail", body, body)
+        if status == 422:
+            self.assertSeedValidation(resp)
+
+    def assertJsonError(self, path, resp, status):
+        """/v1 paths answer {"error":{...}}, the others {"detail":...}."""
+        if path.startswith("/v1/") or path == "/v1":
+            return self.assertV1Error(resp, status)
+        return self.assertSeedError(resp, status)
+
+
+class BadInput(BadInputBase):
+
+    def test_malformed_json(self):
+        c = self.c
+        with self.assertNothingWritten():
+            for raw in MALFORMED:
+                for path in SEED_POSTS:
+                    with self.subTest(path=path, raw=raw[:40]):
+                        self.assertSeedValidation(c.post(path, raw=raw))
+                for path in V1_POSTS:
+                    with self.subTest(path=path, raw=raw[:40]):
+                        self.assertV1Error(c.post(path, raw=raw), 400, "invalid_json")
+            # Valid JSON that is not an object.
+            for raw in (b"[]", b'"text"', b"42", b"null", b"true", b'[{"username": "x"}]'):
+                for path in SEED_POSTS:
+                    with self.subTest(path=path, raw=raw):
+                        self.assertSeedValidation(c.post(path, raw=raw))
+                for path in V1_POSTS:
+                    with self.subTest(path=path, raw=raw):
+                        st = self.assertV1Error(c.post(path, raw=raw), c.post(path, raw=raw)[0])
+                        self.assertIn(c.post(path, raw=raw)[0], (400, 422))
+
+    def test_invalid_utf8(self):
+        c = self.c
+        uid, cid, utt = self.ids
+        with self.assertNothingWritten():
+            for raw in INVALID_UTF8:
+                with self.subTest(raw=raw):
+                    self.assertSeedValidation(c.post("/users/", raw=raw))
+                    st, _, body = c.post("/v1/users", raw=raw)
+                    self.assertIn(st, (400, 422), body)
+                    self.assertV1Error((st, None, body), st)
+            for bad in (b"\xff", b"\xc3\x28", b"\xed\xa0\x80", b"ab\xe2\x82"):
+                content = b'"content": "' + bad + b'"'
+                body = (b'{"conversation_id": "' + self.v1_conv["conversation_id"].encode() +
+                        b'", "user_id": "' + self.v1_user["user_id"].encode() + b'", ' + content +
+                        b', "errors": [{"code": "DET"}]}')
+                with self.subTest(content=bad):
+                    st, _, out = c.post("/v1/utterances", raw=body)
+                    self.assertIn(st, (400, 422), out)
+                    self.assertSeedValidation(c.post("/utterances/", raw=(
+                        b'{"conversation_id": "' + cid.encode() + b'", "user_id": "' +
+                        uid.encode() + b'", ' + content + b"}")))
+                    seed = (b'{"user_id": "' + uid.encode() + b'", "conversation_id": "' +
+                            cid.encode() + b'", "utterance_id": "' + utt.encode() +
+                            b'", "errors": [{"errorCategory": "Grammar", "errorSubCategory": "' +
+                            bad + b'"}]}')
+                    self.assertSeedValidation(c.post("/simulate-and-generate", raw=seed))
+                    # In NDJSON, the line is rejected.
+                    st, _, out = c.post("/v1/ingest", raw=body + b"\n")
+                    self.assertEqual(st, 200, out)
+                    self.assertEqual((out["applied"], out["replayed"], out["rejected"]), (0, 0, 1),
+                                     out)
+
+    def test_wrong_types(self):
+        c = self.c
+        uid, cid, utt = self.ids
+        vu, vc = self.v1_user["user_id"], self.v1_conv["conversation_id"]
+        seed_cases = [
+            ("/users/", {"username": 1, "email": unique_email()}, ["body", "username"]),
+            ("/users/", {"username": "x", "email": ["a@b.co"]}, ["body", "email"]),
+            ("/users/", {"username": {"a": 1}, "email": unique_email()}, ["body", "username"]),
+            ("/users/", {"username": "x", "email": True}, ["body", "email"]),
+            ("/conversations/", {"user_id": 123}, ["body", "user_id"]),
+            ("/conversations/", {"user_id": [uid]}, ["body", "user_id"]),
+            ("/utterances/", {"conversation_id": cid, "user_id": uid, "content": ["x"]},
+             ["body", "content"]),
+            ("/utterances/", {"conversation_id": 1, "user_id": uid}, ["body", "conversation_id"]),
+            ("/simulate-and-generate", {"user_id": uid, "conversation_id": cid,
+                                        "utterance_id": utt, "errors": {"a": 1}},
+             ["body", "errors"]),
+            ("/simulate-and-generate", {"user_id": uid, "conversation_id": cid,
+                                        "utterance_id": utt, "errors": ["Grammar"]}, None),
+            ("/simulate-and-generate", {"user_id": uid, "conversation_id": cid,
+                                        "utterance_id": utt,
+                                        "errors": [{"errorCategory": 1, "errorSubCategory": "x"}]},
+             None),
+            ("/simulate-and-generate", {"user_id": uid, "conversation_id": cid,
+                                        "utterance_id": 5, "errors": []}, ["body", "utterance_id"]),
+            # A good error before a bad one: nothing of the request counts.
+            ("/simulate-and-generate", {"user_id": uid, "conversation_id": cid,
+                                        "utterance_id": utt,
+                                        "errors": [{"errorCategory": "Grammar",
+                                                    "errorSubCategory": "Pronouns"},
+                                                   {"errorCategory": "Grammar"}]}, None),
+        ]
+        v1_cases = [
+            ("/v1/users", {"username": "x", "email": 5}, "email"),
+            ("/v1/users", {"username": None, "email": unique_email()}, "username"),
+            ("/v1/users", {"username": "x", "email": unique_email(), "user_id": 7}, "user_id"),
+            ("/v1/conversations", {"user_id": vu, "started_at": 1700000000}, "started_at"),
+            ("/v1/conversations", {"user_id": vu, "conversation_id": False}, "conversation_id"),
+            ("/v1/utterances", {"conversation_id": vc, "user_id": vu, "content": 3}, "content"),
+            ("/v1/utterances", {"conversation_id": vc, "user_id": vu, "errors": "DET"}, "errors"),
+            ("/v1/utterances", {"conversation_id": vc, "user_id": vu, "errors": ["DET"]}, None),
+            ("/v1/utterances", {"conversation_id": vc, "user_id": vu,
+                                "errors": [{"code": "DET", "span": [1, 2]}]}, None),
+            ("/v1/utterances", {"conversation_id": vc, "user_id": vu,
+                                "errors": [{"code": "DET", "span": {"start": 1}}]}, None),
+            ("/v1/utterances", {"conversation_id": vc, "user_id": vu,
+                                "errors": [{"code": "DET", "span": {"start": -1, "end": 2}}]},
+             None),
+            ("/v1/utterances", {"conversation_id": vc, "user_id": vu,
+                                "errors": [{"code": "DET", "span": {"start": 1.5, "end": 2}}]},
+             None),
+            ("/v1/utterances", {"conversation_id": vc, "user_id": vu,
+                                "errors": [{"code": "DET", "span": {"start": 1, "end": 1e30}}]},
+             None),
+            ("/v1/utterances", {"conversation_id": vc, "user_id": vu,
+                                "errors": [{"code": 12}]}, None),
+            ("/v1/utterances", {"conversation_id": vc, "user_id": vu,
+                                "errors": [{"code": "DET", "correction": ["x"]}]}, None),
+            ("/v1/utterances", {"conversation_id": vc, "user_id": vu, "utterance_id": 1}, "utterance_id"),
+            ("/v1/utterances", {"conversation_id": vc, "user_id": vu, "created_at": True},
+             "created_at"),
+        ]
+        with self.assertNothingWritten():
+            for path, body, loc in seed_cases:
+                with self.subTest(path=path, body=body):
+                    self.assertSeedValidation(c.post(path, body), loc)
+            for path, body, field in v1_cases:
+                with self.subTest(path=path, body=body):
+                    self.assertV1Error(c.post(path, body), 422, "invalid_argument", field)
+
+    def test_out_of_range_numbers(self):
+        c = self.c
+        uid = self.ids[0]
+        with self.assertNothingWritten():
+            for n in ("0", "-1", "101", "1000", "99999999999999999999", "-99999999999999999999",
+                      "abc", "", "1e2", "5.0", "%00", "0x10", "%2B5%20"):
+                with self.subTest(top_n=n):
+                    self.assertSeedValidation(c.get(f"/generate-exercise?user_id={uid}&top_n={n}"),
+                                              ["query", "top_n"])
+                with self.subTest(n=n):
+                    self.assertV1Error(c.get(f"/v1/users/{uid}/errors/top?n={n}"), 422,
+                                       "invalid_argument", "n")
+            # The edges are fine.
+            for n in ("1", "100"):
+                self.assertEqual(c.get(f"/generate-exercise?user_id={uid}&top_n={n}")[0], 200)
+                self.assertEqual(c.get(f"/v1/users/{uid}/errors/top?n={n}")[0], 200)
+
+    def test_unknown_routes(self):
+        c = self.c
+        with self.assertNothingWritten():
+            for method, path in (("GET", "/"), ("GET", "/nope"), ("POST", "/nope"),
+                                 ("GET", "/users/x/y"), ("GET", "/v1"), ("GET", "/v1/"),
+                                 ("GET", "/v1/nope"), ("POST", "/v1/users/x/y/z"),
+                                 ("GET", "/v1/users"), ("GET", f"/v1/users/{new_uuid()}/nope"),
+                                 ("GET", "/v2/users"), ("DELETE", "/nope"),
+                                 ("GET", "/healthz/extra"), ("GET", "/users//")):
+                with self.subTest(method=method, path=path):
+                    resp = c.request(method, path, raw=b"{}" if method == "POST" else None)
+                    st, headers, body = resp
+                    if method == "GET" and path == "/v1/users":
+                        # POST-only path: a 405 is right too.
+                        self.assertIn(st, (404, 405), body)
+                        continue
+                    self.assertEqual(st, 404, body)
+                    self.assertIn("application/json", headers["Content-Type"])
+                    self.assertJsonError(path, resp, 404)
+
+    def test_wrong_methods(self):
+        c = self.c
+        vu = self.v1_user["user_id"]
+        cases = [
+            ("GET", "/users/", {"POST"}), ("PUT", "/users/", {"POST"}),
+            ("GET", "/conversations/", {"POST"}), ("DELETE", "/utterances/", {"POST"}),
+            ("GET", "/simulate-and-generate", {"POST"}), ("POST", "/generate-exercise", {"GET"}),
+            ("GET", "/v1/ingest", {"POST"}), ("PUT", "/v1/ingest", {"POST"}),
+            ("DELETE", f"/v1/users/{vu}", {"GET"}), ("POST", f"/v1/users/{vu}", {"GET"}),
+            ("PATCH", f"/v1/conversations/{new_uuid()}", {"GET"}),
+            ("POST", f"/v1/users/{vu}/errors/top", {"GET"}),
+            ("POST", "/healthz", {"GET"}), ("DELETE", "/metrics", {"GET"}),
+        ]
+        with self.assertNothingWritten():
+            for method, path, allow in cases:
+                with self.subTest(method=method, path=path):
+                    resp = c.request(method, path, raw=b"{}" if method != "GET" else None)
+                    st, headers, body = resp
+                    self.assertEqual(st, 405, body)
+                    self.assertIn("application/json", headers["Content-Type"])
+                    self.assertJsonError(path, resp, 405)
+                    got = {m.strip() for m in (headers.get("Allow") or "").split(",") if m.strip()}
+                    self.assertEqual(got, allow, headers.get("Allow"))
+
+    def test_unknown_ids_and_bad_uuids_in_paths(self):
+        c = self.c
+        with self.assertNothingWritten():
+            for path in ("/v1/users/%20", "/v1/users/%FF%FE", "/v1/users/" + "a" * 200,
+                         "/v1/conversations/%00", "/v1/users/not-a-uuid/errors/top",
+                         "/v1/users/{id}/errors/top"):
+                with self.subTest(path=path):
+                    st, _, body = c.get(path)
+                    self.assertIn(st, (404, 422), body)
+                    self.assertV1Error((st, None, body), st)
+
+    def test_http_level_garbage(self):
+        port = self.server.port
+        with self.assertNothingWritten():
+            st, blob = raw_http(port, b"GARBAGE\r\n\r\n")
+            self.assertIsNotNone(st, blob)
+            self.assertTrue(400 <= st < 500, blob)
+            st, blob = raw_http(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " +
+                                b"a" * 64 * 1024 + b"\r\n\r\n")
+            if st is not None:
+                self.assertTrue(400 <= st < 500, blob[:200])
+            st, blob = raw_http(port, b"POST /v1/users HTTP/1.1\r\nHost: x\r\n"
+                                      b"Content-Length: abc\r\n\r\n{}")
+            self.assertIsNotNone(st, blob)
+            self.assertTrue(400 <= st < 500, blob)
+            # A body shorter than announced, then the client goes away.
+            st, blob = raw_http(port, b"POST /v1/users HTTP/1.1\r\nHost: x\r\n"
+                                      b"Content-Length: 100\r\n\r\n{\"username\": \"x\"",
+                                shutdown_write=True)
+            self.assertTrue(st is None or 400 <= st < 500, blob)
+            # The connection after a malformed request still works on a new one.
+            st, blob = raw_http(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+                                      b"Connection: close\r\n\r\n")
+            self.assertEqual(st, 200, blob)
+
+    def test_unknown_fields_ignored(self):
+        """Extra fields are accepted and ignored (this test writes, on fresh users)."""
+        c = self.c
+        email = unique_email("extra")
+        st, _, u = c.post("/users/", {"username": "extra", "email": email, "is_admin": True,
+                                      "user_id": "ignored", "nested": {"a": [1, 2]}})
+        self.assertEqual(st, 200, u)
+        self.assertNotEqual(u["user_id"], "ignored")
+        self.assertNotIn("is_admin", u)
+        st, _, conv = c.post("/conversations/", {"user_id": u["user_id"], "topic": "x"})
+        self.assertEqual(st, 200, conv)
+        st, _, utt = c.post("/utterances/", {"conversation_id": conv["conversation_id"],
+                                             "user_id": u["user_id"], "content": "x", "lang": "en"})
+        self.assertEqual(st, 200, utt)
+        st, _, body = c.post("/simulate-and-generate", {
+            "user_id": u["user_id"], "conversation_id": conv["conversation_id"],
+            "utterance_id": utt["utterance_id"], "extra": 1,
+            "errors": [{"errorCategory": "Grammar", "errorSubCategory": "Pronouns",
+                        "errorFrequency": 99, "weight": 3}]})
+        self.assertEqual(st, 200, body)
+        st, _, gen = c.get(f"/generate-exercise?user_id={u['user_id']}&unknown=1&top_n=5")
+        self.assertEqual(st, 200, gen)
+        self.assertEqual(gen["top_errors"], [{"errorCategory": "Grammar",
+                                              "errorSubCategory": "Pronouns", "errorFrequency": 1}])
+        st, _, vu = c.post("/v1/users", {"username": "extra2", "email": unique_email(),
+                                         "role": "admin"})
+        self.assertEqual(st, 201, vu)
+        st, _, vc = c.post("/v1/conversations", {"user_id": vu["user_id"], "x": [1]})
+        self.assertEqual(st, 201, vc)
+        st, _, out = c.post("/v1/utterances", {
+            "conversation_id": vc["conversation_id"], "user_id": vu["user_id"], "mood": "happy",
+            "errors": [{"code": "DET", "severity": "high", "frequency": 50,
+                        "span": {"start": 0, "end": 1, "extra": True}}]})
+        self.assertEqual(st, 201, out)
+        self.assertEqual(top_counts(c, vu["user_id"]), {"articles-determiners": 1})
+        self.assertEqual(top_counts(c, u["user_id"]), {"pronouns": 1})
+        self.assertEqual(self.api_state(), self.snapshot)
+
+
+class BodyLimit(BadInputBase):
+    server_args = ("--body-limit", "1000")
+
+    def test_oversize_bodies_413(self):
+        c = self.c
+        vu, vc = self.v1_user["user_id"], self.v1_conv["conversation_id"]
+        big = "x" * 2000
+        with self.assertNothingWritten():
+            for path, body in (
+                    ("/v1/utterances", {"conversation_id": vc, "user_id": vu, "content": big,
+                                        "errors": [{"code": "DET"}]}),
+                    ("/v1/users", {"username": big, "email": unique_email()}),
+                    ("/users/", {"username": big, "email": unique_email()}),
+                    ("/utterances/", {"conversation_id": self.ids[1], "user_id": self.ids[0],
+                                      "content": big}),
+                    ("/v1/ingest", None)):
+                with self.subTest(path=path):
+                    raw = None
+                    if body is None:
+                        line = json.dumps({"user_id": vu, "conversation_id": vc, "content": "y",
+                                           "errors": [{"code": "DET"}]})
+                        raw = ("\n".join([line] * 30)).encode()
+                        self.assertGreater(len(raw), 1000)
+                    fresh = self.server.client()
+                    resp = fresh.request("POST", path, body=body, raw=raw)
+                    st, headers, out = resp
+                    self.assertEqual(st, 413, out)
+                    self.assertIn("application/json", headers["Content-Type"])
+                    self.assertJsonError(path, resp, 413)
+            # Announced but never sent: refused from the headers alone.
+            st, blob = raw_http(self.server.port,
+                                b"POST /v1/utterances HTTP/1.1\r\nHost: x\r\n"
+                                b"Content-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n")
+            self.assertEqual(st, 413, blob)
+            self.assertIn("error", raw_body_json(blob))
+            # Chunked, over the limit.
+            chunk = b'{"username": "' + b"c" * 1500 + b'", "email": "chunk@example.com"}'
+            data = (b"POST /v1/users HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                    b"Content-Type: application/json\r\n\r\n" +
+                    f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n0\r\n\r\n")
+            st, blob = raw_http(self.server.port, data)
+            self.assertEqual(st, 413, blob)
+
+    def test_at_the_limit_is_fine(self):
+        c = self.c
+        base = {"username": "", "email": unique_email("limit")}
+        size = len(json.dumps(base).encode())
+        base["username"] = "u" * (1000 - size)
+        raw = json.dumps(base).encode()
+        self.assertEqual(len(raw), 1000)
+        st, _, body = c.post("/v1/users", raw=raw)
+        self.assertEqual(st, 201, body)
+        self.assertEqual(body["username"], base["username"])
+
+
+class DefaultBodyLimit(BadInputBase):
+
+    def test_default_limit_is_one_mib(self):
+        port = self.server.port
+        with self.assertNothingWritten():
+            st, blob = raw_http(port, b"POST /v1/ingest HTTP/1.1\r\nHost: x\r\n"
+                                      b"Content-Length: 1048577\r\n\r\n")
+            self.assertEqual(st, 413, blob)
+            st, blob = raw_http(port, b"POST /users/ HTTP/1.1\r\nHost: x\r\n"
+                                      b"Content-Length: 5000000\r\n\r\n")
+            self.assertEqual(st, 413, blob)
+            self.assertIn("detail", raw_body_json(blob))
+        # Just under 1 MiB is accepted (an ingest of many lines).
+        vu, vc = self.v1_user["user_id"], self.v1_conv["conversation_id"]
+        line = json.dumps({"user_id": vu, "conversation_id": vc, "content": "z" * 900})
+        n = (1 << 20) // (len(line) + 1) - 1
+        lines = [json.dumps({"user_id": vu, "conversation_id": vc, "content": f"{i:06d}" + "z" * 894})
+                 for i in range(n)]
+        raw = ("\n".join(lines) + "\n").encode()
+        self.assertLessEqual(len(raw), 1 << 20)
+        self.assertGreater(len(raw), (1 << 20) - 2000)
+        st, _, out = self.c.post("/v1/ingest", raw=raw)
+        self.assertEqual(st, 200, out if not isinstance(out, dict) else
+                         {k: out[k] for k in ("applied", "rejected")})
+        self.assertEqual((out["applied"], out["rejected"]), (n, 0))
+
+
+if __name__ == "__main__":
+    main()

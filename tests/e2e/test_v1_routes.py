@@ -1,0 +1,528 @@
+"""The versioned API: /v1/users, /v1/conversations, /v1/utterances, /v1/ingest,
+/v1/users/{id}/errors/top, and the operations routes."""
+
+import contextlib
+import json
+import os
+import sys
+from datetime import timedelta
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import (ServerTestCase, days_ago, iso, main, new_uuid, now_utc, parse_time,
+                     top_counts, unique_email, v1_conversation, v1_user)
+
+ERROR_KEYS = {"error_id", "category", "subcategory", "subcategory_id", "code", "span", "original",
+              "correction", "explanation", "created_at"}
+
+
+class V1Base(ServerTestCase):
+
+    @contextlib.contextmanager
+    def assertNoWrites(self):
+        """The SQLite tables have the same row counts afterwards (skipped without SQLite)."""
+        before = self.server.db_table_counts()
+        yield
+        after = self.server.db_table_counts()
+        if before is not None:
+            self.assertEqual(after, before, "a rejected request wrote to the store")
+
+    def new_conversation(self, **fields):
+        user = v1_user(self.c)
+        conv = v1_conversation(self.c, user["user_id"], **fields)
+        return user["user_id"], conv["conversation_id"]
+
+    def post_utterance(self, body, status=201):
+        st, _, out = self.c.post("/v1/utterances", body)
+        self.assertEqual(st, status, out)
+        return out
+
+
+class Users(V1Base):
+
+    def test_create_and_get(self):
+        email = unique_email("Carol")
+        st, _, body = self.c.post("/v1/users", {"username": "carol", "email": email})
+        self.assertEqual(st, 201, body)
+        self.assertEqual(body["username"], "carol")
+        self.assertEqual(body["email"], email)
+        self.assertIs(body["replayed"], False)
+        parse_time(body["created_at"])
+        st, _, got = self.c.get(f"/v1/users/{body['user_id']}")
+        self.assertEqual(st, 200, got)
+        self.assertEqual({k: got[k] for k in ("user_id", "username", "email", "created_at")},
+                         {k: body[k] for k in ("user_id", "username", "email", "created_at")})
+
+    def test_client_id_replay_and_conflicts(self):
+        uid, email = new_uuid(), unique_email("dave")
+        st, _, first = self.c.post("/v1/users", {"user_id": uid, "username": "dave", "email": email})
+        self.assertEqual(st, 201, first)
+        self.assertEqual(first["user_id"], uid)
+        self.assertIs(first["replayed"], False)
+        with self.assertNoWrites():
+            st, _, again = self.c.post("/v1/users", {"user_id": uid, "username": "dave",
+                                                     "email": email})
+            self.assertEqual(st, 200, again)
+            self.assertIs(again["replayed"], True)
+            self.assertEqual(again["user_id"], uid)
+            self.assertEqual(again["created_at"], first["created_at"])
+            # Same id, other details.
+            self.assertV1Error(self.c.post("/v1/users", {"user_id": uid, "username": "not-dave",
+                                                         "email": email}), 409, "conflict")
+            self.assertV1Error(self.c.post("/v1/users", {"user_id": uid, "username": "dave",
+                                                         "email": unique_email()}), 409, "conflict")
+            # Email taken by another user, in any case.
+            for other in (email, email.upper()):
+                self.assertV1Error(self.c.post("/v1/users", {"username": "eve", "email": other}),
+                                   409, "conflict")
+                self.assertV1Error(self.c.post("/v1/users", {"user_id": new_uuid(),
+                                                             "username": "eve", "email": other}),
+                                   409, "conflict")
+        st, _, got = self.c.get(f"/v1/users/{uid}")
+        self.assertEqual((st, got["username"], got["email"]), (200, "dave", email))
+        # The seed route sees the same registry.
+        st, _, body = self.c.post("/users/", {"username": "x", "email": email.upper()})
+        self.assertEqual((st, body), (400, {"detail": "Email already registered"}))
+
+    def test_get_errors(self):
+        self.assertV1Error(self.c.get(f"/v1/users/{new_uuid()}"), 404, "not_found")
+        self.assertV1Error(self.c.get("/v1/users/not-a-uuid"), 422, "invalid_argument")
+        self.assertV1Error(self.c.get("/v1/users/" + "1" * 36), 422, "invalid_argument")
+
+    def test_validation(self):
+        with self.assertNoWrites():
+            self.assertV1Error(self.c.post("/v1/users", {"username": "x"}), 422,
+                               "invalid_argument", "email")
+            self.assertV1Error(self.c.post("/v1/users", {"email": unique_email()}), 422,
+                               "invalid_argument", "username")
+            self.assertV1Error(self.c.post("/v1/users", {"username": "x", "email": "nope"}), 422,
+                               "invalid_argument", "email")
+            self.assertV1Error(self.c.post("/v1/users", {"username": 1, "email": unique_email()}),
+                               422, "invalid_argument", "username")
+            self.assertV1Error(self.c.post("/v1/users", {"username": "x", "email": unique_email(),
+                                                         "user_id": "123"}),
+                               422, "invalid_argument", "user_id")
+            self.assertV1Error(self.c.post("/v1/users", raw=b"{"), 400, "invalid_json")
+
+
+class Conversations(V1Base):
+
+    def test_create_and_view_empty(self):
+        user = v1_user(self.c)
+        started = days_ago(2)
+        st, _, conv = self.c.post("/v1/conversations", {"user_id": user["user_id"],
+                                                        "started_at": iso(started)})
+        self.assertEqual(st, 201, conv)
+        self.assertEqual(conv["user_id"], user["user_id"])
+        self.assertEqual(parse_time(conv["started_at"]), started)
+        st, _, view = self.c.get(f"/v1/conversations/{conv['conversation_id']}")
+        self.assertEqual(st, 200, view)
+        self.assertEqual(view["conversation_id"], conv["conversation_id"])
+        self.assertEqual(view["user_id"], user["user_id"])
+        self.assertEqual(parse_time(view["started_at"]), started)
+        self.assertEqual(view["utterances"], [])
+
+    def test_client_conversation_id(self):
+        user = v1_user(self.c)
+        cid = new_uuid()
+        st, _, conv = self.c.post("/v1/conversations", {"user_id": user["user_id"],
+                                                        "conversation_id": cid})
+        self.assertEqual(st, 201, conv)
+        self.assertEqual(conv["conversation_id"], cid)
+        self.assertEqual(self.c.get(f"/v1/conversations/{cid}")[0], 200)
+
+    def test_errors(self):
+        with self.assertNoWrites():
+            self.assertV1Error(self.c.post("/v1/conversations", {"user_id": new_uuid()}),
+                               404, "not_found")
+            self.assertV1Error(self.c.post("/v1/conversations", {"user_id": "x"}), 422,
+                               "invalid_argument", "user_id")
+            self.assertV1Error(self.c.post("/v1/conversations", {}), 422, "invalid_argument",
+                               "user_id")
+        user = v1_user(self.c)
+        with self.assertNoWrites():
+            self.assertV1Error(self.c.post("/v1/conversations", {
+                "user_id": user["user_id"],
+                "started_at": iso(now_utc() + timedelta(minutes=10))}),
+                422, "invalid_argument", "started_at")
+            self.assertV1Error(self.c.post("/v1/conversations", {
+                "user_id": user["user_id"], "started_at": "yesterday"}),
+                422, "invalid_argument", "started_at")
+            self.assertV1Error(self.c.get(f"/v1/conversations/{new_uuid()}"), 404, "not_found")
+            self.assertV1Error(self.c.get("/v1/conversations/xyz"), 422, "invalid_argument")
+
+
+class Utterances(V1Base):
+
+    def test_create_with_errors_and_view(self):
+        uid, cid = self.new_conversation()
+        body = {
+            "conversation_id": cid, "user_id": uid, "content": "She go to the school yesterday.",
+            "errors": [
+                {"category": "Grammar", "subcategory": "Subject-Verb Agreement",
+                 "span": {"start": 4, "end": 6}, "original": "go", "correction": "goes",
+                 "explanation": "Third person singular takes -s."},
+                {"category": "Grammar", "subcategory": "articles"},
+                {"code": "R:VERB:SVA"},
+            ]}
+        out = self.post_utterance(body)
+        self.assertEqual(out["conversation_id"], cid)
+        self.assertEqual(out["user_id"], uid)
+        self.assertEqual(out["content"], body["content"])
+        self.assertIs(out["replayed"], False)
+        parse_time(out["created_at"])
+        errs = out["errors"]
+        self.assertEqual(len(errs), 3)
+        for e in errs:
+            self.assertTrue(ERROR_KEYS <= set(e), e)
+            self.assertIn("resolved_by", e)
+        self.assertEqual([(e["category"], e["subcategory"], e["subcategory_id"]) for e in errs], [
+            ("Grammar", "Subject-Verb Agreement", "subject-verb-agreement"),
+            ("Grammar", "Articles & Determiners", "articles-determiners"),
+            ("Grammar", "Subject-Verb Agreement", "subject-verb-agreement")])
+        self.assertEqual(errs[0]["span"], {"start": 4, "end": 6})
+        self.assertEqual((errs[0]["original"], errs[0]["correction"], errs[0]["explanation"]),
+                         ("go", "goes", "Third person singular takes -s."))
+        self.assertIsNone(errs[1]["span"])
+        self.assertEqual(errs[2]["resolved_by"], "code")
+        self.assertEqual(len({e["error_id"] for e in errs}), 3)
+
+        # A second utterance, then the conversation view holds both in order.
+        out2 = self.post_utterance({"conversation_id": cid, "user_id": uid, "content": "Fine.",
+                                    "errors": []})
+        self.assertEqual(out2["errors"], [])
+        st, _, view = self.c.get(f"/v1/conversations/{cid}")
+        self.assertEqual(st, 200, view)
+        self.assertEqual([u["utterance_id"] for u in view["utterances"]],
+                         [out["utterance_id"], out2["utterance_id"]])
+        u0 = view["utterances"][0]
+        self.assertEqual(u0["content"], body["content"])
+        self.assertEqual(parse_time(u0["created_at"]), parse_time(out["created_at"]))
+        self.assertEqual(len(u0["errors"]), 3)
+        for e in u0["errors"]:
+            self.assertTrue(ERROR_KEYS <= set(e), e)
+        by_id = {e["error_id"]: e for e in u0["errors"]}
+        self.assertEqual(set(by_id), {e["error_id"] for e in errs})
+        for e in errs:
+            stored = by_id[e["error_id"]]
+            for k in ERROR_KEYS - {"created_at"}:
+                self.assertEqual(stored[k], e[k], k)
+        self.assertEqual(view["utterances"][1]["errors"], [])
+        self.assertEqual(top_counts(self.c, uid),
+                         {"subject-verb-agreement": 2, "articles-determiners": 1})
+
+    def test_code_only(self):
+        uid, cid = self.new_conversation()
+        for code in ("R:VERB:SVA", "VERB:SVA", "r:verb:sva"):
+            out = self.post_utterance({"conversation_id": cid, "user_id": uid,
+                                       "errors": [{"code": code}]})
+            e = out["errors"][0]
+            self.assertEqual((e["category"], e["subcategory"], e["subcategory_id"]),
+                             ("Grammar", "Subject-Verb Agreement", "subject-verb-agreement"), code)
+        self.assertEqual(top_counts(self.c, uid), {"subject-verb-agreement": 3})
+        with self.assertNoWrites():
+            self.assertV1Error(self.c.post("/v1/utterances", {
+                "conversation_id": cid, "user_id": uid, "errors": [{"code": "NO:SUCH:CODE"}]}),
+                422, "invalid_argument")
+            self.assertV1Error(self.c.post("/v1/utterances", {
+                "conversation_id": cid, "user_id": uid, "errors": [{}]}), 422, "invalid_argument")
+
+    def test_replay_and_conflict(self):
+        uid, cid = self.new_conversation()
+        utt = new_uuid()
+        body = {"utterance_id": utt, "conversation_id": cid, "user_id": uid, "content": "I goed.",
+                "errors": [{"category": "Grammar", "subcategory": "Verb Form"},
+                           {"category": "Vocabulary", "subcategory": "Word Choice"}]}
+        first = self.post_utterance(body, 201)
+        self.assertEqual(first["utterance_id"], utt)
+        with self.assertNoWrites():
+            again = self.post_utterance(body, 200)
+            self.assertIs(again["replayed"], True)
+            self.assertEqual(again["utterance_id"], utt)
+            self.assertEqual(parse_time(again["created_at"]), parse_time(first["created_at"]))
+            self.assertEqual(sorted(e["error_id"] for e in again["errors"]),
+                             sorted(e["error_id"] for e in first["errors"]))
+            changed = dict(body, content="I went.")
+            self.assertV1Error(self.c.post("/v1/utterances", changed), 409, "conflict")
+            changed = dict(body, errors=body["errors"][:1])
+            self.assertV1Error(self.c.post("/v1/utterances", changed), 409, "conflict")
+        self.assertEqual(top_counts(self.c, uid), {"verb-form": 1, "word-choice": 1})
+        st, _, view = self.c.get(f"/v1/conversations/{cid}")
+        self.assertEqual([u["utterance_id"] for u in view["utterances"]], [utt])
+        self.assertEqual(len(view["utterances"][0]["errors"]), 2)
+
+    def test_created_at_backfill_and_future(self):
+        uid, cid = self.new_conversation()
+        old, older = days_ago(3), days_ago(10)
+        a = self.post_utterance({"conversation_id": cid, "user_id": uid, "created_at": iso(old),
+                                 "errors": [{"category": "Grammar", "subcategory": "Pronouns"}]})
+        self.assertEqual(parse_time(a["created_at"]), old)
+        self.assertEqual(parse_time(a["errors"][0]["created_at"]), old)
+        self.post_utterance({"conversation_id": cid, "user_id": uid, "created_at": iso(older),
+                             "errors": [{"category": "Grammar", "subcategory": "Pronouns"}]})
+        st, _, top = self.c.get(f"/v1/users/{uid}/errors/top")
+        self.assertEqual(st, 200, top)
+        (p,) = top["errors"]
+        self.assertEqual((p["subcategory_id"], p["frequency"]), ("pronouns", 2))
+        self.assertEqual(parse_time(p["first_seen"]), older)
+        self.assertEqual(parse_time(p["last_seen"]), old)
+        # An explicit offset is honoured.
+        c = self.post_utterance({"conversation_id": cid, "user_id": uid,
+                                 "created_at": "2024-01-02T03:04:05+02:00", "errors": []})
+        self.assertEqual(parse_time(c["created_at"]), parse_time("2024-01-02T01:04:05Z"))
+        with self.assertNoWrites():
+            for ahead in (timedelta(minutes=2), timedelta(days=1), timedelta(days=3650)):
+                self.assertV1Error(self.c.post("/v1/utterances", {
+                    "conversation_id": cid, "user_id": uid, "created_at": iso(now_utc() + ahead),
+                    "errors": [{"category": "Grammar", "subcategory": "Pronouns"}]}),
+                    422, "invalid_argument", "created_at")
+            for bad in ("2024-13-01T00:00:00Z", "not a time", "2024-02-30T00:00:00Z", 12345):
+                self.assertV1Error(self.c.post("/v1/utterances", {
+                    "conversation_id": cid, "user_id": uid, "created_at": bad}),
+                    422, "invalid_argument", "created_at")
+        self.assertEqual(top_counts(self.c, uid), {"pronouns": 2})
+
+    def test_errors(self):
+        uid, cid = self.new_conversation()
+        other = v1_user(self.c)["user_id"]
+        with self.assertNoWrites():
+            self.assertV1Error(self.c.post("/v1/utterances", {
+                "conversation_id": new_uuid(), "user_id": uid, "content": "x"}), 404, "not_found")
+            self.assertV1Error(self.c.post("/v1/utterances", {
+                "conversation_id": cid, "user_id": other, "content": "x",
+                "errors": [{"code": "DET"}]}), 422, "invalid_argument")
+            self.assertV1Error(self.c.post("/v1/utterances", {"user_id": uid}), 422,
+                               "invalid_argument", "conversation_id")
+            self.assertV1Error(self.c.post("/v1/utterances", {"conversation_id": cid}), 422,
+                               "invalid_argument", "user_id")
+            self.assertV1Error(self.c.post("/v1/utterances", {
+                "conversation_id": cid, "user_id": uid, "utterance_id": "bad"}),
+                422, "invalid_argument", "utterance_id")
+            self.assertV1Error(self.c.post("/v1/utterances", {
+                "conversation_id": cid, "user_id": uid, "errors": {"code": "DET"}}),
+                422, "invalid_argument", "errors")
+            self.assertV1Error(self.c.post("/v1/utterances", {
+                "conversation_id": cid, "user_id": uid,
+                "errors": [{"code": "DET", "span": {"start": 5, "end": 2}}]}),
+                422, "invalid_argument")
+            self.assertV1Error(self.c.post("/v1/utterances", {
+                "conversation_id": cid, "user_id": uid,
+                "errors": [{"code": "DET", "span": {"start": "a", "end": 2}}]}),
+                422, "invalid_argument")
+            # One bad error rejects the whole utterance, the good ones included.
+            self.assertV1Error(self.c.post("/v1/utterances", {
+                "conversation_id": cid, "user_id": uid,
+                "errors": [{"code": "DET"}, {"category": "Grammar", "subcategory": 7}]}),
+                422, "invalid_argument")
+        self.assertEqual(top_counts(self.c, uid), {})
+        self.assertEqual(top_counts(self.c, other), {})
+
+
+class TopErrors(V1Base):
+
+    def test_since_and_as_of(self):
+        uid, cid = self.new_conversation()
+        t10, t5, t2 = days_ago(10), days_ago(5), days_ago(2)
+        for when, errors in ((t10, [("Grammar", "Pronouns")] * 2),
+                             (t5, [("Grammar", "Pronouns"), ("Vocabulary", "Word Choice")]),
+                             (t2, [("Vocabulary", "Word Choice")] * 2)):
+            self.post_utterance({"conversation_id": cid, "user_id": uid, "created_at": iso(when),
+                                 "errors": [{"category": a, "subcategory": b} for a, b in errors]})
+        self.assertEqual(top_counts(self.c, uid), {"pronouns": 3, "word-choice": 3})
+        # since is inclusive: errors at exactly t5 count.
+        self.assertEqual(top_counts(self.c, uid, since=iso(t5)), {"pronouns": 1, "word-choice": 3})
+        self.assertEqual(top_counts(self.c, uid, since=iso(t5 + timedelta(microseconds=1))),
+                         {"word-choice": 2})
+        self.assertEqual(top_counts(self.c, uid, since=iso(days_ago(1))), {})
+        self.assertEqual(top_counts(self.c, uid, since=iso(days_ago(30))),
+                         {"pronouns": 3, "word-choice": 3})
+        # Within the window, first/last seen are the window's.
+        st, _, top = self.c.get(f"/v1/users/{uid}/errors/top?since={iso(t5)}")
+        self.assertEqual(st, 200, top)
+        self.assertEqual([e["subcategory_id"] for e in top["errors"]], ["word-choice", "pronouns"])
+        wc = top["errors"][0]
+        self.assertEqual((parse_time(wc["first_seen"]), parse_time(wc["last_seen"])), (t5, t2))
+        # as_of is echoed and bounds a window.
+        as_of = days_ago(4)
+        st, _, top = self.c.get(f"/v1/users/{uid}/errors/top?since={iso(days_ago(30))}"
+                                f"&as_of={iso(as_of)}")
+        self.assertEqual(st, 200, top)
+        self.assertEqual(top["user_id"], uid)
+        self.assertEqual(parse_time(top["as_of"]), as_of)
+        self.assertEqual({e["subcategory_id"]: e["frequency"] for e in top["errors"]},
+                         {"pronouns": 3, "word-choice": 1})
+
+    def test_shape_order_and_n(self):
+        uid, cid = self.new_conversation()
+        errors = [("Grammar", "Verb Tense")] * 3 + [("Grammar", "Pronouns")] * 2 + \
+                 [("Grammar", "Prepositions"), ("Grammar", "Articles & Determiners")]
+        self.post_utterance({"conversation_id": cid, "user_id": uid,
+                             "errors": [{"category": a, "subcategory": b} for a, b in errors]})
+        st, _, top = self.c.get(f"/v1/users/{uid}/errors/top")
+        self.assertEqual(st, 200, top)
+        self.assertEqual(top["user_id"], uid)
+        parse_time(top["as_of"])
+        self.assertEqual([(e["category"], e["subcategory"], e["subcategory_id"], e["frequency"])
+                          for e in top["errors"]], [
+            ("Grammar", "Verb Tense", "verb-tense", 3),
+            ("Grammar", "Pronouns", "pronouns", 2),
+            ("Grammar", "Articles & Determiners", "articles-determiners", 1),
+            ("Grammar", "Prepositions", "prepositions", 1)])
+        for e in top["errors"]:
+            self.assertEqual(set(e), {"category", "subcategory", "subcategory_id", "frequency",
+                                      "first_seen", "last_seen", "recent_score", "mastery"})
+            self.assertIsInstance(e["recent_score"], (int, float))
+            self.assertIsInstance(e["mastery"], (int, float))
+            self.assertLessEqual(parse_time(e["first_seen"]), parse_time(e["last_seen"]))
+        st, _, top = self.c.get(f"/v1/users/{uid}/errors/top?n=2")
+        self.assertEqual([e["subcategory_id"] for e in top["errors"]], ["verb-tense", "pronouns"])
+        st, _, top = self.c.get(f"/v1/users/{uid}/errors/top?n=100")
+        self.assertEqual(len(top["errors"]), 4)
+
+    def test_errors(self):
+        user = v1_user(self.c)
+        st, _, top = self.c.get(f"/v1/users/{user['user_id']}/errors/top")
+        self.assertEqual((st, top["errors"]), (200, []))
+        self.assertV1Error(self.c.get(f"/v1/users/{new_uuid()}/errors/top"), 404, "not_found")
+        self.assertV1Error(self.c.get("/v1/users/zzz/errors/top"), 422, "invalid_argument")
+        for n in ("0", "101", "-1", "abc", "", "99999999999999999999"):
+            with self.subTest(n=n):
+                self.assertV1Error(self.c.get(f"/v1/users/{user['user_id']}/errors/top?n={n}"),
+                                   422, "invalid_argument", "n")
+        self.assertV1Error(self.c.get(f"/v1/users/{user['user_id']}/errors/top?since=nope"),
+                           422, "invalid_argument", "since")
+        self.assertV1Error(self.c.get(f"/v1/users/{user['user_id']}/errors/top?as_of=nope"),
+                           422, "invalid_argument", "as_of")
+
+
+class Ingest(V1Base):
+
+    def test_mixed_lines_and_replay(self):
+        uid, cid, cid2 = new_uuid(), new_uuid(), new_uuid()
+        owner, owned = self.new_conversation()   # a conversation of another user
+        utt1 = new_uuid()
+        lines = [
+            json.dumps({"user_id": uid, "conversation_id": cid, "username": "ingest-bob",
+                        "utterance_id": utt1, "content": "He don't know.",
+                        "created_at": iso(days_ago(1)),
+                        "errors": [{"code": "R:VERB:SVA"}, {"category": "Grammar",
+                                                            "subcategory": "verb tense"}]}),  # 1
+            '{"user_id": "' + uid + '", "conversation_id": ',                               # 2
+            json.dumps({"user_id": uid, "content": "no conversation"}),                      # 3
+            "",                                                                               # 4
+            json.dumps({"user_id": uid, "conversation_id": cid, "content": "Second one.",
+                        "errors": [{"category": "Vocabulary", "subcategory": "Word Choice"}]}),  # 5
+            json.dumps({"user_id": uid, "conversation_id": cid2, "content": "Other chat.",
+                        "errors": [{"code": "DET"}], "unknown_field": {"x": 1}}),            # 6
+            "[1, 2, 3]",                                                                      # 7
+            json.dumps({"user_id": uid, "conversation_id": cid, "content": "future",
+                        "created_at": iso(now_utc() + timedelta(hours=1))}),                 # 8
+            json.dumps({"user_id": uid, "conversation_id": owned, "content": "not mine",
+                        "errors": [{"code": "DET"}]}),                                       # 9
+            json.dumps({"user_id": uid, "conversation_id": cid,
+                        "errors": [{"category": "Grammar"}]}),                               # 10
+        ]
+        body = "\n".join(lines) + "\n"
+        st, _, out = self.c.post("/v1/ingest", raw=body.encode(),
+                                 headers={"Content-Type": "application/x-ndjson"})
+        self.assertEqual(st, 200, out)
+        self.assertEqual((out["applied"], out["replayed"], out["rejected"]), (3, 0, 6), out)
+        self.assertEqual([(r["line"], r["status"]) for r in out["results"]], [
+            (1, "applied"), (2, "rejected"), (3, "rejected"), (5, "applied"), (6, "applied"),
+            (7, "rejected"), (8, "rejected"), (9, "rejected"), (10, "rejected")])
+        applied = {r["line"]: r for r in out["results"] if r["status"] == "applied"}
+        self.assertEqual(applied[1]["utterance_id"], utt1)
+        for r in out["results"]:
+            if r["status"] == "rejected":
+                self.assertIsInstance(r["error"]["code"], str, r)
+                self.assertIsInstance(r["error"]["message"], str, r)
+        rejected = {r["line"]: r for r in out["results"] if r["status"] == "rejected"}
+        self.assertEqual(rejected[2]["error"]["code"], "invalid_json")
+        self.assertEqual(rejected[3]["error"].get("field"), "conversation_id")
+        self.assertEqual(rejected[8]["error"].get("field"), "created_at")
+
+        # The user and conversations were created on first sight.
+        st, _, user = self.c.get(f"/v1/users/{uid}")
+        self.assertEqual((st, user.get("username")), (200, "ingest-bob"), user)
+        st, _, view = self.c.get(f"/v1/conversations/{cid}")
+        self.assertEqual(st, 200, view)
+        self.assertEqual(view["user_id"], uid)
+        self.assertEqual([u["content"] for u in view["utterances"]],
+                         ["He don't know.", "Second one."])
+        self.assertEqual(view["utterances"][0]["utterance_id"], utt1)
+        st, _, view2 = self.c.get(f"/v1/conversations/{cid2}")
+        self.assertEqual((st, [u["content"] for u in view2["utterances"]]), (200, ["Other chat."]))
+        expected = {"subject-verb-agreement": 1, "verb-tense": 1, "word-choice": 1,
+                    "articles-determiners": 1}
+        self.assertEqual(top_counts(self.c, uid), expected)
+        self.assertEqual(top_counts(self.c, owner), {})
+        st, _, owned_view = self.c.get(f"/v1/conversations/{owned}")
+        self.assertEqual(owned_view["utterances"], [])
+
+        # The same body again: nothing applied twice.
+        with self.assertNoWrites():
+            st, _, again = self.c.post("/v1/ingest", raw=body.encode())
+        self.assertEqual(st, 200, again)
+        self.assertEqual((again["applied"], again["replayed"], again["rejected"]), (0, 3, 6), again)
+        self.assertEqual([(r["line"], r["status"]) for r in again["results"]], [
+            (1, "replayed"), (2, "rejected"), (3, "rejected"), (5, "replayed"), (6, "replayed"),
+            (7, "rejected"), (8, "rejected"), (9, "rejected"), (10, "rejected")])
+        self.assertEqual({r["line"]: r["utterance_id"] for r in again["results"]
+                          if r["status"] == "replayed"},
+                         {n: r["utterance_id"] for n, r in applied.items()})
+        self.assertEqual(top_counts(self.c, uid), expected)
+
+    def test_ingest_into_existing_conversation_and_crlf(self):
+        uid, cid = self.new_conversation()
+        body = (json.dumps({"user_id": uid, "conversation_id": cid, "content": "a",
+                            "errors": [{"code": "PREP"}]}) + "\r\n" +
+                json.dumps({"user_id": uid, "conversation_id": cid, "content": "b",
+                            "errors": [{"code": "PREP"}, {"code": "DET"}]}))  # no final newline
+        st, _, out = self.c.post("/v1/ingest", raw=body)
+        self.assertEqual(st, 200, out)
+        self.assertEqual((out["applied"], out["replayed"], out["rejected"]), (2, 0, 0), out)
+        self.assertEqual(top_counts(self.c, uid), {"prepositions": 2, "articles-determiners": 1})
+        # An empty body applies nothing.
+        with self.assertNoWrites():
+            st, _, out = self.c.post("/v1/ingest", raw=b"")
+        self.assertEqual(st, 200, out)
+        self.assertEqual((out["applied"], out["replayed"], out["rejected"], out["results"]),
+                         (0, 0, 0, []))
+
+
+class Operations(V1Base):
+
+    def test_health_ready_metrics(self):
+        st, _, _ = self.c.get("/healthz")
+        self.assertEqual(st, 200)
+        st, _, body = self.c.get("/readyz")
+        self.assertEqual(st, 200, body)
+        self.assertEqual(body["status"], "ready")
+        self.c.get(f"/v1/users/{new_uuid()}/errors/top")  # a profile read
+        st, headers, text = self.c.get("/metrics")
+        self.assertEqual(st, 200)
+        self.assertIn("text/plain", headers["Content-Type"])
+        self.assertIsInstance(text, str)
+        for name in ("errata_http_requests_total", "errata_commit_duration_seconds",
+                     "errata_write_queue_depth", "errata_profile_cache_hits_total"):
+            self.assertRegex(text, rf"(?m)^# TYPE {name} (counter|gauge|histogram)$", name)
+            self.assertRegex(text, rf"(?m)^{name}(_bucket|_sum|_count)?(\{{[^}}]*\}})? "
+                                   r"[0-9.eE+-]+$", name)
+        # Counters move: the requests above were counted.
+        self.assertRegex(text, r'(?m)^errata_http_requests_total\{[^}]*route="GET /healthz"'
+                               r'[^}]*\} [1-9][0-9]*$')
+
+    def test_request_id(self):
+        for method, path in (("GET", "/healthz"), ("GET", "/no/such/route"),
+                             ("GET", f"/v1/users/{new_uuid()}"), ("POST", "/users/")):
+            st, headers, _ = self.c.request(method, path, raw=b"{}" if method == "POST" else None,
+                                            headers={"X-Request-Id": "e2e-req-42"})
+            self.assertEqual(headers.get("X-Request-Id"), "e2e-req-42", (method, path, st))
+            st, headers, _ = self.c.request(method, path, raw=b"{}" if method == "POST" else None)
+            self.assertTrue(headers.get("X-Request-Id"), (method, path, st))
+        ids = {self.c.get("/healthz")[1]["X-Request-Id"] for _ in range(5)}
+        self.assertEqual(len(ids), 5)
+
+
+if __name__ == "__main__":
+    main()
