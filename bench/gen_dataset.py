@@ -198,7 +198,7 @@ def verify_counts(url, expected, sample=None, seed=0):
 def cmd_synth(a):
     if a.errors < a.users:
         sys.exit("--errors must be >= --users: every learner needs errors")
-    rng = random.Random(a.seed)
+    rng = random.Random(f"synth:{a.seed}")
     loader = Loader(a.url, a.connections)
     batcher = Batcher(loader, a.batch)
     per_user, extra = divmod(a.errors, a.users)
@@ -291,7 +291,7 @@ def cmd_m2(a):
                          "span": {"start": s, "end": e}})
         tails.append((json.dumps(" ".join(tokens), ensure_ascii=False),
                       json.dumps(errs, ensure_ascii=False, separators=(",", ":")), len(edits)))
-    rng = random.Random(a.seed)
+    rng = random.Random(f"m2:{a.seed}")
     loader = Loader(a.url, a.connections)
     batcher = Batcher(loader, a.batch)
     expected = {}
