@@ -27,7 +27,7 @@ const char* const kTypes[] = {"multiple_choice", "fill_blank",  "sentence_correc
                               "speaking_prompt"};
 
 json::object RenderItem(const PracticeItem& item) {
-  const Exercise& x = item.exercise;
+  const Exercise& x = *item.exercise;
   const ErrorPoint& p = *item.because.point;
   return {{"exercise_id", x.id},
           {"subcategory_id", x.subcategory_id},

@@ -9,9 +9,30 @@
 namespace errata {
 namespace {
 
+// A point's candidate exercises, best first: in the bank, or generated.
+struct Candidate {
+  const Exercise* exercise;
+  std::shared_ptr<const Exercise> own;
+  const char* source;
+};
+// SplitMix64: a tiny, fast generator; seeding costs nothing, unlike mt19937.
+struct Rng {
+  using result_type = uint64_t;
+  explicit Rng(uint64_t seed) : state(seed) {}
+  static constexpr uint64_t min() { return 0; }
+  static constexpr uint64_t max() { return ~0ULL; }
+  uint64_t operator()() {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  uint64_t state;
+};
+
 struct Candidates {
   RankedPoint rank;
-  std::vector<PracticeItem> items;
+  std::vector<Candidate> items;
   size_t next = 0;
 };
 
@@ -28,52 +49,75 @@ std::unordered_set<std::string> RecentlyCorrect(const Profile& p, Micros now) {
 }
 
 void AddOwnWords(const Profile& p, const RankedPoint& rank, const PracticeRequest& r,
-                 std::mt19937_64& rng, Candidates* c) {
+                 Rng& rng, Candidates* c) {
   for (const Example& e : p.examples) {
     if (e.subcategory_id != rank.point->subcategory_id) continue;
     for (auto x : {CorrectWhatYouSaid(e), FillTheBlank(e, rng())}) {
-      if (x && TypeWanted(r, x->type)) c->items.push_back({std::move(*x), "own_words", rank});
+      if (!x || !TypeWanted(r, x->type)) continue;
+      auto own = std::make_shared<const Exercise>(std::move(*x));
+      c->items.push_back({own.get(), own, "own_words"});
     }
   }
 }
 
 void AddBank(const ExerciseBank& bank, const RankedPoint& rank, const PracticeRequest& r,
-             std::mt19937_64& rng, Candidates* c) {
+             Rng& rng, Candidates* c) {
   std::vector<const Exercise*> pool;
   for (const Exercise* x : bank.ForSubcategory(rank.point->subcategory_id)) {
     if ((r.level.empty() || x->level == r.level) && TypeWanted(r, x->type)) pool.push_back(x);
   }
   std::shuffle(pool.begin(), pool.end(), rng);
-  for (const Exercise* x : pool) c->items.push_back({*x, "bank", rank});
+  for (const Exercise* x : pool) c->items.push_back({x, nullptr, "bank"});
 }
 
-std::vector<Candidates> Gather(const Profile& p, const ExerciseBank& bank,
-                               const PracticeRequest& r, std::mt19937_64& rng) {
-  const auto skip = RecentlyCorrect(p, r.now);
-  std::vector<Candidates> out;
-  for (const RankedPoint& rank : RankProfile(p, r.now, r.ranking)) {
-    Candidates c{rank, {}, 0};
-    AddOwnWords(p, rank, r, rng, &c);
-    AddBank(bank, rank, r, rng, &c);
-    std::erase_if(c.items, [&skip](const PracticeItem& i) { return skip.count(i.exercise.id); });
-    if (!c.items.empty()) out.push_back(std::move(c));
-  }
-  return out;
+// Builds the candidates of one point, or returns false when it has none.
+bool Gather(const Profile& p, const ExerciseBank& bank, const PracticeRequest& r, Rng& rng,
+            const std::unordered_set<std::string>& skip, const RankedPoint& rank, Candidates* c) {
+  *c = Candidates{rank, {}, 0};
+  AddOwnWords(p, rank, r, rng, c);
+  AddBank(bank, rank, r, rng, c);
+  std::erase_if(c->items, [&skip](const Candidate& i) { return skip.count(i.exercise->id); });
+  return !c->items.empty();
 }
 
 }  // namespace
 
+// Greedy: each pick goes to the point with the highest priority per item it
+// already has. Points are gathered lazily in priority order, so a request
+// touches only the points that can win a pick.
 std::vector<PracticeItem> SelectPractice(const Profile& profile, const ExerciseBank& bank,
                                          const PracticeRequest& r) {
-  std::mt19937_64 rng(r.seed);
-  std::vector<Candidates> points = Gather(profile, bank, r, rng);
+  Rng rng(r.seed);
+  const auto ranked = RankProfile(profile, r.now, r.ranking);
+  const auto skip = RecentlyCorrect(profile, r.now);
+  std::vector<Candidates> points;
+  points.reserve(ranked.size());  // `best` points into it across gathers
+  size_t scanned = 0;
+  // The cap needs to know whether a second point has candidates.
+  auto gather_next = [&]() {
+    while (scanned < ranked.size()) {
+      Candidates c;
+      if (Gather(profile, bank, r, rng, skip, ranked[scanned++], &c)) {
+        points.push_back(std::move(c));
+        return true;
+      }
+    }
+    return false;
+  };
+  gather_next();
+  gather_next();
   const size_t cap = points.size() >= 2 ? (r.n + 1) / 2 : r.n;
   std::vector<PracticeItem> out;
   while (out.size() < r.n) {
-    // The point with the highest priority per item already taken.
     Candidates* best = nullptr;
     double best_score = -1;
-    for (auto& c : points) {
+    for (size_t i = 0;; ++i) {
+      if (i == points.size()) {
+        // Ungathered points rank no higher than ranked[scanned].
+        if (scanned >= ranked.size() || (best && ranked[scanned].priority <= best_score)) break;
+        if (!gather_next()) break;
+      }
+      Candidates& c = points[i];
       if (c.next >= c.items.size() || c.next >= cap) continue;
       const double score = c.rank.priority / static_cast<double>(1 + c.next);
       if (score > best_score) {
@@ -82,7 +126,8 @@ std::vector<PracticeItem> SelectPractice(const Profile& profile, const ExerciseB
       }
     }
     if (best == nullptr) break;
-    out.push_back(best->items[best->next++]);
+    const Candidate& pick = best->items[best->next++];
+    out.push_back({pick.exercise, pick.own, pick.source, best->rank});
   }
   return out;
 }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -25,7 +26,10 @@ struct PracticeRequest {
 };
 
 struct PracticeItem {
-  Exercise exercise;
+  // The exercise: in the bank, or generated and owned by `own`. Valid while
+  // the bank and this item live.
+  const Exercise* exercise = nullptr;
+  std::shared_ptr<const Exercise> own;
   const char* source = "bank";  // "own_words" or "bank"
   RankedPoint because;          // the error point this item practises
 };

@@ -1,0 +1,124 @@
+// Microbenchmarks of the hot core: taxonomy normalisation, profile update,
+// ranking and practice selection, JSON decode/encode of the common bodies.
+// Run: build/errata_microbench (built by `make build`; see BENCHMARKS.md).
+#include <benchmark/benchmark.h>
+
+#include <boost/json.hpp>
+
+#include "api/request.h"
+#include "app/data.h"
+#include "core/delta_set.h"
+#include "core/ids.h"
+#include "core/practice.h"
+#include "core/ranking.h"
+
+namespace errata {
+namespace {
+
+const app::DomainData& Data() {
+  static const app::DomainData* data = [] {
+    auto d = app::LoadDomainData("", "");
+    if (!d.ok()) std::abort();
+    return new app::DomainData(std::move(*d));
+  }();
+  return *data;
+}
+
+Profile MakeProfile(int points) {
+  Profile p;
+  p.user_known = true;
+  const auto& subs = Data().taxonomy.subcategories();
+  const Micros now = 1'790'000'000LL * kMicrosPerSecond;
+  for (int i = 0; i < points && i < static_cast<int>(subs.size()); ++i) {
+    ErrorDelta d{"u", subs[i].id, subs[i].category_name, subs[i].name};
+    for (int k = 0; k <= i % 7; ++k) d.Add(now - k * kMicrosPerDay, 14 * kMicrosPerDay);
+    p.Apply(d);
+  }
+  return p;
+}
+
+void BM_ResolveExact(benchmark::State& state) {
+  const Taxonomy& t = Data().taxonomy;
+  for (auto _ : state) benchmark::DoNotOptimize(t.Resolve("Grammar", "Subject-Verb Agreement", ""));
+}
+BENCHMARK(BM_ResolveExact);
+
+void BM_ResolveVariant(benchmark::State& state) {
+  const Taxonomy& t = Data().taxonomy;
+  for (auto _ : state) benchmark::DoNotOptimize(t.Resolve("grammar", "subject verb agreement", ""));
+}
+BENCHMARK(BM_ResolveVariant);
+
+void BM_ResolveCode(benchmark::State& state) {
+  const Taxonomy& t = Data().taxonomy;
+  for (auto _ : state) benchmark::DoNotOptimize(t.Resolve("", "", "R:VERB:SVA"));
+}
+BENCHMARK(BM_ResolveCode);
+
+void BM_ResolveTypo(benchmark::State& state) {
+  const Taxonomy& t = Data().taxonomy;
+  for (auto _ : state) benchmark::DoNotOptimize(t.Resolve("Grammar", "Prepositons", ""));
+}
+BENCHMARK(BM_ResolveTypo);
+
+void BM_ProfileApply(benchmark::State& state) {
+  Profile p = MakeProfile(20);
+  ErrorDelta d{"u", "prepositions", "Grammar", "Prepositions"};
+  d.Add(1'790'000'000LL * kMicrosPerSecond, 14 * kMicrosPerDay);
+  for (auto _ : state) {
+    p.Apply(d);
+    benchmark::DoNotOptimize(p);
+  }
+}
+BENCHMARK(BM_ProfileApply);
+
+void BM_RankProfile(benchmark::State& state) {
+  Profile p = MakeProfile(static_cast<int>(state.range(0)));
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(RankProfile(p, 1'790'000'000LL * kMicrosPerSecond, RankingParams{}));
+  }
+}
+BENCHMARK(BM_RankProfile)->Arg(5)->Arg(20);
+
+void BM_SelectPractice(benchmark::State& state) {
+  Profile p = MakeProfile(static_cast<int>(state.range(0)));
+  PracticeRequest r;
+  r.n = 10;
+  r.now = 1'790'000'000LL * kMicrosPerSecond;
+  for (auto _ : state) {
+    r.seed++;
+    benchmark::DoNotOptimize(SelectPractice(p, Data().bank, r));
+  }
+}
+BENCHMARK(BM_SelectPractice)->Arg(5)->Arg(20);
+
+void BM_DecodeUtterance(benchmark::State& state) {
+  const std::string body =
+      R"({"conversation_id":"01a20a07-9bdd-7c3f-a463-0429797967ef","user_id":"01a20a07-9b3d-7604-b2fc-0dd4f7a4d25e",)"
+      R"("content":"She go to school every day.","errors":[{"category":"Grammar","subcategory":"Subject-Verb Agreement",)"
+      R"("original":"go","correction":"goes","span":{"start":4,"end":6}},{"code":"R:PREP"}]})";
+  for (auto _ : state) benchmark::DoNotOptimize(api::ParseObject(body));
+}
+BENCHMARK(BM_DecodeUtterance);
+
+void BM_EncodeTopErrors(benchmark::State& state) {
+  Profile p = MakeProfile(20);
+  for (auto _ : state) {
+    boost::json::array items;
+    for (const ErrorPoint* e : TopByFrequency(p, 5)) {
+      items.push_back(boost::json::object{{"errorCategory", e->category},
+                                          {"errorSubCategory", e->subcategory},
+                                          {"errorFrequency", e->count}});
+    }
+    benchmark::DoNotOptimize(boost::json::serialize(boost::json::object{{"top_errors", std::move(items)}}));
+  }
+}
+BENCHMARK(BM_EncodeTopErrors);
+
+void BM_NewUuidV7(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(NewUuidV7(1'790'000'000LL * kMicrosPerSecond));
+}
+BENCHMARK(BM_NewUuidV7);
+
+}  // namespace
+}  // namespace errata

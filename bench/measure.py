@@ -1,0 +1,294 @@
+#!/usr/bin/env python3
+"""Measurement helpers for bench/run.sh (stdlib only).
+
+  measure.py wait-ready --url URL --since EPOCH_S [--timeout S]
+      Polls GET /healthz until 200; prints the seconds since --since.
+  measure.py wrk --name W4a --desc TEXT --url URL --pid PID --results FILE
+                 --log FILE --duration S --connections C --threads T
+                 [--timeout S] [--allow-501 ROUTE] --script F.lua [-- ARGS...]
+      Runs one wrk workload; snapshots /metrics before and after (per-route
+      status counts) and the server's VmHWM/VmRSS after; appends one JSON
+      record to --results. Exit 1 if wrk failed or printed no BENCH_RESULT.
+  measure.py record --name N --desc TEXT --results FILE [--pid PID]
+                    [--load FILE] [--set k=v ...] [--failed]
+      Appends a non-wrk record (a load, a restart) to --results.
+  measure.py rows --results FILE --out FILE --command TEXT [--label TEXT]
+      Appends one markdown table row per record to --out (writing the table
+      header first if --out has none), prints a summary, and exits 1 if any
+      record failed (non-2xx other than an allowed 501, socket errors, a wrk
+      or loader failure).
+"""
+
+import argparse
+import datetime
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+TABLE_MARK = "<!-- bench rows: bench/run.sh appends below -->"
+HEADER = (
+    "| date (UTC) | command | machine | label | workload | conns | dur s | req/s | x W0 "
+    "| p50 ms | p99 ms | p99.9 ms | non-2xx | peak RSS MiB | notes |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+)
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def http_get(url, timeout=5):
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def scrape(url):
+    """{(route, status): count} from errata_http_requests_total."""
+    _, body = http_get(url + "/metrics", timeout=30)
+    out = {}
+    for m in re.finditer(r'^errata_http_requests_total\{route="([^"]*)",status="(\d+)"\} (\S+)$',
+                         body.decode(), re.M):
+        out[(m.group(1), m.group(2))] = float(m.group(3))
+    return out
+
+
+def proc_status(pid):
+    """(VmHWM, VmRSS) in KiB, or (None, None)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            text = f.read()
+    except OSError:
+        return None, None
+    get = lambda k: int(re.search(rf"^{k}:\s+(\d+) kB", text, re.M).group(1))
+    return get("VmHWM"), get("VmRSS")
+
+
+def append(results, record):
+    with open(results, "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def cmd_wait_ready(a):
+    deadline = time.time() + a.timeout
+    while time.time() < deadline:
+        try:
+            status, _ = http_get(a.url + "/healthz", timeout=1)
+            if status == 200:
+                print(f"{time.time() - a.since:.3f}")
+                return 0
+        except OSError:
+            pass
+        time.sleep(0.01)
+    log(f"server at {a.url} not ready after {a.timeout} s")
+    return 1
+
+
+def cmd_wrk(a):
+    before = scrape(a.url)
+    cmd = ["wrk", f"-t{a.threads}", f"-c{a.connections}", f"-d{a.duration}s", f"--timeout={a.timeout}s",
+           "-s", a.script, a.url]
+    if a.args:
+        cmd += ["--"] + a.args
+    log(f"{a.name}: {' '.join(cmd)}")
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    hwm, rss = proc_status(a.pid)
+    after = scrape(a.url)
+    with open(a.log, "a") as f:
+        f.write(f"### {a.name}: {' '.join(cmd)}\n{p.stdout}{p.stderr}\n")
+    m = re.search(r"^BENCH_RESULT (\{.*\})$", p.stdout, re.M)
+    rec = {"kind": "wrk", "name": a.name, "desc": a.desc, "connections": a.connections,
+           "duration": a.duration, "hwm_kib": hwm, "rss_kib": rss, "failed": False, "notes": list(a.note)}
+    if p.returncode != 0 or not m:
+        rec["failed"] = True
+        rec["notes"].append(f"wrk failed (exit {p.returncode}): {p.stderr.strip()[:200]}")
+        append(a.results, rec)
+        log(f"{a.name}: wrk failed: {p.stderr.strip()[:500]}")
+        return 1
+    r = json.loads(m.group(1))
+    rec.update(r)
+    delta = {}
+    for key, v in after.items():
+        d = v - before.get(key, 0)
+        if d > 0 and not key[0].startswith("GET /metrics"):
+            delta.setdefault(key[0], {})[key[1]] = int(d)
+    rec["route_status"] = delta
+    allowed = sum(st.get("501", 0) for route, st in delta.items() if route in a.allow_501)
+    rec["allowed_501"] = allowed
+    sock = sum(r["socket_errors"].values())
+    unexpected = max(0, r["non2xx"] - allowed)
+    if unexpected or sock:
+        rec["failed"] = True
+    if r["non2xx"]:
+        bad = {f"{route} {s}": n for route, st in delta.items() for s, n in st.items() if int(s) >= 300}
+        rec["notes"].append("non-2xx: " + ", ".join(f"{k} x{n}" for k, n in sorted(bad.items())))
+    if sock:
+        rec["notes"].append("socket errors: " + json.dumps(r["socket_errors"]))
+    c = r.get("counters", {})
+    if "errors_applied" in c:
+        secs = r["duration_s"]
+        rec["errors_per_s"] = c["errors_applied"] / secs
+        rec["notes"].append(f"{c['errors_applied'] / secs:,.0f} errors/s ({c['applied']:,} utterances applied, "
+                            f"{c['replayed']} replayed, {c['rejected']} rejected)")
+        if c["replayed"] or c["rejected"] or c.get("bad_status"):
+            rec["failed"] = True
+    if a.errors_per_request:
+        rec["notes"].append(f"~{r['rps'] * a.errors_per_request:,.0f} errors/s")
+    append(a.results, rec)
+    log(f"{a.name}: {r['rps']:,.0f} req/s p50 {r['p50_ms']:.3f} ms p99 {r['p99_ms']:.3f} ms "
+        f"p99.9 {r['p999_ms']:.3f} ms non-2xx {r['non2xx']} (allowed 501: {allowed}) socket errors {sock}")
+    return 0
+
+
+def parse_value(v):
+    try:
+        return json.loads(v)
+    except ValueError:
+        return v
+
+
+def cmd_record(a):
+    rec = {"kind": "record", "name": a.name, "desc": a.desc, "failed": a.failed, "notes": list(a.note)}
+    if a.pid:
+        rec["hwm_kib"], rec["rss_kib"] = proc_status(a.pid)
+    if a.load:
+        try:
+            with open(a.load) as f:
+                line = [l for l in f if l.startswith("LOAD ")][-1]
+            rec["load"] = json.loads(line[5:])
+        except (OSError, IndexError, ValueError) as e:
+            rec["failed"] = True
+            rec["notes"].append(f"loader printed no LOAD line ({e})")
+    for kv in a.set:
+        k, _, v = kv.partition("=")
+        rec[k] = parse_value(v)
+    append(a.results, rec)
+    return 0
+
+
+def fmt(x, digits=2):
+    if x is None:
+        return "—"
+    if isinstance(x, float) and x >= 100:
+        return f"{x:,.0f}"
+    return f"{x:,.{digits}f}" if isinstance(x, float) else f"{x:,}"
+
+
+def machine():
+    mem = 0
+    with open("/proc/meminfo") as f:
+        mem = int(re.search(r"MemTotal:\s+(\d+)", f.read()).group(1))
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            m = re.search(r"^model name\s*:\s*(.*)$", f.read(), re.M)
+            cpu = m.group(1).strip() if m else ""
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cpu, {mem / 1048576:.0f} GiB" + (f", {cpu}" if cpu else "")
+
+
+def cmd_rows(a):
+    with open(a.results) as f:
+        recs = [json.loads(l) for l in f if l.strip()]
+    w0 = next((r.get("rps") for r in recs if r["name"] == "W0" and not r["failed"]), None)
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    mach = machine()
+    rows = []
+    for r in recs:
+        mib = lambda k: f"{r[k] / 1024:,.0f}" if r.get(k) else "—"
+        notes = list(r.get("notes", []))
+        if r.get("rss_kib"):
+            notes.append(f"VmRSS {r['rss_kib'] / 1024:,.0f} MiB")
+        load = r.get("load")
+        if load:
+            notes.insert(0, f"{load['utterances']:,} utterances / {load['errors']:,} errors / "
+                            f"{load['users']:,} learners in {load['seconds']:,.1f} s = "
+                            f"{load['errors_per_s']:,.0f} errors/s; applied {load['applied']:,}, "
+                            f"rejected {load['rejected']}, replayed {load['replayed']}; counts checked for "
+                            f"{load['verified_users']:,} learners, {load['count_mismatches']} mismatched")
+            for fail in load.get("failures", [])[:2]:
+                notes.append("loader: " + fail[:160])
+        if r["failed"]:
+            notes.insert(0, "**FAILED**")
+        desc = r["name"] + (f": {r['desc']}" if r.get("desc") else "")
+        ratio = f"{r['rps'] / w0:.2f}" if r.get("rps") and w0 else "—"
+        non2xx = "—"
+        if r["kind"] == "wrk":
+            non2xx = f"{r['non2xx']:,}" if "non2xx" in r else "—"
+        elif load:
+            non2xx = f"{load['rejected']:,} rejected"
+        cells = [date, f"`{a.command}`", mach, a.label, desc,
+                 str(r.get("connections", "—")), str(r.get("duration", "—")),
+                 fmt(r.get("rps")), ratio, fmt(r.get("p50_ms"), 3), fmt(r.get("p99_ms"), 3),
+                 fmt(r.get("p999_ms"), 3), non2xx, mib("hwm_kib"), "; ".join(notes).replace("|", "\\|")]
+        rows.append("| " + " | ".join(cells) + " |\n")
+    text = ""
+    if os.path.exists(a.out):
+        with open(a.out) as f:
+            text = f.read()
+    with open(a.out, "a") as f:
+        if TABLE_MARK not in text:
+            f.write(("\n" if text and not text.endswith("\n") else "") + "\n" + TABLE_MARK + "\n\n" + HEADER)
+        elif not text.endswith("\n"):
+            f.write("\n")
+        f.writelines(rows)
+    failed = [r["name"] for r in recs if r["failed"]]
+    print(f"appended {len(rows)} rows to {a.out}")
+    for r in recs:
+        extra = f" x W0 {r['rps'] / w0:.2f}" if r.get("rps") and w0 else ""
+        print(f"  {r['name']:<10} {'FAILED ' if r['failed'] else ''}"
+              + (f"{r['rps']:>10,.0f} req/s{extra} p99 {r['p99_ms']:.3f} ms non-2xx {r['non2xx']}"
+                 if r.get("rps") is not None else "; ".join(r.get("notes", []))[:150]))
+    if failed:
+        print("failed: " + ", ".join(failed))
+        return 1
+    return 0
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    w = sub.add_parser("wait-ready")
+    w.add_argument("--url", required=True)
+    w.add_argument("--since", type=float, required=True)
+    w.add_argument("--timeout", type=float, default=600)
+    k = sub.add_parser("wrk")
+    for x in ("--name", "--url", "--pid", "--results", "--log", "--script"):
+        k.add_argument(x, required=True)
+    k.add_argument("--desc", default="")
+    k.add_argument("--duration", type=int, default=10)
+    k.add_argument("--connections", type=int, default=64)
+    k.add_argument("--threads", type=int, default=2)
+    k.add_argument("--timeout", type=int, default=10)
+    k.add_argument("--allow-501", action="append", default=[], help="route whose 501s are expected")
+    k.add_argument("--errors-per-request", type=float, default=0, help="for an errors/s note")
+    k.add_argument("--note", action="append", default=[])
+    k.add_argument("args", nargs="*")
+    r = sub.add_parser("record")
+    r.add_argument("--name", required=True)
+    r.add_argument("--desc", default="")
+    r.add_argument("--results", required=True)
+    r.add_argument("--pid")
+    r.add_argument("--load")
+    r.add_argument("--set", action="append", default=[])
+    r.add_argument("--note", action="append", default=[])
+    r.add_argument("--failed", action="store_true")
+    o = sub.add_parser("rows")
+    o.add_argument("--results", required=True)
+    o.add_argument("--out", required=True)
+    o.add_argument("--command", required=True)
+    o.add_argument("--label", default="")
+    a = p.parse_args()
+    return {"wait-ready": cmd_wait_ready, "wrk": cmd_wrk, "record": cmd_record, "rows": cmd_rows}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

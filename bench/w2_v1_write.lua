@@ -1,0 +1,23 @@
+-- W2 v1 write: POST /v1/utterances with 0-4 errors (uniform, mean 2) in an
+-- existing conversation of a learner drawn uniformly from the ids file.
+-- wrk -s bench/w2_v1_write.lua URL -- IDS_FILE
+local dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+dofile(dir .. "common.lua")
+
+local users, convs
+local headers = {["Content-Type"] = "application/json"}
+local n = 0
+
+function init(args)
+  seed_random()
+  users, convs = load_ids(arg_or(args, 1, "ids.tsv"))
+end
+
+function request()
+  local i = math.random(#users)
+  n = n + 1
+  local body = '{"user_id":"' .. users[i] .. '","conversation_id":"' .. convs[i] ..
+    '","content":"I has went to the shop yesterday (' .. thread_id .. '.' .. n .. ')","errors":[' ..
+    v1_errors(math.random(0, 4)) .. ']}'
+  return wrk.format("POST", "/v1/utterances", headers, body)
+end
