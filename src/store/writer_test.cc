@@ -1,0 +1,166 @@
+// The write path against a real SQLite file: group commit, exact counts,
+// read-through cache, and faults.
+#include "store/writer.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <future>
+#include <thread>
+
+#include "core/ids.h"
+#include "store/fault_store.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace errata {
+namespace {
+
+class WriterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("errata-writer-test-" + NewUuidV7(NowMicros()));
+    std::filesystem::create_directories(dir_);
+    auto s = SqliteStore::Open({(dir_ / "errata.db").string(), 14 * kMicrosPerDay, 2});
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    sqlite_ = std::move(*s);
+    fault_ = std::make_unique<FaultStore>(sqlite_.get());
+    cache_ = std::make_unique<ProfileCache>(fault_.get(), &metrics_, ProfileCache::Options{100, 0});
+    writer_ = std::make_unique<Writer>(fault_.get(), cache_.get(), &metrics_, Writer::Options{500, 1000, 100});
+    writer_->Start();
+  }
+  void TearDown() override {
+    writer_->Stop();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // Submits one request of `ops` and waits for its commit.
+  WriteRequest Write(std::vector<WriteOp> ops) {
+    auto req = std::make_unique<WriteRequest>();
+    req->ops = std::move(ops);
+    std::promise<WriteRequest> done;
+    req->done = [&done](WriteRequest& r) { done.set_value(std::move(r)); };
+    EXPECT_TRUE(writer_->Submit(std::move(req)).ok());
+    return done.get_future().get();
+  }
+
+  // A user with a conversation and an utterance, created through the writer.
+  Utterance NewLearner() {
+    const Micros now = NowMicros();
+    WriteOp u;
+    u.kind = WriteOp::Kind::kCreateUser;
+    u.user = User{NewUuidV7(now), "x", std::nullopt, now};
+    WriteOp c;
+    c.kind = WriteOp::Kind::kCreateConversation;
+    c.conversation = Conversation{NewUuidV7(now), u.user.user_id, now};
+    WriteOp t;
+    t.kind = WriteOp::Kind::kAddUtterance;
+    t.utterance = Utterance{NewUuidV7(now), c.conversation.conversation_id, u.user.user_id, "hi", now, {}};
+    Utterance out = t.utterance;
+    WriteRequest r = Write({u, c, t});
+    EXPECT_TRUE(r.status.ok());
+    for (const auto& op : r.ops) EXPECT_TRUE(op.status.ok()) << op.status.ToString();
+    return out;
+  }
+
+  WriteOp Errors(const Utterance& u, const std::string& sub, int n) {
+    WriteOp op;
+    op.kind = WriteOp::Kind::kAddErrors;
+    op.utterance = u;
+    for (int i = 0; i < n; ++i) {
+      ErrorRecord e;
+      e.error_id = NewUuidV7(NowMicros());
+      e.category = "Grammar";
+      e.subcategory = sub;
+      e.subcategory_id = sub;
+      e.created_at = NowMicros();
+      op.utterance.errors.push_back(e);
+    }
+    return op;
+  }
+
+  std::filesystem::path dir_;
+  Metrics metrics_{{}};
+  std::unique_ptr<SqliteStore> sqlite_;
+  std::unique_ptr<FaultStore> fault_;
+  std::unique_ptr<ProfileCache> cache_;
+  std::unique_ptr<Writer> writer_;
+};
+
+TEST_F(WriterTest, ConcurrentWritersCountExactly) {
+  const Utterance u = NewLearner();
+  ASSERT_TRUE(cache_->Get(u.user_id).ok());  // cached before the writes: deltas keep it exact
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        WriteRequest r = Write({Errors(u, i % 2 ? "pronouns" : "prepositions", 2)});
+        EXPECT_TRUE(r.status.ok());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  auto cached = cache_->Get(u.user_id);
+  ASSERT_TRUE(cached.ok());
+  EXPECT_EQ((*cached)->Find("pronouns")->count, 400);
+  EXPECT_EQ((*cached)->Find("prepositions")->count, 400);
+  auto stored = sqlite_->LoadProfile(u.user_id);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->Find("pronouns")->count, 400);
+  EXPECT_EQ(stored->TotalErrors(), 800);
+}
+
+TEST_F(WriterTest, FailedOpChangesNothingAndTheBatchGoesOn) {
+  const Utterance u = NewLearner();
+  Utterance stranger = u;
+  stranger.utterance_id = NewUuidV7(NowMicros());  // not stored: NotFound
+  WriteRequest r = Write({Errors(stranger, "pronouns", 3), Errors(u, "pronouns", 1)});
+  ASSERT_TRUE(r.status.ok());
+  EXPECT_EQ(r.ops[0].status.code(), Status::Code::kNotFound);
+  EXPECT_TRUE(r.ops[1].status.ok());
+  EXPECT_EQ(sqlite_->LoadProfile(u.user_id)->TotalErrors(), 1);
+}
+
+TEST_F(WriterTest, StoreFaultAnswersUnavailableAndLosesNothingAcknowledged) {
+  const Utterance u = NewLearner();
+  ASSERT_TRUE(Write({Errors(u, "pronouns", 2)}).status.ok());
+  ASSERT_TRUE(cache_->Get(u.user_id).ok());
+  fault_->set_failing(true);
+  WriteRequest failed = Write({Errors(u, "pronouns", 5)});
+  EXPECT_EQ(failed.status.code(), Status::Code::kUnavailable);
+  EXPECT_FALSE(writer_->healthy());
+  // The cached profile did not take the failed write; reads keep answering.
+  EXPECT_EQ((*cache_->Get(u.user_id))->Find("pronouns")->count, 2);
+  fault_->set_failing(false);
+  ASSERT_TRUE(Write({Errors(u, "pronouns", 1)}).status.ok());
+  EXPECT_TRUE(writer_->healthy());
+  EXPECT_EQ((*cache_->Get(u.user_id))->Find("pronouns")->count, 3);
+  EXPECT_EQ(sqlite_->LoadProfile(u.user_id)->Find("pronouns")->count, 3);
+}
+
+TEST_F(WriterTest, FullQueueIsRefused) {
+  Writer stopped(fault_.get(), cache_.get(), &metrics_, Writer::Options{0, 10, 2});
+  // Not started: nothing drains the queue.
+  for (int i = 0; i < 2; ++i) EXPECT_TRUE(stopped.Submit(std::make_unique<WriteRequest>()).ok());
+  EXPECT_EQ(stopped.Submit(std::make_unique<WriteRequest>()).code(), Status::Code::kUnavailable);
+  stopped.Start();
+  stopped.Stop();  // drains the two
+  EXPECT_EQ(stopped.depth(), 0u);
+}
+
+TEST_F(WriterTest, CacheIsBoundedAndReadsThrough) {
+  std::vector<Utterance> learners;
+  for (int i = 0; i < 150; ++i) learners.push_back(NewLearner());
+  for (const auto& u : learners) {
+    auto p = cache_->Get(u.user_id);
+    ASSERT_TRUE(p.ok());
+    EXPECT_TRUE((*p)->user_known);
+  }
+  EXPECT_LE(cache_->size(), 100u);
+  auto unknown = cache_->Get(NewUuidV7(NowMicros()));
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_FALSE((*unknown)->user_known);
+}
+
+}  // namespace
+}  // namespace errata
