@@ -49,6 +49,7 @@ void Server::Accept() {
 }
 
 void Server::Start() {
+  work_.emplace(ioc_.get_executor());
   Accept();
   for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
 }
@@ -61,6 +62,7 @@ void Server::StopAccepting() {
 }
 
 void Server::Stop() {
+  work_.reset();
   ioc_.stop();
   for (auto& t : threads_) {
     if (t.joinable()) t.join();

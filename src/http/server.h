@@ -8,10 +8,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
@@ -65,6 +67,9 @@ class Server {
   Metrics* metrics_;
   ErrorRenderer errors_;
   boost::asio::io_context ioc_;
+  // Keeps the I/O threads running while no socket operation is pending, as
+  // when every open request waits for a group commit.
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   boost::asio::ip::tcp::acceptor acceptor_;
   uint16_t port_ = 0;
   std::atomic<int64_t> in_flight_{0};

@@ -32,6 +32,13 @@ std::string NewRequestId() {
   return buf;
 }
 
+// The client's X-Request-Id if it sent a sane one, else a new id.
+std::string RequestId(const Request& req) {
+  auto id = req.find("X-Request-Id");
+  if (id == req.end() || id->value().empty() || id->value().size() > 64) return NewRequestId();
+  return std::string(id->value());
+}
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(net::ip::tcp::socket socket, Server* server)
@@ -65,7 +72,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void Fail(int status, std::string_view code, const std::string& message) {
     close_after_ = true;
     start_ = Clock::now();
-    request_id_ = NewRequestId();
+    request_id_ = RequestId(parser_->get());
     route_ = server_->router().routes().size();
     server_->in_flight_counter().fetch_add(1);
     const std::string path = parser_ ? std::string(parser_->get().target()) : "";
@@ -75,9 +82,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void Dispatch() {
     start_ = Clock::now();
     server_->in_flight_counter().fetch_add(1);
-    auto id = req_.find("X-Request-Id");
-    request_id_ = id != req_.end() && id->value().size() <= 64 ? std::string(id->value())
-                                                               : NewRequestId();
+    request_id_ = RequestId(req_);
     close_after_ = !req_.keep_alive();
     const std::string_view target(req_.target().data(), req_.target().size());
     const size_t q = target.find('?');
