@@ -3,6 +3,9 @@
 
   measure.py wait-ready --url URL --since EPOCH_S [--timeout S]
       Polls GET /healthz until 200; prints the seconds since --since.
+  measure.py wait-idle --url URL [--timeout S]
+      Waits until the write queue is empty and no commit happened for 0.3 s
+      (so that stopping the server does not race writes wrk left in flight).
   measure.py wrk --name W4a --desc TEXT --url URL --pid PID --results FILE
                  --log FILE --duration S --connections C --threads T
                  [--timeout S] [--allow-501 ROUTE] --script F.lua [-- ARGS...]
@@ -91,7 +94,30 @@ def cmd_wait_ready(a):
     return 1
 
 
+def write_state(url):
+    _, body = http_get(url + "/metrics", timeout=30)
+    text = body.decode()
+    get = lambda k: float(re.search(rf"^{k} (\S+)$", text, re.M).group(1))
+    return get("errata_write_queue_depth"), get("errata_ops_committed_total")
+
+
+def cmd_wait_idle(a):
+    deadline = time.time() + a.timeout
+    last, since = None, time.time()
+    while time.time() < deadline:
+        depth, ops = write_state(a.url)
+        if depth > 0 or ops != last:
+            last, since = ops, time.time()
+        elif time.time() - since >= 0.3:
+            return 0
+        time.sleep(0.05)
+    log(f"writes still going on after {a.timeout} s")
+    return 1
+
+
 def cmd_wrk(a):
+    with open("/proc/loadavg") as f:
+        load1 = f.read().split()[0]
     before = scrape(a.url)
     cmd = ["wrk", f"-t{a.threads}", f"-c{a.connections}", f"-d{a.duration}s", f"--timeout={a.timeout}s",
            "-s", a.script, a.url]
@@ -105,7 +131,8 @@ def cmd_wrk(a):
         f.write(f"### {a.name}: {' '.join(cmd)}\n{p.stdout}{p.stderr}\n")
     m = re.search(r"^BENCH_RESULT (\{.*\})$", p.stdout, re.M)
     rec = {"kind": "wrk", "name": a.name, "desc": a.desc, "connections": a.connections,
-           "duration": a.duration, "hwm_kib": hwm, "rss_kib": rss, "failed": False, "notes": list(a.note)}
+           "duration": a.duration, "hwm_kib": hwm, "rss_kib": rss, "failed": False, "notes": list(a.note),
+           "loadavg_before": float(load1)}
     if p.returncode != 0 or not m:
         rec["failed"] = True
         rec["notes"].append(f"wrk failed (exit {p.returncode}): {p.stderr.strip()[:200]}")
@@ -207,6 +234,8 @@ def cmd_rows(a):
         notes = list(r.get("notes", []))
         if r.get("rss_kib"):
             notes.append(f"VmRSS {r['rss_kib'] / 1024:,.0f} MiB")
+        if r.get("loadavg_before") is not None:
+            notes.append(f"loadavg {r['loadavg_before']:.1f} before")
         load = r.get("load")
         if load:
             notes.insert(0, f"{load['utterances']:,} utterances / {load['errors']:,} errors / "
@@ -260,6 +289,9 @@ def main():
     w.add_argument("--url", required=True)
     w.add_argument("--since", type=float, required=True)
     w.add_argument("--timeout", type=float, default=600)
+    i = sub.add_parser("wait-idle")
+    i.add_argument("--url", required=True)
+    i.add_argument("--timeout", type=float, default=300)
     k = sub.add_parser("wrk")
     for x in ("--name", "--url", "--pid", "--results", "--log", "--script"):
         k.add_argument(x, required=True)
@@ -287,7 +319,7 @@ def main():
     o.add_argument("--command", required=True)
     o.add_argument("--label", default="")
     a = p.parse_args()
-    return {"wait-ready": cmd_wait_ready, "wrk": cmd_wrk, "record": cmd_record, "rows": cmd_rows}[a.cmd](a)
+    return {"wait-ready": cmd_wait_ready, "wait-idle": cmd_wait_idle, "wrk": cmd_wrk, "record": cmd_record, "rows": cmd_rows}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -138,6 +138,18 @@ int RunImportM2(const ImportOptions& o) {
     std::fprintf(stderr, "errata import: %s\n", data.status().message().c_str());
     return 1;
   }
+  // Resolve every counted edit type before anything is written, so that a bad
+  // one applies nothing: no store, no learner, no utterance.
+  for (const M2Sentence& s : *sentences) {
+    for (const M2Edit& e : s.edits) {
+      if (e.noop || e.annotator != o.annotator) continue;
+      if (auto r = data->taxonomy.Resolve("", "", e.type); !r.ok()) {
+        std::fprintf(stderr, "errata import: %s: line %zu: %s (nothing imported)\n", o.file.c_str(),
+                     e.line, r.status().message().c_str());
+        return 1;
+      }
+    }
+  }
   const Micros half_life = static_cast<Micros>(o.half_life_days * kMicrosPerDay);
   auto store = OpenStore(o.store, o.data_dir, half_life, 2);
   if (!store.ok()) {

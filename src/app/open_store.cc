@@ -2,12 +2,18 @@
 
 #include <filesystem>
 
+#include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace errata::app {
 
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url, const std::string& data_dir,
                                          Micros half_life, int readers) {
+  if (url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+    auto s = PostgresStore::Open(url, half_life, readers);
+    if (!s.ok()) return s.status();
+    return std::unique_ptr<Store>(std::move(*s));
+  }
   if (!url.empty() && !url.starts_with("sqlite:")) {
     return Status::InvalidArgument("unsupported store URL: " + url);
   }

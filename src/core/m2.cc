@@ -61,7 +61,11 @@ std::string M2Sentence::Tokens(int start, int end) const {
 std::pair<size_t, size_t> M2Sentence::CharSpan(int start, int end) const {
   size_t pos = 0;
   for (int i = 0; i < start; ++i) pos += tokens[i].size() + 1;
-  if (start == end) return {pos, pos};
+  if (start == end) {
+    // An insertion at the end goes after the last token, not after a space that isn't there.
+    if (start > 0 && static_cast<size_t>(start) == tokens.size()) --pos;
+    return {pos, pos};
+  }
   size_t len = 0;
   for (int i = start; i < end; ++i) len += tokens[i].size() + (i > start ? 1 : 0);
   return {pos, pos + len};

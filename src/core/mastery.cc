@@ -6,7 +6,8 @@
 namespace errata {
 namespace {
 
-// FSRS-4.5 default weights (open-spaced-repetition), the ones we use.
+// FSRS-shaped weights, close to FSRS-4.5's published defaults but errata's own
+// (see docs/ranking.md): to be fitted once practice logs exist.
 constexpr double kDecay = -0.5;
 constexpr double kFactor = 19.0 / 81.0;
 constexpr double kInitialStabilityGood = 3.1262;  // w2: first review correct

@@ -21,8 +21,18 @@ std::optional<Placed> Place(const Example& e) {
   return Placed{at, at + e.original.size()};
 }
 
+bool IsWordChar(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return std::isalnum(u) || c == '_' || u >= 0x80;
+}
+
 std::string Replace(const std::string& s, Placed p, const std::string& with) {
-  std::string out = s.substr(0, p.start) + with + s.substr(p.end);
+  std::string mid = with;
+  if (p.start == p.end && !with.empty()) {  // an insertion: make it a word of its own
+    if (p.start > 0 && IsWordChar(s[p.start - 1]) && IsWordChar(with.front())) mid.insert(0, " ");
+    if (p.end < s.size() && IsWordChar(s[p.end]) && IsWordChar(with.back())) mid.push_back(' ');
+  }
+  std::string out = s.substr(0, p.start) + mid + s.substr(p.end);
   // Tidy the double space a deletion or insertion leaves.
   for (size_t i; (i = out.find("  ")) != std::string::npos;) out.erase(i, 1);
   while (!out.empty() && out.front() == ' ') out.erase(0, 1);
@@ -112,7 +122,8 @@ std::optional<Exercise> CorrectWhatYouSaid(const Example& e) {
 
 std::optional<Exercise> FillTheBlank(const Example& e, uint64_t seed) {
   auto placed = Place(e);
-  if (!placed || e.correction.empty() || e.correction.find(' ') != std::string::npos) {
+  if (!placed || e.correction.empty() || e.correction.find(' ') != std::string::npos ||
+      e.correction == e.original) {  // nothing to correct (an M2 "UNK" edit)
     return std::nullopt;
   }
   Exercise x;

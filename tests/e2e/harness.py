@@ -10,10 +10,10 @@ and the SQLite file checks are skipped.
     srv.stop()                     # SIGTERM, asserts exit code 0
 """
 
-import contextlib
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -111,7 +111,7 @@ class Client:
         if raw is not None:
             data = raw.encode("utf-8") if isinstance(raw, str) else raw
         elif body is not None:
-            data = json.dumps(body).encode("utf-8")
+            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
             hdrs["Content-Type"] = "application/json"
         if headers:
             hdrs.update(headers)
@@ -205,7 +205,13 @@ class Server:
         self._log = None
         self._clients = []
         if start:
-            self.start()
+            try:
+                self.start()
+            except BaseException:
+                if self.own_dir:
+                    sys.stderr.write(self.log_tail())
+                self.cleanup()
+                raise
 
     # -- lifecycle
 
@@ -217,14 +223,30 @@ class Server:
         return cmd + self.extra_args
 
     def start(self):
+        """Starts the server and waits for /healthz. On the first start only, a port
+        taken meanwhile by someone else is replaced by another free one."""
         assert self.proc is None or self.proc.poll() is not None, "server already running"
         if not os.path.exists(BIN):
             raise RuntimeError(f"errata binary not found at {BIN}; set ERRATA_BIN")
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.command(), stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
-        self.wait_ready()
-        return self
+        for attempt in range(3):
+            self._log = open(self.log_path, "ab")
+            log_start = self._log.tell()
+            self.proc = subprocess.Popen(self.command(), stdout=self._log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL)
+            try:
+                self.wait_ready()
+            except RuntimeError:
+                lost_port = (not self._started and self.proc.poll() is not None
+                             and "listen" in self.log_tail(since=log_start))
+                if lost_port and attempt < 2:
+                    self._finish()
+                    self.port = free_port()
+                    continue
+                raise
+            self._started = True
+            return self
+
+    _started = False
 
     def wait_ready(self, timeout=READY_TIMEOUT):
         deadline = time.monotonic() + timeout
@@ -330,9 +352,10 @@ class Server:
         else:
             self.cleanup()
 
-    def log_tail(self, n=4000):
+    def log_tail(self, n=4000, since=0):
         try:
             with open(self.log_path, "rb") as f:
+                f.seek(since)
                 data = f.read()
             return data[-n:].decode("utf-8", errors="replace")
         except OSError:
@@ -490,6 +513,29 @@ def run_threads(n, target, *args):
         raise errors[0]
 
 
+def server_errors(server):
+    """{(route, status): count} of 5xx answers, from GET /metrics."""
+    c = Client(server.port)
+    try:
+        st, _, text = c.get("/metrics")
+    finally:
+        c.close()
+    if st != 200:
+        raise AssertionError(f"GET /metrics: {st}")
+    out = {}
+    for m in re.finditer(r'(?m)^errata_http_requests_total\{(.*)\} ([0-9.eE+]+)$', text):
+        labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(1)))
+        if labels.get("status", "").startswith("5") and float(m.group(2)) > 0:
+            out[(labels.get("route"), labels["status"])] = float(m.group(2))
+    return out
+
+
+def assert_no_5xx(server):
+    errors = server_errors(server)
+    if errors:
+        raise AssertionError(f"the server answered 5xx: {errors}\n" + server.log_tail())
+
+
 # ---------------------------------------------------------------- test base
 
 
@@ -507,6 +553,11 @@ class ServerTestCase(unittest.TestCase):
     def tearDownClass(cls):
         server = cls.server
         try:
+            if not server.running():
+                rc = server.proc.wait()
+                raise AssertionError(f"the server exited by itself during the tests "
+                                     f"(exit code {rc}):\n" + server.log_tail())
+            assert_no_5xx(server)
             server.stop()
         finally:
             server.cleanup()

@@ -10,7 +10,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import (Server, ServerTestCase, create_user, main, new_uuid, seed_triplet, simulate,
+from harness import (ServerTestCase, main, new_uuid, seed_triplet, simulate,
                      top_counts, unique_email, v1_conversation, v1_user)
 
 SEED_POSTS = ["/users/", "/conversations/", "/utterances/", "/simulate-and-generate"]
@@ -337,14 +337,20 @@ class BadInput(BadInputBase):
             st, blob = raw_http(port, b"GARBAGE\r\n\r\n")
             self.assertIsNotNone(st, blob)
             self.assertTrue(400 <= st < 500, blob)
+            self.assertIn(b"\r\nx-request-id: ", blob.partition(b"\r\n\r\n")[0].lower() + b"\r\n")
             st, blob = raw_http(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " +
                                 b"a" * 64 * 1024 + b"\r\n\r\n")
             if st is not None:
                 self.assertTrue(400 <= st < 500, blob[:200])
             st, blob = raw_http(port, b"POST /v1/users HTTP/1.1\r\nHost: x\r\n"
                                       b"Content-Length: abc\r\n\r\n{}")
-            self.assertIsNotNone(st, blob)
-            self.assertTrue(400 <= st < 500, blob)
+            self.assertEqual(st, 400, blob)
+            self.assertIn("code", raw_body_json(blob)["error"])
+            # Conflicting lengths (a request-smuggling shape) are refused, not guessed.
+            st, blob = raw_http(port, b"POST /users/ HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+                                      b"Content-Length: 40\r\n\r\n{}")
+            self.assertEqual(st, 400, blob)
+            self.assertIn("detail", raw_body_json(blob))
             # A body shorter than announced, then the client goes away.
             st, blob = raw_http(port, b"POST /v1/users HTTP/1.1\r\nHost: x\r\n"
                                       b"Content-Length: 100\r\n\r\n{\"username\": \"x\"",
@@ -423,6 +429,7 @@ class BodyLimit(BadInputBase):
                     self.assertEqual(st, 413, out)
                     self.assertIn("application/json", headers["Content-Type"])
                     self.assertJsonError(path, resp, 413)
+                    self.assertTrue(headers.get("X-Request-Id"))
             # Announced but never sent: refused from the headers alone.
             st, blob = raw_http(self.server.port,
                                 b"POST /v1/utterances HTTP/1.1\r\nHost: x\r\n"
@@ -436,6 +443,17 @@ class BodyLimit(BadInputBase):
                     f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n0\r\n\r\n")
             st, blob = raw_http(self.server.port, data)
             self.assertEqual(st, 413, blob)
+
+    def test_413_echoes_request_id(self):
+        """Any response echoes the request's X-Request-Id, a 413 included."""
+        with self.assertNothingWritten():
+            for path in ("/v1/users", "/users/"):
+                with self.subTest(path=path):
+                    st, headers, out = self.server.client().post(
+                        path, {"username": "x" * 2000, "email": unique_email()},
+                        headers={"X-Request-Id": "too-big-1"})
+                    self.assertEqual(st, 413, out)
+                    self.assertEqual(headers.get("X-Request-Id"), "too-big-1")
 
     def test_at_the_limit_is_fine(self):
         c = self.c

@@ -7,7 +7,6 @@ import random
 import sys
 import threading
 from collections import Counter
-from datetime import timedelta
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 

@@ -7,7 +7,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import (ServerTestCase, create_conversation, create_user, create_utterance, main,
+from harness import (ServerTestCase, create_conversation, create_user, main,
                      new_uuid, parse_time, seed_triplet, simulate, unique_email)
 
 SIMULATED = {"message": "Error frequencies simulated and batch processing triggered successfully."}

@@ -4,6 +4,7 @@
 import contextlib
 import json
 import os
+import socket
 import sys
 from datetime import timedelta
 
@@ -211,6 +212,28 @@ class Utterances(V1Base):
         self.assertEqual(top_counts(self.c, uid),
                          {"subject-verb-agreement": 2, "articles-determiners": 1})
 
+    def test_unicode_round_trip(self):
+        uid, cid = self.new_conversation()
+        text = 'Ça va? 你好 😀 "quoted" back\\slash\nnew line\ttab \u00e9\u0301 \u2028'
+        out = self.post_utterance({"conversation_id": cid, "user_id": uid, "content": text,
+                                   "errors": [{"code": "SPELL", "original": "😀",
+                                               "correction": "你好", "explanation": text}]})
+        self.assertEqual(out["content"], text)
+        st, _, view = self.c.get(f"/v1/conversations/{cid}")
+        u = view["utterances"][0]
+        self.assertEqual(u["content"], text)
+        self.assertEqual((u["errors"][0]["original"], u["errors"][0]["correction"],
+                          u["errors"][0]["explanation"]), ("😀", "你好", text))
+        # \u escapes in the request decode to the same text.
+        raw = json.dumps({"conversation_id": cid, "user_id": uid, "content": "é😀"},
+                         ensure_ascii=True).encode()
+        self.assertIn(b"\\ud83d\\ude00", raw)
+        st, _, out = self.c.post("/v1/utterances", raw=raw)
+        self.assertEqual((st, out["content"]), (201, "é😀"))
+        # The seed routes too.
+        st, _, user = self.c.post("/users/", {"username": "Zoë 🎓", "email": unique_email()})
+        self.assertEqual((st, user["username"]), (200, "Zoë 🎓"))
+
     def test_code_only(self):
         uid, cid = self.new_conversation()
         for code in ("R:VERB:SVA", "VERB:SVA", "r:verb:sva"):
@@ -270,6 +293,11 @@ class Utterances(V1Base):
         c = self.post_utterance({"conversation_id": cid, "user_id": uid,
                                  "created_at": "2024-01-02T03:04:05+02:00", "errors": []})
         self.assertEqual(parse_time(c["created_at"]), parse_time("2024-01-02T01:04:05Z"))
+        # Less than a minute ahead is clock skew, and accepted as sent.
+        soon = now_utc() + timedelta(seconds=20)
+        d = self.post_utterance({"conversation_id": cid, "user_id": uid, "created_at": iso(soon),
+                                 "errors": []})
+        self.assertEqual(parse_time(d["created_at"]), soon)
         with self.assertNoWrites():
             for ahead in (timedelta(minutes=2), timedelta(days=1), timedelta(days=3650)):
                 self.assertV1Error(self.c.post("/v1/utterances", {
@@ -334,6 +362,9 @@ class TopErrors(V1Base):
         self.assertEqual(top_counts(self.c, uid, since=iso(t5 + timedelta(microseconds=1))),
                          {"word-choice": 2})
         self.assertEqual(top_counts(self.c, uid, since=iso(days_ago(1))), {})
+        # An offset in the query ('+' percent-encoded) means the same instant.
+        plus = (t5 + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S.%f") + "%2B02:00"
+        self.assertEqual(top_counts(self.c, uid, since=plus), {"pronouns": 1, "word-choice": 3})
         self.assertEqual(top_counts(self.c, uid, since=iso(days_ago(30))),
                          {"pronouns": 3, "word-choice": 3})
         # Within the window, first/last seen are the window's.
@@ -512,9 +543,30 @@ class Operations(V1Base):
         self.assertRegex(text, r'(?m)^errata_http_requests_total\{[^}]*route="GET /healthz"'
                                r'[^}]*\} [1-9][0-9]*$')
 
+    def test_pipelined_requests(self):
+        """Two requests in one packet on a keep-alive connection: two answers, in order."""
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=10) as s:
+            body = json.dumps({"username": "pipe", "email": unique_email("pipe")}).encode()
+            s.sendall(b"POST /v1/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body +
+                      b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = b""
+            while True:
+                part = s.recv(65536)
+                if not part:
+                    break
+                data += part
+        self.assertEqual(data.count(b"HTTP/1.1 "), 2, data)
+        first, second = data.split(b"HTTP/1.1 ")[1:]
+        self.assertTrue(first.startswith(b"201"), data)
+        self.assertTrue(second.startswith(b"200"), data)
+        self.assertIn(b'"status":"ok"', second)
+
     def test_request_id(self):
         for method, path in (("GET", "/healthz"), ("GET", "/no/such/route"),
-                             ("GET", f"/v1/users/{new_uuid()}"), ("POST", "/users/")):
+                             ("GET", f"/v1/users/{new_uuid()}"), ("POST", "/users/"),
+                             ("POST", "/v1/users"), ("DELETE", "/v1/ingest"),
+                             ("GET", "/metrics"), ("GET", "/generate-exercise?top_n=0")):
             st, headers, _ = self.c.request(method, path, raw=b"{}" if method == "POST" else None,
                                             headers={"X-Request-Id": "e2e-req-42"})
             self.assertEqual(headers.get("X-Request-Id"), "e2e-req-42", (method, path, st))

@@ -1,0 +1,308 @@
+#!/usr/bin/env bash
+# errata load benchmark: `make bench` (or bench/run.sh from the project root).
+# Starts errata on a free port with a temporary data dir, loads a synthetic
+# dataset through POST /v1/ingest, runs the workloads W0..W7 with wrk, stops
+# the server and appends one dated row per workload to BENCHMARKS.md.
+# BENCHMARKS.md explains each workload and figure.
+#
+# Knobs (environment):
+#   ERRATA_BIN         server binary (default build/errata); builds nothing
+#   BENCH_DURATION     seconds per wrk workload (default 10; smoke 1)
+#   BENCH_CONNECTIONS  wrk connections (default 64)
+#   BENCH_THREADS      wrk threads (default 2)
+#   BENCH_USERS        learners of the W0-W5 dataset (default 100000; smoke 200)
+#   BENCH_W3_LINES     utterances per W3 ingest request (default 1000; smoke 100)
+#   BENCH_ZIPF_S       Zipf exponent of read popularity (default 1.0)
+#   BENCH_SCALE        W6 size: reduced (default: 100k learners, 2M errors) or
+#                      full (1M learners, 20M errors; long)
+#   BENCH_M2           M2 corpus for W7 (default ../shared/data/learner-errors/wi.dev.gold.bea19.m2)
+#   BENCH_M2_COPIES    times W7 imports it (default 100; smoke 1)
+#   BENCH_WORKLOADS    subset to run (default "W0 W1 W2 W3 W4 W5 W6 W7")
+#   BENCH_OUT          file the rows are appended to (default BENCHMARKS.md;
+#                      smoke: a temp file)
+#   BENCH_LABEL        text of the "label" column (default: default/smoke/full)
+#   BENCH_KEEP=1       keep the work dir (data dirs, wrk and server logs)
+#   BENCH_SMOKE=1      a few seconds in total, tiny dataset; exit 1 if any
+#                      workload had non-2xx other than 501 from
+#                      GET /v1/users/{id}/exercises, or wrk/loader failed
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+BENCH="$ROOT/bench"
+
+SMOKE=${BENCH_SMOKE:-0}
+[[ "$SMOKE" == 0 ]] && SMOKE=""
+ERRATA_BIN=${ERRATA_BIN:-build/errata}
+CONNS=${BENCH_CONNECTIONS:-64}
+THREADS=${BENCH_THREADS:-2}
+ZIPF_S=${BENCH_ZIPF_S:-1.0}
+SCALE=${BENCH_SCALE:-reduced}
+M2=${BENCH_M2:-$ROOT/../shared/data/learner-errors/wi.dev.gold.bea19.m2}
+WORKLOADS=" ${BENCH_WORKLOADS:-W0 W1 W2 W3 W4 W5 W6 W7} "
+if [[ -n "$SMOKE" ]]; then
+  DURATION=${BENCH_DURATION:-1}
+  USERS=${BENCH_USERS:-200}
+  M2_COPIES=${BENCH_M2_COPIES:-1}
+  W3_LINES=${BENCH_W3_LINES:-100}
+  SCALE_USERS=200
+  SCALE_ERRORS=4000
+  SCALE_DESC="smoke (200 learners / 4k errors)"
+  LABEL=${BENCH_LABEL:-smoke}
+else
+  DURATION=${BENCH_DURATION:-10}
+  USERS=${BENCH_USERS:-100000}
+  M2_COPIES=${BENCH_M2_COPIES:-100}
+  W3_LINES=${BENCH_W3_LINES:-1000}
+  case "$SCALE" in
+    full) SCALE_USERS=1000000; SCALE_ERRORS=20000000; SCALE_DESC="full (1M learners / 20M errors)" ;;
+    reduced) SCALE_USERS=100000; SCALE_ERRORS=2000000; SCALE_DESC="REDUCED (100k learners / 2M errors; BENCH_SCALE=full for 1M / 20M)" ;;
+    *) echo "BENCH_SCALE must be reduced or full" >&2; exit 2 ;;
+  esac
+  LABEL=${BENCH_LABEL:-$([[ "$SCALE" == full ]] && echo full || echo default)}
+fi
+WARMUP=$(( DURATION < 10 ? DURATION : 10 ))
+[[ -n "$SMOKE" ]] && WARMUP=0
+READ_TIMEOUT=10
+BULK_TIMEOUT=120
+EXERCISES_ROUTE="GET /v1/users/{id}/exercises"
+
+if [[ ! -x "$ERRATA_BIN" ]]; then
+  echo "bench: no server binary at $ERRATA_BIN (run make build, or set ERRATA_BIN)" >&2
+  exit 2
+fi
+ERRATA_BIN=$(cd "$(dirname "$ERRATA_BIN")" && pwd)/$(basename "$ERRATA_BIN")
+for tool in wrk python3 curl; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool not found" >&2; exit 2; }
+done
+
+START=$(date +%s)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/errata-bench.XXXXXX")
+RESULTS="$WORK/results.jsonl"
+WRKLOG="$WORK/wrk.log"
+: >"$RESULTS"
+if [[ -n "$SMOKE" ]]; then OUT=${BENCH_OUT:-$WORK/rows.md}; else OUT=${BENCH_OUT:-$ROOT/BENCHMARKS.md}; fi
+FAILED=0
+SERVER_PID=""
+PORT=""
+URL=""
+
+# The command line to reproduce this run: make bench (or bench/run.sh) with
+# the knobs that were set.
+COMMAND=""
+for v in ERRATA_BIN BENCH_SMOKE BENCH_DURATION BENCH_CONNECTIONS BENCH_THREADS BENCH_USERS BENCH_W3_LINES BENCH_ZIPF_S \
+         BENCH_SCALE BENCH_M2_COPIES BENCH_WORKLOADS; do
+  if [[ -n "${!v:-}" && "$v" != ERRATA_BIN ]]; then COMMAND+="$v=${!v} "; fi
+done
+COMMAND+=$([[ -n "${MAKELEVEL:-}" ]] && echo "make bench" || echo "bench/run.sh")
+
+cleanup() {
+  stop_server >/dev/null 2>&1
+  if [[ -n "${BENCH_KEEP:-}" ]]; then
+    echo "bench: work dir kept: $WORK" >&2
+  else
+    rm -rf "$WORK"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wants() { [[ "$WORKLOADS" == *" $1 "* ]]; }
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+now() { date +%s.%N; }
+say() { echo "bench [$(( $(date +%s) - START ))s]: $*" >&2; }
+
+# start_server DATA_DIR NAME: starts errata, waits for /healthz; sets
+# SERVER_PID, URL and READY_S (seconds from spawn to ready).
+start_server() {
+  local dir=$1 name=$2
+  PORT=$(free_port)
+  URL="http://127.0.0.1:$PORT"
+  SERVER_LOG="$WORK/server-$name.log"
+  local t0
+  t0=$(now)
+  "$ERRATA_BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$dir" --log-level warn >>"$SERVER_LOG" 2>&1 &
+  SERVER_PID=$!
+  if ! READY_S=$(python3 "$BENCH/measure.py" wait-ready --url "$URL" --since "$t0" --timeout 600); then
+    echo "bench: server did not become ready; log:" >&2
+    tail -20 "$SERVER_LOG" >&2
+    kill "$SERVER_PID" 2>/dev/null
+    SERVER_PID=""
+    return 1
+  fi
+  say "errata pid $SERVER_PID ready at $URL in ${READY_S}s (data $dir)"
+}
+
+# stop_server: waits for the writes wrk left queued to commit, then SIGTERM
+# and wait; sets STOP_S (SIGTERM to exit).
+stop_server() {
+  [[ -z "$SERVER_PID" ]] && return 0
+  kill -0 "$SERVER_PID" 2>/dev/null && python3 "$BENCH/measure.py" wait-idle --url "$URL" --timeout 300
+  local t0
+  t0=$(now)
+  kill -TERM "$SERVER_PID" 2>/dev/null
+  for _ in $(seq 1 600); do
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  if kill -0 "$SERVER_PID" 2>/dev/null; then
+    echo "bench: server $SERVER_PID ignored SIGTERM for 30 s; killing" >&2
+    kill -KILL "$SERVER_PID" 2>/dev/null
+  fi
+  wait "$SERVER_PID" 2>/dev/null
+  STOP_S=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$t0" "$(now)")
+  say "server stopped in ${STOP_S}s"
+  SERVER_PID=""
+}
+
+server_alive() {
+  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then return 0; fi
+  echo "bench: the server died; log tail:" >&2
+  tail -20 "$SERVER_LOG" >&2
+  python3 "$BENCH/measure.py" record --results "$RESULTS" --name "server" --failed \
+    --note "server process exited during the run: $(tail -3 "$SERVER_LOG" | tr '\n' ' ' | cut -c1-200)"
+  FAILED=1
+  SERVER_PID=""
+  return 1
+}
+
+# Notes any lines the server logged at warn or above.
+server_log_note() {
+  local n
+  n=$(grep -c . "$SERVER_LOG" 2>/dev/null)
+  if [[ "${n:-0}" -gt 0 ]]; then
+    python3 "$BENCH/measure.py" record --results "$RESULTS" --name "$1 server log" \
+      --note "server logged $n lines at warn+, first: $(head -1 "$SERVER_LOG" | cut -c1-200)"
+  fi
+}
+
+# run_wrk NAME DESC SCRIPT [measure.py options...] -- [script args...]
+run_wrk() {
+  local name=$1 desc=$2 script=$3
+  shift 3
+  server_alive || return 1
+  python3 "$BENCH/measure.py" wrk --name "$name" --desc "$desc" --url "$URL" --pid "$SERVER_PID" \
+    --results "$RESULTS" --log "$WRKLOG" --duration "$DURATION" --connections "$CONNS" \
+    --threads "$THREADS" --script "$BENCH/$script" "$@" || FAILED=1
+}
+
+# load_synth NAME DESC USERS ERRORS IDS: bulk-loads a synthetic dataset and
+# records the load (time, errors/s, DB size).
+load_synth() {
+  local name=$1 desc=$2 users=$3 errors=$4 ids=$5 dir=$6
+  say "$name: loading $users learners / $errors errors"
+  python3 "$BENCH/gen_dataset.py" synth --url "$URL" --users "$users" --errors "$errors" \
+    --ids-out "$ids" >"$WORK/$name.load" 2> >(tee -a "$WORK/$name.load.err" >&2)
+  local rc=$?
+  server_alive || return 1
+  local db
+  db=$(du -sb "$dir" | cut -f1)
+  python3 "$BENCH/measure.py" record --results "$RESULTS" --name "$name" --desc "$desc" --pid "$SERVER_PID" \
+    --load "$WORK/$name.load" --set "db_bytes=$db" --note "data dir $(( db / 1048576 )) MiB after load" \
+    $([[ $rc -ne 0 ]] && echo --failed)
+  [[ $rc -eq 0 ]] || { FAILED=1; return 1; }
+}
+
+echo "bench: $LABEL run, ${DURATION}s per workload, $CONNS connections, $THREADS wrk threads, work dir $WORK" >&2
+
+# ---- W0-W5 on one server: USERS learners, one utterance of 3 errors each.
+if wants W0 || wants W1 || wants W2 || wants W3 || wants W4 || wants W5; then
+  IDS="$WORK/ids.tsv"
+  if start_server "$WORK/data-main" main &&
+     load_synth "load" "W0-W5 dataset: $USERS learners x 1 utterance x 3 errors" "$USERS" $(( USERS * 3 )) "$IDS" "$WORK/data-main"; then
+    wants W0 && run_wrk W0 "GET /healthz (ceiling)" w0_healthz.lua --timeout "$READ_TIMEOUT"
+    wants W4 && run_wrk W4a "GET /generate-exercise?top_n=5, Zipf($ZIPF_S) over $USERS learners" w4_read.lua \
+      --timeout "$READ_TIMEOUT" -- "$IDS" generate "$ZIPF_S"
+    wants W4 && run_wrk W4b "GET /v1/users/{id}/exercises?n=10, Zipf($ZIPF_S) over $USERS learners" w4_read.lua \
+      --timeout "$READ_TIMEOUT" --allow-501 "$EXERCISES_ROUTE" -- "$IDS" exercises "$ZIPF_S"
+    wants W5 && run_wrk W5 "90% reads (generate-exercise / v1 exercises, Zipf) + 10% POST /v1/utterances" w5_mixed.lua \
+      --timeout "$READ_TIMEOUT" --allow-501 "$EXERCISES_ROUTE" -- "$IDS" 10 "$ZIPF_S"
+    wants W1 && run_wrk W1 "POST /simulate-and-generate, 3 errors, uniform over $USERS learners" w1_seed_write.lua \
+      --timeout "$READ_TIMEOUT" --errors-per-request 3 -- "$IDS"
+    wants W2 && run_wrk W2 "POST /v1/utterances, 0-4 errors (mean 2), uniform over $USERS learners" w2_v1_write.lua \
+      --timeout "$READ_TIMEOUT" --errors-per-request 2 -- "$IDS"
+    wants W3 && run_wrk W3 "POST /v1/ingest, $W3_LINES utterances x 2 errors per request" w3_bulk.lua \
+      --timeout "$BULK_TIMEOUT" -- "$IDS" "$W3_LINES" 2
+    server_alive && server_log_note main
+  else
+    FAILED=1
+  fi
+  stop_server
+fi
+
+# ---- W6 scale: bulk load, DB size, restart-to-ready, RSS after warm-up, W4.
+if wants W6; then
+  IDS6="$WORK/ids-w6.tsv"
+  D6="$WORK/data-w6"
+  if start_server "$D6" w6 &&
+     load_synth "W6 load" "bulk load, $SCALE_DESC" "$SCALE_USERS" "$SCALE_ERRORS" "$IDS6" "$D6"; then
+    stop_server
+    STOP6=$STOP_S
+    if start_server "$D6" w6; then
+      READY6=$READY_S
+      if [[ $WARMUP -gt 0 ]]; then
+        python3 "$BENCH/measure.py" wrk --name "W6 warm-up" --url "$URL" --pid "$SERVER_PID" \
+          --results "$WORK/warmup.jsonl" --log "$WRKLOG" --duration "$WARMUP" --connections "$CONNS" \
+          --threads "$THREADS" --timeout "$READ_TIMEOUT" --script "$BENCH/w4_read.lua" -- "$IDS6" generate "$ZIPF_S" || FAILED=1
+      fi
+      DB6=$(du -sb "$D6" | cut -f1)
+      python3 "$BENCH/measure.py" record --results "$RESULTS" --name "W6 restart" --pid "$SERVER_PID" \
+        --desc "restart on the loaded $SCALE_DESC dataset" --set "ready_s=$READY6" --set "db_bytes=$DB6" \
+        --note "restart-to-ready ${READY6} s (SIGTERM to exit ${STOP6} s)" \
+        --note "data dir $(( DB6 / 1048576 )) MiB" \
+        --note "$([[ $WARMUP -gt 0 ]] && echo "VmRSS below = RSS after ${WARMUP} s of W4a warm-up" || echo "no warm-up")"
+      run_wrk "W6 W4a" "W4a on the $SCALE_DESC dataset" w4_read.lua \
+        --timeout "$READ_TIMEOUT" -- "$IDS6" generate "$ZIPF_S"
+      run_wrk "W6 W4b" "W4b on the $SCALE_DESC dataset" w4_read.lua \
+        --timeout "$READ_TIMEOUT" --allow-501 "$EXERCISES_ROUTE" -- "$IDS6" exercises "$ZIPF_S"
+      server_alive && server_log_note W6
+    else
+      FAILED=1
+    fi
+  else
+    FAILED=1
+  fi
+  stop_server
+  rm -rf "$D6"
+fi
+
+# ---- W7 real data: the W&I M2 dev set, BENCH_M2_COPIES times, distinct learners.
+if wants W7; then
+  if [[ ! -r "$M2" ]]; then
+    echo "bench: W7 skipped: no M2 corpus at $M2" >&2
+    python3 "$BENCH/measure.py" record --results "$RESULTS" --name W7 --note "skipped: no M2 corpus at $M2"
+  elif start_server "$WORK/data-w7" w7; then
+    say "W7: importing $M2 x $M2_COPIES"
+    python3 "$BENCH/gen_dataset.py" m2 --url "$URL" --file "$M2" --copies "$M2_COPIES" \
+      >"$WORK/w7.load" 2> >(tee -a "$WORK/w7.load.err" >&2)
+    rc=$?
+    if server_alive; then
+      D7=$(du -sb "$WORK/data-w7" | cut -f1)
+      python3 "$BENCH/measure.py" record --results "$RESULTS" --name W7 --pid "$SERVER_PID" \
+        --desc "import $(basename "$M2") x $M2_COPIES through /v1/ingest, 20 learners per copy" \
+        --load "$WORK/w7.load" --set "db_bytes=$D7" --note "data dir $(( D7 / 1048576 )) MiB" \
+        $([[ $rc -ne 0 ]] && echo --failed)
+      server_log_note W7
+    fi
+    [[ $rc -eq 0 ]] || FAILED=1
+  else
+    FAILED=1
+  fi
+  stop_server
+fi
+
+ELAPSED=$(( $(date +%s) - START ))
+python3 "$BENCH/measure.py" rows --results "$RESULTS" --out "$OUT" --command "$COMMAND" --label "$LABEL" || FAILED=1
+if [[ "$OUT" == "$WORK"/* ]]; then
+  echo "bench: rows (not kept: the work dir is removed unless BENCH_KEEP=1 or the run failed):" >&2
+  cat "$OUT"
+fi
+echo "bench: done in ${ELAPSED}s; rows in $OUT" >&2
+if [[ $FAILED -ne 0 ]]; then
+  echo "bench: FAILED (see the rows marked FAILED above; wrk log $WRKLOG)" >&2
+  [[ -n "$SMOKE" ]] && BENCH_KEEP=${BENCH_KEEP:-1}
+  exit 1
+fi
+exit 0

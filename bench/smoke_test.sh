@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The benchmark harness in smoke mode, for ctest (make test): a tiny dataset,
+# 1 s per workload, rows to a temp file (not BENCHMARKS.md). Fails when a
+# workload had non-2xx answers (other than 501 from the not-yet-built
+# GET /v1/users/{id}/exercises), wrk or the loader failed, or the server died.
+# ERRATA_BIN: the server binary (default build/errata).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export BENCH_SMOKE=1
+unset BENCH_OUT BENCH_DURATION BENCH_CONNECTIONS BENCH_THREADS BENCH_USERS BENCH_W3_LINES BENCH_M2_COPIES BENCH_WORKLOADS BENCH_SCALE BENCH_LABEL
+exec ./bench/run.sh

@@ -1,0 +1,683 @@
+#include "store/postgres/postgres_store.h"
+
+#include <algorithm>
+#include <cctype>
+#include <unordered_map>
+
+#include "core/mastery.h"
+#include "store/postgres/schema.h"
+
+namespace errata {
+
+using pg::ArrayParam;
+using pg::Conn;
+using pg::Params;
+using pg::Query;
+using pg::Rows;
+
+namespace {
+
+std::string Lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// PostgreSQL text cannot hold NUL, so no stored key contains one.
+bool HasNul(const std::string& s) { return s.find('\0') != std::string::npos; }
+
+// Serializes migrations and the decay recomputation across errata nodes.
+constexpr const char* kLockSql = "SELECT pg_advisory_xact_lock(7310575183114203489)";
+
+// ---------------------------------------------------------------- statements
+
+// The errors of one utterance as parallel arrays: $4.. $14.
+#define ERRATA_UNNEST_ERRORS                                                                   \
+  " SELECT e.error_id, $1, $2, $3, e.category, e.subcategory, e.subcategory_id, e.code,"       \
+  " e.span_start, e.span_end, e.original, e.correction, e.explanation, e.created_at"           \
+  " FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[],"     \
+  " $10::bigint[], $11::text[], $12::text[], $13::text[], $14::bigint[])"                      \
+  " AS e(error_id, category, subcategory, subcategory_id, code, span_start, span_end,"         \
+  " original, correction, explanation, created_at)"
+#define ERRATA_INSERT_ERRORS                                                                   \
+  "INSERT INTO errors(error_id, utterance_id, conversation_id, user_id, category, subcategory," \
+  " subcategory_id, code, span_start, span_end, original, correction, explanation, created_at)" \
+  ERRATA_UNNEST_ERRORS
+
+const Query kMetaGet{"meta_get", "SELECT value FROM meta WHERE key=$1"};
+const Query kMetaSet{"meta_set",
+                     "INSERT INTO meta(key, value) VALUES($1, $2)"
+                     " ON CONFLICT(key) DO UPDATE SET value=excluded.value"};
+// log2(sum 2^(t_i/h)) per point, from its errors; each term relative to the
+// largest so that nothing overflows, and terms too small to count dropped
+// (power() raises an error on underflow).
+const Query kRecomputeDecay{
+    "recompute_decay",
+    "UPDATE error_frequencies f SET decay_log2 = s.v FROM ("
+    " SELECT user_id, subcategory_id, hi + ln(sum(CASE WHEN t - hi < -1000 THEN 0"
+    "   ELSE power(2::float8, t - hi) END)) / ln(2::float8) AS v"
+    " FROM (SELECT user_id, subcategory_id, created_at::float8 / $1::float8 AS t,"
+    "   max(created_at::float8 / $1::float8) OVER (PARTITION BY user_id, subcategory_id) AS hi"
+    "   FROM errors) e"
+    " GROUP BY user_id, subcategory_id, hi) s"
+    " WHERE f.user_id = s.user_id AND f.subcategory_id = s.subcategory_id"};
+
+// Writes.
+const Query kUserLookup{"user_lookup",
+                        "SELECT u.username, u.email, u.created_at,"
+                        " EXISTS(SELECT 1 FROM users WHERE email_norm=$2)"
+                        " FROM (SELECT 1) d LEFT JOIN users u ON u.user_id=$1"};
+const Query kInsertUser{"insert_user",
+                        "INSERT INTO users(user_id, username, email, email_norm, created_at)"
+                        " VALUES($1,$2,$3,$4,$5)"};
+const Query kConversationLookup{
+    "conversation_lookup",
+    "SELECT c.user_id, c.started_at, EXISTS(SELECT 1 FROM users WHERE user_id=$2)"
+    " FROM (SELECT 1) d LEFT JOIN conversations c ON c.conversation_id=$1"};
+const Query kInsertConversation{
+    "insert_conversation",
+    "INSERT INTO conversations(conversation_id, user_id, started_at) VALUES($1,$2,$3)"};
+// The utterance (if its id is taken) and the conversation's owner (if it exists).
+const Query kUtteranceLookup{
+    "utterance_lookup",
+    "SELECT u.request_hash, u.created_at,"
+    " (SELECT user_id FROM conversations WHERE conversation_id=$2)"
+    " FROM (SELECT 1) d LEFT JOIN utterances u ON u.utterance_id=$1"};
+const Query kUtteranceErrors{"utterance_errors",
+                             "SELECT error_id, category, subcategory, subcategory_id, code,"
+                             " span_start, span_end, original, correction, explanation,"
+                             " created_at FROM errors WHERE utterance_id=$1 ORDER BY error_id"};
+// Ingest's first sight of a user and conversation.
+const Query kCreateMissing{
+    "create_missing",
+    "WITH u AS (INSERT INTO users(user_id, username, email, email_norm, created_at)"
+    " VALUES($1, $2, NULL, NULL, $4) ON CONFLICT(user_id) DO NOTHING)"
+    " INSERT INTO conversations(conversation_id, user_id, started_at) VALUES($3, $1, $4)"};
+// An utterance and its errors in one statement.
+const Query kInsertUtterance{
+    "insert_utterance",
+    "WITH u AS (INSERT INTO utterances(utterance_id, conversation_id, user_id, content,"
+    " created_at, request_hash) VALUES($1, $2, $3, $15, $16, $17)) " ERRATA_INSERT_ERRORS};
+const Query kErrorsTarget{"errors_target",
+                          "SELECT conversation_id, user_id FROM utterances WHERE utterance_id=$1"};
+const Query kInsertErrors{"insert_errors", ERRATA_INSERT_ERRORS};
+const Query kUpsertFrequencies{
+    "upsert_frequencies",
+    "INSERT INTO error_frequencies(user_id, subcategory_id, category, subcategory, frequency,"
+    " first_seen, last_seen, decay_log2)"
+    " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[],"
+    " $6::bigint[], $7::bigint[], $8::float8[])"
+    " ON CONFLICT(user_id, subcategory_id) DO UPDATE SET"
+    " frequency = error_frequencies.frequency + excluded.frequency,"
+    " first_seen = LEAST(error_frequencies.first_seen, excluded.first_seen),"
+    " last_seen = GREATEST(error_frequencies.last_seen, excluded.last_seen),"
+    " decay_log2 = errata_logadd2(error_frequencies.decay_log2, excluded.decay_log2)"};
+// The user's existence, the point's last conversation error, and its mastery
+// row, locked so that another node's attempt on the same point waits.
+const Query kAttemptLookup{
+    "attempt_lookup",
+    "SELECT EXISTS(SELECT 1 FROM users WHERE user_id=$1),"
+    " (SELECT last_seen FROM error_frequencies f WHERE f.user_id=$1 AND f.subcategory_id=$2),"
+    " m.stability_days, m.difficulty, m.last_review, m.reviews, m.lapses, m.last_correct,"
+    " m.last_lapse FROM (SELECT 1) d LEFT JOIN LATERAL (SELECT * FROM mastery"
+    " WHERE user_id=$1 AND subcategory_id=$2 FOR UPDATE) m ON true"};
+// The attempt and the point's new mastery. For a point already practised the
+// mastery row is locked (kAttemptLookup) and updated; for a first attempt it
+// is inserted, and when another node inserted it meanwhile the unique
+// violation sends the op round again, to build on that node's attempt.
+#define ERRATA_INSERT_ATTEMPT                                                                  \
+  "WITH a AS (INSERT INTO attempts(attempt_id, user_id, exercise_id, subcategory_id, correct," \
+  " answer, answered_at) VALUES($10, $1, $11, $2, $12, $13, $14))"                             \
+  " INSERT INTO mastery(user_id, subcategory_id, stability_days, difficulty, last_review,"     \
+  " reviews, lapses, last_correct, last_lapse) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9)"
+const Query kInsertFirstAttempt{"insert_first_attempt", ERRATA_INSERT_ATTEMPT};
+const Query kInsertAttempt{
+    "insert_attempt",
+    ERRATA_INSERT_ATTEMPT
+    " ON CONFLICT(user_id, subcategory_id) DO UPDATE SET stability_days=excluded.stability_days,"
+    " difficulty=excluded.difficulty, last_review=excluded.last_review,"
+    " reviews=excluded.reviews, lapses=excluded.lapses, last_correct=excluded.last_correct,"
+    " last_lapse=excluded.last_lapse"};
+
+// Reads.
+const Query kGetUser{"get_user",
+                     "SELECT user_id, username, email, created_at FROM users WHERE user_id=$1"};
+const Query kFindUserByEmail{
+    "find_user_by_email",
+    "SELECT user_id, username, email, created_at FROM users WHERE email_norm=$1"};
+const Query kGetConversation{"get_conversation",
+                             "SELECT user_id, started_at FROM conversations"
+                             " WHERE conversation_id=$1"};
+const Query kConversationUtterances{
+    "conversation_utterances",
+    "SELECT utterance_id, content, created_at FROM utterances WHERE conversation_id=$1"
+    " ORDER BY created_at, utterance_id"};
+const Query kConversationErrors{
+    "conversation_errors",
+    "SELECT utterance_id, error_id, category, subcategory, subcategory_id, code, span_start,"
+    " span_end, original, correction, explanation, created_at FROM errors"
+    " WHERE utterance_id IN (SELECT utterance_id FROM utterances WHERE conversation_id=$1)"
+    " ORDER BY error_id"};
+const Query kUserExists{"user_exists", "SELECT 1 FROM users WHERE user_id=$1"};
+const Query kProfilePoints{
+    "profile_points",
+    "SELECT f.subcategory_id, f.category, f.subcategory, f.frequency, f.first_seen, f.last_seen,"
+    " f.decay_log2, m.stability_days, m.difficulty, m.last_review, m.reviews, m.lapses,"
+    " m.last_correct, m.last_lapse FROM error_frequencies f LEFT JOIN mastery m"
+    " ON m.user_id=f.user_id AND m.subcategory_id=f.subcategory_id WHERE f.user_id=$1"};
+const Query kProfileExamples{
+    "profile_examples",
+    "SELECT e.error_id, e.subcategory_id, u.content, e.original, e.correction, e.span_start,"
+    " e.span_end, e.created_at FROM errors e JOIN utterances u USING(utterance_id)"
+    " WHERE e.user_id=$1 AND e.correction IS NOT NULL AND u.content IS NOT NULL"
+    " ORDER BY e.created_at DESC LIMIT 30"};
+const Query kProfileRecentCorrect{
+    "profile_recent_correct",
+    "SELECT exercise_id, answered_at FROM attempts WHERE user_id=$1 AND correct=1"
+    " ORDER BY answered_at DESC LIMIT 100"};
+const Query kErrorsBetween{
+    "errors_between",
+    "SELECT subcategory_id, category, subcategory, created_at FROM errors"
+    " WHERE user_id=$1 AND created_at>=$2 AND created_at<=$3"};
+const Query kPing{"ping", "SELECT 1"};
+
+// Reads one error from columns c .. c+10: error_id, category, subcategory,
+// subcategory_id, code, span_start, span_end, original, correction, explanation, created_at.
+ErrorRecord ReadError(const Rows& r, int row, int c) {
+  ErrorRecord e;
+  e.error_id = r.Text(row, c);
+  e.category = r.Text(row, c + 1);
+  e.subcategory = r.Text(row, c + 2);
+  e.subcategory_id = r.Text(row, c + 3);
+  e.code = r.OptText(row, c + 4).value_or("");
+  if (!r.IsNull(row, c + 5)) e.span = Span{r.Int(row, c + 5), r.Int(row, c + 6)};
+  e.original = r.OptText(row, c + 7);
+  e.correction = r.OptText(row, c + 8);
+  e.explanation = r.OptText(row, c + 9);
+  e.created_at = r.Int(row, c + 10);
+  return e;
+}
+
+MemoryState ReadMemory(const Rows& r, int row, int c) {
+  return MemoryState{r.Real(row, c),     r.Real(row, c + 1), r.Int(row, c + 2), r.Int(row, c + 3),
+                     r.Int(row, c + 4), r.Int(row, c + 5), r.Int(row, c + 6)};
+}
+
+// Appends $1..$14 of the error-inserting statements for utterance u.
+void AddErrorParams(const Utterance& u, Params* p) {
+  p->Add(u.utterance_id).Add(u.conversation_id).Add(u.user_id);
+  ArrayParam id, cat, sub, sub_id, code, start, end, orig, corr, expl, at;
+  for (const auto& e : u.errors) {
+    id.Add(e.error_id);
+    cat.Add(e.category);
+    sub.Add(e.subcategory);
+    sub_id.Add(e.subcategory_id);
+    if (e.code.empty()) {
+      code.AddNull();
+    } else {
+      code.Add(e.code);
+    }
+    if (e.span) {
+      start.Add(e.span->start);
+      end.Add(e.span->end);
+    } else {
+      start.AddNull();
+      end.AddNull();
+    }
+    orig.Add(e.original);
+    corr.Add(e.correction);
+    expl.Add(e.explanation);
+    at.Add(e.created_at);
+  }
+  for (ArrayParam* a : {&id, &cat, &sub, &sub_id, &code, &start, &end, &orig, &corr, &expl, &at}) {
+    p->Add(a->Take());
+  }
+}
+
+// Whether a failed statement concerns only the op that ran it (a race with
+// another writer, or a value PostgreSQL cannot store) rather than the batch.
+bool OpLevel(const Status& s) {
+  return s.code() == Status::Code::kConflict || s.code() == Status::Code::kNotFound ||
+         s.code() == Status::Code::kInvalidArgument;
+}
+
+}  // namespace
+
+// RAII: a pooled read connection for the length of one call, reset first if
+// an earlier call found it broken.
+class PostgresStore::Reader {
+ public:
+  explicit Reader(PostgresStore* s) : store_(s), conn_(s->Borrow()) {
+    status_ = conn_->EnsureUsable();
+  }
+  ~Reader() { store_->Return(std::move(conn_)); }
+  const Status& status() const { return status_; }
+  Conn* operator->() { return conn_.get(); }
+  Conn* get() { return conn_.get(); }
+
+ private:
+  PostgresStore* store_;
+  std::unique_ptr<Conn> conn_;
+  Status status_;
+};
+
+Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const std::string& url,
+                                                           Micros half_life, int pool_size) {
+  std::unique_ptr<PostgresStore> store(new PostgresStore(url, half_life));
+  auto w = Conn::Connect(url);
+  if (!w.ok()) return w.status();
+  store->writer_ = std::move(*w);
+  store->description_ = store->writer_->Description();
+  if (Status s = store->Migrate(); !s.ok()) return s;
+  if (Status s = store->RecomputeDecayIfNeeded(); !s.ok()) return s;
+  for (int i = 0; i < std::max(pool_size, 1); ++i) {
+    auto r = Conn::Connect(url);
+    if (!r.ok()) return r.status();
+    store->pool_.push_back(std::move(*r));
+  }
+  return store;
+}
+
+Status PostgresStore::Migrate() {
+  Conn* c = writer_.get();
+  auto begin = c->Exec(std::string("BEGIN; ") + kLockSql +
+                       "; CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL);"
+                       " SELECT COALESCE(max(version), 0) FROM schema_version");
+  if (!begin.ok()) {
+    c->Exec("ROLLBACK");
+    return begin.status();
+  }
+  const int64_t version = begin->Int(0, 0);
+  if (version > postgres::kSchemaVersion) {
+    c->Exec("ROLLBACK");
+    return Status::Internal("database schema version " + std::to_string(version) +
+                            " is newer than this binary's " +
+                            std::to_string(postgres::kSchemaVersion));
+  }
+  for (int64_t v = version; v < postgres::kSchemaVersion; ++v) {
+    auto r = c->Exec(std::string(postgres::kMigrations[v]) +
+                     "; DELETE FROM schema_version; INSERT INTO schema_version VALUES(" +
+                     std::to_string(v + 1) + ")");
+    if (!r.ok()) {
+      c->Exec("ROLLBACK");
+      return r.status();
+    }
+  }
+  return c->Exec("COMMIT").status();
+}
+
+// decay_log2 depends on the half-life; when it changes, recompute from the errors.
+Status PostgresStore::RecomputeDecayIfNeeded() {
+  Conn* c = writer_.get();
+  const std::string want = std::to_string(half_life_);
+  auto fail = [c](Status s) {
+    c->Exec("ROLLBACK");
+    return s;
+  };
+  if (auto r = c->Exec(std::string("BEGIN; ") + kLockSql); !r.ok()) return fail(r.status());
+  auto have = c->Exec(kMetaGet, Params().Add("decay_half_life_us"));
+  if (!have.ok()) return fail(have.status());
+  if (!have->empty() && have->Text(0, 0) == want) return c->Exec("COMMIT").status();
+  if (auto r = c->Exec(kRecomputeDecay, Params().Add(static_cast<double>(half_life_))); !r.ok()) {
+    return fail(r.status());
+  }
+  if (auto r = c->Exec(kMetaSet, Params().Add("decay_half_life_us").Add(want)); !r.ok()) {
+    return fail(r.status());
+  }
+  return c->Exec("COMMIT").status();
+}
+
+std::unique_ptr<Conn> PostgresStore::Borrow() {
+  std::unique_lock lock(pool_mu_);
+  pool_cv_.wait(lock, [this] { return !pool_.empty(); });
+  auto c = std::move(pool_.back());
+  pool_.pop_back();
+  return c;
+}
+
+void PostgresStore::Return(std::unique_ptr<Conn> c) {
+  {
+    std::lock_guard lock(pool_mu_);
+    pool_.push_back(std::move(c));
+  }
+  pool_cv_.notify_one();
+}
+
+Status PostgresStore::ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* deltas) {
+  DeltaSet batch(half_life_);
+  Status s = writer_->EnsureUsable();
+  if (s.ok() && writer_->InTransaction()) s = writer_->Exec("ROLLBACK").status();
+  for (size_t i = 0; s.ok() && i < ops.size(); ++i) s = ApplyInSavepoint(ops[i], &batch, i == 0);
+  if (s.ok() && ops.empty()) s = writer_->Exec("BEGIN").status();
+  if (s.ok()) s = UpsertFrequencies(batch);
+  if (s.ok()) s = writer_->Exec("COMMIT").status();
+  if (!s.ok()) {
+    if (!writer_->broken() && writer_->InTransaction()) writer_->Exec("ROLLBACK");
+    if (s.code() != Status::Code::kUnavailable) s = Status::Unavailable(s.message());
+    for (WriteOp* op : ops) op->status = s;
+    return s;
+  }
+  *deltas = std::move(batch);
+  return Status::Ok();
+}
+
+// Runs one op under the savepoint "op" (the first op also opens the
+// transaction; later ones release the previous op's savepoint in the same
+// round trip; COMMIT releases the last). When a statement fails because of
+// this op alone (a unique or foreign-key violation from a race with another
+// node, or a value PostgreSQL rejects), the op is rolled back to the
+// savepoint; after a race it runs once more, now seeing the other node's
+// committed row (so a concurrent identical write becomes a replay), and if it
+// still fails it is reported on the op. Any other failure fails the batch.
+Status PostgresStore::ApplyInSavepoint(WriteOp* op, DeltaSet* deltas, bool first) {
+  const char* open = first ? "BEGIN; SAVEPOINT op" : "RELEASE SAVEPOINT op; SAVEPOINT op";
+  if (auto r = writer_->Exec(open); !r.ok()) return r.status();
+  for (int attempt = 0;; ++attempt) {
+    Status s = Apply(op, deltas);
+    if (s.ok()) return s;
+    if (!OpLevel(s)) return s;
+    if (auto r = writer_->Exec("ROLLBACK TO SAVEPOINT op"); !r.ok()) return r.status();
+    if (attempt == 0 && s.code() != Status::Code::kInvalidArgument) continue;
+    op->replayed = false;
+    switch (s.code()) {
+      case Status::Code::kConflict:
+        op->status = Status::Conflict("a concurrent write used the same id or email");
+        break;
+      case Status::Code::kNotFound:
+        op->status = Status::NotFound("a record this write refers to does not exist");
+        break;
+      default:  // text with a NUL character, mostly
+        op->status = Status::InvalidArgument(s.message().starts_with("text cannot")
+                                                 ? s.message()
+                                                 : "a value cannot be stored");
+        break;
+    }
+    return Status::Ok();
+  }
+}
+
+// Applies one op. A validation failure is recorded in op->status and returns
+// ok, so the batch goes on; an SQL failure returns non-ok.
+Status PostgresStore::Apply(WriteOp* op, DeltaSet* deltas) {
+  op->status = Status::Ok();
+  op->replayed = false;
+  switch (op->kind) {
+    case WriteOp::Kind::kCreateUser: return CreateUser(op);
+    case WriteOp::Kind::kCreateConversation: return CreateConversation(op);
+    case WriteOp::Kind::kAddUtterance: return AddUtterance(op, deltas);
+    case WriteOp::Kind::kAddErrors: return AddErrors(op, deltas);
+    case WriteOp::Kind::kRecordAttempt: return RecordAttempt(op);
+  }
+  return Status::Internal("unknown op");
+}
+
+Status PostgresStore::CreateUser(WriteOp* op) {
+  User& u = op->user;
+  const std::optional<std::string> norm =
+      u.email ? std::optional<std::string>(Lower(*u.email)) : std::nullopt;
+  auto r = writer_->Exec(kUserLookup, Params().Add(u.user_id).Add(norm));
+  if (!r.ok()) return r.status();
+  if (op->client_id && !r->IsNull(0, 0)) {
+    const bool same = r->Text(0, 0) == u.username &&
+                      Lower(r->OptText(0, 1).value_or("")) == Lower(u.email.value_or(""));
+    if (!same) op->status = Status::Conflict("user_id already exists with other details");
+    op->replayed = same;
+    u.created_at = r->Int(0, 2);
+    return Status::Ok();
+  }
+  if (r->Bool(0, 3)) {
+    op->status = Status::Conflict("Email already registered");
+    return Status::Ok();
+  }
+  return writer_
+      ->Exec(kInsertUser,
+             Params().Add(u.user_id).Add(u.username).Add(u.email).Add(norm).Add(u.created_at))
+      .status();
+}
+
+Status PostgresStore::CreateConversation(WriteOp* op) {
+  Conversation& c = op->conversation;
+  auto r = writer_->Exec(kConversationLookup, Params().Add(c.conversation_id).Add(c.user_id));
+  if (!r.ok()) return r.status();
+  if (op->client_id && !r->IsNull(0, 0)) {
+    op->replayed = r->Text(0, 0) == c.user_id;
+    if (!op->replayed) op->status = Status::Conflict("conversation_id already exists");
+    c.started_at = r->Int(0, 1);
+    return Status::Ok();
+  }
+  if (!r->Bool(0, 2)) {
+    op->status = Status::NotFound("User not found");
+    return Status::Ok();
+  }
+  return writer_
+      ->Exec(kInsertConversation, Params().Add(c.conversation_id).Add(c.user_id).Add(c.started_at))
+      .status();
+}
+
+Status PostgresStore::AddUtterance(WriteOp* op, DeltaSet* deltas) {
+  Utterance& u = op->utterance;
+  auto r = writer_->Exec(kUtteranceLookup, Params().Add(u.utterance_id).Add(u.conversation_id));
+  if (!r.ok()) return r.status();
+  // An earlier write of the same utterance id: a replay, or a conflicting reuse.
+  if (op->client_id && !r->IsNull(0, 0)) {
+    const bool same = static_cast<uint64_t>(r->Int(0, 0)) == op->request_hash;
+    u.created_at = r->Int(0, 1);
+    if (!same) {
+      op->status = Status::Conflict("utterance_id already used for a different utterance");
+      return Status::Ok();
+    }
+    op->replayed = true;
+    auto errs = writer_->Exec(kUtteranceErrors, Params().Add(u.utterance_id));
+    if (!errs.ok()) return errs.status();
+    u.errors.clear();
+    for (int i = 0; i < errs->size(); ++i) u.errors.push_back(ReadError(*errs, i, 0));
+    return Status::Ok();
+  }
+  const bool found = !r->IsNull(0, 2);
+  if (found && r->Text(0, 2) != u.user_id) {
+    op->status = Status::InvalidArgument("user_id does not own the conversation", "user_id");
+    return Status::Ok();
+  }
+  if (!found && !op->create_missing) {
+    op->status = Status::NotFound("Conversation not found");
+    return Status::Ok();
+  }
+  if (!found) {
+    auto c = writer_->Exec(kCreateMissing, Params()
+                                               .Add(u.user_id)
+                                               .Add(op->user.username)
+                                               .Add(u.conversation_id)
+                                               .Add(u.created_at));
+    if (!c.ok()) return c.status();
+  }
+  Params p;
+  AddErrorParams(u, &p);
+  p.Add(u.content).Add(u.created_at).Add(static_cast<int64_t>(op->request_hash));
+  if (auto ins = writer_->Exec(kInsertUtterance, p); !ins.ok()) return ins.status();
+  deltas->AddAll(u);
+  return Status::Ok();
+}
+
+Status PostgresStore::AddErrors(WriteOp* op, DeltaSet* deltas) {
+  Utterance& u = op->utterance;
+  auto r = writer_->Exec(kErrorsTarget, Params().Add(u.utterance_id));
+  if (!r.ok()) return r.status();
+  if (r->empty()) {
+    op->status = Status::NotFound("Utterance not found");
+    return Status::Ok();
+  }
+  if (r->Text(0, 0) != u.conversation_id || r->Text(0, 1) != u.user_id) {
+    op->status = Status::InvalidArgument(
+        "user_id, conversation_id and utterance_id do not belong together", "utterance_id");
+    return Status::Ok();
+  }
+  if (!u.errors.empty()) {
+    Params p;
+    AddErrorParams(u, &p);
+    if (auto ins = writer_->Exec(kInsertErrors, p); !ins.ok()) return ins.status();
+  }
+  deltas->AddAll(u);
+  return Status::Ok();
+}
+
+// One statement for the whole batch; rows in key order, so that two nodes
+// upserting the same points lock them in the same order.
+Status PostgresStore::UpsertFrequencies(const DeltaSet& deltas) {
+  if (deltas.empty()) return Status::Ok();
+  std::vector<const ErrorDelta*> sorted;
+  sorted.reserve(deltas.size());
+  for (const auto& d : deltas.deltas()) sorted.push_back(&d);
+  std::sort(sorted.begin(), sorted.end(), [](const ErrorDelta* a, const ErrorDelta* b) {
+    if (a->user_id != b->user_id) return a->user_id < b->user_id;
+    return a->subcategory_id < b->subcategory_id;
+  });
+  ArrayParam user, sub_id, cat, sub, count, first, last, decay;
+  for (const ErrorDelta* d : sorted) {
+    user.Add(d->user_id);
+    sub_id.Add(d->subcategory_id);
+    cat.Add(d->category);
+    sub.Add(d->subcategory);
+    count.Add(d->count);
+    first.Add(d->first_seen);
+    last.Add(d->last_seen);
+    decay.Add(d->decay_log2);
+  }
+  Params p;
+  for (ArrayParam* a : {&user, &sub_id, &cat, &sub, &count, &first, &last, &decay}) {
+    p.Add(a->Take());
+  }
+  return writer_->Exec(kUpsertFrequencies, p).status();
+}
+
+Status PostgresStore::RecordAttempt(WriteOp* op) {
+  Attempt& a = op->attempt;
+  auto r = writer_->Exec(kAttemptLookup, Params().Add(a.user_id).Add(a.subcategory_id));
+  if (!r.ok()) return r.status();
+  if (!r->Bool(0, 0)) {
+    op->status = Status::NotFound("User not found");
+    return Status::Ok();
+  }
+  const Micros last_error = r->IsNull(0, 1) ? 0 : r->Int(0, 1);
+  const bool practised = !r->IsNull(0, 2);
+  MemoryState m;
+  if (practised) m = ReadMemory(*r, 0, 2);
+  m = AfterAttempt(WithLapses(m, last_error), a.correct, a.answered_at);
+  Params p;
+  p.Add(a.user_id).Add(a.subcategory_id).Add(m.stability_days).Add(m.difficulty);
+  p.Add(m.last_review).Add(m.reviews).Add(m.lapses).Add(m.last_correct).Add(m.last_lapse);
+  p.Add(a.attempt_id).Add(a.exercise_id).Add(static_cast<int64_t>(a.correct)).Add(a.answer);
+  p.Add(a.answered_at);
+  auto ins = writer_->Exec(practised ? kInsertAttempt : kInsertFirstAttempt, p);
+  if (!ins.ok()) return ins.status();
+  op->memory = m;
+  return Status::Ok();
+}
+
+Result<User> PostgresStore::GetUser(const std::string& user_id) {
+  if (HasNul(user_id)) return Status::NotFound("User not found");
+  Reader c(this);
+  if (!c.status().ok()) return c.status();
+  auto r = c->Exec(kGetUser, Params().Add(user_id));
+  if (!r.ok()) return r.status();
+  if (r->empty()) return Status::NotFound("User not found");
+  return User{r->Text(0, 0), r->Text(0, 1), r->OptText(0, 2), r->Int(0, 3)};
+}
+
+Result<User> PostgresStore::FindUserByEmail(const std::string& email) {
+  if (HasNul(email)) return Status::NotFound("User not found");
+  Reader c(this);
+  if (!c.status().ok()) return c.status();
+  auto r = c->Exec(kFindUserByEmail, Params().Add(Lower(email)));
+  if (!r.ok()) return r.status();
+  if (r->empty()) return Status::NotFound("User not found");
+  return User{r->Text(0, 0), r->Text(0, 1), r->OptText(0, 2), r->Int(0, 3)};
+}
+
+Result<ConversationView> PostgresStore::GetConversation(const std::string& id) {
+  if (HasNul(id)) return Status::NotFound("Conversation not found");
+  Reader c(this);
+  if (!c.status().ok()) return c.status();
+  auto conv = c->Exec(kGetConversation, Params().Add(id));
+  if (!conv.ok()) return conv.status();
+  if (conv->empty()) return Status::NotFound("Conversation not found");
+  ConversationView v;
+  v.conversation = Conversation{id, conv->Text(0, 0), conv->Int(0, 1)};
+  auto us = c->Exec(kConversationUtterances, Params().Add(id));
+  if (!us.ok()) return us.status();
+  std::unordered_map<std::string, size_t> index;
+  for (int i = 0; i < us->size(); ++i) {
+    index[us->Text(i, 0)] = v.utterances.size();
+    v.utterances.push_back(Utterance{us->Text(i, 0), id, v.conversation.user_id,
+                                     us->OptText(i, 1), us->Int(i, 2), {}});
+  }
+  auto es = c->Exec(kConversationErrors, Params().Add(id));
+  if (!es.ok()) return es.status();
+  for (int i = 0; i < es->size(); ++i) {
+    auto it = index.find(es->Text(i, 0));
+    if (it != index.end()) v.utterances[it->second].errors.push_back(ReadError(*es, i, 1));
+  }
+  return v;
+}
+
+Result<Profile> PostgresStore::LoadProfile(const std::string& user_id) {
+  Profile p;
+  if (HasNul(user_id)) return p;
+  Reader c(this);
+  if (!c.status().ok()) return c.status();
+  auto user = c->Exec(kUserExists, Params().Add(user_id));
+  if (!user.ok()) return user.status();
+  p.user_known = !user->empty();
+  if (!p.user_known) return p;
+  auto r = c->Exec(kProfilePoints, Params().Add(user_id));
+  if (!r.ok()) return r.status();
+  for (int i = 0; i < r->size(); ++i) {
+    ErrorPoint point{r->Text(i, 0), r->Text(i, 1), r->Text(i, 2), r->Int(i, 3),
+                     r->Int(i, 4),  r->Int(i, 5),  r->Real(i, 6), {}};
+    if (!r->IsNull(i, 7)) point.memory = ReadMemory(*r, i, 7);
+    p.points.push_back(std::move(point));
+  }
+  if (Status s = LoadExamples(c.get(), user_id, &p); !s.ok()) return s;
+  return p;
+}
+
+// The learner's newest corrected errors and newest correct answers.
+Status PostgresStore::LoadExamples(Conn* c, const std::string& user_id, Profile* p) {
+  auto ex = c->Exec(kProfileExamples, Params().Add(user_id));
+  if (!ex.ok()) return ex.status();
+  for (int i = 0; i < ex->size(); ++i) {
+    p->examples.push_back(Example{ex->Text(i, 0), ex->Text(i, 1), ex->Text(i, 2), ex->Text(i, 3),
+                                  ex->Text(i, 4), ex->IsNull(i, 5) ? -1 : ex->Int(i, 5),
+                                  ex->IsNull(i, 6) ? -1 : ex->Int(i, 6), ex->Int(i, 7)});
+  }
+  auto rc = c->Exec(kProfileRecentCorrect, Params().Add(user_id));
+  if (!rc.ok()) return rc.status();
+  for (int i = 0; i < rc->size(); ++i) {
+    p->recent_correct.push_back(RecentCorrect{rc->Text(i, 0), rc->Int(i, 1)});
+  }
+  return Status::Ok();
+}
+
+Result<Profile> PostgresStore::ProfileBetween(const std::string& user_id, Micros since,
+                                              Micros until) {
+  Profile p;
+  if (HasNul(user_id)) return p;
+  Reader c(this);
+  if (!c.status().ok()) return c.status();
+  auto r = c->Exec(kErrorsBetween, Params().Add(user_id).Add(since).Add(until));
+  if (!r.ok()) return r.status();
+  DeltaSet set(half_life_);
+  for (int i = 0; i < r->size(); ++i) {
+    ErrorRecord e{.category = r->Text(i, 1), .subcategory = r->Text(i, 2),
+                  .subcategory_id = r->Text(i, 0), .created_at = r->Int(i, 3)};
+    set.Add(user_id, e);
+  }
+  for (const auto& d : set.deltas()) p.Apply(d);
+  return p;
+}
+
+Status PostgresStore::Ping() {
+  Reader c(this);
+  if (!c.status().ok()) return c.status();
+  return c->Exec(kPing, Params()).status();
+}
+
+}  // namespace errata

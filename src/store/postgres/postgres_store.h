@@ -1,0 +1,68 @@
+// PostgresStore: the shared store, for several errata nodes over one
+// PostgreSQL database (libpq). A dedicated writer connection (used only by the
+// Writer thread) and a pool of read connections borrowed one per call.
+// Each batch is one transaction and each op in it runs under a savepoint, so
+// a unique violation from a race with another node undoes only that op.
+// A lost connection makes calls return Unavailable; the next call resets it
+// (PQreset), so errata recovers when PostgreSQL comes back.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "store/postgres/pg_conn.h"
+#include "store/store.h"
+
+namespace errata {
+
+class PostgresStore : public Store {
+ public:
+  // Connects to `url` (postgres://user[:password]@host[:port]/db[?params]),
+  // migrates the schema to the current version and opens `pool_size` read
+  // connections.
+  static Result<std::unique_ptr<PostgresStore>> Open(const std::string& url, Micros half_life,
+                                                     int pool_size);
+
+  // "postgres://host:port/db", never the user or password.
+  std::string Describe() const override { return description_; }
+  Status ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* deltas) override;
+  Result<User> GetUser(const std::string& user_id) override;
+  Result<User> FindUserByEmail(const std::string& email) override;
+  Result<ConversationView> GetConversation(const std::string& conversation_id) override;
+  Result<Profile> LoadProfile(const std::string& user_id) override;
+  Result<Profile> ProfileBetween(const std::string& user_id, Micros since, Micros until) override;
+  Status Ping() override;
+
+ private:
+  PostgresStore(std::string url, Micros half_life) : url_(std::move(url)), half_life_(half_life) {}
+
+  // A read connection borrowed from the pool for one call.
+  class Reader;
+  std::unique_ptr<pg::Conn> Borrow();
+  void Return(std::unique_ptr<pg::Conn> conn);
+
+  Status Migrate();
+  Status RecomputeDecayIfNeeded();
+  Status ApplyInSavepoint(WriteOp* op, DeltaSet* deltas, bool first);
+  Status Apply(WriteOp* op, DeltaSet* deltas);
+  Status CreateUser(WriteOp* op);
+  Status CreateConversation(WriteOp* op);
+  Status AddUtterance(WriteOp* op, DeltaSet* deltas);
+  Status AddErrors(WriteOp* op, DeltaSet* deltas);
+  Status RecordAttempt(WriteOp* op);
+  Status UpsertFrequencies(const DeltaSet& deltas);
+  Status LoadExamples(pg::Conn* conn, const std::string& user_id, Profile* p);
+
+  std::string url_;
+  std::string description_;
+  Micros half_life_;
+  std::unique_ptr<pg::Conn> writer_;
+  std::mutex pool_mu_;
+  std::condition_variable pool_cv_;
+  std::vector<std::unique_ptr<pg::Conn>> pool_;  // guarded by pool_mu_
+};
+
+}  // namespace errata

@@ -1,0 +1,96 @@
+// The PostgreSQL schema, as numbered migrations: the same tables and columns
+// as the SQLite schema (store/sqlite/schema.h). Migration i brings the
+// database from schema_version i to i + 1; a new version appends, never edits.
+// Timestamps are BIGINT microseconds since the epoch; ids are TEXT with the
+// "C" collation, so they compare and sort bytewise as in SQLite.
+#pragma once
+
+namespace errata::postgres {
+
+inline constexpr const char* kMigrations[] = {
+    // 1: the initial schema.
+    R"sql(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE users(
+  user_id TEXT COLLATE "C" PRIMARY KEY,
+  username TEXT NOT NULL,
+  email TEXT,
+  email_norm TEXT COLLATE "C" UNIQUE,
+  created_at BIGINT NOT NULL);
+CREATE TABLE conversations(
+  conversation_id TEXT COLLATE "C" PRIMARY KEY,
+  user_id TEXT COLLATE "C" NOT NULL REFERENCES users(user_id),
+  started_at BIGINT NOT NULL);
+CREATE INDEX conversations_user ON conversations(user_id);
+CREATE TABLE utterances(
+  utterance_id TEXT COLLATE "C" PRIMARY KEY,
+  conversation_id TEXT COLLATE "C" NOT NULL REFERENCES conversations(conversation_id),
+  user_id TEXT COLLATE "C" NOT NULL REFERENCES users(user_id),
+  content TEXT,
+  created_at BIGINT NOT NULL,
+  request_hash BIGINT NOT NULL DEFAULT 0);
+CREATE INDEX utterances_conversation ON utterances(conversation_id, created_at);
+CREATE TABLE errors(
+  error_id TEXT COLLATE "C" PRIMARY KEY,
+  utterance_id TEXT COLLATE "C" NOT NULL REFERENCES utterances(utterance_id),
+  conversation_id TEXT COLLATE "C" NOT NULL,
+  user_id TEXT COLLATE "C" NOT NULL,
+  category TEXT NOT NULL,
+  subcategory TEXT NOT NULL,
+  subcategory_id TEXT COLLATE "C" NOT NULL,
+  code TEXT,
+  span_start BIGINT,
+  span_end BIGINT,
+  original TEXT,
+  correction TEXT,
+  explanation TEXT,
+  created_at BIGINT NOT NULL);
+CREATE INDEX errors_utterance ON errors(utterance_id);
+CREATE INDEX errors_user_time ON errors(user_id, created_at);
+CREATE TABLE error_frequencies(
+  user_id TEXT COLLATE "C" NOT NULL REFERENCES users(user_id),
+  subcategory_id TEXT COLLATE "C" NOT NULL,
+  category TEXT NOT NULL,
+  subcategory TEXT NOT NULL,
+  frequency BIGINT NOT NULL,
+  first_seen BIGINT NOT NULL,
+  last_seen BIGINT NOT NULL,
+  decay_log2 DOUBLE PRECISION NOT NULL,
+  PRIMARY KEY(user_id, subcategory_id));
+CREATE TABLE mastery(
+  user_id TEXT COLLATE "C" NOT NULL REFERENCES users(user_id),
+  subcategory_id TEXT COLLATE "C" NOT NULL,
+  stability_days DOUBLE PRECISION NOT NULL,
+  difficulty DOUBLE PRECISION NOT NULL,
+  last_review BIGINT NOT NULL,
+  reviews BIGINT NOT NULL,
+  lapses BIGINT NOT NULL,
+  last_correct BIGINT NOT NULL,
+  last_lapse BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY(user_id, subcategory_id));
+CREATE TABLE attempts(
+  attempt_id TEXT COLLATE "C" PRIMARY KEY,
+  user_id TEXT COLLATE "C" NOT NULL REFERENCES users(user_id),
+  exercise_id TEXT COLLATE "C" NOT NULL,
+  subcategory_id TEXT COLLATE "C" NOT NULL,
+  correct INTEGER NOT NULL,
+  answer TEXT,
+  answered_at BIGINT NOT NULL);
+CREATE INDEX attempts_user_time ON attempts(user_id, answered_at);
+-- log2(2^a + 2^b), exact when either side is -Infinity (no errors), and never
+-- underflowing: power() raises an error rather than return 0.
+CREATE FUNCTION errata_logadd2(a DOUBLE PRECISION, b DOUBLE PRECISION)
+RETURNS DOUBLE PRECISION LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE
+    WHEN a = '-Infinity'::float8 THEN b
+    WHEN b = '-Infinity'::float8 THEN a
+    WHEN abs(a - b) > 1000 THEN greatest(a, b)
+    ELSE greatest(a, b) + ln(1 + power(2::float8, least(a, b) - greatest(a, b))) / ln(2::float8)
+  END
+$$;
+)sql",
+};
+
+inline constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
+
+}  // namespace errata::postgres
