@@ -21,7 +21,9 @@ ProfileCache::Shard& ProfileCache::ShardFor(const std::string& user_id) {
 
 Result<std::shared_ptr<const Profile>> ProfileCache::Get(const std::string& user_id) {
   Shard& shard = ShardFor(user_id);
-  uint64_t version;
+  const size_t slot = Slot(user_id);
+  uint32_t generation;
+  bool cacheable;
   {
     std::lock_guard lock(shard.mu);
     auto it = shard.map.find(user_id);
@@ -31,16 +33,19 @@ Result<std::shared_ptr<const Profile>> ProfileCache::Get(const std::string& user
       metrics_->CacheHit();
       return it->second.profile;
     }
-    version = shard.version;
+    generation = shard.generation[slot];
+    cacheable = shard.committing[slot] == 0;
   }
   metrics_->CacheMiss();
-  // Load outside the lock. A write that commits meanwhile bumps the version;
-  // then this load may miss it, so it is returned but not cached.
+  // Load outside the lock. If a commit for this learner overlapped the load,
+  // the load may or may not include it: return it, but do not cache it.
   auto loaded = store_->LoadProfile(user_id);
   if (!loaded.ok()) return loaded.status();
   auto profile = std::make_shared<const Profile>(std::move(*loaded));
   std::lock_guard lock(shard.mu);
-  if (shard.version == version) Insert(shard, user_id, profile);
+  if (cacheable && shard.committing[slot] == 0 && shard.generation[slot] == generation) {
+    Insert(shard, user_id, profile);
+  }
   return profile;
 }
 
@@ -63,12 +68,33 @@ void ProfileCache::Insert(Shard& shard, const std::string& user_id,
 
 template <typename Edit>
 void ProfileCache::Update(Shard& shard, const std::string& user_id, Edit edit) {
-  ++shard.version;
   auto it = shard.map.find(user_id);
   if (it == shard.map.end()) return;
   auto copy = std::make_shared<Profile>(*it->second.profile);
   edit(*copy);
   it->second.profile = std::move(copy);
+}
+
+size_t ProfileCache::Slot(const std::string& user_id) {
+  return (std::hash<std::string>{}(user_id) / kShards) % 256;
+}
+
+void ProfileCache::BeginCommit(const std::vector<std::string>& user_ids) {
+  for (const auto& id : user_ids) {
+    Shard& shard = ShardFor(id);
+    std::lock_guard lock(shard.mu);
+    ++shard.committing[Slot(id)];
+    ++shard.generation[Slot(id)];
+  }
+}
+
+void ProfileCache::EndCommit(const std::vector<std::string>& user_ids) {
+  for (const auto& id : user_ids) {
+    Shard& shard = ShardFor(id);
+    std::lock_guard lock(shard.mu);
+    --shard.committing[Slot(id)];
+    ++shard.generation[Slot(id)];
+  }
 }
 
 void ProfileCache::ApplyDeltas(const DeltaSet& deltas) {

@@ -4,6 +4,7 @@
 // Thread-safe: any thread may Get; the Writer thread calls Apply*.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <list>
 #include <memory>
@@ -32,6 +33,13 @@ class ProfileCache {
   // The returned profile is immutable and stays valid while held.
   Result<std::shared_ptr<const Profile>> Get(const std::string& user_id);
 
+  // Brackets a commit of writes for `user_ids`: Begin before the transaction
+  // commits, End after its effects were applied here. Reads that load from
+  // the store meanwhile are served but not cached, so a load can neither miss
+  // the commit nor count it twice.
+  void BeginCommit(const std::vector<std::string>& user_ids);
+  void EndCommit(const std::vector<std::string>& user_ids);
+
   // Applies committed deltas to the cached profiles they touch.
   void ApplyDeltas(const DeltaSet& deltas);
   // Records a committed attempt: the point's new memory state, and the
@@ -53,8 +61,13 @@ class ProfileCache {
     mutable std::mutex mu;
     std::unordered_map<std::string, Entry> map;  // guarded by mu
     std::list<std::string> lru;                  // guarded by mu; front = most recent
-    uint64_t version = 0;                        // guarded by mu; bumped by every write
+    // Per hash slot of user ids: commits in progress, and a generation bumped
+    // when one starts or ends. A load is cached only if no commit touching its
+    // slot was in progress or started meanwhile (guarded by mu).
+    std::array<uint32_t, 256> committing{};
+    std::array<uint32_t, 256> generation{};
   };
+  static size_t Slot(const std::string& user_id);
   Shard& ShardFor(const std::string& user_id);
   // Copies the cached profile of `user_id`, lets `edit` change it, and swaps
   // it in. Caller holds shard.mu. Does nothing if the learner is not cached.

@@ -70,11 +70,27 @@ void Writer::Run() {
   }
 }
 
+namespace {
+// The learner whose profile an op changes.
+const std::string& UserOf(const WriteOp& op) {
+  switch (op.kind) {
+    case WriteOp::Kind::kCreateUser: return op.user.user_id;
+    case WriteOp::Kind::kCreateConversation: return op.conversation.user_id;
+    case WriteOp::Kind::kRecordAttempt: return op.attempt.user_id;
+    default: return op.utterance.user_id;
+  }
+}
+}  // namespace
+
 void Writer::Commit(std::vector<std::unique_ptr<WriteRequest>>& batch) {
   std::vector<WriteOp*> ops;
   for (auto& r : batch) {
     for (auto& op : r->ops) ops.push_back(&op);
   }
+  std::vector<std::string> users;
+  users.reserve(ops.size());
+  for (const WriteOp* op : ops) users.push_back(UserOf(*op));
+  cache_->BeginCommit(users);
   DeltaSet deltas(0);
   const auto start = std::chrono::steady_clock::now();
   const Status s = store_->ApplyBatch(ops, &deltas);
@@ -104,6 +120,7 @@ void Writer::Commit(std::vector<std::unique_ptr<WriteRequest>>& batch) {
       }
     }
   }
+  cache_->EndCommit(users);
   for (auto& r : batch) {
     r->status = s;
     if (r->done) r->done(*r);
