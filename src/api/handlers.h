@@ -2,6 +2,8 @@
 // answers at once (reads) or queues a write and answers after its commit.
 #pragma once
 
+#include <string_view>
+
 #include "api/services.h"
 #include "http/router.h"
 
@@ -32,10 +34,19 @@ void GetTopErrors(const Ctx& c, Services& s, Respond r);
 void GetExercises(const Ctx& c, Services& s, Respond r);
 void PostAttempt(const Ctx& c, Services& s, Respond r);
 void GetTaxonomy(const Ctx& c, Services& s, Respond r);
+// stream.cc: live events (SSE)
+void GetStream(const Ctx& c, Services& s, Respond r);
 // health.cc
 void Healthz(const Ctx& c, Services& s, Respond r);
 void Readyz(const Ctx& c, Services& s, Respond r);
 void GetMetrics(const Ctx& c, Services& s, Respond r);
+// docs.cc: the OpenAPI document (data/openapi.json, built in) and swagger-ui
+void GetOpenApi(const Ctx& c, Services& s, Respond r);
+void GetDocs(const Ctx& c, Services& s, Respond r);
+void GetDocsAsset(const Ctx& c, Services& s, Respond r);
+// The built-in document, and a check that it parses (run at start-up).
+std::string_view OpenApiDocument();
+Status CheckOpenApiDocument();
 
 // routes.cc: the whole API on one screen.
 http::Router BuildRouter(Services& s);

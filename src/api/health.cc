@@ -1,5 +1,6 @@
 // Operations: GET /healthz (the process answers), GET /readyz (the store
-// answers and the writer keeps up), GET /metrics (Prometheus text).
+// answers and the writer keeps up; it also says whether the shared cache is in
+// use), GET /metrics (Prometheus text).
 #include <boost/json.hpp>
 
 #include "api/handlers.h"
@@ -16,20 +17,38 @@ void Readyz(const Ctx&, Services& s, Respond respond) {
   const Status store = s.store->Ping();
   const size_t depth = s.writer->depth();
   const bool writer_ok = s.writer->healthy();
+  // The shared cache (Redis) is not needed to be ready: while it is down,
+  // reads use the store and writes still commit. errata is then degraded.
+  const bool cache_ok = s.cache->shared_ok();
   const bool ready = store.ok() && writer_ok && depth < 9000;
   json::object o{{"status", ready ? "ready" : "not_ready"},
                  {"store", s.store->Describe()},
                  {"store_ok", store.ok()},
                  {"writer_ok", writer_ok},
-                 {"write_queue_depth", depth}};
+                 {"write_queue_depth", depth},
+                 {"cache", s.cache->Describe()},
+                 {"cache_ok", cache_ok}};
   if (!store.ok()) o["store_error"] = store.message();
+  if (!cache_ok) {
+    o["cache_error"] = s.cache->shared_error();
+    o["degraded"] = true;
+  }
   http::Response r = Json(ready ? 200 : 503, o);
   if (!ready) r.headers.emplace_back("Retry-After", "1");
   respond(std::move(r));
 }
 
 void GetMetrics(const Ctx&, Services& s, Respond respond) {
-  respond({200, s.metrics->Render(), "text/plain; version=0.0.4"});
+  std::string text = s.metrics->Render();
+  if (s.hub != nullptr) {
+    text += "# HELP errata_stream_subscribers Open live event streams (SSE).\n"
+            "# TYPE errata_stream_subscribers gauge\n"
+            "errata_stream_subscribers " + std::to_string(s.hub->subscribers()) + "\n"
+            "# HELP errata_stream_dropped_total Streams dropped as slow consumers.\n"
+            "# TYPE errata_stream_dropped_total counter\n"
+            "errata_stream_dropped_total " + std::to_string(s.hub->dropped()) + "\n";
+  }
+  respond({200, std::move(text), "text/plain; version=0.0.4"});
 }
 
 }  // namespace errata::api

@@ -27,11 +27,16 @@ http::Router BuildRouter(Services& s) {
       {verb::get, "/v1/users/{id}/errors/top", GetTopErrors},
       {verb::get, "/v1/users/{id}/exercises", GetExercises},
       {verb::post, "/v1/users/{id}/attempts", PostAttempt},
+      {verb::get, "/v1/users/{id}/stream", GetStream},
       {verb::get, "/v1/taxonomy", GetTaxonomy},
       // Operations.
       {verb::get, "/healthz", Healthz},
       {verb::get, "/readyz", Readyz},
       {verb::get, "/metrics", GetMetrics},
+      // This API's documentation (docs/openapi.md).
+      {verb::get, "/openapi.json", GetOpenApi},
+      {verb::get, "/docs", GetDocs},
+      {verb::get, "/docs/assets/{file}", GetDocsAsset},
   };
   http::Router router;
   for (const Row& row : kRoutes) {

@@ -11,6 +11,7 @@
 #include "store/profile_cache.h"
 #include "store/store.h"
 #include "store/writer.h"
+#include "stream/hub.h"
 
 namespace errata::api {
 
@@ -18,6 +19,7 @@ struct Config {
   Micros half_life = 14 * kMicrosPerDay;  // recency weighting of error counts
   Micros future_tolerance = 60 * kMicrosPerSecond;  // created_at may be this far ahead
   int retry_after_seconds = 1;
+  std::string assets_dir;  // holds docs/ (swagger-ui files for /docs); "" means "."
 };
 
 struct Services {
@@ -28,6 +30,7 @@ struct Services {
   const ExerciseBank* bank = nullptr;
   Metrics* metrics = nullptr;
   Config config;
+  EventHub* hub = nullptr;  // live events (SSE); null: none published
 };
 
 }  // namespace errata::api

@@ -4,6 +4,8 @@
 #include <boost/asio/signal_set.hpp>
 
 #include <chrono>
+#include <memory>
+#include <optional>
 #include <thread>
 
 #include "api/errors.h"
@@ -12,6 +14,7 @@
 #include "app/open_store.h"
 #include "http/server.h"
 #include "log/log.h"
+#include "store/redis/redis_profiles.h"
 
 namespace errata::app {
 namespace {
@@ -74,13 +77,40 @@ int RunServe(const ServeOptions& o) {
     log::Error("cannot open store", {{"error", store.status().message()}});
     return 1;
   }
+  // Nodes that share a PostgreSQL store see each other's writes in their
+  // local caches within the TTL; one SQLite node owns its writes (no TTL).
+  const bool shared_store = o.store.starts_with("postgres://") || o.store.starts_with("postgresql://");
+  const int64_t ttl_ms = o.cache_ttl_ms >= 0 ? o.cache_ttl_ms : (shared_store ? 1000 : 0);
+  std::optional<redis::Url> redis_url;
+  if (!o.cache.empty() && o.cache != "local") {
+    auto url = redis::ParseUrl(o.cache);
+    if (!url.ok()) {
+      log::Error("bad --cache", {{"error", url.status().message()}});
+      return 2;
+    }
+    redis_url = *url;
+  }
   api::Services services;
   auto router_names = api::BuildRouter(services).Names();
   Metrics metrics(router_names);
-  ProfileCache cache(store->get(), &metrics, {o.cache_size, 0});
+  std::unique_ptr<redis::RedisProfiles> shared;
+  if (redis_url) {
+    shared = std::make_unique<redis::RedisProfiles>(redis::RedisProfiles::Options{.url = *redis_url},
+                                                    &metrics);
+    shared->Start();
+    if (!shared->WaitUntilUp(std::chrono::seconds(1))) {
+      log::Warn("shared cache not reachable yet: reading profiles from the store until it is",
+                {{"cache", shared->Describe()}, {"error", shared->last_error()}});
+    }
+  }
+  ProfileCache cache(store->get(), &metrics, {o.cache_size, ttl_ms * 1000},
+                     shared.get());
   Writer writer(store->get(), &cache, &metrics, {o.flush_interval_us, o.max_batch, o.queue_capacity});
   services = {store->get(), &writer, &cache, &data->taxonomy, &data->bank, &metrics,
               api::Config{half_life}};
+  services.config.assets_dir = o.assets_dir;
+  EventHub hub({});  // outlives the server: sessions hold subscriptions
+  services.hub = &hub;
   const http::Router router = api::BuildRouter(services);
   http::Server server({host, port, o.body_limit, threads}, router, &metrics, api::ServerError);
   if (Status s = server.Listen(); !s.ok()) {
@@ -91,6 +121,8 @@ int RunServe(const ServeOptions& o) {
   server.Start();
   log::Info("listening", {{"address", host + ":" + std::to_string(server.port())},
                           {"store", (*store)->Describe()},
+                          {"cache", cache.Describe()},
+                          {"cache_ttl_ms", ttl_ms},
                           {"threads", threads},
                           {"version", ERRATA_VERSION},
                           {"taxonomy", data->taxonomy.version()},
@@ -102,6 +134,7 @@ int RunServe(const ServeOptions& o) {
   writer.Stop();
   Drain(server, std::chrono::seconds(2));
   server.Stop();
+  if (shared) shared->Stop();
   log::Info("stopped");
   return 0;
 }

@@ -7,6 +7,9 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include <functional>
+#include <memory>
+
+#include "stream/event_sink.h"
 #include <string>
 #include <string_view>
 #include <utility>
@@ -24,6 +27,11 @@ struct Response {
   std::string body;
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
+  // For a streaming response (Server-Sent Events): the session writes a 200
+  // with `content_type` and chunked encoding, then calls `stream` with the
+  // connection's sink; chunks pushed into it go to the client until either
+  // side closes. `body` is ignored.
+  std::function<void(std::shared_ptr<EventSink>)> stream;
 };
 
 // Answers a request, exactly once, from any thread.

@@ -4,7 +4,10 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <array>
 #include <atomic>
+#include <deque>
+#include <mutex>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -22,6 +25,7 @@ namespace net = boost::asio;
 using Clock = std::chrono::steady_clock;
 
 constexpr auto kIdleTimeout = std::chrono::seconds(60);
+constexpr size_t kMaxQueuedChunks = 256;  // per stream; beyond it the client is slow
 
 std::string NewRequestId() {
   static const uint64_t prefix = std::random_device{}();
@@ -39,7 +43,7 @@ std::string RequestId(const Request& req) {
   return std::string(id->value());
 }
 
-class Session : public std::enable_shared_from_this<Session> {
+class Session : public EventSink, public std::enable_shared_from_this<Session> {
  public:
   Session(net::ip::tcp::socket socket, Server* server)
       : stream_(std::move(socket)), server_(server) {}
@@ -113,6 +117,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Write(Response r) {
+    if (r.stream) return StartStream(std::move(r));
     res_ = {};
     res_.version(11);
     res_.result(static_cast<unsigned>(r.status));
@@ -144,6 +149,115 @@ class Session : public std::enable_shared_from_this<Session> {
                 {"ms", seconds * 1000}});
   }
 
+  // --- Server-Sent Events -------------------------------------------------
+ public:
+  bool Push(std::string chunk) override {
+    std::lock_guard lock(stream_mu_);
+    if (stream_done_ || stream_closing_ || queue_.size() >= kMaxQueuedChunks) return false;
+    queue_.push_back(std::move(chunk));
+    KickLocked();
+    return true;
+  }
+
+  void Close(std::string final_chunk) override {
+    std::lock_guard lock(stream_mu_);
+    if (stream_done_ || stream_closing_) return;
+    if (!final_chunk.empty()) queue_.push_back(std::move(final_chunk));
+    stream_closing_ = true;
+    KickLocked();
+  }
+
+  void OnClosed(std::function<void()> callback) override {
+    {
+      std::lock_guard lock(stream_mu_);
+      if (!stream_done_) {
+        on_closed_ = std::move(callback);
+        return;
+      }
+    }
+    callback();  // already over
+  }
+
+ private:
+  void StartStream(Response r) {
+    auto res = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::ok, 11);
+    res->set(bhttp::field::server, "errata");
+    res->set(bhttp::field::content_type, r.content_type);
+    res->set(bhttp::field::cache_control, "no-cache");
+    res->set("X-Request-Id", request_id_);
+    res->chunked(true);
+    auto sr = std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*res);
+    stream_.expires_never();
+    Observe(200);
+    bhttp::async_write_header(
+        stream_, *sr,
+        [self = shared_from_this(), res, sr, start = std::move(r.stream)](beast::error_code ec,
+                                                                          size_t) {
+          if (ec) return self->FinishStream();
+          start(self);
+          self->WatchForHangUp();
+        });
+  }
+
+  // A streaming client sends nothing; a read completes only when it goes away.
+  void WatchForHangUp() {
+    stream_.socket().async_read_some(
+        net::buffer(hangup_buf_), [self = shared_from_this()](beast::error_code ec, size_t) {
+          if (ec) return self->FinishStream();
+          self->WatchForHangUp();
+        });
+  }
+
+  // Starts the write loop if idle. Caller holds stream_mu_.
+  void KickLocked() {
+    if (writing_) return;
+    writing_ = true;
+    net::post(stream_.get_executor(), [self = shared_from_this()] { self->WriteNextChunk(); });
+  }
+
+  void WriteNextChunk() {
+    bool last = false;
+    {
+      std::lock_guard lock(stream_mu_);
+      if (stream_done_) return;
+      if (queue_.empty()) {
+        if (!stream_closing_) {
+          writing_ = false;
+          return;
+        }
+        last = true;  // closing and drained; writing_ stays set: nothing more goes out
+      } else {
+        chunk_ = std::move(queue_.front());
+        queue_.pop_front();
+      }
+    }
+    if (last) {  // the last chunk, then hang up
+      net::async_write(stream_, bhttp::make_chunk_last(),
+                         [self = shared_from_this()](beast::error_code, size_t) { self->FinishStream(); });
+      return;
+    }
+    net::async_write(stream_, bhttp::make_chunk(net::buffer(chunk_)),
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       if (ec) return self->FinishStream();
+                       self->WriteNextChunk();
+                     });
+  }
+
+  void FinishStream() {
+    std::function<void()> callback;
+    {
+      std::lock_guard lock(stream_mu_);
+      if (stream_done_) return;
+      stream_done_ = true;
+      queue_.clear();
+      callback = std::move(on_closed_);
+    }
+    if (callback) callback();
+    beast::error_code ec;
+    stream_.socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
+  }
+
   void Close() {
     beast::error_code ec;
     stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
@@ -159,6 +273,15 @@ class Session : public std::enable_shared_from_this<Session> {
   Clock::time_point start_;
   size_t route_ = 0;
   bool close_after_ = false;
+  // Streaming state.
+  std::mutex stream_mu_;
+  std::deque<std::string> queue_;       // guarded by stream_mu_
+  bool writing_ = false;                // guarded by stream_mu_
+  bool stream_closing_ = false;         // guarded by stream_mu_
+  bool stream_done_ = false;            // guarded by stream_mu_
+  std::function<void()> on_closed_;     // guarded by stream_mu_
+  std::string chunk_;                   // the chunk being written
+  std::array<char, 512> hangup_buf_{};
 };
 
 }  // namespace

@@ -1,0 +1,71 @@
+// Live events: GET /v1/users/{id}/stream (Server-Sent Events), and the
+// "profile" events published after each committed change to a learner.
+#include <boost/json.hpp>
+
+#include <unordered_set>
+
+#include "api/errors.h"
+#include "api/handlers.h"
+#include "api/render.h"
+#include "api/stream.h"
+#include "core/ids.h"
+
+namespace errata::api {
+namespace json = boost::json;
+
+void GetStream(const Ctx& c, Services& s, Respond respond) {
+  auto id = CanonicalUuid(c.params[0]);
+  if (!id) return respond(V1Error(422, "invalid_argument", "user id must be a valid UUID", "id"));
+  if (s.hub == nullptr) return respond(V1Error(503, "unavailable", "live events are off"));
+  auto profile = s.cache->Get(*id);
+  if (!profile.ok()) return respond(ErrorResponse(Flavor::kV1, profile.status()));
+  if (!(*profile)->user_known) return respond(V1Error(404, "not_found", "User not found"));
+  std::optional<uint64_t> last;
+  auto header = c.request.find("Last-Event-ID");
+  if (header != c.request.end() && !header->value().empty()) {
+    char* end = nullptr;
+    const std::string v(header->value());
+    last = std::strtoull(v.c_str(), &end, 10);
+    if (*end != '\0') last.reset();
+  }
+  http::Response r{200, "", "text/event-stream"};
+  EventHub* hub = s.hub;
+  r.stream = [hub, user = *id, last](std::shared_ptr<EventSink> sink) {
+    sink->Push("retry: 2000\n\n");
+    const uint64_t sub = hub->Subscribe(user, sink, last);
+    sink->OnClosed([hub, user, sub] { hub->Unsubscribe(user, sub); });
+  };
+  respond(std::move(r));
+}
+
+void PublishChanges(Services& s, const WriteRequest& r) {
+  if (s.hub == nullptr || !r.status.ok()) return;
+  // The learners and points this request changed.
+  std::unordered_map<std::string, std::unordered_set<std::string>> changed;
+  for (const WriteOp& op : r.ops) {
+    if (!op.status.ok() || op.replayed) continue;
+    if (op.kind == WriteOp::Kind::kRecordAttempt) {
+      changed[op.attempt.user_id].insert(op.attempt.subcategory_id);
+    } else if (op.kind == WriteOp::Kind::kAddUtterance || op.kind == WriteOp::Kind::kAddErrors) {
+      for (const auto& e : op.utterance.errors) changed[op.utterance.user_id].insert(e.subcategory_id);
+    }
+  }
+  const Micros now = NowMicros();
+  for (const auto& [user, subs] : changed) {
+    if (subs.empty() || !s.hub->Watched(user)) continue;
+    auto profile = s.cache->Get(user);
+    if (!profile.ok()) continue;
+    json::array points;
+    for (const auto& sub : subs) {
+      if (const ErrorPoint* p = (*profile)->Find(sub)) {
+        points.push_back(RenderPoint(*p, now, s.config.half_life));
+      }
+    }
+    s.hub->Publish(user, "profile",
+                   json::serialize(json::object{{"user_id", user},
+                                                {"total_errors", (*profile)->TotalErrors()},
+                                                {"changed", std::move(points)}}));
+  }
+}
+
+}  // namespace errata::api

@@ -1,0 +1,122 @@
+#include "stream/hub.h"
+
+#include <chrono>
+
+namespace errata {
+namespace {
+const char kDroppedEvent[] =
+    "event: dropped\ndata: {\"reason\":\"slow consumer: reconnect with Last-Event-ID\"}\n\n";
+}  // namespace
+
+EventHub::EventHub(Options options) : options_(options) {
+  keepalive_ = std::thread([this] { KeepAliveLoop(); });
+}
+
+EventHub::~EventHub() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  keepalive_.join();
+}
+
+EventHub::Learner& EventHub::Touch(const std::string& user_id) {
+  auto [it, inserted] = learners_.try_emplace(user_id);
+  if (inserted) {
+    lru_.push_front(user_id);
+    it->second.lru = lru_.begin();
+    // Forget the least recent learner that nobody is listening to.
+    if (learners_.size() > options_.max_learners) {
+      for (auto victim = std::prev(lru_.end()); victim != lru_.begin(); --victim) {
+        auto v = learners_.find(*victim);
+        if (v->second.subscribers.empty()) {
+          learners_.erase(v);
+          lru_.erase(victim);
+          break;
+        }
+      }
+    }
+  } else {
+    lru_.splice(lru_.begin(), lru_, it->second.lru);
+  }
+  return it->second;
+}
+
+uint64_t EventHub::Subscribe(const std::string& user_id, std::shared_ptr<EventSink> sink,
+                             std::optional<uint64_t> last_event_id) {
+  std::lock_guard lock(mu_);
+  Learner& l = Touch(user_id);
+  if (last_event_id) {
+    for (const Event& e : l.recent) {
+      if (e.id > *last_event_id) sink->Push(e.text);
+    }
+  }
+  const uint64_t id = next_subscription_++;
+  l.subscribers.push_back({id, std::move(sink)});
+  ++subscriber_count_;
+  return id;
+}
+
+void EventHub::Unsubscribe(const std::string& user_id, uint64_t subscription) {
+  std::lock_guard lock(mu_);
+  auto it = learners_.find(user_id);
+  if (it == learners_.end()) return;
+  auto& subs = it->second.subscribers;
+  const size_t before = subs.size();
+  std::erase_if(subs, [subscription](const Subscriber& s) { return s.id == subscription; });
+  subscriber_count_ -= before - subs.size();
+}
+
+void EventHub::Drop(const std::shared_ptr<EventSink>& sink) {
+  dropped_.fetch_add(1);
+  sink->Close(kDroppedEvent);  // its OnClosed unsubscribes it
+}
+
+void EventHub::Publish(const std::string& user_id, const std::string& type,
+                       const std::string& data) {
+  std::vector<std::shared_ptr<EventSink>> slow;
+  {
+    std::lock_guard lock(mu_);
+    auto it = learners_.find(user_id);
+    if (it == learners_.end()) return;  // nobody ever asked for this learner's events
+    Learner& l = it->second;
+    const uint64_t id = next_event_++;
+    std::string text = "id: " + std::to_string(id) + "\nevent: " + type + "\ndata: " + data + "\n\n";
+    for (const auto& s : l.subscribers) {
+      if (!s.sink->Push(text)) slow.push_back(s.sink);
+    }
+    l.recent.push_back({id, std::move(text)});
+    if (l.recent.size() > options_.replay) l.recent.pop_front();
+  }
+  for (const auto& sink : slow) Drop(sink);  // outside the lock: Close may call back
+}
+
+bool EventHub::Watched(const std::string& user_id) const {
+  std::lock_guard lock(mu_);
+  return learners_.count(user_id) > 0;
+}
+
+size_t EventHub::subscribers() const {
+  std::lock_guard lock(mu_);
+  return subscriber_count_;
+}
+
+void EventHub::KeepAliveLoop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    cv_.wait_for(lock, std::chrono::microseconds(options_.keepalive), [this] { return stopping_; });
+    if (stopping_) return;
+    std::vector<std::shared_ptr<EventSink>> slow;
+    for (auto& [user, l] : learners_) {
+      for (const auto& s : l.subscribers) {
+        if (!s.sink->Push(": keep-alive\n\n")) slow.push_back(s.sink);
+      }
+    }
+    lock.unlock();
+    for (const auto& sink : slow) Drop(sink);
+    lock.lock();
+  }
+}
+
+}  // namespace errata

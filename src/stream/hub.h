@@ -1,0 +1,87 @@
+// EventHub: per-learner live events for GET /v1/users/{id}/stream (SSE).
+//  - Publish() stamps each event with an id and keeps the learner's last
+//    `replay` events, so a client that reconnects with Last-Event-ID misses
+//    nothing recent;
+//  - every subscriber has a bounded queue (in its EventSink); one that falls
+//    behind is dropped with a final event and never blocks the publisher;
+//  - a keep-alive comment goes to every subscriber every `keepalive`.
+// Events are per node: a client sees the events of the node it is connected to.
+// Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "core/clock.h"
+#include "stream/event_sink.h"
+
+namespace errata {
+
+class EventHub {
+ public:
+  struct Options {
+    size_t replay = 100;          // events kept per learner for reconnects
+    size_t max_learners = 10000;  // learners whose recent events are kept
+    Micros keepalive = 15 * kMicrosPerSecond;
+  };
+  explicit EventHub(Options options);
+  ~EventHub();
+
+  // Adds a subscriber and first replays the learner's kept events with an id
+  // above *last_event_id. Returns the subscription id.
+  uint64_t Subscribe(const std::string& user_id, std::shared_ptr<EventSink> sink,
+                     std::optional<uint64_t> last_event_id);
+  void Unsubscribe(const std::string& user_id, uint64_t subscription);
+  // Sends "id: N\nevent: <type>\ndata: <data>\n\n" to the learner's
+  // subscribers, and keeps it for reconnects. Learners nobody has subscribed
+  // to are skipped.
+  void Publish(const std::string& user_id, const std::string& type, const std::string& data);
+
+  // Whether events for this learner are wanted: someone subscribed to them
+  // (now, or recently enough that the replay buffer is still kept).
+  bool Watched(const std::string& user_id) const;
+  size_t subscribers() const;
+  uint64_t dropped() const { return dropped_.load(); }
+
+ private:
+  struct Event {
+    uint64_t id;
+    std::string text;
+  };
+  struct Subscriber {
+    uint64_t id;
+    std::shared_ptr<EventSink> sink;
+  };
+  struct Learner {
+    std::deque<Event> recent;
+    std::vector<Subscriber> subscribers;
+    std::list<std::string>::iterator lru;
+  };
+  Learner& Touch(const std::string& user_id);  // caller holds mu_
+  void KeepAliveLoop();
+  void Drop(const std::shared_ptr<EventSink>& sink);
+
+  Options options_;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, Learner> learners_;  // guarded by mu_
+  std::list<std::string> lru_;                         // guarded by mu_
+  uint64_t next_event_ = 1;                            // guarded by mu_
+  uint64_t next_subscription_ = 1;                     // guarded by mu_
+  size_t subscriber_count_ = 0;                        // guarded by mu_
+  std::atomic<uint64_t> dropped_{0};
+  bool stopping_ = false;  // guarded by mu_
+  std::condition_variable cv_;
+  std::thread keepalive_;
+};
+
+}  // namespace errata

@@ -1,0 +1,135 @@
+#include "stream/hub.h"
+
+#include <gtest/gtest.h>
+
+namespace errata {
+namespace {
+
+// A sink that records what it gets, with a bounded queue like a connection's.
+class RecordingSink : public EventSink {
+ public:
+  explicit RecordingSink(size_t capacity = 100) : capacity_(capacity) {}
+  bool Push(std::string chunk) override {
+    std::lock_guard lock(mu_);
+    if (closed_ || chunks_.size() >= capacity_) return false;
+    chunks_.push_back(std::move(chunk));
+    return true;
+  }
+  void Close(std::string final_chunk) override {
+    std::function<void()> cb;
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) return;
+      closed_ = true;
+      final_ = std::move(final_chunk);
+      cb = std::move(on_closed_);
+    }
+    if (cb) cb();
+  }
+  void OnClosed(std::function<void()> cb) override { on_closed_ = std::move(cb); }
+  std::vector<std::string> chunks() {
+    std::lock_guard lock(mu_);
+    return chunks_;
+  }
+  bool closed() {
+    std::lock_guard lock(mu_);
+    return closed_;
+  }
+  std::string final_chunk() {
+    std::lock_guard lock(mu_);
+    return final_;
+  }
+
+ private:
+  std::mutex mu_;
+  size_t capacity_;
+  std::vector<std::string> chunks_;
+  bool closed_ = false;
+  std::string final_;
+  std::function<void()> on_closed_;
+};
+
+EventHub::Options Fast() {
+  EventHub::Options o;
+  o.replay = 3;
+  o.keepalive = 20'000;  // 20 ms
+  return o;
+}
+
+TEST(EventHubTest, DeliversToTheLearnersSubscribersOnly) {
+  EventHub hub(Fast());
+  auto a = std::make_shared<RecordingSink>();
+  auto b = std::make_shared<RecordingSink>();
+  hub.Subscribe("u1", a, std::nullopt);
+  hub.Subscribe("u2", b, std::nullopt);
+  hub.Publish("u1", "profile", "{\"x\":1}");
+  ASSERT_EQ(a->chunks().size(), 1u);
+  EXPECT_EQ(a->chunks()[0], "id: 1\nevent: profile\ndata: {\"x\":1}\n\n");
+  EXPECT_TRUE(b->chunks().empty());
+  EXPECT_EQ(hub.subscribers(), 2u);
+}
+
+TEST(EventHubTest, ReplaysRecentEventsAfterLastEventId) {
+  EventHub hub(Fast());
+  auto first = std::make_shared<RecordingSink>();
+  hub.Unsubscribe("u", hub.Subscribe("u", first, std::nullopt));  // watched, then gone
+  for (int i = 0; i < 5; ++i) hub.Publish("u", "profile", std::to_string(i));  // ids 1..5
+  auto late = std::make_shared<RecordingSink>();
+  hub.Subscribe("u", late, 3);
+  auto got = late->chunks();
+  ASSERT_EQ(got.size(), 2u);  // 4 and 5; the buffer keeps 3..5
+  EXPECT_EQ(got[0].rfind("id: 4\n", 0), 0u);
+  EXPECT_EQ(got[1].rfind("id: 5\n", 0), 0u);
+  auto fresh = std::make_shared<RecordingSink>();
+  hub.Subscribe("u", fresh, std::nullopt);
+  EXPECT_TRUE(fresh->chunks().empty());
+}
+
+TEST(EventHubTest, DropsASlowConsumerWithAFinalEventWithoutBlocking) {
+  EventHub hub(Fast());
+  auto slow = std::make_shared<RecordingSink>(2);
+  auto ok = std::make_shared<RecordingSink>(100);
+  const uint64_t id = hub.Subscribe("u", slow, std::nullopt);
+  hub.Subscribe("u", ok, std::nullopt);
+  slow->OnClosed([&hub, id] { hub.Unsubscribe("u", id); });
+  for (int i = 0; i < 10; ++i) hub.Publish("u", "profile", "{}");
+  EXPECT_TRUE(slow->closed());
+  EXPECT_NE(slow->final_chunk().find("event: dropped"), std::string::npos);
+  EXPECT_EQ(ok->chunks().size(), 10u);
+  EXPECT_EQ(hub.dropped(), 1u);
+  EXPECT_EQ(hub.subscribers(), 1u);
+}
+
+TEST(EventHubTest, KeepsNothingForLearnersNobodyWatches) {
+  EventHub hub(Fast());
+  hub.Publish("quiet", "profile", "{}");
+  EXPECT_FALSE(hub.Watched("quiet"));
+  auto s = std::make_shared<RecordingSink>();
+  hub.Subscribe("quiet", s, 0);
+  EXPECT_TRUE(s->chunks().empty());
+  EXPECT_TRUE(hub.Watched("quiet"));
+}
+
+TEST(EventHubTest, SendsKeepAlives) {
+  EventHub hub(Fast());
+  auto s = std::make_shared<RecordingSink>();
+  hub.Subscribe("u", s, std::nullopt);
+  for (int i = 0; i < 100 && s->chunks().empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_FALSE(s->chunks().empty());
+  EXPECT_EQ(s->chunks()[0], ": keep-alive\n\n");
+}
+
+TEST(EventHubTest, UnsubscribeStopsDelivery) {
+  EventHub hub(Fast());
+  auto s = std::make_shared<RecordingSink>();
+  const uint64_t id = hub.Subscribe("u", s, std::nullopt);
+  hub.Unsubscribe("u", id);
+  hub.Publish("u", "profile", "{}");
+  EXPECT_TRUE(s->chunks().empty());
+  EXPECT_EQ(hub.subscribers(), 0u);
+}
+
+}  // namespace
+}  // namespace errata

@@ -1,0 +1,130 @@
+"""Live events: GET /v1/users/{id}/stream (Server-Sent Events).
+
+After every committed change to a learner's profile an event `profile` with
+an `id:` carries the changed error points; a client that reconnects with
+Last-Event-ID gets what it missed; subscriptions are counted in /metrics and
+cleaned up on disconnect.
+"""
+import re
+import socket
+import time
+
+from harness import ServerTestCase, main, new_uuid, v1_conversation, v1_user, expect
+
+
+class SseClient:
+    """A raw SSE reader: one socket, chunked transfer decoded by hand."""
+
+    def __init__(self, port, path, last_event_id=None):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        extra = f"Last-Event-ID: {last_event_id}\r\n" if last_event_id is not None else ""
+        self.sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n{extra}\r\n".encode())
+        self.buf = b""
+        self.head = self._read_until(b"\r\n\r\n").decode()
+        self.text = ""
+
+    def _read_until(self, marker):
+        while marker not in self.buf:
+            data = self.sock.recv(65536)
+            if not data:
+                raise ConnectionError("stream closed")
+            self.buf += data
+        head, _, self.buf = self.buf.partition(marker)
+        return head
+
+    def _next_chunk(self):
+        size = int(self._read_until(b"\r\n").split(b";")[0], 16)
+        while len(self.buf) < size + 2:
+            data = self.sock.recv(65536)
+            if not data:
+                raise ConnectionError("stream closed")
+            self.buf += data
+        chunk, self.buf = self.buf[:size], self.buf[size + 2:]
+        return chunk.decode()
+
+    def events(self, count, timeout=5.0):
+        """The next `count` events as [(id, type, data)], skipping comments."""
+        out = []
+        deadline = time.monotonic() + timeout
+        while len(out) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"got {out} so far")
+            while "\n\n" not in self.text:
+                self.text += self._next_chunk()
+            block, _, self.text = self.text.partition("\n\n")
+            fields = dict(line.split(": ", 1) for line in block.split("\n") if line and not line.startswith(":") and ": " in line)
+            if "event" in fields:
+                out.append((int(fields["id"]), fields["event"], fields["data"]))
+        return out
+
+    def close(self):
+        self.sock.close()
+
+
+def metric(server, name):
+    st, _, text = server.client().get("/metrics")
+    m = re.search(rf"^{name} (\d+)$", text, re.M)
+    return int(m.group(1)) if m else None
+
+
+class Stream(ServerTestCase):
+    def post_errors(self, uid, cid, codes):
+        expect(self.c.post("/v1/utterances", {"user_id": uid, "conversation_id": cid, "content": "x",
+                                              "errors": [{"code": c} for c in codes]}), 201)
+
+    def test_events_replay_and_cleanup(self):
+        import json
+        uid = v1_user(self.c)["user_id"]
+        cid = v1_conversation(self.c, uid)["conversation_id"]
+        s = SseClient(self.server.port, f"/v1/users/{uid}/stream")
+        self.assertIn("200 OK", s.head)
+        self.assertIn("text/event-stream", s.head.lower())
+        self.post_errors(uid, cid, ["R:PREP", "R:PREP", "M:DET"])
+        [(id1, kind, data)] = s.events(1)
+        self.assertEqual(kind, "profile")
+        body = json.loads(data)
+        self.assertEqual(body["user_id"], uid)
+        self.assertEqual(body["total_errors"], 3)
+        self.assertEqual({p["subcategory_id"]: p["frequency"] for p in body["changed"]},
+                         {"prepositions": 2, "articles-determiners": 1})
+        self.post_errors(uid, cid, ["R:PREP"])
+        [(id2, _, data2)] = s.events(1)
+        self.assertGreater(id2, id1)
+        self.assertEqual(json.loads(data2)["changed"][0]["frequency"], 3)
+        self.assertEqual(metric(self.server, "errata_stream_subscribers"), 1)
+        s.close()
+        # Disconnected: the subscription goes away.
+        deadline = time.monotonic() + 5
+        while metric(self.server, "errata_stream_subscribers") != 0:
+            self.assertLess(time.monotonic(), deadline, "subscription not cleaned up")
+            time.sleep(0.05)
+        # Missed while away, then replayed after Last-Event-ID.
+        self.post_errors(uid, cid, ["R:SPELL"])
+        again = SseClient(self.server.port, f"/v1/users/{uid}/stream", last_event_id=id1)
+        got = again.events(2)
+        self.assertEqual([e[0] for e in got][0], id2)
+        self.assertEqual(json.loads(got[1][2])["changed"][0]["subcategory_id"], "spelling")
+        again.close()
+
+    def test_other_learners_events_are_not_sent(self):
+        import json
+        a = v1_user(self.c)["user_id"]
+        b = v1_user(self.c)["user_id"]
+        cb = v1_conversation(self.c, b)["conversation_id"]
+        ca = v1_conversation(self.c, a)["conversation_id"]
+        s = SseClient(self.server.port, f"/v1/users/{a}/stream")
+        self.post_errors(b, cb, ["R:PREP"])
+        self.post_errors(a, ca, ["R:SPELL"])
+        [(_, _, data)] = s.events(1)
+        self.assertEqual(json.loads(data)["user_id"], a)
+        s.close()
+
+    def test_errors(self):
+        st, _, body = self.c.get(f"/v1/users/{new_uuid()}/stream")
+        self.assertEqual(st, 404, body)
+        st, _, body = self.c.get("/v1/users/not-a-uuid/stream")
+        self.assertEqual(st, 422, body)
+
+
+if __name__ == "__main__":
+    main()
