@@ -12,6 +12,48 @@
 namespace errata::api {
 namespace json = boost::json;
 
+// GET /v1/users/{id}/errors/timeline?days=30: errors per day per category,
+// one entry per UTC day (zeros included), oldest first, ending at as_of.
+void GetTimeline(const Ctx& c, Services& s, Respond respond) {
+  UserQuery q;
+  if (Status st = ReadUserQuery(c, s, 10, &q); !st.ok()) return respond(ErrorResponse(Flavor::kV1, st));
+  int64_t days = 30;
+  if (auto d = QueryParam(c.query, "days")) {
+    char* end = nullptr;
+    days = std::strtoll(d->c_str(), &end, 10);
+    if (d->empty() || *end != '\0' || days < 1 || days > 366) {
+      return respond(V1Error(422, "invalid_argument", "days must be from 1 to 366", "days"));
+    }
+  }
+  const int64_t last_day = q.as_of / kMicrosPerDay;
+  const int64_t first_day = last_day - days + 1;
+  auto counts = s.store->ErrorsPerDay(q.user_id, first_day * kMicrosPerDay, q.as_of);
+  if (!counts.ok()) return respond(ErrorResponse(Flavor::kV1, counts.status()));
+  std::vector<std::string> categories;
+  for (const Category& cat : s.taxonomy->categories()) categories.push_back(cat.name);
+  for (const DayCount& d : *counts) {
+    if (std::find(categories.begin(), categories.end(), d.category) == categories.end()) {
+      categories.push_back(d.category);
+    }
+  }
+  json::array series;
+  size_t next = 0;
+  for (int64_t day = first_day; day <= last_day; ++day) {
+    json::object per;
+    for (const auto& cat : categories) per[cat] = 0;
+    for (; next < counts->size() && (*counts)[next].day <= day; ++next) {
+      if ((*counts)[next].day == day) per[(*counts)[next].category] = (*counts)[next].count;
+    }
+    series.push_back(json::object{{"date", FormatTime(day * kMicrosPerDay).substr(0, 10)},
+                                  {"counts", std::move(per)}});
+  }
+  respond(Json(200, {{"user_id", q.user_id},
+                     {"days", days},
+                     {"from", FormatTime(first_day * kMicrosPerDay).substr(0, 10)},
+                     {"categories", json::array(categories.begin(), categories.end())},
+                     {"series", std::move(series)}}));
+}
+
 void GetTopErrors(const Ctx& c, Services& s, Respond respond) {
   UserQuery q;
   if (Status st = ReadUserQuery(c, s, 10, &q); !st.ok()) return respond(ErrorResponse(Flavor::kV1, st));

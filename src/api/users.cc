@@ -8,6 +8,7 @@
 #include "api/write.h"
 #include "core/email.h"
 #include "core/ids.h"
+#include "core/user_search.h"
 
 namespace errata::api {
 namespace json = boost::json;
@@ -64,6 +65,32 @@ void PostUser(const Ctx& c, Services& s, Respond respond) {
     o["replayed"] = op.replayed;
     return Json(op.replayed ? 200 : 201, o);
   }, std::move(respond));
+}
+
+// GET /v1/users/search?q=&limit=10: by email or name, tolerant of typos.
+void SearchUsers(const Ctx& c, Services& s, Respond respond) {
+  auto q = QueryParam(c.query, "q");
+  if (!q || q->empty() || q->size() > 254) {
+    return respond(V1Error(422, "invalid_argument", "q must be 1 to 254 characters", "q"));
+  }
+  size_t limit = 10;
+  if (auto l = QueryParam(c.query, "limit")) {
+    char* end = nullptr;
+    const long long v = std::strtoll(l->c_str(), &end, 10);
+    if (l->empty() || *end != '\0' || v < 1 || v > 100) {
+      return respond(V1Error(422, "invalid_argument", "limit must be from 1 to 100", "limit"));
+    }
+    limit = static_cast<size_t>(v);
+  }
+  std::string prefix = *q;
+  for (auto& ch : prefix) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  auto candidates = s.store->SearchCandidates(prefix, 5000);
+  if (!candidates.ok()) return respond(ErrorResponse(Flavor::kV1, candidates.status()));
+  json::array users;
+  for (const User& u : RankUserMatches(*q, std::move(*candidates), limit)) {
+    users.push_back(RenderUser(u));
+  }
+  respond(Json(200, {{"query", *q}, {"users", std::move(users)}}));
 }
 
 void GetUser(const Ctx& c, Services& s, Respond respond) {

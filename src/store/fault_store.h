@@ -39,6 +39,12 @@ class FaultStore : public Store {
   Result<Profile> ProfileBetween(const std::string& id, Micros a, Micros b) override {
     return failing_ ? Result<Profile>(Down()) : inner_->ProfileBetween(id, a, b);
   }
+  Result<std::vector<User>> SearchCandidates(const std::string& p, size_t n) override {
+    return failing_ ? Result<std::vector<User>>(Down()) : inner_->SearchCandidates(p, n);
+  }
+  Result<std::vector<DayCount>> ErrorsPerDay(const std::string& id, Micros a, Micros b) override {
+    return failing_ ? Result<std::vector<DayCount>>(Down()) : inner_->ErrorsPerDay(id, a, b);
+  }
   Status Ping() override { return failing_ ? Down() : inner_->Ping(); }
 
  private:

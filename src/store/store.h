@@ -42,6 +42,12 @@ struct WriteOp {
   MemoryState memory;     // kRecordAttempt: the point's state after the attempt
 };
 
+struct DayCount {
+  int64_t day = 0;  // days since 1970-01-01, UTC
+  std::string category;
+  int64_t count = 0;
+};
+
 // A conversation with its utterances and their errors, for GET /v1/conversations/{id}.
 struct ConversationView {
   Conversation conversation;
@@ -72,6 +78,13 @@ class Store {
   virtual Result<Profile> LoadProfile(const std::string& user_id) = 0;
   // Error points computed from errors with created_at in [since, until].
   virtual Result<Profile> ProfileBetween(const std::string& user_id, Micros since, Micros until) = 0;
+  // Candidates for a learner search: users whose email or username starts
+  // with `prefix` (lower-case), and the `recent` newest users (for typos).
+  virtual Result<std::vector<User>> SearchCandidates(const std::string& prefix, size_t recent) = 0;
+  // Error counts per UTC day (days since the epoch) and category, for errors
+  // with created_at in [since, until].
+  virtual Result<std::vector<DayCount>> ErrorsPerDay(const std::string& user_id, Micros since,
+                                                     Micros until) = 0;
   // Whether the store answers a trivial query.
   virtual Status Ping() = 0;
 };

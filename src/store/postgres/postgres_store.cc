@@ -139,6 +139,19 @@ const Query kInsertAttempt{
     " last_lapse=excluded.last_lapse"};
 
 // Reads.
+const Query kSearchByPrefix{
+    "search_by_prefix",
+    "(SELECT user_id, username, email, created_at FROM users WHERE left(email_norm, length($1)) = $1"
+    " LIMIT 50) UNION (SELECT user_id, username, email, created_at FROM users"
+    " WHERE left(lower(username), length($1)) = $1 LIMIT 50)"};
+const Query kNewestUsers{"newest_users",
+                         "SELECT user_id, username, email, created_at FROM users"
+                         " ORDER BY user_id DESC LIMIT $1"};
+const Query kErrorsPerDay{
+    "errors_per_day",
+    "SELECT created_at / 86400000000 AS day, category, count(*) FROM errors"
+    " WHERE user_id=$1 AND created_at>=$2 AND created_at<=$3 GROUP BY day, category"
+    " ORDER BY day, category"};
 const Query kGetUser{"get_user",
                      "SELECT user_id, username, email, created_at FROM users WHERE user_id=$1"};
 const Query kFindUserByEmail{
@@ -590,6 +603,35 @@ Result<User> PostgresStore::FindUserByEmail(const std::string& email) {
   if (!r.ok()) return r.status();
   if (r->empty()) return Status::NotFound("User not found");
   return User{r->Text(0, 0), r->Text(0, 1), r->OptText(0, 2), r->Int(0, 3)};
+}
+
+Result<std::vector<User>> PostgresStore::SearchCandidates(const std::string& prefix,
+                                                          size_t recent) {
+  if (HasNul(prefix)) return std::vector<User>();
+  Reader c(this);
+  if (!c.status().ok()) return c.status();
+  std::vector<User> out;
+  for (auto* q : {&kSearchByPrefix, &kNewestUsers}) {
+    auto r = q == &kSearchByPrefix ? c->Exec(*q, Params().Add(prefix))
+                                   : c->Exec(*q, Params().Add(static_cast<int64_t>(recent)));
+    if (!r.ok()) return r.status();
+    for (int i = 0; i < r->size(); ++i) {
+      out.push_back(User{r->Text(i, 0), r->Text(i, 1), r->OptText(i, 2), r->Int(i, 3)});
+    }
+  }
+  return out;
+}
+
+Result<std::vector<DayCount>> PostgresStore::ErrorsPerDay(const std::string& user_id, Micros since,
+                                                          Micros until) {
+  if (HasNul(user_id)) return std::vector<DayCount>();
+  Reader c(this);
+  if (!c.status().ok()) return c.status();
+  auto r = c->Exec(kErrorsPerDay, Params().Add(user_id).Add(since).Add(until));
+  if (!r.ok()) return r.status();
+  std::vector<DayCount> out;
+  for (int i = 0; i < r->size(); ++i) out.push_back({r->Int(i, 0), r->Text(i, 1), r->Int(i, 2)});
+  return out;
 }
 
 Result<ConversationView> PostgresStore::GetConversation(const std::string& id) {

@@ -34,6 +34,9 @@ class PostgresStore : public Store {
   Result<ConversationView> GetConversation(const std::string& conversation_id) override;
   Result<Profile> LoadProfile(const std::string& user_id) override;
   Result<Profile> ProfileBetween(const std::string& user_id, Micros since, Micros until) override;
+  Result<std::vector<User>> SearchCandidates(const std::string& prefix, size_t recent) override;
+  Result<std::vector<DayCount>> ErrorsPerDay(const std::string& user_id, Micros since,
+                                             Micros until) override;
   Status Ping() override;
 
  private:

@@ -575,6 +575,51 @@ Result<Profile> SqliteStore::ProfileBetween(const std::string& user_id, Micros s
   return p;
 }
 
+Result<std::vector<User>> SqliteStore::SearchCandidates(const std::string& prefix,
+                                                        size_t recent) {
+  Reader db(this);
+  std::vector<User> out;
+  auto collect = [&](Stmt* st) -> Status {
+    int rc;
+    while ((rc = st->Step()) == SQLITE_ROW) {
+      out.push_back(User{st->Text(0), st->Text(1), st->OptText(2), st->Int(3)});
+    }
+    st->Reset();
+    return rc == SQLITE_DONE ? Status::Ok() : db->Error(rc, "search users");
+  };
+  Stmt* by_email = db->Prepare(
+      "SELECT user_id, username, email, created_at FROM users"
+      " WHERE email_norm >= ?1 AND email_norm < ?1 || char(1114111) LIMIT 50");
+  by_email->Bind(1, prefix);
+  if (Status s = collect(by_email); !s.ok()) return s;
+  Stmt* by_name = db->Prepare(
+      "SELECT user_id, username, email, created_at FROM users"
+      " WHERE substr(lower(username), 1, length(?1)) = ?1 LIMIT 50");
+  by_name->Bind(1, prefix);
+  if (Status s = collect(by_name); !s.ok()) return s;
+  Stmt* newest = db->Prepare(
+      "SELECT user_id, username, email, created_at FROM users ORDER BY user_id DESC LIMIT ?1");
+  newest->Bind(1, static_cast<int64_t>(recent));
+  if (Status s = collect(newest); !s.ok()) return s;
+  return out;
+}
+
+Result<std::vector<DayCount>> SqliteStore::ErrorsPerDay(const std::string& user_id, Micros since,
+                                                        Micros until) {
+  Reader db(this);
+  Stmt* st = db->Prepare(
+      "SELECT created_at / 86400000000 AS day, category, count(*) FROM errors"
+      " WHERE user_id=?1 AND created_at>=?2 AND created_at<=?3 GROUP BY day, category"
+      " ORDER BY day, category");
+  st->Bind(1, user_id).Bind(2, since).Bind(3, until);
+  std::vector<DayCount> out;
+  int rc;
+  while ((rc = st->Step()) == SQLITE_ROW) out.push_back({st->Int(0), st->Text(1), st->Int(2)});
+  st->Reset();
+  if (rc != SQLITE_DONE) return db->Error(rc, "errors per day");
+  return out;
+}
+
 Status SqliteStore::Ping() {
   Reader db(this);
   Stmt* st = db->Prepare("SELECT 1");

@@ -1,0 +1,62 @@
+"""GET /v1/users/search (typo-tolerant) and GET /v1/users/{id}/errors/timeline."""
+import uuid
+
+from harness import ServerTestCase, days_ago, expect, iso, main, new_uuid, v1_conversation, v1_user
+
+
+class Search(ServerTestCase):
+    def test_finds_by_email_name_and_typo(self):
+        tag = uuid.uuid4().hex[:6]
+        maria = v1_user(self.c, username=f"Maria{tag} Lopez", email=f"maria{tag}@example.com")
+        v1_user(self.c, username=f"Bob{tag}", email=f"bob{tag}@example.com")
+        for q in (f"maria{tag}", f"MARIA{tag}@EXAMPLE.COM", f"mraia{tag}"):
+            st, _, body = self.c.get(f"/v1/users/search?q={q}")
+            self.assertEqual(st, 200, body)
+            ids = [u["user_id"] for u in body["users"]]
+            self.assertIn(maria["user_id"], ids, q)
+            self.assertEqual(ids[0], maria["user_id"], q)
+        st, _, body = self.c.get(f"/v1/users/search?q=qqqqqqqq{tag}")
+        self.assertEqual((st, body["users"]), (200, []))
+
+    def test_bad_queries(self):
+        for path in ("/v1/users/search", "/v1/users/search?q=", "/v1/users/search?q=a&limit=0",
+                     "/v1/users/search?q=a&limit=x"):
+            st, _, body = self.c.get(path)
+            self.assertEqual(st, 422, (path, body))
+
+
+class Timeline(ServerTestCase):
+    def test_counts_per_day_and_category(self):
+        uid = v1_user(self.c)["user_id"]
+        cid = v1_conversation(self.c, uid)["conversation_id"]
+        def post(when, codes):
+            expect(self.c.post("/v1/utterances", {
+                "user_id": uid, "conversation_id": cid, "content": "x", "created_at": iso(when),
+                "errors": [{"code": c} for c in codes]}), 201)
+        post(days_ago(2), ["R:PREP", "R:PREP", "R:SPELL"])
+        post(days_ago(0), ["R:VERB:SVA"])
+        post(days_ago(40), ["R:PREP"])  # outside the window
+        st, _, body = self.c.get(f"/v1/users/{uid}/errors/timeline?days=30")
+        self.assertEqual(st, 200, body)
+        self.assertEqual(body["days"], 30)
+        self.assertEqual(len(body["series"]), 30)
+        self.assertIn("Grammar", body["categories"])
+        self.assertIn("Mechanics", body["categories"])
+        by_date = {d["date"]: d["counts"] for d in body["series"]}
+        two_ago = iso(days_ago(2))[:10]
+        today = body["series"][-1]["date"]
+        self.assertEqual(by_date[two_ago]["Grammar"], 2)
+        self.assertEqual(by_date[two_ago]["Mechanics"], 1)
+        self.assertEqual(by_date[today]["Grammar"], 1)
+        self.assertEqual(sum(sum(d["counts"].values()) for d in body["series"]), 4)
+
+    def test_errors(self):
+        st, _, _ = self.c.get(f"/v1/users/{new_uuid()}/errors/timeline")
+        self.assertEqual(st, 404)
+        uid = v1_user(self.c)["user_id"]
+        st, _, _ = self.c.get(f"/v1/users/{uid}/errors/timeline?days=0")
+        self.assertEqual(st, 422)
+
+
+if __name__ == "__main__":
+    main()
