@@ -12,7 +12,10 @@ PKGS=(
   libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   wrk curl python3 nginx
+  chromium fonts-liberation fonts-dejavu-core   # the browser test of /dashboard (tests/browser)
 )
+# npm builds the /docs assets (web/docs); the machine image usually has it.
+if ! command -v npm >/dev/null 2>&1; then PKGS+=(nodejs npm); fi
 
 missing=()
 for p in "${PKGS[@]}"; do

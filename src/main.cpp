@@ -2,9 +2,13 @@
 // `errata import m2 FILE` loads an annotated learner corpus.
 #include <CLI/CLI.hpp>
 
+#include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
+#include <system_error>
 
+#include "api/handlers.h"
 #include "app/import.h"
 #include "app/serve.h"
 
@@ -15,11 +19,20 @@ const char* Env(const char* name, const char* fallback) {
   return v != nullptr && *v != '\0' ? v : fallback;
 }
 
+// <directory of this binary>/share/errata: build/share/errata for a build.
+std::string DefaultAssetsDir() {
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return "share/errata";
+  return (exe.parent_path() / "share" / "errata").string();
+}
+
 void AddServe(CLI::App& app, errata::app::ServeOptions& o) {
   CLI::App* serve = app.add_subcommand("serve", "Run the HTTP API server");
   o.listen = Env("ERRATA_LISTEN", "127.0.0.1:8000");
   o.data_dir = Env("ERRATA_DATA_DIR", "./data");
   o.store = Env("ERRATA_STORE", "");
+  o.cache = Env("ERRATA_CACHE", "");
   serve->add_option("--listen", o.listen, "HOST:PORT to listen on (env ERRATA_LISTEN)")->capture_default_str();
   serve->add_option("--data-dir", o.data_dir, "Directory of the embedded store (env ERRATA_DATA_DIR)")->capture_default_str();
   serve->add_option("--store", o.store, "Store URL: empty for SQLite in --data-dir, or sqlite:PATH (env ERRATA_STORE)");
@@ -30,9 +43,17 @@ void AddServe(CLI::App& app, errata::app::ServeOptions& o) {
   serve->add_option("--max-batch", o.max_batch, "Most requests per group commit")->capture_default_str();
   serve->add_option("--queue-capacity", o.queue_capacity, "Most writes waiting; beyond it 503")->capture_default_str();
   serve->add_option("--cache-size", o.cache_size, "Learner profiles held in memory")->capture_default_str();
+  serve->add_option("--cache", o.cache,
+                    "Shared profile cache: redis://[:PASSWORD@]HOST[:PORT][/DB], or empty/local for "
+                    "none (env ERRATA_CACHE; see docs/redis.md)");
+  serve->add_option("--cache-ttl-ms", o.cache_ttl_ms,
+                    "How long the in-memory cache serves a profile before reloading it; 0: until a "
+                    "write (one node). Default: 1000 with a postgres:// store, else 0");
   serve->add_option("--half-life-days", o.half_life_days, "Half-life of the recency weighting, days")->capture_default_str();
   serve->add_option("--taxonomy", o.taxonomy_path, "Taxonomy JSON file instead of the built-in one");
   serve->add_option("--exercises", o.exercises_path, "Exercise bank JSON file instead of the built-in one");
+  o.assets_dir = Env("ERRATA_ASSETS_DIR", DefaultAssetsDir().c_str());
+  serve->add_option("--assets-dir", o.assets_dir, "Directory holding docs/, the swagger-ui files /docs serves (env ERRATA_ASSETS_DIR)")->capture_default_str();
 }
 
 void AddImport(CLI::App& app, errata::app::ImportOptions& o) {
@@ -61,8 +82,14 @@ int main(int argc, char** argv) {
   AddServe(app, serve);
   errata::app::ImportOptions import;
   AddImport(app, import);
+  app.add_subcommand("routes", "Print the route table, one \"METHOD PATTERN\" per line");
   CLI11_PARSE(app, argc, argv);
   if (app.got_subcommand("serve")) return errata::app::RunServe(serve);
   if (app.got_subcommand("import")) return errata::app::RunImportM2(import);
+  if (app.got_subcommand("routes")) {
+    errata::api::Services services;  // no handler is called
+    for (const std::string& name : errata::api::BuildRouter(services).Names()) std::puts(name.c_str());
+    return 0;
+  }
   return 0;
 }

@@ -16,6 +16,7 @@ using http::Respond;
 void PostUserSeed(const Ctx& c, Services& s, Respond r);
 void PostUser(const Ctx& c, Services& s, Respond r);
 void GetUser(const Ctx& c, Services& s, Respond r);
+void SearchUsers(const Ctx& c, Services& s, Respond r);
 // conversations.cc
 void PostConversationSeed(const Ctx& c, Services& s, Respond r);
 void PostConversation(const Ctx& c, Services& s, Respond r);
@@ -30,6 +31,7 @@ void SimulateAndGenerate(const Ctx& c, Services& s, Respond r);
 void GenerateExercise(const Ctx& c, Services& s, Respond r);
 // profile.cc
 void GetTopErrors(const Ctx& c, Services& s, Respond r);
+void GetTimeline(const Ctx& c, Services& s, Respond r);
 // exercises.cc
 void GetExercises(const Ctx& c, Services& s, Respond r);
 void PostAttempt(const Ctx& c, Services& s, Respond r);
@@ -44,6 +46,9 @@ void GetMetrics(const Ctx& c, Services& s, Respond r);
 void GetOpenApi(const Ctx& c, Services& s, Respond r);
 void GetDocs(const Ctx& c, Services& s, Respond r);
 void GetDocsAsset(const Ctx& c, Services& s, Respond r);
+// dashboard.cc: the learner dashboard (web/dashboard) and its assets
+void GetDashboard(const Ctx& c, Services& s, Respond r);
+void GetDashboardAsset(const Ctx& c, Services& s, Respond r);
 // The built-in document, and a check that it parses (run at start-up).
 std::string_view OpenApiDocument();
 Status CheckOpenApiDocument();

@@ -19,12 +19,14 @@ http::Router BuildRouter(Services& s) {
       {verb::get, "/generate-exercise", GenerateExercise},
       // The versioned API.
       {verb::post, "/v1/users", PostUser},
+      {verb::get, "/v1/users/search", SearchUsers},  // before /v1/users/{id}
       {verb::get, "/v1/users/{id}", GetUser},
       {verb::post, "/v1/conversations", PostConversation},
       {verb::get, "/v1/conversations/{id}", GetConversation},
       {verb::post, "/v1/utterances", PostUtterance},
       {verb::post, "/v1/ingest", PostIngest},
       {verb::get, "/v1/users/{id}/errors/top", GetTopErrors},
+      {verb::get, "/v1/users/{id}/errors/timeline", GetTimeline},
       {verb::get, "/v1/users/{id}/exercises", GetExercises},
       {verb::post, "/v1/users/{id}/attempts", PostAttempt},
       {verb::get, "/v1/users/{id}/stream", GetStream},
@@ -37,6 +39,9 @@ http::Router BuildRouter(Services& s) {
       {verb::get, "/openapi.json", GetOpenApi},
       {verb::get, "/docs", GetDocs},
       {verb::get, "/docs/assets/{file}", GetDocsAsset},
+      // The learner dashboard (docs/dashboard.md).
+      {verb::get, "/dashboard", GetDashboard},
+      {verb::get, "/dashboard/assets/{file}", GetDashboardAsset},
   };
   http::Router router;
   for (const Row& row : kRoutes) {

@@ -3,6 +3,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "api/handlers.h"
+
 extern const char kEmbeddedTaxonomy[];
 extern const unsigned long kEmbeddedTaxonomy_size;
 extern const char kEmbeddedExercises[];
@@ -40,6 +42,8 @@ std::vector<CoverageRule> CoverageRules(const Taxonomy& taxonomy) {
 
 Result<DomainData> LoadDomainData(const std::string& taxonomy_path,
                                   const std::string& exercises_path) {
+  // Served at /openapi.json: a build with a broken document must not start.
+  if (Status st = api::CheckOpenApiDocument(); !st.ok()) return st;
   auto tax_text = Source(taxonomy_path, kEmbeddedTaxonomy, kEmbeddedTaxonomy_size);
   if (!tax_text.ok()) return tax_text.status();
   auto taxonomy = Taxonomy::FromJson(

@@ -3,6 +3,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -95,8 +96,9 @@ int RunServe(const ServeOptions& o) {
   Metrics metrics(router_names);
   std::unique_ptr<redis::RedisProfiles> shared;
   if (redis_url) {
-    shared = std::make_unique<redis::RedisProfiles>(redis::RedisProfiles::Options{.url = *redis_url},
-                                                    &metrics);
+    redis::RedisProfiles::Options ro{.url = *redis_url};
+    ro.readers = static_cast<size_t>(std::clamp(threads, 4, 32));  // HTTP threads read profiles
+    shared = std::make_unique<redis::RedisProfiles>(ro, &metrics);
     shared->Start();
     if (!shared->WaitUntilUp(std::chrono::seconds(1))) {
       log::Warn("shared cache not reachable yet: reading profiles from the store until it is",

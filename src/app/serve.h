@@ -17,9 +17,12 @@ struct ServeOptions {
   size_t max_batch = 1000;
   size_t queue_capacity = 10000;
   size_t cache_size = 200000;
+  std::string cache;          // empty or "local": no shared cache; redis://... shares profiles
+  int64_t cache_ttl_ms = -1;  // local cache TTL; -1: 1000 with PostgreSQL, else 0 (never expire)
   double half_life_days = 14;
   std::string taxonomy_path;
   std::string exercises_path;
+  std::string assets_dir;  // holds docs/, the swagger-ui files /docs serves
 };
 
 // Returns the process exit code.

@@ -98,6 +98,18 @@ std::string Metrics::Render() const {
   line("errata_profile_cache_misses_total", "counter", "Profile reads that loaded the store.",
        cache_misses_.load());
   line("errata_profile_cache_entries", "gauge", "Profiles held in memory.", cache_size_.load());
+  if (const int up = shared_cache_up_.load(); up >= 0) {
+    line("errata_shared_cache_up", "gauge",
+         "1 while the shared profile cache (Redis) is in use; 0 while reads fall back to the store.",
+         up);
+    line("errata_shared_cache_errors_total", "counter",
+         "Shared profile cache (Redis) commands that failed.", shared_cache_errors_.load());
+    line("errata_shared_cache_hits_total", "counter", "Profile reads served from Redis.",
+         shared_cache_hits_.load());
+    line("errata_shared_cache_misses_total", "counter",
+         "Profile reads that Redis could not serve (absent, or a commit in progress).",
+         shared_cache_misses_.load());
+  }
   return out;
 }
 

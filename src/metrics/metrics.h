@@ -42,6 +42,14 @@ class Metrics {
   void CacheMiss() { cache_misses_.fetch_add(1, std::memory_order_relaxed); }
   void SetCacheSize(int64_t n) { cache_size_.store(n, std::memory_order_relaxed); }
   void QueueRejected() { queue_rejected_.fetch_add(1, std::memory_order_relaxed); }
+  // The shared profile cache (Redis), when configured: whether it is in use,
+  // its errors (each one also marks it down), and its hits and misses.
+  void SetSharedCacheUp(bool up) {
+    shared_cache_up_.store(up ? 1 : 0, std::memory_order_relaxed);
+  }
+  void SharedCacheError() { shared_cache_errors_.fetch_add(1, std::memory_order_relaxed); }
+  void SharedCacheHit() { shared_cache_hits_.fetch_add(1, std::memory_order_relaxed); }
+  void SharedCacheMiss() { shared_cache_misses_.fetch_add(1, std::memory_order_relaxed); }
 
   std::string Render() const;
 
@@ -61,6 +69,10 @@ class Metrics {
   std::atomic<uint64_t> cache_hits_{0};
   std::atomic<uint64_t> cache_misses_{0};
   std::atomic<int64_t> cache_size_{0};
+  std::atomic<int> shared_cache_up_{-1};  // -1: no shared cache configured
+  std::atomic<uint64_t> shared_cache_errors_{0};
+  std::atomic<uint64_t> shared_cache_hits_{0};
+  std::atomic<uint64_t> shared_cache_misses_{0};
 };
 
 }  // namespace errata

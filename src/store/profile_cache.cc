@@ -7,10 +7,12 @@ namespace {
 constexpr size_t kShards = 64;
 }  // namespace
 
-ProfileCache::ProfileCache(Store* store, Metrics* metrics, Options options)
+ProfileCache::ProfileCache(Store* store, Metrics* metrics, Options options,
+                           SharedProfiles* shared)
     : store_(store),
       metrics_(metrics),
       options_(options),
+      shared_(shared),
       per_shard_(std::max<size_t>(1, options.capacity / kShards)) {
   for (size_t i = 0; i < kShards; ++i) shards_.push_back(std::make_unique<Shard>());
 }
@@ -19,19 +21,52 @@ ProfileCache::Shard& ProfileCache::ShardFor(const std::string& user_id) {
   return *shards_[std::hash<std::string>{}(user_id) % kShards];
 }
 
+std::string ProfileCache::Describe() const {
+  return shared_ == nullptr ? "local" : shared_->Describe();
+}
+
 Result<std::shared_ptr<const Profile>> ProfileCache::Get(const std::string& user_id) {
+  if (shared_ != nullptr && shared_->ok()) {
+    Profile p;
+    SharedProfiles::Ticket ticket;
+    const SharedProfiles::Lookup lookup = shared_->Get(user_id, &p, &ticket);
+    switch (lookup) {
+      case SharedProfiles::Lookup::kHit:
+        return std::make_shared<const Profile>(std::move(p));
+      case SharedProfiles::Lookup::kMiss:
+      case SharedProfiles::Lookup::kBypass: {
+        const bool fill = lookup == SharedProfiles::Lookup::kMiss;
+        auto loaded = store_->LoadProfile(user_id);
+        if (!loaded.ok()) {
+          // The store is failing: the shared copy (without the commit in
+          // progress, which is not acknowledged yet) is better than nothing.
+          if (ticket.copy) return std::make_shared<const Profile>(std::move(p));
+          return loaded.status();
+        }
+        // The fill is refused inside Redis if a commit for this learner
+        // started or ended since the lookup (see SharedProfiles::Ticket).
+        if (fill) shared_->Fill(user_id, *loaded, ticket);
+        return std::make_shared<const Profile>(std::move(*loaded));
+      }
+      case SharedProfiles::Lookup::kUnavailable:
+        break;  // down: the local cache, with its TTL, serves meanwhile
+    }
+  }
   Shard& shard = ShardFor(user_id);
   const size_t slot = Slot(user_id);
   uint32_t generation;
   bool cacheable;
+  std::shared_ptr<const Profile> expired;
   {
     std::lock_guard lock(shard.mu);
     auto it = shard.map.find(user_id);
-    if (it != shard.map.end() &&
-        (options_.ttl == 0 || NowMicros() - it->second.loaded_at < options_.ttl)) {
-      shard.lru.splice(shard.lru.begin(), shard.lru, it->second.lru);
-      metrics_->CacheHit();
-      return it->second.profile;
+    if (it != shard.map.end()) {
+      if (options_.ttl == 0 || NowMicros() - it->second.loaded_at < options_.ttl) {
+        shard.lru.splice(shard.lru.begin(), shard.lru, it->second.lru);
+        metrics_->CacheHit();
+        return it->second.profile;
+      }
+      expired = it->second.profile;
     }
     generation = shard.generation[slot];
     cacheable = shard.committing[slot] == 0;
@@ -40,7 +75,13 @@ Result<std::shared_ptr<const Profile>> ProfileCache::Get(const std::string& user
   // Load outside the lock. If a commit for this learner overlapped the load,
   // the load may or may not include it: return it, but do not cache it.
   auto loaded = store_->LoadProfile(user_id);
-  if (!loaded.ok()) return loaded.status();
+  if (!loaded.ok()) {
+    // The store is down: an expired profile (at most the TTL older than the
+    // outage, plus this node's own writes) beats an error. Writes fail
+    // meanwhile, so it cannot fall further behind.
+    if (expired != nullptr && loaded.status().code() == Status::Code::kUnavailable) return expired;
+    return loaded.status();
+  }
   auto profile = std::make_shared<const Profile>(std::move(*loaded));
   std::lock_guard lock(shard.mu);
   if (cacheable && shard.committing[slot] == 0 && shard.generation[slot] == generation) {
@@ -80,6 +121,7 @@ size_t ProfileCache::Slot(const std::string& user_id) {
 }
 
 void ProfileCache::BeginCommit(const std::vector<std::string>& user_ids) {
+  if (shared_ != nullptr) shared_->BeginCommit(user_ids);
   for (const auto& id : user_ids) {
     Shard& shard = ShardFor(id);
     std::lock_guard lock(shard.mu);
@@ -89,6 +131,7 @@ void ProfileCache::BeginCommit(const std::vector<std::string>& user_ids) {
 }
 
 void ProfileCache::EndCommit(const std::vector<std::string>& user_ids) {
+  if (shared_ != nullptr) shared_->EndCommit();
   for (const auto& id : user_ids) {
     Shard& shard = ShardFor(id);
     std::lock_guard lock(shard.mu);
@@ -98,6 +141,7 @@ void ProfileCache::EndCommit(const std::vector<std::string>& user_ids) {
 }
 
 void ProfileCache::ApplyDeltas(const DeltaSet& deltas) {
+  if (shared_ != nullptr) shared_->ApplyDeltas(deltas);
   for (const auto& d : deltas.deltas()) {
     Shard& shard = ShardFor(d.user_id);
     std::lock_guard lock(shard.mu);
@@ -107,6 +151,7 @@ void ProfileCache::ApplyDeltas(const DeltaSet& deltas) {
 }
 
 void ProfileCache::ApplyAttempt(const Attempt& a, const MemoryState& memory) {
+  if (shared_ != nullptr) shared_->ApplyAttempt(a, memory);
   Shard& shard = ShardFor(a.user_id);
   std::lock_guard lock(shard.mu);
   Update(shard, a.user_id, [&](Profile& p) {
@@ -117,12 +162,14 @@ void ProfileCache::ApplyAttempt(const Attempt& a, const MemoryState& memory) {
 
 void ProfileCache::AddExamples(const std::string& user_id, const std::vector<Example>& examples) {
   if (examples.empty()) return;
+  if (shared_ != nullptr) shared_->AddExamples(user_id, examples);
   Shard& shard = ShardFor(user_id);
   std::lock_guard lock(shard.mu);
   Update(shard, user_id, [&](Profile& p) { p.AddExamples(examples); });
 }
 
 void ProfileCache::MarkUserKnown(const std::string& user_id) {
+  if (shared_ != nullptr) shared_->MarkUserKnown(user_id);
   Shard& shard = ShardFor(user_id);
   std::lock_guard lock(shard.mu);
   auto it = shard.map.find(user_id);

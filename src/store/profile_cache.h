@@ -1,6 +1,9 @@
 // ProfileCache: a bounded, sharded LRU of learners' profiles that reads
 // through to the Store. Hot learners are served from memory; the Writer
 // applies each committed batch's deltas so cached profiles stay exact.
+// With a SharedProfiles (Redis, --cache redis://...), reads go to it instead
+// while it is up, and the local LRU (with its TTL) only serves while it is
+// down; the Writer's commit brackets and deltas go to both.
 // Thread-safe: any thread may Get; the Writer thread calls Apply*.
 #pragma once
 
@@ -20,13 +23,65 @@
 
 namespace errata {
 
+// A profile cache shared by every node (store/redis/redis_profiles.h). The
+// calls of one commit come from one thread, in order: BeginCommit before the
+// store commit, the Apply* of its effects, then EndCommit before the writes
+// are acknowledged. It never throws and never blocks a write on its own
+// failure: it counts the error, reports itself down (ok() false) and recovers
+// by itself.
+class SharedProfiles {
+ public:
+  virtual ~SharedProfiles() = default;
+  virtual std::string Describe() const = 0;
+  // In use: reads may be served from it.
+  virtual bool ok() const = 0;
+  // Why it is not ok (empty when it is).
+  virtual std::string last_error() const = 0;
+
+  // What a miss hands on to Fill, so a fill cannot race a commit.
+  struct Ticket {
+    std::string generation;
+    std::string version;
+    // kBypass: *out holds the shared copy, which may lack the commit in
+    // progress; serve it only if the store cannot be read.
+    bool copy = false;
+  };
+  enum class Lookup {
+    kHit,          // *out is the learner's profile
+    kMiss,         // absent: load from the store, then Fill with *ticket
+    kBypass,       // a commit for the learner is in progress: read the store, do not fill
+    kUnavailable,  // down: use the local cache
+  };
+  virtual Lookup Get(const std::string& user_id, Profile* out, Ticket* ticket) = 0;
+  virtual void Fill(const std::string& user_id, const Profile& profile, const Ticket& ticket) = 0;
+
+  virtual void BeginCommit(const std::vector<std::string>& user_ids) = 0;
+  virtual void ApplyDeltas(const DeltaSet& deltas) = 0;
+  virtual void ApplyAttempt(const Attempt& attempt, const MemoryState& memory) = 0;
+  virtual void AddExamples(const std::string& user_id, const std::vector<Example>& examples) = 0;
+  virtual void MarkUserKnown(const std::string& user_id) = 0;
+  virtual void EndCommit() = 0;
+};
+
 class ProfileCache {
  public:
   struct Options {
     size_t capacity = 200'000;  // learners held at most
-    Micros ttl = 0;             // 0: entries never expire (one node owns the writes)
+    // How long a loaded profile is served before it is loaded again. 0: never
+    // expire (one node owns the writes). Nodes sharing a store without Redis
+    // set it short (1 s): a node may serve a profile up to ttl old after a
+    // write through another node; writes are never lost.
+    Micros ttl = 0;
   };
-  ProfileCache(Store* store, Metrics* metrics, Options options);
+  // `shared` (may be null) outlives the cache.
+  ProfileCache(Store* store, Metrics* metrics, Options options, SharedProfiles* shared = nullptr);
+
+  // "local", or the shared cache's description (redis://host:port/db).
+  std::string Describe() const;
+  // False while the shared cache is configured but down (reads then use the
+  // store through the local cache); true otherwise.
+  bool shared_ok() const { return shared_ == nullptr || shared_->ok(); }
+  std::string shared_error() const { return shared_ == nullptr ? "" : shared_->last_error(); }
 
   // The learner's profile (empty for a learner with no errors). On a miss it
   // loads from the store; a store failure comes back as its Status.
@@ -78,6 +133,7 @@ class ProfileCache {
   Store* store_;
   Metrics* metrics_;
   Options options_;
+  SharedProfiles* shared_;
   size_t per_shard_;
   std::vector<std::unique_ptr<Shard>> shards_;
 };

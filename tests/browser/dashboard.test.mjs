@@ -1,0 +1,319 @@
+// Browser test of /dashboard: the real binary, Debian's headless chromium
+// driven by playwright-core (no browser download), a learner created through
+// the API, the charts' counts, a live update through SSE, and screenshots.
+//
+//   node --test tests/browser/dashboard.test.mjs
+//
+// Environment: ERRATA_BIN (default build/errata), ERRATA_ASSETS_DIR (default:
+// the binary's own, <dir of binary>/share/errata), BROWSER_DEPS_DIR (where
+// tests/browser/npm-ci.sh installed playwright-core; default this folder),
+// ERRATA_TEST_OUTPUT (screenshots; default <dir of binary>/test-output),
+// CHROMIUM (default /usr/bin/chromium).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SOURCE_DIR = path.resolve(HERE, '..', '..');
+const BIN = process.env.ERRATA_BIN || path.join(SOURCE_DIR, 'build', 'errata');
+const DEPS = process.env.BROWSER_DEPS_DIR || HERE;
+const OUT_DIR = process.env.ERRATA_TEST_OUTPUT || path.join(path.dirname(BIN), 'test-output');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+// Without the background-networking flags chromium stalls on a machine with
+// no network.
+const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const WAIT_MS = 30000;
+
+const { chromium } = createRequire(path.join(DEPS, 'package.json'))('playwright-core');
+
+// ---------- the server ----------
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+const cleanups = [];
+
+async function startServer(extraArgs = []) {
+  assert.ok(fs.existsSync(BIN), `errata binary not found at ${BIN} (set ERRATA_BIN)`);
+  const port = await freePort();
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'errata-browser-data-'));
+  const args = ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--log-level', 'warn', ...extraArgs];
+  const proc = spawn(BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr.on('data', (d) => { stderr = (stderr + d).slice(-20000); });
+  const base = `http://127.0.0.1:${port}`;
+  const srv = { base, proc, dataDir, stderr: () => stderr };
+  cleanups.push(async () => {
+    if (proc.exitCode === null) {
+      proc.kill('SIGTERM');
+      await new Promise((r) => { const t = setTimeout(() => { proc.kill('SIGKILL'); r(); }, 10000); proc.once('exit', () => { clearTimeout(t); r(); }); });
+    }
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+  const deadline = Date.now() + 20000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`errata exited with ${proc.exitCode}:\n${stderr}`);
+    try { if ((await fetch(`${base}/readyz`)).ok) return srv; } catch { /* not yet */ }
+    if (Date.now() > deadline) throw new Error(`errata did not become ready on ${base}:\n${stderr}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function call(srv, method, p, body) {
+  const res = await fetch(srv.base + p, {
+    method, headers: body ? { 'Content-Type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: res.status, headers: res.headers, json, text };
+}
+
+async function post(srv, p, body) {
+  const r = await call(srv, 'POST', p, body);
+  assert.equal(r.status, 201, `POST ${p} -> ${r.status} ${r.text}`);
+  return r.json;
+}
+
+// Posts one utterance with `errors` and adds the resolved points to `counts`
+// ({subcategory_id: n}) and `byCategory` ({category: n}).
+async function postErrors(srv, user, conv, errors, counts, byCategory) {
+  const r = await post(srv, '/v1/utterances', {
+    conversation_id: conv, user_id: user, content: 'She go to school yesterday and buyed a apple.', errors,
+  });
+  assert.equal(r.errors.length, errors.length, JSON.stringify(r));
+  for (const e of r.errors) {
+    counts[e.subcategory_id] = (counts[e.subcategory_id] || 0) + 1;
+    byCategory[e.category] = (byCategory[e.category] || 0) + 1;
+  }
+}
+
+// ---------- the browser ----------
+
+async function launch() {
+  assert.ok(fs.existsSync(CHROMIUM), `chromium not found at ${CHROMIUM} (apt-get install chromium; scripts/bootstrap.sh does)`);
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'errata-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS,
+    viewport: { width: 1280, height: 900 }, timeout: 60000,
+  });
+  cleanups.push(async () => {
+    await context.close().catch(() => {});
+    fs.rmSync(profile, { recursive: true, force: true });
+  });
+  return context;
+}
+
+const sorted = (o) => JSON.stringify(Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b))));
+
+let srv;
+let context;
+
+before(async () => {
+  fs.mkdirSync(OUT_DIR, { recursive: true });
+  srv = await startServer();
+  context = await launch();
+});
+
+after(async () => {
+  for (const f of cleanups.reverse()) await f().catch((e) => console.error('cleanup:', e));
+});
+
+// ---------- tests ----------
+
+test('the dashboard and its assets are served with the right types, and nothing else', async () => {
+  const page = await call(srv, 'GET', '/dashboard');
+  assert.equal(page.status, 200, page.text);
+  assert.match(page.headers.get('content-type'), /^text\/html/);
+  assert.match(page.text, /<title>errata dashboard<\/title>/);
+  for (const [file, type] of [['app.js', /^application\/javascript/], ['style.css', /^text\/css/],
+    ['chart.umd.min.js', /^application\/javascript/]]) {
+    const r = await call(srv, 'GET', `/dashboard/assets/${file}`);
+    assert.equal(r.status, 200, `${file}: ${r.status}`);
+    assert.match(r.headers.get('content-type'), type, file);
+  }
+  for (const bad of ['..%2F..%2Fetc%2Fpasswd', '.hidden.js', 'index.html', 'chart.js-LICENSE.md', 'nope.js']) {
+    const r = await call(srv, 'GET', `/dashboard/assets/${bad}`);
+    assert.equal(r.status, 404, `${bad} -> ${r.status}`);
+  }
+});
+
+test('without built assets /dashboard answers 503 with a clear message', async () => {
+  const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'errata-no-assets-'));
+  cleanups.push(async () => fs.rmSync(empty, { recursive: true, force: true }));
+  const bare = await startServer(['--assets-dir', empty]);
+  const r = await call(bare, 'GET', '/dashboard');
+  assert.equal(r.status, 503, r.text);
+  assert.match(r.json.detail, /dashboard assets were not built/);
+});
+
+test('find a learner, see their profile, trend and practice, and watch it change live', async () => {
+  // Two learners with close names; the test's learner has errors.
+  await post(srv, '/v1/users', { username: 'Marisol Oyelaran', email: 'marisol.o@example.com' });
+  const user = (await post(srv, '/v1/users', { username: 'Marisela Okonkwo', email: 'marisela.okonkwo@example.com' })).user_id;
+  const conv = (await post(srv, '/v1/conversations', { user_id: user })).conversation_id;
+  const counts = {};
+  const byCategory = {};
+  await postErrors(srv, user, conv, [
+    { category: 'Grammar', subcategory: 'Subject-Verb Agreement' },
+    { category: 'Grammar', subcategory: 'Verb Tense' },
+    { category: 'Vocabulary', subcategory: 'Word Choice' },
+  ], counts, byCategory);
+  await postErrors(srv, user, conv, [
+    { category: 'Grammar', subcategory: 'Subject-Verb Agreement' },
+    { category: 'Grammar', subcategory: 'subject verb agreement' },
+    { code: 'R:SPELL' },
+  ], counts, byCategory);
+  assert.equal(counts['subject-verb-agreement'], 3, JSON.stringify(counts));
+
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+  await page.goto(`${srv.base}/dashboard`);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: WAIT_MS });
+
+  // Search with a typo in the name, pick the learner with the keyboard only.
+  const q = page.getByLabel('Email or name');
+  await q.focus();
+  await q.pressSequentially('Marisela Okonkow');
+  const hit = page.locator(`#results button[data-user-id="${user}"]`);
+  await hit.waitFor({ timeout: WAIT_MS });
+  await page.keyboard.press('ArrowDown');
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset.userId), user,
+    'ArrowDown moves to the best match, which is the test learner');
+  await page.keyboard.press('Enter');
+
+  // The profile chart shows exactly the counts the API recorded.
+  const want = sorted(counts);
+  await page.waitForFunction((w) => {
+    const c = window.errataDashboard.profileCounts();
+    return JSON.stringify(Object.fromEntries(Object.entries(c).sort(([a], [b]) => a.localeCompare(b)))) === w;
+  }, want, { timeout: WAIT_MS }).catch(async (e) => {
+    throw new Error(`profile chart shows ${JSON.stringify(await page.evaluate(() => window.errataDashboard.profileCounts()))}, want ${want}: ${e.message}`);
+  });
+  assert.equal(await page.locator('#learner-h').textContent(), 'Marisela Okonkwo');
+  assert.equal(await page.locator('#total').textContent(), '6');
+  // The accessible table says the same.
+  const rows = await page.$$eval('#profile-table tbody tr', (trs) => Object.fromEntries(
+    trs.map((tr) => [tr.dataset.subcategoryId, Number(tr.querySelector('.count').textContent)])));
+  assert.equal(sorted(rows), want);
+
+  // The trend chart: today's bar holds every error, by category.
+  const today = async () => page.evaluate(() => {
+    const t = window.errataDashboard.trendCounts();
+    const days = Object.keys(t).sort();
+    return { days, last: t[days[days.length - 1]] || {}, dates: window.Chart.getChart('trend-chart').data.dates };
+  });
+  await page.waitForFunction((n) => {
+    const t = window.errataDashboard.trendCounts();
+    return Object.values(t).flatMap((d) => Object.values(d)).reduce((a, b) => a + b, 0) === n;
+  }, 6, { timeout: WAIT_MS });
+  let trend = await today();
+  assert.equal(trend.dates.length, 30, 'one bar per day for 30 days');
+  assert.equal(trend.days.length, 1, `errors on one day only: ${JSON.stringify(trend)}`);
+  assert.equal(trend.days[0], trend.dates[trend.dates.length - 1], 'they are on the last (today\'s) bar');
+  assert.equal(sorted(trend.last), sorted(byCategory));
+
+  // Practice: items, each with its reason.
+  await page.waitForSelector('#practice li.exercise', { timeout: WAIT_MS });
+  const items = await page.$$eval('#practice li.exercise', (lis) => lis.map((li) => ({
+    sub: li.dataset.subcategoryId, because: li.querySelector('.because')?.textContent || '' })));
+  assert.ok(items.length > 0);
+  for (const it of items) {
+    assert.match(it.because, /^Because: \d+ errors? in /, JSON.stringify(it));
+    assert.ok(counts[it.sub], `practice for ${it.sub}, which the learner has errors in`);
+  }
+
+  // Live: post new errors through the API; the page changes without a reload.
+  await page.waitForSelector('#live[data-state="live"]', { timeout: WAIT_MS });
+  await page.evaluate(() => { window.__sameDocument = true; });
+  const before = await page.evaluate(() => Number(document.body.dataset.version));
+  await postErrors(srv, user, conv, [
+    { category: 'Vocabulary', subcategory: 'Word Choice' },
+    { category: 'Vocabulary', subcategory: 'Word Choice' },
+    { category: 'Grammar', subcategory: 'Articles & Determiners' },
+  ], counts, byCategory);
+  const want2 = sorted(counts);
+  await page.waitForFunction((w) => {
+    const c = window.errataDashboard.profileCounts();
+    return JSON.stringify(Object.fromEntries(Object.entries(c).sort(([a], [b]) => a.localeCompare(b)))) === w;
+  }, want2, { timeout: WAIT_MS }).catch(async (e) => {
+    throw new Error(`after the live update the profile chart shows ${JSON.stringify(await page.evaluate(() => window.errataDashboard.profileCounts()))}, want ${want2}: ${e.message}`);
+  });
+  await page.waitForFunction((n) => {
+    const t = window.errataDashboard.trendCounts();
+    return Object.values(t).flatMap((d) => Object.values(d)).reduce((a, b) => a + b, 0) === n;
+  }, 9, { timeout: WAIT_MS });
+  trend = await today();
+  assert.equal(sorted(trend.last), sorted(byCategory));
+  assert.equal(await page.locator('#total').textContent(), '9');
+  assert.ok(await page.evaluate(() => window.__sameDocument === true), 'the page was not reloaded');
+  assert.ok(await page.evaluate((b) => Number(document.body.dataset.version) > b, before));
+
+  // Screenshots: desktop, then phone width (no sideways scrolling there).
+  await page.locator('#profile-table').evaluate((t) => { t.closest('details').open = true; });
+  await page.waitForTimeout(400);  // let the charts' short animation finish
+  const desktop = path.join(OUT_DIR, 'dashboard.png');
+  await page.screenshot({ path: desktop, fullPage: true });
+  console.log(`screenshot: ${desktop}`);
+
+  await page.setViewportSize({ width: 375, height: 812 });
+  await page.waitForTimeout(400);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `no horizontal scrolling at 375 px (overflow ${overflow}px)`);
+  const phone = path.join(OUT_DIR, 'dashboard-phone.png');
+  await page.screenshot({ path: phone, fullPage: true });
+  console.log(`screenshot: ${phone}`);
+
+  // Accessibility basics: every form control is labelled, the charts have
+  // text alternatives, and the page's own text passes contrast (checked on
+  // its computed colours).
+  const a11y = await page.evaluate(() => {
+    const unlabelled = [...document.querySelectorAll('input, select, textarea')]
+      .filter((e) => !(e.labels?.length || e.getAttribute('aria-label') || e.getAttribute('aria-labelledby')))
+      .map((e) => e.id || e.name);
+    const charts = [...document.querySelectorAll('canvas')].map((c) => c.getAttribute('aria-label') || '');
+    const rgb = (s) => (s.match(/[\d.]+/g) || []).map(Number);
+    const lum = ([r, g, b]) => {
+      const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const bg = (e) => {
+      for (; e; e = e.parentElement) {
+        const c = rgb(getComputedStyle(e).backgroundColor);
+        if (c.length >= 3 && (c.length < 4 || c[3] > 0)) return c;
+      }
+      return [255, 255, 255];
+    };
+    const low = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const e = n.parentElement;
+      if (!n.textContent.trim() || !e.checkVisibility?.() || e.closest('.sr-only, .skip')) continue;
+      const a = lum(rgb(getComputedStyle(e).color));
+      const b = lum(bg(e));
+      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+      if (ratio < 4.5) low.push(`${n.textContent.trim().slice(0, 30)}: ${ratio.toFixed(2)}`);
+    }
+    return { unlabelled, charts, low };
+  });
+  assert.deepEqual(a11y.unlabelled, []);
+  for (const label of a11y.charts) assert.ok(label.length > 20, `chart text alternative: ${label}`);
+  assert.deepEqual(a11y.low, [], 'text below 4.5:1 contrast');
+
+  assert.deepEqual(problems, [], 'no script errors in the page');
+  await page.close();
+});
