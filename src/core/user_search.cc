@@ -22,7 +22,11 @@ int Score(const std::string& q, const std::string& field) {
   const size_t bound = std::max<size_t>(1, TypoBound(q.size()));
   // Compare with the field's prefix of the query's length too: "mari" ~ "maria@…".
   size_t d = OsaDistance(q, field, bound);
-  if (field.size() > q.size()) d = std::min(d, OsaDistance(q, field.substr(0, q.size()), bound));
+  // And with the field's prefixes around the query's length: a typo in what
+  // was typed so far ("marsela" ~ "marisela.o…": a letter left out).
+  for (size_t len = q.size() > 1 ? q.size() - 1 : 1; len <= q.size() + 1; ++len) {
+    if (len < field.size()) d = std::min(d, OsaDistance(q, field.substr(0, len), bound));
+  }
   return d <= bound ? 2 + static_cast<int>(d) : -1;
 }
 

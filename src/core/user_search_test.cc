@@ -16,6 +16,8 @@ TEST(UserSearchTest, ScoresPrefixSubstringAndTypos) {
   EXPECT_EQ(UserMatchScore("lopez", maria), 1);
   EXPECT_EQ(UserMatchScore("mraia", maria), 3);       // a transposition
   EXPECT_EQ(UserMatchScore("maria.lopes", maria), 3);  // one substitution
+  EXPECT_EQ(UserMatchScore("mria.lo", maria), 3);      // a letter left out, typing
+  EXPECT_EQ(UserMatchScore("maaria.l", maria), 3);     // a letter doubled, typing
   EXPECT_EQ(UserMatchScore("zzzzzz", maria), -1);
   EXPECT_EQ(UserMatchScore("", maria), -1);
 }

@@ -182,6 +182,19 @@ test('find a learner, see their profile, trend and practice, and watch it change
   const problems = [];
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
   page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+  try {
+    await run(page, user, conv, counts, byCategory, problems);
+  } catch (e) {
+    // Show what the page looked like when it failed.
+    const shot = path.join(OUT_DIR, 'dashboard-failure.png');
+    await page.screenshot({ path: shot, fullPage: true }).then(() => console.log(`screenshot: ${shot}`), () => {});
+    throw e;
+  } finally {
+    await page.close();
+  }
+});
+
+async function run(page, user, conv, counts, byCategory, problems) {
   await page.goto(`${srv.base}/dashboard`);
   await page.waitForSelector('body[data-ready="true"]', { timeout: WAIT_MS });
 
@@ -315,5 +328,4 @@ test('find a learner, see their profile, trend and practice, and watch it change
   assert.deepEqual(a11y.low, [], 'text below 4.5:1 contrast');
 
   assert.deepEqual(problems, [], 'no script errors in the page');
-  await page.close();
-});
+}
