@@ -406,16 +406,21 @@ def diff_counts(want, got):
 
 
 def wait_exact(client, want, uids, grace):
-    """Reads until the counts equal `want` or `grace` seconds pass. Returns
-    (seconds it took, '' or the last difference)."""
+    """Reads until the counts equal `want`, re-reading (whole passes) for up to
+    `grace` seconds. Returns (seconds it took, '' or the last difference, with
+    when each pass started and how many learners it found wrong)."""
     t0 = time.monotonic()
+    passes = []
     while True:
+        start = time.monotonic() - t0
         got = read_counts(client, uids)
         d = diff_counts(want, got)
+        passes.append(f"+{start:.2f}s: {d.split(' ', 1)[0] if d else 0}")
         if not d or time.monotonic() - t0 > grace:
+            if d:
+                d += "\n  passes (start: learners wrong): " + ", ".join(passes)
             return time.monotonic() - t0, d
         time.sleep(0.1)
-
 
 class Load:
     """Writers post new utterances (once each, no retries) and readers read

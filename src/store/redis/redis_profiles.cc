@@ -336,7 +336,7 @@ Status RedisProfiles::WipeProfiles(RedisConn& conn) {
 bool RedisProfiles::Recover(RedisConn& conn) {
   if (auto r = conn.Command({"PING"}); !r.ok()) {
     std::lock_guard lock(state_mu_);
-    last_error_ = "connect: " + r.status().message();
+    last_error_ = r.status().message();
     return false;
   }
   if (Status s = LoadScripts(conn); !s.ok()) {

@@ -19,6 +19,7 @@ namespace errata::redis::lua {
 // token older than reap_after_s (its node died, or lost Redis, between commit
 // and apply) is dropped together with the profile it may have missed.
 inline constexpr const char* kRead = R"lua(
+redis.replicate_commands()  -- TIME, then writes (a no-op from Redis 7)
 local gen = redis.call('GET', KEYS[3]) or ''
 local st = redis.call('HGETALL', KEYS[2])
 local now = tonumber(redis.call('TIME')[1])
@@ -65,6 +66,7 @@ return 1
 // KEYS: the state keys of every learner a batch touches.  ARGV: token,
 // state_ttl_s. Runs before the store commit.
 inline constexpr const char* kBegin = R"lua(
+redis.replicate_commands()
 local now = redis.call('TIME')[1]
 local f = 't:' .. ARGV[1]
 for i = 1, #KEYS do

@@ -1,0 +1,188 @@
+// The local profile cache's TTL (nodes sharing a store without Redis), its
+// fallbacks when the store fails, and how it defers to a shared cache.
+#include "store/profile_cache.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <future>
+#include <thread>
+
+#include "core/ids.h"
+#include "store/fault_store.h"
+#include "store/sqlite/sqlite_store.h"
+#include "store/writer.h"
+
+namespace errata {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A shared cache whose answers the test sets.
+class FakeShared : public SharedProfiles {
+ public:
+  bool up = true;
+  Lookup lookup = Lookup::kMiss;
+  Profile copy;
+  int fills = 0;
+  int commits = 0;
+  std::string Describe() const override { return "fake://"; }
+  bool ok() const override { return up; }
+  std::string last_error() const override { return up ? "" : "down"; }
+  Lookup Get(const std::string&, Profile* out, Ticket* ticket) override {
+    if (lookup == Lookup::kHit || lookup == Lookup::kBypass) *out = copy;
+    ticket->copy = lookup == Lookup::kBypass;
+    ticket->generation = "1";
+    return lookup;
+  }
+  void Fill(const std::string&, const Profile&, const Ticket&) override { ++fills; }
+  void BeginCommit(const std::vector<std::string>&) override { ++commits; }
+  void ApplyDeltas(const DeltaSet&) override {}
+  void ApplyAttempt(const Attempt&, const MemoryState&) override {}
+  void AddExamples(const std::string&, const std::vector<Example>&) override {}
+  void MarkUserKnown(const std::string&) override {}
+  void EndCommit() override {}
+};
+
+class ProfileCacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("errata-cache-test-" + NewUuidV7(NowMicros()));
+    std::filesystem::create_directories(dir_);
+    auto s = SqliteStore::Open({(dir_ / "errata.db").string(), 14 * kMicrosPerDay, 2});
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    sqlite_ = std::move(*s);
+    fault_ = std::make_unique<FaultStore>(sqlite_.get());
+    // Node A writes (exact through its own deltas); node B only reads.
+    a_ = std::make_unique<ProfileCache>(fault_.get(), &metrics_, ProfileCache::Options{100, 0});
+    writer_ = std::make_unique<Writer>(fault_.get(), a_.get(), &metrics_, Writer::Options{200, 100, 100});
+    writer_->Start();
+  }
+  void TearDown() override {
+    writer_->Stop();
+    std::filesystem::remove_all(dir_);
+  }
+
+  WriteRequest Write(std::vector<WriteOp> ops) {
+    auto req = std::make_unique<WriteRequest>();
+    req->ops = std::move(ops);
+    std::promise<WriteRequest> done;
+    req->done = [&done](WriteRequest& r) { done.set_value(std::move(r)); };
+    EXPECT_TRUE(writer_->Submit(std::move(req)).ok());
+    return done.get_future().get();
+  }
+
+  Utterance NewLearner() {
+    const Micros now = NowMicros();
+    WriteOp u;
+    u.kind = WriteOp::Kind::kCreateUser;
+    u.user = User{NewUuidV7(now), "x", std::nullopt, now};
+    WriteOp c;
+    c.kind = WriteOp::Kind::kCreateConversation;
+    c.conversation = Conversation{NewUuidV7(now), u.user.user_id, now};
+    WriteOp t;
+    t.kind = WriteOp::Kind::kAddUtterance;
+    t.utterance = Utterance{NewUuidV7(now), c.conversation.conversation_id, u.user.user_id, "hi", now, {}};
+    Utterance out = t.utterance;
+    EXPECT_TRUE(Write({u, c, t}).status.ok());
+    return out;
+  }
+
+  void AddError(const Utterance& u) {
+    WriteOp op;
+    op.kind = WriteOp::Kind::kAddErrors;
+    op.utterance = u;
+    ErrorRecord e;
+    e.error_id = NewUuidV7(NowMicros());
+    e.category = "Grammar";
+    e.subcategory = e.subcategory_id = "pronouns";
+    e.created_at = NowMicros();
+    op.utterance.errors.push_back(e);
+    ASSERT_TRUE(Write({op}).status.ok());
+  }
+
+  static int64_t Count(ProfileCache& c, const std::string& user) {
+    auto p = c.Get(user);
+    EXPECT_TRUE(p.ok()) << p.status().ToString();
+    if (!p.ok()) return -1;
+    const ErrorPoint* point = (*p)->Find("pronouns");
+    return point == nullptr ? 0 : point->count;
+  }
+
+  std::filesystem::path dir_;
+  Metrics metrics_{{}};
+  std::unique_ptr<SqliteStore> sqlite_;
+  std::unique_ptr<FaultStore> fault_;
+  std::unique_ptr<ProfileCache> a_;
+  std::unique_ptr<Writer> writer_;
+};
+
+TEST_F(ProfileCacheTest, AnotherNodeSeesAWriteWithinTheTtl) {
+  ProfileCache b(fault_.get(), &metrics_, {100, 50'000});  // 50 ms
+  const Utterance u = NewLearner();
+  ASSERT_EQ(Count(b, u.user_id), 0);
+  AddError(u);
+  EXPECT_EQ(Count(*a_, u.user_id), 1);  // the writing node: at once
+  std::this_thread::sleep_for(60ms);
+  EXPECT_EQ(Count(b, u.user_id), 1);    // another node: within the TTL
+}
+
+TEST_F(ProfileCacheTest, TtlZeroKeepsTheProfileUntilEvicted) {
+  ProfileCache b(fault_.get(), &metrics_, {100, 0});
+  const Utterance u = NewLearner();
+  ASSERT_EQ(Count(b, u.user_id), 0);
+  AddError(u);  // through A: B (another node) never hears of it
+  std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(Count(b, u.user_id), 0);
+  EXPECT_EQ(Count(*a_, u.user_id), 1);
+}
+
+TEST_F(ProfileCacheTest, AnExpiredProfileIsServedWhileTheStoreIsDown) {
+  ProfileCache b(fault_.get(), &metrics_, {100, 10'000});  // 10 ms
+  const Utterance u = NewLearner();
+  AddError(u);
+  ASSERT_EQ(Count(b, u.user_id), 1);
+  std::this_thread::sleep_for(20ms);
+  fault_->set_failing(true);
+  EXPECT_EQ(Count(b, u.user_id), 1);  // expired, but better than an error
+  auto unknown = b.Get(NewUuidV7(NowMicros()));
+  EXPECT_EQ(unknown.status().code(), Status::Code::kUnavailable);  // nothing to fall back on
+  fault_->set_failing(false);
+}
+
+TEST_F(ProfileCacheTest, ASharedCacheServesReadsWhileUp) {
+  FakeShared shared;
+  ProfileCache c(fault_.get(), &metrics_, {100, 0}, &shared);
+  EXPECT_EQ(c.Describe(), "fake://");
+  const Utterance u = NewLearner();
+  AddError(u);
+  shared.copy.points.push_back(ErrorPoint{"pronouns", "Grammar", "pronouns", 42});
+  // Hit: the shared copy.
+  shared.lookup = SharedProfiles::Lookup::kHit;
+  EXPECT_EQ(Count(c, u.user_id), 42);
+  // Miss: the store, then a fill.
+  shared.lookup = SharedProfiles::Lookup::kMiss;
+  EXPECT_EQ(Count(c, u.user_id), 1);
+  EXPECT_EQ(shared.fills, 1);
+  // Commit in progress: the store, no fill; the shared copy only if the store fails.
+  shared.lookup = SharedProfiles::Lookup::kBypass;
+  EXPECT_EQ(Count(c, u.user_id), 1);
+  EXPECT_EQ(shared.fills, 1);
+  fault_->set_failing(true);
+  EXPECT_EQ(Count(c, u.user_id), 42);
+  fault_->set_failing(false);
+  // Down: the local cache and the store.
+  shared.up = false;
+  EXPECT_FALSE(c.shared_ok());
+  EXPECT_EQ(c.shared_error(), "down");
+  EXPECT_EQ(Count(c, u.user_id), 1);
+}
+
+TEST_F(ProfileCacheTest, WithoutASharedCacheItIsLocal) {
+  EXPECT_EQ(a_->Describe(), "local");
+  EXPECT_TRUE(a_->shared_ok());
+  EXPECT_EQ(a_->shared_error(), "");
+}
+
+}  // namespace
+}  // namespace errata
