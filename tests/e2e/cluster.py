@@ -406,9 +406,10 @@ def diff_counts(want, got):
 
 
 def wait_exact(client, want, uids, grace):
-    """Reads until the counts equal `want`, re-reading (whole passes) for up to
-    `grace` seconds. Returns (seconds it took, '' or the last difference, with
-    when each pass started and how many learners it found wrong)."""
+    """Reads every learner (a pass) until a pass finds the counts equal to
+    `want`. A pass that starts `grace` seconds or more after the call must be
+    exact (grace 0: the first one). Returns (seconds it took, '' or the last
+    difference, with when each pass started and how many learners it found wrong)."""
     t0 = time.monotonic()
     passes = []
     while True:
@@ -416,10 +417,10 @@ def wait_exact(client, want, uids, grace):
         got = read_counts(client, uids)
         d = diff_counts(want, got)
         passes.append(f"+{start:.2f}s: {d.split(' ', 1)[0] if d else 0}")
-        if not d or time.monotonic() - t0 > grace:
-            if d:
-                d += "\n  passes (start: learners wrong): " + ", ".join(passes)
-            return time.monotonic() - t0, d
+        if not d:
+            return time.monotonic() - t0, ""
+        if start >= grace:
+            return time.monotonic() - t0, d + "\n  passes (start: learners wrong): " + ", ".join(passes)
         time.sleep(0.1)
 
 class Load:
