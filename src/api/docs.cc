@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "api/errors.h"
+#include "api/assets.h"
 #include "api/handlers.h"
 
 extern const char kEmbeddedOpenApi[];
@@ -45,45 +46,6 @@ constexpr std::string_view kDocsPage = R"html(<!doctype html>
 // The file /docs cannot work without.
 constexpr std::string_view kBundle = "swagger-ui-bundle.js";
 
-std::string AssetPath(const Services& s, std::string_view file) {
-  std::string dir = s.config.assets_dir.empty() ? "." : s.config.assets_dir;
-  if (dir.back() != '/') dir += '/';
-  return dir + "docs/" + std::string(file);
-}
-
-// A plain file name: [A-Za-z0-9._-]+, not starting with '.', no "..".
-bool SafeName(std::string_view name) {
-  if (name.empty() || name.size() > 128 || name.front() == '.') return false;
-  if (name.find("..") != std::string_view::npos) return false;
-  for (char ch : name) {
-    const bool ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-                    ch == '.' || ch == '_' || ch == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
-// The Content-Type for a served asset; empty for extensions not served.
-std::string_view AssetType(std::string_view name) {
-  auto ends = [&](std::string_view ext) { return name.ends_with(ext); };
-  if (ends(".js")) return "application/javascript; charset=utf-8";
-  if (ends(".css")) return "text/css; charset=utf-8";
-  if (ends(".map")) return "application/json";
-  if (ends(".png")) return "image/png";
-  if (ends(".svg")) return "image/svg+xml";
-  return "";
-}
-
-bool ReadWhole(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return false;
-  *out = std::move(ss).str();
-  return true;
-}
-
 http::Response SeedDetail(int status, std::string_view detail) {
   return {status, boost::json::serialize(boost::json::object{{"detail", detail}})};
 }
@@ -112,7 +74,7 @@ void GetOpenApi(const Ctx&, Services&, Respond respond) {
 }
 
 void GetDocs(const Ctx&, Services& s, Respond respond) {
-  const std::string bundle = AssetPath(s, kBundle);
+  const std::string bundle = AssetPath(s, "docs", kBundle);
   if (std::ifstream probe(bundle); !probe) {
     return respond(SeedDetail(
         503, "the /docs assets were not built: " + bundle +
@@ -129,7 +91,7 @@ void GetDocsAsset(const Ctx& c, Services& s, Respond respond) {
   const std::string_view name = c.params[0];
   const std::string_view type = AssetType(name);
   std::string body;
-  if (!SafeName(name) || type.empty() || !ReadWhole(AssetPath(s, name), &body)) {
+  if (!SafeAssetName(name) || type.empty() || !ReadWholeFile(AssetPath(s, "docs", name), &body)) {
     return respond(SeedDetail(404, "Not Found"));
   }
   http::Response r{200, std::move(body), std::string(type)};
