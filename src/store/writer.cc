@@ -54,7 +54,10 @@ std::vector<std::unique_ptr<WriteRequest>> Writer::TakeBatch() {
                    [this] { return stopping_ || queue_.size() >= options_.max_batch; });
   }
   std::vector<std::unique_ptr<WriteRequest>> batch;
-  while (!queue_.empty() && batch.size() < options_.max_batch) {
+  size_t ops = 0;
+  while (!queue_.empty() && batch.size() < options_.max_batch &&
+         (batch.empty() || ops + queue_.front()->ops.size() <= options_.max_batch_ops)) {
+    ops += queue_.front()->ops.size();
     batch.push_back(std::move(queue_.front()));
     queue_.pop_front();
   }

@@ -35,6 +35,8 @@ class Writer {
     Micros flush_interval = 1000;  // longest wait to fill a batch, µs
     size_t max_batch = 1000;       // requests per transaction at most
     size_t queue_capacity = 10000; // requests waiting at most; then 503
+    size_t max_batch_ops = 20000;  // ops per transaction at most (bulk ingests are
+                                   // large requests); one request is never split
   };
   Writer(Store* store, ProfileCache* cache, Metrics* metrics, Options options);
   ~Writer();

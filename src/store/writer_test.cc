@@ -138,6 +138,28 @@ TEST_F(WriterTest, StoreFaultAnswersUnavailableAndLosesNothingAcknowledged) {
   EXPECT_EQ(sqlite_->LoadProfile(u.user_id)->Find("pronouns")->count, 3);
 }
 
+TEST_F(WriterTest, BatchesAreCappedByOps) {
+  Metrics metrics({});
+  Writer small(fault_.get(), cache_.get(), &metrics, Writer::Options{0, 1000, 100, 3});
+  const Utterance u = NewLearner();
+  std::vector<std::future<size_t>> sizes;
+  std::vector<std::promise<size_t>> promises(4);
+  for (auto& p : promises) sizes.push_back(p.get_future());
+  for (int i = 0; i < 4; ++i) {
+    auto req = std::make_unique<WriteRequest>();
+    req->ops = {Errors(u, "pronouns", 1), Errors(u, "pronouns", 1)};  // 2 ops each
+    req->done = [&promises, i](WriteRequest& r) { promises[i].set_value(r.ops.size()); };
+    ASSERT_TRUE(small.Submit(std::move(req)).ok());
+  }
+  small.Start();  // four requests of 2 ops, at most 3 ops a batch: four commits
+  for (auto& f : sizes) EXPECT_EQ(f.get(), 2u);
+  small.Stop();
+  // Queued before the writer started, uncapped they would be one commit.
+  EXPECT_NE(metrics.Render().find("errata_commit_batch_requests_count 4\n"), std::string::npos)
+      << metrics.Render();
+  EXPECT_EQ(sqlite_->LoadProfile(u.user_id)->Find("pronouns")->count, 8);
+}
+
 TEST_F(WriterTest, FullQueueIsRefused) {
   Writer stopped(fault_.get(), cache_.get(), &metrics_, Writer::Options{0, 10, 2});
   // Not started: nothing drains the queue.
