@@ -12,6 +12,7 @@
 #include "store/store.h"
 #include "store/writer.h"
 #include "stream/hub.h"
+#include "stream/redis_relay.h"
 
 namespace errata::api {
 
@@ -31,6 +32,7 @@ struct Services {
   Metrics* metrics = nullptr;
   Config config;
   EventHub* hub = nullptr;  // live events (SSE); null: none published
+  RedisRelay* relay = nullptr;  // with Redis: events go to every node through it
 };
 
 }  // namespace errata::api

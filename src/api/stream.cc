@@ -52,7 +52,9 @@ void PublishChanges(Services& s, const WriteRequest& r) {
   }
   const Micros now = NowMicros();
   for (const auto& [user, subs] : changed) {
-    if (subs.empty() || !s.hub->Watched(user)) continue;
+    // Without a relay, skip learners nobody here watches; with one, a
+    // subscriber may be on another node.
+    if (subs.empty() || (s.relay == nullptr && !s.hub->Watched(user))) continue;
     auto profile = s.cache->Get(user);
     if (!profile.ok()) continue;
     json::array points;
@@ -61,10 +63,13 @@ void PublishChanges(Services& s, const WriteRequest& r) {
         points.push_back(RenderPoint(*p, now, s.config.half_life));
       }
     }
-    s.hub->Publish(user, "profile",
-                   json::serialize(json::object{{"user_id", user},
-                                                {"total_errors", (*profile)->TotalErrors()},
-                                                {"changed", std::move(points)}}));
+    const std::string data = json::serialize(json::object{
+        {"user_id", user}, {"total_errors", (*profile)->TotalErrors()}, {"changed", std::move(points)}});
+    if (s.relay != nullptr) {
+      s.relay->Publish(user, "profile", data);
+    } else {
+      s.hub->Publish(user, "profile", data);
+    }
   }
 }
 

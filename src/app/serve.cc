@@ -113,6 +113,12 @@ int RunServe(const ServeOptions& o) {
   services.config.assets_dir = o.assets_dir;
   EventHub hub({});  // outlives the server: sessions hold subscriptions
   services.hub = &hub;
+  std::unique_ptr<RedisRelay> relay;
+  if (redis_url) {  // events cross nodes through Redis pub/sub
+    relay = std::make_unique<RedisRelay>(*redis_url, &hub);
+    relay->Start();
+    services.relay = relay.get();
+  }
   const http::Router router = api::BuildRouter(services);
   http::Server server({host, port, o.body_limit, threads}, router, &metrics, api::ServerError);
   if (Status s = server.Listen(); !s.ok()) {

@@ -1,0 +1,113 @@
+#include "stream/redis_relay.h"
+
+#include <hiredis/hiredis.h>
+#include <sys/socket.h>
+
+#include <chrono>
+
+#include "log/log.h"
+
+namespace errata {
+namespace {
+constexpr size_t kMaxQueued = 10000;
+}  // namespace
+
+RedisRelay::RedisRelay(redis::Url url, EventHub* hub) : url_(std::move(url)), hub_(hub) {}
+
+RedisRelay::~RedisRelay() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  const int fd = subscriber_fd_.load();
+  if (fd >= 0) ::shutdown(fd, SHUT_RDWR);  // unblocks the subscriber's read
+  if (publisher_.joinable()) publisher_.join();
+  if (subscriber_.joinable()) subscriber_.join();
+}
+
+void RedisRelay::Start() {
+  publisher_ = std::thread([this] { PublishLoop(); });
+  subscriber_ = std::thread([this] { SubscribeLoop(); });
+}
+
+void RedisRelay::Publish(const std::string& user_id, const std::string& type,
+                         const std::string& data) {
+  {
+    std::lock_guard lock(mu_);
+    if (queue_.size() >= kMaxQueued) {
+      dropped_.fetch_add(1);
+      return;
+    }
+    queue_.push_back(user_id + "\n" + type + "\n" + data);
+  }
+  cv_.notify_one();
+}
+
+void RedisRelay::PublishLoop() {
+  redis::RedisConn conn(url_, {});
+  std::unique_lock lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (stopping_) return;
+    std::string message = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    if (!conn.Command({"PUBLISH", kChannel, message}).ok()) dropped_.fetch_add(1);
+    lock.lock();
+  }
+}
+
+// Blocks on the subscription; reconnects (every 200 ms while down) until stopped.
+void RedisRelay::SubscribeLoop() {
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      if (stopping_) return;
+    }
+    timeval tv{0, 200'000};
+    redisContext* ctx = redisConnectWithTimeout(url_.host.c_str(), url_.port, tv);
+    bool ok = ctx != nullptr && ctx->err == 0;
+    if (ok && !url_.password.empty()) {
+      auto* r = static_cast<redisReply*>(
+          url_.user.empty() ? redisCommand(ctx, "AUTH %s", url_.password.c_str())
+                            : redisCommand(ctx, "AUTH %s %s", url_.user.c_str(), url_.password.c_str()));
+      ok = r != nullptr && r->type != REDIS_REPLY_ERROR;
+      if (r) freeReplyObject(r);
+    }
+    if (ok) {
+      auto* r = static_cast<redisReply*>(redisCommand(ctx, "SUBSCRIBE %s", kChannel));
+      ok = r != nullptr;
+      if (r) freeReplyObject(r);
+    }
+    if (ok) {
+      subscriber_fd_.store(ctx->fd);
+      {
+        std::unique_lock lock(mu_);
+        if (stopping_) ::shutdown(ctx->fd, SHUT_RDWR);
+      }
+      void* raw = nullptr;
+      while (redisGetReply(ctx, &raw) == REDIS_OK) {
+        auto* r = static_cast<redisReply*>(raw);
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+            r->element[2]->type == REDIS_REPLY_STRING) {
+          std::string_view m(r->element[2]->str, r->element[2]->len);
+          const size_t a = m.find('\n');
+          const size_t b = a == m.npos ? m.npos : m.find('\n', a + 1);
+          if (b != m.npos) {
+            hub_->Publish(std::string(m.substr(0, a)), std::string(m.substr(a + 1, b - a - 1)),
+                          std::string(m.substr(b + 1)));
+          }
+        }
+        freeReplyObject(r);
+      }
+      subscriber_fd_.store(-1);
+    }
+    if (ctx) redisFree(ctx);
+    std::unique_lock lock(mu_);
+    if (stopping_) return;
+    cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping_; });
+  }
+}
+
+}  // namespace errata

@@ -1,0 +1,46 @@
+// RedisRelay: carries live events across nodes through Redis pub/sub. Every
+// node publishes its learners' events to one channel and subscribes to it;
+// what arrives goes to the local EventHub, which numbers, buffers and
+// delivers them. Publishing never blocks the write path: events wait in a
+// bounded queue for a publisher thread and are dropped if Redis is down.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "store/redis/redis_conn.h"
+#include "stream/hub.h"
+
+namespace errata {
+
+class RedisRelay {
+ public:
+  static constexpr const char* kChannel = "errata:events";
+  RedisRelay(redis::Url url, EventHub* hub);
+  ~RedisRelay();
+  void Start();
+  // Queues an event for every node, this one included. Thread-safe.
+  void Publish(const std::string& user_id, const std::string& type, const std::string& data);
+  uint64_t dropped() const { return dropped_.load(); }
+
+ private:
+  void PublishLoop();
+  void SubscribeLoop();
+
+  redis::Url url_;
+  EventHub* hub_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> queue_;  // guarded by mu_
+  bool stopping_ = false;          // guarded by mu_
+  std::atomic<int> subscriber_fd_{-1};
+  std::atomic<uint64_t> dropped_{0};
+  std::thread publisher_;
+  std::thread subscriber_;
+};
+
+}  // namespace errata

@@ -1,0 +1,64 @@
+"""Live events across nodes: with Redis configured, an event for a learner
+reaches a stream open on any node, whichever node took the write (Redis
+pub/sub). Runs once, in the PostgreSQL pass; starts its own PostgreSQL, Redis
+and two nodes.
+"""
+import json
+import time
+import unittest
+
+from cluster import SKIP_REASON, Node, Postgres, Redis, cluster_pass, redis_available
+from harness import expect, main, v1_conversation, v1_user
+from test_stream import SseClient
+
+
+@unittest.skipUnless(cluster_pass(), SKIP_REASON)
+@unittest.skipUnless(redis_available(), "no Redis support")
+class StreamAcrossNodes(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.pg, cls.redis = Postgres(), Redis()
+        cls.nodes = []
+        try:
+            store, cache = cls.pg.start(), cls.redis.start()
+            cls.nodes = [Node(store, cache, name="a"), Node(store, cache, name="b")]
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        for n in cls.nodes:
+            n.stop()
+            n.cleanup()
+        cls.redis.cleanup()
+        cls.pg.cleanup()
+
+    def test_a_write_on_one_node_reaches_a_stream_on_the_other(self):
+        a, b = self.nodes
+        ca, cb = a.client(), b.client()
+        uid = v1_user(ca)["user_id"]
+        cid = v1_conversation(ca, uid)["conversation_id"]
+        stream = SseClient(a.port, f"/v1/users/{uid}/stream")
+        time.sleep(0.3)  # the subscription is in place on node a
+        expect(cb.post("/v1/utterances", {"user_id": uid, "conversation_id": cid, "content": "x",
+                                          "errors": [{"code": "R:PREP"}, {"code": "R:PREP"}]}), 201)
+        [(first, kind, data)] = stream.events(1)
+        self.assertEqual(kind, "profile")
+        body = json.loads(data)
+        self.assertEqual(body["user_id"], uid)
+        self.assertEqual(body["changed"][0]["frequency"], 2)
+        # A write on the stream's own node arrives once, not twice.
+        expect(ca.post("/v1/utterances", {"user_id": uid, "conversation_id": cid, "content": "y",
+                                          "errors": [{"code": "R:SPELL"}]}), 201)
+        [(second, _, data2)] = stream.events(1)
+        self.assertGreater(second, first)
+        self.assertEqual(json.loads(data2)["total_errors"], 3)
+        stream.sock.settimeout(0.5)
+        with self.assertRaises(OSError):
+            stream.events(1, timeout=0.5)  # nothing more: no duplicate
+        stream.close()
+
+
+if __name__ == "__main__":
+    main()
