@@ -19,12 +19,18 @@ const char* Env(const char* name, const char* fallback) {
   return v != nullptr && *v != '\0' ? v : fallback;
 }
 
-// <directory of this binary>/share/errata: build/share/errata for a build.
+// <directory of this binary>/share/errata (build/share/errata for a build),
+// or <prefix>/share/errata for an installed <prefix>/bin/errata.
 std::string DefaultAssetsDir() {
   std::error_code ec;
   const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (ec) return "share/errata";
-  return (exe.parent_path() / "share" / "errata").string();
+  const auto beside = exe.parent_path() / "share" / "errata";
+  const auto installed = exe.parent_path().parent_path() / "share" / "errata";
+  if (!std::filesystem::exists(beside, ec) && std::filesystem::exists(installed, ec)) {
+    return installed.string();
+  }
+  return beside.string();
 }
 
 void AddServe(CLI::App& app, errata::app::ServeOptions& o) {
