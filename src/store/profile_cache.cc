@@ -101,10 +101,13 @@ void ProfileCache::Insert(Shard& shard, const std::string& user_id,
   }
   shard.lru.push_front(user_id);
   shard.map.emplace(user_id, Entry{std::move(p), shard.lru.begin(), NowMicros()});
+  int64_t added = 1;
   if (shard.map.size() > per_shard_) {
     shard.map.erase(shard.lru.back());
     shard.lru.pop_back();
+    added = 0;
   }
+  if (added) metrics_->SetCacheSize(entries_.fetch_add(1, std::memory_order_relaxed) + 1);
 }
 
 template <typename Edit>
@@ -147,7 +150,6 @@ void ProfileCache::ApplyDeltas(const DeltaSet& deltas) {
     std::lock_guard lock(shard.mu);
     Update(shard, d.user_id, [&d](Profile& p) { p.Apply(d); });
   }
-  metrics_->SetCacheSize(static_cast<int64_t>(size()));
 }
 
 void ProfileCache::ApplyAttempt(const Attempt& a, const MemoryState& memory) {
@@ -178,12 +180,7 @@ void ProfileCache::MarkUserKnown(const std::string& user_id) {
 }
 
 size_t ProfileCache::size() const {
-  size_t n = 0;
-  for (const auto& s : shards_) {
-    std::lock_guard lock(s->mu);
-    n += s->map.size();
-  }
-  return n;
+  return static_cast<size_t>(entries_.load(std::memory_order_relaxed));
 }
 
 }  // namespace errata

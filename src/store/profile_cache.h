@@ -8,6 +8,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <list>
 #include <memory>
@@ -136,6 +137,9 @@ class ProfileCache {
   SharedProfiles* shared_;
   size_t per_shard_;
   std::vector<std::unique_ptr<Shard>> shards_;
+  // Entries over all shards, kept by Insert: the writer used to lock every
+  // shard after each commit just to count them for /metrics.
+  std::atomic<int64_t> entries_{0};
 };
 
 }  // namespace errata

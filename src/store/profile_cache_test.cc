@@ -10,6 +10,7 @@
 
 #include "core/ids.h"
 #include "store/fault_store.h"
+#include "store/write_test_util.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/writer.h"
 
@@ -64,29 +65,16 @@ class ProfileCacheTest : public ::testing::Test {
   }
 
   WriteRequest Write(std::vector<WriteOp> ops) {
-    auto req = std::make_unique<WriteRequest>();
-    req->ops = std::move(ops);
-    std::promise<WriteRequest> done;
-    req->done = [&done](WriteRequest& r) { done.set_value(std::move(r)); };
-    EXPECT_TRUE(writer_->Submit(std::move(req)).ok());
-    return done.get_future().get();
+    return testutil::WriteAndWait(writer_.get(), std::move(ops));
   }
 
+
   Utterance NewLearner() {
-    const Micros now = NowMicros();
-    WriteOp u;
-    u.kind = WriteOp::Kind::kCreateUser;
-    u.user = User{NewUuidV7(now), "x", std::nullopt, now};
-    WriteOp c;
-    c.kind = WriteOp::Kind::kCreateConversation;
-    c.conversation = Conversation{NewUuidV7(now), u.user.user_id, now};
-    WriteOp t;
-    t.kind = WriteOp::Kind::kAddUtterance;
-    t.utterance = Utterance{NewUuidV7(now), c.conversation.conversation_id, u.user.user_id, "hi", now, {}};
-    Utterance out = t.utterance;
-    EXPECT_TRUE(Write({u, c, t}).status.ok());
+    Utterance out;
+    EXPECT_TRUE(Write(testutil::NewLearnerOps("hi", &out)).status.ok());
     return out;
   }
+
 
   void AddError(const Utterance& u) {
     WriteOp op;

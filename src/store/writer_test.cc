@@ -10,6 +10,7 @@
 
 #include "core/ids.h"
 #include "store/fault_store.h"
+#include "store/write_test_util.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace errata {
@@ -36,32 +37,19 @@ class WriterTest : public ::testing::Test {
 
   // Submits one request of `ops` and waits for its commit.
   WriteRequest Write(std::vector<WriteOp> ops) {
-    auto req = std::make_unique<WriteRequest>();
-    req->ops = std::move(ops);
-    std::promise<WriteRequest> done;
-    req->done = [&done](WriteRequest& r) { done.set_value(std::move(r)); };
-    EXPECT_TRUE(writer_->Submit(std::move(req)).ok());
-    return done.get_future().get();
+    return testutil::WriteAndWait(writer_.get(), std::move(ops));
   }
+
 
   // A user with a conversation and an utterance, created through the writer.
   Utterance NewLearner() {
-    const Micros now = NowMicros();
-    WriteOp u;
-    u.kind = WriteOp::Kind::kCreateUser;
-    u.user = User{NewUuidV7(now), "x", std::nullopt, now};
-    WriteOp c;
-    c.kind = WriteOp::Kind::kCreateConversation;
-    c.conversation = Conversation{NewUuidV7(now), u.user.user_id, now};
-    WriteOp t;
-    t.kind = WriteOp::Kind::kAddUtterance;
-    t.utterance = Utterance{NewUuidV7(now), c.conversation.conversation_id, u.user.user_id, "hi", now, {}};
-    Utterance out = t.utterance;
-    WriteRequest r = Write({u, c, t});
+    Utterance out;
+    WriteRequest r = Write(testutil::NewLearnerOps("hi", &out));
     EXPECT_TRUE(r.status.ok());
     for (const auto& op : r.ops) EXPECT_TRUE(op.status.ok()) << op.status.ToString();
     return out;
   }
+
 
   WriteOp Errors(const Utterance& u, const std::string& sub, int n) {
     WriteOp op;

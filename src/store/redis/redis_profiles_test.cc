@@ -17,6 +17,7 @@
 #include "core/ids.h"
 #include "core/own_words.h"
 #include "store/fault_store.h"
+#include "store/write_test_util.h"
 #include "store/redis/profile_codec.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/writer.h"
@@ -123,31 +124,17 @@ class RedisProfilesTest : public ::testing::Test {
   }
 
   WriteRequest Write(std::vector<WriteOp> ops) {
-    auto req = std::make_unique<WriteRequest>();
-    req->ops = std::move(ops);
-    std::promise<WriteRequest> done;
-    req->done = [&done](WriteRequest& r) { done.set_value(std::move(r)); };
-    EXPECT_TRUE(a_->writer->Submit(std::move(req)).ok());
-    return done.get_future().get();
+    return testutil::WriteAndWait(a_->writer.get(), std::move(ops));
   }
 
+
   Utterance NewLearner() {
-    const Micros now = NowMicros();
-    WriteOp u;
-    u.kind = WriteOp::Kind::kCreateUser;
-    u.user = User{NewUuidV7(now), "x", std::nullopt, now};
-    WriteOp c;
-    c.kind = WriteOp::Kind::kCreateConversation;
-    c.conversation = Conversation{NewUuidV7(now), u.user.user_id, now};
-    WriteOp t;
-    t.kind = WriteOp::Kind::kAddUtterance;
-    t.utterance = Utterance{NewUuidV7(now), c.conversation.conversation_id, u.user.user_id,
-                            "I goes to school", now, {}};
-    Utterance out = t.utterance;
-    WriteRequest r = Write({u, c, t});
+    Utterance out;
+    WriteRequest r = Write(testutil::NewLearnerOps("I goes to school", &out));
     EXPECT_TRUE(r.status.ok());
     return out;
   }
+
 
   // n errors in `sub`, each with a correction (so they become examples).
   WriteOp Errors(const Utterance& u, const std::string& sub, int n) {
