@@ -4,7 +4,7 @@ PORT ?= 8000
 DATA_DIR ?= ./data
 JOBS ?= $(shell nproc)
 
-.PHONY: deps build run test unit e2e bench bench-smoke format clean
+.PHONY: deps build run test unit e2e bench bench-smoke bench-scale-out format clean
 
 deps:
 	@./scripts/bootstrap.sh
@@ -31,6 +31,10 @@ e2e: build
 
 bench: build
 	./bench/run.sh
+
+# SQLite vs PostgreSQL (one node, two behind nginx); see BENCHMARKS.md, "Scale out".
+bench-scale-out: build
+	./bench/scale_out.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -103,6 +103,15 @@ function arg_or(args, i, default)
   return default
 end
 
+-- True when args[i] is "user-header": the write scripts then send the
+-- learner's id in X-User-Id, as clients behind deploy/nginx.conf should.
+function user_header_arg(args, i)
+  local v = arg_or(args, i, "")
+  if v == "" then return false end
+  assert(v == "user-header", "unknown option " .. v .. " (expected user-header)")
+  return true
+end
+
 local function json_num(x)
   if x ~= x or x == math.huge or x == -math.huge then return "null" end
   return string.format("%.6g", x)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Measurement helpers for bench/run.sh (stdlib only).
+"""Measurement helpers for bench/run.sh and bench/scale_out.sh (stdlib only).
 
   measure.py wait-ready --url URL --since EPOCH_S [--timeout S]
       Polls GET /healthz until 200; prints the seconds since --since. (run.sh
@@ -10,18 +10,28 @@
       next workload does not race writes wrk left in flight.
   measure.py wrk --name W4a --desc TEXT --url URL --pid PID --results FILE
                  --log FILE --duration S --connections C --threads T
-                 [--timeout S] [--allow-501 ROUTE] --script F.lua [-- ARGS...]
+                 [--timeout S] [--allow-501 ROUTE] [--target URL] [--setup NAME]
+                 --script F.lua [-- ARGS...]
       Runs one wrk workload; snapshots /metrics before and after (per-route
       status counts) and the server's VmHWM/VmRSS after; appends one JSON
       record to --results. Exit 1 if wrk failed or printed no BENCH_RESULT.
-  measure.py record --name N --desc TEXT --results FILE [--pid PID]
-                    [--load FILE] [--set k=v ...] [--failed]
+      Several nodes behind a proxy (bench/scale_out.sh): one --url and one
+      --pid per node (their /metrics are summed, their write queues drained,
+      their VmHWM/VmRSS summed) and --target URL, where wrk sends requests
+      (default: the first --url). --setup names the setup the record belongs
+      to (see rows).
+  measure.py record --name N --desc TEXT --results FILE [--pid PID ...]
+                    [--load FILE] [--set k=v ...] [--failed] [--setup NAME]
       Appends a non-wrk record (a load, a restart) to --results.
   measure.py rows --results FILE --out FILE --command TEXT [--label TEXT]
+                  [--baseline SETUP]
       Appends one markdown table row per record to --out (writing the table
       header first if --out has none), prints a summary, and exits 1 if any
       record failed (non-2xx other than an allowed 501, socket errors, a wrk
-      or loader failure).
+      or loader failure). Records with a --setup show it first in the
+      workload column, and their "x W0" is against the W0 of the same setup.
+      --baseline SETUP: every other setup's record gets a note "R x SETUP",
+      its req/s (loads: errors/s) over the same workload's in SETUP.
 """
 
 import argparse
@@ -55,13 +65,20 @@ def http_get(url, timeout=5):
         return e.code, e.read()
 
 
-def scrape(url):
-    """{(route, status): count} from errata_http_requests_total."""
-    _, body = http_get(url + "/metrics", timeout=30)
+def as_list(x):
+    return x if isinstance(x, list) else [x]
+
+
+def scrape(urls):
+    """{(route, status): count} from errata_http_requests_total, summed over
+    the nodes at urls (one URL or a list)."""
     out = {}
-    for m in re.finditer(r'^errata_http_requests_total\{route="([^"]*)",status="(\d+)"\} (\S+)$',
-                         body.decode(), re.M):
-        out[(m.group(1), m.group(2))] = float(m.group(3))
+    for url in as_list(urls):
+        _, body = http_get(url + "/metrics", timeout=30)
+        for m in re.finditer(r'^errata_http_requests_total\{route="([^"]*)",status="(\d+)"\} (\S+)$',
+                             body.decode(), re.M):
+            key = (m.group(1), m.group(2))
+            out[key] = out.get(key, 0) + float(m.group(3))
     return out
 
 
@@ -74,6 +91,20 @@ def proc_status(pid):
         return None, None
     get = lambda k: int(re.search(rf"^{k}:\s+(\d+) kB", text, re.M).group(1))
     return get("VmHWM"), get("VmRSS")
+
+
+def procs_status(pids):
+    """(VmHWM, VmRSS) summed over pids (one or a list), and a note giving each
+    node's VmRSS when there are several; (None, None, None) if any is gone."""
+    pids = as_list(pids)
+    got = [proc_status(p) for p in pids]
+    if len(pids) == 1:
+        return got[0] + (None,)
+    if any(h is None for h, _ in got):
+        return None, None, None
+    note = (f"{len(pids)} nodes: VmHWM and VmRSS summed (VmRSS "
+            + " + ".join(f"{r / 1024:,.0f}" for _, r in got) + " MiB)")
+    return sum(h for h, _ in got), sum(r for _, r in got), note
 
 
 def append(results, record):
@@ -96,11 +127,16 @@ def cmd_wait_ready(a):
     return 1
 
 
-def write_state(url):
-    _, body = http_get(url + "/metrics", timeout=30)
-    text = body.decode()
-    get = lambda k: float(re.search(rf"^{k} (\S+)$", text, re.M).group(1))
-    return get("errata_write_queue_depth"), get("errata_ops_committed_total")
+def write_state(urls):
+    """(write queue depth, ops committed), summed over the nodes at urls."""
+    depth = ops = 0.0
+    for url in as_list(urls):
+        _, body = http_get(url + "/metrics", timeout=30)
+        text = body.decode()
+        get = lambda k: float(re.search(rf"^{k} (\S+)$", text, re.M).group(1))
+        depth += get("errata_write_queue_depth")
+        ops += get("errata_ops_committed_total")
+    return depth, ops
 
 
 # A write the store refuses (the utterance does not exist): it goes through the
@@ -153,32 +189,50 @@ def cmd_wait_idle(a):
     return 0
 
 
+def drain_all(urls, timeout=600):
+    """drain() on each node in turn; the barrier ops in total, or None."""
+    total = 0
+    deadline = time.time() + timeout
+    for url in as_list(urls):
+        n = drain(url, max(1.0, deadline - time.time()))
+        if n is None:
+            return None
+        total += n
+    return total
+
+
 def cmd_wrk(a):
     with open("/proc/loadavg") as f:
         load1 = f.read().split()[0]
-    before = scrape(a.url)
+    urls = a.url if len(a.url) > 1 else a.url[0]
+    pids = a.pid if len(a.pid) > 1 else a.pid[0]
+    before = scrape(urls)
     cmd = ["wrk", f"-t{a.threads}", f"-c{a.connections}", f"-d{a.duration}s", f"--timeout={a.timeout}s",
-           "-s", a.script, a.url]
+           "-s", a.script, a.target or a.url[0]]
     if a.args:
         cmd += ["--"] + a.args
     log(f"{a.name}: {' '.join(cmd)}")
-    _, ops_before = write_state(a.url)
+    _, ops_before = write_state(urls)
     t0 = time.time()
     p = subprocess.run(cmd, capture_output=True, text=True)
-    hwm, rss = proc_status(a.pid)
-    after = scrape(a.url)
+    hwm, rss, mem_note = procs_status(pids)
+    after = scrape(urls)
     # Let the writes wrk left queued commit before the next workload; for bulk
     # workloads this also gives the sustained rate (all work sent / time to
     # finish it).
-    barriers = drain(a.url)
+    barriers = drain_all(urls)
     drained_s = time.time() - t0
-    _, ops_after = write_state(a.url)
+    _, ops_after = write_state(urls)
     with open(a.log, "a") as f:
         f.write(f"### {a.name}: {' '.join(cmd)}\n{p.stdout}{p.stderr}\n")
     m = re.search(r"^BENCH_RESULT (\{.*\})$", p.stdout, re.M)
     rec = {"kind": "wrk", "name": a.name, "desc": a.desc, "connections": a.connections,
            "duration": a.duration, "hwm_kib": hwm, "rss_kib": rss, "failed": False, "notes": list(a.note),
            "loadavg_before": float(load1)}
+    if a.setup:
+        rec["setup"] = a.setup
+    if mem_note:
+        rec["mem_note"] = mem_note
     if p.returncode != 0 or not m:
         rec["failed"] = True
         rec["notes"].append(f"wrk failed (exit {p.returncode}): {p.stderr.strip()[:200]}")
@@ -238,8 +292,12 @@ def parse_value(v):
 
 def cmd_record(a):
     rec = {"kind": "record", "name": a.name, "desc": a.desc, "failed": a.failed, "notes": list(a.note)}
+    if a.setup:
+        rec["setup"] = a.setup
     if a.pid:
-        rec["hwm_kib"], rec["rss_kib"] = proc_status(a.pid)
+        rec["hwm_kib"], rec["rss_kib"], mem_note = procs_status(a.pid if len(a.pid) > 1 else a.pid[0])
+        if mem_note:
+            rec["mem_note"] = mem_note
     if a.load:
         try:
             with open(a.load) as f:
@@ -280,15 +338,27 @@ def machine():
 def cmd_rows(a):
     with open(a.results) as f:
         recs = [json.loads(l) for l in f if l.strip()]
-    w0 = next((r.get("rps") for r in recs if r["name"] == "W0" and not r["failed"]), None)
+    # "x W0": over the W0 of the same setup (records without one: run.sh).
+    w0s = {}
+    for r in recs:
+        if r["name"] == "W0" and not r["failed"] and r.get("rps"):
+            w0s.setdefault(r.get("setup"), r["rps"])
+    # --baseline: the same workload's figure in the baseline setup.
+    def figure(r):
+        return r.get("rps") or (r.get("load") or {}).get("errors_per_s")
+    base = {r["name"]: r for r in recs if a.baseline and r.get("setup") == a.baseline
+            and not r["failed"] and figure(r)}
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
     mach = machine()
     rows = []
     for r in recs:
+        w0 = w0s.get(r.get("setup"))
         mib = lambda k: f"{r[k] / 1024:,.0f}" if r.get(k) else "—"
         notes = list(r.get("notes", []))
         if r.get("rss_kib"):
             notes.append(f"VmRSS {r['rss_kib'] / 1024:,.0f} MiB")
+        if r.get("mem_note"):
+            notes.append(r["mem_note"])
         if r.get("loadavg_before") is not None:
             notes.append(f"loadavg {r['loadavg_before']:.1f} before")
         load = r.get("load")
@@ -300,9 +370,23 @@ def cmd_rows(a):
                             f"{load['verified_users']:,} learners, {load['count_mismatches']} mismatched")
             for fail in load.get("failures", [])[:2]:
                 notes.append("loader: " + fail[:160])
+        if a.baseline and r.get("setup") and figure(r):
+            what = "errors/s" if r.get("load") and not r.get("rps") else "req/s"
+            if r["setup"] == a.baseline:
+                notes.insert(0, f"baseline of the x {a.baseline} notes")
+            elif r["failed"]:
+                pass  # no ratio from a failed row
+            elif r["name"] in base:
+                b = base[r["name"]]
+                notes.insert(0, f"**{figure(r) / figure(b):.2f}x {a.baseline}** ({what}; "
+                                f"{a.baseline} {r['name']}: {fmt(float(figure(b)))} {what})")
+            else:
+                notes.insert(0, f"no x {a.baseline} ratio (the {a.baseline} {r['name']} row failed or is missing)")
         if r["failed"]:
             notes.insert(0, "**FAILED**")
         desc = r["name"] + (f": {r['desc']}" if r.get("desc") else "")
+        if r.get("setup"):
+            desc = f"{r['setup']}: {desc}"
         ratio = f"{r['rps'] / w0:.2f}" if r.get("rps") and w0 else "—"
         non2xx = "—"
         if r["kind"] == "wrk":
@@ -324,11 +408,16 @@ def cmd_rows(a):
         elif not text.endswith("\n"):
             f.write("\n")
         f.writelines(rows)
-    failed = [r["name"] for r in recs if r["failed"]]
+    failed = [(f"{r['setup']}: " if r.get("setup") else "") + r["name"] for r in recs if r["failed"]]
     print(f"appended {len(rows)} rows to {a.out}")
     for r in recs:
+        w0 = w0s.get(r.get("setup"))
         extra = f" x W0 {r['rps'] / w0:.2f}" if r.get("rps") and w0 else ""
-        print(f"  {r['name']:<10} {'FAILED ' if r['failed'] else ''}"
+        if (a.baseline and r.get("setup") not in (None, a.baseline) and r["name"] in base and figure(r)
+                and not r["failed"]):
+            extra += f" ({figure(r) / figure(base[r['name']]):.2f}x {a.baseline})"
+        name = f"{r['setup']}: {r['name']}" if r.get("setup") else r["name"]
+        print(f"  {name:<10} {'FAILED ' if r['failed'] else ''}"
               + (f"{r['rps']:>10,.0f} req/s{extra} p99 {r['p99_ms']:.3f} ms non-2xx {r['non2xx']}"
                  if r.get("rps") is not None else "; ".join(r.get("notes", []))[:150]))
     if failed:
@@ -348,8 +437,13 @@ def main():
     i.add_argument("--url", required=True)
     i.add_argument("--timeout", type=float, default=300)
     k = sub.add_parser("wrk")
-    for x in ("--name", "--url", "--pid", "--results", "--log", "--script"):
+    for x in ("--name", "--results", "--log", "--script"):
         k.add_argument(x, required=True)
+    k.add_argument("--url", action="append", required=True,
+                   help="a node's URL (its /metrics and write queue); once per node")
+    k.add_argument("--pid", action="append", required=True, help="a node's pid; once per node")
+    k.add_argument("--target", help="the URL wrk sends requests to (default: the first --url)")
+    k.add_argument("--setup", help="the setup this record belongs to (rows)")
     k.add_argument("--desc", default="")
     k.add_argument("--duration", type=int, default=10)
     k.add_argument("--connections", type=int, default=64)
@@ -365,7 +459,8 @@ def main():
     r.add_argument("--name", required=True)
     r.add_argument("--desc", default="")
     r.add_argument("--results", required=True)
-    r.add_argument("--pid")
+    r.add_argument("--pid", action="append", help="a node's pid; once per node")
+    r.add_argument("--setup", help="the setup this record belongs to (rows)")
     r.add_argument("--load")
     r.add_argument("--set", action="append", default=[])
     r.add_argument("--note", action="append", default=[])
@@ -375,6 +470,7 @@ def main():
     o.add_argument("--out", required=True)
     o.add_argument("--command", required=True)
     o.add_argument("--label", default="")
+    o.add_argument("--baseline", help="setup whose figures the other setups' rows are compared with")
     a = p.parse_args()
     return {"wait-ready": cmd_wait_ready, "wait-idle": cmd_wait_idle, "wrk": cmd_wrk, "record": cmd_record, "rows": cmd_rows}[a.cmd](a)
 

@@ -1,15 +1,19 @@
 -- W1 seed write: POST /simulate-and-generate with 3 errors on an existing
 -- utterance of a learner drawn uniformly from the ids file.
--- wrk -s bench/w1_seed_write.lua URL -- IDS_FILE
+-- wrk -s bench/w1_seed_write.lua URL -- IDS_FILE [user-header]
+-- user-header: also send X-User-Id: <learner> (what nginx hashes writes on,
+-- deploy/nginx.conf; errata ignores it).
 local dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 dofile(dir .. "common.lua")
 
 local users, convs, utts
 local headers = {["Content-Type"] = "application/json"}
+local user_header = false
 
 function init(args)
   seed_random()
   users, convs, utts = load_ids(arg_or(args, 1, "ids.tsv"))
+  user_header = user_header_arg(args, 2)
 end
 
 function request()
@@ -21,5 +25,6 @@ function request()
   end
   local body = '{"user_id":"' .. users[i] .. '","conversation_id":"' .. convs[i] ..
     '","utterance_id":"' .. utts[i] .. '","errors":[' .. table.concat(parts, ",") .. ']}'
+  if user_header then headers["X-User-Id"] = users[i] end
   return wrk.format("POST", "/simulate-and-generate", headers, body)
 end

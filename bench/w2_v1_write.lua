@@ -1,16 +1,20 @@
 -- W2 v1 write: POST /v1/utterances with 0-4 errors (uniform, mean 2) in an
 -- existing conversation of a learner drawn uniformly from the ids file.
--- wrk -s bench/w2_v1_write.lua URL -- IDS_FILE
+-- wrk -s bench/w2_v1_write.lua URL -- IDS_FILE [user-header]
+-- user-header: also send X-User-Id: <learner> (what nginx hashes writes on,
+-- deploy/nginx.conf; errata ignores it).
 local dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 dofile(dir .. "common.lua")
 
 local users, convs
 local headers = {["Content-Type"] = "application/json"}
 local n = 0
+local user_header = false
 
 function init(args)
   seed_random()
   users, convs = load_ids(arg_or(args, 1, "ids.tsv"))
+  user_header = user_header_arg(args, 2)
 end
 
 function request()
@@ -19,5 +23,6 @@ function request()
   local body = '{"user_id":"' .. users[i] .. '","conversation_id":"' .. convs[i] ..
     '","content":"I has went to the shop yesterday (' .. thread_id .. '.' .. n .. ')","errors":[' ..
     v1_errors(math.random(0, 4)) .. ']}'
+  if user_header then headers["X-User-Id"] = users[i] end
   return wrk.format("POST", "/v1/utterances", headers, body)
 end
