@@ -96,15 +96,21 @@ void GenerateExercise(const Ctx& c, Services& s, Respond respond) {
   if (!profile.ok()) return respond(ErrorResponse(Flavor::kSeed, profile.status()));
   const auto top = TopByFrequency(**profile, static_cast<size_t>(top_n));
   if (top.empty()) return respond({404, R"({"detail":"No errors found for the given user"})"});
-  json::array items;
+  std::string body;
+  body.reserve(256 + 96 * top.size() + 640 * static_cast<size_t>(top_n));
+  JsonWriter w(&body);
+  w.BeginObject().Key("top_errors").BeginArray();
   for (const ErrorPoint* p : top) {
-    items.push_back(json::object{{"errorCategory", p->category},
-                                 {"errorSubCategory", p->subcategory},
-                                 {"errorFrequency", p->count}});
+    w.BeginObject();
+    w.Key("errorCategory").String(p->category);
+    w.Key("errorSubCategory").String(p->subcategory);
+    w.Key("errorFrequency").Int(p->count);
+    w.EndObject();
   }
-  json::object out{{"top_errors", std::move(items)}};
-  out["exercises"] = SeedExercises(s, *user_id, **profile, static_cast<size_t>(top_n));
-  respond(Json(200, out));
+  w.EndArray().Key("exercises");
+  WriteSeedExercises(w, s, **profile, static_cast<size_t>(top_n));
+  w.EndObject();
+  respond({200, std::move(body)});
 }
 
 }  // namespace errata::api

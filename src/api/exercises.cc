@@ -5,6 +5,7 @@
 #include <random>
 
 #include "api/errors.h"
+#include "api/exercise_json.h"
 #include "api/handlers.h"
 #include "api/practice.h"
 #include "api/query.h"
@@ -25,27 +26,6 @@ const char* const kLevels[] = {"A1", "A2", "B1", "B2", "C1", "C2"};
 const char* const kTypes[] = {"multiple_choice", "fill_blank",  "sentence_correction",
                               "sentence_transformation", "minimal_pair", "read_aloud",
                               "speaking_prompt"};
-
-json::object RenderItem(const PracticeItem& item) {
-  const Exercise& x = *item.exercise;
-  const ErrorPoint& p = *item.because.point;
-  return {{"exercise_id", x.id},
-          {"subcategory_id", x.subcategory_id},
-          {"type", x.type},
-          {"level", x.level},
-          {"prompt", x.prompt},
-          {"options", json::array(x.options.begin(), x.options.end())},
-          {"answers", json::array(x.answers.begin(), x.answers.end())},
-          {"explanation", x.explanation},
-          {"source", item.source},
-          {"because", {{"category", p.category},
-                       {"subcategory", p.subcategory},
-                       {"subcategory_id", p.subcategory_id},
-                       {"count", p.count},
-                       {"last_seen", FormatTime(p.last_seen)},
-                       {"mastery", item.because.recall},
-                       {"priority", item.because.priority}}}};
-}
 
 // Reads level, types and seed from the query into *r.
 Status ReadPracticeQuery(std::string_view query, PracticeRequest* r, bool* seeded) {
@@ -86,14 +66,12 @@ std::vector<PracticeItem> Practice(Services& s, const Profile& profile, Practice
   return SelectPractice(profile, *s.bank, r);
 }
 
-json::array SeedExercises(Services& s, const std::string&, const Profile& profile, size_t n) {
+void WriteSeedExercises(JsonWriter& w, Services& s, const Profile& profile, size_t n) {
   PracticeRequest r;
   r.n = n;
   r.now = NowMicros();
   r.seed = static_cast<uint64_t>(r.now / kMicrosPerDay);  // stable within a day
-  json::array out;
-  for (const auto& item : Practice(s, profile, r)) out.push_back(RenderItem(item));
-  return out;
+  WritePracticeItems(w, Practice(s, profile, r), s.exercise_json);
 }
 
 void GetExercises(const Ctx& c, Services& s, Respond respond) {
@@ -107,12 +85,18 @@ void GetExercises(const Ctx& c, Services& s, Respond respond) {
   if (!seeded) r.seed = std::random_device{}() ^ (static_cast<uint64_t>(std::random_device{}()) << 32);
   r.n = q.n;
   r.now = q.as_of;
-  json::array items;
-  for (const auto& item : Practice(s, *q.profile, r)) items.push_back(RenderItem(item));
-  respond(Json(200, {{"user_id", q.user_id},
-                     {"as_of", FormatTime(q.as_of)},
-                     {"seed", std::to_string(r.seed)},
-                     {"exercises", std::move(items)}}));
+  const auto items = Practice(s, *q.profile, r);
+  std::string body;
+  body.reserve(512 + 640 * items.size());
+  JsonWriter w(&body);
+  w.BeginObject();
+  w.Key("user_id").String(q.user_id);
+  w.Key("as_of").String(FormatTime(q.as_of));
+  w.Key("seed").String(std::to_string(r.seed));
+  w.Key("exercises");
+  WritePracticeItems(w, items, s.exercise_json);
+  w.EndObject();
+  respond({200, std::move(body)});
 }
 
 void PostAttempt(const Ctx& c, Services& s, Respond respond) {

@@ -16,6 +16,8 @@
 
 namespace errata::api {
 
+class ExerciseJson;
+
 struct Config {
   Micros half_life = 14 * kMicrosPerDay;  // recency weighting of error counts
   Micros future_tolerance = 60 * kMicrosPerSecond;  // created_at may be this far ahead
@@ -33,6 +35,7 @@ struct Services {
   Config config;
   EventHub* hub = nullptr;  // live events (SSE); null: none published
   RedisRelay* relay = nullptr;  // with Redis: events go to every node through it
+  const ExerciseJson* exercise_json = nullptr;  // pre-rendered bank; null: render each time
 };
 
 }  // namespace errata::api

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "api/errors.h"
+#include "api/exercise_json.h"
 #include "api/handlers.h"
 #include "app/data.h"
 #include "app/open_store.h"
@@ -111,6 +112,8 @@ int RunServe(const ServeOptions& o) {
   services = {store->get(), &writer, &cache, &data->taxonomy, &data->bank, &metrics,
               api::Config{half_life}};
   services.config.assets_dir = o.assets_dir;
+  const api::ExerciseJson exercise_json(data->bank);
+  services.exercise_json = &exercise_json;
   EventHub hub({});  // outlives the server: sessions hold subscriptions
   services.hub = &hub;
   std::unique_ptr<RedisRelay> relay;

@@ -92,12 +92,35 @@ std::string FormatTime(Micros t) {
   unsigned m, d;
   CivilFromDays(days, &y, &m, &d);
   const int64_t secs = rem / kMicrosPerSecond;
-  char buf[40];
-  std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%06lldZ",
-                static_cast<long long>(y), m, d, static_cast<long long>(secs / 3600),
-                static_cast<long long>(secs / 60 % 60), static_cast<long long>(secs % 60),
-                static_cast<long long>(rem % kMicrosPerSecond));
-  return buf;
+  // YYYY-MM-DDTHH:MM:SS.uuuuuuZ by hand: snprintf cost ~3k instructions, and
+  // every read response carries a few of these.
+  if (y < 0 || y > 9999) {
+    char buf[48];
+    std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%06lldZ",
+                  static_cast<long long>(y), m, d, static_cast<long long>(secs / 3600),
+                  static_cast<long long>(secs / 60 % 60), static_cast<long long>(secs % 60),
+                  static_cast<long long>(rem % kMicrosPerSecond));
+    return buf;
+  }
+  std::string out(27, '0');
+  auto put = [&out](size_t at, int64_t v, int width) {
+    for (int i = width - 1; i >= 0; --i, v /= 10) out[at + i] = static_cast<char>('0' + v % 10);
+  };
+  put(0, y, 4);
+  out[4] = '-';
+  put(5, m, 2);
+  out[7] = '-';
+  put(8, d, 2);
+  out[10] = 'T';
+  put(11, secs / 3600, 2);
+  out[13] = ':';
+  put(14, secs / 60 % 60, 2);
+  out[16] = ':';
+  put(17, secs % 60, 2);
+  out[19] = '.';
+  put(20, rem % kMicrosPerSecond, 6);
+  out[26] = 'Z';
+  return out;
 }
 
 std::optional<Micros> ParseTime(std::string_view s) {

@@ -1,0 +1,37 @@
+// The practice items of the read routes, written straight to JSON text.
+// A bank exercise's own members never change, so they are rendered once at
+// start-up (ExerciseJson) and copied into each response; only "source" and
+// "because" are written per request. docs/read-path.md has the figures.
+#pragma once
+
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "api/json_writer.h"
+#include "core/exercise_bank.h"
+#include "core/practice.h"
+
+namespace errata::api {
+
+class ExerciseJson {
+ public:
+  ExerciseJson() = default;
+  explicit ExerciseJson(const ExerciseBank& bank);
+  // The members of a bank exercise as JSON text ("exercise_id":...,
+  // "explanation":"..."), or nullptr for an exercise not in the bank.
+  const std::string* Find(const Exercise* x) const;
+
+ private:
+  std::unordered_map<const Exercise*, std::string> members_;
+};
+
+// Writes one practice item as an object: the exercise's members (from `cache`
+// when it has them), "source" and "because".
+void WritePracticeItem(JsonWriter& w, const PracticeItem& item, const ExerciseJson* cache);
+
+// Writes `items` as an array.
+void WritePracticeItems(JsonWriter& w, const std::vector<PracticeItem>& items,
+                        const ExerciseJson* cache);
+
+}  // namespace errata::api

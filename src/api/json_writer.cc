@@ -1,0 +1,119 @@
+#include "api/json_writer.h"
+
+#include <array>
+#include <charconv>
+#include <cmath>
+
+namespace errata::api {
+
+namespace {
+
+// kPlain[c]: byte c goes out as is inside a JSON string.
+constexpr auto kPlain = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0x20; c < 256; ++c) t[c] = c != '"' && c != '\\';
+  return t;
+}();
+
+}  // namespace
+
+void AppendJsonString(std::string* out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  for (;;) {
+    const char* run = p;
+    while (p != end && kPlain[static_cast<unsigned char>(*p)]) ++p;
+    out->append(run, p);
+    if (p == end) break;
+    const auto c = static_cast<unsigned char>(*p++);
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      case '\b': out->append("\\b"); break;
+      case '\f': out->append("\\f"); break;
+      default: {
+        const char esc[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+        out->append(esc, sizeof(esc));
+      }
+    }
+  }
+  out->push_back('"');
+}
+
+void JsonWriter::Separate() {
+  if (need_comma_) out_->push_back(',');
+  need_comma_ = true;
+}
+
+JsonWriter& JsonWriter::Open(char c) {
+  Separate();
+  out_->push_back(c);
+  need_comma_ = false;
+  return *this;
+}
+
+JsonWriter& JsonWriter::Close(char c) {
+  out_->push_back(c);
+  need_comma_ = true;
+  return *this;
+}
+
+JsonWriter& JsonWriter::Key(std::string_view name) {
+  Separate();
+  out_->push_back('"');
+  out_->append(name);  // errata's own member names: nothing to escape
+  out_->append("\":");
+  need_comma_ = false;
+  return *this;
+}
+
+JsonWriter& JsonWriter::String(std::string_view s) {
+  Separate();
+  AppendJsonString(out_, s);
+  return *this;
+}
+
+JsonWriter& JsonWriter::Int(int64_t v) {
+  Separate();
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  out_->append(buf, r.ptr);
+  return *this;
+}
+
+JsonWriter& JsonWriter::Double(double v) {
+  Separate();
+  if (!std::isfinite(v)) {
+    out_->append("null");
+    return *this;
+  }
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  out_->append(buf, r.ptr);
+  return *this;
+}
+
+JsonWriter& JsonWriter::Bool(bool v) {
+  Separate();
+  out_->append(v ? "true" : "false");
+  return *this;
+}
+
+JsonWriter& JsonWriter::Null() {
+  Separate();
+  out_->append("null");
+  return *this;
+}
+
+JsonWriter& JsonWriter::Raw(std::string_view json) {
+  Separate();
+  out_->append(json);
+  return *this;
+}
+
+}  // namespace errata::api

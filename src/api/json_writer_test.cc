@@ -1,0 +1,82 @@
+#include "api/json_writer.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <cmath>
+#include <limits>
+
+#include "api/exercise_json.h"
+
+namespace errata::api {
+namespace {
+namespace json = boost::json;
+
+TEST(JsonWriter, WritesNestedValuesWithCommas) {
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginObject();
+  w.Key("a").Int(-3);
+  w.Key("b").BeginArray().String("x").Bool(true).Null().BeginObject().EndObject().EndArray();
+  w.Key("c").Double(0.5);
+  w.Key("d").Raw(R"({"raw":1})");
+  w.EndObject();
+  EXPECT_EQ(out, R"({"a":-3,"b":["x",true,null,{}],"c":0.5,"d":{"raw":1}})");
+}
+
+TEST(JsonWriter, EscapesStringsAsJson) {
+  const std::string tricky = std::string("q\"b\\n\n\r\t\b\f") + '\x01' + "\x1f" + "é" + "end";
+  std::string out;
+  JsonWriter(&out).String(tricky);
+  EXPECT_EQ(out, R"("q\"b\\n\n\r\t\b\f\u0001\u001fé)" "end\"");
+  EXPECT_EQ(json::parse(out).as_string(), tricky);
+}
+
+TEST(JsonWriter, DoublesReadBackExactlyAndNonFiniteIsNull) {
+  for (double v : {0.0, 1.0, -2.5, 1.4999796743761225, 1e-300, 6.02e23}) {
+    std::string out;
+    JsonWriter(&out).Double(v);
+    EXPECT_EQ(json::parse(out).to_number<double>(), v) << out;
+  }
+  std::string out;
+  JsonWriter(&out).BeginArray().Double(std::nan("")).Double(
+      std::numeric_limits<double>::infinity()).EndArray();
+  EXPECT_EQ(out, "[null,null]");
+}
+
+// A bank exercise written from the pre-rendered cache and without it gives the
+// same JSON, and every field of the item is there.
+TEST(ExerciseJson, CachedAndUncachedItemsAreTheSame) {
+  auto bank = ExerciseBank::FromJson(R"({"version":"t","exercises":[{
+      "id":"sva-001","subcategory_id":"subject-verb-agreement","type":"fill_blank","level":"A1",
+      "prompt":"They ___ from \"Brazil\".","options":["is","are"],"answers":["are"],
+      "explanation":"Use are."}]})", "test",
+      {{"subject-verb-agreement", 0}});
+  ASSERT_TRUE(bank.ok()) << bank.status().message();
+  const ExerciseJson cache(*bank);
+  ErrorPoint p{"subject-verb-agreement", "Grammar", "Subject-Verb Agreement", 3, 0, 86'400'000'000, 1.0, {}};
+  PracticeItem item;
+  item.exercise = bank->Find("sva-001");
+  item.because = RankedPoint{&p, 2.5, 1.0, 0.25};
+  ASSERT_NE(cache.Find(item.exercise), nullptr);
+  std::string cached, plain;
+  JsonWriter a(&cached), b(&plain);
+  WritePracticeItem(a, item, &cache);
+  WritePracticeItem(b, item, nullptr);
+  EXPECT_EQ(cached, plain);
+  const json::object o = json::parse(cached).as_object();
+  EXPECT_EQ(o.at("exercise_id"), "sva-001");
+  EXPECT_EQ(o.at("prompt"), "They ___ from \"Brazil\".");
+  EXPECT_EQ(o.at("options"), (json::array{"is", "are"}));
+  EXPECT_EQ(o.at("answers"), (json::array{"are"}));
+  EXPECT_EQ(o.at("source"), "bank");
+  const json::object& because = o.at("because").as_object();
+  EXPECT_EQ(because.at("subcategory"), "Subject-Verb Agreement");
+  EXPECT_EQ(because.at("count"), 3);
+  EXPECT_EQ(because.at("last_seen"), "1970-01-02T00:00:00.000000Z");
+  EXPECT_EQ(because.at("mastery").to_number<double>(), 0.25);
+  EXPECT_EQ(because.at("priority").to_number<double>(), 2.5);
+}
+
+}  // namespace
+}  // namespace errata::api
