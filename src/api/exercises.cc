@@ -27,6 +27,14 @@ const char* const kTypes[] = {"multiple_choice", "fill_blank",  "sentence_correc
                               "sentence_transformation", "minimal_pair", "read_aloud",
                               "speaking_prompt"};
 
+// A fresh seed for an unseeded request: a per-thread generator seeded once from
+// std::random_device (which costs a system call per use).
+uint64_t RandomSeed() {
+  thread_local std::mt19937_64 gen{(static_cast<uint64_t>(std::random_device{}()) << 32) ^
+                                   std::random_device{}()};
+  return gen();
+}
+
 // Reads level, types and seed from the query into *r.
 Status ReadPracticeQuery(std::string_view query, PracticeRequest* r, bool* seeded) {
   if (auto level = QueryParam(query, "level"); level && !level->empty()) {
@@ -82,7 +90,7 @@ void GetExercises(const Ctx& c, Services& s, Respond respond) {
   if (Status st = ReadPracticeQuery(c.query, &r, &seeded); !st.ok()) {
     return respond(ErrorResponse(Flavor::kV1, st));
   }
-  if (!seeded) r.seed = std::random_device{}() ^ (static_cast<uint64_t>(std::random_device{}()) << 32);
+  if (!seeded) r.seed = RandomSeed();
   r.n = q.n;
   r.now = q.as_of;
   const auto items = Practice(s, *q.profile, r);
