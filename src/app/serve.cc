@@ -17,6 +17,7 @@
 #include "http/server.h"
 #include "log/log.h"
 #include "store/redis/redis_profiles.h"
+#include "store/sqlite/sqlite_store.h"
 
 namespace errata::app {
 namespace {
@@ -95,6 +96,9 @@ int RunServe(const ServeOptions& o) {
   api::Services services;
   auto router_names = api::BuildRouter(services).Names();
   Metrics metrics(router_names);
+  if (auto* sqlite = dynamic_cast<SqliteStore*>(store->get())) {  // WAL pages, checkpoints
+    metrics.AddSource([sqlite](std::string* out) { sqlite->RenderMetrics(out); });
+  }
   std::unique_ptr<redis::RedisProfiles> shared;
   if (redis_url) {
     redis::RedisProfiles::Options ro{.url = *redis_url};

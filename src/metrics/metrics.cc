@@ -110,6 +110,7 @@ std::string Metrics::Render() const {
          "Profile reads that Redis could not serve (absent, or a commit in progress).",
          shared_cache_misses_.load());
   }
+  for (const auto& source : sources_) source(&out);
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,6 +52,10 @@ class Metrics {
   void SharedCacheHit() { shared_cache_hits_.fetch_add(1, std::memory_order_relaxed); }
   void SharedCacheMiss() { shared_cache_misses_.fetch_add(1, std::memory_order_relaxed); }
 
+  // Adds series that Render appends (the SQLite store's WAL gauges). Call
+  // before serving; what `render` reads must outlive the Metrics.
+  void AddSource(std::function<void(std::string*)> render) { sources_.push_back(std::move(render)); }
+
   std::string Render() const;
 
  private:
@@ -73,6 +78,7 @@ class Metrics {
   std::atomic<uint64_t> shared_cache_errors_{0};
   std::atomic<uint64_t> shared_cache_hits_{0};
   std::atomic<uint64_t> shared_cache_misses_{0};
+  std::vector<std::function<void(std::string*)>> sources_;
 };
 
 }  // namespace errata

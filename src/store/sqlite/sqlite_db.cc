@@ -1,5 +1,8 @@
 #include "store/sqlite/sqlite_db.h"
 
+#include <chrono>
+#include <thread>
+
 #include "core/profile.h"
 
 namespace errata::sqlite {
@@ -12,6 +15,16 @@ void LogAdd2Fn(sqlite3_context* ctx, int, sqlite3_value** argv) {
   const double a = a_null ? kNoDecay : sqlite3_value_double(argv[0]);
   const double b = b_null ? kNoDecay : sqlite3_value_double(argv[1]);
   sqlite3_result_double(ctx, LogAdd2(a, b));
+}
+
+// The checkpointer's busy handler: polls every 0.5 ms for up to ~1 s. SQLite's
+// own (sqlite3_busy_timeout) sleeps 1, 2, 5, 10, ... 100 ms between tries, so
+// a RESTART checkpoint that finds a reader still in the WAL for a moment
+// would keep the parked writer waiting ~100 ms instead of ~1.
+int PollBusy(void*, int tries) {
+  if (tries >= 2000) return 0;
+  std::this_thread::sleep_for(std::chrono::microseconds(500));
+  return 1;
 }
 
 }  // namespace
@@ -60,24 +73,49 @@ Db::~Db() {
   sqlite3_close_v2(db_);
 }
 
-Result<std::unique_ptr<Db>> Db::Open(const std::string& path, bool read_only) {
+Result<std::unique_ptr<Db>> Db::Open(const std::string& path, Role role) {
   sqlite3* raw = nullptr;
-  const int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
-                    SQLITE_OPEN_NOMUTEX;
+  int flags = SQLITE_OPEN_NOMUTEX;
+  switch (role) {
+    case Role::kWriter: flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE; break;
+    case Role::kReader: flags |= SQLITE_OPEN_READONLY; break;
+    case Role::kCheckpointer: flags |= SQLITE_OPEN_READWRITE; break;
+  }
   const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   std::unique_ptr<Db> db(new Db(raw));
   if (rc != SQLITE_OK) return db->Error(rc, "open " + path);
-  sqlite3_busy_timeout(raw, 5000);
+  // The checkpointer waits up to ~1 s for readers to leave the WAL (RESTART,
+  // TRUNCATE); it never waits for the writer (SqliteStore parks it first).
+  if (role == Role::kCheckpointer) {
+    sqlite3_busy_handler(raw, &PollBusy, nullptr);
+  } else {
+    sqlite3_busy_timeout(raw, 5000);
+  }
   sqlite3_extended_result_codes(raw, 1);
   sqlite3_create_function(raw, "logadd2", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
                           &LogAdd2Fn, nullptr, nullptr);
   // WAL: readers never block the writer. synchronous=FULL: a commit is on disk
   // (the WAL is fsynced) before it returns, so an acknowledged write survives
-  // power loss, not just a crash.
-  Status s = db->Exec(read_only ? "PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;"
-                                : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                                  "PRAGMA foreign_keys=ON; PRAGMA cache_size=-131072;"
-                                  "PRAGMA wal_autocheckpoint=4000;");
+  // power loss, not just a crash; on the checkpointer it makes a checkpoint
+  // fsync the database file before the WAL may be reused.
+  // wal_autocheckpoint=0: no commit ever runs a checkpoint; SqliteStore's
+  // checkpointer thread does (docs/checkpoint.md). It also drops SQLite's
+  // default WAL hook, so SqliteStore can install its own on the writer.
+  const char* pragmas = "";
+  switch (role) {
+    case Role::kWriter:
+      pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+                "PRAGMA cache_size=-131072; PRAGMA wal_autocheckpoint=0;";
+      break;
+    case Role::kReader: pragmas = "PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;"; break;
+    case Role::kCheckpointer:
+      // journal_mode=WAL (already so: the writer set it) reads the header and
+      // opens the WAL, so the first checkpoint call is not a no-op.
+      pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-2048;"
+                "PRAGMA wal_autocheckpoint=0;";
+      break;
+  }
+  Status s = db->Exec(pragmas);
   if (!s.ok()) return s;
   return db;
 }

@@ -44,13 +44,20 @@ class Stmt {
   sqlite3_stmt* s_;
 };
 
+// What a connection is for; it decides the open flags and pragmas.
+enum class Role {
+  kWriter,        // creates the file, sets WAL; never checkpoints (docs/checkpoint.md)
+  kReader,        // read-only
+  kCheckpointer,  // read-write, small cache: only runs WAL checkpoints
+};
+
 // One connection. Not thread-safe: one thread uses it at a time.
 class Db {
  public:
   ~Db();
-  // Opens (creating if asked) the database at `path`, sets WAL and the
+  // Opens the database at `path` (the writer creates it), sets WAL and the
   // durability pragmas, registers errata's SQL functions.
-  static Result<std::unique_ptr<Db>> Open(const std::string& path, bool read_only);
+  static Result<std::unique_ptr<Db>> Open(const std::string& path, Role role);
 
   Status Exec(std::string_view sql);
   // The cached prepared statement for `sql`, reset; nullptr on a prepare error

@@ -1,14 +1,20 @@
 #include "store/sqlite/sqlite_store.h"
 
+#include <fmt/format.h>
+#include <pthread.h>
+
+#include <algorithm>
 #include <unordered_map>
 
 #include "core/ids.h"
 #include "core/mastery.h"
+#include "log/log.h"
 #include "store/sqlite/schema.h"
 
 namespace errata {
 
 using sqlite::Db;
+using sqlite::Role;
 using sqlite::Stmt;
 
 namespace {
@@ -75,17 +81,285 @@ class SqliteStore::Reader {
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const Options& options) {
   std::unique_ptr<SqliteStore> store(new SqliteStore(options));
-  auto w = Db::Open(options.path, false);
+  auto w = Db::Open(options.path, Role::kWriter);
   if (!w.ok()) return w.status();
   store->writer_ = std::move(*w);
+  Db* writer = store->writer_.get();
+  // Installed after the pragmas: a later PRAGMA wal_autocheckpoint would
+  // replace it.
+  sqlite3_wal_hook(writer->raw(), &SqliteStore::OnWalCommit, store.get());
+  // When the WAL rewinds, its file is cut back to the hard limit plus the
+  // soft threshold (room for what commits while the checkpointer rewinds
+  // it), so a burst (a bulk ingest, a decay recompute) does not keep a huge
+  // file. Below that the file is reused in place: no truncate and regrow
+  // each cycle, which keeps commits' fsyncs cheap.
+  Stmt* ps = writer->Prepare("PRAGMA page_size");
+  if (ps == nullptr || ps->Step() != SQLITE_ROW) return Status::Internal("read page_size");
+  const int64_t page_size = ps->Int(0);
+  ps->Reset();
+  const int64_t wal_bytes = 32 + (store->hard_pages() + store->soft_pages()) * (page_size + 24);
+  if (Status s = writer->Exec("PRAGMA journal_size_limit=" + std::to_string(wal_bytes)); !s.ok()) {
+    return s;
+  }
   if (Status s = store->Migrate(); !s.ok()) return s;
   if (Status s = store->RecomputeDecayIfNeeded(); !s.ok()) return s;
   for (int i = 0; i < options.read_connections; ++i) {
-    auto r = Db::Open(options.path, true);
+    auto r = Db::Open(options.path, Role::kReader);
     if (!r.ok()) return r.status();
     store->pool_.push_back(std::move(*r));
   }
+  auto c = Db::Open(options.path, Role::kCheckpointer);
+  if (!c.ok()) return c.status();
+  store->ckpt_db_ = std::move(*c);
+  store->StartCheckpointer();
   return store;
+}
+
+SqliteStore::~SqliteStore() {
+  StopCheckpointer();
+  if (writer_ != nullptr) sqlite3_wal_hook(writer_->raw(), nullptr, nullptr);
+  if (ckpt_db_ != nullptr) {
+    // Everything into the database file and the WAL cut to zero bytes: the
+    // next start has nothing to recover. If it fails, the WAL keeps the data
+    // and the next start replays it.
+    int n_log = -1, n_done = -1;
+    const int rc = Checkpoint(SQLITE_CHECKPOINT_TRUNCATE, &n_log, &n_done);
+    if (rc != SQLITE_OK) {
+      failures_.fetch_add(1, std::memory_order_relaxed);
+      log::Warn("final WAL checkpoint failed; the WAL keeps the data",
+                {{"error", sqlite3_errstr(rc)}, {"wal_pages", n_log}, {"checkpointed", n_done}});
+    }
+  }
+}
+
+// ---------------------------------------------------------------- checkpoints
+//
+// The writer connection never checkpoints (wal_autocheckpoint=0). After each
+// commit this hook learns the WAL's length and wakes the checkpointer thread
+// when enough of it is not in the database file yet (soft threshold) or the
+// WAL is too long (hard limit). See docs/checkpoint.md.
+
+int64_t SqliteStore::soft_pages() const { return std::max<int64_t>(1, options_.checkpoint_pages); }
+
+int64_t SqliteStore::hard_pages() const {
+  return options_.wal_limit_pages > 0 ? std::max(options_.wal_limit_pages, soft_pages())
+                                      : 4 * soft_pages();
+}
+
+int SqliteStore::OnWalCommit(void* self, sqlite3*, const char*, int pages) {
+  auto* s = static_cast<SqliteStore*>(self);
+  bool wake = false;
+  {
+    std::lock_guard lock(s->wal_mu_);
+    if (pages < s->wal_frames_) s->backfilled_ = 0;  // the WAL started over
+    s->wal_frames_ = pages;
+    ++s->commits_;
+    const int64_t pending = pages - std::min<int64_t>(s->backfilled_, pages);
+    if (!s->wake_ && (pending >= s->soft_pages() || pages >= s->hard_pages())) {
+      s->wake_ = true;
+      wake = true;
+    }
+  }
+  if (wake) s->wal_cv_.notify_one();
+  return SQLITE_OK;
+}
+
+void SqliteStore::StartCheckpointer() {
+  ckpt_thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "wal-checkpoint");
+    CheckpointLoop();
+  });
+}
+
+void SqliteStore::StopCheckpointer() {
+  {
+    std::lock_guard lock(wal_mu_);
+    stop_ = true;
+    gate_closed_ = false;
+  }
+  wal_cv_.notify_all();
+  gate_cv_.notify_all();
+  if (ckpt_thread_.joinable()) ckpt_thread_.join();
+}
+
+int SqliteStore::Checkpoint(int mode, int* log, int* done) {
+  uint64_t commits_before;
+  {
+    std::lock_guard lock(wal_mu_);
+    commits_before = commits_;
+  }
+  *log = -1;
+  *done = -1;
+  const int rc = sqlite3_wal_checkpoint_v2(ckpt_db_->raw(), "main", mode, log, done);
+  if ((rc == SQLITE_OK || rc == SQLITE_BUSY) && *log >= 0) {
+    checkpoints_.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard lock(wal_mu_);
+    // With no commit meanwhile, the checkpoint saw the WAL's current length.
+    if (commits_ == commits_before) wal_frames_ = *log;
+    backfilled_ = *done;
+  }
+  return rc;
+}
+
+int SqliteStore::SyncDatabaseFile() {
+  sqlite3_file* file = nullptr;
+  const int rc = sqlite3_file_control(ckpt_db_->raw(), "main", SQLITE_FCNTL_FILE_POINTER, &file);
+  if (rc != SQLITE_OK) return rc;
+  if (file == nullptr || file->pMethods == nullptr) return SQLITE_MISUSE;
+  return file->pMethods->xSync(file, SQLITE_SYNC_NORMAL);
+}
+
+void SqliteStore::CloseGate() {
+  std::unique_lock lock(wal_mu_);
+  gate_closed_ = true;
+  gate_cv_.wait(lock, [this] { return !in_txn_ || stop_; });
+}
+
+void SqliteStore::OpenGate() {
+  {
+    std::lock_guard lock(wal_mu_);
+    gate_closed_ = false;
+  }
+  gate_cv_.notify_all();
+}
+
+void SqliteStore::CheckpointLoop() {
+  using std::chrono::milliseconds;
+  const int64_t soft = soft_pages();
+  const int64_t hard = hard_pages();
+  milliseconds backoff{0};
+  bool first = true;  // at start-up: the WAL may hold frames from a crashed run
+  uint64_t commits_at_tick = 0;
+  std::unique_lock lock(wal_mu_);
+  while (!stop_) {
+    bool idle = false;
+    if (backoff.count() > 0) {
+      wal_cv_.wait_for(lock, backoff, [this] { return stop_; });
+    } else if (!first) {
+      auto woken = [this] { return stop_ || wake_; };
+      if (options_.checkpoint_idle.count() > 0) {
+        idle = !wal_cv_.wait_for(lock, options_.checkpoint_idle, woken) &&
+               commits_ == commits_at_tick;
+      } else {
+        wal_cv_.wait(lock, woken);
+      }
+    }
+    if (stop_) break;
+    commits_at_tick = commits_;
+    wake_ = false;
+    const int64_t frames = wal_frames_;
+    const int64_t pending = frames - std::min(backfilled_, frames);
+    const bool rewind = frames >= hard && pending > 0;
+    const bool passive = first || pending >= soft || (idle && pending > 0) ||
+                         (backoff.count() > 0 && pending > 0);
+    first = false;
+    if (!rewind && !passive) {
+      backoff = milliseconds(0);
+      continue;
+    }
+    lock.unlock();
+    // PASSIVE copies what it can without taking the write lock: the writer
+    // goes on committing meanwhile.
+    int n_log = -1, n_done = -1;
+    const char* mode = "passive";
+    // A PASSIVE checkpoint can answer BUSY when it reads the WAL index while
+    // the writer updates it (SQLite then does not retry): try again at once.
+    auto passive_checkpoint = [&] {
+      int rc = Checkpoint(SQLITE_CHECKPOINT_PASSIVE, &n_log, &n_done);
+      for (int retry = 0; rc == SQLITE_BUSY && retry < 10; ++retry) {
+        std::this_thread::sleep_for(std::chrono::microseconds(500));
+        rc = Checkpoint(SQLITE_CHECKPOINT_PASSIVE, &n_log, &n_done);
+      }
+      return rc;
+    };
+    using Clock = std::chrono::steady_clock;
+    const auto t_start = Clock::now();
+    int rc = passive_checkpoint();
+    const int passive_pages = n_done;
+    const auto t_passive = Clock::now();
+    auto t_synced = t_passive, t_parked = t_passive;
+    if (rc == SQLITE_OK && rewind) {
+      // Under steady writes the WAL never catches up, so it never rewinds.
+      // Park the writer between two transactions, copy the rest, and wait for
+      // readers to leave the WAL; the writer's next transaction then starts it
+      // over. First make the parked part short: SQLite fsyncs the database
+      // file only when a checkpoint reaches the WAL's end, so the PASSIVE
+      // passes have left their pages unsynced (safe: the WAL still has them),
+      // and RESTART would fsync them all with the writer parked. Sync them
+      // now and copy what came meanwhile, while the writer goes on; twice, as
+      // the first sync is long (a whole WAL's worth of pages).
+      mode = "restart";
+      for (int round = 0; rc == SQLITE_OK && round < 2; ++round) {
+        rc = SyncDatabaseFile();
+        if (round == 0) t_synced = Clock::now();
+        if (rc == SQLITE_OK) rc = passive_checkpoint();
+      }
+      if (rc == SQLITE_OK) {
+        CloseGate();
+        t_parked = Clock::now();
+        rc = Checkpoint(SQLITE_CHECKPOINT_RESTART, &n_log, &n_done);
+        OpenGate();
+        if (rc == SQLITE_OK) rewinds_.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    const auto t_end = Clock::now();
+    if (spdlog::should_log(spdlog::level::debug)) {
+      auto ms = [](Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
+      const bool parked = t_parked != t_passive;
+      log::Debug("wal checkpoint", {{"mode", mode},
+                                    {"rc", rc},
+                                    {"passive_ms", ms(t_passive - t_start)},
+                                    {"passive_pages", passive_pages},
+                                    {"sync_ms", ms(t_synced - t_passive)},
+                                    {"writer_parked_ms", parked ? ms(t_end - t_parked) : 0.0},
+                                    {"total_ms", ms(t_end - t_start)},
+                                    {"wal_pages", n_log}});
+    }
+    if (rc == SQLITE_OK) {
+      if (backoff.count() > 0) log::Info("WAL checkpoints work again", {{"wal_pages", n_log}});
+      backoff = milliseconds(0);
+    } else if (rc == SQLITE_BUSY) {
+      // A reader stayed in the WAL for a second (RESTART gave up waiting):
+      // try again soon, not at once, as the writer is parked while it waits.
+      backoff = milliseconds(250);
+    } else {
+      // Disk full, I/O error: nothing is lost (the WAL holds every commit);
+      // the WAL grows until a checkpoint succeeds.
+      failures_.fetch_add(1, std::memory_order_relaxed);
+      backoff = std::clamp(backoff * 2, milliseconds(100), milliseconds(5000));
+      log::Warn("WAL checkpoint failed; retrying",
+                {{"mode", mode},
+                 {"error", std::string(sqlite3_errstr(rc)) + ": " + ckpt_db_->LastError()},
+                 {"wal_pages", frames},
+                 {"retry_ms", static_cast<int64_t>(backoff.count())}});
+    }
+    lock.lock();
+  }
+}
+
+SqliteStore::WalStats SqliteStore::wal_stats() const {
+  WalStats s;
+  {
+    std::lock_guard lock(wal_mu_);
+    s.wal_pages = wal_frames_;
+  }
+  s.checkpoints = checkpoints_.load(std::memory_order_relaxed);
+  s.rewinds = rewinds_.load(std::memory_order_relaxed);
+  s.failures = failures_.load(std::memory_order_relaxed);
+  return s;
+}
+
+void SqliteStore::RenderMetrics(std::string* out) const {
+  const WalStats s = wal_stats();
+  auto line = [out](const char* name, const char* type, const char* help, auto v) {
+    *out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, v);
+  };
+  line("errata_sqlite_wal_pages", "gauge", "Pages in the SQLite WAL.", s.wal_pages);
+  line("errata_sqlite_checkpoints_total", "counter", "WAL checkpoints run.", s.checkpoints);
+  line("errata_sqlite_wal_rewinds_total", "counter",
+       "RESTART checkpoints that let the WAL start over (it reached its hard limit).", s.rewinds);
+  line("errata_sqlite_checkpoint_failures_total", "counter",
+       "WAL checkpoints that failed (retried later).", s.failures);
 }
 
 Status SqliteStore::Migrate() {
@@ -159,6 +433,25 @@ void SqliteStore::Return(std::unique_ptr<Db> db) {
 }
 
 Status SqliteStore::ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* deltas) {
+  {
+    // The checkpointer may hold the gate for a RESTART checkpoint (tens of
+    // ms); wait for it rather than for the write lock (docs/checkpoint.md).
+    std::unique_lock lock(wal_mu_);
+    if (gate_closed_) {
+      gate_cv_.wait_for(lock, std::chrono::seconds(10), [this] { return !gate_closed_; });
+    }
+    in_txn_ = true;
+  }
+  struct Leave {
+    SqliteStore* s;
+    ~Leave() {
+      {
+        std::lock_guard lock(s->wal_mu_);
+        s->in_txn_ = false;
+      }
+      s->gate_cv_.notify_all();
+    }
+  } leave{this};
   DeltaSet batch(options_.half_life);
   Status s = writer_->Exec("BEGIN IMMEDIATE");
   for (size_t i = 0; s.ok() && i < ops.size(); ++i) s = Apply(ops[i], &batch);

@@ -1,13 +1,19 @@
 // SqliteStore: the embedded store, one database file in WAL mode.
 // One write connection (used only by the Writer thread) and a small pool of
 // read connections shared by the HTTP threads; WAL lets them read while the
-// writer commits.
+// writer commits. A checkpointer thread with its own connection copies the
+// WAL back into the database file, off the writer's commits
+// (docs/checkpoint.md).
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "store/sqlite/sqlite_db.h"
@@ -21,9 +27,37 @@ class SqliteStore : public Store {
     std::string path;            // the database file
     Micros half_life = 14 * kMicrosPerDay;
     int read_connections = 4;
+    // WAL checkpointing (docs/checkpoint.md), in pages (4 KiB by default).
+    // Soft: this many WAL pages not yet checkpointed wake the checkpointer,
+    // which runs a PASSIVE checkpoint (the writer never waits for it).
+    int64_t checkpoint_pages = 16384;
+    // Hard: a WAL this long makes the checkpointer rewind it (RESTART, with the
+    // writer parked between two transactions). 0: 4 x checkpoint_pages.
+    // When the WAL rewinds, its file is cut back to hard + soft pages.
+    int64_t wal_limit_pages = 0;
+    // Once no commit has come for this long, checkpoint what is left, so an
+    // idle store reads from the database file and restarts without recovery.
+    // 0: never.
+    std::chrono::milliseconds checkpoint_idle{1000};
   };
-  // Opens or creates the database and migrates its schema to the current version.
+  // What the checkpointer has done, for metrics and tests.
+  struct WalStats {
+    int64_t wal_pages = 0;       // frames in the WAL after the last commit (or checkpoint)
+    uint64_t checkpoints = 0;    // checkpoints run (PASSIVE, RESTART and the final TRUNCATE)
+    uint64_t rewinds = 0;        // RESTART checkpoints that completed (the WAL rewinds)
+    uint64_t failures = 0;       // checkpoints that failed (I/O, disk full); retried later
+  };
+
+  // Opens or creates the database, migrates its schema to the current
+  // version, and starts the checkpointer.
   static Result<std::unique_ptr<SqliteStore>> Open(const Options& options);
+  // Stops the checkpointer, checkpoints the whole WAL into the database file
+  // (TRUNCATE), and closes the connections. Call after the Writer stopped.
+  ~SqliteStore() override;
+
+  WalStats wal_stats() const;
+  // Appends the WAL gauges and counters in the Prometheus text format.
+  void RenderMetrics(std::string* out) const;
 
   std::string Describe() const override { return "sqlite:" + options_.path; }
   Status ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* deltas) override;
@@ -58,8 +92,40 @@ class SqliteStore : public Store {
   Status UpsertFrequencies(const DeltaSet& deltas);
   Result<bool> CheckReplay(WriteOp* op);
 
+  // Checkpointing. The WAL hook runs on the writer thread after each commit.
+  static int OnWalCommit(void* self, sqlite3* db, const char* name, int pages);
+  void StartCheckpointer();
+  void StopCheckpointer();
+  void CheckpointLoop();
+  // Runs one checkpoint on ckpt_db_ and records what it saw; the SQLite code.
+  int Checkpoint(int mode, int* log, int* done);
+  // fsyncs the database file through SQLite's VFS, on ckpt_db_.
+  int SyncDatabaseFile();
+  // Parks the writer between two transactions (it finishes the current one
+  // first), and lets it go on.
+  void CloseGate();
+  void OpenGate();
+  int64_t soft_pages() const;
+  int64_t hard_pages() const;
+
   Options options_;
   std::unique_ptr<sqlite::Db> writer_;
+  std::unique_ptr<sqlite::Db> ckpt_db_;  // used only by the checkpointer thread (then ~SqliteStore)
+  std::thread ckpt_thread_;
+  mutable std::mutex wal_mu_;
+  std::condition_variable wal_cv_;   // wakes the checkpointer
+  std::condition_variable gate_cv_;  // the writer and the checkpointer wait here for the gate
+  // Guarded by wal_mu_:
+  int64_t wal_frames_ = 0;   // frames in the WAL, as the last commit (or checkpoint) saw
+  int64_t backfilled_ = 0;   // of which the last checkpoint copied into the database file
+  uint64_t commits_ = 0;     // commits seen by the WAL hook
+  bool wake_ = false;        // the hook asks for a checkpoint
+  bool stop_ = false;
+  bool gate_closed_ = false; // the writer must not begin a transaction
+  bool in_txn_ = false;      // the writer is inside ApplyBatch's transaction
+  std::atomic<uint64_t> checkpoints_{0};
+  std::atomic<uint64_t> rewinds_{0};
+  std::atomic<uint64_t> failures_{0};
   std::mutex pool_mu_;
   std::condition_variable pool_cv_;
   std::vector<std::unique_ptr<sqlite::Db>> pool_;  // guarded by pool_mu_

@@ -1,0 +1,273 @@
+// SqliteStore's WAL checkpointing (docs/checkpoint.md): the WAL stays bounded
+// under sustained writes, a clean close leaves the data in the database file,
+// and every acknowledged write is there after a reopen.
+#include "store/sqlite/sqlite_store.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "core/ids.h"
+#include "metrics/metrics.h"
+#include "store/profile_cache.h"
+#include "store/write_test_util.h"
+#include "store/writer.h"
+
+namespace errata {
+namespace {
+
+namespace fs = std::filesystem;
+
+class SqliteCheckpointTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("errata-ckpt-test-" + NewUuidV7(NowMicros()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string db_path() const { return (dir_ / "errata.db").string(); }
+  std::string wal_path() const { return db_path() + "-wal"; }
+  int64_t WalBytes() const {
+    std::error_code ec;
+    const auto n = fs::file_size(wal_path(), ec);
+    return ec ? 0 : static_cast<int64_t>(n);
+  }
+
+  SqliteStore::Options Opts(int64_t soft, int64_t hard) const {
+    SqliteStore::Options o{db_path(), 14 * kMicrosPerDay, 2};
+    o.checkpoint_pages = soft;
+    o.wal_limit_pages = hard;
+    o.checkpoint_idle = std::chrono::milliseconds(0);  // only the thresholds trigger checkpoints
+    return o;
+  }
+
+  std::unique_ptr<SqliteStore> Open(const SqliteStore::Options& o) {
+    auto s = SqliteStore::Open(o);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return s.ok() ? std::move(*s) : nullptr;
+  }
+
+  // The ops of one new learner whose utterance carries `errors` errors.
+  static std::vector<WriteOp> LearnerOps(int errors, Utterance* out) {
+    std::vector<WriteOp> ops = testutil::NewLearnerOps("I goes home yesterday", out);
+    for (int i = 0; i < errors; ++i) {
+      ErrorRecord e;
+      e.error_id = NewUuidV7(NowMicros());
+      e.category = "Grammar";
+      e.subcategory = i % 2 ? "pronouns" : "verb tense";
+      e.subcategory_id = i % 2 ? "pronouns" : "verb_tense";
+      e.original = "goes";
+      e.correction = "went";
+      e.created_at = out->created_at;
+      ops[2].utterance.errors.push_back(e);
+    }
+    out->errors = ops[2].utterance.errors;
+    return ops;
+  }
+
+  // Commits one transaction of `learners` new learners straight through
+  // ApplyBatch (the test thread is the only writer) and returns them.
+  static std::vector<Utterance> CommitLearners(SqliteStore* store, int learners, int errors) {
+    std::vector<Utterance> made(learners);
+    std::vector<WriteOp> ops;
+    for (int i = 0; i < learners; ++i) {
+      for (auto& op : LearnerOps(errors, &made[i])) ops.push_back(std::move(op));
+    }
+    std::vector<WriteOp*> ptrs;
+    for (auto& op : ops) ptrs.push_back(&op);
+    DeltaSet deltas(14 * kMicrosPerDay);
+    Status s = store->ApplyBatch(ptrs, &deltas);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    for (const auto& op : ops) EXPECT_TRUE(op.status.ok()) << op.status.ToString();
+    return made;
+  }
+
+  // Expects every utterance, with its errors, to be readable from `store`.
+  static void ExpectReadable(SqliteStore* store, const std::vector<Utterance>& all) {
+    size_t missing = 0;
+    for (const auto& u : all) {
+      auto v = store->GetConversation(u.conversation_id);
+      if (!v.ok() || v->utterances.size() != 1 ||
+          v->utterances[0].utterance_id != u.utterance_id ||
+          v->utterances[0].errors.size() != u.errors.size()) {
+        ++missing;
+        continue;
+      }
+      auto p = store->LoadProfile(u.user_id);
+      if (!p.ok() || p->TotalErrors() != static_cast<int64_t>(u.errors.size())) ++missing;
+    }
+    EXPECT_EQ(missing, 0u) << "of " << all.size();
+  }
+
+  // Counts rows of `table` in the database file at `path`, opened on its own.
+  static int64_t CountRows(const std::string& path, const std::string& table) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    int64_t n = -1;
+    const std::string sql = "SELECT count(*) FROM " + table;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+      n = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+  }
+
+  fs::path dir_;
+};
+
+constexpr int64_t kFrameBytes = 4096 + 24;  // a WAL frame: page plus header
+
+TEST_F(SqliteCheckpointTest, WalStaysBoundedUnderSustainedWrites) {
+  constexpr int64_t kSoft = 128, kHard = 512;
+  auto store = Open(Opts(kSoft, kHard));
+  ASSERT_NE(store, nullptr);
+  // Readers keep reading meanwhile, as the HTTP threads do.
+  std::atomic<bool> done{false};
+  std::vector<Utterance> all;
+  std::mutex all_mu;
+  std::thread reader([&] {
+    while (!done.load()) {
+      std::string id;
+      {
+        std::lock_guard lock(all_mu);
+        if (!all.empty()) id = all[all.size() / 2].conversation_id;
+      }
+      if (!id.empty()) {
+        EXPECT_TRUE(store->GetConversation(id).ok());
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  });
+  int64_t max_wal = 0;
+  constexpr int kBatches = 1500;  // ~45k WAL frames: unbounded, the WAL would be ~180 MiB
+  for (int i = 0; i < kBatches; ++i) {
+    auto made = CommitLearners(store.get(), 4, 3);
+    {
+      std::lock_guard lock(all_mu);
+      all.insert(all.end(), made.begin(), made.end());
+    }
+    max_wal = std::max(max_wal, WalBytes());
+  }
+  done = true;
+  reader.join();
+  const auto stats = store->wal_stats();
+  RecordProperty("max_wal_bytes", std::to_string(max_wal));
+  std::printf("max WAL %lld bytes (%lld frames); %llu checkpoints, %llu rewinds\n",
+              static_cast<long long>(max_wal), static_cast<long long>(max_wal / kFrameBytes),
+              static_cast<unsigned long long>(stats.checkpoints),
+              static_cast<unsigned long long>(stats.rewinds));
+  EXPECT_GT(stats.checkpoints, 0u);
+  EXPECT_GT(stats.rewinds, 0u);  // the hard limit was reached and the WAL started over
+  EXPECT_EQ(stats.failures, 0u);
+  // The hard limit plus the slack: what commits while the checkpointer
+  // syncs and copies before it parks the writer (~30 frames a commit here, a
+  // few hundred ms at most). Unbounded, the WAL would reach ~45k frames.
+  constexpr int64_t kSlack = 2048;
+  EXPECT_LE(max_wal, 32 + (kHard + kSlack) * kFrameBytes);
+  std::string metrics;
+  store->RenderMetrics(&metrics);
+  EXPECT_NE(metrics.find("errata_sqlite_wal_rewinds_total "), std::string::npos);
+  ExpectReadable(store.get(), all);
+}
+
+TEST_F(SqliteCheckpointTest, CleanCloseCheckpointsTheWalIntoTheDatabaseFile) {
+  // Thresholds never reached: until the close, every commit stays in the WAL.
+  auto store = Open(Opts(1 << 20, 0));
+  ASSERT_NE(store, nullptr);
+  // Another connection to the file keeps SQLite's own checkpoint-on-last-close
+  // from running, so only the store's final checkpoint can move the data.
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(db_path().c_str(), &other, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "SELECT count(*) FROM users", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  std::vector<Utterance> all;
+  for (int i = 0; i < 50; ++i) {
+    auto made = CommitLearners(store.get(), 4, 3);
+    all.insert(all.end(), made.begin(), made.end());
+  }
+  ASSERT_GT(WalBytes(), 0);  // the commits are in the WAL
+  store.reset();
+  EXPECT_EQ(WalBytes(), 0);  // TRUNCATE: nothing left to recover
+  // The database file alone, without its WAL, holds every row.
+  const std::string copy = (dir_ / "copy.db").string();
+  fs::copy_file(db_path(), copy);
+  EXPECT_EQ(CountRows(copy, "users"), 200);
+  EXPECT_EQ(CountRows(copy, "utterances"), 200);
+  EXPECT_EQ(CountRows(copy, "errors"), 600);
+  sqlite3_close(other);
+  store = Open(Opts(1 << 20, 0));
+  ASSERT_NE(store, nullptr);
+  ExpectReadable(store.get(), all);
+}
+
+TEST_F(SqliteCheckpointTest, EveryAcknowledgedWriteIsReadableAfterReopen) {
+  std::vector<Utterance> acked;
+  {
+    auto store = Open(Opts(16, 64));
+    ASSERT_NE(store, nullptr);
+    Metrics metrics{{}};
+    ProfileCache cache(store.get(), &metrics, ProfileCache::Options{100, 0});
+    Writer writer(store.get(), &cache, &metrics, Writer::Options{500, 1000, 1000});
+    writer.Start();
+    std::mutex mu;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 6; ++t) {
+      threads.emplace_back([&] {
+        for (int i = 0; i < 100; ++i) {
+          Utterance u;
+          WriteRequest r = testutil::WriteAndWait(&writer, LearnerOps(2, &u));
+          if (!r.status.ok()) continue;  // not acknowledged: no promise made
+          std::lock_guard lock(mu);
+          acked.push_back(u);
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    writer.Stop();
+    EXPECT_EQ(acked.size(), 600u);
+    EXPECT_GT(store->wal_stats().checkpoints, 1u);
+  }
+  EXPECT_EQ(WalBytes(), 0);  // a clean close leaves no WAL to replay
+  auto store = Open(Opts(16, 64));
+  ASSERT_NE(store, nullptr);
+  ExpectReadable(store.get(), acked);
+}
+
+TEST_F(SqliteCheckpointTest, IdleStoreIsCheckpointed) {
+  SqliteStore::Options o = Opts(1 << 20, 0);
+  o.checkpoint_idle = std::chrono::milliseconds(50);
+  auto store = Open(o);
+  ASSERT_NE(store, nullptr);
+  // The start-up checkpoint (of an empty WAL) comes first.
+  for (int i = 0; i < 200 && store->wal_stats().checkpoints == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::vector<Utterance> all;
+  for (int i = 0; i < 20; ++i) {
+    auto made = CommitLearners(store.get(), 2, 1);
+    all.insert(all.end(), made.begin(), made.end());
+  }
+  const uint64_t before = store->wal_stats().checkpoints;
+  // No commit for a while: the checkpointer copies the WAL into the file.
+  for (int i = 0; i < 200 && store->wal_stats().checkpoints == before; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GT(store->wal_stats().checkpoints, before);
+  const std::string copy = (dir_ / "copy.db").string();
+  fs::copy_file(db_path(), copy);
+  EXPECT_EQ(CountRows(copy, "users"), 40);
+  EXPECT_EQ(CountRows(copy, "errors"), 40);
+}
+
+}  // namespace
+}  // namespace errata
