@@ -79,6 +79,9 @@ std::string Metrics::Render() const {
   out += "# HELP errata_commit_duration_seconds Group commit latency.\n";
   out += "# TYPE errata_commit_duration_seconds histogram\n";
   commit_latency_.Render("errata_commit_duration_seconds", "", &out);
+  out += "# HELP errata_sync_duration_seconds fsync of committed batches before they are acknowledged (SQLite).\n";
+  out += "# TYPE errata_sync_duration_seconds histogram\n";
+  sync_latency_.Render("errata_sync_duration_seconds", "", &out);
   out += "# HELP errata_commit_batch_requests Requests per group commit.\n";
   out += "# TYPE errata_commit_batch_requests histogram\n";
   commit_batch_.Render("errata_commit_batch_requests", "", &out);

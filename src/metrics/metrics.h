@@ -38,6 +38,8 @@ class Metrics {
   // last index is "unmatched") with its status and duration.
   void ObserveRequest(size_t route, int status, double seconds);
   void ObserveCommit(size_t requests, size_t ops, double seconds, bool ok);
+  // One fsync of committed batches (stores with deferred sync: SQLite).
+  void ObserveSync(double seconds) { sync_latency_.Observe(seconds); }
   void SetQueueDepth(int64_t depth) { queue_depth_.store(depth, std::memory_order_relaxed); }
   void CacheHit() { cache_hits_.fetch_add(1, std::memory_order_relaxed); }
   void CacheMiss() { cache_misses_.fetch_add(1, std::memory_order_relaxed); }
@@ -66,6 +68,7 @@ class Metrics {
   std::vector<std::string> names_;
   std::vector<std::unique_ptr<Route>> routes_;
   Histogram commit_latency_{LatencyBounds()};
+  Histogram sync_latency_{LatencyBounds()};
   Histogram commit_batch_{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000, 2000}};
   std::atomic<uint64_t> commits_failed_{0};
   std::atomic<uint64_t> ops_committed_{0};

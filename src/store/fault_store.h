@@ -24,6 +24,8 @@ class FaultStore : public Store {
     }
     return inner_->ApplyBatch(ops, deltas);
   }
+  bool DeferredSync() const override { return inner_->DeferredSync(); }
+  Status SyncCommitted() override { return inner_->SyncCommitted(); }
   Result<User> GetUser(const std::string& id) override {
     return failing_ ? Result<User>(Down()) : inner_->GetUser(id);
   }

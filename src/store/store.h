@@ -70,6 +70,16 @@ class Store {
   // applied, every op's status is that error and `deltas` is unchanged.
   virtual Status ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* deltas) = 0;
 
+  // True for a store whose ApplyBatch returns once the transaction is committed
+  // but before it is on disk (SQLite with synchronous=NORMAL). The Writer then
+  // calls SyncCommitted() on its own thread before acknowledging, while the
+  // next batch runs: the fsync of one batch overlaps the work of the next
+  // (docs/write-path.md). False: ApplyBatch itself is durable.
+  virtual bool DeferredSync() const { return false; }
+  // Makes every transaction committed so far durable. Called from one thread,
+  // concurrently with ApplyBatch. A failure means the disk's state is unknown.
+  virtual Status SyncCommitted() { return Status::Ok(); }
+
   virtual Result<User> GetUser(const std::string& user_id) = 0;
   // The user with this email, compared case-insensitively.
   virtual Result<User> FindUserByEmail(const std::string& email) = 0;

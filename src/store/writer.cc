@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "core/own_words.h"
+#include "log/log.h"
 
 namespace errata {
 
@@ -11,7 +12,10 @@ Writer::Writer(Store* store, ProfileCache* cache, Metrics* metrics, Options opti
 
 Writer::~Writer() { Stop(); }
 
-void Writer::Start() { thread_ = std::thread([this] { Run(); }); }
+void Writer::Start() {
+  if (store_->DeferredSync()) sync_thread_ = std::thread([this] { SyncLoop(); });
+  thread_ = std::thread([this] { Run(); });
+}
 
 void Writer::Stop() {
   {
@@ -20,6 +24,12 @@ void Writer::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard lock(sync_mu_);
+    sync_stopping_ = true;
+  }
+  sync_cv_.notify_all();
+  if (sync_thread_.joinable()) sync_thread_.join();  // after it acknowledged the rest
 }
 
 Status Writer::Submit(std::unique_ptr<WriteRequest> request) {
@@ -124,9 +134,49 @@ void Writer::Commit(std::vector<std::unique_ptr<WriteRequest>>& batch) {
     }
   }
   cache_->EndCommit(users);
+  if (s.ok() && sync_thread_.joinable()) {
+    // Committed, not yet on disk: the sync thread acknowledges it after its
+    // fsync, while this thread goes on with the next batch.
+    {
+      std::lock_guard lock(sync_mu_);
+      for (auto& r : batch) unsynced_.push_back(std::move(r));
+    }
+    sync_cv_.notify_one();
+    return;
+  }
   for (auto& r : batch) {
     r->status = s;
     if (r->done) r->done(*r);
+  }
+}
+
+void Writer::SyncLoop() {
+  for (;;) {
+    std::vector<std::unique_ptr<WriteRequest>> acks;
+    {
+      std::unique_lock lock(sync_mu_);
+      sync_cv_.wait(lock, [this] { return sync_stopping_ || !unsynced_.empty(); });
+      if (unsynced_.empty()) return;  // stopping, and everything is acknowledged
+      acks.swap(unsynced_);
+    }
+    // One fsync covers every batch committed before it started.
+    const auto start = std::chrono::steady_clock::now();
+    const Status s = store_->SyncCommitted();
+    metrics_->ObserveSync(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    if (!s.ok()) {
+      // After a failed fsync the kernel may have dropped the dirty pages: what
+      // is on disk is unknown, and retrying could wrongly report success. Do
+      // what PostgreSQL does: stop, and let recovery start from the disk.
+      // Nothing here was acknowledged.
+      log::Error("fsync of committed writes failed; exiting so that recovery starts from the disk",
+                 {{"error", s.message()}, {"requests", acks.size()}});
+      std::abort();
+    }
+    for (auto& r : acks) {
+      r->status = Status::Ok();
+      if (r->done) r->done(*r);
+    }
   }
 }
 

@@ -24,8 +24,9 @@ namespace errata {
 struct WriteRequest {
   std::vector<WriteOp> ops;
   Status status;  // the transaction's: Unavailable when the commit failed
-  // Called once on the writer thread after the commit (or its failure). Keep
-  // it short: post the response to the connection's executor.
+  // Called once after the commit is durable (or failed), on the writer thread
+  // or, for a store with DeferredSync, on the sync thread. Keep it short: post
+  // the response to the connection's executor.
   std::function<void(WriteRequest&)> done;
 };
 
@@ -57,6 +58,9 @@ class Writer {
   void Run();
   std::vector<std::unique_ptr<WriteRequest>> TakeBatch();
   void Commit(std::vector<std::unique_ptr<WriteRequest>>& batch);
+  // The sync thread (stores with DeferredSync): fsyncs what the writer
+  // committed, then acknowledges it, in commit order.
+  void SyncLoop();
 
   Store* store_;
   ProfileCache* cache_;
@@ -68,6 +72,12 @@ class Writer {
   bool stopping_ = false;                            // guarded by mu_
   std::atomic<bool> healthy_{true};
   std::thread thread_;
+  // Committed batches waiting for their fsync (DeferredSync stores only).
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  std::vector<std::unique_ptr<WriteRequest>> unsynced_;  // guarded by sync_mu_
+  bool sync_stopping_ = false;                           // guarded by sync_mu_
+  std::thread sync_thread_;
 };
 
 }  // namespace errata

@@ -6,6 +6,8 @@
 
 #include <filesystem>
 #include <future>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include "core/ids.h"
@@ -170,6 +172,102 @@ TEST_F(WriterTest, CacheIsBoundedAndReadsThrough) {
   auto unknown = cache_->Get(NewUuidV7(NowMicros()));
   ASSERT_TRUE(unknown.ok());
   EXPECT_FALSE((*unknown)->user_known);
+}
+
+}  // namespace
+}  // namespace errata
+
+namespace errata {
+namespace {
+
+// Forwards to SQLite and records, for each commit, which fsync covered it.
+class SyncWatchStore : public FaultStore {
+ public:
+  using FaultStore::FaultStore;
+  Status ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* deltas) override {
+    Status s = FaultStore::ApplyBatch(ops, deltas);
+    std::lock_guard lock(mu_);
+    const int n = ++committed_;
+    for (const WriteOp* op : ops) commit_of_[op] = n;
+    return s;
+  }
+  Status SyncCommitted() override {
+    int upto;
+    {
+      std::lock_guard lock(mu_);
+      upto = committed_;
+      ++syncs_;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // a slow disk
+    Status s = FaultStore::SyncCommitted();
+    std::lock_guard lock(mu_);
+    synced_ = std::max(synced_, upto);
+    return s;
+  }
+  // Whether the commit that applied `op` was covered by a finished fsync.
+  bool Synced(const WriteOp* op) {
+    std::lock_guard lock(mu_);
+    auto it = commit_of_.find(op);
+    return it != commit_of_.end() && it->second <= synced_;
+  }
+  int syncs() {
+    std::lock_guard lock(mu_);
+    return syncs_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<const WriteOp*, int> commit_of_;
+  int committed_ = 0, synced_ = 0, syncs_ = 0;
+};
+
+// SQLite commits without an fsync (synchronous=NORMAL) and the Writer
+// acknowledges only after an fsync that started after the commit: with many
+// concurrent writers, no request is acknowledged early, and one fsync covers
+// several batches when they queue up.
+TEST(WriterDeferredSync, NoRequestIsAcknowledgedBeforeItsFsync) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("errata-writer-sync-test-" + NewUuidV7(NowMicros()));
+  std::filesystem::create_directories(dir);
+  {
+    auto sqlite = SqliteStore::Open({(dir / "errata.db").string(), 14 * kMicrosPerDay, 2});
+    ASSERT_TRUE(sqlite.ok());
+    ASSERT_TRUE((*sqlite)->DeferredSync());
+    SyncWatchStore store(sqlite->get());
+    Metrics metrics({});
+    ProfileCache cache(&store, &metrics, ProfileCache::Options{100, 0});
+    Writer writer(&store, &cache, &metrics, Writer::Options{200, 1000, 1000});
+    writer.Start();
+    std::atomic<int> early{0}, acked{0};
+    std::vector<std::thread> clients;
+    for (int c = 0; c < 8; ++c) {
+      clients.emplace_back([&] {
+        for (int i = 0; i < 25; ++i) {
+          Utterance u;
+          auto req = std::make_unique<WriteRequest>();
+          req->ops = testutil::NewLearnerOps("hi", &u);
+          std::promise<Status> done;
+          // The callback sees the very ops ApplyBatch committed.
+          req->done = [&](WriteRequest& r) {
+            for (const WriteOp& op : r.ops) {
+              if (!store.Synced(&op)) ++early;
+            }
+            done.set_value(r.status);
+          };
+          ASSERT_TRUE(writer.Submit(std::move(req)).ok());
+          const Status st = done.get_future().get();
+          EXPECT_TRUE(st.ok()) << st.ToString();
+          ++acked;
+        }
+      });
+    }
+    for (auto& t : clients) t.join();
+    writer.Stop();
+    EXPECT_EQ(acked.load(), 200);
+    EXPECT_EQ(early.load(), 0);
+    EXPECT_GT(store.syncs(), 0);
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

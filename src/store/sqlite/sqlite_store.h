@@ -61,6 +61,10 @@ class SqliteStore : public Store {
 
   std::string Describe() const override { return "sqlite:" + options_.path; }
   Status ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* deltas) override;
+  // Commits return before the WAL is fsynced (synchronous=NORMAL on the
+  // writer); SyncCommitted fdatasyncs the WAL file.
+  bool DeferredSync() const override { return true; }
+  Status SyncCommitted() override;
   Result<User> GetUser(const std::string& user_id) override;
   Result<User> FindUserByEmail(const std::string& email) override;
   Result<ConversationView> GetConversation(const std::string& conversation_id) override;
@@ -126,6 +130,7 @@ class SqliteStore : public Store {
   std::atomic<uint64_t> checkpoints_{0};
   std::atomic<uint64_t> rewinds_{0};
   std::atomic<uint64_t> failures_{0};
+  int wal_fd_ = -1;  // the WAL file, for SyncCommitted (one thread at a time)
   std::mutex pool_mu_;
   std::condition_variable pool_cv_;
   std::vector<std::unique_ptr<sqlite::Db>> pool_;  // guarded by pool_mu_
