@@ -67,6 +67,10 @@ class Users(V1Base):
             self.assertIs(again["replayed"], True)
             self.assertEqual(again["user_id"], uid)
             self.assertEqual(again["created_at"], first["created_at"])
+            # The email compares case-insensitively; a replay answers the stored one.
+            st, _, upper = self.c.post("/v1/users", {"user_id": uid, "username": "dave",
+                                                     "email": email.upper()})
+            self.assertEqual((st, upper["replayed"], upper["email"]), (200, True, email), upper)
             # Same id, other details.
             self.assertV1Error(self.c.post("/v1/users", {"user_id": uid, "username": "not-dave",
                                                          "email": email}), 409, "conflict")

@@ -434,6 +434,7 @@ Status PostgresStore::CreateUser(WriteOp* op) {
                       Lower(r->OptText(0, 1).value_or("")) == Lower(u.email.value_or(""));
     if (!same) op->status = Status::Conflict("user_id already exists with other details");
     op->replayed = same;
+    if (same) u.email = r->OptText(0, 1);  // a replay answers what is stored
     u.created_at = r->Int(0, 2);
     return Status::Ok();
   }

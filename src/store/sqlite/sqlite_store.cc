@@ -548,6 +548,7 @@ Status SqliteStore::CreateUser(WriteOp* op) {
                         Lower(st->OptText(1).value_or("")) == Lower(u.email.value_or(""));
       if (!same) op->status = Status::Conflict("user_id already exists with other details");
       op->replayed = same;
+      if (same) u.email = st->OptText(1);  // a replay answers what is stored
       u.created_at = st->Int(2);
       st->Reset();
       return Status::Ok();
