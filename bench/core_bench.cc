@@ -5,8 +5,10 @@
 
 #include <boost/json.hpp>
 
+#include "api/exercise_json.h"
 #include "api/request.h"
 #include "app/data.h"
+#include "core/clock.h"
 #include "core/delta_set.h"
 #include "core/ids.h"
 #include "core/practice.h"
@@ -114,6 +116,54 @@ void BM_EncodeTopErrors(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_EncodeTopErrors);
+
+// The "exercises" array of GET /v1/users/{id}/exercises?n=10, two ways: a
+// boost::json DOM then serialize (how errata wrote it before session 2), and
+// JsonWriter with the bank pre-rendered (how it writes it now; docs/read-path.md).
+std::vector<PracticeItem> PracticeSet() {
+  static const Profile* p = new Profile(MakeProfile(20));
+  PracticeRequest r;
+  r.n = 10;
+  r.now = 1'790'000'000LL * kMicrosPerSecond;
+  return SelectPractice(*p, Data().bank, r);
+}
+
+void BM_EncodePracticeDom(benchmark::State& state) {
+  const auto items = PracticeSet();
+  namespace json = boost::json;
+  for (auto _ : state) {
+    json::array out;
+    for (const PracticeItem& item : items) {
+      const Exercise& x = *item.exercise;
+      const ErrorPoint& pt = *item.because.point;
+      out.push_back(json::object{
+          {"exercise_id", x.id}, {"subcategory_id", x.subcategory_id}, {"type", x.type},
+          {"level", x.level}, {"prompt", x.prompt},
+          {"options", json::array(x.options.begin(), x.options.end())},
+          {"answers", json::array(x.answers.begin(), x.answers.end())},
+          {"explanation", x.explanation}, {"source", item.source},
+          {"because", {{"category", pt.category}, {"subcategory", pt.subcategory},
+                       {"subcategory_id", pt.subcategory_id}, {"count", pt.count},
+                       {"last_seen", FormatTime(pt.last_seen)}, {"mastery", item.because.recall},
+                       {"priority", item.because.priority}}}});
+    }
+    benchmark::DoNotOptimize(json::serialize(out));
+  }
+}
+BENCHMARK(BM_EncodePracticeDom);
+
+void BM_EncodePracticeWriter(benchmark::State& state) {
+  const auto items = PracticeSet();
+  static const api::ExerciseJson* cache = new api::ExerciseJson(Data().bank);
+  for (auto _ : state) {
+    std::string body;
+    body.reserve(640 * items.size());
+    api::JsonWriter w(&body);
+    api::WritePracticeItems(w, items, cache);
+    benchmark::DoNotOptimize(body);
+  }
+}
+BENCHMARK(BM_EncodePracticeWriter);
 
 void BM_NewUuidV7(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(NewUuidV7(1'790'000'000LL * kMicrosPerSecond));
