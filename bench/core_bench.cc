@@ -57,11 +57,29 @@ void BM_ResolveCode(benchmark::State& state) {
 }
 BENCHMARK(BM_ResolveCode);
 
+// The same misspelling again and again: answered from the typo memo.
 void BM_ResolveTypo(benchmark::State& state) {
   const Taxonomy& t = Data().taxonomy;
   for (auto _ : state) benchmark::DoNotOptimize(t.Resolve("Grammar", "Prepositons", ""));
 }
 BENCHMARK(BM_ResolveTypo);
+
+// A different misspelling each time (one letter dropped from each name, more
+// of them than the memo holds): the full scan over the terms.
+void BM_ResolveTypoDistinct(benchmark::State& state) {
+  const Taxonomy& t = Data().taxonomy;
+  std::vector<std::string> typos;
+  for (int round = 0; typos.size() < 3 * Taxonomy::kTypoMemoCapacity; ++round) {
+    for (const auto& s : t.subcategories()) {
+      for (size_t i = 1; i + 1 < s.name.size(); ++i) {
+        typos.push_back(s.name.substr(0, i) + s.name.substr(i + 1) + std::string(round, 'x'));
+      }
+    }
+  }
+  size_t i = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(t.Resolve("Grammar", typos[i++ % typos.size()], ""));
+}
+BENCHMARK(BM_ResolveTypoDistinct);
 
 void BM_ProfileApply(benchmark::State& state) {
   Profile p = MakeProfile(20);

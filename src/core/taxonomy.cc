@@ -328,6 +328,13 @@ const Subcategory* Taxonomy::FindCode(std::string_view code) const {
 // words; for bound 1 the first letters must also agree. Ties -> nullptr.
 const Subcategory* Taxonomy::FindTypo(std::string_view normalized) const {
   if (normalized.empty() || normalized.size() > max_term_length_ + 3) return nullptr;
+  TypoMemo& memo = *typo_memo_;
+  {
+    std::lock_guard lock(memo.mu);
+    if (auto it = memo.found.find(std::string(normalized)); it != memo.found.end()) {
+      return it->second == SIZE_MAX ? nullptr : &subcategories_[it->second];
+    }
+  }
   size_t best_distance = SIZE_MAX, best = SIZE_MAX;
   bool tied = false;
   for (const TypoTerm& term : typo_terms_) {
@@ -343,7 +350,13 @@ const Subcategory* Taxonomy::FindTypo(std::string_view normalized) const {
       tied = true;
     }
   }
-  return (best == SIZE_MAX || tied) ? nullptr : &subcategories_[best];
+  const size_t answer = (best == SIZE_MAX || tied) ? SIZE_MAX : best;
+  {
+    std::lock_guard lock(memo.mu);
+    if (memo.found.size() >= kTypoMemoCapacity) memo.found.clear();
+    memo.found.emplace(normalized, answer);
+  }
+  return answer == SIZE_MAX ? nullptr : &subcategories_[answer];
 }
 
 Resolution Taxonomy::Known(const Subcategory& sub, Resolution::How how) const {

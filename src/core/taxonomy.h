@@ -6,6 +6,8 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -99,6 +101,9 @@ class Taxonomy {
   const std::vector<Category>& categories() const { return categories_; }
   const std::vector<Subcategory>& subcategories() const { return subcategories_; }
 
+  // How many typo resolutions (normalised input -> answer) are remembered.
+  static constexpr size_t kTypoMemoCapacity = 1024;
+
   // The "version" field of the document, e.g. "2026.11.1".
   const std::string& version() const { return version_; }
 
@@ -124,6 +129,13 @@ class Taxonomy {
     std::string text;  // normalised name, id or alias
     size_t index;
   };
+  // FindTypo's answers, by normalised input: the scan over every term costs
+  // ~18 us, and a pipeline that misspells a label tends to misspell it the
+  // same way every time. Bounded: cleared when full. Shared by copies.
+  struct TypoMemo {
+    std::mutex mu;
+    std::unordered_map<std::string, size_t> found;  // input -> index, SIZE_MAX: none
+  };
 
   Taxonomy() = default;
 
@@ -141,6 +153,7 @@ class Taxonomy {
   Map<size_t> by_code_;               // lower-case code -> index
   Map<size_t> category_by_normalized_;  // normalised category name / id -> categories_ index
   std::vector<TypoTerm> typo_terms_;
+  std::shared_ptr<TypoMemo> typo_memo_ = std::make_shared<TypoMemo>();
   size_t max_code_length_ = 0;  // longer inputs cannot be codes
   size_t max_term_length_ = 0;  // longest typo term
 };

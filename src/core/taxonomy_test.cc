@@ -260,6 +260,34 @@ TEST(TaxonomyTest, ResolvesConcurrently) {
   for (int w : wrong) EXPECT_EQ(w, 0);
 }
 
+// Typo answers are remembered (a bounded memo): asked again, and after the
+// memo filled and started over, the answers stay the same, misses included.
+TEST(TaxonomyTest, TypoAnswersStayTheSameThroughTheMemo) {
+  auto fresh = Taxonomy::FromJson(ReadFile(std::string(ERRATA_SOURCE_DIR) + "/data/taxonomy.json"),
+                                  "data/taxonomy.json");
+  ASSERT_TRUE(fresh.ok());
+  const Taxonomy& t = *fresh;
+  auto first = t.Resolve("", "Prepositons", "");
+  auto miss = t.Resolve("Grammar", "Tense Tension Tangle", "");
+  ASSERT_TRUE(first.ok() && miss.ok());
+  EXPECT_EQ(first->how, Resolution::How::kTypo);
+  EXPECT_EQ(miss->how, Resolution::How::kNew);
+  for (size_t i = 0; i < Taxonomy::kTypoMemoCapacity + 10; ++i) {
+    auto r = t.Resolve("", "Prepositons" + std::string(1 + i % 3, 'q') + std::to_string(i), "");
+    ASSERT_TRUE(r.ok());
+    EXPECT_FALSE(r->known) << i;  // too far from every term
+  }
+  for (int again = 0; again < 2; ++again) {
+    auto a = t.Resolve("", "Prepositons", "");
+    auto b = t.Resolve("Grammar", "Tense Tension Tangle", "");
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_EQ(a->subcategory_id, "prepositions");
+    EXPECT_EQ(a->how, Resolution::How::kTypo);
+    EXPECT_EQ(b->how, Resolution::How::kNew);
+    EXPECT_EQ(b->subcategory_id, miss->subcategory_id);
+  }
+}
+
 TEST(TaxonomyTest, HelpersBehave) {
   EXPECT_EQ(NormalizeLabel("  Articles &Determiners--x__y. "), "articles and determiners x y");
   EXPECT_EQ(SlugifyLabel("Tense & Aspect"), "tense-and-aspect");
