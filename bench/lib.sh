@@ -1,6 +1,7 @@
 # Shell functions shared by bench/run.sh and bench/scale_out.sh (sourced, not
-# run). The sourcing script sets, before calling any of them:
-#   BENCH ERRATA_BIN START WORK RESULTS WRKLOG DURATION CONNS THREADS FAILED
+# run). The sourcing script sets BENCH, ROOT, SMOKE, ERRATA_BIN, DURATION,
+# CONNS and THREADS, then calls check_tools and init_work (which set START,
+# WORK, RESULTS, WRKLOG, OUT and FAILED) before the rest.
 #
 # The server under test: start_server sets SERVER_PID, PORT, URL, SERVER_LOG
 # and READY_S; stop_server, server_alive and server_log_note act on them.
@@ -12,6 +13,46 @@
 # $URL) and SETUP names the setup in every record (empty: none, as run.sh).
 # With nodes registered, run_wrk, load_synth, servers_alive, servers_log_note
 # and stop_servers cover all of them; without, they act on the one server.
+
+# check_tools TOOL...: exits 2 unless ERRATA_BIN is an executable and every
+# TOOL is on PATH (or a path to an executable); makes ERRATA_BIN absolute.
+check_tools() {
+  if [[ ! -x "$ERRATA_BIN" ]]; then
+    echo "bench: no server binary at $ERRATA_BIN (run make build, or set ERRATA_BIN)" >&2
+    exit 2
+  fi
+  ERRATA_BIN=$(cd "$(dirname "$ERRATA_BIN")" && pwd)/$(basename "$ERRATA_BIN")
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || { echo "bench: $tool not found" >&2; exit 2; }
+  done
+}
+
+# init_work PREFIX: the run's work dir and result files; sets START, WORK,
+# RESULTS, WRKLOG, OUT (BENCH_OUT, else a temp file in smoke mode, else
+# BENCHMARKS.md) and FAILED.
+init_work() {
+  START=$(date +%s)
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+  RESULTS="$WORK/results.jsonl"
+  WRKLOG="$WORK/wrk.log"
+  : >"$RESULTS"
+  if [[ -n "$SMOKE" ]]; then OUT=${BENCH_OUT:-$WORK/rows.md}; else OUT=${BENCH_OUT:-$ROOT/BENCHMARKS.md}; fi
+  FAILED=0
+}
+
+# reproduce_command MAKE_TARGET SCRIPT KNOB...: sets COMMAND to the command
+# line that reproduces this run: the knobs that were set, then `make TARGET`
+# (under make) or the script.
+reproduce_command() {
+  local target=$1 script=$2 v
+  shift 2
+  COMMAND=""
+  for v in "$@"; do
+    if [[ -n "${!v:-}" ]]; then COMMAND+="$v=${!v} "; fi
+  done
+  COMMAND+=$([[ -n "${MAKELEVEL:-}" ]] && echo "make $target" || echo "$script")
+}
 
 NODE_PIDS=()
 NODE_URLS=()

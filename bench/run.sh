@@ -30,6 +30,9 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 BENCH="$ROOT/bench"
+# check_tools, init_work, reproduce_command, free_port, say, start_server,
+# stop_server, server_alive, server_log_note, run_wrk, load_synth.
+source "$BENCH/lib.sh"
 
 SMOKE=${BENCH_SMOKE:-0}
 [[ "$SMOKE" == 0 ]] && SMOKE=""
@@ -67,34 +70,14 @@ READ_TIMEOUT=10
 BULK_TIMEOUT=120
 EXERCISES_ROUTE="GET /v1/users/{id}/exercises"
 
-if [[ ! -x "$ERRATA_BIN" ]]; then
-  echo "bench: no server binary at $ERRATA_BIN (run make build, or set ERRATA_BIN)" >&2
-  exit 2
-fi
-ERRATA_BIN=$(cd "$(dirname "$ERRATA_BIN")" && pwd)/$(basename "$ERRATA_BIN")
-for tool in wrk python3 curl; do
-  command -v "$tool" >/dev/null || { echo "bench: $tool not found" >&2; exit 2; }
-done
-
-START=$(date +%s)
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/errata-bench.XXXXXX")
-RESULTS="$WORK/results.jsonl"
-WRKLOG="$WORK/wrk.log"
-: >"$RESULTS"
-if [[ -n "$SMOKE" ]]; then OUT=${BENCH_OUT:-$WORK/rows.md}; else OUT=${BENCH_OUT:-$ROOT/BENCHMARKS.md}; fi
-FAILED=0
+check_tools wrk python3 curl
+init_work errata-bench
 SERVER_PID=""
 PORT=""
 URL=""
 
-# The command line to reproduce this run: make bench (or bench/run.sh) with
-# the knobs that were set.
-COMMAND=""
-for v in ERRATA_BIN BENCH_SMOKE BENCH_DURATION BENCH_CONNECTIONS BENCH_THREADS BENCH_USERS BENCH_W3_LINES BENCH_ZIPF_S \
-         BENCH_SCALE BENCH_M2_COPIES BENCH_WORKLOADS; do
-  if [[ -n "${!v:-}" && "$v" != ERRATA_BIN ]]; then COMMAND+="$v=${!v} "; fi
-done
-COMMAND+=$([[ -n "${MAKELEVEL:-}" ]] && echo "make bench" || echo "bench/run.sh")
+reproduce_command bench bench/run.sh BENCH_SMOKE BENCH_DURATION BENCH_CONNECTIONS BENCH_THREADS \
+  BENCH_USERS BENCH_W3_LINES BENCH_ZIPF_S BENCH_SCALE BENCH_M2_COPIES BENCH_WORKLOADS
 
 cleanup() {
   stop_server >/dev/null 2>&1
@@ -108,9 +91,6 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 wants() { [[ "$WORKLOADS" == *" $1 "* ]]; }
-# free_port, say, start_server, stop_server, server_alive, server_log_note,
-# run_wrk, load_synth.
-source "$BENCH/lib.sh"
 
 echo "bench: $LABEL run, ${DURATION}s per workload, $CONNS connections, $THREADS wrk threads, work dir $WORK" >&2
 

@@ -41,6 +41,9 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 BENCH="$ROOT/bench"
+# check_tools, init_work, reproduce_command, free_port, say, start_server,
+# add_node, stop_servers, servers_alive, servers_log_note, run_wrk, load_synth.
+source "$BENCH/lib.sh"
 
 SMOKE=${BENCH_SMOKE:-0}
 [[ "$SMOKE" == 0 ]] && SMOKE=""
@@ -62,27 +65,14 @@ READ_TIMEOUT=10
 EXERCISES_ROUTE="GET /v1/users/{id}/exercises"
 BASELINE="SQLite"
 
-if [[ ! -x "$ERRATA_BIN" ]]; then
-  echo "bench: no server binary at $ERRATA_BIN (run make build, or set ERRATA_BIN)" >&2
-  exit 2
-fi
-ERRATA_BIN=$(cd "$(dirname "$ERRATA_BIN")" && pwd)/$(basename "$ERRATA_BIN")
-for tool in wrk python3 curl redis-server redis-cli "$PG_BIN/initdb" "$PG_BIN/psql"; do
-  command -v "$tool" >/dev/null || { echo "bench: $tool not found" >&2; exit 2; }
-done
+check_tools wrk python3 curl redis-server redis-cli "$PG_BIN/initdb" "$PG_BIN/psql"
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [[ -x "$NGINX" ]] || { echo "bench: nginx not found" >&2; exit 2; }
 
-START=$(date +%s)
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/errata-bench-scale.XXXXXX")
+init_work errata-bench-scale
 # As root, PostgreSQL runs as errata-pg (scripts/pg-start.sh) and nginx's
 # workers as nobody: both must reach their directories inside the work dir.
 chmod 755 "$WORK"
-RESULTS="$WORK/results.jsonl"
-WRKLOG="$WORK/wrk.log"
-: >"$RESULTS"
-if [[ -n "$SMOKE" ]]; then OUT=${BENCH_OUT:-$WORK/rows.md}; else OUT=${BENCH_OUT:-$ROOT/BENCHMARKS.md}; fi
-FAILED=0
 SERVER_PID=""
 PORT=""
 URL=""
@@ -93,17 +83,8 @@ PG_URL=""
 REDIS_URL=""
 NGINX_PID=""
 
-# The command line to reproduce this run: make bench-scale-out (or
-# bench/scale_out.sh) with the knobs that were set.
-COMMAND=""
-for v in BENCH_SMOKE BENCH_DURATION BENCH_CONNECTIONS BENCH_THREADS BENCH_USERS BENCH_ZIPF_S; do
-  if [[ -n "${!v:-}" ]]; then COMMAND+="$v=${!v} "; fi
-done
-COMMAND+=$([[ -n "${MAKELEVEL:-}" ]] && echo "make bench-scale-out" || echo "bench/scale_out.sh")
-
-# free_port, say, start_server, add_node, stop_servers, servers_alive,
-# servers_log_note, run_wrk, load_synth.
-source "$BENCH/lib.sh"
+reproduce_command bench-scale-out bench/scale_out.sh BENCH_SMOKE BENCH_DURATION BENCH_CONNECTIONS \
+  BENCH_THREADS BENCH_USERS BENCH_ZIPF_S
 
 stop_nginx() {
   [[ -z "$NGINX_PID" ]] && return 0
