@@ -331,7 +331,7 @@ const Subcategory* Taxonomy::FindTypo(std::string_view normalized) const {
   TypoMemo& memo = *typo_memo_;
   {
     std::lock_guard lock(memo.mu);
-    if (auto it = memo.found.find(std::string(normalized)); it != memo.found.end()) {
+    if (auto it = memo.found.find(normalized); it != memo.found.end()) {
       return it->second == SIZE_MAX ? nullptr : &subcategories_[it->second];
     }
   }

@@ -134,7 +134,7 @@ class Taxonomy {
   // same way every time. Bounded: cleared when full. Shared by copies.
   struct TypoMemo {
     std::mutex mu;
-    std::unordered_map<std::string, size_t> found;  // input -> index, SIZE_MAX: none
+    Map<size_t> found;  // input -> index, SIZE_MAX: none
   };
 
   Taxonomy() = default;
