@@ -13,7 +13,6 @@ otherwise they are skipped (and the nodes run without a shared cache, relying on
 --cache-ttl-ms). ERRATA_CLUSTER_REDIS=0 forces that mode.
 """
 
-import http.client
 import os
 import random
 import re
@@ -27,7 +26,9 @@ import time
 import uuid
 from collections import Counter
 
-from harness import BIN, SOURCE_DIR, Client, Server, free_port, run_threads, top_counts
+from harness import (BIN, SOURCE_DIR, Client, Server, free_port, probe_healthz, run_threads,
+                     top_counts)
+from workload import LABELS
 
 SCRIPTS = os.path.join(SOURCE_DIR, "scripts")
 NGINX_TEMPLATE = os.path.join(SOURCE_DIR, "deploy", "nginx.conf")
@@ -198,16 +199,8 @@ class Nginx:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"nginx exited with {self.proc.returncode}:\n" + self.log_tail())
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                conn.request("GET", "/healthz")
-                resp = conn.getresponse()
-                resp.read()
-                conn.close()
-                if resp.status == 200:
-                    return self
-            except OSError:
-                pass
+            if probe_healthz(self.port)[0]:
+                return self
             time.sleep(0.05)
         self.stop()
         raise RuntimeError("nginx not ready:\n" + self.log_tail())
@@ -274,15 +267,8 @@ def status_counts(port):
 
 # ---------------------------------------------------------------- the ledger
 
-LABELS = [
-    ("Grammar", "Subject-Verb Agreement", "subject-verb-agreement"),
-    ("Grammar", "Verb Tense", "verb-tense"),
-    ("Grammar", "Articles & Determiners", "articles-determiners"),
-    ("Grammar", "Prepositions", "prepositions"),
-    ("Vocabulary", "Word Choice", "word-choice"),
-    ("Mechanics", "Spelling", "spelling"),
-    ("Fluency", "Filler Words", "filler-words"),
-]
+# LABELS (category, subcategory, subcategory id): the same as the
+# single-node workload's.
 SUBCATEGORY = {b: s for _, b, s in LABELS}
 
 

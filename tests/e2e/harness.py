@@ -190,6 +190,19 @@ class ThreadClients:
 # ---------------------------------------------------------------- the server
 
 
+def probe_healthz(port):
+    """One GET /healthz on 127.0.0.1:PORT: (True, None) on 200, else (False, what happened)."""
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        conn.request("GET", "/healthz")
+        resp = conn.getresponse()
+        resp.read()
+        conn.close()
+        return resp.status == 200, f"status {resp.status}"
+    except OSError as e:
+        return False, repr(e)
+
+
 class Server:
     """The errata binary on a free loopback port with its own data dir."""
 
@@ -255,17 +268,9 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"errata exited with {self.proc.returncode} before it was ready:\n"
                                    + self.log_tail())
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                conn.request("GET", "/healthz")
-                resp = conn.getresponse()
-                resp.read()
-                conn.close()
-                if resp.status == 200:
-                    return
-                last = f"status {resp.status}"
-            except OSError as e:
-                last = repr(e)
+            ok, last = probe_healthz(self.port)
+            if ok:
+                return
             time.sleep(0.05)
         self.kill9()
         raise RuntimeError(f"errata not ready after {timeout}s ({last}):\n" + self.log_tail())
