@@ -7,6 +7,7 @@ PKGS=(
   build-essential cmake ninja-build pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsqlite3-dev sqlite3
+  librocksdb-dev                                 # --store rocksdb: (docs/rocksdb.md)
   libpq-dev postgresql
   libhiredis-dev redis-server
   libspdlog-dev libfmt-dev libcli11-dev

@@ -1,5 +1,6 @@
 // Opens the store a command line names: SQLite in the data directory by
-// default, or the store URL given (sqlite:PATH).
+// default, or the store URL given: sqlite:PATH, rocksdb: (the directory
+// rocksdb/ in the data directory) or rocksdb:PATH, postgres://...
 #pragma once
 
 #include <memory>

@@ -17,6 +17,7 @@
 #include "http/server.h"
 #include "log/log.h"
 #include "store/redis/redis_profiles.h"
+#include "store/rocksdb/rocksdb_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace errata::app {
@@ -107,6 +108,9 @@ int RunServe(const ServeOptions& o) {
   Metrics metrics(router_names);
   if (auto* sqlite = dynamic_cast<SqliteStore*>(store->get())) {  // WAL pages, checkpoints
     metrics.AddSource([sqlite](std::string* out) { sqlite->RenderMetrics(out); });
+  }
+  if (auto* rocks = dynamic_cast<RocksdbStore*>(store->get())) {  // compactions, memtables
+    metrics.AddSource([rocks](std::string* out) { rocks->RenderMetrics(out); });
   }
   std::unique_ptr<redis::RedisProfiles> shared;
   if (redis_url) {

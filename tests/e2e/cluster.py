@@ -2,9 +2,9 @@
 nginx in temporary directories, and errata nodes that share them.
 
 These tests stop and start their own PostgreSQL and Redis, so they never use the
-shared ctest fixture. CMake runs every test_*.py twice; the cluster tests run in
-the PostgreSQL pass only (ERRATA_STORE set, its value ignored) and skip in the
-SQLite pass (ERRATA_STORE unset). By hand:
+shared ctest fixture. CMake runs every test_*.py three times (SQLite, PostgreSQL, RocksDB); the cluster tests run in
+the PostgreSQL pass only (ERRATA_STORE starts with postgres; the rest of its
+value is ignored) and skip in the SQLite and RocksDB passes. By hand:
 
     ERRATA_STORE=postgres ERRATA_BIN=build/errata python3 tests/e2e/test_multinode.py
 
@@ -35,11 +35,11 @@ NGINX_TEMPLATE = os.path.join(SOURCE_DIR, "deploy", "nginx.conf")
 
 
 def cluster_pass():
-    """True in the PostgreSQL pass (ERRATA_STORE set), where the cluster tests run."""
-    return bool(os.environ.get("ERRATA_STORE"))
+    """True in the PostgreSQL pass (ERRATA_STORE a postgres:// URL), where the cluster tests run."""
+    return os.environ.get("ERRATA_STORE", "").startswith("postgres")
 
 
-SKIP_REASON = ("cluster tests run once, in the PostgreSQL pass (ERRATA_STORE set); "
+SKIP_REASON = ("cluster tests run once, in the PostgreSQL pass (ERRATA_STORE=postgres...); "
                "they start their own PostgreSQL, Redis and nginx")
 
 _help = None

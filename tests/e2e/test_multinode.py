@@ -8,9 +8,9 @@
    the unacknowledged writes (client utterance ids) gives exactly-once; and once
    B is restarted, it reads the same exact totals.
 
-Runs in the PostgreSQL pass only (ERRATA_STORE set; its value is ignored: the
+Runs in the PostgreSQL pass only (ERRATA_STORE=postgres...; the rest is ignored: the
 test starts its own PostgreSQL, Redis and nginx in temporary directories) and is
-skipped in the SQLite pass. See cluster.py.
+skipped in the SQLite and RocksDB passes. See cluster.py.
 """
 
 import os

@@ -9,9 +9,9 @@
   is down. Redis starts again: the nodes use it again, and the totals are exact
   through both nodes.
 
-Runs in the PostgreSQL pass only (ERRATA_STORE set; its value is ignored: the
+Runs in the PostgreSQL pass only (ERRATA_STORE=postgres...; the rest is ignored: the
 test starts its own PostgreSQL and Redis in temporary directories, since it
-stops them) and is skipped in the SQLite pass. See cluster.py.
+stops them) and is skipped in the SQLite and RocksDB passes. See cluster.py.
 """
 
 import os

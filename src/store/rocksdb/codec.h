@@ -1,0 +1,266 @@
+// How RocksdbStore lays out keys and values (docs/rocksdb.md).
+//
+// A key is a one-byte table tag and the record's key. Where a record is found
+// by a prefix (a learner's errors, a conversation's utterances), the leading
+// id is length-prefixed (a varint), so one id is never a prefix of another's
+// keys, and times are 8 bytes big-endian with the sign bit flipped, so they
+// sort in time order:
+//
+//   u <user_id>                                  user
+//   e <email, lower-case>                        -> user_id
+//   n <username, lower-case> \0 <user_id>        (username search)
+//   c <conversation_id>                          conversation
+//   t <utterance_id>                             utterance (+ request hash)
+//   v [conversation_id] <time> <utterance_id>    a conversation's utterances
+//   x [utterance_id] <error_id>                  -> (user_id, time): its errors
+//   l [user_id] <time> <error_id>                error (+ utterance_id)
+//   f [user_id] <subcategory_id>                 error point (counts, decay)
+//   m [user_id] <subcategory_id>                 memory state (mastery)
+//   a [user_id] <time> <attempt_id>              practice attempt
+//   # <name>                                     meta (decay half-life)
+//
+// A value is its fields in a fixed order: integers and doubles as 8 bytes
+// little-endian, strings as a varint length and the bytes, optionals as a
+// presence byte and the value. A new field goes at the end.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace errata::rocksdb_codec {
+
+inline void PutVarint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+// Reads a varint from the front of *in; false when it is cut short.
+inline bool GetVarint(std::string_view* in, uint64_t* v) {
+  *v = 0;
+  for (int shift = 0; shift <= 63 && !in->empty(); shift += 7) {
+    const auto b = static_cast<uint8_t>(in->front());
+    in->remove_prefix(1);
+    *v |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if ((b & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+class Encoder {
+ public:
+  Encoder& Int(int64_t v) {
+    char b[8];
+    const auto u = static_cast<uint64_t>(v);
+    for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(u >> (8 * i));
+    s_.append(b, 8);
+    return *this;
+  }
+  Encoder& Real(double v) {
+    int64_t bits;
+    std::memcpy(&bits, &v, 8);
+    return Int(bits);
+  }
+  Encoder& Bool(bool v) {
+    s_.push_back(v ? 1 : 0);
+    return *this;
+  }
+  Encoder& Str(std::string_view v) {
+    PutVarint(&s_, v.size());
+    s_.append(v);
+    return *this;
+  }
+  Encoder& OptStr(const std::optional<std::string>& v) {
+    Bool(v.has_value());
+    if (v) Str(*v);
+    return *this;
+  }
+  std::string Take() { return std::move(s_); }
+
+ private:
+  std::string s_;
+};
+
+// Reads what an Encoder wrote. A short or malformed value makes ok() false
+// (and the reads return zero values); check it once at the end.
+class Decoder {
+ public:
+  explicit Decoder(std::string_view in) : in_(in) {}
+  bool ok() const { return ok_; }
+
+  int64_t Int() {
+    if (in_.size() < 8) return Bad(), 0;
+    uint64_t u = 0;
+    for (int i = 0; i < 8; ++i) u |= static_cast<uint64_t>(static_cast<uint8_t>(in_[i])) << (8 * i);
+    in_.remove_prefix(8);
+    return static_cast<int64_t>(u);
+  }
+  double Real() {
+    const int64_t bits = Int();
+    double v;
+    std::memcpy(&v, &bits, 8);
+    return v;
+  }
+  bool Bool() {
+    if (in_.empty()) return Bad(), false;
+    const bool v = in_.front() != 0;
+    in_.remove_prefix(1);
+    return v;
+  }
+  std::string Str() {
+    uint64_t n = 0;
+    if (!GetVarint(&in_, &n) || n > in_.size()) return Bad(), std::string();
+    std::string v(in_.substr(0, n));
+    in_.remove_prefix(n);
+    return v;
+  }
+  std::optional<std::string> OptStr() {
+    if (!Bool()) return std::nullopt;
+    return Str();
+  }
+
+ private:
+  void Bad() { ok_ = false; }
+  std::string_view in_;
+  bool ok_ = true;
+};
+
+namespace keys {
+
+inline constexpr char kUser = 'u';
+inline constexpr char kEmail = 'e';
+inline constexpr char kUserName = 'n';
+inline constexpr char kConversation = 'c';
+inline constexpr char kUtterance = 't';
+inline constexpr char kConversationUtterance = 'v';
+inline constexpr char kUtteranceError = 'x';
+inline constexpr char kLearnerError = 'l';
+inline constexpr char kPoint = 'f';
+inline constexpr char kMemory = 'm';
+inline constexpr char kAttempt = 'a';
+inline constexpr char kMeta = '#';
+
+// A time as 8 bytes that sort like the signed value.
+inline std::string Time(int64_t t) {
+  const uint64_t u = static_cast<uint64_t>(t) ^ (uint64_t{1} << 63);
+  std::string b(8, '\0');
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(u >> (8 * (7 - i)));
+  return b;
+}
+
+inline bool ParseTime(std::string_view* in, int64_t* t) {
+  if (in->size() < 8) return false;
+  uint64_t u = 0;
+  for (int i = 0; i < 8; ++i) u = (u << 8) | static_cast<uint8_t>((*in)[i]);
+  *t = static_cast<int64_t>(u ^ (uint64_t{1} << 63));
+  in->remove_prefix(8);
+  return true;
+}
+
+inline std::string Tagged(char tag, std::string_view id) {
+  std::string k(1, tag);
+  k.append(id);
+  return k;
+}
+
+// tag, then the id length-prefixed: the prefix of every key under that id.
+inline std::string LearnerPrefix(char tag, std::string_view id) {
+  std::string k(1, tag);
+  PutVarint(&k, id.size());
+  k.append(id);
+  return k;
+}
+
+inline std::string User(std::string_view user_id) { return Tagged(kUser, user_id); }
+inline std::string Email(std::string_view email_norm) { return Tagged(kEmail, email_norm); }
+inline std::string UserNamePrefix(std::string_view lower_prefix) {
+  return Tagged(kUserName, lower_prefix);
+}
+inline std::string UserName(std::string_view lower_name, std::string_view user_id) {
+  std::string k = Tagged(kUserName, lower_name);
+  k.push_back('\0');
+  k.append(user_id);
+  return k;
+}
+inline std::string Conversation(std::string_view id) { return Tagged(kConversation, id); }
+inline std::string Utterance(std::string_view id) { return Tagged(kUtterance, id); }
+inline std::string Meta(std::string_view name) { return Tagged(kMeta, name); }
+
+inline std::string ConversationUtterancePrefix(std::string_view conversation_id) {
+  return LearnerPrefix(kConversationUtterance, conversation_id);
+}
+inline std::string ConversationUtterance(std::string_view conversation_id, int64_t t,
+                                         std::string_view utterance_id) {
+  std::string k = ConversationUtterancePrefix(conversation_id);
+  k += Time(t);
+  k.append(utterance_id);
+  return k;
+}
+inline std::string UtteranceErrorPrefix(std::string_view utterance_id) {
+  return LearnerPrefix(kUtteranceError, utterance_id);
+}
+inline std::string UtteranceError(std::string_view utterance_id, std::string_view error_id) {
+  std::string k = UtteranceErrorPrefix(utterance_id);
+  k.append(error_id);
+  return k;
+}
+inline std::string LearnerError(std::string_view user_id, int64_t t, std::string_view error_id) {
+  std::string k = LearnerPrefix(kLearnerError, user_id);
+  k += Time(t);
+  k.append(error_id);
+  return k;
+}
+inline std::string Point(std::string_view user_id, std::string_view subcategory_id) {
+  std::string k = LearnerPrefix(kPoint, user_id);
+  k.append(subcategory_id);
+  return k;
+}
+inline std::string Memory(std::string_view user_id, std::string_view subcategory_id) {
+  std::string k = LearnerPrefix(kMemory, user_id);
+  k.append(subcategory_id);
+  return k;
+}
+inline std::string Attempt(std::string_view user_id, int64_t t, std::string_view attempt_id) {
+  std::string k = LearnerPrefix(kAttempt, user_id);
+  k += Time(t);
+  k.append(attempt_id);
+  return k;
+}
+
+// Splits `<time> <id>` (a key after its prefix).
+inline bool ParseTimeAndId(std::string_view rest, int64_t* t, std::string_view* id) {
+  if (!ParseTime(&rest, t)) return false;
+  *id = rest;
+  return true;
+}
+
+// Splits `[user_id] <time> <error_id>` (an error key after its tag).
+inline bool ParseLearnerError(std::string_view rest, std::string* user_id, int64_t* t) {
+  uint64_t n = 0;
+  if (!GetVarint(&rest, &n) || n > rest.size()) return false;
+  *user_id = std::string(rest.substr(0, n));
+  rest.remove_prefix(n);
+  return ParseTime(&rest, t);
+}
+
+// The smallest key greater than every key that starts with `prefix`, or ""
+// when there is none (the prefix is all 0xff).
+inline std::string PrefixEnd(std::string prefix) {
+  while (!prefix.empty()) {
+    const auto last = static_cast<uint8_t>(prefix.back());
+    if (last != 0xff) {
+      prefix.back() = static_cast<char>(last + 1);
+      return prefix;
+    }
+    prefix.pop_back();
+  }
+  return prefix;
+}
+
+}  // namespace keys
+}  // namespace errata::rocksdb_codec

@@ -1,0 +1,894 @@
+#include "store/rocksdb/rocksdb_store.h"
+
+#include <fmt/format.h>
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/utilities/write_batch_with_index.h>
+
+#include <algorithm>
+#include <cstring>
+#include <unordered_map>
+
+#include "core/mastery.h"
+#include "log/log.h"
+#include "store/rocksdb/codec.h"
+
+namespace errata {
+
+using rocksdb_codec::Decoder;
+using rocksdb_codec::Encoder;
+namespace keys = rocksdb_codec::keys;
+
+namespace {
+
+std::string Lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// A RocksDB failure as errata's Status: the store is failing (I/O error,
+// disk full, shutting down), so the caller may retry later.
+Status Fail(const rocksdb::Status& s, const char* what) {
+  return Status::Unavailable(fmt::format("rocksdb {}: {}", what, s.ToString()));
+}
+
+Status Corrupt(const char* what) { return Status::Internal(fmt::format("rocksdb: bad {} record", what)); }
+
+// ---------------------------------------------------------------- records
+// Values are the fields in a fixed order (codec.h); a new field appends.
+
+std::string EncodeUser(const User& u) {
+  Encoder e;
+  e.Str(u.username).OptStr(u.email).Int(u.created_at);
+  return e.Take();
+}
+
+bool DecodeUser(std::string_view user_id, std::string_view v, User* u) {
+  Decoder d(v);
+  u->user_id = std::string(user_id);
+  u->username = d.Str();
+  u->email = d.OptStr();
+  u->created_at = d.Int();
+  return d.ok();
+}
+
+struct StoredUtterance {
+  std::string conversation_id;
+  std::string user_id;
+  std::optional<std::string> content;
+  Micros created_at = 0;
+  uint64_t request_hash = 0;
+};
+
+std::string EncodeUtterance(const Utterance& u, uint64_t request_hash) {
+  Encoder e;
+  e.Str(u.conversation_id).Str(u.user_id).OptStr(u.content).Int(u.created_at);
+  e.Int(static_cast<int64_t>(request_hash));
+  return e.Take();
+}
+
+bool DecodeUtterance(std::string_view v, StoredUtterance* u) {
+  Decoder d(v);
+  u->conversation_id = d.Str();
+  u->user_id = d.Str();
+  u->content = d.OptStr();
+  u->created_at = d.Int();
+  u->request_hash = static_cast<uint64_t>(d.Int());
+  return d.ok();
+}
+
+// An error under its learner key (keys::LearnerError); the utterance id rides along.
+std::string EncodeError(const ErrorRecord& r, const std::string& utterance_id) {
+  Encoder e;
+  e.Str(utterance_id).Str(r.category).Str(r.subcategory).Str(r.subcategory_id).Str(r.code);
+  e.Bool(r.span.has_value());
+  if (r.span) e.Int(r.span->start).Int(r.span->end);
+  e.OptStr(r.original).OptStr(r.correction).OptStr(r.explanation);
+  return e.Take();
+}
+
+bool DecodeError(std::string_view v, ErrorRecord* r, std::string* utterance_id) {
+  Decoder d(v);
+  *utterance_id = d.Str();
+  r->category = d.Str();
+  r->subcategory = d.Str();
+  r->subcategory_id = d.Str();
+  r->code = d.Str();
+  if (d.Bool()) {
+    const int64_t start = d.Int();
+    r->span = Span{start, d.Int()};
+  } else {
+    r->span.reset();
+  }
+  r->original = d.OptStr();
+  r->correction = d.OptStr();
+  r->explanation = d.OptStr();
+  return d.ok();
+}
+
+std::string EncodePoint(const ErrorPoint& p) {
+  Encoder e;
+  e.Str(p.category).Str(p.subcategory).Int(p.count).Int(p.first_seen).Int(p.last_seen);
+  e.Real(p.decay_log2);
+  return e.Take();
+}
+
+bool DecodePoint(std::string_view subcategory_id, std::string_view v, ErrorPoint* p) {
+  Decoder d(v);
+  p->subcategory_id = std::string(subcategory_id);
+  p->category = d.Str();
+  p->subcategory = d.Str();
+  p->count = d.Int();
+  p->first_seen = d.Int();
+  p->last_seen = d.Int();
+  p->decay_log2 = d.Real();
+  return d.ok();
+}
+
+std::string EncodeMemory(const MemoryState& m) {
+  Encoder e;
+  e.Real(m.stability_days).Real(m.difficulty).Int(m.last_review).Int(m.reviews).Int(m.lapses);
+  e.Int(m.last_correct).Int(m.last_lapse);
+  return e.Take();
+}
+
+bool DecodeMemory(std::string_view v, MemoryState* m) {
+  Decoder d(v);
+  m->stability_days = d.Real();
+  m->difficulty = d.Real();
+  m->last_review = d.Int();
+  m->reviews = d.Int();
+  m->lapses = d.Int();
+  m->last_correct = d.Int();
+  m->last_lapse = d.Int();
+  return d.ok();
+}
+
+// Iterates the keys that start with `prefix`, forwards or backwards.
+class PrefixScan {
+ public:
+  PrefixScan(rocksdb::Iterator* it, std::string prefix, bool reverse)
+      : it_(it), prefix_(std::move(prefix)), reverse_(reverse) {
+    if (reverse_) {
+      // The last key with the prefix: just before the first key after them all.
+      const std::string end = keys::PrefixEnd(prefix_);
+      if (end.empty()) {
+        it_->SeekToLast();
+      } else {
+        it_->Seek(end);
+        if (it_->Valid()) {
+          it_->Prev();
+        } else if (it_->status().ok()) {
+          it_->SeekToLast();
+        }
+      }
+    } else {
+      it_->Seek(prefix_);
+    }
+  }
+  bool Valid() const { return it_->Valid() && it_->key().starts_with(prefix_); }
+  void Next() { reverse_ ? it_->Prev() : it_->Next(); }
+  // The key after the prefix.
+  std::string_view rest() const {
+    auto k = it_->key();
+    return std::string_view(k.data() + prefix_.size(), k.size() - prefix_.size());
+  }
+  std::string_view value() const { return std::string_view(it_->value().data(), it_->value().size()); }
+  rocksdb::Status status() const { return it_->status(); }
+
+ private:
+  rocksdb::Iterator* it_;
+  std::string prefix_;
+  bool reverse_;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------- the batch
+//
+// One ApplyBatch: a WriteBatchWithIndex, so a check reads the ops before it in
+// the same batch as well as the database. Only the Writer's thread uses it.
+class RocksdbStore::Batch {
+ public:
+  Batch(rocksdb::DB* db, Micros half_life)
+      : db_(db), wb_(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true), deltas_(half_life) {}
+
+  // Applies one op. A validation failure goes to op->status and returns ok so
+  // the batch goes on; a RocksDB failure returns non-ok and fails the batch.
+  Status Apply(WriteOp* op) {
+    op->status = Status::Ok();
+    op->replayed = false;
+    switch (op->kind) {
+      case WriteOp::Kind::kCreateUser: return CreateUser(op);
+      case WriteOp::Kind::kCreateConversation: return CreateConversation(op);
+      case WriteOp::Kind::kAddUtterance: return AddUtterance(op);
+      case WriteOp::Kind::kAddErrors: return AddErrors(op);
+      case WriteOp::Kind::kRecordAttempt: return RecordAttempt(op);
+    }
+    return Status::Internal("unknown op");
+  }
+
+  // Adds the batch's merged frequency deltas to the stored points.
+  Status UpsertFrequencies() {
+    std::string v;
+    for (const ErrorDelta& d : deltas_.deltas()) {
+      const std::string key = keys::Point(d.user_id, d.subcategory_id);
+      bool found = false;
+      if (Status s = Get(key, &v, &found); !s.ok()) return s;
+      ErrorPoint p;
+      if (found) {
+        if (!DecodePoint(d.subcategory_id, v, &p)) return Corrupt("frequency");
+        p.count += d.count;
+        p.first_seen = std::min(p.first_seen, d.first_seen);
+        p.last_seen = std::max(p.last_seen, d.last_seen);
+        p.decay_log2 = LogAdd2(p.decay_log2, d.decay_log2);
+      } else {
+        p = ErrorPoint{d.subcategory_id, d.category, d.subcategory, d.count, d.first_seen,
+                       d.last_seen, d.decay_log2, {}};
+      }
+      if (Status s = Put(key, EncodePoint(p)); !s.ok()) return s;
+    }
+    return Status::Ok();
+  }
+
+  rocksdb::WriteBatch* write_batch() { return wb_.GetWriteBatch(); }
+  DeltaSet& deltas() { return deltas_; }
+
+ private:
+  Status Get(const std::string& key, std::string* value, bool* found) {
+    rocksdb::Status s = wb_.GetFromBatchAndDB(db_, rocksdb::ReadOptions(), key, value);
+    *found = s.ok();
+    if (s.ok() || s.IsNotFound()) return Status::Ok();
+    return Fail(s, "get");
+  }
+  Status Put(const std::string& key, const std::string& value) {
+    rocksdb::Status s = wb_.Put(key, value);
+    return s.ok() ? Status::Ok() : Fail(s, "put");
+  }
+
+  Status CreateUser(WriteOp* op) {
+    User& u = op->user;
+    std::string v;
+    bool found = false;
+    if (op->client_id) {
+      if (Status s = Get(keys::User(u.user_id), &v, &found); !s.ok()) return s;
+      if (found) {
+        User stored;
+        if (!DecodeUser(u.user_id, v, &stored)) return Corrupt("user");
+        const bool same = stored.username == u.username &&
+                          Lower(stored.email.value_or("")) == Lower(u.email.value_or(""));
+        if (!same) op->status = Status::Conflict("user_id already exists with other details");
+        op->replayed = same;
+        if (same) u.email = stored.email;  // a replay answers what is stored
+        u.created_at = stored.created_at;
+        return Status::Ok();
+      }
+    }
+    if (u.email) {
+      if (Status s = Get(keys::Email(Lower(*u.email)), &v, &found); !s.ok()) return s;
+      if (found) {
+        op->status = Status::Conflict("Email already registered");
+        return Status::Ok();
+      }
+    }
+    return InsertUser(u);
+  }
+
+  Status InsertUser(const User& u) {
+    if (Status s = Put(keys::User(u.user_id), EncodeUser(u)); !s.ok()) return s;
+    if (u.email) {
+      if (Status s = Put(keys::Email(Lower(*u.email)), u.user_id); !s.ok()) return s;
+    }
+    return Put(keys::UserName(Lower(u.username), u.user_id), "");
+  }
+
+  Status CreateConversation(WriteOp* op) {
+    Conversation& c = op->conversation;
+    std::string v;
+    bool found = false;
+    if (op->client_id) {
+      if (Status s = Get(keys::Conversation(c.conversation_id), &v, &found); !s.ok()) return s;
+      if (found) {
+        Decoder d(v);
+        const std::string owner = d.Str();
+        const Micros started = d.Int();
+        if (!d.ok()) return Corrupt("conversation");
+        op->replayed = owner == c.user_id;
+        if (!op->replayed) op->status = Status::Conflict("conversation_id already exists");
+        c.started_at = started;
+        return Status::Ok();
+      }
+    }
+    if (Status s = Get(keys::User(c.user_id), &v, &found); !s.ok()) return s;
+    if (!found) {
+      op->status = Status::NotFound("User not found");
+      return Status::Ok();
+    }
+    return InsertConversation(c);
+  }
+
+  Status InsertConversation(const Conversation& c) {
+    Encoder e;
+    e.Str(c.user_id).Int(c.started_at);
+    return Put(keys::Conversation(c.conversation_id), e.Take());
+  }
+
+  // Looks for an earlier write of the same utterance id. Returns true when the
+  // op is settled (a replay, with the stored errors loaded, or a conflict).
+  Result<bool> CheckReplay(WriteOp* op) {
+    Utterance& u = op->utterance;
+    std::string v;
+    bool found = false;
+    if (Status s = Get(keys::Utterance(u.utterance_id), &v, &found); !s.ok()) return s;
+    if (!found) return false;
+    StoredUtterance stored;
+    if (!DecodeUtterance(v, &stored)) return Corrupt("utterance");
+    u.created_at = stored.created_at;
+    if (stored.request_hash != op->request_hash) {
+      op->status = Status::Conflict("utterance_id already used for a different utterance");
+      return true;
+    }
+    op->replayed = true;
+    std::unique_ptr<rocksdb::Iterator> it(
+        wb_.NewIteratorWithBase(db_->NewIterator(rocksdb::ReadOptions())));
+    u.errors.clear();
+    if (Status s = ReadUtteranceErrors(it.get(), u.utterance_id, &u.errors,
+                                       [this](const std::string& k, std::string* val, bool* f) {
+                                         return Get(k, val, f);
+                                       });
+        !s.ok()) {
+      return s;
+    }
+    return true;
+  }
+
+  Status AddUtterance(WriteOp* op) {
+    Utterance& u = op->utterance;
+    if (op->client_id) {
+      auto settled = CheckReplay(op);
+      if (!settled.ok()) return settled.status();
+      if (*settled) return Status::Ok();
+    }
+    std::string v;
+    bool found = false;
+    if (Status s = Get(keys::Conversation(u.conversation_id), &v, &found); !s.ok()) return s;
+    std::string owner;
+    if (found) {
+      Decoder d(v);
+      owner = d.Str();
+      if (!d.ok()) return Corrupt("conversation");
+    }
+    if (found && owner != u.user_id) {
+      op->status = Status::InvalidArgument("user_id does not own the conversation", "user_id");
+      return Status::Ok();
+    }
+    if (!found && !op->create_missing) {
+      op->status = Status::NotFound("Conversation not found");
+      return Status::Ok();
+    }
+    if (!found) {
+      bool user_found = false;
+      if (Status s = Get(keys::User(u.user_id), &v, &user_found); !s.ok()) return s;
+      if (!user_found) {
+        if (Status s = InsertUser(User{u.user_id, op->user.username, std::nullopt, u.created_at});
+            !s.ok()) {
+          return s;
+        }
+      }
+      if (Status s = InsertConversation(Conversation{u.conversation_id, u.user_id, u.created_at});
+          !s.ok()) {
+        return s;
+      }
+    }
+    if (Status s = Put(keys::Utterance(u.utterance_id), EncodeUtterance(u, op->request_hash));
+        !s.ok()) {
+      return s;
+    }
+    if (Status s = Put(keys::ConversationUtterance(u.conversation_id, u.created_at, u.utterance_id), "");
+        !s.ok()) {
+      return s;
+    }
+    if (Status s = InsertErrors(u); !s.ok()) return s;
+    deltas_.AddAll(u);
+    return Status::Ok();
+  }
+
+  Status AddErrors(WriteOp* op) {
+    Utterance& u = op->utterance;
+    std::string v;
+    bool found = false;
+    if (Status s = Get(keys::Utterance(u.utterance_id), &v, &found); !s.ok()) return s;
+    if (!found) {
+      op->status = Status::NotFound("Utterance not found");
+      return Status::Ok();
+    }
+    StoredUtterance stored;
+    if (!DecodeUtterance(v, &stored)) return Corrupt("utterance");
+    if (stored.conversation_id != u.conversation_id || stored.user_id != u.user_id) {
+      op->status = Status::InvalidArgument(
+          "user_id, conversation_id and utterance_id do not belong together", "utterance_id");
+      return Status::Ok();
+    }
+    if (Status s = InsertErrors(u); !s.ok()) return s;
+    deltas_.AddAll(u);
+    return Status::Ok();
+  }
+
+  // Each error goes under its learner (with the record) and under its
+  // utterance (a pointer to the learner key).
+  Status InsertErrors(const Utterance& u) {
+    for (const ErrorRecord& e : u.errors) {
+      Encoder ptr;
+      ptr.Str(u.user_id).Int(e.created_at);
+      if (Status s = Put(keys::UtteranceError(u.utterance_id, e.error_id), ptr.Take()); !s.ok()) {
+        return s;
+      }
+      if (Status s = Put(keys::LearnerError(u.user_id, e.created_at, e.error_id),
+                         EncodeError(e, u.utterance_id));
+          !s.ok()) {
+        return s;
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status RecordAttempt(WriteOp* op) {
+    Attempt& a = op->attempt;
+    std::string v;
+    bool found = false;
+    if (Status s = Get(keys::User(a.user_id), &v, &found); !s.ok()) return s;
+    if (!found) {
+      op->status = Status::NotFound("User not found");
+      return Status::Ok();
+    }
+    MemoryState m;
+    const std::string mkey = keys::Memory(a.user_id, a.subcategory_id);
+    if (Status s = Get(mkey, &v, &found); !s.ok()) return s;
+    if (found && !DecodeMemory(v, &m)) return Corrupt("mastery");
+    Micros last_error = 0;
+    if (Status s = Get(keys::Point(a.user_id, a.subcategory_id), &v, &found); !s.ok()) return s;
+    if (found) {
+      ErrorPoint p;
+      if (!DecodePoint(a.subcategory_id, v, &p)) return Corrupt("frequency");
+      last_error = p.last_seen;
+    }
+    m = AfterAttempt(WithLapses(m, last_error), a.correct, a.answered_at);
+    op->memory = m;
+    Encoder e;
+    e.Str(a.exercise_id).Str(a.subcategory_id).Bool(a.correct).OptStr(a.answer);
+    if (Status s = Put(keys::Attempt(a.user_id, a.answered_at, a.attempt_id), e.Take()); !s.ok()) {
+      return s;
+    }
+    return Put(mkey, EncodeMemory(m));
+  }
+
+ public:
+  // The errors of one utterance, ordered by error id. `get` reads a key.
+  template <typename Get>
+  static Status ReadUtteranceErrors(rocksdb::Iterator* it, const std::string& utterance_id,
+                                    std::vector<ErrorRecord>* out, Get get) {
+    std::string v, utterance;
+    for (PrefixScan scan(it, keys::UtteranceErrorPrefix(utterance_id), false); scan.Valid();
+         scan.Next()) {
+      const std::string error_id(scan.rest());
+      Decoder d(scan.value());
+      const std::string user_id = d.Str();
+      const Micros created_at = d.Int();
+      if (!d.ok()) return Corrupt("error pointer");
+      bool found = false;
+      if (Status s = get(keys::LearnerError(user_id, created_at, error_id), &v, &found); !s.ok()) {
+        return s;
+      }
+      if (!found) return Corrupt("error");
+      ErrorRecord r;
+      if (!DecodeError(v, &r, &utterance)) return Corrupt("error");
+      r.error_id = error_id;
+      r.created_at = created_at;
+      out->push_back(std::move(r));
+    }
+    return it->status().ok() ? Status::Ok() : Fail(it->status(), "scan errors");
+  }
+
+ private:
+  rocksdb::DB* db_;
+  rocksdb::WriteBatchWithIndex wb_;
+  DeltaSet deltas_;
+};
+
+// ---------------------------------------------------------------- open, close
+
+RocksdbStore::RocksdbStore(Options options) : options_(std::move(options)) {}
+
+Result<std::unique_ptr<RocksdbStore>> RocksdbStore::Open(const Options& options) {
+  std::unique_ptr<RocksdbStore> store(new RocksdbStore(options));
+  rocksdb::Options o;
+  o.create_if_missing = true;
+  // Two background jobs (a flush and a compaction) on this class of machine;
+  // more would take cores from the HTTP threads.
+  o.max_background_jobs = 2;
+  o.write_buffer_size = static_cast<size_t>(options.write_buffer_bytes);
+  o.max_write_buffer_number = 3;
+  o.target_file_size_base = 64ull << 20;
+  o.max_bytes_for_level_base = 256ull << 20;
+  o.level_compaction_dynamic_level_bytes = true;
+  o.compression = rocksdb::kLZ4Compression;
+  o.bottommost_compression = rocksdb::kZSTD;
+  o.bytes_per_sync = 1 << 20;
+  o.wal_bytes_per_sync = 0;  // the Writer's sync thread fsyncs the WAL (SyncCommitted)
+  o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  o.keep_log_file_num = 3;
+  o.max_open_files = 512;
+  rocksdb::BlockBasedTableOptions t;
+  t.block_cache = rocksdb::NewLRUCache(static_cast<size_t>(options.block_cache_bytes));
+  // Point lookups of new ids (replay checks) mostly miss: a bloom filter
+  // answers them without reading blocks. Filters and indexes live in the
+  // block cache, so memory stays bounded as the data grows.
+  t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  t.cache_index_and_filter_blocks = true;
+  t.pin_l0_filter_and_index_blocks_in_cache = true;
+  t.format_version = 5;
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(o, options.path, &raw);
+  if (!s.ok()) return Fail(s, "open");
+  store->db_.reset(raw);
+  if (Status st = store->RecomputeDecayIfNeeded(); !st.ok()) return st;
+  return store;
+}
+
+RocksdbStore::~RocksdbStore() {
+  if (db_ == nullptr) return;
+  rocksdb::Status s = db_->SyncWAL();
+  if (s.ok()) s = db_->Close();
+  if (!s.ok()) log::Warn("closing the RocksDB store", {{"error", s.ToString()}});
+}
+
+Status RocksdbStore::SyncCommitted() {
+  rocksdb::Status s = db_->SyncWAL();
+  return s.ok() ? Status::Ok() : Status::Internal("rocksdb sync WAL: " + s.ToString());
+}
+
+// decay_log2 depends on the half-life; when it changes, recompute it from the errors.
+Status RocksdbStore::RecomputeDecayIfNeeded() {
+  const std::string want = std::to_string(options_.half_life);
+  std::string have;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::Meta("decay_half_life_us"), &have);
+  if (!s.ok() && !s.IsNotFound()) return Fail(s, "read meta");
+  if (s.ok() && have == want) return Status::Ok();
+  std::unordered_map<std::string, double> sums;  // Point key -> decay_log2
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    ErrorRecord r;
+    std::string utterance;
+    for (PrefixScan scan(it.get(), std::string(1, keys::kLearnerError), false); scan.Valid();
+         scan.Next()) {
+      std::string user_id;
+      Micros created_at = 0;
+      if (!keys::ParseLearnerError(scan.rest(), &user_id, &created_at)) return Corrupt("error key");
+      if (!DecodeError(scan.value(), &r, &utterance)) return Corrupt("error");
+      double& v = sums.try_emplace(keys::Point(user_id, r.subcategory_id), kNoDecay).first->second;
+      v = LogAdd2(v, DecayTerm(created_at, options_.half_life));
+    }
+    if (!it->status().ok()) return Fail(it->status(), "scan errors");
+  }
+  rocksdb::WriteBatch wb;
+  std::string v;
+  for (const auto& [key, decay] : sums) {
+    s = db_->Get(rocksdb::ReadOptions(), key, &v);
+    if (!s.ok()) return Fail(s, "read frequency");
+    ErrorPoint p;
+    if (!DecodePoint("", v, &p)) return Corrupt("frequency");
+    p.decay_log2 = decay;
+    wb.Put(key, EncodePoint(p));
+  }
+  wb.Put(keys::Meta("decay_half_life_us"), want);
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  s = db_->Write(wo, &wb);
+  return s.ok() ? Status::Ok() : Fail(s, "write decay");
+}
+
+void RocksdbStore::RenderMetrics(std::string* out) const {
+  auto gauge = [&](const char* name, const char* help, const std::string& property) {
+    uint64_t v = 0;
+    db_->GetIntProperty(property, &v);
+    *out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n{} {}\n", name, help, name, name, v);
+  };
+  gauge("errata_rocksdb_sst_bytes", "Size of RocksDB's sorted files.",
+        rocksdb::DB::Properties::kTotalSstFilesSize);
+  gauge("errata_rocksdb_memtable_bytes", "Size of RocksDB's memtables.",
+        rocksdb::DB::Properties::kCurSizeAllMemTables);
+  gauge("errata_rocksdb_pending_compaction_bytes",
+        "Bytes RocksDB estimates its compactions still have to rewrite.",
+        rocksdb::DB::Properties::kEstimatePendingCompactionBytes);
+  gauge("errata_rocksdb_running_compactions", "RocksDB compactions running now.",
+        rocksdb::DB::Properties::kNumRunningCompactions);
+  gauge("errata_rocksdb_background_errors", "RocksDB background errors since start.",
+        rocksdb::DB::Properties::kBackgroundErrors);
+}
+
+// ---------------------------------------------------------------- writes
+
+Status RocksdbStore::ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* deltas) {
+  Batch batch(db_.get(), options_.half_life);
+  Status s = Status::Ok();
+  for (size_t i = 0; s.ok() && i < ops.size(); ++i) s = batch.Apply(ops[i]);
+  if (s.ok()) s = batch.UpsertFrequencies();
+  if (s.ok()) {
+    rocksdb::WriteOptions wo;
+    wo.sync = false;  // SyncCommitted, on the Writer's sync thread
+    rocksdb::Status w = db_->Write(wo, batch.write_batch());
+    if (!w.ok()) s = Fail(w, "write batch");
+  }
+  if (!s.ok()) {
+    if (s.code() != Status::Code::kUnavailable) s = Status::Unavailable(s.message());
+    for (WriteOp* op : ops) op->status = s;
+    return s;
+  }
+  *deltas = std::move(batch.deltas());
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------- reads
+
+namespace {
+
+// A point read from the database: ok with *found, or the failure.
+Status DbGet(rocksdb::DB* db, const std::string& key, std::string* value, bool* found) {
+  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), key, value);
+  *found = s.ok();
+  if (s.ok() || s.IsNotFound()) return Status::Ok();
+  return Fail(s, "get");
+}
+
+}  // namespace
+
+Result<User> RocksdbStore::GetUser(const std::string& user_id) {
+  std::string v;
+  bool found = false;
+  if (Status s = DbGet(db_.get(), keys::User(user_id), &v, &found); !s.ok()) return s;
+  if (!found) return Status::NotFound("User not found");
+  User u;
+  if (!DecodeUser(user_id, v, &u)) return Corrupt("user");
+  return u;
+}
+
+Result<User> RocksdbStore::FindUserByEmail(const std::string& email) {
+  std::string id;
+  bool found = false;
+  if (Status s = DbGet(db_.get(), keys::Email(Lower(email)), &id, &found); !s.ok()) return s;
+  if (!found) return Status::NotFound("User not found");
+  return GetUser(id);
+}
+
+Result<ConversationView> RocksdbStore::GetConversation(const std::string& id) {
+  // One snapshot, so the utterances and their errors agree.
+  rocksdb::ReadOptions ro;
+  const rocksdb::Snapshot* snap = db_->GetSnapshot();
+  ro.snapshot = snap;
+  struct Release {
+    rocksdb::DB* db;
+    const rocksdb::Snapshot* s;
+    ~Release() { db->ReleaseSnapshot(s); }
+  } release{db_.get(), snap};
+  auto get = [&](const std::string& key, std::string* value, bool* found) -> Status {
+    rocksdb::Status s = db_->Get(ro, key, value);
+    *found = s.ok();
+    return s.ok() || s.IsNotFound() ? Status::Ok() : Fail(s, "get");
+  };
+  std::string v;
+  bool found = false;
+  if (Status s = get(keys::Conversation(id), &v, &found); !s.ok()) return s;
+  if (!found) return Status::NotFound("Conversation not found");
+  ConversationView view;
+  {
+    Decoder d(v);
+    view.conversation.conversation_id = id;
+    view.conversation.user_id = d.Str();
+    view.conversation.started_at = d.Int();
+    if (!d.ok()) return Corrupt("conversation");
+  }
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  std::vector<std::string> ids;
+  for (PrefixScan scan(it.get(), keys::ConversationUtterancePrefix(id), false); scan.Valid();
+       scan.Next()) {
+    ids.emplace_back(scan.rest().substr(8));  // after the 8-byte time
+  }
+  if (!it->status().ok()) return Fail(it->status(), "scan utterances");
+  for (const std::string& uid : ids) {
+    if (Status s = get(keys::Utterance(uid), &v, &found); !s.ok()) return s;
+    StoredUtterance stored;
+    if (!found || !DecodeUtterance(v, &stored)) return Corrupt("utterance");
+    Utterance u{uid, id, view.conversation.user_id, stored.content, stored.created_at, {}};
+    if (Status s = Batch::ReadUtteranceErrors(it.get(), uid, &u.errors, get); !s.ok()) return s;
+    view.utterances.push_back(std::move(u));
+  }
+  return view;
+}
+
+Result<Profile> RocksdbStore::LoadProfile(const std::string& user_id) {
+  rocksdb::ReadOptions ro;
+  const rocksdb::Snapshot* snap = db_->GetSnapshot();
+  ro.snapshot = snap;
+  struct Release {
+    rocksdb::DB* db;
+    const rocksdb::Snapshot* s;
+    ~Release() { db->ReleaseSnapshot(s); }
+  } release{db_.get(), snap};
+  Profile p;
+  std::string v;
+  {
+    rocksdb::Status s = db_->Get(ro, keys::User(user_id), &v);
+    if (!s.ok() && !s.IsNotFound()) return Fail(s, "get user");
+    p.user_known = s.ok();
+  }
+  if (!p.user_known) return p;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  for (PrefixScan scan(it.get(), keys::LearnerPrefix(keys::kPoint, user_id), false); scan.Valid();
+       scan.Next()) {
+    ErrorPoint point;
+    if (!DecodePoint(scan.rest(), scan.value(), &point)) return Corrupt("frequency");
+    p.points.push_back(std::move(point));
+  }
+  for (PrefixScan scan(it.get(), keys::LearnerPrefix(keys::kMemory, user_id), false); scan.Valid();
+       scan.Next()) {
+    ErrorPoint* point = p.Find(scan.rest());
+    if (point != nullptr && !DecodeMemory(scan.value(), &point->memory)) return Corrupt("mastery");
+  }
+  // The newest corrected errors whose utterance has content, newest first.
+  std::unordered_map<std::string, std::optional<std::string>> contents;
+  std::string utterance_id;
+  for (PrefixScan scan(it.get(), keys::LearnerPrefix(keys::kLearnerError, user_id), true);
+       scan.Valid() && p.examples.size() < kMaxExamples; scan.Next()) {
+    ErrorRecord r;
+    if (!DecodeError(scan.value(), &r, &utterance_id)) return Corrupt("error");
+    if (!r.correction) continue;
+    auto [c, fresh] = contents.try_emplace(utterance_id);
+    if (fresh) {
+      rocksdb::Status s = db_->Get(ro, keys::Utterance(utterance_id), &v);
+      if (!s.ok() && !s.IsNotFound()) return Fail(s, "get utterance");
+      StoredUtterance stored;
+      if (s.ok() && DecodeUtterance(v, &stored)) c->second = stored.content;
+    }
+    if (!c->second) continue;
+    Micros created_at = 0;
+    std::string_view error_id;
+    if (!keys::ParseTimeAndId(scan.rest(), &created_at, &error_id)) return Corrupt("error key");
+    p.examples.push_back(Example{std::string(error_id), r.subcategory_id, *c->second,
+                                 r.original.value_or(""), *r.correction,
+                                 r.span ? r.span->start : -1, r.span ? r.span->end : -1,
+                                 created_at});
+  }
+  for (PrefixScan scan(it.get(), keys::LearnerPrefix(keys::kAttempt, user_id), true);
+       scan.Valid() && p.recent_correct.size() < kMaxRecentCorrect; scan.Next()) {
+    Decoder d(scan.value());
+    std::string exercise_id = d.Str();
+    d.Str();  // subcategory_id
+    const bool correct = d.Bool();
+    if (!d.ok()) return Corrupt("attempt");
+    if (!correct) continue;
+    Micros answered_at = 0;
+    std::string_view attempt_id;
+    if (!keys::ParseTimeAndId(scan.rest(), &answered_at, &attempt_id)) return Corrupt("attempt key");
+    p.recent_correct.push_back(RecentCorrect{std::move(exercise_id), answered_at});
+  }
+  if (!it->status().ok()) return Fail(it->status(), "load profile");
+  return p;
+}
+
+namespace {
+
+// Calls fn(created_at, record) for the learner's errors with created_at in [since, until].
+template <typename Fn>
+Status ScanErrorsBetween(rocksdb::DB* db, const std::string& user_id, Micros since, Micros until,
+                         Fn fn) {
+  const std::string prefix = keys::LearnerPrefix(keys::kLearnerError, user_id);
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+  ErrorRecord r;
+  std::string utterance_id;
+  for (it->Seek(prefix + keys::Time(since)); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    Micros t = 0;
+    std::string_view id;
+    std::string_view rest(it->key().data() + prefix.size(), it->key().size() - prefix.size());
+    if (!keys::ParseTimeAndId(rest, &t, &id)) return Corrupt("error key");
+    if (t > until) break;
+    if (!DecodeError(std::string_view(it->value().data(), it->value().size()), &r, &utterance_id)) {
+      return Corrupt("error");
+    }
+    r.created_at = t;
+    fn(r);
+  }
+  return it->status().ok() ? Status::Ok() : Fail(it->status(), "scan errors");
+}
+
+}  // namespace
+
+Result<Profile> RocksdbStore::ProfileBetween(const std::string& user_id, Micros since,
+                                             Micros until) {
+  DeltaSet set(options_.half_life);
+  if (Status s = ScanErrorsBetween(db_.get(), user_id, since, until,
+                                   [&](const ErrorRecord& r) { set.Add(user_id, r); });
+      !s.ok()) {
+    return s;
+  }
+  Profile p;
+  for (const auto& d : set.deltas()) p.Apply(d);
+  return p;
+}
+
+Result<std::vector<DayCount>> RocksdbStore::ErrorsPerDay(const std::string& user_id, Micros since,
+                                                         Micros until) {
+  std::vector<DayCount> out;
+  if (Status s = ScanErrorsBetween(db_.get(), user_id, since, until,
+                                   [&](const ErrorRecord& r) {
+                                     out.push_back({r.created_at / kMicrosPerDay, r.category, 1});
+                                   });
+      !s.ok()) {
+    return s;
+  }
+  // The errors come by time: sort by (day, category) and merge equal keys.
+  std::stable_sort(out.begin(), out.end(), [](const DayCount& a, const DayCount& b) {
+    return a.day != b.day ? a.day < b.day : a.category < b.category;
+  });
+  std::vector<DayCount> merged;
+  for (DayCount& d : out) {
+    if (!merged.empty() && merged.back().day == d.day && merged.back().category == d.category) {
+      merged.back().count += d.count;
+    } else {
+      merged.push_back(std::move(d));
+    }
+  }
+  return merged;
+}
+
+Result<std::vector<User>> RocksdbStore::SearchCandidates(const std::string& prefix,
+                                                         size_t recent) {
+  std::vector<User> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  std::string v;
+  auto add = [&](const std::string& user_id) -> Status {
+    auto u = GetUser(user_id);
+    if (u.ok()) out.push_back(std::move(*u));
+    return u.ok() || u.status().code() == Status::Code::kNotFound ? Status::Ok() : u.status();
+  };
+  size_t n = 0;
+  for (PrefixScan scan(it.get(), keys::Email(prefix), false); scan.Valid() && n < 50;
+       scan.Next(), ++n) {
+    if (Status s = add(std::string(scan.value())); !s.ok()) return s;
+  }
+  n = 0;
+  for (PrefixScan scan(it.get(), keys::UserNamePrefix(prefix), false); scan.Valid() && n < 50;
+       scan.Next(), ++n) {
+    const std::string_view rest = scan.rest();
+    const size_t nul = rest.rfind('\0');
+    if (nul == std::string_view::npos) return Corrupt("username key");
+    if (Status s = add(std::string(rest.substr(nul + 1))); !s.ok()) return s;
+  }
+  n = 0;
+  for (PrefixScan scan(it.get(), std::string(1, keys::kUser), true); scan.Valid() && n < recent;
+       scan.Next(), ++n) {
+    User u;
+    if (!DecodeUser(scan.rest(), scan.value(), &u)) return Corrupt("user");
+    out.push_back(std::move(u));
+  }
+  if (!it->status().ok()) return Fail(it->status(), "search users");
+  return out;
+}
+
+Status RocksdbStore::Ping() {
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::Meta("decay_half_life_us"), &v);
+  if (!s.ok()) return Fail(s, "ping");
+  // A background error (disk full, I/O) stops writes: not ready.
+  uint64_t errors = 0;
+  if (db_->GetIntProperty(rocksdb::DB::Properties::kBackgroundErrors, &errors) && errors > 0) {
+    rocksdb::Status bg = db_->Resume();
+    if (!bg.ok()) return Fail(bg, "background error");
+  }
+  return Status::Ok();
+}
+
+}  // namespace errata

@@ -1,0 +1,76 @@
+// RocksdbStore: the embedded store for heavy write loads, a RocksDB database
+// (a log-structured merge tree) in one directory. Same records and answers as
+// SqliteStore; what differs is how a write reaches the disk: a batch is one
+// append to RocksDB's write-ahead log, and the learner- and conversation-keyed
+// indexes are sorted and merged in the background, instead of rewriting a
+// random 4 KiB B-tree page per index per request (docs/rocksdb.md,
+// docs/write-amplification.md).
+//
+// Keys are a one-byte table tag and the record's key (keys.h in the .cc).
+// The Writer's thread is the only writer; its batch is a WriteBatchWithIndex,
+// so each op's checks see the ops before it in the same batch. Reads from any
+// thread see every committed batch.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "store/store.h"
+
+namespace rocksdb {
+class DB;
+class Statistics;
+}  // namespace rocksdb
+
+namespace errata {
+
+class RocksdbStore : public Store {
+ public:
+  struct Options {
+    std::string path;  // the database directory
+    Micros half_life = 14 * kMicrosPerDay;
+    // RocksDB's block cache, shared by every read (bytes).
+    int64_t block_cache_bytes = 256ll << 20;
+    // Memtable size before a flush to a sorted file (bytes).
+    int64_t write_buffer_bytes = 64ll << 20;
+  };
+
+  // Opens or creates the database and recomputes the decay sums when the
+  // half-life changed since the last open.
+  static Result<std::unique_ptr<RocksdbStore>> Open(const Options& options);
+  // Syncs the write-ahead log and closes the database.
+  ~RocksdbStore() override;
+
+  // Appends RocksDB's gauges (pending compaction bytes, memtables, SST size)
+  // in the Prometheus text format.
+  void RenderMetrics(std::string* out) const;
+
+  std::string Describe() const override { return "rocksdb:" + options_.path; }
+  Status ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* deltas) override;
+  // A batch is written to the WAL without an fsync; SyncCommitted fsyncs it
+  // (RocksDB's SyncWAL) on the Writer's sync thread, as with SQLite.
+  bool DeferredSync() const override { return true; }
+  Status SyncCommitted() override;
+  Result<User> GetUser(const std::string& user_id) override;
+  Result<User> FindUserByEmail(const std::string& email) override;
+  Result<ConversationView> GetConversation(const std::string& conversation_id) override;
+  Result<Profile> LoadProfile(const std::string& user_id) override;
+  Result<Profile> ProfileBetween(const std::string& user_id, Micros since, Micros until) override;
+  Result<std::vector<User>> SearchCandidates(const std::string& prefix, size_t recent) override;
+  Result<std::vector<DayCount>> ErrorsPerDay(const std::string& user_id, Micros since,
+                                             Micros until) override;
+  Status Ping() override;
+
+ private:
+  class Batch;  // one ApplyBatch's WriteBatchWithIndex and its checks
+  explicit RocksdbStore(Options options);
+
+  Status RecomputeDecayIfNeeded();
+
+  Options options_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::shared_ptr<rocksdb::Statistics> stats_;
+};
+
+}  // namespace errata
