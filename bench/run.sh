@@ -20,7 +20,10 @@
 #   BENCH_WORKLOADS    subset to run (default "W0 W1 W2 W3 W4 W5 W6 W7")
 #   BENCH_OUT          file the rows are appended to (default BENCHMARKS.md;
 #                      smoke: a temp file)
-#   BENCH_LABEL        text of the "label" column (default: default/smoke/full)
+#   BENCH_STORE        sqlite (default: the embedded SQLite store) or rocksdb
+#                      (the embedded RocksDB store, --store rocksdb:)
+#   BENCH_LABEL        text of the "label" column (default: default/smoke/full,
+#                      followed by ", rocksdb" with BENCH_STORE=rocksdb)
 #   BENCH_KEEP=1       keep the work dir (data dirs, wrk and server logs)
 #   BENCH_SMOKE=1      a few seconds in total, tiny dataset; exit 1 if any
 #                      workload had non-2xx other than 501 from
@@ -64,6 +67,11 @@ else
   esac
   LABEL=${BENCH_LABEL:-$([[ "$SCALE" == full ]] && echo full || echo default)}
 fi
+case "${BENCH_STORE:-sqlite}" in
+  sqlite) STORE_OPTS=() ;;
+  rocksdb) STORE_OPTS=(--store rocksdb:); [[ -z "${BENCH_LABEL:-}" ]] && LABEL="$LABEL, rocksdb" ;;
+  *) echo "BENCH_STORE must be sqlite or rocksdb" >&2; exit 2 ;;
+esac
 WARMUP=$(( DURATION < 10 ? DURATION : 10 ))
 [[ -n "$SMOKE" ]] && WARMUP=0
 READ_TIMEOUT=10
@@ -76,7 +84,7 @@ SERVER_PID=""
 PORT=""
 URL=""
 
-reproduce_command bench bench/run.sh BENCH_SMOKE BENCH_DURATION BENCH_CONNECTIONS BENCH_THREADS \
+reproduce_command bench bench/run.sh BENCH_SMOKE BENCH_STORE BENCH_DURATION BENCH_CONNECTIONS BENCH_THREADS \
   BENCH_USERS BENCH_W3_LINES BENCH_ZIPF_S BENCH_SCALE BENCH_M2_COPIES BENCH_WORKLOADS
 
 cleanup() {
@@ -97,7 +105,7 @@ echo "bench: $LABEL run, ${DURATION}s per workload, $CONNS connections, $THREADS
 # ---- W0-W5 on one server: USERS learners, one utterance of 3 errors each.
 if wants W0 || wants W1 || wants W2 || wants W3 || wants W4 || wants W5; then
   IDS="$WORK/ids.tsv"
-  if start_server "$WORK/data-main" main &&
+  if start_server "$WORK/data-main" main "${STORE_OPTS[@]}" &&
      load_synth "load" "W0-W5 dataset: $USERS learners x 1 utterance x 3 errors" "$USERS" $(( USERS * 3 )) "$IDS" "$WORK/data-main"; then
     wants W0 && run_wrk W0 "GET /healthz (ceiling)" w0_healthz.lua --timeout "$READ_TIMEOUT"
     wants W4 && run_wrk W4a "GET /generate-exercise?top_n=5, Zipf($ZIPF_S) over $USERS learners" w4_read.lua \
@@ -123,11 +131,11 @@ fi
 if wants W6; then
   IDS6="$WORK/ids-w6.tsv"
   D6="$WORK/data-w6"
-  if start_server "$D6" w6 &&
+  if start_server "$D6" w6 "${STORE_OPTS[@]}" &&
      load_synth "W6 load" "bulk load, $SCALE_DESC" "$SCALE_USERS" "$SCALE_ERRORS" "$IDS6" "$D6"; then
     stop_server
     STOP6=$STOP_S
-    if start_server "$D6" w6; then
+    if start_server "$D6" w6 "${STORE_OPTS[@]}"; then
       READY6=$READY_S
       if [[ $WARMUP -gt 0 ]]; then
         python3 "$BENCH/measure.py" wrk --name "W6 warm-up" --url "$URL" --pid "$SERVER_PID" \
@@ -160,7 +168,7 @@ if wants W7; then
   if [[ ! -r "$M2" ]]; then
     echo "bench: W7 skipped: no M2 corpus at $M2" >&2
     python3 "$BENCH/measure.py" record --results "$RESULTS" --name W7 --note "skipped: no M2 corpus at $M2"
-  elif start_server "$WORK/data-w7" w7; then
+  elif start_server "$WORK/data-w7" w7 "${STORE_OPTS[@]}"; then
     say "W7: importing $M2 x $M2_COPIES"
     python3 "$BENCH/gen_dataset.py" m2 --url "$URL" --file "$M2" --copies "$M2_COPIES" \
       >"$WORK/w7.load" 2> >(tee -a "$WORK/w7.load.err" >&2)

@@ -10,9 +10,9 @@
 //   e <email, lower-case>                        -> user_id
 //   n <username, lower-case> \0 <user_id>        (username search)
 //   c <conversation_id>                          conversation
-//   t <utterance_id>                             utterance (+ request hash)
+//   t <utterance_id>                             utterance (+ request hash, and
+//                                                the (error_id, time) of its errors)
 //   v [conversation_id] <time> <utterance_id>    a conversation's utterances
-//   x [utterance_id] <error_id>                  -> (user_id, time): its errors
 //   l [user_id] <time> <error_id>                error (+ utterance_id)
 //   f [user_id] <subcategory_id>                 error point (counts, decay)
 //   m [user_id] <subcategory_id>                 memory state (mastery)
@@ -138,7 +138,6 @@ inline constexpr char kUserName = 'n';
 inline constexpr char kConversation = 'c';
 inline constexpr char kUtterance = 't';
 inline constexpr char kConversationUtterance = 'v';
-inline constexpr char kUtteranceError = 'x';
 inline constexpr char kLearnerError = 'l';
 inline constexpr char kPoint = 'f';
 inline constexpr char kMemory = 'm';
@@ -199,14 +198,6 @@ inline std::string ConversationUtterance(std::string_view conversation_id, int64
   std::string k = ConversationUtterancePrefix(conversation_id);
   k += Time(t);
   k.append(utterance_id);
-  return k;
-}
-inline std::string UtteranceErrorPrefix(std::string_view utterance_id) {
-  return LearnerPrefix(kUtteranceError, utterance_id);
-}
-inline std::string UtteranceError(std::string_view utterance_id, std::string_view error_id) {
-  std::string k = UtteranceErrorPrefix(utterance_id);
-  k.append(error_id);
   return k;
 }
 inline std::string LearnerError(std::string_view user_id, int64_t t, std::string_view error_id) {

@@ -5,7 +5,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
-#include <rocksdb/utilities/write_batch_with_index.h>
+#include <rocksdb/write_batch.h>
 
 #include <algorithm>
 #include <cstring>
@@ -54,18 +54,27 @@ bool DecodeUser(std::string_view user_id, std::string_view v, User* u) {
   return d.ok();
 }
 
+// An utterance names its errors (id and time): with its user_id that is the
+// key of each error's record (keys::LearnerError).
+struct ErrorRef {
+  std::string error_id;
+  Micros created_at = 0;
+};
+
 struct StoredUtterance {
   std::string conversation_id;
   std::string user_id;
   std::optional<std::string> content;
   Micros created_at = 0;
   uint64_t request_hash = 0;
+  std::vector<ErrorRef> errors;  // in the order written
 };
 
-std::string EncodeUtterance(const Utterance& u, uint64_t request_hash) {
+std::string EncodeUtterance(const StoredUtterance& u) {
   Encoder e;
   e.Str(u.conversation_id).Str(u.user_id).OptStr(u.content).Int(u.created_at);
-  e.Int(static_cast<int64_t>(request_hash));
+  e.Int(static_cast<int64_t>(u.request_hash)).Int(static_cast<int64_t>(u.errors.size()));
+  for (const ErrorRef& r : u.errors) e.Str(r.error_id).Int(r.created_at);
   return e.Take();
 }
 
@@ -76,35 +85,13 @@ bool DecodeUtterance(std::string_view v, StoredUtterance* u) {
   u->content = d.OptStr();
   u->created_at = d.Int();
   u->request_hash = static_cast<uint64_t>(d.Int());
-  return d.ok();
-}
-
-// An error under its learner key (keys::LearnerError); the utterance id rides along.
-std::string EncodeError(const ErrorRecord& r, const std::string& utterance_id) {
-  Encoder e;
-  e.Str(utterance_id).Str(r.category).Str(r.subcategory).Str(r.subcategory_id).Str(r.code);
-  e.Bool(r.span.has_value());
-  if (r.span) e.Int(r.span->start).Int(r.span->end);
-  e.OptStr(r.original).OptStr(r.correction).OptStr(r.explanation);
-  return e.Take();
-}
-
-bool DecodeError(std::string_view v, ErrorRecord* r, std::string* utterance_id) {
-  Decoder d(v);
-  *utterance_id = d.Str();
-  r->category = d.Str();
-  r->subcategory = d.Str();
-  r->subcategory_id = d.Str();
-  r->code = d.Str();
-  if (d.Bool()) {
-    const int64_t start = d.Int();
-    r->span = Span{start, d.Int()};
-  } else {
-    r->span.reset();
+  const int64_t n = d.Int();
+  if (!d.ok() || n < 0 || n > static_cast<int64_t>(v.size())) return false;
+  u->errors.resize(static_cast<size_t>(n));
+  for (ErrorRef& r : u->errors) {
+    r.error_id = d.Str();
+    r.created_at = d.Int();
   }
-  r->original = d.OptStr();
-  r->correction = d.OptStr();
-  r->explanation = d.OptStr();
   return d.ok();
 }
 
@@ -144,6 +131,59 @@ bool DecodeMemory(std::string_view v, MemoryState* m) {
   m->last_correct = d.Int();
   m->last_lapse = d.Int();
   return d.ok();
+}
+
+// An error under its learner key (keys::LearnerError); the utterance id rides along.
+std::string EncodeError(const ErrorRecord& r, const std::string& utterance_id) {
+  Encoder e;
+  e.Str(utterance_id).Str(r.category).Str(r.subcategory).Str(r.subcategory_id).Str(r.code);
+  e.Bool(r.span.has_value());
+  if (r.span) e.Int(r.span->start).Int(r.span->end);
+  e.OptStr(r.original).OptStr(r.correction).OptStr(r.explanation);
+  return e.Take();
+}
+
+bool DecodeError(std::string_view v, ErrorRecord* r, std::string* utterance_id) {
+  Decoder d(v);
+  *utterance_id = d.Str();
+  r->category = d.Str();
+  r->subcategory = d.Str();
+  r->subcategory_id = d.Str();
+  r->code = d.Str();
+  if (d.Bool()) {
+    const int64_t start = d.Int();
+    r->span = Span{start, d.Int()};
+  } else {
+    r->span.reset();
+  }
+  r->original = d.OptStr();
+  r->correction = d.OptStr();
+  r->explanation = d.OptStr();
+  return d.ok();
+}
+
+// Reads the records of an utterance's errors, ordered by error id (as SQLite
+// answers). `get(key, &value, &found)` reads one key.
+template <typename Get>
+Status ReadUtteranceErrors(const StoredUtterance& u, std::vector<ErrorRecord>* out, Get get) {
+  std::vector<const ErrorRef*> refs;
+  for (const ErrorRef& r : u.errors) refs.push_back(&r);
+  std::sort(refs.begin(), refs.end(),
+            [](const ErrorRef* a, const ErrorRef* b) { return a->error_id < b->error_id; });
+  std::string v, utterance_id;
+  for (const ErrorRef* ref : refs) {
+    bool found = false;
+    if (Status s = get(keys::LearnerError(u.user_id, ref->created_at, ref->error_id), &v, &found);
+        !s.ok()) {
+      return s;
+    }
+    ErrorRecord r;
+    if (!found || !DecodeError(v, &r, &utterance_id)) return Corrupt("error");
+    r.error_id = ref->error_id;
+    r.created_at = ref->created_at;
+    out->push_back(std::move(r));
+  }
+  return Status::Ok();
 }
 
 // Iterates the keys that start with `prefix`, forwards or backwards.
@@ -188,12 +228,12 @@ class PrefixScan {
 
 // ---------------------------------------------------------------- the batch
 //
-// One ApplyBatch: a WriteBatchWithIndex, so a check reads the ops before it in
+// One ApplyBatch: a WriteBatch and, for the keys an op's checks read, what the
+// batch wrote under them (`pending_`), so a check sees the ops before it in
 // the same batch as well as the database. Only the Writer's thread uses it.
 class RocksdbStore::Batch {
  public:
-  Batch(rocksdb::DB* db, Micros half_life)
-      : db_(db), wb_(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true), deltas_(half_life) {}
+  Batch(rocksdb::DB* db, Micros half_life) : db_(db), deltas_(half_life) {}
 
   // Applies one op. A validation failure goes to op->status and returns ok so
   // the batch goes on; a RocksDB failure returns non-ok and fails the batch.
@@ -233,17 +273,28 @@ class RocksdbStore::Batch {
     return Status::Ok();
   }
 
-  rocksdb::WriteBatch* write_batch() { return wb_.GetWriteBatch(); }
+  rocksdb::WriteBatch* write_batch() { return &wb_; }
   DeltaSet& deltas() { return deltas_; }
 
  private:
   Status Get(const std::string& key, std::string* value, bool* found) {
-    rocksdb::Status s = wb_.GetFromBatchAndDB(db_, rocksdb::ReadOptions(), key, value);
+    if (auto it = pending_.find(key); it != pending_.end()) {
+      *value = it->second;
+      *found = true;
+      return Status::Ok();
+    }
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), key, value);
     *found = s.ok();
     if (s.ok() || s.IsNotFound()) return Status::Ok();
     return Fail(s, "get");
   }
+  // Writes a key that a later op of the batch may read back (Get).
   Status Put(const std::string& key, const std::string& value) {
+    pending_.insert_or_assign(key, value);
+    return PutOnly(key, value);
+  }
+  // Writes a key no check reads (an index entry, an error record).
+  Status PutOnly(const std::string& key, const std::string& value) {
     rocksdb::Status s = wb_.Put(key, value);
     return s.ok() ? Status::Ok() : Fail(s, "put");
   }
@@ -273,6 +324,12 @@ class RocksdbStore::Batch {
         return Status::Ok();
       }
     }
+    // A new id that is taken (a server-made one cannot be) fails the batch,
+    // as SQLite's primary key does; it must not overwrite the user.
+    if (!op->client_id) {
+      if (Status s = Get(keys::User(u.user_id), &v, &found); !s.ok()) return s;
+      if (found) return Status::Internal("user_id already exists: " + u.user_id);
+    }
     return InsertUser(u);
   }
 
@@ -281,7 +338,7 @@ class RocksdbStore::Batch {
     if (u.email) {
       if (Status s = Put(keys::Email(Lower(*u.email)), u.user_id); !s.ok()) return s;
     }
-    return Put(keys::UserName(Lower(u.username), u.user_id), "");
+    return PutOnly(keys::UserName(Lower(u.username), u.user_id), "");
   }
 
   Status CreateConversation(WriteOp* op) {
@@ -300,6 +357,10 @@ class RocksdbStore::Batch {
         c.started_at = started;
         return Status::Ok();
       }
+    }
+    if (!op->client_id) {  // as for users: a taken id fails the batch
+      if (Status s = Get(keys::Conversation(c.conversation_id), &v, &found); !s.ok()) return s;
+      if (found) return Status::Internal("conversation_id already exists: " + c.conversation_id);
     }
     if (Status s = Get(keys::User(c.user_id), &v, &found); !s.ok()) return s;
     if (!found) {
@@ -331,10 +392,8 @@ class RocksdbStore::Batch {
       return true;
     }
     op->replayed = true;
-    std::unique_ptr<rocksdb::Iterator> it(
-        wb_.NewIteratorWithBase(db_->NewIterator(rocksdb::ReadOptions())));
     u.errors.clear();
-    if (Status s = ReadUtteranceErrors(it.get(), u.utterance_id, &u.errors,
+    if (Status s = ReadUtteranceErrors(stored, &u.errors,
                                        [this](const std::string& k, std::string* val, bool* f) {
                                          return Get(k, val, f);
                                        });
@@ -382,15 +441,17 @@ class RocksdbStore::Batch {
         return s;
       }
     }
-    if (Status s = Put(keys::Utterance(u.utterance_id), EncodeUtterance(u, op->request_hash));
+    StoredUtterance stored{u.conversation_id, u.user_id, u.content, u.created_at,
+                           op->request_hash, {}};
+    if (Status s = InsertErrors(u, &stored); !s.ok()) return s;
+    if (Status s = Put(keys::Utterance(u.utterance_id), EncodeUtterance(stored)); !s.ok()) {
+      return s;
+    }
+    if (Status s = PutOnly(
+            keys::ConversationUtterance(u.conversation_id, u.created_at, u.utterance_id), "");
         !s.ok()) {
       return s;
     }
-    if (Status s = Put(keys::ConversationUtterance(u.conversation_id, u.created_at, u.utterance_id), "");
-        !s.ok()) {
-      return s;
-    }
-    if (Status s = InsertErrors(u); !s.ok()) return s;
     deltas_.AddAll(u);
     return Status::Ok();
   }
@@ -411,25 +472,22 @@ class RocksdbStore::Batch {
           "user_id, conversation_id and utterance_id do not belong together", "utterance_id");
       return Status::Ok();
     }
-    if (Status s = InsertErrors(u); !s.ok()) return s;
+    if (Status s = InsertErrors(u, &stored); !s.ok()) return s;
+    if (Status s = Put(keys::Utterance(u.utterance_id), EncodeUtterance(stored)); !s.ok()) {
+      return s;
+    }
     deltas_.AddAll(u);
     return Status::Ok();
   }
 
-  // Each error goes under its learner (with the record) and under its
-  // utterance (a pointer to the learner key).
-  Status InsertErrors(const Utterance& u) {
+  // Each error's record goes under its learner; the utterance names it.
+  Status InsertErrors(const Utterance& u, StoredUtterance* stored) {
     for (const ErrorRecord& e : u.errors) {
-      Encoder ptr;
-      ptr.Str(u.user_id).Int(e.created_at);
-      if (Status s = Put(keys::UtteranceError(u.utterance_id, e.error_id), ptr.Take()); !s.ok()) {
-        return s;
-      }
-      if (Status s = Put(keys::LearnerError(u.user_id, e.created_at, e.error_id),
-                         EncodeError(e, u.utterance_id));
-          !s.ok()) {
-        return s;
-      }
+      const std::string key = keys::LearnerError(u.user_id, e.created_at, e.error_id);
+      const std::string value = EncodeError(e, u.utterance_id);
+      // A replay check of this utterance later in the batch reads it back.
+      if (Status s = Put(key, value); !s.ok()) return s;
+      stored->errors.push_back(ErrorRef{e.error_id, e.created_at});
     }
     return Status::Ok();
   }
@@ -464,36 +522,10 @@ class RocksdbStore::Batch {
     return Put(mkey, EncodeMemory(m));
   }
 
- public:
-  // The errors of one utterance, ordered by error id. `get` reads a key.
-  template <typename Get>
-  static Status ReadUtteranceErrors(rocksdb::Iterator* it, const std::string& utterance_id,
-                                    std::vector<ErrorRecord>* out, Get get) {
-    std::string v, utterance;
-    for (PrefixScan scan(it, keys::UtteranceErrorPrefix(utterance_id), false); scan.Valid();
-         scan.Next()) {
-      const std::string error_id(scan.rest());
-      Decoder d(scan.value());
-      const std::string user_id = d.Str();
-      const Micros created_at = d.Int();
-      if (!d.ok()) return Corrupt("error pointer");
-      bool found = false;
-      if (Status s = get(keys::LearnerError(user_id, created_at, error_id), &v, &found); !s.ok()) {
-        return s;
-      }
-      if (!found) return Corrupt("error");
-      ErrorRecord r;
-      if (!DecodeError(v, &r, &utterance)) return Corrupt("error");
-      r.error_id = error_id;
-      r.created_at = created_at;
-      out->push_back(std::move(r));
-    }
-    return it->status().ok() ? Status::Ok() : Fail(it->status(), "scan errors");
-  }
-
  private:
   rocksdb::DB* db_;
-  rocksdb::WriteBatchWithIndex wb_;
+  rocksdb::WriteBatch wb_;
+  std::unordered_map<std::string, std::string> pending_;  // keys Put in this batch
   DeltaSet deltas_;
 };
 
@@ -702,7 +734,7 @@ Result<ConversationView> RocksdbStore::GetConversation(const std::string& id) {
     StoredUtterance stored;
     if (!found || !DecodeUtterance(v, &stored)) return Corrupt("utterance");
     Utterance u{uid, id, view.conversation.user_id, stored.content, stored.created_at, {}};
-    if (Status s = Batch::ReadUtteranceErrors(it.get(), uid, &u.errors, get); !s.ok()) return s;
+    if (Status s = ReadUtteranceErrors(stored, &u.errors, get); !s.ok()) return s;
     view.utterances.push_back(std::move(u));
   }
   return view;

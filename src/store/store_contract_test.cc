@@ -1,0 +1,1497 @@
+// The Store contract: every embedded store gives the same answers as
+// SqliteStore, whose semantics are the reference. Each case runs against
+// SqliteStore and RocksdbStore, each opened on a fresh temporary directory,
+// through the Store interface only: ApplyBatch with WriteOps (then
+// SyncCommitted, as the Writer does for a store with DeferredSync()), and the
+// read methods. A case failing for one store and passing for the other is a
+// bug in that store, not in the test.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "core/delta_set.h"
+#include "core/ids.h"
+#include "core/mastery.h"
+#include "core/profile.h"
+#include "store/rocksdb/rocksdb_store.h"
+#include "store/sqlite/sqlite_store.h"
+#include "store/store.h"
+
+namespace errata {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr Micros kHalfLife = 14 * kMicrosPerDay;
+constexpr Micros kT0 = 1'735'689'600'000'000;  // 2025-01-01T00:00:00Z, a UTC midnight
+constexpr Micros kMinute = 60 * kMicrosPerSecond;
+constexpr Micros kHour = 60 * kMinute;
+constexpr int64_t kDay0 = kT0 / kMicrosPerDay;
+// Tolerance for decay_log2 (about 1.4e3 here): sums folded in another order
+// differ in the last bits; a wrong sum differs by far more.
+constexpr double kDecayTolerance = 1e-9;
+
+// ---------------------------------------------------------------- the stores
+
+struct SqliteKind {
+  static constexpr const char* kName = "Sqlite";
+  static Result<std::unique_ptr<Store>> Open(const fs::path& dir, Micros half_life) {
+    SqliteStore::Options o;
+    o.path = (dir / "errata.db").string();
+    o.half_life = half_life;
+    o.read_connections = 2;
+    auto s = SqliteStore::Open(o);
+    if (!s.ok()) return s.status();
+    return std::unique_ptr<Store>(std::move(*s));
+  }
+};
+
+struct RocksdbKind {
+  static constexpr const char* kName = "Rocksdb";
+  static Result<std::unique_ptr<Store>> Open(const fs::path& dir, Micros half_life) {
+    RocksdbStore::Options o;
+    o.path = (dir / "rocksdb").string();
+    o.half_life = half_life;
+    o.block_cache_bytes = 8ll << 20;
+    o.write_buffer_bytes = 4ll << 20;
+    auto s = RocksdbStore::Open(o);
+    if (!s.ok()) return s.status();
+    return std::unique_ptr<Store>(std::move(*s));
+  }
+};
+
+class KindName {
+ public:
+  template <typename T>
+  static std::string GetName(int) {
+    return T::kName;
+  }
+};
+
+// ---------------------------------------------------------------- rendering
+//
+// Records are compared through a one-line rendering of every field, so a
+// failure shows the whole record on both sides.
+
+std::string Opt(const std::optional<std::string>& s) { return s ? "\"" + *s + "\"" : "<null>"; }
+
+std::string Show(const User& u) {
+  return fmt::format("user{{{} username={} email={} created_at={}}}", u.user_id,
+                     Opt(u.username), Opt(u.email), u.created_at);
+}
+
+std::string Show(const ErrorRecord& e) {
+  return fmt::format(
+      "error{{{} category={} subcategory={} subcategory_id={} code={} span={} original={} "
+      "correction={} explanation={} created_at={}}}",
+      e.error_id, Opt(e.category), Opt(e.subcategory), Opt(e.subcategory_id), Opt(e.code),
+      e.span ? fmt::format("[{},{})", e.span->start, e.span->end) : "<null>", Opt(e.original),
+      Opt(e.correction), Opt(e.explanation), e.created_at);
+}
+
+std::string Show(const Utterance& u) {
+  std::string s = fmt::format("utterance{{{} conversation={} user={} content={} created_at={}}}",
+                              u.utterance_id, u.conversation_id, u.user_id, Opt(u.content),
+                              u.created_at);
+  for (const auto& e : u.errors) s += "\n    " + Show(e);
+  return s;
+}
+
+std::string Show(const Conversation& c) {
+  return fmt::format("conversation{{{} user={} started_at={}}}", c.conversation_id, c.user_id,
+                     c.started_at);
+}
+
+std::string Show(const ConversationView& v) {
+  std::string s = Show(v.conversation);
+  for (const auto& u : v.utterances) s += "\n  " + Show(u);
+  return s;
+}
+
+std::string Show(const Example& e) {
+  return fmt::format("example{{{} subcategory_id={} content={} original={} correction={} "
+                     "span=[{},{}) created_at={}}}",
+                     e.error_id, e.subcategory_id, Opt(e.content), Opt(e.original),
+                     Opt(e.correction), e.span_start, e.span_end, e.created_at);
+}
+
+std::string Show(const RecentCorrect& r) {
+  return fmt::format("correct{{{} at={}}}", r.exercise_id, r.answered_at);
+}
+
+std::string Show(const DayCount& d) {
+  return fmt::format("day{{{} {} count={}}}", d.day, d.category, d.count);
+}
+
+std::string Show(const MemoryState& m) {
+  return fmt::format("memory{{stability={:.15g} difficulty={:.15g} last_review={} reviews={} "
+                     "lapses={} last_correct={} last_lapse={}}}",
+                     m.stability_days, m.difficulty, m.last_review, m.reviews, m.lapses,
+                     m.last_correct, m.last_lapse);
+}
+
+// A point's counts (not its decay sum, compared with a tolerance).
+std::string ShowCounts(const std::string& subcategory_id, const std::string& category,
+                       const std::string& subcategory, int64_t count, Micros first, Micros last) {
+  return fmt::format("point{{{} category={} subcategory={} count={} first_seen={} last_seen={}}}",
+                     subcategory_id, category, subcategory, count, first, last);
+}
+
+template <typename T>
+std::vector<std::string> ShowAll(const std::vector<T>& v) {
+  std::vector<std::string> out;
+  for (const auto& x : v) out.push_back(Show(x));
+  return out;
+}
+
+template <typename T>
+std::string ShowLines(const std::vector<T>& v) {
+  std::string s;
+  for (const auto& x : v) s += Show(x) + "\n";
+  return s;
+}
+
+std::vector<ErrorPoint> SortedPoints(const Profile& p) {
+  std::vector<ErrorPoint> points = p.points;
+  std::sort(points.begin(), points.end(), [](const ErrorPoint& a, const ErrorPoint& b) {
+    return a.subcategory_id < b.subcategory_id;
+  });
+  return points;
+}
+
+// Everything in a profile but the decay sums, points in subcategory order.
+std::string ShowProfile(const Profile& p) {
+  std::string s = fmt::format("profile{{user_known={}}}", p.user_known);
+  for (const auto& pt : SortedPoints(p)) {
+    s += "\n  " + ShowCounts(pt.subcategory_id, pt.category, pt.subcategory, pt.count,
+                             pt.first_seen, pt.last_seen) +
+         " " + Show(pt.memory);
+  }
+  for (const auto& e : p.examples) s += "\n  " + Show(e);
+  for (const auto& r : p.recent_correct) s += "\n  " + Show(r);
+  return s;
+}
+
+std::vector<double> Decays(const Profile& p) {
+  std::vector<double> out;
+  for (const auto& pt : SortedPoints(p)) out.push_back(pt.decay_log2);
+  return out;
+}
+
+// ---------------------------------------------------------------- expectations
+
+void ExpectStatus(const Status& s, Status::Code code, const std::string& message,
+                  const std::string& field = "") {
+  EXPECT_EQ(static_cast<int>(s.code()), static_cast<int>(code)) << s.ToString();
+  EXPECT_EQ(s.message(), message);
+  EXPECT_EQ(s.field(), field);
+}
+
+void ExpectOk(const WriteOp& op, bool replayed = false) {
+  EXPECT_TRUE(op.status.ok()) << op.status.ToString();
+  EXPECT_EQ(op.replayed, replayed);
+}
+
+// The merged deltas of `errors` (of `user_id`), in (user, subcategory) order:
+// what a fresh computation of the profile's points gives.
+std::vector<ErrorDelta> Fold(const std::string& user_id, const std::vector<ErrorRecord>& errors,
+                             Micros half_life) {
+  DeltaSet set(half_life);
+  for (const auto& e : errors) set.Add(user_id, e);
+  std::vector<ErrorDelta> out = set.deltas();
+  std::sort(out.begin(), out.end(), [](const ErrorDelta& a, const ErrorDelta& b) {
+    return std::tie(a.user_id, a.subcategory_id) < std::tie(b.user_id, b.subcategory_id);
+  });
+  return out;
+}
+
+// Expects the profile's points to be `want` (one user's deltas): counts exact,
+// decay sums within the tolerance.
+void ExpectPoints(const Profile& p, const std::vector<ErrorDelta>& want) {
+  const std::vector<ErrorPoint> got = SortedPoints(p);
+  std::vector<std::string> got_text, want_text;
+  for (const auto& g : got) {
+    got_text.push_back(
+        ShowCounts(g.subcategory_id, g.category, g.subcategory, g.count, g.first_seen, g.last_seen));
+  }
+  for (const auto& w : want) {
+    want_text.push_back(
+        ShowCounts(w.subcategory_id, w.category, w.subcategory, w.count, w.first_seen, w.last_seen));
+  }
+  EXPECT_EQ(got_text, want_text);
+  if (got.size() != want.size()) return;
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_NEAR(got[i].decay_log2, want[i].decay_log2, kDecayTolerance) << got[i].subcategory_id;
+  }
+}
+
+// Expects `deltas` (a batch's output) to be `want`.
+void ExpectDeltas(const DeltaSet& deltas, const std::vector<ErrorDelta>& want) {
+  std::vector<ErrorDelta> got = deltas.deltas();
+  std::sort(got.begin(), got.end(), [](const ErrorDelta& a, const ErrorDelta& b) {
+    return std::tie(a.user_id, a.subcategory_id) < std::tie(b.user_id, b.subcategory_id);
+  });
+  auto show = [](const ErrorDelta& d) {
+    return d.user_id + " " +
+           ShowCounts(d.subcategory_id, d.category, d.subcategory, d.count, d.first_seen,
+                      d.last_seen);
+  };
+  std::vector<std::string> got_text, want_text;
+  for (const auto& d : got) got_text.push_back(show(d));
+  for (const auto& d : want) want_text.push_back(show(d));
+  EXPECT_EQ(got_text, want_text);
+  if (got.size() != want.size()) return;
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_NEAR(got[i].decay_log2, want[i].decay_log2, kDecayTolerance) << got[i].subcategory_id;
+  }
+}
+
+std::vector<ErrorRecord> Concat(std::vector<ErrorRecord> a, const std::vector<ErrorRecord>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+std::vector<ErrorRecord> SortedById(std::vector<ErrorRecord> errors) {
+  std::sort(errors.begin(), errors.end(),
+            [](const ErrorRecord& a, const ErrorRecord& b) { return a.error_id < b.error_id; });
+  return errors;
+}
+
+// ---------------------------------------------------------------- records and ops
+
+// One error at `at` of a known subcategory, with every optional field set.
+ErrorRecord MakeError(const std::string& subcategory_id, Micros at) {
+  ErrorRecord e;
+  e.error_id = NewUuidV7(at);
+  e.subcategory_id = subcategory_id;
+  if (subcategory_id == "spelling") {
+    e.category = "Spelling";
+    e.subcategory = "spelling";
+    e.code = "R:SPELL";
+  } else if (subcategory_id == "word_choice") {
+    e.category = "Vocabulary";
+    e.subcategory = "word choice";
+    e.code = "R:NOUN";
+  } else if (subcategory_id == "articles") {
+    e.category = "Grammar";
+    e.subcategory = "articles";
+    e.code = "M:DET";
+  } else {
+    e.category = "Grammar";
+    e.subcategory = "verb tense";
+    e.code = "R:VERB:TENSE";
+  }
+  e.span = Span{2, 6};
+  e.original = "goes";
+  e.correction = "went";
+  e.explanation = "Use the past tense.";
+  e.created_at = at;
+  return e;
+}
+
+std::vector<ErrorRecord> MakeErrors(const std::vector<std::string>& subcategories, Micros at) {
+  std::vector<ErrorRecord> out;
+  for (const auto& s : subcategories) out.push_back(MakeError(s, at));
+  return out;
+}
+
+WriteOp UserOp(const User& u, bool client_id = false) {
+  WriteOp op;
+  op.kind = WriteOp::Kind::kCreateUser;
+  op.user = u;
+  op.client_id = client_id;
+  return op;
+}
+
+WriteOp ConversationOp(const Conversation& c, bool client_id = false) {
+  WriteOp op;
+  op.kind = WriteOp::Kind::kCreateConversation;
+  op.conversation = c;
+  op.client_id = client_id;
+  return op;
+}
+
+WriteOp UtteranceOp(const Utterance& u, bool client_id = false, uint64_t request_hash = 0) {
+  WriteOp op;
+  op.kind = WriteOp::Kind::kAddUtterance;
+  op.utterance = u;
+  op.client_id = client_id;
+  op.request_hash = request_hash;
+  return op;
+}
+
+// An ingest write: creates the user (named `username`) and the conversation
+// when the conversation is new.
+WriteOp IngestOp(const Utterance& u, const std::string& username) {
+  WriteOp op = UtteranceOp(u);
+  op.create_missing = true;
+  op.user = User{u.user_id, username, std::nullopt, u.created_at};
+  op.conversation = Conversation{u.conversation_id, u.user_id, u.created_at};
+  return op;
+}
+
+WriteOp ErrorsOp(const std::string& utterance_id, const std::string& conversation_id,
+                 const std::string& user_id, std::vector<ErrorRecord> errors) {
+  WriteOp op;
+  op.kind = WriteOp::Kind::kAddErrors;
+  op.utterance.utterance_id = utterance_id;
+  op.utterance.conversation_id = conversation_id;
+  op.utterance.user_id = user_id;
+  op.utterance.errors = std::move(errors);
+  return op;
+}
+
+WriteOp AttemptOp(const std::string& user_id, const std::string& exercise_id,
+                  const std::string& subcategory_id, bool correct, Micros at) {
+  WriteOp op;
+  op.kind = WriteOp::Kind::kRecordAttempt;
+  op.attempt = Attempt{NewUuidV7(at), user_id, exercise_id, subcategory_id, correct,
+                       correct ? std::optional<std::string>("went") : std::nullopt, at};
+  return op;
+}
+
+struct Learner {
+  std::string user_id;
+  std::string conversation_id;
+};
+
+Utterance MakeUtterance(const Learner& l, std::optional<std::string> content, Micros at,
+                        std::vector<ErrorRecord> errors = {}) {
+  return Utterance{NewUuidV7(at), l.conversation_id, l.user_id, std::move(content), at,
+                   std::move(errors)};
+}
+
+// ---------------------------------------------------------------- the fixture
+
+template <typename Kind>
+class StoreContractTest : public ::testing::Test {
+ public:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           fmt::format("errata-contract-{}-{}", Kind::kName, NewUuidV7(NowMicros()));
+    ASSERT_TRUE(fs::create_directories(dir_));
+    ASSERT_NO_FATAL_FAILURE(Reopen(kHalfLife));
+  }
+
+  void TearDown() override {
+    store_.reset();
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  // Closes the store (if open) and opens it again on the same directory.
+  void Reopen(Micros half_life) {
+    store_.reset();
+    half_life_ = half_life;
+    auto s = Kind::Open(dir_, half_life);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(*s);
+  }
+
+  Store* store() { return store_.get(); }
+
+  // Applies `ops` as one batch, as the Writer does (ApplyBatch, then
+  // SyncCommitted for a store with deferred sync); returns the batch's deltas.
+  DeltaSet Apply(std::vector<WriteOp>& ops) {
+    std::vector<WriteOp*> ptrs;
+    for (auto& op : ops) ptrs.push_back(&op);
+    DeltaSet deltas(half_life_);
+    const Status s = store_->ApplyBatch(ptrs, &deltas);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    if (s.ok() && store_->DeferredSync()) {
+      const Status sync = store_->SyncCommitted();
+      EXPECT_TRUE(sync.ok()) << sync.ToString();
+    }
+    return deltas;
+  }
+
+  // Applies one op as its own batch and returns it with its outputs.
+  WriteOp ApplyOne(WriteOp op, DeltaSet* deltas = nullptr) {
+    std::vector<WriteOp> ops{std::move(op)};
+    DeltaSet d = Apply(ops);
+    if (deltas != nullptr) *deltas = std::move(d);
+    return std::move(ops[0]);
+  }
+
+  // A new user with one conversation, both created at `at`.
+  Learner AddLearner(const std::string& username, std::optional<std::string> email, Micros at) {
+    Learner l{NewUuidV7(at), NewUuidV7(at)};
+    std::vector<WriteOp> ops{UserOp(User{l.user_id, username, std::move(email), at}),
+                             ConversationOp(Conversation{l.conversation_id, l.user_id, at})};
+    Apply(ops);
+    ExpectOk(ops[0]);
+    ExpectOk(ops[1]);
+    return l;
+  }
+
+  // Adds an utterance with `errors` as its own batch and returns it.
+  Utterance Say(const Learner& l, Micros at, std::vector<ErrorRecord> errors,
+                std::optional<std::string> content = "I goes home yesterday") {
+    Utterance u = MakeUtterance(l, std::move(content), at, std::move(errors));
+    ExpectOk(ApplyOne(UtteranceOp(u)));
+    return u;
+  }
+
+  // Adds `errors` to utterance `u` as its own batch.
+  void AddErrors(const Utterance& u, const std::vector<ErrorRecord>& errors) {
+    ExpectOk(ApplyOne(ErrorsOp(u.utterance_id, u.conversation_id, u.user_id, errors)));
+  }
+
+  Profile Load(const std::string& user_id) {
+    auto p = store_->LoadProfile(user_id);
+    EXPECT_TRUE(p.ok()) << p.status().ToString();
+    return p.ok() ? *p : Profile{};
+  }
+
+  std::string ConversationText(const std::string& id) {
+    auto v = store_->GetConversation(id);
+    return v.ok() ? Show(*v) : v.status().ToString();
+  }
+
+  std::string UserText(const std::string& id) {
+    auto u = store_->GetUser(id);
+    return u.ok() ? Show(*u) : u.status().ToString();
+  }
+
+  Micros half_life_ = kHalfLife;
+
+ private:
+  fs::path dir_;
+  std::unique_ptr<Store> store_;
+};
+
+using StoreKinds = ::testing::Types<SqliteKind, RocksdbKind>;
+TYPED_TEST_SUITE(StoreContractTest, StoreKinds, KindName);
+
+// ---------------------------------------------------------------- users
+
+// A new user reads back with every field (the email as given), by id and by
+// its email in any case; an unknown id or email is NotFound.
+TYPED_TEST(StoreContractTest, CreateUserReadsBackByIdAndByEmailInAnyCase) {
+  const User ann{NewUuidV7(kT0), "Ann", "Ann.Lee@Example.com", kT0};
+  ExpectOk(this->ApplyOne(UserOp(ann)));
+  auto got = this->store()->GetUser(ann.user_id);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(Show(*got), Show(ann));
+  auto by_email = this->store()->FindUserByEmail("ann.lee@EXAMPLE.COM");
+  ASSERT_TRUE(by_email.ok()) << by_email.status().ToString();
+  EXPECT_EQ(Show(*by_email), Show(ann));
+  ExpectStatus(this->store()->FindUserByEmail("ann.lee@example.org").status(),
+               Status::Code::kNotFound, "User not found");
+  ExpectStatus(this->store()->GetUser(NewUuidV7(kT0)).status(), Status::Code::kNotFound,
+               "User not found");
+}
+
+// Users without an email are allowed any number of times, and keep no email.
+TYPED_TEST(StoreContractTest, UsersWithoutEmailDoNotCollide) {
+  const User a{NewUuidV7(kT0), "a", std::nullopt, kT0};
+  const User b{NewUuidV7(kT0 + 1), "b", std::nullopt, kT0 + 1};
+  std::vector<WriteOp> ops{UserOp(a), UserOp(b)};
+  this->Apply(ops);
+  ExpectOk(ops[0]);
+  ExpectOk(ops[1]);
+  EXPECT_EQ(this->UserText(a.user_id), Show(a));
+  EXPECT_EQ(this->UserText(b.user_id), Show(b));
+  ExpectStatus(this->store()->FindUserByEmail("").status(), Status::Code::kNotFound,
+               "User not found");
+}
+
+// Replaying a user with a client id and the same username and email (in
+// another case) is a replay: nothing changes, and the op answers the stored
+// email and creation time.
+TYPED_TEST(StoreContractTest, CreateUserReplayAnswersWhatIsStored) {
+  const User ann{NewUuidV7(kT0), "ann", "Ann@Example.com", kT0};
+  ExpectOk(this->ApplyOne(UserOp(ann, /*client_id=*/true)));
+  const User again{ann.user_id, "ann", "ann@EXAMPLE.com", kT0 + kHour};
+  const WriteOp op = this->ApplyOne(UserOp(again, /*client_id=*/true));
+  ExpectOk(op, /*replayed=*/true);
+  EXPECT_EQ(Show(op.user), Show(ann));
+  EXPECT_EQ(this->UserText(ann.user_id), Show(ann));
+}
+
+// Reusing a client id with another username or email is a Conflict, and the
+// stored user is unchanged.
+TYPED_TEST(StoreContractTest, CreateUserClientIdReuseWithOtherDetailsConflicts) {
+  const User ann{NewUuidV7(kT0), "ann", "ann@example.com", kT0};
+  ExpectOk(this->ApplyOne(UserOp(ann, /*client_id=*/true)));
+  const std::vector<User> others = {
+      {ann.user_id, "annie", "ann@example.com", kT0},
+      {ann.user_id, "ann", "ann2@example.com", kT0},
+      {ann.user_id, "ann", std::nullopt, kT0},
+  };
+  for (const User& other : others) {
+    SCOPED_TRACE(Show(other));
+    const WriteOp op = this->ApplyOne(UserOp(other, /*client_id=*/true));
+    ExpectStatus(op.status, Status::Code::kConflict, "user_id already exists with other details");
+    EXPECT_FALSE(op.replayed);
+  }
+  EXPECT_EQ(this->UserText(ann.user_id), Show(ann));
+}
+
+// An email already registered (compared case-insensitively) is a Conflict,
+// with or without a client id, and also against a user earlier in the same
+// batch; the conflicting user is not created.
+TYPED_TEST(StoreContractTest, CreateUserDuplicateEmailConflicts) {
+  const User ann{NewUuidV7(kT0), "ann", "ann@example.com", kT0};
+  ExpectOk(this->ApplyOne(UserOp(ann)));
+  const User bob{NewUuidV7(kT0 + 1), "bob", "ANN@example.COM", kT0 + 1};
+  ExpectStatus(this->ApplyOne(UserOp(bob)).status, Status::Code::kConflict,
+               "Email already registered");
+  const User cid{NewUuidV7(kT0 + 2), "cid", "Ann@Example.com", kT0 + 2};
+  ExpectStatus(this->ApplyOne(UserOp(cid, /*client_id=*/true)).status, Status::Code::kConflict,
+               "Email already registered");
+  ExpectStatus(this->store()->GetUser(bob.user_id).status(), Status::Code::kNotFound,
+               "User not found");
+  ExpectStatus(this->store()->GetUser(cid.user_id).status(), Status::Code::kNotFound,
+               "User not found");
+  auto found = this->store()->FindUserByEmail("ann@example.com");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(Show(*found), Show(ann));
+
+  const User carl{NewUuidV7(kT0 + 3), "carl", "carl@x.org", kT0 + 3};
+  const User dave{NewUuidV7(kT0 + 4), "dave", "Carl@X.org", kT0 + 4};
+  std::vector<WriteOp> ops{UserOp(carl), UserOp(dave)};
+  this->Apply(ops);
+  ExpectOk(ops[0]);
+  ExpectStatus(ops[1].status, Status::Code::kConflict, "Email already registered");
+  EXPECT_EQ(this->UserText(carl.user_id), Show(carl));
+  ExpectStatus(this->store()->GetUser(dave.user_id).status(), Status::Code::kNotFound,
+               "User not found");
+}
+
+// ---------------------------------------------------------------- conversations
+
+// A conversation needs its user (NotFound otherwise), which may come earlier
+// in the same batch.
+TYPED_TEST(StoreContractTest, CreateConversationNeedsItsUser) {
+  const Conversation orphan{NewUuidV7(kT0), NewUuidV7(kT0), kT0};
+  ExpectStatus(this->ApplyOne(ConversationOp(orphan)).status, Status::Code::kNotFound,
+               "User not found");
+  ExpectStatus(this->store()->GetConversation(orphan.conversation_id).status(),
+               Status::Code::kNotFound, "Conversation not found");
+
+  const User ann{NewUuidV7(kT0), "ann", std::nullopt, kT0};
+  const Conversation c{NewUuidV7(kT0 + 5), ann.user_id, kT0 + 5};
+  std::vector<WriteOp> ops{UserOp(ann), ConversationOp(c)};
+  this->Apply(ops);
+  ExpectOk(ops[0]);
+  ExpectOk(ops[1]);
+  EXPECT_EQ(this->ConversationText(c.conversation_id), Show(c));
+}
+
+// With a client id, a conversation id already used by the same user is a
+// replay answering the stored start; by another user, a Conflict.
+TYPED_TEST(StoreContractTest, CreateConversationReplayAndConflict) {
+  const Learner a = this->AddLearner("a", std::nullopt, kT0);
+  const Learner b = this->AddLearner("b", std::nullopt, kT0);
+  const Conversation c{NewUuidV7(kT0 + kHour), a.user_id, kT0 + kHour};
+  ExpectOk(this->ApplyOne(ConversationOp(c, /*client_id=*/true)));
+
+  const WriteOp replay = this->ApplyOne(
+      ConversationOp(Conversation{c.conversation_id, a.user_id, kT0 + 2 * kHour}, true));
+  ExpectOk(replay, /*replayed=*/true);
+  EXPECT_EQ(Show(replay.conversation), Show(c));
+
+  const WriteOp other =
+      this->ApplyOne(ConversationOp(Conversation{c.conversation_id, b.user_id, kT0}, true));
+  ExpectStatus(other.status, Status::Code::kConflict, "conversation_id already exists");
+  EXPECT_FALSE(other.replayed);
+  EXPECT_EQ(this->ConversationText(c.conversation_id), Show(c));
+}
+
+// ---------------------------------------------------------------- utterances
+
+// An utterance in an unknown conversation is NotFound and adds nothing.
+TYPED_TEST(StoreContractTest, AddUtteranceToUnknownConversationIsNotFound) {
+  const Learner a = this->AddLearner("a", std::nullopt, kT0);
+  const Learner lost{a.user_id, NewUuidV7(kT0)};
+  const Utterance u = MakeUtterance(lost, "hello", kT0 + kHour, MakeErrors({"verb_tense"}, kT0));
+  DeltaSet deltas(kHalfLife);
+  const WriteOp op = this->ApplyOne(UtteranceOp(u), &deltas);
+  ExpectStatus(op.status, Status::Code::kNotFound, "Conversation not found");
+  EXPECT_TRUE(deltas.empty());
+  EXPECT_TRUE(this->Load(a.user_id).points.empty());
+  ExpectStatus(this->store()->GetConversation(lost.conversation_id).status(),
+               Status::Code::kNotFound, "Conversation not found");
+}
+
+// An utterance by a user who does not own the conversation is an
+// InvalidArgument on user_id, also for an ingest write, which then creates
+// nothing.
+TYPED_TEST(StoreContractTest, AddUtteranceByAnotherUserIsInvalidArgument) {
+  const Learner a = this->AddLearner("a", std::nullopt, kT0);
+  const Learner b = this->AddLearner("b", std::nullopt, kT0);
+  const Learner wrong{b.user_id, a.conversation_id};
+  const Utterance u = MakeUtterance(wrong, "hi", kT0 + kHour, MakeErrors({"spelling"}, kT0));
+  ExpectStatus(this->ApplyOne(UtteranceOp(u)).status, Status::Code::kInvalidArgument,
+               "user_id does not own the conversation", "user_id");
+  const Learner stranger{NewUuidV7(kT0), a.conversation_id};
+  const Utterance v = MakeUtterance(stranger, "hi", kT0 + kHour, MakeErrors({"spelling"}, kT0));
+  ExpectStatus(this->ApplyOne(IngestOp(v, "stranger")).status, Status::Code::kInvalidArgument,
+               "user_id does not own the conversation", "user_id");
+  ExpectStatus(this->store()->GetUser(stranger.user_id).status(), Status::Code::kNotFound,
+               "User not found");
+  EXPECT_EQ(this->ConversationText(a.conversation_id),
+            Show(Conversation{a.conversation_id, a.user_id, kT0}));
+  EXPECT_TRUE(this->Load(b.user_id).points.empty());
+  EXPECT_TRUE(this->Load(a.user_id).points.empty());
+}
+
+// An ingest write creates the user (no email, created at the utterance's
+// time) and the conversation; a second ingest write for the same new
+// conversation in the same batch sees them and just adds its utterance. An
+// existing user is kept as it is.
+TYPED_TEST(StoreContractTest, CreateMissingCreatesUserAndConversationSeenInTheSameBatch) {
+  const Learner l{NewUuidV7(kT0), NewUuidV7(kT0)};
+  const Utterance u1 = MakeUtterance(l, "one", kT0 + kHour, MakeErrors({"verb_tense"}, kT0 + kHour));
+  const Utterance u2 = MakeUtterance(l, "two", kT0 + 2 * kHour,
+                                     MakeErrors({"verb_tense", "spelling"}, kT0 + 2 * kHour));
+  std::vector<WriteOp> ops{IngestOp(u1, "ingest-1"), IngestOp(u2, "ingest-2")};
+  const DeltaSet deltas = this->Apply(ops);
+  ExpectOk(ops[0]);
+  ExpectOk(ops[1]);
+  const std::vector<ErrorRecord> all = Concat(u1.errors, u2.errors);
+  ExpectDeltas(deltas, Fold(l.user_id, all, kHalfLife));
+  EXPECT_EQ(this->UserText(l.user_id), Show(User{l.user_id, "ingest-1", std::nullopt, kT0 + kHour}));
+  ConversationView want{Conversation{l.conversation_id, l.user_id, kT0 + kHour}, {u1, u2}};
+  want.utterances[1].errors = SortedById(u2.errors);
+  EXPECT_EQ(this->ConversationText(l.conversation_id), Show(want));
+  const Profile p = this->Load(l.user_id);
+  EXPECT_TRUE(p.user_known);
+  ExpectPoints(p, Fold(l.user_id, all, kHalfLife));
+
+  // A new conversation of an existing user: the user keeps its name.
+  const Learner l2{l.user_id, NewUuidV7(kT0 + 3 * kHour)};
+  const Utterance u3 = MakeUtterance(l2, "three", kT0 + 3 * kHour);
+  ExpectOk(this->ApplyOne(IngestOp(u3, "renamed")));
+  EXPECT_EQ(this->UserText(l.user_id), Show(User{l.user_id, "ingest-1", std::nullopt, kT0 + kHour}));
+  EXPECT_EQ(this->ConversationText(l2.conversation_id),
+            Show(ConversationView{Conversation{l2.conversation_id, l.user_id, kT0 + 3 * kHour},
+                                  {u3}}));
+}
+
+// With a client id, an utterance id already used with the same request hash
+// is a replay: nothing is added again, and the op answers the stored time
+// and every stored error of the utterance (also those added later), ordered
+// by error_id. Another hash (any of the 64 bits) is a Conflict. A replay
+// within the same batch counts once.
+TYPED_TEST(StoreContractTest, AddUtteranceReplayWithClientId) {
+  constexpr uint64_t kHash = 0xF00DFACE12345678ull;  // above INT64_MAX
+  const Learner a = this->AddLearner("a", std::nullopt, kT0);
+  std::vector<ErrorRecord> errors =
+      MakeErrors({"verb_tense", "spelling", "articles"}, kT0 + kHour);
+  errors = SortedById(errors);
+  std::reverse(errors.begin(), errors.end());  // stored out of id order
+  errors[1].span.reset();
+  errors[1].explanation.reset();
+  const Utterance u = MakeUtterance(a, "I goes", kT0 + kHour, errors);
+  ExpectOk(this->ApplyOne(UtteranceOp(u, /*client_id=*/true, kHash)));
+  const std::vector<ErrorRecord> later = MakeErrors({"word_choice"}, kT0 + 2 * kHour);
+  this->AddErrors(u, later);
+
+  Utterance again = u;
+  again.content = "something else";
+  again.created_at = kT0 + 5 * kHour;
+  again.errors = MakeErrors({"spelling"}, kT0 + 5 * kHour);
+  DeltaSet deltas(kHalfLife);
+  const WriteOp replay = this->ApplyOne(UtteranceOp(again, true, kHash), &deltas);
+  ExpectOk(replay, /*replayed=*/true);
+  EXPECT_EQ(replay.utterance.created_at, u.created_at);
+  EXPECT_EQ(ShowAll(replay.utterance.errors), ShowAll(SortedById(Concat(errors, later))));
+  EXPECT_TRUE(deltas.empty());
+  ExpectPoints(this->Load(a.user_id), Fold(a.user_id, Concat(errors, later), kHalfLife));
+
+  for (const uint64_t other : std::vector<uint64_t>{kHash ^ 1, kHash ^ (uint64_t{1} << 63), 0}) {
+    SCOPED_TRACE(other);
+    const WriteOp op = this->ApplyOne(UtteranceOp(u, true, other));
+    ExpectStatus(op.status, Status::Code::kConflict,
+                 "utterance_id already used for a different utterance");
+    EXPECT_FALSE(op.replayed);
+  }
+
+  // The same new utterance twice in one batch: the second is a replay of the first.
+  const Utterance v = MakeUtterance(a, "twice", kT0 + 6 * kHour,
+                                    MakeErrors({"spelling"}, kT0 + 6 * kHour));
+  std::vector<WriteOp> ops{UtteranceOp(v, true, 5), UtteranceOp(v, true, 5)};
+  const DeltaSet twice = this->Apply(ops);
+  ExpectOk(ops[0]);
+  ExpectOk(ops[1], /*replayed=*/true);
+  EXPECT_EQ(ShowAll(ops[1].utterance.errors), ShowAll(v.errors));
+  ExpectDeltas(twice, Fold(a.user_id, v.errors, kHalfLife));
+
+  Utterance stored_u = u;
+  stored_u.errors = SortedById(Concat(errors, later));
+  const ConversationView want{Conversation{a.conversation_id, a.user_id, kT0}, {stored_u, v}};
+  EXPECT_EQ(this->ConversationText(a.conversation_id), Show(want));
+}
+
+// ---------------------------------------------------------------- errors
+
+// Errors are added to an existing utterance whose user and conversation
+// match; an unknown utterance is NotFound, mismatched ids InvalidArgument.
+TYPED_TEST(StoreContractTest, AddErrorsChecksTheUtterance) {
+  const Learner a = this->AddLearner("a", std::nullopt, kT0);
+  const Learner b = this->AddLearner("b", std::nullopt, kT0);
+  const Utterance u = this->Say(a, kT0 + kHour, MakeErrors({"verb_tense"}, kT0 + kHour));
+  const std::vector<ErrorRecord> more = MakeErrors({"spelling"}, kT0 + 2 * kHour);
+
+  ExpectStatus(this->ApplyOne(ErrorsOp(NewUuidV7(kT0), a.conversation_id, a.user_id, more)).status,
+               Status::Code::kNotFound, "Utterance not found");
+  const std::string kApart = "user_id, conversation_id and utterance_id do not belong together";
+  ExpectStatus(this->ApplyOne(ErrorsOp(u.utterance_id, b.conversation_id, a.user_id, more)).status,
+               Status::Code::kInvalidArgument, kApart, "utterance_id");
+  ExpectStatus(this->ApplyOne(ErrorsOp(u.utterance_id, a.conversation_id, b.user_id, more)).status,
+               Status::Code::kInvalidArgument, kApart, "utterance_id");
+  EXPECT_TRUE(this->Load(b.user_id).points.empty());
+  ExpectPoints(this->Load(a.user_id), Fold(a.user_id, u.errors, kHalfLife));
+
+  const std::vector<ErrorRecord> good =
+      MakeErrors({"spelling", "verb_tense"}, kT0 + 3 * kHour);
+  DeltaSet deltas(kHalfLife);
+  ExpectOk(this->ApplyOne(ErrorsOp(u.utterance_id, a.conversation_id, a.user_id, good), &deltas));
+  ExpectDeltas(deltas, Fold(a.user_id, good, kHalfLife));
+  ExpectPoints(this->Load(a.user_id), Fold(a.user_id, Concat(u.errors, good), kHalfLife));
+  Utterance want = u;
+  want.errors = SortedById(Concat(u.errors, good));
+  EXPECT_EQ(this->ConversationText(a.conversation_id),
+            Show(ConversationView{Conversation{a.conversation_id, a.user_id, kT0}, {want}}));
+}
+
+// ---------------------------------------------------------------- batches
+
+// In one batch, each failed op changes nothing while the others apply (also
+// ops after the failures), and `deltas` holds the merged deltas of the
+// applied ops only.
+TYPED_TEST(StoreContractTest, FailedOpsChangeNothingWhileTheOthersApply) {
+  const Learner a{NewUuidV7(kT0), NewUuidV7(kT0)};
+  const std::string bob_id = NewUuidV7(kT0 + 1);
+  const Learner bob{bob_id, NewUuidV7(kT0 + 1)};
+  const Utterance u1 =
+      MakeUtterance(a, "one", kT0 + kHour,
+                    {MakeError("verb_tense", kT0 + kHour), MakeError("verb_tense", kT0 + 2 * kHour)});
+  const Learner lost{a.user_id, NewUuidV7(kT0 + 2)};
+  const Utterance u2 = MakeUtterance(lost, "lost", kT0 + kHour, MakeErrors({"spelling"}, kT0 + kHour));
+  const std::vector<ErrorRecord> stray = MakeErrors({"articles"}, kT0 + 3 * kHour);
+  const std::vector<ErrorRecord> extra = MakeErrors({"verb_tense"}, kT0 + 4 * kHour);
+  const Utterance u3 = MakeUtterance(Learner{bob_id, a.conversation_id}, "not mine", kT0 + kHour,
+                                     MakeErrors({"word_choice"}, kT0 + kHour));
+  std::vector<WriteOp> ops{
+      UserOp(User{a.user_id, "ann", "ann@x.org", kT0}),                            // 0 ok
+      ConversationOp(Conversation{a.conversation_id, a.user_id, kT0}),             // 1 ok
+      UtteranceOp(u1),                                                             // 2 ok
+      UtteranceOp(u2),                                                             // 3 NotFound
+      ErrorsOp(u1.utterance_id, lost.conversation_id, a.user_id, stray),           // 4 Invalid
+      ErrorsOp(u1.utterance_id, a.conversation_id, a.user_id, extra),              // 5 ok
+      UserOp(User{bob_id, "bob", "ANN@x.org", kT0 + 1}),                           // 6 Conflict
+      ConversationOp(Conversation{bob.conversation_id, bob_id, kT0 + 1}),          // 7 NotFound
+      AttemptOp(bob_id, "ex-1", "verb_tense", true, kT0 + 5 * kHour),              // 8 NotFound
+      UtteranceOp(u3),                                                             // 9 Invalid
+  };
+  const DeltaSet deltas = this->Apply(ops);
+  ExpectOk(ops[0]);
+  ExpectOk(ops[1]);
+  ExpectOk(ops[2]);
+  ExpectStatus(ops[3].status, Status::Code::kNotFound, "Conversation not found");
+  ExpectStatus(ops[4].status, Status::Code::kInvalidArgument,
+               "user_id, conversation_id and utterance_id do not belong together", "utterance_id");
+  ExpectOk(ops[5]);
+  ExpectStatus(ops[6].status, Status::Code::kConflict, "Email already registered");
+  ExpectStatus(ops[7].status, Status::Code::kNotFound, "User not found");
+  ExpectStatus(ops[8].status, Status::Code::kNotFound, "User not found");
+  ExpectStatus(ops[9].status, Status::Code::kInvalidArgument,
+               "user_id does not own the conversation", "user_id");
+
+  const std::vector<ErrorRecord> applied = Concat(u1.errors, extra);
+  ExpectDeltas(deltas, Fold(a.user_id, applied, kHalfLife));
+  ExpectPoints(this->Load(a.user_id), Fold(a.user_id, applied, kHalfLife));
+  Utterance want = u1;
+  want.errors = SortedById(applied);
+  EXPECT_EQ(this->ConversationText(a.conversation_id),
+            Show(ConversationView{Conversation{a.conversation_id, a.user_id, kT0}, {want}}));
+  ExpectStatus(this->store()->GetUser(bob_id).status(), Status::Code::kNotFound, "User not found");
+  ExpectStatus(this->store()->GetConversation(bob.conversation_id).status(),
+               Status::Code::kNotFound, "Conversation not found");
+  ExpectStatus(this->store()->GetConversation(lost.conversation_id).status(),
+               Status::Code::kNotFound, "Conversation not found");
+  auto days = this->store()->ErrorsPerDay(a.user_id, kT0, kT0 + kMicrosPerDay);
+  ASSERT_TRUE(days.ok());
+  EXPECT_EQ(ShowAll(*days), ShowAll(std::vector<DayCount>{{kDay0, "Grammar", 3}}));
+}
+
+// ---------------------------------------------------------------- profiles
+
+// The profile folds every batch: per subcategory the count, the earliest
+// first_seen (even when an older error comes in a later batch), the latest
+// last_seen and the decay sum, as a fresh computation gives; another
+// learner's errors stay out.
+TYPED_TEST(StoreContractTest, LoadProfileFoldsEveryBatch) {
+  const Learner a = this->AddLearner("a", std::nullopt, kT0);
+  const Learner b = this->AddLearner("b", std::nullopt, kT0);
+  std::vector<ErrorRecord> all;
+  const Utterance u1 = this->Say(a, kT0 + kHour, {MakeError("verb_tense", kT0 + kHour),
+                                                  MakeError("spelling", kT0 + 2 * kHour)});
+  all = Concat(all, u1.errors);
+  this->Say(b, kT0 + kHour, MakeErrors({"verb_tense", "articles"}, kT0 + kHour));
+  {
+    const Utterance u2 =
+        MakeUtterance(a, "two", kT0 + 3 * kMicrosPerDay,
+                      MakeErrors({"verb_tense"}, kT0 + 3 * kMicrosPerDay));
+    const std::vector<ErrorRecord> earlier = MakeErrors({"verb_tense"}, kT0 + 30 * kMinute);
+    std::vector<WriteOp> ops{UtteranceOp(u2),
+                             ErrorsOp(u1.utterance_id, a.conversation_id, a.user_id, earlier)};
+    const DeltaSet deltas = this->Apply(ops);
+    ExpectOk(ops[0]);
+    ExpectOk(ops[1]);
+    ExpectDeltas(deltas, Fold(a.user_id, Concat(u2.errors, earlier), kHalfLife));
+    all = Concat(Concat(all, u2.errors), earlier);
+  }
+  {
+    const Utterance u3 = MakeUtterance(a, "three", kT0 + 10 * kMicrosPerDay,
+                                       MakeErrors({"spelling"}, kT0 + 10 * kMicrosPerDay));
+    const Utterance u4 = MakeUtterance(a, "four", kT0 + 5 * kMicrosPerDay,
+                                       MakeErrors({"word_choice", "spelling"}, kT0 + 5 * kMicrosPerDay));
+    std::vector<WriteOp> ops{UtteranceOp(u3), UtteranceOp(u4)};
+    this->Apply(ops);
+    ExpectOk(ops[0]);
+    ExpectOk(ops[1]);
+    all = Concat(Concat(all, u3.errors), u4.errors);
+  }
+  const Profile p = this->Load(a.user_id);
+  EXPECT_TRUE(p.user_known);
+  ExpectPoints(p, Fold(a.user_id, all, kHalfLife));
+  EXPECT_EQ(p.TotalErrors(), 7);
+  for (const auto& pt : p.points) EXPECT_EQ(Show(pt.memory), Show(MemoryState{}));
+}
+
+// An unknown user has an empty profile with user_known false; a known user
+// without errors or attempts an empty one with user_known true.
+TYPED_TEST(StoreContractTest, LoadProfileOfUnknownAndQuietUsers) {
+  const Profile unknown = this->Load(NewUuidV7(kT0));
+  EXPECT_EQ(ShowProfile(unknown), ShowProfile(Profile{}));
+  const Learner a = this->AddLearner("a", std::nullopt, kT0);
+  this->Say(a, kT0 + kHour, {});
+  Profile quiet;
+  quiet.user_known = true;
+  EXPECT_EQ(ShowProfile(this->Load(a.user_id)), ShowProfile(quiet));
+}
+
+// Examples are the newest 30 errors that have a correction and whose
+// utterance has content (errors added later included, with their
+// utterance's content), newest first; a missing span is -1, a missing
+// original "". Other learners' errors stay out.
+TYPED_TEST(StoreContractTest, ExamplesAreTheNewestCorrectedErrorsWithContent) {
+  const Learner a = this->AddLearner("a", std::nullopt, kT0);
+  const Learner b = this->AddLearner("b", std::nullopt, kT0);
+  std::vector<Example> eligible;
+  auto example = [](const ErrorRecord& e, const std::string& content) {
+    return Example{e.error_id, e.subcategory_id, content, e.original.value_or(""), *e.correction,
+                   e.span ? e.span->start : -1, e.span ? e.span->end : -1, e.created_at};
+  };
+  std::vector<Utterance> said;
+  for (int batch = 0; batch < 5; ++batch) {
+    std::vector<WriteOp> ops;
+    for (int j = 0; j < 7; ++j) {
+      const int i = batch * 7 + j;
+      const Micros at = kT0 + i * kHour;
+      ErrorRecord e = MakeError(i % 2 ? "spelling" : "verb_tense", at);
+      e.correction = fmt::format("fix {}", i);
+      if (i == 10) e.span.reset();
+      if (i == 33) e.original.reset();
+      const std::string content = fmt::format("I goes home {}", i);
+      said.push_back(MakeUtterance(a, content, at, {e}));
+      ops.push_back(UtteranceOp(said.back()));
+      eligible.push_back(example(e, content));
+    }
+    this->Apply(ops);
+    for (const auto& op : ops) ExpectOk(op);
+  }
+  // Newer but not examples: no correction; no content.
+  ErrorRecord uncorrected = MakeError("verb_tense", kT0 + 40 * kHour);
+  uncorrected.correction.reset();
+  this->Say(a, kT0 + 40 * kHour, {uncorrected});
+  this->Say(a, kT0 + 41 * kHour, MakeErrors({"spelling"}, kT0 + 41 * kHour), std::nullopt);
+  // An error added later to the first utterance: an example with its content.
+  const ErrorRecord late = MakeError("articles", kT0 + 36 * kHour);
+  this->AddErrors(said[0], {late});
+  eligible.push_back(example(late, *said[0].content));
+  this->Say(b, kT0 + 50 * kHour, MakeErrors({"spelling"}, kT0 + 50 * kHour));
+
+  std::sort(eligible.begin(), eligible.end(),
+            [](const Example& x, const Example& y) { return x.created_at > y.created_at; });
+  eligible.resize(kMaxExamples);
+  EXPECT_EQ(ShowAll(this->Load(a.user_id).examples), ShowAll(eligible));
+}
+
+// recent_correct holds the newest 100 correct answers, newest first; wrong
+// answers stay out.
+TYPED_TEST(StoreContractTest, RecentCorrectIsTheNewestHundredCorrectAnswers) {
+  const Learner a = this->AddLearner("a", std::nullopt, kT0);
+  std::vector<RecentCorrect> correct;
+  std::vector<WriteOp> ops;
+  for (int i = 0; i < 105; ++i) {
+    const Micros at = kT0 + (i * 37 % 105) * kMinute;  // not in time order
+    const std::string ex = fmt::format("ex-{}", i);
+    ops.push_back(AttemptOp(a.user_id, ex, "verb_tense", true, at));
+    correct.push_back(RecentCorrect{ex, at});
+  }
+  for (int i = 0; i < 5; ++i) {
+    ops.push_back(AttemptOp(a.user_id, fmt::format("wrong-{}", i), "verb_tense", false,
+                            kT0 + (200 + i) * kMinute));
+  }
+  this->Apply(ops);
+  for (const auto& op : ops) ExpectOk(op);
+  ExpectOk(this->ApplyOne(AttemptOp(a.user_id, "ex-last", "spelling", true, kT0 + 300 * kMinute)));
+  correct.push_back(RecentCorrect{"ex-last", kT0 + 300 * kMinute});
+  std::sort(correct.begin(), correct.end(), [](const RecentCorrect& x, const RecentCorrect& y) {
+    return x.answered_at > y.answered_at;
+  });
+  correct.resize(kMaxRecentCorrect);
+  EXPECT_EQ(ShowAll(this->Load(a.user_id).recent_correct), ShowAll(correct));
+}
+
+// ---------------------------------------------------------------- attempts
+
+// An attempt by an unknown user is NotFound and records nothing.
+TYPED_TEST(StoreContractTest, RecordAttemptOnUnknownUserIsNotFound) {
+  const std::string ghost = NewUuidV7(kT0);
+  ExpectStatus(this->ApplyOne(AttemptOp(ghost, "ex-1", "verb_tense", true, kT0)).status,
+               Status::Code::kNotFound, "User not found");
+  EXPECT_EQ(ShowProfile(this->Load(ghost)), ShowProfile(Profile{}));
+}
+
+// Each attempt returns the point's memory state after it: the stored state
+// with the conversation errors committed so far folded in as lapses, then the
+// attempt (core/mastery.h). Attempts in one batch see each other. LoadProfile
+// shows the state on the point; an attempt on a subcategory without errors
+// is kept and shows once an error there appears.
+TYPED_TEST(StoreContractTest, RecordAttemptReturnsMemoryStateAndProfileShowsIt) {
+  const Learner a = this->AddLearner("a", std::nullopt, kT0);
+  this->Say(a, kT0 + kHour, MakeErrors({"verb_tense"}, kT0 + kHour));
+
+  const MemoryState m1 = AfterAttempt(WithLapses(MemoryState{}, kT0 + kHour), true, kT0 + 2 * kHour);
+  WriteOp op = this->ApplyOne(AttemptOp(a.user_id, "ex-1", "verb_tense", true, kT0 + 2 * kHour));
+  ExpectOk(op);
+  EXPECT_EQ(Show(op.memory), Show(m1));
+
+  const MemoryState m2 = AfterAttempt(WithLapses(m1, kT0 + kHour), false, kT0 + 30 * kHour);
+  op = this->ApplyOne(AttemptOp(a.user_id, "ex-2", "verb_tense", false, kT0 + 30 * kHour));
+  ExpectOk(op);
+  EXPECT_EQ(Show(op.memory), Show(m2));
+
+  this->Say(a, kT0 + 50 * kHour, MakeErrors({"verb_tense"}, kT0 + 50 * kHour));
+  const MemoryState m3 = AfterAttempt(WithLapses(m2, kT0 + 50 * kHour), true, kT0 + 60 * kHour);
+  const MemoryState m4 = AfterAttempt(WithLapses(m3, kT0 + 50 * kHour), true, kT0 + 70 * kHour);
+  std::vector<WriteOp> ops{AttemptOp(a.user_id, "ex-3", "verb_tense", true, kT0 + 60 * kHour),
+                           AttemptOp(a.user_id, "ex-4", "verb_tense", true, kT0 + 70 * kHour)};
+  this->Apply(ops);
+  ExpectOk(ops[0]);
+  ExpectOk(ops[1]);
+  EXPECT_EQ(Show(ops[0].memory), Show(m3));
+  EXPECT_EQ(Show(ops[1].memory), Show(m4));
+
+  const MemoryState s1 = AfterAttempt(WithLapses(MemoryState{}, 0), true, kT0 + 80 * kHour);
+  op = this->ApplyOne(AttemptOp(a.user_id, "ex-5", "spelling", true, kT0 + 80 * kHour));
+  ExpectOk(op);
+  EXPECT_EQ(Show(op.memory), Show(s1));
+
+  Profile p = this->Load(a.user_id);
+  ASSERT_EQ(p.points.size(), 1u);
+  EXPECT_EQ(p.points[0].subcategory_id, "verb_tense");
+  EXPECT_EQ(Show(p.points[0].memory), Show(m4));
+  EXPECT_EQ(ShowAll(p.recent_correct),
+            ShowAll(std::vector<RecentCorrect>{{"ex-5", kT0 + 80 * kHour},
+                                               {"ex-4", kT0 + 70 * kHour},
+                                               {"ex-3", kT0 + 60 * kHour},
+                                               {"ex-1", kT0 + 2 * kHour}}));
+
+  this->Say(a, kT0 + 90 * kHour, MakeErrors({"spelling"}, kT0 + 90 * kHour));
+  p = this->Load(a.user_id);
+  const ErrorPoint* spelling = p.Find("spelling");
+  ASSERT_NE(spelling, nullptr);
+  EXPECT_EQ(Show(spelling->memory), Show(s1));
+}
+
+// Frequencies are written from the batch's merged deltas after its ops, so
+// an attempt sees the errors committed before its batch as lapses, not an
+// error earlier in the same batch.
+TYPED_TEST(StoreContractTest, AttemptSeesErrorsCommittedBeforeItsBatch) {
+  const Learner a = this->AddLearner("a", std::nullopt, kT0);
+  this->Say(a, kT0 + kHour, MakeErrors({"verb_tense"}, kT0 + kHour));
+  const MemoryState m1 = AfterAttempt(WithLapses(MemoryState{}, kT0 + kHour), true, kT0 + 2 * kHour);
+  ExpectOk(this->ApplyOne(AttemptOp(a.user_id, "ex-1", "verb_tense", true, kT0 + 2 * kHour)));
+  const Utterance u = MakeUtterance(a, "again", kT0 + 3 * kHour,
+                                    MakeErrors({"verb_tense"}, kT0 + 3 * kHour));
+  std::vector<WriteOp> ops{UtteranceOp(u),
+                           AttemptOp(a.user_id, "ex-2", "verb_tense", true, kT0 + 4 * kHour)};
+  this->Apply(ops);
+  ExpectOk(ops[0]);
+  ExpectOk(ops[1]);
+  const MemoryState m2 = AfterAttempt(WithLapses(m1, kT0 + kHour), true, kT0 + 4 * kHour);
+  EXPECT_EQ(Show(ops[1].memory), Show(m2));
+  const Profile p = this->Load(a.user_id);
+  ASSERT_NE(p.Find("verb_tense"), nullptr);
+  EXPECT_EQ(Show(p.Find("verb_tense")->memory), Show(m2));
+  EXPECT_EQ(p.Find("verb_tense")->last_seen, kT0 + 3 * kHour);
+}
+
+// ---------------------------------------------------------------- windows
+
+// ProfileBetween counts only the learner's errors with created_at in
+// [since, until] (both ends included), with the store's half-life; a window
+// has counts only (no mastery, examples or attempts).
+TYPED_TEST(StoreContractTest, ProfileBetweenCountsOnlyErrorsInTheWindow) {
+  const Learner a = this->AddLearner("a", std::nullopt, kT0);
+  const Learner b = this->AddLearner("b", std::nullopt, kT0);
+  std::vector<ErrorRecord> inside;
+  const std::vector<std::string> subs = {"verb_tense", "verb_tense", "spelling", "verb_tense",
+                                         "spelling"};
+  for (int d = 0; d < 5; ++d) {
+    const Utterance u = this->Say(a, kT0 + d * kMicrosPerDay,
+                                  MakeErrors({subs[d]}, kT0 + d * kMicrosPerDay));
+    if (d >= 1 && d <= 3) inside = Concat(inside, u.errors);
+  }
+  this->Say(b, kT0 + 2 * kMicrosPerDay, MakeErrors({"articles"}, kT0 + 2 * kMicrosPerDay));
+  ExpectOk(this->ApplyOne(AttemptOp(a.user_id, "ex-1", "verb_tense", true, kT0 + 2 * kHour)));
+
+  auto w = this->store()->ProfileBetween(a.user_id, kT0 + kMicrosPerDay, kT0 + 3 * kMicrosPerDay);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  ExpectPoints(*w, Fold(a.user_id, inside, kHalfLife));
+  for (const auto& pt : w->points) EXPECT_EQ(Show(pt.memory), Show(MemoryState{}));
+  EXPECT_TRUE(w->examples.empty());
+  EXPECT_TRUE(w->recent_correct.empty());
+
+  auto none = this->store()->ProfileBetween(a.user_id, kT0 + kHour, kT0 + kMicrosPerDay - 1);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->points.empty());
+  auto unknown = this->store()->ProfileBetween(NewUuidV7(kT0), kT0, kT0 + 10 * kMicrosPerDay);
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_TRUE(unknown->points.empty());
+}
+
+// ErrorsPerDay counts the learner's errors in [since, until] per UTC day
+// (days since the epoch) and category, ordered by day then category.
+TYPED_TEST(StoreContractTest, ErrorsPerDayBucketsByDayAndCategory) {
+  const Learner a = this->AddLearner("a", std::nullopt, kT0);
+  const Learner b = this->AddLearner("b", std::nullopt, kT0);
+  const Micros d1 = kT0 + kMicrosPerDay, d3 = kT0 + 3 * kMicrosPerDay;
+  this->Say(a, kT0 + kHour, MakeErrors({"verb_tense"}, kT0 + kHour));  // before `since`
+  this->Say(a, kT0 + 2 * kHour, {MakeError("spelling", kT0 + 2 * kHour),
+                                 MakeError("verb_tense", kT0 + 2 * kHour),
+                                 MakeError("spelling", kT0 + 3 * kHour)});
+  this->Say(a, d1 - 1, MakeErrors({"word_choice"}, d1 - 1));  // the day's last microsecond
+  this->Say(a, d1, {MakeError("word_choice", d1), MakeError("articles", d1 + kHour)});
+  this->Say(a, d3 + 5 * kHour, MakeErrors({"spelling"}, d3 + 5 * kHour));  // == until
+  this->Say(a, d3 + 6 * kHour, MakeErrors({"spelling"}, d3 + 6 * kHour));  // after `until`
+  this->Say(b, kT0 + 2 * kHour, MakeErrors({"verb_tense", "spelling"}, kT0 + 2 * kHour));
+
+  auto days = this->store()->ErrorsPerDay(a.user_id, kT0 + 2 * kHour, d3 + 5 * kHour);
+  ASSERT_TRUE(days.ok()) << days.status().ToString();
+  const std::vector<DayCount> want = {
+      {kDay0, "Grammar", 1},    {kDay0, "Spelling", 2},     {kDay0, "Vocabulary", 1},
+      {kDay0 + 1, "Grammar", 1}, {kDay0 + 1, "Vocabulary", 1}, {kDay0 + 3, "Spelling", 1},
+  };
+  EXPECT_EQ(ShowAll(*days), ShowAll(want));
+  auto unknown = this->store()->ErrorsPerDay(NewUuidV7(kT0), kT0, d3 + kMicrosPerDay);
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_TRUE(unknown->empty());
+}
+
+// ---------------------------------------------------------------- conversations
+
+// GetConversation answers the conversation with its utterances ordered by
+// created_at then utterance_id (whatever order and batch they came in), each
+// with its errors ordered by error_id, every field as stored; another
+// conversation's utterances stay out; an unknown id is NotFound.
+TYPED_TEST(StoreContractTest, GetConversationOrdersUtterancesAndErrors) {
+  const Learner a = this->AddLearner("a", std::nullopt, kT0);
+  const Learner other{a.user_id, NewUuidV7(kT0)};
+  ExpectOk(this->ApplyOne(ConversationOp(Conversation{other.conversation_id, a.user_id, kT0})));
+  this->Say(other, kT0 + kHour, MakeErrors({"spelling"}, kT0 + kHour));
+
+  std::vector<ErrorRecord> e1 = SortedById(MakeErrors({"verb_tense", "spelling", "articles"},
+                                                      kT0 + 2 * kHour));
+  std::reverse(e1.begin(), e1.end());
+  const Utterance u1 = MakeUtterance(a, "first said", kT0 + 2 * kHour, e1);
+  const Utterance u2 = MakeUtterance(a, "said earlier", kT0 + kHour);
+  // Two at the same time: ordered by utterance_id.
+  std::vector<std::string> ids = {NewUuidV7(kT0 + 3 * kHour), NewUuidV7(kT0 + 3 * kHour)};
+  std::sort(ids.begin(), ids.end());
+  Utterance u3 = MakeUtterance(a, "same time, lower id", kT0 + 3 * kHour,
+                               MakeErrors({"word_choice"}, kT0 + 3 * kHour));
+  u3.utterance_id = ids[0];
+  Utterance u4 = MakeUtterance(a, "same time, higher id", kT0 + 3 * kHour);
+  u4.utterance_id = ids[1];
+  ErrorRecord bare;
+  bare.error_id = NewUuidV7(kT0 + 4 * kHour);
+  bare.category = "Grammar";
+  bare.subcategory = "verb tense";
+  bare.subcategory_id = "verb_tense";
+  bare.created_at = kT0 + 4 * kHour;
+  const Utterance u5 = MakeUtterance(a, std::nullopt, kT0 + 4 * kHour, {bare});
+
+  std::vector<WriteOp> first{UtteranceOp(u1), UtteranceOp(u4)};
+  this->Apply(first);
+  std::vector<WriteOp> second{UtteranceOp(u5), UtteranceOp(u3), UtteranceOp(u2)};
+  this->Apply(second);
+  for (const auto& op : first) ExpectOk(op);
+  for (const auto& op : second) ExpectOk(op);
+  const std::vector<ErrorRecord> added = MakeErrors({"articles", "spelling"}, kT0 + 5 * kHour);
+  this->AddErrors(u2, added);
+
+  ConversationView want{Conversation{a.conversation_id, a.user_id, kT0}, {u2, u1, u3, u4, u5}};
+  want.utterances[0].errors = SortedById(added);
+  want.utterances[1].errors = SortedById(e1);
+  EXPECT_EQ(this->ConversationText(a.conversation_id), Show(want));
+  ExpectStatus(this->store()->GetConversation(NewUuidV7(kT0)).status(), Status::Code::kNotFound,
+               "Conversation not found");
+}
+
+// ---------------------------------------------------------------- search
+
+// SearchCandidates answers the users whose email (case-insensitively) or
+// username (ASCII case-insensitively) starts with the prefix, then the
+// `recent` users with the greatest user_id, newest first.
+TYPED_TEST(StoreContractTest, SearchCandidatesMatchesPrefixesAndAddsTheNewest) {
+  std::vector<User> users = {
+      {"", "Zed", "Ann@Example.com", 0},  // 0: email
+      {"", "Bob", "anna.k@x.org", 0},     // 1: email
+      {"", "Annie", "carol@x.org", 0},    // 2: username
+      {"", "ANNETTE", "dave@x.org", 0},   // 3: username, upper case
+      {"", "Annabel", std::nullopt, 0},   // 4: username, no email
+      {"", "Eve", "eve@x.org", 0},        // 5: neither
+      {"", "Joanna", "joanna@x.org", 0},  // 6: "ann" inside, not a prefix
+      {"", "Frank", "fann@x.org", 0},     // 7: neither
+  };
+  std::vector<WriteOp> ops;
+  for (size_t i = 0; i < users.size(); ++i) {
+    const Micros at = kT0 + static_cast<Micros>((i * 5) % users.size()) * kMinute;
+    users[i].user_id = NewUuidV7(at);
+    users[i].created_at = at;
+    ops.push_back(UserOp(users[i]));
+  }
+  this->Apply(ops);
+  for (const auto& op : ops) ExpectOk(op);
+  std::vector<User> newest = users;
+  std::sort(newest.begin(), newest.end(),
+            [](const User& x, const User& y) { return x.user_id > y.user_id; });
+
+  // The prefix matches in any order, then exactly the newest `recent`.
+  auto check = [&](const std::string& prefix, size_t recent, std::vector<size_t> matches) {
+    SCOPED_TRACE(prefix);
+    auto got = this->store()->SearchCandidates(prefix, recent);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    const size_t n = matches.size();
+    ASSERT_EQ(got->size(), n + std::min(recent, users.size())) << ShowLines(*got);
+    std::vector<std::string> head, want_head;
+    for (size_t i = 0; i < n; ++i) head.push_back(Show((*got)[i]));
+    for (size_t i : matches) want_head.push_back(Show(users[i]));
+    std::sort(head.begin(), head.end());
+    std::sort(want_head.begin(), want_head.end());
+    EXPECT_EQ(head, want_head);
+    std::vector<User> tail(got->begin() + static_cast<std::ptrdiff_t>(n), got->end());
+    std::vector<User> want_tail(newest.begin(),
+                                newest.begin() + static_cast<std::ptrdiff_t>(std::min(recent, newest.size())));
+    EXPECT_EQ(ShowAll(tail), ShowAll(want_tail));
+  };
+  check("ann", 3, {0, 1, 2, 3, 4});
+  check("anna", 2, {1, 4});
+  check("ann@", 0, {0});
+  check("zz", 4, {});
+  check("eve@x.org", 1, {5});
+}
+
+// Each prefix match (by email, by username) is capped at 50 users.
+TYPED_TEST(StoreContractTest, SearchCandidatesCapsEachPrefixMatchAtFifty) {
+  std::vector<WriteOp> ops;
+  for (int i = 0; i < 55; ++i) {
+    const Micros at = kT0 + i * kMinute;
+    ops.push_back(UserOp(User{NewUuidV7(at), fmt::format("Q{:02}", i),
+                              fmt::format("p{:02}@x.org", i), at}));
+  }
+  this->Apply(ops);
+  for (const auto& op : ops) ExpectOk(op);
+  for (const std::string prefix : {"p", "q"}) {
+    SCOPED_TRACE(prefix);
+    auto got = this->store()->SearchCandidates(prefix, 0);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(got->size(), 50u);
+    std::vector<std::string> ids;
+    for (const User& u : *got) {
+      ids.push_back(u.user_id);
+      const std::string name = u.username;
+      EXPECT_TRUE(u.email->starts_with(prefix) || name.starts_with(prefix == "q" ? "Q" : prefix))
+          << Show(u);
+    }
+    std::sort(ids.begin(), ids.end());
+    EXPECT_EQ(std::unique(ids.begin(), ids.end()), ids.end());
+  }
+  auto all = this->store()->SearchCandidates("zz", 100);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 55u);
+}
+
+// Records keyed by ids that are prefixes of other ids ("learner-1" and
+// "learner-10") stay apart in every read.
+TYPED_TEST(StoreContractTest, IdsThatArePrefixesOfOtherIdsStayApart) {
+  const Learner one{"learner-1", "conversation-1"};
+  const Learner ten{"learner-10", "conversation-10"};
+  std::vector<WriteOp> ops{UserOp(User{one.user_id, "one", "one@x.org", kT0}),
+                           UserOp(User{ten.user_id, "ten", "one@x.org0", kT0}),
+                           ConversationOp(Conversation{one.conversation_id, one.user_id, kT0}),
+                           ConversationOp(Conversation{ten.conversation_id, ten.user_id, kT0})};
+  this->Apply(ops);
+  for (const auto& op : ops) ExpectOk(op);
+  Utterance u1 = MakeUtterance(one, "one", kT0 + kHour, MakeErrors({"verb_tense"}, kT0 + kHour));
+  u1.utterance_id = "utterance-1";
+  u1.errors[0].error_id = "error-1";
+  Utterance u10 = MakeUtterance(ten, "ten", kT0 + kHour,
+                                MakeErrors({"verb_tense", "spelling"}, kT0 + kHour));
+  u10.utterance_id = "utterance-10";
+  u10.errors[0].error_id = "error-10";
+  u10.errors[1].error_id = "error-100";
+  std::vector<WriteOp> say{UtteranceOp(u1), UtteranceOp(u10),
+                           AttemptOp(ten.user_id, "ex-10", "verb_tense", true, kT0 + 2 * kHour)};
+  this->Apply(say);
+  for (const auto& op : say) ExpectOk(op);
+
+  ExpectPoints(this->Load(one.user_id), Fold(one.user_id, u1.errors, kHalfLife));
+  ExpectPoints(this->Load(ten.user_id), Fold(ten.user_id, u10.errors, kHalfLife));
+  const Profile p1 = this->Load(one.user_id);
+  EXPECT_TRUE(p1.recent_correct.empty());
+  ASSERT_EQ(p1.points.size(), 1u);
+  EXPECT_EQ(Show(p1.points[0].memory), Show(MemoryState{}));
+  EXPECT_EQ(p1.examples.size(), 1u);
+  EXPECT_EQ(this->ConversationText(one.conversation_id),
+            Show(ConversationView{Conversation{one.conversation_id, one.user_id, kT0}, {u1}}));
+  auto days = this->store()->ErrorsPerDay(one.user_id, kT0, kT0 + kMicrosPerDay);
+  ASSERT_TRUE(days.ok());
+  EXPECT_EQ(ShowAll(*days), ShowAll(std::vector<DayCount>{{kDay0, "Grammar", 1}}));
+  auto window = this->store()->ProfileBetween(one.user_id, kT0, kT0 + kMicrosPerDay);
+  ASSERT_TRUE(window.ok());
+  ExpectPoints(*window, Fold(one.user_id, u1.errors, kHalfLife));
+  // AddErrors names utterance-1 with learner-10's ids: they do not belong together.
+  ExpectStatus(this->ApplyOne(ErrorsOp("utterance-1", ten.conversation_id, ten.user_id,
+                                       MakeErrors({"articles"}, kT0))).status,
+               Status::Code::kInvalidArgument,
+               "user_id, conversation_id and utterance_id do not belong together", "utterance_id");
+  auto by_email = this->store()->FindUserByEmail("one@x.org");
+  ASSERT_TRUE(by_email.ok());
+  EXPECT_EQ(by_email->user_id, one.user_id);
+}
+
+// An empty string is stored as such, apart from an absent value: empty
+// content, original, correction and explanation read back empty (and an
+// empty correction on empty content is an example), absent ones absent;
+// an empty code reads back empty too.
+TYPED_TEST(StoreContractTest, EmptyStringsStayApartFromAbsentValues) {
+  const Learner a = this->AddLearner("", std::nullopt, kT0);
+  EXPECT_EQ(this->UserText(a.user_id), Show(User{a.user_id, "", std::nullopt, kT0}));
+  ErrorRecord empty = MakeError("verb_tense", kT0 + kHour);
+  empty.original = "";
+  empty.correction = "";
+  empty.explanation = "";
+  empty.code = "";
+  empty.span = Span{0, 0};
+  ErrorRecord absent = MakeError("spelling", kT0 + 2 * kHour);
+  absent.original.reset();
+  absent.correction.reset();
+  absent.explanation.reset();
+  absent.span.reset();
+  const Utterance u = this->Say(a, kT0 + kHour, {empty, absent}, std::string());
+  Utterance want = u;
+  want.errors = SortedById(u.errors);
+  EXPECT_EQ(this->ConversationText(a.conversation_id),
+            Show(ConversationView{Conversation{a.conversation_id, a.user_id, kT0}, {want}}));
+  EXPECT_EQ(ShowAll(this->Load(a.user_id).examples),
+            ShowAll(std::vector<Example>{
+                {empty.error_id, "verb_tense", "", "", "", 0, 0, kT0 + kHour}}));
+}
+
+// A write that breaks a uniqueness rule of the stored records (a new user
+// with an existing user_id and no client id) fails the whole batch:
+// ApplyBatch answers Unavailable, every op carries it, nothing is applied
+// and `deltas` is unchanged.
+TYPED_TEST(StoreContractTest, BatchThatCannotCommitAppliesNothing) {
+  const Learner a = this->AddLearner("ann", "ann@x.org", kT0);
+  const Utterance u = MakeUtterance(a, "lost", kT0 + kHour, MakeErrors({"verb_tense"}, kT0 + kHour));
+  const User newcomer{NewUuidV7(kT0 + 1), "new", "new@x.org", kT0 + 1};
+  std::vector<WriteOp> ops{UtteranceOp(u), UserOp(newcomer),
+                           UserOp(User{a.user_id, "other", "other@x.org", kT0 + 2})};
+  std::vector<WriteOp*> ptrs;
+  for (auto& op : ops) ptrs.push_back(&op);
+  DeltaSet deltas(kHalfLife);
+  const Status s = this->store()->ApplyBatch(ptrs, &deltas);
+  EXPECT_EQ(static_cast<int>(s.code()), static_cast<int>(Status::Code::kUnavailable))
+      << s.ToString();
+  for (const auto& op : ops) {
+    EXPECT_EQ(static_cast<int>(op.status.code()), static_cast<int>(Status::Code::kUnavailable))
+        << op.status.ToString();
+  }
+  EXPECT_TRUE(deltas.empty());
+  EXPECT_EQ(this->UserText(a.user_id), Show(User{a.user_id, "ann", "ann@x.org", kT0}));
+  ExpectStatus(this->store()->GetUser(newcomer.user_id).status(), Status::Code::kNotFound,
+               "User not found");
+  ExpectStatus(this->store()->FindUserByEmail("other@x.org").status(), Status::Code::kNotFound,
+               "User not found");
+  EXPECT_TRUE(this->Load(a.user_id).points.empty());
+  EXPECT_EQ(this->ConversationText(a.conversation_id),
+            Show(Conversation{a.conversation_id, a.user_id, kT0}));
+}
+
+// Ping answers ok on an open store.
+TYPED_TEST(StoreContractTest, PingAnswers) {
+  const Status s = this->store()->Ping();
+  EXPECT_TRUE(s.ok()) << s.ToString();
+}
+
+// ---------------------------------------------------------------- reopening
+
+// A small world with every kind of record, and the reads that show it.
+struct World {
+  Learner ann, bob, ingested;
+  Utterance replayable;
+  uint64_t hash = 0x8000000000000042ull;
+  std::vector<ErrorRecord> ann_errors, bob_errors, ingested_errors;
+  std::vector<ErrorRecord> window_errors;  // ann's in [kT0 + 1d, kT0 + 4d]
+};
+
+// Everything the read methods answer about the world, but decay sums.
+struct Snapshot {
+  std::vector<std::string> text;
+  std::vector<double> decays;
+};
+
+template <typename Fixture>
+World Populate(Fixture* t) {
+  World w;
+  w.ann = t->AddLearner("Ann", "Ann@Example.com", kT0);
+  w.bob = t->AddLearner("Bob", "bob@example.com", kT0 + kMinute);
+  w.ingested = Learner{NewUuidV7(kT0 + 2 * kMinute), NewUuidV7(kT0 + 2 * kMinute)};
+  for (int d = 0; d < 6; ++d) {
+    const Micros at = kT0 + d * kMicrosPerDay + d * kHour;
+    const Utterance u = t->Say(w.ann, at, MakeErrors({d % 2 ? "spelling" : "verb_tense", "articles"}, at));
+    w.ann_errors = Concat(w.ann_errors, u.errors);
+    if (d >= 1 && d <= 3) w.window_errors = Concat(w.window_errors, u.errors);
+  }
+  const Micros at = kT0 + 7 * kMicrosPerDay;
+  w.replayable = MakeUtterance(w.ann, "replay me", at, MakeErrors({"word_choice"}, at));
+  ExpectOk(t->ApplyOne(UtteranceOp(w.replayable, true, w.hash)));
+  const std::vector<ErrorRecord> more = MakeErrors({"verb_tense"}, at + kHour);
+  t->AddErrors(w.replayable, more);
+  w.ann_errors = Concat(Concat(w.ann_errors, w.replayable.errors), more);
+  w.replayable.errors = SortedById(Concat(w.replayable.errors, more));
+  std::vector<WriteOp> attempts{
+      AttemptOp(w.ann.user_id, "ex-1", "verb_tense", true, kT0 + 8 * kMicrosPerDay),
+      AttemptOp(w.ann.user_id, "ex-2", "spelling", false, kT0 + 8 * kMicrosPerDay + kHour),
+      AttemptOp(w.bob.user_id, "ex-3", "articles", true, kT0 + 8 * kMicrosPerDay)};
+  t->Apply(attempts);
+  for (const auto& op : attempts) ExpectOk(op);
+  const Utterance b = t->Say(w.bob, kT0 + 2 * kMicrosPerDay,
+                             MakeErrors({"articles", "articles"}, kT0 + 2 * kMicrosPerDay));
+  w.bob_errors = b.errors;
+  const Utterance i = MakeUtterance(w.ingested, "ingested", kT0 + 3 * kMicrosPerDay,
+                                    MakeErrors({"spelling"}, kT0 + 3 * kMicrosPerDay));
+  ExpectOk(t->ApplyOne(IngestOp(i, "learner-7")));
+  w.ingested_errors = i.errors;
+  return w;
+}
+
+template <typename Fixture>
+Snapshot Take(Fixture* t, const World& w) {
+  Snapshot s;
+  Store* store = t->store();
+  for (const Learner* l : {&w.ann, &w.bob, &w.ingested}) {
+    s.text.push_back(t->UserText(l->user_id));
+    s.text.push_back(t->ConversationText(l->conversation_id));
+    const Profile p = t->Load(l->user_id);
+    s.text.push_back(ShowProfile(p));
+    for (double d : Decays(p)) s.decays.push_back(d);
+    auto days = store->ErrorsPerDay(l->user_id, kT0 - kMicrosPerDay, kT0 + 30 * kMicrosPerDay);
+    s.text.push_back(days.ok() ? ShowLines(*days)
+                               : days.status().ToString());
+  }
+  auto window = store->ProfileBetween(w.ann.user_id, kT0 + kMicrosPerDay, kT0 + 4 * kMicrosPerDay);
+  s.text.push_back(window.ok() ? ShowProfile(*window) : window.status().ToString());
+  if (window.ok()) {
+    for (double d : Decays(*window)) s.decays.push_back(d);
+  }
+  auto by_email = store->FindUserByEmail("ANN@example.com");
+  s.text.push_back(by_email.ok() ? Show(*by_email) : by_email.status().ToString());
+  auto candidates = store->SearchCandidates("b", 0);
+  s.text.push_back(candidates.ok() ? ShowLines(*candidates)
+                                   : candidates.status().ToString());
+  auto newest = store->SearchCandidates("zzz", 10);
+  s.text.push_back(newest.ok() ? ShowLines(*newest)
+                               : newest.status().ToString());
+  return s;
+}
+
+// Closing the store and opening it again on the same directory keeps every
+// record: every read answers the same, the profile's counts are still a
+// fresh computation's, and later writes still see the stored records
+// (a replay, a taken email, an existing conversation).
+TYPED_TEST(StoreContractTest, ReopenKeepsEverything) {
+  const World w = Populate(this);
+  const Snapshot before = Take(this, w);
+  ExpectPoints(this->Load(w.ann.user_id), Fold(w.ann.user_id, w.ann_errors, kHalfLife));
+  ASSERT_NO_FATAL_FAILURE(this->Reopen(kHalfLife));
+  const Snapshot after = Take(this, w);
+  EXPECT_EQ(after.text, before.text);
+  ASSERT_EQ(after.decays.size(), before.decays.size());
+  for (size_t i = 0; i < after.decays.size(); ++i) {
+    EXPECT_NEAR(after.decays[i], before.decays[i], kDecayTolerance) << i;
+  }
+  ExpectPoints(this->Load(w.ann.user_id), Fold(w.ann.user_id, w.ann_errors, kHalfLife));
+  ExpectPoints(this->Load(w.bob.user_id), Fold(w.bob.user_id, w.bob_errors, kHalfLife));
+  ExpectPoints(this->Load(w.ingested.user_id),
+               Fold(w.ingested.user_id, w.ingested_errors, kHalfLife));
+
+  const WriteOp replay = this->ApplyOne(UtteranceOp(w.replayable, true, w.hash));
+  ExpectOk(replay, /*replayed=*/true);
+  EXPECT_EQ(ShowAll(replay.utterance.errors), ShowAll(w.replayable.errors));
+  ExpectStatus(this->ApplyOne(UserOp(User{NewUuidV7(kT0), "x", "ann@EXAMPLE.com", kT0})).status,
+               Status::Code::kConflict, "Email already registered");
+  const Utterance u = this->Say(w.bob, kT0 + 9 * kMicrosPerDay,
+                                MakeErrors({"articles"}, kT0 + 9 * kMicrosPerDay));
+  ExpectPoints(this->Load(w.bob.user_id),
+               Fold(w.bob.user_id, Concat(w.bob_errors, u.errors), kHalfLife));
+}
+
+// Reopening with another half-life recomputes every decay sum from the
+// errors (as a fresh DeltaSet with the new half-life gives) and keeps the
+// counts; windows and later writes use the new half-life; going back
+// recomputes again.
+TYPED_TEST(StoreContractTest, ReopenWithAnotherHalfLifeRecomputesDecay) {
+  const World w = Populate(this);
+  const Micros kWeek = 7 * kMicrosPerDay;
+  ASSERT_NO_FATAL_FAILURE(this->Reopen(kWeek));
+  ExpectPoints(this->Load(w.ann.user_id), Fold(w.ann.user_id, w.ann_errors, kWeek));
+  ExpectPoints(this->Load(w.bob.user_id), Fold(w.bob.user_id, w.bob_errors, kWeek));
+  ExpectPoints(this->Load(w.ingested.user_id), Fold(w.ingested.user_id, w.ingested_errors, kWeek));
+  auto window =
+      this->store()->ProfileBetween(w.ann.user_id, kT0 + kMicrosPerDay, kT0 + 4 * kMicrosPerDay);
+  ASSERT_TRUE(window.ok());
+  ExpectPoints(*window, Fold(w.ann.user_id, w.window_errors, kWeek));
+
+  const Utterance u = this->Say(w.ann, kT0 + 20 * kMicrosPerDay,
+                                MakeErrors({"verb_tense", "spelling"}, kT0 + 20 * kMicrosPerDay));
+  const std::vector<ErrorRecord> ann_all = Concat(w.ann_errors, u.errors);
+  ExpectPoints(this->Load(w.ann.user_id), Fold(w.ann.user_id, ann_all, kWeek));
+
+  ASSERT_NO_FATAL_FAILURE(this->Reopen(kHalfLife));
+  ExpectPoints(this->Load(w.ann.user_id), Fold(w.ann.user_id, ann_all, kHalfLife));
+  ExpectPoints(this->Load(w.bob.user_id), Fold(w.bob.user_id, w.bob_errors, kHalfLife));
+}
+
+}  // namespace
+}  // namespace errata
