@@ -29,8 +29,10 @@ unit: build
 e2e: build
 	cd $(BUILD) && ctest --output-on-failure -L e2e
 
+# One run per embedded store (SQLite, then RocksDB), each with its own W0.
 bench: build
 	./bench/run.sh
+	BENCH_STORE=rocksdb ./bench/run.sh
 
 # SQLite vs PostgreSQL (one node, two behind nginx); see BENCHMARKS.md, "Scale out".
 bench-scale-out: build

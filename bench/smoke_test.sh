@@ -3,7 +3,8 @@
 # 1 s per workload, rows to a temp file (not BENCHMARKS.md). Fails when a
 # workload had non-2xx answers (other than 501 from the not-yet-built
 # GET /v1/users/{id}/exercises), wrk or the loader failed, or the server died.
-# ERRATA_BIN: the server binary (default build/errata).
+# ERRATA_BIN: the server binary (default build/errata). BENCH_STORE: the
+# embedded store (sqlite, the default, or rocksdb).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export BENCH_SMOKE=1
