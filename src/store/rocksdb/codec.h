@@ -2,9 +2,9 @@
 //
 // A key is a one-byte table tag and the record's key. Where a record is found
 // by a prefix (a learner's errors, a conversation's utterances), the leading
-// id is length-prefixed (a varint), so one id is never a prefix of another's
-// keys, and times are 8 bytes big-endian with the sign bit flipped, so they
-// sort in time order:
+// id is length-prefixed (a varint, shown as [id]), so one id is never a
+// prefix of another's keys, and times are 8 bytes big-endian with the sign
+// bit flipped, so they sort in time order:
 //
 //   u <user_id>                                  user
 //   e <email, lower-case>                        -> user_id
@@ -13,11 +13,16 @@
 //   t <utterance_id>                             utterance (+ request hash, and
 //                                                the (error_id, time) of its errors)
 //   v [conversation_id] <time> <utterance_id>    a conversation's utterances
-//   l [user_id] <time> <error_id>                error (+ utterance_id)
-//   f [user_id] <subcategory_id>                 error point (counts, decay)
-//   m [user_id] <subcategory_id>                 memory state (mastery)
-//   a [user_id] <time> <attempt_id>              practice attempt
+//   L [user_id] a <time> <attempt_id>            practice attempt
+//   L [user_id] f <subcategory_id>               error point (counts, decay)
+//   L [user_id] g <subcategory_id>               memory state (mastery)
+//   L [user_id] l <time> <error_id>              error (+ utterance_id)
 //   # <name>                                     meta (decay half-life)
+//
+// Everything a profile load reads about one learner sits under `L [user_id]`,
+// next to each other in every sorted file: its four scans read the same few
+// blocks instead of one block per table. Points and memory states are
+// adjacent (f, g), so one scan reads both.
 //
 // A value is its fields in a fixed order: integers and doubles as 8 bytes
 // little-endian, strings as a varint length and the bytes, optionals as a
@@ -138,10 +143,12 @@ inline constexpr char kUserName = 'n';
 inline constexpr char kConversation = 'c';
 inline constexpr char kUtterance = 't';
 inline constexpr char kConversationUtterance = 'v';
-inline constexpr char kLearnerError = 'l';
-inline constexpr char kPoint = 'f';
-inline constexpr char kMemory = 'm';
+inline constexpr char kLearner = 'L';
+// What follows `L [user_id]`:
 inline constexpr char kAttempt = 'a';
+inline constexpr char kPoint = 'f';
+inline constexpr char kMemory = 'g';
+inline constexpr char kLearnerError = 'l';
 inline constexpr char kMeta = '#';
 
 // A time as 8 bytes that sort like the signed value.
@@ -168,10 +175,17 @@ inline std::string Tagged(char tag, std::string_view id) {
 }
 
 // tag, then the id length-prefixed: the prefix of every key under that id.
-inline std::string LearnerPrefix(char tag, std::string_view id) {
+inline std::string IdPrefix(char tag, std::string_view id) {
   std::string k(1, tag);
   PutVarint(&k, id.size());
   k.append(id);
+  return k;
+}
+
+// The prefix of one kind of a learner's records (kAttempt, kPoint, ...).
+inline std::string LearnerPrefix(char kind, std::string_view user_id) {
+  std::string k = IdPrefix(kLearner, user_id);
+  k.push_back(kind);
   return k;
 }
 
@@ -191,7 +205,7 @@ inline std::string Utterance(std::string_view id) { return Tagged(kUtterance, id
 inline std::string Meta(std::string_view name) { return Tagged(kMeta, name); }
 
 inline std::string ConversationUtterancePrefix(std::string_view conversation_id) {
-  return LearnerPrefix(kConversationUtterance, conversation_id);
+  return IdPrefix(kConversationUtterance, conversation_id);
 }
 inline std::string ConversationUtterance(std::string_view conversation_id, int64_t t,
                                          std::string_view utterance_id) {
@@ -230,13 +244,15 @@ inline bool ParseTimeAndId(std::string_view rest, int64_t* t, std::string_view* 
   return true;
 }
 
-// Splits `[user_id] <time> <error_id>` (an error key after its tag).
-inline bool ParseLearnerError(std::string_view rest, std::string* user_id, int64_t* t) {
+// Splits a learner key after its tag, `[user_id] <kind> <rest>`.
+inline bool ParseLearnerKey(std::string_view key, std::string_view* user_id, char* kind,
+                            std::string_view* rest) {
   uint64_t n = 0;
-  if (!GetVarint(&rest, &n) || n > rest.size()) return false;
-  *user_id = std::string(rest.substr(0, n));
-  rest.remove_prefix(n);
-  return ParseTime(&rest, t);
+  if (!GetVarint(&key, &n) || n >= key.size()) return false;
+  *user_id = key.substr(0, n);
+  *kind = key[n];
+  *rest = key.substr(n + 1);
+  return true;
 }
 
 // The smallest key greater than every key that starts with `prefix`, or ""
