@@ -255,6 +255,18 @@ inline bool ParseLearnerKey(std::string_view key, std::string_view* user_id, cha
   return true;
 }
 
+// The length of the `<tag> [id]` prefix of a learner key (L) or a
+// conversation's utterance key (v), or 0 for other keys. RocksDB keeps a bloom
+// filter of these prefixes (IdPrefixExtractor in rocksdb_store.cc), so a
+// profile load's scans skip the sorted files that hold nothing of the learner.
+inline size_t IdPrefixLength(std::string_view key) {
+  if (key.empty() || (key[0] != kLearner && key[0] != kConversationUtterance)) return 0;
+  std::string_view rest = key.substr(1);
+  uint64_t n = 0;
+  if (!GetVarint(&rest, &n) || n > rest.size()) return 0;
+  return key.size() - rest.size() + n;
+}
+
 // The smallest key greater than every key that starts with `prefix`, or ""
 // when there is none (the prefix is all 0xff).
 inline std::string PrefixEnd(std::string prefix) {
