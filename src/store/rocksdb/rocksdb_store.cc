@@ -659,6 +659,10 @@ Result<std::unique_ptr<RocksdbStore>> RocksdbStore::Open(const Options& options)
   o.keep_log_file_num = 3;
   o.max_open_files = 512;
   o.prefix_extractor = std::make_shared<IdPrefixExtractor>();
+  // A bloom filter of each memtable's keys: a check's lookup of a key the
+  // memtable does not hold (a new id: most of them) skips its skip list.
+  o.memtable_prefix_bloom_size_ratio = 0.02;
+  o.memtable_whole_key_filtering = true;
   rocksdb::BlockBasedTableOptions t;
   t.block_cache = rocksdb::NewLRUCache(static_cast<size_t>(options.block_cache_bytes));
   // Point lookups of new ids (replay checks) mostly miss: a bloom filter
