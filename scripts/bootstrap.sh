@@ -8,6 +8,7 @@ PKGS=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsqlite3-dev sqlite3
   librocksdb-dev                                 # --store rocksdb: (docs/rocksdb.md)
+  libjemalloc-dev                                # the server's allocator (docs/allocator.md)
   libpq-dev postgresql
   libhiredis-dev redis-server
   libspdlog-dev libfmt-dev libcli11-dev

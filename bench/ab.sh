@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# A/B of two server binaries on one store, alternating A, B, A, B so drift on
+# a shared machine hits both: each round starts a fresh server, loads USERS
+# learners (3 errors each) and runs W0, W4a, W2 and W1 for DURATION seconds.
+# Prints one line of req/s (and peak RSS) per round.
+#
+#   bench/ab.sh BIN_A BIN_B [sqlite|rocksdb]
+# Env: USERS (default 50000), DURATION (default 5), ROUNDS (default 2).
+# docs/allocator.md quotes its output (glibc malloc vs jemalloc).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+A=${1:?usage: $0 BIN_A BIN_B [sqlite|rocksdb]}
+B=${2:?usage: $0 BIN_A BIN_B [sqlite|rocksdb]}
+STORE=${3:-sqlite}
+USERS=${USERS:-50000}
+DURATION=${DURATION:-5}
+ROUNDS=${ROUNDS:-2}
+case "$STORE" in
+  sqlite) OPTS=() ;;
+  rocksdb) OPTS=(--store rocksdb:) ;;
+  *) echo "store must be sqlite or rocksdb" >&2; exit 2 ;;
+esac
+WORK=$(mktemp -d /tmp/errata-ab.XXXXXX)
+PID=""
+trap '[[ -n "$PID" ]] && kill $PID 2>/dev/null; rm -rf "$WORK"' EXIT
+round() {
+  local label=$1 bin=$2 port line script rps
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  rm -rf "$WORK/data"
+  "$bin" serve --listen "127.0.0.1:$port" --data-dir "$WORK/data" --log-level warn "${OPTS[@]}" \
+    >"$WORK/server.log" 2>&1 &
+  PID=$!
+  for _ in $(seq 200); do curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.05; done
+  python3 bench/gen_dataset.py synth --url "http://127.0.0.1:$port" --users "$USERS" \
+    --errors $(( USERS * 3 )) --ids-out "$WORK/ids.tsv" >/dev/null
+  line="$label $STORE:"
+  for spec in "W0 w0_healthz.lua" "W4a w4_read.lua generate 1.0" "W2 w2_v1_write.lua" "W1 w1_seed_write.lua"; do
+    set -- $spec
+    local name=$1 script=$2
+    shift 2
+    rps=$(wrk -t2 -c64 -d"${DURATION}s" -s "bench/$script" "http://127.0.0.1:$port" -- "$WORK/ids.tsv" "$@" 2>&1 |
+      grep -o '"rps":[0-9.]*' | cut -d: -f2)
+    line+=" $name ${rps%.*}"
+  done
+  line+=" req/s; peak RSS $(awk '/VmHWM/{print $2}' "/proc/$PID/status") kB"
+  kill "$PID"; wait "$PID" 2>/dev/null || true
+  PID=""
+  echo "$line"
+}
+for _ in $(seq "$ROUNDS"); do
+  round A "$A"
+  round B "$B"
+done
