@@ -39,7 +39,7 @@ class RocksdbStore : public Store {
   // Opens or creates the database and recomputes the decay sums when the
   // half-life changed since the last open.
   static Result<std::unique_ptr<RocksdbStore>> Open(const Options& options);
-  // Syncs the write-ahead log and closes the database.
+  // Closes the database.
   ~RocksdbStore() override;
 
   // Appends RocksDB's gauges (pending compaction bytes, memtables, SST size)
@@ -48,10 +48,7 @@ class RocksdbStore : public Store {
 
   std::string Describe() const override { return "rocksdb:" + options_.path; }
   Status ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* deltas) override;
-  // A batch is written to the WAL without an fsync; SyncCommitted fsyncs it
-  // (RocksDB's SyncWAL) on the Writer's sync thread, as with SQLite.
-  bool DeferredSync() const override { return true; }
-  Status SyncCommitted() override;
+  // ApplyBatch is durable when it returns: RocksDB fsyncs the WAL in Write.
   Result<User> GetUser(const std::string& user_id) override;
   Result<User> FindUserByEmail(const std::string& email) override;
   Result<ConversationView> GetConversation(const std::string& conversation_id) override;
