@@ -49,7 +49,11 @@ reproduce_command() {
   shift 2
   COMMAND=""
   for v in "$@"; do
-    if [[ -n "${!v:-}" ]]; then COMMAND+="$v=${!v} "; fi
+    if [[ "${!v:-}" == *" "* ]]; then
+      COMMAND+="$v=\"${!v}\" "
+    elif [[ -n "${!v:-}" ]]; then
+      COMMAND+="$v=${!v} "
+    fi
   done
   COMMAND+=$([[ -n "${MAKELEVEL:-}" ]] && echo "make $target" || echo "$script")
 }

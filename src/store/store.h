@@ -42,6 +42,22 @@ struct WriteOp {
   MemoryState memory;     // kRecordAttempt: the point's state after the attempt
 };
 
+// The check every store makes before adding an utterance to a conversation:
+// the conversation, if it exists, belongs to the utterance's user, and if it
+// does not exist the op may create it (ingest). Returns false, with
+// op->status set, when the op must be skipped.
+inline bool CheckConversationForUtterance(WriteOp* op, bool found, const std::string& owner) {
+  if (found && owner != op->utterance.user_id) {
+    op->status = Status::InvalidArgument("user_id does not own the conversation", "user_id");
+    return false;
+  }
+  if (!found && !op->create_missing) {
+    op->status = Status::NotFound("Conversation not found");
+    return false;
+  }
+  return true;
+}
+
 struct DayCount {
   int64_t day = 0;  // days since 1970-01-01, UTC
   std::string category;

@@ -46,6 +46,7 @@ from collections import Counter
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import STORE, Client, Server, main, server_errors, top_counts, unique_email
+from workload import LABELS
 
 TMPFS_SIZE = "160m"   # RocksDB resumes writes only once 64 MiB (its write buffer) are free
 LEARNERS = 6
@@ -55,14 +56,6 @@ RECOVERY = 20.0           # seconds for writes to succeed again once space is ba
 TIMEOUT = 15.0            # every request answers within this (a hang fails the test)
 CONTENT_BYTES = 1500      # utterances big enough that the store needs new pages for each
 
-LABELS = [
-    ("Grammar", "Subject-Verb Agreement", "subject-verb-agreement"),
-    ("Grammar", "Verb Tense", "verb-tense"),
-    ("Grammar", "Articles & Determiners", "articles-determiners"),
-    ("Grammar", "Prepositions", "prepositions"),
-    ("Vocabulary", "Word Choice", "word-choice"),
-    ("Mechanics", "Spelling", "spelling"),
-]
 
 
 def embedded_in_data_dir():

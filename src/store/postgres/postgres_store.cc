@@ -487,12 +487,7 @@ Status PostgresStore::AddUtterance(WriteOp* op, DeltaSet* deltas) {
     return Status::Ok();
   }
   const bool found = !r->IsNull(0, 2);
-  if (found && r->Text(0, 2) != u.user_id) {
-    op->status = Status::InvalidArgument("user_id does not own the conversation", "user_id");
-    return Status::Ok();
-  }
-  if (!found && !op->create_missing) {
-    op->status = Status::NotFound("Conversation not found");
+  if (!CheckConversationForUtterance(op, found, found ? r->Text(0, 2) : std::string())) {
     return Status::Ok();
   }
   if (!found) {

@@ -555,14 +555,7 @@ class RocksdbStore::Batch {
       owner = d.Str();
       if (!d.ok()) return Corrupt("conversation");
     }
-    if (found && owner != u.user_id) {
-      op->status = Status::InvalidArgument("user_id does not own the conversation", "user_id");
-      return Status::Ok();
-    }
-    if (!found && !op->create_missing) {
-      op->status = Status::NotFound("Conversation not found");
-      return Status::Ok();
-    }
+    if (!CheckConversationForUtterance(op, found, owner)) return Status::Ok();
     if (!found) {
       bool user_found = false;
       if (Status s = Get(keys::User(u.user_id), &v, &user_found); !s.ok()) return s;
@@ -703,9 +696,18 @@ Result<std::unique_ptr<RocksdbStore>> RocksdbStore::Open(const Options& options)
   t.block_cache = rocksdb::NewLRUCache(static_cast<size_t>(options.block_cache_bytes));
   // Point lookups of new ids (replay checks) mostly miss: a bloom filter
   // answers them without reading blocks. Filters and indexes live in the
-  // block cache, so memory stays bounded as the data grows.
+  // block cache, so memory stays bounded as the data grows. They are
+  // partitioned (4 KiB pieces under a small top-level index kept in the
+  // cache): whole per-file index and filter blocks are megabytes each, and
+  // once they no longer all fit (1M learners, 20M errors) every cold profile
+  // load evicted and re-read some of them: W6 reads fell to 0.07x W0.
   t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  t.index_type = rocksdb::BlockBasedTableOptions::IndexType::kTwoLevelIndexSearch;
+  t.partition_filters = true;
+  t.metadata_block_size = 4096;
   t.cache_index_and_filter_blocks = true;
+  t.cache_index_and_filter_blocks_with_high_priority = true;
+  t.pin_top_level_index_and_filter = true;
   t.pin_l0_filter_and_index_blocks_in_cache = true;
   t.format_version = 5;
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));

@@ -644,14 +644,7 @@ Status SqliteStore::AddUtterance(WriteOp* op, DeltaSet* deltas) {
   if (Status s = StepRow(db, st, &found, "select conversation"); !s.ok()) return s;
   const std::string owner = found ? st->Text(0) : "";
   st->Reset();
-  if (found && owner != u.user_id) {
-    op->status = Status::InvalidArgument("user_id does not own the conversation", "user_id");
-    return Status::Ok();
-  }
-  if (!found && !op->create_missing) {
-    op->status = Status::NotFound("Conversation not found");
-    return Status::Ok();
-  }
+  if (!CheckConversationForUtterance(op, found, owner)) return Status::Ok();
   if (!found) {
     Stmt* user = db->Prepare(
         "INSERT INTO users(user_id, username, email, email_norm, created_at) "
