@@ -15,24 +15,17 @@ STORE=${3:-sqlite}
 USERS=${USERS:-50000}
 DURATION=${DURATION:-5}
 ROUNDS=${ROUNDS:-2}
-case "$STORE" in
-  sqlite) OPTS=() ;;
-  rocksdb) OPTS=(--store rocksdb:) ;;
-  *) echo "store must be sqlite or rocksdb" >&2; exit 2 ;;
-esac
+source bench/single.sh
+store_opts "$STORE"
 WORK=$(mktemp -d /tmp/errata-ab.XXXXXX)
 PID=""
-trap '[[ -n "$PID" ]] && kill $PID 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'unserve; rm -rf "$WORK"' EXIT
 round() {
   local label=$1 bin=$2 port line script rps
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  port=$(free_port)
   rm -rf "$WORK/data"
-  "$bin" serve --listen "127.0.0.1:$port" --data-dir "$WORK/data" --log-level warn "${OPTS[@]}" \
-    >"$WORK/server.log" 2>&1 &
-  PID=$!
-  for _ in $(seq 200); do curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.05; done
-  python3 bench/gen_dataset.py synth --url "http://127.0.0.1:$port" --users "$USERS" \
-    --errors $(( USERS * 3 )) --ids-out "$WORK/ids.tsv" >/dev/null
+  serve "$bin" "$port" "$WORK/data" "$WORK/server.log"
+  load "$port" "$USERS" $(( USERS * 3 )) "$WORK/ids.tsv"
   line="$label $STORE:"
   for spec in "W0 w0_healthz.lua" "W4a w4_read.lua generate 1.0" "W2 w2_v1_write.lua" "W1 w1_seed_write.lua"; do
     set -- $spec
@@ -43,8 +36,7 @@ round() {
     line+=" $name ${rps%.*}"
   done
   line+=" req/s; peak RSS $(awk '/VmHWM/{print $2}' "/proc/$PID/status") kB"
-  kill "$PID"; wait "$PID" 2>/dev/null || true
-  PID=""
+  unserve
   echo "$line"
 }
 for _ in $(seq "$ROUNDS"); do

@@ -14,20 +14,14 @@ STORE=${1:-sqlite}
 BIN=${ERRATA_BIN:-build/errata}
 USERS=${USERS:-100000}
 DURATION=${DURATION:-5}
-case "$STORE" in
-  sqlite) OPTS=() ;;
-  rocksdb) OPTS=(--store rocksdb:) ;;
-  *) echo "usage: $0 [sqlite|rocksdb]" >&2; exit 2 ;;
-esac
+source bench/single.sh
+store_opts "$STORE"
 WORK=$(mktemp -d /tmp/errata-bytes.XXXXXX)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --log-level warn "${OPTS[@]}" \
-  >"$WORK/server.log" 2>&1 &
-PID=$!
-trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$WORK"' EXIT
-for _ in $(seq 200); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.05; done
-python3 bench/gen_dataset.py synth --url "http://127.0.0.1:$PORT" --users "$USERS" \
-  --errors $(( USERS * 3 )) --ids-out "$WORK/ids.tsv" >/dev/null
+PID=""
+trap 'unserve; rm -rf "$WORK"' EXIT
+PORT=$(free_port)
+serve "$BIN" "$PORT" "$WORK/data" "$WORK/server.log"
+load "$PORT" "$USERS" $(( USERS * 3 )) "$WORK/ids.tsv"
 for w in w1_seed_write w2_v1_write; do
   before=$(awk '/^write_bytes/{print $2}' "/proc/$PID/io")
   result=$(wrk -t2 -c64 -d"${DURATION}s" -s "bench/$w.lua" "http://127.0.0.1:$PORT" -- "$WORK/ids.tsv" 2>&1 |

@@ -16,28 +16,16 @@ BIN=${ERRATA_BIN:-build/errata}
 USERS=${USERS:-100000}
 ERRORS=${ERRORS:-2000000}
 DURATION=${DURATION:-10}
-case "$STORE" in
-  sqlite) OPTS=() ;;
-  rocksdb) OPTS=(--store rocksdb:) ;;
-  *) echo "usage: $0 [sqlite|rocksdb]" >&2; exit 2 ;;
-esac
+source bench/single.sh
+store_opts "$STORE"
 WORK=$(mktemp -d /tmp/errata-cold.XXXXXX)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 PID=""
-start() {
-  "$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --log-level warn "${OPTS[@]}" \
-    >>"$WORK/server.log" 2>&1 &
-  PID=$!
-  for _ in $(seq 200); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" && return; sleep 0.05; done
-  echo "server did not start" >&2; exit 1
-}
-stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; }
-trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$WORK"' EXIT
-start
-python3 bench/gen_dataset.py synth --url "http://127.0.0.1:$PORT" --users "$USERS" \
-  --errors "$ERRORS" --ids-out "$WORK/ids.tsv" >/dev/null
-stop
-start
+trap 'unserve; rm -rf "$WORK"' EXIT
+PORT=$(free_port)
+serve "$BIN" "$PORT" "$WORK/data" "$WORK/server.log"
+load "$PORT" "$USERS" "$ERRORS" "$WORK/ids.tsv"
+unserve
+serve "$BIN" "$PORT" "$WORK/data" "$WORK/server.log"
 for phase in first next; do
   wrk -t2 -c64 -d"${DURATION}s" -s bench/w4_read.lua "http://127.0.0.1:$PORT" -- "$WORK/ids.tsv" generate 1.0 2>&1 |
     grep -o 'BENCH_RESULT.*' | cut -c14- |
