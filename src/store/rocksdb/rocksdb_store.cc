@@ -281,7 +281,6 @@ class PrefixScan {
     return std::string_view(k.data() + prefix_.size(), k.size() - prefix_.size());
   }
   std::string_view value() const { return std::string_view(it_->value().data(), it_->value().size()); }
-  rocksdb::Status status() const { return it_->status(); }
 
  private:
   rocksdb::Iterator* it_;
