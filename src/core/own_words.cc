@@ -1,4 +1,5 @@
 #include "core/own_words.h"
+#include "core/text.h"
 
 #include <algorithm>
 #include <random>
@@ -39,11 +40,6 @@ std::string Replace(const std::string& s, Placed p, const std::string& with) {
   return out;
 }
 
-std::string Lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 // Closed word classes where the distractors are the class's other members.
 const std::vector<std::vector<std::string>>& WordClasses() {
   static const std::vector<std::vector<std::string>> kClasses = {
@@ -81,7 +77,7 @@ std::vector<std::string> Variants(const std::string& w) {
 }
 
 std::vector<std::string> Distractors(const Example& e) {
-  const std::string key = Lower(e.correction);
+  const std::string key = AsciiLower(e.correction);
   for (const auto& cls : WordClasses()) {
     if (std::find(cls.begin(), cls.end(), key) != cls.end()) return cls;
   }
@@ -137,7 +133,7 @@ std::optional<Exercise> FillTheBlank(const Example& e, uint64_t seed) {
   auto add = [&x](const std::string& o) {
     if (o.empty() || x.options.size() >= 4) return;
     for (const auto& have : x.options) {
-      if (Lower(have) == Lower(o)) return;
+      if (AsciiLower(have) == AsciiLower(o)) return;
     }
     x.options.push_back(o);
   };

@@ -5,15 +5,10 @@
 #include <unordered_set>
 
 #include "core/taxonomy.h"
+#include "core/text.h"
 
 namespace errata {
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 int Score(const std::string& q, const std::string& field) {
   if (field.empty()) return -1;
@@ -33,12 +28,12 @@ int Score(const std::string& q, const std::string& field) {
 }  // namespace
 
 int UserMatchScore(std::string_view query, const User& user) {
-  const std::string q = Lower(query);
+  const std::string q = AsciiLower(query);
   if (q.empty()) return -1;
-  const std::string email = Lower(user.email.value_or(""));
+  const std::string email = AsciiLower(user.email.value_or(""));
   const std::string local = email.substr(0, email.find('@'));
   int best = -1;
-  for (const std::string& field : {email, local, Lower(user.username)}) {
+  for (const std::string& field : {email, local, AsciiLower(user.username)}) {
     const int s = Score(q, field);
     if (s >= 0 && (best < 0 || s < best)) best = s;
   }

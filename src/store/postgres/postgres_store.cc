@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "core/mastery.h"
+#include "core/text.h"
 #include "store/postgres/schema.h"
 
 namespace errata {
@@ -16,11 +17,6 @@ using pg::Query;
 using pg::Rows;
 
 namespace {
-
-std::string Lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 // PostgreSQL text cannot hold NUL, so no stored key contains one.
 bool HasNul(const std::string& s) { return s.find('\0') != std::string::npos; }
@@ -426,12 +422,12 @@ Status PostgresStore::Apply(WriteOp* op, DeltaSet* deltas) {
 Status PostgresStore::CreateUser(WriteOp* op) {
   User& u = op->user;
   const std::optional<std::string> norm =
-      u.email ? std::optional<std::string>(Lower(*u.email)) : std::nullopt;
+      u.email ? std::optional<std::string>(AsciiLower(*u.email)) : std::nullopt;
   auto r = writer_->Exec(kUserLookup, Params().Add(u.user_id).Add(norm));
   if (!r.ok()) return r.status();
   if (op->client_id && !r->IsNull(0, 0)) {
     const bool same = r->Text(0, 0) == u.username &&
-                      Lower(r->OptText(0, 1).value_or("")) == Lower(u.email.value_or(""));
+                      AsciiLower(r->OptText(0, 1).value_or("")) == AsciiLower(u.email.value_or(""));
     if (!same) op->status = Status::Conflict("user_id already exists with other details");
     op->replayed = same;
     if (same) u.email = r->OptText(0, 1);  // a replay answers what is stored
@@ -595,7 +591,7 @@ Result<User> PostgresStore::FindUserByEmail(const std::string& email) {
   if (HasNul(email)) return Status::NotFound("User not found");
   Reader c(this);
   if (!c.status().ok()) return c.status();
-  auto r = c->Exec(kFindUserByEmail, Params().Add(Lower(email)));
+  auto r = c->Exec(kFindUserByEmail, Params().Add(AsciiLower(email)));
   if (!r.ok()) return r.status();
   if (r->empty()) return Status::NotFound("User not found");
   return User{r->Text(0, 0), r->Text(0, 1), r->OptText(0, 2), r->Int(0, 3)};

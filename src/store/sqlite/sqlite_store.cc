@@ -14,6 +14,7 @@
 
 #include "core/ids.h"
 #include "core/mastery.h"
+#include "core/text.h"
 #include "log/log.h"
 #include "store/sqlite/schema.h"
 
@@ -24,11 +25,6 @@ using sqlite::Role;
 using sqlite::Stmt;
 
 namespace {
-
-std::string Lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 Status PrepareError(Db* db, const char* sql) {
   return Status::Internal(std::string("prepare: ") + db->LastError() + " in " + sql);
@@ -545,7 +541,7 @@ Status SqliteStore::CreateUser(WriteOp* op) {
     if (Status s = StepRow(db, st, &found, "select user"); !s.ok()) return s;
     if (found) {
       const bool same = st->Text(0) == u.username &&
-                        Lower(st->OptText(1).value_or("")) == Lower(u.email.value_or(""));
+                        AsciiLower(st->OptText(1).value_or("")) == AsciiLower(u.email.value_or(""));
       if (!same) op->status = Status::Conflict("user_id already exists with other details");
       op->replayed = same;
       if (same) u.email = st->OptText(1);  // a replay answers what is stored
@@ -556,7 +552,7 @@ Status SqliteStore::CreateUser(WriteOp* op) {
   }
   if (u.email) {
     Stmt* st = db->Prepare("SELECT 1 FROM users WHERE email_norm=?1");
-    st->Bind(1, Lower(*u.email));
+    st->Bind(1, AsciiLower(*u.email));
     if (Status s = StepRow(db, st, &found, "select email"); !s.ok()) return s;
     st->Reset();
     if (found) {
@@ -567,7 +563,7 @@ Status SqliteStore::CreateUser(WriteOp* op) {
   Stmt* ins = db->Prepare(
       "INSERT INTO users(user_id, username, email, email_norm, created_at) VALUES(?1,?2,?3,?4,?5)");
   ins->Bind(1, u.user_id).Bind(2, u.username).Bind(3, u.email);
-  if (u.email) ins->Bind(4, Lower(*u.email));
+  if (u.email) ins->Bind(4, AsciiLower(*u.email));
   ins->Bind(5, u.created_at);
   return Run(db, ins, "insert user");
 }
@@ -788,7 +784,7 @@ Result<User> SqliteStore::GetUser(const std::string& user_id) {
 Result<User> SqliteStore::FindUserByEmail(const std::string& email) {
   Reader db(this);
   Stmt* st = db->Prepare("SELECT user_id FROM users WHERE email_norm=?1");
-  st->Bind(1, Lower(email));
+  st->Bind(1, AsciiLower(email));
   bool found = false;
   if (Status s = StepRow(db.get(), st, &found, "select user"); !s.ok()) return s;
   std::string id = found ? st->Text(0) : "";
