@@ -7,37 +7,42 @@
 #include "store/sqlite/sqlite_store.h"
 
 namespace errata::app {
+namespace {
+
+Status MakeDir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  return ec ? Status::Unavailable("cannot create " + dir + ": " + ec.message()) : Status::Ok();
+}
+
+template <typename S>
+Result<std::unique_ptr<Store>> AsStore(Result<std::unique_ptr<S>> opened) {
+  if (!opened.ok()) return opened.status();
+  return std::unique_ptr<Store>(std::move(*opened));
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url, const std::string& data_dir,
                                          Micros half_life, int readers) {
   if (url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-    auto s = PostgresStore::Open(url, half_life, readers);
-    if (!s.ok()) return s.status();
-    return std::unique_ptr<Store>(std::move(*s));
+    return AsStore(PostgresStore::Open(url, half_life, readers));
   }
   if (url.starts_with("rocksdb:")) {
     std::string path = url.substr(8);
     if (path.empty()) path = (std::filesystem::path(data_dir) / "rocksdb").string();
-    std::error_code ec;
-    std::filesystem::create_directories(path, ec);
-    if (ec) return Status::Unavailable("cannot create " + path + ": " + ec.message());
-    auto s = RocksdbStore::Open({path, half_life});
-    if (!s.ok()) return s.status();
-    return std::unique_ptr<Store>(std::move(*s));
+    if (Status s = MakeDir(path); !s.ok()) return s;
+    return AsStore(RocksdbStore::Open({path, half_life}));
   }
   if (!url.empty() && !url.starts_with("sqlite:")) {
     return Status::InvalidArgument("unsupported store URL: " + url);
   }
   std::string path = url.empty() ? "" : url.substr(7);
   if (path.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(data_dir, ec);
-    if (ec) return Status::Unavailable("cannot create " + data_dir + ": " + ec.message());
+    if (Status s = MakeDir(data_dir); !s.ok()) return s;
     path = (std::filesystem::path(data_dir) / "errata.db").string();
   }
-  auto s = SqliteStore::Open({path, half_life, readers});
-  if (!s.ok()) return s.status();
-  return std::unique_ptr<Store>(std::move(*s));
+  return AsStore(SqliteStore::Open({path, half_life, readers}));
 }
 
 }  // namespace errata::app

@@ -204,37 +204,38 @@ inline std::string Conversation(std::string_view id) { return Tagged(kConversati
 inline std::string Utterance(std::string_view id) { return Tagged(kUtterance, id); }
 inline std::string Meta(std::string_view name) { return Tagged(kMeta, name); }
 
+// `prefix`, a time and an id: a key of records listed in time order.
+inline std::string Timed(std::string prefix, int64_t t, std::string_view id) {
+  prefix += Time(t);
+  prefix.append(id);
+  return prefix;
+}
+
 inline std::string ConversationUtterancePrefix(std::string_view conversation_id) {
   return IdPrefix(kConversationUtterance, conversation_id);
 }
 inline std::string ConversationUtterance(std::string_view conversation_id, int64_t t,
                                          std::string_view utterance_id) {
-  std::string k = ConversationUtterancePrefix(conversation_id);
-  k += Time(t);
-  k.append(utterance_id);
-  return k;
+  return Timed(ConversationUtterancePrefix(conversation_id), t, utterance_id);
 }
 inline std::string LearnerError(std::string_view user_id, int64_t t, std::string_view error_id) {
-  std::string k = LearnerPrefix(kLearnerError, user_id);
-  k += Time(t);
-  k.append(error_id);
+  return Timed(LearnerPrefix(kLearnerError, user_id), t, error_id);
+}
+// A learner's record of one subcategory (kPoint, kMemory).
+inline std::string LearnerSubcategory(char kind, std::string_view user_id,
+                                      std::string_view subcategory_id) {
+  std::string k = LearnerPrefix(kind, user_id);
+  k.append(subcategory_id);
   return k;
 }
 inline std::string Point(std::string_view user_id, std::string_view subcategory_id) {
-  std::string k = LearnerPrefix(kPoint, user_id);
-  k.append(subcategory_id);
-  return k;
+  return LearnerSubcategory(kPoint, user_id, subcategory_id);
 }
 inline std::string Memory(std::string_view user_id, std::string_view subcategory_id) {
-  std::string k = LearnerPrefix(kMemory, user_id);
-  k.append(subcategory_id);
-  return k;
+  return LearnerSubcategory(kMemory, user_id, subcategory_id);
 }
 inline std::string Attempt(std::string_view user_id, int64_t t, std::string_view attempt_id) {
-  std::string k = LearnerPrefix(kAttempt, user_id);
-  k += Time(t);
-  k.append(attempt_id);
-  return k;
+  return Timed(LearnerPrefix(kAttempt, user_id), t, attempt_id);
 }
 
 // Splits `<time> <id>` (a key after its prefix).

@@ -12,8 +12,9 @@ namespace errata::rocksdb_codec {
 namespace {
 
 TEST(RocksdbKeysTest, TimesSortLikeTheSignedValues) {
-  const std::vector<int64_t> times = {std::numeric_limits<int64_t>::min(), -86400000000, -1, 0, 1,
-                                      1700000000000000, std::numeric_limits<int64_t>::max()};
+  const std::vector<int64_t> times = {
+      std::numeric_limits<int64_t>::min(), -86400000000, -1, 0, 1, 1700000000000000,
+      std::numeric_limits<int64_t>::max()};
   for (size_t i = 0; i + 1 < times.size(); ++i) {
     EXPECT_LT(keys::Time(times[i]), keys::Time(times[i + 1])) << times[i] << " vs " << times[i + 1];
   }
@@ -51,8 +52,9 @@ TEST(RocksdbKeysTest, AnIdIsNeverAPrefixOfAnothersKeys) {
 }
 
 TEST(RocksdbKeysTest, ALearnersErrorsSortByTimeThenId) {
-  std::vector<std::string> ks = {keys::LearnerError("u", 300, "a"), keys::LearnerError("u", 100, "z"),
-                                 keys::LearnerError("u", 100, "b"), keys::LearnerError("u", 200, "a")};
+  std::vector<std::string> ks = {
+      keys::LearnerError("u", 300, "a"), keys::LearnerError("u", 100, "z"),
+      keys::LearnerError("u", 100, "b"), keys::LearnerError("u", 200, "a")};
   std::sort(ks.begin(), ks.end());
   const std::string prefix = keys::LearnerPrefix(keys::kLearnerError, "u");
   std::vector<std::pair<int64_t, std::string>> got;

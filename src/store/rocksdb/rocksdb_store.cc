@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "core/mastery.h"
+#include "core/text.h"
 #include "log/log.h"
 #include "store/rocksdb/codec.h"
 
@@ -27,18 +28,24 @@ namespace keys = rocksdb_codec::keys;
 
 namespace {
 
-std::string Lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 // A RocksDB failure as errata's Status: the store is failing (I/O error,
 // disk full, shutting down), so the caller may retry later.
 Status Fail(const rocksdb::Status& s, const char* what) {
   return Status::Unavailable(fmt::format("rocksdb {}: {}", what, s.ToString()));
 }
 
-Status Corrupt(const char* what) { return Status::Internal(fmt::format("rocksdb: bad {} record", what)); }
+Status Corrupt(const char* what) {
+  return Status::Internal(fmt::format("rocksdb: bad {} record", what));
+}
+
+// A point read: ok with *found, or the failure.
+Status DbGet(rocksdb::DB* db, const rocksdb::ReadOptions& ro, const std::string& key,
+             std::string* value, bool* found) {
+  rocksdb::Status s = db->Get(ro, key, value);
+  *found = s.ok();
+  if (s.ok() || s.IsNotFound()) return Status::Ok();
+  return Fail(s, "get");
+}
 
 // The `<tag> [id]` prefix of learner and conversation-utterance keys
 // (keys::IdPrefixLength): RocksDB keeps a bloom filter of them per sorted
@@ -47,7 +54,8 @@ class IdPrefixExtractor : public rocksdb::SliceTransform {
  public:
   const char* Name() const override { return "errata.IdPrefix.v1"; }
   rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
-    return rocksdb::Slice(key.data(), keys::IdPrefixLength(std::string_view(key.data(), key.size())));
+    return rocksdb::Slice(key.data(),
+                          keys::IdPrefixLength(std::string_view(key.data(), key.size())));
   }
   bool InDomain(const rocksdb::Slice& key) const override {
     return keys::IdPrefixLength(std::string_view(key.data(), key.size())) > 0;
@@ -225,16 +233,26 @@ bool DecodeError(std::string_view v, ErrorRecord* r, std::string* utterance_id) 
   return d.ok();
 }
 
+// Error records a batch has written and not committed yet, by error id (the
+// records are the ops' own).
+using WrittenErrors = std::unordered_map<std::string_view, const ErrorRecord*>;
+
 // Reads the records of an utterance's errors, ordered by error id (as SQLite
-// answers). `get(key, &value, &found)` reads one key.
+// answers): those in `written` from there, the others with `get(key, &value,
+// &found)`.
 template <typename Get>
-Status ReadUtteranceErrors(const StoredUtterance& u, std::vector<ErrorRecord>* out, Get get) {
+Status ReadUtteranceErrors(const StoredUtterance& u, const WrittenErrors& written,
+                           std::vector<ErrorRecord>* out, Get get) {
   std::vector<const ErrorRef*> refs;
   for (const ErrorRef& r : u.errors) refs.push_back(&r);
   std::sort(refs.begin(), refs.end(),
             [](const ErrorRef* a, const ErrorRef* b) { return a->error_id < b->error_id; });
   std::string v, utterance_id;
   for (const ErrorRef* ref : refs) {
+    if (auto w = written.find(ref->error_id); w != written.end()) {
+      out->push_back(*w->second);
+      continue;
+    }
     bool found = false;
     if (Status s = get(keys::LearnerError(u.user_id, ref->created_at, ref->error_id), &v, &found);
         !s.ok()) {
@@ -259,9 +277,9 @@ class PrefixScan {
     if (!seek) {
       while (it_->Valid() && it_->key().compare(prefix_) < 0) it_->Next();
     } else if (reverse_) {
-      // The last key with the prefix: just before the first key after them all.
-      // The last key before the first key after them all. SeekForPrev (not
-      // Seek + Prev) stays inside a prefix-filtered iterator's prefix.
+      // The last key with the prefix: the last one before the first key after
+      // them all. SeekForPrev (not Seek + Prev) stays inside a
+      // prefix-filtered iterator's prefix.
       const std::string end = keys::PrefixEnd(prefix_);
       if (end.empty()) {
         it_->SeekToLast();
@@ -280,7 +298,9 @@ class PrefixScan {
     auto k = it_->key();
     return std::string_view(k.data() + prefix_.size(), k.size() - prefix_.size());
   }
-  std::string_view value() const { return std::string_view(it_->value().data(), it_->value().size()); }
+  std::string_view value() const {
+    return std::string_view(it_->value().data(), it_->value().size());
+  }
 
  private:
   rocksdb::Iterator* it_;
@@ -323,7 +343,7 @@ class RocksdbStore::Batch {
       switch (op->kind) {
         case WriteOp::Kind::kCreateUser:
           want.push_back(keys::User(op->user.user_id));
-          if (op->user.email) want.push_back(keys::Email(Lower(*op->user.email)));
+          if (op->user.email) want.push_back(keys::Email(AsciiLower(*op->user.email)));
           break;
         case WriteOp::Kind::kCreateConversation:
           want.push_back(keys::Conversation(op->conversation.conversation_id));
@@ -379,6 +399,7 @@ class RocksdbStore::Batch {
   }
 
   rocksdb::WriteBatch* write_batch() { return &wb_; }
+  DeltaSet& deltas() { return deltas_; }
 
  private:
   // Reads `want` (sorted and deduplicated here) into prefetched_.
@@ -403,10 +424,6 @@ class RocksdbStore::Batch {
     return Status::Ok();
   }
 
- public:
-  DeltaSet& deltas() { return deltas_; }
-
- private:
   Status Get(const std::string& key, std::string* value, bool* found) {
     if (auto it = pending_.find(key); it != pending_.end()) {
       *value = it->second;
@@ -418,10 +435,7 @@ class RocksdbStore::Batch {
       if (*found) *value = *it->second;
       return Status::Ok();
     }
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), key, value);
-    *found = s.ok();
-    if (s.ok() || s.IsNotFound()) return Status::Ok();
-    return Fail(s, "get");
+    return DbGet(db_, {}, key, value, found);
   }
   // Writes a key that a later op of the batch may read back (Get).
   Status Put(const std::string& key, const std::string& value) {
@@ -437,23 +451,22 @@ class RocksdbStore::Batch {
   Status CreateUser(WriteOp* op) {
     User& u = op->user;
     std::string v;
-    bool found = false;
-    if (op->client_id) {
-      if (Status s = Get(keys::User(u.user_id), &v, &found); !s.ok()) return s;
-      if (found) {
-        User stored;
-        if (!DecodeUser(u.user_id, v, &stored)) return Corrupt("user");
-        const bool same = stored.username == u.username &&
-                          Lower(stored.email.value_or("")) == Lower(u.email.value_or(""));
-        if (!same) op->status = Status::Conflict("user_id already exists with other details");
-        op->replayed = same;
-        if (same) u.email = stored.email;  // a replay answers what is stored
-        u.created_at = stored.created_at;
-        return Status::Ok();
-      }
+    bool taken = false;
+    if (Status s = Get(keys::User(u.user_id), &v, &taken); !s.ok()) return s;
+    if (op->client_id && taken) {
+      User stored;
+      if (!DecodeUser(u.user_id, v, &stored)) return Corrupt("user");
+      const bool same = stored.username == u.username &&
+                        AsciiLower(stored.email.value_or("")) == AsciiLower(u.email.value_or(""));
+      if (!same) op->status = Status::Conflict("user_id already exists with other details");
+      op->replayed = same;
+      if (same) u.email = stored.email;  // a replay answers what is stored
+      u.created_at = stored.created_at;
+      return Status::Ok();
     }
     if (u.email) {
-      if (Status s = Get(keys::Email(Lower(*u.email)), &v, &found); !s.ok()) return s;
+      bool found = false;
+      if (Status s = Get(keys::Email(AsciiLower(*u.email)), &v, &found); !s.ok()) return s;
       if (found) {
         op->status = Status::Conflict("Email already registered");
         return Status::Ok();
@@ -461,41 +474,36 @@ class RocksdbStore::Batch {
     }
     // A new id that is taken (a server-made one cannot be) fails the batch,
     // as SQLite's primary key does; it must not overwrite the user.
-    if (!op->client_id) {
-      if (Status s = Get(keys::User(u.user_id), &v, &found); !s.ok()) return s;
-      if (found) return Status::Internal("user_id already exists: " + u.user_id);
-    }
+    if (taken) return Status::Internal("user_id already exists: " + u.user_id);
     return InsertUser(u);
   }
 
   Status InsertUser(const User& u) {
     if (Status s = Put(keys::User(u.user_id), EncodeUser(u)); !s.ok()) return s;
     if (u.email) {
-      if (Status s = Put(keys::Email(Lower(*u.email)), u.user_id); !s.ok()) return s;
+      if (Status s = Put(keys::Email(AsciiLower(*u.email)), u.user_id); !s.ok()) return s;
     }
-    return PutOnly(keys::UserName(Lower(u.username), u.user_id), "");
+    return PutOnly(keys::UserName(AsciiLower(u.username), u.user_id), "");
   }
 
   Status CreateConversation(WriteOp* op) {
     Conversation& c = op->conversation;
     std::string v;
     bool found = false;
-    if (op->client_id) {
-      if (Status s = Get(keys::Conversation(c.conversation_id), &v, &found); !s.ok()) return s;
-      if (found) {
-        Decoder d(v);
-        const std::string owner = d.Str();
-        const Micros started = d.Int();
-        if (!d.ok()) return Corrupt("conversation");
-        op->replayed = owner == c.user_id;
-        if (!op->replayed) op->status = Status::Conflict("conversation_id already exists");
-        c.started_at = started;
-        return Status::Ok();
+    if (Status s = Get(keys::Conversation(c.conversation_id), &v, &found); !s.ok()) return s;
+    if (found) {
+      // A new id that is taken fails the batch, as for users.
+      if (!op->client_id) {
+        return Status::Internal("conversation_id already exists: " + c.conversation_id);
       }
-    }
-    if (!op->client_id) {  // as for users: a taken id fails the batch
-      if (Status s = Get(keys::Conversation(c.conversation_id), &v, &found); !s.ok()) return s;
-      if (found) return Status::Internal("conversation_id already exists: " + c.conversation_id);
+      Decoder d(v);
+      const std::string owner = d.Str();
+      const Micros started = d.Int();
+      if (!d.ok()) return Corrupt("conversation");
+      op->replayed = owner == c.user_id;
+      if (!op->replayed) op->status = Status::Conflict("conversation_id already exists");
+      c.started_at = started;
+      return Status::Ok();
     }
     if (Status s = Get(keys::User(c.user_id), &v, &found); !s.ok()) return s;
     if (!found) {
@@ -528,10 +536,9 @@ class RocksdbStore::Batch {
     }
     op->replayed = true;
     u.errors.clear();
-    if (Status s = ReadUtteranceErrors(stored, &u.errors,
-                                       [this](const std::string& k, std::string* val, bool* f) {
-                                         return Get(k, val, f);
-                                       });
+    if (Status s = ReadUtteranceErrors(
+            stored, written_errors_, &u.errors,
+            [this](const std::string& k, std::string* val, bool* f) { return Get(k, val, f); });
         !s.ok()) {
       return s;
     }
@@ -569,8 +576,8 @@ class RocksdbStore::Batch {
         return s;
       }
     }
-    StoredUtterance stored{u.conversation_id, u.user_id, u.content, u.created_at,
-                           op->request_hash, {}};
+    StoredUtterance stored{u.conversation_id, u.user_id,        u.content,
+                           u.created_at,      op->request_hash, {}};
     if (Status s = InsertErrors(u, &stored); !s.ok()) return s;
     if (Status s = Put(keys::Utterance(u.utterance_id), EncodeUtterance(stored)); !s.ok()) {
       return s;
@@ -608,13 +615,17 @@ class RocksdbStore::Batch {
     return Status::Ok();
   }
 
-  // Each error's record goes under its learner; the utterance names it.
+  // Each error's record goes under its learner; the utterance names it. A
+  // replay of the utterance later in the batch reads the record from the op
+  // (written_errors_), not back from the batch.
   Status InsertErrors(const Utterance& u, StoredUtterance* stored) {
     for (const ErrorRecord& e : u.errors) {
-      const std::string key = keys::LearnerError(u.user_id, e.created_at, e.error_id);
-      const std::string value = EncodeError(e, u.utterance_id);
-      // A replay check of this utterance later in the batch reads it back.
-      if (Status s = Put(key, value); !s.ok()) return s;
+      if (Status s = PutOnly(keys::LearnerError(u.user_id, e.created_at, e.error_id),
+                             EncodeError(e, u.utterance_id));
+          !s.ok()) {
+        return s;
+      }
+      written_errors_.emplace(e.error_id, &e);
       stored->errors.push_back(ErrorRef{e.error_id, e.created_at});
     }
     return Status::Ok();
@@ -654,6 +665,7 @@ class RocksdbStore::Batch {
   rocksdb::DB* db_;
   rocksdb::WriteBatch wb_;
   std::unordered_map<std::string, std::string> pending_;  // keys Put in this batch
+  WrittenErrors written_errors_;
   // What the database held, read ahead in one MultiGet (nullopt: absent). The
   // writer thread is the only writer, so it stays true but for pending_.
   std::unordered_map<std::string, std::optional<std::string>> prefetched_;
@@ -742,7 +754,8 @@ Status RocksdbStore::RecomputeDecayIfNeeded() {
          scan.Next()) {
       std::string_view user_id, rest;
       char kind = 0;
-      if (!keys::ParseLearnerKey(scan.rest(), &user_id, &kind, &rest)) return Corrupt("learner key");
+      if (!keys::ParseLearnerKey(scan.rest(), &user_id, &kind, &rest))
+        return Corrupt("learner key");
       if (kind != keys::kLearnerError) continue;
       Micros created_at = 0;
       std::string_view error_id;
@@ -825,22 +838,10 @@ Status RocksdbStore::ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* delt
 
 // ---------------------------------------------------------------- reads
 
-namespace {
-
-// A point read from the database: ok with *found, or the failure.
-Status DbGet(rocksdb::DB* db, const std::string& key, std::string* value, bool* found) {
-  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), key, value);
-  *found = s.ok();
-  if (s.ok() || s.IsNotFound()) return Status::Ok();
-  return Fail(s, "get");
-}
-
-}  // namespace
-
 Result<User> RocksdbStore::GetUser(const std::string& user_id) {
   std::string v;
   bool found = false;
-  if (Status s = DbGet(db_.get(), keys::User(user_id), &v, &found); !s.ok()) return s;
+  if (Status s = DbGet(db_.get(), {}, keys::User(user_id), &v, &found); !s.ok()) return s;
   if (!found) return Status::NotFound("User not found");
   User u;
   if (!DecodeUser(user_id, v, &u)) return Corrupt("user");
@@ -850,7 +851,8 @@ Result<User> RocksdbStore::GetUser(const std::string& user_id) {
 Result<User> RocksdbStore::FindUserByEmail(const std::string& email) {
   std::string id;
   bool found = false;
-  if (Status s = DbGet(db_.get(), keys::Email(Lower(email)), &id, &found); !s.ok()) return s;
+  if (Status s = DbGet(db_.get(), {}, keys::Email(AsciiLower(email)), &id, &found); !s.ok())
+    return s;
   if (!found) return Status::NotFound("User not found");
   return GetUser(id);
 }
@@ -865,10 +867,8 @@ Result<ConversationView> RocksdbStore::GetConversation(const std::string& id) {
     const rocksdb::Snapshot* s;
     ~Release() { db->ReleaseSnapshot(s); }
   } release{db_.get(), snap};
-  auto get = [&](const std::string& key, std::string* value, bool* found) -> Status {
-    rocksdb::Status s = db_->Get(ro, key, value);
-    *found = s.ok();
-    return s.ok() || s.IsNotFound() ? Status::Ok() : Fail(s, "get");
+  auto get = [&](const std::string& key, std::string* value, bool* found) {
+    return DbGet(db_.get(), ro, key, value, found);
   };
   std::string v;
   bool found = false;
@@ -894,7 +894,7 @@ Result<ConversationView> RocksdbStore::GetConversation(const std::string& id) {
     StoredUtterance stored;
     if (!found || !DecodeUtterance(v, &stored)) return Corrupt("utterance");
     Utterance u{uid, id, view.conversation.user_id, stored.content, stored.created_at, {}};
-    if (Status s = ReadUtteranceErrors(stored, &u.errors, get); !s.ok()) return s;
+    if (Status s = ReadUtteranceErrors(stored, {}, &u.errors, get); !s.ok()) return s;
     view.utterances.push_back(std::move(u));
   }
   return view;
@@ -907,11 +907,7 @@ Result<Profile> RocksdbStore::LoadProfile(const std::string& user_id) {
   const rocksdb::ReadOptions ro = InPrefix();
   Profile p;
   std::string v;
-  {
-    rocksdb::Status s = db_->Get(ro, keys::User(user_id), &v);
-    if (!s.ok() && !s.IsNotFound()) return Fail(s, "get user");
-    p.user_known = s.ok();
-  }
+  if (Status s = DbGet(db_.get(), ro, keys::User(user_id), &v, &p.user_known); !s.ok()) return s;
   if (!p.user_known) return p;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
   // The points (kind f), then their memory states (g): one scan.
@@ -937,19 +933,20 @@ Result<Profile> RocksdbStore::LoadProfile(const std::string& user_id) {
     if (!r.correction) continue;
     auto [c, fresh] = contents.try_emplace(utterance_id);
     if (fresh) {
-      rocksdb::Status s = db_->Get(ro, keys::Utterance(utterance_id), &v);
-      if (!s.ok() && !s.IsNotFound()) return Fail(s, "get utterance");
+      bool found = false;
+      if (Status s = DbGet(db_.get(), ro, keys::Utterance(utterance_id), &v, &found); !s.ok()) {
+        return s;
+      }
       StoredUtterance stored;
-      if (s.ok() && DecodeUtterance(v, &stored)) c->second = stored.content;
+      if (found && DecodeUtterance(v, &stored)) c->second = stored.content;
     }
     if (!c->second) continue;
     Micros created_at = 0;
     std::string_view error_id;
     if (!keys::ParseTimeAndId(scan.rest(), &created_at, &error_id)) return Corrupt("error key");
-    p.examples.push_back(Example{std::string(error_id), r.subcategory_id, *c->second,
-                                 r.original.value_or(""), *r.correction,
-                                 r.span ? r.span->start : -1, r.span ? r.span->end : -1,
-                                 created_at});
+    p.examples.push_back(
+        Example{std::string(error_id), r.subcategory_id, *c->second, r.original.value_or(""),
+                *r.correction, r.span ? r.span->start : -1, r.span ? r.span->end : -1, created_at});
   }
   for (PrefixScan scan(it.get(), keys::LearnerPrefix(keys::kAttempt, user_id), true);
        scan.Valid() && p.recent_correct.size() < kMaxRecentCorrect; scan.Next()) {
@@ -961,7 +958,8 @@ Result<Profile> RocksdbStore::LoadProfile(const std::string& user_id) {
     if (!correct) continue;
     Micros answered_at = 0;
     std::string_view attempt_id;
-    if (!keys::ParseTimeAndId(scan.rest(), &answered_at, &attempt_id)) return Corrupt("attempt key");
+    if (!keys::ParseTimeAndId(scan.rest(), &answered_at, &attempt_id))
+      return Corrupt("attempt key");
     p.recent_correct.push_back(RecentCorrect{std::move(exercise_id), answered_at});
   }
   if (!it->status().ok()) return Fail(it->status(), "load profile");
@@ -1034,8 +1032,7 @@ Result<std::vector<DayCount>> RocksdbStore::ErrorsPerDay(const std::string& user
   return merged;
 }
 
-Result<std::vector<User>> RocksdbStore::SearchCandidates(const std::string& prefix,
-                                                         size_t recent) {
+Result<std::vector<User>> RocksdbStore::SearchCandidates(const std::string& prefix, size_t recent) {
   std::vector<User> out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(TotalOrder()));
   std::string v;
