@@ -17,8 +17,6 @@
 #include "http/server.h"
 #include "log/log.h"
 #include "store/redis/redis_profiles.h"
-#include "store/rocksdb/rocksdb_store.h"
-#include "store/sqlite/sqlite_store.h"
 
 namespace errata::app {
 namespace {
@@ -106,12 +104,8 @@ int RunServe(const ServeOptions& o) {
   api::Services services;
   auto router_names = api::BuildRouter(services).Names();
   Metrics metrics(router_names);
-  if (auto* sqlite = dynamic_cast<SqliteStore*>(store->get())) {  // WAL pages, checkpoints
-    metrics.AddSource([sqlite](std::string* out) { sqlite->RenderMetrics(out); });
-  }
-  if (auto* rocks = dynamic_cast<RocksdbStore*>(store->get())) {  // compactions, memtables
-    metrics.AddSource([rocks](std::string* out) { rocks->RenderMetrics(out); });
-  }
+  // The store's own figures: SQLite's WAL and checkpoints, RocksDB's compactions.
+  metrics.AddSource([st = store->get()](std::string* out) { st->RenderMetrics(out); });
   std::unique_ptr<redis::RedisProfiles> shared;
   if (redis_url) {
     redis::RedisProfiles::Options ro{.url = *redis_url};

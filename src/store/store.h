@@ -113,6 +113,9 @@ class Store {
                                                      Micros until) = 0;
   // Whether the store answers a trivial query.
   virtual Status Ping() = 0;
+  // Appends the store's own gauges and counters to /metrics (Prometheus text
+  // format): SQLite's WAL and checkpoints, RocksDB's compactions. None by default.
+  virtual void RenderMetrics(std::string* out) const { (void)out; }
 };
 
 }  // namespace errata

@@ -546,6 +546,12 @@ class Operations(V1Base):
         # Counters move: the requests above were counted.
         self.assertRegex(text, r'(?m)^errata_http_requests_total\{[^}]*route="GET /healthz"'
                                r'[^}]*\} [1-9][0-9]*$')
+        # The embedded store adds its own figures (Store::RenderMetrics).
+        store = os.environ.get("ERRATA_STORE", "")
+        own = {"": "errata_sqlite_wal_pages", "rocksdb:": "errata_rocksdb_memtable_bytes"}.get(store)
+        if own:
+            self.assertRegex(text, rf"(?m)^# TYPE {own} gauge$")
+            self.assertRegex(text, rf"(?m)^{own} [0-9]+$")
 
     def test_pipelined_requests(self):
         """Two requests in one packet on a keep-alive connection: two answers, in order."""

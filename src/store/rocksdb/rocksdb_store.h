@@ -44,7 +44,7 @@ class RocksdbStore : public Store {
 
   // Appends RocksDB's gauges (pending compaction bytes, memtables, SST size)
   // in the Prometheus text format.
-  void RenderMetrics(std::string* out) const;
+  void RenderMetrics(std::string* out) const override;
 
   std::string Describe() const override { return "rocksdb:" + options_.path; }
   Status ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* deltas) override;
