@@ -6,25 +6,27 @@
 local dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 dofile(dir .. "common.lua")
 
-local users, convs, utts
-local headers = {["Content-Type"] = "application/json"}
-local user_header = false
+local next_request
 
 function init(args)
   seed_random()
-  users, convs, utts = load_ids(arg_or(args, 1, "ids.tsv"))
-  user_header = user_header_arg(args, 2)
+  local users, convs, utts = load_ids(arg_or(args, 1, "ids.tsv"))
+  local user_header = user_header_arg(args, 2)
+  next_request = request_table(function()
+    local i = math.random(#users)
+    local parts = {}
+    for k = 1, 3 do
+      local p = PAIRS[math.random(#PAIRS)]
+      parts[k] = '{"errorCategory":"' .. p[1] .. '","errorSubCategory":"' .. p[2] .. '"}'
+    end
+    local body = '{"user_id":"' .. users[i] .. '","conversation_id":"' .. convs[i] ..
+      '","utterance_id":"' .. utts[i] .. '","errors":[' .. table.concat(parts, ",") .. ']}'
+    local headers = {["Content-Type"] = "application/json"}
+    if user_header then headers["X-User-Id"] = users[i] end
+    return wrk.format("POST", "/simulate-and-generate", headers, body)
+  end)
 end
 
 function request()
-  local i = math.random(#users)
-  local parts = {}
-  for k = 1, 3 do
-    local p = PAIRS[math.random(#PAIRS)]
-    parts[k] = '{"errorCategory":"' .. p[1] .. '","errorSubCategory":"' .. p[2] .. '"}'
-  end
-  local body = '{"user_id":"' .. users[i] .. '","conversation_id":"' .. convs[i] ..
-    '","utterance_id":"' .. utts[i] .. '","errors":[' .. table.concat(parts, ",") .. ']}'
-  if user_header then headers["X-User-Id"] = users[i] end
-  return wrk.format("POST", "/simulate-and-generate", headers, body)
+  return next_request()
 end

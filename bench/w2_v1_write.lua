@@ -6,23 +6,25 @@
 local dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 dofile(dir .. "common.lua")
 
-local users, convs
-local headers = {["Content-Type"] = "application/json"}
-local n = 0
-local user_header = false
+local next_request
 
 function init(args)
   seed_random()
-  users, convs = load_ids(arg_or(args, 1, "ids.tsv"))
-  user_header = user_header_arg(args, 2)
+  local users, convs = load_ids(arg_or(args, 1, "ids.tsv"))
+  local user_header = user_header_arg(args, 2)
+  local n = 0
+  next_request = request_table(function()
+    local i = math.random(#users)
+    n = n + 1
+    local body = '{"user_id":"' .. users[i] .. '","conversation_id":"' .. convs[i] ..
+      '","content":"I has went to the shop yesterday (' .. thread_id .. '.' .. n .. ')","errors":[' ..
+      v1_errors(math.random(0, 4)) .. ']}'
+    local headers = {["Content-Type"] = "application/json"}
+    if user_header then headers["X-User-Id"] = users[i] end
+    return wrk.format("POST", "/v1/utterances", headers, body)
+  end)
 end
 
 function request()
-  local i = math.random(#users)
-  n = n + 1
-  local body = '{"user_id":"' .. users[i] .. '","conversation_id":"' .. convs[i] ..
-    '","content":"I has went to the shop yesterday (' .. thread_id .. '.' .. n .. ')","errors":[' ..
-    v1_errors(math.random(0, 4)) .. ']}'
-  if user_header then headers["X-User-Id"] = users[i] end
-  return wrk.format("POST", "/v1/utterances", headers, body)
+  return next_request()
 end

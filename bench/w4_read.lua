@@ -8,7 +8,7 @@
 local dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 dofile(dir .. "common.lua")
 
-local users, pick, route
+local next_request
 
 function read_path(r, user)
   if r == "generate" then return "/generate-exercise?user_id=" .. user .. "&top_n=5" end
@@ -19,11 +19,14 @@ end
 
 function init(args)
   seed_random()
-  users = load_ids(arg_or(args, 1, "ids.tsv"))
-  route = arg_or(args, 2, "generate")
-  pick = zipf_sampler(#users, tonumber(arg_or(args, 3, "1.0")))
+  local users = load_ids(arg_or(args, 1, "ids.tsv"))
+  local route = arg_or(args, 2, "generate")
+  local pick = zipf_sampler(#users, tonumber(arg_or(args, 3, "1.0")))
+  next_request = request_table(function()
+    return wrk.format("GET", read_path(route, users[pick()]))
+  end, 4 * REQUEST_TABLE_SIZE)
 end
 
 function request()
-  return wrk.format("GET", read_path(route, users[pick()]))
+  return next_request()
 end
