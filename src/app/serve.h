@@ -13,7 +13,7 @@ struct ServeOptions {
   int threads = 0;    // 0: the core count
   std::string log_level = "info";
   size_t body_limit = 1 << 20;
-  int64_t flush_interval_us = 1000;
+  int64_t flush_interval_us = 0;
   size_t max_batch = 1000;
   size_t queue_capacity = 10000;
   size_t cache_size = 200000;

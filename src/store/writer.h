@@ -33,7 +33,7 @@ struct WriteRequest {
 class Writer {
  public:
   struct Options {
-    Micros flush_interval = 1000;  // longest wait to fill a batch, µs
+    Micros flush_interval = 0;     // longest wait to fill a batch, µs (docs/write-path.md)
     size_t max_batch = 1000;       // requests per transaction at most
     size_t queue_capacity = 10000; // requests waiting at most; then 503
     size_t max_batch_ops = 20000;  // ops per transaction at most (bulk ingests are

@@ -398,6 +398,24 @@ class RocksdbStore::Batch {
     return Status::Ok();
   }
 
+  // Builds the WriteBatch from the batch's writes in key order, the last
+  // write of a key winning. A memtable is a skip list, and an insert next to
+  // the one before it reuses that insert's search path (the "splice"), so
+  // sorted inserts skip most of the key comparisons that random ones make.
+  // Those comparisons were the largest single cost of a bulk ingest
+  // (docs/rocksdb.md, "Sorted batches").
+  Status Finish() {
+    std::stable_sort(writes_.begin(), writes_.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (size_t i = 0; i < writes_.size(); ++i) {
+      if (i + 1 < writes_.size() && writes_[i + 1].first == writes_[i].first) continue;
+      rocksdb::Status s = wb_.Put(writes_[i].first, writes_[i].second);
+      if (!s.ok()) return Fail(s, "put");
+    }
+    writes_.clear();
+    return Status::Ok();
+  }
+
   rocksdb::WriteBatch* write_batch() { return &wb_; }
   DeltaSet& deltas() { return deltas_; }
 
@@ -443,9 +461,10 @@ class RocksdbStore::Batch {
     return PutOnly(key, value);
   }
   // Writes a key no check reads (an index entry, an error record).
-  Status PutOnly(const std::string& key, const std::string& value) {
-    rocksdb::Status s = wb_.Put(key, value);
-    return s.ok() ? Status::Ok() : Fail(s, "put");
+  // Finish() adds it to the WriteBatch.
+  Status PutOnly(std::string key, std::string value) {
+    writes_.emplace_back(std::move(key), std::move(value));
+    return Status::Ok();
   }
 
   Status CreateUser(WriteOp* op) {
@@ -664,6 +683,7 @@ class RocksdbStore::Batch {
  private:
   rocksdb::DB* db_;
   rocksdb::WriteBatch wb_;
+  std::vector<std::pair<std::string, std::string>> writes_;  // until Finish()
   std::unordered_map<std::string, std::string> pending_;  // keys Put in this batch
   WrittenErrors written_errors_;
   // What the database held, read ahead in one MultiGet (nullopt: absent). The
@@ -809,6 +829,7 @@ Status RocksdbStore::ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* delt
   Status s = batch.Prefetch(ops);
   for (size_t i = 0; s.ok() && i < ops.size(); ++i) s = batch.Apply(ops[i]);
   if (s.ok()) s = batch.UpsertFrequencies();
+  if (s.ok()) s = batch.Finish();
   if (s.ok()) {
     // Durable before it returns (one WAL fsync per batch). Not deferred to
     // the Writer's sync thread as with SQLite: after a failed append (disk
