@@ -134,7 +134,10 @@ int RunServe(const ServeOptions& o) {
     services.relay = relay.get();
   }
   const http::Router router = api::BuildRouter(services);
-  http::Server server({host, port, o.body_limit, threads}, router, &metrics, api::ServerError);
+  // Embedded stores never make a handler wait long: each HTTP thread runs its
+  // own connections (docs/http.md). Networked ones share one pool.
+  http::Server server({host, port, o.body_limit, threads, /*per_thread_contexts=*/!networked},
+                      router, &metrics, api::ServerError);
   if (Status s = server.Listen(); !s.ok()) {
     log::Error("cannot listen", {{"error", s.message()}});
     return 1;

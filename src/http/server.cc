@@ -2,6 +2,8 @@
 
 #include <boost/asio/strand.hpp>
 
+#include <algorithm>
+
 #include "http/session.h"
 
 namespace errata::http {
@@ -14,10 +16,30 @@ Server::Server(Options options, const Router& router, Metrics* metrics, ErrorRen
       router_(router),
       metrics_(metrics),
       errors_(std::move(errors)),
-      ioc_(options_.threads),
-      acceptor_(ioc_) {}
+      contexts_(MakeContexts(options_)),
+      acceptor_(*contexts_.front()) {}
 
 Server::~Server() { Stop(); }
+
+std::vector<std::unique_ptr<net::io_context>> Server::MakeContexts(const Options& options) {
+  std::vector<std::unique_ptr<net::io_context>> contexts;
+  if (options.per_thread_contexts) {
+    // Concurrency hint 1: one thread runs it, so its scheduler takes no locks.
+    for (int i = 0; i < std::max(1, options.threads); ++i) {
+      contexts.push_back(std::make_unique<net::io_context>(1));
+    }
+  } else {
+    contexts.push_back(std::make_unique<net::io_context>(options.threads));
+  }
+  return contexts;
+}
+
+net::any_io_executor Server::NextConnectionExecutor() {
+  if (!options_.per_thread_contexts) return net::make_strand(*contexts_.front());
+  net::io_context& ctx = *contexts_[next_context_];
+  next_context_ = (next_context_ + 1) % contexts_.size();
+  return ctx.get_executor();
+}
 
 Status Server::Listen() {
   boost::system::error_code ec;
@@ -37,8 +59,8 @@ Status Server::Listen() {
 }
 
 void Server::Accept() {
-  acceptor_.async_accept(net::make_strand(ioc_), [this](boost::system::error_code ec,
-                                                        tcp::socket socket) {
+  acceptor_.async_accept(NextConnectionExecutor(), [this](boost::system::error_code ec,
+                                                         tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
     if (!ec) {
       socket.set_option(tcp::no_delay(true), ec);
@@ -49,21 +71,24 @@ void Server::Accept() {
 }
 
 void Server::Start() {
-  work_.emplace(ioc_.get_executor());
+  for (auto& ctx : contexts_) work_.push_back(net::make_work_guard(*ctx));
   Accept();
-  for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
+  for (int i = 0; i < options_.threads; ++i) {
+    net::io_context* ctx = contexts_[i % contexts_.size()].get();
+    threads_.emplace_back([ctx] { ctx->run(); });
+  }
 }
 
 void Server::StopAccepting() {
-  net::post(ioc_, [this] {
+  net::post(acceptor_.get_executor(), [this] {
     boost::system::error_code ec;
     acceptor_.close(ec);
   });
 }
 
 void Server::Stop() {
-  work_.reset();
-  ioc_.stop();
+  work_.clear();
+  for (auto& ctx : contexts_) ctx->stop();
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }

@@ -1,7 +1,14 @@
-// Server: the HTTP/1.1 listener and connection sessions (Boost.Beast, one
-// io_context run by N threads). It reads a request, finds its route, hands it
-// to the handler and writes whatever the handler answers, when it answers.
-// No business logic lives here.
+// Server: the HTTP/1.1 listener and connection sessions (Boost.Beast). It
+// reads a request, finds its route, hands it to the handler and writes
+// whatever the handler answers, when it answers. No business logic lives here.
+//
+// Two ways to run the I/O threads (docs/http.md):
+//  - one io_context per thread (`per_thread_contexts`): a connection lives on
+//    one thread, with no strand and no hand-over between threads. For
+//    handlers that do not block (the embedded stores).
+//  - one io_context run by all threads, a strand per connection: a thread
+//    whose handler waits on the network (PostgreSQL, Redis) does not hold up
+//    the other connections.
 #pragma once
 
 #include <atomic>
@@ -13,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -36,6 +44,7 @@ class Server {
     uint16_t port = 8000;
     size_t body_limit = 1 << 20;
     int threads = 2;
+    bool per_thread_contexts = false;
   };
   Server(Options options, const Router& router, Metrics* metrics, ErrorRenderer errors);
   ~Server();
@@ -66,10 +75,16 @@ class Server {
   const Router& router_;
   Metrics* metrics_;
   ErrorRenderer errors_;
-  boost::asio::io_context ioc_;
-  // Keeps the I/O threads running while no socket operation is pending, as
+  static std::vector<std::unique_ptr<boost::asio::io_context>> MakeContexts(const Options& options);
+  // The executor a new connection runs on.
+  boost::asio::any_io_executor NextConnectionExecutor();
+
+  // One (shared by every thread) or one per thread.
+  std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
+  size_t next_context_ = 0;  // round robin of new connections; accept handler only
+  // Keep the I/O threads running while no socket operation is pending, as
   // when every open request waits for a group commit.
-  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   boost::asio::ip::tcp::acceptor acceptor_;
   uint16_t port_ = 0;
   std::atomic<int64_t> in_flight_{0};
