@@ -10,8 +10,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import (ServerTestCase, main, new_uuid, seed_triplet, simulate,
-                     top_counts, unique_email, v1_conversation, v1_user)
+from harness import (ServerTestCase, main, new_uuid, raw_body_json, raw_http, seed_triplet,
+                     simulate, top_counts, unique_email, v1_conversation, v1_user)
 
 SEED_POSTS = ["/users/", "/conversations/", "/utterances/", "/simulate-and-generate"]
 V1_POSTS = ["/v1/users", "/v1/conversations", "/v1/utterances"]
@@ -41,42 +41,6 @@ INVALID_UTF8 = [
     b'{"username": "\xed\xa0\x80", "email": "surrogate@example.com"}',
     b'{"username": "trunc\xe2\x82", "email": "trunc@example.com"}',
 ]
-
-
-def raw_http(port, data, read_timeout=10.0, shutdown_write=False):
-    """Sends raw bytes on a new connection; returns (status or None, raw response bytes)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=read_timeout) as s:
-        s.sendall(data)
-        if shutdown_write:
-            s.shutdown(socket.SHUT_WR)
-        chunks = []
-        try:
-            while True:
-                part = s.recv(65536)
-                if not part:
-                    break
-                chunks.append(part)
-                blob = b"".join(chunks)
-                head, sep, body = blob.partition(b"\r\n\r\n")
-                if sep:
-                    length = None
-                    for line in head.split(b"\r\n")[1:]:
-                        k, _, v = line.partition(b":")
-                        if k.strip().lower() == b"content-length":
-                            length = int(v.strip())
-                    if length is not None and len(body) >= length:
-                        break
-        except (ConnectionResetError, socket.timeout):
-            pass
-    blob = b"".join(chunks)
-    if not blob.startswith(b"HTTP/1."):
-        return None, blob
-    return int(blob.split(b" ", 2)[1]), blob
-
-
-def raw_body_json(blob):
-    head, _, body = blob.partition(b"\r\n\r\n")
-    return json.loads(body.decode("utf-8"))
 
 
 class BadInputBase(ServerTestCase):

@@ -11,7 +11,7 @@ from datetime import timedelta
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (ServerTestCase, days_ago, iso, main, new_uuid, now_utc, parse_time,
-                     top_counts, unique_email, v1_conversation, v1_user)
+                     raw_http, top_counts, unique_email, v1_conversation, v1_user)
 
 ERROR_KEYS = {"error_id", "category", "subcategory", "subcategory_id", "code", "span", "original",
               "correction", "explanation", "created_at"}
@@ -584,6 +584,34 @@ class Operations(V1Base):
             self.assertTrue(headers.get("X-Request-Id"), (method, path, st))
         ids = {self.c.get("/healthz")[1]["X-Request-Id"] for _ in range(5)}
         self.assertEqual(len(ids), 5)
+        # The id is echoed in a header, so only 1-64 printable ASCII characters
+        # are; anything else gets an id of the server's own.
+        for bad in ("has space", "x" * 65, "tab\there"):
+            st, headers, _ = self.c.request("GET", "/healthz", headers={"X-Request-Id": bad})
+            self.assertEqual(st, 200)
+            self.assertTrue(headers.get("X-Request-Id"))
+            self.assertNotEqual(headers.get("X-Request-Id"), bad)
+        self.assertEqual(self.c.request("GET", "/healthz", headers={"X-Request-Id": "x" * 64})[1]
+                         .get("X-Request-Id"), "x" * 64)
+
+    def test_response_framing(self):
+        """The status line and headers errata writes itself, byte for byte."""
+        st, blob = raw_http(self.server.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+                                              b"X-Request-Id: frame-1\r\nConnection: close\r\n\r\n")
+        head, _, body = blob.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        self.assertEqual(lines[0], b"HTTP/1.1 200 OK")
+        fields = dict(line.split(b": ", 1) for line in lines[1:])
+        self.assertEqual(fields[b"Server"], b"errata")
+        self.assertEqual(fields[b"Content-Type"], b"application/json")
+        self.assertEqual(fields[b"X-Request-Id"], b"frame-1")
+        self.assertEqual(fields[b"Connection"], b"close")
+        self.assertEqual(int(fields[b"Content-Length"]), len(body))
+        self.assertEqual(json.loads(body), {"status": "ok"})
+        st, blob = raw_http(self.server.port, b"DELETE /healthz HTTP/1.1\r\nHost: x\r\n"
+                                              b"Connection: close\r\n\r\n")
+        self.assertTrue(blob.startswith(b"HTTP/1.1 405 Method Not Allowed\r\n"), blob)
+        self.assertIn(b"\r\nAllow: GET\r\n", blob)
 
 
 if __name__ == "__main__":
