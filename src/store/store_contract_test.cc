@@ -1493,5 +1493,30 @@ TYPED_TEST(StoreContractTest, ReopenWithAnotherHalfLifeRecomputesDecay) {
   ExpectPoints(this->Load(w.bob.user_id), Fold(w.bob.user_id, w.bob_errors, kHalfLife));
 }
 
+// Points add up exactly over many batches, while the store moves its data to
+// disk, and after a reopen. RocksDB writes each batch's delta as a merge
+// operand (PointMerge) that reads, flushes and compactions fold: 2,000
+// utterances of 3 KB overflow its 4 MiB write buffer here.
+TYPED_TEST(StoreContractTest, PointsAddUpOverManyBatchesAcrossFlushesAndAReopen) {
+  const Learner ann = this->AddLearner("Ann", std::nullopt, kT0);
+  const Learner bob = this->AddLearner("Bob", std::nullopt, kT0);
+  const std::string filler(3000, 'x');
+  std::vector<ErrorRecord> ann_errors, bob_errors;
+  for (int i = 0; i < 2000; ++i) {
+    const Micros at = kT0 + i * kMinute;
+    const bool to_bob = i % 4 == 0;
+    std::vector<std::string> subs{"verb_tense"};
+    if (i % 3 == 0) subs.push_back("articles");
+    const Utterance u = this->Say(to_bob ? bob : ann, at, MakeErrors(subs, at), filler);
+    auto& into = to_bob ? bob_errors : ann_errors;
+    into.insert(into.end(), u.errors.begin(), u.errors.end());
+  }
+  ExpectPoints(this->Load(ann.user_id), Fold(ann.user_id, ann_errors, kHalfLife));
+  ExpectPoints(this->Load(bob.user_id), Fold(bob.user_id, bob_errors, kHalfLife));
+  ASSERT_NO_FATAL_FAILURE(this->Reopen(kHalfLife));
+  ExpectPoints(this->Load(ann.user_id), Fold(ann.user_id, ann_errors, kHalfLife));
+  ExpectPoints(this->Load(bob.user_id), Fold(bob.user_id, bob_errors, kHalfLife));
+}
+
 }  // namespace
 }  // namespace errata

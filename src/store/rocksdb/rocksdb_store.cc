@@ -5,6 +5,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/merge_operator.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
@@ -184,6 +185,36 @@ bool DecodePoint(std::string_view subcategory_id, std::string_view v, ErrorPoint
   p->decay_log2 = d.Real();
   return d.ok();
 }
+
+// Adds a point's counters to another's: counts add, first and last seen take
+// the earlier and the later, decay sums add (in log2). Every term commutes,
+// so RocksDB may fold the operands in any grouping. The batch writes each
+// (learner, subcategory)'s merged delta as a merge operand instead of reading
+// the stored point and writing the sum (docs/rocksdb.md, "Points as merge
+// operands"). The stored point's labels win over the delta's.
+class PointMerge : public rocksdb::AssociativeMergeOperator {
+ public:
+  bool Merge(const rocksdb::Slice&, const rocksdb::Slice* existing, const rocksdb::Slice& value,
+             std::string* new_value, rocksdb::Logger*) const override {
+    if (existing == nullptr) {
+      new_value->assign(value.data(), value.size());
+      return true;
+    }
+    ErrorPoint p, d;
+    if (!DecodePoint("", std::string_view(existing->data(), existing->size()), &p) ||
+        !DecodePoint("", std::string_view(value.data(), value.size()), &d)) {
+      return false;  // RocksDB reports corruption to the read
+    }
+    p.count += d.count;
+    p.first_seen = std::min(p.first_seen, d.first_seen);
+    p.last_seen = std::max(p.last_seen, d.last_seen);
+    p.decay_log2 = LogAdd2(p.decay_log2, d.decay_log2);
+    *new_value = EncodePoint(p);
+    return true;
+  }
+  // Stored in the database's OPTIONS file: never rename it.
+  const char* Name() const override { return "errata.PointMerge"; }
+};
 
 std::string EncodeMemory(const MemoryState& m) {
   Encoder e;
@@ -367,33 +398,14 @@ class RocksdbStore::Batch {
     return MultiGet(std::move(want));
   }
 
-  // Adds the batch's merged frequency deltas to the stored points.
+  // Adds the batch's merged frequency deltas to the stored points, as merge
+  // operands (PointMerge): no point is read. Runs after every op, so no
+  // check of this batch reads a point it changes.
   Status UpsertFrequencies() {
-    std::string v;
-    {
-      std::vector<std::string> want;
-      for (const ErrorDelta& d : deltas_.deltas()) {
-        std::string key = keys::Point(d.user_id, d.subcategory_id);
-        if (!pending_.contains(key)) want.push_back(std::move(key));
-      }
-      if (Status s = MultiGet(std::move(want)); !s.ok()) return s;
-    }
     for (const ErrorDelta& d : deltas_.deltas()) {
-      const std::string key = keys::Point(d.user_id, d.subcategory_id);
-      bool found = false;
-      if (Status s = Get(key, &v, &found); !s.ok()) return s;
-      ErrorPoint p;
-      if (found) {
-        if (!DecodePoint(d.subcategory_id, v, &p)) return Corrupt("frequency");
-        p.count += d.count;
-        p.first_seen = std::min(p.first_seen, d.first_seen);
-        p.last_seen = std::max(p.last_seen, d.last_seen);
-        p.decay_log2 = LogAdd2(p.decay_log2, d.decay_log2);
-      } else {
-        p = ErrorPoint{d.subcategory_id, d.category, d.subcategory, d.count, d.first_seen,
-                       d.last_seen, d.decay_log2, {}};
-      }
-      if (Status s = Put(key, EncodePoint(p)); !s.ok()) return s;
+      const ErrorPoint p{d.subcategory_id, d.category, d.subcategory, d.count, d.first_seen,
+                         d.last_seen, d.decay_log2, {}};
+      writes_.push_back({keys::Point(d.user_id, d.subcategory_id), EncodePoint(p), true});
     }
     return Status::Ok();
   }
@@ -406,10 +418,13 @@ class RocksdbStore::Batch {
   // (docs/rocksdb.md, "Sorted batches").
   Status Finish() {
     std::stable_sort(writes_.begin(), writes_.end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
+                     [](const BatchWrite& a, const BatchWrite& b) { return a.key < b.key; });
     for (size_t i = 0; i < writes_.size(); ++i) {
-      if (i + 1 < writes_.size() && writes_[i + 1].first == writes_[i].first) continue;
-      rocksdb::Status s = wb_.Put(writes_[i].first, writes_[i].second);
+      const BatchWrite& w = writes_[i];
+      const bool overwritten = i + 1 < writes_.size() && writes_[i + 1].key == w.key &&
+                               !writes_[i + 1].merge;
+      if (overwritten) continue;
+      rocksdb::Status s = w.merge ? wb_.Merge(w.key, w.value) : wb_.Put(w.key, w.value);
       if (!s.ok()) return Fail(s, "put");
     }
     writes_.clear();
@@ -463,7 +478,7 @@ class RocksdbStore::Batch {
   // Writes a key no check reads (an index entry, an error record).
   // Finish() adds it to the WriteBatch.
   Status PutOnly(std::string key, std::string value) {
-    writes_.emplace_back(std::move(key), std::move(value));
+    writes_.push_back({std::move(key), std::move(value), false});
     return Status::Ok();
   }
 
@@ -683,7 +698,12 @@ class RocksdbStore::Batch {
  private:
   rocksdb::DB* db_;
   rocksdb::WriteBatch wb_;
-  std::vector<std::pair<std::string, std::string>> writes_;  // until Finish()
+  struct BatchWrite {
+    std::string key;
+    std::string value;
+    bool merge = false;  // a merge operand (PointMerge), else a put
+  };
+  std::vector<BatchWrite> writes_;  // until Finish()
   std::unordered_map<std::string, std::string> pending_;  // keys Put in this batch
   WrittenErrors written_errors_;
   // What the database held, read ahead in one MultiGet (nullopt: absent). The
@@ -719,6 +739,7 @@ Result<std::unique_ptr<RocksdbStore>> RocksdbStore::Open(const Options& options)
   o.info_log = std::make_shared<RocksLogger>(o.info_log_level);
   o.max_open_files = 512;
   o.prefix_extractor = std::make_shared<IdPrefixExtractor>();
+  o.merge_operator = std::make_shared<PointMerge>();
   // A bloom filter of each memtable's keys: a check's lookup of a key the
   // memtable does not hold (a new id: most of them) skips its skip list.
   o.memtable_prefix_bloom_size_ratio = 0.02;
