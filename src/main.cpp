@@ -42,7 +42,7 @@ void AddServe(CLI::App& app, errata::app::ServeOptions& o) {
   serve->add_option("--listen", o.listen, "HOST:PORT to listen on (env ERRATA_LISTEN)")->capture_default_str();
   serve->add_option("--data-dir", o.data_dir, "Directory of the embedded store (env ERRATA_DATA_DIR)")->capture_default_str();
   serve->add_option("--store", o.store, "Store URL: empty for SQLite in --data-dir, sqlite:PATH, rocksdb: (RocksDB in --data-dir; docs/rocksdb.md), rocksdb:PATH or postgres://... (env ERRATA_STORE)");
-  serve->add_option("--threads", o.threads, "HTTP threads (0: one per core on SQLite; 4 per core, at least 8, with PostgreSQL or Redis)")->capture_default_str();
+  serve->add_option("--threads", o.threads, "HTTP threads (0: two per core with an embedded store; 4 per core, at least 8, with PostgreSQL or Redis)")->capture_default_str();
   serve->add_option("--log-level", o.log_level, "debug, info, warn or error")->capture_default_str();
   serve->add_option("--body-limit", o.body_limit, "Largest request body, bytes (larger: 413)")->capture_default_str();
   serve->add_option("--flush-interval-us", o.flush_interval_us, "Longest wait to fill a group commit, µs")->capture_default_str();

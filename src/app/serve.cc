@@ -68,7 +68,8 @@ int RunServe(const ServeOptions& o) {
     return 2;
   }
   // Reads block their HTTP thread on the store (and on Redis, with --cache).
-  // On the local SQLite file that is microseconds: one thread per core. Over
+  // On an embedded store a cold learner's profile is a disk read: two threads
+  // per core keep a core busy while one waits (docs/http.md, "Threads"). Over
   // the network (PostgreSQL, Redis) a thread waits a round trip per read, so
   // more threads keep the cores busy: 4 per core, at least 8 (W4a on
   // PostgreSQL + Redis, 2 cores: 2 threads 7.9k req/s, 8 threads 11.7k).
@@ -76,7 +77,7 @@ int RunServe(const ServeOptions& o) {
                          o.store.starts_with("postgresql://") ||
                          (!o.cache.empty() && o.cache != "local");
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  const int threads = o.threads > 0 ? o.threads : (networked ? std::max(8, 4 * cores) : cores);
+  const int threads = o.threads > 0 ? o.threads : (networked ? std::max(8, 4 * cores) : 2 * cores);
   auto data = LoadDomainData(o.taxonomy_path, o.exercises_path);
   if (!data.ok()) {
     log::Error("invalid data", {{"error", data.status().message()}});
