@@ -16,10 +16,7 @@ USERS=${USERS:-50000}
 DURATION=${DURATION:-5}
 ROUNDS=${ROUNDS:-2}
 source bench/single.sh
-store_opts "$STORE"
-WORK=$(mktemp -d /tmp/errata-ab.XXXXXX)
-PID=""
-trap 'unserve; rm -rf "$WORK"' EXIT
+begin "$STORE" ab
 round() {
   local label=$1 bin=$2 port line script rps
   port=$(free_port)

@@ -15,11 +15,7 @@ BIN=${ERRATA_BIN:-build/errata}
 USERS=${USERS:-100000}
 DURATION=${DURATION:-5}
 source bench/single.sh
-store_opts "$STORE"
-WORK=$(mktemp -d /tmp/errata-bytes.XXXXXX)
-PID=""
-trap 'unserve; rm -rf "$WORK"' EXIT
-PORT=$(free_port)
+begin "$STORE" bytes
 serve "$BIN" "$PORT" "$WORK/data" "$WORK/server.log"
 load "$PORT" "$USERS" $(( USERS * 3 )) "$WORK/ids.tsv"
 for w in w1_seed_write w2_v1_write; do

@@ -17,11 +17,7 @@ USERS=${USERS:-100000}
 ERRORS=${ERRORS:-2000000}
 DURATION=${DURATION:-10}
 source bench/single.sh
-store_opts "$STORE"
-WORK=$(mktemp -d /tmp/errata-cold.XXXXXX)
-PID=""
-trap 'unserve; rm -rf "$WORK"' EXIT
-PORT=$(free_port)
+begin "$STORE" cold
 serve "$BIN" "$PORT" "$WORK/data" "$WORK/server.log"
 load "$PORT" "$USERS" "$ERRORS" "$WORK/ids.tsv"
 unserve

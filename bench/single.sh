@@ -26,6 +26,17 @@ serve() {
   exit 1
 }
 
+# begin STORE NAME: what every one-server script does first: OPTS for STORE
+# (store_opts), a work dir WORK (/tmp/errata-NAME.*) that is removed, after
+# the server is stopped, when the script exits, and a free PORT.
+begin() {
+  store_opts "$1"
+  WORK=$(mktemp -d "/tmp/errata-$2.XXXXXX")
+  PID=""
+  trap 'unserve; rm -rf "$WORK"' EXIT
+  PORT=$(free_port)
+}
+
 # unserve: stops the server that serve started.
 unserve() {
   kill "$PID" 2>/dev/null || true

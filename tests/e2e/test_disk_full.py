@@ -267,6 +267,15 @@ class DiskFull(unittest.TestCase):
             self.assert_unavailable(resp, "POST /v1/utterances")
         return st, out
 
+    def check_refused_absent(self, L, what):
+        """Every user and conversation whose creation got a 503 is absent (404)."""
+        for uid in L.refused_users:
+            st, _, out = self.c.get(f"/v1/users/{uid}")
+            self.assertEqual(st, 404, f"user {uid} got 503 but exists {what}: {out!r}")
+        for cid in L.refused_convs:
+            st, _, out = self.c.get(f"/v1/conversations/{cid}")
+            self.assertEqual(st, 404, f"conversation {cid} got 503 but exists {what}: {out!r}")
+
     def check_reads(self, users, what):
         """Profiles, practice and conversations read with 200 and show exactly
         what was acknowledged."""
@@ -397,12 +406,7 @@ class DiskFull(unittest.TestCase):
 
         # 4. Reads keep working, and show exactly what was acknowledged.
         self.check_reads(users, "while the disk is full")
-        for uid in L.refused_users:
-            st, _, out = self.c.get(f"/v1/users/{uid}")
-            self.assertEqual(st, 404, f"user {uid} got 503 but exists: {out!r}")
-        for cid in L.refused_convs:
-            st, _, out = self.c.get(f"/v1/conversations/{cid}")
-            self.assertEqual(st, 404, f"conversation {cid} got 503 but exists: {out!r}")
+        self.check_refused_absent(L, "while the disk is full")
         self.assert_alive("reads on a full disk")
 
         # 5. Space is back: writes succeed again. Half of the refused
@@ -459,12 +463,7 @@ class DiskFull(unittest.TestCase):
             self.assertEqual(st, 200, f"acknowledged conversation {cid}: {out!r}")
             self.assertEqual({u["utterance_id"] for u in out["utterances"]},
                              L.conv_utterances(cid), f"utterances of {cid} after the restart")
-        for uid in L.refused_users:
-            st, _, out = self.c.get(f"/v1/users/{uid}")
-            self.assertEqual(st, 404, f"user {uid} got 503 but exists after restart: {out!r}")
-        for cid in L.refused_convs:
-            st, _, out = self.c.get(f"/v1/conversations/{cid}")
-            self.assertEqual(st, 404, f"conversation {cid} got 503 but exists: {out!r}")
+        self.check_refused_absent(L, "after the restart")
         self.assertTrue(keep_refused.isdisjoint(L.acked))
         print(f"after restart: {len(L.acked)} acknowledged utterances exact, "
               f"{len(keep_refused)} refused ones absent", file=sys.stderr)
