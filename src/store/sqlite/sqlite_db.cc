@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "core/profile.h"
+#include "store/sqlite/page_cache.h"
 
 namespace errata::sqlite {
 namespace {
@@ -74,6 +75,7 @@ Db::~Db() {
 }
 
 Result<std::unique_ptr<Db>> Db::Open(const std::string& path, Role role) {
+  InstallPageCache();  // before SQLite initializes itself (page_cache.h)
   sqlite3* raw = nullptr;
   int flags = SQLITE_OPEN_NOMUTEX;
   switch (role) {

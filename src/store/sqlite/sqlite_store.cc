@@ -383,6 +383,8 @@ void SqliteStore::CheckpointLoop() {
                  {"retry_ms", static_cast<int64_t>(backoff.count())}});
     }
     lock.lock();
+    ++ckpt_rounds_;  // a writer held back by a too-long WAL may go on
+    gate_cv_.notify_all();
   }
 }
 
@@ -485,9 +487,19 @@ Status SqliteStore::ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* delta
   {
     // The checkpointer may hold the gate for a RESTART checkpoint (tens of
     // ms); wait for it rather than for the write lock (docs/checkpoint.md).
+    // And a WAL twice the hard limit long makes the writer wait for the
+    // checkpointer's round to end: one starved of CPU could otherwise let the
+    // WAL grow without bound.
     std::unique_lock lock(wal_mu_);
-    if (gate_closed_) {
-      gate_cv_.wait_for(lock, std::chrono::seconds(10), [this] { return !gate_closed_; });
+    const uint64_t round = ckpt_rounds_;
+    const bool too_long = wal_frames_ >= 2 * hard_pages();
+    if (too_long && !wake_) {
+      wake_ = true;
+      wal_cv_.notify_one();
+    }
+    auto held = [&] { return gate_closed_ || (too_long && ckpt_rounds_ == round); };
+    if (held()) {
+      gate_cv_.wait_for(lock, std::chrono::seconds(10), [&] { return !held() || stop_; });
     }
     in_txn_ = true;
   }

@@ -127,6 +127,7 @@ class SqliteStore : public Store {
   bool stop_ = false;
   bool gate_closed_ = false; // the writer must not begin a transaction
   bool in_txn_ = false;      // the writer is inside ApplyBatch's transaction
+  uint64_t ckpt_rounds_ = 0; // checkpoint rounds the checkpointer has finished
   std::atomic<uint64_t> checkpoints_{0};
   std::atomic<uint64_t> rewinds_{0};
   std::atomic<uint64_t> failures_{0};
