@@ -8,13 +8,14 @@
 // database's end. While that largest number is far past the end (any database
 // under 1 GiB), the drop walks the whole hash table: with the writer's 128 MiB
 // cache, 32k buckets and as many page headers, every commit. That walk was
-// 17-29% of the writer thread under W2 (docs/write-path.md, "Page cache").
+// 17-29% of the writer thread under W2 (docs/write-path.md, "SQLite's page
+// cache").
 //
 // This layer passes every call through to pcache1 and changes one thing: the
-// temporary number becomes one past the largest page this cache has held,
-// which no page in the cache has. The swap is the same; pcache1's largest
-// number stays at the database's end, and the commit's drop looks at a few
-// buckets. SQLite never sees the other number.
+// temporary number becomes one past the largest page number in the cache,
+// which no page has. The swap is the same; pcache1's largest number stays at
+// the database's end, and the commit's drop looks at a few buckets. SQLite
+// never sees the other number.
 #pragma once
 
 #include <cstdint>
