@@ -397,6 +397,7 @@ SqliteStore::WalStats SqliteStore::wal_stats() const {
   s.checkpoints = checkpoints_.load(std::memory_order_relaxed);
   s.rewinds = rewinds_.load(std::memory_order_relaxed);
   s.failures = failures_.load(std::memory_order_relaxed);
+  s.backstop_waits = backstop_waits_.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -411,6 +412,9 @@ void SqliteStore::RenderMetrics(std::string* out) const {
        "RESTART checkpoints that let the WAL start over (it reached its hard limit).", s.rewinds);
   line("errata_sqlite_checkpoint_failures_total", "counter",
        "WAL checkpoints that failed (retried later).", s.failures);
+  line("errata_sqlite_wal_backstop_waits_total", "counter",
+       "Commits that waited for the checkpointer because the WAL was twice its hard limit.",
+       s.backstop_waits);
 }
 
 Status SqliteStore::Migrate() {
@@ -499,6 +503,7 @@ Status SqliteStore::ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* delta
     }
     auto held = [&] { return gate_closed_ || (too_long && ckpt_rounds_ == round); };
     if (held()) {
+      if (too_long) backstop_waits_.fetch_add(1, std::memory_order_relaxed);
       gate_cv_.wait_for(lock, std::chrono::seconds(10), [&] { return !held() || stop_; });
     }
     in_txn_ = true;

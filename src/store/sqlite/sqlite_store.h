@@ -46,6 +46,7 @@ class SqliteStore : public Store {
     uint64_t checkpoints = 0;    // checkpoints run (PASSIVE, RESTART and the final TRUNCATE)
     uint64_t rewinds = 0;        // RESTART checkpoints that completed (the WAL rewinds)
     uint64_t failures = 0;       // checkpoints that failed (I/O, disk full); retried later
+    uint64_t backstop_waits = 0; // commits held back by a WAL twice the hard limit
   };
 
   // Opens or creates the database, migrates its schema to the current
@@ -131,6 +132,7 @@ class SqliteStore : public Store {
   std::atomic<uint64_t> checkpoints_{0};
   std::atomic<uint64_t> rewinds_{0};
   std::atomic<uint64_t> failures_{0};
+  std::atomic<uint64_t> backstop_waits_{0};
   int wal_fd_ = -1;  // the WAL file, for SyncCommitted (one thread at a time)
   std::mutex pool_mu_;
   std::condition_variable pool_cv_;

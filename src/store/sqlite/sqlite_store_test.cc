@@ -162,10 +162,11 @@ TEST_F(SqliteCheckpointTest, WalStaysBoundedUnderSustainedWrites) {
   reader.join();
   const auto stats = store->wal_stats();
   RecordProperty("max_wal_bytes", std::to_string(max_wal));
-  std::printf("max WAL %lld bytes (%lld frames); %llu checkpoints, %llu rewinds\n",
+  std::printf("max WAL %lld bytes (%lld frames); %llu checkpoints, %llu rewinds, %llu backstop waits\n",
               static_cast<long long>(max_wal), static_cast<long long>(max_wal / kFrameBytes),
               static_cast<unsigned long long>(stats.checkpoints),
-              static_cast<unsigned long long>(stats.rewinds));
+              static_cast<unsigned long long>(stats.rewinds),
+              static_cast<unsigned long long>(stats.backstop_waits));
   EXPECT_GT(stats.checkpoints, 0u);
   EXPECT_GT(stats.rewinds, 0u);  // the hard limit was reached and the WAL started over
   EXPECT_EQ(stats.failures, 0u);
@@ -178,6 +179,7 @@ TEST_F(SqliteCheckpointTest, WalStaysBoundedUnderSustainedWrites) {
   std::string metrics;
   store->RenderMetrics(&metrics);
   EXPECT_NE(metrics.find("errata_sqlite_wal_rewinds_total "), std::string::npos);
+  EXPECT_NE(metrics.find("errata_sqlite_wal_backstop_waits_total "), std::string::npos);
   ExpectReadable(store.get(), all);
 }
 
