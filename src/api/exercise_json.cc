@@ -56,7 +56,7 @@ void WritePracticeItem(JsonWriter& w, const PracticeItem& item, const ExerciseJs
   w.Key("subcategory").String(p.subcategory);
   w.Key("subcategory_id").String(p.subcategory_id);
   w.Key("count").Int(p.count);
-  w.Key("last_seen").String(FormatTime(p.last_seen));
+  w.Key("last_seen").Time(p.last_seen);
   w.Key("mastery").Double(item.because.recall);
   w.Key("priority").Double(item.because.priority);
   w.EndObject();

@@ -99,7 +99,7 @@ void GetExercises(const Ctx& c, Services& s, Respond respond) {
   JsonWriter w(&body);
   w.BeginObject();
   w.Key("user_id").String(q.user_id);
-  w.Key("as_of").String(FormatTime(q.as_of));
+  w.Key("as_of").Time(q.as_of);
   w.Key("seed").String(std::to_string(r.seed));
   w.Key("exercises");
   WritePracticeItems(w, items, s.exercise_json);

@@ -24,6 +24,8 @@ class JsonWriter {
   JsonWriter& Key(std::string_view name);
 
   JsonWriter& String(std::string_view s);
+  // A time as a string, "2026-11-23T19:54:17.123456Z" (FormatTime).
+  JsonWriter& Time(int64_t micros);
   JsonWriter& Int(int64_t v);
   // Shortest text that reads back as `v`; null if `v` is not finite.
   JsonWriter& Double(double v);

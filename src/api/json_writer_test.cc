@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "api/exercise_json.h"
+#include "core/clock.h"
 
 namespace errata::api {
 namespace {
@@ -22,6 +23,22 @@ TEST(JsonWriter, WritesNestedValuesWithCommas) {
   w.Key("d").Raw(R"({"raw":1})");
   w.EndObject();
   EXPECT_EQ(out, R"({"a":-3,"b":["x",true,null,{}],"c":0.5,"d":{"raw":1}})");
+}
+
+TEST(JsonWriter, WritesTimesAndLongKeys) {
+  std::string out;
+  JsonWriter w(&out);
+  const std::string long_key(80, 'k');  // past Key's one-append buffer
+  w.BeginObject();
+  w.Key("t").Time(1'795'463'657'123'456);
+  w.Key(long_key).Time(-1);
+  w.Key("far").Time(400'000'000'000'000'000);  // year > 9999: the snprintf path
+  w.EndObject();
+  EXPECT_EQ(out, "{\"t\":\"2026-11-23T19:54:17.123456Z\",\"" + long_key +
+                     "\":\"1969-12-31T23:59:59.999999Z\",\"far\":\"" +
+                     FormatTime(400'000'000'000'000'000) + "\"}");
+  EXPECT_EQ(json::parse(out).as_object().at("far").as_string(),
+            FormatTime(400'000'000'000'000'000));
 }
 
 TEST(JsonWriter, EscapesStringsAsJson) {

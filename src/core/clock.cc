@@ -81,7 +81,7 @@ Micros NowMicros() {
       .count();
 }
 
-std::string FormatTime(Micros t) {
+void AppendTime(std::string* out, Micros t) {
   int64_t days = t / kMicrosPerDay;
   Micros rem = t % kMicrosPerDay;
   if (rem < 0) {
@@ -96,30 +96,37 @@ std::string FormatTime(Micros t) {
   // every read response carries a few of these.
   if (y < 0 || y > 9999) {
     char buf[48];
-    std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%06lldZ",
-                  static_cast<long long>(y), m, d, static_cast<long long>(secs / 3600),
-                  static_cast<long long>(secs / 60 % 60), static_cast<long long>(secs % 60),
-                  static_cast<long long>(rem % kMicrosPerSecond));
-    return buf;
+    const int n = std::snprintf(
+        buf, sizeof(buf), "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%06lldZ", static_cast<long long>(y),
+        m, d, static_cast<long long>(secs / 3600), static_cast<long long>(secs / 60 % 60),
+        static_cast<long long>(secs % 60), static_cast<long long>(rem % kMicrosPerSecond));
+    out->append(buf, static_cast<size_t>(n));
+    return;
   }
-  std::string out(27, '0');
-  auto put = [&out](size_t at, int64_t v, int width) {
-    for (int i = width - 1; i >= 0; --i, v /= 10) out[at + i] = static_cast<char>('0' + v % 10);
+  char b[27];
+  auto put = [&b](size_t at, int64_t v, int width) {
+    for (int i = width - 1; i >= 0; --i, v /= 10) b[at + i] = static_cast<char>('0' + v % 10);
   };
   put(0, y, 4);
-  out[4] = '-';
+  b[4] = '-';
   put(5, m, 2);
-  out[7] = '-';
+  b[7] = '-';
   put(8, d, 2);
-  out[10] = 'T';
+  b[10] = 'T';
   put(11, secs / 3600, 2);
-  out[13] = ':';
+  b[13] = ':';
   put(14, secs / 60 % 60, 2);
-  out[16] = ':';
+  b[16] = ':';
   put(17, secs % 60, 2);
-  out[19] = '.';
+  b[19] = '.';
   put(20, rem % kMicrosPerSecond, 6);
-  out[26] = 'Z';
+  b[26] = 'Z';
+  out->append(b, sizeof(b));
+}
+
+std::string FormatTime(Micros t) {
+  std::string out;
+  AppendTime(&out, t);
   return out;
 }
 

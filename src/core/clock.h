@@ -19,6 +19,8 @@ Micros NowMicros();
 
 // Formats as "2026-11-23T19:54:17.123456Z".
 std::string FormatTime(Micros t);
+// The same text, appended to *out (no allocation of its own).
+void AppendTime(std::string* out, Micros t);
 
 // Parses RFC 3339 / ISO-8601 date-times: "2026-11-23T19:54:17Z", with optional fraction
 // (up to 9 digits, kept to microseconds) and "Z", "+hh:mm" or "-hh:mm" offset; a bare date
