@@ -338,11 +338,13 @@ def machine():
 def cmd_rows(a):
     with open(a.results) as f:
         recs = [json.loads(l) for l in f if l.strip()]
-    # "x W0": over the W0 of the same setup (records without one: run.sh).
-    w0s = {}
+    # "x W0": over the mean of the W0 runs of the same setup (records without
+    # one: run.sh), which measures W0 before and after the reads.
+    w0_runs = {}
     for r in recs:
         if r["name"] == "W0" and not r["failed"] and r.get("rps"):
-            w0s.setdefault(r.get("setup"), r["rps"])
+            w0_runs.setdefault(r.get("setup"), []).append(r["rps"])
+    w0s = {k: sum(v) / len(v) for k, v in w0_runs.items()}
     # --baseline: the same workload's figure in the baseline setup.
     def figure(r):
         return r.get("rps") or (r.get("load") or {}).get("errors_per_s")

@@ -114,6 +114,10 @@ if wants W0 || wants W1 || wants W2 || wants W3 || wants W4 || wants W5; then
       --timeout "$READ_TIMEOUT" --allow-501 "$EXERCISES_ROUTE" -- "$IDS" exercises "$ZIPF_S"
     wants W5 && run_wrk W5 "90% reads (generate-exercise / v1 exercises, Zipf) + 10% POST /v1/utterances" w5_mixed.lua \
       --timeout "$READ_TIMEOUT" --allow-501 "$EXERCISES_ROUTE" -- "$IDS" 10 "$ZIPF_S"
+    # W0 again, after the reads: "x W0" is over the mean of the two, and the
+    # two rows show how far the machine drifted in between.
+    wants W0 && { wants W4 || wants W5; } &&
+      run_wrk W0 "GET /healthz (ceiling), again after the reads" w0_healthz.lua --timeout "$READ_TIMEOUT"
     wants W1 && run_wrk W1 "POST /simulate-and-generate, 3 errors, uniform over $USERS learners" w1_seed_write.lua \
       --timeout "$READ_TIMEOUT" --errors-per-request 3 -- "$IDS"
     wants W2 && run_wrk W2 "POST /v1/utterances, 0-4 errors (mean 2), uniform over $USERS learners" w2_v1_write.lua \
