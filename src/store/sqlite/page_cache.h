@@ -28,7 +28,7 @@ namespace errata::sqlite {
 // SQLite was already initialized, in which case its own cache stays in use.
 bool InstallPageCache();
 
-// How many temporary page numbers the layer has replaced (tests, metrics).
+// How many temporary page numbers the layer has replaced (read by its test).
 uint64_t PageCacheTemporaryRenames();
 
 }  // namespace errata::sqlite

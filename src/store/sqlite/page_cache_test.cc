@@ -5,28 +5,20 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <map>
 #include <random>
 
-#include "core/ids.h"
 #include "store/sqlite/sqlite_db.h"
+#include "store/temp_dir_test_util.h"
 
 namespace errata::sqlite {
 namespace {
 
-namespace fs = std::filesystem;
-
 class PageCacheTest : public ::testing::TestWithParam<int> {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("errata-pcache-test-" + NewUuidV7(NowMicros()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path() const { return (dir_ / "t.db").string(); }
+  std::string path() const { return (dir_.path() / "t.db").string(); }
 
-  fs::path dir_;
+  testutil::TempDir dir_{"pcache-test"};
 };
 
 // Random text keys in a WITHOUT ROWID table (errata's own layout) make page

@@ -16,6 +16,7 @@
 #include "core/ids.h"
 #include "metrics/metrics.h"
 #include "store/profile_cache.h"
+#include "store/temp_dir_test_util.h"
 #include "store/write_test_util.h"
 #include "store/writer.h"
 
@@ -26,13 +27,7 @@ namespace fs = std::filesystem;
 
 class SqliteCheckpointTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("errata-ckpt-test-" + NewUuidV7(NowMicros()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string db_path() const { return (dir_ / "errata.db").string(); }
+  std::string db_path() const { return (dir_.path() / "errata.db").string(); }
   std::string wal_path() const { return db_path() + "-wal"; }
   int64_t WalBytes() const {
     std::error_code ec;
@@ -122,7 +117,7 @@ class SqliteCheckpointTest : public ::testing::Test {
     return n;
   }
 
-  fs::path dir_;
+  testutil::TempDir dir_{"ckpt-test"};
 };
 
 constexpr int64_t kFrameBytes = 4096 + 24;  // a WAL frame: page plus header
@@ -202,7 +197,7 @@ TEST_F(SqliteCheckpointTest, CleanCloseCheckpointsTheWalIntoTheDatabaseFile) {
   store.reset();
   EXPECT_EQ(WalBytes(), 0);  // TRUNCATE: nothing left to recover
   // The database file alone, without its WAL, holds every row.
-  const std::string copy = (dir_ / "copy.db").string();
+  const std::string copy = (dir_.path() / "copy.db").string();
   fs::copy_file(db_path(), copy);
   EXPECT_EQ(CountRows(copy, "users"), 200);
   EXPECT_EQ(CountRows(copy, "utterances"), 200);
@@ -266,7 +261,7 @@ TEST_F(SqliteCheckpointTest, IdleStoreIsCheckpointed) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   ASSERT_GT(store->wal_stats().checkpoints, before);
-  const std::string copy = (dir_ / "copy.db").string();
+  const std::string copy = (dir_.path() / "copy.db").string();
   fs::copy_file(db_path(), copy);
   EXPECT_EQ(CountRows(copy, "users"), 40);
   EXPECT_EQ(CountRows(copy, "errors"), 40);
