@@ -83,28 +83,30 @@ def scrape(urls):
 
 
 def proc_status(pid):
-    """(VmHWM, VmRSS) in KiB, or (None, None)."""
+    """(VmHWM, VmRSS, RssAnon) in KiB, or (None, None, None). RssAnon is the
+    memory the process allocated; VmRSS adds the file pages it maps (SQLite's
+    readers map the database file: docs/read-path.md)."""
     try:
         with open(f"/proc/{pid}/status") as f:
             text = f.read()
     except OSError:
-        return None, None
+        return None, None, None
     get = lambda k: int(re.search(rf"^{k}:\s+(\d+) kB", text, re.M).group(1))
-    return get("VmHWM"), get("VmRSS")
+    return get("VmHWM"), get("VmRSS"), get("RssAnon")
 
 
 def procs_status(pids):
-    """(VmHWM, VmRSS) summed over pids (one or a list), and a note giving each
-    node's VmRSS when there are several; (None, None, None) if any is gone."""
+    """(VmHWM, VmRSS, RssAnon) summed over pids (one or a list), and a note
+    giving each node's VmRSS when there are several; all None if any is gone."""
     pids = as_list(pids)
     got = [proc_status(p) for p in pids]
     if len(pids) == 1:
         return got[0] + (None,)
-    if any(h is None for h, _ in got):
-        return None, None, None
-    note = (f"{len(pids)} nodes: VmHWM and VmRSS summed (VmRSS "
-            + " + ".join(f"{r / 1024:,.0f}" for _, r in got) + " MiB)")
-    return sum(h for h, _ in got), sum(r for _, r in got), note
+    if any(h is None for h, _, _ in got):
+        return None, None, None, None
+    note = (f"{len(pids)} nodes: VmHWM, VmRSS and RssAnon summed (VmRSS "
+            + " + ".join(f"{r / 1024:,.0f}" for _, r, _ in got) + " MiB)")
+    return sum(h for h, _, _ in got), sum(r for _, r, _ in got), sum(a for _, _, a in got), note
 
 
 def append(results, record):
@@ -215,7 +217,7 @@ def cmd_wrk(a):
     _, ops_before = write_state(urls)
     t0 = time.time()
     p = subprocess.run(cmd, capture_output=True, text=True)
-    hwm, rss, mem_note = procs_status(pids)
+    hwm, rss, anon, mem_note = procs_status(pids)
     after = scrape(urls)
     # Let the writes wrk left queued commit before the next workload; for bulk
     # workloads this also gives the sustained rate (all work sent / time to
@@ -227,7 +229,7 @@ def cmd_wrk(a):
         f.write(f"### {a.name}: {' '.join(cmd)}\n{p.stdout}{p.stderr}\n")
     m = re.search(r"^BENCH_RESULT (\{.*\})$", p.stdout, re.M)
     rec = {"kind": "wrk", "name": a.name, "desc": a.desc, "connections": a.connections,
-           "duration": a.duration, "hwm_kib": hwm, "rss_kib": rss, "failed": False, "notes": list(a.note),
+           "duration": a.duration, "hwm_kib": hwm, "rss_kib": rss, "anon_kib": anon, "failed": False, "notes": list(a.note),
            "loadavg_before": float(load1)}
     if a.setup:
         rec["setup"] = a.setup
@@ -295,7 +297,7 @@ def cmd_record(a):
     if a.setup:
         rec["setup"] = a.setup
     if a.pid:
-        rec["hwm_kib"], rec["rss_kib"], mem_note = procs_status(a.pid if len(a.pid) > 1 else a.pid[0])
+        rec["hwm_kib"], rec["rss_kib"], rec["anon_kib"], mem_note = procs_status(a.pid if len(a.pid) > 1 else a.pid[0])
         if mem_note:
             rec["mem_note"] = mem_note
     if a.load:
@@ -358,7 +360,8 @@ def cmd_rows(a):
         mib = lambda k: f"{r[k] / 1024:,.0f}" if r.get(k) else "—"
         notes = list(r.get("notes", []))
         if r.get("rss_kib"):
-            notes.append(f"VmRSS {r['rss_kib'] / 1024:,.0f} MiB")
+            anon = f", RssAnon {r['anon_kib'] / 1024:,.0f} MiB" if r.get("anon_kib") else ""
+            notes.append(f"VmRSS {r['rss_kib'] / 1024:,.0f} MiB{anon}")
         if r.get("mem_note"):
             notes.append(r["mem_note"])
         if r.get("loadavg_before") is not None:

@@ -68,11 +68,19 @@ constexpr const char* kErrorColumns =
 
 }  // namespace
 
-// RAII: a pooled read connection for the length of one call.
+// RAII: a pooled read connection for the length of one call, and one read
+// transaction: every query of the call sees the same snapshot, and the WAL
+// read lock is taken once instead of once per statement (docs/read-path.md).
 class SqliteStore::Reader {
  public:
-  explicit Reader(SqliteStore* s) : store_(s), db_(s->Borrow()) {}
-  ~Reader() { store_->Return(std::move(db_)); }
+  explicit Reader(SqliteStore* s) : store_(s), db_(s->Borrow()) { db_->Prepare("BEGIN")->Step(); }
+  ~Reader() {
+    // COMMIT ends a read transaction; if a statement left unfinished by an
+    // error path keeps it open, ROLLBACK ends it (and aborts the statement).
+    db_->Prepare("COMMIT")->Step();
+    if (!sqlite3_get_autocommit(db_->raw())) db_->Exec("ROLLBACK");
+    store_->Return(std::move(db_));
+  }
   Db* operator->() { return db_.get(); }
   Db* get() { return db_.get(); }
 
@@ -800,14 +808,18 @@ Result<User> SqliteStore::GetUser(const std::string& user_id) {
 
 Result<User> SqliteStore::FindUserByEmail(const std::string& email) {
   Reader db(this);
-  Stmt* st = db->Prepare("SELECT user_id FROM users WHERE email_norm=?1");
+  // One query on this connection: calling GetUser here would borrow a second
+  // connection while holding this one, and enough such calls at once would
+  // empty the pool and wait for each other.
+  Stmt* st = db->Prepare(
+      "SELECT user_id, username, email, created_at FROM users WHERE email_norm=?1");
   st->Bind(1, AsciiLower(email));
   bool found = false;
   if (Status s = StepRow(db.get(), st, &found, "select user"); !s.ok()) return s;
-  std::string id = found ? st->Text(0) : "";
-  st->Reset();
   if (!found) return Status::NotFound("User not found");
-  return GetUser(id);
+  User u{st->Text(0), st->Text(1), st->OptText(2), st->Int(3)};
+  st->Reset();
+  return u;
 }
 
 Result<ConversationView> SqliteStore::GetConversation(const std::string& id) {

@@ -10,6 +10,8 @@
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <future>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -265,6 +267,34 @@ TEST_F(SqliteCheckpointTest, IdleStoreIsCheckpointed) {
   fs::copy_file(db_path(), copy);
   EXPECT_EQ(CountRows(copy, "users"), 40);
   EXPECT_EQ(CountRows(copy, "errors"), 40);
+}
+
+// A lookup by email must not take a second read connection while it holds
+// one: with a pool of one it would wait for itself forever.
+TEST_F(SqliteCheckpointTest, FindUserByEmailWithOneReadConnection) {
+  SqliteStore::Options o = Opts(1 << 20, 0);
+  o.read_connections = 1;
+  auto store = Open(o);
+  ASSERT_NE(store, nullptr);
+  Utterance u;
+  std::vector<WriteOp> ops = testutil::NewLearnerOps("hello", &u);
+  ops[0].user.email = "Ada@Example.org";
+  std::vector<WriteOp*> ptrs;
+  for (auto& op : ops) ptrs.push_back(&op);
+  DeltaSet deltas(14 * kMicrosPerDay);
+  ASSERT_TRUE(store->ApplyBatch(ptrs, &deltas).ok());
+
+  auto found = std::make_shared<std::promise<Result<User>>>();
+  auto result = found->get_future();
+  std::thread([s = store.get(), found] { found->set_value(s->FindUserByEmail("ada@example.org")); })
+      .detach();
+  ASSERT_EQ(result.wait_for(std::chrono::seconds(10)), std::future_status::ready)
+      << "FindUserByEmail never returned";
+  auto user = result.get();
+  ASSERT_TRUE(user.ok()) << user.status().ToString();
+  EXPECT_EQ(user->user_id, u.user_id);
+  EXPECT_EQ(user->email, std::optional<std::string>("Ada@Example.org"));
+  EXPECT_EQ(store->GetUser(u.user_id)->email, user->email);
 }
 
 }  // namespace
