@@ -1,6 +1,10 @@
 #include "store/sqlite/sqlite_db.h"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <mutex>
 #include <thread>
 
 #include "core/profile.h"
@@ -74,8 +78,32 @@ Db::~Db() {
   sqlite3_close_v2(db_);
 }
 
+namespace {
+void OnSigbus(int sig) {
+  static const char kMsg[] =
+      "{\"level\":\"critical\",\"msg\":\"SIGBUS: I/O error reading the mapped SQLite database;"
+      " exiting, recovery starts from the disk\"}\n";
+  (void)!::write(STDERR_FILENO, kMsg, sizeof kMsg - 1);  // async-signal-safe
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+}  // namespace
+
+void InstallSigbusReport() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction old {};
+    if (::sigaction(SIGBUS, nullptr, &old) != 0 || old.sa_handler != SIG_DFL) return;
+    struct sigaction sa {};
+    sa.sa_handler = &OnSigbus;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGBUS, &sa, nullptr);
+  });
+}
+
 Result<std::unique_ptr<Db>> Db::Open(const std::string& path, Role role) {
   InstallPageCache();  // before SQLite initializes itself (page_cache.h)
+  if (role == Role::kReader) InstallSigbusReport();
   sqlite3* raw = nullptr;
   int flags = SQLITE_OPEN_NOMUTEX;
   switch (role) {

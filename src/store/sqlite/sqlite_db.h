@@ -51,6 +51,13 @@ enum class Role {
   kCheckpointer,  // read-write, small cache: only runs WAL checkpoints
 };
 
+// Readers map the database file, so an I/O error while reading a mapped page
+// arrives as SIGBUS instead of an error code. This installs (once, unless a
+// handler is already set) a handler that writes one JSON log line to stderr
+// saying so, then dies of the signal as it would have: nothing acknowledged
+// is lost, and recovery starts from the disk (docs/read-path.md).
+void InstallSigbusReport();
+
 // One connection. Not thread-safe: one thread uses it at a time.
 class Db {
  public:
