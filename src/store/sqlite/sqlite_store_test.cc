@@ -297,5 +297,50 @@ TEST_F(SqliteCheckpointTest, FindUserByEmailWithOneReadConnection) {
   EXPECT_EQ(store->GetUser(u.user_id)->email, user->email);
 }
 
+// A profile load is one read transaction: its points and its examples come
+// from the same snapshot, even while commits land between its queries.
+TEST_F(SqliteCheckpointTest, ProfileLoadSeesOneSnapshot) {
+  auto store = Open(Opts(1 << 20, 0));
+  ASSERT_NE(store, nullptr);
+  Utterance first;
+  std::vector<WriteOp> ops = LearnerOps(1, &first);
+  auto commit = [&](std::vector<WriteOp>& batch) {
+    std::vector<WriteOp*> ptrs;
+    for (auto& op : batch) ptrs.push_back(&op);
+    DeltaSet deltas(14 * kMicrosPerDay);
+    ASSERT_TRUE(store->ApplyBatch(ptrs, &deltas).ok());
+  };
+  commit(ops);
+  // Each commit adds one corrected error in a new utterance: while there are
+  // fewer than kMaxExamples, a consistent load has one example per error.
+  constexpr int kCommits = static_cast<int>(kMaxExamples) - 1;
+  std::atomic<bool> done{false};
+  std::atomic<int> loads{0}, torn{0};
+  std::thread reader([&] {
+    while (!done.load()) {
+      auto p = store->LoadProfile(first.user_id);
+      if (!p.ok()) continue;
+      loads.fetch_add(1);
+      if (static_cast<int64_t>(p->examples.size()) != p->TotalErrors()) torn.fetch_add(1);
+    }
+  });
+  for (int i = 0; i < kCommits; ++i) {
+    std::vector<WriteOp> batch(1);
+    batch[0] = ops[2];
+    batch[0].utterance.utterance_id = NewUuidV7(NowMicros());
+    batch[0].utterance.errors[0].error_id = NewUuidV7(NowMicros());
+    commit(batch);
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  done = true;
+  reader.join();
+  EXPECT_GT(loads.load(), 0);
+  EXPECT_EQ(torn.load(), 0) << "of " << loads.load() << " loads";
+  auto last = store->LoadProfile(first.user_id);
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(last->TotalErrors(), kCommits + 1);
+  EXPECT_EQ(static_cast<int64_t>(last->examples.size()), kCommits + 1);
+}
+
 }  // namespace
 }  // namespace errata
