@@ -960,49 +960,59 @@ Result<Profile> RocksdbStore::LoadProfile(const std::string& user_id) {
     p.points.push_back(std::move(point));
   }
   static_assert(keys::kMemory == keys::kPoint + 1);
+  bool any_memory = false;
   for (PrefixScan scan(it.get(), learner + keys::kMemory, false, /*seek=*/false); scan.Valid();
        scan.Next()) {
+    any_memory = true;
     ErrorPoint* point = p.Find(scan.rest());
     if (point != nullptr && !DecodeMemory(scan.value(), &point->memory)) return Corrupt("mastery");
   }
+  // Each error is written with its point, and each attempt with its memory
+  // state, and none is ever deleted: a learner without points has no errors,
+  // one without memory states no attempts, and those seeks are skipped.
   // The newest corrected errors whose utterance has content, newest first.
   std::unordered_map<std::string, std::optional<std::string>> contents;
   std::string utterance_id;
-  for (PrefixScan scan(it.get(), keys::LearnerPrefix(keys::kLearnerError, user_id), true);
-       scan.Valid() && p.examples.size() < kMaxExamples; scan.Next()) {
-    ErrorRecord r;
-    if (!DecodeError(scan.value(), &r, &utterance_id)) return Corrupt("error");
-    if (!r.correction) continue;
-    auto [c, fresh] = contents.try_emplace(utterance_id);
-    if (fresh) {
-      bool found = false;
-      if (Status s = DbGet(db_.get(), ro, keys::Utterance(utterance_id), &v, &found); !s.ok()) {
-        return s;
+  if (!p.points.empty()) {
+    for (PrefixScan scan(it.get(), keys::LearnerPrefix(keys::kLearnerError, user_id), true);
+         scan.Valid() && p.examples.size() < kMaxExamples; scan.Next()) {
+      ErrorRecord r;
+      if (!DecodeError(scan.value(), &r, &utterance_id)) return Corrupt("error");
+      if (!r.correction) continue;
+      auto [c, fresh] = contents.try_emplace(utterance_id);
+      if (fresh) {
+        bool found = false;
+        if (Status s = DbGet(db_.get(), ro, keys::Utterance(utterance_id), &v, &found); !s.ok()) {
+          return s;
+        }
+        StoredUtterance stored;
+        if (found && DecodeUtterance(v, &stored)) c->second = stored.content;
       }
-      StoredUtterance stored;
-      if (found && DecodeUtterance(v, &stored)) c->second = stored.content;
+      if (!c->second) continue;
+      Micros created_at = 0;
+      std::string_view error_id;
+      if (!keys::ParseTimeAndId(scan.rest(), &created_at, &error_id)) return Corrupt("error key");
+      p.examples.push_back(Example{std::string(error_id), r.subcategory_id, *c->second,
+                                   r.original.value_or(""), *r.correction,
+                                   r.span ? r.span->start : -1, r.span ? r.span->end : -1,
+                                   created_at});
     }
-    if (!c->second) continue;
-    Micros created_at = 0;
-    std::string_view error_id;
-    if (!keys::ParseTimeAndId(scan.rest(), &created_at, &error_id)) return Corrupt("error key");
-    p.examples.push_back(
-        Example{std::string(error_id), r.subcategory_id, *c->second, r.original.value_or(""),
-                *r.correction, r.span ? r.span->start : -1, r.span ? r.span->end : -1, created_at});
   }
-  for (PrefixScan scan(it.get(), keys::LearnerPrefix(keys::kAttempt, user_id), true);
-       scan.Valid() && p.recent_correct.size() < kMaxRecentCorrect; scan.Next()) {
-    Decoder d(scan.value());
-    std::string exercise_id = d.Str();
-    d.Str();  // subcategory_id
-    const bool correct = d.Bool();
-    if (!d.ok()) return Corrupt("attempt");
-    if (!correct) continue;
-    Micros answered_at = 0;
-    std::string_view attempt_id;
-    if (!keys::ParseTimeAndId(scan.rest(), &answered_at, &attempt_id))
-      return Corrupt("attempt key");
-    p.recent_correct.push_back(RecentCorrect{std::move(exercise_id), answered_at});
+  if (any_memory) {
+    for (PrefixScan scan(it.get(), keys::LearnerPrefix(keys::kAttempt, user_id), true);
+         scan.Valid() && p.recent_correct.size() < kMaxRecentCorrect; scan.Next()) {
+      Decoder d(scan.value());
+      std::string exercise_id = d.Str();
+      d.Str();  // subcategory_id
+      const bool correct = d.Bool();
+      if (!d.ok()) return Corrupt("attempt");
+      if (!correct) continue;
+      Micros answered_at = 0;
+      std::string_view attempt_id;
+      if (!keys::ParseTimeAndId(scan.rest(), &answered_at, &attempt_id))
+        return Corrupt("attempt key");
+      p.recent_correct.push_back(RecentCorrect{std::move(exercise_id), answered_at});
+    }
   }
   if (!it->status().ok()) return Fail(it->status(), "load profile");
   return p;

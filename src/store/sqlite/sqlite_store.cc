@@ -880,7 +880,9 @@ Result<Profile> SqliteStore::LoadProfile(const std::string& user_id) {
       "SELECT subcategory_id, stability_days, difficulty, last_review, reviews, lapses,"
       " last_correct, last_lapse FROM mastery WHERE user_id=?1");
   m->Bind(1, user_id);
+  bool any_memory = false;
   while ((rc = m->Step()) == SQLITE_ROW) {
+    any_memory = true;
     ErrorPoint* point = p.Find(m->Text(0));
     if (point != nullptr) {
       point->memory = MemoryState{m->Real(1), m->Real(2), m->Int(3), m->Int(4),
@@ -889,11 +891,20 @@ Result<Profile> SqliteStore::LoadProfile(const std::string& user_id) {
   }
   m->Reset();
   if (rc != SQLITE_DONE) return db->Error(rc, "load mastery");
-  if (Status s = LoadExamples(db.get(), user_id, &p); !s.ok()) return s;
+  // Each error row commits with its point, and each attempt with its memory
+  // state, and none is ever deleted: a learner without points has no errors,
+  // and one without memory states no attempts. Those queries are skipped (a
+  // cold load runs on an HTTP thread: docs/read-path.md).
+  if (!p.points.empty()) {
+    if (Status s = LoadExamples(db.get(), user_id, &p); !s.ok()) return s;
+  }
+  if (any_memory) {
+    if (Status s = LoadRecentCorrect(db.get(), user_id, &p); !s.ok()) return s;
+  }
   return p;
 }
 
-// The learner's newest corrected errors and newest correct answers.
+// The learner's newest corrected errors.
 Status SqliteStore::LoadExamples(Db* db, const std::string& user_id, Profile* p) {
   Stmt* ex = db->Prepare(
       "SELECT e.error_id, e.subcategory_id, u.content, e.original, e.correction, e.span_start,"
@@ -908,7 +919,12 @@ Status SqliteStore::LoadExamples(Db* db, const std::string& user_id, Profile* p)
                                   ex->Int(7)});
   }
   ex->Reset();
-  if (rc != SQLITE_DONE) return db->Error(rc, "load examples");
+  return rc == SQLITE_DONE ? Status::Ok() : db->Error(rc, "load examples");
+}
+
+// The learner's newest correct answers.
+Status SqliteStore::LoadRecentCorrect(Db* db, const std::string& user_id, Profile* p) {
+  int rc;
   Stmt* rc_st = db->Prepare(
       "SELECT exercise_id, answered_at FROM attempts WHERE user_id=?1 AND correct=1"
       " ORDER BY answered_at DESC LIMIT 100");

@@ -94,6 +94,7 @@ class SqliteStore : public Store {
   Status RecordAttempt(WriteOp* op);
   Status InsertErrors(const Utterance& u);
   Status LoadExamples(sqlite::Db* db, const std::string& user_id, Profile* p);
+  Status LoadRecentCorrect(sqlite::Db* db, const std::string& user_id, Profile* p);
   Status UpsertFrequencies(const DeltaSet& deltas);
   Result<bool> CheckReplay(WriteOp* op);
 
