@@ -1,6 +1,8 @@
 // SqliteStore's WAL checkpointing (docs/checkpoint.md): the WAL stays bounded
 // under sustained writes, a clean close leaves the data in the database file,
-// and every acknowledged write is there after a reopen.
+// and every acknowledged write is there after a reopen. And its read
+// connections (docs/read-path.md): one snapshot per call, one connection per
+// call.
 #include "store/sqlite/sqlite_store.h"
 
 #include <gtest/gtest.h>
@@ -69,20 +71,25 @@ class SqliteCheckpointTest : public ::testing::Test {
     return ops;
   }
 
-  // Commits one transaction of `learners` new learners straight through
-  // ApplyBatch (the test thread is the only writer) and returns them.
-  static std::vector<Utterance> CommitLearners(SqliteStore* store, int learners, int errors) {
-    std::vector<Utterance> made(learners);
-    std::vector<WriteOp> ops;
-    for (int i = 0; i < learners; ++i) {
-      for (auto& op : LearnerOps(errors, &made[i])) ops.push_back(std::move(op));
-    }
+  // Commits `ops` as one transaction straight through ApplyBatch (the test
+  // thread is the only writer) and expects every op to succeed.
+  static void Commit(SqliteStore* store, std::vector<WriteOp>& ops) {
     std::vector<WriteOp*> ptrs;
     for (auto& op : ops) ptrs.push_back(&op);
     DeltaSet deltas(14 * kMicrosPerDay);
     Status s = store->ApplyBatch(ptrs, &deltas);
     EXPECT_TRUE(s.ok()) << s.ToString();
     for (const auto& op : ops) EXPECT_TRUE(op.status.ok()) << op.status.ToString();
+  }
+
+  // Commits one transaction of `learners` new learners and returns them.
+  static std::vector<Utterance> CommitLearners(SqliteStore* store, int learners, int errors) {
+    std::vector<Utterance> made(learners);
+    std::vector<WriteOp> ops;
+    for (int i = 0; i < learners; ++i) {
+      for (auto& op : LearnerOps(errors, &made[i])) ops.push_back(std::move(op));
+    }
+    Commit(store, ops);
     return made;
   }
 
@@ -279,10 +286,7 @@ TEST_F(SqliteCheckpointTest, FindUserByEmailWithOneReadConnection) {
   Utterance u;
   std::vector<WriteOp> ops = testutil::NewLearnerOps("hello", &u);
   ops[0].user.email = "Ada@Example.org";
-  std::vector<WriteOp*> ptrs;
-  for (auto& op : ops) ptrs.push_back(&op);
-  DeltaSet deltas(14 * kMicrosPerDay);
-  ASSERT_TRUE(store->ApplyBatch(ptrs, &deltas).ok());
+  Commit(store.get(), ops);
 
   auto found = std::make_shared<std::promise<Result<User>>>();
   auto result = found->get_future();
@@ -304,13 +308,7 @@ TEST_F(SqliteCheckpointTest, ProfileLoadSeesOneSnapshot) {
   ASSERT_NE(store, nullptr);
   Utterance first;
   std::vector<WriteOp> ops = LearnerOps(1, &first);
-  auto commit = [&](std::vector<WriteOp>& batch) {
-    std::vector<WriteOp*> ptrs;
-    for (auto& op : batch) ptrs.push_back(&op);
-    DeltaSet deltas(14 * kMicrosPerDay);
-    ASSERT_TRUE(store->ApplyBatch(ptrs, &deltas).ok());
-  };
-  commit(ops);
+  Commit(store.get(), ops);
   // Each commit adds one corrected error in a new utterance: while there are
   // fewer than kMaxExamples, a consistent load has one example per error.
   constexpr int kCommits = static_cast<int>(kMaxExamples) - 1;
@@ -329,7 +327,7 @@ TEST_F(SqliteCheckpointTest, ProfileLoadSeesOneSnapshot) {
     batch[0] = ops[2];
     batch[0].utterance.utterance_id = NewUuidV7(NowMicros());
     batch[0].utterance.errors[0].error_id = NewUuidV7(NowMicros());
-    commit(batch);
+    Commit(store.get(), batch);
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
   done = true;
