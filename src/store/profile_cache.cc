@@ -179,6 +179,18 @@ void ProfileCache::MarkUserKnown(const std::string& user_id) {
   Update(shard, user_id, [](Profile& p) { p.user_known = true; });
 }
 
+void ProfileCache::AddNewUser(const std::string& user_id) {
+  if (shared_ != nullptr) return;
+  Shard& shard = ShardFor(user_id);
+  std::lock_guard lock(shard.mu);
+  if (shard.map.contains(user_id) || shard.map.size() >= per_shard_) return;
+  auto profile = std::make_shared<Profile>();
+  profile->user_known = true;
+  shard.lru.push_back(user_id);
+  shard.map.emplace(user_id, Entry{std::move(profile), std::prev(shard.lru.end()), NowMicros()});
+  metrics_->SetCacheSize(entries_.fetch_add(1, std::memory_order_relaxed) + 1);
+}
+
 size_t ProfileCache::size() const {
   return static_cast<size_t>(entries_.load(std::memory_order_relaxed));
 }

@@ -39,6 +39,9 @@ struct WriteOp {
   // Outputs.
   Status status;
   bool replayed = false;  // an identical earlier write exists; nothing was applied again
+  // The op created its learner (kCreateUser, or ingest's first sight of the
+  // user): before this commit the store held nothing of them.
+  bool created_user = false;
   MemoryState memory;     // kRecordAttempt: the point's state after the attempt
 };
 

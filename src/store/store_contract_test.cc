@@ -492,6 +492,39 @@ TYPED_TEST(StoreContractTest, CreateUserReadsBackByIdAndByEmailInAnyCase) {
                "User not found");
 }
 
+// An op reports created_user exactly when it created its learner: a new user
+// (not a replay, not a taken email), and ingest's first sight of a user (not
+// a new conversation of a known one, nor a later line of the same batch).
+// The writer caches such a learner's empty profile without a load, so a false
+// "created" would hide what the store holds of them.
+TYPED_TEST(StoreContractTest, CreatedUserIsReportedOnlyForTheOpThatCreatedTheLearner) {
+  const User ann{NewUuidV7(kT0), "ann", "ann@example.com", kT0};
+  const WriteOp created = this->ApplyOne(UserOp(ann, /*client_id=*/true));
+  ExpectOk(created);
+  EXPECT_TRUE(created.created_user);
+  const WriteOp replay = this->ApplyOne(UserOp(ann, /*client_id=*/true));
+  ExpectOk(replay, /*replayed=*/true);
+  EXPECT_FALSE(replay.created_user);
+  const WriteOp taken = this->ApplyOne(UserOp(User{NewUuidV7(kT0), "bob", "ANN@example.com", kT0}));
+  EXPECT_EQ(taken.status.code(), Status::Code::kConflict);
+  EXPECT_FALSE(taken.created_user);
+
+  // Ingest: a new learner, then a second line for them in the same batch,
+  // then a new conversation of a learner who exists.
+  const Learner cid{NewUuidV7(kT0 + 1), NewUuidV7(kT0 + 1)};
+  const Learner ann_again{ann.user_id, NewUuidV7(kT0 + 2)};
+  std::vector<WriteOp> ops{
+      IngestOp(MakeUtterance(cid, "one", kT0 + 1, MakeErrors({"spelling"}, kT0 + 1)), "cid"),
+      IngestOp(MakeUtterance(cid, "two", kT0 + 2, MakeErrors({"spelling"}, kT0 + 2)), "cid"),
+      IngestOp(MakeUtterance(ann_again, "three", kT0 + 3), "ann")};
+  this->Apply(ops);
+  for (const WriteOp& op : ops) ExpectOk(op);
+  EXPECT_TRUE(ops[0].created_user);
+  EXPECT_FALSE(ops[1].created_user);
+  EXPECT_FALSE(ops[2].created_user);
+  EXPECT_EQ(this->Load(cid.user_id).TotalErrors(), 2);
+}
+
 // Users without an email are allowed any number of times, and keep no email.
 TYPED_TEST(StoreContractTest, UsersWithoutEmailDoNotCollide) {
   const User a{NewUuidV7(kT0), "a", std::nullopt, kT0};

@@ -112,6 +112,11 @@ void Writer::Commit(std::vector<std::unique_ptr<WriteRequest>>& batch) {
   metrics_->ObserveCommit(batch.size(), ops.size(), seconds, s.ok());
   healthy_.store(s.ok());
   if (s.ok()) {
+    // A learner this commit created has nothing else in the store: their
+    // empty profile goes in first, so the deltas below fill it.
+    for (const WriteOp* op : ops) {
+      if (op->status.ok() && op->created_user) cache_->AddNewUser(UserOf(*op));
+    }
     cache_->ApplyDeltas(deltas);
     for (WriteOp* op : ops) {
       if (!op->status.ok() || op->replayed) continue;

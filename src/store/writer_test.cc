@@ -37,6 +37,15 @@ class WriterTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
+  // Replaces the cache with one of `capacity` learners, and the writer with
+  // one that feeds it.
+  void UseCache(size_t capacity) {
+    writer_->Stop();
+    cache_ = std::make_unique<ProfileCache>(fault_.get(), &metrics_, ProfileCache::Options{capacity, 0});
+    writer_ = std::make_unique<Writer>(fault_.get(), cache_.get(), &metrics_, Writer::Options{500, 1000, 100});
+    writer_->Start();
+  }
+
   // Submits one request of `ops` and waits for its commit.
   WriteRequest Write(std::vector<WriteOp> ops) {
     return testutil::WriteAndWait(writer_.get(), std::move(ops));
@@ -158,6 +167,61 @@ TEST_F(WriterTest, FullQueueIsRefused) {
   stopped.Start();
   stopped.Stop();  // drains the two
   EXPECT_EQ(stopped.depth(), 0u);
+}
+
+// A learner created through the writer is cached by the commit that created
+// them, with what that commit and later ones added: their reads need no store
+// (here the store is down for reads), and they equal what the store loads.
+TEST_F(WriterTest, NewLearnersAreCachedWithoutALoad) {
+  UseCache(64 * 16);
+  const Utterance made = NewLearner();  // POST /users, /conversations, /utterances
+  const Micros now = NowMicros();
+  Utterance first_sight{NewUuidV7(now), NewUuidV7(now), NewUuidV7(now), "I goes", now, {}};
+  WriteOp ingest = Errors(first_sight, "verb_tense", 2);
+  ingest.kind = WriteOp::Kind::kAddUtterance;
+  ingest.create_missing = true;
+  ingest.user = User{first_sight.user_id, "ingested", std::nullopt, now};
+  ingest.utterance.errors[0].correction = "went";
+  ASSERT_TRUE(Write({ingest, Errors(first_sight, "articles", 1)}).status.ok());
+  ASSERT_TRUE(Write({Errors(made, "articles", 3)}).status.ok());
+
+  fault_->set_failing(true);
+  for (const auto& [id, errors] : {std::pair{made.user_id, 3}, {first_sight.user_id, 3}}) {
+    auto cached = cache_->Get(id);
+    ASSERT_TRUE(cached.ok()) << id << ": " << cached.status().ToString();
+    EXPECT_TRUE((*cached)->user_known);
+    EXPECT_EQ((*cached)->TotalErrors(), errors);
+  }
+  fault_->set_failing(false);
+  for (const auto& id : {made.user_id, first_sight.user_id}) {
+    auto cached = cache_->Get(id);
+    auto stored = sqlite_->LoadProfile(id);
+    ASSERT_TRUE(cached.ok() && stored.ok());
+    ASSERT_EQ((*cached)->points.size(), stored->points.size());
+    for (const auto& point : stored->points) {
+      const ErrorPoint* c = (*cached)->Find(point.subcategory_id);
+      ASSERT_NE(c, nullptr) << point.subcategory_id;
+      EXPECT_EQ(c->count, point.count);
+      EXPECT_EQ(c->first_seen, point.first_seen);
+      EXPECT_EQ(c->last_seen, point.last_seen);
+      EXPECT_NEAR(c->decay_log2, point.decay_log2, 1e-9);
+    }
+    EXPECT_EQ((*cached)->examples.size(), stored->examples.size());
+  }
+}
+
+// New learners only fill free room: a bulk of them never evicts a learner
+// somebody read.
+TEST_F(WriterTest, NewLearnersDoNotEvictReadLearners) {
+  UseCache(64);  // one learner per shard
+  const Utterance read = NewLearner();
+  cache_->Get(read.user_id);  // cached (created, or loaded)
+  for (int i = 0; i < 600; ++i) NewLearner();  // ~9 per shard
+  EXPECT_LE(cache_->size(), 64u);
+  fault_->set_failing(true);
+  auto cached = cache_->Get(read.user_id);
+  EXPECT_TRUE(cached.ok()) << cached.status().ToString();
+  fault_->set_failing(false);
 }
 
 TEST_F(WriterTest, CacheIsBoundedAndReadsThrough) {

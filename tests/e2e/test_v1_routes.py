@@ -4,6 +4,7 @@
 import contextlib
 import json
 import os
+import re
 import socket
 import sys
 from datetime import timedelta
@@ -552,6 +553,35 @@ class Operations(V1Base):
         if own:
             self.assertRegex(text, rf"(?m)^# TYPE {own} gauge$")
             self.assertRegex(text, rf"(?m)^{own} [0-9]+$")
+
+    def test_new_learners_are_read_from_memory(self):
+        """A learner created through the API (POST /v1/users, or an ingest line
+        that names a new user) is cached by the commit that created them: their
+        reads load nothing from the store, and answer what was written."""
+        def misses():
+            st, _, text = self.c.get("/metrics")
+            self.assertEqual(st, 200)
+            return float(re.search(r"(?m)^errata_profile_cache_misses_total (\S+)$", text).group(1))
+
+        made = v1_user(self.c)["user_id"]
+        cid = v1_conversation(self.c, made)["conversation_id"]
+        self.post_utterance({"user_id": made, "conversation_id": cid, "content": "a",
+                             "errors": [{"code": "PREP"}, {"code": "PREP"}]})
+        ingested, icid = new_uuid(), new_uuid()
+        line = json.dumps({"user_id": ingested, "conversation_id": icid, "username": "first-sight",
+                           "content": "b", "errors": [{"code": "DET"}]})
+        st, _, out = self.c.post("/v1/ingest", raw=line.encode())
+        self.assertEqual((st, out.get("applied")), (200, 1), out)
+
+        before = misses()
+        self.assertEqual(top_counts(self.c, made), {"prepositions": 2})
+        self.assertEqual(top_counts(self.c, ingested), {"articles-determiners": 1})
+        st, _, ex = self.c.get(f"/v1/users/{ingested}/exercises?n=3")
+        self.assertEqual(st, 200, ex)
+        self.assertEqual(misses(), before)
+        # The counter does move: a learner nobody created is looked up in the store.
+        self.assertIsNone(top_counts(self.c, new_uuid()))
+        self.assertEqual(misses(), before + 1)
 
     def test_pipelined_requests(self):
         """Two requests in one packet on a keep-alive connection: two answers, in order."""

@@ -86,8 +86,9 @@ const Query kUtteranceErrors{"utterance_errors",
 const Query kCreateMissing{
     "create_missing",
     "WITH u AS (INSERT INTO users(user_id, username, email, email_norm, created_at)"
-    " VALUES($1, $2, NULL, NULL, $4) ON CONFLICT(user_id) DO NOTHING)"
-    " INSERT INTO conversations(conversation_id, user_id, started_at) VALUES($3, $1, $4)"};
+    " VALUES($1, $2, NULL, NULL, $4) ON CONFLICT(user_id) DO NOTHING RETURNING 1),"
+    " c AS (INSERT INTO conversations(conversation_id, user_id, started_at) VALUES($3, $1, $4))"
+    " SELECT EXISTS(SELECT 1 FROM u)"};
 // An utterance and its errors in one statement.
 const Query kInsertUtterance{
     "insert_utterance",
@@ -387,6 +388,7 @@ Status PostgresStore::ApplyInSavepoint(WriteOp* op, DeltaSet* deltas, bool first
     if (auto r = writer_->Exec("ROLLBACK TO SAVEPOINT op"); !r.ok()) return r.status();
     if (attempt == 0 && s.code() != Status::Code::kInvalidArgument) continue;
     op->replayed = false;
+    op->created_user = false;
     switch (s.code()) {
       case Status::Code::kConflict:
         op->status = Status::Conflict("a concurrent write used the same id or email");
@@ -409,6 +411,7 @@ Status PostgresStore::ApplyInSavepoint(WriteOp* op, DeltaSet* deltas, bool first
 Status PostgresStore::Apply(WriteOp* op, DeltaSet* deltas) {
   op->status = Status::Ok();
   op->replayed = false;
+  op->created_user = false;
   switch (op->kind) {
     case WriteOp::Kind::kCreateUser: return CreateUser(op);
     case WriteOp::Kind::kCreateConversation: return CreateConversation(op);
@@ -438,10 +441,11 @@ Status PostgresStore::CreateUser(WriteOp* op) {
     op->status = Status::Conflict("Email already registered");
     return Status::Ok();
   }
-  return writer_
-      ->Exec(kInsertUser,
-             Params().Add(u.user_id).Add(u.username).Add(u.email).Add(norm).Add(u.created_at))
-      .status();
+  auto ins = writer_->Exec(
+      kInsertUser, Params().Add(u.user_id).Add(u.username).Add(u.email).Add(norm).Add(u.created_at));
+  if (!ins.ok()) return ins.status();
+  op->created_user = true;
+  return Status::Ok();
 }
 
 Status PostgresStore::CreateConversation(WriteOp* op) {
@@ -493,6 +497,7 @@ Status PostgresStore::AddUtterance(WriteOp* op, DeltaSet* deltas) {
                                                .Add(u.conversation_id)
                                                .Add(u.created_at));
     if (!c.ok()) return c.status();
+    op->created_user = c->Bool(0, 0);
   }
   Params p;
   AddErrorParams(u, &p);

@@ -355,6 +355,7 @@ class RocksdbStore::Batch {
   Status Apply(WriteOp* op) {
     op->status = Status::Ok();
     op->replayed = false;
+    op->created_user = false;
     switch (op->kind) {
       case WriteOp::Kind::kCreateUser: return CreateUser(op);
       case WriteOp::Kind::kCreateConversation: return CreateConversation(op);
@@ -509,6 +510,7 @@ class RocksdbStore::Batch {
     // A new id that is taken (a server-made one cannot be) fails the batch,
     // as SQLite's primary key does; it must not overwrite the user.
     if (taken) return Status::Internal("user_id already exists: " + u.user_id);
+    op->created_user = true;
     return InsertUser(u);
   }
 
@@ -604,6 +606,7 @@ class RocksdbStore::Batch {
             !s.ok()) {
           return s;
         }
+        op->created_user = true;
       }
       if (Status s = InsertConversation(Conversation{u.conversation_id, u.user_id, u.created_at});
           !s.ok()) {

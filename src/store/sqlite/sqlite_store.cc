@@ -546,6 +546,7 @@ Status SqliteStore::ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* delta
 Status SqliteStore::Apply(WriteOp* op, DeltaSet* deltas) {
   op->status = Status::Ok();
   op->replayed = false;
+  op->created_user = false;
   switch (op->kind) {
     case WriteOp::Kind::kCreateUser: return CreateUser(op);
     case WriteOp::Kind::kCreateConversation: return CreateConversation(op);
@@ -590,7 +591,9 @@ Status SqliteStore::CreateUser(WriteOp* op) {
   ins->Bind(1, u.user_id).Bind(2, u.username).Bind(3, u.email);
   if (u.email) ins->Bind(4, AsciiLower(*u.email));
   ins->Bind(5, u.created_at);
-  return Run(db, ins, "insert user");
+  if (Status s = Run(db, ins, "insert user"); !s.ok()) return s;
+  op->created_user = true;
+  return Status::Ok();
 }
 
 Status SqliteStore::CreateConversation(WriteOp* op) {
@@ -672,6 +675,7 @@ Status SqliteStore::AddUtterance(WriteOp* op, DeltaSet* deltas) {
         "VALUES(?1, ?2, NULL, NULL, ?3) ON CONFLICT(user_id) DO NOTHING");
     user->Bind(1, u.user_id).Bind(2, op->user.username).Bind(3, u.created_at);
     if (Status s = Run(db, user, "insert user"); !s.ok()) return s;
+    op->created_user = sqlite3_changes(db->raw()) == 1;
     Stmt* conv = db->Prepare(
         "INSERT INTO conversations(conversation_id, user_id, started_at) VALUES(?1,?2,?3)");
     conv->Bind(1, u.conversation_id).Bind(2, u.user_id).Bind(3, u.created_at);
