@@ -111,12 +111,40 @@ void ProfileCache::Insert(Shard& shard, const std::string& user_id,
 }
 
 template <typename Edit>
-void ProfileCache::Update(Shard& shard, const std::string& user_id, Edit edit) {
+void ProfileCache::Update(const std::string& user_id, Edit edit) {
+  if (in_commit_) {
+    auto staged = staged_.find(user_id);
+    if (staged == staged_.end()) {
+      std::shared_ptr<Profile> copy;
+      {
+        Shard& shard = ShardFor(user_id);
+        std::lock_guard lock(shard.mu);
+        auto it = shard.map.find(user_id);
+        if (it == shard.map.end()) return;
+        copy = std::make_shared<Profile>(*it->second.profile);
+      }
+      staged = staged_.emplace(user_id, std::move(copy)).first;
+    }
+    edit(*staged->second);
+    return;
+  }
+  Shard& shard = ShardFor(user_id);
+  std::lock_guard lock(shard.mu);
   auto it = shard.map.find(user_id);
   if (it == shard.map.end()) return;
   auto copy = std::make_shared<Profile>(*it->second.profile);
   edit(*copy);
   it->second.profile = std::move(copy);
+}
+
+void ProfileCache::Publish() {
+  for (auto& [user_id, profile] : staged_) {
+    Shard& shard = ShardFor(user_id);
+    std::lock_guard lock(shard.mu);
+    auto it = shard.map.find(user_id);  // evicted meanwhile: nothing to update
+    if (it != shard.map.end()) it->second.profile = std::move(profile);
+  }
+  staged_.clear();
 }
 
 size_t ProfileCache::Slot(const std::string& user_id) {
@@ -131,10 +159,15 @@ void ProfileCache::BeginCommit(const std::vector<std::string>& user_ids) {
     ++shard.committing[Slot(id)];
     ++shard.generation[Slot(id)];
   }
+  in_commit_ = true;
 }
 
 void ProfileCache::EndCommit(const std::vector<std::string>& user_ids) {
   if (shared_ != nullptr) shared_->EndCommit();
+  // Before the learners' slots reopen to loads: a load that starts after this
+  // must find the commit's effects cached, not the profile before it.
+  Publish();
+  in_commit_ = false;
   for (const auto& id : user_ids) {
     Shard& shard = ShardFor(id);
     std::lock_guard lock(shard.mu);
@@ -145,18 +178,12 @@ void ProfileCache::EndCommit(const std::vector<std::string>& user_ids) {
 
 void ProfileCache::ApplyDeltas(const DeltaSet& deltas) {
   if (shared_ != nullptr) shared_->ApplyDeltas(deltas);
-  for (const auto& d : deltas.deltas()) {
-    Shard& shard = ShardFor(d.user_id);
-    std::lock_guard lock(shard.mu);
-    Update(shard, d.user_id, [&d](Profile& p) { p.Apply(d); });
-  }
+  for (const auto& d : deltas.deltas()) Update(d.user_id, [&d](Profile& p) { p.Apply(d); });
 }
 
 void ProfileCache::ApplyAttempt(const Attempt& a, const MemoryState& memory) {
   if (shared_ != nullptr) shared_->ApplyAttempt(a, memory);
-  Shard& shard = ShardFor(a.user_id);
-  std::lock_guard lock(shard.mu);
-  Update(shard, a.user_id, [&](Profile& p) {
+  Update(a.user_id, [&](Profile& p) {
     if (ErrorPoint* point = p.Find(a.subcategory_id)) point->memory = memory;
     if (a.correct) p.AddRecentCorrect({a.exercise_id, a.answered_at});
   });
@@ -165,18 +192,18 @@ void ProfileCache::ApplyAttempt(const Attempt& a, const MemoryState& memory) {
 void ProfileCache::AddExamples(const std::string& user_id, const std::vector<Example>& examples) {
   if (examples.empty()) return;
   if (shared_ != nullptr) shared_->AddExamples(user_id, examples);
-  Shard& shard = ShardFor(user_id);
-  std::lock_guard lock(shard.mu);
-  Update(shard, user_id, [&](Profile& p) { p.AddExamples(examples); });
+  Update(user_id, [&](Profile& p) { p.AddExamples(examples); });
 }
 
 void ProfileCache::MarkUserKnown(const std::string& user_id) {
   if (shared_ != nullptr) shared_->MarkUserKnown(user_id);
-  Shard& shard = ShardFor(user_id);
-  std::lock_guard lock(shard.mu);
-  auto it = shard.map.find(user_id);
-  if (it != shard.map.end() && it->second.profile->user_known) return;
-  Update(shard, user_id, [](Profile& p) { p.user_known = true; });
+  if (!staged_.contains(user_id)) {
+    Shard& shard = ShardFor(user_id);
+    std::lock_guard lock(shard.mu);
+    auto it = shard.map.find(user_id);
+    if (it == shard.map.end() || it->second.profile->user_known) return;
+  }
+  Update(user_id, [](Profile& p) { p.user_known = true; });
 }
 
 void ProfileCache::AddNewUser(const std::string& user_id) {

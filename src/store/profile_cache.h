@@ -132,10 +132,15 @@ class ProfileCache {
   };
   static size_t Slot(const std::string& user_id);
   Shard& ShardFor(const std::string& user_id);
-  // Copies the cached profile of `user_id`, lets `edit` change it, and swaps
-  // it in. Caller holds shard.mu. Does nothing if the learner is not cached.
+  // Lets `edit` change the cached profile of `user_id` (nothing if the
+  // learner is not cached). Within a commit the edits go to one staged copy
+  // per learner, which EndCommit swaps in; outside one, to a copy swapped in
+  // at once. Profiles are immutable once published, so readers never lock
+  // them, and a learner's several edits in one commit cost one copy.
   template <typename Edit>
-  void Update(Shard& shard, const std::string& user_id, Edit edit);
+  void Update(const std::string& user_id, Edit edit);
+  // Swaps the staged copies in (those whose learner is still cached).
+  void Publish();
   void Insert(Shard& shard, const std::string& user_id, std::shared_ptr<const Profile> p);
 
   Store* store_;
@@ -147,6 +152,9 @@ class ProfileCache {
   // Entries over all shards, kept by Insert: the writer used to lock every
   // shard after each commit just to count them for /metrics.
   std::atomic<int64_t> entries_{0};
+  // The commit in progress (writer thread only): its staged profiles.
+  bool in_commit_ = false;
+  std::unordered_map<std::string, std::shared_ptr<Profile>> staged_;
 };
 
 }  // namespace errata

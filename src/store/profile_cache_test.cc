@@ -105,6 +105,46 @@ class ProfileCacheTest : public ::testing::Test {
   std::unique_ptr<Writer> writer_;
 };
 
+// A commit's effects on a cached profile appear together, at EndCommit: a
+// read in the middle of the commit gets the profile before it, never the
+// points without the examples.
+TEST_F(ProfileCacheTest, ACommitsEditsAppearTogetherAtItsEnd) {
+  const Utterance u = NewLearner();
+  ASSERT_EQ(Count(*a_, u.user_id), 0);
+  DeltaSet deltas(14 * kMicrosPerDay);
+  ErrorRecord e;
+  e.error_id = NewUuidV7(NowMicros());
+  e.category = "Grammar";
+  e.subcategory = e.subcategory_id = "pronouns";
+  e.original = "him";
+  e.correction = "he";
+  e.created_at = NowMicros();
+  deltas.Add(u.user_id, e);
+  deltas.Add(u.user_id, e);
+  Example ex;
+  ex.error_id = e.error_id;
+  ex.subcategory_id = "pronouns";
+  ex.original = "him";
+  ex.correction = "he";
+  ex.created_at = e.created_at;
+
+  a_->BeginCommit({u.user_id});
+  a_->ApplyDeltas(deltas);
+  a_->AddExamples(u.user_id, {ex});
+  auto during = a_->Get(u.user_id);
+  ASSERT_TRUE(during.ok());
+  EXPECT_EQ((*during)->TotalErrors(), 0);
+  EXPECT_TRUE((*during)->examples.empty());
+  a_->EndCommit({u.user_id});
+
+  auto after = a_->Get(u.user_id);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(Count(*a_, u.user_id), 2);
+  EXPECT_EQ((*after)->examples.size(), 1u);
+  // The profile read during the commit was not changed under its reader.
+  EXPECT_EQ((*during)->TotalErrors(), 0);
+}
+
 TEST_F(ProfileCacheTest, AnotherNodeSeesAWriteWithinTheTtl) {
   ProfileCache b(fault_.get(), &metrics_, {100, 50'000});  // 50 ms
   const Utterance u = NewLearner();
