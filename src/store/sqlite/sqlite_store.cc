@@ -312,6 +312,12 @@ void SqliteStore::CheckpointLoop() {
     first = false;
     if (!rewind && !passive) {
       backoff = milliseconds(0);
+      // Nothing to copy. A writer held by the backstop may still be waiting
+      // for a round: the WAL it saw is fully copied (a RESTART has just run),
+      // so its next transaction rewinds the WAL. End the round, or the writer
+      // would wait out backstop_wait for one that never comes.
+      ++ckpt_rounds_;
+      gate_cv_.notify_all();
       continue;
     }
     lock.unlock();
@@ -512,7 +518,7 @@ Status SqliteStore::ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* delta
     auto held = [&] { return gate_closed_ || (too_long && ckpt_rounds_ == round); };
     if (held()) {
       if (too_long) backstop_waits_.fetch_add(1, std::memory_order_relaxed);
-      gate_cv_.wait_for(lock, std::chrono::seconds(10), [&] { return !held() || stop_; });
+      gate_cv_.wait_for(lock, options_.backstop_wait, [&] { return !held() || stop_; });
     }
     in_txn_ = true;
   }

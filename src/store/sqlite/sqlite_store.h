@@ -39,6 +39,9 @@ class SqliteStore : public Store {
     // idle store reads from the database file and restarts without recovery.
     // 0: never.
     std::chrono::milliseconds checkpoint_idle{1000};
+    // The longest a commit waits for the checkpointer when the WAL is twice
+    // the hard limit (the backstop); then it commits anyway.
+    std::chrono::milliseconds backstop_wait{10000};
   };
   // What the checkpointer has done, for metrics and tests.
   struct WalStats {

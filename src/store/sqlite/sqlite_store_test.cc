@@ -276,6 +276,49 @@ TEST_F(SqliteCheckpointTest, IdleStoreIsCheckpointed) {
   EXPECT_EQ(CountRows(copy, "errors"), 40);
 }
 
+// One commit can take the WAL past twice the hard limit (a bulk ingest). The
+// checkpointer then rewinds it: the WAL is fully copied but keeps its length
+// until the next transaction starts it over. That next commit must not wait
+// for another checkpoint round: there is nothing left to copy, and before the
+// fix no round came, so it waited out the whole backstop (10 s by default;
+// here an hour, so the old code fails by never returning).
+TEST_F(SqliteCheckpointTest, ACommitAfterARewoundLongWalDoesNotWaitForTheBackstop) {
+  constexpr int64_t kSoft = 64, kHard = 128;
+  SqliteStore::Options o = Opts(kSoft, kHard);
+  o.backstop_wait = std::chrono::hours(1);
+  auto store = Open(o);
+  ASSERT_NE(store, nullptr);
+  std::vector<WriteOp> big;
+  for (int i = 0; i < 300; ++i) {
+    Utterance u;
+    for (auto& op : testutil::NewLearnerOps(std::string(3000, 'a' + i % 26), &u)) {
+      big.push_back(std::move(op));
+    }
+  }
+  Commit(store.get(), big);
+  ASSERT_GE(store->wal_stats().wal_pages, 2 * kHard) << "the batch must pass the backstop";
+  for (int i = 0; i < 500 && store->wal_stats().rewinds == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(store->wal_stats().rewinds, 1u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the round ends
+
+  auto done = std::make_shared<std::promise<void>>();
+  auto next = done->get_future();
+  std::thread([s = store.get(), done] {
+    Utterance u;
+    std::vector<WriteOp> ops = LearnerOps(1, &u);
+    std::vector<WriteOp*> ptrs;
+    for (auto& op : ops) ptrs.push_back(&op);
+    DeltaSet deltas(14 * kMicrosPerDay);
+    EXPECT_TRUE(s->ApplyBatch(ptrs, &deltas).ok());
+    done->set_value();
+  }).detach();
+  ASSERT_EQ(next.wait_for(std::chrono::seconds(60)), std::future_status::ready)
+      << "the commit after the rewind waited for a checkpoint round that never came";
+  EXPECT_LT(store->wal_stats().wal_pages, kHard) << "the WAL started over";
+}
+
 // A lookup by email must not take a second read connection while it holds
 // one: with a pool of one it would wait for itself forever.
 TEST_F(SqliteCheckpointTest, FindUserByEmailWithOneReadConnection) {
