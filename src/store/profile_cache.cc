@@ -211,10 +211,15 @@ void ProfileCache::AddNewUser(const std::string& user_id) {
   Shard& shard = ShardFor(user_id);
   std::lock_guard lock(shard.mu);
   if (shard.map.contains(user_id) || shard.map.size() >= per_shard_) return;
-  auto profile = std::make_shared<Profile>();
-  profile->user_known = true;
+  // Until the commit is published a read finds what the store held before
+  // it: no such learner. The known, empty profile is staged for the commit's
+  // edits.
+  auto known = std::make_shared<Profile>();
+  known->user_known = true;
+  std::shared_ptr<Profile> before = in_commit_ ? std::make_shared<Profile>() : known;
   shard.lru.push_back(user_id);
-  shard.map.emplace(user_id, Entry{std::move(profile), std::prev(shard.lru.end()), NowMicros()});
+  shard.map.emplace(user_id, Entry{std::move(before), std::prev(shard.lru.end()), NowMicros()});
+  if (in_commit_) staged_[user_id] = std::move(known);
   metrics_->SetCacheSize(entries_.fetch_add(1, std::memory_order_relaxed) + 1);
 }
 

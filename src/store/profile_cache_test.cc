@@ -145,6 +145,24 @@ TEST_F(ProfileCacheTest, ACommitsEditsAppearTogetherAtItsEnd) {
   EXPECT_EQ((*during)->TotalErrors(), 0);
 }
 
+// A learner created by a commit is cached without a load, but shows only
+// when the commit does: a read during it finds no such learner, as the store
+// would answer before the commit.
+TEST_F(ProfileCacheTest, ANewLearnerShowsWhenItsCommitDoes) {
+  const std::string id = NewUuidV7(NowMicros());
+  a_->BeginCommit({id});
+  a_->AddNewUser(id);
+  fault_->set_failing(true);  // every read below comes from the cache
+  auto during = a_->Get(id);
+  ASSERT_TRUE(during.ok()) << during.status().ToString();
+  EXPECT_FALSE((*during)->user_known);
+  a_->EndCommit({id});
+  auto after = a_->Get(id);
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_TRUE((*after)->user_known);
+  fault_->set_failing(false);
+}
+
 TEST_F(ProfileCacheTest, AnotherNodeSeesAWriteWithinTheTtl) {
   ProfileCache b(fault_.get(), &metrics_, {100, 50'000});  // 50 ms
   const Utterance u = NewLearner();
