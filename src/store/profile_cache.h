@@ -108,10 +108,10 @@ class ProfileCache {
   // Caches the empty profile of a learner the commit in progress created
   // (WriteOp::created_user), before its deltas are applied: the store holds
   // nothing else of them, so their first reads need no load. Like the
-  // commit's other edits it shows at EndCommit. It only fills
-  // free room, at the cold end of the LRU: a bulk import of new learners never
-  // evicts anyone, and a new learner nobody reads is the first to go. Local
-  // cache only (a shared cache fills on its own misses).
+  // commit's other edits it shows at EndCommit. It only fills free room, at
+  // the cold end of the LRU: a bulk import of new learners never evicts
+  // anyone, and a new learner nobody reads is the first to go. Local cache
+  // only (a shared cache fills on its own misses).
   void AddNewUser(const std::string& user_id);
   size_t size() const;
 

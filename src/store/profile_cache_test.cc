@@ -76,16 +76,21 @@ class ProfileCacheTest : public ::testing::Test {
   }
 
 
-  void AddError(const Utterance& u) {
-    WriteOp op;
-    op.kind = WriteOp::Kind::kAddErrors;
-    op.utterance = u;
+  // A new "pronouns" error, now.
+  static ErrorRecord PronounError() {
     ErrorRecord e;
     e.error_id = NewUuidV7(NowMicros());
     e.category = "Grammar";
     e.subcategory = e.subcategory_id = "pronouns";
     e.created_at = NowMicros();
-    op.utterance.errors.push_back(e);
+    return e;
+  }
+
+  void AddError(const Utterance& u) {
+    WriteOp op;
+    op.kind = WriteOp::Kind::kAddErrors;
+    op.utterance = u;
+    op.utterance.errors.push_back(PronounError());
     ASSERT_TRUE(Write({op}).status.ok());
   }
 
@@ -112,13 +117,9 @@ TEST_F(ProfileCacheTest, ACommitsEditsAppearTogetherAtItsEnd) {
   const Utterance u = NewLearner();
   ASSERT_EQ(Count(*a_, u.user_id), 0);
   DeltaSet deltas(14 * kMicrosPerDay);
-  ErrorRecord e;
-  e.error_id = NewUuidV7(NowMicros());
-  e.category = "Grammar";
-  e.subcategory = e.subcategory_id = "pronouns";
+  ErrorRecord e = PronounError();
   e.original = "him";
   e.correction = "he";
-  e.created_at = NowMicros();
   deltas.Add(u.user_id, e);
   deltas.Add(u.user_id, e);
   Example ex;
