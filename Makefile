@@ -29,10 +29,16 @@ unit: build
 e2e: build
 	cd $(BUILD) && ctest --output-on-failure -L e2e
 
-# One run per embedded store (SQLite, then RocksDB), each with its own W0.
+# One run per embedded store (SQLite, then RocksDB), each with its own W0;
+# BENCH_STORE=sqlite or BENCH_STORE=rocksdb runs that store only (the rows'
+# command column reproduces each run).
 bench: build
+ifdef BENCH_STORE
 	./bench/run.sh
+else
+	BENCH_STORE=sqlite ./bench/run.sh
 	BENCH_STORE=rocksdb ./bench/run.sh
+endif
 
 # SQLite vs PostgreSQL (one node, two behind nginx); see BENCHMARKS.md, "Scale out".
 bench-scale-out: build
