@@ -112,29 +112,19 @@ void ProfileCache::Insert(Shard& shard, const std::string& user_id,
 
 template <typename Edit>
 void ProfileCache::Update(const std::string& user_id, Edit edit) {
-  if (in_commit_) {
-    auto staged = staged_.find(user_id);
-    if (staged == staged_.end()) {
-      std::shared_ptr<Profile> copy;
-      {
-        Shard& shard = ShardFor(user_id);
-        std::lock_guard lock(shard.mu);
-        auto it = shard.map.find(user_id);
-        if (it == shard.map.end()) return;
-        copy = std::make_shared<Profile>(*it->second.profile);
-      }
-      staged = staged_.emplace(user_id, std::move(copy)).first;
+  auto staged = staged_.find(user_id);
+  if (staged == staged_.end()) {
+    std::shared_ptr<Profile> copy;
+    {
+      Shard& shard = ShardFor(user_id);
+      std::lock_guard lock(shard.mu);
+      auto it = shard.map.find(user_id);
+      if (it == shard.map.end()) return;
+      copy = std::make_shared<Profile>(*it->second.profile);
     }
-    edit(*staged->second);
-    return;
+    staged = staged_.emplace(user_id, std::move(copy)).first;
   }
-  Shard& shard = ShardFor(user_id);
-  std::lock_guard lock(shard.mu);
-  auto it = shard.map.find(user_id);
-  if (it == shard.map.end()) return;
-  auto copy = std::make_shared<Profile>(*it->second.profile);
-  edit(*copy);
-  it->second.profile = std::move(copy);
+  edit(*staged->second);
 }
 
 void ProfileCache::Publish() {
@@ -159,7 +149,6 @@ void ProfileCache::BeginCommit(const std::vector<std::string>& user_ids) {
     ++shard.committing[Slot(id)];
     ++shard.generation[Slot(id)];
   }
-  in_commit_ = true;
 }
 
 void ProfileCache::EndCommit(const std::vector<std::string>& user_ids) {
@@ -167,7 +156,6 @@ void ProfileCache::EndCommit(const std::vector<std::string>& user_ids) {
   // Before the learners' slots reopen to loads: a load that starts after this
   // must find the commit's effects cached, not the profile before it.
   Publish();
-  in_commit_ = false;
   for (const auto& id : user_ids) {
     Shard& shard = ShardFor(id);
     std::lock_guard lock(shard.mu);
@@ -214,12 +202,12 @@ void ProfileCache::AddNewUser(const std::string& user_id) {
   // Until the commit is published a read finds what the store held before
   // it: no such learner. The known, empty profile is staged for the commit's
   // edits.
+  shard.lru.push_back(user_id);
+  shard.map.emplace(user_id,
+                    Entry{std::make_shared<Profile>(), std::prev(shard.lru.end()), NowMicros()});
   auto known = std::make_shared<Profile>();
   known->user_known = true;
-  std::shared_ptr<Profile> before = in_commit_ ? std::make_shared<Profile>() : known;
-  shard.lru.push_back(user_id);
-  shard.map.emplace(user_id, Entry{std::move(before), std::prev(shard.lru.end()), NowMicros()});
-  if (in_commit_) staged_[user_id] = std::move(known);
+  staged_[user_id] = std::move(known);
   metrics_->SetCacheSize(entries_.fetch_add(1, std::memory_order_relaxed) + 1);
 }
 

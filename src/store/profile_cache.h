@@ -92,7 +92,8 @@ class ProfileCache {
   // Brackets a commit of writes for `user_ids`: Begin before the transaction
   // commits, End after its effects were applied here. Reads that load from
   // the store meanwhile are served but not cached, so a load can neither miss
-  // the commit nor count it twice.
+  // the commit nor count it twice. The calls below are made between the two
+  // (by the Writer's thread), and their effects show at EndCommit.
   void BeginCommit(const std::vector<std::string>& user_ids);
   void EndCommit(const std::vector<std::string>& user_ids);
 
@@ -134,10 +135,10 @@ class ProfileCache {
   static size_t Slot(const std::string& user_id);
   Shard& ShardFor(const std::string& user_id);
   // Lets `edit` change the cached profile of `user_id` (nothing if the
-  // learner is not cached). Within a commit the edits go to one staged copy
-  // per learner, which EndCommit swaps in; outside one, to a copy swapped in
-  // at once. Profiles are immutable once published, so readers never lock
-  // them, and a learner's several edits in one commit cost one copy.
+  // learner is not cached). The edits of a commit go to one staged copy per
+  // learner, which EndCommit swaps in. Profiles are immutable once
+  // published, so readers never lock them, and a learner's several edits in
+  // one commit cost one copy.
   template <typename Edit>
   void Update(const std::string& user_id, Edit edit);
   // Swaps the staged copies in (those whose learner is still cached).
@@ -154,7 +155,6 @@ class ProfileCache {
   // shard after each commit just to count them for /metrics.
   std::atomic<int64_t> entries_{0};
   // The commit in progress (writer thread only): its staged profiles.
-  bool in_commit_ = false;
   std::unordered_map<std::string, std::shared_ptr<Profile>> staged_;
 };
 

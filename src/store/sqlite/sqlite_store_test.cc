@@ -308,10 +308,7 @@ TEST_F(SqliteCheckpointTest, ACommitAfterARewoundLongWalDoesNotWaitForTheBacksto
   std::thread([s = store.get(), done] {
     Utterance u;
     std::vector<WriteOp> ops = LearnerOps(1, &u);
-    std::vector<WriteOp*> ptrs;
-    for (auto& op : ops) ptrs.push_back(&op);
-    DeltaSet deltas(14 * kMicrosPerDay);
-    EXPECT_TRUE(s->ApplyBatch(ptrs, &deltas).ok());
+    Commit(s, ops);
     done->set_value();
   }).detach();
   ASSERT_EQ(next.wait_for(std::chrono::seconds(60)), std::future_status::ready)
