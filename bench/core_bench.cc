@@ -138,12 +138,15 @@ BENCHMARK(BM_EncodeTopErrors);
 // The "exercises" array of GET /v1/users/{id}/exercises?n=10, two ways: a
 // boost::json DOM then serialize (how errata wrote it before session 2), and
 // JsonWriter with the bank pre-rendered (how it writes it now; docs/read-path.md).
-std::vector<PracticeItem> PracticeSet() {
-  static const Profile* p = new Profile(MakeProfile(20));
+// Ten items for a learner with 20 error points, or with 3 (as W4's learners:
+// a set's items then share their points).
+std::vector<PracticeItem> PracticeSet(int points = 20) {
+  static const Profile* many = new Profile(MakeProfile(20));
+  static const Profile* few = new Profile(MakeProfile(3));
   PracticeRequest r;
   r.n = 10;
   r.now = 1'790'000'000LL * kMicrosPerSecond;
-  return SelectPractice(*p, Data().bank, r);
+  return SelectPractice(points == 3 ? *few : *many, Data().bank, r);
 }
 
 void BM_EncodePracticeDom(benchmark::State& state) {
@@ -182,6 +185,19 @@ void BM_EncodePracticeWriter(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_EncodePracticeWriter);
+
+void BM_EncodePracticeWriterFewPoints(benchmark::State& state) {
+  const auto items = PracticeSet(3);
+  static const api::ExerciseJson* cache = new api::ExerciseJson(Data().bank);
+  for (auto _ : state) {
+    std::string body;
+    body.reserve(640 * items.size());
+    api::JsonWriter w(&body);
+    api::WritePracticeItems(w, items, cache);
+    benchmark::DoNotOptimize(body);
+  }
+}
+BENCHMARK(BM_EncodePracticeWriterFewPoints);
 
 void BM_NewUuidV7(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(NewUuidV7(1'790'000'000LL * kMicrosPerSecond));

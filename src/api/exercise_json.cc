@@ -1,5 +1,8 @@
 #include "api/exercise_json.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include "core/clock.h"
 
 namespace errata::api {
@@ -41,14 +44,10 @@ const std::string* ExerciseJson::Find(const Exercise* x) const {
   return it == members_.end() ? nullptr : &it->second;
 }
 
-void WritePracticeItem(JsonWriter& w, const PracticeItem& item, const ExerciseJson* cache) {
-  const std::string* members = cache != nullptr ? cache->Find(item.exercise) : nullptr;
-  w.BeginObject();
-  if (members != nullptr) {
-    w.Raw(*members);
-  } else {
-    WriteMembers(w, *item.exercise);
-  }
+namespace {
+
+// An item's members after the exercise's own: "source" and "because".
+void WriteTail(JsonWriter& w, const PracticeItem& item) {
   const ErrorPoint& p = *item.because.point;
   w.Key("source").String(item.source);
   w.Key("because").BeginObject();
@@ -60,13 +59,54 @@ void WritePracticeItem(JsonWriter& w, const PracticeItem& item, const ExerciseJs
   w.Key("mastery").Double(item.because.recall);
   w.Key("priority").Double(item.because.priority);
   w.EndObject();
+}
+
+// Opens the item's object and writes the exercise's own members.
+void WriteHead(JsonWriter& w, const PracticeItem& item, const ExerciseJson* cache) {
+  const std::string* members = cache != nullptr ? cache->Find(item.exercise) : nullptr;
+  w.BeginObject();
+  if (members != nullptr) {
+    w.Raw(*members);
+  } else {
+    WriteMembers(w, *item.exercise);
+  }
+}
+
+}  // namespace
+
+void WritePracticeItem(JsonWriter& w, const PracticeItem& item, const ExerciseJson* cache) {
+  WriteHead(w, item, cache);
+  WriteTail(w, item);
   w.EndObject();
 }
 
 void WritePracticeItems(JsonWriter& w, const std::vector<PracticeItem>& items,
                         const ExerciseJson* cache) {
+  // The items of one point share their tail ("source" aside, all of it is
+  // the point's), and a set of ten has two or three points: a tail written
+  // once is copied for the point's next items (docs/read-path.md).
+  struct Written {
+    const ErrorPoint* point;
+    const char* source;
+    size_t at, n;  // the tail, with its comma, in the output
+  };
+  std::vector<Written> tails;
+  tails.reserve(items.size());
   w.BeginArray();
-  for (const auto& item : items) WritePracticeItem(w, item, cache);
+  for (const auto& item : items) {
+    WriteHead(w, item, cache);
+    auto same = [&item](const Written& t) {
+      return t.point == item.because.point && std::strcmp(t.source, item.source) == 0;
+    };
+    if (auto t = std::find_if(tails.begin(), tails.end(), same); t != tails.end()) {
+      w.Again(t->at, t->n);
+    } else {
+      const size_t at = w.size();
+      WriteTail(w, item);
+      tails.push_back({item.because.point, item.source, at, w.size() - at});
+    }
+    w.EndObject();
+  }
   w.EndArray();
 }
 

@@ -33,6 +33,15 @@ class JsonWriter {
   JsonWriter& Null();
   // A value already in JSON text (a pre-rendered fragment), written as is.
   JsonWriter& Raw(std::string_view json);
+  // Bytes written so far: where the next ones go.
+  size_t size() const { return out_->size(); }
+  // Writes again, byte for byte, the n bytes this writer wrote at `at`: the
+  // caller's members after a comma, or a whole value after one.
+  JsonWriter& Again(size_t at, size_t n) {
+    out_->append(*out_, at, n);
+    need_comma_ = true;
+    return *this;
+  }
 
  private:
   JsonWriter& Open(char c);

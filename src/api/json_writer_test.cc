@@ -95,5 +95,49 @@ TEST(ExerciseJson, CachedAndUncachedItemsAreTheSame) {
   EXPECT_EQ(because.at("priority").to_number<double>(), 2.5);
 }
 
+// A set writes each point's "because" once and reuses it: the result is the
+// items written one by one, for items that share a point, a point with a
+// different source, and another point.
+TEST(ExerciseJson, ASetIsItsItemsWrittenOneByOne) {
+  auto bank = ExerciseBank::FromJson(R"({"version":"t","exercises":[
+      {"id":"sva-001","subcategory_id":"subject-verb-agreement","type":"fill_blank","level":"A1",
+       "prompt":"They ___ here.","options":["is","are"],"answers":["are"],"explanation":"are"},
+      {"id":"sva-002","subcategory_id":"subject-verb-agreement","type":"fill_blank","level":"A1",
+       "prompt":"She ___ here.","options":["is","are"],"answers":["is"],"explanation":"is"},
+      {"id":"prep-001","subcategory_id":"prepositions","type":"fill_blank","level":"A1",
+       "prompt":"good ___ it","options":["at","in"],"answers":["at"],"explanation":"at"}]})",
+      "test", {{"subject-verb-agreement", 0}, {"prepositions", 0}});
+  ASSERT_TRUE(bank.ok()) << bank.status().message();
+  const ExerciseJson cache(*bank);
+  ErrorPoint sva{"subject-verb-agreement", "Grammar", "Subject-Verb Agreement", 3, 0, 86'400'000'000, 1.0, {}};
+  ErrorPoint prep{"prepositions", "Grammar", "Prepositions", 1, 0, 2 * 86'400'000'000, 0.5, {}};
+  std::vector<PracticeItem> items(5);
+  items[0].exercise = bank->Find("sva-001");
+  items[0].because = RankedPoint{&sva, 2.5, 1.0, 0.25};
+  items[1].exercise = bank->Find("prep-001");
+  items[1].because = RankedPoint{&prep, 1.5, 1.0, 0.75};
+  items[2].exercise = bank->Find("sva-002");
+  items[2].because = items[0].because;
+  items[3].exercise = bank->Find("sva-002");
+  items[3].because = items[0].because;
+  items[3].source = "own_words";
+  items[4].exercise = bank->Find("sva-001");
+  items[4].because = items[3].because;
+  items[4].source = "own_words";
+  std::string set, one_by_one;
+  JsonWriter a(&set), b(&one_by_one);
+  WritePracticeItems(a, items, &cache);
+  b.BeginArray();
+  for (const auto& item : items) WritePracticeItem(b, item, &cache);
+  b.EndArray();
+  EXPECT_EQ(set, one_by_one);
+  const json::array parsed = json::parse(set).as_array();
+  ASSERT_EQ(parsed.size(), 5u);
+  EXPECT_EQ(parsed[1].at("because").at("subcategory_id"), "prepositions");
+  EXPECT_EQ(parsed[2].at("source"), "bank");
+  EXPECT_EQ(parsed[3].at("source"), "own_words");
+  EXPECT_EQ(parsed[4].at("because").at("priority").to_number<double>(), 2.5);
+}
+
 }  // namespace
 }  // namespace errata::api
