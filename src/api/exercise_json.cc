@@ -46,18 +46,19 @@ const std::string* ExerciseJson::Find(const Exercise* x) const {
 
 namespace {
 
-// An item's members after the exercise's own: "source" and "because".
+// An item's members after the exercise's own: "source" and "because". The
+// names are fixed and the head's members come before them, so they are
+// written as fragments, commas included.
 void WriteTail(JsonWriter& w, const PracticeItem& item) {
   const ErrorPoint& p = *item.because.point;
-  w.Key("source").String(item.source);
-  w.Key("because").BeginObject();
-  w.Key("category").String(p.category);
-  w.Key("subcategory").String(p.subcategory);
-  w.Key("subcategory_id").String(p.subcategory_id);
-  w.Key("count").Int(p.count);
-  w.Key("last_seen").Time(p.last_seen);
-  w.Key("mastery").Double(item.because.recall);
-  w.Key("priority").Double(item.because.priority);
+  w.Fragment(R"(,"source":)").String(item.source);
+  w.Fragment(R"(,"because":{"category":)").String(p.category);
+  w.Fragment(R"(,"subcategory":)").String(p.subcategory);
+  w.Fragment(R"(,"subcategory_id":)").String(p.subcategory_id);
+  w.Fragment(R"(,"count":)").Int(p.count);
+  w.Fragment(R"(,"last_seen":)").Time(p.last_seen);
+  w.Fragment(R"(,"mastery":)").Double(item.because.recall);
+  w.Fragment(R"(,"priority":)").Double(item.because.priority);
   w.EndObject();
 }
 

@@ -60,14 +60,19 @@ void AddOwnWords(const Profile& p, const RankedPoint& rank, const PracticeReques
   }
 }
 
+// The point's bank exercises go straight into the candidates, one allocation,
+// and are shuffled there (the same permutation a separate pool would get).
 void AddBank(const ExerciseBank& bank, const RankedPoint& rank, const PracticeRequest& r,
              Rng& rng, Candidates* c) {
-  std::vector<const Exercise*> pool;
-  for (const Exercise* x : bank.ForSubcategory(rank.point->subcategory_id)) {
-    if ((r.level.empty() || x->level == r.level) && TypeWanted(r, x->type)) pool.push_back(x);
+  const auto& all = bank.ForSubcategory(rank.point->subcategory_id);
+  const size_t first = c->items.size();
+  c->items.reserve(first + all.size());
+  for (const Exercise* x : all) {
+    if ((r.level.empty() || x->level == r.level) && TypeWanted(r, x->type)) {
+      c->items.push_back({x, nullptr, "bank"});
+    }
   }
-  std::shuffle(pool.begin(), pool.end(), rng);
-  for (const Exercise* x : pool) c->items.push_back({x, nullptr, "bank"});
+  std::shuffle(c->items.begin() + static_cast<std::ptrdiff_t>(first), c->items.end(), rng);
 }
 
 // Builds the candidates of one point, or returns false when it has none.
@@ -76,7 +81,9 @@ bool Gather(const Profile& p, const ExerciseBank& bank, const PracticeRequest& r
   *c = Candidates{rank, {}, 0};
   AddOwnWords(p, rank, r, rng, c);
   AddBank(bank, rank, r, rng, c);
-  std::erase_if(c->items, [&skip](const Candidate& i) { return skip.count(i.exercise->id); });
+  if (!skip.empty()) {
+    std::erase_if(c->items, [&skip](const Candidate& i) { return skip.count(i.exercise->id); });
+  }
   return !c->items.empty();
 }
 
