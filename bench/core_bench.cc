@@ -173,8 +173,8 @@ void BM_EncodePracticeDom(benchmark::State& state) {
 }
 BENCHMARK(BM_EncodePracticeDom);
 
-void BM_EncodePracticeWriter(benchmark::State& state) {
-  const auto items = PracticeSet();
+void EncodePracticeWriter(benchmark::State& state, int points) {
+  const auto items = PracticeSet(points);
   static const api::ExerciseJson* cache = new api::ExerciseJson(Data().bank);
   for (auto _ : state) {
     std::string body;
@@ -184,19 +184,9 @@ void BM_EncodePracticeWriter(benchmark::State& state) {
     benchmark::DoNotOptimize(body);
   }
 }
+void BM_EncodePracticeWriter(benchmark::State& state) { EncodePracticeWriter(state, 20); }
 BENCHMARK(BM_EncodePracticeWriter);
-
-void BM_EncodePracticeWriterFewPoints(benchmark::State& state) {
-  const auto items = PracticeSet(3);
-  static const api::ExerciseJson* cache = new api::ExerciseJson(Data().bank);
-  for (auto _ : state) {
-    std::string body;
-    body.reserve(640 * items.size());
-    api::JsonWriter w(&body);
-    api::WritePracticeItems(w, items, cache);
-    benchmark::DoNotOptimize(body);
-  }
-}
+void BM_EncodePracticeWriterFewPoints(benchmark::State& state) { EncodePracticeWriter(state, 3); }
 BENCHMARK(BM_EncodePracticeWriterFewPoints);
 
 void BM_NewUuidV7(benchmark::State& state) {
