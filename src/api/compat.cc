@@ -16,8 +16,8 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr const char* kSimulated =
-    "Error frequencies simulated and batch processing triggered successfully.";
+constexpr const char* kSimulatedBody =
+    R"({"message":"Error frequencies simulated and batch processing triggered successfully."})";
 
 // Reads the seed error list [{"errorCategory","errorSubCategory"}] into u->errors.
 Status ReadSeedErrors(const json::array& errors, const Taxonomy& taxonomy, Utterance* u) {
@@ -71,7 +71,7 @@ void SimulateAndGenerate(const Ctx& c, Services& s, Respond respond) {
   SubmitWrite(s, Flavor::kSeed, OneOp(std::move(op)), [](WriteRequest& r) {
     const WriteOp& op = r.ops[0];
     if (!op.status.ok()) return ErrorResponse(Flavor::kSeed, op.status);
-    return Json(200, {{"message", kSimulated}});
+    return http::Response{200, kSimulatedBody};
   }, std::move(respond));
 }
 

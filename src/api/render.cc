@@ -41,6 +41,35 @@ json::object RenderError(const ErrorRecord& e) {
   return o;
 }
 
+void WriteError(JsonWriter& w, const ErrorRecord& e, std::string_view resolved_by) {
+  auto optional = [&w](std::string_view name, const std::optional<std::string>& v) {
+    w.Key(name);
+    if (v) {
+      w.String(*v);
+    } else {
+      w.Null();
+    }
+  };
+  w.BeginObject();
+  w.Key("error_id").String(e.error_id);
+  w.Key("category").String(e.category);
+  w.Key("subcategory").String(e.subcategory);
+  w.Key("subcategory_id").String(e.subcategory_id);
+  optional("code", e.code.empty() ? std::nullopt : std::optional<std::string>(e.code));
+  optional("original", e.original);
+  optional("correction", e.correction);
+  optional("explanation", e.explanation);
+  w.Key("created_at").Time(e.created_at);
+  w.Key("span");
+  if (e.span) {
+    w.BeginObject().Key("start").Int(e.span->start).Key("end").Int(e.span->end).EndObject();
+  } else {
+    w.Null();
+  }
+  if (!resolved_by.empty()) w.Key("resolved_by").String(resolved_by);
+  w.EndObject();
+}
+
 json::object RenderUtterance(const Utterance& u) {
   json::array errors;
   for (const auto& e : u.errors) errors.push_back(RenderError(e));

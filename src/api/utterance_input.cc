@@ -118,16 +118,31 @@ Result<ParsedUtterance> ParseUtterance(const json::object& o, const Services& s,
   return p;
 }
 
-json::object RenderUtteranceResult(const WriteOp& op, const std::vector<Resolution>& resolutions) {
-  json::object o = RenderUtterance(op.utterance);
-  o["replayed"] = op.replayed;
-  if (!op.replayed) {
-    json::array& errors = o["errors"].as_array();
-    for (size_t i = 0; i < errors.size() && i < resolutions.size(); ++i) {
-      errors[i].as_object()["resolved_by"] = HowName(resolutions[i].how);
-    }
+std::string UtteranceResultJson(const WriteOp& op, const std::vector<Resolution>& resolutions) {
+  const Utterance& u = op.utterance;
+  std::string body;
+  body.reserve(512 + 448 * u.errors.size());
+  JsonWriter w(&body);
+  w.BeginObject();
+  w.Key("utterance_id").String(u.utterance_id);
+  w.Key("conversation_id").String(u.conversation_id);
+  w.Key("user_id").String(u.user_id);
+  w.Key("content");
+  if (u.content) {
+    w.String(*u.content);
+  } else {
+    w.Null();
   }
-  return o;
+  w.Key("created_at").Time(u.created_at);
+  w.Key("errors").BeginArray();
+  for (size_t i = 0; i < u.errors.size(); ++i) {
+    const bool resolved = !op.replayed && i < resolutions.size();
+    WriteError(w, u.errors[i], resolved ? HowName(resolutions[i].how) : "");
+  }
+  w.EndArray();
+  w.Key("replayed").Bool(op.replayed);
+  w.EndObject();
+  return body;
 }
 
 }  // namespace errata::api

@@ -34,8 +34,9 @@ Status ResolveLabel(const Taxonomy& taxonomy, std::string_view category,
                     std::string_view subcategory, std::string_view code, ErrorRecord* e,
                     Resolution* how);
 
-// The /v1 response body for a committed (or replayed) utterance op.
-boost::json::object RenderUtteranceResult(const WriteOp& op,
-                                          const std::vector<Resolution>& resolutions);
+// The /v1 response body for a committed (or replayed) utterance op: the
+// utterance as RenderUtterance gives it, each error with "resolved_by" (the
+// resolutions, unless replayed), then "replayed".
+std::string UtteranceResultJson(const WriteOp& op, const std::vector<Resolution>& resolutions);
 
 }  // namespace errata::api

@@ -49,7 +49,7 @@ void PostUtterance(const Ctx& c, Services& s, Respond respond) {
   SubmitWrite(s, Flavor::kV1, OneOp(std::move(parsed->op)), [resolutions](WriteRequest& r) {
     const WriteOp& op = r.ops[0];
     if (!op.status.ok()) return ErrorResponse(Flavor::kV1, op.status);
-    return Json(op.replayed ? 200 : 201, RenderUtteranceResult(op, *resolutions));
+    return http::Response{op.replayed ? 200 : 201, UtteranceResultJson(op, *resolutions)};
   }, std::move(respond));
 }
 
