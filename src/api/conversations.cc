@@ -23,6 +23,17 @@ WriteOp NewConversation(const std::string& user_id, std::optional<Micros> starte
   return op;
 }
 
+// A conversation as an object; the v1 answer adds "replayed".
+std::string ConversationJson(const Conversation& c, std::optional<bool> replayed = std::nullopt) {
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject();
+  WriteConversationMembers(w, c);
+  if (replayed) w.Key("replayed").Bool(*replayed);
+  w.EndObject();
+  return body;
+}
+
 }  // namespace
 
 void PostConversationSeed(const Ctx& c, Services& s, Respond respond) {
@@ -35,7 +46,7 @@ void PostConversationSeed(const Ctx& c, Services& s, Respond respond) {
               [](WriteRequest& r) {
                 const WriteOp& op = r.ops[0];
                 if (!op.status.ok()) return ErrorResponse(Flavor::kSeed, op.status);
-                return Json(200, RenderConversation(op.conversation));
+                return http::Response{200, ConversationJson(op.conversation)};
               },
               std::move(respond));
 }
@@ -59,9 +70,7 @@ void PostConversation(const Ctx& c, Services& s, Respond respond) {
   SubmitWrite(s, Flavor::kV1, OneOp(std::move(op)), [](WriteRequest& r) {
     const WriteOp& op = r.ops[0];
     if (!op.status.ok()) return ErrorResponse(Flavor::kV1, op.status);
-    json::object o = RenderConversation(op.conversation);
-    o["replayed"] = op.replayed;
-    return Json(op.replayed ? 200 : 201, o);
+    return http::Response{op.replayed ? 200 : 201, ConversationJson(op.conversation, op.replayed)};
   }, std::move(respond));
 }
 
@@ -72,11 +81,19 @@ void GetConversation(const Ctx& c, Services& s, Respond respond) {
   }
   auto view = s.store->GetConversation(*id);
   if (!view.ok()) return respond(ErrorResponse(Flavor::kV1, view.status()));
-  json::object o = RenderConversation(view->conversation);
-  json::array utterances;
-  for (const auto& u : view->utterances) utterances.push_back(RenderUtterance(u));
-  o["utterances"] = std::move(utterances);
-  respond(Json(200, o));
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject();
+  WriteConversationMembers(w, view->conversation);
+  w.Key("utterances").BeginArray();
+  for (const auto& u : view->utterances) {
+    w.BeginObject();
+    WriteUtteranceMembers(w, u);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  respond({200, std::move(body)});
 }
 
 }  // namespace errata::api

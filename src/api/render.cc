@@ -20,45 +20,39 @@ json::object RenderUser(const User& u) {
           {"created_at", FormatTime(u.created_at)}};
 }
 
-json::object RenderConversation(const Conversation& c) {
-  return {{"conversation_id", c.conversation_id},
-          {"user_id", c.user_id},
-          {"started_at", FormatTime(c.started_at)}};
+void WriteConversationMembers(JsonWriter& w, const Conversation& c) {
+  w.Key("conversation_id").String(c.conversation_id);
+  w.Key("user_id").String(c.user_id);
+  w.Key("started_at").Time(c.started_at);
 }
 
-json::object RenderError(const ErrorRecord& e) {
-  json::object o{{"error_id", e.error_id},
-                 {"category", e.category},
-                 {"subcategory", e.subcategory},
-                 {"subcategory_id", e.subcategory_id},
-                 {"code", e.code.empty() ? json::value(nullptr) : json::value(e.code)},
-                 {"original", Opt(e.original)},
-                 {"correction", Opt(e.correction)},
-                 {"explanation", Opt(e.explanation)},
-                 {"created_at", FormatTime(e.created_at)}};
-  o["span"] = e.span ? json::value(json::object{{"start", e.span->start}, {"end", e.span->end}})
-                     : json::value(nullptr);
-  return o;
+namespace {
+// `name`: the string, or null.
+void OptionalString(JsonWriter& w, std::string_view name, const std::optional<std::string>& v) {
+  w.Key(name);
+  if (v) {
+    w.String(*v);
+  } else {
+    w.Null();
+  }
 }
+}  // namespace
 
 void WriteError(JsonWriter& w, const ErrorRecord& e, std::string_view resolved_by) {
-  auto optional = [&w](std::string_view name, const std::optional<std::string>& v) {
-    w.Key(name);
-    if (v) {
-      w.String(*v);
-    } else {
-      w.Null();
-    }
-  };
   w.BeginObject();
   w.Key("error_id").String(e.error_id);
   w.Key("category").String(e.category);
   w.Key("subcategory").String(e.subcategory);
   w.Key("subcategory_id").String(e.subcategory_id);
-  optional("code", e.code.empty() ? std::nullopt : std::optional<std::string>(e.code));
-  optional("original", e.original);
-  optional("correction", e.correction);
-  optional("explanation", e.explanation);
+  w.Key("code");
+  if (e.code.empty()) {
+    w.Null();
+  } else {
+    w.String(e.code);
+  }
+  OptionalString(w, "original", e.original);
+  OptionalString(w, "correction", e.correction);
+  OptionalString(w, "explanation", e.explanation);
   w.Key("created_at").Time(e.created_at);
   w.Key("span");
   if (e.span) {
@@ -70,15 +64,19 @@ void WriteError(JsonWriter& w, const ErrorRecord& e, std::string_view resolved_b
   w.EndObject();
 }
 
-json::object RenderUtterance(const Utterance& u) {
-  json::array errors;
-  for (const auto& e : u.errors) errors.push_back(RenderError(e));
-  return {{"utterance_id", u.utterance_id},
-          {"conversation_id", u.conversation_id},
-          {"user_id", u.user_id},
-          {"content", Opt(u.content)},
-          {"created_at", FormatTime(u.created_at)},
-          {"errors", std::move(errors)}};
+void WriteUtteranceMembers(JsonWriter& w, const Utterance& u,
+                           const std::vector<Resolution>* resolutions) {
+  w.Key("utterance_id").String(u.utterance_id);
+  w.Key("conversation_id").String(u.conversation_id);
+  w.Key("user_id").String(u.user_id);
+  OptionalString(w, "content", u.content);
+  w.Key("created_at").Time(u.created_at);
+  w.Key("errors").BeginArray();
+  for (size_t i = 0; i < u.errors.size(); ++i) {
+    const bool resolved = resolutions != nullptr && i < resolutions->size();
+    WriteError(w, u.errors[i], resolved ? HowName((*resolutions)[i].how) : "");
+  }
+  w.EndArray();
 }
 
 json::object RenderPoint(const ErrorPoint& p, Micros now, Micros half_life) {

@@ -4,21 +4,29 @@
 
 #include <boost/json/object.hpp>
 
+#include <string_view>
+#include <vector>
+
 #include "api/json_writer.h"
 #include "core/model.h"
 #include "core/profile.h"
+#include "core/taxonomy.h"
 #include "http/message.h"
 
 namespace errata::api {
 
 boost::json::object RenderUser(const User& u);
-boost::json::object RenderConversation(const Conversation& c);
-boost::json::object RenderError(const ErrorRecord& e);
-boost::json::object RenderUtterance(const Utterance& u);
-// RenderError's members, in its order, written straight to JSON text, with
-// "resolved_by" after them unless it is empty. The write routes answer with
-// it: building a DOM for a response cost more than the rest of the write
-// path (BENCHMARKS.md, "Session 8").
+// A conversation's members (conversation_id, user_id, started_at), without
+// the braces: the routes add theirs ("replayed", "utterances").
+void WriteConversationMembers(JsonWriter& w, const Conversation& c);
+// An utterance's members, its errors among them, without the braces. With
+// `resolutions`, each error also says how its label resolved ("resolved_by").
+void WriteUtteranceMembers(JsonWriter& w, const Utterance& u,
+                           const std::vector<Resolution>* resolutions = nullptr);
+// An error as an object, with "resolved_by" last unless it is empty.
+// Conversations, utterances and errors are written as text, not built as a
+// boost::json DOM: on the write routes the DOM cost more than the rest of the
+// write path (BENCHMARKS.md, "Session 8").
 void WriteError(JsonWriter& w, const ErrorRecord& e, std::string_view resolved_by = {});
 // An error point for /v1: category, subcategory, subcategory_id, frequency,
 // first_seen, last_seen, recency score and mastery at `now`.

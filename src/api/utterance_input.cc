@@ -119,27 +119,11 @@ Result<ParsedUtterance> ParseUtterance(const json::object& o, const Services& s,
 }
 
 std::string UtteranceResultJson(const WriteOp& op, const std::vector<Resolution>& resolutions) {
-  const Utterance& u = op.utterance;
   std::string body;
-  body.reserve(512 + 448 * u.errors.size());
+  body.reserve(512 + 448 * op.utterance.errors.size());
   JsonWriter w(&body);
   w.BeginObject();
-  w.Key("utterance_id").String(u.utterance_id);
-  w.Key("conversation_id").String(u.conversation_id);
-  w.Key("user_id").String(u.user_id);
-  w.Key("content");
-  if (u.content) {
-    w.String(*u.content);
-  } else {
-    w.Null();
-  }
-  w.Key("created_at").Time(u.created_at);
-  w.Key("errors").BeginArray();
-  for (size_t i = 0; i < u.errors.size(); ++i) {
-    const bool resolved = !op.replayed && i < resolutions.size();
-    WriteError(w, u.errors[i], resolved ? HowName(resolutions[i].how) : "");
-  }
-  w.EndArray();
+  WriteUtteranceMembers(w, op.utterance, op.replayed ? nullptr : &resolutions);
   w.Key("replayed").Bool(op.replayed);
   w.EndObject();
   return body;

@@ -35,8 +35,8 @@ Status ResolveLabel(const Taxonomy& taxonomy, std::string_view category,
                     Resolution* how);
 
 // The /v1 response body for a committed (or replayed) utterance op: the
-// utterance as RenderUtterance gives it, each error with "resolved_by" (the
-// resolutions, unless replayed), then "replayed".
+// utterance's members, each error with "resolved_by" (the resolutions, unless
+// replayed), then "replayed".
 std::string UtteranceResultJson(const WriteOp& op, const std::vector<Resolution>& resolutions);
 
 }  // namespace errata::api
