@@ -175,7 +175,7 @@ BENCHMARK(BM_EncodePracticeDom);
 
 void EncodePracticeWriter(benchmark::State& state, int points) {
   const auto items = PracticeSet(points);
-  static const api::ExerciseJson* cache = new api::ExerciseJson(Data().bank);
+  static const api::ExerciseJson* cache = new api::ExerciseJson(Data().bank, &Data().taxonomy);
   for (auto _ : state) {
     std::string body;
     body.reserve(640 * items.size());

@@ -28,33 +28,60 @@ void WriteMembers(JsonWriter& w, const Exercise& x) {
   w.Key("explanation").String(x.explanation);
 }
 
+// The start of an item's tail, up to the point's subcategory_id. The member
+// names are fixed and the head's members come before them, so they are
+// written as fragments, commas included.
+void WriteBecauseHead(JsonWriter& w, std::string_view source, std::string_view category,
+                      std::string_view subcategory, std::string_view subcategory_id) {
+  w.Fragment(R"(,"source":)").String(source);
+  w.Fragment(R"(,"because":{"category":)").String(category);
+  w.Fragment(R"(,"subcategory":)").String(subcategory);
+  w.Fragment(R"(,"subcategory_id":)").String(subcategory_id);
+}
+
+constexpr std::string_view kBank = "bank";
+
 }  // namespace
 
-ExerciseJson::ExerciseJson(const ExerciseBank& bank) {
+ExerciseJson::ExerciseJson(const ExerciseBank& bank, const Taxonomy* taxonomy) {
   for (const Exercise& x : bank.exercises()) {
-    std::string text;
-    JsonWriter w(&text);
+    Entry e;
+    JsonWriter w(&e.members);
     WriteMembers(w, x);
-    members_.emplace(&x, std::move(text));
+    if (const Subcategory* sub = taxonomy ? taxonomy->Find(x.subcategory_id) : nullptr) {
+      e.category = sub->category_name;
+      e.subcategory = sub->name;
+      JsonWriter h(&e.because_head);
+      WriteBecauseHead(h, kBank, e.category, e.subcategory, x.subcategory_id);
+    }
+    entries_.emplace(&x, std::move(e));
   }
 }
 
+const ExerciseJson::Entry* ExerciseJson::Lookup(const Exercise* x) const {
+  auto it = entries_.find(x);
+  return it == entries_.end() ? nullptr : &it->second;
+}
+
 const std::string* ExerciseJson::Find(const Exercise* x) const {
-  auto it = members_.find(x);
-  return it == members_.end() ? nullptr : &it->second;
+  const Entry* e = Lookup(x);
+  return e == nullptr ? nullptr : &e->members;
 }
 
 namespace {
 
-// An item's members after the exercise's own: "source" and "because". The
-// names are fixed and the head's members come before them, so they are
-// written as fragments, commas included.
-void WriteTail(JsonWriter& w, const PracticeItem& item) {
+// An item's members after the exercise's own: "source" and "because". A bank
+// item whose point has the taxonomy's names (all of them, unless the taxonomy
+// renamed a subcategory since) copies its start from the entry.
+void WriteTail(JsonWriter& w, const PracticeItem& item, const ExerciseJson::Entry* e) {
   const ErrorPoint& p = *item.because.point;
-  w.Fragment(R"(,"source":)").String(item.source);
-  w.Fragment(R"(,"because":{"category":)").String(p.category);
-  w.Fragment(R"(,"subcategory":)").String(p.subcategory);
-  w.Fragment(R"(,"subcategory_id":)").String(p.subcategory_id);
+  if (e != nullptr && !e->because_head.empty() && item.source == kBank &&
+      p.subcategory_id == item.exercise->subcategory_id && p.category == e->category &&
+      p.subcategory == e->subcategory) {
+    w.Fragment(e->because_head);
+  } else {
+    WriteBecauseHead(w, item.source, p.category, p.subcategory, p.subcategory_id);
+  }
   w.Fragment(R"(,"count":)").Int(p.count);
   w.Fragment(R"(,"last_seen":)").Time(p.last_seen);
   w.Fragment(R"(,"mastery":)").Double(item.because.recall);
@@ -62,22 +89,24 @@ void WriteTail(JsonWriter& w, const PracticeItem& item) {
   w.EndObject();
 }
 
-// Opens the item's object and writes the exercise's own members.
-void WriteHead(JsonWriter& w, const PracticeItem& item, const ExerciseJson* cache) {
-  const std::string* members = cache != nullptr ? cache->Find(item.exercise) : nullptr;
+// Opens the item's object and writes the exercise's own members; returns the
+// exercise's entry in `cache`, if any.
+const ExerciseJson::Entry* WriteHead(JsonWriter& w, const PracticeItem& item,
+                                     const ExerciseJson* cache) {
+  const ExerciseJson::Entry* e = cache != nullptr ? cache->Lookup(item.exercise) : nullptr;
   w.BeginObject();
-  if (members != nullptr) {
-    w.Raw(*members);
+  if (e != nullptr) {
+    w.Raw(e->members);
   } else {
     WriteMembers(w, *item.exercise);
   }
+  return e;
 }
 
 }  // namespace
 
 void WritePracticeItem(JsonWriter& w, const PracticeItem& item, const ExerciseJson* cache) {
-  WriteHead(w, item, cache);
-  WriteTail(w, item);
+  WriteTail(w, item, WriteHead(w, item, cache));
   w.EndObject();
 }
 
@@ -95,7 +124,7 @@ void WritePracticeItems(JsonWriter& w, const std::vector<PracticeItem>& items,
   tails.reserve(items.size());
   w.BeginArray();
   for (const auto& item : items) {
-    WriteHead(w, item, cache);
+    const ExerciseJson::Entry* e = WriteHead(w, item, cache);
     auto same = [&item](const Written& t) {
       return t.point == item.because.point && std::strcmp(t.source, item.source) == 0;
     };
@@ -103,7 +132,7 @@ void WritePracticeItems(JsonWriter& w, const std::vector<PracticeItem>& items,
       w.Again(t->at, t->n);
     } else {
       const size_t at = w.size();
-      WriteTail(w, item);
+      WriteTail(w, item, e);
       tails.push_back({item.because.point, item.source, at, w.size() - at});
     }
     w.EndObject();

@@ -118,6 +118,15 @@ JsonWriter& JsonWriter::Double(double v) {
     return *this;
   }
   char buf[32];
+  // A whole number of at most five digits (a mastery of 0 or 1, most often)
+  // is written as the integer: the same text as to_chars's shortest form,
+  // for a tenth of its cost. From 100000 on, to_chars may choose 1e+05, and
+  // -0.0 keeps its sign there, so both are left to it.
+  if (std::fabs(v) < 1e5 && v == std::trunc(v) && !(v == 0 && std::signbit(v))) {
+    const auto r = std::to_chars(buf, buf + sizeof(buf), static_cast<int64_t>(v));
+    out_->append(buf, r.ptr);
+    return *this;
+  }
   const auto r = std::to_chars(buf, buf + sizeof(buf), v);
   out_->append(buf, r.ptr);
   return *this;

@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <charconv>
 #include <cmath>
 #include <limits>
 
 #include "api/exercise_json.h"
 #include "core/clock.h"
+#include "core/taxonomy.h"
 
 namespace errata::api {
 namespace {
@@ -55,6 +57,15 @@ TEST(JsonWriter, DoublesReadBackExactlyAndNonFiniteIsNull) {
     JsonWriter(&out).Double(v);
     EXPECT_EQ(json::parse(out).to_number<double>(), v) << out;
   }
+  // Whole numbers take a shortcut; it must write what to_chars writes,
+  // including where to_chars switches to an exponent or keeps a sign.
+  for (double v : {0.0, -0.0, 1.0, -1.0, 7.0, 10000.0, 99999.0, -99999.0, 100000.0, 120000.0,
+                   1e15, 0.5, 99999.5, 1.0000000000000002}) {
+    std::string out;
+    JsonWriter(&out).Double(v);
+    char buf[32];
+    EXPECT_EQ(out, std::string(buf, std::to_chars(buf, buf + sizeof(buf), v).ptr)) << v;
+  }
   std::string out;
   JsonWriter(&out).BeginArray().Double(std::nan("")).Double(
       std::numeric_limits<double>::infinity()).EndArray();
@@ -93,6 +104,45 @@ TEST(ExerciseJson, CachedAndUncachedItemsAreTheSame) {
   EXPECT_EQ(because.at("last_seen"), "1970-01-02T00:00:00.000000Z");
   EXPECT_EQ(because.at("mastery").to_number<double>(), 0.25);
   EXPECT_EQ(because.at("priority").to_number<double>(), 2.5);
+}
+
+// With the taxonomy, a bank item's names are copied from its entry; a point
+// whose names are not the taxonomy's (renamed since it was recorded) or an
+// item that is not from the bank still gets its own names.
+TEST(ExerciseJson, PreRenderedNamesAreUsedOnlyWhenTheyAreThePointsOwn) {
+  auto taxonomy = Taxonomy::FromJson(R"({"version":"t","categories":[{"id":"grammar",
+      "name":"Grammar","subcategories":[{"id":"subject-verb-agreement",
+      "name":"Subject-Verb Agreement","description":"d"}]}]})", "test");
+  ASSERT_TRUE(taxonomy.ok()) << taxonomy.status().message();
+  auto bank = ExerciseBank::FromJson(R"({"version":"t","exercises":[{
+      "id":"sva-001","subcategory_id":"subject-verb-agreement","type":"fill_blank","level":"A1",
+      "prompt":"They ___ here.","options":["is","are"],"answers":["are"],
+      "explanation":"Use are."}]})", "test", {{"subject-verb-agreement", 0}});
+  ASSERT_TRUE(bank.ok()) << bank.status().message();
+  const ExerciseJson with_names(*bank, &*taxonomy);
+  const ExerciseJson::Entry* e = with_names.Lookup(bank->Find("sva-001"));
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->because_head,
+            R"(,"source":"bank","because":{"category":"Grammar","subcategory":)"
+            R"("Subject-Verb Agreement","subcategory_id":"subject-verb-agreement")");
+  ErrorPoint same{"subject-verb-agreement", "Grammar", "Subject-Verb Agreement", 3, 0, 0, 1.0, {}};
+  ErrorPoint renamed{"subject-verb-agreement", "Grammar", "Agreement \"old\"", 3, 0, 0, 1.0, {}};
+  for (const ErrorPoint* p : {&same, &renamed}) {
+    for (const char* source : {"bank", "own_words"}) {
+      PracticeItem item;
+      item.exercise = bank->Find("sva-001");
+      item.source = source;
+      item.because = RankedPoint{p, 2.5, 1.0, 0.25};
+      std::string cached, plain;
+      JsonWriter a(&cached), b(&plain);
+      WritePracticeItem(a, item, &with_names);
+      WritePracticeItem(b, item, nullptr);
+      EXPECT_EQ(cached, plain) << p->subcategory << " " << source;
+      const json::value v = json::parse(cached);
+      EXPECT_EQ(std::string_view(v.at("because").at("subcategory").as_string()), p->subcategory);
+      EXPECT_EQ(v.at("source"), source);
+    }
+  }
 }
 
 // A set writes each point's "because" once and reuses it: the result is the

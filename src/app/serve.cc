@@ -124,7 +124,7 @@ int RunServe(const ServeOptions& o) {
   services = {store->get(), &writer, &cache, &data->taxonomy, &data->bank, &metrics,
               api::Config{half_life}};
   services.config.assets_dir = o.assets_dir;
-  const api::ExerciseJson exercise_json(data->bank);
+  const api::ExerciseJson exercise_json(data->bank, &data->taxonomy);
   services.exercise_json = &exercise_json;
   EventHub hub({});  // outlives the server: sessions hold subscriptions
   services.hub = &hub;

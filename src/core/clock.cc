@@ -1,7 +1,9 @@
 #include "core/clock.h"
 
+#include <array>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 
 namespace errata {
 namespace {
@@ -103,23 +105,34 @@ void AppendTime(std::string* out, Micros t) {
     out->append(buf, static_cast<size_t>(n));
     return;
   }
+  // Two digits at a time from a table: half the divisions of one at a time.
+  static constexpr auto kPairs = [] {
+    std::array<char, 200> t{};
+    for (int i = 0; i < 100; ++i) {
+      t[2 * i] = static_cast<char>('0' + i / 10);
+      t[2 * i + 1] = static_cast<char>('0' + i % 10);
+    }
+    return t;
+  }();
   char b[27];
-  auto put = [&b](size_t at, int64_t v, int width) {
-    for (int i = width - 1; i >= 0; --i, v /= 10) b[at + i] = static_cast<char>('0' + v % 10);
-  };
-  put(0, y, 4);
+  auto put2 = [&b](size_t at, int64_t v) { std::memcpy(b + at, &kPairs[2 * v], 2); };
+  const int64_t us = rem % kMicrosPerSecond;
+  put2(0, y / 100);
+  put2(2, y % 100);
   b[4] = '-';
-  put(5, m, 2);
+  put2(5, m);
   b[7] = '-';
-  put(8, d, 2);
+  put2(8, d);
   b[10] = 'T';
-  put(11, secs / 3600, 2);
+  put2(11, secs / 3600);
   b[13] = ':';
-  put(14, secs / 60 % 60, 2);
+  put2(14, secs / 60 % 60);
   b[16] = ':';
-  put(17, secs % 60, 2);
+  put2(17, secs % 60);
   b[19] = '.';
-  put(20, rem % kMicrosPerSecond, 6);
+  put2(20, us / 10000);
+  put2(22, us / 100 % 100);
+  put2(24, us % 100);
   b[26] = 'Z';
   out->append(b, sizeof(b));
 }

@@ -4,13 +4,13 @@
 #pragma once
 
 #include <cstddef>
-#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/status.h"
+#include "core/string_map.h"
 
 namespace errata {
 
@@ -88,8 +88,8 @@ class ExerciseBank {
   struct Data {
     std::string version;
     std::vector<Exercise> exercises;  // never resized after the indexes are built
-    std::map<std::string, const Exercise*, std::less<>> by_id;
-    std::map<std::string, std::vector<const Exercise*>, std::less<>> by_subcategory;
+    StringMap<const Exercise*> by_id;
+    StringMap<std::vector<const Exercise*>> by_subcategory;
   };
   explicit ExerciseBank(std::shared_ptr<const Data> data);
   const Data& data() const;  // *data_, or an empty Data when moved from

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "core/string_map.h"
 
 namespace errata {
 
@@ -113,13 +114,8 @@ class Taxonomy {
  private:
   friend class TaxonomyBuilder;
 
-  // Heterogeneous lookup: find(std::string_view) without building a string.
-  struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
   template <typename V>
-  using Map = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
+  using Map = StringMap<V>;
 
   struct NameHit {
     size_t index;  // into subcategories_
