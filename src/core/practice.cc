@@ -119,6 +119,7 @@ std::vector<PracticeItem> SelectPractice(const Profile& profile, const ExerciseB
   gather_next();
   const size_t cap = points.size() >= 2 ? (r.n + 1) / 2 : r.n;
   std::vector<PracticeItem> out;
+  out.reserve(std::min<size_t>(r.n, 100));
   while (out.size() < r.n) {
     Candidates* best = nullptr;
     double best_score = -1;
