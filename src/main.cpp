@@ -55,6 +55,9 @@ void AddServe(CLI::App& app, errata::app::ServeOptions& o) {
   serve->add_option("--cache-ttl-ms", o.cache_ttl_ms,
                     "How long the in-memory cache serves a profile before reloading it; 0: until a "
                     "write (one node). Default: 1000 with a postgres:// store, else 0");
+  serve->add_flag("!--no-warm-restart", o.warm_restart,
+                  "Do not save the cached learners' ids at shutdown, nor load them back into the "
+                  "cache after the next start (docs/warm-restart.md)");
   serve->add_option("--half-life-days", o.half_life_days, "Half-life of the recency weighting, days")->capture_default_str();
   serve->add_option("--taxonomy", o.taxonomy_path, "Taxonomy JSON file instead of the built-in one");
   serve->add_option("--exercises", o.exercises_path, "Exercise bank JSON file instead of the built-in one");

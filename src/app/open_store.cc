@@ -23,24 +23,31 @@ Result<std::unique_ptr<Store>> AsStore(Result<std::unique_ptr<S>> opened) {
 
 }  // namespace
 
+std::string EmbeddedStorePath(const std::string& url, const std::string& data_dir) {
+  if (url.starts_with("rocksdb:")) {
+    const std::string path = url.substr(8);
+    return path.empty() ? (std::filesystem::path(data_dir) / "rocksdb").string() : path;
+  }
+  if (url.empty() || url == "sqlite:") return (std::filesystem::path(data_dir) / "errata.db").string();
+  if (url.starts_with("sqlite:")) return url.substr(7);
+  return "";
+}
+
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url, const std::string& data_dir,
                                          Micros half_life, int readers) {
   if (url.starts_with("postgres://") || url.starts_with("postgresql://")) {
     return AsStore(PostgresStore::Open(url, half_life, readers));
   }
+  if (!url.empty() && !url.starts_with("sqlite:") && !url.starts_with("rocksdb:")) {
+    return Status::InvalidArgument("unsupported store URL: " + url);
+  }
+  const std::string path = EmbeddedStorePath(url, data_dir);
   if (url.starts_with("rocksdb:")) {
-    std::string path = url.substr(8);
-    if (path.empty()) path = (std::filesystem::path(data_dir) / "rocksdb").string();
     if (Status s = MakeDir(path); !s.ok()) return s;
     return AsStore(RocksdbStore::Open({path, half_life}));
   }
-  if (!url.empty() && !url.starts_with("sqlite:")) {
-    return Status::InvalidArgument("unsupported store URL: " + url);
-  }
-  std::string path = url.empty() ? "" : url.substr(7);
-  if (path.empty()) {
+  if (url.empty() || url == "sqlite:") {
     if (Status s = MakeDir(data_dir); !s.ok()) return s;
-    path = (std::filesystem::path(data_dir) / "errata.db").string();
   }
   return AsStore(SqliteStore::Open({path, half_life, readers}));
 }

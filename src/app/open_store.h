@@ -13,4 +13,8 @@ namespace errata::app {
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url, const std::string& data_dir,
                                          Micros half_life, int readers);
 
+// The embedded store's file (SQLite) or directory (RocksDB) that OpenStore
+// opens for these arguments; empty for PostgreSQL or an unsupported URL.
+std::string EmbeddedStorePath(const std::string& url, const std::string& data_dir);
+
 }  // namespace errata::app

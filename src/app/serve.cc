@@ -14,6 +14,7 @@
 #include "api/handlers.h"
 #include "app/data.h"
 #include "app/open_store.h"
+#include "app/warm_restart.h"
 #include "http/server.h"
 #include "log/log.h"
 #include "store/redis/redis_profiles.h"
@@ -145,6 +146,16 @@ int RunServe(const ServeOptions& o) {
   }
   writer.Start();
   server.Start();
+  // Warm restart: one node's local cache over an embedded store (with Redis
+  // or a TTL the cache is not this node's to warm).
+  std::string hot_path;
+  if (o.warm_restart && !networked && ttl_ms == 0) {
+    if (const std::string p = EmbeddedStorePath(o.store, o.data_dir); !p.empty()) {
+      hot_path = p + ".hot-learners";
+    }
+  }
+  Preloader preloader(&cache, hot_path);
+  if (!hot_path.empty()) preloader.Start();
   log::Info("listening", {{"address", host + ":" + std::to_string(server.port())},
                           {"store", (*store)->Describe()},
                           {"cache", cache.Describe()},
@@ -159,6 +170,16 @@ int RunServe(const ServeOptions& o) {
   Drain(server, std::chrono::seconds(10));
   writer.Stop();
   Drain(server, std::chrono::seconds(2));
+  preloader.Stop();
+  if (!hot_path.empty()) {
+    const auto ids = cache.HotLearners(o.cache_size);
+    if (Status s = SaveHotLearners(ids, hot_path); !s.ok()) {
+      log::Warn("cannot save the cached learners for a warm restart", {{"error", s.message()}});
+    } else {
+      log::Info("saved the cached learners for a warm restart",
+                {{"learners", ids.size()}, {"path", hot_path}});
+    }
+  }
   server.Stop();
   if (shared) shared->Stop();
   log::Info("stopped");

@@ -23,6 +23,9 @@ struct ServeOptions {
   std::string taxonomy_path;
   std::string exercises_path;
   std::string assets_dir;  // holds docs/, the swagger-ui files /docs serves
+  // Save the cached learners' ids at shutdown and load them back at start
+  // (embedded stores with the local cache; docs/warm-restart.md).
+  bool warm_restart = true;
 };
 
 // Returns the process exit code.

@@ -100,6 +100,9 @@ std::string Metrics::Render() const {
        cache_hits_.load());
   line("errata_profile_cache_misses_total", "counter", "Profile reads that loaded the store.",
        cache_misses_.load());
+  line("errata_profile_cache_preloaded_total", "counter",
+       "Profiles loaded back in the background after a restart (docs/warm-restart.md).",
+       cache_preloaded_.load());
   line("errata_profile_cache_entries", "gauge", "Profiles held in memory.", cache_size_.load());
   if (const int up = shared_cache_up_.load(); up >= 0) {
     line("errata_shared_cache_up", "gauge",

@@ -211,6 +211,53 @@ void ProfileCache::AddNewUser(const std::string& user_id) {
   metrics_->SetCacheSize(entries_.fetch_add(1, std::memory_order_relaxed) + 1);
 }
 
+std::vector<std::string> ProfileCache::HotLearners(size_t max) const {
+  std::vector<std::vector<std::string>> per_shard(shards_.size());
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    std::lock_guard lock(shards_[i]->mu);
+    const auto& lru = shards_[i]->lru;
+    per_shard[i].assign(lru.begin(), lru.end());
+  }
+  std::vector<std::string> out;
+  for (size_t rank = 0; out.size() < max; ++rank) {
+    bool any = false;
+    for (auto& ids : per_shard) {
+      if (rank >= ids.size()) continue;
+      any = true;
+      if (out.size() == max) break;
+      out.push_back(std::move(ids[rank]));
+    }
+    if (!any) break;
+  }
+  return out;
+}
+
+ProfileCache::Preloaded ProfileCache::Preload(const std::string& user_id) {
+  if (shared_ != nullptr || options_.ttl != 0) return Preloaded::kSkipped;
+  Shard& shard = ShardFor(user_id);
+  const size_t slot = Slot(user_id);
+  uint32_t generation;
+  {
+    std::lock_guard lock(shard.mu);
+    if (shard.map.contains(user_id)) return Preloaded::kPresent;
+    if (shard.map.size() >= per_shard_) return Preloaded::kFull;
+    if (shard.committing[slot] != 0) return Preloaded::kSkipped;
+    generation = shard.generation[slot];
+  }
+  auto loaded = store_->LoadProfile(user_id);
+  if (!loaded.ok()) return Preloaded::kFailed;
+  std::lock_guard lock(shard.mu);
+  if (shard.committing[slot] != 0 || shard.generation[slot] != generation) return Preloaded::kSkipped;
+  if (shard.map.contains(user_id)) return Preloaded::kPresent;
+  if (shard.map.size() >= per_shard_) return Preloaded::kFull;
+  shard.lru.push_back(user_id);
+  shard.map.emplace(user_id, Entry{std::make_shared<const Profile>(std::move(*loaded)),
+                                   std::prev(shard.lru.end()), NowMicros()});
+  metrics_->SetCacheSize(entries_.fetch_add(1, std::memory_order_relaxed) + 1);
+  metrics_->CachePreloaded();
+  return Preloaded::kLoaded;
+}
+
 size_t ProfileCache::size() const {
   return static_cast<size_t>(entries_.load(std::memory_order_relaxed));
 }

@@ -116,6 +116,21 @@ class ProfileCache {
   void AddNewUser(const std::string& user_id);
   size_t size() const;
 
+  // Warm restart (docs/warm-restart.md). The cached learners' ids, at most
+  // `max`: each shard's most recently read first, the shards interleaved.
+  std::vector<std::string> HotLearners(size_t max) const;
+  enum class Preloaded {
+    kLoaded,   // cached, at the cold end
+    kPresent,  // already cached (a read got there first)
+    kFull,     // the learner's shard has no free room: nothing is evicted for it
+    kSkipped,  // not done: a commit for the learner overlapped the load, or the
+               // cache is not local without a TTL (Redis, or nodes sharing a store)
+    kFailed,   // the store failed
+  };
+  // Loads a learner's profile into free room, like a read's miss but
+  // counted apart and never evicting anyone; the same commit guard applies.
+  Preloaded Preload(const std::string& user_id);
+
  private:
   struct Entry {
     std::shared_ptr<const Profile> profile;

@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <thread>
 
@@ -195,6 +197,78 @@ TEST_F(ProfileCacheTest, AnExpiredProfileIsServedWhileTheStoreIsDown) {
   auto unknown = b.Get(NewUuidV7(NowMicros()));
   EXPECT_EQ(unknown.status().code(), Status::Code::kUnavailable);  // nothing to fall back on
   fault_->set_failing(false);
+}
+
+// Warm restart (docs/warm-restart.md): a preloaded learner is read from
+// memory (the store is down by then) and exactly as written; a second preload
+// finds them present; the preload was not a read.
+TEST_F(ProfileCacheTest, APreloadedLearnerIsReadFromMemory) {
+  const Utterance u = NewLearner();
+  AddError(u);
+  AddError(u);
+  Metrics m({});
+  ProfileCache b(fault_.get(), &m, {100, 0});
+  EXPECT_EQ(b.Preload(u.user_id), ProfileCache::Preloaded::kLoaded);
+  EXPECT_EQ(b.Preload(u.user_id), ProfileCache::Preloaded::kPresent);
+  EXPECT_EQ(b.size(), 1u);
+  const std::string text = m.Render();
+  EXPECT_NE(text.find("errata_profile_cache_preloaded_total 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("errata_profile_cache_misses_total 0\n"), std::string::npos) << text;
+  fault_->set_failing(true);
+  EXPECT_EQ(b.Preload(NewUuidV7(NowMicros())), ProfileCache::Preloaded::kFailed);
+  EXPECT_EQ(Count(b, u.user_id), 2);
+  fault_->set_failing(false);
+}
+
+// A preload only fills free room: once every shard is full it evicts no one.
+TEST_F(ProfileCacheTest, APreloadNeverEvicts) {
+  ProfileCache b(fault_.get(), &metrics_, {64, 0});  // one learner per shard
+  for (int i = 0; i < 2000 && b.size() < 64; ++i) ASSERT_TRUE(b.Get(NewUuidV7(NowMicros())).ok());
+  ASSERT_EQ(b.size(), 64u);
+  const auto before = b.HotLearners(1000);
+  EXPECT_EQ(b.Preload(NewUuidV7(NowMicros())), ProfileCache::Preloaded::kFull);
+  EXPECT_EQ(b.HotLearners(1000), before);
+}
+
+// A preload that a commit for the learner overlaps is not cached, as with a
+// read's miss: it could hold the profile from before the commit.
+TEST_F(ProfileCacheTest, APreloadDuringACommitIsNotCached) {
+  const Utterance u = NewLearner();
+  ProfileCache b(fault_.get(), &metrics_, {100, 0});
+  b.BeginCommit({u.user_id});
+  EXPECT_EQ(b.Preload(u.user_id), ProfileCache::Preloaded::kSkipped);
+  b.EndCommit({u.user_id});
+  EXPECT_EQ(b.size(), 0u);
+  EXPECT_EQ(b.Preload(u.user_id), ProfileCache::Preloaded::kLoaded);
+}
+
+// HotLearners lists every cached learner once, at most `max` of them; a
+// learner read again comes before one read once in the same shard.
+TEST_F(ProfileCacheTest, HotLearnersListsTheCachedLearners) {
+  ProfileCache b(fault_.get(), &metrics_, {6400, 0});
+  std::vector<std::string> ids;
+  for (int i = 0; i < 200; ++i) {
+    ids.push_back(NewUuidV7(NowMicros()));
+    ASSERT_TRUE(b.Get(ids.back()).ok());
+  }
+  auto all = b.HotLearners(1000);
+  std::sort(all.begin(), all.end());
+  auto want = ids;
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(all, want);
+  EXPECT_EQ(b.HotLearners(7).size(), 7u);
+  // ids[0] and the first later id in its shard: reading ids[0] again puts it first.
+  const size_t shard = std::hash<std::string>{}(ids[0]) % 64;
+  size_t later = 1;
+  while (later < ids.size() && std::hash<std::string>{}(ids[later]) % 64 != shard) ++later;
+  ASSERT_LT(later, ids.size());
+  auto position = [&b](const std::string& id) {
+    const auto hot = b.HotLearners(1000);
+    return std::find(hot.begin(), hot.end(), id) - hot.begin();
+  };
+  EXPECT_LT(position(ids[later]), position(ids[0]));
+  ASSERT_TRUE(b.Get(ids[0]).ok());
+  EXPECT_LT(position(ids[0]), position(ids[later]));
 }
 
 TEST_F(ProfileCacheTest, ASharedCacheServesReadsWhileUp) {

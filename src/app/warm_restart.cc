@@ -1,0 +1,74 @@
+#include "app/warm_restart.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+
+#include "core/ids.h"
+#include "log/log.h"
+
+namespace errata::app {
+
+Status SaveHotLearners(const std::vector<std::string>& ids, const std::string& path) {
+  const std::string tmp = path + ".tmp";
+  std::string text;
+  text.reserve(ids.size() * 37);
+  for (const auto& id : ids) text.append(id).push_back('\n');
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::Unavailable("cannot create " + tmp);
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0) break;
+    done += static_cast<size_t>(n);
+  }
+  const bool ok = done == text.size() && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return Status::Unavailable("cannot write " + path);
+  }
+  return Status::Ok();
+}
+
+void Preloader::Start() {
+  thread_ = std::jthread([this](std::stop_token stop) { Run(stop); });
+}
+
+void Preloader::Stop() {
+  if (thread_.joinable()) {
+    thread_.request_stop();
+    thread_.join();
+  }
+}
+
+void Preloader::Run(std::stop_token stop) {
+  std::ifstream in(path_);
+  if (!in) return;
+  const auto start = std::chrono::steady_clock::now();
+  size_t listed = 0, loaded = 0, full = 0;
+  std::string line;
+  while (!stop.stop_requested() && std::getline(in, line)) {
+    auto id = CanonicalUuid(line);
+    if (!id) continue;
+    ++listed;
+    switch (cache_->Preload(*id)) {
+      case ProfileCache::Preloaded::kLoaded: ++loaded; break;
+      case ProfileCache::Preloaded::kFull: ++full; break;
+      case ProfileCache::Preloaded::kPresent:
+      case ProfileCache::Preloaded::kSkipped: break;
+      case ProfileCache::Preloaded::kFailed:
+        log::Warn("warm restart stopped: the store failed", {{"loaded", loaded}});
+        return;
+    }
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  log::Info("warm restart", {{"listed", listed}, {"loaded", loaded}, {"no_room", full},
+                             {"stopped_early", stop.stop_requested()}, {"seconds", seconds}});
+}
+
+}  // namespace errata::app

@@ -1,0 +1,42 @@
+// Warm restart: at a clean shutdown the ids of the cached learners are saved
+// beside the embedded store, and after the next start a thread loads them
+// back into the cache in the background. A restarted node then serves its hot
+// learners from memory within seconds, instead of paying a store read on each
+// one's first request (docs/warm-restart.md). Only the ids are saved: the
+// profiles are read from the store, so they are as exact as any read.
+#pragma once
+
+#include <cstddef>
+#include <stop_token>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/status.h"
+#include "store/profile_cache.h"
+
+namespace errata::app {
+
+// Writes `ids`, one per line, to `path`: a temporary file, synced, then
+// renamed over it, so a crash leaves the old list or the new one.
+Status SaveHotLearners(const std::vector<std::string>& ids, const std::string& path);
+
+// Loads the learners listed at `path` (by SaveHotLearners) into `cache`, in
+// order, on a thread of its own. A missing file is an empty list.
+class Preloader {
+ public:
+  Preloader(ProfileCache* cache, std::string path) : cache_(cache), path_(std::move(path)) {}
+  ~Preloader() { Stop(); }
+  void Start();
+  // Stops early if still running, and waits for the thread.
+  void Stop();
+
+ private:
+  void Run(std::stop_token stop);
+
+  ProfileCache* cache_;
+  std::string path_;
+  std::jthread thread_;
+};
+
+}  // namespace errata::app
