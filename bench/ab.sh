@@ -6,8 +6,16 @@
 #
 #   bench/ab.sh BIN_A BIN_B [sqlite|rocksdb]
 #   WORKLOADS="W0 W4a W4b W0" ROUNDS=3 bench/ab.sh BIN_A BIN_B   # the reads
-# Env: USERS (default 50000), DURATION (default 5), ROUNDS (default 2),
-# WORKLOADS (any of W0 W1 W2 W4a W4b, in order, repeats allowed).
+# Env: USERS (default 50000), ERRORS (default 3 per learner), DURATION
+# (default 5), ROUNDS (default 2), WORKLOADS (any of W0 W1 W2 W4a W4b, in
+# order, repeats allowed), WARMUP (seconds of W4a before the workloads,
+# default 0), REUSE=1 (load once, in the first round, and start every later
+# server on that data dir: for reads on a large dataset, e.g. W6's
+#   REUSE=1 USERS=100000 ERRORS=2000000 WARMUP=10 DURATION=10 \
+#     WORKLOADS="W0 W4a W4b" bench/ab.sh BIN_A BIN_B
+# whose servers start with the previous one's warm-restart file, if any),
+# A_OPTS / B_OPTS (options for one side's servers only, e.g.
+# B_OPTS=--no-warm-restart with the same binary on both sides).
 # docs/allocator.md quotes its output (glibc malloc vs jemalloc).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -22,9 +30,14 @@ begin "$STORE" ab
 round() {
   local label=$1 bin=$2 port line script rps
   port=$(free_port)
-  rm -rf "$WORK/data"
-  serve "$bin" "$port" "$WORK/data" "$WORK/server.log"
-  load "$port" "$USERS" $(( USERS * 3 )) "$WORK/ids.tsv"
+  [[ -n "${REUSE:-}" && -s "$WORK/ids.tsv" ]] || rm -rf "$WORK/data"
+  local opts_var="${label}_OPTS"
+  # shellcheck disable=SC2086  # the options are words
+  serve "$bin" "$port" "$WORK/data" "$WORK/server.log" ${!opts_var:-}
+  [[ -n "${REUSE:-}" && -s "$WORK/ids.tsv" ]] ||
+    load "$port" "$USERS" "${ERRORS:-$(( USERS * 3 ))}" "$WORK/ids.tsv"
+  [[ "${WARMUP:-0}" -gt 0 ]] && wrk -t2 -c64 -d"${WARMUP}s" -s bench/w4_read.lua \
+    "http://127.0.0.1:$port" -- "$WORK/ids.tsv" generate 1.0 >/dev/null 2>&1
   line="$label $STORE:"
   for name in ${WORKLOADS:-W0 W4a W2 W1}; do
     case "$name" in

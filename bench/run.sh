@@ -147,10 +147,12 @@ if wants W6; then
           --threads "$THREADS" --timeout "$READ_TIMEOUT" --script "$BENCH/w4_read.lua" -- "$IDS6" generate "$ZIPF_S" || FAILED=1
       fi
       DB6=$(du -sb "$D6" | cut -f1)
+      PRE6=$(curl -sf "$URL/metrics" | awk '/^errata_profile_cache_preloaded_total /{print $2}')
       python3 "$BENCH/measure.py" record --results "$RESULTS" --name "W6 restart" --pid "$SERVER_PID" \
         --desc "restart on the loaded $SCALE_DESC dataset" --set "ready_s=$READY6" --set "db_bytes=$DB6" \
         --note "restart-to-ready ${READY6} s (SIGTERM to exit ${STOP6} s)" \
         --note "data dir $(( DB6 / 1048576 )) MiB" \
+        --note "warm restart: ${PRE6:-0} learners loaded back by then (docs/warm-restart.md)" \
         --note "$([[ $WARMUP -gt 0 ]] && echo "VmRSS below = RSS after ${WARMUP} s of W4a warm-up" || echo "no warm-up")"
       run_wrk "W6 W4a" "W4a on the $SCALE_DESC dataset" w4_read.lua \
         --timeout "$READ_TIMEOUT" -- "$IDS6" generate "$ZIPF_S"

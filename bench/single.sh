@@ -16,10 +16,10 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# serve BIN PORT DATA_DIR LOG: starts errata with OPTS, sets PID, waits for
-# /healthz (exits 1 if it never answers).
+# serve BIN PORT DATA_DIR LOG [OPTION...]: starts errata with OPTS and the
+# options given, sets PID, waits for /healthz (exits 1 if it never answers).
 serve() {
-  "$1" serve --listen "127.0.0.1:$2" --data-dir "$3" --log-level warn "${OPTS[@]}" >>"$4" 2>&1 &
+  "$1" serve --listen "127.0.0.1:$2" --data-dir "$3" --log-level warn "${OPTS[@]}" "${@:5}" >>"$4" 2>&1 &
   PID=$!
   for _ in $(seq 200); do curl -sf -o /dev/null "http://127.0.0.1:$2/healthz" && return; sleep 0.05; done
   echo "errata did not start (log: $4)" >&2
