@@ -67,13 +67,10 @@ void AddBank(const ExerciseBank& bank, const RankedPoint& rank, const PracticeRe
   const auto& all = bank.ForSubcategory(rank.point->subcategory_id);
   const size_t first = c->items.size();
   c->items.reserve(first + all.size());
-  if (r.level.empty() && r.types.empty()) {  // the usual request: no filter
-    for (const Exercise* x : all) c->items.push_back({x, nullptr, "bank"});
-  } else {
-    for (const Exercise* x : all) {
-      if ((r.level.empty() || x->level == r.level) && TypeWanted(r, x->type)) {
-        c->items.push_back({x, nullptr, "bank"});
-      }
+  const bool filtered = !r.level.empty() || !r.types.empty();  // usually not
+  for (const Exercise* x : all) {
+    if (!filtered || ((r.level.empty() || x->level == r.level) && TypeWanted(r, x->type))) {
+      c->items.push_back({x, nullptr, "bank"});
     }
   }
   std::shuffle(c->items.begin() + static_cast<std::ptrdiff_t>(first), c->items.end(), rng);

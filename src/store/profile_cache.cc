@@ -198,17 +198,22 @@ void ProfileCache::AddNewUser(const std::string& user_id) {
   if (shared_ != nullptr) return;
   Shard& shard = ShardFor(user_id);
   std::lock_guard lock(shard.mu);
-  if (shard.map.contains(user_id) || shard.map.size() >= per_shard_) return;
   // Until the commit is published a read finds what the store held before
   // it: no such learner. The known, empty profile is staged for the commit's
   // edits.
-  shard.lru.push_back(user_id);
-  shard.map.emplace(user_id,
-                    Entry{std::make_shared<Profile>(), std::prev(shard.lru.end()), NowMicros()});
+  if (!InsertCold(shard, user_id, std::make_shared<Profile>())) return;
   auto known = std::make_shared<Profile>();
   known->user_known = true;
   staged_[user_id] = std::move(known);
+}
+
+bool ProfileCache::InsertCold(Shard& shard, const std::string& user_id,
+                              std::shared_ptr<const Profile> p) {
+  if (shard.map.contains(user_id) || shard.map.size() >= per_shard_) return false;
+  shard.lru.push_back(user_id);
+  shard.map.emplace(user_id, Entry{std::move(p), std::prev(shard.lru.end()), NowMicros()});
   metrics_->SetCacheSize(entries_.fetch_add(1, std::memory_order_relaxed) + 1);
+  return true;
 }
 
 std::vector<std::string> ProfileCache::HotLearners(size_t max) const {
@@ -249,11 +254,9 @@ ProfileCache::Preloaded ProfileCache::Preload(const std::string& user_id) {
   std::lock_guard lock(shard.mu);
   if (shard.committing[slot] != 0 || shard.generation[slot] != generation) return Preloaded::kSkipped;
   if (shard.map.contains(user_id)) return Preloaded::kPresent;
-  if (shard.map.size() >= per_shard_) return Preloaded::kFull;
-  shard.lru.push_back(user_id);
-  shard.map.emplace(user_id, Entry{std::make_shared<const Profile>(std::move(*loaded)),
-                                   std::prev(shard.lru.end()), NowMicros()});
-  metrics_->SetCacheSize(entries_.fetch_add(1, std::memory_order_relaxed) + 1);
+  if (!InsertCold(shard, user_id, std::make_shared<const Profile>(std::move(*loaded)))) {
+    return Preloaded::kFull;
+  }
   metrics_->CachePreloaded();
   return Preloaded::kLoaded;
 }

@@ -159,6 +159,9 @@ class ProfileCache {
   // Swaps the staged copies in (those whose learner is still cached).
   void Publish();
   void Insert(Shard& shard, const std::string& user_id, std::shared_ptr<const Profile> p);
+  // Caches a learner at the cold end of the LRU if the shard has free room
+  // and does not hold them; returns whether it did. shard.mu is held.
+  bool InsertCold(Shard& shard, const std::string& user_id, std::shared_ptr<const Profile> p);
 
   Store* store_;
   Metrics* metrics_;
