@@ -63,11 +63,6 @@ const ExerciseJson::Entry* ExerciseJson::Lookup(const Exercise* x) const {
   return it == entries_.end() ? nullptr : &it->second;
 }
 
-const std::string* ExerciseJson::Find(const Exercise* x) const {
-  const Entry* e = Lookup(x);
-  return e == nullptr ? nullptr : &e->members;
-}
-
 namespace {
 
 // An item's members after the exercise's own: "source" and "because". A bank

@@ -29,9 +29,7 @@ class ExerciseJson {
 
   ExerciseJson() = default;
   explicit ExerciseJson(const ExerciseBank& bank, const Taxonomy* taxonomy = nullptr);
-  // The members of a bank exercise as JSON text ("exercise_id":...,
-  // "explanation":"..."), or nullptr for an exercise not in the bank.
-  const std::string* Find(const Exercise* x) const;
+  // A bank exercise's entry, or nullptr for an exercise not in the bank.
   const Entry* Lookup(const Exercise* x) const;
 
  private:

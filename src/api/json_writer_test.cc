@@ -86,7 +86,7 @@ TEST(ExerciseJson, CachedAndUncachedItemsAreTheSame) {
   PracticeItem item;
   item.exercise = bank->Find("sva-001");
   item.because = RankedPoint{&p, 2.5, 1.0, 0.25};
-  ASSERT_NE(cache.Find(item.exercise), nullptr);
+  ASSERT_NE(cache.Lookup(item.exercise), nullptr);
   std::string cached, plain;
   JsonWriter a(&cached), b(&plain);
   WritePracticeItem(a, item, &cache);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 
 #include "store/store.h"
 
@@ -14,6 +15,9 @@ class FaultStore : public Store {
 
   // While set, every call fails with Unavailable and changes nothing.
   void set_failing(bool failing) { failing_.store(failing); }
+  // Runs at the start of every LoadProfile (set it before any thread loads):
+  // lets a test make something happen while a load is in progress.
+  std::function<void()> during_load;
 
   std::string Describe() const override { return "fault:" + inner_->Describe(); }
   Status ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* deltas) override {
@@ -36,6 +40,7 @@ class FaultStore : public Store {
     return failing_ ? Result<ConversationView>(Down()) : inner_->GetConversation(id);
   }
   Result<Profile> LoadProfile(const std::string& id) override {
+    if (during_load) during_load();
     return failing_ ? Result<Profile>(Down()) : inner_->LoadProfile(id);
   }
   Result<Profile> ProfileBetween(const std::string& id, Micros a, Micros b) override {

@@ -53,9 +53,7 @@ Result<std::shared_ptr<const Profile>> ProfileCache::Get(const std::string& user
     }
   }
   Shard& shard = ShardFor(user_id);
-  const size_t slot = Slot(user_id);
-  uint32_t generation;
-  bool cacheable;
+  Shard::LoadGuard guard;
   std::shared_ptr<const Profile> expired;
   {
     std::lock_guard lock(shard.mu);
@@ -68,8 +66,7 @@ Result<std::shared_ptr<const Profile>> ProfileCache::Get(const std::string& user
       }
       expired = it->second.profile;
     }
-    generation = shard.generation[slot];
-    cacheable = shard.committing[slot] == 0;
+    guard = shard.BeginLoad(Slot(user_id));
   }
   metrics_->CacheMiss();
   // Load outside the lock. If a commit for this learner overlapped the load,
@@ -84,9 +81,7 @@ Result<std::shared_ptr<const Profile>> ProfileCache::Get(const std::string& user
   }
   auto profile = std::make_shared<const Profile>(std::move(*loaded));
   std::lock_guard lock(shard.mu);
-  if (cacheable && shard.committing[slot] == 0 && shard.generation[slot] == generation) {
-    Insert(shard, user_id, profile);
-  }
+  if (shard.Unchanged(guard)) Insert(shard, user_id, profile);
   return profile;
 }
 
@@ -224,15 +219,12 @@ std::vector<std::string> ProfileCache::HotLearners(size_t max) const {
     per_shard[i].assign(lru.begin(), lru.end());
   }
   std::vector<std::string> out;
-  for (size_t rank = 0; out.size() < max; ++rank) {
-    bool any = false;
+  for (size_t rank = 0; out.size() < max; ++rank) {  // round by round over the shards
+    const size_t before = out.size();
     for (auto& ids : per_shard) {
-      if (rank >= ids.size()) continue;
-      any = true;
-      if (out.size() == max) break;
-      out.push_back(std::move(ids[rank]));
+      if (rank < ids.size() && out.size() < max) out.push_back(std::move(ids[rank]));
     }
-    if (!any) break;
+    if (out.size() == before) break;  // every shard is exhausted
   }
   return out;
 }
@@ -240,19 +232,17 @@ std::vector<std::string> ProfileCache::HotLearners(size_t max) const {
 ProfileCache::Preloaded ProfileCache::Preload(const std::string& user_id) {
   if (shared_ != nullptr || options_.ttl != 0) return Preloaded::kSkipped;
   Shard& shard = ShardFor(user_id);
-  const size_t slot = Slot(user_id);
-  uint32_t generation;
+  Shard::LoadGuard guard;
   {
     std::lock_guard lock(shard.mu);
     if (shard.map.contains(user_id)) return Preloaded::kPresent;
     if (shard.map.size() >= per_shard_) return Preloaded::kFull;
-    if (shard.committing[slot] != 0) return Preloaded::kSkipped;
-    generation = shard.generation[slot];
+    guard = shard.BeginLoad(Slot(user_id));
   }
   auto loaded = store_->LoadProfile(user_id);
   if (!loaded.ok()) return Preloaded::kFailed;
   std::lock_guard lock(shard.mu);
-  if (shard.committing[slot] != 0 || shard.generation[slot] != generation) return Preloaded::kSkipped;
+  if (!shard.Unchanged(guard)) return Preloaded::kSkipped;
   if (shard.map.contains(user_id)) return Preloaded::kPresent;
   if (!InsertCold(shard, user_id, std::make_shared<const Profile>(std::move(*loaded)))) {
     return Preloaded::kFull;

@@ -146,6 +146,19 @@ class ProfileCache {
     // slot was in progress or started meanwhile (guarded by mu).
     std::array<uint32_t, 256> committing{};
     std::array<uint32_t, 256> generation{};
+
+    // The commit guard of a load: BeginLoad before it, Unchanged after it
+    // (both with mu held) says whether the loaded profile may be cached. No
+    // commit in progress at the end and the same generation means none was in
+    // progress at the start either: its end would have bumped the generation.
+    struct LoadGuard {
+      size_t slot;
+      uint32_t generation;
+    };
+    LoadGuard BeginLoad(size_t slot) const { return {slot, generation[slot]}; }
+    bool Unchanged(const LoadGuard& g) const {
+      return committing[g.slot] == 0 && generation[g.slot] == g.generation;
+    }
   };
   static size_t Slot(const std::string& user_id);
   Shard& ShardFor(const std::string& user_id);

@@ -242,6 +242,28 @@ TEST_F(ProfileCacheTest, APreloadDuringACommitIsNotCached) {
   EXPECT_EQ(b.Preload(u.user_id), ProfileCache::Preloaded::kLoaded);
 }
 
+// A read's load is not cached when a commit for the learner was in progress
+// when it began, or began or ended while it ran: the load may have missed
+// the commit. The next read loads again.
+TEST_F(ProfileCacheTest, ALoadThatACommitOverlapsIsNotCached) {
+  const Utterance u = NewLearner();
+  ProfileCache b(fault_.get(), &metrics_, {100, 0});
+  b.BeginCommit({u.user_id});  // in progress when the load begins
+  ASSERT_TRUE(b.Get(u.user_id).ok());
+  b.EndCommit({u.user_id});
+  EXPECT_EQ(b.size(), 0u);
+
+  fault_->during_load = [&] { b.BeginCommit({u.user_id}); b.EndCommit({u.user_id}); };
+  ASSERT_TRUE(b.Get(u.user_id).ok());  // a whole commit during the load
+  EXPECT_EQ(b.size(), 0u);
+  EXPECT_EQ(b.Preload(u.user_id), ProfileCache::Preloaded::kSkipped);
+  EXPECT_EQ(b.size(), 0u);
+  fault_->during_load = nullptr;
+
+  ASSERT_TRUE(b.Get(u.user_id).ok());  // nothing overlaps: cached
+  EXPECT_EQ(b.size(), 1u);
+}
+
 // HotLearners lists every cached learner once, at most `max` of them; a
 // learner read again comes before one read once in the same shard.
 TEST_F(ProfileCacheTest, HotLearnersListsTheCachedLearners) {
