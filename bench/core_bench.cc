@@ -126,8 +126,8 @@ void BM_EncodeTopErrors(benchmark::State& state) {
   for (auto _ : state) {
     boost::json::array items;
     for (const ErrorPoint* e : TopByFrequency(p, 5)) {
-      items.push_back(boost::json::object{{"errorCategory", e->category},
-                                          {"errorSubCategory", e->subcategory},
+      items.push_back(boost::json::object{{"errorCategory", e->category()},
+                                          {"errorSubCategory", e->subcategory()},
                                           {"errorFrequency", e->count}});
     }
     benchmark::DoNotOptimize(boost::json::serialize(boost::json::object{{"top_errors", std::move(items)}}));
@@ -163,8 +163,8 @@ void BM_EncodePracticeDom(benchmark::State& state) {
           {"options", json::array(x.options.begin(), x.options.end())},
           {"answers", json::array(x.answers.begin(), x.answers.end())},
           {"explanation", x.explanation}, {"source", item.source},
-          {"because", {{"category", pt.category}, {"subcategory", pt.subcategory},
-                       {"subcategory_id", pt.subcategory_id}, {"count", pt.count},
+          {"because", {{"category", pt.category()}, {"subcategory", pt.subcategory()},
+                       {"subcategory_id", pt.subcategory_id()}, {"count", pt.count},
                        {"last_seen", FormatTime(pt.last_seen)}, {"mastery", item.because.recall},
                        {"priority", item.because.priority}}}});
     }

@@ -102,8 +102,8 @@ void GenerateExercise(const Ctx& c, Services& s, Respond respond) {
   w.BeginObject().Key("top_errors").BeginArray();
   for (const ErrorPoint* p : top) {
     w.BeginObject();
-    w.Key("errorCategory").String(p->category);
-    w.Key("errorSubCategory").String(p->subcategory);
+    w.Key("errorCategory").String(p->category());
+    w.Key("errorSubCategory").String(p->subcategory());
     w.Key("errorFrequency").Int(p->count);
     w.EndObject();
   }

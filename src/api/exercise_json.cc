@@ -49,10 +49,9 @@ ExerciseJson::ExerciseJson(const ExerciseBank& bank, const Taxonomy* taxonomy) {
     JsonWriter w(&e.members);
     WriteMembers(w, x);
     if (const Subcategory* sub = taxonomy ? taxonomy->Find(x.subcategory_id) : nullptr) {
-      e.category = sub->category_name;
-      e.subcategory = sub->name;
+      e.names = PointNames(x.subcategory_id, sub->category_name, sub->name);
       JsonWriter h(&e.because_head);
-      WriteBecauseHead(h, kBank, e.category, e.subcategory, x.subcategory_id);
+      WriteBecauseHead(h, kBank, e.names.category(), e.names.subcategory(), x.subcategory_id);
     }
     entries_.emplace(&x, std::move(e));
   }
@@ -70,12 +69,11 @@ namespace {
 // renamed a subcategory since) copies its start from the entry.
 void WriteTail(JsonWriter& w, const PracticeItem& item, const ExerciseJson::Entry* e) {
   const ErrorPoint& p = *item.because.point;
-  if (e != nullptr && !e->because_head.empty() && item.source == kBank &&
-      p.subcategory_id == item.exercise->subcategory_id && p.category == e->category &&
-      p.subcategory == e->subcategory) {
+  // Interned names: equal ones are one copy, so this is a pointer compare.
+  if (e != nullptr && !e->because_head.empty() && item.source == kBank && p.names == e->names) {
     w.Fragment(e->because_head);
   } else {
-    WriteBecauseHead(w, item.source, p.category, p.subcategory, p.subcategory_id);
+    WriteBecauseHead(w, item.source, p.category(), p.subcategory(), p.subcategory_id());
   }
   w.Fragment(R"(,"count":)").Int(p.count);
   w.Fragment(R"(,"last_seen":)").Time(p.last_seen);

@@ -11,6 +11,7 @@
 
 #include "api/json_writer.h"
 #include "core/exercise_bank.h"
+#include "core/point_names.h"
 #include "core/practice.h"
 #include "core/taxonomy.h"
 
@@ -24,7 +25,8 @@ class ExerciseJson {
     // With a taxonomy that knows the exercise's subcategory: its names, and
     // the start of a bank item's tail written with them:
     // ,"source":"bank","because":{"category":...,"subcategory_id":"..."
-    std::string category, subcategory, because_head;
+    PointNames names;
+    std::string because_head;
   };
 
   ExerciseJson() = default;

@@ -82,7 +82,7 @@ TEST(ExerciseJson, CachedAndUncachedItemsAreTheSame) {
       {{"subject-verb-agreement", 0}});
   ASSERT_TRUE(bank.ok()) << bank.status().message();
   const ExerciseJson cache(*bank);
-  ErrorPoint p{"subject-verb-agreement", "Grammar", "Subject-Verb Agreement", 3, 0, 86'400'000'000, 1.0, {}};
+  ErrorPoint p{PointNames("subject-verb-agreement", "Grammar", "Subject-Verb Agreement"), 3, 0, 86'400'000'000, 1.0, {}};
   PracticeItem item;
   item.exercise = bank->Find("sva-001");
   item.because = RankedPoint{&p, 2.5, 1.0, 0.25};
@@ -125,8 +125,8 @@ TEST(ExerciseJson, PreRenderedNamesAreUsedOnlyWhenTheyAreThePointsOwn) {
   EXPECT_EQ(e->because_head,
             R"(,"source":"bank","because":{"category":"Grammar","subcategory":)"
             R"("Subject-Verb Agreement","subcategory_id":"subject-verb-agreement")");
-  ErrorPoint same{"subject-verb-agreement", "Grammar", "Subject-Verb Agreement", 3, 0, 0, 1.0, {}};
-  ErrorPoint renamed{"subject-verb-agreement", "Grammar", "Agreement \"old\"", 3, 0, 0, 1.0, {}};
+  ErrorPoint same{PointNames("subject-verb-agreement", "Grammar", "Subject-Verb Agreement"), 3, 0, 0, 1.0, {}};
+  ErrorPoint renamed{PointNames("subject-verb-agreement", "Grammar", "Agreement \"old\""), 3, 0, 0, 1.0, {}};
   for (const ErrorPoint* p : {&same, &renamed}) {
     for (const char* source : {"bank", "own_words"}) {
       PracticeItem item;
@@ -137,9 +137,9 @@ TEST(ExerciseJson, PreRenderedNamesAreUsedOnlyWhenTheyAreThePointsOwn) {
       JsonWriter a(&cached), b(&plain);
       WritePracticeItem(a, item, &with_names);
       WritePracticeItem(b, item, nullptr);
-      EXPECT_EQ(cached, plain) << p->subcategory << " " << source;
+      EXPECT_EQ(cached, plain) << p->subcategory() << " " << source;
       const json::value v = json::parse(cached);
-      EXPECT_EQ(std::string_view(v.at("because").at("subcategory").as_string()), p->subcategory);
+      EXPECT_EQ(std::string_view(v.at("because").at("subcategory").as_string()), p->subcategory());
       EXPECT_EQ(v.at("source"), source);
     }
   }
@@ -159,8 +159,8 @@ TEST(ExerciseJson, ASetIsItsItemsWrittenOneByOne) {
       "test", {{"subject-verb-agreement", 0}, {"prepositions", 0}});
   ASSERT_TRUE(bank.ok()) << bank.status().message();
   const ExerciseJson cache(*bank);
-  ErrorPoint sva{"subject-verb-agreement", "Grammar", "Subject-Verb Agreement", 3, 0, 86'400'000'000, 1.0, {}};
-  ErrorPoint prep{"prepositions", "Grammar", "Prepositions", 1, 0, 2 * 86'400'000'000, 0.5, {}};
+  ErrorPoint sva{PointNames("subject-verb-agreement", "Grammar", "Subject-Verb Agreement"), 3, 0, 86'400'000'000, 1.0, {}};
+  ErrorPoint prep{PointNames("prepositions", "Grammar", "Prepositions"), 1, 0, 2 * 86'400'000'000, 0.5, {}};
   std::vector<PracticeItem> items(5);
   items[0].exercise = bank->Find("sva-001");
   items[0].because = RankedPoint{&sva, 2.5, 1.0, 0.25};

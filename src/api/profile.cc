@@ -70,7 +70,7 @@ void GetTopErrors(const Ctx& c, Services& s, Respond respond) {
   json::array errors;
   for (const ErrorPoint* p : TopByFrequency(*profile, q.n)) {
     ErrorPoint point = *p;
-    if (const ErrorPoint* full = q.profile->Find(p->subcategory_id)) {
+    if (const ErrorPoint* full = q.profile->Find(p->subcategory_id())) {
       point.memory = full->memory;  // a window has counts only; mastery is the learner's
     }
     errors.push_back(RenderPoint(point, q.as_of, s.config.half_life));

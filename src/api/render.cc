@@ -80,9 +80,9 @@ void WriteUtteranceMembers(JsonWriter& w, const Utterance& u,
 }
 
 json::object RenderPoint(const ErrorPoint& p, Micros now, Micros half_life) {
-  return {{"category", p.category},
-          {"subcategory", p.subcategory},
-          {"subcategory_id", p.subcategory_id},
+  return {{"category", p.category()},
+          {"subcategory", p.subcategory()},
+          {"subcategory_id", p.subcategory_id()},
           {"frequency", p.count},
           {"first_seen", FormatTime(p.first_seen)},
           {"last_seen", FormatTime(p.last_seen)},

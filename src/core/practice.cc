@@ -51,7 +51,7 @@ std::unordered_set<std::string> RecentlyCorrect(const Profile& p, Micros now) {
 void AddOwnWords(const Profile& p, const RankedPoint& rank, const PracticeRequest& r,
                  Rng& rng, Candidates* c) {
   for (const Example& e : p.examples) {
-    if (e.subcategory_id != rank.point->subcategory_id) continue;
+    if (e.subcategory_id != rank.point->subcategory_id()) continue;
     for (auto x : {CorrectWhatYouSaid(e), FillTheBlank(e, rng())}) {
       if (!x || !TypeWanted(r, x->type)) continue;
       auto own = std::make_shared<const Exercise>(std::move(*x));
@@ -64,7 +64,7 @@ void AddOwnWords(const Profile& p, const RankedPoint& rank, const PracticeReques
 // and are shuffled there (the same permutation a separate pool would get).
 void AddBank(const ExerciseBank& bank, const RankedPoint& rank, const PracticeRequest& r,
              Rng& rng, Candidates* c) {
-  const auto& all = bank.ForSubcategory(rank.point->subcategory_id);
+  const auto& all = bank.ForSubcategory(rank.point->subcategory_id());
   const size_t first = c->items.size();
   c->items.reserve(first + all.size());
   const bool filtered = !r.level.empty() || !r.types.empty();  // usually not

@@ -160,7 +160,7 @@ TEST(SelectPracticeTest, OneSubcategoryWithCandidatesMayFillTheWholeSet) {
 TEST(SelectPracticeTest, HigherPriorityPointsGetItemsFirst) {
   const Profile p = ThreePoints();
   const auto ranked = RankProfile(p, kNow, RankingParams{});
-  ASSERT_EQ(ranked[0].point->subcategory_id, "verb-tense");
+  ASSERT_EQ(ranked[0].point->subcategory_id(), "verb-tense");
   for (uint64_t seed = 0; seed < 5; ++seed) {
     const auto items = SelectPractice(p, SmallBank(), Request(3, seed));
     ASSERT_EQ(items.size(), 3u);
@@ -192,7 +192,7 @@ TEST(SelectPracticeTest, EachItemSaysWhichPointItPractises) {
   const Profile p = ThreePoints();
   for (const auto& item : SelectPractice(p, SmallBank(), Request(8))) {
     ASSERT_NE(item.because.point, nullptr);
-    EXPECT_EQ(item.because.point->subcategory_id, item.exercise->subcategory_id);
+    EXPECT_EQ(item.because.point->subcategory_id(), item.exercise->subcategory_id);
     EXPECT_EQ(item.because.point, p.Find(item.exercise->subcategory_id));
     EXPECT_GT(item.because.priority, 0);
     EXPECT_EQ(std::string(item.source), "bank");

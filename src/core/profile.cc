@@ -37,9 +37,14 @@ void ErrorDelta::Merge(const ErrorDelta& o) {
   decay_log2 = LogAdd2(decay_log2, o.decay_log2);
 }
 
+const MemoryState& MemoryBox::Default() {
+  static const MemoryState kDefault;
+  return kDefault;
+}
+
 ErrorPoint* Profile::Find(std::string_view id) {
   for (auto& p : points) {
-    if (p.subcategory_id == id) return &p;
+    if (p.subcategory_id() == id) return &p;
   }
   return nullptr;
 }
@@ -51,7 +56,7 @@ const ErrorPoint* Profile::Find(std::string_view id) const {
 void Profile::Apply(const ErrorDelta& d) {
   ErrorPoint* p = Find(d.subcategory_id);
   if (p == nullptr) {
-    points.push_back(ErrorPoint{d.subcategory_id, d.category, d.subcategory});
+    points.push_back(ErrorPoint{PointNames(d.subcategory_id, d.category, d.subcategory)});
     p = &points.back();
   }
   if (d.count == 0) return;
@@ -79,10 +84,16 @@ int64_t Profile::TotalErrors() const {
   return n;
 }
 
+void Profile::ShrinkToFit() {
+  points.shrink_to_fit();
+  examples.shrink_to_fit();
+  recent_correct.shrink_to_fit();
+}
+
 bool FrequencyOrder(const ErrorPoint& a, const ErrorPoint& b) {
   if (a.count != b.count) return a.count > b.count;
   if (a.last_seen != b.last_seen) return a.last_seen > b.last_seen;
-  return a.subcategory < b.subcategory;
+  return a.subcategory() < b.subcategory();
 }
 
 std::vector<const ErrorPoint*> TopByFrequency(const Profile& profile, size_t n) {

@@ -4,11 +4,13 @@
 
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/clock.h"
+#include "core/point_names.h"
 
 namespace errata {
 
@@ -35,6 +37,36 @@ struct MemoryState {
   int64_t lapses = 0;
   Micros last_correct = 0;
   Micros last_lapse = 0;      // the latest conversation error folded in as a lapse
+
+  bool operator==(const MemoryState&) const = default;
+};
+
+// A MemoryState held out of line, with value semantics: most points are
+// never practised, and their default state then costs 8 bytes, not 56.
+class MemoryBox {
+ public:
+  MemoryBox() = default;
+  MemoryBox(const MemoryState& m) { *this = m; }  // NOLINT: a value, implicitly
+  MemoryBox(const MemoryBox& o) : state_(o.state_ ? new MemoryState(*o.state_) : nullptr) {}
+  MemoryBox(MemoryBox&&) noexcept = default;
+  MemoryBox& operator=(const MemoryBox& o) { return *this = o.get(); }
+  MemoryBox& operator=(MemoryBox&&) noexcept = default;
+  MemoryBox& operator=(const MemoryState& m) {
+    if (state_) {
+      *state_ = m;
+    } else if (!(m == MemoryState{})) {
+      state_.reset(new MemoryState(m));
+    }
+    return *this;
+  }
+
+  const MemoryState& get() const { return state_ ? *state_ : Default(); }
+  operator const MemoryState&() const { return get(); }  // NOLINT: reads as the state
+  const MemoryState* operator->() const { return &get(); }
+
+ private:
+  static const MemoryState& Default();
+  std::unique_ptr<MemoryState> state_;
 };
 
 // One of the learner's own errors with its correction, kept to build
@@ -76,15 +108,19 @@ struct ErrorDelta {
   void Merge(const ErrorDelta& other);
 };
 
+// 48 bytes: a cache of a million learners holds tens of millions of them
+// (docs/profile-memory.md).
 struct ErrorPoint {
-  std::string subcategory_id;
-  std::string category;
-  std::string subcategory;
+  PointNames names;
   int64_t count = 0;
   Micros first_seen = 0;
   Micros last_seen = 0;
   double decay_log2 = kNoDecay;
-  MemoryState memory;
+  MemoryBox memory;
+
+  const std::string& subcategory_id() const { return names.subcategory_id(); }
+  const std::string& category() const { return names.category(); }
+  const std::string& subcategory() const { return names.subcategory(); }
 };
 
 // All of one learner's error points. Small (tens of points), so a vector.
@@ -103,6 +139,8 @@ struct Profile {
   // Adds a delta (creating the point if new).
   void Apply(const ErrorDelta& delta);
   int64_t TotalErrors() const;
+  // Frees the vectors' spare room (before a profile is cached for long).
+  void ShrinkToFit();
 };
 
 // The seed route's order: count desc, then last seen desc, then subcategory name.

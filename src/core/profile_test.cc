@@ -200,8 +200,8 @@ TEST(ProfileTest, ApplyCreatesAndAccumulatesPoints) {
   ASSERT_EQ(p.points.size(), 1u);
   const ErrorPoint* vt = p.Find("verb-tense");
   ASSERT_NE(vt, nullptr);
-  EXPECT_EQ(vt->category, "Grammar");
-  EXPECT_EQ(vt->subcategory, "verb-tense name");
+  EXPECT_EQ(vt->category(), "Grammar");
+  EXPECT_EQ(vt->subcategory(), "verb-tense name");
   EXPECT_EQ(vt->count, 2);
 
   p.Apply(Delta("verb-tense", {kT0, kT0 - 9 * kDay}));
@@ -219,14 +219,32 @@ TEST(ProfileTest, ApplyCreatesAndAccumulatesPoints) {
   EXPECT_EQ(p.Find("nope"), nullptr);
 }
 
+TEST(MemoryBoxTest, IsAValue) {
+  MemoryBox a;
+  EXPECT_EQ(a.get(), MemoryState{});
+  a = MemoryState{.stability_days = 3, .reviews = 2};
+  MemoryBox b = a;
+  b = MemoryState{.stability_days = 9, .reviews = 5};
+  EXPECT_EQ(a->stability_days, 3);  // the copy was deep
+  EXPECT_EQ(a->reviews, 2);
+  EXPECT_EQ(b->stability_days, 9);
+  a = b;
+  EXPECT_EQ(a->reviews, 5);
+  a = MemoryState{};  // back to the default
+  EXPECT_EQ(a.get(), MemoryState{});
+  EXPECT_EQ(b->reviews, 5);
+}
+
+// The layout the cache's memory budget rests on (docs/profile-memory.md).
+TEST(ProfileTest, APointIsSixWords) { EXPECT_EQ(sizeof(ErrorPoint), 48u); }
+
 TEST(ProfileTest, ApplyLeavesMemoryAlone) {
   Profile p;
   p.Apply(Delta("verb-tense", {kT0}));
-  p.Find("verb-tense")->memory.stability_days = 7;
-  p.Find("verb-tense")->memory.reviews = 3;
+  p.Find("verb-tense")->memory = MemoryState{.stability_days = 7, .reviews = 3};
   p.Apply(Delta("verb-tense", {kT0 + kDay}));
-  EXPECT_EQ(p.Find("verb-tense")->memory.stability_days, 7);
-  EXPECT_EQ(p.Find("verb-tense")->memory.reviews, 3);
+  EXPECT_EQ(p.Find("verb-tense")->memory->stability_days, 7);
+  EXPECT_EQ(p.Find("verb-tense")->memory->reviews, 3);
 }
 
 TEST(ProfileTest, ApplyingDeltasInAnyOrderGivesTheSameProfile) {
@@ -265,8 +283,7 @@ TEST(ProfileTest, ApplyOfAnEmptyDeltaOnANewPointKeepsItsTimesUnset) {
 
 ErrorPoint Point(const std::string& name, int64_t count, Micros last_seen) {
   ErrorPoint p;
-  p.subcategory_id = name;
-  p.subcategory = name;
+  p.names = PointNames(name, "", name);
   p.count = count;
   p.last_seen = last_seen;
   return p;
@@ -292,7 +309,7 @@ TEST(TopByFrequencyTest, OrdersAndTruncatesAndSkipsZeroCounts) {
               Point("b", 2, kT0 + 1), Point("d", 2, kT0)};
   auto names = [](const std::vector<const ErrorPoint*>& v) {
     std::vector<std::string> out;
-    for (const auto* e : v) out.push_back(e->subcategory_id);
+    for (const auto* e : v) out.push_back(e->subcategory_id());
     return out;
   };
   EXPECT_EQ(names(TopByFrequency(p, 10)), (std::vector<std::string>{"a", "b", "c", "d"}));

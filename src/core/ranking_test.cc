@@ -33,7 +33,7 @@ ErrorPoint PointN(const std::string& id, int n, Micros at) {
 
 // A new conversation error on `p` at `at` (count+1, last_seen, decay).
 ErrorPoint WithError(ErrorPoint p, Micros at) {
-  ErrorDelta d{"u", p.subcategory_id, p.category, p.subcategory};
+  ErrorDelta d{"u", p.subcategory_id(), p.category(), p.subcategory()};
   d.Add(at, kParams.half_life);
   Profile prof;
   prof.points.push_back(p);
@@ -143,7 +143,7 @@ TEST(RankingTest, MasteredPointsFall) {
   prof.points = {practised, unpractised};
   const auto ranked = RankProfile(prof, kNow, kParams);
   ASSERT_EQ(ranked.size(), 2u);
-  EXPECT_EQ(ranked[0].point->subcategory_id, "unpractised");
+  EXPECT_EQ(ranked[0].point->subcategory_id(), "unpractised");
 }
 
 TEST(RankingTest, ARelapseRises) {
@@ -164,10 +164,10 @@ TEST(RankingTest, ARelapseRises) {
 
   // Against its twin that did not relapse, it ranks first.
   ErrorPoint twin = practised;
-  twin.subcategory_id = twin.subcategory = "a-twin";  // would win a tie by name
+  twin.names = PointNames("a-twin", twin.category(), "a-twin");  // would win a tie by name
   Profile prof;
   prof.points = {twin, relapsed};
-  EXPECT_EQ(RankProfile(prof, kNow, kParams)[0].point->subcategory_id, "practised");
+  EXPECT_EQ(RankProfile(prof, kNow, kParams)[0].point->subcategory_id(), "practised");
 }
 
 TEST(RankingTest, ARelapseLongAfterPracticeLowersRecallMore) {
@@ -204,17 +204,17 @@ TEST(RankProfileTest, SortsByPriorityAndSkipsPointsWithoutErrors) {
   prof.points = {PointN("old", 5, kNow - 90 * kDay), PointN("new", 2, kNow),
                  PointN("mid", 3, kNow - 7 * kDay)};
   ErrorPoint zero;
-  zero.subcategory_id = zero.subcategory = "zero";
+  zero.names = PointNames("zero", "", "zero");
   prof.points.push_back(zero);
   const auto ranked = RankProfile(prof, kNow, kParams);
   ASSERT_EQ(ranked.size(), 3u);
   for (size_t i = 1; i < ranked.size(); ++i) {
     EXPECT_GE(ranked[i - 1].priority, ranked[i].priority);
   }
-  for (const auto& r : ranked) EXPECT_NE(r.point->subcategory_id, "zero");
-  EXPECT_EQ(ranked[0].point->subcategory_id, "mid");  // 3*2^-0.5 + 1 = 3.12 > 2 + 0.79
-  EXPECT_EQ(ranked[1].point->subcategory_id, "new");
-  EXPECT_EQ(ranked[2].point->subcategory_id, "old");
+  for (const auto& r : ranked) EXPECT_NE(r.point->subcategory_id(), "zero");
+  EXPECT_EQ(ranked[0].point->subcategory_id(), "mid");  // 3*2^-0.5 + 1 = 3.12 > 2 + 0.79
+  EXPECT_EQ(ranked[1].point->subcategory_id(), "new");
+  EXPECT_EQ(ranked[2].point->subcategory_id(), "old");
   // Points refer into the profile.
   EXPECT_EQ(ranked[2].point, &prof.points[0]);
 }
@@ -225,7 +225,7 @@ TEST(RankProfileTest, TiesFollowTheFrequencyOrder) {
   const auto ranked = RankProfile(prof, kNow, kParams);
   ASSERT_EQ(ranked.size(), 2u);
   EXPECT_EQ(ranked[0].priority, ranked[1].priority);
-  EXPECT_EQ(ranked[0].point->subcategory, "a-first");
+  EXPECT_EQ(ranked[0].point->subcategory(), "a-first");
 }
 
 TEST(RankingTest, ParamsAreUsed) {

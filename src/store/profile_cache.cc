@@ -79,6 +79,7 @@ Result<std::shared_ptr<const Profile>> ProfileCache::Get(const std::string& user
     if (expired != nullptr && loaded.status().code() == Status::Code::kUnavailable) return expired;
     return loaded.status();
   }
+  loaded->ShrinkToFit();
   auto profile = std::make_shared<const Profile>(std::move(*loaded));
   std::lock_guard lock(shard.mu);
   if (shard.Unchanged(guard)) Insert(shard, user_id, profile);
@@ -94,12 +95,14 @@ void ProfileCache::Insert(Shard& shard, const std::string& user_id,
     shard.lru.splice(shard.lru.begin(), shard.lru, it->second.lru);
     return;
   }
-  shard.lru.push_front(user_id);
-  shard.map.emplace(user_id, Entry{std::move(p), shard.lru.begin(), NowMicros()});
+  it = shard.map.emplace(user_id, Entry{std::move(p), {}, NowMicros()}).first;
+  shard.lru.push_front(&it->first);
+  it->second.lru = shard.lru.begin();
   int64_t added = 1;
   if (shard.map.size() > per_shard_) {
-    shard.map.erase(shard.lru.back());
+    auto victim = shard.map.find(*shard.lru.back());
     shard.lru.pop_back();
+    shard.map.erase(victim);
     added = 0;
   }
   if (added) metrics_->SetCacheSize(entries_.fetch_add(1, std::memory_order_relaxed) + 1);
@@ -205,8 +208,9 @@ void ProfileCache::AddNewUser(const std::string& user_id) {
 bool ProfileCache::InsertCold(Shard& shard, const std::string& user_id,
                               std::shared_ptr<const Profile> p) {
   if (shard.map.contains(user_id) || shard.map.size() >= per_shard_) return false;
-  shard.lru.push_back(user_id);
-  shard.map.emplace(user_id, Entry{std::move(p), std::prev(shard.lru.end()), NowMicros()});
+  auto it = shard.map.emplace(user_id, Entry{std::move(p), {}, NowMicros()}).first;
+  shard.lru.push_back(&it->first);
+  it->second.lru = std::prev(shard.lru.end());
   metrics_->SetCacheSize(entries_.fetch_add(1, std::memory_order_relaxed) + 1);
   return true;
 }
@@ -215,8 +219,7 @@ std::vector<std::string> ProfileCache::HotLearners(size_t max) const {
   std::vector<std::vector<std::string>> per_shard(shards_.size());
   for (size_t i = 0; i < shards_.size(); ++i) {
     std::lock_guard lock(shards_[i]->mu);
-    const auto& lru = shards_[i]->lru;
-    per_shard[i].assign(lru.begin(), lru.end());
+    for (const std::string* id : shards_[i]->lru) per_shard[i].push_back(*id);
   }
   std::vector<std::string> out;
   for (size_t rank = 0; out.size() < max; ++rank) {  // round by round over the shards
@@ -244,6 +247,7 @@ ProfileCache::Preloaded ProfileCache::Preload(const std::string& user_id) {
   std::lock_guard lock(shard.mu);
   if (!shard.Unchanged(guard)) return Preloaded::kSkipped;
   if (shard.map.contains(user_id)) return Preloaded::kPresent;
+  loaded->ShrinkToFit();
   if (!InsertCold(shard, user_id, std::make_shared<const Profile>(std::move(*loaded)))) {
     return Preloaded::kFull;
   }

@@ -132,15 +132,17 @@ class ProfileCache {
   Preloaded Preload(const std::string& user_id);
 
  private:
+  // The LRU list points at the map's own keys: an id is held once.
+  using Lru = std::list<const std::string*>;
   struct Entry {
     std::shared_ptr<const Profile> profile;
-    std::list<std::string>::iterator lru;
+    Lru::iterator lru;
     Micros loaded_at = 0;
   };
   struct Shard {
     mutable std::mutex mu;
     std::unordered_map<std::string, Entry> map;  // guarded by mu
-    std::list<std::string> lru;                  // guarded by mu; front = most recent
+    Lru lru;                                     // guarded by mu; front = most recent
     // Per hash slot of user ids: commits in progress, and a generation bumped
     // when one starts or ends. A load is cached only if no commit touching its
     // slot was in progress or started meanwhile (guarded by mu).

@@ -299,7 +299,7 @@ TEST_F(ProfileCacheTest, ASharedCacheServesReadsWhileUp) {
   EXPECT_EQ(c.Describe(), "fake://");
   const Utterance u = NewLearner();
   AddError(u);
-  shared.copy.points.push_back(ErrorPoint{"pronouns", "Grammar", "pronouns", 42});
+  shared.copy.points.push_back(ErrorPoint{PointNames("pronouns", "Grammar", "pronouns"), 42});
   // Hit: the shared copy.
   shared.lookup = SharedProfiles::Lookup::kHit;
   EXPECT_EQ(Count(c, u.user_id), 42);

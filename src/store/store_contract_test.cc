@@ -164,7 +164,7 @@ std::string ShowLines(const std::vector<T>& v) {
 std::vector<ErrorPoint> SortedPoints(const Profile& p) {
   std::vector<ErrorPoint> points = p.points;
   std::sort(points.begin(), points.end(), [](const ErrorPoint& a, const ErrorPoint& b) {
-    return a.subcategory_id < b.subcategory_id;
+    return a.subcategory_id() < b.subcategory_id();
   });
   return points;
 }
@@ -173,7 +173,7 @@ std::vector<ErrorPoint> SortedPoints(const Profile& p) {
 std::string ShowProfile(const Profile& p) {
   std::string s = fmt::format("profile{{user_known={}}}", p.user_known);
   for (const auto& pt : SortedPoints(p)) {
-    s += "\n  " + ShowCounts(pt.subcategory_id, pt.category, pt.subcategory, pt.count,
+    s += "\n  " + ShowCounts(pt.subcategory_id(), pt.category(), pt.subcategory(), pt.count,
                              pt.first_seen, pt.last_seen) +
          " " + Show(pt.memory);
   }
@@ -222,7 +222,7 @@ void ExpectPoints(const Profile& p, const std::vector<ErrorDelta>& want) {
   std::vector<std::string> got_text, want_text;
   for (const auto& g : got) {
     got_text.push_back(
-        ShowCounts(g.subcategory_id, g.category, g.subcategory, g.count, g.first_seen, g.last_seen));
+        ShowCounts(g.subcategory_id(), g.category(), g.subcategory(), g.count, g.first_seen, g.last_seen));
   }
   for (const auto& w : want) {
     want_text.push_back(
@@ -231,7 +231,7 @@ void ExpectPoints(const Profile& p, const std::vector<ErrorDelta>& want) {
   EXPECT_EQ(got_text, want_text);
   if (got.size() != want.size()) return;
   for (size_t i = 0; i < got.size(); ++i) {
-    EXPECT_NEAR(got[i].decay_log2, want[i].decay_log2, kDecayTolerance) << got[i].subcategory_id;
+    EXPECT_NEAR(got[i].decay_log2, want[i].decay_log2, kDecayTolerance) << got[i].subcategory_id();
   }
 }
 
@@ -1039,7 +1039,7 @@ TYPED_TEST(StoreContractTest, RecordAttemptReturnsMemoryStateAndProfileShowsIt) 
 
   Profile p = this->Load(a.user_id);
   ASSERT_EQ(p.points.size(), 1u);
-  EXPECT_EQ(p.points[0].subcategory_id, "verb_tense");
+  EXPECT_EQ(p.points[0].subcategory_id(), "verb_tense");
   EXPECT_EQ(Show(p.points[0].memory), Show(m4));
   EXPECT_EQ(ShowAll(p.recent_correct),
             ShowAll(std::vector<RecentCorrect>{{"ex-5", kT0 + 80 * kHour},

@@ -199,8 +199,8 @@ TEST_F(WriterTest, NewLearnersAreCachedWithoutALoad) {
     ASSERT_TRUE(cached.ok() && stored.ok());
     ASSERT_EQ((*cached)->points.size(), stored->points.size());
     for (const auto& point : stored->points) {
-      const ErrorPoint* c = (*cached)->Find(point.subcategory_id);
-      ASSERT_NE(c, nullptr) << point.subcategory_id;
+      const ErrorPoint* c = (*cached)->Find(point.subcategory_id());
+      ASSERT_NE(c, nullptr) << point.subcategory_id();
       EXPECT_EQ(c->count, point.count);
       EXPECT_EQ(c->first_seen, point.first_seen);
       EXPECT_EQ(c->last_seen, point.last_seen);

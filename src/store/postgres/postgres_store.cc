@@ -669,8 +669,8 @@ Result<Profile> PostgresStore::LoadProfile(const std::string& user_id) {
   auto r = c->Exec(kProfilePoints, Params().Add(user_id));
   if (!r.ok()) return r.status();
   for (int i = 0; i < r->size(); ++i) {
-    ErrorPoint point{r->Text(i, 0), r->Text(i, 1), r->Text(i, 2), r->Int(i, 3),
-                     r->Int(i, 4),  r->Int(i, 5),  r->Real(i, 6), {}};
+    ErrorPoint point{PointNames(r->Text(i, 0), r->Text(i, 1), r->Text(i, 2)), r->Int(i, 3),
+                     r->Int(i, 4), r->Int(i, 5), r->Real(i, 6), {}};
     if (!r->IsNull(i, 7)) point.memory = ReadMemory(*r, i, 7);
     p.points.push_back(std::move(point));
   }

@@ -118,9 +118,9 @@ std::vector<std::string> EncodeProfile(const Profile& p) {
   };
   add("k", p.user_known ? "1" : "0");
   for (const auto& pt : p.points) {
-    const std::string& s = pt.subcategory_id;
-    add("s:" + s, pt.subcategory);
-    add("g:" + s, pt.category);
+    const std::string& s = pt.subcategory_id();
+    add("s:" + s, pt.subcategory());
+    add("g:" + s, pt.category());
     add("c:" + s, std::to_string(pt.count));
     add("f:" + s, std::to_string(pt.first_seen));
     add("l:" + s, std::to_string(pt.last_seen));
@@ -137,16 +137,15 @@ std::vector<std::string> EncodeProfile(const Profile& p) {
 
 Profile DecodeProfile(const std::vector<std::pair<std::string, std::string>>& fields) {
   Profile p;
-  std::map<std::string, ErrorPoint, std::less<>> points;
-  std::vector<std::pair<std::string_view, const std::string*>> examples, recent;
-  auto point = [&points](std::string_view sub) -> ErrorPoint& {
-    auto it = points.find(sub);
-    if (it == points.end()) {
-      it = points.emplace(std::string(sub), ErrorPoint{}).first;
-      it->second.subcategory_id = std::string(sub);
-    }
-    return it->second;
+  // A point's fields come one by one; its names are interned once all are in.
+  struct Partial {
+    const std::string* category = nullptr;
+    const std::string* subcategory = nullptr;
+    ErrorPoint point;
   };
+  std::map<std::string_view, Partial> points;
+  std::vector<std::pair<std::string_view, const std::string*>> examples, recent;
+  auto point = [&points](std::string_view sub) -> ErrorPoint& { return points[sub].point; };
   for (const auto& [f, v] : fields) {
     if (f == "k") {
       p.user_known = v == "1";
@@ -155,8 +154,8 @@ Profile DecodeProfile(const std::vector<std::pair<std::string, std::string>>& fi
     if (f.size() < 2 || f[1] != ':') continue;
     const std::string_view rest = std::string_view(f).substr(2);
     switch (f[0]) {
-      case 's': point(rest).subcategory = v; break;
-      case 'g': point(rest).category = v; break;
+      case 's': points[rest].subcategory = &v; break;
+      case 'g': points[rest].category = &v; break;
       case 'c': point(rest).count = ParseInt(v); break;
       case 'f': point(rest).first_seen = ParseInt(v); break;
       case 'l': point(rest).last_seen = ParseInt(v); break;
@@ -170,8 +169,12 @@ Profile DecodeProfile(const std::vector<std::pair<std::string, std::string>>& fi
   for (auto& [id, pt] : points) {
     // A field without its "s:" marker is a leftover of a point that is not
     // whole (cannot happen through the scripts); skip it.
-    if (pt.subcategory.empty() && pt.category.empty()) continue;
-    p.points.push_back(std::move(pt));
+    const bool named = (pt.subcategory != nullptr && !pt.subcategory->empty()) ||
+                       (pt.category != nullptr && !pt.category->empty());
+    if (!named) continue;
+    pt.point.names = PointNames(id, pt.category ? *pt.category : "",
+                                pt.subcategory ? *pt.subcategory : "");
+    p.points.push_back(std::move(pt.point));
   }
   auto newest_first = [](const auto& a, const auto& b) { return a.first > b.first; };
   std::sort(examples.begin(), examples.end(), newest_first);

@@ -190,20 +190,20 @@ class RedisProfilesTest : public ::testing::Test {
     EXPECT_EQ(got.user_known, want->user_known);
     ASSERT_EQ(got.points.size(), want->points.size());
     for (const auto& w : want->points) {
-      const ErrorPoint* g = got.Find(w.subcategory_id);
-      ASSERT_NE(g, nullptr) << w.subcategory_id;
-      EXPECT_EQ(g->category, w.category);
-      EXPECT_EQ(g->subcategory, w.subcategory);
+      const ErrorPoint* g = got.Find(w.subcategory_id());
+      ASSERT_NE(g, nullptr) << w.subcategory_id();
+      EXPECT_EQ(g->category(), w.category());
+      EXPECT_EQ(g->subcategory(), w.subcategory());
       EXPECT_EQ(g->count, w.count);
       EXPECT_EQ(g->first_seen, w.first_seen);
       EXPECT_EQ(g->last_seen, w.last_seen);
       EXPECT_NEAR(g->decay_log2, w.decay_log2, 1e-9 * std::abs(w.decay_log2));
-      EXPECT_EQ(g->memory.reviews, w.memory.reviews);
-      EXPECT_EQ(g->memory.lapses, w.memory.lapses);
-      EXPECT_EQ(g->memory.last_review, w.memory.last_review);
-      EXPECT_EQ(g->memory.last_correct, w.memory.last_correct);
-      EXPECT_DOUBLE_EQ(g->memory.stability_days, w.memory.stability_days);
-      EXPECT_DOUBLE_EQ(g->memory.difficulty, w.memory.difficulty);
+      EXPECT_EQ(g->memory->reviews, w.memory->reviews);
+      EXPECT_EQ(g->memory->lapses, w.memory->lapses);
+      EXPECT_EQ(g->memory->last_review, w.memory->last_review);
+      EXPECT_EQ(g->memory->last_correct, w.memory->last_correct);
+      EXPECT_DOUBLE_EQ(g->memory->stability_days, w.memory->stability_days);
+      EXPECT_DOUBLE_EQ(g->memory->difficulty, w.memory->difficulty);
     }
     ASSERT_EQ(got.examples.size(), want->examples.size());
     for (size_t i = 0; i < got.examples.size(); ++i) {
@@ -287,7 +287,7 @@ TEST_F(RedisProfilesTest, AWriteOnOneNodeIsReadOnAnother) {
   auto p = b_->cache->Get(u.user_id);
   ASSERT_TRUE(p.ok());
   EXPECT_TRUE(InRedis(u.user_id));
-  EXPECT_EQ((*p)->Find("articles")->memory.reviews, 2);
+  EXPECT_EQ((*p)->Find("articles")->memory->reviews, 2);
   EXPECT_EQ((*p)->recent_correct.size(), 2u);
   EXPECT_EQ((*p)->examples.size(), kMaxExamples);
   ExpectSameAsStore(**p, u.user_id);
@@ -442,9 +442,9 @@ TEST(RedisUrl, Parses) {
 TEST(ProfileCodec, RoundTrips) {
   Profile p;
   p.user_known = true;
-  ErrorPoint a{"articles", "Grammar", "Articles", 3, 1'717'000'000'000'001, 1'717'000'000'123'456,
+  ErrorPoint a{PointNames("articles", "Grammar", "Articles"), 3, 1'717'000'000'000'001, 1'717'000'000'123'456,
                1431.123456789012345, MemoryState{2.5, 6.25, 1'717'000'000'200'000, 4, 1, 17, 18}};
-  ErrorPoint b{"tenses", "Grammar", "Verb tenses", 0, 0, 0, kNoDecay, {}};
+  ErrorPoint b{PointNames("tenses", "Grammar", "Verb tenses"), 0, 0, 0, kNoDecay, {}};
   p.points = {b, a};
   p.examples = {Example{"e2", "articles", "I has a cat", "has", "have", 2, 5, 200},
                 Example{"e1", "articles", "a \"quoted\" line\n", "", "x", -1, -1, 100}};
@@ -456,15 +456,15 @@ TEST(ProfileCodec, RoundTrips) {
   Profile q = DecodeProfile(kv);
   EXPECT_TRUE(q.user_known);
   ASSERT_EQ(q.points.size(), 2u);
-  EXPECT_EQ(q.points[0].subcategory_id, "articles");  // sorted by id
+  EXPECT_EQ(q.points[0].subcategory_id(), "articles");  // sorted by id
   EXPECT_EQ(q.points[0].count, 3);
   EXPECT_EQ(q.points[0].first_seen, a.first_seen);
   EXPECT_EQ(q.points[0].last_seen, a.last_seen);
   EXPECT_EQ(q.points[0].decay_log2, a.decay_log2);
-  EXPECT_EQ(q.points[0].memory.difficulty, 6.25);
-  EXPECT_EQ(q.points[0].memory.last_lapse, 18);
+  EXPECT_EQ(q.points[0].memory->difficulty, 6.25);
+  EXPECT_EQ(q.points[0].memory->last_lapse, 18);
   EXPECT_EQ(q.points[1].decay_log2, kNoDecay);
-  EXPECT_EQ(q.points[1].subcategory, "Verb tenses");
+  EXPECT_EQ(q.points[1].subcategory(), "Verb tenses");
   ASSERT_EQ(q.examples.size(), 2u);
   EXPECT_EQ(q.examples[0].error_id, "e2");
   EXPECT_EQ(q.examples[1].content, "a \"quoted\" line\n");

@@ -167,16 +167,24 @@ bool DecodeUtterance(std::string_view v, StoredUtterance* u) {
   return d.ok();
 }
 
-std::string EncodePoint(const ErrorPoint& p) {
+// A point as stored: the key holds the learner and the subcategory id.
+struct StoredPoint {
+  std::string category, subcategory;
+  int64_t count = 0;
+  Micros first_seen = 0;
+  Micros last_seen = 0;
+  double decay_log2 = kNoDecay;
+};
+
+std::string EncodePoint(const StoredPoint& p) {
   Encoder e;
   e.Str(p.category).Str(p.subcategory).Int(p.count).Int(p.first_seen).Int(p.last_seen);
   e.Real(p.decay_log2);
   return e.Take();
 }
 
-bool DecodePoint(std::string_view subcategory_id, std::string_view v, ErrorPoint* p) {
+bool DecodePoint(std::string_view v, StoredPoint* p) {
   Decoder d(v);
-  p->subcategory_id = std::string(subcategory_id);
   p->category = d.Str();
   p->subcategory = d.Str();
   p->count = d.Int();
@@ -200,9 +208,9 @@ class PointMerge : public rocksdb::AssociativeMergeOperator {
       new_value->assign(value.data(), value.size());
       return true;
     }
-    ErrorPoint p, d;
-    if (!DecodePoint("", std::string_view(existing->data(), existing->size()), &p) ||
-        !DecodePoint("", std::string_view(value.data(), value.size()), &d)) {
+    StoredPoint p, d;
+    if (!DecodePoint(std::string_view(existing->data(), existing->size()), &p) ||
+        !DecodePoint(std::string_view(value.data(), value.size()), &d)) {
       return false;  // RocksDB reports corruption to the read
     }
     p.count += d.count;
@@ -404,8 +412,8 @@ class RocksdbStore::Batch {
   // check of this batch reads a point it changes.
   Status UpsertFrequencies() {
     for (const ErrorDelta& d : deltas_.deltas()) {
-      const ErrorPoint p{d.subcategory_id, d.category, d.subcategory, d.count, d.first_seen,
-                         d.last_seen, d.decay_log2, {}};
+      const StoredPoint p{d.category, d.subcategory, d.count, d.first_seen, d.last_seen,
+                          d.decay_log2};
       writes_.push_back({keys::Point(d.user_id, d.subcategory_id), EncodePoint(p), true});
     }
     return Status::Ok();
@@ -684,8 +692,8 @@ class RocksdbStore::Batch {
     Micros last_error = 0;
     if (Status s = Get(keys::Point(a.user_id, a.subcategory_id), &v, &found); !s.ok()) return s;
     if (found) {
-      ErrorPoint p;
-      if (!DecodePoint(a.subcategory_id, v, &p)) return Corrupt("frequency");
+      StoredPoint p;
+      if (!DecodePoint(v, &p)) return Corrupt("frequency");
       last_error = p.last_seen;
     }
     m = AfterAttempt(WithLapses(m, last_error), a.correct, a.answered_at);
@@ -815,8 +823,8 @@ Status RocksdbStore::RecomputeDecayIfNeeded() {
   for (const auto& [key, decay] : sums) {
     s = db_->Get(rocksdb::ReadOptions(), key, &v);
     if (!s.ok()) return Fail(s, "read frequency");
-    ErrorPoint p;
-    if (!DecodePoint("", v, &p)) return Corrupt("frequency");
+    StoredPoint p;
+    if (!DecodePoint(v, &p)) return Corrupt("frequency");
     p.decay_log2 = decay;
     wb.Put(key, EncodePoint(p));
   }
@@ -958,9 +966,10 @@ Result<Profile> RocksdbStore::LoadProfile(const std::string& user_id) {
   // The points (kind f), then their memory states (g): one scan.
   const std::string learner = keys::IdPrefix(keys::kLearner, user_id);
   for (PrefixScan scan(it.get(), learner + keys::kPoint, false); scan.Valid(); scan.Next()) {
-    ErrorPoint point;
-    if (!DecodePoint(scan.rest(), scan.value(), &point)) return Corrupt("frequency");
-    p.points.push_back(std::move(point));
+    StoredPoint sp;
+    if (!DecodePoint(scan.value(), &sp)) return Corrupt("frequency");
+    p.points.push_back(ErrorPoint{PointNames(scan.rest(), sp.category, sp.subcategory), sp.count,
+                                  sp.first_seen, sp.last_seen, sp.decay_log2, {}});
   }
   static_assert(keys::kMemory == keys::kPoint + 1);
   bool any_memory = false;
@@ -968,7 +977,10 @@ Result<Profile> RocksdbStore::LoadProfile(const std::string& user_id) {
        scan.Next()) {
     any_memory = true;
     ErrorPoint* point = p.Find(scan.rest());
-    if (point != nullptr && !DecodeMemory(scan.value(), &point->memory)) return Corrupt("mastery");
+    if (point == nullptr) continue;
+    MemoryState m;
+    if (!DecodeMemory(scan.value(), &m)) return Corrupt("mastery");
+    point->memory = m;
   }
   // Each error is written with its point, and each attempt with its memory
   // state, and none is ever deleted: a learner without points has no errors,

@@ -68,6 +68,12 @@ std::string Stmt::Text(int col) const {
            : std::string();
 }
 
+std::string_view Stmt::TextView(int col) const {
+  const auto* p = sqlite3_column_text(s_, col);
+  return p ? std::string_view(reinterpret_cast<const char*>(p), sqlite3_column_bytes(s_, col))
+           : std::string_view();
+}
+
 std::optional<std::string> Stmt::OptText(int col) const {
   if (IsNull(col)) return std::nullopt;
   return Text(col);

@@ -35,6 +35,8 @@ class Stmt {
   int Step();
 
   std::string Text(int col) const;
+  // The column's text without a copy: valid until the next Step or Reset.
+  std::string_view TextView(int col) const;
   std::optional<std::string> OptText(int col) const;
   int64_t Int(int col) const { return sqlite3_column_int64(s_, col); }
   double Real(int col) const { return sqlite3_column_double(s_, col); }

@@ -881,8 +881,8 @@ Result<Profile> SqliteStore::LoadProfile(const std::string& user_id) {
   st->Bind(1, user_id);
   int rc;
   while ((rc = st->Step()) == SQLITE_ROW) {
-    p.points.push_back(ErrorPoint{st->Text(0), st->Text(1), st->Text(2), st->Int(3), st->Int(4),
-                                  st->Int(5), st->Real(6), {}});
+    p.points.push_back(ErrorPoint{PointNames(st->TextView(0), st->TextView(1), st->TextView(2)), st->Int(3),
+                                  st->Int(4), st->Int(5), st->Real(6), {}});
   }
   st->Reset();
   if (rc != SQLITE_DONE) return db->Error(rc, "load profile");
@@ -893,7 +893,7 @@ Result<Profile> SqliteStore::LoadProfile(const std::string& user_id) {
   bool any_memory = false;
   while ((rc = m->Step()) == SQLITE_ROW) {
     any_memory = true;
-    ErrorPoint* point = p.Find(m->Text(0));
+    ErrorPoint* point = p.Find(m->TextView(0));
     if (point != nullptr) {
       point->memory = MemoryState{m->Real(1), m->Real(2), m->Int(3), m->Int(4),
                                   m->Int(5), m->Int(6), m->Int(7)};
