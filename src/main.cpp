@@ -48,7 +48,8 @@ void AddServe(CLI::App& app, errata::app::ServeOptions& o) {
   serve->add_option("--flush-interval-us", o.flush_interval_us, "Longest wait to fill a group commit, µs")->capture_default_str();
   serve->add_option("--max-batch", o.max_batch, "Most requests per group commit")->capture_default_str();
   serve->add_option("--queue-capacity", o.queue_capacity, "Most writes waiting; beyond it 503")->capture_default_str();
-  serve->add_option("--cache-size", o.cache_size, "Learner profiles held in memory")->capture_default_str();
+  serve->add_option("--cache-mb", o.cache_mb, "Memory the cached learner profiles may hold, MiB (0: no limit but --cache-size; docs/profile-memory.md)")->capture_default_str();
+  serve->add_option("--cache-size", o.cache_size, "Most learner profiles held in memory (0: no limit but --cache-mb)")->capture_default_str();
   serve->add_option("--cache", o.cache,
                     "Shared profile cache: redis://[:PASSWORD@]HOST[:PORT][/DB], or empty/local for "
                     "none (env ERRATA_CACHE; see docs/redis.md)");

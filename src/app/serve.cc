@@ -119,7 +119,7 @@ int RunServe(const ServeOptions& o) {
                 {{"cache", shared->Describe()}, {"error", shared->last_error()}});
     }
   }
-  ProfileCache cache(store->get(), &metrics, {o.cache_size, ttl_ms * 1000},
+  ProfileCache cache(store->get(), &metrics, {o.cache_size, ttl_ms * 1000, o.cache_mb << 20},
                      shared.get());
   Writer writer(store->get(), &cache, &metrics, {o.flush_interval_us, o.max_batch, o.queue_capacity});
   services = {store->get(), &writer, &cache, &data->taxonomy, &data->bank, &metrics,
@@ -160,6 +160,7 @@ int RunServe(const ServeOptions& o) {
                           {"store", (*store)->Describe()},
                           {"cache", cache.Describe()},
                           {"cache_ttl_ms", ttl_ms},
+                          {"cache_mb", o.cache_mb},
                           {"threads", threads},
                           {"version", ERRATA_VERSION},
                           {"taxonomy", data->taxonomy.version()},
@@ -172,7 +173,7 @@ int RunServe(const ServeOptions& o) {
   Drain(server, std::chrono::seconds(2));
   preloader.Stop();
   if (!hot_path.empty()) {
-    const auto ids = cache.HotLearners(o.cache_size);
+    const auto ids = cache.HotLearners(cache.size());
     if (Status s = SaveHotLearners(ids, hot_path); !s.ok()) {
       log::Warn("cannot save the cached learners for a warm restart", {{"error", s.message()}});
     } else {

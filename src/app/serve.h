@@ -16,7 +16,8 @@ struct ServeOptions {
   int64_t flush_interval_us = 0;
   size_t max_batch = 1000;
   size_t queue_capacity = 10000;
-  size_t cache_size = 200000;
+  size_t cache_mb = 768;  // the profile cache's memory (docs/profile-memory.md); 0: no limit
+  size_t cache_size = 0;  // most learners cached; 0: no limit but cache_mb
   std::string cache;          // empty or "local": no shared cache; redis://... shares profiles
   int64_t cache_ttl_ms = -1;  // local cache TTL; -1: 1000 with PostgreSQL, else 0 (never expire)
   double half_life_days = 14;

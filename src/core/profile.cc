@@ -90,6 +90,29 @@ void Profile::ShrinkToFit() {
   recent_correct.shrink_to_fit();
 }
 
+namespace {
+// The heap block a string owns beyond its own object (none while it is short
+// enough to live inside it).
+size_t HeapBytes(const std::string& s) {
+  return s.capacity() > std::string().capacity() ? s.capacity() + 1 : 0;
+}
+}  // namespace
+
+size_t Profile::MemoryBytes() const {
+  size_t n = sizeof(Profile) + points.capacity() * sizeof(ErrorPoint) +
+             examples.capacity() * sizeof(Example) +
+             recent_correct.capacity() * sizeof(RecentCorrect);
+  for (const auto& p : points) {
+    if (p.memory.boxed()) n += sizeof(MemoryState);
+  }
+  for (const auto& e : examples) {
+    n += HeapBytes(e.error_id) + HeapBytes(e.subcategory_id) + HeapBytes(e.content) +
+         HeapBytes(e.original) + HeapBytes(e.correction);
+  }
+  for (const auto& rc : recent_correct) n += HeapBytes(rc.exercise_id);
+  return n;
+}
+
 bool FrequencyOrder(const ErrorPoint& a, const ErrorPoint& b) {
   if (a.count != b.count) return a.count > b.count;
   if (a.last_seen != b.last_seen) return a.last_seen > b.last_seen;

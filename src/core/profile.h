@@ -63,6 +63,8 @@ class MemoryBox {
   const MemoryState& get() const { return state_ ? *state_ : Default(); }
   operator const MemoryState&() const { return get(); }  // NOLINT: reads as the state
   const MemoryState* operator->() const { return &get(); }
+  // Whether a state is held out of line (the point was practised).
+  bool boxed() const { return state_ != nullptr; }
 
  private:
   static const MemoryState& Default();
@@ -141,6 +143,10 @@ struct Profile {
   int64_t TotalErrors() const;
   // Frees the vectors' spare room (before a profile is cached for long).
   void ShrinkToFit();
+  // An estimate of the memory the profile holds: the object, its vectors'
+  // room and the strings they own on the heap. Interned names are shared
+  // and not counted. The cache's memory budget sums these.
+  size_t MemoryBytes() const;
 };
 
 // The seed route's order: count desc, then last seen desc, then subcategory name.

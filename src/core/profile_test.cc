@@ -238,6 +238,23 @@ TEST(MemoryBoxTest, IsAValue) {
 // The layout the cache's memory budget rests on (docs/profile-memory.md).
 TEST(ProfileTest, APointIsSixWords) { EXPECT_EQ(sizeof(ErrorPoint), 48u); }
 
+TEST(ProfileTest, MemoryBytesCountsWhatTheProfileOwns) {
+  Profile p;
+  EXPECT_EQ(p.MemoryBytes(), sizeof(Profile));
+  p.Apply(Delta("verb-tense", {kT0}));
+  p.Apply(Delta("articles", {kT0}));
+  p.ShrinkToFit();
+  const size_t two_points = p.MemoryBytes();
+  EXPECT_EQ(two_points, sizeof(Profile) + 2 * sizeof(ErrorPoint));  // names are shared
+  p.Find("articles")->memory = MemoryState{.stability_days = 2, .reviews = 1};
+  EXPECT_EQ(p.MemoryBytes(), two_points + sizeof(MemoryState));
+  const std::string content(1000, 'x');
+  p.AddExamples({Example{"e1", "articles", content, "a", "an", 0, 1, kT0}});
+  p.ShrinkToFit();
+  EXPECT_GE(p.MemoryBytes(), two_points + sizeof(MemoryState) + sizeof(Example) + 1000);
+  EXPECT_LT(p.MemoryBytes(), two_points + sizeof(MemoryState) + sizeof(Example) + 1100);
+}
+
 TEST(ProfileTest, ApplyLeavesMemoryAlone) {
   Profile p;
   p.Apply(Delta("verb-tense", {kT0}));

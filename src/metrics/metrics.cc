@@ -104,6 +104,10 @@ std::string Metrics::Render() const {
        "Profiles loaded back in the background after a restart (docs/warm-restart.md).",
        cache_preloaded_.load());
   line("errata_profile_cache_entries", "gauge", "Profiles held in memory.", cache_size_.load());
+  line("errata_profile_cache_bytes", "gauge",
+       "Estimated memory the cached profiles hold, which --cache-mb bounds "
+       "(docs/profile-memory.md).",
+       cache_bytes_.load());
   if (const int up = shared_cache_up_.load(); up >= 0) {
     line("errata_shared_cache_up", "gauge",
          "1 while the shared profile cache (Redis) is in use; 0 while reads fall back to the store.",

@@ -46,6 +46,7 @@ class Metrics {
   // A learner loaded back into the cache after a restart (docs/warm-restart.md).
   void CachePreloaded() { cache_preloaded_.fetch_add(1, std::memory_order_relaxed); }
   void SetCacheSize(int64_t n) { cache_size_.store(n, std::memory_order_relaxed); }
+  void SetCacheBytes(int64_t n) { cache_bytes_.store(n, std::memory_order_relaxed); }
   void QueueRejected() { queue_rejected_.fetch_add(1, std::memory_order_relaxed); }
   // The shared profile cache (Redis), when configured: whether it is in use,
   // its errors (each one also marks it down), and its hits and misses.
@@ -80,6 +81,7 @@ class Metrics {
   std::atomic<uint64_t> cache_misses_{0};
   std::atomic<uint64_t> cache_preloaded_{0};
   std::atomic<int64_t> cache_size_{0};
+  std::atomic<int64_t> cache_bytes_{0};
   std::atomic<int> shared_cache_up_{-1};  // -1: no shared cache configured
   std::atomic<uint64_t> shared_cache_errors_{0};
   std::atomic<uint64_t> shared_cache_hits_{0};

@@ -1,5 +1,6 @@
 #include "store/profile_cache.h"
 
+#include <cstdint>
 #include <functional>
 
 namespace errata {
@@ -13,7 +14,10 @@ ProfileCache::ProfileCache(Store* store, Metrics* metrics, Options options,
       metrics_(metrics),
       options_(options),
       shared_(shared),
-      per_shard_(std::max<size_t>(1, options.capacity / kShards)) {
+      per_shard_(options.capacity == 0 ? SIZE_MAX
+                                       : std::max<size_t>(1, options.capacity / kShards)),
+      per_shard_bytes_(options.max_bytes == 0 ? SIZE_MAX
+                                              : std::max<size_t>(1, options.max_bytes / kShards)) {
   for (size_t i = 0; i < kShards; ++i) shards_.push_back(std::make_unique<Shard>());
 }
 
@@ -86,26 +90,61 @@ Result<std::shared_ptr<const Profile>> ProfileCache::Get(const std::string& user
   return profile;
 }
 
-void ProfileCache::Insert(Shard& shard, const std::string& user_id,
-                          std::shared_ptr<const Profile> p) {
-  auto it = shard.map.find(user_id);
-  if (it != shard.map.end()) {
-    it->second.profile = std::move(p);
-    it->second.loaded_at = NowMicros();
-    shard.lru.splice(shard.lru.begin(), shard.lru, it->second.lru);
-    return;
+size_t ProfileCache::EntryBytes(const std::string& user_id, const Profile& p) {
+  constexpr size_t kMapNode = 2 * sizeof(void*) + sizeof(std::string) + sizeof(Entry);  // + hash
+  constexpr size_t kLruNode = 3 * sizeof(void*);
+  constexpr size_t kSharedCount = 16;  // make_shared's counts beside the Profile
+  // malloc's header and rounding, per block: the map node, the id, the LRU
+  // node, the shared block and the points.
+  constexpr size_t kMallocOverhead = 5 * 12;
+  const size_t id_heap = user_id.size() > std::string().capacity() ? user_id.size() + 1 : 0;
+  return p.MemoryBytes() + kMapNode + sizeof(void*) /* bucket */ + kLruNode + kSharedCount +
+         kMallocOverhead + id_heap;
+}
+
+void ProfileCache::Account(int64_t entries, int64_t bytes) {
+  if (entries != 0) {
+    metrics_->SetCacheSize(entries_.fetch_add(entries, std::memory_order_relaxed) + entries);
   }
-  it = shard.map.emplace(user_id, Entry{std::move(p), {}, NowMicros()}).first;
-  shard.lru.push_front(&it->first);
-  it->second.lru = shard.lru.begin();
-  int64_t added = 1;
-  if (shard.map.size() > per_shard_) {
+  if (bytes != 0) {
+    metrics_->SetCacheBytes(bytes_.fetch_add(bytes, std::memory_order_relaxed) + bytes);
+  }
+}
+
+void ProfileCache::EvictOver(Shard& shard) {
+  int64_t entries = 0, bytes = 0;
+  while (shard.lru.size() > 1 &&
+         (shard.map.size() > per_shard_ || shard.bytes > per_shard_bytes_)) {
     auto victim = shard.map.find(*shard.lru.back());
     shard.lru.pop_back();
+    shard.bytes -= victim->second.bytes;
+    --entries;
+    bytes -= static_cast<int64_t>(victim->second.bytes);
     shard.map.erase(victim);
-    added = 0;
   }
-  if (added) metrics_->SetCacheSize(entries_.fetch_add(1, std::memory_order_relaxed) + 1);
+  Account(entries, bytes);
+}
+
+void ProfileCache::Insert(Shard& shard, const std::string& user_id,
+                          std::shared_ptr<const Profile> p) {
+  const size_t b = EntryBytes(user_id, *p);
+  auto it = shard.map.find(user_id);
+  if (it != shard.map.end()) {
+    const int64_t grew = static_cast<int64_t>(b) - static_cast<int64_t>(it->second.bytes);
+    shard.bytes = shard.bytes + b - it->second.bytes;
+    it->second.profile = std::move(p);
+    it->second.loaded_at = NowMicros();
+    it->second.bytes = b;
+    shard.lru.splice(shard.lru.begin(), shard.lru, it->second.lru);
+    Account(0, grew);
+  } else {
+    it = shard.map.emplace(user_id, Entry{std::move(p), {}, NowMicros(), b}).first;
+    shard.lru.push_front(&it->first);
+    it->second.lru = shard.lru.begin();
+    shard.bytes += b;
+    Account(1, static_cast<int64_t>(b));
+  }
+  EvictOver(shard);
 }
 
 template <typename Edit>
@@ -130,7 +169,14 @@ void ProfileCache::Publish() {
     Shard& shard = ShardFor(user_id);
     std::lock_guard lock(shard.mu);
     auto it = shard.map.find(user_id);  // evicted meanwhile: nothing to update
-    if (it != shard.map.end()) it->second.profile = std::move(profile);
+    if (it == shard.map.end()) continue;
+    const size_t b = EntryBytes(user_id, *profile);
+    const int64_t grew = static_cast<int64_t>(b) - static_cast<int64_t>(it->second.bytes);
+    shard.bytes = shard.bytes + b - it->second.bytes;
+    it->second.bytes = b;
+    it->second.profile = std::move(profile);
+    Account(0, grew);
+    EvictOver(shard);
   }
   staged_.clear();
 }
@@ -207,11 +253,16 @@ void ProfileCache::AddNewUser(const std::string& user_id) {
 
 bool ProfileCache::InsertCold(Shard& shard, const std::string& user_id,
                               std::shared_ptr<const Profile> p) {
-  if (shard.map.contains(user_id) || shard.map.size() >= per_shard_) return false;
-  auto it = shard.map.emplace(user_id, Entry{std::move(p), {}, NowMicros()}).first;
+  const size_t b = EntryBytes(user_id, *p);
+  if (shard.map.contains(user_id) || shard.map.size() >= per_shard_ ||
+      shard.bytes + b > per_shard_bytes_) {
+    return false;
+  }
+  auto it = shard.map.emplace(user_id, Entry{std::move(p), {}, NowMicros(), b}).first;
   shard.lru.push_back(&it->first);
   it->second.lru = std::prev(shard.lru.end());
-  metrics_->SetCacheSize(entries_.fetch_add(1, std::memory_order_relaxed) + 1);
+  shard.bytes += b;
+  Account(1, static_cast<int64_t>(b));
   return true;
 }
 
@@ -239,7 +290,7 @@ ProfileCache::Preloaded ProfileCache::Preload(const std::string& user_id) {
   {
     std::lock_guard lock(shard.mu);
     if (shard.map.contains(user_id)) return Preloaded::kPresent;
-    if (shard.map.size() >= per_shard_) return Preloaded::kFull;
+    if (shard.map.size() >= per_shard_ || shard.bytes >= per_shard_bytes_) return Preloaded::kFull;
     guard = shard.BeginLoad(Slot(user_id));
   }
   auto loaded = store_->LoadProfile(user_id);
@@ -257,6 +308,10 @@ ProfileCache::Preloaded ProfileCache::Preload(const std::string& user_id) {
 
 size_t ProfileCache::size() const {
   return static_cast<size_t>(entries_.load(std::memory_order_relaxed));
+}
+
+size_t ProfileCache::bytes() const {
+  return static_cast<size_t>(bytes_.load(std::memory_order_relaxed));
 }
 
 }  // namespace errata

@@ -67,12 +67,15 @@ class SharedProfiles {
 class ProfileCache {
  public:
   struct Options {
-    size_t capacity = 200'000;  // learners held at most
+    size_t capacity = 0;  // learners held at most; 0: no limit but max_bytes
     // How long a loaded profile is served before it is loaded again. 0: never
     // expire (one node owns the writes). Nodes sharing a store without Redis
     // set it short (1 s): a node may serve a profile up to ttl old after a
     // write through another node; writes are never lost.
     Micros ttl = 0;
+    // The memory the cached profiles may hold, by Profile::MemoryBytes plus
+    // each entry's own cost (docs/profile-memory.md); 0: no limit but capacity.
+    size_t max_bytes = size_t{768} << 20;
   };
   // `shared` (may be null) outlives the cache.
   ProfileCache(Store* store, Metrics* metrics, Options options, SharedProfiles* shared = nullptr);
@@ -115,6 +118,8 @@ class ProfileCache {
   // only (a shared cache fills on its own misses).
   void AddNewUser(const std::string& user_id);
   size_t size() const;
+  // The estimated memory the cached profiles hold (what max_bytes bounds).
+  size_t bytes() const;
 
   // Warm restart (docs/warm-restart.md). The cached learners' ids, at most
   // `max`: each shard's most recently read first, the shards interleaved.
@@ -138,11 +143,13 @@ class ProfileCache {
     std::shared_ptr<const Profile> profile;
     Lru::iterator lru;
     Micros loaded_at = 0;
+    size_t bytes = 0;  // EntryBytes when cached
   };
   struct Shard {
     mutable std::mutex mu;
     std::unordered_map<std::string, Entry> map;  // guarded by mu
     Lru lru;                                     // guarded by mu; front = most recent
+    size_t bytes = 0;                            // guarded by mu; the entries' EntryBytes
     // Per hash slot of user ids: commits in progress, and a generation bumped
     // when one starts or ends. A load is cached only if no commit touching its
     // slot was in progress or started meanwhile (guarded by mu).
@@ -174,6 +181,14 @@ class ProfileCache {
   // Swaps the staged copies in (those whose learner is still cached).
   void Publish();
   void Insert(Shard& shard, const std::string& user_id, std::shared_ptr<const Profile> p);
+  // What an entry costs: its profile's MemoryBytes, its id, and the map's,
+  // the LRU's and the shared pointer's blocks.
+  static size_t EntryBytes(const std::string& user_id, const Profile& p);
+  // Evicts from the cold end while the shard is over its learners or bytes,
+  // keeping at least the most recent entry (shard.mu held).
+  void EvictOver(Shard& shard);
+  // Keeps the totals behind size(), bytes() and /metrics.
+  void Account(int64_t entries, int64_t bytes);
   // Caches a learner at the cold end of the LRU if the shard has free room
   // and does not hold them; returns whether it did. shard.mu is held.
   bool InsertCold(Shard& shard, const std::string& user_id, std::shared_ptr<const Profile> p);
@@ -182,11 +197,13 @@ class ProfileCache {
   Metrics* metrics_;
   Options options_;
   SharedProfiles* shared_;
-  size_t per_shard_;
+  size_t per_shard_;        // learners per shard
+  size_t per_shard_bytes_;  // bytes per shard
   std::vector<std::unique_ptr<Shard>> shards_;
   // Entries over all shards, kept by Insert: the writer used to lock every
   // shard after each commit just to count them for /metrics.
   std::atomic<int64_t> entries_{0};
+  std::atomic<int64_t> bytes_{0};
   // The commit in progress (writer thread only): its staged profiles.
   std::unordered_map<std::string, std::shared_ptr<Profile>> staged_;
 };

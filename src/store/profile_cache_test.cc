@@ -230,6 +230,42 @@ TEST_F(ProfileCacheTest, APreloadNeverEvicts) {
   EXPECT_EQ(b.HotLearners(1000), before);
 }
 
+// The memory budget bounds the cache by each entry's estimated bytes: with
+// room for three empty profiles per shard, it holds three at most per shard.
+TEST_F(ProfileCacheTest, TheMemoryBudgetBoundsTheCache) {
+  size_t one = 0;
+  {
+    ProfileCache probe(fault_.get(), &metrics_, {0, 0, 0});
+    ASSERT_TRUE(probe.Get(NewUuidV7(NowMicros())).ok());
+    one = probe.bytes();  // an unknown learner's entry; every id has the same length
+  }
+  ASSERT_GT(one, sizeof(Profile));
+  Metrics m({});
+  ProfileCache b(fault_.get(), &m, {0, 0, 64 * (3 * one + one / 2)});
+  for (int i = 0; i < 3000; ++i) ASSERT_TRUE(b.Get(NewUuidV7(NowMicros())).ok());
+  EXPECT_LE(b.size(), 64u * 3);
+  EXPECT_GT(b.size(), 64u * 2);  // 3000 reads fill nearly every shard
+  EXPECT_EQ(b.bytes(), b.size() * one);
+  const std::string text = m.Render();
+  EXPECT_NE(text.find("errata_profile_cache_bytes " + std::to_string(b.bytes()) + "\n"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(b.Preload(NewUuidV7(NowMicros())) == ProfileCache::Preloaded::kLoaded,
+            b.size() < 64u * 3);  // a preload only takes free room
+}
+
+// A commit that grows a cached profile grows the cache's bytes with it.
+TEST_F(ProfileCacheTest, ACommitsGrowthIsCounted) {
+  const Utterance u = NewLearner();
+  ASSERT_TRUE(a_->Get(u.user_id).ok());
+  const size_t before = a_->bytes();
+  AddError(u);  // a new point
+  auto p = a_->Get(u.user_id);
+  ASSERT_TRUE(p.ok());
+  ASSERT_NE((*p)->Find("pronouns"), nullptr);
+  EXPECT_GE(a_->bytes(), before + sizeof(ErrorPoint));
+}
+
 // A preload that a commit for the learner overlaps is not cached, as with a
 // read's miss: it could hold the profile from before the commit.
 TEST_F(ProfileCacheTest, APreloadDuringACommitIsNotCached) {
