@@ -363,6 +363,22 @@ class BadInput(BadInputBase):
         self.assertEqual(top_counts(c, u["user_id"]), {"pronouns": 1})
         self.assertEqual(self.api_state(), self.snapshot)
 
+    def test_a_request_without_an_id_gets_a_new_one(self):
+        """A missing or overlong X-Request-Id is replaced by a new id: 8 hex digits
+        of this process, a dash, and a hex counter that moves on each request."""
+        ids = []
+        for headers in ({}, {"X-Request-Id": "x" * 65}, {}):
+            st, got, _ = self.c.get("/healthz", headers=headers)
+            self.assertEqual(st, 200)
+            ids.append(got.get("X-Request-Id"))
+        for rid in ids:
+            self.assertRegex(rid or "", r"^[0-9a-f]{8}-[0-9a-f]+$")
+        prefixes = {rid.split("-")[0] for rid in ids}
+        counters = [int(rid.split("-")[1], 16) for rid in ids]
+        self.assertEqual(len(prefixes), 1, ids)
+        self.assertLess(counters[0], counters[1])
+        self.assertLess(counters[1], counters[2])
+
 
 class BodyLimit(BadInputBase):
     server_args = ("--body-limit", "1000")
