@@ -128,24 +128,33 @@ void ProfileCache::EvictOver(Shard& shard) {
 
 void ProfileCache::Insert(Shard& shard, const std::string& user_id,
                           std::shared_ptr<const Profile> p) {
-  const size_t b = EntryBytes(user_id, *p);
   auto it = shard.map.find(user_id);
   if (it != shard.map.end()) {
-    const int64_t grew = static_cast<int64_t>(b) - static_cast<int64_t>(it->second.bytes);
-    shard.bytes = shard.bytes + b - it->second.bytes;
-    it->second.profile = std::move(p);
+    Replace(shard, it->second, user_id, std::move(p));
     it->second.loaded_at = NowMicros();
-    it->second.bytes = b;
     shard.lru.splice(shard.lru.begin(), shard.lru, it->second.lru);
-    Account(0, grew);
   } else {
-    it = shard.map.emplace(user_id, Entry{std::move(p), {}, NowMicros(), b}).first;
-    shard.lru.push_front(&it->first);
-    it->second.lru = shard.lru.begin();
-    shard.bytes += b;
-    Account(1, static_cast<int64_t>(b));
+    const size_t b = EntryBytes(user_id, *p);
+    Add(shard, user_id, std::move(p), b, /*hot=*/true);
   }
   EvictOver(shard);
+}
+
+void ProfileCache::Add(Shard& shard, const std::string& user_id, std::shared_ptr<const Profile> p,
+                       size_t bytes, bool hot) {
+  auto it = shard.map.emplace(user_id, Entry{std::move(p), {}, NowMicros(), bytes}).first;
+  it->second.lru = shard.lru.insert(hot ? shard.lru.begin() : shard.lru.end(), &it->first);
+  shard.bytes += bytes;
+  Account(1, static_cast<int64_t>(bytes));
+}
+
+void ProfileCache::Replace(Shard& shard, Entry& e, const std::string& user_id,
+                           std::shared_ptr<const Profile> p) {
+  const size_t b = EntryBytes(user_id, *p);
+  shard.bytes = shard.bytes + b - e.bytes;
+  Account(0, static_cast<int64_t>(b) - static_cast<int64_t>(e.bytes));
+  e.bytes = b;
+  e.profile = std::move(p);
 }
 
 template <typename Edit>
@@ -171,12 +180,7 @@ void ProfileCache::Publish() {
     std::lock_guard lock(shard.mu);
     auto it = shard.map.find(user_id);  // evicted meanwhile: nothing to update
     if (it == shard.map.end()) continue;
-    const size_t b = EntryBytes(user_id, *profile);
-    const int64_t grew = static_cast<int64_t>(b) - static_cast<int64_t>(it->second.bytes);
-    shard.bytes = shard.bytes + b - it->second.bytes;
-    it->second.bytes = b;
-    it->second.profile = std::move(profile);
-    Account(0, grew);
+    Replace(shard, it->second, user_id, std::move(profile));
     EvictOver(shard);
   }
   staged_.clear();
@@ -259,11 +263,7 @@ bool ProfileCache::InsertCold(Shard& shard, const std::string& user_id,
       shard.bytes + b > per_shard_bytes_) {
     return false;
   }
-  auto it = shard.map.emplace(user_id, Entry{std::move(p), {}, NowMicros(), b}).first;
-  shard.lru.push_back(&it->first);
-  it->second.lru = std::prev(shard.lru.end());
-  shard.bytes += b;
-  Account(1, static_cast<int64_t>(b));
+  Add(shard, user_id, std::move(p), b, /*hot=*/false);
   return true;
 }
 

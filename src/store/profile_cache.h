@@ -181,6 +181,12 @@ class ProfileCache {
   // Swaps the staged copies in (those whose learner is still cached).
   void Publish();
   void Insert(Shard& shard, const std::string& user_id, std::shared_ptr<const Profile> p);
+  // Caches a new entry of `bytes` at the hot or the cold end of the LRU, and
+  // swaps an entry's profile; both keep the shard's bytes (shard.mu held).
+  void Add(Shard& shard, const std::string& user_id, std::shared_ptr<const Profile> p,
+           size_t bytes, bool hot);
+  void Replace(Shard& shard, Entry& e, const std::string& user_id,
+               std::shared_ptr<const Profile> p);
   // What an entry costs: its profile's MemoryBytes, its id, and the map's,
   // the LRU's and the shared pointer's blocks.
   static size_t EntryBytes(const std::string& user_id, const Profile& p);
