@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <mutex>
 
 #include "core/ids.h"
 #include "log/log.h"
@@ -49,25 +51,46 @@ void Preloader::Run(std::stop_token stop) {
   std::ifstream in(path_);
   if (!in) return;
   const auto start = std::chrono::steady_clock::now();
-  size_t listed = 0, loaded = 0, full = 0;
-  std::string line;
-  while (!stop.stop_requested() && std::getline(in, line)) {
-    auto id = CanonicalUuid(line);
-    if (!id) continue;
-    ++listed;
-    switch (cache_->Preload(*id)) {
-      case ProfileCache::Preloaded::kLoaded: ++loaded; break;
-      case ProfileCache::Preloaded::kFull: ++full; break;
-      case ProfileCache::Preloaded::kPresent:
-      case ProfileCache::Preloaded::kSkipped: break;
-      case ProfileCache::Preloaded::kFailed:
-        log::Warn("warm restart stopped: the store failed", {{"loaded", loaded}});
-        return;
+  std::mutex mu;  // guards `in`
+  std::atomic<size_t> listed = 0, loaded = 0, full = 0;
+  std::atomic<bool> failed = false;
+  auto next = [&](std::string* id) {
+    std::lock_guard lock(mu);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (auto canonical = CanonicalUuid(line)) {
+        *id = std::move(*canonical);
+        return true;
+      }
     }
+    return false;
+  };
+  auto work = [&] {
+    std::string id;
+    while (!stop.stop_requested() && !failed && next(&id)) {
+      ++listed;
+      switch (cache_->Preload(id)) {
+        case ProfileCache::Preloaded::kLoaded: ++loaded; break;
+        case ProfileCache::Preloaded::kFull: ++full; break;
+        case ProfileCache::Preloaded::kPresent:
+        case ProfileCache::Preloaded::kSkipped: break;
+        case ProfileCache::Preloaded::kFailed: failed = true; break;
+      }
+    }
+  };
+  {
+    std::vector<std::jthread> workers;
+    for (int i = 1; i < threads_; ++i) workers.emplace_back(work);
+    work();
+  }  // joins the workers
+  if (failed) {
+    log::Warn("warm restart stopped: the store failed", {{"loaded", loaded.load()}});
+    return;
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  log::Info("warm restart", {{"listed", listed}, {"loaded", loaded}, {"no_room", full},
+  log::Info("warm restart", {{"listed", listed.load()}, {"loaded", loaded.load()},
+                             {"no_room", full.load()}, {"threads", threads_},
                              {"stopped_early", stop.stop_requested()}, {"seconds", seconds}});
 }
 

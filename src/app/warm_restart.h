@@ -6,6 +6,7 @@
 // profiles are read from the store, so they are as exact as any read.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <stop_token>
 #include <string>
@@ -22,10 +23,13 @@ namespace errata::app {
 Status SaveHotLearners(const std::vector<std::string>& ids, const std::string& path);
 
 // Loads the learners listed at `path` (by SaveHotLearners) into `cache`, in
-// order, on a thread of its own. A missing file is an empty list.
+// about their order, on `threads` threads of its own (each load waits on the
+// store, and a node is idle right after a start). A missing file is an empty
+// list.
 class Preloader {
  public:
-  Preloader(ProfileCache* cache, std::string path) : cache_(cache), path_(std::move(path)) {}
+  Preloader(ProfileCache* cache, std::string path, int threads = 2)
+      : cache_(cache), path_(std::move(path)), threads_(std::max(1, threads)) {}
   ~Preloader() { Stop(); }
   void Start();
   // Stops early if still running, and waits for the thread.
@@ -36,6 +40,7 @@ class Preloader {
 
   ProfileCache* cache_;
   std::string path_;
+  int threads_;
   std::jthread thread_;
 };
 
