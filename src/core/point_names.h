@@ -29,8 +29,8 @@ class PointNames {
                               category() == o.category() && subcategory() == o.subcategory());
   }
 
-  // Distinct names held (for tests and /metrics): names no point refers to
-  // any more are dropped as the table grows.
+  // Distinct names held (for tests): names no point refers to any more are
+  // dropped as the table grows.
   static size_t Interned();
 
  private:

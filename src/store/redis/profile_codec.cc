@@ -54,13 +54,6 @@ MemoryState DecodeMemory(std::string_view s) {
   return m;
 }
 
-bool IsDefault(const MemoryState& m) {
-  const MemoryState d;
-  return m.stability_days == d.stability_days && m.difficulty == d.difficulty &&
-         m.last_review == d.last_review && m.reviews == d.reviews && m.lapses == d.lapses &&
-         m.last_correct == d.last_correct && m.last_lapse == d.last_lapse;
-}
-
 std::string Str(const json::object& o, const char* key) {
   const json::value* v = o.if_contains(key);
   return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
@@ -125,7 +118,7 @@ std::vector<std::string> EncodeProfile(const Profile& p) {
     add("f:" + s, std::to_string(pt.first_seen));
     add("l:" + s, std::to_string(pt.last_seen));
     add("d:" + s, EncodeDouble(pt.decay_log2));
-    if (!IsDefault(pt.memory)) add("m:" + s, EncodeMemory(pt.memory));
+    if (pt.memory.get() != MemoryState{}) add("m:" + s, EncodeMemory(pt.memory));
   }
   for (const auto& e : p.examples) add(ExampleField(e), EncodeExample(e));
   for (size_t i = 0; i < p.recent_correct.size(); ++i) {
