@@ -92,6 +92,19 @@ void BM_ProfileApply(benchmark::State& state) {
 }
 BENCHMARK(BM_ProfileApply);
 
+// A learner's first error of a subcategory: the point is created, and its
+// names interned (docs/profile-memory.md), as on every new learner's write.
+void BM_ProfileApplyNewPoint(benchmark::State& state) {
+  ErrorDelta d{"u", "subject-verb-agreement", "Grammar", "Subject-Verb Agreement"};
+  d.Add(1'790'000'000LL * kMicrosPerSecond, 14 * kMicrosPerDay);
+  for (auto _ : state) {
+    Profile p;
+    p.Apply(d);
+    benchmark::DoNotOptimize(p);
+  }
+}
+BENCHMARK(BM_ProfileApplyNewPoint);
+
 void BM_RankProfile(benchmark::State& state) {
   Profile p = MakeProfile(static_cast<int>(state.range(0)));
   for (auto _ : state) {

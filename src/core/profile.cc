@@ -37,11 +37,6 @@ void ErrorDelta::Merge(const ErrorDelta& o) {
   decay_log2 = LogAdd2(decay_log2, o.decay_log2);
 }
 
-const MemoryState& MemoryBox::Default() {
-  static const MemoryState kDefault;
-  return kDefault;
-}
-
 ErrorPoint* Profile::Find(std::string_view id) {
   for (auto& p : points) {
     if (p.subcategory_id() == id) return &p;

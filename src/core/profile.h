@@ -60,14 +60,14 @@ class MemoryBox {
     return *this;
   }
 
-  const MemoryState& get() const { return state_ ? *state_ : Default(); }
+  const MemoryState& get() const { return state_ ? *state_ : kDefault; }
   operator const MemoryState&() const { return get(); }  // NOLINT: reads as the state
   const MemoryState* operator->() const { return &get(); }
   // Whether a state is held out of line (the point was practised).
   bool boxed() const { return state_ != nullptr; }
 
  private:
-  static const MemoryState& Default();
+  static constexpr MemoryState kDefault{};
   std::unique_ptr<MemoryState> state_;
 };
 
