@@ -114,9 +114,6 @@ class Taxonomy {
  private:
   friend class TaxonomyBuilder;
 
-  template <typename V>
-  using Map = StringMap<V>;
-
   struct NameHit {
     size_t index;  // into subcategories_
     Resolution::How how;
@@ -130,7 +127,7 @@ class Taxonomy {
   // same way every time. Bounded: cleared when full. Shared by copies.
   struct TypoMemo {
     std::mutex mu;
-    Map<size_t> found;  // input -> index, SIZE_MAX: none
+    StringMap<size_t> found;  // input -> index, SIZE_MAX: none
   };
 
   Taxonomy() = default;
@@ -143,11 +140,11 @@ class Taxonomy {
   std::string version_;
   std::vector<Category> categories_;
   std::vector<Subcategory> subcategories_;
-  Map<size_t> by_id_;                 // id -> subcategories_ index
-  Map<size_t> by_display_;            // exact display name -> index
-  Map<NameHit> by_normalized_;        // normalised name / id / alias -> hit
-  Map<size_t> by_code_;               // lower-case code -> index
-  Map<size_t> category_by_normalized_;  // normalised category name / id -> categories_ index
+  StringMap<size_t> by_id_;                 // id -> subcategories_ index
+  StringMap<size_t> by_display_;            // exact display name -> index
+  StringMap<NameHit> by_normalized_;        // normalised name / id / alias -> hit
+  StringMap<size_t> by_code_;               // lower-case code -> index
+  StringMap<size_t> category_by_normalized_;  // normalised category name / id -> categories_ index
   std::vector<TypoTerm> typo_terms_;
   std::shared_ptr<TypoMemo> typo_memo_ = std::make_shared<TypoMemo>();
   size_t max_code_length_ = 0;  // longer inputs cannot be codes

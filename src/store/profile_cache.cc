@@ -176,6 +176,7 @@ void ProfileCache::Update(const std::string& user_id, Edit edit) {
 
 void ProfileCache::Publish() {
   for (auto& [user_id, profile] : staged_) {
+    profile->ShrinkToFit();  // a new point doubled the exact copy's vector
     Shard& shard = ShardFor(user_id);
     std::lock_guard lock(shard.mu);
     auto it = shard.map.find(user_id);  // evicted meanwhile: nothing to update

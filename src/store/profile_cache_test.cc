@@ -264,6 +264,21 @@ TEST_F(ProfileCacheTest, ACommitsGrowthIsCounted) {
   ASSERT_TRUE(p.ok());
   ASSERT_NE((*p)->Find("pronouns"), nullptr);
   EXPECT_GE(a_->bytes(), before + sizeof(ErrorPoint));
+  // Three new points in one commit: the staged copy's vector grows to room
+  // for four, and is shrunk when published.
+  const Utterance v = NewLearner();
+  ASSERT_TRUE(a_->Get(v.user_id).ok());
+  WriteOp op;
+  op.kind = WriteOp::Kind::kAddErrors;
+  op.utterance = v;
+  op.utterance.errors = {PronounError(), PronounError(), PronounError()};
+  op.utterance.errors[1].subcategory = op.utterance.errors[1].subcategory_id = "articles";
+  op.utterance.errors[2].subcategory = op.utterance.errors[2].subcategory_id = "prepositions";
+  ASSERT_TRUE(Write({op}).status.ok());
+  auto q = a_->Get(v.user_id);
+  ASSERT_TRUE(q.ok());
+  ASSERT_EQ((*q)->points.size(), 3u);
+  EXPECT_EQ((*q)->points.capacity(), 3u);
 }
 
 // A preload that a commit for the learner overlaps is not cached, as with a
