@@ -105,8 +105,11 @@ int HexValue(char c) {
   return -1;
 }
 
+bool Encoded(std::string_view s) { return s.find_first_of("%+") != std::string_view::npos; }
+
 // Decodes %XX escapes and '+' (a space in forms). A malformed escape stays as is.
 std::string Decode(std::string_view s) {
+  if (!Encoded(s)) return std::string(s);
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {
@@ -133,7 +136,9 @@ std::optional<std::string> QueryParam(std::string_view query, std::string_view k
     const std::string_view pair = query.substr(0, amp);
     query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
     const size_t eq = pair.find('=');
-    if (Decode(pair.substr(0, eq)) != key) continue;
+    const std::string_view name = pair.substr(0, eq);
+    // Most names are plain: compare them in place, without decoding a copy.
+    if (Encoded(name) ? Decode(name) != key : name != key) continue;
     return eq == std::string_view::npos ? std::string() : Decode(pair.substr(eq + 1));
   }
   return std::nullopt;

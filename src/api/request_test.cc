@@ -11,6 +11,11 @@ TEST(QueryParamTest, FindsDecodedValues) {
   EXPECT_EQ(QueryParam("a=x%20y+z", "a"), "x y z");
   EXPECT_EQ(QueryParam("a=1", "b"), std::nullopt);
   EXPECT_EQ(QueryParam("flag", "flag"), "");
+  // Names are decoded too; a plain name is compared in place.
+  EXPECT_EQ(QueryParam("top%5Fn=7&n=2", "top_n"), "7");
+  EXPECT_EQ(QueryParam("top%5Fn=7&n=2", "n"), "2");
+  EXPECT_EQ(QueryParam("my+key=v", "my key"), "v");
+  EXPECT_EQ(QueryParam("nn=1&n=3", "n"), "3");
 }
 
 TEST(FieldsTest, ReportsTheFirstBadField) {

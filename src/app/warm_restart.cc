@@ -1,6 +1,7 @@
 #include "app/warm_restart.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -37,7 +38,10 @@ Status SaveHotLearners(const std::vector<std::string>& ids, const std::string& p
 }
 
 void Preloader::Start() {
-  thread_ = std::jthread([this](std::stop_token stop) { Run(stop); });
+  thread_ = std::jthread([this](std::stop_token stop) {
+    pthread_setname_np(pthread_self(), "preload");
+    Run(stop);
+  });
 }
 
 void Preloader::Stop() {

@@ -21,11 +21,22 @@ std::mt19937_64& Generator() {
 
 std::optional<std::string> CanonicalUuid(std::string_view text) {
   if (text.size() != 36) return std::nullopt;
-  std::string out(text);
-  for (size_t i = 0; i < out.size(); ++i) {
-    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? out[i] != '-' : !IsHex(out[i])) return std::nullopt;
-    if (out[i] >= 'A' && out[i] <= 'F') out[i] = static_cast<char>(out[i] - 'A' + 'a');
+  if (text[8] != '-' || text[13] != '-' || text[18] != '-' || text[23] != '-') return std::nullopt;
+  bool upper = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) continue;
+    const char c = text[i];
+    if (c >= 'A' && c <= 'F') {
+      upper = true;
+    } else if (!IsHex(c)) {
+      return std::nullopt;
+    }
+  }
+  std::optional<std::string> out(std::in_place, text);
+  if (upper) {
+    for (char& c : *out) {
+      if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
+    }
   }
   return out;
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/beast/http/message.hpp>
+#include <boost/container/small_vector.hpp>
 #include <boost/beast/http/string_body.hpp>
 
 #include <functional>
@@ -38,6 +39,7 @@ struct Response {
 using Respond = std::function<void(Response)>;
 
 // The path parameters a route captured, in pattern order ("{id}" -> value).
-using PathParams = std::vector<std::string_view>;
+// No route has more than two, so they live inside the request's context.
+using PathParams = boost::container::small_vector<std::string_view, 2>;
 
 }  // namespace errata::http

@@ -1,34 +1,49 @@
 #include "http/router.h"
 
+#include <array>
+#include <stdexcept>
+
 namespace errata::http {
 namespace {
 
-// Splits "/a/b/" into {"a", "b", ""}: a trailing slash is a segment of its own,
-// so "/users/" and "/users" are different routes, as in the original service.
-template <typename S>
-std::vector<S> Split(std::string_view path) {
-  std::vector<S> out;
+// The most segments a route has; a longer path matches nothing.
+constexpr size_t kMaxSegments = 8;
+
+// A path's segments, without allocating: "/a/b/" is {"a", "b", ""}. A
+// trailing slash is a segment of its own, so "/users/" and "/users" are
+// different routes, as in the original service. count > kMaxSegments when
+// the path is longer than any route.
+struct PathSegments {
+  std::array<std::string_view, kMaxSegments> at;
+  size_t count = 0;
+};
+
+PathSegments SplitPath(std::string_view path) {
+  PathSegments out;
   if (!path.empty() && path.front() == '/') path.remove_prefix(1);
-  size_t start = 0;
-  for (;;) {
+  for (size_t start = 0;;) {
     const size_t slash = path.find('/', start);
-    out.emplace_back(path.substr(start, slash - start));
+    if (out.count == kMaxSegments) {
+      out.count = kMaxSegments + 1;
+      break;
+    }
+    out.at[out.count++] = path.substr(start, slash - start);
     if (slash == std::string_view::npos) break;
     start = slash + 1;
   }
   return out;
 }
 
-bool Matches(const std::vector<std::string>& pattern, const std::vector<std::string_view>& path,
+bool Matches(const std::vector<std::string>& pattern, const PathSegments& path,
              PathParams* params) {
-  if (pattern.size() != path.size()) return false;
+  if (pattern.size() != path.count) return false;
   params->clear();
   for (size_t i = 0; i < pattern.size(); ++i) {
     const std::string& p = pattern[i];
     if (!p.empty() && p.front() == '{') {
-      if (path[i].empty()) return false;
-      params->push_back(path[i]);
-    } else if (p != path[i]) {
+      if (path.at[i].empty()) return false;
+      params->push_back(path.at[i]);
+    } else if (p != path.at[i]) {
       return false;
     }
   }
@@ -38,13 +53,15 @@ bool Matches(const std::vector<std::string>& pattern, const std::vector<std::str
 }  // namespace
 
 void Router::Add(Route route) {
-  segments_.push_back(Split<std::string>(route.pattern));
+  const PathSegments parts = SplitPath(route.pattern);
+  if (parts.count > kMaxSegments) throw std::logic_error("route has too many segments: " + route.pattern);
+  segments_.emplace_back(parts.at.begin(), parts.at.begin() + parts.count);
   routes_.push_back(std::move(route));
 }
 
 Router::Match Router::Find(boost::beast::http::verb method, std::string_view path, size_t* index,
                            PathParams* params, std::string* allow) const {
-  const auto parts = Split<std::string_view>(path);
+  const PathSegments parts = SplitPath(path);
   bool path_known = false;
   allow->clear();
   for (size_t i = 0; i < routes_.size(); ++i) {

@@ -1,5 +1,7 @@
 #include "http/server.h"
 
+#include <pthread.h>
+
 #include <boost/asio/strand.hpp>
 
 #include <algorithm>
@@ -75,7 +77,11 @@ void Server::Start() {
   Accept();
   for (int i = 0; i < options_.threads; ++i) {
     net::io_context* ctx = contexts_[i % contexts_.size()].get();
-    threads_.emplace_back([ctx] { ctx->run(); });
+    threads_.emplace_back([ctx, i] {
+      const std::string name = "http-" + std::to_string(i);
+      pthread_setname_np(pthread_self(), name.c_str());
+      ctx->run();
+    });
   }
 }
 

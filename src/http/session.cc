@@ -101,12 +101,12 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     const size_t q = target.find('?');
     const std::string_view path = target.substr(0, q);
     const std::string_view query = q == std::string_view::npos ? "" : target.substr(q + 1);
-    PathParams params;
+    RouteContext ctx{req_, {}, query, request_id_};
     std::string allow;
     size_t index = 0;
     const Router& router = server_->router();
     route_ = router.routes().size();
-    switch (router.Find(req_.method(), path, &index, &params, &allow)) {
+    switch (router.Find(req_.method(), path, &index, &ctx.params, &allow)) {
       case Router::Match::kNoRoute:
         return Write(server_->errors()(404, "route_not_found", "Not Found", path));
       case Router::Match::kWrongMethod: {
@@ -118,7 +118,6 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
         break;
     }
     route_ = index;
-    RouteContext ctx{req_, std::move(params), query, request_id_};
     // dispatch: a handler that answers at once (a read) writes on this
     // thread without a trip through the queue; an answer from another thread
     // (the writer's, after a commit) is posted to the connection's executor.

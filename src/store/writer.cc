@@ -1,5 +1,7 @@
 #include "store/writer.h"
 
+#include <pthread.h>
+
 #include <chrono>
 
 #include "core/own_words.h"
@@ -13,8 +15,14 @@ Writer::Writer(Store* store, ProfileCache* cache, Metrics* metrics, Options opti
 Writer::~Writer() { Stop(); }
 
 void Writer::Start() {
-  if (store_->DeferredSync()) sync_thread_ = std::thread([this] { SyncLoop(); });
-  thread_ = std::thread([this] { Run(); });
+  if (store_->DeferredSync()) sync_thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "writer-sync");
+      SyncLoop();
+    });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "writer");
+    Run();
+  });
 }
 
 void Writer::Stop() {
