@@ -121,7 +121,12 @@ int RunServe(const ServeOptions& o) {
   }
   ProfileCache cache(store->get(), &metrics, {o.cache_size, ttl_ms * 1000, o.cache_mb << 20},
                      shared.get());
-  Writer writer(store->get(), &cache, &metrics, {o.flush_interval_us, o.max_batch, o.queue_capacity});
+  Writer::Options wo;
+  wo.flush_interval = o.flush_interval_us;
+  wo.max_batch = o.max_batch;
+  wo.queue_capacity = o.queue_capacity;
+  wo.pipelined = o.pipelined_commits;
+  Writer writer(store->get(), &cache, &metrics, wo);
   services = {store->get(), &writer, &cache, &data->taxonomy, &data->bank, &metrics,
               api::Config{half_life}};
   services.config.assets_dir = o.assets_dir;

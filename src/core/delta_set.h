@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -23,11 +24,14 @@ class DeltaSet {
   size_t size() const { return deltas_.size(); }
   void clear() { deltas_.clear(); index_.clear(); }
   const std::vector<ErrorDelta>& deltas() const { return deltas_; }
+  // The delta of one point, or null.
+  const ErrorDelta* Find(std::string_view user_id, std::string_view subcategory_id) const;
 
  private:
   Micros half_life_;
   std::vector<ErrorDelta> deltas_;
-  std::unordered_map<std::string, size_t> index_;  // user_id + '\0' + subcategory_id
+  static std::string Key(std::string_view user_id, std::string_view subcategory_id);
+  std::unordered_map<std::string, size_t> index_;  // Key(): user_id + '\0' + subcategory_id
 };
 
 }  // namespace errata

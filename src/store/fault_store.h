@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <functional>
+#include <memory>
+#include <vector>
 
 #include "store/store.h"
 
@@ -18,17 +20,43 @@ class FaultStore : public Store {
   // Runs at the start of every LoadProfile (set it before any thread loads):
   // lets a test make something happen while a load is in progress.
   std::function<void()> during_load;
+  // Pipelined stores: runs after every PrepareBatch, with whether a batch was
+  // being written meanwhile, and at the start of every WritePrepared (set
+  // them before the writer starts): lets a test hold a write until the next
+  // batch is prepared.
+  std::function<void(bool behind)> after_prepare;
+  std::function<void()> before_write;
+  // The next WritePrepared fails with Unavailable and writes nothing.
+  void fail_next_write() { fail_next_write_.store(true); }
 
   std::string Describe() const override { return "fault:" + inner_->Describe(); }
   Status ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* deltas) override {
-    if (failing_) {
-      const Status s = Status::Unavailable("injected fault: disk full");
-      for (WriteOp* op : ops) op->status = s;
-      return s;
-    }
+    if (failing_) return FailAll(ops, Status::Unavailable("injected fault: disk full"));
     return inner_->ApplyBatch(ops, deltas);
   }
   bool DeferredSync() const override { return inner_->DeferredSync(); }
+  bool Pipelined() const override { return inner_->Pipelined(); }
+  Result<std::unique_ptr<PreparedBatch>> PrepareBatch(const std::vector<WriteOp*>& ops,
+                                                      const PreparedBatch* behind) override {
+    if (failing_) return FailAll(ops, Status::Unavailable("injected fault: disk full"));
+    const PreparedBatch* inner_behind =
+        behind != nullptr ? static_cast<const Prepared*>(behind)->inner.get() : nullptr;
+    auto inner = inner_->PrepareBatch(ops, inner_behind);
+    if (after_prepare) after_prepare(behind != nullptr);
+    if (!inner.ok()) return inner.status();
+    auto p = std::make_unique<Prepared>();
+    p->inner = std::move(*inner);
+    p->ops = ops;
+    return std::unique_ptr<PreparedBatch>(std::move(p));
+  }
+  Status WritePrepared(const PreparedBatch* batch) override {
+    if (before_write) before_write();
+    const auto* p = static_cast<const Prepared*>(batch);
+    if (failing_ || fail_next_write_.exchange(false)) {
+      return FailAll(p->ops, Status::Unavailable("injected fault: disk full"));
+    }
+    return inner_->WritePrepared(p->inner.get());
+  }
   Status SyncCommitted() override { return inner_->SyncCommitted(); }
   Result<User> GetUser(const std::string& id) override {
     return failing_ ? Result<User>(Down()) : inner_->GetUser(id);
@@ -55,9 +83,19 @@ class FaultStore : public Store {
   Status Ping() override { return failing_ ? Down() : inner_->Ping(); }
 
  private:
+  struct Prepared : PreparedBatch {
+    std::unique_ptr<PreparedBatch> inner;
+    std::vector<WriteOp*> ops;
+    const DeltaSet& deltas() const override { return inner->deltas(); }
+  };
+  static Status FailAll(const std::vector<WriteOp*>& ops, const Status& s) {
+    for (WriteOp* op : ops) op->status = s;
+    return s;
+  }
   static Status Down() { return Status::Unavailable("injected fault: store down"); }
   Store* inner_;
   std::atomic<bool> failing_{false};
+  std::atomic<bool> fail_next_write_{false};
 };
 
 }  // namespace errata

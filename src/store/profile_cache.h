@@ -85,6 +85,8 @@ class ProfileCache {
   // False while the shared cache is configured but down (reads then use the
   // store through the local cache); true otherwise.
   bool shared_ok() const { return shared_ == nullptr || shared_->ok(); }
+  // Whether a shared cache (Redis) is configured.
+  bool shared() const { return shared_ != nullptr; }
   std::string shared_error() const { return shared_ == nullptr ? "" : shared_->last_error(); }
 
   // The learner's profile (empty for a learner with no errors). On a miss it

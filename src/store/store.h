@@ -73,6 +73,15 @@ struct ConversationView {
   std::vector<Utterance> utterances;
 };
 
+// A batch whose checks have run and whose writes are built, not yet written
+// (a pipelined store's PrepareBatch). Each op already has its status.
+class PreparedBatch {
+ public:
+  virtual ~PreparedBatch() = default;
+  // The merged frequency deltas of the applied ops (ApplyBatch's `deltas`).
+  virtual const DeltaSet& deltas() const = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -98,6 +107,30 @@ class Store {
   // Makes every transaction committed so far durable. Called from one thread,
   // concurrently with ApplyBatch. A failure means the disk's state is unknown.
   virtual Status SyncCommitted() { return Status::Ok(); }
+
+  // True for a store whose ApplyBatch splits in two (RocksDB): PrepareBatch
+  // runs the ops' checks and builds the batch's writes, and WritePrepared
+  // writes them durably. The Writer then prepares batch N+1 on its thread
+  // while batch N is written on another (docs/write-path.md, "Pipelined
+  // commits"). ApplyBatch(ops) is PrepareBatch(ops, nullptr) + WritePrepared.
+  virtual bool Pipelined() const { return false; }
+  // `behind` (or null) is the batch being written meanwhile: the checks see its
+  // writes as done. If it then fails, what was prepared behind it is wrong and
+  // must be prepared again. Non-ok: the batch failed, as in ApplyBatch.
+  virtual Result<std::unique_ptr<PreparedBatch>> PrepareBatch(const std::vector<WriteOp*>& ops,
+                                                              const PreparedBatch* behind) {
+    (void)ops;
+    (void)behind;
+    return Status::Internal("store is not pipelined");
+  }
+  // Writes a prepared batch durably; on failure, as ApplyBatch. Called from
+  // one thread (not the one that prepares), for one batch at a time, in the
+  // order they were prepared. It leaves the batch as it is: the next one may
+  // be reading it meanwhile.
+  virtual Status WritePrepared(const PreparedBatch* batch) {
+    (void)batch;
+    return Status::Internal("store is not pipelined");
+  }
 
   virtual Result<User> GetUser(const std::string& user_id) = 0;
   // The user with this email, compared case-insensitively.

@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <chrono>
+#include <optional>
 
 #include "core/own_words.h"
 #include "log/log.h"
@@ -19,9 +20,13 @@ void Writer::Start() {
       pthread_setname_np(pthread_self(), "writer-sync");
       SyncLoop();
     });
+  if (pipelined()) commit_thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "writer-commit");
+      CommitLoop();
+    });
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "writer");
-    Run();
+    pipelined() ? RunPipelined() : Run();
   });
 }
 
@@ -32,6 +37,12 @@ void Writer::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard lock(commit_mu_);
+    commit_stopping_ = true;
+  }
+  commit_cv_.notify_all();
+  if (commit_thread_.joinable()) commit_thread_.join();
   {
     std::lock_guard lock(sync_mu_);
     sync_stopping_ = true;
@@ -62,10 +73,10 @@ size_t Writer::depth() const {
 
 // Waits for a first request, then lingers up to flush_interval for more,
 // unless the batch is full. Returns an empty batch only when stopping.
-std::vector<std::unique_ptr<WriteRequest>> Writer::TakeBatch() {
+std::vector<std::unique_ptr<WriteRequest>> Writer::TakeBatch(bool wait) {
   std::unique_lock lock(mu_);
-  cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-  if (!stopping_ && queue_.size() < options_.max_batch && options_.flush_interval > 0) {
+  if (wait) cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+  if (wait && !stopping_ && queue_.size() < options_.max_batch && options_.flush_interval > 0) {
     const auto deadline =
         std::chrono::steady_clock::now() + std::chrono::microseconds(options_.flush_interval);
     cv_.wait_until(lock, deadline,
@@ -87,7 +98,91 @@ void Writer::Run() {
   for (;;) {
     auto batch = TakeBatch();
     if (batch.empty()) return;  // stopping, and the queue is drained
-    Commit(batch);
+    Flight f = Board(std::move(batch));
+    Commit(f);
+  }
+}
+
+// Batch N is written on the commit thread while this thread prepares N+1 from
+// what queued meanwhile: the checks of N+1 see N's writes as done. Once N is
+// durable, N+1's write starts, and N's cache updates and answers go out while
+// it runs. If N failed, N+1 is prepared again without it first.
+void Writer::RunPipelined() {
+  static const DeltaSet kNoDeltas(0);
+  std::optional<Flight> writing;  // on the commit thread
+  for (;;) {
+    auto batch = TakeBatch(/*wait=*/!writing);
+    if (!writing && batch.empty()) return;  // stopping, and the queue is drained
+    std::optional<Flight> next;
+    if (!batch.empty()) {
+      next = Board(std::move(batch));
+      Prepare(*next, writing ? writing->prepared.get() : nullptr);
+    }
+    Status written;
+    if (writing) {
+      written = AwaitWrite();
+      if (!written.ok() && next && next->prepare_status.ok()) {
+        next->prepared.reset();
+        Prepare(*next, nullptr);  // it counted on writes that are not there
+      }
+    }
+    if (next) {
+      // The learners of N+1 are marked before its write, while N's may still
+      // be (the marks count), so no load caches a profile between the two.
+      cache_->BeginCommit(next->users);
+      if (next->prepare_status.ok()) StartWrite(next->prepared.get());
+    }
+    if (writing) {
+      Finish(*writing, written, written.ok() ? writing->prepared->deltas() : kNoDeltas);
+      writing.reset();
+    }
+    if (!next) continue;
+    if (next->prepare_status.ok()) {
+      writing = std::move(next);
+    } else {
+      Finish(*next, next->prepare_status, kNoDeltas);
+    }
+  }
+}
+
+void Writer::Prepare(Flight& f, const PreparedBatch* behind) {
+  auto prepared = store_->PrepareBatch(f.ops, behind);
+  f.prepare_status = prepared.status();
+  if (prepared.ok()) f.prepared = std::move(*prepared);
+}
+
+void Writer::StartWrite(const PreparedBatch* batch) {
+  {
+    std::lock_guard lock(commit_mu_);
+    commit_job_ = batch;
+    commit_done_ = false;
+  }
+  commit_cv_.notify_all();
+}
+
+Status Writer::AwaitWrite() {
+  std::unique_lock lock(commit_mu_);
+  commit_cv_.wait(lock, [this] { return commit_done_; });
+  return commit_status_;
+}
+
+void Writer::CommitLoop() {
+  for (;;) {
+    const PreparedBatch* job = nullptr;
+    {
+      std::unique_lock lock(commit_mu_);
+      commit_cv_.wait(lock, [this] { return commit_stopping_ || commit_job_ != nullptr; });
+      if (commit_job_ == nullptr) return;  // stopping; the writer waited for the last one
+      job = commit_job_;
+    }
+    const Status s = store_->WritePrepared(job);
+    {
+      std::lock_guard lock(commit_mu_);
+      commit_job_ = nullptr;
+      commit_status_ = s;
+      commit_done_ = true;
+    }
+    commit_cv_.notify_all();
   }
 }
 
@@ -103,21 +198,30 @@ const std::string& UserOf(const WriteOp& op) {
 }
 }  // namespace
 
-void Writer::Commit(std::vector<std::unique_ptr<WriteRequest>>& batch) {
-  std::vector<WriteOp*> ops;
-  for (auto& r : batch) {
-    for (auto& op : r->ops) ops.push_back(&op);
+Writer::Flight Writer::Board(std::vector<std::unique_ptr<WriteRequest>> batch) {
+  Flight f;
+  f.start = std::chrono::steady_clock::now();
+  f.requests = std::move(batch);
+  for (auto& r : f.requests) {
+    for (auto& op : r->ops) f.ops.push_back(&op);
   }
-  std::vector<std::string> users;
-  users.reserve(ops.size());
-  for (const WriteOp* op : ops) users.push_back(UserOf(*op));
-  cache_->BeginCommit(users);
+  f.users.reserve(f.ops.size());
+  for (const WriteOp* op : f.ops) f.users.push_back(UserOf(*op));
+  return f;
+}
+
+void Writer::Commit(Flight& f) {
+  cache_->BeginCommit(f.users);
   DeltaSet deltas(0);
-  const auto start = std::chrono::steady_clock::now();
-  const Status s = store_->ApplyBatch(ops, &deltas);
+  const Status s = store_->ApplyBatch(f.ops, &deltas);
+  Finish(f, s, deltas);
+}
+
+void Writer::Finish(Flight& f, const Status& s, const DeltaSet& deltas) {
+  const std::vector<WriteOp*>& ops = f.ops;
   const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  metrics_->ObserveCommit(batch.size(), ops.size(), seconds, s.ok());
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - f.start).count();
+  metrics_->ObserveCommit(f.requests.size(), ops.size(), seconds, s.ok());
   healthy_.store(s.ok());
   if (s.ok()) {
     // A learner this commit created has nothing else in the store: their
@@ -146,18 +250,18 @@ void Writer::Commit(std::vector<std::unique_ptr<WriteRequest>>& batch) {
       }
     }
   }
-  cache_->EndCommit(users);
+  cache_->EndCommit(f.users);
   if (s.ok() && sync_thread_.joinable()) {
     // Committed, not yet on disk: the sync thread acknowledges it after its
     // fsync, while this thread goes on with the next batch.
     {
       std::lock_guard lock(sync_mu_);
-      for (auto& r : batch) unsynced_.push_back(std::move(r));
+      for (auto& r : f.requests) unsynced_.push_back(std::move(r));
     }
     sync_cv_.notify_one();
     return;
   }
-  for (auto& r : batch) {
+  for (auto& r : f.requests) {
     r->status = s;
     if (r->done) r->done(*r);
   }

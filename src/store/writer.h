@@ -1,10 +1,13 @@
 // Writer: the group-commit write path. Every write request goes through one
 // bounded queue to one thread, which commits many requests in one
 // transaction (one fsync), updates the cached profiles, and only then
-// acknowledges each request through its callback.
+// acknowledges each request through its callback. With a pipelined store
+// (RocksDB), a second thread writes one batch while the first prepares the
+// next.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -38,6 +41,9 @@ class Writer {
     size_t queue_capacity = 10000; // requests waiting at most; then 503
     size_t max_batch_ops = 20000;  // ops per transaction at most (bulk ingests are
                                    // large requests); one request is never split
+    // With a store that can (Store::Pipelined), prepare the next batch while
+    // one is written (docs/write-path.md, "Pipelined commits").
+    bool pipelined = true;
   };
   Writer(Store* store, ProfileCache* cache, Metrics* metrics, Options options);
   ~Writer();
@@ -55,9 +61,36 @@ class Writer {
   bool healthy() const { return healthy_.load(); }
 
  private:
+  // A batch on its way through the store: its requests, their ops and the
+  // learners they change, and (pipelined) the store's prepared writes.
+  struct Flight {
+    std::vector<std::unique_ptr<WriteRequest>> requests;
+    std::vector<WriteOp*> ops;
+    std::vector<std::string> users;
+    std::unique_ptr<PreparedBatch> prepared;
+    Status prepare_status;
+    std::chrono::steady_clock::time_point start;
+  };
+
   void Run();
-  std::vector<std::unique_ptr<WriteRequest>> TakeBatch();
-  void Commit(std::vector<std::unique_ptr<WriteRequest>>& batch);
+  // wait=false: whatever is queued now, possibly nothing, without lingering.
+  std::vector<std::unique_ptr<WriteRequest>> TakeBatch(bool wait = true);
+  static Flight Board(std::vector<std::unique_ptr<WriteRequest>> batch);
+  void Commit(Flight& f);
+  // After the store's commit (or its failure): the cache, then the answers.
+  void Finish(Flight& f, const Status& s, const DeltaSet& deltas);
+
+  // Pipelined commits: this thread prepares batch N+1 while the commit
+  // thread writes batch N.
+  // Not with a shared cache: its commits are one at a time (SharedProfiles).
+  bool pipelined() const {
+    return options_.pipelined && store_->Pipelined() && !cache_->shared();
+  }
+  void RunPipelined();
+  void Prepare(Flight& f, const PreparedBatch* behind);
+  void StartWrite(const PreparedBatch* batch);
+  Status AwaitWrite();
+  void CommitLoop();
   // The sync thread (stores with DeferredSync): fsyncs what the writer
   // committed, then acknowledges it, in commit order.
   void SyncLoop();
@@ -78,6 +111,14 @@ class Writer {
   std::vector<std::unique_ptr<WriteRequest>> unsynced_;  // guarded by sync_mu_
   bool sync_stopping_ = false;                           // guarded by sync_mu_
   std::thread sync_thread_;
+  // The batch the commit thread writes (pipelined stores only).
+  std::mutex commit_mu_;
+  std::condition_variable commit_cv_;
+  const PreparedBatch* commit_job_ = nullptr;  // guarded by commit_mu_
+  bool commit_done_ = false;                   // guarded by commit_mu_
+  Status commit_status_;                       // guarded by commit_mu_
+  bool commit_stopping_ = false;               // guarded by commit_mu_
+  std::thread commit_thread_;
 };
 
 }  // namespace errata

@@ -277,10 +277,10 @@ bool DecodeError(std::string_view v, ErrorRecord* r, std::string* utterance_id) 
 using WrittenErrors = std::unordered_map<std::string_view, const ErrorRecord*>;
 
 // Reads the records of an utterance's errors, ordered by error id (as SQLite
-// answers): those in `written` from there, the others with `get(key, &value,
-// &found)`.
-template <typename Get>
-Status ReadUtteranceErrors(const StoredUtterance& u, const WrittenErrors& written,
+// answers): those `written(error_id)` has (records not committed yet) from
+// there, the others with `get(key, &value, &found)`.
+template <typename Written, typename Get>
+Status ReadUtteranceErrors(const StoredUtterance& u, Written written,
                            std::vector<ErrorRecord>* out, Get get) {
   std::vector<const ErrorRef*> refs;
   for (const ErrorRef& r : u.errors) refs.push_back(&r);
@@ -288,8 +288,8 @@ Status ReadUtteranceErrors(const StoredUtterance& u, const WrittenErrors& writte
             [](const ErrorRef* a, const ErrorRef* b) { return a->error_id < b->error_id; });
   std::string v, utterance_id;
   for (const ErrorRef* ref : refs) {
-    if (auto w = written.find(ref->error_id); w != written.end()) {
-      out->push_back(*w->second);
+    if (const ErrorRecord* w = written(ref->error_id)) {
+      out->push_back(*w);
       continue;
     }
     bool found = false;
@@ -351,12 +351,17 @@ class PrefixScan {
 
 // ---------------------------------------------------------------- the batch
 //
-// One ApplyBatch: a WriteBatch and, for the keys an op's checks read, what the
+// One batch: a WriteBatch and, for the keys an op's checks read, what the
 // batch wrote under them (`pending_`), so a check sees the ops before it in
-// the same batch as well as the database. Only the Writer's thread uses it.
+// the same batch as well as the database. Built on the Writer's thread; once
+// prepared, it is only read: by WritePrepared, and by the checks of the next
+// batch, which is prepared while this one is written (`behind`).
 class RocksdbStore::Batch {
  public:
-  Batch(rocksdb::DB* db, Micros half_life) : db_(db), deltas_(half_life) {}
+  // `behind`: the batch being written while this one is prepared, or null.
+  // Its writes count as done for this batch's checks.
+  Batch(rocksdb::DB* db, Micros half_life, const Batch* behind)
+      : db_(db), behind_(behind), deltas_(half_life) {}
 
   // Applies one op. A validation failure goes to op->status and returns ok so
   // the batch goes on; a RocksDB failure returns non-ok and fails the batch.
@@ -440,8 +445,9 @@ class RocksdbStore::Batch {
     return Status::Ok();
   }
 
-  rocksdb::WriteBatch* write_batch() { return &wb_; }
-  DeltaSet& deltas() { return deltas_; }
+  rocksdb::WriteBatch* write_batch() const { return &wb_; }
+  const DeltaSet& deltas() const { return deltas_; }
+  void ForgetBehind() { behind_ = nullptr; }
 
  private:
   // Reads `want` (sorted and deduplicated here) into prefetched_.
@@ -471,6 +477,15 @@ class RocksdbStore::Batch {
       *value = it->second;
       *found = true;
       return Status::Ok();
+    }
+    // The batch behind: written or being written, so whatever the database
+    // shows of it yet, its own values are the ones to see.
+    if (behind_ != nullptr) {
+      if (auto it = behind_->pending_.find(key); it != behind_->pending_.end()) {
+        *value = it->second;
+        *found = true;
+        return Status::Ok();
+      }
     }
     if (auto it = prefetched_.find(key); it != prefetched_.end()) {
       *found = it->second.has_value();
@@ -581,7 +596,7 @@ class RocksdbStore::Batch {
     op->replayed = true;
     u.errors.clear();
     if (Status s = ReadUtteranceErrors(
-            stored, written_errors_, &u.errors,
+            stored, [this](std::string_view id) { return WrittenError(id); }, &u.errors,
             [this](const std::string& k, std::string* val, bool* f) { return Get(k, val, f); });
         !s.ok()) {
       return s;
@@ -663,6 +678,13 @@ class RocksdbStore::Batch {
   // Each error's record goes under its learner; the utterance names it. A
   // replay of the utterance later in the batch reads the record from the op
   // (written_errors_), not back from the batch.
+  // An error record this batch, or the one behind it, wrote; null if neither.
+  const ErrorRecord* WrittenError(std::string_view error_id) const {
+    if (auto w = written_errors_.find(error_id); w != written_errors_.end()) return w->second;
+    if (behind_ != nullptr) return behind_->WrittenError(error_id);
+    return nullptr;
+  }
+
   Status InsertErrors(const Utterance& u, StoredUtterance* stored) {
     for (const ErrorRecord& e : u.errors) {
       if (Status s = PutOnly(keys::LearnerError(u.user_id, e.created_at, e.error_id),
@@ -696,6 +718,13 @@ class RocksdbStore::Batch {
       if (!DecodePoint(v, &p)) return Corrupt("frequency");
       last_error = p.last_seen;
     }
+    // The batch behind adds to points as merge operands, which the read above
+    // may not show yet: its own delta says when it last saw this error.
+    if (behind_ != nullptr) {
+      if (const ErrorDelta* d = behind_->deltas_.Find(a.user_id, a.subcategory_id)) {
+        last_error = std::max(last_error, d->last_seen);
+      }
+    }
     m = AfterAttempt(WithLapses(m, last_error), a.correct, a.answered_at);
     op->memory = m;
     Encoder e;
@@ -708,7 +737,9 @@ class RocksdbStore::Batch {
 
  private:
   rocksdb::DB* db_;
-  rocksdb::WriteBatch wb_;
+  const Batch* behind_;
+  // DB::Write stamps its sequence number in it: only the writing thread uses it.
+  mutable rocksdb::WriteBatch wb_;
   struct BatchWrite {
     std::string key;
     std::string value;
@@ -856,36 +887,65 @@ void RocksdbStore::RenderMetrics(std::string* out) const {
 
 // ---------------------------------------------------------------- writes
 
-Status RocksdbStore::ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* deltas) {
-  Batch batch(db_.get(), options_.half_life);
+class RocksdbStore::Prepared : public PreparedBatch {
+ public:
+  Prepared(rocksdb::DB* db, Micros half_life, const std::vector<WriteOp*>& ops,
+           const Batch* behind)
+      : batch(db, half_life, behind), ops(ops) {}
+  const DeltaSet& deltas() const override { return batch.deltas(); }
+  Batch batch;
+  std::vector<WriteOp*> ops;
+};
+
+namespace {
+// A failed batch: every op gets the failure, Unavailable (nothing was applied).
+Status FailOps(Status s, const std::vector<WriteOp*>& ops) {
+  if (s.code() != Status::Code::kUnavailable) s = Status::Unavailable(s.message());
+  for (WriteOp* op : ops) op->status = s;
+  return s;
+}
+}  // namespace
+
+Result<std::unique_ptr<PreparedBatch>> RocksdbStore::PrepareBatch(const std::vector<WriteOp*>& ops,
+                                                                  const PreparedBatch* behind) {
+  const Batch* under = behind != nullptr ? &static_cast<const Prepared*>(behind)->batch : nullptr;
+  auto p = std::make_unique<Prepared>(db_.get(), options_.half_life, ops, under);
+  Batch& batch = p->batch;
   Status s = batch.Prefetch(ops);
   for (size_t i = 0; s.ok() && i < ops.size(); ++i) s = batch.Apply(ops[i]);
   if (s.ok()) s = batch.UpsertFrequencies();
   if (s.ok()) s = batch.Finish();
-  if (s.ok()) {
-    // Durable before it returns (one WAL fsync per batch). Not deferred to
-    // the Writer's sync thread as with SQLite: after a failed append (disk
-    // full) RocksDB's WAL file refuses a later sync of the batches before it,
-    // and Debian's librocksdb asserts on it (docs/rocksdb.md).
-    rocksdb::WriteOptions wo;
-    wo.sync = true;
-    rocksdb::Status w = db_->Write(wo, batch.write_batch());
-    if (!w.ok()) {
-      s = Fail(w, "write batch");
-      // A failed write (disk full, I/O error) leaves RocksDB refusing writes
-      // until it is resumed: try now, so the next batch can go once the
-      // cause is gone. Nothing of this batch was applied either way.
-      if (rocksdb::Status r = db_->Resume(); !r.ok()) {
-        log::Warn("RocksDB cannot resume writes yet", {{"error", r.ToString()}});
-      }
+  batch.ForgetBehind();  // read only while preparing; it may be gone before this is written
+  if (!s.ok()) return FailOps(s, ops);
+  return std::unique_ptr<PreparedBatch>(std::move(p));
+}
+
+Status RocksdbStore::WritePrepared(const PreparedBatch* prepared) {
+  const auto* p = static_cast<const Prepared*>(prepared);
+  // Durable before it returns (one WAL fsync per batch). Not deferred to
+  // the Writer's sync thread as with SQLite: after a failed append (disk
+  // full) RocksDB's WAL file refuses a later sync of the batches before it,
+  // and Debian's librocksdb asserts on it (docs/rocksdb.md).
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  rocksdb::Status w = db_->Write(wo, p->batch.write_batch());
+  if (!w.ok()) {
+    // A failed write (disk full, I/O error) leaves RocksDB refusing writes
+    // until it is resumed: try now, so the next batch can go once the
+    // cause is gone. Nothing of this batch was applied either way.
+    if (rocksdb::Status r = db_->Resume(); !r.ok()) {
+      log::Warn("RocksDB cannot resume writes yet", {{"error", r.ToString()}});
     }
+    return FailOps(Fail(w, "write batch"), p->ops);
   }
-  if (!s.ok()) {
-    if (s.code() != Status::Code::kUnavailable) s = Status::Unavailable(s.message());
-    for (WriteOp* op : ops) op->status = s;
-    return s;
-  }
-  *deltas = std::move(batch.deltas());
+  return Status::Ok();
+}
+
+Status RocksdbStore::ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* deltas) {
+  auto prepared = PrepareBatch(ops, nullptr);
+  if (!prepared.ok()) return prepared.status();
+  if (Status s = WritePrepared(prepared->get()); !s.ok()) return s;
+  *deltas = (*prepared)->deltas();
   return Status::Ok();
 }
 
@@ -947,7 +1007,11 @@ Result<ConversationView> RocksdbStore::GetConversation(const std::string& id) {
     StoredUtterance stored;
     if (!found || !DecodeUtterance(v, &stored)) return Corrupt("utterance");
     Utterance u{uid, id, view.conversation.user_id, stored.content, stored.created_at, {}};
-    if (Status s = ReadUtteranceErrors(stored, {}, &u.errors, get); !s.ok()) return s;
+    if (Status s = ReadUtteranceErrors(
+            stored, [](std::string_view) -> const ErrorRecord* { return nullptr; }, &u.errors, get);
+        !s.ok()) {
+      return s;
+    }
     view.utterances.push_back(std::move(u));
   }
   return view;

@@ -7,9 +7,10 @@
 // docs/write-amplification.md).
 //
 // Keys are a one-byte table tag and the record's key (keys.h in the .cc).
-// The Writer's thread is the only writer; its batch is a WriteBatchWithIndex,
-// so each op's checks see the ops before it in the same batch. Reads from any
-// thread see every committed batch.
+// The Writer is the only writer. A batch's checks see the ops before it in
+// the same batch (an overlay of its writes), and those of the batch being
+// written meanwhile (pipelined commits). Reads from any thread see every
+// committed batch.
 #pragma once
 
 #include <cstdint>
@@ -49,6 +50,11 @@ class RocksdbStore : public Store {
   std::string Describe() const override { return "rocksdb:" + options_.path; }
   Status ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* deltas) override;
   // ApplyBatch is durable when it returns: RocksDB fsyncs the WAL in Write.
+  // It is PrepareBatch + WritePrepared, which the Writer pipelines.
+  bool Pipelined() const override { return true; }
+  Result<std::unique_ptr<PreparedBatch>> PrepareBatch(const std::vector<WriteOp*>& ops,
+                                                      const PreparedBatch* behind) override;
+  Status WritePrepared(const PreparedBatch* batch) override;
   Result<User> GetUser(const std::string& user_id) override;
   Result<User> FindUserByEmail(const std::string& email) override;
   Result<ConversationView> GetConversation(const std::string& conversation_id) override;
@@ -60,7 +66,8 @@ class RocksdbStore : public Store {
   Status Ping() override;
 
  private:
-  class Batch;  // one ApplyBatch's WriteBatchWithIndex and its checks
+  class Batch;     // one batch's WriteBatch and its checks
+  class Prepared;  // a Batch and its ops, between PrepareBatch and WritePrepared
   explicit RocksdbStore(Options options);
 
   Status RecomputeDecayIfNeeded();

@@ -1,0 +1,259 @@
+// Pipelined commits against a real RocksDB database: batch N+1 is prepared
+// while batch N is written, and must see N's writes as done; if N fails, N+1
+// must not count on them (docs/write-path.md, "Pipelined commits").
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <future>
+#include <mutex>
+
+#include "core/ids.h"
+#include "store/fault_store.h"
+#include "store/rocksdb/rocksdb_store.h"
+#include "store/write_test_util.h"
+#include "store/writer.h"
+
+namespace errata {
+namespace {
+
+// Holds the write of a batch until the next one has been prepared behind it,
+// so that the two overlap in every run. Armed for one pair of requests.
+struct Overlap {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool armed = false;
+  bool next_queued = false;     // the test queued batch N+1
+  bool prepared_behind = false;  // the writer prepared a batch behind a write
+  bool held = false;             // a write waited for it
+
+  // FaultStore::after_prepare: batch N is prepared once N+1 is queued, so the
+  // writer finds N+1 while N is written.
+  void AfterPrepare(bool behind) {
+    std::unique_lock lock(mu);
+    if (behind) {
+      prepared_behind = true;
+      cv.notify_all();
+    } else if (armed) {
+      cv.wait_for(lock, std::chrono::seconds(5), [this] { return next_queued; });
+    }
+  }
+  // FaultStore::before_write: batch N's write waits for N+1's prepare.
+  void BeforeWrite() {
+    std::unique_lock lock(mu);
+    if (!armed) return;
+    armed = false;
+    held = cv.wait_for(lock, std::chrono::seconds(5), [this] { return prepared_behind; });
+  }
+  void Queued() {
+    std::lock_guard lock(mu);
+    next_queued = true;
+    cv.notify_all();
+  }
+};
+
+class WriterPipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("errata-pipeline-test-" + NewUuidV7(NowMicros()));
+    std::filesystem::create_directories(dir_);
+    RocksdbStore::Options o;
+    o.path = (dir_ / "rocksdb").string();
+    o.block_cache_bytes = 8ll << 20;
+    o.write_buffer_bytes = 4ll << 20;
+    auto s = RocksdbStore::Open(o);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    rocks_ = std::move(*s);
+    fault_ = std::make_unique<FaultStore>(rocks_.get());
+    fault_->after_prepare = [this](bool behind) { overlap_.AfterPrepare(behind); };
+    fault_->before_write = [this] { overlap_.BeforeWrite(); };
+    cache_ = std::make_unique<ProfileCache>(fault_.get(), &metrics_, ProfileCache::Options{100, 0});
+    Writer::Options wo;
+    wo.max_batch = 1;  // one request per batch: N and N+1 are the test's two requests
+    writer_ = std::make_unique<Writer>(fault_.get(), cache_.get(), &metrics_, wo);
+    writer_->Start();
+  }
+  void TearDown() override {
+    if (writer_) writer_->Stop();
+    std::filesystem::remove_all(dir_);
+  }
+
+  WriteRequest Write(std::vector<WriteOp> ops) {
+    return testutil::WriteAndWait(writer_.get(), std::move(ops));
+  }
+
+  // Submits two requests as overlapping batches: the second is prepared
+  // while the first is written. Returns both, once both are answered.
+  std::pair<WriteRequest, WriteRequest> Overlapping(std::vector<WriteOp> first,
+                                                    std::vector<WriteOp> second) {
+    {
+      std::lock_guard lock(overlap_.mu);
+      overlap_.armed = true;
+    }
+    auto a = Submit(std::move(first));
+    auto b = Submit(std::move(second));
+    overlap_.Queued();
+    std::pair<WriteRequest, WriteRequest> out{a.get(), b.get()};
+    EXPECT_TRUE(overlap_.held) << "the second batch was not prepared while the first was written";
+    return out;
+  }
+
+  std::future<WriteRequest> Submit(std::vector<WriteOp> ops) {
+    auto done = std::make_shared<std::promise<WriteRequest>>();
+    auto req = std::make_unique<WriteRequest>();
+    req->ops = std::move(ops);
+    req->done = [done](WriteRequest& r) { done->set_value(std::move(r)); };
+    EXPECT_TRUE(writer_->Submit(std::move(req)).ok());
+    return done->get_future();
+  }
+
+  static ErrorRecord Error(const std::string& sub, Micros at) {
+    ErrorRecord e;
+    e.error_id = NewUuidV7(at);
+    e.category = "Grammar";
+    e.subcategory = sub;
+    e.subcategory_id = sub;
+    e.created_at = at;
+    return e;
+  }
+
+  // An ingest line: creates its learner and conversation on first sight.
+  static WriteOp IngestLine(const std::string& user, const std::string& conversation,
+                            const std::string& utterance, uint64_t hash,
+                            std::vector<ErrorRecord> errors) {
+    WriteOp op;
+    op.kind = WriteOp::Kind::kAddUtterance;
+    op.create_missing = true;
+    op.client_id = true;
+    op.request_hash = hash;
+    op.user = User{user, "learner", std::nullopt, 1};
+    op.utterance = Utterance{utterance, conversation, user, "She go", 1, std::move(errors)};
+    return op;
+  }
+
+  std::filesystem::path dir_;
+  Metrics metrics_{{}};
+  Overlap overlap_;
+  std::unique_ptr<RocksdbStore> rocks_;
+  std::unique_ptr<FaultStore> fault_;
+  std::unique_ptr<ProfileCache> cache_;
+  std::unique_ptr<Writer> writer_;
+};
+
+TEST_F(WriterPipelineTest, TheNextBatchSeesTheBatchBeingWritten) {
+  // A learner who practised "pronouns" once, correctly, at t1.
+  Utterance u;
+  ASSERT_TRUE(Write(testutil::NewLearnerOps("hi", &u)).status.ok());
+  const Micros t1 = NowMicros();
+  WriteOp practice;
+  practice.kind = WriteOp::Kind::kRecordAttempt;
+  practice.attempt = Attempt{NewUuidV7(t1), u.user_id, "pron-001", "pronouns", true, {}, t1};
+  WriteRequest first_attempt = Write({practice});
+  ASSERT_TRUE(first_attempt.ops[0].status.ok());
+  EXPECT_EQ(first_attempt.ops[0].memory.lapses, 0);
+
+  // Batch N: a new learner's first line (2 errors), and a "pronouns" error
+  // of the first learner at t2.
+  const std::string v = NewUuidV7(t1), cv = NewUuidV7(t1), tv = NewUuidV7(t1);
+  const Micros t2 = t1 + 1000;
+  WriteOp more;
+  more.kind = WriteOp::Kind::kAddErrors;
+  more.utterance = u;
+  more.utterance.errors = {Error("pronouns", t2)};
+  std::vector<WriteOp> n{IngestLine(v, cv, tv, 42, {Error("articles", t2), Error("tense", t2)}),
+                         more};
+  // Batch N+1, prepared while N is written: the same line again (a replay),
+  // a second line of the new learner, and an attempt that must see N's error.
+  const Micros t3 = t2 + 1000;
+  WriteOp again = n[0];
+  WriteOp second = IngestLine(v, cv, NewUuidV7(t3), 43, {Error("articles", t3)});
+  WriteOp attempt;
+  attempt.kind = WriteOp::Kind::kRecordAttempt;
+  attempt.attempt = Attempt{NewUuidV7(t3), u.user_id, "pron-002", "pronouns", true, {}, t3};
+
+  auto [a, b] = Overlapping(n, {again, second, attempt});
+  ASSERT_TRUE(a.status.ok()) << a.status.ToString();
+  ASSERT_TRUE(b.status.ok()) << b.status.ToString();
+  EXPECT_TRUE(a.ops[0].created_user);
+  // The replay is answered from N's writes, with N's errors.
+  EXPECT_TRUE(b.ops[0].status.ok()) << b.ops[0].status.ToString();
+  EXPECT_TRUE(b.ops[0].replayed);
+  EXPECT_EQ(b.ops[0].utterance.errors.size(), 2u);
+  // The learner and conversation N created are not created again.
+  EXPECT_TRUE(b.ops[1].status.ok()) << b.ops[1].status.ToString();
+  EXPECT_FALSE(b.ops[1].created_user);
+  // The error at t2, after the last review at t1, is a lapse.
+  EXPECT_TRUE(b.ops[2].status.ok());
+  EXPECT_EQ(b.ops[2].memory.lapses, 1);
+
+  // Counted once each, in the store and in the cache.
+  for (const Profile& p : {*rocks_->LoadProfile(v), **cache_->Get(v)}) {
+    ASSERT_NE(p.Find("articles"), nullptr);
+    EXPECT_EQ(p.Find("articles")->count, 2);
+    EXPECT_EQ(p.Find("tense")->count, 1);
+    EXPECT_EQ(p.TotalErrors(), 3);
+  }
+  EXPECT_EQ(rocks_->LoadProfile(u.user_id)->Find("pronouns")->count, 1);
+  auto conversation = rocks_->GetConversation(cv);
+  ASSERT_TRUE(conversation.ok());
+  EXPECT_EQ(conversation->utterances.size(), 2u);
+}
+
+TEST_F(WriterPipelineTest, AFailedWriteIsNotCountedOnByTheBatchPreparedBehindIt) {
+  const Micros now = NowMicros();
+  WriteOp user;
+  user.kind = WriteOp::Kind::kCreateUser;
+  user.client_id = true;
+  user.user = User{NewUuidV7(now), "ana", std::nullopt, now};
+  WriteOp conversation;
+  conversation.kind = WriteOp::Kind::kCreateConversation;
+  conversation.client_id = true;
+  conversation.conversation = Conversation{NewUuidV7(now), user.user.user_id, now};
+
+  fault_->fail_next_write();
+  auto [a, b] = Overlapping({user}, {conversation});
+  // N failed: nothing of it is there, and N+1 was prepared again without it.
+  EXPECT_EQ(a.status.code(), Status::Code::kUnavailable);
+  EXPECT_EQ(a.ops[0].status.code(), Status::Code::kUnavailable);
+  ASSERT_TRUE(b.status.ok()) << b.status.ToString();
+  EXPECT_EQ(b.ops[0].status.code(), Status::Code::kNotFound) << b.ops[0].status.ToString();
+  EXPECT_EQ(rocks_->GetUser(user.user.user_id).status().code(), Status::Code::kNotFound);
+  EXPECT_EQ(rocks_->GetConversation(conversation.conversation.conversation_id).status().code(),
+            Status::Code::kNotFound);
+  EXPECT_TRUE(writer_->healthy());
+
+  // The retry goes through.
+  WriteRequest retry = Write({user, conversation});
+  ASSERT_TRUE(retry.status.ok());
+  EXPECT_TRUE(retry.ops[0].status.ok());
+  EXPECT_TRUE(retry.ops[1].status.ok());
+  EXPECT_TRUE(rocks_->GetConversation(conversation.conversation.conversation_id).ok());
+}
+
+TEST_F(WriterPipelineTest, ManyWritersCountExactlyThroughThePipeline) {
+  Utterance u;
+  ASSERT_TRUE(Write(testutil::NewLearnerOps("hi", &u)).status.ok());
+  ASSERT_TRUE(cache_->Get(u.user_id).ok());
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        WriteOp op;
+        op.kind = WriteOp::Kind::kAddErrors;
+        op.utterance = u;
+        op.utterance.errors = {Error(t % 2 ? "pronouns" : "prepositions", NowMicros())};
+        EXPECT_TRUE(Write({op}).status.ok());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const Profile& p : {*rocks_->LoadProfile(u.user_id), **cache_->Get(u.user_id)}) {
+    EXPECT_EQ(p.Find("pronouns")->count, 200);
+    EXPECT_EQ(p.Find("prepositions")->count, 200);
+  }
+}
+
+}  // namespace
+}  // namespace errata
