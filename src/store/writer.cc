@@ -20,6 +20,11 @@ void Writer::Start() {
       pthread_setname_np(pthread_self(), "writer-sync");
       SyncLoop();
     });
+  // With a shared cache a commit's calls stay on one thread (SharedProfiles).
+  if (!cache_->shared()) publish_thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "writer-publish");
+      PublishLoop();
+    });
   if (pipelined()) commit_thread_ = std::thread([this] {
       pthread_setname_np(pthread_self(), "writer-commit");
       CommitLoop();
@@ -43,6 +48,12 @@ void Writer::Stop() {
   }
   commit_cv_.notify_all();
   if (commit_thread_.joinable()) commit_thread_.join();
+  {
+    std::lock_guard lock(publish_mu_);
+    publish_stopping_ = true;
+  }
+  publish_cv_.notify_all();
+  if (publish_thread_.joinable()) publish_thread_.join();  // before the sync thread it feeds
   {
     std::lock_guard lock(sync_mu_);
     sync_stopping_ = true;
@@ -108,7 +119,6 @@ void Writer::Run() {
 // durable, N+1's write starts, and N's cache updates and answers go out while
 // it runs. If N failed, N+1 is prepared again without it first.
 void Writer::RunPipelined() {
-  static const DeltaSet kNoDeltas(0);
   std::optional<Flight> writing;  // on the commit thread
   for (;;) {
     auto batch = TakeBatch(/*wait=*/!writing);
@@ -133,14 +143,15 @@ void Writer::RunPipelined() {
       if (next->prepare_status.ok()) StartWrite(next->prepared.get());
     }
     if (writing) {
-      Finish(*writing, written, written.ok() ? writing->prepared->deltas() : kNoDeltas);
+      Publish(std::move(*writing), written);
       writing.reset();
     }
     if (!next) continue;
     if (next->prepare_status.ok()) {
       writing = std::move(next);
     } else {
-      Finish(*next, next->prepare_status, kNoDeltas);
+      const Status failed = next->prepare_status;
+      Publish(std::move(*next), failed);
     }
   }
 }
@@ -212,17 +223,45 @@ Writer::Flight Writer::Board(std::vector<std::unique_ptr<WriteRequest>> batch) {
 
 void Writer::Commit(Flight& f) {
   cache_->BeginCommit(f.users);
-  DeltaSet deltas(0);
-  const Status s = store_->ApplyBatch(f.ops, &deltas);
-  Finish(f, s, deltas);
+  const Status s = store_->ApplyBatch(f.ops, &f.deltas);
+  Publish(std::move(f), s);
 }
 
-void Writer::Finish(Flight& f, const Status& s, const DeltaSet& deltas) {
+// At most this many committed batches wait for the publish thread; then the
+// writer waits too (it would only pile up answers).
+constexpr size_t kMaxPublishing = 4;
+
+void Writer::Publish(Flight f, Status s) {
+  f.status = std::move(s);
+  f.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - f.start).count();
+  healthy_.store(f.status.ok());
+  if (!publish_thread_.joinable()) return Finish(f);
+  {
+    std::unique_lock lock(publish_mu_);
+    publish_cv_.wait(lock, [this] { return publishing_.size() < kMaxPublishing; });
+    publishing_.push_back(std::move(f));
+  }
+  publish_cv_.notify_all();
+}
+
+void Writer::PublishLoop() {
+  for (;;) {
+    std::unique_lock lock(publish_mu_);
+    publish_cv_.wait(lock, [this] { return publish_stopping_ || !publishing_.empty(); });
+    if (publishing_.empty()) return;  // stopping, and every batch is finished
+    Flight f = std::move(publishing_.front());
+    publishing_.pop_front();
+    lock.unlock();
+    publish_cv_.notify_all();  // room for the writer
+    Finish(f);
+  }
+}
+
+void Writer::Finish(Flight& f) {
   const std::vector<WriteOp*>& ops = f.ops;
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - f.start).count();
-  metrics_->ObserveCommit(f.requests.size(), ops.size(), seconds, s.ok());
-  healthy_.store(s.ok());
+  const Status& s = f.status;
+  const DeltaSet& deltas = f.Deltas();
+  metrics_->ObserveCommit(f.requests.size(), ops.size(), f.seconds, s.ok());
   if (s.ok()) {
     // A learner this commit created has nothing else in the store: their
     // empty profile goes in first, so the deltas below fill it.

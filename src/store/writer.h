@@ -70,6 +70,12 @@ class Writer {
     std::unique_ptr<PreparedBatch> prepared;
     Status prepare_status;
     std::chrono::steady_clock::time_point start;
+    // The outcome: the commit's status, its duration, and its deltas (in
+    // `deltas`, or in `prepared` for a pipelined store).
+    Status status;
+    double seconds = 0;
+    DeltaSet deltas{0};
+    const DeltaSet& Deltas() const { return prepared ? prepared->deltas() : deltas; }
   };
 
   void Run();
@@ -77,8 +83,14 @@ class Writer {
   std::vector<std::unique_ptr<WriteRequest>> TakeBatch(bool wait = true);
   static Flight Board(std::vector<std::unique_ptr<WriteRequest>> batch);
   void Commit(Flight& f);
+  // Hands a committed (or failed) batch to the publish thread, or finishes it
+  // on this one when there is none.
+  void Publish(Flight f, Status s);
   // After the store's commit (or its failure): the cache, then the answers.
-  void Finish(Flight& f, const Status& s, const DeltaSet& deltas);
+  void Finish(Flight& f);
+  // The publish thread (local cache only): finishes batches in commit order
+  // while the writer goes on with the next.
+  void PublishLoop();
 
   // Pipelined commits: this thread prepares batch N+1 while the commit
   // thread writes batch N.
@@ -119,6 +131,12 @@ class Writer {
   Status commit_status_;                       // guarded by commit_mu_
   bool commit_stopping_ = false;               // guarded by commit_mu_
   std::thread commit_thread_;
+  // Committed batches waiting for their cache updates and answers.
+  std::mutex publish_mu_;
+  std::condition_variable publish_cv_;
+  std::deque<Flight> publishing_;  // guarded by publish_mu_
+  bool publish_stopping_ = false;  // guarded by publish_mu_
+  std::thread publish_thread_;
 };
 
 }  // namespace errata
