@@ -59,6 +59,8 @@ inline bool GetVarint(std::string_view* in, uint64_t* v) {
 
 class Encoder {
  public:
+  // `reserve`: the value's expected size, to build it in one allocation.
+  explicit Encoder(size_t reserve = 0) { s_.reserve(reserve); }
   Encoder& Int(int64_t v) {
     char b[8];
     const auto u = static_cast<uint64_t>(v);
@@ -151,11 +153,16 @@ inline constexpr char kMemory = 'g';
 inline constexpr char kLearnerError = 'l';
 inline constexpr char kMeta = '#';
 
-// A time as 8 bytes that sort like the signed value.
-inline std::string Time(int64_t t) {
+// Appends a time as 8 bytes that sort like the signed value.
+inline void AppendTime(std::string* out, int64_t t) {
   const uint64_t u = static_cast<uint64_t>(t) ^ (uint64_t{1} << 63);
-  std::string b(8, '\0');
+  char b[8];
   for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(u >> (8 * (7 - i)));
+  out->append(b, 8);
+}
+inline std::string Time(int64_t t) {
+  std::string b;
+  AppendTime(&b, t);
   return b;
 }
 
@@ -168,23 +175,29 @@ inline bool ParseTime(std::string_view* in, int64_t* t) {
   return true;
 }
 
-inline std::string Tagged(char tag, std::string_view id) {
-  std::string k(1, tag);
+// Keys are built in one allocation: `more` is the room reserved for what the
+// caller appends after the part built here.
+inline std::string Tagged(char tag, std::string_view id, size_t more = 0) {
+  std::string k;
+  k.reserve(1 + id.size() + more);
+  k.push_back(tag);
   k.append(id);
   return k;
 }
 
 // tag, then the id length-prefixed: the prefix of every key under that id.
-inline std::string IdPrefix(char tag, std::string_view id) {
-  std::string k(1, tag);
+inline std::string IdPrefix(char tag, std::string_view id, size_t more = 0) {
+  std::string k;
+  k.reserve(1 + 10 + id.size() + more);
+  k.push_back(tag);
   PutVarint(&k, id.size());
   k.append(id);
   return k;
 }
 
 // The prefix of one kind of a learner's records (kAttempt, kPoint, ...).
-inline std::string LearnerPrefix(char kind, std::string_view user_id) {
-  std::string k = IdPrefix(kLearner, user_id);
+inline std::string LearnerPrefix(char kind, std::string_view user_id, size_t more = 0) {
+  std::string k = IdPrefix(kLearner, user_id, 1 + more);
   k.push_back(kind);
   return k;
 }
@@ -195,7 +208,7 @@ inline std::string UserNamePrefix(std::string_view lower_prefix) {
   return Tagged(kUserName, lower_prefix);
 }
 inline std::string UserName(std::string_view lower_name, std::string_view user_id) {
-  std::string k = Tagged(kUserName, lower_name);
+  std::string k = Tagged(kUserName, lower_name, 1 + user_id.size());
   k.push_back('\0');
   k.append(user_id);
   return k;
@@ -206,25 +219,26 @@ inline std::string Meta(std::string_view name) { return Tagged(kMeta, name); }
 
 // `prefix`, a time and an id: a key of records listed in time order.
 inline std::string Timed(std::string prefix, int64_t t, std::string_view id) {
-  prefix += Time(t);
+  AppendTime(&prefix, t);
   prefix.append(id);
   return prefix;
 }
 
-inline std::string ConversationUtterancePrefix(std::string_view conversation_id) {
-  return IdPrefix(kConversationUtterance, conversation_id);
+inline std::string ConversationUtterancePrefix(std::string_view conversation_id, size_t more = 0) {
+  return IdPrefix(kConversationUtterance, conversation_id, more);
 }
 inline std::string ConversationUtterance(std::string_view conversation_id, int64_t t,
                                          std::string_view utterance_id) {
-  return Timed(ConversationUtterancePrefix(conversation_id), t, utterance_id);
+  return Timed(ConversationUtterancePrefix(conversation_id, 8 + utterance_id.size()), t,
+               utterance_id);
 }
 inline std::string LearnerError(std::string_view user_id, int64_t t, std::string_view error_id) {
-  return Timed(LearnerPrefix(kLearnerError, user_id), t, error_id);
+  return Timed(LearnerPrefix(kLearnerError, user_id, 8 + error_id.size()), t, error_id);
 }
 // A learner's record of one subcategory (kPoint, kMemory).
 inline std::string LearnerSubcategory(char kind, std::string_view user_id,
                                       std::string_view subcategory_id) {
-  std::string k = LearnerPrefix(kind, user_id);
+  std::string k = LearnerPrefix(kind, user_id, subcategory_id.size());
   k.append(subcategory_id);
   return k;
 }
@@ -235,7 +249,7 @@ inline std::string Memory(std::string_view user_id, std::string_view subcategory
   return LearnerSubcategory(kMemory, user_id, subcategory_id);
 }
 inline std::string Attempt(std::string_view user_id, int64_t t, std::string_view attempt_id) {
-  return Timed(LearnerPrefix(kAttempt, user_id), t, attempt_id);
+  return Timed(LearnerPrefix(kAttempt, user_id, 8 + attempt_id.size()), t, attempt_id);
 }
 
 // Splits `<time> <id>` (a key after its prefix).

@@ -142,8 +142,11 @@ struct StoredUtterance {
   std::vector<ErrorRef> errors;  // in the order written
 };
 
+size_t SizeOf(const std::optional<std::string>& s) { return s ? s->size() : 0; }
+
 std::string EncodeUtterance(const StoredUtterance& u) {
-  Encoder e;
+  Encoder e(64 + u.conversation_id.size() + u.user_id.size() + SizeOf(u.content) +
+            u.errors.size() * 48);
   e.Str(u.conversation_id).Str(u.user_id).OptStr(u.content).Int(u.created_at);
   e.Int(static_cast<int64_t>(u.request_hash)).Int(static_cast<int64_t>(u.errors.size()));
   for (const ErrorRef& r : u.errors) e.Str(r.error_id).Int(r.created_at);
@@ -245,7 +248,9 @@ bool DecodeMemory(std::string_view v, MemoryState* m) {
 
 // An error under its learner key (keys::LearnerError); the utterance id rides along.
 std::string EncodeError(const ErrorRecord& r, const std::string& utterance_id) {
-  Encoder e;
+  Encoder e(64 + utterance_id.size() + r.category.size() + r.subcategory.size() +
+            r.subcategory_id.size() + r.code.size() + SizeOf(r.original) + SizeOf(r.correction) +
+            SizeOf(r.explanation));
   e.Str(utterance_id).Str(r.category).Str(r.subcategory).Str(r.subcategory_id).Str(r.code);
   e.Bool(r.span.has_value());
   if (r.span) e.Int(r.span->start).Int(r.span->end);
