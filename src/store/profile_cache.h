@@ -4,7 +4,9 @@
 // With a SharedProfiles (Redis, --cache redis://...), reads go to it instead
 // while it is up, and the local LRU (with its TTL) only serves while it is
 // down; the Writer's commit brackets and deltas go to both.
-// Thread-safe: any thread may Get; the Writer thread calls Apply*.
+// Thread-safe: any thread may Get. One of the Writer's threads at a time
+// calls Apply* and EndCommit (the publish thread, with a local cache), and
+// BeginCommit may come from another (the writer's) meanwhile.
 #pragma once
 
 #include <array>
@@ -98,7 +100,7 @@ class ProfileCache {
   // commits, End after its effects were applied here. Reads that load from
   // the store meanwhile are served but not cached, so a load can neither miss
   // the commit nor count it twice. The calls below are made between the two
-  // (by the Writer's thread), and their effects show at EndCommit.
+  // (by one of the Writer's threads), and their effects show at EndCommit.
   void BeginCommit(const std::vector<std::string>& user_ids);
   void EndCommit(const std::vector<std::string>& user_ids);
 
@@ -212,7 +214,8 @@ class ProfileCache {
   // shard after each commit just to count them for /metrics.
   std::atomic<int64_t> entries_{0};
   std::atomic<int64_t> bytes_{0};
-  // The commit in progress (writer thread only): its staged profiles.
+  // The commit in progress (the thread that calls Apply* and EndCommit only):
+  // its staged profiles.
   std::unordered_map<std::string, std::shared_ptr<Profile>> staged_;
 };
 

@@ -27,9 +27,10 @@ namespace errata {
 struct WriteRequest {
   std::vector<WriteOp> ops;
   Status status;  // the transaction's: Unavailable when the commit failed
-  // Called once after the commit is durable (or failed), on the writer thread
-  // or, for a store with DeferredSync, on the sync thread. Keep it short: post
-  // the response to the connection's executor.
+  // Called once after the commit is durable (or failed), on one of the
+  // Writer's threads: the publish thread (local cache), the writer thread
+  // (shared cache), or for a store with DeferredSync the sync thread. Keep
+  // it short: post the response to the connection's executor.
   std::function<void(WriteRequest&)> done;
 };
 
