@@ -22,62 +22,51 @@ Router Routes() {
   return r;
 }
 
-TEST(RouterTest, FindsTheRouteAndItsParameters) {
+class RouterTest : public ::testing::Test {
+ protected:
+  Router::Match Find(verb method, std::string_view path) {
+    return r.Find(method, path, &index, &params, &allow);
+  }
   const Router r = Routes();
   size_t index = 99;
   PathParams params;
   std::string allow;
-  ASSERT_EQ(r.Find(verb::get, "/v1/users/abc/exercises", &index, &params, &allow),
-            Router::Match::kFound);
+};
+
+TEST_F(RouterTest, FindsTheRouteAndItsParameters) {
+  ASSERT_EQ(Find(verb::get, "/v1/users/abc/exercises"), Router::Match::kFound);
   EXPECT_EQ(r.route(index).pattern, "/v1/users/{id}/exercises");
   ASSERT_EQ(params.size(), 1u);
   EXPECT_EQ(params[0], "abc");
-  ASSERT_EQ(r.Find(verb::get, "/v1/users/u1/errors/tense", &index, &params, &allow),
-            Router::Match::kFound);
+  ASSERT_EQ(Find(verb::get, "/v1/users/u1/errors/tense"), Router::Match::kFound);
   EXPECT_EQ(r.route(index).pattern, "/v1/users/{id}/errors/{sub}");
   ASSERT_EQ(params.size(), 2u);
   EXPECT_EQ(params[0], "u1");
   EXPECT_EQ(params[1], "tense");
   // The parameters of a route tried before (and not taken) are not kept.
-  ASSERT_EQ(r.Find(verb::delete_, "/v1/users/u2", &index, &params, &allow), Router::Match::kFound);
+  ASSERT_EQ(Find(verb::delete_, "/v1/users/u2"), Router::Match::kFound);
   EXPECT_EQ(r.route(index).method, verb::delete_);
   ASSERT_EQ(params.size(), 1u);
   EXPECT_EQ(params[0], "u2");
 }
 
-TEST(RouterTest, ATrailingSlashIsASegmentOfItsOwn) {
-  const Router r = Routes();
-  size_t index = 0;
-  PathParams params;
-  std::string allow;
-  EXPECT_EQ(r.Find(verb::post, "/users/", &index, &params, &allow), Router::Match::kFound);
-  EXPECT_EQ(r.Find(verb::post, "/users", &index, &params, &allow), Router::Match::kNoRoute);
-  EXPECT_EQ(r.Find(verb::get, "/healthz/", &index, &params, &allow), Router::Match::kNoRoute);
+TEST_F(RouterTest, ATrailingSlashIsASegmentOfItsOwn) {
+  EXPECT_EQ(Find(verb::post, "/users/"), Router::Match::kFound);
+  EXPECT_EQ(Find(verb::post, "/users"), Router::Match::kNoRoute);
+  EXPECT_EQ(Find(verb::get, "/healthz/"), Router::Match::kNoRoute);
   // An empty segment never fills a parameter.
-  EXPECT_EQ(r.Find(verb::get, "/v1/users//exercises", &index, &params, &allow),
-            Router::Match::kNoRoute);
+  EXPECT_EQ(Find(verb::get, "/v1/users//exercises"), Router::Match::kNoRoute);
 }
 
-TEST(RouterTest, AKnownPathWithAnotherMethodListsTheMethodsItTakes) {
-  const Router r = Routes();
-  size_t index = 0;
-  PathParams params;
-  std::string allow;
-  EXPECT_EQ(r.Find(verb::put, "/v1/users/abc", &index, &params, &allow),
-            Router::Match::kWrongMethod);
+TEST_F(RouterTest, AKnownPathWithAnotherMethodListsTheMethodsItTakes) {
+  EXPECT_EQ(Find(verb::put, "/v1/users/abc"), Router::Match::kWrongMethod);
   EXPECT_EQ(allow, "GET, DELETE");
-  EXPECT_EQ(r.Find(verb::get, "/nowhere", &index, &params, &allow), Router::Match::kNoRoute);
+  EXPECT_EQ(Find(verb::get, "/nowhere"), Router::Match::kNoRoute);
 }
 
-TEST(RouterTest, APathLongerThanAnyRouteMatchesNothing) {
-  const Router r = Routes();
-  size_t index = 0;
-  PathParams params;
-  std::string allow;
-  EXPECT_EQ(r.Find(verb::get, "/a/b/c/d/e/f/g/h/i/j/k", &index, &params, &allow),
-            Router::Match::kNoRoute);
-  EXPECT_EQ(r.Find(verb::get, "/v1/users/abc/exercises/1/2/3/4/5", &index, &params, &allow),
-            Router::Match::kNoRoute);
+TEST_F(RouterTest, APathLongerThanAnyRouteMatchesNothing) {
+  EXPECT_EQ(Find(verb::get, "/a/b/c/d/e/f/g/h/i/j/k"), Router::Match::kNoRoute);
+  EXPECT_EQ(Find(verb::get, "/v1/users/abc/exercises/1/2/3/4/5"), Router::Match::kNoRoute);
   Router long_route;
   EXPECT_THROW(long_route.Add(Route{verb::get, "/a/b/c/d/e/f/g/h/i", nullptr}), std::logic_error);
 }
