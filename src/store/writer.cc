@@ -228,7 +228,7 @@ void Writer::Commit(Flight& f) {
 }
 
 // At most this many committed batches wait for the publish thread; then the
-// writer waits too (it would only pile up answers).
+// writer waits too (it would only pile up answers and memory).
 constexpr size_t kMaxPublishing = 4;
 
 void Writer::Publish(Flight f, Status s) {

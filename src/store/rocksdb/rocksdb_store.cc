@@ -452,7 +452,15 @@ class RocksdbStore::Batch {
 
   rocksdb::WriteBatch* write_batch() const { return &wb_; }
   const DeltaSet& deltas() const { return deltas_; }
-  void ForgetBehind() { behind_ = nullptr; }
+  // Called once the batch is prepared: drops the batch behind (read only
+  // while preparing; it may be gone before this one is written) and what
+  // only the checks needed. What the next batch reads stays (pending_,
+  // written_errors_, deltas_).
+  void DonePreparing() {
+    behind_ = nullptr;
+    prefetched_ = {};
+    writes_ = {};
+  }
 
  private:
   // Reads `want` (sorted and deduplicated here) into prefetched_.
@@ -680,15 +688,16 @@ class RocksdbStore::Batch {
     return Status::Ok();
   }
 
-  // Each error's record goes under its learner; the utterance names it. A
-  // replay of the utterance later in the batch reads the record from the op
-  // (written_errors_), not back from the batch.
   // An error record this batch, or the one behind it, wrote; null if neither.
   const ErrorRecord* WrittenError(std::string_view error_id) const {
     if (auto w = written_errors_.find(error_id); w != written_errors_.end()) return w->second;
     if (behind_ != nullptr) return behind_->WrittenError(error_id);
     return nullptr;
   }
+
+  // Each error's record goes under its learner; the utterance names it. A
+  // replay of the utterance later in the batch reads the record from the op
+  // (written_errors_), not back from the batch.
 
   Status InsertErrors(const Utterance& u, StoredUtterance* stored) {
     for (const ErrorRecord& e : u.errors) {
@@ -926,7 +935,7 @@ Result<std::unique_ptr<PreparedBatch>> RocksdbStore::PrepareBatch(const std::vec
   for (size_t i = 0; s.ok() && i < ops.size(); ++i) s = batch.Apply(ops[i]);
   if (s.ok()) s = batch.UpsertFrequencies();
   if (s.ok()) s = batch.Finish();
-  batch.ForgetBehind();  // read only while preparing; it may be gone before this is written
+  batch.DonePreparing();
   if (!s.ok()) return FailOps(s, ops);
   return std::unique_ptr<PreparedBatch>(std::move(p));
 }
