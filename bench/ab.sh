@@ -7,8 +7,8 @@
 #   bench/ab.sh BIN_A BIN_B [sqlite|rocksdb]
 #   WORKLOADS="W0 W4a W4b W0" ROUNDS=3 bench/ab.sh BIN_A BIN_B   # the reads
 # Env: USERS (default 50000), ERRORS (default 3 per learner), DURATION
-# (default 5), ROUNDS (default 2), WORKLOADS (any of W0 W1 W2 W4a W4b, in
-# order, repeats allowed), WARMUP (seconds of W4a before the workloads,
+# (default 5), ROUNDS (default 2), WORKLOADS (any of W0 W1 W2 W3 W4a W4b, in
+# order, repeats allowed; W3 reports errors/s answered within the run), WARMUP (seconds of W4a before the workloads,
 # default 0), REUSE=1 (load once, in the first round, and start every later
 # server on that data dir: for reads on a large dataset, e.g. W6's
 #   REUSE=1 USERS=100000 ERRORS=2000000 WARMUP=10 DURATION=10 \
@@ -44,17 +44,27 @@ round() {
       W0) set -- W0 w0_healthz.lua ;;
       W1) set -- W1 w1_seed_write.lua ;;
       W2) set -- W2 w2_v1_write.lua ;;
+      W3) set -- W3 w3_bulk.lua 1000 2 ;;
       W4a) set -- W4a w4_read.lua generate 1.0 ;;
       W4b) set -- W4b w4_read.lua exercises 1.0 ;;
       *) echo "unknown workload $name" >&2; exit 2 ;;
     esac
     local name=$1 script=$2
     shift 2
-    rps=$(wrk -t2 -c64 -d"${DURATION}s" -s "bench/$script" "http://127.0.0.1:$port" -- "$WORK/ids.tsv" "$@" 2>&1 |
-      grep -o '"rps":[0-9.]*' | cut -d: -f2)
-    line+=" $name ${rps%.*}"
+    local out
+    out=$(wrk -t2 -c64 -d"${DURATION}s" --timeout 30s -s "bench/$script" "http://127.0.0.1:$port" -- \
+      "$WORK/ids.tsv" "$@" 2>&1)
+    if [[ "$name" == W3 ]]; then
+      local applied secs
+      applied=$(grep -o '"errors_applied":[0-9]*' <<<"$out" | cut -d: -f2)
+      secs=$(grep -o '"duration_s":[0-9.]*' <<<"$out" | cut -d: -f2)
+      line+=" W3 $(python3 -c "print(int($applied / $secs))") errors/s"
+    else
+      rps=$(grep -o '"rps":[0-9.]*' <<<"$out" | cut -d: -f2)
+      line+=" $name ${rps%.*} req/s"
+    fi
   done
-  line+=" req/s; peak RSS $(awk '/VmHWM/{print $2}' "/proc/$PID/status") kB"
+  line+="; peak RSS $(awk '/VmHWM/{print $2}' "/proc/$PID/status") kB"
   unserve
   echo "$line"
 }
