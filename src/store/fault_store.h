@@ -31,14 +31,14 @@ class FaultStore : public Store {
 
   std::string Describe() const override { return "fault:" + inner_->Describe(); }
   Status ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* deltas) override {
-    if (failing_) return FailAll(ops, Status::Unavailable("injected fault: disk full"));
+    if (failing_) return FailBatch(DiskFull(), ops);
     return inner_->ApplyBatch(ops, deltas);
   }
   bool DeferredSync() const override { return inner_->DeferredSync(); }
   bool Pipelined() const override { return inner_->Pipelined(); }
   Result<std::unique_ptr<PreparedBatch>> PrepareBatch(const std::vector<WriteOp*>& ops,
                                                       const PreparedBatch* behind) override {
-    if (failing_) return FailAll(ops, Status::Unavailable("injected fault: disk full"));
+    if (failing_) return FailBatch(DiskFull(), ops);
     const PreparedBatch* inner_behind =
         behind != nullptr ? static_cast<const Prepared*>(behind)->inner.get() : nullptr;
     auto inner = inner_->PrepareBatch(ops, inner_behind);
@@ -53,7 +53,7 @@ class FaultStore : public Store {
     if (before_write) before_write();
     const auto* p = static_cast<const Prepared*>(batch);
     if (failing_ || fail_next_write_.exchange(false)) {
-      return FailAll(p->ops, Status::Unavailable("injected fault: disk full"));
+      return FailBatch(DiskFull(), p->ops);
     }
     return inner_->WritePrepared(p->inner.get());
   }
@@ -88,10 +88,7 @@ class FaultStore : public Store {
     std::vector<WriteOp*> ops;
     const DeltaSet& deltas() const override { return inner->deltas(); }
   };
-  static Status FailAll(const std::vector<WriteOp*>& ops, const Status& s) {
-    for (WriteOp* op : ops) op->status = s;
-    return s;
-  }
+  static Status DiskFull() { return Status::Unavailable("injected fault: disk full"); }
   static Status Down() { return Status::Unavailable("injected fault: store down"); }
   Store* inner_;
   std::atomic<bool> failing_{false};

@@ -82,6 +82,14 @@ class PreparedBatch {
   virtual const DeltaSet& deltas() const = 0;
 };
 
+// A failed batch: every op gets the failure as Unavailable (nothing was
+// applied, and the client may retry). Returns that status.
+inline Status FailBatch(Status s, const std::vector<WriteOp*>& ops) {
+  if (s.code() != Status::Code::kUnavailable) s = Status::Unavailable(s.message());
+  for (WriteOp* op : ops) op->status = s;
+  return s;
+}
+
 class Store {
  public:
   virtual ~Store() = default;

@@ -128,10 +128,9 @@ void Writer::RunPipelined() {
       next = Board(std::move(batch));
       Prepare(*next, writing ? writing->prepared.get() : nullptr);
     }
-    Status written;
     if (writing) {
-      written = AwaitWrite();
-      if (!written.ok() && next && next->prepare_status.ok()) {
+      writing->status = AwaitWrite();
+      if (!writing->status.ok() && next && next->prepared) {
         next->prepared.reset();
         Prepare(*next, nullptr);  // it counted on writes that are not there
       }
@@ -140,25 +139,24 @@ void Writer::RunPipelined() {
       // The learners of N+1 are marked before its write, while N's may still
       // be (the marks count), so no load caches a profile between the two.
       cache_->BeginCommit(next->users);
-      if (next->prepare_status.ok()) StartWrite(next->prepared.get());
+      if (next->prepared) StartWrite(next->prepared.get());
     }
     if (writing) {
-      Publish(std::move(*writing), written);
+      Publish(std::move(*writing));
       writing.reset();
     }
     if (!next) continue;
-    if (next->prepare_status.ok()) {
+    if (next->prepared) {
       writing = std::move(next);
     } else {
-      const Status failed = next->prepare_status;
-      Publish(std::move(*next), failed);
+      Publish(std::move(*next));  // preparing it failed
     }
   }
 }
 
 void Writer::Prepare(Flight& f, const PreparedBatch* behind) {
   auto prepared = store_->PrepareBatch(f.ops, behind);
-  f.prepare_status = prepared.status();
+  f.status = prepared.status();
   if (prepared.ok()) f.prepared = std::move(*prepared);
 }
 
@@ -223,16 +221,15 @@ Writer::Flight Writer::Board(std::vector<std::unique_ptr<WriteRequest>> batch) {
 
 void Writer::Commit(Flight& f) {
   cache_->BeginCommit(f.users);
-  const Status s = store_->ApplyBatch(f.ops, &f.deltas);
-  Publish(std::move(f), s);
+  f.status = store_->ApplyBatch(f.ops, &f.deltas);
+  Publish(std::move(f));
 }
 
 // At most this many committed batches wait for the publish thread; then the
 // writer waits too (it would only pile up answers and memory).
 constexpr size_t kMaxPublishing = 4;
 
-void Writer::Publish(Flight f, Status s) {
-  f.status = std::move(s);
+void Writer::Publish(Flight f) {
   f.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - f.start).count();
   healthy_.store(f.status.ok());
   if (!publish_thread_.joinable()) return Finish(f);

@@ -68,11 +68,11 @@ class Writer {
     std::vector<std::unique_ptr<WriteRequest>> requests;
     std::vector<WriteOp*> ops;
     std::vector<std::string> users;
-    std::unique_ptr<PreparedBatch> prepared;
-    Status prepare_status;
+    std::unique_ptr<PreparedBatch> prepared;  // pipelined: null if preparing failed
     std::chrono::steady_clock::time_point start;
-    // The outcome: the commit's status, its duration, and its deltas (in
-    // `deltas`, or in `prepared` for a pipelined store).
+    // The outcome: the status of its preparing, then of its commit; the
+    // commit's duration; its deltas (in `deltas`, or in `prepared` for a
+    // pipelined store).
     Status status;
     double seconds = 0;
     DeltaSet deltas{0};
@@ -84,9 +84,9 @@ class Writer {
   std::vector<std::unique_ptr<WriteRequest>> TakeBatch(bool wait = true);
   static Flight Board(std::vector<std::unique_ptr<WriteRequest>> batch);
   void Commit(Flight& f);
-  // Hands a committed (or failed) batch to the publish thread, or finishes it
-  // on this one when there is none.
-  void Publish(Flight f, Status s);
+  // Hands a committed (or failed: f.status) batch to the publish thread, or
+  // finishes it on this one when there is none.
+  void Publish(Flight f);
   // After the store's commit (or its failure): the cache, then the answers.
   void Finish(Flight& f);
   // The publish thread (local cache only): finishes batches in commit order

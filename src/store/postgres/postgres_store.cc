@@ -362,9 +362,7 @@ Status PostgresStore::ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* del
   if (s.ok()) s = writer_->Exec("COMMIT").status();
   if (!s.ok()) {
     if (!writer_->broken() && writer_->InTransaction()) writer_->Exec("ROLLBACK");
-    if (s.code() != Status::Code::kUnavailable) s = Status::Unavailable(s.message());
-    for (WriteOp* op : ops) op->status = s;
-    return s;
+    return FailBatch(s, ops);
   }
   *deltas = std::move(batch);
   return Status::Ok();

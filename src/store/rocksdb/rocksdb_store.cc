@@ -452,6 +452,7 @@ class RocksdbStore::Batch {
 
   rocksdb::WriteBatch* write_batch() const { return &wb_; }
   const DeltaSet& deltas() const { return deltas_; }
+  DeltaSet TakeDeltas() { return std::move(deltas_); }
   // Called once the batch is prepared: drops the batch behind (read only
   // while preparing; it may be gone before this one is written) and what
   // only the checks needed. What the next batch reads stays (pending_,
@@ -917,15 +918,6 @@ class RocksdbStore::Prepared : public PreparedBatch {
   std::vector<WriteOp*> ops;
 };
 
-namespace {
-// A failed batch: every op gets the failure, Unavailable (nothing was applied).
-Status FailOps(Status s, const std::vector<WriteOp*>& ops) {
-  if (s.code() != Status::Code::kUnavailable) s = Status::Unavailable(s.message());
-  for (WriteOp* op : ops) op->status = s;
-  return s;
-}
-}  // namespace
-
 Result<std::unique_ptr<PreparedBatch>> RocksdbStore::PrepareBatch(const std::vector<WriteOp*>& ops,
                                                                   const PreparedBatch* behind) {
   const Batch* under = behind != nullptr ? &static_cast<const Prepared*>(behind)->batch : nullptr;
@@ -936,7 +928,7 @@ Result<std::unique_ptr<PreparedBatch>> RocksdbStore::PrepareBatch(const std::vec
   if (s.ok()) s = batch.UpsertFrequencies();
   if (s.ok()) s = batch.Finish();
   batch.DonePreparing();
-  if (!s.ok()) return FailOps(s, ops);
+  if (!s.ok()) return FailBatch(s, ops);
   return std::unique_ptr<PreparedBatch>(std::move(p));
 }
 
@@ -956,7 +948,7 @@ Status RocksdbStore::WritePrepared(const PreparedBatch* prepared) {
     if (rocksdb::Status r = db_->Resume(); !r.ok()) {
       log::Warn("RocksDB cannot resume writes yet", {{"error", r.ToString()}});
     }
-    return FailOps(Fail(w, "write batch"), p->ops);
+    return FailBatch(Fail(w, "write batch"), p->ops);
   }
   return Status::Ok();
 }
@@ -965,7 +957,7 @@ Status RocksdbStore::ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* delt
   auto prepared = PrepareBatch(ops, nullptr);
   if (!prepared.ok()) return prepared.status();
   if (Status s = WritePrepared(prepared->get()); !s.ok()) return s;
-  *deltas = (*prepared)->deltas();
+  *deltas = static_cast<Prepared*>(prepared->get())->batch.TakeDeltas();
   return Status::Ok();
 }
 

@@ -539,9 +539,7 @@ Status SqliteStore::ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* delta
   if (s.ok()) s = writer_->Exec("COMMIT");
   if (!s.ok()) {
     writer_->Exec("ROLLBACK");
-    if (s.code() != Status::Code::kUnavailable) s = Status::Unavailable(s.message());
-    for (WriteOp* op : ops) op->status = s;
-    return s;
+    return FailBatch(s, ops);
   }
   *deltas = std::move(batch);
   return Status::Ok();
