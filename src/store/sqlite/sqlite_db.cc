@@ -108,7 +108,13 @@ void InstallSigbusReport() {
 }
 
 Result<std::unique_ptr<Db>> Db::Open(const std::string& path, Role role) {
-  InstallPageCache();  // before SQLite initializes itself (page_cache.h)
+  // Process-wide, before SQLite initializes itself (the first open does):
+  // the page-cache layer (page_cache.h), and no memory accounting. With it on
+  // (SQLite's default) every sqlite3_malloc and free takes one global mutex,
+  // which the writer and every reader share (docs/write-path.md).
+  InstallPageCache();
+  static const bool no_memstatus = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK;
+  (void)no_memstatus;
   if (role == Role::kReader) InstallSigbusReport();
   sqlite3* raw = nullptr;
   int flags = SQLITE_OPEN_NOMUTEX;
@@ -143,8 +149,10 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, Role role) {
       // synchronous=NORMAL: a commit does not fsync the WAL; the Writer calls
       // SqliteStore::SyncCommitted (an fdatasync of the WAL) before it
       // acknowledges, while the next batch runs (docs/write-path.md).
+      // secure_delete=OFF: Debian turns it on, zeroing every cell a B-tree
+      // rebalance frees; errata deletes no learner data.
       pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
-                "PRAGMA cache_size=-131072; PRAGMA wal_autocheckpoint=0;";
+                "PRAGMA cache_size=-131072; PRAGMA wal_autocheckpoint=0; PRAGMA secure_delete=OFF;";
       break;
     case Role::kReader:
       // Readers map the database file (up to 2 GiB, the most Debian's SQLite
