@@ -1,6 +1,9 @@
 // POST /v1/ingest: bulk NDJSON, one utterance with its errors per line. Valid
 // lines are applied (all in one group commit), invalid ones are reported by
 // line number, and a retried line is recognised by its utterance id.
+#include <algorithm>
+#include <cstddef>
+
 #include <boost/json.hpp>
 
 #include "api/errors.h"
@@ -57,6 +60,9 @@ void PostIngest(const Ctx& c, Services& s, Respond respond) {
     op_lines->push_back(line);
   }
   SubmitWrite(s, Flavor::kV1, std::move(request), [results, op_lines](WriteRequest& r) {
+    // The lines rejected while parsing come first, in line order; the ops'
+    // lines follow, in line order too. One merge puts them together.
+    const auto parse_rejected = static_cast<std::ptrdiff_t>(results->size());
     size_t applied = 0, replayed = 0;
     for (size_t i = 0; i < r.ops.size(); ++i) {
       const WriteOp& op = r.ops[i];
@@ -71,9 +77,13 @@ void PostIngest(const Ctx& c, Services& s, Respond respond) {
                                       {"utterance_id", op.utterance.utterance_id},
                                       {"errors", op.utterance.errors.size()}});
     }
-    std::sort(results->begin(), results->end(), [](const json::value& a, const json::value& b) {
-      return a.at("line").to_number<int64_t>() < b.at("line").to_number<int64_t>();
-    });
+    if (parse_rejected > 0) {
+      std::inplace_merge(results->begin(), results->begin() + parse_rejected, results->end(),
+                         [](const json::value& a, const json::value& b) {
+                           return a.at("line").to_number<int64_t>() <
+                                  b.at("line").to_number<int64_t>();
+                         });
+    }
     const size_t rejected = results->size() - applied - replayed;
     return Json(200, {{"applied", applied},
                       {"replayed", replayed},
