@@ -6,6 +6,7 @@
 #include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/merge_operator.h>
+#include <rocksdb/perf_level.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
@@ -351,6 +352,19 @@ class PrefixScan {
   std::string prefix_;
   bool reverse_;
 };
+
+// By default RocksDB counts every key comparison, in a thread-local perf
+// context that each count looks up through the shared library's TLS: 10% of
+// the commit thread's instructions, in memtable inserts. errata reads no perf
+// context. Each thread that writes or loads profiles turns the counts off,
+// once.
+void NoPerfCounts() {
+  thread_local const bool off = [] {
+    rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
+    return true;
+  }();
+  (void)off;
+}
 
 // A key's first 8 bytes as a big-endian integer (zero-padded), so that two
 // keys whose heads differ compare as their heads do.
@@ -948,6 +962,7 @@ class RocksdbStore::Prepared : public PreparedBatch {
 
 Result<std::unique_ptr<PreparedBatch>> RocksdbStore::PrepareBatch(const std::vector<WriteOp*>& ops,
                                                                   const PreparedBatch* behind) {
+  NoPerfCounts();
   const Batch* under = behind != nullptr ? &static_cast<const Prepared*>(behind)->batch : nullptr;
   auto p = std::make_unique<Prepared>(db_.get(), options_.half_life, ops, under);
   Batch& batch = p->batch;
@@ -966,6 +981,7 @@ Status RocksdbStore::WritePrepared(const PreparedBatch* prepared) {
   // the Writer's sync thread as with SQLite: after a failed append (disk
   // full) RocksDB's WAL file refuses a later sync of the batches before it,
   // and Debian's librocksdb asserts on it (docs/rocksdb.md).
+  NoPerfCounts();
   rocksdb::WriteOptions wo;
   wo.sync = true;
   rocksdb::Status w = db_->Write(wo, p->batch.write_batch());
@@ -1061,6 +1077,7 @@ Result<Profile> RocksdbStore::LoadProfile(const std::string& user_id) {
   // One iterator reads the learner's points, memory states, errors and
   // attempts from one implicit snapshot, so they agree. The point reads
   // (user, utterance content) are of records that never change.
+  NoPerfCounts();
   const rocksdb::ReadOptions ro = InPrefix();
   Profile p;
   std::string v;
