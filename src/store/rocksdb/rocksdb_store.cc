@@ -366,6 +366,40 @@ void NoPerfCounts() {
   (void)off;
 }
 
+// RocksDB's flushes and compactions run in Env::Default()'s thread pool,
+// at the default perf level. This Env passes every call through, and each
+// background job turns the counts off on its thread before it runs.
+class QuietEnv : public rocksdb::EnvWrapper {
+ public:
+  QuietEnv() : EnvWrapper(rocksdb::Env::Default()) {}
+  static QuietEnv* Get() {
+    static QuietEnv* env = new QuietEnv;  // outlives every database
+    return env;
+  }
+  const char* Name() const override { return "errata.QuietEnv"; }
+  void Schedule(void (*f)(void*), void* arg, Priority pri, void* tag,
+                void (*unschedule)(void*)) override {
+    target()->Schedule(&Run, new Job{f, arg, unschedule}, pri, tag, &Unschedule);
+  }
+
+ private:
+  struct Job {
+    void (*f)(void*);
+    void* arg;
+    void (*unschedule)(void*);
+  };
+  static void Run(void* p) {
+    std::unique_ptr<Job> job(static_cast<Job*>(p));
+    NoPerfCounts();
+    job->f(job->arg);
+  }
+  // A job taken off the queue before it ran (when a database closes).
+  static void Unschedule(void* p) {
+    std::unique_ptr<Job> job(static_cast<Job*>(p));
+    if (job->unschedule != nullptr) job->unschedule(job->arg);
+  }
+};
+
 // A key's first 8 bytes as a big-endian integer (zero-padded), so that two
 // keys whose heads differ compare as their heads do.
 uint64_t KeyHead(std::string_view key) {
@@ -822,6 +856,7 @@ Result<std::unique_ptr<RocksdbStore>> RocksdbStore::Open(const Options& options)
   // Two background jobs (a flush and a compaction) on this class of machine;
   // more would take cores from the HTTP threads.
   o.max_background_jobs = 2;
+  o.env = QuietEnv::Get();
   o.write_buffer_size = static_cast<size_t>(options.write_buffer_bytes);
   o.max_write_buffer_number = 3;
   // RocksDB slows writes down at 20 flushed files waiting in level 0 and
