@@ -44,6 +44,13 @@ Stmt& Stmt::Bind(int i, std::string_view v) {
   sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
   return *this;
 }
+Stmt& Stmt::BindRef(int i, std::string_view v) {
+  sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  return *this;
+}
+Stmt& Stmt::BindRef(int i, const std::optional<std::string>& v) {
+  return v ? BindRef(i, std::string_view(*v)) : BindNull(i);
+}
 Stmt& Stmt::Bind(int i, int64_t v) {
   sqlite3_bind_int64(s_, i, v);
   return *this;

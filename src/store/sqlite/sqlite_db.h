@@ -31,6 +31,14 @@ class Stmt {
   Stmt& Bind(int i, double v);
   Stmt& BindNull(int i);
   Stmt& Bind(int i, const std::optional<std::string>& v);
+  // Bind without SQLite's copy of the text: `v` must stay alive and unchanged
+  // until the statement is next reset (Reset, or Db::Prepare of it again).
+  // For the write path's inserts, whose texts are fields of the op.
+  Stmt& BindRef(int i, std::string_view v);
+  Stmt& BindRef(int i, const std::string& v) { return BindRef(i, std::string_view(v)); }
+  Stmt& BindRef(int i, std::string&& v) = delete;  // gone before the step
+  Stmt& BindRef(int i, const std::optional<std::string>& v);
+  Stmt& BindRef(int i, std::optional<std::string>&& v) = delete;
   // Steps once: SQLITE_ROW, SQLITE_DONE, or an error code.
   int Step();
 

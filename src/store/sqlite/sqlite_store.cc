@@ -688,8 +688,9 @@ Status SqliteStore::AddUtterance(WriteOp* op, DeltaSet* deltas) {
   Stmt* ins = db->Prepare(
       "INSERT INTO utterances(utterance_id, conversation_id, user_id, content, created_at, "
       "request_hash) VALUES(?1,?2,?3,?4,?5,?6)");
-  ins->Bind(1, u.utterance_id).Bind(2, u.conversation_id).Bind(3, u.user_id).Bind(4, u.content);
-  ins->Bind(5, u.created_at).Bind(6, static_cast<int64_t>(op->request_hash));
+  ins->BindRef(1, u.utterance_id).BindRef(2, u.conversation_id).BindRef(3, u.user_id);
+  ins->BindRef(4, u.content).Bind(5, u.created_at);
+  ins->Bind(6, static_cast<int64_t>(op->request_hash));
   if (Status s = Run(db, ins, "insert utterance"); !s.ok()) return s;
   if (Status s = InsertErrors(u); !s.ok()) return s;
   deltas->AddAll(u);
@@ -725,12 +726,14 @@ Status SqliteStore::InsertErrors(const Utterance& u) {
       "INSERT INTO errors(error_id, utterance_id, conversation_id, user_id, category, subcategory,"
       " subcategory_id, code, span_start, span_end, original, correction, explanation, created_at)"
       " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)");
+  // The texts are the utterance's own fields, alive until after the step.
   for (const auto& e : u.errors) {
-    ins->Reset().Bind(1, e.error_id).Bind(2, u.utterance_id).Bind(3, u.conversation_id);
-    ins->Bind(4, u.user_id).Bind(5, e.category).Bind(6, e.subcategory).Bind(7, e.subcategory_id);
-    if (!e.code.empty()) ins->Bind(8, e.code);
+    ins->Reset().BindRef(1, e.error_id).BindRef(2, u.utterance_id).BindRef(3, u.conversation_id);
+    ins->BindRef(4, u.user_id).BindRef(5, e.category).BindRef(6, e.subcategory);
+    ins->BindRef(7, e.subcategory_id);
+    if (!e.code.empty()) ins->BindRef(8, e.code);
     if (e.span) ins->Bind(9, e.span->start).Bind(10, e.span->end);
-    ins->Bind(11, e.original).Bind(12, e.correction).Bind(13, e.explanation);
+    ins->BindRef(11, e.original).BindRef(12, e.correction).BindRef(13, e.explanation);
     ins->Bind(14, e.created_at);
     if (Status s = Run(db, ins, "insert error"); !s.ok()) return s;
   }
@@ -748,8 +751,8 @@ Status SqliteStore::UpsertFrequencies(const DeltaSet& deltas) {
       " last_seen = max(last_seen, excluded.last_seen),"
       " decay_log2 = logadd2(decay_log2, excluded.decay_log2)");
   for (const auto& d : deltas.deltas()) {
-    up->Reset().Bind(1, d.user_id).Bind(2, d.subcategory_id).Bind(3, d.category);
-    up->Bind(4, d.subcategory).Bind(5, d.count).Bind(6, d.first_seen).Bind(7, d.last_seen);
+    up->Reset().BindRef(1, d.user_id).BindRef(2, d.subcategory_id).BindRef(3, d.category);
+    up->BindRef(4, d.subcategory).Bind(5, d.count).Bind(6, d.first_seen).Bind(7, d.last_seen);
     up->Bind(8, d.decay_log2);
     if (Status s = Run(db, up, "upsert frequency"); !s.ok()) return s;
   }
