@@ -1,29 +1,81 @@
 // POST /v1/ingest: bulk NDJSON, one utterance with its errors per line. Valid
 // lines are applied (all in one group commit), invalid ones are reported by
 // line number, and a retried line is recognised by its utterance id.
-#include <algorithm>
 #include <cstddef>
-
-#include <boost/json.hpp>
+#include <string>
+#include <vector>
 
 #include "api/errors.h"
 #include "api/handlers.h"
+#include "api/json_writer.h"
 #include "api/render.h"
 #include "api/request.h"
 #include "api/utterance_input.h"
 #include "api/write.h"
 
 namespace errata::api {
-namespace json = boost::json;
 
 namespace {
 
 constexpr size_t kMaxLines = 10'000;
 
-json::object LineError(size_t line, const Status& st, std::string_view code) {
-  json::object err{{"code", code}, {"message", st.message()}};
-  if (!st.field().empty()) err["field"] = st.field();
-  return {{"line", line}, {"status", "rejected"}, {"error", std::move(err)}};
+// A line rejected before it reached the store: not JSON, or not a valid
+// utterance.
+struct Rejected {
+  size_t line;
+  Status status;
+  const char* code;
+};
+
+void WriteRejected(JsonWriter& w, size_t line, const Status& st, std::string_view code) {
+  w.BeginObject().Key("line").Int(static_cast<int64_t>(line)).Key("status").String("rejected");
+  w.Key("error").BeginObject().Key("code").String(code).Key("message").String(st.message());
+  if (!st.field().empty()) w.Key("field").String(st.field());
+  w.EndObject().EndObject();
+}
+
+// The answer, written as text (docs/write-path.md, "Answers are written as
+// text"): the counts, then one result per non-blank line in line order. The
+// lines rejected while parsing and the ops' lines are each in line order
+// already, so they are merged as they are written.
+std::string IngestAnswer(const WriteRequest& r, const std::vector<size_t>& op_lines,
+                         const std::vector<Rejected>& rejected_early) {
+  size_t applied = 0, replayed = 0, failed = 0;
+  for (const WriteOp& op : r.ops) {
+    if (!op.status.ok()) {
+      ++failed;
+    } else {
+      ++(op.replayed ? replayed : applied);
+    }
+  }
+  std::string out;
+  out.reserve(96 + 112 * (r.ops.size() + rejected_early.size()));
+  JsonWriter w(&out);
+  w.BeginObject().Key("applied").Int(static_cast<int64_t>(applied));
+  w.Key("replayed").Int(static_cast<int64_t>(replayed));
+  w.Key("rejected").Int(static_cast<int64_t>(failed + rejected_early.size()));
+  w.Key("results").BeginArray();
+  size_t j = 0;
+  for (size_t i = 0; i < r.ops.size(); ++i) {
+    for (; j < rejected_early.size() && rejected_early[j].line < op_lines[i]; ++j) {
+      WriteRejected(w, rejected_early[j].line, rejected_early[j].status, rejected_early[j].code);
+    }
+    const WriteOp& op = r.ops[i];
+    if (!op.status.ok()) {
+      const char* code = op.status.code() == Status::Code::kConflict ? "conflict" : "invalid_argument";
+      WriteRejected(w, op_lines[i], op.status, code);
+      continue;
+    }
+    w.BeginObject().Key("line").Int(static_cast<int64_t>(op_lines[i]));
+    w.Key("status").String(op.replayed ? "replayed" : "applied");
+    w.Key("utterance_id").String(op.utterance.utterance_id);
+    w.Key("errors").Int(static_cast<int64_t>(op.utterance.errors.size())).EndObject();
+  }
+  for (; j < rejected_early.size(); ++j) {
+    WriteRejected(w, rejected_early[j].line, rejected_early[j].status, rejected_early[j].code);
+  }
+  w.EndArray().EndObject();
+  return out;
 }
 
 }  // namespace
@@ -31,7 +83,7 @@ json::object LineError(size_t line, const Status& st, std::string_view code) {
 void PostIngest(const Ctx& c, Services& s, Respond respond) {
   const std::string_view body = c.request.body();
   auto request = std::make_unique<WriteRequest>();
-  auto results = std::make_shared<json::array>();
+  auto rejected = std::make_shared<std::vector<Rejected>>();
   auto op_lines = std::make_shared<std::vector<size_t>>();  // op i came from line op_lines[i]
   const Micros now = NowMicros();
   size_t line = 0;
@@ -48,47 +100,19 @@ void PostIngest(const Ctx& c, Services& s, Respond respond) {
     }
     auto object = ParseObject(text);
     if (!object.ok()) {
-      results->push_back(LineError(line, object.status(), "invalid_json"));
+      rejected->push_back({line, object.status(), "invalid_json"});
       continue;
     }
     auto parsed = ParseUtterance(*object, s, now, UtteranceMode::kIngest);
     if (!parsed.ok()) {
-      results->push_back(LineError(line, parsed.status(), "invalid_argument"));
+      rejected->push_back({line, parsed.status(), "invalid_argument"});
       continue;
     }
     request->ops.push_back(std::move(parsed->op));
     op_lines->push_back(line);
   }
-  SubmitWrite(s, Flavor::kV1, std::move(request), [results, op_lines](WriteRequest& r) {
-    // The lines rejected while parsing come first, in line order; the ops'
-    // lines follow, in line order too. One merge puts them together.
-    const auto parse_rejected = static_cast<std::ptrdiff_t>(results->size());
-    size_t applied = 0, replayed = 0;
-    for (size_t i = 0; i < r.ops.size(); ++i) {
-      const WriteOp& op = r.ops[i];
-      if (!op.status.ok()) {
-        const char* code = op.status.code() == Status::Code::kConflict ? "conflict" : "invalid_argument";
-        results->push_back(LineError((*op_lines)[i], op.status, code));
-        continue;
-      }
-      (op.replayed ? replayed : applied) += 1;
-      results->push_back(json::object{{"line", (*op_lines)[i]},
-                                      {"status", op.replayed ? "replayed" : "applied"},
-                                      {"utterance_id", op.utterance.utterance_id},
-                                      {"errors", op.utterance.errors.size()}});
-    }
-    if (parse_rejected > 0) {
-      std::inplace_merge(results->begin(), results->begin() + parse_rejected, results->end(),
-                         [](const json::value& a, const json::value& b) {
-                           return a.at("line").to_number<int64_t>() <
-                                  b.at("line").to_number<int64_t>();
-                         });
-    }
-    const size_t rejected = results->size() - applied - replayed;
-    return Json(200, {{"applied", applied},
-                      {"replayed", replayed},
-                      {"rejected", rejected},
-                      {"results", std::move(*results)}});
+  SubmitWrite(s, Flavor::kV1, std::move(request), [rejected, op_lines](WriteRequest& r) {
+    return http::Response{200, IngestAnswer(r, *op_lines, *rejected)};
   }, std::move(respond));
 }
 
