@@ -66,9 +66,9 @@ struct SqliteKind {
     sqlite3_stmt* st = nullptr;
     ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &st, nullptr), SQLITE_OK);
     while (sqlite3_step(st) == SQLITE_ROW) {
-      orphans.push_back(fmt::format("{} row {} lacks its {}",
+      // (table, rowid: NULL in a WITHOUT ROWID table, parent table, key)
+      orphans.push_back(fmt::format("a row of {} has no parent in {}",
                                     reinterpret_cast<const char*>(sqlite3_column_text(st, 0)),
-                                    sqlite3_column_int64(st, 1),
                                     reinterpret_cast<const char*>(sqlite3_column_text(st, 2))));
     }
     sqlite3_finalize(st);

@@ -497,8 +497,8 @@ class RocksdbStore::Batch {
   // a big-endian integer and the write's index, which breaks ties between
   // writes of one key in the order they were made. Full keys are compared
   // only when those bytes are equal. Sorting the writes themselves (two
-  // strings each) cost twice as many instructions (BENCHMARKS.md,
-  // "Session 12").
+  // strings each) took 204M instructions over a bulk load against 116M
+  // (BENCHMARKS.md, "Session 12").
   Status Finish() {
     struct Entry {
       uint64_t head;
