@@ -8,6 +8,8 @@
 #   bench/callgrind_load.sh BIN [sqlite|rocksdb] [USERS] [ERRORS]
 # The profile stays in $OUT (default /tmp/callgrind-load.BIN-NAME) for
 # callgrind_annotate --inclusive=no --threshold=100 $OUT.1
+# Needs valgrind (apt-get install -y valgrind), which scripts/bootstrap.sh does
+# not install: no test or make target runs this script.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BIN=${1:?usage: $0 BIN [sqlite|rocksdb] [USERS] [ERRORS]}
