@@ -60,8 +60,10 @@ struct SqliteKind {
   // SQLite checks that no row lacks its parent.
   static void ExpectConsistent(const fs::path& dir) {
     sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open_v2((dir / "errata.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
-              SQLITE_OK);
+    const int opened =
+        sqlite3_open_v2((dir / "errata.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+    std::unique_ptr<sqlite3, decltype(&sqlite3_close)> close(db, &sqlite3_close);
+    ASSERT_EQ(opened, SQLITE_OK);
     std::vector<std::string> orphans;
     sqlite3_stmt* st = nullptr;
     ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &st, nullptr), SQLITE_OK);
@@ -72,7 +74,6 @@ struct SqliteKind {
                                     reinterpret_cast<const char*>(sqlite3_column_text(st, 2))));
     }
     sqlite3_finalize(st);
-    sqlite3_close(db);
     EXPECT_TRUE(orphans.empty()) << fmt::format("{}", fmt::join(orphans, "\n"));
   }
 };

@@ -527,8 +527,7 @@ class RocksdbStore::Batch {
       rocksdb::Status s = w.merge ? wb_.Merge(w.key, w.value) : wb_.Put(w.key, w.value);
       if (!s.ok()) return Fail(s, "put");
     }
-    writes_.clear();
-    return Status::Ok();
+    return Status::Ok();  // DonePreparing() frees the writes
   }
 
   rocksdb::WriteBatch* write_batch() const { return &wb_; }
