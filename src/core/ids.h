@@ -17,4 +17,12 @@ std::optional<std::string> CanonicalUuid(std::string_view text);
 // then random bits. Thread-safe (a per-thread generator).
 std::string NewUuidV7(Micros now);
 
+// A UUID's 16 bytes, in the order its text gives them (so byte order sorts
+// like the lower-case text). UuidToBytes is false when `text` is not a UUID
+// in the shape CanonicalUuid accepts.
+inline constexpr size_t kUuidBytes = 16;
+bool UuidToBytes(std::string_view text, char out[kUuidBytes]);
+// Appends the canonical lower-case text of 16 bytes.
+void AppendUuidText(const char bytes[kUuidBytes], std::string* out);
+
 }  // namespace errata

@@ -98,5 +98,53 @@ TEST(NewUuidV7Test, RandomBitsDiffer) {
   EXPECT_NE(a.substr(14), b.substr(14));
 }
 
+TEST(UuidBytesTest, RoundTripsToCanonicalText) {
+  char b[kUuidBytes];
+  ASSERT_TRUE(UuidToBytes("0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", b));
+  const unsigned char want[kUuidBytes] = {0x01, 0x93, 0xa1, 0xb2, 0xc3, 0xd4, 0x7e, 0x5f,
+                                          0x8a, 0x9b, 0x0c, 0x1d, 0x2e, 0x3f, 0x4a, 0x5b};
+  EXPECT_EQ(std::string(b, kUuidBytes), std::string(reinterpret_cast<const char*>(want), 16));
+  std::string text = "x";
+  AppendUuidText(b, &text);
+  EXPECT_EQ(text, "x0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b");
+  // Upper case gives the same bytes, and the text comes back lower-case.
+  char upper[kUuidBytes];
+  ASSERT_TRUE(UuidToBytes("0193A1B2-C3D4-7E5F-8A9B-0C1D2E3F4A5B", upper));
+  EXPECT_EQ(std::string(upper, kUuidBytes), std::string(b, kUuidBytes));
+  for (int i = 0; i < 1000; ++i) {
+    const std::string id = NewUuidV7(kT + i);
+    ASSERT_TRUE(UuidToBytes(id, b));
+    std::string back;
+    AppendUuidText(b, &back);
+    EXPECT_EQ(back, id);
+  }
+}
+
+TEST(UuidBytesTest, RejectsWhatCanonicalUuidRejects) {
+  char b[kUuidBytes];
+  for (const char* bad :
+       {"", "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5", "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b0",
+        "0193a1b2c3d4-7e5f-8a9b-0c1d2e3f4a5b-", "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5g",
+        "g193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", "0193a1b2-c3d4-7e5f-8a9b+0c1d2e3f4a5b",
+        "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a:b", "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a b"}) {
+    EXPECT_FALSE(UuidToBytes(bad, b)) << bad;
+    EXPECT_EQ(CanonicalUuid(bad), std::nullopt) << bad;
+  }
+}
+
+TEST(UuidBytesTest, BytesSortLikeTheText) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 500; ++i) ids.push_back(NewUuidV7(kT + (i % 7) * 1000));
+  for (size_t i = 1; i < ids.size(); ++i) {
+    char a[kUuidBytes], b[kUuidBytes];
+    ASSERT_TRUE(UuidToBytes(ids[i - 1], a));
+    ASSERT_TRUE(UuidToBytes(ids[i], b));
+    const int bytes = std::string_view(a, kUuidBytes).compare(std::string_view(b, kUuidBytes));
+    const int text = ids[i - 1].compare(ids[i]);
+    EXPECT_EQ(bytes < 0, text < 0);
+    EXPECT_EQ(bytes == 0, text == 0);
+  }
+}
+
 }  // namespace
 }  // namespace errata

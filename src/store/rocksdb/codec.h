@@ -1,10 +1,12 @@
 // How RocksdbStore lays out keys and values (docs/rocksdb.md).
 //
-// A key is a one-byte table tag and the record's key. Where a record is found
-// by a prefix (a learner's errors, a conversation's utterances), the leading
-// id is length-prefixed (a varint, shown as [id]), so one id is never a
-// prefix of another's keys, and times are 8 bytes big-endian with the sign
-// bit flipped, so they sort in time order:
+// A key is a one-byte table tag and the record's key. Every id in a key
+// (<user_id>, [conversation_id], ...) is the UUID's 16 bytes (KeyId below,
+// key format 2). Where a record is found by a prefix (a learner's errors, a
+// conversation's utterances), the leading id is length-prefixed (a varint,
+// shown as [id]), so one id is never a prefix of another's keys, and times
+// are 8 bytes big-endian with the sign bit flipped, so they sort in time
+// order:
 //
 //   u <user_id>                                  user
 //   e <email, lower-case>                        -> user_id
@@ -34,6 +36,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "core/ids.h"
 
 namespace errata::rocksdb_codec {
 
@@ -175,23 +179,62 @@ inline bool ParseTime(std::string_view* in, int64_t* t) {
   return true;
 }
 
+// Ids in keys. Every id errata stores is a UUID (the API checks the ones it
+// is given and makes the others), and a key holds its 16 bytes rather than
+// its 36 characters: the bytes sort like the text (docs/rocksdb.md, "Ids as
+// 16 bytes"). An id that is not a UUID, which only a read can ask for, goes
+// in as its text, with a 0xff byte after it when it is 16 bytes long, so it
+// never matches a stored id.
+inline constexpr size_t kMaxKeyId = kUuidBytes + 1;  // a KeyId's room in `buf`
+inline std::string_view KeyId(std::string_view id, char (&buf)[kMaxKeyId]) {
+  if (UuidToBytes(id, buf)) return {buf, kUuidBytes};
+  if (id.size() != kUuidBytes) return id;
+  std::memcpy(buf, id.data(), kUuidBytes);
+  buf[kUuidBytes] = '\xff';
+  return {buf, kMaxKeyId};
+}
+inline void AppendId(std::string* k, std::string_view id) {
+  char buf[kMaxKeyId];
+  k->append(KeyId(id, buf));
+}
+// The text of an id read from a key.
+inline std::string IdText(std::string_view key_id) {
+  std::string out;
+  if (key_id.size() == kUuidBytes) {
+    out.reserve(36);
+    AppendUuidText(key_id.data(), &out);
+  } else {
+    out.assign(key_id);
+  }
+  return out;
+}
+
 // Keys are built in one allocation: `more` is the room reserved for what the
 // caller appends after the part built here.
-inline std::string Tagged(char tag, std::string_view id, size_t more = 0) {
+inline std::string Tagged(char tag, std::string_view text, size_t more = 0) {
   std::string k;
-  k.reserve(1 + id.size() + more);
+  k.reserve(1 + text.size() + more);
   k.push_back(tag);
-  k.append(id);
+  k.append(text);
+  return k;
+}
+inline std::string TaggedId(char tag, std::string_view id) {
+  std::string k;
+  k.reserve(1 + kMaxKeyId);
+  k.push_back(tag);
+  AppendId(&k, id);
   return k;
 }
 
 // tag, then the id length-prefixed: the prefix of every key under that id.
 inline std::string IdPrefix(char tag, std::string_view id, size_t more = 0) {
+  char buf[kMaxKeyId];
+  const std::string_view key_id = KeyId(id, buf);
   std::string k;
-  k.reserve(1 + 10 + id.size() + more);
+  k.reserve(1 + 10 + key_id.size() + more);
   k.push_back(tag);
-  PutVarint(&k, id.size());
-  k.append(id);
+  PutVarint(&k, key_id.size());
+  k.append(key_id);
   return k;
 }
 
@@ -202,25 +245,25 @@ inline std::string LearnerPrefix(char kind, std::string_view user_id, size_t mor
   return k;
 }
 
-inline std::string User(std::string_view user_id) { return Tagged(kUser, user_id); }
+inline std::string User(std::string_view user_id) { return TaggedId(kUser, user_id); }
 inline std::string Email(std::string_view email_norm) { return Tagged(kEmail, email_norm); }
 inline std::string UserNamePrefix(std::string_view lower_prefix) {
   return Tagged(kUserName, lower_prefix);
 }
 inline std::string UserName(std::string_view lower_name, std::string_view user_id) {
-  std::string k = Tagged(kUserName, lower_name, 1 + user_id.size());
+  std::string k = Tagged(kUserName, lower_name, 1 + kMaxKeyId);
   k.push_back('\0');
-  k.append(user_id);
+  AppendId(&k, user_id);
   return k;
 }
-inline std::string Conversation(std::string_view id) { return Tagged(kConversation, id); }
-inline std::string Utterance(std::string_view id) { return Tagged(kUtterance, id); }
+inline std::string Conversation(std::string_view id) { return TaggedId(kConversation, id); }
+inline std::string Utterance(std::string_view id) { return TaggedId(kUtterance, id); }
 inline std::string Meta(std::string_view name) { return Tagged(kMeta, name); }
 
 // `prefix`, a time and an id: a key of records listed in time order.
 inline std::string Timed(std::string prefix, int64_t t, std::string_view id) {
   AppendTime(&prefix, t);
-  prefix.append(id);
+  AppendId(&prefix, id);
   return prefix;
 }
 
@@ -229,11 +272,10 @@ inline std::string ConversationUtterancePrefix(std::string_view conversation_id,
 }
 inline std::string ConversationUtterance(std::string_view conversation_id, int64_t t,
                                          std::string_view utterance_id) {
-  return Timed(ConversationUtterancePrefix(conversation_id, 8 + utterance_id.size()), t,
-               utterance_id);
+  return Timed(ConversationUtterancePrefix(conversation_id, 8 + kMaxKeyId), t, utterance_id);
 }
 inline std::string LearnerError(std::string_view user_id, int64_t t, std::string_view error_id) {
-  return Timed(LearnerPrefix(kLearnerError, user_id, 8 + error_id.size()), t, error_id);
+  return Timed(LearnerPrefix(kLearnerError, user_id, 8 + kMaxKeyId), t, error_id);
 }
 // A learner's record of one subcategory (kPoint, kMemory).
 inline std::string LearnerSubcategory(char kind, std::string_view user_id,
@@ -249,17 +291,19 @@ inline std::string Memory(std::string_view user_id, std::string_view subcategory
   return LearnerSubcategory(kMemory, user_id, subcategory_id);
 }
 inline std::string Attempt(std::string_view user_id, int64_t t, std::string_view attempt_id) {
-  return Timed(LearnerPrefix(kAttempt, user_id, 8 + attempt_id.size()), t, attempt_id);
+  return Timed(LearnerPrefix(kAttempt, user_id, 8 + kMaxKeyId), t, attempt_id);
 }
 
-// Splits `<time> <id>` (a key after its prefix).
+// Splits `<time> <id>` (a key after its prefix); the id as the key holds it
+// (IdText gives its text).
 inline bool ParseTimeAndId(std::string_view rest, int64_t* t, std::string_view* id) {
   if (!ParseTime(&rest, t)) return false;
   *id = rest;
   return true;
 }
 
-// Splits a learner key after its tag, `[user_id] <kind> <rest>`.
+// Splits a learner key after its tag, `[user_id] <kind> <rest>` (the id as
+// the key holds it).
 inline bool ParseLearnerKey(std::string_view key, std::string_view* user_id, char* kind,
                             std::string_view* rest) {
   uint64_t n = 0;
@@ -294,6 +338,81 @@ inline std::string PrefixEnd(std::string prefix) {
     prefix.pop_back();
   }
   return prefix;
+}
+
+// ---- The key format
+//
+// Format 1 (before session 13) held every id in a key as its 36-character
+// text; format 2 holds a UUID's 16 bytes. The meta record kKeyFormat says
+// which one a database holds; a database without it is of format 1, or new.
+inline constexpr char kKeyFormat[] = "key_format";
+inline constexpr char kCurrentKeyFormat[] = "2";
+
+namespace upgrade_detail {
+// Moves a 36-character id from the front of *in to *out as 16 bytes.
+inline bool TextId(std::string_view* in, std::string* out) {
+  char b[kUuidBytes];
+  if (in->size() < 36 || !UuidToBytes(in->substr(0, 36), b)) return false;
+  out->append(b, kUuidBytes);
+  in->remove_prefix(36);
+  return true;
+}
+// Moves `[36] <text id>` from the front of *in to *out as `[16] <16 bytes>`.
+inline bool TextIdPrefix(std::string_view* in, std::string* out) {
+  std::string_view rest = *in;
+  uint64_t n = 0;
+  if (!GetVarint(&rest, &n) || n != 36) return false;
+  PutVarint(out, kUuidBytes);
+  if (!TextId(&rest, out)) return false;
+  *in = rest;
+  return true;
+}
+// Moves `<time> <text id>`, the whole rest, to *out.
+inline bool TimeAndTextId(std::string_view* in, std::string* out) {
+  if (in->size() != 8 + 36) return false;
+  out->append(in->substr(0, 8));
+  in->remove_prefix(8);
+  return TextId(in, out);
+}
+}  // namespace upgrade_detail
+
+// The format-2 key of a format-1 key, in *out. False when `key` holds no
+// id as text: a key of format 2, or one without ids (email, meta).
+inline bool UpgradeKey(std::string_view key, std::string* out) {
+  using namespace upgrade_detail;
+  out->clear();
+  if (key.empty()) return false;
+  std::string_view rest = key.substr(1);
+  out->push_back(key[0]);
+  switch (key[0]) {
+    case kUser:
+    case kConversation:
+    case kUtterance:
+      return rest.size() == 36 && TextId(&rest, out);
+    case kUserName: {
+      // name \0 <text id>: a name holds no NUL, and a format-2 key's last
+      // 36 bytes are not an id's text (they hold its NUL).
+      if (rest.size() < 37 || rest[rest.size() - 37] != '\0') return false;
+      out->append(rest.substr(0, rest.size() - 36));
+      rest.remove_prefix(rest.size() - 36);
+      return TextId(&rest, out);
+    }
+    case kConversationUtterance:
+      return TextIdPrefix(&rest, out) && TimeAndTextId(&rest, out);
+    case kLearner: {
+      if (!TextIdPrefix(&rest, out) || rest.empty()) return false;
+      const char kind = rest.front();
+      out->push_back(kind);
+      rest.remove_prefix(1);
+      if (kind == kPoint || kind == kMemory) {  // then a subcategory id: text
+        out->append(rest);
+        return true;
+      }
+      return (kind == kAttempt || kind == kLearnerError) && TimeAndTextId(&rest, out);
+    }
+    default:
+      return false;
+  }
 }
 
 }  // namespace keys

@@ -12,6 +12,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -911,6 +912,7 @@ Result<std::unique_ptr<RocksdbStore>> RocksdbStore::Open(const Options& options)
   rocksdb::Status s = rocksdb::DB::Open(o, options.path, &raw);
   if (!s.ok()) return Fail(s, "open");
   store->db_.reset(raw);
+  if (Status st = store->UpgradeKeyFormatIfNeeded(); !st.ok()) return st;
   if (Status st = store->RecomputeDecayIfNeeded(); !st.ok()) return st;
   return store;
 }
@@ -921,6 +923,54 @@ RocksdbStore::~RocksdbStore() {
   // for durability (the WAL has it all).
   rocksdb::Status s = db_->Close();
   if (!s.ok()) log::Warn("closing the RocksDB store", {{"error", s.ToString()}});
+}
+
+// A database of key format 1 (ids as text) gets format 2 (ids as 16 bytes,
+// docs/rocksdb.md): every key that holds an id is written anew and the old
+// one deleted, in atomic batches, and the meta record goes last. A crash
+// part-way leaves keys of both formats, and the next open goes on from there
+// (UpgradeKey tells them apart). A new database only gets the meta record.
+Status RocksdbStore::UpgradeKeyFormatIfNeeded() {
+  std::string have;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::Meta(keys::kKeyFormat), &have);
+  if (!s.ok() && !s.IsNotFound()) return Fail(s, "read meta");
+  if (s.ok()) {
+    if (have == keys::kCurrentKeyFormat) return Status::Ok();
+    return Status::Internal(
+        fmt::format("rocksdb: the database's key format is {}, and this build reads format {}",
+                    have, keys::kCurrentKeyFormat));
+  }
+  const auto start = std::chrono::steady_clock::now();
+  // The batches are not synced one by one: the WAL keeps their order, and
+  // the last one, with the meta record, is.
+  rocksdb::WriteOptions wo;
+  rocksdb::WriteBatch wb;
+  int64_t upgraded = 0;
+  std::string key;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(TotalOrder()));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      if (!keys::UpgradeKey(std::string_view(it->key().data(), it->key().size()), &key)) continue;
+      wb.Put(key, it->value());
+      wb.Delete(it->key());
+      if (++upgraded % 100'000 == 0) {
+        if (s = db_->Write(wo, &wb); !s.ok()) return Fail(s, "upgrade keys");
+        wb.Clear();
+        log::Info("upgrading RocksDB keys to 16-byte ids", {{"keys", upgraded}});
+      }
+    }
+    if (!it->status().ok()) return Fail(it->status(), "scan keys");
+  }
+  wb.Put(keys::Meta(keys::kKeyFormat), keys::kCurrentKeyFormat);
+  wo.sync = true;
+  if (s = db_->Write(wo, &wb); !s.ok()) return Fail(s, "upgrade keys");
+  if (upgraded > 0) {
+    log::Info("RocksDB keys upgraded to 16-byte ids",
+              {{"keys", upgraded},
+               {"seconds",
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}});
+  }
+  return Status::Ok();
 }
 
 // decay_log2 depends on the half-life; when it changes, recompute it from the errors.
@@ -946,7 +996,8 @@ Status RocksdbStore::RecomputeDecayIfNeeded() {
       std::string_view error_id;
       if (!keys::ParseTimeAndId(rest, &created_at, &error_id)) return Corrupt("error key");
       if (!DecodeError(scan.value(), &r, &utterance)) return Corrupt("error");
-      double& v = sums.try_emplace(keys::Point(user_id, r.subcategory_id), kNoDecay).first->second;
+      double& v = sums.try_emplace(keys::Point(keys::IdText(user_id), r.subcategory_id), kNoDecay)
+                      .first->second;
       v = LogAdd2(v, DecayTerm(created_at, options_.half_life));
     }
     if (!it->status().ok()) return Fail(it->status(), "scan errors");
@@ -1094,7 +1145,7 @@ Result<ConversationView> RocksdbStore::GetConversation(const std::string& id) {
   std::vector<std::string> ids;
   for (PrefixScan scan(it.get(), keys::ConversationUtterancePrefix(id), false); scan.Valid();
        scan.Next()) {
-    ids.emplace_back(scan.rest().substr(8));  // after the 8-byte time
+    ids.push_back(keys::IdText(scan.rest().substr(8)));  // after the 8-byte time
   }
   if (!it->status().ok()) return Fail(it->status(), "scan utterances");
   for (const std::string& uid : ids) {
@@ -1167,7 +1218,7 @@ Result<Profile> RocksdbStore::LoadProfile(const std::string& user_id) {
       Micros created_at = 0;
       std::string_view error_id;
       if (!keys::ParseTimeAndId(scan.rest(), &created_at, &error_id)) return Corrupt("error key");
-      p.examples.push_back(Example{std::string(error_id), r.subcategory_id, *c->second,
+      p.examples.push_back(Example{keys::IdText(error_id), r.subcategory_id, *c->second,
                                    r.original.value_or(""), *r.correction,
                                    r.span ? r.span->start : -1, r.span ? r.span->end : -1,
                                    created_at});
@@ -1277,15 +1328,17 @@ Result<std::vector<User>> RocksdbStore::SearchCandidates(const std::string& pref
   for (PrefixScan scan(it.get(), keys::UserNamePrefix(prefix), false); scan.Valid() && n < 50;
        scan.Next(), ++n) {
     const std::string_view rest = scan.rest();
-    const size_t nul = rest.rfind('\0');
-    if (nul == std::string_view::npos) return Corrupt("username key");
-    if (Status s = add(std::string(rest.substr(nul + 1))); !s.ok()) return s;
+    // The name, a NUL, and the user id's 16 bytes (which may hold NULs).
+    if (rest.size() <= kUuidBytes || rest[rest.size() - kUuidBytes - 1] != '\0') {
+      return Corrupt("username key");
+    }
+    if (Status s = add(keys::IdText(rest.substr(rest.size() - kUuidBytes))); !s.ok()) return s;
   }
   n = 0;
   for (PrefixScan scan(it.get(), std::string(1, keys::kUser), true); scan.Valid() && n < recent;
        scan.Next(), ++n) {
     User u;
-    if (!DecodeUser(scan.rest(), scan.value(), &u)) return Corrupt("user");
+    if (!DecodeUser(keys::IdText(scan.rest()), scan.value(), &u)) return Corrupt("user");
     out.push_back(std::move(u));
   }
   if (!it->status().ok()) return Fail(it->status(), "search users");

@@ -37,8 +37,9 @@ class RocksdbStore : public Store {
     int64_t write_buffer_bytes = 64ll << 20;
   };
 
-  // Opens or creates the database and recomputes the decay sums when the
-  // half-life changed since the last open.
+  // Opens or creates the database, upgrades its keys from an older format
+  // (docs/rocksdb.md, "Ids as 16 bytes"), and recomputes the decay sums when
+  // the half-life changed since the last open.
   static Result<std::unique_ptr<RocksdbStore>> Open(const Options& options);
   // Closes the database.
   ~RocksdbStore() override;
@@ -65,11 +66,15 @@ class RocksdbStore : public Store {
                                              Micros until) override;
   Status Ping() override;
 
+  // The database itself, for tests that write what an older build wrote.
+  rocksdb::DB* TEST_db() { return db_.get(); }
+
  private:
   class Batch;     // one batch's WriteBatch and its checks
   class Prepared;  // a Batch and its ops, between PrepareBatch and WritePrepared
   explicit RocksdbStore(Options options);
 
+  Status UpgradeKeyFormatIfNeeded();
   Status RecomputeDecayIfNeeded();
 
   Options options_;

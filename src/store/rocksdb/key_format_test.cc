@@ -1,0 +1,364 @@
+// RocksdbStore's key formats (codec.h, docs/rocksdb.md "Ids as 16 bytes"):
+// a database whose keys hold ids as text (format 1) opens as format 2, and
+// answers every read as before, also when an upgrade stopped part-way.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/delta_set.h"
+#include "core/ids.h"
+#include "store/rocksdb/codec.h"
+#include "store/rocksdb/rocksdb_store.h"
+
+namespace errata {
+namespace {
+
+namespace fs = std::filesystem;
+namespace keys = rocksdb_codec::keys;
+using rocksdb_codec::GetVarint;
+using rocksdb_codec::PutVarint;
+
+constexpr Micros kT0 = 1'735'689'600'000'000;  // 2025-01-01T00:00:00Z
+constexpr Micros kHour = 3600 * kMicrosPerSecond;
+
+// ---------------------------------------------------------------- format 1
+
+// Parts of format-1 keys as session 12's codec built them (ids as text).
+std::string Time(Micros t) { return keys::Time(t); }
+std::string Len36() { return std::string(1, '\x24'); }
+
+// The format-1 key of a format-2 key: the inverse of UpgradeKey, to age a
+// database in the tests below. "" for a key without ids.
+std::string DowngradeKey(std::string_view key) {
+  auto text = [](std::string_view* in, std::string* out) {
+    AppendUuidText(in->data(), out);
+    in->remove_prefix(kUuidBytes);
+  };
+  auto prefix = [&](std::string_view* in, std::string* out) {
+    uint64_t n = 0;
+    EXPECT_TRUE(GetVarint(in, &n) && n == kUuidBytes);
+    PutVarint(out, 36);
+    text(in, out);
+  };
+  std::string out(1, key.front());
+  std::string_view rest = key.substr(1);
+  switch (key.front()) {
+    case keys::kUser:
+    case keys::kConversation:
+    case keys::kUtterance:
+      text(&rest, &out);
+      return out;
+    case keys::kUserName:
+      out.append(rest.substr(0, rest.size() - kUuidBytes));
+      rest.remove_prefix(rest.size() - kUuidBytes);
+      text(&rest, &out);
+      return out;
+    case keys::kConversationUtterance:
+      prefix(&rest, &out);
+      out.append(rest.substr(0, 8));
+      rest.remove_prefix(8);
+      text(&rest, &out);
+      return out;
+    case keys::kLearner: {
+      prefix(&rest, &out);
+      const char kind = rest.front();
+      out.push_back(kind);
+      rest.remove_prefix(1);
+      if (kind == keys::kPoint || kind == keys::kMemory) {
+        out.append(rest);
+      } else {
+        out.append(rest.substr(0, 8));
+        rest.remove_prefix(8);
+        text(&rest, &out);
+      }
+      return out;
+    }
+    default:
+      return "";
+  }
+}
+
+TEST(KeyFormatTest, UpgradesEveryFormatOneKeyToTheKeyOfToday) {
+  const std::string user = NewUuidV7(kT0), conversation = NewUuidV7(kT0 + 1),
+                    utterance = NewUuidV7(kT0 + 2), error = NewUuidV7(kT0 + 3),
+                    attempt = NewUuidV7(kT0 + 4);
+  const Micros t = kT0 + kHour;
+  // (format 1, format 2), the first spelled out as the old codec laid it out.
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"u" + user, keys::User(user)},
+      {"n" + std::string("ann") + '\0' + user, keys::UserName("ann", user)},
+      {"c" + conversation, keys::Conversation(conversation)},
+      {"t" + utterance, keys::Utterance(utterance)},
+      {"v" + Len36() + conversation + Time(t) + utterance,
+       keys::ConversationUtterance(conversation, t, utterance)},
+      {"L" + Len36() + user + "l" + Time(t) + error, keys::LearnerError(user, t, error)},
+      {"L" + Len36() + user + "a" + Time(t) + attempt, keys::Attempt(user, t, attempt)},
+      {"L" + Len36() + user + "f" + "verb_tense", keys::Point(user, "verb_tense")},
+      {"L" + Len36() + user + "g" + "verb_tense", keys::Memory(user, "verb_tense")},
+  };
+  std::string got;
+  for (const auto& [old_key, key] : cases) {
+    ASSERT_TRUE(keys::UpgradeKey(old_key, &got)) << old_key;
+    EXPECT_EQ(got, key) << old_key;
+    EXPECT_FALSE(keys::UpgradeKey(key, &got)) << "a format-2 key is left alone: " << old_key;
+    EXPECT_EQ(DowngradeKey(key), old_key);
+  }
+  for (const std::string& plain : {keys::Email("ann@example.com"), keys::Meta("decay_half_life_us"),
+                                   keys::UserNamePrefix("ann"), std::string()}) {
+    EXPECT_FALSE(keys::UpgradeKey(plain, &got)) << plain;
+  }
+  // A key of an id that is not a UUID is left alone, not half converted.
+  EXPECT_FALSE(keys::UpgradeKey("u" + std::string(36, 'x'), &got));
+}
+
+TEST(KeyFormatTest, ANonUuidIdNeverMatchesAStoredId) {
+  const std::string user = NewUuidV7(kT0);
+  char b[kUuidBytes];
+  ASSERT_TRUE(UuidToBytes(user, b));
+  const std::string sixteen(b, kUuidBytes);  // a "text id" spelling a stored id's bytes
+  EXPECT_NE(keys::User(sixteen), keys::User(user));
+  EXPECT_EQ(keys::User(user), "u" + sixteen);
+  EXPECT_EQ(keys::IdText(std::string_view(keys::User(user)).substr(1)), user);
+  EXPECT_EQ(keys::User("nope"), "unope");
+}
+
+// ---------------------------------------------------------------- a database
+
+class KeyUpgradeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / fmt::format("errata-keyformat-{}", NewUuidV7(NowMicros()));
+    ASSERT_TRUE(fs::create_directories(dir_));
+    Open();
+  }
+  void TearDown() override {
+    store_.reset();
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  void Open() {
+    store_.reset();
+    RocksdbStore::Options o;
+    o.path = (dir_ / "rocksdb").string();
+    o.block_cache_bytes = 8ll << 20;
+    o.write_buffer_bytes = 4ll << 20;
+    auto s = RocksdbStore::Open(o);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(*s);
+  }
+
+  void Apply(std::vector<WriteOp> ops) {
+    std::vector<WriteOp*> ptrs;
+    for (auto& op : ops) ptrs.push_back(&op);
+    DeltaSet deltas(14 * kMicrosPerDay);
+    ASSERT_TRUE(store_->ApplyBatch(ptrs, &deltas).ok());
+    for (const auto& op : ops) ASSERT_TRUE(op.status.ok()) << op.status.ToString();
+  }
+
+  // Three learners with emails, conversations, utterances (with and without
+  // content), errors with corrections, and practice attempts.
+  void Fill() {
+    for (int i = 0; i < 3; ++i) {
+      const Micros at = kT0 + i * kHour;
+      Learner l{NewUuidV7(at), NewUuidV7(at)};
+      WriteOp user;
+      user.kind = WriteOp::Kind::kCreateUser;
+      user.user =
+          User{l.user_id, fmt::format("learner{}", i), fmt::format("learner{}@example.com", i), at};
+      WriteOp conversation;
+      conversation.kind = WriteOp::Kind::kCreateConversation;
+      conversation.conversation = Conversation{l.conversation_id, l.user_id, at};
+      Apply({user, conversation});
+      for (int j = 0; j < 4; ++j) {
+        const Micros t = at + (j + 1) * kHour;
+        WriteOp u;
+        u.kind = WriteOp::Kind::kAddUtterance;
+        u.utterance =
+            Utterance{NewUuidV7(t),
+                      l.conversation_id,
+                      l.user_id,
+                      j == 3 ? std::nullopt : std::optional<std::string>("He goes home."),
+                      t,
+                      {Error(j % 2 ? "spelling" : "verb_tense", t), Error("verb_tense", t + 1)}};
+        WriteOp a;
+        a.kind = WriteOp::Kind::kRecordAttempt;
+        a.attempt =
+            Attempt{NewUuidV7(t), l.user_id, fmt::format("ex-{}", j), "verb_tense", j % 2 == 0,
+                    "went",       t + 2};
+        Apply({u, a});
+      }
+      learners_.push_back(l);
+    }
+  }
+
+  static ErrorRecord Error(const std::string& subcategory_id, Micros at) {
+    ErrorRecord e;
+    e.error_id = NewUuidV7(at);
+    e.subcategory_id = subcategory_id;
+    e.category = subcategory_id == "spelling" ? "Spelling" : "Grammar";
+    e.subcategory = subcategory_id;
+    e.span = Span{3, 7};
+    e.original = "goes";
+    e.correction = "went";
+    e.created_at = at;
+    return e;
+  }
+
+  // Every read's answer, rendered.
+  std::string Everything() {
+    std::string s;
+    for (const Learner& l : learners_) {
+      auto u = store_->GetUser(l.user_id);
+      EXPECT_TRUE(u.ok()) << u.status().ToString();
+      if (!u.ok()) continue;
+      s += fmt::format("user {} {} {} {}\n", u->user_id, u->username, u->email.value_or("-"),
+                       u->created_at);
+      auto by_email = store_->FindUserByEmail(*u->email);
+      s += fmt::format("  by email {}\n", by_email.ok() ? by_email->user_id : "?");
+      auto p = store_->LoadProfile(l.user_id);
+      EXPECT_TRUE(p.ok()) << p.status().ToString();
+      if (!p.ok()) continue;
+      for (const ErrorPoint& pt : p->points) {
+        s += fmt::format("  point {} {} {}-{} {:.6f} reviews={} last_review={}\n",
+                         pt.subcategory_id(), pt.count, pt.first_seen, pt.last_seen, pt.decay_log2,
+                         pt.memory->reviews, pt.memory->last_review);
+      }
+      for (const Example& e : p->examples) {
+        s += fmt::format("  example {} {} {} {}\n", e.error_id, e.subcategory_id, e.content,
+                         e.created_at);
+      }
+      for (const RecentCorrect& r : p->recent_correct) {
+        s += fmt::format("  correct {} {}\n", r.exercise_id, r.answered_at);
+      }
+      auto c = store_->GetConversation(l.conversation_id);
+      EXPECT_TRUE(c.ok()) << c.status().ToString();
+      if (!c.ok()) continue;
+      for (const Utterance& u2 : c->utterances) {
+        s += fmt::format("  utterance {} {} {}\n", u2.utterance_id, u2.content.value_or("-"),
+                         u2.created_at);
+        for (const ErrorRecord& e : u2.errors) s += fmt::format("    error {}\n", e.error_id);
+      }
+      auto days = store_->ErrorsPerDay(l.user_id, kT0, kT0 + 100 * kHour);
+      EXPECT_TRUE(days.ok());
+      if (days.ok()) {
+        for (const DayCount& d : *days) {
+          s += fmt::format("  day {} {} {}\n", d.day, d.category, d.count);
+        }
+      }
+      auto between = store_->ProfileBetween(l.user_id, kT0, kT0 + 100 * kHour);
+      EXPECT_TRUE(between.ok());
+      if (between.ok()) s += fmt::format("  between {}\n", between->TotalErrors());
+    }
+    for (const char* prefix : {"learner", "learner1@"}) {
+      auto found = store_->SearchCandidates(prefix, 10);
+      EXPECT_TRUE(found.ok());
+      std::vector<std::string> ids;
+      for (const User& u : *found) ids.push_back(u.user_id);
+      std::sort(ids.begin(), ids.end());
+      s += fmt::format("search {}: {}\n", prefix, fmt::join(ids, " "));
+    }
+    return s;
+  }
+
+  // Rewrites the keys with ids as format 1 keys, each `every`-th one only
+  // (every=2: an upgrade that stopped half-way), and drops the format
+  // record. Returns the keys rewritten.
+  int Age(int every) {
+    rocksdb::DB* db = store_->TEST_db();
+    rocksdb::WriteBatch wb;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+    int n = 0, aged = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const std::string old_key = DowngradeKey(it->key().ToString());
+      if (old_key.empty() || n++ % every != 0) continue;
+      wb.Put(old_key, it->value());
+      wb.Delete(it->key());
+      ++aged;
+    }
+    EXPECT_TRUE(it->status().ok());
+    wb.Delete(keys::Meta(keys::kKeyFormat));
+    EXPECT_TRUE(db->Write(rocksdb::WriteOptions(), &wb).ok());
+    return aged;
+  }
+
+  // The number of keys, and of keys in format 1.
+  std::pair<int, int> CountKeys() {
+    std::unique_ptr<rocksdb::Iterator> it(store_->TEST_db()->NewIterator(rocksdb::ReadOptions()));
+    int all = 0, old = 0;
+    std::string unused;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      ++all;
+      old += keys::UpgradeKey(it->key().ToString(), &unused);
+    }
+    return {all, old};
+  }
+
+  std::string KeyFormat() {
+    std::string v;
+    rocksdb::Status s =
+        store_->TEST_db()->Get(rocksdb::ReadOptions(), keys::Meta(keys::kKeyFormat), &v);
+    return s.ok() ? v : s.ToString();
+  }
+
+  struct Learner {
+    std::string user_id;
+    std::string conversation_id;
+  };
+  fs::path dir_;
+  std::unique_ptr<RocksdbStore> store_;
+  std::vector<Learner> learners_;
+};
+
+TEST_F(KeyUpgradeTest, ANewDatabaseIsOfTheCurrentFormat) {
+  EXPECT_EQ(KeyFormat(), keys::kCurrentKeyFormat);
+}
+
+TEST_F(KeyUpgradeTest, AFormatOneDatabaseOpensWithEveryAnswerUnchanged) {
+  Fill();
+  const std::string before = Everything();
+  const auto [keys_before, old_before] = CountKeys();
+  EXPECT_EQ(old_before, 0);
+  ASSERT_GT(Age(1), 40);
+  // Every key is of format 1 now but the 3 emails and the half-life's meta
+  // record; the format's record is gone.
+  EXPECT_EQ(CountKeys(), std::make_pair(keys_before - 1, keys_before - 5));
+  ASSERT_NO_FATAL_FAILURE(Open());
+  EXPECT_EQ(CountKeys(), std::make_pair(keys_before, 0));
+  EXPECT_EQ(KeyFormat(), keys::kCurrentKeyFormat);
+  EXPECT_EQ(Everything(), before);
+}
+
+TEST_F(KeyUpgradeTest, AnUpgradeThatStoppedPartWayGoesOn) {
+  Fill();
+  const std::string before = Everything();
+  const int keys_before = CountKeys().first;
+  const int aged = Age(2);
+  EXPECT_GT(aged, 20);
+  EXPECT_EQ(CountKeys().second, aged);
+  ASSERT_NO_FATAL_FAILURE(Open());
+  EXPECT_EQ(CountKeys(), std::make_pair(keys_before, 0));
+  EXPECT_EQ(Everything(), before);
+}
+
+TEST_F(KeyUpgradeTest, AFormatFromANewerBuildDoesNotOpen) {
+  ASSERT_TRUE(
+      store_->TEST_db()->Put(rocksdb::WriteOptions(), keys::Meta(keys::kKeyFormat), "3").ok());
+  store_.reset();
+  RocksdbStore::Options o;
+  o.path = (dir_ / "rocksdb").string();
+  auto s = RocksdbStore::Open(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().message(),
+            "rocksdb: the database's key format is 3, and this build reads format 2");
+}
+
+}  // namespace
+}  // namespace errata
