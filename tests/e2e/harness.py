@@ -34,6 +34,7 @@ BIN = os.environ.get("ERRATA_BIN") or os.path.join(SOURCE_DIR, "build", "errata"
 STORE = os.environ.get("ERRATA_STORE", "")
 
 READY_TIMEOUT = 20.0
+UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 STOP_TIMEOUT = 30.0
 
 
@@ -391,11 +392,15 @@ class Server:
         return conn
 
     def db_query(self, sql, params=()):
+        """The rows of `sql`. The store keeps ids as their 16 bytes (schema 2,
+        docs/write-path.md): a UUID given in `params` is bound as its bytes,
+        and a 16-byte blob in a row comes back as the UUID's text."""
         conn = self.db()
         if conn is None:
             return None
         try:
-            return conn.execute(sql, params).fetchall()
+            rows = conn.execute(sql, tuple(_id_param(p) for p in params)).fetchall()
+            return [tuple(_id_cell(c) for c in row) for row in rows]
         finally:
             conn.close()
 
@@ -428,6 +433,16 @@ class Server:
         wanted = set(user_ids) if user_ids is not None else None
         return Counter({(u, s): n for u, s, n in rows
                         if n != 0 and (wanted is None or u in wanted)})
+
+
+def _id_param(p):
+    if isinstance(p, str) and UUID_RE.fullmatch(p):
+        return uuid.UUID(p).bytes
+    return p
+
+
+def _id_cell(c):
+    return str(uuid.UUID(bytes=c)) if isinstance(c, bytes) and len(c) == 16 else c
 
 
 # ---------------------------------------------------------------- API helpers

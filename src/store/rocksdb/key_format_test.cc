@@ -12,10 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "core/delta_set.h"
 #include "core/ids.h"
 #include "store/rocksdb/codec.h"
 #include "store/rocksdb/rocksdb_store.h"
+#include "store/upgrade_test_util.h"
 
 namespace errata {
 namespace {
@@ -155,118 +155,8 @@ class KeyUpgradeTest : public ::testing::Test {
     store_ = std::move(*s);
   }
 
-  void Apply(std::vector<WriteOp> ops) {
-    std::vector<WriteOp*> ptrs;
-    for (auto& op : ops) ptrs.push_back(&op);
-    DeltaSet deltas(14 * kMicrosPerDay);
-    ASSERT_TRUE(store_->ApplyBatch(ptrs, &deltas).ok());
-    for (const auto& op : ops) ASSERT_TRUE(op.status.ok()) << op.status.ToString();
-  }
-
-  // Three learners with emails, conversations, utterances (with and without
-  // content), errors with corrections, and practice attempts.
-  void Fill() {
-    for (int i = 0; i < 3; ++i) {
-      const Micros at = kT0 + i * kHour;
-      Learner l{NewUuidV7(at), NewUuidV7(at)};
-      WriteOp user;
-      user.kind = WriteOp::Kind::kCreateUser;
-      user.user =
-          User{l.user_id, fmt::format("learner{}", i), fmt::format("learner{}@example.com", i), at};
-      WriteOp conversation;
-      conversation.kind = WriteOp::Kind::kCreateConversation;
-      conversation.conversation = Conversation{l.conversation_id, l.user_id, at};
-      Apply({user, conversation});
-      for (int j = 0; j < 4; ++j) {
-        const Micros t = at + (j + 1) * kHour;
-        WriteOp u;
-        u.kind = WriteOp::Kind::kAddUtterance;
-        u.utterance =
-            Utterance{NewUuidV7(t),
-                      l.conversation_id,
-                      l.user_id,
-                      j == 3 ? std::nullopt : std::optional<std::string>("He goes home."),
-                      t,
-                      {Error(j % 2 ? "spelling" : "verb_tense", t), Error("verb_tense", t + 1)}};
-        WriteOp a;
-        a.kind = WriteOp::Kind::kRecordAttempt;
-        a.attempt =
-            Attempt{NewUuidV7(t), l.user_id, fmt::format("ex-{}", j), "verb_tense", j % 2 == 0,
-                    "went",       t + 2};
-        Apply({u, a});
-      }
-      learners_.push_back(l);
-    }
-  }
-
-  static ErrorRecord Error(const std::string& subcategory_id, Micros at) {
-    ErrorRecord e;
-    e.error_id = NewUuidV7(at);
-    e.subcategory_id = subcategory_id;
-    e.category = subcategory_id == "spelling" ? "Spelling" : "Grammar";
-    e.subcategory = subcategory_id;
-    e.span = Span{3, 7};
-    e.original = "goes";
-    e.correction = "went";
-    e.created_at = at;
-    return e;
-  }
-
-  // Every read's answer, rendered.
-  std::string Everything() {
-    std::string s;
-    for (const Learner& l : learners_) {
-      auto u = store_->GetUser(l.user_id);
-      EXPECT_TRUE(u.ok()) << u.status().ToString();
-      if (!u.ok()) continue;
-      s += fmt::format("user {} {} {} {}\n", u->user_id, u->username, u->email.value_or("-"),
-                       u->created_at);
-      auto by_email = store_->FindUserByEmail(*u->email);
-      s += fmt::format("  by email {}\n", by_email.ok() ? by_email->user_id : "?");
-      auto p = store_->LoadProfile(l.user_id);
-      EXPECT_TRUE(p.ok()) << p.status().ToString();
-      if (!p.ok()) continue;
-      for (const ErrorPoint& pt : p->points) {
-        s += fmt::format("  point {} {} {}-{} {:.6f} reviews={} last_review={}\n",
-                         pt.subcategory_id(), pt.count, pt.first_seen, pt.last_seen, pt.decay_log2,
-                         pt.memory->reviews, pt.memory->last_review);
-      }
-      for (const Example& e : p->examples) {
-        s += fmt::format("  example {} {} {} {}\n", e.error_id, e.subcategory_id, e.content,
-                         e.created_at);
-      }
-      for (const RecentCorrect& r : p->recent_correct) {
-        s += fmt::format("  correct {} {}\n", r.exercise_id, r.answered_at);
-      }
-      auto c = store_->GetConversation(l.conversation_id);
-      EXPECT_TRUE(c.ok()) << c.status().ToString();
-      if (!c.ok()) continue;
-      for (const Utterance& u2 : c->utterances) {
-        s += fmt::format("  utterance {} {} {}\n", u2.utterance_id, u2.content.value_or("-"),
-                         u2.created_at);
-        for (const ErrorRecord& e : u2.errors) s += fmt::format("    error {}\n", e.error_id);
-      }
-      auto days = store_->ErrorsPerDay(l.user_id, kT0, kT0 + 100 * kHour);
-      EXPECT_TRUE(days.ok());
-      if (days.ok()) {
-        for (const DayCount& d : *days) {
-          s += fmt::format("  day {} {} {}\n", d.day, d.category, d.count);
-        }
-      }
-      auto between = store_->ProfileBetween(l.user_id, kT0, kT0 + 100 * kHour);
-      EXPECT_TRUE(between.ok());
-      if (between.ok()) s += fmt::format("  between {}\n", between->TotalErrors());
-    }
-    for (const char* prefix : {"learner", "learner1@"}) {
-      auto found = store_->SearchCandidates(prefix, 10);
-      EXPECT_TRUE(found.ok());
-      std::vector<std::string> ids;
-      for (const User& u : *found) ids.push_back(u.user_id);
-      std::sort(ids.begin(), ids.end());
-      s += fmt::format("search {}: {}\n", prefix, fmt::join(ids, " "));
-    }
-    return s;
-  }
+  void Fill() { learners_ = testutil::FillForUpgrade(store_.get(), kT0); }
+  std::string Everything() { return testutil::RenderEverything(store_.get(), learners_, kT0); }
 
   // Rewrites the keys with ids as format 1 keys, each `every`-th one only
   // (every=2: an upgrade that stopped half-way), and drops the format
@@ -308,13 +198,9 @@ class KeyUpgradeTest : public ::testing::Test {
     return s.ok() ? v : s.ToString();
   }
 
-  struct Learner {
-    std::string user_id;
-    std::string conversation_id;
-  };
   fs::path dir_;
   std::unique_ptr<RocksdbStore> store_;
-  std::vector<Learner> learners_;
+  std::vector<testutil::UpgradeLearner> learners_;
 };
 
 TEST_F(KeyUpgradeTest, ANewDatabaseIsOfTheCurrentFormat) {

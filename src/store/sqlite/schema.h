@@ -75,6 +75,112 @@ CREATE TABLE attempts(
   answered_at INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX attempts_user_time ON attempts(user_id, answered_at);
 )sql",
+    // 2: ids (users, conversations, utterances, errors, attempts) as the
+    // UUID's 16 bytes instead of 36 characters of text (docs/write-path.md,
+    // "Ids as 16 bytes"). Each table is rebuilt: created anew, filled from
+    // the old one through uuid_blob() (sqlite_db.cc), and renamed; then the
+    // indexes. The writer runs with foreign_keys=OFF, which a rebuild needs.
+    R"sql(
+CREATE TABLE users_new(
+  user_id BLOB PRIMARY KEY,
+  username TEXT NOT NULL,
+  email TEXT,
+  email_norm TEXT UNIQUE,
+  created_at INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO users_new SELECT uuid_blob(user_id), username, email, email_norm, created_at FROM users;
+CREATE TABLE conversations_new(
+  conversation_id BLOB PRIMARY KEY,
+  user_id BLOB NOT NULL REFERENCES users(user_id),
+  started_at INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO conversations_new
+  SELECT uuid_blob(conversation_id), uuid_blob(user_id), started_at FROM conversations;
+CREATE TABLE utterances_new(
+  utterance_id BLOB PRIMARY KEY,
+  conversation_id BLOB NOT NULL REFERENCES conversations(conversation_id),
+  user_id BLOB NOT NULL REFERENCES users(user_id),
+  content TEXT,
+  created_at INTEGER NOT NULL,
+  request_hash INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+INSERT INTO utterances_new
+  SELECT uuid_blob(utterance_id), uuid_blob(conversation_id), uuid_blob(user_id), content,
+         created_at, request_hash FROM utterances;
+CREATE TABLE errors_new(
+  error_id BLOB PRIMARY KEY,
+  utterance_id BLOB NOT NULL REFERENCES utterances(utterance_id),
+  conversation_id BLOB NOT NULL,
+  user_id BLOB NOT NULL,
+  category TEXT NOT NULL,
+  subcategory TEXT NOT NULL,
+  subcategory_id TEXT NOT NULL,
+  code TEXT,
+  span_start INTEGER,
+  span_end INTEGER,
+  original TEXT,
+  correction TEXT,
+  explanation TEXT,
+  created_at INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO errors_new
+  SELECT uuid_blob(error_id), uuid_blob(utterance_id), uuid_blob(conversation_id),
+         uuid_blob(user_id), category, subcategory, subcategory_id, code, span_start, span_end,
+         original, correction, explanation, created_at FROM errors;
+CREATE TABLE error_frequencies_new(
+  user_id BLOB NOT NULL REFERENCES users(user_id),
+  subcategory_id TEXT NOT NULL,
+  category TEXT NOT NULL,
+  subcategory TEXT NOT NULL,
+  frequency INTEGER NOT NULL,
+  first_seen INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL,
+  decay_log2 REAL NOT NULL,
+  PRIMARY KEY(user_id, subcategory_id)) WITHOUT ROWID;
+INSERT INTO error_frequencies_new
+  SELECT uuid_blob(user_id), subcategory_id, category, subcategory, frequency, first_seen,
+         last_seen, decay_log2 FROM error_frequencies;
+CREATE TABLE mastery_new(
+  user_id BLOB NOT NULL REFERENCES users(user_id),
+  subcategory_id TEXT NOT NULL,
+  stability_days REAL NOT NULL,
+  difficulty REAL NOT NULL,
+  last_review INTEGER NOT NULL,
+  reviews INTEGER NOT NULL,
+  lapses INTEGER NOT NULL,
+  last_correct INTEGER NOT NULL,
+  last_lapse INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(user_id, subcategory_id)) WITHOUT ROWID;
+INSERT INTO mastery_new
+  SELECT uuid_blob(user_id), subcategory_id, stability_days, difficulty, last_review, reviews,
+         lapses, last_correct, last_lapse FROM mastery;
+CREATE TABLE attempts_new(
+  attempt_id BLOB PRIMARY KEY,
+  user_id BLOB NOT NULL REFERENCES users(user_id),
+  exercise_id TEXT NOT NULL,
+  subcategory_id TEXT NOT NULL,
+  correct INTEGER NOT NULL,
+  answer TEXT,
+  answered_at INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO attempts_new
+  SELECT uuid_blob(attempt_id), uuid_blob(user_id), exercise_id, subcategory_id, correct, answer,
+         answered_at FROM attempts;
+DROP TABLE attempts;
+DROP TABLE mastery;
+DROP TABLE error_frequencies;
+DROP TABLE errors;
+DROP TABLE utterances;
+DROP TABLE conversations;
+DROP TABLE users;
+ALTER TABLE users_new RENAME TO users;
+ALTER TABLE conversations_new RENAME TO conversations;
+ALTER TABLE utterances_new RENAME TO utterances;
+ALTER TABLE errors_new RENAME TO errors;
+ALTER TABLE error_frequencies_new RENAME TO error_frequencies;
+ALTER TABLE mastery_new RENAME TO mastery;
+ALTER TABLE attempts_new RENAME TO attempts;
+CREATE INDEX conversations_user ON conversations(user_id);
+CREATE INDEX utterances_conversation ON utterances(conversation_id, created_at);
+CREATE INDEX errors_utterance ON errors(utterance_id);
+CREATE INDEX errors_user_time ON errors(user_id, created_at);
+CREATE INDEX attempts_user_time ON attempts(user_id, answered_at);
+)sql",
 };
 
 inline constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/ids.h"
 #include "core/profile.h"
 #include "store/sqlite/page_cache.h"
 
@@ -20,6 +21,20 @@ void LogAdd2Fn(sqlite3_context* ctx, int, sqlite3_value** argv) {
   const double a = a_null ? kNoDecay : sqlite3_value_double(argv[0]);
   const double b = b_null ? kNoDecay : sqlite3_value_double(argv[1]);
   sqlite3_result_double(ctx, LogAdd2(a, b));
+}
+
+// uuid_blob(x): a UUID's text as its 16 bytes, for schema migration 2 (ids as
+// blobs); anything else (a blob, NULL) as it is.
+void UuidBlobFn(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  char b[kUuidBytes];
+  if (sqlite3_value_type(argv[0]) == SQLITE_TEXT &&
+      UuidToBytes(std::string_view(reinterpret_cast<const char*>(sqlite3_value_text(argv[0])),
+                                   static_cast<size_t>(sqlite3_value_bytes(argv[0]))),
+                  b)) {
+    sqlite3_result_blob(ctx, b, kUuidBytes, SQLITE_TRANSIENT);
+  } else {
+    sqlite3_result_value(ctx, argv[0]);
+  }
 }
 
 // The checkpointer's busy handler: polls every 0.5 ms for up to ~1 s. SQLite's
@@ -44,6 +59,16 @@ Stmt& Stmt::Bind(int i, std::string_view v) {
   sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
   return *this;
 }
+Stmt& Stmt::BindId(int i, std::string_view id) {
+  char b[kUuidBytes];
+  if (UuidToBytes(id, b)) {
+    sqlite3_bind_blob(s_, i, b, kUuidBytes, SQLITE_TRANSIENT);
+  } else {
+    sqlite3_bind_text(s_, i, id.data(), static_cast<int>(id.size()), SQLITE_TRANSIENT);
+  }
+  return *this;
+}
+
 Stmt& Stmt::BindRef(int i, std::string_view v) {
   sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
   return *this;
@@ -73,6 +98,16 @@ std::string Stmt::Text(int col) const {
   const auto* p = sqlite3_column_text(s_, col);
   return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(s_, col))
            : std::string();
+}
+
+std::string Stmt::Id(int col) const {
+  if (sqlite3_column_type(s_, col) != SQLITE_BLOB || sqlite3_column_bytes(s_, col) != kUuidBytes) {
+    return Text(col);
+  }
+  std::string out;
+  out.reserve(36);
+  AppendUuidText(static_cast<const char*>(sqlite3_column_blob(s_, col)), &out);
+  return out;
 }
 
 std::string_view Stmt::TextView(int col) const {
@@ -143,6 +178,8 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, Role role) {
   sqlite3_extended_result_codes(raw, 1);
   sqlite3_create_function(raw, "logadd2", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
                           &LogAdd2Fn, nullptr, nullptr);
+  sqlite3_create_function(raw, "uuid_blob", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
+                          &UuidBlobFn, nullptr, nullptr);
   // WAL: readers never block the writer. synchronous=FULL: a commit is on disk
   // (the WAL is fsynced) before it returns, so an acknowledged write survives
   // power loss, not just a crash; on the checkpointer it makes a checkpoint

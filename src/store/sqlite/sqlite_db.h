@@ -30,6 +30,9 @@ class Stmt {
   Stmt& Bind(int i, int64_t v);
   Stmt& Bind(int i, double v);
   Stmt& BindNull(int i);
+  // An id (schema 2 keeps ids as blobs): a UUID as its 16 bytes; anything
+  // else as text, which matches no stored id.
+  Stmt& BindId(int i, std::string_view id);
   Stmt& Bind(int i, const std::optional<std::string>& v);
   // Bind without SQLite's copy of the text: `v` must stay alive and unchanged
   // until the statement is next reset (Reset, or Db::Prepare of it again).
@@ -46,6 +49,8 @@ class Stmt {
   // The column's text without a copy: valid until the next Step or Reset.
   std::string_view TextView(int col) const;
   std::optional<std::string> OptText(int col) const;
+  // An id column: a 16-byte blob as the UUID's canonical text.
+  std::string Id(int col) const;
   int64_t Int(int col) const { return sqlite3_column_int64(s_, col); }
   double Real(int col) const { return sqlite3_column_double(s_, col); }
   bool IsNull(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }

@@ -49,7 +49,7 @@ Status StepRow(Db* db, Stmt* st, bool* found, const char* what) {
 
 ErrorRecord ReadError(Stmt* st, int c) {
   ErrorRecord e;
-  e.error_id = st->Text(c);
+  e.error_id = st->Id(c);
   e.category = st->Text(c + 1);
   e.subcategory = st->Text(c + 2);
   e.subcategory_id = st->Text(c + 3);
@@ -466,14 +466,14 @@ Status SqliteStore::RecomputeDecayIfNeeded() {
   std::unordered_map<std::string, double> sums;
   Stmt* all = writer_->Prepare("SELECT user_id, subcategory_id, created_at FROM errors");
   while (all->Step() == SQLITE_ROW) {
-    double& v = sums.try_emplace(all->Text(0) + '\0' + all->Text(1), kNoDecay).first->second;
+    double& v = sums.try_emplace(all->Id(0) + '\0' + all->Text(1), kNoDecay).first->second;
     v = LogAdd2(v, DecayTerm(all->Int(2), options_.half_life));
   }
   Stmt* up = writer_->Prepare(
       "UPDATE error_frequencies SET decay_log2=?3 WHERE user_id=?1 AND subcategory_id=?2");
   for (const auto& [key, v] : sums) {
     const size_t nul = key.find('\0');
-    up->Reset().Bind(1, std::string_view(key).substr(0, nul));
+    up->Reset().BindId(1, std::string_view(key).substr(0, nul));
     up->Bind(2, std::string_view(key).substr(nul + 1)).Bind(3, v);
     if (Status s = Run(writer_.get(), up, "recompute decay"); !s.ok()) return s;
   }
@@ -567,7 +567,7 @@ Status SqliteStore::CreateUser(WriteOp* op) {
   bool found = false;
   if (op->client_id) {
     Stmt* st = db->Prepare("SELECT username, email, created_at FROM users WHERE user_id=?1");
-    st->Bind(1, u.user_id);
+    st->BindId(1, u.user_id);
     if (Status s = StepRow(db, st, &found, "select user"); !s.ok()) return s;
     if (found) {
       const bool same = st->Text(0) == u.username &&
@@ -592,7 +592,7 @@ Status SqliteStore::CreateUser(WriteOp* op) {
   }
   Stmt* ins = db->Prepare(
       "INSERT INTO users(user_id, username, email, email_norm, created_at) VALUES(?1,?2,?3,?4,?5)");
-  ins->Bind(1, u.user_id).Bind(2, u.username).Bind(3, u.email);
+  ins->BindId(1, u.user_id).Bind(2, u.username).Bind(3, u.email);
   if (u.email) ins->Bind(4, AsciiLower(*u.email));
   ins->Bind(5, u.created_at);
   if (Status s = Run(db, ins, "insert user"); !s.ok()) return s;
@@ -606,10 +606,10 @@ Status SqliteStore::CreateConversation(WriteOp* op) {
   bool found = false;
   if (op->client_id) {
     Stmt* st = db->Prepare("SELECT user_id, started_at FROM conversations WHERE conversation_id=?1");
-    st->Bind(1, c.conversation_id);
+    st->BindId(1, c.conversation_id);
     if (Status s = StepRow(db, st, &found, "select conversation"); !s.ok()) return s;
     if (found) {
-      op->replayed = st->Text(0) == c.user_id;
+      op->replayed = st->Id(0) == c.user_id;
       if (!op->replayed) op->status = Status::Conflict("conversation_id already exists");
       c.started_at = st->Int(1);
       st->Reset();
@@ -617,7 +617,7 @@ Status SqliteStore::CreateConversation(WriteOp* op) {
     }
   }
   Stmt* st = db->Prepare("SELECT 1 FROM users WHERE user_id=?1");
-  st->Bind(1, c.user_id);
+  st->BindId(1, c.user_id);
   if (Status s = StepRow(db, st, &found, "select user"); !s.ok()) return s;
   st->Reset();
   if (!found) {
@@ -626,7 +626,7 @@ Status SqliteStore::CreateConversation(WriteOp* op) {
   }
   Stmt* ins = db->Prepare(
       "INSERT INTO conversations(conversation_id, user_id, started_at) VALUES(?1,?2,?3)");
-  ins->Bind(1, c.conversation_id).Bind(2, c.user_id).Bind(3, c.started_at);
+  ins->BindId(1, c.conversation_id).BindId(2, c.user_id).Bind(3, c.started_at);
   return Run(db, ins, "insert conversation");
 }
 
@@ -636,7 +636,7 @@ Result<bool> SqliteStore::CheckReplay(WriteOp* op) {
   Db* db = writer_.get();
   Utterance& u = op->utterance;
   Stmt* st = db->Prepare("SELECT request_hash, created_at FROM utterances WHERE utterance_id=?1");
-  st->Bind(1, u.utterance_id);
+  st->BindId(1, u.utterance_id);
   bool found = false;
   if (Status s = StepRow(db, st, &found, "select utterance"); !s.ok()) return s;
   if (!found) return false;
@@ -651,7 +651,7 @@ Result<bool> SqliteStore::CheckReplay(WriteOp* op) {
   static const std::string sql = std::string("SELECT ") + kErrorColumns +
                                  " FROM errors WHERE utterance_id=?1 ORDER BY error_id";
   Stmt* errs = db->Prepare(sql.c_str());
-  errs->Bind(1, u.utterance_id);
+  errs->BindId(1, u.utterance_id);
   u.errors.clear();
   int rc;
   while ((rc = errs->Step()) == SQLITE_ROW) u.errors.push_back(ReadError(errs, 0));
@@ -667,28 +667,28 @@ Status SqliteStore::AddUtterance(WriteOp* op, DeltaSet* deltas) {
     if (*settled) return Status::Ok();
   }
   Stmt* st = db->Prepare("SELECT user_id FROM conversations WHERE conversation_id=?1");
-  st->Bind(1, u.conversation_id);
+  st->BindId(1, u.conversation_id);
   bool found = false;
   if (Status s = StepRow(db, st, &found, "select conversation"); !s.ok()) return s;
-  const std::string owner = found ? st->Text(0) : "";
+  const std::string owner = found ? st->Id(0) : "";
   st->Reset();
   if (!CheckConversationForUtterance(op, found, owner)) return Status::Ok();
   if (!found) {
     Stmt* user = db->Prepare(
         "INSERT INTO users(user_id, username, email, email_norm, created_at) "
         "VALUES(?1, ?2, NULL, NULL, ?3) ON CONFLICT(user_id) DO NOTHING");
-    user->Bind(1, u.user_id).Bind(2, op->user.username).Bind(3, u.created_at);
+    user->BindId(1, u.user_id).Bind(2, op->user.username).Bind(3, u.created_at);
     if (Status s = Run(db, user, "insert user"); !s.ok()) return s;
     op->created_user = sqlite3_changes(db->raw()) == 1;
     Stmt* conv = db->Prepare(
         "INSERT INTO conversations(conversation_id, user_id, started_at) VALUES(?1,?2,?3)");
-    conv->Bind(1, u.conversation_id).Bind(2, u.user_id).Bind(3, u.created_at);
+    conv->BindId(1, u.conversation_id).BindId(2, u.user_id).Bind(3, u.created_at);
     if (Status s = Run(db, conv, "insert conversation"); !s.ok()) return s;
   }
   Stmt* ins = db->Prepare(
       "INSERT INTO utterances(utterance_id, conversation_id, user_id, content, created_at, "
       "request_hash) VALUES(?1,?2,?3,?4,?5,?6)");
-  ins->BindRef(1, u.utterance_id).BindRef(2, u.conversation_id).BindRef(3, u.user_id);
+  ins->BindId(1, u.utterance_id).BindId(2, u.conversation_id).BindId(3, u.user_id);
   ins->BindRef(4, u.content).Bind(5, u.created_at);
   ins->Bind(6, static_cast<int64_t>(op->request_hash));
   if (Status s = Run(db, ins, "insert utterance"); !s.ok()) return s;
@@ -701,14 +701,14 @@ Status SqliteStore::AddErrors(WriteOp* op, DeltaSet* deltas) {
   Db* db = writer_.get();
   Utterance& u = op->utterance;
   Stmt* st = db->Prepare("SELECT conversation_id, user_id FROM utterances WHERE utterance_id=?1");
-  st->Bind(1, u.utterance_id);
+  st->BindId(1, u.utterance_id);
   bool found = false;
   if (Status s = StepRow(db, st, &found, "select utterance"); !s.ok()) return s;
   if (!found) {
     op->status = Status::NotFound("Utterance not found");
     return Status::Ok();
   }
-  const bool together = st->Text(0) == u.conversation_id && st->Text(1) == u.user_id;
+  const bool together = st->Id(0) == u.conversation_id && st->Id(1) == u.user_id;
   st->Reset();
   if (!together) {
     op->status = Status::InvalidArgument(
@@ -728,8 +728,8 @@ Status SqliteStore::InsertErrors(const Utterance& u) {
       " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)");
   // The texts are the utterance's own fields, alive until after the step.
   for (const auto& e : u.errors) {
-    ins->Reset().BindRef(1, e.error_id).BindRef(2, u.utterance_id).BindRef(3, u.conversation_id);
-    ins->BindRef(4, u.user_id).BindRef(5, e.category).BindRef(6, e.subcategory);
+    ins->Reset().BindId(1, e.error_id).BindId(2, u.utterance_id).BindId(3, u.conversation_id);
+    ins->BindId(4, u.user_id).BindRef(5, e.category).BindRef(6, e.subcategory);
     ins->BindRef(7, e.subcategory_id);
     if (!e.code.empty()) ins->BindRef(8, e.code);
     if (e.span) ins->Bind(9, e.span->start).Bind(10, e.span->end);
@@ -751,7 +751,7 @@ Status SqliteStore::UpsertFrequencies(const DeltaSet& deltas) {
       " last_seen = max(last_seen, excluded.last_seen),"
       " decay_log2 = logadd2(decay_log2, excluded.decay_log2)");
   for (const auto& d : deltas.deltas()) {
-    up->Reset().BindRef(1, d.user_id).BindRef(2, d.subcategory_id).BindRef(3, d.category);
+    up->Reset().BindId(1, d.user_id).BindRef(2, d.subcategory_id).BindRef(3, d.category);
     up->BindRef(4, d.subcategory).Bind(5, d.count).Bind(6, d.first_seen).Bind(7, d.last_seen);
     up->Bind(8, d.decay_log2);
     if (Status s = Run(db, up, "upsert frequency"); !s.ok()) return s;
@@ -764,7 +764,7 @@ Status SqliteStore::RecordAttempt(WriteOp* op) {
   Attempt& a = op->attempt;
   bool found = false;
   Stmt* user = db->Prepare("SELECT 1 FROM users WHERE user_id=?1");
-  user->Bind(1, a.user_id);
+  user->BindId(1, a.user_id);
   if (Status s = StepRow(db, user, &found, "select user"); !s.ok()) return s;
   user->Reset();
   if (!found) {
@@ -775,7 +775,7 @@ Status SqliteStore::RecordAttempt(WriteOp* op) {
       "SELECT m.stability_days, m.difficulty, m.last_review, m.reviews, m.lapses, m.last_correct,"
       " m.last_lapse, (SELECT last_seen FROM error_frequencies f WHERE f.user_id=?1 AND f.subcategory_id=?2)"
       " FROM (SELECT 1) LEFT JOIN mastery m ON m.user_id=?1 AND m.subcategory_id=?2");
-  st->Bind(1, a.user_id).Bind(2, a.subcategory_id);
+  st->BindId(1, a.user_id).Bind(2, a.subcategory_id);
   if (Status s = StepRow(db, st, &found, "select mastery"); !s.ok()) return s;
   MemoryState m;
   if (!st->IsNull(0)) {
@@ -789,7 +789,8 @@ Status SqliteStore::RecordAttempt(WriteOp* op) {
   Stmt* ins = db->Prepare(
       "INSERT INTO attempts(attempt_id, user_id, exercise_id, subcategory_id, correct, answer,"
       " answered_at) VALUES(?1,?2,?3,?4,?5,?6,?7)");
-  ins->Bind(1, a.attempt_id).Bind(2, a.user_id).Bind(3, a.exercise_id).Bind(4, a.subcategory_id);
+  ins->BindId(1, a.attempt_id).BindId(2, a.user_id).Bind(3, a.exercise_id);
+  ins->Bind(4, a.subcategory_id);
   ins->Bind(5, static_cast<int64_t>(a.correct)).Bind(6, a.answer).Bind(7, a.answered_at);
   if (Status s = Run(db, ins, "insert attempt"); !s.ok()) return s;
   Stmt* up = db->Prepare(
@@ -799,7 +800,7 @@ Status SqliteStore::RecordAttempt(WriteOp* op) {
       " difficulty=excluded.difficulty, last_review=excluded.last_review,"
       " reviews=excluded.reviews, lapses=excluded.lapses, last_correct=excluded.last_correct,"
       " last_lapse=excluded.last_lapse");
-  up->Bind(1, a.user_id).Bind(2, a.subcategory_id).Bind(3, m.stability_days);
+  up->BindId(1, a.user_id).Bind(2, a.subcategory_id).Bind(3, m.stability_days);
   up->Bind(4, m.difficulty).Bind(5, m.last_review).Bind(6, m.reviews).Bind(7, m.lapses);
   up->Bind(8, m.last_correct).Bind(9, m.last_lapse);
   return Run(db, up, "upsert mastery");
@@ -808,7 +809,7 @@ Status SqliteStore::RecordAttempt(WriteOp* op) {
 Result<User> SqliteStore::GetUser(const std::string& user_id) {
   Reader db(this);
   Stmt* st = db->Prepare("SELECT username, email, created_at FROM users WHERE user_id=?1");
-  st->Bind(1, user_id);
+  st->BindId(1, user_id);
   bool found = false;
   if (Status s = StepRow(db.get(), st, &found, "select user"); !s.ok()) return s;
   if (!found) return Status::NotFound("User not found");
@@ -828,7 +829,7 @@ Result<User> SqliteStore::FindUserByEmail(const std::string& email) {
   bool found = false;
   if (Status s = StepRow(db.get(), st, &found, "select user"); !s.ok()) return s;
   if (!found) return Status::NotFound("User not found");
-  User u{st->Text(0), st->Text(1), st->OptText(2), st->Int(3)};
+  User u{st->Id(0), st->Text(1), st->OptText(2), st->Int(3)};
   st->Reset();
   return u;
 }
@@ -837,20 +838,20 @@ Result<ConversationView> SqliteStore::GetConversation(const std::string& id) {
   Reader db(this);
   ConversationView v;
   Stmt* c = db->Prepare("SELECT user_id, started_at FROM conversations WHERE conversation_id=?1");
-  c->Bind(1, id);
+  c->BindId(1, id);
   bool found = false;
   if (Status s = StepRow(db.get(), c, &found, "select conversation"); !s.ok()) return s;
   if (!found) return Status::NotFound("Conversation not found");
-  v.conversation = Conversation{id, c->Text(0), c->Int(1)};
+  v.conversation = Conversation{id, c->Id(0), c->Int(1)};
   c->Reset();
   Stmt* us = db->Prepare(
       "SELECT utterance_id, content, created_at FROM utterances WHERE conversation_id=?1 "
       "ORDER BY created_at, utterance_id");
-  us->Bind(1, id);
+  us->BindId(1, id);
   std::unordered_map<std::string, size_t> index;
   while (us->Step() == SQLITE_ROW) {
-    index[us->Text(0)] = v.utterances.size();
-    v.utterances.push_back(Utterance{us->Text(0), id, v.conversation.user_id, us->OptText(1),
+    index[us->Id(0)] = v.utterances.size();
+    v.utterances.push_back(Utterance{us->Id(0), id, v.conversation.user_id, us->OptText(1),
                                      us->Int(2), {}});
   }
   us->Reset();
@@ -859,9 +860,9 @@ Result<ConversationView> SqliteStore::GetConversation(const std::string& id) {
       " FROM errors WHERE utterance_id IN (SELECT utterance_id FROM utterances"
       " WHERE conversation_id=?1) ORDER BY error_id";
   Stmt* es = db->Prepare(sql.c_str());
-  es->Bind(1, id);
+  es->BindId(1, id);
   while (es->Step() == SQLITE_ROW) {
-    auto it = index.find(es->Text(0));
+    auto it = index.find(es->Id(0));
     if (it != index.end()) v.utterances[it->second].errors.push_back(ReadError(es, 1));
   }
   es->Reset();
@@ -872,14 +873,14 @@ Result<Profile> SqliteStore::LoadProfile(const std::string& user_id) {
   Reader db(this);
   Profile p;
   Stmt* user = db->Prepare("SELECT 1 FROM users WHERE user_id=?1");
-  user->Bind(1, user_id);
+  user->BindId(1, user_id);
   if (Status s = StepRow(db.get(), user, &p.user_known, "select user"); !s.ok()) return s;
   user->Reset();
   if (!p.user_known) return p;
   Stmt* st = db->Prepare(
       "SELECT subcategory_id, category, subcategory, frequency, first_seen, last_seen, decay_log2"
       " FROM error_frequencies WHERE user_id=?1");
-  st->Bind(1, user_id);
+  st->BindId(1, user_id);
   int rc;
   while ((rc = st->Step()) == SQLITE_ROW) {
     p.points.push_back(ErrorPoint{PointNames(st->TextView(0), st->TextView(1), st->TextView(2)), st->Int(3),
@@ -890,7 +891,7 @@ Result<Profile> SqliteStore::LoadProfile(const std::string& user_id) {
   Stmt* m = db->Prepare(
       "SELECT subcategory_id, stability_days, difficulty, last_review, reviews, lapses,"
       " last_correct, last_lapse FROM mastery WHERE user_id=?1");
-  m->Bind(1, user_id);
+  m->BindId(1, user_id);
   bool any_memory = false;
   while ((rc = m->Step()) == SQLITE_ROW) {
     any_memory = true;
@@ -922,10 +923,10 @@ Status SqliteStore::LoadExamples(Db* db, const std::string& user_id, Profile* p)
       " e.span_end, e.created_at FROM errors e JOIN utterances u USING(utterance_id)"
       " WHERE e.user_id=?1 AND e.correction IS NOT NULL AND u.content IS NOT NULL"
       " ORDER BY e.created_at DESC LIMIT 30");
-  ex->Bind(1, user_id);
+  ex->BindId(1, user_id);
   int rc;
   while ((rc = ex->Step()) == SQLITE_ROW) {
-    p->examples.push_back(Example{ex->Text(0), ex->Text(1), ex->Text(2), ex->Text(3), ex->Text(4),
+    p->examples.push_back(Example{ex->Id(0), ex->Text(1), ex->Text(2), ex->Text(3), ex->Text(4),
                                   ex->IsNull(5) ? -1 : ex->Int(5), ex->IsNull(6) ? -1 : ex->Int(6),
                                   ex->Int(7)});
   }
@@ -939,7 +940,7 @@ Status SqliteStore::LoadRecentCorrect(Db* db, const std::string& user_id, Profil
   Stmt* rc_st = db->Prepare(
       "SELECT exercise_id, answered_at FROM attempts WHERE user_id=?1 AND correct=1"
       " ORDER BY answered_at DESC LIMIT 100");
-  rc_st->Bind(1, user_id);
+  rc_st->BindId(1, user_id);
   while ((rc = rc_st->Step()) == SQLITE_ROW) {
     p->recent_correct.push_back(RecentCorrect{rc_st->Text(0), rc_st->Int(1)});
   }
@@ -952,7 +953,7 @@ Result<Profile> SqliteStore::ProfileBetween(const std::string& user_id, Micros s
   Stmt* st = db->Prepare(
       "SELECT subcategory_id, category, subcategory, created_at FROM errors"
       " WHERE user_id=?1 AND created_at>=?2 AND created_at<=?3");
-  st->Bind(1, user_id).Bind(2, since).Bind(3, until);
+  st->BindId(1, user_id).Bind(2, since).Bind(3, until);
   DeltaSet set(options_.half_life);
   int rc;
   while ((rc = st->Step()) == SQLITE_ROW) {
@@ -974,7 +975,7 @@ Result<std::vector<User>> SqliteStore::SearchCandidates(const std::string& prefi
   auto collect = [&](Stmt* st) -> Status {
     int rc;
     while ((rc = st->Step()) == SQLITE_ROW) {
-      out.push_back(User{st->Text(0), st->Text(1), st->OptText(2), st->Int(3)});
+      out.push_back(User{st->Id(0), st->Text(1), st->OptText(2), st->Int(3)});
     }
     st->Reset();
     return rc == SQLITE_DONE ? Status::Ok() : db->Error(rc, "search users");
@@ -1003,7 +1004,7 @@ Result<std::vector<DayCount>> SqliteStore::ErrorsPerDay(const std::string& user_
       "SELECT created_at / 86400000000 AS day, category, count(*) FROM errors"
       " WHERE user_id=?1 AND created_at>=?2 AND created_at<=?3 GROUP BY day, category"
       " ORDER BY day, category");
-  st->Bind(1, user_id).Bind(2, since).Bind(3, until);
+  st->BindId(1, user_id).Bind(2, since).Bind(3, until);
   std::vector<DayCount> out;
   int rc;
   while ((rc = st->Step()) == SQLITE_ROW) out.push_back({st->Int(0), st->Text(1), st->Int(2)});
