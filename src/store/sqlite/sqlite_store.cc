@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <unordered_map>
@@ -442,11 +443,19 @@ Status SqliteStore::Migrate() {
                             std::to_string(sqlite::kSchemaVersion));
   }
   for (int64_t v = version; v < sqlite::kSchemaVersion; ++v) {
+    const auto start = std::chrono::steady_clock::now();
     std::string sql = std::string("BEGIN IMMEDIATE;") + sqlite::kMigrations[v] +
                       "PRAGMA user_version=" + std::to_string(v + 1) + "; COMMIT;";
     if (Status s = writer_->Exec(sql); !s.ok()) {
       writer_->Exec("ROLLBACK");
       return s;
+    }
+    // A database an older build wrote (a new one starts at 0).
+    if (version > 0) {
+      log::Info("SQLite schema migrated",
+                {{"to", v + 1},
+                 {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+                                 .count()}});
     }
   }
   return Status::Ok();
