@@ -25,6 +25,7 @@
 #include "core/mastery.h"
 #include "core/profile.h"
 #include "store/rocksdb/rocksdb_store.h"
+#include "store/rocksdb/rocksdb_test_util.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
 
@@ -81,11 +82,8 @@ struct SqliteKind {
 struct RocksdbKind {
   static constexpr const char* kName = "Rocksdb";
   static Result<std::unique_ptr<Store>> Open(const fs::path& dir, Micros half_life) {
-    RocksdbStore::Options o;
-    o.path = (dir / "rocksdb").string();
+    RocksdbStore::Options o = testutil::SmallRocksdb(dir);
     o.half_life = half_life;
-    o.block_cache_bytes = 8ll << 20;
-    o.write_buffer_bytes = 4ll << 20;
     auto s = RocksdbStore::Open(o);
     if (!s.ok()) return s.status();
     return std::unique_ptr<Store>(std::move(*s));

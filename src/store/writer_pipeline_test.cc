@@ -12,6 +12,7 @@
 #include "core/ids.h"
 #include "store/fault_store.h"
 #include "store/rocksdb/rocksdb_store.h"
+#include "store/rocksdb/rocksdb_test_util.h"
 #include "store/write_test_util.h"
 #include "store/writer.h"
 
@@ -59,11 +60,7 @@ class WriterPipelineTest : public ::testing::Test {
     dir_ = std::filesystem::temp_directory_path() /
            ("errata-pipeline-test-" + NewUuidV7(NowMicros()));
     std::filesystem::create_directories(dir_);
-    RocksdbStore::Options o;
-    o.path = (dir_ / "rocksdb").string();
-    o.block_cache_bytes = 8ll << 20;
-    o.write_buffer_bytes = 4ll << 20;
-    auto s = RocksdbStore::Open(o);
+    auto s = RocksdbStore::Open(testutil::SmallRocksdb(dir_));
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     rocks_ = std::move(*s);
     fault_ = std::make_unique<FaultStore>(rocks_.get());

@@ -15,6 +15,7 @@
 #include "core/ids.h"
 #include "store/rocksdb/codec.h"
 #include "store/rocksdb/rocksdb_store.h"
+#include "store/rocksdb/rocksdb_test_util.h"
 #include "store/upgrade_test_util.h"
 
 namespace errata {
@@ -146,11 +147,7 @@ class KeyUpgradeTest : public ::testing::Test {
 
   void Open() {
     store_.reset();
-    RocksdbStore::Options o;
-    o.path = (dir_ / "rocksdb").string();
-    o.block_cache_bytes = 8ll << 20;
-    o.write_buffer_bytes = 4ll << 20;
-    auto s = RocksdbStore::Open(o);
+    auto s = RocksdbStore::Open(testutil::SmallRocksdb(dir_));
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(*s);
   }
