@@ -7,12 +7,6 @@
 namespace errata {
 namespace {
 
-bool IsHex(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-constexpr bool IsDash(size_t i) { return i == 8 || i == 13 || i == 18 || i == 23; }
-
 // Where each byte's two digits start in the 8-4-4-4-12 text.
 constexpr uint8_t kAt[kUuidBytes] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
 
@@ -27,24 +21,11 @@ std::mt19937_64& Generator() {
 }  // namespace
 
 std::optional<std::string> CanonicalUuid(std::string_view text) {
-  if (text.size() != 36) return std::nullopt;
-  if (text[8] != '-' || text[13] != '-' || text[18] != '-' || text[23] != '-') return std::nullopt;
-  bool upper = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (IsDash(i)) continue;
-    const char c = text[i];
-    if (c >= 'A' && c <= 'F') {
-      upper = true;
-    } else if (!IsHex(c)) {
-      return std::nullopt;
-    }
-  }
-  std::optional<std::string> out(std::in_place, text);
-  if (upper) {
-    for (char& c : *out) {
-      if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
+  char b[kUuidBytes];
+  if (!UuidToBytes(text, b)) return std::nullopt;
+  std::optional<std::string> out(std::in_place);
+  out->reserve(36);
+  AppendUuidText(b, &*out);
   return out;
 }
 

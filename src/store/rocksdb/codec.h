@@ -390,8 +390,8 @@ inline bool UpgradeKey(std::string_view key, std::string* out) {
     case kUtterance:
       return rest.size() == 36 && TextId(&rest, out);
     case kUserName: {
-      // name \0 <text id>: a name holds no NUL, and a format-2 key's last
-      // 36 bytes are not an id's text (they hold its NUL).
+      // name \0 <text id>. A format-2 key's last 36 bytes hold its NUL, so
+      // they never read as an id's text.
       if (rest.size() < 37 || rest[rest.size() - 37] != '\0') return false;
       out->append(rest.substr(0, rest.size() - 36));
       rest.remove_prefix(rest.size() - 36);
