@@ -22,12 +22,16 @@ struct UpgradeLearner {
   std::string conversation_id;
 };
 
-// Applies `ops` as one batch and expects each to succeed.
+// Applies `ops` as one batch (then SyncCommitted, as the Writer does for a
+// store with DeferredSync()) and expects each to succeed.
 inline void ApplyOk(Store* store, std::vector<WriteOp> ops) {
   std::vector<WriteOp*> ptrs;
   for (auto& op : ops) ptrs.push_back(&op);
   DeltaSet deltas(14 * kMicrosPerDay);
   ASSERT_TRUE(store->ApplyBatch(ptrs, &deltas).ok());
+  if (store->DeferredSync()) {
+    ASSERT_TRUE(store->SyncCommitted().ok());
+  }
   for (const auto& op : ops) ASSERT_TRUE(op.status.ok()) << op.status.ToString();
 }
 

@@ -60,11 +60,21 @@ Stmt& Stmt::Bind(int i, std::string_view v) {
   return *this;
 }
 Stmt& Stmt::BindId(int i, std::string_view id) {
-  char b[kUuidBytes];
-  if (UuidToBytes(id, b)) {
-    sqlite3_bind_blob(s_, i, b, kUuidBytes, SQLITE_TRANSIENT);
+  const StoredId stored(id);
+  if (stored.uuid()) {
+    sqlite3_bind_blob(s_, i, stored.bytes(), kUuidBytes, SQLITE_TRANSIENT);
   } else {
     sqlite3_bind_text(s_, i, id.data(), static_cast<int>(id.size()), SQLITE_TRANSIENT);
+  }
+  return *this;
+}
+
+Stmt& Stmt::BindRef(int i, const StoredId& id) {
+  if (id.uuid()) {
+    sqlite3_bind_blob(s_, i, id.bytes(), kUuidBytes, SQLITE_STATIC);
+  } else {
+    sqlite3_bind_text(s_, i, id.text().data(), static_cast<int>(id.text().size()),
+                      SQLITE_STATIC);
   }
   return *this;
 }

@@ -11,9 +11,27 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "core/ids.h"
 #include "core/status.h"
 
 namespace errata::sqlite {
+
+// An id as schema 2 stores it (docs/write-path.md, "Ids as 16 bytes"): a
+// UUID's 16 bytes, or else its text, which matches no stored id. Made once
+// and bound by reference (Stmt::BindRef) to each row that names it.
+class StoredId {
+ public:
+  // `id` must outlive the StoredId (it is kept when it is not a UUID).
+  explicit StoredId(std::string_view id) : uuid_(UuidToBytes(id, bytes_)), text_(id) {}
+  bool uuid() const { return uuid_; }
+  const char* bytes() const { return bytes_; }  // kUuidBytes of them, if uuid()
+  std::string_view text() const { return text_; }
+
+ private:
+  char bytes_[kUuidBytes];
+  bool uuid_;
+  std::string_view text_;
+};
 
 // A prepared statement, reset and cleared on each Bind round.
 class Stmt {
@@ -30,8 +48,8 @@ class Stmt {
   Stmt& Bind(int i, int64_t v);
   Stmt& Bind(int i, double v);
   Stmt& BindNull(int i);
-  // An id (schema 2 keeps ids as blobs): a UUID as its 16 bytes; anything
-  // else as text, which matches no stored id.
+  // An id (schema 2 keeps ids as blobs), copied: a UUID as its 16 bytes;
+  // anything else as text, which matches no stored id.
   Stmt& BindId(int i, std::string_view id);
   Stmt& Bind(int i, const std::optional<std::string>& v);
   // Bind without SQLite's copy of the text: `v` must stay alive and unchanged
@@ -42,6 +60,8 @@ class Stmt {
   Stmt& BindRef(int i, std::string&& v) = delete;  // gone before the step
   Stmt& BindRef(int i, const std::optional<std::string>& v);
   Stmt& BindRef(int i, std::optional<std::string>&& v) = delete;
+  Stmt& BindRef(int i, const StoredId& id);
+  Stmt& BindRef(int i, StoredId&& id) = delete;
   // Steps once: SQLITE_ROW, SQLITE_DONE, or an error code.
   int Step();
 

@@ -1,10 +1,14 @@
-// Db's process-wide set-up: the SIGBUS report for the readers' mapped pages.
+// Db's process-wide set-up (the SIGBUS report for the readers' mapped pages,
+// the writer's settings) and Stmt's binding of ids.
 #include "store/sqlite/sqlite_db.h"
 
 #include <gtest/gtest.h>
 #include <cstdlib>
 #include <signal.h>
 #include <sqlite3.h>
+
+#include <string>
+#include <vector>
 
 #include "store/temp_dir_test_util.h"
 
@@ -49,6 +53,48 @@ TEST(SqliteDbDeathTest, WriterSkipsSecureDeleteAndMemoryAccounting) {
         std::_Exit(used == 0 ? 0 : 5);
       },
       ::testing::ExitedWithCode(0), "");
+}
+
+// An id binds as the UUID's 16 bytes, by copy (BindId) or by reference
+// (BindRef of a StoredId), and reads back as its text (Id); an id that is not
+// a UUID binds as text and matches no stored id.
+TEST(SqliteStmtTest, IdsBindAsSixteenBytesAndReadBackAsText) {
+  testutil::TempDir dir("sqlite-stmt");
+  auto db = Db::Open((dir.path() / "t.db").string(), Role::kWriter);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  ASSERT_TRUE((*db)->Exec("CREATE TABLE t(id BLOB PRIMARY KEY, n INTEGER) WITHOUT ROWID").ok());
+  const std::string a = "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+  const std::string b = "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c";
+  Stmt* ins = (*db)->Prepare("INSERT INTO t VALUES(?1, ?2)");
+  ins->BindId(1, a).Bind(2, int64_t{1});
+  ASSERT_EQ(ins->Step(), SQLITE_DONE);
+  const StoredId stored(b);
+  ins->Reset().BindRef(1, stored).Bind(2, int64_t{2});
+  ASSERT_EQ(ins->Step(), SQLITE_DONE);
+  ins->Reset();
+  Stmt* all = (*db)->Prepare("SELECT id, typeof(id), length(id), n FROM t ORDER BY id");
+  std::vector<std::string> rows;
+  while (all->Step() == SQLITE_ROW) {
+    rows.push_back(all->Id(0) + " " + all->Text(1) + " " + all->Text(2) + " " + all->Text(3));
+  }
+  all->Reset();
+  EXPECT_EQ(rows, (std::vector<std::string>{a + " blob 16 1", b + " blob 16 2"}));
+  Stmt* find = (*db)->Prepare("SELECT n FROM t WHERE id=?1");
+  const std::string upper = "0193A1B2-C3D4-7E5F-8A9B-0C1D2E3F4A5C";
+  const StoredId upper_id(upper);
+  find->BindRef(1, upper_id);
+  ASSERT_EQ(find->Step(), SQLITE_ROW);
+  EXPECT_EQ(find->Int(0), 2);
+  find->Reset();
+  // Text, even one spelling a stored id's 16 bytes, matches nothing.
+  const std::string sixteen(stored.bytes(), kUuidBytes);
+  const StoredId not_uuid(sixteen);
+  EXPECT_FALSE(not_uuid.uuid());
+  find->BindRef(1, not_uuid);
+  EXPECT_EQ(find->Step(), SQLITE_DONE);
+  find->Reset().BindId(1, "nope");
+  EXPECT_EQ(find->Step(), SQLITE_DONE);
+  find->Reset();
 }
 
 }  // namespace

@@ -24,6 +24,7 @@ namespace errata {
 using sqlite::Db;
 using sqlite::Role;
 using sqlite::Stmt;
+using sqlite::StoredId;
 
 namespace {
 
@@ -697,7 +698,9 @@ Status SqliteStore::AddUtterance(WriteOp* op, DeltaSet* deltas) {
   Stmt* ins = db->Prepare(
       "INSERT INTO utterances(utterance_id, conversation_id, user_id, content, created_at, "
       "request_hash) VALUES(?1,?2,?3,?4,?5,?6)");
-  ins->BindId(1, u.utterance_id).BindId(2, u.conversation_id).BindId(3, u.user_id);
+  const StoredId utterance_id(u.utterance_id), conversation_id(u.conversation_id),
+      user_id(u.user_id);
+  ins->BindRef(1, utterance_id).BindRef(2, conversation_id).BindRef(3, user_id);
   ins->BindRef(4, u.content).Bind(5, u.created_at);
   ins->Bind(6, static_cast<int64_t>(op->request_hash));
   if (Status s = Run(db, ins, "insert utterance"); !s.ok()) return s;
@@ -735,10 +738,14 @@ Status SqliteStore::InsertErrors(const Utterance& u) {
       "INSERT INTO errors(error_id, utterance_id, conversation_id, user_id, category, subcategory,"
       " subcategory_id, code, span_start, span_end, original, correction, explanation, created_at)"
       " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)");
-  // The texts are the utterance's own fields, alive until after the step.
+  // The texts are the utterance's own fields, alive until after the step;
+  // the utterance's ids are converted once, not once per error.
+  const StoredId utterance_id(u.utterance_id), conversation_id(u.conversation_id),
+      user_id(u.user_id);
   for (const auto& e : u.errors) {
-    ins->Reset().BindId(1, e.error_id).BindId(2, u.utterance_id).BindId(3, u.conversation_id);
-    ins->BindId(4, u.user_id).BindRef(5, e.category).BindRef(6, e.subcategory);
+    const StoredId error_id(e.error_id);
+    ins->Reset().BindRef(1, error_id).BindRef(2, utterance_id).BindRef(3, conversation_id);
+    ins->BindRef(4, user_id).BindRef(5, e.category).BindRef(6, e.subcategory);
     ins->BindRef(7, e.subcategory_id);
     if (!e.code.empty()) ins->BindRef(8, e.code);
     if (e.span) ins->Bind(9, e.span->start).Bind(10, e.span->end);
@@ -760,7 +767,8 @@ Status SqliteStore::UpsertFrequencies(const DeltaSet& deltas) {
       " last_seen = max(last_seen, excluded.last_seen),"
       " decay_log2 = logadd2(decay_log2, excluded.decay_log2)");
   for (const auto& d : deltas.deltas()) {
-    up->Reset().BindId(1, d.user_id).BindRef(2, d.subcategory_id).BindRef(3, d.category);
+    const StoredId user_id(d.user_id);
+    up->Reset().BindRef(1, user_id).BindRef(2, d.subcategory_id).BindRef(3, d.category);
     up->BindRef(4, d.subcategory).Bind(5, d.count).Bind(6, d.first_seen).Bind(7, d.last_seen);
     up->Bind(8, d.decay_log2);
     if (Status s = Run(db, up, "upsert frequency"); !s.ok()) return s;
