@@ -207,7 +207,10 @@ TEST_F(ProfileCacheTest, APreloadedLearnerIsReadFromMemory) {
   AddError(u);
   AddError(u);
   Metrics m({});
-  ProfileCache b(fault_.get(), &m, {100, 0});
+  // Room for 100 learners in each of the 64 shards: the failing preload below
+  // must reach the store, not find its shard full (with room for 100 in all,
+  // one in 64 random learners shared u's shard and got kFull).
+  ProfileCache b(fault_.get(), &m, {6400, 0});
   EXPECT_EQ(b.Preload(u.user_id), ProfileCache::Preloaded::kLoaded);
   EXPECT_EQ(b.Preload(u.user_id), ProfileCache::Preloaded::kPresent);
   EXPECT_EQ(b.size(), 1u);
