@@ -2,6 +2,7 @@
 // ranking and practice selection, JSON decode/encode of the common bodies.
 // Run: build/errata_microbench (built by `make build`; see BENCHMARKS.md).
 #include <benchmark/benchmark.h>
+#include <fmt/format.h>
 
 #include <boost/json.hpp>
 
@@ -13,6 +14,7 @@
 #include "core/ids.h"
 #include "core/practice.h"
 #include "core/ranking.h"
+#include "core/user_search.h"
 
 namespace errata {
 namespace {
@@ -206,6 +208,21 @@ void BM_NewUuidV7(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(NewUuidV7(1'790'000'000LL * kMicrosPerSecond));
 }
 BENCHMARK(BM_NewUuidV7);
+
+// The learner search's ranking of its candidates: 5,000 newest users plus
+// prefix matches (GET /v1/users/search), with a query that is a typo.
+void BM_RankUserMatches(benchmark::State& state) {
+  std::vector<User> users;
+  for (int i = 0; i < 5000; ++i) {
+    users.push_back(User{NewUuidV7(kMicrosPerSecond * (1'790'000'000LL + i)),
+                         fmt::format("Learner{} Surname{}", i, i % 97),
+                         fmt::format("learner.{}@example.org", i), 0});
+  }
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(RankUserMatches("Lerner123 Surnme", users, 10));
+  }
+}
+BENCHMARK(BM_RankUserMatches);
 
 }  // namespace
 }  // namespace errata

@@ -1215,7 +1215,8 @@ TYPED_TEST(StoreContractTest, GetConversationOrdersUtterancesAndErrors) {
 
 // SearchCandidates answers the users whose email (case-insensitively) or
 // username (ASCII case-insensitively) starts with the prefix, then the
-// `recent` users with the greatest user_id, newest first.
+// `recent` users created last (by created_at, then user_id), newest first.
+// Ids do not tell: clients may choose them, so here they sort the other way.
 TYPED_TEST(StoreContractTest, SearchCandidatesMatchesPrefixesAndAddsTheNewest) {
   std::vector<User> users = {
       {"", "Zed", "Ann@Example.com", 0},  // 0: email
@@ -1229,16 +1230,21 @@ TYPED_TEST(StoreContractTest, SearchCandidatesMatchesPrefixesAndAddsTheNewest) {
   };
   std::vector<WriteOp> ops;
   for (size_t i = 0; i < users.size(); ++i) {
-    const Micros at = kT0 + static_cast<Micros>((i * 5) % users.size()) * kMinute;
-    users[i].user_id = NewUuidV7(at);
+    // Users 3 and 6 were created in the same microsecond.
+    const Micros order = static_cast<Micros>((i * 5) % users.size());
+    const Micros at = kT0 + std::min<Micros>(order, 6) * kMinute;
+    users[i].user_id = NewUuidV7(kT0 - order * kMinute);
     users[i].created_at = at;
     ops.push_back(UserOp(users[i]));
   }
   this->Apply(ops);
   for (const auto& op : ops) ExpectOk(op);
   std::vector<User> newest = users;
-  std::sort(newest.begin(), newest.end(),
-            [](const User& x, const User& y) { return x.user_id > y.user_id; });
+  std::sort(newest.begin(), newest.end(), [](const User& x, const User& y) {
+    return std::tie(x.created_at, x.user_id) > std::tie(y.created_at, y.user_id);
+  });
+  ASSERT_EQ(newest[0].username, "Joanna");  // created with ANNETTE, with the greater id
+  ASSERT_EQ(newest[1].username, "ANNETTE");
 
   // The prefix matches in any order, then exactly the newest `recent`.
   auto check = [&](const std::string& prefix, size_t recent, std::vector<size_t> matches) {

@@ -1,4 +1,5 @@
 """GET /v1/users/search (typo-tolerant) and GET /v1/users/{id}/errors/timeline."""
+import json
 import uuid
 
 from harness import ServerTestCase, days_ago, expect, iso, main, new_uuid, v1_conversation, v1_user
@@ -17,6 +18,23 @@ class Search(ServerTestCase):
             self.assertEqual(ids[0], maria["user_id"], q)
         st, _, body = self.c.get(f"/v1/users/search?q=qqqqqqqq{tag}")
         self.assertEqual((st, body["users"]), (200, []))
+
+    def test_a_new_learner_is_found_by_typo_among_many_with_client_ids(self):
+        # The typo fallback looks at the newest 5,000 learners. 6,000 learners
+        # with client-chosen ids, all sorting above errata's own (UUIDv7),
+        # come first: the newest must be found by creation time, not by id.
+        for _ in range(6):
+            lines = [json.dumps({"user_id": "f" + str(uuid.uuid4())[1:],
+                                 "conversation_id": new_uuid(), "content": "x",
+                                 "errors": [{"code": "R:PREP"}]}) for _ in range(1000)]
+            st, _, out = self.c.post("/v1/ingest", raw=("\n".join(lines) + "\n").encode())
+            self.assertEqual((st, out["applied"]), (200, 1000), out)
+        tag = uuid.uuid4().hex[:6]
+        new = v1_user(self.c, username=f"Margarethe{tag} Lindqvist{tag}")
+        for q in (f"Margrethe{tag}", f"lindqvist{tag}"):
+            st, _, body = self.c.get(f"/v1/users/search?q={q}")
+            self.assertEqual(st, 200, body)
+            self.assertIn(new["user_id"], [u["user_id"] for u in body["users"]], q)
 
     def test_bad_queries(self):
         for path in ("/v1/users/search", "/v1/users/search?q=", "/v1/users/search?q=a&limit=0",

@@ -138,12 +138,14 @@ const Query kInsertAttempt{
 // Reads.
 const Query kSearchByPrefix{
     "search_by_prefix",
-    "(SELECT user_id, username, email, created_at FROM users WHERE left(email_norm, length($1)) = $1"
-    " LIMIT 50) UNION (SELECT user_id, username, email, created_at FROM users"
-    " WHERE left(lower(username), length($1)) = $1 LIMIT 50)"};
+    "(SELECT user_id, username, email, created_at FROM users"
+    " WHERE email_norm >= $1 AND email_norm < $1 || chr(1114111) LIMIT 50)"
+    " UNION (SELECT user_id, username, email, created_at FROM users"
+    " WHERE lower(username) COLLATE \"C\" >= $1 AND lower(username) COLLATE \"C\" < $1 || chr(1114111)"
+    " LIMIT 50)"};
 const Query kNewestUsers{"newest_users",
                          "SELECT user_id, username, email, created_at FROM users"
-                         " ORDER BY user_id DESC LIMIT $1"};
+                         " ORDER BY created_at DESC, user_id DESC LIMIT $1"};
 const Query kErrorsPerDay{
     "errors_per_day",
     "SELECT created_at / 86400000000 AS day, category, count(*) FROM errors"

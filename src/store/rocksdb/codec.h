@@ -146,6 +146,7 @@ namespace keys {
 inline constexpr char kUser = 'u';
 inline constexpr char kEmail = 'e';
 inline constexpr char kUserName = 'n';
+inline constexpr char kUserCreated = 'U';
 inline constexpr char kConversation = 'c';
 inline constexpr char kUtterance = 't';
 inline constexpr char kConversationUtterance = 'v';
@@ -267,6 +268,12 @@ inline std::string Timed(std::string prefix, int64_t t, std::string_view id) {
   return prefix;
 }
 
+// The users by creation time, each with a copy of its User record (users
+// never change): the learner search's newest users. Since key format 3.
+inline std::string UserCreated(int64_t created_at, std::string_view user_id) {
+  return Timed(std::string(1, kUserCreated), created_at, user_id);
+}
+
 inline std::string ConversationUtterancePrefix(std::string_view conversation_id, size_t more = 0) {
   return IdPrefix(kConversationUtterance, conversation_id, more);
 }
@@ -343,10 +350,11 @@ inline std::string PrefixEnd(std::string prefix) {
 // ---- The key format
 //
 // Format 1 (before session 13) held every id in a key as its 36-character
-// text; format 2 holds a UUID's 16 bytes. The meta record kKeyFormat says
-// which one a database holds; a database without it is of format 1, or new.
+// text; format 2 holds a UUID's 16 bytes; format 3 adds the index of users
+// by creation time (UserCreated). The meta record kKeyFormat says which one
+// a database holds; a database without it is of format 1, or new.
 inline constexpr char kKeyFormat[] = "key_format";
-inline constexpr char kCurrentKeyFormat[] = "2";
+inline constexpr int kCurrentKeyFormat = 3;
 
 namespace upgrade_detail {
 // Moves a 36-character id from the front of *in to *out as 16 bytes.

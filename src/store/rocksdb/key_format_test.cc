@@ -1,6 +1,7 @@
 // RocksdbStore's key formats (codec.h, docs/rocksdb.md "Ids as 16 bytes"):
-// a database whose keys hold ids as text (format 1) opens as format 2, and
-// answers every read as before, also when an upgrade stopped part-way.
+// a database whose keys hold ids as text (format 1), or that lacks the index
+// of users by creation time (format 2), opens as format 3 and answers every
+// read as before, also when an upgrade stopped part-way.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
@@ -155,25 +156,46 @@ class KeyUpgradeTest : public ::testing::Test {
   void Fill() { learners_ = testutil::FillForUpgrade(store_.get(), kT0); }
   std::string Everything() { return testutil::RenderEverything(store_.get(), learners_, kT0); }
 
-  // Rewrites the keys with ids as format 1 keys, each `every`-th one only
-  // (every=2: an upgrade that stopped half-way), and drops the format
-  // record. Returns the keys rewritten.
+  // Makes the database one of key format 2: drops the index of users by
+  // creation time, and writes the format record "2". With `every` > 0, of
+  // format 1: also rewrites the keys with ids as format 1 keys, each
+  // `every`-th one only (every=2: an upgrade that stopped half-way), and
+  // drops the format record. Returns the keys rewritten.
   int Age(int every) {
     rocksdb::DB* db = store_->TEST_db();
     rocksdb::WriteBatch wb;
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
     int n = 0, aged = 0;
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      const std::string old_key = DowngradeKey(it->key().ToString());
+      if (it->key().starts_with(std::string(1, keys::kUserCreated))) {
+        wb.Delete(it->key());
+        continue;
+      }
+      const std::string old_key = every > 0 ? DowngradeKey(it->key().ToString()) : "";
       if (old_key.empty() || n++ % every != 0) continue;
       wb.Put(old_key, it->value());
       wb.Delete(it->key());
       ++aged;
     }
     EXPECT_TRUE(it->status().ok());
-    wb.Delete(keys::Meta(keys::kKeyFormat));
+    if (every > 0) {
+      wb.Delete(keys::Meta(keys::kKeyFormat));
+    } else {
+      wb.Put(keys::Meta(keys::kKeyFormat), "2");
+    }
     EXPECT_TRUE(db->Write(rocksdb::WriteOptions(), &wb).ok());
     return aged;
+  }
+
+  // The users in the index by creation time, newest first.
+  std::vector<std::string> UsersByCreation() {
+    std::unique_ptr<rocksdb::Iterator> it(store_->TEST_db()->NewIterator(rocksdb::ReadOptions()));
+    std::vector<std::string> ids;
+    const std::string prefix(1, keys::kUserCreated);
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      ids.insert(ids.begin(), keys::IdText(it->key().ToStringView().substr(1 + 8)));
+    }
+    return ids;
   }
 
   // The number of keys, and of keys in format 1.
@@ -194,6 +216,7 @@ class KeyUpgradeTest : public ::testing::Test {
         store_->TEST_db()->Get(rocksdb::ReadOptions(), keys::Meta(keys::kKeyFormat), &v);
     return s.ok() ? v : s.ToString();
   }
+  const std::string kCurrent = std::to_string(keys::kCurrentKeyFormat);
 
   fs::path dir_;
   std::unique_ptr<RocksdbStore> store_;
@@ -201,7 +224,7 @@ class KeyUpgradeTest : public ::testing::Test {
 };
 
 TEST_F(KeyUpgradeTest, ANewDatabaseIsOfTheCurrentFormat) {
-  EXPECT_EQ(KeyFormat(), keys::kCurrentKeyFormat);
+  EXPECT_EQ(KeyFormat(), kCurrent);
 }
 
 TEST_F(KeyUpgradeTest, AFormatOneDatabaseOpensWithEveryAnswerUnchanged) {
@@ -209,13 +232,17 @@ TEST_F(KeyUpgradeTest, AFormatOneDatabaseOpensWithEveryAnswerUnchanged) {
   const std::string before = Everything();
   const auto [keys_before, old_before] = CountKeys();
   EXPECT_EQ(old_before, 0);
+  const std::vector<std::string> newest = UsersByCreation();
+  EXPECT_EQ(newest, (std::vector<std::string>{learners_[2].user_id, learners_[1].user_id,
+                                              learners_[0].user_id}));
   ASSERT_GT(Age(1), 40);
   // Every key is of format 1 now but the 3 emails and the half-life's meta
-  // record; the format's record is gone.
-  EXPECT_EQ(CountKeys(), std::make_pair(keys_before - 1, keys_before - 5));
+  // record; the format's record and the 3 users' creation-time keys are gone.
+  EXPECT_EQ(CountKeys(), std::make_pair(keys_before - 4, keys_before - 8));
   ASSERT_NO_FATAL_FAILURE(Open());
   EXPECT_EQ(CountKeys(), std::make_pair(keys_before, 0));
-  EXPECT_EQ(KeyFormat(), keys::kCurrentKeyFormat);
+  EXPECT_EQ(UsersByCreation(), newest);
+  EXPECT_EQ(KeyFormat(), kCurrent);
   EXPECT_EQ(Everything(), before);
 }
 
@@ -231,16 +258,41 @@ TEST_F(KeyUpgradeTest, AnUpgradeThatStoppedPartWayGoesOn) {
   EXPECT_EQ(Everything(), before);
 }
 
+TEST_F(KeyUpgradeTest, AFormatTwoDatabaseGetsItsUsersIndexedByCreationTime) {
+  Fill();
+  const std::string before = Everything();
+  const int keys_before = CountKeys().first;
+  EXPECT_EQ(Age(0), 0);
+  EXPECT_EQ(KeyFormat(), "2");
+  EXPECT_EQ(UsersByCreation(), std::vector<std::string>{});
+  EXPECT_EQ(CountKeys().first, keys_before - 3);
+  ASSERT_NO_FATAL_FAILURE(Open());
+  EXPECT_EQ(KeyFormat(), kCurrent);
+  EXPECT_EQ(CountKeys(), std::make_pair(keys_before, 0));
+  EXPECT_EQ(UsersByCreation(), (std::vector<std::string>{learners_[2].user_id,
+                                                         learners_[1].user_id,
+                                                         learners_[0].user_id}));
+  EXPECT_EQ(Everything(), before);
+}
+
 TEST_F(KeyUpgradeTest, AFormatFromANewerBuildDoesNotOpen) {
-  ASSERT_TRUE(
-      store_->TEST_db()->Put(rocksdb::WriteOptions(), keys::Meta(keys::kKeyFormat), "3").ok());
-  store_.reset();
-  RocksdbStore::Options o;
-  o.path = (dir_ / "rocksdb").string();
-  auto s = RocksdbStore::Open(o);
-  ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.status().message(),
-            "rocksdb: the database's key format is 3, and this build reads format 2");
+  for (const std::string format : {"4", "x", ""}) {
+    const fs::path dir = dir_ / ("format-" + format);
+    ASSERT_TRUE(fs::create_directories(dir));
+    {
+      auto store = RocksdbStore::Open(testutil::SmallRocksdb(dir));
+      ASSERT_TRUE(store.ok());
+      ASSERT_TRUE((*store)
+                      ->TEST_db()
+                      ->Put(rocksdb::WriteOptions(), keys::Meta(keys::kKeyFormat), format)
+                      .ok());
+    }
+    auto s = RocksdbStore::Open(testutil::SmallRocksdb(dir));
+    ASSERT_FALSE(s.ok()) << format;
+    EXPECT_EQ(s.status().message(),
+              fmt::format("rocksdb: the database's key format is {}, and this build reads format 3",
+                          format));
+  }
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdarg>
 #include <cstdio>
@@ -637,6 +638,9 @@ class RocksdbStore::Batch {
     if (u.email) {
       if (Status s = Put(keys::Email(AsciiLower(*u.email)), u.user_id); !s.ok()) return s;
     }
+    if (Status s = PutOnly(keys::UserCreated(u.created_at, u.user_id), EncodeUser(u)); !s.ok()) {
+      return s;
+    }
     return PutOnly(keys::UserName(AsciiLower(u.username), u.user_id), "");
   }
 
@@ -925,48 +929,77 @@ RocksdbStore::~RocksdbStore() {
   if (!s.ok()) log::Warn("closing the RocksDB store", {{"error", s.ToString()}});
 }
 
-// A database of key format 1 (ids as text) gets format 2 (ids as 16 bytes,
-// docs/rocksdb.md): every key that holds an id is written anew and the old
-// one deleted, in atomic batches, and the meta record goes last. A crash
-// part-way leaves keys of both formats, and the next open goes on from there
-// (UpgradeKey tells them apart). A new database only gets the meta record.
+// An older database gets the current key format (docs/rocksdb.md), in
+// atomic batches, with the meta record last; a new one only gets the record.
+//  - From format 1 (ids as text): every key that holds an id is written
+//    anew with 16-byte ids and the old one deleted. A crash part-way leaves
+//    keys of both formats, and the next open goes on from there (UpgradeKey
+//    tells them apart).
+//  - From format 2: each user gets its UserCreated key. Writing one twice
+//    writes the same key, so a crash part-way is harmless too.
 Status RocksdbStore::UpgradeKeyFormatIfNeeded() {
-  std::string have;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::Meta(keys::kKeyFormat), &have);
+  std::string text;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::Meta(keys::kKeyFormat), &text);
   if (!s.ok() && !s.IsNotFound()) return Fail(s, "read meta");
+  int have = 1;
   if (s.ok()) {
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), have);
+    if (ec != std::errc() || end != text.data() + text.size() || have < 2 ||
+        have > keys::kCurrentKeyFormat) {
+      return Status::Internal(
+          fmt::format("rocksdb: the database's key format is {}, and this build reads format {}",
+                      text, keys::kCurrentKeyFormat));
+    }
     if (have == keys::kCurrentKeyFormat) return Status::Ok();
-    return Status::Internal(
-        fmt::format("rocksdb: the database's key format is {}, and this build reads format {}",
-                    have, keys::kCurrentKeyFormat));
   }
   const auto start = std::chrono::steady_clock::now();
   // The batches are not synced one by one: the WAL keeps their order, and
   // the last one, with the meta record, is.
   rocksdb::WriteOptions wo;
   rocksdb::WriteBatch wb;
-  int64_t upgraded = 0;
+  int64_t written = 0;
+  auto count = [&](const char* what) -> Status {
+    if (++written % 100'000 != 0) return Status::Ok();
+    if (s = db_->Write(wo, &wb); !s.ok()) return Fail(s, "upgrade keys");
+    wb.Clear();
+    log::Info(what, {{"keys", written}});
+    return Status::Ok();
+  };
   std::string key;
-  {
+  if (have < 2) {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(TotalOrder()));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       if (!keys::UpgradeKey(std::string_view(it->key().data(), it->key().size()), &key)) continue;
       wb.Put(key, it->value());
       wb.Delete(it->key());
-      if (++upgraded % 100'000 == 0) {
-        if (s = db_->Write(wo, &wb); !s.ok()) return Fail(s, "upgrade keys");
-        wb.Clear();
-        log::Info("upgrading RocksDB keys to 16-byte ids", {{"keys", upgraded}});
-      }
+      if (Status st = count("upgrading RocksDB keys to 16-byte ids"); !st.ok()) return st;
     }
     if (!it->status().ok()) return Fail(it->status(), "scan keys");
   }
-  wb.Put(keys::Meta(keys::kKeyFormat), keys::kCurrentKeyFormat);
+  {
+    // Sees the batches written above, not the one being built: every user
+    // key is of format 2 by now.
+    if (s = db_->Write(wo, &wb); !s.ok()) return Fail(s, "upgrade keys");
+    wb.Clear();
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(TotalOrder()));
+    User u;
+    for (PrefixScan scan(it.get(), std::string(1, keys::kUser), false); scan.Valid();
+         scan.Next()) {
+      const std::string user_id = keys::IdText(scan.rest());
+      if (!DecodeUser(user_id, scan.value(), &u)) return Corrupt("user");
+      wb.Put(keys::UserCreated(u.created_at, user_id), scan.value());
+      if (Status st = count("indexing RocksDB users by creation time"); !st.ok()) return st;
+    }
+    if (!it->status().ok()) return Fail(it->status(), "scan users");
+  }
+  wb.Put(keys::Meta(keys::kKeyFormat), std::to_string(keys::kCurrentKeyFormat));
   wo.sync = true;
   if (s = db_->Write(wo, &wb); !s.ok()) return Fail(s, "upgrade keys");
-  if (upgraded > 0) {
-    log::Info("RocksDB keys upgraded to 16-byte ids",
-              {{"keys", upgraded},
+  if (written > 0) {
+    log::Info("RocksDB keys upgraded",
+              {{"from_format", have},
+               {"to_format", keys::kCurrentKeyFormat},
+               {"keys", written},
                {"seconds",
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}});
   }
@@ -1334,11 +1367,18 @@ Result<std::vector<User>> RocksdbStore::SearchCandidates(const std::string& pref
     }
     if (Status s = add(keys::IdText(rest.substr(rest.size() - kUuidBytes))); !s.ok()) return s;
   }
+  // The newest users: the last keys of the creation-time index, whose
+  // values are the users' records.
   n = 0;
-  for (PrefixScan scan(it.get(), std::string(1, keys::kUser), true); scan.Valid() && n < recent;
-       scan.Next(), ++n) {
+  for (PrefixScan scan(it.get(), std::string(1, keys::kUserCreated), true);
+       scan.Valid() && n < recent; scan.Next(), ++n) {
+    Micros created_at = 0;
+    std::string_view id;
     User u;
-    if (!DecodeUser(keys::IdText(scan.rest()), scan.value(), &u)) return Corrupt("user");
+    if (!keys::ParseTimeAndId(scan.rest(), &created_at, &id) || id.size() != kUuidBytes ||
+        !DecodeUser(keys::IdText(id), scan.value(), &u)) {
+      return Corrupt("user by creation time");
+    }
     out.push_back(std::move(u));
   }
   if (!it->status().ok()) return Fail(it->status(), "search users");

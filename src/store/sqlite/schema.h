@@ -181,8 +181,29 @@ CREATE INDEX errors_utterance ON errors(utterance_id);
 CREATE INDEX errors_user_time ON errors(user_id, created_at);
 CREATE INDEX attempts_user_time ON attempts(user_id, answered_at);
 )sql",
+    // 3: the learner search's indexes: usernames by lower-case prefix, and
+    // the newest users by creation time (ids do not tell: clients choose some).
+    R"sql(
+CREATE INDEX users_name ON users(lower(username));
+CREATE INDEX users_created ON users(created_at);
+)sql",
 };
 
 inline constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
+
+// The learner search's queries (SqliteStore::SearchCandidates), here beside
+// the indexes they need; sqlite_store_test.cc checks that their plans use
+// them rather than scan the users.
+// ?1: a lower-case prefix (char(1114111), U+10FFFF, sorts after any UTF-8).
+inline constexpr const char* kSearchByEmail =
+    "SELECT user_id, username, email, created_at FROM users"
+    " WHERE email_norm >= ?1 AND email_norm < ?1 || char(1114111) LIMIT 50";
+inline constexpr const char* kSearchByName =
+    "SELECT user_id, username, email, created_at FROM users"
+    " WHERE lower(username) >= ?1 AND lower(username) < ?1 || char(1114111) LIMIT 50";
+// ?1: how many.
+inline constexpr const char* kNewestUsers =
+    "SELECT user_id, username, email, created_at FROM users"
+    " ORDER BY created_at DESC, user_id DESC LIMIT ?1";
 
 }  // namespace errata::sqlite

@@ -171,13 +171,15 @@ TEST_F(SchemaUpgradeTest, ASchemaOneDatabaseOpensWithEveryAnswerUnchanged) {
   const auto types = IdTypes(Path("old.db"));
   EXPECT_EQ(types, AllOf("blob", types));
   Sqlite db(Path("old.db"));
-  EXPECT_EQ(db.Rows("PRAGMA user_version"), std::vector<std::string>{"2"});
+  EXPECT_EQ(db.Rows("PRAGMA user_version"),
+            std::vector<std::string>{std::to_string(sqlite::kSchemaVersion)});
   EXPECT_EQ(db.Rows("PRAGMA integrity_check"), std::vector<std::string>{"ok"});
   EXPECT_EQ(db.Rows("PRAGMA foreign_key_check"), std::vector<std::string>{});
   EXPECT_EQ(db.Rows("SELECT name FROM sqlite_schema WHERE type='index' AND sql IS NOT NULL"
                     " ORDER BY name"),
             (std::vector<std::string>{"attempts_user_time", "conversations_user", "errors_user_time",
-                                      "errors_utterance", "utterances_conversation"}));
+                                      "errors_utterance", "users_created", "users_name",
+                                      "utterances_conversation"}));
   EXPECT_EQ(db.Rows("SELECT name FROM sqlite_schema WHERE name LIKE '%_new'"),
             std::vector<std::string>{});
 }

@@ -997,18 +997,13 @@ Result<std::vector<User>> SqliteStore::SearchCandidates(const std::string& prefi
     st->Reset();
     return rc == SQLITE_DONE ? Status::Ok() : db->Error(rc, "search users");
   };
-  Stmt* by_email = db->Prepare(
-      "SELECT user_id, username, email, created_at FROM users"
-      " WHERE email_norm >= ?1 AND email_norm < ?1 || char(1114111) LIMIT 50");
+  Stmt* by_email = db->Prepare(sqlite::kSearchByEmail);
   by_email->Bind(1, prefix);
   if (Status s = collect(by_email); !s.ok()) return s;
-  Stmt* by_name = db->Prepare(
-      "SELECT user_id, username, email, created_at FROM users"
-      " WHERE substr(lower(username), 1, length(?1)) = ?1 LIMIT 50");
+  Stmt* by_name = db->Prepare(sqlite::kSearchByName);
   by_name->Bind(1, prefix);
   if (Status s = collect(by_name); !s.ok()) return s;
-  Stmt* newest = db->Prepare(
-      "SELECT user_id, username, email, created_at FROM users ORDER BY user_id DESC LIMIT ?1");
+  Stmt* newest = db->Prepare(sqlite::kNewestUsers);
   newest->Bind(1, static_cast<int64_t>(recent));
   if (Status s = collect(newest); !s.ok()) return s;
   return out;

@@ -20,6 +20,7 @@
 #include "core/ids.h"
 #include "metrics/metrics.h"
 #include "store/profile_cache.h"
+#include "store/sqlite/schema.h"
 #include "store/temp_dir_test_util.h"
 #include "store/write_test_util.h"
 #include "store/writer.h"
@@ -378,6 +379,37 @@ TEST_F(SqliteCheckpointTest, ProfileLoadSeesOneSnapshot) {
   ASSERT_TRUE(last.ok());
   EXPECT_EQ(last->TotalErrors(), kCommits + 1);
   EXPECT_EQ(static_cast<int64_t>(last->examples.size()), kCommits + 1);
+}
+
+// The learner search's queries use the indexes of migration 3: none reads
+// every user, or sorts them (a store of a million learners answers a search
+// in microseconds, not a scan's hundreds of milliseconds).
+TEST(SqliteSearchPlanTest, SearchQueriesUseTheirIndexes) {
+  testutil::TempDir dir("search-plan");
+  SqliteStore::Options o;
+  o.path = (dir.path() / "errata.db").string();
+  ASSERT_TRUE(SqliteStore::Open(o).ok());
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(o.path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  std::unique_ptr<sqlite3, decltype(&sqlite3_close)> close(db, &sqlite3_close);
+  auto plan = [&](const char* sql) {
+    sqlite3_stmt* st = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, (std::string("EXPLAIN QUERY PLAN ") + sql).c_str(), -1, &st,
+                                 nullptr),
+              SQLITE_OK)
+        << sqlite3_errmsg(db);
+    std::string out;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      out += reinterpret_cast<const char*>(sqlite3_column_text(st, 3));
+      out += "\n";
+    }
+    sqlite3_finalize(st);
+    return out;
+  };
+  EXPECT_EQ(plan(sqlite::kSearchByEmail),
+            "SEARCH users USING INDEX sqlite_autoindex_users_2 (email_norm>? AND email_norm<?)\n");
+  EXPECT_EQ(plan(sqlite::kSearchByName), "SEARCH users USING INDEX users_name (<expr>>? AND <expr><?)\n");
+  EXPECT_EQ(plan(sqlite::kNewestUsers), "SCAN users USING INDEX users_created\n");
 }
 
 }  // namespace
