@@ -2,6 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/taxonomy.h"
+
 namespace errata {
 namespace {
 
@@ -30,6 +37,63 @@ TEST(UserSearchTest, RanksBestFirstAndLimits) {
   EXPECT_EQ(out[0].user_id, "2");
   EXPECT_EQ(out[1].user_id, "1");
   EXPECT_EQ(RankUserMatches("maria", users, 1).size(), 1u);
+}
+
+// The score as first written: a distance computation per field and per
+// prefix length. UserMatchScore computes them all in one banded pass; the
+// two must agree on every input.
+int ReferenceScore(const std::string& q, const std::string& field) {
+  if (field.empty()) return -1;
+  if (field.starts_with(q)) return 0;
+  if (field.find(q) != std::string::npos) return 1;
+  const size_t bound = std::max<size_t>(1, TypoBound(q.size()));
+  size_t d = OsaDistance(q, field, bound);
+  for (size_t len = q.size() > 1 ? q.size() - 1 : 1; len <= q.size() + 1; ++len) {
+    if (len < field.size()) d = std::min(d, OsaDistance(q, field.substr(0, len), bound));
+  }
+  return d <= bound ? 2 + static_cast<int>(d) : -1;
+}
+
+int ReferenceUserScore(const std::string& q, const User& u) {
+  const std::string email = u.email.value_or("");
+  int best = -1;
+  for (const std::string& field : {email, email.substr(0, email.find('@')), u.username}) {
+    const int s = ReferenceScore(q, field);
+    if (s >= 0 && (best < 0 || s < best)) best = s;
+  }
+  return best;
+}
+
+TEST(UserSearchTest, AgreesWithOneDistancePerPrefixOnRandomStrings) {
+  std::mt19937 rng(20261206);
+  // Few letters, so that near misses (typos within the bound) are common.
+  auto word = [&](size_t min_len, size_t max_len) {
+    std::string w(std::uniform_int_distribution<size_t>(min_len, max_len)(rng), 'a');
+    for (char& c : w) c = "abcd"[std::uniform_int_distribution<int>(0, 3)(rng)];
+    return w;
+  };
+  int typos = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const std::string q = word(1, 20);
+    std::string name = word(0, 24);
+    if (i % 3 == 0) {  // the query with a few edits, often within the bound
+      name = q;
+      for (int e = std::uniform_int_distribution<int>(1, 4)(rng); e > 0 && !name.empty(); --e) {
+        const size_t at = std::uniform_int_distribution<size_t>(0, name.size() - 1)(rng);
+        switch (e % 3) {
+          case 0: name.erase(at, 1); break;
+          case 1: name.insert(at, 1, 'd'); break;
+          default: if (at + 1 < name.size()) std::swap(name[at], name[at + 1]);
+        }
+      }
+      name += word(0, 6);
+    }
+    const User u{"id", name, word(0, 8) + "@" + word(1, 6), 0};
+    const int want = ReferenceUserScore(q, u);
+    ASSERT_EQ(UserMatchScore(q, u), want) << "query " << q << ", user " << name << " " << *u.email;
+    typos += want >= 2;
+  }
+  EXPECT_GT(typos, 1000);  // the typo paths were exercised
 }
 
 }  // namespace

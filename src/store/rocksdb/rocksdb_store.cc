@@ -996,6 +996,10 @@ Status RocksdbStore::UpgradeKeyFormatIfNeeded() {
   wo.sync = true;
   if (s = db_->Write(wo, &wb); !s.ok()) return Fail(s, "upgrade keys");
   if (written > 0) {
+    // To sorted files at once: in the memtable, the learner search's reverse
+    // scan of the new keys took 10 ms instead of 3 (a skip list steps back
+    // by searching again).
+    if (s = db_->Flush(rocksdb::FlushOptions()); !s.ok()) return Fail(s, "flush upgraded keys");
     log::Info("RocksDB keys upgraded",
               {{"from_format", have},
                {"to_format", keys::kCurrentKeyFormat},
