@@ -4,7 +4,9 @@
 # learners (3 errors each) and runs WORKLOADS (default W0, W4a, W2 and W1)
 # for DURATION seconds each. Prints one line of req/s (and peak RSS) per round.
 #
-#   bench/ab.sh BIN_A BIN_B [sqlite|rocksdb]
+#   bench/ab.sh BIN_A BIN_B [sqlite|rocksdb|postgres]
+# postgres: a PostgreSQL of its own (scripts/pg-start.sh, loopback, fsync on),
+# a new database per round, no Redis.
 #   WORKLOADS="W0 W4a W4b W0" ROUNDS=3 bench/ab.sh BIN_A BIN_B   # the reads
 # Env: USERS (default 50000), ERRORS (default 3 per learner), DURATION
 # (default 5), ROUNDS (default 2), WORKLOADS (any of W0 W1 W2 W3 W4a W4b, in
@@ -19,18 +21,32 @@
 # docs/allocator.md quotes its output (glibc malloc vs jemalloc).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-A=${1:?usage: $0 BIN_A BIN_B [sqlite|rocksdb]}
-B=${2:?usage: $0 BIN_A BIN_B [sqlite|rocksdb]}
+A=${1:?usage: $0 BIN_A BIN_B [sqlite|rocksdb|postgres]}
+B=${2:?usage: $0 BIN_A BIN_B [sqlite|rocksdb|postgres]}
 STORE=${3:-sqlite}
 USERS=${USERS:-50000}
 DURATION=${DURATION:-5}
 ROUNDS=${ROUNDS:-2}
 source bench/single.sh
 begin "$STORE" ab
+if [[ "$STORE" == postgres ]]; then
+  # Its own directory: PostgreSQL runs as another user, who cannot enter WORK.
+  PG_DIR=$(mktemp -d /tmp/errata-ab-pg.XXXXXX)
+  trap 'unserve; scripts/pg-stop.sh "$PG_DIR" >/dev/null 2>&1 || true; rm -rf "$WORK" "$PG_DIR"' EXIT
+  PG_URL=$(scripts/pg-start.sh "$PG_DIR")
+  DATABASES=0
+fi
 round() {
   local label=$1 bin=$2 port line script rps
   port=$(free_port)
-  [[ -n "${REUSE:-}" && -s "$WORK/ids.tsv" ]] || rm -rf "$WORK/data"
+  if [[ -z "${REUSE:-}" || ! -s "$WORK/ids.tsv" ]]; then
+    rm -rf "$WORK/data"
+    if [[ "$STORE" == postgres ]]; then
+      DATABASES=$((DATABASES + 1))
+      psql -q "$PG_URL" -c "CREATE DATABASE ab_$DATABASES"
+      OPTS=(--store "${PG_URL%/*}/ab_$DATABASES")
+    fi
+  fi
   local opts_var="${label}_OPTS"
   # shellcheck disable=SC2086  # the options are words
   serve "$bin" "$port" "$WORK/data" "$WORK/server.log" ${!opts_var:-}

@@ -3,11 +3,12 @@
 # (run.sh and scale_out.sh have their own, richer helpers in lib.sh.)
 
 # store_opts STORE: sets OPTS to the `errata serve` options of an embedded
-# store (sqlite or rocksdb); exits 2 on anything else.
+# store (sqlite or rocksdb), or none for postgres; exits 2 on anything else.
 store_opts() {
   case "$1" in
     sqlite) OPTS=() ;;
     rocksdb) OPTS=(--store rocksdb:) ;;
+    postgres) OPTS=() ;;  # the script starts PostgreSQL and adds --store (ab.sh)
     *) echo "store must be sqlite or rocksdb, not '$1'" >&2; exit 2 ;;
   esac
 }

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/mastery.h"
 #include "core/text.h"
@@ -94,6 +96,45 @@ const Query kInsertUtterance{
     "insert_utterance",
     "WITH u AS (INSERT INTO utterances(utterance_id, conversation_id, user_id, content,"
     " created_at, request_hash) VALUES($1, $2, $3, $15, $16, $17)) " ERRATA_INSERT_ERRORS};
+// The batched path (ApplyTogether): what every op's checks read, in one
+// statement, one row per op in order ($1..$3: the ops' utterance,
+// conversation and user ids): the utterance if its id is taken (request
+// hash, time, conversation, user), the conversation's owner, and whether
+// the user exists.
+const Query kBatchLookup{
+    "batch_lookup",
+    "SELECT u.request_hash, u.created_at, u.conversation_id, u.user_id,"
+    " (SELECT c.user_id FROM conversations c WHERE c.conversation_id = i.conversation_id),"
+    " EXISTS(SELECT 1 FROM users WHERE user_id = i.user_id)"
+    " FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY"
+    " AS i(utterance_id, conversation_id, user_id, n)"
+    " LEFT JOIN utterances u ON u.utterance_id = i.utterance_id ORDER BY i.n"};
+const Query kInsertMissingUsers{
+    "insert_missing_users",
+    "INSERT INTO users(user_id, username, email, email_norm, created_at)"
+    " SELECT id, name, NULL, NULL, at FROM unnest($1::text[], $2::text[], $3::bigint[])"
+    " AS u(id, name, at)"};
+const Query kInsertConversations{
+    "insert_conversations",
+    "INSERT INTO conversations(conversation_id, user_id, started_at)"
+    " SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])"};
+// The batch's utterances ($1..$6) and all its errors ($7..$20), in one
+// statement: the errors' foreign keys are checked at its end.
+const Query kInsertUtterancesAndErrors{
+    "insert_utterances_and_errors",
+    "WITH u AS (INSERT INTO utterances(utterance_id, conversation_id, user_id, content,"
+    " created_at, request_hash) SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
+    " $4::text[], $5::bigint[], $6::bigint[]))"
+    " INSERT INTO errors(error_id, utterance_id, conversation_id, user_id, category, subcategory,"
+    " subcategory_id, code, span_start, span_end, original, correction, explanation, created_at)"
+    " SELECT e.error_id, e.utterance_id, e.conversation_id, e.user_id, e.category, e.subcategory,"
+    " e.subcategory_id, e.code, e.span_start, e.span_end, e.original, e.correction,"
+    " e.explanation, e.created_at"
+    " FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[],"
+    " $13::bigint[], $14::text[], $15::text[], $16::text[], $17::bigint[], $18::text[],"
+    " $19::text[], $20::text[])"
+    " AS e(error_id, category, subcategory, subcategory_id, code, span_start, span_end,"
+    " original, correction, explanation, created_at, utterance_id, conversation_id, user_id)"};
 const Query kErrorsTarget{"errors_target",
                           "SELECT conversation_id, user_id FROM utterances WHERE utterance_id=$1"};
 const Query kInsertErrors{"insert_errors", ERRATA_INSERT_ERRORS};
@@ -214,11 +255,13 @@ MemoryState ReadMemory(const Rows& r, int row, int c) {
                      r.Int(row, c + 4), r.Int(row, c + 5), r.Int(row, c + 6)};
 }
 
-// Appends $1..$14 of the error-inserting statements for utterance u.
-void AddErrorParams(const Utterance& u, Params* p) {
-  p->Add(u.utterance_id).Add(u.conversation_id).Add(u.user_id);
+// Errors as columns, one array parameter each, in the order of
+// ERRATA_UNNEST_ERRORS: error_id, category, subcategory, subcategory_id,
+// code, span_start, span_end, original, correction, explanation, created_at.
+struct ErrorColumns {
   ArrayParam id, cat, sub, sub_id, code, start, end, orig, corr, expl, at;
-  for (const auto& e : u.errors) {
+
+  void Add(const ErrorRecord& e) {
     id.Add(e.error_id);
     cat.Add(e.category);
     sub.Add(e.subcategory);
@@ -240,9 +283,19 @@ void AddErrorParams(const Utterance& u, Params* p) {
     expl.Add(e.explanation);
     at.Add(e.created_at);
   }
-  for (ArrayParam* a : {&id, &cat, &sub, &sub_id, &code, &start, &end, &orig, &corr, &expl, &at}) {
-    p->Add(a->Take());
+  void TakeInto(Params* p) {
+    for (ArrayParam* a : {&id, &cat, &sub, &sub_id, &code, &start, &end, &orig, &corr, &expl, &at}) {
+      p->Add(a->Take());
+    }
   }
+};
+
+// Appends $1..$14 of the error-inserting statements for utterance u.
+void AddErrorParams(const Utterance& u, Params* p) {
+  p->Add(u.utterance_id).Add(u.conversation_id).Add(u.user_id);
+  ErrorColumns columns;
+  for (const auto& e : u.errors) columns.Add(e);
+  columns.TakeInto(p);
 }
 
 // Whether a failed statement concerns only the op that ran it (a race with
@@ -354,11 +407,26 @@ void PostgresStore::Return(std::unique_ptr<Conn> c) {
   pool_cv_.notify_one();
 }
 
+// A batch of utterances and errors (the common writes) goes the batched way
+// first (ApplyTogether): a handful of statements for the whole batch. When
+// that meets anything but the plain case (a replay, a race with another
+// node, a value PostgreSQL rejects), it is rolled back and the batch goes
+// op by op, each under a savepoint (ApplyInSavepoint), as every other batch.
 Status PostgresStore::ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* deltas) {
   DeltaSet batch(half_life_);
   Status s = writer_->EnsureUsable();
   if (s.ok() && writer_->InTransaction()) s = writer_->Exec("ROLLBACK").status();
-  for (size_t i = 0; s.ok() && i < ops.size(); ++i) s = ApplyInSavepoint(ops[i], &batch, i == 0);
+  bool together = false;
+  if (s.ok() && Batchable(ops)) {
+    s = ApplyTogether(ops, &batch, &together);
+    if (s.ok() && !together) {
+      s = writer_->Exec("ROLLBACK").status();
+      batch = DeltaSet(half_life_);
+    }
+  }
+  if (!together) {
+    for (size_t i = 0; s.ok() && i < ops.size(); ++i) s = ApplyInSavepoint(ops[i], &batch, i == 0);
+  }
   if (s.ok() && ops.empty()) s = writer_->Exec("BEGIN").status();
   if (s.ok()) s = UpsertFrequencies(batch);
   if (s.ok()) s = writer_->Exec("COMMIT").status();
@@ -367,6 +435,153 @@ Status PostgresStore::ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* del
     return FailBatch(s, ops);
   }
   *deltas = std::move(batch);
+  return Status::Ok();
+}
+
+bool PostgresStore::Batchable(const std::vector<WriteOp*>& ops) {
+  if (ops.empty()) return false;
+  std::unordered_set<std::string_view> utterances;
+  for (const WriteOp* op : ops) {
+    if (op->kind == WriteOp::Kind::kAddUtterance) {
+      // The same utterance twice: the second is a replay or a conflict.
+      if (!utterances.insert(op->utterance.utterance_id).second) return false;
+    } else if (op->kind != WriteOp::Kind::kAddErrors) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The batched path: BEGIN, one lookup for every op's checks, the checks in
+// memory (seeing what the batch's earlier ops add, as the op-by-op path sees
+// their rows), then one insert per table for the whole batch. *done is false
+// when the batch needs the op-by-op path after all: an utterance id already
+// taken (a replay or a conflicting reuse), or a statement that failed for an
+// op's sake (a race with another node, a value PostgreSQL rejects); the
+// transaction is then still open, for the caller to roll back. A failure of
+// the batch (the connection, the disk) is returned.
+Status PostgresStore::ApplyTogether(const std::vector<WriteOp*>& ops, DeltaSet* deltas,
+                                    bool* done) {
+  *done = false;
+  ArrayParam lookup_utterance, lookup_conversation, lookup_user;
+  for (const WriteOp* op : ops) {
+    lookup_utterance.Add(op->utterance.utterance_id);
+    lookup_conversation.Add(op->utterance.conversation_id);
+    lookup_user.Add(op->utterance.user_id);
+  }
+  if (auto r = writer_->Exec("BEGIN"); !r.ok()) return r.status();
+  auto found = writer_->Exec(kBatchLookup, Params()
+                                               .Add(lookup_utterance.Take())
+                                               .Add(lookup_conversation.Take())
+                                               .Add(lookup_user.Take()));
+  if (!found.ok()) return OpLevel(found.status()) ? Status::Ok() : found.status();
+  if (found->size() != static_cast<int>(ops.size())) {
+    return Status::Internal("batch lookup: one row per op expected");
+  }
+  struct Owners {
+    std::string conversation_id, user_id;
+  };
+  std::unordered_map<std::string, std::string> new_conversations;  // id -> owner
+  std::unordered_set<std::string> new_users;
+  std::unordered_map<std::string, Owners> new_utterances;
+  ArrayParam user_id, user_name, user_at;
+  ArrayParam conversation_id, conversation_user, conversation_at;
+  ArrayParam utterance_id, utterance_conversation, utterance_user, content, utterance_at, hash;
+  ErrorColumns errors;
+  ArrayParam error_utterance, error_conversation, error_user;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    WriteOp* op = ops[i];
+    const int row = static_cast<int>(i);
+    op->status = Status::Ok();
+    op->replayed = false;
+    op->created_user = false;
+    Utterance& u = op->utterance;
+    if (op->kind == WriteOp::Kind::kAddUtterance) {
+      if (!found->IsNull(row, 0)) return Status::Ok();  // a replay or a conflict: op by op
+      std::string owner;
+      bool known = false;
+      if (auto it = new_conversations.find(u.conversation_id); it != new_conversations.end()) {
+        known = true;
+        owner = it->second;
+      } else if (!found->IsNull(row, 4)) {
+        known = true;
+        owner = found->Text(row, 4);
+      }
+      if (!CheckConversationForUtterance(op, known, owner)) continue;
+      if (!known) {  // ingest's first sight of the conversation, perhaps of the user
+        if (!found->Bool(row, 5) && new_users.insert(u.user_id).second) {
+          user_id.Add(u.user_id);
+          user_name.Add(op->user.username);
+          user_at.Add(u.created_at);
+          op->created_user = true;
+        }
+        conversation_id.Add(u.conversation_id);
+        conversation_user.Add(u.user_id);
+        conversation_at.Add(u.created_at);
+        new_conversations.emplace(u.conversation_id, u.user_id);
+      }
+      utterance_id.Add(u.utterance_id);
+      utterance_conversation.Add(u.conversation_id);
+      utterance_user.Add(u.user_id);
+      content.Add(u.content);
+      utterance_at.Add(u.created_at);
+      hash.Add(static_cast<int64_t>(op->request_hash));
+      new_utterances.emplace(u.utterance_id, Owners{u.conversation_id, u.user_id});
+    } else {  // kAddErrors
+      Owners target;
+      if (auto it = new_utterances.find(u.utterance_id); it != new_utterances.end()) {
+        target = it->second;
+      } else if (!found->IsNull(row, 0)) {
+        target = Owners{found->Text(row, 2), found->Text(row, 3)};
+      } else {
+        op->status = Status::NotFound("Utterance not found");
+        continue;
+      }
+      if (target.conversation_id != u.conversation_id || target.user_id != u.user_id) {
+        op->status = Status::InvalidArgument(
+            "user_id, conversation_id and utterance_id do not belong together", "utterance_id");
+        continue;
+      }
+    }
+    for (const ErrorRecord& e : u.errors) {
+      errors.Add(e);
+      error_utterance.Add(u.utterance_id);
+      error_conversation.Add(u.conversation_id);
+      error_user.Add(u.user_id);
+    }
+    deltas->AddAll(u);
+  }
+  // An op-level failure sends the batch op by op; any other fails it.
+  auto run = [&](const Query& q, Params p, bool* ok) {
+    auto r = writer_->Exec(q, p);
+    *ok = r.ok();
+    return r.ok() || OpLevel(r.status()) ? Status::Ok() : r.status();
+  };
+  bool ok = true;
+  if (!new_users.empty()) {
+    Status st = run(kInsertMissingUsers,
+                    Params().Add(user_id.Take()).Add(user_name.Take()).Add(user_at.Take()), &ok);
+    if (!st.ok() || !ok) return st;
+  }
+  if (!new_conversations.empty()) {
+    Status st = run(kInsertConversations,
+                    Params()
+                        .Add(conversation_id.Take())
+                        .Add(conversation_user.Take())
+                        .Add(conversation_at.Take()),
+                    &ok);
+    if (!st.ok() || !ok) return st;
+  }
+  Params p;
+  for (ArrayParam* a : {&utterance_id, &utterance_conversation, &utterance_user, &content,
+                        &utterance_at, &hash}) {
+    p.Add(a->Take());
+  }
+  errors.TakeInto(&p);
+  for (ArrayParam* a : {&error_utterance, &error_conversation, &error_user}) p.Add(a->Take());
+  Status st = run(kInsertUtterancesAndErrors, std::move(p), &ok);
+  if (!st.ok() || !ok) return st;
+  *done = true;
   return Status::Ok();
 }
 

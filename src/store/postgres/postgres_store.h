@@ -1,8 +1,10 @@
 // PostgresStore: the shared store, for several errata nodes over one
 // PostgreSQL database (libpq). A dedicated writer connection (used only by the
 // Writer thread) and a pool of read connections borrowed one per call.
-// Each batch is one transaction and each op in it runs under a savepoint, so
-// a unique violation from a race with another node undoes only that op.
+// Each batch is one transaction. A batch of utterances and errors goes in a
+// few statements for all its ops; any other batch, or one of those that
+// meets a replay or a race, runs each op under a savepoint, so a unique
+// violation from a race with another node undoes only that op.
 // A lost connection makes calls return Unavailable; the next call resets it
 // (PQreset), so errata recovers when PostgreSQL comes back.
 #pragma once
@@ -49,6 +51,8 @@ class PostgresStore : public Store {
 
   Status Migrate();
   Status RecomputeDecayIfNeeded();
+  static bool Batchable(const std::vector<WriteOp*>& ops);
+  Status ApplyTogether(const std::vector<WriteOp*>& ops, DeltaSet* deltas, bool* done);
   Status ApplyInSavepoint(WriteOp* op, DeltaSet* deltas, bool first);
   Status Apply(WriteOp* op, DeltaSet* deltas);
   Status CreateUser(WriteOp* op);
