@@ -480,6 +480,16 @@ class StoreContractTest : public ::testing::Test {
 
   Store* store() { return store_.get(); }
 
+  // PostgreSQL's count of batches that took `path` (RenderMetrics).
+  int64_t PostgresBatches(const std::string& path) {
+    std::string m;
+    store_->RenderMetrics(&m);
+    const std::string key = "errata_postgres_batches_total{path=\"" + path + "\"} ";
+    const size_t at = m.find(key);
+    EXPECT_NE(at, std::string::npos) << m;
+    return at == std::string::npos ? -1 : std::stoll(m.substr(at + key.size()));
+  }
+
   // Applies `ops` as one batch, as the Writer does (ApplyBatch, then
   // SyncCommitted for a store with deferred sync); returns the batch's deltas.
   DeltaSet Apply(std::vector<WriteOp>& ops) {
@@ -939,6 +949,135 @@ TYPED_TEST(StoreContractTest, FailedOpsChangeNothingWhileTheOthersApply) {
   auto days = this->store()->ErrorsPerDay(a.user_id, kT0, kT0 + kMicrosPerDay);
   ASSERT_TRUE(days.ok());
   EXPECT_EQ(ShowAll(*days), ShowAll(std::vector<DayCount>{{kDay0, "Grammar", 3}}));
+}
+
+// A batch of utterances and errors only (PostgreSQL's batched path, one
+// lookup for all): each op sees what the earlier ops of its batch added (a
+// learner and conversation created by ingest, an utterance to add errors
+// to), and the failed ones change nothing.
+TYPED_TEST(StoreContractTest, UtterancesAndErrorsOfOneBatchSeeEachOther) {
+  const Learner a = this->AddLearner("ann", "ann@x.org", kT0);
+  const Learner x{NewUuidV7(kT0 + 1), NewUuidV7(kT0 + 1)};  // new: ingest creates it
+  const Learner bob = this->AddLearner("bob", std::nullopt, kT0 + 2);
+  const Utterance x1 = MakeUtterance(x, "first", kT0 + kHour, MakeErrors({"spelling"}, kT0 + kHour));
+  const Utterance x2 =
+      MakeUtterance(x, "second", kT0 + 2 * kHour, MakeErrors({"verb_tense"}, kT0 + 2 * kHour));
+  const Utterance lost = MakeUtterance(Learner{a.user_id, NewUuidV7(kT0 + 3)}, "lost",
+                                       kT0 + kHour, MakeErrors({"articles"}, kT0 + kHour));
+  const std::vector<ErrorRecord> extra = MakeErrors({"verb_tense"}, kT0 + 3 * kHour);
+  const Utterance intruder = MakeUtterance(Learner{bob.user_id, x.conversation_id}, "not mine",
+                                           kT0 + kHour, MakeErrors({"word_choice"}, kT0 + kHour));
+  const Utterance a1 = MakeUtterance(a, "mine", kT0 + kHour, MakeErrors({"articles"}, kT0 + kHour));
+  std::vector<WriteOp> ops{
+      IngestOp(x1, "xena"),                                                          // 0 ok, creates
+      IngestOp(x2, "xena"),                                                          // 1 ok
+      UtteranceOp(lost),                                                             // 2 NotFound
+      ErrorsOp(x1.utterance_id, x.conversation_id, x.user_id, extra),                // 3 ok
+      ErrorsOp(NewUuidV7(kT0 + 4), x.conversation_id, x.user_id, extra),             // 4 NotFound
+      ErrorsOp(x1.utterance_id, a.conversation_id, x.user_id, extra),                // 5 Invalid
+      UtteranceOp(intruder),                                                         // 6 Invalid
+      UtteranceOp(a1),                                                               // 7 ok
+  };
+  constexpr bool kPostgres = std::is_same_v<TypeParam, PostgresKind>;
+  const int64_t together = kPostgres ? this->PostgresBatches("together") : 0;
+  const DeltaSet deltas = this->Apply(ops);
+  if (kPostgres) {  // the batched path, not the op-by-op one it falls back on
+    EXPECT_EQ(this->PostgresBatches("together"), together + 1);
+    EXPECT_EQ(this->PostgresBatches("fallback"), 0);
+  }
+  ExpectOk(ops[0]);
+  EXPECT_TRUE(ops[0].created_user);
+  ExpectOk(ops[1]);
+  EXPECT_FALSE(ops[1].created_user);
+  ExpectStatus(ops[2].status, Status::Code::kNotFound, "Conversation not found");
+  ExpectOk(ops[3]);
+  ExpectStatus(ops[4].status, Status::Code::kNotFound, "Utterance not found");
+  ExpectStatus(ops[5].status, Status::Code::kInvalidArgument,
+               "user_id, conversation_id and utterance_id do not belong together", "utterance_id");
+  ExpectStatus(ops[6].status, Status::Code::kInvalidArgument,
+               "user_id does not own the conversation", "user_id");
+  ExpectOk(ops[7]);
+  for (const WriteOp& op : ops) {
+    if (&op != &ops[0]) EXPECT_FALSE(op.created_user);
+  }
+
+  const std::vector<ErrorRecord> x_errors = Concat(Concat(x1.errors, x2.errors), extra);
+  std::vector<ErrorDelta> want = Fold(x.user_id, x_errors, kHalfLife);
+  for (const ErrorDelta& d : Fold(a.user_id, a1.errors, kHalfLife)) want.push_back(d);
+  std::sort(want.begin(), want.end(), [](const ErrorDelta& l, const ErrorDelta& r) {
+    return std::tie(l.user_id, l.subcategory_id) < std::tie(r.user_id, r.subcategory_id);
+  });
+  ExpectDeltas(deltas, want);
+  ExpectPoints(this->Load(x.user_id), Fold(x.user_id, x_errors, kHalfLife));
+  ExpectPoints(this->Load(a.user_id), Fold(a.user_id, a1.errors, kHalfLife));
+  EXPECT_TRUE(this->Load(bob.user_id).points.empty());
+  EXPECT_EQ(this->UserText(x.user_id), Show(User{x.user_id, "xena", std::nullopt, kT0 + kHour}));
+  Utterance x1_stored = x1;
+  x1_stored.errors = SortedById(Concat(x1.errors, extra));
+  EXPECT_EQ(this->ConversationText(x.conversation_id),
+            Show(ConversationView{Conversation{x.conversation_id, x.user_id, kT0 + kHour},
+                                  {x1_stored, x2}}));
+  ExpectStatus(this->store()->GetConversation(lost.conversation_id).status(),
+               Status::Code::kNotFound, "Conversation not found");
+}
+
+// A replay among new utterances, and (on PostgreSQL, whose text cannot hold
+// NUL) a value the store rejects among good ones: the others apply, as in a
+// batch of their own.
+TYPED_TEST(StoreContractTest, AReplayOrARejectedValueLeavesTheRestOfTheBatch) {
+  constexpr bool kPostgres = std::is_same_v<TypeParam, PostgresKind>;
+  const Learner a = this->AddLearner("ann", std::nullopt, kT0);
+  auto at = [](int hours) { return kT0 + hours * kHour; };
+  const Utterance r = MakeUtterance(a, "replayed", at(1), MakeErrors({"spelling"}, at(1)));
+  ExpectOk(this->ApplyOne(UtteranceOp(r, true, 7)));
+  std::vector<Utterance> stored{r};
+  std::vector<ErrorRecord> applied;
+
+  // A replay among new utterances (PostgreSQL sees it in its batched lookup).
+  const Utterance v1 = MakeUtterance(a, "one", at(2), MakeErrors({"articles"}, at(2)));
+  const Utterance v2 = MakeUtterance(a, "two", at(3), MakeErrors({"verb_tense"}, at(3)));
+  Utterance again = r;
+  again.errors = MakeErrors({"word_choice"}, at(4));  // a replay answers what is stored
+  std::vector<WriteOp> ops{UtteranceOp(v1, true, 1), UtteranceOp(again, true, 7),
+                           UtteranceOp(v2, true, 2)};
+  DeltaSet deltas = this->Apply(ops);
+  if (kPostgres) EXPECT_EQ(this->PostgresBatches("fallback"), 1);
+  ExpectOk(ops[0]);
+  ExpectOk(ops[1], /*replayed=*/true);
+  EXPECT_EQ(ShowAll(ops[1].utterance.errors), ShowAll(r.errors));
+  ExpectOk(ops[2]);
+  ExpectDeltas(deltas, Fold(a.user_id, Concat(v1.errors, v2.errors), kHalfLife));
+  applied = Concat(v1.errors, v2.errors);
+  stored.push_back(v1);
+  stored.push_back(v2);
+
+  // Content with a NUL between good utterances: PostgreSQL's batched insert
+  // fails on it, and the batch goes op by op.
+  const Utterance w1 = MakeUtterance(a, "three", at(5), MakeErrors({"articles"}, at(5)));
+  const Utterance nul = MakeUtterance(a, std::string("n\0l", 3), at(6), MakeErrors({"verb_tense"}, at(6)));
+  const Utterance w2 = MakeUtterance(a, "four", at(7), MakeErrors({"spelling"}, at(7)));
+  ops = {UtteranceOp(w1), UtteranceOp(nul), UtteranceOp(w2)};
+  deltas = this->Apply(ops);
+  if (kPostgres) EXPECT_EQ(this->PostgresBatches("fallback"), 2);
+  ExpectOk(ops[0]);
+  if (kPostgres) {
+    ExpectStatus(ops[1].status, Status::Code::kInvalidArgument,
+                 "text cannot contain a NUL character");
+  } else {
+    ExpectOk(ops[1]);
+  }
+  ExpectOk(ops[2]);
+  std::vector<ErrorRecord> now = Concat(w1.errors, w2.errors);
+  if (!kPostgres) now = Concat(now, nul.errors);
+  ExpectDeltas(deltas, Fold(a.user_id, now, kHalfLife));
+  applied = Concat(applied, now);
+  stored.push_back(w1);
+  if (!kPostgres) stored.push_back(nul);
+  stored.push_back(w2);
+
+  ExpectPoints(this->Load(a.user_id), Fold(a.user_id, Concat(r.errors, applied), kHalfLife));
+  EXPECT_EQ(this->ConversationText(a.conversation_id),
+            Show(ConversationView{Conversation{a.conversation_id, a.user_id, kT0}, stored}));
 }
 
 // ---------------------------------------------------------------- profiles

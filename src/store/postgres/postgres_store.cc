@@ -1,5 +1,7 @@
 #include "store/postgres/postgres_store.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <string_view>
@@ -417,7 +419,8 @@ Status PostgresStore::ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* del
   Status s = writer_->EnsureUsable();
   if (s.ok() && writer_->InTransaction()) s = writer_->Exec("ROLLBACK").status();
   bool together = false;
-  if (s.ok() && Batchable(ops)) {
+  const bool batchable = Batchable(ops);
+  if (s.ok() && batchable) {
     s = ApplyTogether(ops, &batch, &together);
     if (s.ok() && !together) {
       s = writer_->Exec("ROLLBACK").status();
@@ -426,6 +429,10 @@ Status PostgresStore::ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* del
   }
   if (!together) {
     for (size_t i = 0; s.ok() && i < ops.size(); ++i) s = ApplyInSavepoint(ops[i], &batch, i == 0);
+  }
+  if (s.ok()) {
+    (together ? batches_together_ : batchable ? batches_fallback_ : batches_op_by_op_)
+        .fetch_add(1, std::memory_order_relaxed);
   }
   if (s.ok() && ops.empty()) s = writer_->Exec("BEGIN").status();
   if (s.ok()) s = UpsertFrequencies(batch);
@@ -926,6 +933,20 @@ Result<Profile> PostgresStore::ProfileBetween(const std::string& user_id, Micros
   }
   for (const auto& d : set.deltas()) p.Apply(d);
   return p;
+}
+
+void PostgresStore::RenderMetrics(std::string* out) const {
+  *out +=
+      "# HELP errata_postgres_batches_total Write batches committed, by how: together (a few"
+      " statements for all the ops), fallback (utterances and errors that met a replay, a race"
+      " or a rejected value, then went op by op), op_by_op (batches of other writes).\n"
+      "# TYPE errata_postgres_batches_total counter\n";
+  for (const auto& [path, n] : {std::pair{"together", &batches_together_},
+                                std::pair{"fallback", &batches_fallback_},
+                                std::pair{"op_by_op", &batches_op_by_op_}}) {
+    *out += fmt::format("errata_postgres_batches_total{{path=\"{}\"}} {}\n", path,
+                        n->load(std::memory_order_relaxed));
+  }
 }
 
 Status PostgresStore::Ping() {

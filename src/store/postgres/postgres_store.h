@@ -9,6 +9,7 @@
 // (PQreset), so errata recovers when PostgreSQL comes back.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -40,6 +41,8 @@ class PostgresStore : public Store {
   Result<std::vector<DayCount>> ErrorsPerDay(const std::string& user_id, Micros since,
                                              Micros until) override;
   Status Ping() override;
+  // errata_postgres_batches_total{path=...}: how write batches were applied.
+  void RenderMetrics(std::string* out) const override;
 
  private:
   PostgresStore(std::string url, Micros half_life) : url_(std::move(url)), half_life_(half_life) {}
@@ -70,6 +73,9 @@ class PostgresStore : public Store {
   std::mutex pool_mu_;
   std::condition_variable pool_cv_;
   std::vector<std::unique_ptr<pg::Conn>> pool_;  // guarded by pool_mu_
+  // Batches applied together, ones that tried and went op by op after all,
+  // and the others (op by op from the start).
+  std::atomic<uint64_t> batches_together_{0}, batches_fallback_{0}, batches_op_by_op_{0};
 };
 
 }  // namespace errata
