@@ -6,7 +6,8 @@
 #
 #   bench/ab.sh BIN_A BIN_B [sqlite|rocksdb|postgres]
 # postgres: a PostgreSQL of its own (scripts/pg-start.sh, loopback, fsync on),
-# a new database per round, no Redis.
+# a new database per round; REDIS=1 adds a Redis of its own as --cache
+# (scripts/redis-start.sh), emptied each round.
 #   WORKLOADS="W0 W4a W4b W0" ROUNDS=3 bench/ab.sh BIN_A BIN_B   # the reads
 # Env: USERS (default 50000), ERRORS (default 3 per learner), DURATION
 # (default 5), ROUNDS (default 2), WORKLOADS (any of W0 W1 W2 W3 W4a W4b, in
@@ -32,8 +33,11 @@ begin "$STORE" ab
 if [[ "$STORE" == postgres ]]; then
   # Its own directory: PostgreSQL runs as another user, who cannot enter WORK.
   PG_DIR=$(mktemp -d /tmp/errata-ab-pg.XXXXXX)
-  trap 'unserve; scripts/pg-stop.sh "$PG_DIR" >/dev/null 2>&1 || true; rm -rf "$WORK" "$PG_DIR"' EXIT
+  trap 'unserve; scripts/pg-stop.sh "$PG_DIR" >/dev/null 2>&1 || true
+        [[ -z "${REDIS:-}" ]] || scripts/redis-stop.sh "$PG_DIR/redis" >/dev/null 2>&1 || true
+        rm -rf "$WORK" "$PG_DIR"' EXIT
   PG_URL=$(scripts/pg-start.sh "$PG_DIR")
+  [[ -z "${REDIS:-}" ]] || REDIS_URL=$(scripts/redis-start.sh "$PG_DIR/redis")
   DATABASES=0
 fi
 round() {
@@ -45,6 +49,10 @@ round() {
       DATABASES=$((DATABASES + 1))
       psql -q "$PG_URL" -c "CREATE DATABASE ab_$DATABASES"
       OPTS=(--store "${PG_URL%/*}/ab_$DATABASES")
+      if [[ -n "${REDIS:-}" ]]; then
+        redis-cli -u "$REDIS_URL" FLUSHALL >/dev/null
+        OPTS+=(--cache "$REDIS_URL")
+      fi
     fi
   fi
   local opts_var="${label}_OPTS"
