@@ -1,5 +1,10 @@
 """Outages of errata's backing services, under load, without restarting errata.
 
+- A PostgreSQL table locked by someone else (a DBA's ALTER TABLE, say): a read
+  and a write that need it get 503 with Retry-After after the deadline
+  (5 s), not a hang; /healthz answers meanwhile; both succeed once the lock
+  goes.
+
 - PostgreSQL stops (scripts/pg-stop.sh): writes get 503 with Retry-After,
   promptly (no hang, no 500); reads of cached profiles keep answering 200;
   /readyz says not ready. PostgreSQL starts again (pg-start.sh, same dir, same
@@ -16,6 +21,7 @@ stops them) and is skipped in the SQLite and RocksDB passes. See cluster.py.
 
 import os
 import re
+import subprocess
 import sys
 import time
 import unittest
@@ -242,6 +248,51 @@ class PostgresOutage(OutageBase):
                       f"{failed[0][0] - t_stop0:+.2f}s to {failed[-1][0] - t_stop0:+.2f}s after the "
                       f"stop began (PostgreSQL was down from {t_stop1 - t_stop0:.2f}s to "
                       f"{t_start1 - t_stop0:.2f}s); e.g. {self.ledger.failed_reads[:2]}")
+
+
+@unittest.skipUnless(cluster_pass(), SKIP_REASON)
+class PostgresLocked(OutageBase):
+    DEADLINE = 5.0  # the store's statement and lock timeouts (docs/postgres.md, "Deadlines")
+
+    def psql(self, sql, wait=True):
+        cmd = ["psql", "-q", "-X", "-A", "-t", self.url, "-c", sql]
+        if not wait:
+            return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
+
+    def test_a_locked_table_gets_503_after_the_deadline_not_a_hang(self):
+        node = self.node()
+        c = node.client()
+        uid = v1_user(c)["user_id"]
+        locker = self.psql("BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE;"
+                           " SELECT pg_sleep(30); COMMIT;", wait=False)
+        self.addCleanup(locker.kill)
+        deadline = time.monotonic() + 5
+        while self.psql("SELECT count(*) FROM pg_locks l JOIN pg_class r ON r.oid = l.relation"
+                        " WHERE r.relname = 'users' AND l.mode = 'AccessExclusiveLock'"
+                        " AND l.granted") != "1":
+            self.assertLess(time.monotonic(), deadline, "the lock was never taken")
+            time.sleep(0.1)
+        for method, path, body in (("GET", f"/v1/users/{uid}", None),
+                                   ("POST", "/v1/users", {"username": "locked out",
+                                                          "email": f"lock-{uid}@x.org"})):
+            t0 = time.monotonic()
+            st, headers, out = c.request(method, path, body)
+            took = time.monotonic() - t0
+            self.assertEqual(st, 503, (method, out))
+            self.assertIsNotNone(headers.get("Retry-After"), method)
+            self.assertGreaterEqual(took, self.DEADLINE - 0.5, method)
+            self.assertLess(took, self.DEADLINE + 3, method)
+            st, _, _ = node.client().get("/healthz")
+            self.assertEqual(st, 200)
+        self.psql("SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_class r"
+                  " ON r.oid = l.relation WHERE r.relname = 'users'"
+                  " AND l.mode = 'AccessExclusiveLock'")
+        locker.wait(timeout=20)
+        st, _, out = c.get(f"/v1/users/{uid}")
+        self.assertEqual(st, 200, out)
+        st, _, out = c.post("/v1/users", {"username": "let in", "email": f"lock-{uid}@x.org"})
+        self.assertEqual(st, 201, out)
 
 
 @unittest.skipUnless(cluster_pass(), SKIP_REASON)

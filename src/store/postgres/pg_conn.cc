@@ -33,7 +33,9 @@ bool Retryable(std::string_view state) {
          state.starts_with("58") ||  // system error (I/O)
          state == "40001" ||         // serialization failure
          state == "40P01" ||         // deadlock detected
-         state == "25006";           // read-only transaction (a standby after failover)
+         state == "25006" ||         // read-only transaction (a standby after failover)
+         state == "57014" ||         // query canceled: statement_timeout
+         state == "55P03";           // lock not available: lock_timeout
 }
 
 }  // namespace
@@ -134,7 +136,7 @@ double Rows::Real(int row, int col) const {
 
 Conn::~Conn() { PQfinish(c_); }
 
-Result<std::unique_ptr<Conn>> Conn::Connect(const std::string& url) {
+Result<std::unique_ptr<Conn>> Conn::Connect(const std::string& url, std::string setup) {
   // Later keywords win: the defaults come first so that the URL can override them.
   // Keepalives notice a peer that vanished without closing the connection.
   const char* keys[] = {"connect_timeout",  "application_name",    "keepalives_idle",
@@ -148,6 +150,10 @@ Result<std::unique_ptr<Conn>> Conn::Connect(const std::string& url) {
   if (PQstatus(c) != CONNECTION_OK) {
     return Status::Unavailable("postgres: connect: " + Trim(PQerrorMessage(c)));
   }
+  conn->setup_ = std::move(setup);
+  if (!conn->setup_.empty()) {
+    if (auto r = conn->Exec(conn->setup_); !r.ok()) return r.status();
+  }
   return conn;
 }
 
@@ -160,6 +166,9 @@ Status Conn::EnsureUsable() {
     return Status::Unavailable("postgres: reconnect: " + Trim(PQerrorMessage(c_)));
   }
   broken_ = false;
+  if (!setup_.empty()) {
+    if (auto r = Exec(setup_); !r.ok()) return r.status();
+  }
   return Status::Ok();
 }
 

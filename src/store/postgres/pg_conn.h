@@ -103,17 +103,19 @@ class Conn {
   Conn& operator=(const Conn&) = delete;
 
   // Connects to `url` (a libpq URI or key=value string). Sets a connect
-  // timeout and application_name unless the URL sets them.
-  static Result<std::unique_ptr<Conn>> Connect(const std::string& url);
+  // timeout and application_name unless the URL sets them. `setup` (SQL,
+  // e.g. "SET statement_timeout = ...") runs on every new session: now, and
+  // after each reset.
+  static Result<std::unique_ptr<Conn>> Connect(const std::string& url, std::string setup = "");
 
   // Makes the connection usable: after a failure that broke it, resets it
-  // (PQreset) and forgets its prepared statements. Unavailable when the
-  // server still cannot be reached.
+  // (PQreset), forgets its prepared statements and runs the setup again.
+  // Unavailable when the server still cannot be reached.
   Status EnsureUsable();
 
   // Runs a prepared statement (preparing it first on this connection).
   // Errors: Unavailable (connection lost, server shutting down, resources,
-  // deadlock, serialization), Conflict (unique violation), NotFound (foreign
+  // deadlock, serialization, a statement or lock timeout), Conflict (unique violation), NotFound (foreign
   // key violation), InvalidArgument (a value PostgreSQL rejects), Internal.
   // A statement sent outside a transaction on a connection found dead (the
   // server restarted since its last use) is sent once more after a reset, so
@@ -137,6 +139,7 @@ class Conn {
   Result<Rows> Run(std::string_view what, F&& exec);
 
   PGconn* c_;
+  std::string setup_;
   bool broken_ = false;
   std::unordered_set<const Query*> prepared_;
 };

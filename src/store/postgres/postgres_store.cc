@@ -25,8 +25,18 @@ namespace {
 // PostgreSQL text cannot hold NUL, so no stored key contains one.
 bool HasNul(const std::string& s) { return s.find('\0') != std::string::npos; }
 
-// Serializes migrations and the decay recomputation across errata nodes.
-constexpr const char* kLockSql = "SELECT pg_advisory_xact_lock(7310575183114203489)";
+// Serializes migrations and the decay recomputation across errata nodes,
+// which may take long: no deadline for them (the sessions' below).
+constexpr const char* kLockSql =
+    "SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0;"
+    " SELECT pg_advisory_xact_lock(7310575183114203489)";
+
+// Deadlines (docs/postgres.md, "Deadlines"), so that a store that hangs (a
+// table locked by someone else, a stalled disk) answers 503 rather than
+// never. A read is a few index lookups: 5 s. The writer waits at most 5 s
+// for a lock; its statements, up to 20,000 ops' worth, get 60 s.
+constexpr const char* kReaderSetup = "SET statement_timeout = '5s'";
+constexpr const char* kWriterSetup = "SET statement_timeout = '60s'; SET lock_timeout = '5s'";
 
 // ---------------------------------------------------------------- statements
 
@@ -330,14 +340,14 @@ class PostgresStore::Reader {
 Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const std::string& url,
                                                            Micros half_life, int pool_size) {
   std::unique_ptr<PostgresStore> store(new PostgresStore(url, half_life));
-  auto w = Conn::Connect(url);
+  auto w = Conn::Connect(url, kWriterSetup);
   if (!w.ok()) return w.status();
   store->writer_ = std::move(*w);
   store->description_ = store->writer_->Description();
   if (Status s = store->Migrate(); !s.ok()) return s;
   if (Status s = store->RecomputeDecayIfNeeded(); !s.ok()) return s;
   for (int i = 0; i < std::max(pool_size, 1); ++i) {
-    auto r = Conn::Connect(url);
+    auto r = Conn::Connect(url, kReaderSetup);
     if (!r.ok()) return r.status();
     store->pool_.push_back(std::move(*r));
   }
