@@ -1,5 +1,7 @@
 """Outages of errata's backing services, under load, without restarting errata.
 
+- Failover with a multi-host URL: PostgreSQL's first host stops, the writer
+  reconnects to the next one, and /readyz names that one.
 - A PostgreSQL table locked by someone else (a DBA's ALTER TABLE, say): a read
   and a write that need it get 503 with Retry-After after the deadline
   (5 s), not a hang; /healthz answers meanwhile; both succeed once the lock
@@ -248,6 +250,46 @@ class PostgresOutage(OutageBase):
                       f"{failed[0][0] - t_stop0:+.2f}s to {failed[-1][0] - t_stop0:+.2f}s after the "
                       f"stop began (PostgreSQL was down from {t_stop1 - t_stop0:.2f}s to "
                       f"{t_start1 - t_stop0:.2f}s); e.g. {self.ledger.failed_reads[:2]}")
+
+
+@unittest.skipUnless(cluster_pass(), SKIP_REASON)
+class PostgresFailover(OutageBase):
+
+    def test_readyz_names_the_server_the_writer_moved_to(self):
+        def host_port(url):
+            return url.split("@", 1)[1].split("/", 1)[0]
+
+        other = Postgres()  # the "promoted replica": a second server
+        self.parts.append(other)
+        url_b = other.start()
+        schema = Node(url_b, name="schema")  # it has the schema, as a replica would
+        self.parts.append(schema)
+        schema.stop()
+        first, second = host_port(self.url), host_port(url_b)
+        node = self.node(name="node")
+        node.stop()
+        node.store = f"postgres://errata-pg@{first},{second}/errata"
+        node.start()
+        c = node.client()
+        self.assertEqual(readyz(node.port)[1]["store"], f"postgres://{first}/errata")
+        v1_user(c)
+        self.pg.stop()
+        try:
+            deadline = time.monotonic() + RECOVERY
+            while True:
+                st, _, body = c.post("/v1/users", {"username": "after failover",
+                                                   "email": f"failover-{time.monotonic_ns()}@x.org"})
+                if st == 201:
+                    break
+                self.assertEqual(st, 503, body)
+                self.assertLess(time.monotonic(), deadline, "no write succeeded on the second host")
+                time.sleep(0.2)
+            st, body = readyz(node.port)
+            self.assertEqual(st, 200, body)
+            self.assertEqual(body["store"], f"postgres://{second}/errata")
+            self.assertIn("the PostgreSQL writer is on another server now", node.log_tail())
+        finally:
+            self.pg.start()
 
 
 @unittest.skipUnless(cluster_pass(), SKIP_REASON)

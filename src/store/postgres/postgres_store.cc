@@ -10,6 +10,7 @@
 
 #include "core/mastery.h"
 #include "core/text.h"
+#include "log/log.h"
 #include "store/postgres/schema.h"
 
 namespace errata {
@@ -343,7 +344,7 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const std::string& ur
   auto w = Conn::Connect(url, kWriterSetup);
   if (!w.ok()) return w.status();
   store->writer_ = std::move(*w);
-  store->description_ = store->writer_->Description();
+  store->NoteWriterServer();
   if (Status s = store->Migrate(); !s.ok()) return s;
   if (Status s = store->RecomputeDecayIfNeeded(); !s.ok()) return s;
   for (int i = 0; i < std::max(pool_size, 1); ++i) {
@@ -451,6 +452,7 @@ Status PostgresStore::ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* del
     if (!writer_->broken() && writer_->InTransaction()) writer_->Exec("ROLLBACK");
     return FailBatch(s, ops);
   }
+  NoteWriterServer();  // it may have reconnected, to another host
   *deltas = std::move(batch);
   return Status::Ok();
 }
@@ -943,6 +945,22 @@ Result<Profile> PostgresStore::ProfileBetween(const std::string& user_id, Micros
   }
   for (const auto& d : set.deltas()) p.Apply(d);
   return p;
+}
+
+std::string PostgresStore::Describe() const {
+  std::lock_guard lock(description_mu_);
+  return description_;
+}
+
+void PostgresStore::NoteWriterServer() {
+  std::string now = writer_->Description();
+  std::lock_guard lock(description_mu_);
+  if (now == description_) return;
+  if (!description_.empty()) {
+    log::Warn("the PostgreSQL writer is on another server now", {{"from", description_},
+                                                                  {"to", now}});
+  }
+  description_ = std::move(now);
 }
 
 void PostgresStore::RenderMetrics(std::string* out) const {

@@ -29,8 +29,10 @@ class PostgresStore : public Store {
   static Result<std::unique_ptr<PostgresStore>> Open(const std::string& url, Micros half_life,
                                                      int pool_size);
 
-  // "postgres://host:port/db", never the user or password.
-  std::string Describe() const override { return description_; }
+  // "postgres://host:port/db" of the server the writer is connected to now
+  // (after a failover with a multi-host URL, the new one); never the user or
+  // password.
+  std::string Describe() const override;
   Status ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* deltas) override;
   Result<User> GetUser(const std::string& user_id) override;
   Result<User> FindUserByEmail(const std::string& email) override;
@@ -64,10 +66,13 @@ class PostgresStore : public Store {
   Status AddErrors(WriteOp* op, DeltaSet* deltas);
   Status RecordAttempt(WriteOp* op);
   Status UpsertFrequencies(const DeltaSet& deltas);
+  // After the writer (re)connected: the server it is on now.
+  void NoteWriterServer();
   Status LoadExamples(pg::Conn* conn, const std::string& user_id, Profile* p);
 
   std::string url_;
-  std::string description_;
+  mutable std::mutex description_mu_;
+  std::string description_;  // guarded by description_mu_; set by the writer's thread
   Micros half_life_;
   std::unique_ptr<pg::Conn> writer_;
   std::mutex pool_mu_;
