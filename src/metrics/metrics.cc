@@ -116,6 +116,10 @@ std::string Metrics::Render() const {
          "Shared profile cache (Redis) commands that failed.", shared_cache_errors_.load());
     line("errata_shared_cache_hits_total", "counter", "Profile reads served from Redis.",
          shared_cache_hits_.load());
+    line("errata_shared_cache_current_hits_total", "counter",
+         "Of those, reads served from the node's own copy after Redis said it is still current"
+         " (no profile sent).",
+         shared_cache_current_.load());
     line("errata_shared_cache_misses_total", "counter",
          "Profile reads that Redis could not serve (absent, or a commit in progress).",
          shared_cache_misses_.load());

@@ -56,6 +56,8 @@ class Metrics {
   void SharedCacheError() { shared_cache_errors_.fetch_add(1, std::memory_order_relaxed); }
   void SharedCacheHit() { shared_cache_hits_.fetch_add(1, std::memory_order_relaxed); }
   void SharedCacheMiss() { shared_cache_misses_.fetch_add(1, std::memory_order_relaxed); }
+  // A hit served from this node's copy, after Redis said it is still current.
+  void SharedCacheCurrent() { shared_cache_current_.fetch_add(1, std::memory_order_relaxed); }
 
   // Adds series that Render appends (the SQLite store's WAL gauges). Call
   // before serving; what `render` reads must outlive the Metrics.
@@ -85,6 +87,7 @@ class Metrics {
   std::atomic<int> shared_cache_up_{-1};  // -1: no shared cache configured
   std::atomic<uint64_t> shared_cache_errors_{0};
   std::atomic<uint64_t> shared_cache_hits_{0};
+  std::atomic<uint64_t> shared_cache_current_{0};
   std::atomic<uint64_t> shared_cache_misses_{0};
   std::vector<std::function<void(std::string*)>> sources_;
 };

@@ -31,30 +31,10 @@ std::string ProfileCache::Describe() const {
 
 Result<std::shared_ptr<const Profile>> ProfileCache::Get(const std::string& user_id) {
   if (shared_ != nullptr && shared_->ok()) {
-    Profile p;
-    SharedProfiles::Ticket ticket;
-    const SharedProfiles::Lookup lookup = shared_->Get(user_id, &p, &ticket);
-    switch (lookup) {
-      case SharedProfiles::Lookup::kHit:
-        return std::make_shared<const Profile>(std::move(p));
-      case SharedProfiles::Lookup::kMiss:
-      case SharedProfiles::Lookup::kBypass: {
-        const bool fill = lookup == SharedProfiles::Lookup::kMiss;
-        auto loaded = store_->LoadProfile(user_id);
-        if (!loaded.ok()) {
-          // The store is failing: the shared copy (without the commit in
-          // progress, which is not acknowledged yet) is better than nothing.
-          if (ticket.copy) return std::make_shared<const Profile>(std::move(p));
-          return loaded.status();
-        }
-        // The fill is refused inside Redis if a commit for this learner
-        // started or ended since the lookup (see SharedProfiles::Ticket).
-        if (fill) shared_->Fill(user_id, *loaded, ticket);
-        return std::make_shared<const Profile>(std::move(*loaded));
-      }
-      case SharedProfiles::Lookup::kUnavailable:
-        break;  // down: the local cache, with its TTL, serves meanwhile
-    }
+    bool unavailable = false;
+    auto got = GetShared(user_id, &unavailable);
+    if (!unavailable) return got;
+    // down: the local cache, with its TTL, serves meanwhile
   }
   Shard& shard = ShardFor(user_id);
   Shard::LoadGuard guard;
@@ -90,6 +70,73 @@ Result<std::shared_ptr<const Profile>> ProfileCache::Get(const std::string& user
   return profile;
 }
 
+Result<std::shared_ptr<const Profile>> ProfileCache::GetShared(const std::string& user_id,
+                                                               bool* unavailable) {
+  Shard& shard = ShardFor(user_id);
+  std::shared_ptr<const Profile> mine;
+  SharedProfiles::Ticket mine_ticket;
+  Shard::LoadGuard guard;
+  {
+    std::lock_guard lock(shard.mu);
+    if (auto t = shard.tickets.find(user_id); t != shard.tickets.end()) {
+      auto it = shard.map.find(user_id);
+      mine = it->second.profile;
+      mine_ticket = t->second;
+      shard.lru.splice(shard.lru.begin(), shard.lru, it->second.lru);
+    }
+    guard = shard.BeginLoad(Slot(user_id));
+  }
+  // This node's copy of the shared one, if Redis says it is still current:
+  // a few bytes from Redis instead of the whole profile, and no decoding.
+  if (mine != nullptr && shared_->Current(user_id, mine_ticket)) {
+    metrics_->SharedCacheHit();
+    metrics_->SharedCacheCurrent();
+    return mine;
+  }
+  // Keeps the copy read now, with its ticket, unless a commit of this node
+  // for the learner overlapped the read.
+  auto remember = [&](const std::shared_ptr<const Profile>& p,
+                      const SharedProfiles::Ticket& ticket) {
+    if (ticket.version.empty() || ticket.state_expires == 0) return;
+    std::lock_guard lock(shard.mu);
+    if (!shard.Unchanged(guard)) return;
+    Insert(shard, user_id, p);
+    if (shard.map.contains(user_id)) shard.tickets.insert_or_assign(user_id, ticket);
+  };
+  std::shared_ptr<const Profile> p;
+  SharedProfiles::Ticket ticket;
+  const SharedProfiles::Lookup lookup = shared_->Get(user_id, &p, &ticket);
+  switch (lookup) {
+    case SharedProfiles::Lookup::kHit:
+      remember(p, ticket);
+      return p;
+    case SharedProfiles::Lookup::kMiss:
+    case SharedProfiles::Lookup::kBypass: {
+      auto loaded = store_->LoadProfile(user_id);
+      if (!loaded.ok()) {
+        // The store is failing: the shared copy (without the commit in
+        // progress, which is not acknowledged yet) is better than nothing.
+        if (ticket.copy && p != nullptr) return p;
+        return loaded.status();
+      }
+      loaded->ShrinkToFit();
+      auto profile = std::make_shared<const Profile>(std::move(*loaded));
+      if (lookup == SharedProfiles::Lookup::kMiss) {
+        // The fill is refused inside Redis if a commit for this learner
+        // started or ended since the lookup (see SharedProfiles::Ticket); then
+        // the version moved, and Current will not vouch for this copy.
+        shared_->Fill(user_id, *profile, ticket);
+        remember(profile, ticket);
+      }
+      return profile;
+    }
+    case SharedProfiles::Lookup::kUnavailable:
+      break;
+  }
+  *unavailable = true;
+  return std::shared_ptr<const Profile>();
+}
+
 size_t ProfileCache::EntryBytes(const std::string& user_id, const Profile& p) {
   constexpr size_t kMapNode = 2 * sizeof(void*) + sizeof(std::string) + sizeof(Entry);  // + hash
   constexpr size_t kLruNode = 3 * sizeof(void*);
@@ -117,6 +164,7 @@ void ProfileCache::EvictOver(Shard& shard) {
   while (shard.lru.size() > 1 &&
          (shard.map.size() > per_shard_ || shard.bytes > per_shard_bytes_)) {
     auto victim = shard.map.find(*shard.lru.back());
+    if (!shard.tickets.empty()) shard.tickets.erase(victim->first);
     shard.lru.pop_back();
     shard.bytes -= victim->second.bytes;
     --entries;
@@ -155,6 +203,7 @@ void ProfileCache::Replace(Shard& shard, Entry& e, const std::string& user_id,
   Account(0, static_cast<int64_t>(b) - static_cast<int64_t>(e.bytes));
   e.bytes = b;
   e.profile = std::move(p);
+  if (!shard.tickets.empty()) shard.tickets.erase(user_id);  // no longer the shared copy
 }
 
 template <typename Edit>

@@ -41,10 +41,16 @@ class SharedProfiles {
   // Why it is not ok (empty when it is).
   virtual std::string last_error() const = 0;
 
-  // What a miss hands on to Fill, so a fill cannot race a commit.
+  // What a lookup hands on: after a miss, to Fill, so a fill cannot race a
+  // commit; after a hit or a fill, to Current, which tells later whether the
+  // shared copy is still the one read then.
   struct Ticket {
     std::string generation;
     std::string version;
+    // When the learner's commit-state record in the shared cache expires, by
+    // the steady clock (µs); 0 when unknown or it has none. A record that is
+    // dropped and made again restarts its versions: its expiry tells.
+    Micros state_expires = 0;
     // kBypass: *out holds the shared copy, which may lack the commit in
     // progress; serve it only if the store cannot be read.
     bool copy = false;
@@ -55,7 +61,13 @@ class SharedProfiles {
     kBypass,       // a commit for the learner is in progress: read the store, do not fill
     kUnavailable,  // down: use the local cache
   };
-  virtual Lookup Get(const std::string& user_id, Profile* out, Ticket* ticket) = 0;
+  virtual Lookup Get(const std::string& user_id, std::shared_ptr<const Profile>* out,
+                     Ticket* ticket) = 0;
+  // Whether the learner's shared copy is still the one a kHit (or a kMiss
+  // and its Fill) handed out `ticket` for: no commit touched the learner
+  // since, none is in progress, no recovery began. False when it cannot
+  // tell (the ticket, or the shared cache, says too little).
+  virtual bool Current(const std::string& user_id, const Ticket& ticket) = 0;
   virtual void Fill(const std::string& user_id, const Profile& profile, const Ticket& ticket) = 0;
 
   virtual void BeginCommit(const std::vector<std::string>& user_ids) = 0;
@@ -154,6 +166,10 @@ class ProfileCache {
     std::unordered_map<std::string, Entry> map;  // guarded by mu
     Lru lru;                                     // guarded by mu; front = most recent
     size_t bytes = 0;                            // guarded by mu; the entries' EntryBytes
+    // With a shared cache: for an entry that is a copy of the shared one,
+    // the ticket it was read with, so that a read asks only whether it is
+    // still current. Apart from the entries: nothing without a shared cache.
+    std::unordered_map<std::string, SharedProfiles::Ticket> tickets;  // guarded by mu
     // Per hash slot of user ids: commits in progress, and a generation bumped
     // when one starts or ends. A load is cached only if no commit touching its
     // slot was in progress or started meanwhile (guarded by mu).
@@ -185,6 +201,9 @@ class ProfileCache {
   // Swaps the staged copies in (those whose learner is still cached).
   void Publish();
   void Insert(Shard& shard, const std::string& user_id, std::shared_ptr<const Profile> p);
+  // With a shared cache up: the shared copy, or this node's copy of it when
+  // still current (docs/redis.md, "Reads: the node's own copy").
+  Result<std::shared_ptr<const Profile>> GetShared(const std::string& user_id, bool* unavailable);
   // Caches a new entry of `bytes` at the hot or the cold end of the LRU, and
   // swaps an entry's profile; both keep the shard's bytes (shard.mu held).
   void Add(Shard& shard, const std::string& user_id, std::shared_ptr<const Profile> p,

@@ -32,12 +32,15 @@ class FakeShared : public SharedProfiles {
   std::string Describe() const override { return "fake://"; }
   bool ok() const override { return up; }
   std::string last_error() const override { return up ? "" : "down"; }
-  Lookup Get(const std::string&, Profile* out, Ticket* ticket) override {
-    if (lookup == Lookup::kHit || lookup == Lookup::kBypass) *out = copy;
+  Lookup Get(const std::string&, std::shared_ptr<const Profile>* out, Ticket* ticket) override {
+    if (lookup == Lookup::kHit || lookup == Lookup::kBypass) {
+      *out = std::make_shared<const Profile>(copy);
+    }
     ticket->copy = lookup == Lookup::kBypass;
     ticket->generation = "1";
     return lookup;
   }
+  bool Current(const std::string&, const Ticket&) override { return false; }
   void Fill(const std::string&, const Profile&, const Ticket&) override { ++fills; }
   void BeginCommit(const std::vector<std::string>&) override { ++commits; }
   void ApplyDeltas(const DeltaSet&) override {}

@@ -1,5 +1,7 @@
 #include "store/redis/redis_profiles.h"
 
+#include <cstdlib>
+
 #include <hiredis/hiredis.h>
 
 #include <fmt/format.h>
@@ -117,22 +119,36 @@ void RedisProfiles::MarkDown(const std::string& what, const Status& status, bool
 
 // ---- Reads ----------------------------------------------------------------
 
-SharedProfiles::Lookup RedisProfiles::Get(const std::string& user_id, Profile* out,
-                                          Ticket* ticket) {
+namespace {
+// The steady clock in µs: for the state records' expiry times (Ticket).
+Micros SteadyMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+SharedProfiles::Lookup RedisProfiles::Get(const std::string& user_id,
+                                          std::shared_ptr<const Profile>* out, Ticket* ticket) {
   if (!ok()) return Lookup::kUnavailable;
-  Result<Reply> r = Status::Ok();
+  Result<std::vector<Reply>> r = Status::Ok();
   {
     Lease conn(this);
-    r = conn->Command({"EVALSHA", sha_read_, "3", ProfileKey(user_id), StateKey(user_id),
-                       kGenerationKey, std::to_string(options_.reap_after.count())});
+    // The state record's time to live, in the same round trip: the ticket's
+    // state_expires (see Current).
+    r = conn->Pipeline({{"EVALSHA", sha_read_, "3", ProfileKey(user_id), StateKey(user_id),
+                         kGenerationKey, std::to_string(options_.reap_after.count())},
+                        {"PTTL", StateKey(user_id)}});
   }
+  const Micros now = SteadyMicros();
   if (!r.ok()) {
     MarkDown("read", r.status());
     return Lookup::kUnavailable;
   }
-  const redisReply* rep = r->get();
+  const redisReply* rep = (*r)[0].get();
+  const redisReply* pttl = (*r)[1].get();
   if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 4 ||
-      rep->element[3]->type != REDIS_REPLY_ARRAY) {
+      rep->element[3]->type != REDIS_REPLY_ARRAY || pttl->type != REDIS_REPLY_INTEGER) {
     MarkDown("read", Status::Internal("unexpected reply to the read script"));
     return Lookup::kUnavailable;
   }
@@ -145,13 +161,18 @@ SharedProfiles::Lookup RedisProfiles::Get(const std::string& user_id, Profile* o
   }
   const bool pending = rep->element[2]->integer != 0;
   const redisReply* fields = rep->element[3];
+  if (!pending) {
+    ticket->generation = std::move(generation);
+    ticket->version = Text(rep->element[1]);
+    ticket->state_expires = pttl->integer > 0 ? now + pttl->integer * 1000 : 0;
+  }
   if (fields->elements > 0) {
     std::vector<std::pair<std::string, std::string>> kv;
     kv.reserve(fields->elements / 2);
     for (size_t i = 0; i + 1 < fields->elements; i += 2) {
       kv.emplace_back(Text(fields->element[i]), Text(fields->element[i + 1]));
     }
-    *out = DecodeProfile(kv);
+    *out = std::make_shared<const Profile>(DecodeProfile(kv));
     if (!pending) {
       metrics_->SharedCacheHit();
       return Lookup::kHit;
@@ -162,9 +183,37 @@ SharedProfiles::Lookup RedisProfiles::Get(const std::string& user_id, Profile* o
     ticket->copy = fields->elements > 0;
     return Lookup::kBypass;
   }
-  ticket->generation = std::move(generation);
-  ticket->version = Text(rep->element[1]);
   return Lookup::kMiss;
+}
+
+// The copy is current when the learner's state record is the same one, at
+// the same version, with no commit in progress, and no recovery began: four
+// plain commands, pipelined. The version alone would not do: a state record
+// that expired or was evicted and was made again restarts its versions; its
+// expiry time differs then (it is set at each commit), so it is compared too,
+// within a tolerance for the two round trips' timing.
+bool RedisProfiles::Current(const std::string& user_id, const Ticket& ticket) {
+  if (!ok() || ticket.version.empty() || ticket.state_expires == 0) return false;
+  constexpr Micros kExpiryTolerance = 250'000;
+  Result<std::vector<Reply>> r = Status::Ok();
+  {
+    Lease conn(this);
+    const std::string state = StateKey(user_id);
+    r = conn->Pipeline(
+        {{"HGET", state, "v"}, {"HLEN", state}, {"PTTL", state}, {"GET", kGenerationKey}});
+  }
+  const Micros now = SteadyMicros();
+  if (!r.ok()) {
+    MarkDown("read", r.status());
+    return false;
+  }
+  const redisReply* hlen = (*r)[1].get();
+  const redisReply* pttl = (*r)[2].get();
+  if (hlen->type != REDIS_REPLY_INTEGER || pttl->type != REDIS_REPLY_INTEGER) return false;
+  const Micros expires = pttl->integer > 0 ? now + pttl->integer * 1000 : 0;
+  return hlen->integer == 1 && Text((*r)[0].get()) == ticket.version &&
+         Text((*r)[3].get()) == ticket.generation && expires > 0 &&
+         std::abs(expires - ticket.state_expires) < kExpiryTolerance;
 }
 
 void RedisProfiles::Fill(const std::string& user_id, const Profile& profile,

@@ -67,7 +67,9 @@ class RedisProfiles : public SharedProfiles {
   bool ok() const override { return reads_on_.load(std::memory_order_acquire); }
   std::string last_error() const override;
 
-  Lookup Get(const std::string& user_id, Profile* out, Ticket* ticket) override;
+  Lookup Get(const std::string& user_id, std::shared_ptr<const Profile>* out,
+             Ticket* ticket) override;
+  bool Current(const std::string& user_id, const Ticket& ticket) override;
   void Fill(const std::string& user_id, const Profile& profile, const Ticket& ticket) override;
 
   void BeginCommit(const std::vector<std::string>& user_ids) override;

@@ -293,6 +293,63 @@ TEST_F(RedisProfilesTest, AWriteOnOneNodeIsReadOnAnother) {
   ExpectSameAsStore(**p, u.user_id);
 }
 
+// A node keeps its copy of a profile it read from Redis, with the version it
+// read, and serves it again after asking Redis (four plain commands) whether
+// that is still the learner's version: the profile does not travel again.
+// Any commit, on any node, moves the version.
+int64_t CurrentHits(Node& n) {
+  const std::string m = n.metrics.Render();
+  const std::string key = "\nerrata_shared_cache_current_hits_total ";
+  const size_t at = m.find(key);
+  return at == std::string::npos ? -1 : std::stoll(m.substr(at + key.size()));
+}
+
+TEST_F(RedisProfilesTest, AReadServesTheNodesCopyWhileItIsCurrent) {
+  const Utterance u = NewLearner();
+  ASSERT_TRUE(Write({Errors(u, "articles", 1)}).status.ok());
+  EXPECT_EQ(Count(*b_, u.user_id, "articles"), 1);  // fills Redis; B keeps a copy
+  EXPECT_EQ(CurrentHits(*b_), 0);
+  auto first = b_->cache->Get(u.user_id);
+  auto second = b_->cache->Get(u.user_id);
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(CurrentHits(*b_), 2);
+  EXPECT_EQ(first->get(), second->get());  // the same copy, not decoded again
+  for (int i = 2; i <= 5; ++i) {
+    ASSERT_TRUE(Write({Errors(u, "articles", 1)}).status.ok());  // on node A
+    EXPECT_EQ(Count(*b_, u.user_id, "articles"), i);
+    EXPECT_EQ(Count(*b_, u.user_id, "articles"), i);  // this one from the copy
+  }
+  EXPECT_EQ(CurrentHits(*b_), 6);
+  // Node A's own writes update its local entries, which then are no longer
+  // copies of Redis's: its reads go to Redis, and see the right counts too.
+  EXPECT_EQ(Count(*a_, u.user_id, "articles"), 5);
+  ASSERT_TRUE(Write({Errors(u, "articles", 1)}).status.ok());
+  EXPECT_EQ(Count(*a_, u.user_id, "articles"), 6);
+  EXPECT_EQ(Count(*b_, u.user_id, "articles"), 6);
+  auto p = b_->cache->Get(u.user_id);
+  ASSERT_TRUE(p.ok());
+  ExpectSameAsStore(**p, u.user_id);
+}
+
+// The learner's state record in Redis expires a day after their last commit,
+// and eviction may drop it sooner; the next commit makes it again, and its
+// versions start over. A copy read at version 2 of the old record must not
+// pass for version 2 of the new one.
+TEST_F(RedisProfilesTest, AStateRecordMadeAgainDoesNotVouchForAnOldCopy) {
+  const Utterance u = NewLearner();
+  ASSERT_TRUE(redis_->Command({"DEL", StateKey(u.user_id)}).ok());
+  ASSERT_TRUE(Write({Errors(u, "articles", 1)}).status.ok());  // a new record: version 2
+  ASSERT_EQ(Text(redis_->Command({"HGET", StateKey(u.user_id), "v"})->get()), "2");
+  EXPECT_EQ(Count(*b_, u.user_id, "articles"), 1);  // B's copy, at version 2
+  std::this_thread::sleep_for(1100ms);  // the new record's expiry will differ by a second
+  ASSERT_TRUE(redis_->Command({"DEL", StateKey(u.user_id)}).ok());  // expired, or evicted
+  ASSERT_TRUE(Write({Errors(u, "articles", 1)}).status.ok());  // made again: version 2
+  ASSERT_EQ(Text(redis_->Command({"HGET", StateKey(u.user_id), "v"})->get()), "2");
+  const int64_t before = CurrentHits(*b_);
+  EXPECT_EQ(Count(*b_, u.user_id, "articles"), 2);
+  EXPECT_EQ(CurrentHits(*b_), before);
+}
+
 TEST_F(RedisProfilesTest, AFillThatReadTheStoreBeforeACommitIsRefused) {
   const Utterance u = NewLearner();
   ASSERT_TRUE(Write({Errors(u, "pronouns", 1)}).status.ok());
