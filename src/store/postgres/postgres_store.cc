@@ -441,10 +441,6 @@ Status PostgresStore::ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* del
   if (!together) {
     for (size_t i = 0; s.ok() && i < ops.size(); ++i) s = ApplyInSavepoint(ops[i], &batch, i == 0);
   }
-  if (s.ok()) {
-    (together ? batches_together_ : batchable ? batches_fallback_ : batches_op_by_op_)
-        .fetch_add(1, std::memory_order_relaxed);
-  }
   if (s.ok() && ops.empty()) s = writer_->Exec("BEGIN").status();
   if (s.ok()) s = UpsertFrequencies(batch);
   if (s.ok()) s = writer_->Exec("COMMIT").status();
@@ -452,6 +448,8 @@ Status PostgresStore::ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* del
     if (!writer_->broken() && writer_->InTransaction()) writer_->Exec("ROLLBACK");
     return FailBatch(s, ops);
   }
+  (together ? batches_together_ : batchable ? batches_fallback_ : batches_op_by_op_)
+      .fetch_add(1, std::memory_order_relaxed);
   NoteWriterServer();  // it may have reconnected, to another host
   *deltas = std::move(batch);
   return Status::Ok();
