@@ -2,6 +2,8 @@
 // "profile" events published after each committed change to a learner.
 #include <boost/json.hpp>
 
+#include <algorithm>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "api/errors.h"
@@ -38,6 +40,29 @@ void GetStream(const Ctx& c, Services& s, Respond respond) {
   respond(std::move(r));
 }
 
+namespace {
+
+// The "profile" event of a learner whose points `subs` changed, to this
+// node's subscribers: those points as they are now (count, score, mastery).
+void PublishProfileEvent(Services& s, const std::string& user,
+                         const std::unordered_set<std::string>& subs) {
+  auto profile = s.cache->Get(user);
+  if (!profile.ok()) return;
+  const Micros now = NowMicros();
+  json::array points;
+  for (const auto& sub : subs) {
+    if (const ErrorPoint* p = (*profile)->Find(sub)) {
+      points.push_back(RenderPoint(*p, now, s.config.half_life));
+    }
+  }
+  s.hub->Publish(user, "profile",
+                 json::serialize(json::object{{"user_id", user},
+                                              {"total_errors", (*profile)->TotalErrors()},
+                                              {"changed", std::move(points)}}));
+}
+
+}  // namespace
+
 void PublishChanges(Services& s, const WriteRequest& r) {
   if (s.hub == nullptr || !r.status.ok()) return;
   // The learners and points this request changed.
@@ -50,27 +75,33 @@ void PublishChanges(Services& s, const WriteRequest& r) {
       for (const auto& e : op.utterance.errors) changed[op.utterance.user_id].insert(e.subcategory_id);
     }
   }
-  const Micros now = NowMicros();
   for (const auto& [user, subs] : changed) {
-    // Without a relay, skip learners nobody here watches; with one, a
-    // subscriber may be on another node.
-    if (subs.empty() || (s.relay == nullptr && !s.hub->Watched(user))) continue;
-    auto profile = s.cache->Get(user);
-    if (!profile.ok()) continue;
-    json::array points;
-    for (const auto& sub : subs) {
-      if (const ErrorPoint* p = (*profile)->Find(sub)) {
-        points.push_back(RenderPoint(*p, now, s.config.half_life));
-      }
-    }
-    const std::string data = json::serialize(json::object{
-        {"user_id", user}, {"total_errors", (*profile)->TotalErrors()}, {"changed", std::move(points)}});
+    if (subs.empty()) continue;
     if (s.relay != nullptr) {
-      s.relay->Publish(user, "profile", data);
-    } else {
-      s.hub->Publish(user, "profile", data);
+      // A subscriber may be on any node: each renders the event for its own.
+      std::string lines;
+      for (const auto& sub : subs) lines.append(sub).push_back('\n');
+      s.relay->Publish(user, "changes", lines);
+    } else if (s.hub->Watched(user)) {
+      PublishProfileEvent(s, user, subs);
     }
   }
+}
+
+void DeliverRelayed(Services& s, const std::string& user_id, const std::string& type,
+                    const std::string& data) {
+  if (type != "changes") {
+    s.hub->Publish(user_id, type, data);
+    return;
+  }
+  if (!s.hub->Watched(user_id)) return;
+  std::unordered_set<std::string> subs;
+  for (size_t at = 0; at < data.size();) {
+    const size_t end = std::min(data.find('\n', at), data.size());
+    if (end > at) subs.insert(data.substr(at, end - at));
+    at = end + 1;
+  }
+  PublishProfileEvent(s, user_id, subs);
 }
 
 }  // namespace errata::api

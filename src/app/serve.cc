@@ -12,6 +12,7 @@
 #include "api/errors.h"
 #include "api/exercise_json.h"
 #include "api/handlers.h"
+#include "api/stream.h"
 #include "app/data.h"
 #include "app/open_store.h"
 #include "app/warm_restart.h"
@@ -136,7 +137,11 @@ int RunServe(const ServeOptions& o) {
   services.hub = &hub;
   std::unique_ptr<RedisRelay> relay;
   if (redis_url) {  // events cross nodes through Redis pub/sub
-    relay = std::make_unique<RedisRelay>(*redis_url, &hub);
+    relay = std::make_unique<RedisRelay>(
+        *redis_url, &hub,
+        [&services](const std::string& user, const std::string& type, const std::string& data) {
+          api::DeliverRelayed(services, user, type, data);
+        });
     relay->Start();
     services.relay = relay.get();
   }

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <vector>
 
 #include "log/log.h"
 
@@ -12,7 +13,8 @@ namespace {
 constexpr size_t kMaxQueued = 10000;
 }  // namespace
 
-RedisRelay::RedisRelay(redis::Url url, EventHub* hub) : url_(std::move(url)), hub_(hub) {}
+RedisRelay::RedisRelay(redis::Url url, EventHub* hub, Deliver deliver)
+    : url_(std::move(url)), hub_(hub), deliver_(std::move(deliver)) {}
 
 RedisRelay::~RedisRelay() {
   {
@@ -50,10 +52,14 @@ void RedisRelay::PublishLoop() {
   for (;;) {
     cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
     if (stopping_) return;
-    std::string message = std::move(queue_.front());
-    queue_.pop_front();
+    // Everything waiting, in one round trip.
+    std::vector<std::vector<std::string>> commands;
+    while (!queue_.empty() && commands.size() < 1000) {
+      commands.push_back({"PUBLISH", kChannel, std::move(queue_.front())});
+      queue_.pop_front();
+    }
     lock.unlock();
-    if (!conn.Command({"PUBLISH", kChannel, message}).ok()) dropped_.fetch_add(1);
+    if (!conn.Pipeline(commands).ok()) dropped_.fetch_add(commands.size());
     lock.lock();
   }
 }
@@ -95,8 +101,13 @@ void RedisRelay::SubscribeLoop() {
           const size_t a = m.find('\n');
           const size_t b = a == m.npos ? m.npos : m.find('\n', a + 1);
           if (b != m.npos) {
-            hub_->Publish(std::string(m.substr(0, a)), std::string(m.substr(a + 1, b - a - 1)),
-                          std::string(m.substr(b + 1)));
+            const std::string user(m.substr(0, a)), type(m.substr(a + 1, b - a - 1)),
+                data(m.substr(b + 1));
+            if (deliver_) {
+              deliver_(user, type, data);
+            } else {
+              hub_->Publish(user, type, data);
+            }
           }
         }
         freeReplyObject(r);

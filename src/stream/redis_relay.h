@@ -2,12 +2,14 @@
 // node publishes its learners' events to one channel and subscribes to it;
 // what arrives goes to the local EventHub, which numbers, buffers and
 // delivers them. Publishing never blocks the write path: events wait in a
-// bounded queue for a publisher thread and are dropped if Redis is down.
+// bounded queue for a publisher thread, which sends all that wait in one
+// round trip, and are dropped if Redis is down.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -20,7 +22,11 @@ namespace errata {
 class RedisRelay {
  public:
   static constexpr const char* kChannel = "errata:events";
-  RedisRelay(redis::Url url, EventHub* hub);
+  // What a node does with an event that arrived (its own ones included).
+  using Deliver = std::function<void(const std::string& user_id, const std::string& type,
+                                     const std::string& data)>;
+  // Events that arrive go to `hub`, or through `deliver` when given.
+  RedisRelay(redis::Url url, EventHub* hub, Deliver deliver = nullptr);
   ~RedisRelay();
   void Start();
   // Queues an event for every node, this one included. Thread-safe.
@@ -33,6 +39,7 @@ class RedisRelay {
 
   redis::Url url_;
   EventHub* hub_;
+  Deliver deliver_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::string> queue_;  // guarded by mu_
