@@ -4,6 +4,7 @@ pub/sub). Runs once, in the PostgreSQL pass; starts its own PostgreSQL, Redis
 and two nodes.
 """
 import json
+import re
 import time
 import unittest
 
@@ -58,6 +59,29 @@ class StreamAcrossNodes(unittest.TestCase):
         with self.assertRaises(OSError):
             stream.events(1, timeout=0.5)  # nothing more: no duplicate
         stream.close()
+
+    def test_a_write_nobody_watches_reads_no_profile(self):
+        """What crosses the nodes is which points changed; only a node with a
+        subscriber reads the profile to render the event."""
+        a, _ = self.nodes
+        ca = a.client()
+        uid = v1_user(ca)["user_id"]
+        cid = v1_conversation(ca, uid)["conversation_id"]
+
+        def reads():
+            st, _, text = ca.get("/metrics")
+            self.assertEqual(st, 200)
+            return sum(int(re.search(rf"(?m)^{name} (\d+)$", text).group(1))
+                       for name in ("errata_shared_cache_hits_total",
+                                    "errata_shared_cache_misses_total"))
+
+        before = reads()
+        for i in range(20):
+            expect(ca.post("/v1/utterances", {"user_id": uid, "conversation_id": cid,
+                                              "content": f"unwatched {i}",
+                                              "errors": [{"code": "R:PREP"}]}), 201)
+        time.sleep(0.3)  # the relayed messages have arrived
+        self.assertEqual(reads(), before)
 
 
 if __name__ == "__main__":
