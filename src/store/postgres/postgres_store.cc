@@ -195,7 +195,8 @@ const Query kSearchByPrefix{
     "(SELECT user_id, username, email, created_at FROM users"
     " WHERE email_norm >= $1 AND email_norm < $1 || chr(1114111) LIMIT 50)"
     " UNION (SELECT user_id, username, email, created_at FROM users"
-    " WHERE lower(username) COLLATE \"C\" >= $1 AND lower(username) COLLATE \"C\" < $1 || chr(1114111)"
+    " WHERE username <> '' AND lower(username) COLLATE \"C\" >= $1"
+    " AND lower(username) COLLATE \"C\" < $1 || chr(1114111)"
     " LIMIT 50)"};
 const Query kNewestUsers{"newest_users",
                          "SELECT user_id, username, email, created_at FROM users"

@@ -90,10 +90,10 @@ RETURNS DOUBLE PRECISION LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 )sql",
     // 2: the learner search's indexes (SQLite's migration 3): usernames by
-    // lower-case prefix, compared bytewise, and the newest users by creation
-    // time (ids do not tell: clients choose some).
+    // lower-case prefix, compared bytewise, of the users with a name, and the
+    // newest users by creation time (ids do not tell: clients choose some).
     R"sql(
-CREATE INDEX users_name ON users((lower(username) COLLATE "C"));
+CREATE INDEX users_name ON users((lower(username) COLLATE "C")) WHERE username <> '';
 CREATE INDEX users_created ON users(created_at, user_id);
 )sql",
 };

@@ -641,6 +641,9 @@ class RocksdbStore::Batch {
     if (Status s = PutOnly(keys::UserCreated(u.created_at, u.user_id), EncodeUser(u)); !s.ok()) {
       return s;
     }
+    // By name only those with one: ingest makes nameless learners by the
+    // million, and a search is never for "".
+    if (u.username.empty()) return Status::Ok();
     return PutOnly(keys::UserName(AsciiLower(u.username), u.user_id), "");
   }
 

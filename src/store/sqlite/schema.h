@@ -181,10 +181,12 @@ CREATE INDEX errors_utterance ON errors(utterance_id);
 CREATE INDEX errors_user_time ON errors(user_id, created_at);
 CREATE INDEX attempts_user_time ON attempts(user_id, answered_at);
 )sql",
-    // 3: the learner search's indexes: usernames by lower-case prefix, and
-    // the newest users by creation time (ids do not tell: clients choose some).
+    // 3: the learner search's indexes: usernames by lower-case prefix (only
+    // those with a name: ingest makes nameless learners by the million, and
+    // a query is never empty), and the newest users by creation time (ids do
+    // not tell: clients choose some).
     R"sql(
-CREATE INDEX users_name ON users(lower(username));
+CREATE INDEX users_name ON users(lower(username)) WHERE username <> '';
 CREATE INDEX users_created ON users(created_at);
 )sql",
 };
@@ -200,7 +202,8 @@ inline constexpr const char* kSearchByEmail =
     " WHERE email_norm >= ?1 AND email_norm < ?1 || char(1114111) LIMIT 50";
 inline constexpr const char* kSearchByName =
     "SELECT user_id, username, email, created_at FROM users"
-    " WHERE lower(username) >= ?1 AND lower(username) < ?1 || char(1114111) LIMIT 50";
+    " WHERE username <> '' AND lower(username) >= ?1 AND lower(username) < ?1 || char(1114111)"
+    " LIMIT 50";
 // ?1: how many.
 inline constexpr const char* kNewestUsers =
     "SELECT user_id, username, email, created_at FROM users"
