@@ -27,6 +27,7 @@
 #include "core/ids.h"
 #include "core/mastery.h"
 #include "core/profile.h"
+#include "metrics/metrics_test_util.h"
 #include "store/postgres/pg_conn.h"
 #include "store/postgres/postgres_store.h"
 #include "store/rocksdb/rocksdb_store.h"
@@ -118,31 +119,30 @@ struct PostgresKind {
   static std::string UrlOf(const std::string& server, const std::string& db) {
     return server.substr(0, server.rfind('/') + 1) + db;
   }
-  static Status Admin(const std::string& sql) {
-    auto c = pg::Conn::Connect(*ServerUrl());
-    if (!c.ok()) return c.status();
-    return (*c)->Exec(sql).status();
-  }
-  static Result<std::unique_ptr<Store>> Open(const fs::path& dir, Micros half_life) {
+  // Runs `sql` on the server's own database.
+  static Result<pg::Rows> Admin(const std::string& sql) {
     const auto server = ServerUrl();
     if (!server) return Status::Unavailable("no PostgreSQL server (ERRATA_PG_URL_FILE)");
-    const std::string db = Database(dir);
     auto c = pg::Conn::Connect(*server);
     if (!c.ok()) return c.status();
-    auto exists = (*c)->Exec("SELECT 1 FROM pg_database WHERE datname='" + db + "'");
+    return (*c)->Exec(sql);
+  }
+  static Result<std::unique_ptr<Store>> Open(const fs::path& dir, Micros half_life) {
+    const std::string db = Database(dir);
+    auto exists = Admin("SELECT 1 FROM pg_database WHERE datname='" + db + "'");
     if (!exists.ok()) return exists.status();
     if (exists->empty()) {
-      if (Status st = (*c)->Exec("CREATE DATABASE " + db).status(); !st.ok()) return st;
+      if (auto made = Admin("CREATE DATABASE " + db); !made.ok()) return made.status();
     }
-    auto s = PostgresStore::Open(UrlOf(*server, db), half_life, 2);
+    auto s = PostgresStore::Open(UrlOf(*ServerUrl(), db), half_life, 2);
     if (!s.ok()) return s.status();
     return std::unique_ptr<Store>(std::move(*s));
   }
   // PostgreSQL enforces the foreign keys itself; the case's database goes.
   static void ExpectConsistent(const fs::path& dir) {
     if (!ServerUrl()) return;
-    const Status s = Admin("DROP DATABASE IF EXISTS " + Database(dir) + " WITH (FORCE)");
-    EXPECT_TRUE(s.ok()) << s.ToString();
+    const auto dropped = Admin("DROP DATABASE IF EXISTS " + Database(dir) + " WITH (FORCE)");
+    EXPECT_TRUE(dropped.ok()) << dropped.status().ToString();
   }
 };
 
@@ -484,10 +484,10 @@ class StoreContractTest : public ::testing::Test {
   int64_t PostgresBatches(const std::string& path) {
     std::string m;
     store_->RenderMetrics(&m);
-    const std::string key = "errata_postgres_batches_total{path=\"" + path + "\"} ";
-    const size_t at = m.find(key);
-    EXPECT_NE(at, std::string::npos) << m;
-    return at == std::string::npos ? -1 : std::stoll(m.substr(at + key.size()));
+    const long long n =
+        testutil::MetricValue(m, "errata_postgres_batches_total{path=\"" + path + "\"}");
+    EXPECT_GE(n, 0) << m;
+    return n;
   }
 
   // Applies `ops` as one batch, as the Writer does (ApplyBatch, then

@@ -16,6 +16,7 @@
 
 #include "core/ids.h"
 #include "core/own_words.h"
+#include "metrics/metrics_test_util.h"
 #include "store/fault_store.h"
 #include "store/write_test_util.h"
 #include "store/redis/profile_codec.h"
@@ -298,10 +299,7 @@ TEST_F(RedisProfilesTest, AWriteOnOneNodeIsReadOnAnother) {
 // that is still the learner's version: the profile does not travel again.
 // Any commit, on any node, moves the version.
 int64_t CurrentHits(Node& n) {
-  const std::string m = n.metrics.Render();
-  const std::string key = "\nerrata_shared_cache_current_hits_total ";
-  const size_t at = m.find(key);
-  return at == std::string::npos ? -1 : std::stoll(m.substr(at + key.size()));
+  return testutil::MetricValue(n.metrics.Render(), "errata_shared_cache_current_hits_total");
 }
 
 TEST_F(RedisProfilesTest, AReadServesTheNodesCopyWhileItIsCurrent) {
