@@ -1,5 +1,6 @@
 // errata: the learner-error service. `errata serve` runs the HTTP API;
-// `errata import m2 FILE` loads an annotated learner corpus.
+// `errata import m2 FILE` loads an annotated learner corpus; `errata copy`
+// moves every record from one store to another.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -9,6 +10,7 @@
 #include <system_error>
 
 #include "api/handlers.h"
+#include "app/copy.h"
 #include "app/import.h"
 #include "app/serve.h"
 
@@ -85,6 +87,18 @@ void AddImport(CLI::App& app, errata::app::ImportOptions& o) {
   m2->add_flag("!--no-progress", o.progress, "Do not draw the progress bar");
 }
 
+void AddCopy(CLI::App& app, errata::app::CopyOptions& o) {
+  CLI::App* copy = app.add_subcommand(
+      "copy", "Copy every record of one store into another, empty one (docs/copy.md)");
+  o.data_dir = Env("ERRATA_DATA_DIR", "./data");
+  copy->add_option("--from", o.from, "The store to copy, as serve --store takes it (empty: SQLite in --data-dir)");
+  copy->add_option("--to", o.to, "The empty store to copy into, as serve --store takes it")->required();
+  copy->add_option("--data-dir", o.data_dir, "Directory of an embedded store named without a path (env ERRATA_DATA_DIR)")->capture_default_str();
+  copy->add_option("--batch", o.batch, "Records per transaction in the target")->capture_default_str();
+  copy->add_option("--half-life-days", o.half_life_days, "Half-life of the recency weighting, days (as serve)")->capture_default_str();
+  copy->add_flag("!--no-progress", o.progress, "Do not print progress");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -95,10 +109,13 @@ int main(int argc, char** argv) {
   AddServe(app, serve);
   errata::app::ImportOptions import;
   AddImport(app, import);
+  errata::app::CopyOptions copy;
+  AddCopy(app, copy);
   app.add_subcommand("routes", "Print the route table, one \"METHOD PATTERN\" per line");
   CLI11_PARSE(app, argc, argv);
   if (app.got_subcommand("serve")) return errata::app::RunServe(serve);
   if (app.got_subcommand("import")) return errata::app::RunImportM2(import);
+  if (app.got_subcommand("copy")) return errata::app::RunCopy(copy);
   if (app.got_subcommand("routes")) {
     errata::api::Services services;  // no handler is called
     for (const std::string& name : errata::api::BuildRouter(services).Names()) std::puts(name.c_str());

@@ -77,6 +77,9 @@ class FaultStore : public Store {
   Result<std::vector<User>> SearchCandidates(const std::string& p, size_t n) override {
     return failing_ ? Result<std::vector<User>>(Down()) : inner_->SearchCandidates(p, n);
   }
+  Status Export(size_t page, const ExportSink& sink) override {
+    return failing_ ? Down() : inner_->Export(page, sink);
+  }
   Result<std::vector<DayCount>> ErrorsPerDay(const std::string& id, Micros a, Micros b) override {
     return failing_ ? Result<std::vector<DayCount>>(Down()) : inner_->ErrorsPerDay(id, a, b);
   }

@@ -8,6 +8,7 @@
 // every read method may be called from any number of threads at once.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,6 +36,10 @@ struct WriteOp {
   bool create_missing = false;  // ingest: create the user and conversation on first sight
   bool client_id = false;       // the primary id came from the client: check for a replay
   uint64_t request_hash = 0;    // the body's hash, to tell a replay from a conflicting reuse
+  // kRecordAttempt: store `memory` as the point's state after the attempt
+  // instead of computing it. Only a copy sets it (Store::Export): the state
+  // it found, on the learner's last attempt at the point.
+  bool memory_given = false;
 
   // Outputs.
   Status status;
@@ -44,6 +49,10 @@ struct WriteOp {
   bool created_user = false;
   MemoryState memory;     // kRecordAttempt: the point's state after the attempt
 };
+
+// A page of a store's records as the write ops that make them again
+// (Store::Export). Ops are applied in order, so each comes after its parents.
+using ExportSink = std::function<Status(std::vector<WriteOp>& ops)>;
 
 // The check every store makes before adding an utterance to a conversation:
 // the conversation, if it exists, belongs to the utterance's user, and if it
@@ -157,6 +166,13 @@ class Store {
                                                      Micros until) = 0;
   // Whether the store answers a trivial query.
   virtual Status Ping() = 0;
+  // Every record, as the write ops that make it again in an empty store
+  // (errata copy, store/copy.h), handed to `sink` up to `page` ops at a time,
+  // all read from one snapshot. Order: every user, every conversation, every
+  // utterance with its errors and request hash, then each learner's
+  // attempts, the last attempt at each point carrying the point's memory
+  // state (memory_given). A sink's failure stops the export and is returned.
+  virtual Status Export(size_t page, const ExportSink& sink) = 0;
   // Appends the store's own gauges and counters to /metrics (Prometheus text
   // format): SQLite's WAL and checkpoints, RocksDB's compactions. None by default.
   virtual void RenderMetrics(std::string* out) const { (void)out; }

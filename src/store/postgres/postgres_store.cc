@@ -11,6 +11,7 @@
 #include "core/mastery.h"
 #include "core/text.h"
 #include "log/log.h"
+#include "store/export_pager.h"
 #include "store/postgres/schema.h"
 
 namespace errata {
@@ -236,11 +237,11 @@ const Query kProfileExamples{
     "SELECT e.error_id, e.subcategory_id, u.content, e.original, e.correction, e.span_start,"
     " e.span_end, e.created_at FROM errors e JOIN utterances u USING(utterance_id)"
     " WHERE e.user_id=$1 AND e.correction IS NOT NULL AND u.content IS NOT NULL"
-    " ORDER BY e.created_at DESC LIMIT 30"};
+    " ORDER BY e.created_at DESC, e.error_id DESC LIMIT 30"};
 const Query kProfileRecentCorrect{
     "profile_recent_correct",
     "SELECT exercise_id, answered_at FROM attempts WHERE user_id=$1 AND correct=1"
-    " ORDER BY answered_at DESC LIMIT 100"};
+    " ORDER BY answered_at DESC, attempt_id DESC LIMIT 100"};
 const Query kErrorsBetween{
     "errors_between",
     "SELECT subcategory_id, category, subcategory, created_at FROM errors"
@@ -803,7 +804,7 @@ Status PostgresStore::RecordAttempt(WriteOp* op) {
   const bool practised = !r->IsNull(0, 2);
   MemoryState m;
   if (practised) m = ReadMemory(*r, 0, 2);
-  m = AfterAttempt(WithLapses(m, last_error), a.correct, a.answered_at);
+  m = op->memory_given ? op->memory : AfterAttempt(WithLapses(m, last_error), a.correct, a.answered_at);
   Params p;
   p.Add(a.user_id).Add(a.subcategory_id).Add(m.stability_days).Add(m.difficulty);
   p.Add(m.last_review).Add(m.reviews).Add(m.lapses).Add(m.last_correct).Add(m.last_lapse);
@@ -980,6 +981,112 @@ Status PostgresStore::Ping() {
   Reader c(this);
   if (!c.status().ok()) return c.status();
   return c->Exec(kPing, Params()).status();
+}
+
+namespace {
+const Query kExportMemory{
+    "export_memory",
+    "SELECT subcategory_id, stability_days, difficulty, last_review, reviews, lapses,"
+    " last_correct, last_lapse FROM mastery WHERE user_id=$1"};
+}  // namespace
+
+// One REPEATABLE READ transaction holds the snapshot; each table is read
+// through a cursor, `page` rows at a time, with no statement timeout (a
+// cursor's first fetch may sort). Utterances come joined with their errors.
+Status PostgresStore::Export(size_t page, const ExportSink& sink) {
+  Reader c(this);
+  if (!c.status().ok()) return c.status();
+  struct End {
+    Conn* c;
+    ~End() {
+      if (c->InTransaction()) (void)c->Exec("ROLLBACK");
+    }
+  } end{c.get()};
+  if (auto r = c->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
+                       " SET LOCAL statement_timeout = 0");
+      !r.ok()) {
+    return r.status();
+  }
+  ExportPager out(page, sink);
+  const std::string fetch = fmt::format("FETCH {} FROM export", std::max<size_t>(page, 1));
+  // Declares the cursor `export` for `sql` and calls row(rows, i) for each row.
+  auto each = [&](const char* sql, auto row) -> Status {
+    if (auto r = c->Exec(std::string("DECLARE export NO SCROLL CURSOR FOR ") + sql); !r.ok()) {
+      return r.status();
+    }
+    for (;;) {
+      auto r = c->Exec(fetch);
+      if (!r.ok()) return r.status();
+      for (int i = 0; i < r->size(); ++i) {
+        if (Status s = row(*r, i); !s.ok()) return s;
+      }
+      if (r->empty()) break;
+    }
+    auto r = c->Exec("CLOSE export");
+    return r.ok() ? Status::Ok() : r.status();
+  };
+  Status s = each("SELECT user_id, username, email, created_at FROM users",
+                  [&](const Rows& r, int i) {
+                    return out.User(User{r.Text(i, 0), r.Text(i, 1), r.OptText(i, 2), r.Int(i, 3)});
+                  });
+  if (!s.ok()) return s;
+  s = each("SELECT conversation_id, user_id, started_at FROM conversations",
+           [&](const Rows& r, int i) {
+             return out.Conversation(Conversation{r.Text(i, 0), r.Text(i, 1), r.Int(i, 2)});
+           });
+  if (!s.ok()) return s;
+  Utterance u;
+  uint64_t hash = 0;
+  s = each(
+      "SELECT u.utterance_id, u.conversation_id, u.user_id, u.content, u.created_at,"
+      " u.request_hash, e.error_id, e.category, e.subcategory, e.subcategory_id, e.code,"
+      " e.span_start, e.span_end, e.original, e.correction, e.explanation, e.created_at"
+      " FROM utterances u LEFT JOIN errors e ON e.utterance_id = u.utterance_id"
+      " ORDER BY u.utterance_id, e.error_id",
+      [&](const Rows& r, int i) {
+        std::string id = r.Text(i, 0);
+        if (id != u.utterance_id) {
+          if (!u.utterance_id.empty()) {
+            if (Status st = out.Utterance(std::move(u), hash); !st.ok()) return st;
+          }
+          u = Utterance{std::move(id), r.Text(i, 1), r.Text(i, 2), r.OptText(i, 3), r.Int(i, 4), {}};
+          hash = static_cast<uint64_t>(r.Int(i, 5));
+        }
+        if (!r.IsNull(i, 6)) u.errors.push_back(ReadError(r, i, 6));
+        return Status::Ok();
+      });
+  if (!s.ok()) return s;
+  if (!u.utterance_id.empty()) {
+    if (s = out.Utterance(std::move(u), hash); !s.ok()) return s;
+  }
+  // Each learner's attempts in time order; at the next learner's first
+  // attempt, the previous learner's memory states.
+  std::vector<Attempt> attempts;
+  auto flush_learner = [&]() -> Status {
+    if (attempts.empty()) return Status::Ok();
+    auto m = c->Exec(kExportMemory, Params().Add(attempts.front().user_id));
+    if (!m.ok()) return m.status();
+    std::unordered_map<std::string, MemoryState> memory;
+    for (int i = 0; i < m->size(); ++i) memory[m->Text(i, 0)] = ReadMemory(*m, i, 1);
+    Status st = out.Learner(std::move(attempts), memory);
+    attempts.clear();
+    return st;
+  };
+  s = each(
+      "SELECT user_id, attempt_id, exercise_id, subcategory_id, correct, answer, answered_at"
+      " FROM attempts ORDER BY user_id, answered_at, attempt_id",
+      [&](const Rows& r, int i) {
+        if (!attempts.empty() && attempts.front().user_id != r.Text(i, 0)) {
+          if (Status st = flush_learner(); !st.ok()) return st;
+        }
+        attempts.push_back(Attempt{r.Text(i, 1), r.Text(i, 0), r.Text(i, 2), r.Text(i, 3),
+                                   r.Int(i, 4) != 0, r.OptText(i, 5), r.Int(i, 6)});
+        return Status::Ok();
+      });
+  if (!s.ok()) return s;
+  if (s = flush_learner(); !s.ok()) return s;
+  if (auto r = c->Exec("COMMIT"); !r.ok()) return r.status();
+  return out.Finish();
 }
 
 }  // namespace errata

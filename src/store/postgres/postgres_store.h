@@ -42,6 +42,7 @@ class PostgresStore : public Store {
   Result<std::vector<User>> SearchCandidates(const std::string& prefix, size_t recent) override;
   Result<std::vector<DayCount>> ErrorsPerDay(const std::string& user_id, Micros since,
                                              Micros until) override;
+  Status Export(size_t page, const ExportSink& sink) override;
   Status Ping() override;
   // errata_postgres_batches_total{path=...}: how write batches were applied.
   void RenderMetrics(std::string* out) const override;

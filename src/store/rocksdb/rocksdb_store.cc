@@ -22,6 +22,7 @@
 #include "core/mastery.h"
 #include "core/text.h"
 #include "log/log.h"
+#include "store/export_pager.h"
 #include "store/rocksdb/codec.h"
 
 namespace errata {
@@ -468,6 +469,7 @@ class RocksdbStore::Batch {
           break;
         case WriteOp::Kind::kRecordAttempt:
           want.push_back(keys::User(op->attempt.user_id));
+          if (op->memory_given) break;
           want.push_back(keys::Memory(op->attempt.user_id, op->attempt.subcategory_id));
           want.push_back(keys::Point(op->attempt.user_id, op->attempt.subcategory_id));
           break;
@@ -810,26 +812,28 @@ class RocksdbStore::Batch {
       op->status = Status::NotFound("User not found");
       return Status::Ok();
     }
-    MemoryState m;
     const std::string mkey = keys::Memory(a.user_id, a.subcategory_id);
-    if (Status s = Get(mkey, &v, &found); !s.ok()) return s;
-    if (found && !DecodeMemory(v, &m)) return Corrupt("mastery");
-    Micros last_error = 0;
-    if (Status s = Get(keys::Point(a.user_id, a.subcategory_id), &v, &found); !s.ok()) return s;
-    if (found) {
-      StoredPoint p;
-      if (!DecodePoint(v, &p)) return Corrupt("frequency");
-      last_error = p.last_seen;
-    }
-    // The batch behind adds to points as merge operands, which the read above
-    // may not show yet: its own delta says when it last saw this error.
-    if (behind_ != nullptr) {
-      if (const ErrorDelta* d = behind_->deltas_.Find(a.user_id, a.subcategory_id)) {
-        last_error = std::max(last_error, d->last_seen);
+    if (!op->memory_given) {
+      MemoryState m;
+      if (Status s = Get(mkey, &v, &found); !s.ok()) return s;
+      if (found && !DecodeMemory(v, &m)) return Corrupt("mastery");
+      Micros last_error = 0;
+      if (Status s = Get(keys::Point(a.user_id, a.subcategory_id), &v, &found); !s.ok()) return s;
+      if (found) {
+        StoredPoint p;
+        if (!DecodePoint(v, &p)) return Corrupt("frequency");
+        last_error = p.last_seen;
       }
+      // The batch behind adds to points as merge operands, which the read above
+      // may not show yet: its own delta says when it last saw this error.
+      if (behind_ != nullptr) {
+        if (const ErrorDelta* d = behind_->deltas_.Find(a.user_id, a.subcategory_id)) {
+          last_error = std::max(last_error, d->last_seen);
+        }
+      }
+      op->memory = AfterAttempt(WithLapses(m, last_error), a.correct, a.answered_at);
     }
-    m = AfterAttempt(WithLapses(m, last_error), a.correct, a.answered_at);
-    op->memory = m;
+    const MemoryState& m = op->memory;
     Encoder e;
     e.Str(a.exercise_id).Str(a.subcategory_id).Bool(a.correct).OptStr(a.answer);
     if (Status s = Put(keys::Attempt(a.user_id, a.answered_at, a.attempt_id), e.Take()); !s.ok()) {
@@ -1403,6 +1407,87 @@ Status RocksdbStore::Ping() {
     if (!bg.ok()) return Fail(bg, "background error");
   }
   return Status::Ok();
+}
+
+// One snapshot for the whole export. Users, conversations and utterances are
+// each one scan of their tag; an utterance's errors are read by their keys
+// (it names them). Then a second walk over the users reads each learner's
+// attempts and memory states under `L [user_id]`.
+Status RocksdbStore::Export(size_t page, const ExportSink& sink) {
+  NoPerfCounts();
+  const rocksdb::Snapshot* snap = db_->GetSnapshot();
+  struct Release {
+    rocksdb::DB* db;
+    const rocksdb::Snapshot* s;
+    ~Release() { db->ReleaseSnapshot(s); }
+  } release{db_.get(), snap};
+  rocksdb::ReadOptions all = TotalOrder();
+  all.snapshot = snap;
+  rocksdb::ReadOptions one = InPrefix();
+  one.snapshot = snap;
+  auto get = [&](const std::string& key, std::string* value, bool* found) {
+    return DbGet(db_.get(), one, key, value, found);
+  };
+  ExportPager out(page, sink);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(all));
+  for (PrefixScan scan(it.get(), std::string(1, keys::kUser), false); scan.Valid(); scan.Next()) {
+    User u;
+    if (!DecodeUser(keys::IdText(scan.rest()), scan.value(), &u)) return Corrupt("user");
+    if (Status s = out.User(std::move(u)); !s.ok()) return s;
+  }
+  for (PrefixScan scan(it.get(), std::string(1, keys::kConversation), false); scan.Valid();
+       scan.Next()) {
+    Decoder d(scan.value());
+    Conversation c{keys::IdText(scan.rest()), d.Str(), 0};
+    c.started_at = d.Int();
+    if (!d.ok()) return Corrupt("conversation");
+    if (Status s = out.Conversation(std::move(c)); !s.ok()) return s;
+  }
+  for (PrefixScan scan(it.get(), std::string(1, keys::kUtterance), false); scan.Valid();
+       scan.Next()) {
+    StoredUtterance stored;
+    if (!DecodeUtterance(scan.value(), &stored)) return Corrupt("utterance");
+    Utterance u{keys::IdText(scan.rest()), stored.conversation_id, stored.user_id, stored.content,
+                stored.created_at, {}};
+    if (Status s = ReadUtteranceErrors(
+            stored, [](std::string_view) -> const ErrorRecord* { return nullptr; }, &u.errors, get);
+        !s.ok()) {
+      return s;
+    }
+    if (Status s = out.Utterance(std::move(u), stored.request_hash); !s.ok()) return s;
+  }
+  std::unique_ptr<rocksdb::Iterator> learner(db_->NewIterator(one));
+  for (PrefixScan scan(it.get(), std::string(1, keys::kUser), false); scan.Valid(); scan.Next()) {
+    const std::string user_id = keys::IdText(scan.rest());
+    std::vector<Attempt> attempts;
+    for (PrefixScan a(learner.get(), keys::LearnerPrefix(keys::kAttempt, user_id), false);
+         a.Valid(); a.Next()) {
+      Attempt at;
+      std::string_view attempt_id;
+      if (!keys::ParseTimeAndId(a.rest(), &at.answered_at, &attempt_id)) {
+        return Corrupt("attempt key");
+      }
+      Decoder d(a.value());
+      at.attempt_id = keys::IdText(attempt_id);
+      at.user_id = user_id;
+      at.exercise_id = d.Str();
+      at.subcategory_id = d.Str();
+      at.correct = d.Bool();
+      at.answer = d.OptStr();
+      if (!d.ok()) return Corrupt("attempt");
+      attempts.push_back(std::move(at));
+    }
+    if (attempts.empty()) continue;  // no attempts, no memory states
+    std::unordered_map<std::string, MemoryState> memory;
+    for (PrefixScan m(learner.get(), keys::LearnerPrefix(keys::kMemory, user_id), false);
+         m.Valid(); m.Next()) {
+      if (!DecodeMemory(m.value(), &memory[std::string(m.rest())])) return Corrupt("mastery");
+    }
+    if (Status s = out.Learner(std::move(attempts), memory); !s.ok()) return s;
+  }
+  if (!it->status().ok()) return Fail(it->status(), "export");
+  if (!learner->status().ok()) return Fail(learner->status(), "export");
+  return out.Finish();
 }
 
 }  // namespace errata

@@ -64,6 +64,7 @@ class RocksdbStore : public Store {
   Result<std::vector<User>> SearchCandidates(const std::string& prefix, size_t recent) override;
   Result<std::vector<DayCount>> ErrorsPerDay(const std::string& user_id, Micros since,
                                              Micros until) override;
+  Status Export(size_t page, const ExportSink& sink) override;
   Status Ping() override;
 
   // The database itself, for tests that write what an older build wrote.

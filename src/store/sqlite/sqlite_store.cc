@@ -17,6 +17,7 @@
 #include "core/mastery.h"
 #include "core/text.h"
 #include "log/log.h"
+#include "store/export_pager.h"
 #include "store/sqlite/schema.h"
 
 namespace errata {
@@ -788,21 +789,23 @@ Status SqliteStore::RecordAttempt(WriteOp* op) {
     op->status = Status::NotFound("User not found");
     return Status::Ok();
   }
-  Stmt* st = db->Prepare(
-      "SELECT m.stability_days, m.difficulty, m.last_review, m.reviews, m.lapses, m.last_correct,"
-      " m.last_lapse, (SELECT last_seen FROM error_frequencies f WHERE f.user_id=?1 AND f.subcategory_id=?2)"
-      " FROM (SELECT 1) LEFT JOIN mastery m ON m.user_id=?1 AND m.subcategory_id=?2");
-  st->BindId(1, a.user_id).Bind(2, a.subcategory_id);
-  if (Status s = StepRow(db, st, &found, "select mastery"); !s.ok()) return s;
-  MemoryState m;
-  if (!st->IsNull(0)) {
-    m = MemoryState{st->Real(0), st->Real(1), st->Int(2), st->Int(3), st->Int(4), st->Int(5),
-                    st->Int(6)};
+  if (!op->memory_given) {
+    Stmt* st = db->Prepare(
+        "SELECT m.stability_days, m.difficulty, m.last_review, m.reviews, m.lapses, m.last_correct,"
+        " m.last_lapse, (SELECT last_seen FROM error_frequencies f WHERE f.user_id=?1 AND f.subcategory_id=?2)"
+        " FROM (SELECT 1) LEFT JOIN mastery m ON m.user_id=?1 AND m.subcategory_id=?2");
+    st->BindId(1, a.user_id).Bind(2, a.subcategory_id);
+    if (Status s = StepRow(db, st, &found, "select mastery"); !s.ok()) return s;
+    MemoryState m;
+    if (!st->IsNull(0)) {
+      m = MemoryState{st->Real(0), st->Real(1), st->Int(2), st->Int(3), st->Int(4), st->Int(5),
+                      st->Int(6)};
+    }
+    const Micros last_error = st->IsNull(7) ? 0 : st->Int(7);
+    st->Reset();
+    op->memory = AfterAttempt(WithLapses(m, last_error), a.correct, a.answered_at);
   }
-  const Micros last_error = st->IsNull(7) ? 0 : st->Int(7);
-  st->Reset();
-  m = AfterAttempt(WithLapses(m, last_error), a.correct, a.answered_at);
-  op->memory = m;
+  const MemoryState& m = op->memory;
   Stmt* ins = db->Prepare(
       "INSERT INTO attempts(attempt_id, user_id, exercise_id, subcategory_id, correct, answer,"
       " answered_at) VALUES(?1,?2,?3,?4,?5,?6,?7)");
@@ -939,7 +942,7 @@ Status SqliteStore::LoadExamples(Db* db, const std::string& user_id, Profile* p)
       "SELECT e.error_id, e.subcategory_id, u.content, e.original, e.correction, e.span_start,"
       " e.span_end, e.created_at FROM errors e JOIN utterances u USING(utterance_id)"
       " WHERE e.user_id=?1 AND e.correction IS NOT NULL AND u.content IS NOT NULL"
-      " ORDER BY e.created_at DESC LIMIT 30");
+      " ORDER BY e.created_at DESC, e.error_id DESC LIMIT 30");
   ex->BindId(1, user_id);
   int rc;
   while ((rc = ex->Step()) == SQLITE_ROW) {
@@ -956,7 +959,7 @@ Status SqliteStore::LoadRecentCorrect(Db* db, const std::string& user_id, Profil
   int rc;
   Stmt* rc_st = db->Prepare(
       "SELECT exercise_id, answered_at FROM attempts WHERE user_id=?1 AND correct=1"
-      " ORDER BY answered_at DESC LIMIT 100");
+      " ORDER BY answered_at DESC, attempt_id DESC LIMIT 100");
   rc_st->BindId(1, user_id);
   while ((rc = rc_st->Step()) == SQLITE_ROW) {
     p->recent_correct.push_back(RecentCorrect{rc_st->Text(0), rc_st->Int(1)});
@@ -1031,6 +1034,87 @@ Status SqliteStore::Ping() {
   const int rc = st->Step();
   st->Reset();
   return rc == SQLITE_ROW ? Status::Ok() : db->Error(rc, "ping");
+}
+
+// One read transaction (Reader) holds the snapshot for the whole export.
+// Utterances come with their errors from one join in utterance id order,
+// which SQLite walks through the errors_utterance index without a sort.
+Status SqliteStore::Export(size_t page, const ExportSink& sink) {
+  Reader db(this);
+  ExportPager out(page, sink);
+  int rc;
+  Stmt* users = db->Prepare("SELECT user_id, username, email, created_at FROM users");
+  while ((rc = users->Step()) == SQLITE_ROW) {
+    if (Status s = out.User(User{users->Id(0), users->Text(1), users->OptText(2), users->Int(3)});
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (rc != SQLITE_DONE) return db->Error(rc, "export users");
+  users->Reset();
+  Stmt* convs = db->Prepare("SELECT conversation_id, user_id, started_at FROM conversations");
+  while ((rc = convs->Step()) == SQLITE_ROW) {
+    if (Status s = out.Conversation(Conversation{convs->Id(0), convs->Id(1), convs->Int(2)});
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (rc != SQLITE_DONE) return db->Error(rc, "export conversations");
+  convs->Reset();
+  Stmt* utts = db->Prepare(
+      "SELECT u.utterance_id, u.conversation_id, u.user_id, u.content, u.created_at,"
+      " u.request_hash, e.error_id, e.category, e.subcategory, e.subcategory_id, e.code,"
+      " e.span_start, e.span_end, e.original, e.correction, e.explanation, e.created_at"
+      " FROM utterances u LEFT JOIN errors e ON e.utterance_id = u.utterance_id"
+      " ORDER BY u.utterance_id, e.error_id");
+  Utterance u;
+  uint64_t hash = 0;
+  while ((rc = utts->Step()) == SQLITE_ROW) {
+    std::string id = utts->Id(0);
+    if (id != u.utterance_id) {
+      if (!u.utterance_id.empty()) {
+        if (Status s = out.Utterance(std::move(u), hash); !s.ok()) return s;
+      }
+      u = Utterance{std::move(id), utts->Id(1), utts->Id(2), utts->OptText(3), utts->Int(4), {}};
+      hash = static_cast<uint64_t>(utts->Int(5));
+    }
+    if (!utts->IsNull(6)) u.errors.push_back(ReadError(utts, 6));
+  }
+  if (rc != SQLITE_DONE) return db->Error(rc, "export utterances");
+  utts->Reset();
+  if (!u.utterance_id.empty()) {
+    if (Status s = out.Utterance(std::move(u), hash); !s.ok()) return s;
+  }
+  // Each learner's attempts in time order, then the learner's memory states.
+  Stmt* atts = db->Prepare(
+      "SELECT user_id, attempt_id, exercise_id, subcategory_id, correct, answer, answered_at"
+      " FROM attempts ORDER BY user_id, answered_at, attempt_id");
+  Stmt* mem = db->Prepare(
+      "SELECT subcategory_id, stability_days, difficulty, last_review, reviews, lapses,"
+      " last_correct, last_lapse FROM mastery WHERE user_id=?1");
+  rc = atts->Step();
+  while (rc == SQLITE_ROW) {
+    const std::string user = atts->Id(0);
+    std::vector<Attempt> attempts;
+    while (rc == SQLITE_ROW && atts->Id(0) == user) {
+      attempts.push_back(Attempt{atts->Id(1), user, atts->Text(2), atts->Text(3), atts->Int(4) != 0,
+                                 atts->OptText(5), atts->Int(6)});
+      rc = atts->Step();
+    }
+    std::unordered_map<std::string, MemoryState> memory;
+    mem->Reset().BindId(1, user);
+    int mrc;
+    while ((mrc = mem->Step()) == SQLITE_ROW) {
+      memory[mem->Text(0)] = MemoryState{mem->Real(1), mem->Real(2), mem->Int(3), mem->Int(4),
+                                         mem->Int(5), mem->Int(6), mem->Int(7)};
+    }
+    if (mrc != SQLITE_DONE) return db->Error(mrc, "export mastery");
+    if (Status s = out.Learner(std::move(attempts), memory); !s.ok()) return s;
+  }
+  if (rc != SQLITE_DONE) return db->Error(rc, "export attempts");
+  atts->Reset();
+  mem->Reset();
+  return out.Finish();
 }
 
 }  // namespace errata

@@ -77,6 +77,7 @@ class SqliteStore : public Store {
   Result<std::vector<User>> SearchCandidates(const std::string& prefix, size_t recent) override;
   Result<std::vector<DayCount>> ErrorsPerDay(const std::string& user_id, Micros since,
                                              Micros until) override;
+  Status Export(size_t page, const ExportSink& sink) override;
   Status Ping() override;
 
  private:

@@ -1,0 +1,76 @@
+#include "app/copy.h"
+
+#include <chrono>
+#include <cstdio>
+
+#include "app/open_store.h"
+#include "log/log.h"
+#include "store/copy.h"
+
+namespace errata::app {
+namespace {
+
+void PrintCounts(FILE* f, const CopyCounts& c) {
+  std::fprintf(f, "%lld users, %lld conversations, %lld utterances, %lld errors, %lld attempts",
+               static_cast<long long>(c.users), static_cast<long long>(c.conversations),
+               static_cast<long long>(c.utterances), static_cast<long long>(c.errors),
+               static_cast<long long>(c.attempts));
+}
+
+}  // namespace
+
+int RunCopy(const CopyOptions& o) {
+  log::Setup("warn");
+  if (o.from == o.to ||
+      (!EmbeddedStorePath(o.from, o.data_dir).empty() &&
+       EmbeddedStorePath(o.from, o.data_dir) == EmbeddedStorePath(o.to, o.data_dir))) {
+    std::fprintf(stderr, "errata copy: --from and --to name the same store\n");
+    return 2;
+  }
+  if (o.batch < 1) {
+    std::fprintf(stderr, "errata copy: --batch must be >= 1\n");
+    return 2;
+  }
+  const Micros half_life = static_cast<Micros>(o.half_life_days * kMicrosPerDay);
+  auto from = OpenStore(o.from, o.data_dir, half_life, 1);
+  if (!from.ok()) {
+    std::fprintf(stderr, "errata copy: --from: %s\n", from.status().message().c_str());
+    return 1;
+  }
+  auto to = OpenStore(o.to, o.data_dir, half_life, 1);
+  if (!to.ok()) {
+    std::fprintf(stderr, "errata copy: --to: %s\n", to.status().message().c_str());
+    return 1;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  auto seconds = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  errata::CopyOptions copy;
+  copy.batch = o.batch;
+  double shown = -1;
+  if (o.progress) {
+    copy.progress = [&](const CopyCounts& c) {
+      if (seconds() - shown < 1) return;
+      shown = seconds();
+      std::fputs("\rcopy: ", stderr);
+      PrintCounts(stderr, c);
+      std::fflush(stderr);
+    };
+  }
+  CopyCounts counts;
+  Status s = CopyStore(from->get(), to->get(), copy, &counts);
+  if (shown >= 0) std::fputc('\n', stderr);
+  if (!s.ok()) {
+    std::fprintf(stderr, "errata copy: %s (copied before it: ", s.message().c_str());
+    PrintCounts(stderr, counts);
+    std::fputs(")\n", stderr);
+    return 1;
+  }
+  std::printf("copied %s to %s: ", (*from)->Describe().c_str(), (*to)->Describe().c_str());
+  PrintCounts(stdout, counts);
+  std::printf(" in %.1f s\n", seconds());
+  return 0;
+}
+
+}  // namespace errata::app

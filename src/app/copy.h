@@ -1,0 +1,22 @@
+// `errata copy --from STORE --to STORE`: copies every record of one store
+// into another, empty one (store/copy.h, docs/copy.md). STORE is what
+// `serve --store` takes.
+#pragma once
+
+#include <string>
+
+namespace errata::app {
+
+struct CopyOptions {
+  std::string from;
+  std::string to;
+  std::string data_dir = "./data";  // for sqlite:/rocksdb: without a path
+  size_t batch = 1000;
+  double half_life_days = 14;
+  bool progress = true;
+};
+
+// Returns the process exit code: 0 copied, 1 failure, 2 bad arguments.
+int RunCopy(const CopyOptions& options);
+
+}  // namespace errata::app

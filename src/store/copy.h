@@ -1,0 +1,42 @@
+// CopyStore: every record of one store into another, empty one (errata copy;
+// docs/copy.md). The way from SQLite on a laptop to RocksDB, or to the
+// PostgreSQL that many nodes share, and back.
+//
+// The source exports its records as the write ops that make them again
+// (Store::Export, from one snapshot); the target applies them in batches
+// through ApplyBatch, as the Writer would, with their ids, times and request
+// hashes. The target works out the counts, recency sums and search indexes
+// itself; the memory states are copied as they are. Every op must apply:
+// anything else (a taken id, a refused value) stops the copy with an error.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include "store/store.h"
+
+namespace errata {
+
+struct CopyCounts {
+  int64_t users = 0;
+  int64_t conversations = 0;
+  int64_t utterances = 0;
+  int64_t errors = 0;
+  int64_t attempts = 0;
+};
+
+struct CopyOptions {
+  size_t batch = 1000;  // ops per target transaction
+  // Called after each batch is durable in the target, with the totals so far.
+  std::function<void(const CopyCounts&)> progress;
+};
+
+// InvalidArgument, with nothing written, when `to` holds any record. On any
+// other failure the target keeps the batches applied before it: empty it
+// and copy again.
+Status CopyStore(Store* from, Store* to, const CopyOptions& options, CopyCounts* counts);
+
+// Whether the store holds no record at all.
+Result<bool> StoreIsEmpty(Store* store);
+
+}  // namespace errata
