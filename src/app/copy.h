@@ -11,7 +11,7 @@ struct CopyOptions {
   std::string from;
   std::string to;
   std::string data_dir = "./data";  // for sqlite:/rocksdb: without a path
-  size_t batch = 1000;
+  size_t batch = 5000;  // records per target transaction
   double half_life_days = 14;
   bool progress = true;
 };

@@ -66,14 +66,11 @@ Status CopyStore(Store* from, Store* to, const CopyOptions& options, CopyCounts*
   }
   const size_t batch = options.batch == 0 ? 1 : options.batch;
   std::vector<WriteOp*> ops;
-  return from->Export(batch, [&](std::vector<WriteOp>& page) -> Status {
+  Status s = from->Export(batch, [&](std::vector<WriteOp>& page) -> Status {
     ops.clear();
     for (WriteOp& op : page) ops.push_back(&op);
     DeltaSet deltas(kMicrosPerDay);  // the target computes its own; unused here
     if (Status s = to->ApplyBatch(ops, &deltas); !s.ok()) return s;
-    if (to->DeferredSync()) {
-      if (Status s = to->SyncCommitted(); !s.ok()) return s;
-    }
     for (const WriteOp& op : page) {
       if (!op.status.ok() || op.replayed) {
         return Status::InvalidArgument(fmt::format(
@@ -85,6 +82,10 @@ Status CopyStore(Store* from, Store* to, const CopyOptions& options, CopyCounts*
     if (options.progress) options.progress(*counts);
     return Status::Ok();
   });
+  // A store with deferred sync (SQLite) makes its commits durable here, all
+  // at once: nothing of a copy is used before it has finished.
+  if (s.ok() && to->DeferredSync()) s = to->SyncCommitted();
+  return s;
 }
 
 }  // namespace errata

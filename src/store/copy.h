@@ -26,8 +26,9 @@ struct CopyCounts {
 };
 
 struct CopyOptions {
-  size_t batch = 1000;  // ops per target transaction
-  // Called after each batch is durable in the target, with the totals so far.
+  size_t batch = 5000;  // ops per target transaction
+  // Called after each batch is committed in the target, with the totals so
+  // far. The copy is durable when CopyStore returns ok.
   std::function<void(const CopyCounts&)> progress;
 };
 
