@@ -1031,6 +1031,72 @@ TYPED_TEST(StoreContractTest, UtterancesAndErrorsOfOneBatchSeeEachOther) {
                Status::Code::kNotFound, "Conversation not found");
 }
 
+// Users and conversations in one batch with utterances see each other as
+// in batches of their own: a conversation of a user made earlier in the
+// batch, an email taken earlier in the batch (in another case), a
+// conversation of nobody. On PostgreSQL this is one batched lookup and one
+// insert per table; a replayed user or conversation sends a batch op by op.
+TYPED_TEST(StoreContractTest, UsersAndConversationsOfOneBatchSeeEachOther) {
+  constexpr bool kPostgres = std::is_same_v<TypeParam, PostgresKind>;
+  const User ann{NewUuidV7(kT0), "ann", "Ann@Example.com", kT0};
+  const User ann_again{NewUuidV7(kT0 + 1), "ann2", "ann@EXAMPLE.com", kT0 + 1};
+  const User bob{NewUuidV7(kT0 + 2), "bob", std::nullopt, kT0 + 2};
+  const User carl{NewUuidV7(kT0 + 3), "carl", std::nullopt, kT0 + 3};
+  const Conversation ann_conv{NewUuidV7(kT0 + 4), ann.user_id, kT0 + 4};
+  const Conversation lost{NewUuidV7(kT0 + 5), NewUuidV7(kT0 + 5), kT0 + 5};
+  const Conversation bob_conv{NewUuidV7(kT0 + 6), bob.user_id, kT0 + 6};
+  const Utterance said = MakeUtterance(Learner{ann.user_id, ann_conv.conversation_id}, "hi",
+                                       kT0 + kHour, MakeErrors({"spelling"}, kT0 + kHour));
+  std::vector<WriteOp> ops{UserOp(ann),          UserOp(ann_again),      ConversationOp(ann_conv),
+                           ConversationOp(lost), UtteranceOp(said),      UserOp(bob),
+                           UserOp(carl),         ConversationOp(bob_conv)};
+  const int64_t together = kPostgres ? this->PostgresBatches("together") : 0;
+  const int64_t fallback = kPostgres ? this->PostgresBatches("fallback") : 0;
+  this->Apply(ops);
+  if (kPostgres) {
+    EXPECT_EQ(this->PostgresBatches("together"), together + 1);
+    EXPECT_EQ(this->PostgresBatches("fallback"), fallback);
+  }
+  ExpectOk(ops[0]);
+  EXPECT_TRUE(ops[0].created_user);
+  ExpectStatus(ops[1].status, Status::Code::kConflict, "Email already registered");
+  EXPECT_FALSE(ops[1].created_user);
+  ExpectOk(ops[2]);
+  ExpectStatus(ops[3].status, Status::Code::kNotFound, "User not found");
+  ExpectOk(ops[4]);
+  for (int i : {5, 6}) {
+    ExpectOk(ops[i]);
+    EXPECT_TRUE(ops[i].created_user);
+  }
+  ExpectOk(ops[7]);
+  for (const User& u : {ann, bob, carl}) EXPECT_EQ(this->UserText(u.user_id), Show(u));
+  EXPECT_EQ(this->UserText(ann_again.user_id), "NotFound: User not found");
+  auto by_email = this->store()->FindUserByEmail("ANN@example.COM");
+  EXPECT_EQ(by_email.ok() ? Show(*by_email) : by_email.status().ToString(), Show(ann));
+  EXPECT_EQ(this->ConversationText(ann_conv.conversation_id),
+            Show(ConversationView{ann_conv, {said}}));
+  EXPECT_EQ(this->ConversationText(bob_conv.conversation_id), Show(ConversationView{bob_conv, {}}));
+  EXPECT_EQ(this->ConversationText(lost.conversation_id), "NotFound: Conversation not found");
+  ExpectPoints(this->Load(ann.user_id), Fold(ann.user_id, said.errors, kHalfLife));
+
+  // Sent again with their ids: replays, answered with what is stored.
+  User ann_replay = ann;
+  ann_replay.email = "ANN@example.com";
+  ann_replay.created_at = kT0 + kMicrosPerDay;
+  Conversation conv_replay = ann_conv;
+  conv_replay.started_at = kT0 + kMicrosPerDay;
+  std::vector<WriteOp> again{UserOp(ann_replay, true), ConversationOp(conv_replay, true),
+                             UserOp(User{NewUuidV7(kT0 + 7), "dan", std::nullopt, kT0 + 7})};
+  this->Apply(again);
+  if (kPostgres) EXPECT_EQ(this->PostgresBatches("fallback"), fallback + 1);
+  ExpectOk(again[0], /*replayed=*/true);
+  EXPECT_EQ(Show(again[0].user), Show(ann));
+  ExpectOk(again[1], /*replayed=*/true);
+  EXPECT_EQ(again[1].conversation.started_at, ann_conv.started_at);
+  ExpectOk(again[2]);
+  EXPECT_TRUE(again[2].created_user);
+}
+
 // A replay among new utterances, and (on PostgreSQL, whose text cannot hold
 // NUL) a value the store rejects among good ones: the others apply, as in a
 // batch of their own.

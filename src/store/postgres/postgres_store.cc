@@ -111,23 +111,24 @@ const Query kInsertUtterance{
     "WITH u AS (INSERT INTO utterances(utterance_id, conversation_id, user_id, content,"
     " created_at, request_hash) VALUES($1, $2, $3, $15, $16, $17)) " ERRATA_INSERT_ERRORS};
 // The batched path (ApplyTogether): what every op's checks read, in one
-// statement, one row per op in order ($1..$3: the ops' utterance,
-// conversation and user ids): the utterance if its id is taken (request
-// hash, time, conversation, user), the conversation's owner, and whether
-// the user exists.
+// statement, one row per op in order ($1..$4: the ops' utterance,
+// conversation and user ids, and a new user's lower-case email): the
+// utterance if its id is taken (request hash, time, conversation, user),
+// the conversation's owner, whether the user exists, and whether the email
+// is taken.
 const Query kBatchLookup{
     "batch_lookup",
     "SELECT u.request_hash, u.created_at, u.conversation_id, u.user_id,"
     " (SELECT c.user_id FROM conversations c WHERE c.conversation_id = i.conversation_id),"
-    " EXISTS(SELECT 1 FROM users WHERE user_id = i.user_id)"
-    " FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY"
-    " AS i(utterance_id, conversation_id, user_id, n)"
+    " EXISTS(SELECT 1 FROM users WHERE user_id = i.user_id),"
+    " EXISTS(SELECT 1 FROM users WHERE email_norm = i.email_norm)"
+    " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY"
+    " AS i(utterance_id, conversation_id, user_id, email_norm, n)"
     " LEFT JOIN utterances u ON u.utterance_id = i.utterance_id ORDER BY i.n"};
-const Query kInsertMissingUsers{
-    "insert_missing_users",
+const Query kInsertUsers{
+    "insert_users",
     "INSERT INTO users(user_id, username, email, email_norm, created_at)"
-    " SELECT id, name, NULL, NULL, at FROM unnest($1::text[], $2::text[], $3::bigint[])"
-    " AS u(id, name, at)"};
+    " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])"};
 const Query kInsertConversations{
     "insert_conversations",
     "INSERT INTO conversations(conversation_id, user_id, started_at)"
@@ -464,35 +465,59 @@ bool PostgresStore::Batchable(const std::vector<WriteOp*>& ops) {
     if (op->kind == WriteOp::Kind::kAddUtterance) {
       // The same utterance twice: the second is a replay or a conflict.
       if (!utterances.insert(op->utterance.utterance_id).second) return false;
-    } else if (op->kind != WriteOp::Kind::kAddErrors) {
-      return false;
+    } else if (op->kind == WriteOp::Kind::kRecordAttempt) {
+      return false;  // its memory state builds on the stored one, row by row
     }
   }
   return true;
 }
 
-// The batched path: BEGIN, one lookup for every op's checks, the checks in
-// memory (seeing what the batch's earlier ops add, as the op-by-op path sees
-// their rows), then one insert per table for the whole batch. *done is false
-// when the batch needs the op-by-op path after all: an utterance id already
-// taken (a replay or a conflicting reuse), or a statement that failed for an
+// The batched path, for batches of users, conversations, utterances and
+// errors (every op but attempts): BEGIN, one lookup for every op's checks,
+// the checks in memory (seeing what the batch's earlier ops add, as the
+// op-by-op path sees their rows), then one insert per table for the whole
+// batch. *done is false when the batch needs the op-by-op path after all: a
+// user, conversation or utterance id already taken (a replay or a
+// conflicting reuse), or a statement that failed for an
 // op's sake (a race with another node, a value PostgreSQL rejects); the
 // transaction is then still open, for the caller to roll back. A failure of
 // the batch (the connection, the disk) is returned.
 Status PostgresStore::ApplyTogether(const std::vector<WriteOp*>& ops, DeltaSet* deltas,
                                     bool* done) {
   *done = false;
-  ArrayParam lookup_utterance, lookup_conversation, lookup_user;
+  ArrayParam lookup_utterance, lookup_conversation, lookup_user, lookup_email;
   for (const WriteOp* op : ops) {
-    lookup_utterance.Add(op->utterance.utterance_id);
-    lookup_conversation.Add(op->utterance.conversation_id);
-    lookup_user.Add(op->utterance.user_id);
+    switch (op->kind) {
+      case WriteOp::Kind::kCreateUser:
+        lookup_utterance.AddNull();
+        lookup_conversation.AddNull();
+        lookup_user.Add(op->user.user_id);
+        if (op->user.email) {
+          lookup_email.Add(AsciiLower(*op->user.email));
+        } else {
+          lookup_email.AddNull();
+        }
+        break;
+      case WriteOp::Kind::kCreateConversation:
+        lookup_utterance.AddNull();
+        lookup_conversation.Add(op->conversation.conversation_id);
+        lookup_user.Add(op->conversation.user_id);
+        lookup_email.AddNull();
+        break;
+      default:
+        lookup_utterance.Add(op->utterance.utterance_id);
+        lookup_conversation.Add(op->utterance.conversation_id);
+        lookup_user.Add(op->utterance.user_id);
+        lookup_email.AddNull();
+        break;
+    }
   }
   if (auto r = writer_->Exec("BEGIN"); !r.ok()) return r.status();
   auto found = writer_->Exec(kBatchLookup, Params()
                                                .Add(lookup_utterance.Take())
                                                .Add(lookup_conversation.Take())
-                                               .Add(lookup_user.Take()));
+                                               .Add(lookup_user.Take())
+                                               .Add(lookup_email.Take()));
   if (!found.ok()) return OpLevel(found.status()) ? Status::Ok() : found.status();
   if (found->size() != static_cast<int>(ops.size())) {
     return Status::Internal("batch lookup: one row per op expected");
@@ -501,13 +526,14 @@ Status PostgresStore::ApplyTogether(const std::vector<WriteOp*>& ops, DeltaSet* 
     std::string conversation_id, user_id;
   };
   std::unordered_map<std::string, std::string> new_conversations;  // id -> owner
-  std::unordered_set<std::string> new_users;
+  std::unordered_set<std::string> new_users, new_emails;
   std::unordered_map<std::string, Owners> new_utterances;
-  ArrayParam user_id, user_name, user_at;
+  ArrayParam user_id, user_name, user_email, user_email_norm, user_at;
   ArrayParam conversation_id, conversation_user, conversation_at;
   ArrayParam utterance_id, utterance_conversation, utterance_user, content, utterance_at, hash;
   ErrorColumns errors;
   ArrayParam error_utterance, error_conversation, error_user;
+  size_t error_count = 0;
   for (size_t i = 0; i < ops.size(); ++i) {
     WriteOp* op = ops[i];
     const int row = static_cast<int>(i);
@@ -515,6 +541,41 @@ Status PostgresStore::ApplyTogether(const std::vector<WriteOp*>& ops, DeltaSet* 
     op->replayed = false;
     op->created_user = false;
     Utterance& u = op->utterance;
+    if (op->kind == WriteOp::Kind::kCreateUser) {
+      const User& nu = op->user;
+      // A taken id (a replay or a conflict), here or earlier in the batch: op by op.
+      if (found->Bool(row, 5) || new_users.contains(nu.user_id)) return Status::Ok();
+      std::optional<std::string> norm;
+      if (nu.email) norm = AsciiLower(*nu.email);
+      if (norm && (found->Bool(row, 6) || new_emails.contains(*norm))) {
+        op->status = Status::Conflict("Email already registered");
+        continue;
+      }
+      new_users.insert(nu.user_id);
+      if (norm) new_emails.insert(*norm);
+      user_id.Add(nu.user_id);
+      user_name.Add(nu.username);
+      user_email.Add(nu.email);
+      user_email_norm.Add(norm);
+      user_at.Add(nu.created_at);
+      op->created_user = true;
+      continue;
+    }
+    if (op->kind == WriteOp::Kind::kCreateConversation) {
+      const Conversation& c = op->conversation;
+      if (!found->IsNull(row, 4) || new_conversations.contains(c.conversation_id)) {
+        return Status::Ok();  // a taken id: op by op
+      }
+      if (!found->Bool(row, 5) && !new_users.contains(c.user_id)) {
+        op->status = Status::NotFound("User not found");
+        continue;
+      }
+      conversation_id.Add(c.conversation_id);
+      conversation_user.Add(c.user_id);
+      conversation_at.Add(c.started_at);
+      new_conversations.emplace(c.conversation_id, c.user_id);
+      continue;
+    }
     if (op->kind == WriteOp::Kind::kAddUtterance) {
       if (!found->IsNull(row, 0)) return Status::Ok();  // a replay or a conflict: op by op
       std::string owner;
@@ -531,6 +592,8 @@ Status PostgresStore::ApplyTogether(const std::vector<WriteOp*>& ops, DeltaSet* 
         if (!found->Bool(row, 5) && new_users.insert(u.user_id).second) {
           user_id.Add(u.user_id);
           user_name.Add(op->user.username);
+          user_email.AddNull();
+          user_email_norm.AddNull();
           user_at.Add(u.created_at);
           op->created_user = true;
         }
@@ -562,6 +625,7 @@ Status PostgresStore::ApplyTogether(const std::vector<WriteOp*>& ops, DeltaSet* 
         continue;
       }
     }
+    error_count += u.errors.size();
     for (const ErrorRecord& e : u.errors) {
       errors.Add(e);
       error_utterance.Add(u.utterance_id);
@@ -578,8 +642,14 @@ Status PostgresStore::ApplyTogether(const std::vector<WriteOp*>& ops, DeltaSet* 
   };
   bool ok = true;
   if (!new_users.empty()) {
-    Status st = run(kInsertMissingUsers,
-                    Params().Add(user_id.Take()).Add(user_name.Take()).Add(user_at.Take()), &ok);
+    Status st = run(kInsertUsers,
+                    Params()
+                        .Add(user_id.Take())
+                        .Add(user_name.Take())
+                        .Add(user_email.Take())
+                        .Add(user_email_norm.Take())
+                        .Add(user_at.Take()),
+                    &ok);
     if (!st.ok() || !ok) return st;
   }
   if (!new_conversations.empty()) {
@@ -591,15 +661,17 @@ Status PostgresStore::ApplyTogether(const std::vector<WriteOp*>& ops, DeltaSet* 
                     &ok);
     if (!st.ok() || !ok) return st;
   }
-  Params p;
-  for (ArrayParam* a : {&utterance_id, &utterance_conversation, &utterance_user, &content,
-                        &utterance_at, &hash}) {
-    p.Add(a->Take());
+  if (!new_utterances.empty() || error_count > 0) {
+    Params p;
+    for (ArrayParam* a : {&utterance_id, &utterance_conversation, &utterance_user, &content,
+                          &utterance_at, &hash}) {
+      p.Add(a->Take());
+    }
+    errors.TakeInto(&p);
+    for (ArrayParam* a : {&error_utterance, &error_conversation, &error_user}) p.Add(a->Take());
+    Status st = run(kInsertUtterancesAndErrors, std::move(p), &ok);
+    if (!st.ok() || !ok) return st;
   }
-  errors.TakeInto(&p);
-  for (ArrayParam* a : {&error_utterance, &error_conversation, &error_user}) p.Add(a->Take());
-  Status st = run(kInsertUtterancesAndErrors, std::move(p), &ok);
-  if (!st.ok() || !ok) return st;
   *done = true;
   return Status::Ok();
 }
