@@ -2,6 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "core/delta_set.h"
@@ -57,6 +62,31 @@ Result<bool> StoreIsEmpty(Store* store) {
   return empty;
 }
 
+namespace {
+
+// Applies one page to the target; every op must apply.
+Status ApplyPage(Store* to, std::vector<WriteOp>& page, CopyCounts* counts) {
+  std::vector<WriteOp*> ops;
+  ops.reserve(page.size());
+  for (WriteOp& op : page) ops.push_back(&op);
+  DeltaSet deltas(kMicrosPerDay);  // the target computes its own; unused here
+  if (Status s = to->ApplyBatch(ops, &deltas); !s.ok()) return s;
+  for (const WriteOp& op : page) {
+    if (!op.status.ok() || op.replayed) {
+      return Status::InvalidArgument(fmt::format(
+          "the {} {} could not be copied: {}", KindName(op.kind), IdOf(op),
+          op.replayed ? "the target already holds it" : op.status.message()));
+    }
+    Count(op, counts);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+// The source's reads and the target's writes overlap: Export runs on a
+// thread of its own and hands its pages over through a queue of two, and
+// this thread applies them in order.
 Status CopyStore(Store* from, Store* to, const CopyOptions& options, CopyCounts* counts) {
   *counts = CopyCounts{};
   auto empty = StoreIsEmpty(to);
@@ -64,24 +94,48 @@ Status CopyStore(Store* from, Store* to, const CopyOptions& options, CopyCounts*
   if (!*empty) {
     return Status::InvalidArgument(to->Describe() + " already holds records: copy into an empty store");
   }
-  const size_t batch = options.batch == 0 ? 1 : options.batch;
-  std::vector<WriteOp*> ops;
-  Status s = from->Export(batch, [&](std::vector<WriteOp>& page) -> Status {
-    ops.clear();
-    for (WriteOp& op : page) ops.push_back(&op);
-    DeltaSet deltas(kMicrosPerDay);  // the target computes its own; unused here
-    if (Status s = to->ApplyBatch(ops, &deltas); !s.ok()) return s;
-    for (const WriteOp& op : page) {
-      if (!op.status.ok() || op.replayed) {
-        return Status::InvalidArgument(fmt::format(
-            "the {} {} could not be copied: {}", KindName(op.kind), IdOf(op),
-            op.replayed ? "the target already holds it" : op.status.message()));
-      }
-      Count(op, counts);
-    }
-    if (options.progress) options.progress(*counts);
-    return Status::Ok();
+  constexpr size_t kAhead = 2;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::vector<WriteOp>> pages;  // guarded by mu
+  bool exported = false;                   // guarded by mu
+  bool stop = false;                       // guarded by mu: the target failed
+  Status exported_status;                  // guarded by mu
+  std::thread reader([&] {
+    Status s = from->Export(std::max<size_t>(options.batch, 1), [&](std::vector<WriteOp>& page) {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return pages.size() < kAhead || stop; });
+      if (stop) return Status::Internal(kStop);
+      pages.push_back(std::move(page));
+      cv.notify_all();
+      return Status::Ok();
+    });
+    std::lock_guard lock(mu);
+    exported = true;
+    exported_status = s;
+    cv.notify_all();
   });
+  Status s;
+  for (;;) {
+    std::vector<WriteOp> page;
+    {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return !pages.empty() || exported; });
+      if (pages.empty()) break;
+      page = std::move(pages.front());
+      pages.pop_front();
+      cv.notify_all();
+    }
+    if (s = ApplyPage(to, page, counts); !s.ok()) break;
+    if (options.progress) options.progress(*counts);
+  }
+  {
+    std::lock_guard lock(mu);
+    stop = true;
+    cv.notify_all();
+  }
+  reader.join();
+  if (s.ok()) s = exported_status;
   // A store with deferred sync (SQLite) makes its commits durable here, all
   // at once: nothing of a copy is used before it has finished.
   if (s.ok() && to->DeferredSync()) s = to->SyncCommitted();

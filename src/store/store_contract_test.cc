@@ -29,6 +29,7 @@
 #include "core/profile.h"
 #include "metrics/metrics_test_util.h"
 #include "store/copy.h"
+#include "store/fault_store.h"
 #include "store/postgres/pg_conn.h"
 #include "store/postgres/postgres_store.h"
 #include "store/rocksdb/rocksdb_store.h"
@@ -2001,6 +2002,27 @@ TYPED_TEST(StoreContractTest, ACopyIntoAStoreWithRecordsWritesNothing) {
     EXPECT_EQ(copy.UserText(w.ann.user_id), "NotFound: User not found");
     EXPECT_EQ(copy.UserText(zoe.user_id), Show(zoe));
   });
+}
+
+// A target that fails half-way (disk full, PostgreSQL down) stops the copy
+// with its error, after the pages it took; the source's reader stops too.
+TYPED_TEST(StoreContractTest, ACopyWhoseTargetFailsStopsWithTheError) {
+  Populate(this);
+  CopyTarget<SqliteKind> target;
+  ASSERT_NE(target.store, nullptr);
+  FaultStore faulty(target.store.get());
+  CopyOptions options;
+  options.batch = 2;
+  int batches = 0;
+  options.progress = [&](const CopyCounts&) {
+    if (++batches == 2) faulty.set_failing(true);
+  };
+  CopyCounts counts;
+  const Status s = CopyStore(this->store(), &faulty, options, &counts);
+  EXPECT_EQ(s.code(), Status::Code::kUnavailable) << s.ToString();
+  EXPECT_EQ(batches, 2);
+  EXPECT_EQ(counts.users, 3);
+  EXPECT_EQ(counts.conversations, 1);
 }
 
 }  // namespace

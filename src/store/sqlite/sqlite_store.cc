@@ -1041,9 +1041,22 @@ Status SqliteStore::Ping() {
 // which SQLite walks through the errors_utterance index without a sort.
 Status SqliteStore::Export(size_t page, const ExportSink& sink) {
   Reader db(this);
+  // A statement left stepping (the sink stopped the export) would keep the
+  // connection's read transaction open past the Reader: reset each on exit.
+  struct ResetAll {
+    std::vector<Stmt*> stmts;
+    ~ResetAll() {
+      for (Stmt* st : stmts) st->Reset();
+    }
+  } reset;
+  auto prepare = [&](const char* sql) {
+    Stmt* st = db->Prepare(sql);
+    reset.stmts.push_back(st);
+    return st;
+  };
   ExportPager out(page, sink);
   int rc;
-  Stmt* users = db->Prepare("SELECT user_id, username, email, created_at FROM users");
+  Stmt* users = prepare("SELECT user_id, username, email, created_at FROM users");
   while ((rc = users->Step()) == SQLITE_ROW) {
     if (Status s = out.User(User{users->Id(0), users->Text(1), users->OptText(2), users->Int(3)});
         !s.ok()) {
@@ -1051,8 +1064,7 @@ Status SqliteStore::Export(size_t page, const ExportSink& sink) {
     }
   }
   if (rc != SQLITE_DONE) return db->Error(rc, "export users");
-  users->Reset();
-  Stmt* convs = db->Prepare("SELECT conversation_id, user_id, started_at FROM conversations");
+  Stmt* convs = prepare("SELECT conversation_id, user_id, started_at FROM conversations");
   while ((rc = convs->Step()) == SQLITE_ROW) {
     if (Status s = out.Conversation(Conversation{convs->Id(0), convs->Id(1), convs->Int(2)});
         !s.ok()) {
@@ -1060,8 +1072,7 @@ Status SqliteStore::Export(size_t page, const ExportSink& sink) {
     }
   }
   if (rc != SQLITE_DONE) return db->Error(rc, "export conversations");
-  convs->Reset();
-  Stmt* utts = db->Prepare(
+  Stmt* utts = prepare(
       "SELECT u.utterance_id, u.conversation_id, u.user_id, u.content, u.created_at,"
       " u.request_hash, e.error_id, e.category, e.subcategory, e.subcategory_id, e.code,"
       " e.span_start, e.span_end, e.original, e.correction, e.explanation, e.created_at"
@@ -1081,15 +1092,14 @@ Status SqliteStore::Export(size_t page, const ExportSink& sink) {
     if (!utts->IsNull(6)) u.errors.push_back(ReadError(utts, 6));
   }
   if (rc != SQLITE_DONE) return db->Error(rc, "export utterances");
-  utts->Reset();
   if (!u.utterance_id.empty()) {
     if (Status s = out.Utterance(std::move(u), hash); !s.ok()) return s;
   }
   // Each learner's attempts in time order, then the learner's memory states.
-  Stmt* atts = db->Prepare(
+  Stmt* atts = prepare(
       "SELECT user_id, attempt_id, exercise_id, subcategory_id, correct, answer, answered_at"
       " FROM attempts ORDER BY user_id, answered_at, attempt_id");
-  Stmt* mem = db->Prepare(
+  Stmt* mem = prepare(
       "SELECT subcategory_id, stability_days, difficulty, last_review, reviews, lapses,"
       " last_correct, last_lapse FROM mastery WHERE user_id=?1");
   rc = atts->Step();
@@ -1112,8 +1122,6 @@ Status SqliteStore::Export(size_t page, const ExportSink& sink) {
     if (Status s = out.Learner(std::move(attempts), memory); !s.ok()) return s;
   }
   if (rc != SQLITE_DONE) return db->Error(rc, "export attempts");
-  atts->Reset();
-  mem->Reset();
   return out.Finish();
 }
 

@@ -342,6 +342,30 @@ TEST_F(SqliteCheckpointTest, FindUserByEmailWithOneReadConnection) {
   EXPECT_EQ(store->GetUser(u.user_id)->email, user->email);
 }
 
+// An export that its sink stops early (errata copy's emptiness check) leaves
+// no read transaction open on the pooled connection: with one reader, a
+// write after it is seen, and the final checkpoint at close is not blocked.
+TEST_F(SqliteCheckpointTest, AnExportStoppedEarlyLeavesNoSnapshotBehind) {
+  SqliteStore::Options o = Opts(1 << 20, 0);
+  o.read_connections = 1;
+  auto store = Open(o);
+  ASSERT_NE(store, nullptr);
+  Utterance first, second;
+  std::vector<WriteOp> ops = testutil::NewLearnerOps("one", &first);
+  Commit(store.get(), ops);
+  int pages = 0;
+  const Status stopped = store->Export(1, [&](std::vector<WriteOp>&) {
+    ++pages;
+    return Status::Internal("stop");
+  });
+  EXPECT_EQ(stopped.message(), "stop");
+  EXPECT_EQ(pages, 1);
+  ops = testutil::NewLearnerOps("two", &second);
+  Commit(store.get(), ops);
+  auto user = store->GetUser(second.user_id);
+  EXPECT_TRUE(user.ok()) << user.status().ToString();
+}
+
 // A profile load is one read transaction: its points and its examples come
 // from the same snapshot, even while commits land between its queries.
 TEST_F(SqliteCheckpointTest, ProfileLoadSeesOneSnapshot) {
