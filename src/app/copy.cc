@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <string>
 
 #include "app/open_store.h"
 #include "log/log.h"
@@ -32,14 +33,20 @@ int RunCopy(const CopyOptions& o) {
     return 2;
   }
   const Micros half_life = static_cast<Micros>(o.half_life_days * kMicrosPerDay);
+  // A RocksDB directory opens in one process at a time.
+  auto why = [](const Status& s) {
+    std::string m = s.message();
+    if (m.find("/LOCK") != std::string::npos) m += " (is a server running on it? stop it first)";
+    return m;
+  };
   auto from = OpenStore(o.from, o.data_dir, half_life, 1);
   if (!from.ok()) {
-    std::fprintf(stderr, "errata copy: --from: %s\n", from.status().message().c_str());
+    std::fprintf(stderr, "errata copy: --from: %s\n", why(from.status()).c_str());
     return 1;
   }
   auto to = OpenStore(o.to, o.data_dir, half_life, 1);
   if (!to.ok()) {
-    std::fprintf(stderr, "errata copy: --to: %s\n", to.status().message().c_str());
+    std::fprintf(stderr, "errata copy: --to: %s\n", why(to.status()).c_str());
     return 1;
   }
   const auto start = std::chrono::steady_clock::now();

@@ -213,6 +213,18 @@ class CopyTest(unittest.TestCase):
         self.assertEqual(proc.returncode, 1, proc.stderr)
         self.assertIn("--from", proc.stderr)
 
+    def test_a_rocksdb_store_in_use_is_named(self):
+        self.source.stop()
+        rocks = f"rocksdb:{os.path.join(self.tmp, 'busy')}"
+        busy = StoreServer(rocks)
+        try:
+            proc = run_copy("--from", rocks, "--to", f"sqlite:{os.path.join(self.tmp, 'c.db')}")
+            self.assertEqual(proc.returncode, 1, proc.stderr)
+            self.assertIn("is a server running on it? stop it first", proc.stderr)
+            busy.stop()
+        finally:
+            busy.cleanup()
+
 
 if __name__ == "__main__":
     main()
