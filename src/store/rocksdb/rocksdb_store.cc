@@ -8,6 +8,7 @@
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/perf_level.h>
 #include <rocksdb/slice_transform.h>
+#include <rocksdb/snapshot.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
@@ -1163,13 +1164,8 @@ Result<User> RocksdbStore::FindUserByEmail(const std::string& email) {
 Result<ConversationView> RocksdbStore::GetConversation(const std::string& id) {
   // One snapshot, so the utterances and their errors agree.
   rocksdb::ReadOptions ro = InPrefix();
-  const rocksdb::Snapshot* snap = db_->GetSnapshot();
-  ro.snapshot = snap;
-  struct Release {
-    rocksdb::DB* db;
-    const rocksdb::Snapshot* s;
-    ~Release() { db->ReleaseSnapshot(s); }
-  } release{db_.get(), snap};
+  rocksdb::ManagedSnapshot snap(db_.get());
+  ro.snapshot = snap.snapshot();
   auto get = [&](const std::string& key, std::string* value, bool* found) {
     return DbGet(db_.get(), ro, key, value, found);
   };
@@ -1415,16 +1411,11 @@ Status RocksdbStore::Ping() {
 // attempts and memory states under `L [user_id]`.
 Status RocksdbStore::Export(size_t page, const ExportSink& sink) {
   NoPerfCounts();
-  const rocksdb::Snapshot* snap = db_->GetSnapshot();
-  struct Release {
-    rocksdb::DB* db;
-    const rocksdb::Snapshot* s;
-    ~Release() { db->ReleaseSnapshot(s); }
-  } release{db_.get(), snap};
+  rocksdb::ManagedSnapshot snap(db_.get());
   rocksdb::ReadOptions all = TotalOrder();
-  all.snapshot = snap;
+  all.snapshot = snap.snapshot();
   rocksdb::ReadOptions one = InPrefix();
-  one.snapshot = snap;
+  one.snapshot = snap.snapshot();
   auto get = [&](const std::string& key, std::string* value, bool* found) {
     return DbGet(db_.get(), one, key, value, found);
   };
