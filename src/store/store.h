@@ -167,8 +167,9 @@ class Store {
   // Whether the store answers a trivial query.
   virtual Status Ping() = 0;
   // Every record, as the write ops that make it again in an empty store
-  // (errata copy, store/copy.h), handed to `sink` up to `page` ops at a time,
-  // all read from one snapshot. Order: every user, every conversation, every
+  // (errata copy, store/copy.h), handed to `sink` in pages of `page` ops
+  // (a learner's attempts stay in one page, which may make it longer), all
+  // read from one snapshot. Order: every user, every conversation, every
   // utterance with its errors and request hash, then each learner's
   // attempts, the last attempt at each point carrying the point's memory
   // state (memory_given). A sink's failure stops the export and is returned.
