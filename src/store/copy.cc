@@ -94,6 +94,7 @@ Status CopyStore(Store* from, Store* to, const CopyOptions& options, CopyCounts*
   if (!*empty) {
     return Status::InvalidArgument(to->Describe() + " already holds records: copy into an empty store");
   }
+  if (Status s = to->BeginBulkLoad(); !s.ok()) return s;
   constexpr size_t kAhead = 2;
   std::mutex mu;
   std::condition_variable cv;
@@ -136,6 +137,7 @@ Status CopyStore(Store* from, Store* to, const CopyOptions& options, CopyCounts*
   }
   reader.join();
   if (s.ok()) s = exported_status;
+  if (s.ok()) s = to->EndBulkLoad();
   // A store with deferred sync (SQLite) makes its commits durable here, all
   // at once: nothing of a copy is used before it has finished.
   if (s.ok() && to->DeferredSync()) s = to->SyncCommitted();

@@ -84,6 +84,8 @@ class FaultStore : public Store {
     return failing_ ? Result<std::vector<DayCount>>(Down()) : inner_->ErrorsPerDay(id, a, b);
   }
   Status Ping() override { return failing_ ? Down() : inner_->Ping(); }
+  Status BeginBulkLoad() override { return failing_ ? Down() : inner_->BeginBulkLoad(); }
+  Status EndBulkLoad() override { return failing_ ? Down() : inner_->EndBulkLoad(); }
 
  private:
   struct Prepared : PreparedBatch {

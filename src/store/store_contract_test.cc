@@ -1974,6 +1974,36 @@ TYPED_TEST(StoreContractTest, ACopyAnswersEveryReadAsTheSource) {
 
 // A copy goes only into an empty store: into one that holds a learner it
 // writes nothing and says why.
+// An export hands utterances over in the order they were written (time,
+// then id), whatever order their ids sort in: a copy's target then appends
+// errors (UUIDv7 ids) at the end of its tables (docs/copy.md).
+TYPED_TEST(StoreContractTest, AnExportListsUtterancesInTheOrderTheyWereWritten) {
+  const Learner ann = this->AddLearner("Ann", std::nullopt, kT0);
+  const std::vector<std::pair<std::string, Micros>> written{
+      {"ffffffff-0000-4000-8000-000000000001", kT0 + kMinute},
+      {"00000000-0000-4000-8000-000000000002", kT0 + 3 * kMinute},
+      {"80000000-0000-4000-8000-000000000003", kT0 + 3 * kMinute},
+      {"40000000-0000-4000-8000-000000000004", kT0 + 2 * kMinute},
+      {"c0000000-0000-4000-8000-000000000005", kT0 + kMicrosPerSecond}};
+  for (const auto& [id, at] : written) {
+    ExpectOk(this->ApplyOne(UtteranceOp(
+        Utterance{id, ann.conversation_id, ann.user_id, "hi", at, MakeErrors({"articles"}, at)},
+        /*client_id=*/true)));
+  }
+  std::vector<std::string> exported;
+  const Status s = this->store()->Export(2, [&](std::vector<WriteOp>& page) {
+    for (const WriteOp& op : page) {
+      if (op.kind == WriteOp::Kind::kAddUtterance) exported.push_back(op.utterance.utterance_id);
+    }
+    return Status::Ok();
+  });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  const std::vector<std::string> in_time_order{written[4].first, written[0].first,
+                                                written[3].first, written[1].first,
+                                                written[2].first};
+  EXPECT_EQ(exported, in_time_order);
+}
+
 TYPED_TEST(StoreContractTest, ACopyIntoAStoreWithRecordsWritesNothing) {
   auto empty = StoreIsEmpty(this->store());
   ASSERT_TRUE(empty.ok()) << empty.status().ToString();

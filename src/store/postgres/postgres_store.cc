@@ -1115,7 +1115,7 @@ Status PostgresStore::Export(size_t page, const ExportSink& sink) {
       " u.request_hash, e.error_id, e.category, e.subcategory, e.subcategory_id, e.code,"
       " e.span_start, e.span_end, e.original, e.correction, e.explanation, e.created_at"
       " FROM utterances u LEFT JOIN errors e ON e.utterance_id = u.utterance_id"
-      " ORDER BY u.utterance_id, e.error_id",
+      " ORDER BY u.created_at, u.utterance_id, e.error_id",
       [&](const Rows& r, int i) {
         std::string id = r.Text(i, 0);
         if (id != u.utterance_id) {

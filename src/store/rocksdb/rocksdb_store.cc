@@ -13,6 +13,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <cstdarg>
@@ -1405,9 +1406,9 @@ Status RocksdbStore::Ping() {
   return Status::Ok();
 }
 
-// One snapshot for the whole export. Users, conversations and utterances are
-// each one scan of their tag; an utterance's errors are read by their keys
-// (it names them). Then a second walk over the users reads each learner's
+// One snapshot for the whole export. Users and conversations are each one
+// scan of their tag; utterances are sorted by time, then read by their keys,
+// and an utterance's errors by theirs (it names them). Then a second walk over the users reads each learner's
 // attempts and memory states under `L [user_id]`.
 Status RocksdbStore::Export(size_t page, const ExportSink& sink) {
   NoPerfCounts();
@@ -1434,11 +1435,34 @@ Status RocksdbStore::Export(size_t page, const ExportSink& sink) {
     if (!d.ok()) return Corrupt("conversation");
     if (Status s = out.Conversation(std::move(c)); !s.ok()) return s;
   }
+  // Utterances in the order they were written (Store::Export): the keys are
+  // in id order, so a first scan sorts (time, id) pairs, 24 bytes an
+  // utterance, and the second reads each by its key.
+  struct Written {
+    Micros at;
+    std::array<unsigned char, 16> id;  // unsigned: compares as the key bytes do
+    bool operator<(const Written& o) const { return at != o.at ? at < o.at : id < o.id; }
+  };
+  std::vector<Written> order;
   for (PrefixScan scan(it.get(), std::string(1, keys::kUtterance), false); scan.Valid();
        scan.Next()) {
     StoredUtterance stored;
-    if (!DecodeUtterance(scan.value(), &stored)) return Corrupt("utterance");
-    Utterance u{keys::IdText(scan.rest()), stored.conversation_id, stored.user_id, stored.content,
+    if (scan.rest().size() != 16 || !DecodeUtterance(scan.value(), &stored)) {
+      return Corrupt("utterance");
+    }
+    Written w{stored.created_at, {}};
+    std::memcpy(w.id.data(), scan.rest().data(), 16);
+    order.push_back(w);
+  }
+  std::sort(order.begin(), order.end());
+  std::string key(1, keys::kUtterance), value;
+  for (const Written& w : order) {
+    key.replace(1, std::string::npos, reinterpret_cast<const char*>(w.id.data()), w.id.size());
+    bool found = false;
+    if (Status s = get(key, &value, &found); !s.ok()) return s;
+    StoredUtterance stored;
+    if (!found || !DecodeUtterance(value, &stored)) return Corrupt("utterance");
+    Utterance u{keys::IdText(key.substr(1)), stored.conversation_id, stored.user_id, stored.content,
                 stored.created_at, {}};
     if (Status s = ReadUtteranceErrors(
             stored, [](std::string_view) -> const ErrorRecord* { return nullptr; }, &u.errors, get);

@@ -115,6 +115,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const Options& options) {
     return s;
   }
   if (Status s = store->Migrate(); !s.ok()) return s;
+  if (Status s = store->RefuseUnfinishedCopy(); !s.ok()) return s;
   if (Status s = store->RecomputeDecayIfNeeded(); !s.ok()) return s;
   for (int i = 0; i < options.read_connections; ++i) {
     auto r = Db::Open(options.path, Role::kReader);
@@ -512,37 +513,44 @@ void SqliteStore::Return(std::unique_ptr<Db> db) {
   pool_cv_.notify_one();
 }
 
-Status SqliteStore::ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* deltas) {
-  {
-    // The checkpointer may hold the gate for a RESTART checkpoint (tens of
-    // ms); wait for it rather than for the write lock (docs/checkpoint.md).
-    // And a WAL twice the hard limit long makes the writer wait for the
-    // checkpointer's round to end: one starved of CPU could otherwise let the
-    // WAL grow without bound.
-    std::unique_lock lock(wal_mu_);
-    const uint64_t round = ckpt_rounds_;
-    const bool too_long = wal_frames_ >= 2 * hard_pages();
-    if (too_long && !wake_) {
-      wake_ = true;
-      wal_cv_.notify_one();
+class SqliteStore::WriteTurn {
+ public:
+  // The checkpointer may hold the gate for a RESTART checkpoint (tens of
+  // ms); wait for it rather than for the write lock (docs/checkpoint.md).
+  // And a WAL twice the hard limit long makes the writer wait for the
+  // checkpointer's round to end: one starved of CPU could otherwise let the
+  // WAL grow without bound.
+  explicit WriteTurn(SqliteStore* s) : s_(s) {
+    std::unique_lock lock(s->wal_mu_);
+    const uint64_t round = s->ckpt_rounds_;
+    const bool too_long = s->wal_frames_ >= 2 * s->hard_pages();
+    if (too_long && !s->wake_) {
+      s->wake_ = true;
+      s->wal_cv_.notify_one();
     }
-    auto held = [&] { return gate_closed_ || (too_long && ckpt_rounds_ == round); };
+    auto held = [&] { return s->gate_closed_ || (too_long && s->ckpt_rounds_ == round); };
     if (held()) {
-      if (too_long) backstop_waits_.fetch_add(1, std::memory_order_relaxed);
-      gate_cv_.wait_for(lock, options_.backstop_wait, [&] { return !held() || stop_; });
+      if (too_long) s->backstop_waits_.fetch_add(1, std::memory_order_relaxed);
+      s->gate_cv_.wait_for(lock, s->options_.backstop_wait, [&] { return !held() || s->stop_; });
     }
-    in_txn_ = true;
+    s->in_txn_ = true;
   }
-  struct Leave {
-    SqliteStore* s;
-    ~Leave() {
-      {
-        std::lock_guard lock(s->wal_mu_);
-        s->in_txn_ = false;
-      }
-      s->gate_cv_.notify_all();
+  ~WriteTurn() {
+    {
+      std::lock_guard lock(s_->wal_mu_);
+      s_->in_txn_ = false;
     }
-  } leave{this};
+    s_->gate_cv_.notify_all();
+  }
+  WriteTurn(const WriteTurn&) = delete;
+  WriteTurn& operator=(const WriteTurn&) = delete;
+
+ private:
+  SqliteStore* s_;
+};
+
+Status SqliteStore::ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* deltas) {
+  WriteTurn turn(this);
   DeltaSet batch(options_.half_life);
   Status s = writer_->Exec("BEGIN IMMEDIATE");
   for (size_t i = 0; s.ok() && i < ops.size(); ++i) s = Apply(ops[i], &batch);
@@ -1037,8 +1045,8 @@ Status SqliteStore::Ping() {
 }
 
 // One read transaction (Reader) holds the snapshot for the whole export.
-// Utterances come with their errors from one join in utterance id order,
-// which SQLite walks through the errors_utterance index without a sort.
+// Utterances come with their errors from one join, sorted in the order they
+// were written (Store::Export says why).
 Status SqliteStore::Export(size_t page, const ExportSink& sink) {
   Reader db(this);
   // A statement left stepping (the sink stopped the export) would keep the
@@ -1077,7 +1085,7 @@ Status SqliteStore::Export(size_t page, const ExportSink& sink) {
       " u.request_hash, e.error_id, e.category, e.subcategory, e.subcategory_id, e.code,"
       " e.span_start, e.span_end, e.original, e.correction, e.explanation, e.created_at"
       " FROM utterances u LEFT JOIN errors e ON e.utterance_id = u.utterance_id"
-      " ORDER BY u.utterance_id, e.error_id");
+      " ORDER BY u.created_at, u.utterance_id, e.error_id");
   Utterance u;
   uint64_t hash = 0;
   while ((rc = utts->Step()) == SQLITE_ROW) {
@@ -1123,6 +1131,70 @@ Status SqliteStore::Export(size_t page, const ExportSink& sink) {
   }
   if (rc != SQLITE_DONE) return db->Error(rc, "export attempts");
   return out.Finish();
+}
+
+// ---------------------------------------------------------------- bulk load
+//
+// A copy (store/copy.h) into an empty store: each secondary index would take
+// an entry per row at a random page, a page written to the WAL per entry once
+// the index outgrows the cache. Built at the end from one sort, each is
+// written once (docs/copy.md). Meanwhile their definitions wait in the meta
+// table under "deferred_index:<name>", so a copy that stops half-way leaves a
+// store that says so when opened.
+
+namespace {
+
+constexpr const char* kDeferred = "substr(key, 1, 15) = 'deferred_index:'";
+
+// The statement's first column, every row.
+Status Column(Db* db, const std::string& sql, std::vector<std::string>* out) {
+  Stmt* st = db->Prepare(sql.c_str());
+  if (st == nullptr) return db->Error(SQLITE_ERROR, "prepare");
+  int rc;
+  while ((rc = st->Step()) == SQLITE_ROW) out->push_back(st->Text(0));
+  st->Reset();
+  return rc == SQLITE_DONE ? Status::Ok() : db->Error(rc, "read");
+}
+
+}  // namespace
+
+Status SqliteStore::BeginBulkLoad() {
+  WriteTurn turn(this);
+  Status s = writer_->Exec(
+      "BEGIN IMMEDIATE; INSERT INTO meta(key, value) SELECT 'deferred_index:' || name, sql"
+      " FROM sqlite_master WHERE type = 'index' AND sql LIKE 'CREATE INDEX %'");
+  std::vector<std::string> names;
+  if (s.ok()) s = Column(writer_.get(), fmt::format("SELECT substr(key, 16) FROM meta WHERE {}", kDeferred), &names);
+  for (size_t i = 0; s.ok() && i < names.size(); ++i) s = writer_->Exec("DROP INDEX " + names[i]);
+  if (s.ok()) s = writer_->Exec("COMMIT");
+  if (!s.ok()) writer_->Exec("ROLLBACK");
+  return s;
+}
+
+Status SqliteStore::EndBulkLoad() {
+  WriteTurn turn(this);
+  Status s = writer_->Exec("BEGIN IMMEDIATE");
+  std::vector<std::string> indexes;
+  if (s.ok()) s = Column(writer_.get(), fmt::format("SELECT value FROM meta WHERE {}", kDeferred), &indexes);
+  for (size_t i = 0; s.ok() && i < indexes.size(); ++i) s = writer_->Exec(indexes[i]);
+  if (s.ok()) s = writer_->Exec(fmt::format("DELETE FROM meta WHERE {}", kDeferred));
+  if (s.ok()) s = writer_->Exec("COMMIT");
+  if (!s.ok()) writer_->Exec("ROLLBACK");
+  return s;
+}
+
+Status SqliteStore::RefuseUnfinishedCopy() {
+  std::vector<std::string> n;
+  if (Status s = Column(writer_.get(), fmt::format("SELECT count(*) FROM meta WHERE {}", kDeferred), &n);
+      !s.ok()) {
+    return s;
+  }
+  if (!n.empty() && n[0] != "0") {
+    return Status::InvalidArgument(
+        options_.path + " holds a copy that did not finish (errata copy stopped before it built"
+        " the indexes): delete it and copy again");
+  }
+  return Status::Ok();
 }
 
 }  // namespace errata

@@ -79,6 +79,12 @@ class SqliteStore : public Store {
                                              Micros until) override;
   Status Export(size_t page, const ExportSink& sink) override;
   Status Ping() override;
+  // A copy into this store drops its secondary indexes and builds them again
+  // at the end, each from one sort, instead of inserting an entry at a
+  // random page for every row (docs/copy.md). Their definitions wait in the
+  // meta table meanwhile; Open refuses a store that still has them.
+  Status BeginBulkLoad() override;
+  Status EndBulkLoad() override;
 
  private:
   explicit SqliteStore(Options options) : options_(std::move(options)) {}
@@ -89,6 +95,10 @@ class SqliteStore : public Store {
   void Return(std::unique_ptr<sqlite::Db> db);
 
   Status Migrate();
+  Status RefuseUnfinishedCopy();
+  // The writer's turn for one transaction: waits while the checkpointer holds
+  // the gate (or the WAL is past the backstop), and lets it know when done.
+  class WriteTurn;
   Status RecomputeDecayIfNeeded();
   Status Apply(WriteOp* op, DeltaSet* deltas);
   Status CreateUser(WriteOp* op);
@@ -132,7 +142,7 @@ class SqliteStore : public Store {
   bool wake_ = false;        // the hook asks for a checkpoint
   bool stop_ = false;
   bool gate_closed_ = false; // the writer must not begin a transaction
-  bool in_txn_ = false;      // the writer is inside ApplyBatch's transaction
+  bool in_txn_ = false;      // the writer is inside a transaction (WriteTurn)
   uint64_t ckpt_rounds_ = 0; // checkpoint rounds the checkpointer has finished
   std::atomic<uint64_t> checkpoints_{0};
   std::atomic<uint64_t> rewinds_{0};

@@ -436,5 +436,72 @@ TEST(SqliteSearchPlanTest, SearchQueriesUseTheirIndexes) {
   EXPECT_EQ(plan(sqlite::kNewestUsers), "SCAN users USING INDEX users_created\n");
 }
 
+// The name and definition of every index in the database at `path`, and
+// the meta keys that hold deferred ones.
+std::vector<std::string> IndexesAndDeferred(const std::string& path) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  std::unique_ptr<sqlite3, decltype(&sqlite3_close)> close(db, &sqlite3_close);
+  std::vector<std::string> out;
+  for (const char* sql : {"SELECT name || ': ' || ifnull(sql, '') FROM sqlite_master"
+                          " WHERE type = 'index' ORDER BY name",
+                          "SELECT key FROM meta WHERE key LIKE 'deferred%' ORDER BY key"}) {
+    sqlite3_stmt* st = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql, -1, &st, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      out.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+    }
+    sqlite3_finalize(st);
+  }
+  return out;
+}
+
+// A copy into SQLite builds the secondary indexes at its end (docs/copy.md):
+// between BeginBulkLoad and EndBulkLoad they are gone (their definitions
+// wait in meta) and writes still apply; after, every index is back exactly
+// as the schema made it, with the rows written meanwhile, and the meta table
+// is as before.
+TEST_F(SqliteCheckpointTest, ABulkLoadBuildsTheSameIndexesAtItsEnd) {
+  auto store = Open(Opts(1 << 20, 0));
+  ASSERT_NE(store, nullptr);
+  store.reset();
+  const std::vector<std::string> fresh = IndexesAndDeferred(db_path());
+  ASSERT_GE(fresh.size(), 7u);
+  store = Open(Opts(1 << 20, 0));
+  ASSERT_TRUE(store->BeginBulkLoad().ok());
+  Utterance u;
+  std::vector<WriteOp> ops = LearnerOps(2, &u);
+  Commit(store.get(), ops);
+  const std::vector<std::string> during = IndexesAndDeferred(db_path());
+  EXPECT_EQ(std::count_if(during.begin(), during.end(),
+                          [](const std::string& s) { return s.starts_with("deferred_index:"); }),
+            7);
+  EXPECT_EQ(std::count_if(during.begin(), during.end(),
+                          [](const std::string& s) { return s.starts_with("sqlite_autoindex_"); }),
+            static_cast<long>(during.size()) - 7);
+  ASSERT_TRUE(store->EndBulkLoad().ok());
+  EXPECT_EQ(IndexesAndDeferred(db_path()), fresh);
+  auto profile = store->LoadProfile(u.user_id);
+  ASSERT_TRUE(profile.ok()) << profile.status().ToString();
+  EXPECT_EQ(profile->examples.size(), 2u);  // read through errors_user_time
+  auto conv = store->GetConversation(u.conversation_id);
+  ASSERT_TRUE(conv.ok()) << conv.status().ToString();
+  EXPECT_EQ(conv->utterances.size(), 1u);  // through utterances_conversation
+}
+
+// A store whose copy stopped before EndBulkLoad holds part of a copy, without
+// its indexes: it refuses to open, and says what to do.
+TEST_F(SqliteCheckpointTest, AStoreWithAnUnfinishedBulkLoadRefusesToOpen) {
+  auto store = Open(Opts(1 << 20, 0));
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->BeginBulkLoad().ok());
+  store.reset();
+  auto again = SqliteStore::Open(Opts(1 << 20, 0));
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(again.status().message().find("did not finish"), std::string::npos)
+      << again.status().message();
+}
+
 }  // namespace
 }  // namespace errata
