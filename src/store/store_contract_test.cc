@@ -500,6 +500,8 @@ class StoreContractTest : public ::testing::Test {
   }
 
   Store* store() { return store_.get(); }
+  const fs::path& dir() const { return dir_; }
+  void CloseStore() { store_.reset(); }
 
   // PostgreSQL's count of batches that took `path` (RenderMetrics).
   int64_t PostgresBatches(const std::string& path) {
@@ -1974,6 +1976,30 @@ TYPED_TEST(StoreContractTest, ACopyAnswersEveryReadAsTheSource) {
 
 // A copy goes only into an empty store: into one that holds a learner it
 // writes nothing and says why.
+// A copy that stopped between its first batch and its last (BeginBulkLoad
+// without EndBulkLoad) leaves a store that refuses to open, saying why; one
+// that ended opens and answers every read.
+TYPED_TEST(StoreContractTest, AStoreWhoseCopyDidNotFinishRefusesToOpen) {
+  ASSERT_TRUE(this->store()->BeginBulkLoad().ok());
+  const Learner ann = this->AddLearner("Ann", std::nullopt, kT0);
+  this->Say(ann, kT0 + kMinute, MakeErrors({"articles"}, kT0 + kMinute));
+  ASSERT_TRUE(this->store()->EndBulkLoad().ok());
+  ASSERT_NO_FATAL_FAILURE(this->Reopen(kHalfLife));
+  EXPECT_EQ(this->Load(ann.user_id).points.size(), 1u);
+  auto by_name = this->store()->SearchCandidates("an", 0);
+  ASSERT_TRUE(by_name.ok()) << by_name.status().ToString();
+  EXPECT_EQ(by_name->size(), 1u);
+
+  ASSERT_TRUE(this->store()->BeginBulkLoad().ok());
+  this->AddLearner("Bob", std::nullopt, kT0);
+  this->CloseStore();
+  auto again = TypeParam::Open(this->dir(), kHalfLife);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(again.status().message().find("did not finish"), std::string::npos)
+      << again.status().message();
+}
+
 // An export hands utterances over in the order they were written (time,
 // then id), whatever order their ids sort in: a copy's target then appends
 // errors (UUIDv7 ids) at the end of its tables (docs/copy.md).

@@ -324,6 +324,25 @@ bool OpLevel(const Status& s) {
 
 }  // namespace
 
+// A copy's bulk load (BeginBulkLoad, EndBulkLoad): the secondary indexes'
+// definitions wait in meta under "deferred_index:<name>".
+constexpr const char* kUnfinishedCopy =
+    "SELECT count(*) FROM meta WHERE starts_with(key, 'deferred_index:')";
+constexpr const char* kDeferIndexes =
+    "DO $$ DECLARE r record; BEGIN"
+    " FOR r IN SELECT indexname, indexdef FROM pg_indexes"
+    "  WHERE schemaname = current_schema() AND indexdef LIKE 'CREATE INDEX %' LOOP"
+    "  INSERT INTO meta(key, value) VALUES('deferred_index:' || r.indexname, r.indexdef);"
+    "  EXECUTE format('DROP INDEX %I', r.indexname);"
+    " END LOOP; END $$";
+constexpr const char* kBuildIndexes =
+    "SET LOCAL maintenance_work_mem = '256MB';"
+    " DO $$ DECLARE r record; BEGIN"
+    " FOR r IN SELECT value FROM meta WHERE starts_with(key, 'deferred_index:') LOOP"
+    "  EXECUTE r.value;"
+    " END LOOP;"
+    " DELETE FROM meta WHERE starts_with(key, 'deferred_index:'); END $$";
+
 // RAII: a pooled read connection for the length of one call, reset first if
 // an earlier call found it broken.
 class PostgresStore::Reader {
@@ -350,6 +369,12 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const std::string& ur
   store->writer_ = std::move(*w);
   store->NoteWriterServer();
   if (Status s = store->Migrate(); !s.ok()) return s;
+  if (auto r = store->writer_->Exec(kUnfinishedCopy); !r.ok() || r->Int(0, 0) > 0) {
+    return r.ok() ? Status::InvalidArgument(
+                        "the database holds a copy that did not finish (errata copy stopped"
+                        " before it built the indexes): empty it and copy again")
+                  : r.status();
+  }
   if (Status s = store->RecomputeDecayIfNeeded(); !s.ok()) return s;
   for (int i = 0; i < std::max(pool_size, 1); ++i) {
     auto r = Conn::Connect(url, kReaderSetup);
@@ -1160,6 +1185,21 @@ Status PostgresStore::Export(size_t page, const ExportSink& sink) {
   if (s = flush_learner(); !s.ok()) return s;
   if (auto r = c->Exec("COMMIT"); !r.ok()) return r.status();
   return out.Finish();
+}
+
+Status PostgresStore::BeginBulkLoad() { return BulkLoadStep(kDeferIndexes); }
+
+Status PostgresStore::EndBulkLoad() { return BulkLoadStep(kBuildIndexes); }
+
+// One of the bulk load's steps, in a transaction of its own under the
+// migrations' lock.
+Status PostgresStore::BulkLoadStep(const char* sql) {
+  Conn* c = writer_.get();
+  Status s = c->EnsureUsable();
+  if (s.ok() && c->InTransaction()) s = c->Exec("ROLLBACK").status();
+  if (s.ok()) s = c->Exec(std::string("BEGIN; ") + kLockSql + "; " + sql + "; COMMIT").status();
+  if (!s.ok() && !c->broken() && c->InTransaction()) c->Exec("ROLLBACK");
+  return s;
 }
 
 }  // namespace errata

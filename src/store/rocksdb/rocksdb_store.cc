@@ -926,6 +926,7 @@ Result<std::unique_ptr<RocksdbStore>> RocksdbStore::Open(const Options& options)
   if (!s.ok()) return Fail(s, "open");
   store->db_.reset(raw);
   if (Status st = store->UpgradeKeyFormatIfNeeded(); !st.ok()) return st;
+  if (Status st = store->RefuseUnfinishedCopy(); !st.ok()) return st;
   if (Status st = store->RecomputeDecayIfNeeded(); !st.ok()) return st;
   return store;
 }
@@ -1503,6 +1504,35 @@ Status RocksdbStore::Export(size_t page, const ExportSink& sink) {
   if (!it->status().ok()) return Fail(it->status(), "export");
   if (!learner->status().ok()) return Fail(learner->status(), "export");
   return out.Finish();
+}
+
+// A copy into this store marks it from its first batch to its last, so that
+// a copy that stopped half-way is never served (docs/copy.md). RocksDB has no
+// secondary index to defer: its inserts are sorted by its compactions.
+constexpr const char* kCopyUnfinished = "copy_unfinished";
+
+Status RocksdbStore::BeginBulkLoad() {
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  rocksdb::Status s = db_->Put(wo, keys::Meta(kCopyUnfinished), "1");
+  return s.ok() ? Status::Ok() : Fail(s, "mark the copy");
+}
+
+Status RocksdbStore::EndBulkLoad() {
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  rocksdb::Status s = db_->Delete(wo, keys::Meta(kCopyUnfinished));
+  return s.ok() ? Status::Ok() : Fail(s, "unmark the copy");
+}
+
+Status RocksdbStore::RefuseUnfinishedCopy() {
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::Meta(kCopyUnfinished), &v);
+  if (s.IsNotFound()) return Status::Ok();
+  if (!s.ok()) return Fail(s, "read meta");
+  return Status::InvalidArgument(options_.path +
+                                 " holds a copy that did not finish (errata copy stopped before"
+                                 " its end): delete it and copy again");
 }
 
 }  // namespace errata

@@ -66,6 +66,10 @@ class RocksdbStore : public Store {
                                              Micros until) override;
   Status Export(size_t page, const ExportSink& sink) override;
   Status Ping() override;
+  // Mark the store as holding an unfinished copy, and unmark it; Open
+  // refuses a marked store.
+  Status BeginBulkLoad() override;
+  Status EndBulkLoad() override;
 
   // The database itself, for tests that write what an older build wrote.
   rocksdb::DB* TEST_db() { return db_.get(); }
@@ -77,6 +81,7 @@ class RocksdbStore : public Store {
 
   Status UpgradeKeyFormatIfNeeded();
   Status RecomputeDecayIfNeeded();
+  Status RefuseUnfinishedCopy();
 
   Options options_;
   std::unique_ptr<rocksdb::DB> db_;
