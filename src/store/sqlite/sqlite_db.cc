@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <mutex>
 #include <thread>
 
@@ -245,7 +246,10 @@ Status Db::Exec(std::string_view sql) {
 
 Stmt* Db::Prepare(const char* sql) {
   auto it = stmts_.find(sql);
-  if (it != stmts_.end()) return &it->second->Reset();
+  if (it != stmts_.end()) {
+    if (std::strcmp(it->second->Sql(), sql) == 0) return &it->second->Reset();
+    stmts_.erase(it);  // a string that was not a literal, gone; another in its place
+  }
   sqlite3_stmt* s = nullptr;
   if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK) {
     return nullptr;

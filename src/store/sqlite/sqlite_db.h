@@ -42,6 +42,8 @@ class Stmt {
   Stmt& operator=(const Stmt&) = delete;
 
   Stmt& Reset();
+  // The SQL text it was prepared from.
+  const char* Sql() const { return sqlite3_sql(s_); }
   Stmt& Bind(int i, std::string_view v);
   Stmt& Bind(int i, const std::string& v) { return Bind(i, std::string_view(v)); }
   Stmt& Bind(int i, const char* v) { return Bind(i, std::string_view(v)); }
@@ -103,8 +105,10 @@ class Db {
 
   Status Exec(std::string_view sql);
   // The cached prepared statement for `sql`, reset; nullptr on a prepare error
-  // (see LastError()). `sql` must be a string literal: the cache is keyed by
-  // its address, so a lookup costs no allocation.
+  // (see LastError()). Give it a string literal: the cache is keyed by its
+  // address, so a lookup costs no allocation and one compare of the text.
+  // Another string may come back at an address a different statement was
+  // cached under; the compare sees that and prepares it again.
   Stmt* Prepare(const char* sql);
   std::string LastError() const { return sqlite3_errmsg(db_); }
   // Maps an SQLite result code to a Status (busy, full, I/O -> Unavailable).

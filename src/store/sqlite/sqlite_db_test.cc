@@ -1,9 +1,11 @@
 // Db's process-wide set-up (the SIGBUS report for the readers' mapped pages,
-// the writer's settings) and Stmt's binding of ids.
+// the writer's settings), Stmt's binding of ids and the statement cache.
 #include "store/sqlite/sqlite_db.h"
 
 #include <gtest/gtest.h>
+
 #include <cstdlib>
+#include <cstring>
 #include <signal.h>
 #include <sqlite3.h>
 
@@ -53,6 +55,27 @@ TEST(SqliteDbDeathTest, WriterSkipsSecureDeleteAndMemoryAccounting) {
         std::_Exit(used == 0 ? 0 : 5);
       },
       ::testing::ExitedWithCode(0), "");
+}
+
+// The statement cache is keyed by the text's address. A text that is not a
+// literal may be freed and another written at the same address: Prepare then
+// answers the new text's statement, not the cached one.
+TEST(SqliteStmtTest, ANewTextAtACachedAddressGetsItsOwnStatement) {
+  testutil::TempDir dir("sqlite-stmt");
+  auto db = Db::Open((dir.path() / "t.db").string(), Role::kWriter);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  char text[32] = "SELECT 1";
+  Stmt* one = (*db)->Prepare(text);
+  ASSERT_NE(one, nullptr);
+  ASSERT_EQ(one->Step(), SQLITE_ROW);
+  EXPECT_EQ(one->Int(0), 1);
+  one->Reset();
+  std::strcpy(text, "SELECT 2");
+  Stmt* two = (*db)->Prepare(text);
+  ASSERT_NE(two, nullptr);
+  ASSERT_EQ(two->Step(), SQLITE_ROW);
+  EXPECT_EQ(two->Int(0), 2);
+  two->Reset();
 }
 
 // An id binds as the UUID's 16 bytes, by copy (BindId) or by reference

@@ -1144,12 +1144,20 @@ Status SqliteStore::Export(size_t page, const ExportSink& sink) {
 
 namespace {
 
-constexpr const char* kDeferred = "substr(key, 1, 15) = 'deferred_index:'";
+// Literals: Db::Prepare caches statements by their text's address.
+constexpr const char* kDeferredNames =
+    "SELECT substr(key, 16) FROM meta WHERE substr(key, 1, 15) = 'deferred_index:'";
+constexpr const char* kDeferredDefinitions =
+    "SELECT value FROM meta WHERE substr(key, 1, 15) = 'deferred_index:'";
+constexpr const char* kDeferredCount =
+    "SELECT count(*) FROM meta WHERE substr(key, 1, 15) = 'deferred_index:'";
+constexpr const char* kForgetDeferred =
+    "DELETE FROM meta WHERE substr(key, 1, 15) = 'deferred_index:'";
 
-// The statement's first column, every row.
-Status Column(Db* db, const std::string& sql, std::vector<std::string>* out) {
-  Stmt* st = db->Prepare(sql.c_str());
-  if (st == nullptr) return db->Error(SQLITE_ERROR, "prepare");
+// The first column of every row of `sql`, one of the literals above.
+Status Column(Db* db, const char* sql, std::vector<std::string>* out) {
+  Stmt* st = db->Prepare(sql);
+  if (st == nullptr) return PrepareError(db, sql);
   int rc;
   while ((rc = st->Step()) == SQLITE_ROW) out->push_back(st->Text(0));
   st->Reset();
@@ -1164,7 +1172,7 @@ Status SqliteStore::BeginBulkLoad() {
       "BEGIN IMMEDIATE; INSERT INTO meta(key, value) SELECT 'deferred_index:' || name, sql"
       " FROM sqlite_master WHERE type = 'index' AND sql LIKE 'CREATE INDEX %'");
   std::vector<std::string> names;
-  if (s.ok()) s = Column(writer_.get(), fmt::format("SELECT substr(key, 16) FROM meta WHERE {}", kDeferred), &names);
+  if (s.ok()) s = Column(writer_.get(), kDeferredNames, &names);
   for (size_t i = 0; s.ok() && i < names.size(); ++i) s = writer_->Exec("DROP INDEX " + names[i]);
   if (s.ok()) s = writer_->Exec("COMMIT");
   if (!s.ok()) writer_->Exec("ROLLBACK");
@@ -1175,9 +1183,9 @@ Status SqliteStore::EndBulkLoad() {
   WriteTurn turn(this);
   Status s = writer_->Exec("BEGIN IMMEDIATE");
   std::vector<std::string> indexes;
-  if (s.ok()) s = Column(writer_.get(), fmt::format("SELECT value FROM meta WHERE {}", kDeferred), &indexes);
+  if (s.ok()) s = Column(writer_.get(), kDeferredDefinitions, &indexes);
   for (size_t i = 0; s.ok() && i < indexes.size(); ++i) s = writer_->Exec(indexes[i]);
-  if (s.ok()) s = writer_->Exec(fmt::format("DELETE FROM meta WHERE {}", kDeferred));
+  if (s.ok()) s = writer_->Exec(kForgetDeferred);
   if (s.ok()) s = writer_->Exec("COMMIT");
   if (!s.ok()) writer_->Exec("ROLLBACK");
   return s;
@@ -1185,10 +1193,7 @@ Status SqliteStore::EndBulkLoad() {
 
 Status SqliteStore::RefuseUnfinishedCopy() {
   std::vector<std::string> n;
-  if (Status s = Column(writer_.get(), fmt::format("SELECT count(*) FROM meta WHERE {}", kDeferred), &n);
-      !s.ok()) {
-    return s;
-  }
+  if (Status s = Column(writer_.get(), kDeferredCount, &n); !s.ok()) return s;
   if (!n.empty() && n[0] != "0") {
     return Status::InvalidArgument(
         options_.path + " holds a copy that did not finish (errata copy stopped before it built"
