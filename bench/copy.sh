@@ -33,11 +33,11 @@ if [[ "$COPIES" == *postgres* && -z "${PG_URL:-}" ]]; then
 fi
 PG_DB=errata_copy_bench_$$
 pg_target() { echo "${PG_URL%/*}/$PG_DB"; }
-pg_admin() { psql -q -X "$PG_URL" -c "$1" >/dev/null; }
+pg_admin() { PGOPTIONS="-c client_min_messages=warning" psql -q -X "$PG_URL" -c "$1" >/dev/null; }
 
 serve "$A" "$PORT" "$WORK/src" "$WORK/server.log"
 t0=$(date +%s.%N)
-load "$PORT" "$USERS" "$ERRORS" "$WORK/ids.tsv"
+load "$PORT" "$USERS" "$ERRORS" "$WORK/ids.tsv" 2>"$WORK/load.err" || { cat "$WORK/load.err" >&2; exit 1; }
 echo "load over HTTP into SQLite: $USERS learners, $ERRORS errors in $(echo "$(date +%s.%N) - $t0" | bc) s"
 unserve
 "$A" copy --no-progress --from "sqlite:$WORK/src/errata.db" --to "rocksdb:$WORK/src-rocksdb" >/dev/null

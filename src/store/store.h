@@ -174,9 +174,9 @@ class Store {
   // written (created_at, then utterance id), then each learner's attempts,
   // the last attempt at each point carrying the point's memory state
   // (memory_given). A sink's failure stops the export and is returned.
-  // Write order because errors ids are UUIDv7: in that order a target's
+  // Write order because error ids are UUIDv7: in that order a target's
   // errors table (keyed by error id) grows at its end instead of at random
-  // pages, which made a copy into SQLite 1.5x faster (docs/copy.md).
+  // pages (docs/copy.md, "Order and indexes").
   virtual Status Export(size_t page, const ExportSink& sink) = 0;
   // A copy into this store (store/copy.h) calls BeginBulkLoad before its
   // first batch, on an empty store, and EndBulkLoad after its last, before
