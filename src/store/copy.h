@@ -33,8 +33,9 @@ struct CopyOptions {
 };
 
 // InvalidArgument, with nothing written, when `to` holds any record. On any
-// other failure the target keeps the batches applied before it: empty it
-// and copy again.
+// other failure the target keeps the batches applied before it and stays
+// marked (Store::BeginBulkLoad): it refuses to open until it is deleted or
+// emptied and copied again.
 Status CopyStore(Store* from, Store* to, const CopyOptions& options, CopyCounts* counts);
 
 // Whether the store holds no record at all.

@@ -185,6 +185,12 @@ class Store {
   // then) and refuse to open if EndBulkLoad never came. Nothing by default.
   virtual Status BeginBulkLoad() { return Status::Ok(); }
   virtual Status EndBulkLoad() { return Status::Ok(); }
+  // What Open says of a store whose copy never reached EndBulkLoad.
+  static Status UnfinishedCopy(const std::string& store) {
+    return Status::InvalidArgument(store +
+                                   " holds a copy that did not finish (errata copy stopped before"
+                                   " its end): delete it, or empty it, and copy again");
+  }
   // Appends the store's own gauges and counters to /metrics (Prometheus text
   // format): SQLite's WAL and checkpoints, RocksDB's compactions. None by default.
   virtual void RenderMetrics(std::string* out) const { (void)out; }

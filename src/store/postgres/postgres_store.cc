@@ -370,10 +370,7 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const std::string& ur
   store->NoteWriterServer();
   if (Status s = store->Migrate(); !s.ok()) return s;
   if (auto r = store->writer_->Exec(kUnfinishedCopy); !r.ok() || r->Int(0, 0) > 0) {
-    return r.ok() ? Status::InvalidArgument(
-                        "the database holds a copy that did not finish (errata copy stopped"
-                        " before it built the indexes): empty it and copy again")
-                  : r.status();
+    return r.ok() ? UnfinishedCopy(store->Describe()) : r.status();
   }
   if (Status s = store->RecomputeDecayIfNeeded(); !s.ok()) return s;
   for (int i = 0; i < std::max(pool_size, 1); ++i) {

@@ -1409,8 +1409,9 @@ Status RocksdbStore::Ping() {
 
 // One snapshot for the whole export. Users and conversations are each one
 // scan of their tag; utterances are sorted by time, then read by their keys,
-// and an utterance's errors by theirs (it names them). Then a second walk over the users reads each learner's
-// attempts and memory states under `L [user_id]`.
+// and an utterance's errors by theirs (it names them). Then a second walk
+// over the users reads each learner's attempts and memory states under
+// `L [user_id]`.
 Status RocksdbStore::Export(size_t page, const ExportSink& sink) {
   NoPerfCounts();
   rocksdb::ManagedSnapshot snap(db_.get());
@@ -1530,9 +1531,7 @@ Status RocksdbStore::RefuseUnfinishedCopy() {
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::Meta(kCopyUnfinished), &v);
   if (s.IsNotFound()) return Status::Ok();
   if (!s.ok()) return Fail(s, "read meta");
-  return Status::InvalidArgument(options_.path +
-                                 " holds a copy that did not finish (errata copy stopped before"
-                                 " its end): delete it and copy again");
+  return UnfinishedCopy(Describe());
 }
 
 }  // namespace errata

@@ -1149,8 +1149,6 @@ constexpr const char* kDeferredNames =
     "SELECT substr(key, 16) FROM meta WHERE substr(key, 1, 15) = 'deferred_index:'";
 constexpr const char* kDeferredDefinitions =
     "SELECT value FROM meta WHERE substr(key, 1, 15) = 'deferred_index:'";
-constexpr const char* kDeferredCount =
-    "SELECT count(*) FROM meta WHERE substr(key, 1, 15) = 'deferred_index:'";
 constexpr const char* kForgetDeferred =
     "DELETE FROM meta WHERE substr(key, 1, 15) = 'deferred_index:'";
 
@@ -1192,14 +1190,9 @@ Status SqliteStore::EndBulkLoad() {
 }
 
 Status SqliteStore::RefuseUnfinishedCopy() {
-  std::vector<std::string> n;
-  if (Status s = Column(writer_.get(), kDeferredCount, &n); !s.ok()) return s;
-  if (!n.empty() && n[0] != "0") {
-    return Status::InvalidArgument(
-        options_.path + " holds a copy that did not finish (errata copy stopped before it built"
-        " the indexes): delete it and copy again");
-  }
-  return Status::Ok();
+  std::vector<std::string> deferred;
+  if (Status s = Column(writer_.get(), kDeferredNames, &deferred); !s.ok()) return s;
+  return deferred.empty() ? Status::Ok() : UnfinishedCopy(Describe());
 }
 
 }  // namespace errata
