@@ -94,7 +94,12 @@ Status CopyStore(Store* from, Store* to, const CopyOptions& options, CopyCounts*
   if (!*empty) {
     return Status::InvalidArgument(to->Describe() + " already holds records: copy into an empty store");
   }
+  // The mark is on disk before the first batch: a copy that stops later
+  // always leaves a store that says so.
   if (Status s = to->BeginBulkLoad(); !s.ok()) return s;
+  if (to->DeferredSync()) {
+    if (Status s = to->SyncCommitted(); !s.ok()) return s;
+  }
   constexpr size_t kAhead = 2;
   std::mutex mu;
   std::condition_variable cv;
