@@ -1,6 +1,7 @@
 // errata: the learner-error service. `errata serve` runs the HTTP API;
 // `errata import m2 FILE` loads an annotated learner corpus; `errata copy`
-// moves every record from one store to another.
+// moves every record from one store to another, and `errata compare` says
+// whether two stores hold the same records.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -10,6 +11,7 @@
 #include <system_error>
 
 #include "api/handlers.h"
+#include "app/compare.h"
 #include "app/copy.h"
 #include "app/import.h"
 #include "app/serve.h"
@@ -97,6 +99,17 @@ void AddCopy(CLI::App& app, errata::app::CopyOptions& o) {
   copy->add_option("--batch", o.batch, "Records per transaction in the target")->capture_default_str();
   copy->add_option("--half-life-days", o.half_life_days, "Half-life of the recency weighting, days (as serve)")->capture_default_str();
   copy->add_flag("!--no-progress", o.progress, "Do not print progress");
+  copy->add_flag("--verify", o.verify, "After the copy, compare the two stores record by record (as errata compare)");
+}
+
+void AddCompare(CLI::App& app, errata::app::CompareOptions& o) {
+  CLI::App* compare = app.add_subcommand(
+      "compare", "Whether two stores hold the same records, and which differ (docs/copy.md)");
+  o.data_dir = Env("ERRATA_DATA_DIR", "./data");
+  compare->add_option("--from", o.from, "One store, as serve --store takes it (empty: SQLite in --data-dir)");
+  compare->add_option("--to", o.to, "The other store, as serve --store takes it")->required();
+  compare->add_option("--data-dir", o.data_dir, "Directory of an embedded store named without a path (env ERRATA_DATA_DIR)")->capture_default_str();
+  compare->add_flag("!--no-progress", o.progress, "Do not print progress");
 }
 
 }  // namespace
@@ -111,11 +124,14 @@ int main(int argc, char** argv) {
   AddImport(app, import);
   errata::app::CopyOptions copy;
   AddCopy(app, copy);
+  errata::app::CompareOptions compare;
+  AddCompare(app, compare);
   app.add_subcommand("routes", "Print the route table, one \"METHOD PATTERN\" per line");
   CLI11_PARSE(app, argc, argv);
   if (app.got_subcommand("serve")) return errata::app::RunServe(serve);
   if (app.got_subcommand("import")) return errata::app::RunImportM2(import);
   if (app.got_subcommand("copy")) return errata::app::RunCopy(copy);
+  if (app.got_subcommand("compare")) return errata::app::RunCompare(compare);
   if (app.got_subcommand("routes")) {
     errata::api::Services services;  // no handler is called
     for (const std::string& name : errata::api::BuildRouter(services).Names()) std::puts(name.c_str());

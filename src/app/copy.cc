@@ -4,12 +4,12 @@
 #include <cstdio>
 #include <string>
 
+#include "app/compare.h"
 #include "app/open_store.h"
 #include "log/log.h"
 #include "store/copy.h"
 
 namespace errata::app {
-namespace {
 
 void PrintCounts(FILE* f, const CopyCounts& c) {
   std::fprintf(f, "%lld users, %lld conversations, %lld utterances, %lld errors, %lld attempts",
@@ -18,13 +18,9 @@ void PrintCounts(FILE* f, const CopyCounts& c) {
                static_cast<long long>(c.attempts));
 }
 
-}  // namespace
-
 int RunCopy(const CopyOptions& o) {
   log::Setup("warn");
-  if (o.from == o.to ||
-      (!EmbeddedStorePath(o.from, o.data_dir).empty() &&
-       EmbeddedStorePath(o.from, o.data_dir) == EmbeddedStorePath(o.to, o.data_dir))) {
+  if (SameStore(o.from, o.to, o.data_dir)) {
     std::fprintf(stderr, "errata copy: --from and --to name the same store\n");
     return 2;
   }
@@ -33,20 +29,14 @@ int RunCopy(const CopyOptions& o) {
     return 2;
   }
   const Micros half_life = static_cast<Micros>(o.half_life_days * kMicrosPerDay);
-  // A RocksDB directory opens in one process at a time.
-  auto why = [](const Status& s) {
-    std::string m = s.message();
-    if (m.find("/LOCK") != std::string::npos) m += " (is a server running on it? stop it first)";
-    return m;
-  };
   auto from = OpenStore(o.from, o.data_dir, half_life, 1);
   if (!from.ok()) {
-    std::fprintf(stderr, "errata copy: --from: %s\n", why(from.status()).c_str());
+    std::fprintf(stderr, "errata copy: --from: %s\n", OpenFailure(from.status()).c_str());
     return 1;
   }
   auto to = OpenStore(o.to, o.data_dir, half_life, 1);
   if (!to.ok()) {
-    std::fprintf(stderr, "errata copy: --to: %s\n", why(to.status()).c_str());
+    std::fprintf(stderr, "errata copy: --to: %s\n", OpenFailure(to.status()).c_str());
     return 1;
   }
   const auto start = std::chrono::steady_clock::now();
@@ -77,6 +67,8 @@ int RunCopy(const CopyOptions& o) {
   std::printf("copied %s to %s: ", (*from)->Describe().c_str(), (*to)->Describe().c_str());
   PrintCounts(stdout, counts);
   std::printf(" in %.1f s\n", seconds());
+  std::fflush(stdout);
+  if (o.verify) return CompareAndPrint(from->get(), to->get(), o.progress, stdout);
   return 0;
 }
 

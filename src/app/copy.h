@@ -3,7 +3,10 @@
 // `serve --store` takes.
 #pragma once
 
+#include <cstdio>
 #include <string>
+
+#include "store/copy.h"
 
 namespace errata::app {
 
@@ -14,9 +17,14 @@ struct CopyOptions {
   size_t batch = 5000;  // records per target transaction
   double half_life_days = 14;
   bool progress = true;
+  bool verify = false;  // compare the stores after the copy (errata compare)
 };
 
-// Returns the process exit code: 0 copied, 1 failure, 2 bad arguments.
+// Returns the process exit code: 0 copied (and, with verify, the same
+// records in both), 1 failure, 2 bad arguments.
 int RunCopy(const CopyOptions& options);
+
+// "N users, N conversations, N utterances, N errors, N attempts".
+void PrintCounts(FILE* f, const CopyCounts& counts);
 
 }  // namespace errata::app

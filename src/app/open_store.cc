@@ -33,6 +33,18 @@ std::string EmbeddedStorePath(const std::string& url, const std::string& data_di
   return "";
 }
 
+bool SameStore(const std::string& a, const std::string& b, const std::string& data_dir) {
+  return a == b ||
+         (!EmbeddedStorePath(a, data_dir).empty() &&
+          EmbeddedStorePath(a, data_dir) == EmbeddedStorePath(b, data_dir));
+}
+
+std::string OpenFailure(const Status& s) {
+  std::string m = s.message();
+  if (m.find("/LOCK") != std::string::npos) m += " (is a server running on it? stop it first)";
+  return m;
+}
+
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url, const std::string& data_dir,
                                          Micros half_life, int readers) {
   if (url.starts_with("postgres://") || url.starts_with("postgresql://")) {

@@ -17,4 +17,11 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& url, const std::stri
 // opens for these arguments; empty for PostgreSQL or an unsupported URL.
 std::string EmbeddedStorePath(const std::string& url, const std::string& data_dir);
 
+// Whether two command-line stores are one (errata copy and compare refuse).
+bool SameStore(const std::string& a, const std::string& b, const std::string& data_dir);
+
+// Why OpenStore failed, for a command line: a RocksDB directory opens in one
+// process at a time, and its lock error then says so.
+std::string OpenFailure(const Status& s);
+
 }  // namespace errata::app

@@ -12,20 +12,19 @@
 #include "core/delta_set.h"
 
 namespace errata {
-namespace {
 
-const char* KindName(WriteOp::Kind k) {
-  switch (k) {
+const char* RecordKind(const WriteOp& op) {
+  switch (op.kind) {
     case WriteOp::Kind::kCreateUser: return "user";
     case WriteOp::Kind::kCreateConversation: return "conversation";
-    case WriteOp::Kind::kAddUtterance: return "utterance";
-    case WriteOp::Kind::kAddErrors: return "errors";
+    case WriteOp::Kind::kAddUtterance:
+    case WriteOp::Kind::kAddErrors: return "utterance";
     case WriteOp::Kind::kRecordAttempt: return "attempt";
   }
   return "record";
 }
 
-const std::string& IdOf(const WriteOp& op) {
+const std::string& RecordId(const WriteOp& op) {
   switch (op.kind) {
     case WriteOp::Kind::kCreateUser: return op.user.user_id;
     case WriteOp::Kind::kCreateConversation: return op.conversation.conversation_id;
@@ -34,7 +33,7 @@ const std::string& IdOf(const WriteOp& op) {
   }
 }
 
-void Count(const WriteOp& op, CopyCounts* c) {
+void CountRecord(const WriteOp& op, CopyCounts* c) {
   switch (op.kind) {
     case WriteOp::Kind::kCreateUser: ++c->users; break;
     case WriteOp::Kind::kCreateConversation: ++c->conversations; break;
@@ -46,6 +45,8 @@ void Count(const WriteOp& op, CopyCounts* c) {
     case WriteOp::Kind::kRecordAttempt: ++c->attempts; break;
   }
 }
+
+namespace {
 
 // A sink's way to stop an export early: not an error.
 constexpr const char* kStop = "errata copy: stop";
@@ -74,10 +75,10 @@ Status ApplyPage(Store* to, std::vector<WriteOp>& page, CopyCounts* counts) {
   for (const WriteOp& op : page) {
     if (!op.status.ok() || op.replayed) {
       return Status::InvalidArgument(fmt::format(
-          "the {} {} could not be copied: {}", KindName(op.kind), IdOf(op),
+          "the {} {} could not be copied: {}", RecordKind(op), RecordId(op),
           op.replayed ? "the target already holds it" : op.status.message()));
     }
-    Count(op, counts);
+    CountRecord(op, counts);
   }
   return Status::Ok();
 }

@@ -41,4 +41,10 @@ Status CopyStore(Store* from, Store* to, const CopyOptions& options, CopyCounts*
 // Whether the store holds no record at all.
 Result<bool> StoreIsEmpty(Store* store);
 
+// An exported op's record, for messages: its kind ("user", "conversation",
+// "utterance", "attempt") and its id; and its place in the counts.
+const char* RecordKind(const WriteOp& op);
+const std::string& RecordId(const WriteOp& op);
+void CountRecord(const WriteOp& op, CopyCounts* counts);
+
 }  // namespace errata

@@ -28,6 +28,7 @@
 #include "core/mastery.h"
 #include "core/profile.h"
 #include "metrics/metrics_test_util.h"
+#include "store/compare.h"
 #include "store/copy.h"
 #include "store/fault_store.h"
 #include "store/postgres/pg_conn.h"
@@ -1971,6 +1972,76 @@ TYPED_TEST(StoreContractTest, ACopyAnswersEveryReadAsTheSource) {
     EXPECT_EQ(ShowAll(again[0].utterance.errors), ShowAll(w.replayable.errors));
     EXPECT_EQ(again[1].status.code(), Status::Code::kConflict) << again[1].status.ToString();
     ExpectStatus(again[2].status, Status::Code::kConflict, "Email already registered");
+  });
+}
+
+// A copy compares equal to its source on every kind of store, whatever
+// order each lists its records in; a record written to one side afterwards
+// is named, as only in that store or as different in both.
+TYPED_TEST(StoreContractTest, ACopyComparesEqualToItsSourceAndADifferenceIsNamed) {
+  const World w = Populate(this);
+  std::vector<WriteOp> attempts{
+      AttemptOp(w.bob.user_id, "ex-6", "articles", true, kT0 + 9 * kMicrosPerDay),
+      AttemptOp(w.ann.user_id, "ex-7", "verb_tense", false, kT0 + 11 * kMicrosPerDay)};
+  this->Apply(attempts);
+
+  ForEachTarget([&]<typename Target>() {
+    SCOPED_TRACE(Target::kName);
+    CopyTarget<Target> target;
+    ASSERT_NE(target.store, nullptr);
+    CopyCounts counts;
+    ASSERT_TRUE(CopyStore(this->store(), target.store.get(), CopyOptions{}, &counts).ok());
+
+    CompareOptions options;
+    options.page = 2;
+    CompareReport report;
+    Status s = CompareStores(this->store(), target.store.get(), options, &report);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_TRUE(report.same());
+    EXPECT_EQ(report.groups_differing, 0);
+    EXPECT_TRUE(report.differences.empty());
+    EXPECT_EQ(report.from.users, 3);
+    EXPECT_EQ(report.from.errors, counts.errors);
+    EXPECT_EQ(report.to.attempts, counts.attempts);
+    EXPECT_EQ(report.to.utterances, report.from.utterances);
+
+    // The copy gets a learner and one more error on an utterance it has.
+    const User zoe{NewUuidV7(kT0), "Zoe", std::nullopt, kT0};
+    std::vector<WriteOp> more{
+        UserOp(zoe),
+        ErrorsOp(w.replayable.utterance_id, w.replayable.conversation_id, w.replayable.user_id,
+                 MakeErrors({"articles"}, kT0 + 20 * kMicrosPerDay))};
+    std::vector<WriteOp*> ptrs{&more[0], &more[1]};
+    DeltaSet deltas(kHalfLife);
+    ASSERT_TRUE(target.store->ApplyBatch(ptrs, &deltas).ok());
+    ExpectOk(more[0]);
+    ExpectOk(more[1]);
+    if (target.store->DeferredSync()) ASSERT_TRUE(target.store->SyncCommitted().ok());
+
+    s = CompareStores(this->store(), target.store.get(), options, &report);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_FALSE(report.same());
+    EXPECT_EQ(report.groups_differing, 2);
+    EXPECT_EQ(report.groups_examined, 2);
+    EXPECT_EQ(report.to.users, report.from.users + 1);
+    EXPECT_EQ(report.to.errors, report.from.errors + 1);
+    ASSERT_EQ(report.differences.size(), 2u);
+    EXPECT_EQ(report.differences[0].kind, "user");
+    EXPECT_EQ(report.differences[0].id, zoe.user_id);
+    EXPECT_EQ(report.differences[0].where, RecordDifference::Where::kOnlyInTo);
+    EXPECT_EQ(report.differences[1].kind, "utterance");
+    EXPECT_EQ(report.differences[1].id, w.replayable.utterance_id);
+    EXPECT_EQ(report.differences[1].where, RecordDifference::Where::kBothDiffer);
+
+    // The other way round, examining one group only.
+    options.examine_groups = 1;
+    s = CompareStores(target.store.get(), this->store(), options, &report);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(report.groups_differing, 2);
+    EXPECT_EQ(report.groups_examined, 1);
+    ASSERT_EQ(report.differences.size(), 1u);
+    EXPECT_EQ(report.differences[0].id, zoe.user_id);
+    EXPECT_EQ(report.differences[0].where, RecordDifference::Where::kOnlyInFrom);
   });
 }
 

@@ -8,6 +8,10 @@ conversations, top points (counts, recency score, mastery at a fixed time),
 timelines, practice, search. A replayed utterance is still a replay there, a
 taken email still taken. A second copy into a store that now holds records
 must refuse and change nothing.
+
+`errata copy --verify` and `errata compare` say the copy holds the source's
+records; once the source takes a learner and an error more, compare names
+those two records and exits 1.
 """
 
 import json
@@ -44,9 +48,19 @@ def close(a, b):
     return a == b
 
 
+SAME = re.compile(r"same records in (?P<from>\S+) and (?P<to>\S+): (?P<users>\d+) users, "
+                  r"(?P<conversations>\d+) conversations, (?P<utterances>\d+) utterances, "
+                  r"(?P<errors>\d+) errors, (?P<attempts>\d+) attempts \(compared in [0-9.]+ s\)")
+
+
 def run_copy(*args):
     return subprocess.run([BIN, "copy", "--no-progress", *args], capture_output=True, text=True,
                           timeout=300)
+
+
+def run_compare(*args):
+    return subprocess.run([BIN, "compare", "--no-progress", *args], capture_output=True,
+                          text=True, timeout=300)
 
 
 class StoreServer(Server):
@@ -129,7 +143,8 @@ class CopyTest(unittest.TestCase):
                201, "POST /v1/utterances")
         return {"users": [ann["user_id"], bob, carl],
                 "conversations": [conv, bob_conv, carl_conv],
-                "ann_email": ann["email"], "replayable": replayable}
+                "ann_email": ann["email"], "replayable": replayable,
+                "bob": (bob, bob_conv, bob_utt)}
 
     def reads(self, c, w):
         """Every read about the learners, as (path, status, body)."""
@@ -169,8 +184,9 @@ class CopyTest(unittest.TestCase):
         for target in (f"sqlite:{os.path.join(self.tmp, 'copy.db')}",
                        f"rocksdb:{os.path.join(self.tmp, 'copy-rocksdb')}"):
             with self.subTest(target=target):
-                proc = run_copy("--from", source, "--to", target, "--batch", "7")
-                self.assertEqual(proc.returncode, 0, proc.stderr)
+                proc = run_copy("--from", source, "--to", target, "--batch", "7", "--verify")
+                self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+                self.assertRegex(proc.stdout, SAME)
                 m = SUMMARY.search(proc.stdout)
                 self.assertIsNotNone(m, proc.stdout)
                 counts = {k: int(m.group(k))
@@ -199,6 +215,44 @@ class CopyTest(unittest.TestCase):
                 again = run_copy("--from", source, "--to", target)
                 self.assertEqual(again.returncode, 1, again.stdout)
                 self.assertIn("already holds records", again.stderr)
+                # The replay and the refused email above wrote nothing.
+                proc = run_compare("--from", source, "--to", target)
+                self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+                m = SAME.search(proc.stdout)
+                self.assertIsNotNone(m, proc.stdout)
+                self.assertEqual({k: int(m.group(k)) for k in want}, want)
+
+    def test_compare_names_what_the_source_took_after_the_copy(self):
+        c = self.source.client()
+        w = self.write_learners(c)
+        self.source.stop()
+        target = f"sqlite:{os.path.join(self.tmp, 'copy.db')}"
+        proc = run_copy("--from", self.source_store, "--to", target)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        # The source serves again (its copy was taken while it was stopped)
+        # and takes a learner and one more error on an utterance it had.
+        self.source.start()
+        c = self.source.client()
+        zoe = v1_user(c, username="Zoe Late", email=unique_email("zoe.late"))
+        expect(simulate(c, w["bob"], [("Grammar", "Articles")]), 200,
+               "POST /simulate-and-generate")
+        self.source.stop()
+
+        proc = run_compare("--from", self.source_store, "--to", target)
+        self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
+        self.assertIn("the stores differ", proc.stdout)
+        self.assertRegex(proc.stdout, r"--from \S+: 4 users, 3 conversations, 10 utterances, "
+                                      r"17 errors, 3 attempts")
+        self.assertRegex(proc.stdout, r"--to   \S+: 3 users, 3 conversations, 10 utterances, "
+                                      r"16 errors, 3 attempts")
+        differences = re.findall(r"^  (user|conversation|utterance|attempt) (\S+): (.+)$",
+                                 proc.stdout, re.M)
+        self.assertEqual(differences, [("user", zoe["user_id"], "only in --from"),
+                                       ("utterance", w["bob"][2], "differs")])
+        # Either way round.
+        proc = run_compare("--from", target, "--to", self.source_store)
+        self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
+        self.assertIn(f"  user {zoe['user_id']}: only in --to", proc.stdout)
 
     def test_bad_arguments(self):
         self.source.stop()
@@ -212,6 +266,15 @@ class CopyTest(unittest.TestCase):
         proc = run_copy("--from", "mysql://x", "--to", f"sqlite:{os.path.join(self.tmp, 'b.db')}")
         self.assertEqual(proc.returncode, 1, proc.stderr)
         self.assertIn("--from", proc.stderr)
+        proc = run_compare("--from", db, "--to", db)
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn("same store", proc.stderr)
+        # A store that is not there is not made by comparing with it.
+        missing = os.path.join(self.tmp, "missing.db")
+        proc = run_compare("--from", db, "--to", f"sqlite:{missing}")
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn("no such store", proc.stderr)
+        self.assertFalse(os.path.exists(missing))
 
     def test_a_rocksdb_store_in_use_is_named(self):
         self.source.stop()
