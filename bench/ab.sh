@@ -10,8 +10,10 @@
 # (scripts/redis-start.sh), emptied each round.
 #   WORKLOADS="W0 W4a W4b W0" ROUNDS=3 bench/ab.sh BIN_A BIN_B   # the reads
 # Env: USERS (default 50000), ERRORS (default 3 per learner), DURATION
-# (default 5), ROUNDS (default 2), WORKLOADS (any of W0 W1 W2 W3 W4a W4b, in
-# order, repeats allowed; W3 reports errors/s answered within the run), WARMUP (seconds of W4a before the workloads,
+# (default 5), ROUNDS (default 2), WORKLOADS (any of W0 W1 W2 W3 W4a W4b W8,
+# in order, repeats allowed; W3 reports errors/s answered within the run; W8
+# is W2 with a share W8_SHARE, default 0.2, of attempts: bench/w8_practice.lua),
+# WARMUP (seconds of W4a before the workloads,
 # default 0), REUSE=1 (load once, in the first round, and start every later
 # server on that data dir: for reads on a large dataset, e.g. W6's
 #   REUSE=1 USERS=100000 ERRORS=2000000 WARMUP=10 DURATION=10 \
@@ -71,6 +73,7 @@ round() {
       W3) set -- W3 w3_bulk.lua 1000 2 ;;
       W4a) set -- W4a w4_read.lua generate 1.0 ;;
       W4b) set -- W4b w4_read.lua exercises 1.0 ;;
+      W8) set -- W8 w8_practice.lua "${W8_SHARE:-0.2}" ;;
       *) echo "unknown workload $name" >&2; exit 2 ;;
     esac
     local name=$1 script=$2

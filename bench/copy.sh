@@ -12,7 +12,8 @@
 # sqlite-postgres postgres-rocksdb; default all), PG_URL (a server's URL:
 # the copies into PostgreSQL use a new database on it; without it, a
 # PostgreSQL of its own is started on loopback, fsync on, and stopped).
-# The load itself uses the first binary.
+# VERIFY=1: after each copy, also time `errata compare` of the two stores
+# (it must find the same records). The load itself uses the first binary.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 A=${1:?usage: $0 BIN [BIN_B]}
@@ -49,6 +50,12 @@ timed() {
   cpu=$(/usr/bin/time -f "%U s user, %S s system, %O x 512 B written" "$1" copy --no-progress \
         --from "$3" --to "$4" 2>&1 >/dev/null | tail -1)
   printf '%-12s %-18s %8.1f s  (%s)\n' "$(basename "$1")" "$2" "$(echo "$(date +%s.%N) - $t0" | bc)" "$cpu"
+  [[ -n "${VERIFY:-}" ]] || return 0
+  t0=$(date +%s.%N)
+  cpu=$(/usr/bin/time -f "%U s user, %S s system, %M KiB peak RSS" "$1" compare --no-progress \
+        --from "$3" --to "$4" 2>&1 >"$WORK/compare.out" | tail -1) || {
+    cat "$WORK/compare.out" >&2; echo "compare failed: $cpu" >&2; exit 1; }
+  printf '%-12s %-18s %8.1f s  (%s)\n' "$(basename "$1")" "compare $2" "$(echo "$(date +%s.%N) - $t0" | bc)" "$cpu"
 }
 
 for round in $(seq "$ROUNDS"); do

@@ -1376,6 +1376,65 @@ TYPED_TEST(StoreContractTest, AttemptSeesErrorsCommittedBeforeItsBatch) {
   EXPECT_EQ(p.Find("verb_tense")->last_seen, kT0 + 3 * kHour);
 }
 
+// A batch's attempts see the learners its earlier ops create, not those a
+// later op creates, and build on each other point by point, between other
+// kinds of ops, whatever path the store takes (PostgreSQL: its batched one,
+// ApplyTogether).
+TYPED_TEST(StoreContractTest, AttemptsSeeTheLearnersEarlierInTheirBatchAndEachOther) {
+  constexpr bool kPostgres = std::is_same_v<TypeParam, PostgresKind>;
+  const Learner a = this->AddLearner("a", std::nullopt, kT0);
+  this->Say(a, kT0 + kHour, MakeErrors({"verb_tense", "articles"}, kT0 + kHour));
+  const MemoryState v1 = AfterAttempt(WithLapses(MemoryState{}, kT0 + kHour), true, kT0 + 2 * kHour);
+  ExpectOk(this->ApplyOne(AttemptOp(a.user_id, "ex-1", "verb_tense", true, kT0 + 2 * kHour)));
+
+  const User zed{NewUuidV7(kT0), "zed", std::nullopt, kT0};
+  const std::string ghost = NewUuidV7(kT0);
+  const Utterance u = MakeUtterance(a, "more", kT0 + 3 * kHour,
+                                    MakeErrors({"verb_tense"}, kT0 + 3 * kHour));
+  std::vector<WriteOp> ops{
+      AttemptOp(zed.user_id, "ex-2", "articles", true, kT0 + 3 * kHour),   // zed comes later
+      AttemptOp(a.user_id, "ex-3", "verb_tense", false, kT0 + 4 * kHour),  // practised before
+      UserOp(zed),
+      UtteranceOp(u),
+      AttemptOp(zed.user_id, "ex-4", "articles", true, kT0 + 5 * kHour),
+      AttemptOp(a.user_id, "ex-5", "articles", true, kT0 + 6 * kHour),     // a first attempt
+      AttemptOp(ghost, "ex-6", "articles", true, kT0 + 6 * kHour),
+      AttemptOp(a.user_id, "ex-7", "verb_tense", true, kT0 + 7 * kHour),   // builds on ex-3
+      AttemptOp(zed.user_id, "ex-8", "articles", false, kT0 + 8 * kHour)}; // builds on ex-4
+  const int64_t together = kPostgres ? this->PostgresBatches("together") : 0;
+  this->Apply(ops);
+  if (kPostgres) EXPECT_EQ(this->PostgresBatches("together"), together + 1);
+  ExpectStatus(ops[0].status, Status::Code::kNotFound, "User not found");
+  ExpectStatus(ops[6].status, Status::Code::kNotFound, "User not found");
+  for (int i : {1, 2, 3, 4, 5, 7, 8}) {
+    SCOPED_TRACE(i);
+    ExpectOk(ops[i]);
+  }
+  // The batch's own error (u) is not a lapse yet: counts are written at its end.
+  const MemoryState v2 = AfterAttempt(WithLapses(v1, kT0 + kHour), false, kT0 + 4 * kHour);
+  const MemoryState v3 = AfterAttempt(WithLapses(v2, kT0 + kHour), true, kT0 + 7 * kHour);
+  const MemoryState a1 = AfterAttempt(WithLapses(MemoryState{}, kT0 + kHour), true, kT0 + 6 * kHour);
+  const MemoryState z1 = AfterAttempt(WithLapses(MemoryState{}, 0), true, kT0 + 5 * kHour);
+  const MemoryState z2 = AfterAttempt(WithLapses(z1, 0), false, kT0 + 8 * kHour);
+  EXPECT_EQ(Show(ops[1].memory), Show(v2));
+  EXPECT_EQ(Show(ops[7].memory), Show(v3));
+  EXPECT_EQ(Show(ops[5].memory), Show(a1));
+  EXPECT_EQ(Show(ops[4].memory), Show(z1));
+  EXPECT_EQ(Show(ops[8].memory), Show(z2));
+
+  const Profile p = this->Load(a.user_id);
+  ASSERT_NE(p.Find("verb_tense"), nullptr);
+  ASSERT_NE(p.Find("articles"), nullptr);
+  EXPECT_EQ(Show(p.Find("verb_tense")->memory), Show(v3));
+  EXPECT_EQ(Show(p.Find("articles")->memory), Show(a1));
+  EXPECT_EQ(p.Find("verb_tense")->count, 2);
+  EXPECT_EQ(ShowAll(p.recent_correct),
+            ShowAll(std::vector<RecentCorrect>{{"ex-7", kT0 + 7 * kHour},
+                                               {"ex-5", kT0 + 6 * kHour},
+                                               {"ex-1", kT0 + 2 * kHour}}));
+  EXPECT_EQ(ShowProfile(this->Load(ghost)), ShowProfile(Profile{}));
+}
+
 // ---------------------------------------------------------------- windows
 
 // ProfileBetween counts only the learner's errors with created_at in

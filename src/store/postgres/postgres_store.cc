@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
@@ -191,6 +192,35 @@ const Query kInsertAttempt{
     " difficulty=excluded.difficulty, last_review=excluded.last_review,"
     " reviews=excluded.reviews, lapses=excluded.lapses, last_correct=excluded.last_correct,"
     " last_lapse=excluded.last_lapse"};
+
+// A batch's attempts (ApplyAttemptsTogether): for each distinct point, in
+// sorted order so that two nodes lock mastery rows in one order, its last
+// conversation error and its mastery row, locked as kAttemptLookup does.
+const Query kAttemptsLookup{
+    "attempts_lookup",
+    "SELECT (SELECT last_seen FROM error_frequencies f WHERE f.user_id=k.u AND f.subcategory_id=k.s),"
+    " m.stability_days, m.difficulty, m.last_review, m.reviews, m.lapses, m.last_correct,"
+    " m.last_lapse FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(u, s, n)"
+    " LEFT JOIN LATERAL (SELECT * FROM mastery WHERE user_id=k.u AND subcategory_id=k.s"
+    " FOR UPDATE) m ON true ORDER BY k.n"};
+// The attempts ($1..$7), the new states of points practised before ($8..$16:
+// their rows are locked) and those of points practised for the first time
+// ($17..$25: inserted, and a row another node inserted meanwhile is a unique
+// violation, which sends the batch op by op), in one statement.
+const Query kInsertAttempts{
+    "insert_attempts",
+    "WITH a AS (INSERT INTO attempts(attempt_id, user_id, exercise_id, subcategory_id, correct,"
+    " answer, answered_at) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
+    " $5::int[], $6::text[], $7::bigint[])),"
+    " up AS (UPDATE mastery m SET stability_days=v.st, difficulty=v.d, last_review=v.lr,"
+    " reviews=v.r, lapses=v.l, last_correct=v.lc, last_lapse=v.ll"
+    " FROM unnest($8::text[], $9::text[], $10::float8[], $11::float8[], $12::bigint[],"
+    " $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[]) AS v(u, s, st, d, lr, r, l, lc, ll)"
+    " WHERE m.user_id=v.u AND m.subcategory_id=v.s)"
+    " INSERT INTO mastery(user_id, subcategory_id, stability_days, difficulty, last_review,"
+    " reviews, lapses, last_correct, last_lapse)"
+    " SELECT * FROM unnest($17::text[], $18::text[], $19::float8[], $20::float8[], $21::bigint[],"
+    " $22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[])"};
 
 // Reads.
 const Query kSearchByPrefix{
@@ -446,11 +476,11 @@ void PostgresStore::Return(std::unique_ptr<Conn> c) {
   pool_cv_.notify_one();
 }
 
-// A batch of utterances and errors (the common writes) goes the batched way
-// first (ApplyTogether): a handful of statements for the whole batch. When
-// that meets anything but the plain case (a replay, a race with another
-// node, a value PostgreSQL rejects), it is rolled back and the batch goes
-// op by op, each under a savepoint (ApplyInSavepoint), as every other batch.
+// A batch goes the batched way first (ApplyTogether): a handful of
+// statements for the whole batch, attempts included. When that meets
+// anything but the plain case (a replay, a race with another node, a value
+// PostgreSQL rejects), it is rolled back and the batch goes op by op, each
+// under a savepoint (ApplyInSavepoint).
 Status PostgresStore::ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* deltas) {
   DeltaSet batch(half_life_);
   Status s = writer_->EnsureUsable();
@@ -488,21 +518,19 @@ bool PostgresStore::Batchable(const std::vector<WriteOp*>& ops) {
     if (op->kind == WriteOp::Kind::kAddUtterance) {
       // The same utterance twice: the second is a replay or a conflict.
       if (!utterances.insert(op->utterance.utterance_id).second) return false;
-    } else if (op->kind == WriteOp::Kind::kRecordAttempt) {
-      return false;  // its memory state builds on the stored one, row by row
     }
   }
   return true;
 }
 
-// The batched path, for batches of users, conversations, utterances and
-// errors (every op but attempts): BEGIN, one lookup for every op's checks,
-// the checks in memory (seeing what the batch's earlier ops add, as the
-// op-by-op path sees their rows), then one insert per table for the whole
-// batch. *done is false when the batch needs the op-by-op path after all: a
-// user, conversation or utterance id already taken (a replay or a
-// conflicting reuse), or a statement that failed for an
-// op's sake (a race with another node, a value PostgreSQL rejects); the
+// The batched path, for any batch whose utterance ids are distinct: BEGIN,
+// one lookup for every op's checks, the checks in memory (seeing what the
+// batch's earlier ops add, as the op-by-op path sees their rows), then one
+// insert per table for the whole batch, and the attempts last
+// (ApplyAttemptsTogether). *done is false when the batch needs the op-by-op
+// path after all: a user, conversation or utterance id already taken (a
+// replay or a conflicting reuse), or a statement that failed for an op's
+// sake (a race with another node, a value PostgreSQL rejects); the
 // transaction is then still open, for the caller to roll back. A failure of
 // the batch (the connection, the disk) is returned.
 Status PostgresStore::ApplyTogether(const std::vector<WriteOp*>& ops, DeltaSet* deltas,
@@ -525,6 +553,12 @@ Status PostgresStore::ApplyTogether(const std::vector<WriteOp*>& ops, DeltaSet* 
         lookup_utterance.AddNull();
         lookup_conversation.Add(op->conversation.conversation_id);
         lookup_user.Add(op->conversation.user_id);
+        lookup_email.AddNull();
+        break;
+      case WriteOp::Kind::kRecordAttempt:
+        lookup_utterance.AddNull();
+        lookup_conversation.AddNull();
+        lookup_user.Add(op->attempt.user_id);
         lookup_email.AddNull();
         break;
       default:
@@ -557,6 +591,7 @@ Status PostgresStore::ApplyTogether(const std::vector<WriteOp*>& ops, DeltaSet* 
   ErrorColumns errors;
   ArrayParam error_utterance, error_conversation, error_user;
   size_t error_count = 0;
+  std::vector<WriteOp*> attempts;
   for (size_t i = 0; i < ops.size(); ++i) {
     WriteOp* op = ops[i];
     const int row = static_cast<int>(i);
@@ -564,6 +599,15 @@ Status PostgresStore::ApplyTogether(const std::vector<WriteOp*>& ops, DeltaSet* 
     op->replayed = false;
     op->created_user = false;
     Utterance& u = op->utterance;
+    if (op->kind == WriteOp::Kind::kRecordAttempt) {
+      // Its learner exists, or an earlier op of the batch makes them (as op by op).
+      if (!found->Bool(row, 5) && !new_users.contains(op->attempt.user_id)) {
+        op->status = Status::NotFound("User not found");
+      } else {
+        attempts.push_back(op);
+      }
+      continue;
+    }
     if (op->kind == WriteOp::Kind::kCreateUser) {
       const User& nu = op->user;
       // A taken id (a replay or a conflict), here or earlier in the batch: op by op.
@@ -695,6 +739,82 @@ Status PostgresStore::ApplyTogether(const std::vector<WriteOp*>& ops, DeltaSet* 
     Status st = run(kInsertUtterancesAndErrors, std::move(p), &ok);
     if (!st.ok() || !ok) return st;
   }
+  if (!attempts.empty()) return ApplyAttemptsTogether(attempts, done);
+  *done = true;
+  return Status::Ok();
+}
+
+// The batch's attempts, after its other ops (which they cannot see but for
+// new learners: the errors' counts are upserted at the batch's end on both
+// paths): one lookup of every point they practise, the memory states worked
+// out in batch order (a second attempt at a point builds on the first), and
+// one statement for the attempts and the points' states. *done as for
+// ApplyTogether: false after an op-level failure (a taken attempt id, a
+// first state another node inserted meanwhile).
+Status PostgresStore::ApplyAttemptsTogether(const std::vector<WriteOp*>& attempts, bool* done) {
+  struct Point {
+    Micros last_error = 0;
+    bool practised = false;  // a mastery row exists (and is locked)
+    MemoryState memory;
+  };
+  std::map<std::pair<std::string_view, std::string_view>, Point> points;
+  for (const WriteOp* op : attempts) points[{op->attempt.user_id, op->attempt.subcategory_id}];
+  ArrayParam key_user, key_point;
+  for (const auto& [key, point] : points) {
+    key_user.Add(key.first);
+    key_point.Add(key.second);
+  }
+  auto found = writer_->Exec(kAttemptsLookup, Params().Add(key_user.Take()).Add(key_point.Take()));
+  if (!found.ok()) return OpLevel(found.status()) ? Status::Ok() : found.status();
+  if (found->size() != static_cast<int>(points.size())) {
+    return Status::Internal("attempts lookup: one row per point expected");
+  }
+  int row = 0;
+  for (auto& [key, point] : points) {
+    point.last_error = found->IsNull(row, 0) ? 0 : found->Int(row, 0);
+    point.practised = !found->IsNull(row, 1);
+    if (point.practised) point.memory = ReadMemory(*found, row, 1);
+    ++row;
+  }
+  ArrayParam id, user, exercise, point_id, correct, answer, at;
+  for (WriteOp* op : attempts) {
+    const Attempt& a = op->attempt;
+    Point& p = points[{a.user_id, a.subcategory_id}];
+    if (!op->memory_given) {
+      op->memory = AfterAttempt(WithLapses(p.memory, p.last_error), a.correct, a.answered_at);
+    }
+    p.memory = op->memory;
+    id.Add(a.attempt_id);
+    user.Add(a.user_id);
+    exercise.Add(a.exercise_id);
+    point_id.Add(a.subcategory_id);
+    correct.Add(static_cast<int64_t>(a.correct));
+    answer.Add(a.answer);
+    at.Add(a.answered_at);
+  }
+  Params params;
+  for (ArrayParam* c : {&id, &user, &exercise, &point_id, &correct, &answer, &at}) {
+    params.Add(c->Take());
+  }
+  for (const bool practised : {true, false}) {  // updated, then inserted
+    ArrayParam cols[9];
+    for (const auto& [key, p] : points) {
+      if (p.practised != practised) continue;
+      const MemoryState& m = p.memory;
+      cols[0].Add(key.first);
+      cols[1].Add(key.second);
+      cols[2].Add(m.stability_days);
+      cols[3].Add(m.difficulty);
+      cols[4].Add(m.last_review);
+      cols[5].Add(m.reviews);
+      cols[6].Add(m.lapses);
+      cols[7].Add(m.last_correct);
+      cols[8].Add(m.last_lapse);
+    }
+    for (ArrayParam& c : cols) params.Add(c.Take());
+  }
+  auto r = writer_->Exec(kInsertAttempts, params);
+  if (!r.ok()) return OpLevel(r.status()) ? Status::Ok() : r.status();
   *done = true;
   return Status::Ok();
 }

@@ -65,6 +65,7 @@ class PostgresStore : public Store {
   Status RecomputeDecayIfNeeded();
   static bool Batchable(const std::vector<WriteOp*>& ops);
   Status ApplyTogether(const std::vector<WriteOp*>& ops, DeltaSet* deltas, bool* done);
+  Status ApplyAttemptsTogether(const std::vector<WriteOp*>& attempts, bool* done);
   Status ApplyInSavepoint(WriteOp* op, DeltaSet* deltas, bool first);
   Status Apply(WriteOp* op, DeltaSet* deltas);
   Status CreateUser(WriteOp* op);
