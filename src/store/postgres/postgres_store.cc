@@ -1181,8 +1181,8 @@ void PostgresStore::NoteWriterServer() {
 void PostgresStore::RenderMetrics(std::string* out) const {
   *out +=
       "# HELP errata_postgres_batches_total Write batches committed, by how: together (a few"
-      " statements for all the ops), fallback (utterances and errors that met a replay, a race"
-      " or a rejected value, then went op by op), op_by_op (batches of other writes).\n"
+      " statements for all the ops), fallback (met a replay, a race or a rejected value, then"
+      " went op by op), op_by_op (an utterance id twice in the batch).\n"
       "# TYPE errata_postgres_batches_total counter\n";
   for (const auto& [path, n] : {std::pair{"together", &batches_together_},
                                 std::pair{"fallback", &batches_fallback_},
