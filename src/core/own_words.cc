@@ -28,10 +28,15 @@ bool IsWordChar(char c) {
 }
 
 std::string Replace(const std::string& s, Placed p, const std::string& with) {
-  std::string mid = with;
-  if (p.start == p.end && !with.empty()) {  // an insertion: make it a word of its own
-    if (p.start > 0 && IsWordChar(s[p.start - 1]) && IsWordChar(with.front())) mid.insert(0, " ");
-    if (p.end < s.size() && IsWordChar(s[p.end]) && IsWordChar(with.back())) mid.push_back(' ');
+  // An insertion is made a word of its own.
+  const bool insertion = p.start == p.end && !with.empty();
+  std::string mid;
+  if (insertion && p.start > 0 && IsWordChar(s[p.start - 1]) && IsWordChar(with.front())) {
+    mid.push_back(' ');
+  }
+  mid += with;
+  if (insertion && p.end < s.size() && IsWordChar(s[p.end]) && IsWordChar(with.back())) {
+    mid.push_back(' ');
   }
   std::string out = s.substr(0, p.start) + mid + s.substr(p.end);
   // Tidy the double space a deletion or insertion leaves.

@@ -1012,7 +1012,9 @@ TYPED_TEST(StoreContractTest, UtterancesAndErrorsOfOneBatchSeeEachOther) {
                "user_id does not own the conversation", "user_id");
   ExpectOk(ops[7]);
   for (const WriteOp& op : ops) {
-    if (&op != &ops[0]) EXPECT_FALSE(op.created_user);
+    if (&op != &ops[0]) {
+      EXPECT_FALSE(op.created_user);
+    }
   }
 
   const std::vector<ErrorRecord> x_errors = Concat(Concat(x1.errors, x2.errors), extra);
@@ -1092,7 +1094,9 @@ TYPED_TEST(StoreContractTest, UsersAndConversationsOfOneBatchSeeEachOther) {
   std::vector<WriteOp> again{UserOp(ann_replay, true), ConversationOp(conv_replay, true),
                              UserOp(User{NewUuidV7(kT0 + 7), "dan", std::nullopt, kT0 + 7})};
   this->Apply(again);
-  if (kPostgres) EXPECT_EQ(this->PostgresBatches("fallback"), fallback + 1);
+  if (kPostgres) {
+    EXPECT_EQ(this->PostgresBatches("fallback"), fallback + 1);
+  }
   ExpectOk(again[0], /*replayed=*/true);
   EXPECT_EQ(Show(again[0].user), Show(ann));
   ExpectOk(again[1], /*replayed=*/true);
@@ -1121,7 +1125,9 @@ TYPED_TEST(StoreContractTest, AReplayOrARejectedValueLeavesTheRestOfTheBatch) {
   std::vector<WriteOp> ops{UtteranceOp(v1, true, 1), UtteranceOp(again, true, 7),
                            UtteranceOp(v2, true, 2)};
   DeltaSet deltas = this->Apply(ops);
-  if (kPostgres) EXPECT_EQ(this->PostgresBatches("fallback"), 1);
+  if (kPostgres) {
+    EXPECT_EQ(this->PostgresBatches("fallback"), 1);
+  }
   ExpectOk(ops[0]);
   ExpectOk(ops[1], /*replayed=*/true);
   EXPECT_EQ(ShowAll(ops[1].utterance.errors), ShowAll(r.errors));
@@ -1138,7 +1144,9 @@ TYPED_TEST(StoreContractTest, AReplayOrARejectedValueLeavesTheRestOfTheBatch) {
   const Utterance w2 = MakeUtterance(a, "four", at(7), MakeErrors({"spelling"}, at(7)));
   ops = {UtteranceOp(w1), UtteranceOp(nul), UtteranceOp(w2)};
   deltas = this->Apply(ops);
-  if (kPostgres) EXPECT_EQ(this->PostgresBatches("fallback"), 2);
+  if (kPostgres) {
+    EXPECT_EQ(this->PostgresBatches("fallback"), 2);
+  }
   ExpectOk(ops[0]);
   if (kPostgres) {
     ExpectStatus(ops[1].status, Status::Code::kInvalidArgument,
@@ -1403,7 +1411,9 @@ TYPED_TEST(StoreContractTest, AttemptsSeeTheLearnersEarlierInTheirBatchAndEachOt
       AttemptOp(zed.user_id, "ex-8", "articles", false, kT0 + 8 * kHour)}; // builds on ex-4
   const int64_t together = kPostgres ? this->PostgresBatches("together") : 0;
   this->Apply(ops);
-  if (kPostgres) EXPECT_EQ(this->PostgresBatches("together"), together + 1);
+  if (kPostgres) {
+    EXPECT_EQ(this->PostgresBatches("together"), together + 1);
+  }
   ExpectStatus(ops[0].status, Status::Code::kNotFound, "User not found");
   ExpectStatus(ops[6].status, Status::Code::kNotFound, "User not found");
   for (int i : {1, 2, 3, 4, 5, 7, 8}) {
@@ -2026,7 +2036,9 @@ TYPED_TEST(StoreContractTest, ACopyAnswersEveryReadAsTheSource) {
     std::vector<WriteOp*> ptrs{&again[0], &again[1], &again[2]};
     DeltaSet deltas(kHalfLife);
     ASSERT_TRUE(target.store->ApplyBatch(ptrs, &deltas).ok());
-    if (target.store->DeferredSync()) ASSERT_TRUE(target.store->SyncCommitted().ok());
+    if (target.store->DeferredSync()) {
+      ASSERT_TRUE(target.store->SyncCommitted().ok());
+    }
     ExpectOk(again[0], /*replayed=*/true);
     EXPECT_EQ(ShowAll(again[0].utterance.errors), ShowAll(w.replayable.errors));
     EXPECT_EQ(again[1].status.code(), Status::Code::kConflict) << again[1].status.ToString();
@@ -2075,7 +2087,9 @@ TYPED_TEST(StoreContractTest, ACopyComparesEqualToItsSourceAndADifferenceIsNamed
     ASSERT_TRUE(target.store->ApplyBatch(ptrs, &deltas).ok());
     ExpectOk(more[0]);
     ExpectOk(more[1]);
-    if (target.store->DeferredSync()) ASSERT_TRUE(target.store->SyncCommitted().ok());
+    if (target.store->DeferredSync()) {
+      ASSERT_TRUE(target.store->SyncCommitted().ok());
+    }
 
     s = CompareStores(this->store(), target.store.get(), options, &report);
     ASSERT_TRUE(s.ok()) << s.ToString();
@@ -2178,7 +2192,9 @@ TYPED_TEST(StoreContractTest, ACopyIntoAStoreWithRecordsWritesNothing) {
     std::vector<WriteOp*> ptrs{&op};
     DeltaSet deltas(kHalfLife);
     ASSERT_TRUE(target.store->ApplyBatch(ptrs, &deltas).ok());
-    if (target.store->DeferredSync()) ASSERT_TRUE(target.store->SyncCommitted().ok());
+    if (target.store->DeferredSync()) {
+      ASSERT_TRUE(target.store->SyncCommitted().ok());
+    }
     CopyCounts counts;
     const Status s = CopyStore(this->store(), target.store.get(), CopyOptions{}, &counts);
     EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.ToString();
