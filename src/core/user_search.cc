@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -11,6 +12,10 @@
 
 namespace errata {
 namespace {
+
+bool IsAsciiAlnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
 
 // The rows of Score's dynamic programme, reused from candidate to candidate.
 struct Scratch {
@@ -83,7 +88,17 @@ int LowerQueryScore(std::string_view q, const User& user, Scratch* s) {
   for (std::string_view field : {std::string_view(email), local, std::string_view(name)}) {
     const int score = Score(q, field, s);
     if (score >= 0 && (best < 0 || score < best)) best = score;
-    if (best == 0) break;
+    if (best == 0) return best;
+  }
+  if (best == 1) return best;  // a later word's prefix is a substring: no better
+  // A typo at the start of a later word of the name or the local part.
+  for (std::string_view field : {std::string_view(name), local}) {
+    for (size_t i = 1; i < field.size(); ++i) {
+      if (IsAsciiAlnum(field[i - 1]) || !IsAsciiAlnum(field[i])) continue;
+      const int score = Score(q, field.substr(i), s);
+      if (score >= 2 && (best < 0 || score < best)) best = score;
+      if (best == 2) return best;
+    }
   }
   return best;
 }
@@ -112,6 +127,40 @@ std::vector<User> RankUserMatches(std::string_view query, std::vector<User> cand
   });
   std::vector<User> out;
   for (size_t i = 0; i < scored.size() && i < limit; ++i) out.push_back(std::move(scored[i].second));
+  return out;
+}
+
+std::vector<std::string> NameTrigrams(std::string_view name) {
+  const std::string lower = AsciiLower(name);
+  std::vector<std::string> out;
+  size_t run = 0;  // letters and digits so far in the current word
+  for (size_t i = 0; i < lower.size(); ++i) {
+    run = IsAsciiAlnum(lower[i]) ? run + 1 : 0;
+    if (run >= 3) out.push_back(lower.substr(i - 2, 3));
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::vector<std::string> MostSharedTrigrams(const std::vector<std::vector<std::string>>& holders,
+                                            size_t n) {
+  std::unordered_map<std::string_view, int> shared;
+  for (const auto& list : holders) {
+    for (const std::string& id : list) ++shared[id];
+  }
+  std::vector<std::pair<int, std::string_view>> ranked;
+  ranked.reserve(shared.size());
+  for (const auto& [id, count] : shared) ranked.emplace_back(count, id);
+  const size_t k = std::min(n, ranked.size());
+  auto better = [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  };
+  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(k), ranked.end(),
+                    better);
+  std::vector<std::string> out;
+  out.reserve(k);
+  for (size_t i = 0; i < k; ++i) out.emplace_back(ranked[i].second);
   return out;
 }
 

@@ -2,6 +2,7 @@
 // search box. Pure ranking of candidates the store supplies.
 #pragma once
 
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -12,12 +13,32 @@ namespace errata {
 // How well `query` matches a user: 0 an exact or prefix match of the email,
 // its local part or the username (case-insensitive); 1 a substring; 2 + d
 // for a typo at restricted edit distance d (within the bound for the query's
-// length); -1 no match.
+// length) at the start of one of those fields or of a later word of the
+// username or the local part ("lindqvst" ~ "Margarethe Lindqvist"); -1 no
+// match.
 int UserMatchScore(std::string_view query, const User& user);
 
 // The matching users, best first (then by username), at most `limit`; each
 // user once.
 std::vector<User> RankUserMatches(std::string_view query, std::vector<User> candidates,
                                   size_t limit);
+
+// Typos anywhere in a name (docs/user-search.md, "Trigrams"): each store
+// keeps, for every learner with a name, the name's trigrams, and a search
+// reads the learners holding each of the query's trigrams (up to
+// kTrigramHoldersRead each) and takes the kTrigramCandidates that share
+// the most as candidates.
+inline constexpr size_t kTrigramHoldersRead = 2000;
+inline constexpr size_t kTrigramCandidates = 50;
+
+// The trigrams a name is found by: each run of three characters within a
+// word of the ASCII-lower-case name (words are runs of ASCII letters and
+// digits; any other byte separates them), each once, in byte order.
+std::vector<std::string> NameTrigrams(std::string_view name);
+
+// Given the learners holding each trigram (one list of ids per trigram),
+// the `n` found in the most lists, most first, then by id.
+std::vector<std::string> MostSharedTrigrams(const std::vector<std::vector<std::string>>& holders,
+                                            size_t n);
 
 }  // namespace errata

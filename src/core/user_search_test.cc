@@ -29,6 +29,35 @@ TEST(UserSearchTest, ScoresPrefixSubstringAndTypos) {
   EXPECT_EQ(UserMatchScore("", maria), -1);
 }
 
+TEST(UserSearchTest, ScoresTyposAtTheStartOfALaterWord) {
+  const User m = U("1", "Margarethe Lindqvist", "m.lindqvist-berg@example.com");
+  EXPECT_EQ(UserMatchScore("lindqvst", m), 3);    // a letter left out, surname
+  EXPECT_EQ(UserMatchScore("lindqvist", m), 1);   // a substring stays a substring
+  EXPECT_EQ(UserMatchScore("bergg", m), 3);       // a later word of the email's local part
+  EXPECT_EQ(UserMatchScore("margrethe", m), 3);   // the first word, as before
+  EXPECT_EQ(UserMatchScore("indqvist", m), 1);    // inside a word: a substring only
+  EXPECT_EQ(UserMatchScore("ndqvst", m), -1);     // a typo inside a word is no match
+}
+
+TEST(UserSearchTest, NameTrigramsAreTheRunsOfThreeWithinWords) {
+  EXPECT_EQ(NameTrigrams("Margarethe Lindqvist"),
+            (std::vector<std::string>{"are", "arg", "dqv", "eth", "gar", "ind", "ist", "lin",
+                                      "mar", "ndq", "qvi", "ret", "rga", "the", "vis"}));
+  EXPECT_EQ(NameTrigrams("Jo Ann-Ann"), (std::vector<std::string>{"ann"}));
+  EXPECT_EQ(NameTrigrams("José"), (std::vector<std::string>{"jos"}));
+  EXPECT_EQ(NameTrigrams("O'Neil 42b"), (std::vector<std::string>{"42b", "eil", "nei"}));
+  EXPECT_TRUE(NameTrigrams("").empty());
+  EXPECT_TRUE(NameTrigrams("li yu").empty());
+}
+
+TEST(UserSearchTest, MostSharedTrigramsCountsListsAndBreaksTiesById) {
+  const std::vector<std::vector<std::string>> holders{
+      {"b", "a", "c"}, {"c", "a"}, {"c", "d"}, {}};
+  EXPECT_EQ(MostSharedTrigrams(holders, 10), (std::vector<std::string>{"c", "a", "b", "d"}));
+  EXPECT_EQ(MostSharedTrigrams(holders, 2), (std::vector<std::string>{"c", "a"}));
+  EXPECT_TRUE(MostSharedTrigrams({}, 5).empty());
+}
+
 TEST(UserSearchTest, RanksBestFirstAndLimits) {
   std::vector<User> users = {U("1", "Mario", "mario@x.org"), U("2", "Maria", "maria@x.org"),
                              U("3", "Bob", "bob@x.org"), U("2", "Maria", "maria@x.org")};
@@ -56,10 +85,21 @@ int ReferenceScore(const std::string& q, const std::string& field) {
 
 int ReferenceUserScore(const std::string& q, const User& u) {
   const std::string email = u.email.value_or("");
+  const std::string local = email.substr(0, email.find('@'));
   int best = -1;
-  for (const std::string& field : {email, email.substr(0, email.find('@')), u.username}) {
+  for (const std::string& field : {email, local, u.username}) {
     const int s = ReferenceScore(q, field);
     if (s >= 0 && (best < 0 || s < best)) best = s;
+  }
+  if (best == 0 || best == 1) return best;
+  // A typo at the start of a later word (after a space or a dot here).
+  for (const std::string& field : {u.username, local}) {
+    for (size_t i = 1; i < field.size(); ++i) {
+      if (field[i - 1] != ' ' && field[i - 1] != '.') continue;
+      if (field[i] == ' ' || field[i] == '.') continue;
+      const int s = ReferenceScore(q, field.substr(i));
+      if (s >= 2 && (best < 0 || s < best)) best = s;
+    }
   }
   return best;
 }
@@ -88,7 +128,10 @@ TEST(UserSearchTest, AgreesWithOneDistancePerPrefixOnRandomStrings) {
       }
       name += word(0, 6);
     }
-    const User u{"id", name, word(0, 8) + "@" + word(1, 6), 0};
+    if (i % 5 == 1) name = word(1, 6) + " " + name;  // the query in a later word
+    std::string local = word(0, 8);
+    if (i % 7 == 2) local = word(1, 4) + "." + (i % 3 == 0 ? name : local);
+    const User u{"id", name, local + "@" + word(1, 6), 0};
     const int want = ReferenceUserScore(q, u);
     ASSERT_EQ(UserMatchScore(q, u), want) << "query " << q << ", user " << name << " " << *u.email;
     typos += want >= 2;
