@@ -1561,8 +1561,10 @@ TYPED_TEST(StoreContractTest, GetConversationOrdersUtterancesAndErrors) {
 
 // SearchCandidates answers the users whose email (case-insensitively) or
 // username (ASCII case-insensitively) starts with the prefix, then the
-// `recent` users created last (by created_at, then user_id), newest first.
-// Ids do not tell: clients may choose them, so here they sort the other way.
+// `recent` users created last (by created_at, then user_id), newest first,
+// then those whose name shares the most trigrams with the prefix, most
+// first (core/user_search.h). Ids do not tell the newest: clients may
+// choose them, so here they sort the other way.
 TYPED_TEST(StoreContractTest, SearchCandidatesMatchesPrefixesAndAddsTheNewest) {
   std::vector<User> users = {
       {"", "Zed", "Ann@Example.com", 0},  // 0: email
@@ -1592,13 +1594,29 @@ TYPED_TEST(StoreContractTest, SearchCandidatesMatchesPrefixesAndAddsTheNewest) {
   ASSERT_EQ(newest[0].username, "Joanna");  // created with ANNETTE, with the greater id
   ASSERT_EQ(newest[1].username, "ANNETTE");
 
-  // The prefix matches in any order, then exactly the newest `recent`.
-  auto check = [&](const std::string& prefix, size_t recent, std::vector<size_t> matches) {
+  // The prefix matches in any order, then exactly the newest `recent`, then
+  // the names sharing trigrams with the prefix, most first.
+  auto check = [&](const std::string& prefix, size_t recent, std::vector<size_t> matches,
+                   std::vector<std::vector<size_t>> similar) {
     SCOPED_TRACE(prefix);
     auto got = this->store()->SearchCandidates(prefix, recent);
     ASSERT_TRUE(got.ok()) << got.status().ToString();
     const size_t n = matches.size();
-    ASSERT_EQ(got->size(), n + std::min(recent, users.size())) << ShowLines(*got);
+    const size_t r = std::min(recent, users.size());
+    size_t t = 0;
+    for (const auto& tier : similar) t += tier.size();
+    ASSERT_EQ(got->size(), n + r + t) << ShowLines(*got);
+    size_t at = n + r;
+    for (const auto& tier : similar) {  // one tier: the users sharing as many trigrams
+      std::vector<std::string> have, want;
+      for (size_t i = 0; i < tier.size(); ++i) have.push_back(Show((*got)[at + i]));
+      for (size_t i : tier) want.push_back(Show(users[i]));
+      std::sort(have.begin(), have.end());
+      std::sort(want.begin(), want.end());
+      EXPECT_EQ(have, want);
+      at += tier.size();
+    }
+    got->resize(n + r);
     std::vector<std::string> head, want_head;
     for (size_t i = 0; i < n; ++i) head.push_back(Show((*got)[i]));
     for (size_t i : matches) want_head.push_back(Show(users[i]));
@@ -1610,11 +1628,12 @@ TYPED_TEST(StoreContractTest, SearchCandidatesMatchesPrefixesAndAddsTheNewest) {
                                 newest.begin() + static_cast<std::ptrdiff_t>(std::min(recent, newest.size())));
     EXPECT_EQ(ShowAll(tail), ShowAll(want_tail));
   };
-  check("ann", 3, {0, 1, 2, 3, 4});
-  check("anna", 2, {1, 4});
-  check("ann@", 0, {0});
-  check("zz", 4, {});
-  check("eve@x.org", 1, {5});
+  check("ann", 3, {0, 1, 2, 3, 4}, {{2, 3, 4, 6}});
+  check("anna", 2, {1, 4}, {{4, 6}, {2, 3}});  // ann and nna, then ann
+  check("ann@", 0, {0}, {{2, 3, 4, 6}});
+  check("zz", 4, {}, {});
+  check("eve@x.org", 1, {5}, {{5}});  // eve (org is in no name)
+  check("joana", 0, {}, {{6}});       // a typo: joa and oan, as in Joanna
 }
 
 // Each prefix match (by email, by username) is capped at 50 users.

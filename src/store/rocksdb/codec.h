@@ -147,6 +147,7 @@ inline constexpr char kUser = 'u';
 inline constexpr char kEmail = 'e';
 inline constexpr char kUserName = 'n';
 inline constexpr char kUserCreated = 'U';
+inline constexpr char kUserTrigram = 'G';
 inline constexpr char kConversation = 'c';
 inline constexpr char kUtterance = 't';
 inline constexpr char kConversationUtterance = 'v';
@@ -274,6 +275,18 @@ inline std::string UserCreated(int64_t created_at, std::string_view user_id) {
   return Timed(std::string(1, kUserCreated), created_at, user_id);
 }
 
+// A trigram of a learner's name (core/user_search.h NameTrigrams: three
+// bytes) and the learner, with an empty value: typos anywhere in a name.
+// Since key format 4.
+inline std::string UserTrigramPrefix(std::string_view trigram) {
+  return Tagged(kUserTrigram, trigram, kMaxKeyId);
+}
+inline std::string UserTrigram(std::string_view trigram, std::string_view user_id) {
+  std::string k = UserTrigramPrefix(trigram);
+  AppendId(&k, user_id);
+  return k;
+}
+
 inline std::string ConversationUtterancePrefix(std::string_view conversation_id, size_t more = 0) {
   return IdPrefix(kConversationUtterance, conversation_id, more);
 }
@@ -351,10 +364,11 @@ inline std::string PrefixEnd(std::string prefix) {
 //
 // Format 1 (before session 13) held every id in a key as its 36-character
 // text; format 2 holds a UUID's 16 bytes; format 3 adds the index of users
-// by creation time (UserCreated). The meta record kKeyFormat says which one
-// a database holds; a database without it is of format 1, or new.
+// by creation time (UserCreated); format 4 the trigrams of their names
+// (UserTrigram). The meta record kKeyFormat says which one a database
+// holds; a database without it is of format 1, or new.
 inline constexpr char kKeyFormat[] = "key_format";
-inline constexpr int kCurrentKeyFormat = 3;
+inline constexpr int kCurrentKeyFormat = 4;
 
 namespace upgrade_detail {
 // Moves a 36-character id from the front of *in to *out as 16 bytes.

@@ -1,6 +1,7 @@
 // RocksdbStore's key formats (codec.h, docs/rocksdb.md "Ids as 16 bytes"):
-// a database whose keys hold ids as text (format 1), or that lacks the index
-// of users by creation time (format 2), opens as format 3 and answers every
+// a database whose keys hold ids as text (format 1), that lacks the index
+// of users by creation time (format 2) or the trigrams of their names
+// (format 3), opens as format 4 and answers every
 // read as before, also when an upgrade stopped part-way.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -157,17 +158,19 @@ class KeyUpgradeTest : public ::testing::Test {
   std::string Everything() { return testutil::RenderEverything(store_.get(), learners_, kT0); }
 
   // Makes the database one of key format 2: drops the index of users by
-  // creation time, and writes the format record "2". With `every` > 0, of
-  // format 1: also rewrites the keys with ids as format 1 keys, each
-  // `every`-th one only (every=2: an upgrade that stopped half-way), and
-  // drops the format record. Returns the keys rewritten.
-  int Age(int every) {
+  // creation time and the trigrams of their names, and writes the format
+  // record "2" (with format=3, drops the trigrams only, and writes "3").
+  // With `every` > 0, of format 1: also rewrites the keys with ids as format
+  // 1 keys, each `every`-th one only (every=2: an upgrade that stopped
+  // half-way), and drops the format record. Returns the keys rewritten.
+  int Age(int every, int format = 2) {
     rocksdb::DB* db = store_->TEST_db();
     rocksdb::WriteBatch wb;
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
     int n = 0, aged = 0;
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      if (it->key().starts_with(std::string(1, keys::kUserCreated))) {
+      if ((format < 3 && it->key().starts_with(std::string(1, keys::kUserCreated))) ||
+          it->key().starts_with(std::string(1, keys::kUserTrigram))) {
         wb.Delete(it->key());
         continue;
       }
@@ -181,7 +184,7 @@ class KeyUpgradeTest : public ::testing::Test {
     if (every > 0) {
       wb.Delete(keys::Meta(keys::kKeyFormat));
     } else {
-      wb.Put(keys::Meta(keys::kKeyFormat), "2");
+      wb.Put(keys::Meta(keys::kKeyFormat), std::to_string(format));
     }
     EXPECT_TRUE(db->Write(rocksdb::WriteOptions(), &wb).ok());
     return aged;
@@ -196,6 +199,15 @@ class KeyUpgradeTest : public ::testing::Test {
       ids.insert(ids.begin(), keys::IdText(it->key().ToStringView().substr(1 + 8)));
     }
     return ids;
+  }
+
+  // The number of keys that start with `tag`.
+  int CountTagged(char tag) {
+    std::unique_ptr<rocksdb::Iterator> it(store_->TEST_db()->NewIterator(rocksdb::ReadOptions()));
+    int n = 0;
+    const std::string prefix(1, tag);
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) ++n;
+    return n;
   }
 
   // The number of keys, and of keys in format 1.
@@ -235,10 +247,14 @@ TEST_F(KeyUpgradeTest, AFormatOneDatabaseOpensWithEveryAnswerUnchanged) {
   const std::vector<std::string> newest = UsersByCreation();
   EXPECT_EQ(newest, (std::vector<std::string>{learners_[2].user_id, learners_[1].user_id,
                                               learners_[0].user_id}));
+  const int trigrams = CountTagged(keys::kUserTrigram);
+  EXPECT_EQ(trigrams, 18);  // learner0..2: lea, ear, arn, rne, ner, er<i>
   ASSERT_GT(Age(1), 40);
   // Every key is of format 1 now but the 3 emails and the half-life's meta
-  // record; the format's record and the 3 users' creation-time keys are gone.
-  EXPECT_EQ(CountKeys(), std::make_pair(keys_before - 4, keys_before - 8));
+  // record; the format's record, the 3 users' creation-time keys and their
+  // names' trigrams are gone.
+  EXPECT_EQ(CountKeys(),
+            std::make_pair(keys_before - 4 - trigrams, keys_before - 8 - trigrams));
   ASSERT_NO_FATAL_FAILURE(Open());
   EXPECT_EQ(CountKeys(), std::make_pair(keys_before, 0));
   EXPECT_EQ(UsersByCreation(), newest);
@@ -265,7 +281,7 @@ TEST_F(KeyUpgradeTest, AFormatTwoDatabaseGetsItsUsersIndexedByCreationTime) {
   EXPECT_EQ(Age(0), 0);
   EXPECT_EQ(KeyFormat(), "2");
   EXPECT_EQ(UsersByCreation(), std::vector<std::string>{});
-  EXPECT_EQ(CountKeys().first, keys_before - 3);
+  EXPECT_EQ(CountKeys().first, keys_before - 3 - 18);
   ASSERT_NO_FATAL_FAILURE(Open());
   EXPECT_EQ(KeyFormat(), kCurrent);
   EXPECT_EQ(CountKeys(), std::make_pair(keys_before, 0));
@@ -275,8 +291,31 @@ TEST_F(KeyUpgradeTest, AFormatTwoDatabaseGetsItsUsersIndexedByCreationTime) {
   EXPECT_EQ(Everything(), before);
 }
 
+TEST_F(KeyUpgradeTest, AFormatThreeDatabaseGetsItsNamesIndexedByTrigram) {
+  Fill();
+  const std::string before = Everything();
+  const int keys_before = CountKeys().first;
+  auto typo = [&] {  // a typo inside the name: found by its trigrams only
+    auto got = store_->SearchCandidates("lerner1", 0);
+    EXPECT_TRUE(got.ok()) << got.status().ToString();
+    std::vector<std::string> ids;
+    for (const User& u : got.ok() ? *got : std::vector<User>{}) ids.push_back(u.user_id);
+    return ids;
+  };
+  EXPECT_EQ(typo().front(), learners_[1].user_id);  // er1 and ner: the most shared
+  EXPECT_EQ(Age(0, 3), 0);
+  EXPECT_EQ(KeyFormat(), "3");
+  EXPECT_EQ(CountKeys().first, keys_before - 18);
+  EXPECT_TRUE(typo().empty());
+  ASSERT_NO_FATAL_FAILURE(Open());
+  EXPECT_EQ(KeyFormat(), kCurrent);
+  EXPECT_EQ(CountKeys(), std::make_pair(keys_before, 0));
+  EXPECT_EQ(typo().front(), learners_[1].user_id);
+  EXPECT_EQ(Everything(), before);
+}
+
 TEST_F(KeyUpgradeTest, AFormatFromANewerBuildDoesNotOpen) {
-  for (const std::string format : {"4", "x", ""}) {
+  for (const std::string format : {"5", "x", ""}) {
     const fs::path dir = dir_ / ("format-" + format);
     ASSERT_TRUE(fs::create_directories(dir));
     {
@@ -290,7 +329,7 @@ TEST_F(KeyUpgradeTest, AFormatFromANewerBuildDoesNotOpen) {
     auto s = RocksdbStore::Open(testutil::SmallRocksdb(dir));
     ASSERT_FALSE(s.ok()) << format;
     EXPECT_EQ(s.status().message(),
-              fmt::format("rocksdb: the database's key format is {}, and this build reads format 3",
+              fmt::format("rocksdb: the database's key format is {}, and this build reads format 4",
                           format));
   }
 }

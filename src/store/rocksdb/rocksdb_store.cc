@@ -23,6 +23,7 @@
 
 #include "core/mastery.h"
 #include "core/text.h"
+#include "core/user_search.h"
 #include "log/log.h"
 #include "store/export_pager.h"
 #include "store/rocksdb/codec.h"
@@ -648,7 +649,13 @@ class RocksdbStore::Batch {
     // By name only those with one: ingest makes nameless learners by the
     // million, and a search is never for "".
     if (u.username.empty()) return Status::Ok();
-    return PutOnly(keys::UserName(AsciiLower(u.username), u.user_id), "");
+    if (Status s = PutOnly(keys::UserName(AsciiLower(u.username), u.user_id), ""); !s.ok()) {
+      return s;
+    }
+    for (const std::string& gram : NameTrigrams(u.username)) {
+      if (Status s = PutOnly(keys::UserTrigram(gram, u.user_id), ""); !s.ok()) return s;
+    }
+    return Status::Ok();
   }
 
   Status CreateConversation(WriteOp* op) {
@@ -945,8 +952,9 @@ RocksdbStore::~RocksdbStore() {
 //    anew with 16-byte ids and the old one deleted. A crash part-way leaves
 //    keys of both formats, and the next open goes on from there (UpgradeKey
 //    tells them apart).
-//  - From format 2: each user gets its UserCreated key. Writing one twice
-//    writes the same key, so a crash part-way is harmless too.
+//  - From format 2: each user gets its UserCreated key; from format 3, each
+//    user with a name its UserTrigram keys. Writing one twice writes the
+//    same key, so a crash part-way is harmless too.
 Status RocksdbStore::UpgradeKeyFormatIfNeeded() {
   std::string text;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::Meta(keys::kKeyFormat), &text);
@@ -997,8 +1005,14 @@ Status RocksdbStore::UpgradeKeyFormatIfNeeded() {
          scan.Next()) {
       const std::string user_id = keys::IdText(scan.rest());
       if (!DecodeUser(user_id, scan.value(), &u)) return Corrupt("user");
-      wb.Put(keys::UserCreated(u.created_at, user_id), scan.value());
-      if (Status st = count("indexing RocksDB users by creation time"); !st.ok()) return st;
+      if (have < 3) {
+        wb.Put(keys::UserCreated(u.created_at, user_id), scan.value());
+        if (Status st = count("indexing RocksDB users by creation time"); !st.ok()) return st;
+      }
+      for (const std::string& gram : NameTrigrams(u.username)) {
+        wb.Put(keys::UserTrigram(gram, user_id), "");
+        if (Status st = count("indexing RocksDB users' names by trigram"); !st.ok()) return st;
+      }
     }
     if (!it->status().ok()) return Fail(it->status(), "scan users");
   }
@@ -1390,7 +1404,20 @@ Result<std::vector<User>> RocksdbStore::SearchCandidates(const std::string& pref
     }
     out.push_back(std::move(u));
   }
+  // Names sharing the most trigrams with the query.
+  std::vector<std::vector<std::string>> holders;
+  for (const std::string& gram : NameTrigrams(prefix)) {
+    auto& ids = holders.emplace_back();
+    for (PrefixScan scan(it.get(), keys::UserTrigramPrefix(gram), false);
+         scan.Valid() && ids.size() < kTrigramHoldersRead; scan.Next()) {
+      if (scan.rest().size() != kUuidBytes) return Corrupt("trigram key");
+      ids.push_back(keys::IdText(scan.rest()));
+    }
+  }
   if (!it->status().ok()) return Fail(it->status(), "search users");
+  for (const std::string& id : MostSharedTrigrams(holders, kTrigramCandidates)) {
+    if (Status s = add(id); !s.ok()) return s;
+  }
   return out;
 }
 

@@ -189,6 +189,15 @@ CREATE INDEX attempts_user_time ON attempts(user_id, answered_at);
 CREATE INDEX users_name ON users(lower(username)) WHERE username <> '';
 CREATE INDEX users_created ON users(created_at);
 )sql",
+    // 4: the trigrams of every learner's name (core/user_search.h
+    // NameTrigrams), for typos anywhere in a name. SqliteStore::Migrate
+    // fills it from the users, in this migration's transaction.
+    R"sql(
+CREATE TABLE user_trigrams(
+  trigram TEXT NOT NULL,
+  user_id BLOB NOT NULL,
+  PRIMARY KEY(trigram, user_id)) WITHOUT ROWID;
+)sql",
 };
 
 inline constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -204,6 +213,11 @@ inline constexpr const char* kSearchByName =
     "SELECT user_id, username, email, created_at FROM users"
     " WHERE username <> '' AND lower(username) >= ?1 AND lower(username) < ?1 || char(1114111)"
     " LIMIT 50";
+// ?1: a trigram, ?2: how many of its holders.
+inline constexpr const char* kTrigramHolders =
+    "SELECT user_id FROM user_trigrams WHERE trigram=?1 LIMIT ?2";
+inline constexpr const char* kUserById =
+    "SELECT user_id, username, email, created_at FROM users WHERE user_id=?1";
 // ?1: how many.
 inline constexpr const char* kNewestUsers =
     "SELECT user_id, username, email, created_at FROM users"

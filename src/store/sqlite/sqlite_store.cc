@@ -15,6 +15,7 @@
 
 #include "core/ids.h"
 #include "core/mastery.h"
+#include "core/user_search.h"
 #include "core/text.h"
 #include "log/log.h"
 #include "store/export_pager.h"
@@ -448,8 +449,11 @@ Status SqliteStore::Migrate() {
   for (int64_t v = version; v < sqlite::kSchemaVersion; ++v) {
     const auto start = std::chrono::steady_clock::now();
     std::string sql = std::string("BEGIN IMMEDIATE;") + sqlite::kMigrations[v] +
-                      "PRAGMA user_version=" + std::to_string(v + 1) + "; COMMIT;";
-    if (Status s = writer_->Exec(sql); !s.ok()) {
+                      "PRAGMA user_version=" + std::to_string(v + 1) + ";";
+    Status s = writer_->Exec(sql);
+    if (s.ok() && v + 1 == 4) s = IndexEveryName();
+    if (s.ok()) s = writer_->Exec("COMMIT");
+    if (!s.ok()) {
       writer_->Exec("ROLLBACK");
       return s;
     }
@@ -460,6 +464,34 @@ Status SqliteStore::Migrate() {
                  {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
                                  .count()}});
     }
+  }
+  return Status::Ok();
+}
+
+// Migration 4: the trigrams of the names of the learners there already.
+Status SqliteStore::IndexEveryName() {
+  Db* db = writer_.get();
+  Stmt* st = db->Prepare("SELECT user_id, username FROM users WHERE username <> ''");
+  std::vector<std::pair<std::string, std::string>> named;
+  int rc;
+  while ((rc = st->Step()) == SQLITE_ROW) named.emplace_back(st->Id(0), st->Text(1));
+  st->Reset();
+  if (rc != SQLITE_DONE) return db->Error(rc, "select names");
+  for (const auto& [id, name] : named) {
+    if (Status s = IndexName(id, name); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+// A new learner's name, by its trigrams (the learner search's typos).
+Status SqliteStore::IndexName(const std::string& user_id, const std::string& username) {
+  Db* db = writer_.get();
+  for (const std::string& gram : NameTrigrams(username)) {
+    Stmt* st = db->Prepare("INSERT OR IGNORE INTO user_trigrams(trigram, user_id) VALUES(?1, ?2)");
+    st->Bind(1, gram).BindId(2, user_id);
+    Status s = Run(db, st, "insert trigram");
+    st->Reset();
+    if (!s.ok()) return s;
   }
   return Status::Ok();
 }
@@ -616,7 +648,7 @@ Status SqliteStore::CreateUser(WriteOp* op) {
   ins->Bind(5, u.created_at);
   if (Status s = Run(db, ins, "insert user"); !s.ok()) return s;
   op->created_user = true;
-  return Status::Ok();
+  return IndexName(u.user_id, u.username);
 }
 
 Status SqliteStore::CreateConversation(WriteOp* op) {
@@ -699,6 +731,9 @@ Status SqliteStore::AddUtterance(WriteOp* op, DeltaSet* deltas) {
     user->BindId(1, u.user_id).Bind(2, op->user.username).Bind(3, u.created_at);
     if (Status s = Run(db, user, "insert user"); !s.ok()) return s;
     op->created_user = sqlite3_changes(db->raw()) == 1;
+    if (op->created_user) {
+      if (Status s = IndexName(u.user_id, op->user.username); !s.ok()) return s;
+    }
     Stmt* conv = db->Prepare(
         "INSERT INTO conversations(conversation_id, user_id, started_at) VALUES(?1,?2,?3)");
     conv->BindId(1, u.conversation_id).BindId(2, u.user_id).Bind(3, u.created_at);
@@ -1017,6 +1052,21 @@ Result<std::vector<User>> SqliteStore::SearchCandidates(const std::string& prefi
   Stmt* newest = db->Prepare(sqlite::kNewestUsers);
   newest->Bind(1, static_cast<int64_t>(recent));
   if (Status s = collect(newest); !s.ok()) return s;
+  std::vector<std::vector<std::string>> holders;
+  for (const std::string& gram : NameTrigrams(prefix)) {
+    Stmt* st = db->Prepare(sqlite::kTrigramHolders);
+    st->Bind(1, gram).Bind(2, static_cast<int64_t>(kTrigramHoldersRead));
+    auto& ids = holders.emplace_back();
+    int rc;
+    while ((rc = st->Step()) == SQLITE_ROW) ids.push_back(st->Id(0));
+    st->Reset();
+    if (rc != SQLITE_DONE) return db->Error(rc, "search trigrams");
+  }
+  for (const std::string& id : MostSharedTrigrams(holders, kTrigramCandidates)) {
+    Stmt* st = db->Prepare(sqlite::kUserById);
+    st->BindId(1, id);
+    if (Status s = collect(st); !s.ok()) return s;
+  }
   return out;
 }
 

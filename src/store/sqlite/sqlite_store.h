@@ -102,6 +102,8 @@ class SqliteStore : public Store {
   Status RecomputeDecayIfNeeded();
   Status Apply(WriteOp* op, DeltaSet* deltas);
   Status CreateUser(WriteOp* op);
+  Status IndexName(const std::string& user_id, const std::string& username);
+  Status IndexEveryName();
   Status CreateConversation(WriteOp* op);
   Status AddUtterance(WriteOp* op, DeltaSet* deltas);
   Status AddErrors(WriteOp* op, DeltaSet* deltas);
