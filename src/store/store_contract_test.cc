@@ -1636,6 +1636,36 @@ TYPED_TEST(StoreContractTest, SearchCandidatesMatchesPrefixesAndAddsTheNewest) {
   check("joana", 0, {}, {{6}});       // a typo: joa and oan, as in Joanna
 }
 
+// PostgreSQL's migration 3 indexes the names of the learners a database of
+// schema 2 holds (SQLite's migration 4: schema_upgrade_test.cc; RocksDB's
+// key format 4: key_format_test.cc).
+TYPED_TEST(StoreContractTest, PostgresIndexesTheNamesOfASchemaTwoDatabase) {
+  if constexpr (!std::is_same_v<TypeParam, PostgresKind>) {
+    GTEST_SKIP() << "PostgreSQL's migration";
+  } else {
+    const Learner m = this->AddLearner("Margarethe Lindqvist", std::nullopt, kT0);
+    this->AddLearner("Lars Berg", std::nullopt, kT0);
+    auto found = [&] {
+      auto got = this->store()->SearchCandidates("lindqvst", 0);
+      EXPECT_TRUE(got.ok()) << got.status().ToString();
+      std::vector<std::string> ids;
+      for (const User& u : got.ok() ? *got : std::vector<User>{}) ids.push_back(u.user_id);
+      return ids;
+    };
+    EXPECT_EQ(found(), std::vector<std::string>{m.user_id});
+    this->CloseStore();
+    auto c = pg::Conn::Connect(
+        PostgresKind::UrlOf(*PostgresKind::ServerUrl(), PostgresKind::Database(this->dir())));
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    auto aged = (*c)->Exec(
+        "DROP TABLE user_trigrams; DELETE FROM schema_version; INSERT INTO schema_version VALUES(2)");
+    ASSERT_TRUE(aged.ok()) << aged.status().ToString();
+    c->reset();
+    ASSERT_NO_FATAL_FAILURE(this->Reopen(kHalfLife));
+    EXPECT_EQ(found(), std::vector<std::string>{m.user_id});
+  }
+}
+
 // Each prefix match (by email, by username) is capped at 50 users.
 TYPED_TEST(StoreContractTest, SearchCandidatesCapsEachPrefixMatchAtFifty) {
   std::vector<WriteOp> ops;

@@ -36,6 +36,25 @@ class Search(ServerTestCase):
             self.assertEqual(st, 200, body)
             self.assertIn(new["user_id"], [u["user_id"] for u in body["users"]], q)
 
+    def test_an_older_learner_is_found_by_a_typo_anywhere_in_the_name(self):
+        # Created before 6,000 others, so not among the newest 5,000: a typo
+        # finds the learner through the trigrams of the name, in the first
+        # word or in a later one.
+        tag = uuid.uuid4().hex[:6]
+        old = v1_user(self.c, username=f"Margarethe{tag} Lindqvist{tag}")
+        for _ in range(6):
+            lines = [json.dumps({"user_id": new_uuid(), "username": f"learner {new_uuid()[:8]}",
+                                 "conversation_id": new_uuid(), "content": "x",
+                                 "errors": [{"code": "R:PREP"}]}) for _ in range(1000)]
+            st, _, out = self.c.post("/v1/ingest", raw=("\n".join(lines) + "\n").encode())
+            self.assertEqual((st, out["applied"]), (200, 1000), out)
+        for q in (f"Margrethe{tag}", f"Lindqvst{tag}", f"lindkvist{tag}"):
+            st, _, body = self.c.get(f"/v1/users/search?q={q}")
+            self.assertEqual(st, 200, body)
+            self.assertEqual([u["user_id"] for u in body["users"]][:1], [old["user_id"]], q)
+        st, _, body = self.c.get(f"/v1/users/search?q=Zzyzx{tag}")
+        self.assertEqual((st, body["users"]), (200, []), body)
+
     def test_bad_queries(self):
         for path in ("/v1/users/search", "/v1/users/search?q=", "/v1/users/search?q=a&limit=0",
                      "/v1/users/search?q=a&limit=x"):

@@ -11,6 +11,7 @@
 
 #include "core/mastery.h"
 #include "core/text.h"
+#include "core/user_search.h"
 #include "log/log.h"
 #include "store/export_pager.h"
 #include "store/postgres/schema.h"
@@ -82,6 +83,11 @@ const Query kUserLookup{"user_lookup",
 const Query kInsertUser{"insert_user",
                         "INSERT INTO users(user_id, username, email, email_norm, created_at)"
                         " VALUES($1,$2,$3,$4,$5)"};
+// The trigrams of new learners' names ($1: trigrams, $2: their learners).
+const Query kInsertTrigrams{
+    "insert_trigrams",
+    "INSERT INTO user_trigrams(trigram, user_id) SELECT * FROM unnest($1::text[], $2::text[])"
+    " ON CONFLICT DO NOTHING"};
 const Query kConversationLookup{
     "conversation_lookup",
     "SELECT c.user_id, c.started_at, EXISTS(SELECT 1 FROM users WHERE user_id=$2)"
@@ -231,6 +237,14 @@ const Query kSearchByPrefix{
     " WHERE username <> '' AND lower(username) COLLATE \"C\" >= $1"
     " AND lower(username) COLLATE \"C\" < $1 || chr(1114111)"
     " LIMIT 50)"};
+// $1: the query's trigrams; $2: how many learners to read for each.
+const Query kTrigramHolders{
+    "trigram_holders",
+    "SELECT g.n, t.user_id FROM unnest($1::text[]) WITH ORDINALITY AS g(trigram, n)"
+    " CROSS JOIN LATERAL (SELECT user_id FROM user_trigrams WHERE trigram = g.trigram LIMIT $2) t"};
+const Query kUsersById{"users_by_id",
+                       "SELECT user_id, username, email, created_at FROM users"
+                       " WHERE user_id = ANY($1::text[])"};
 const Query kNewestUsers{"newest_users",
                          "SELECT user_id, username, email, created_at FROM users"
                          " ORDER BY created_at DESC, user_id DESC LIMIT $1"};
@@ -431,12 +445,31 @@ Status PostgresStore::Migrate() {
     auto r = c->Exec(std::string(postgres::kMigrations[v]) +
                      "; DELETE FROM schema_version; INSERT INTO schema_version VALUES(" +
                      std::to_string(v + 1) + ")");
-    if (!r.ok()) {
+    Status s = r.status();
+    if (s.ok() && v + 1 == 3) s = IndexEveryName();
+    if (!s.ok()) {
       c->Exec("ROLLBACK");
-      return r.status();
+      return s;
     }
   }
   return c->Exec("COMMIT").status();
+}
+
+// Migration 3: the trigrams of the names of the learners there already.
+Status PostgresStore::IndexEveryName() {
+  auto r = writer_->Exec("SELECT user_id, username FROM users WHERE username <> ''");
+  if (!r.ok()) return r.status();
+  ArrayParam gram, user;
+  bool any = false;
+  for (int i = 0; i < r->size(); ++i) {
+    for (const std::string& g : NameTrigrams(r->Text(i, 1))) {
+      gram.Add(g);
+      user.Add(r->Text(i, 0));
+      any = true;
+    }
+  }
+  if (!any) return Status::Ok();
+  return writer_->Exec(kInsertTrigrams, Params().Add(gram.Take()).Add(user.Take())).status();
 }
 
 // decay_log2 depends on the half-life; when it changes, recompute from the errors.
@@ -586,6 +619,15 @@ Status PostgresStore::ApplyTogether(const std::vector<WriteOp*>& ops, DeltaSet* 
   std::unordered_set<std::string> new_users, new_emails;
   std::unordered_map<std::string, Owners> new_utterances;
   ArrayParam user_id, user_name, user_email, user_email_norm, user_at;
+  ArrayParam trigram, trigram_user;  // of the new learners' names
+  bool trigrams = false;
+  auto index_name = [&](const std::string& id, const std::string& name) {
+    for (const std::string& gram : NameTrigrams(name)) {
+      trigram.Add(gram);
+      trigram_user.Add(id);
+      trigrams = true;
+    }
+  };
   ArrayParam conversation_id, conversation_user, conversation_at;
   ArrayParam utterance_id, utterance_conversation, utterance_user, content, utterance_at, hash;
   ErrorColumns errors;
@@ -625,6 +667,7 @@ Status PostgresStore::ApplyTogether(const std::vector<WriteOp*>& ops, DeltaSet* 
       user_email.Add(nu.email);
       user_email_norm.Add(norm);
       user_at.Add(nu.created_at);
+      index_name(nu.user_id, nu.username);
       op->created_user = true;
       continue;
     }
@@ -662,6 +705,7 @@ Status PostgresStore::ApplyTogether(const std::vector<WriteOp*>& ops, DeltaSet* 
           user_email.AddNull();
           user_email_norm.AddNull();
           user_at.Add(u.created_at);
+          index_name(u.user_id, op->user.username);
           op->created_user = true;
         }
         conversation_id.Add(u.conversation_id);
@@ -717,6 +761,10 @@ Status PostgresStore::ApplyTogether(const std::vector<WriteOp*>& ops, DeltaSet* 
                         .Add(user_email_norm.Take())
                         .Add(user_at.Take()),
                     &ok);
+    if (!st.ok() || !ok) return st;
+  }
+  if (trigrams) {
+    Status st = run(kInsertTrigrams, Params().Add(trigram.Take()).Add(trigram_user.Take()), &ok);
     if (!st.ok() || !ok) return st;
   }
   if (!new_conversations.empty()) {
@@ -894,7 +942,7 @@ Status PostgresStore::CreateUser(WriteOp* op) {
       kInsertUser, Params().Add(u.user_id).Add(u.username).Add(u.email).Add(norm).Add(u.created_at));
   if (!ins.ok()) return ins.status();
   op->created_user = true;
-  return Status::Ok();
+  return IndexName(u.user_id, u.username);
 }
 
 Status PostgresStore::CreateConversation(WriteOp* op) {
@@ -947,6 +995,9 @@ Status PostgresStore::AddUtterance(WriteOp* op, DeltaSet* deltas) {
                                                .Add(u.created_at));
     if (!c.ok()) return c.status();
     op->created_user = c->Bool(0, 0);
+    if (op->created_user) {
+      if (Status s = IndexName(u.user_id, op->user.username); !s.ok()) return s;
+    }
   }
   Params p;
   AddErrorParams(u, &p);
@@ -1065,7 +1116,44 @@ Result<std::vector<User>> PostgresStore::SearchCandidates(const std::string& pre
       out.push_back(User{r->Text(i, 0), r->Text(i, 1), r->OptText(i, 2), r->Int(i, 3)});
     }
   }
+  // Names sharing the most trigrams with the query.
+  const std::vector<std::string> grams = NameTrigrams(prefix);
+  if (grams.empty()) return out;
+  ArrayParam gram_param;
+  for (const std::string& g : grams) gram_param.Add(g);
+  auto r = c->Exec(kTrigramHolders, Params().Add(gram_param.Take())
+                                        .Add(static_cast<int64_t>(kTrigramHoldersRead)));
+  if (!r.ok()) return r.status();
+  std::vector<std::vector<std::string>> holders(grams.size());
+  for (int i = 0; i < r->size(); ++i) holders[r->Int(i, 0) - 1].push_back(r->Text(i, 1));
+  const std::vector<std::string> ids = MostSharedTrigrams(holders, kTrigramCandidates);
+  if (ids.empty()) return out;
+  ArrayParam id_param;
+  for (const std::string& id : ids) id_param.Add(id);
+  auto users = c->Exec(kUsersById, Params().Add(id_param.Take()));
+  if (!users.ok()) return users.status();
+  std::unordered_map<std::string, User> by_id;
+  for (int i = 0; i < users->size(); ++i) {
+    by_id.emplace(users->Text(i, 0),
+                  User{users->Text(i, 0), users->Text(i, 1), users->OptText(i, 2), users->Int(i, 3)});
+  }
+  for (const std::string& id : ids) {  // most shared first
+    if (auto it = by_id.find(id); it != by_id.end()) out.push_back(std::move(it->second));
+  }
   return out;
+}
+
+// A new learner's name, by its trigrams (the learner search's typos).
+Status PostgresStore::IndexName(const std::string& user_id, const std::string& username) {
+  ArrayParam gram, user;
+  bool any = false;
+  for (const std::string& g : NameTrigrams(username)) {
+    gram.Add(g);
+    user.Add(user_id);
+    any = true;
+  }
+  if (!any) return Status::Ok();
+  return writer_->Exec(kInsertTrigrams, Params().Add(gram.Take()).Add(user.Take())).status();
 }
 
 Result<std::vector<DayCount>> PostgresStore::ErrorsPerDay(const std::string& user_id, Micros since,

@@ -96,6 +96,16 @@ $$;
 CREATE INDEX users_name ON users((lower(username) COLLATE "C")) WHERE username <> '';
 CREATE INDEX users_created ON users(created_at, user_id);
 )sql",
+    // 3: the trigrams of every learner's name (SQLite's migration 4; core/
+    // user_search.h NameTrigrams), for typos anywhere in a name.
+    // PostgresStore::Migrate fills it from the users, in this migration's
+    // transaction.
+    R"sql(
+CREATE TABLE user_trigrams(
+  trigram TEXT COLLATE "C" NOT NULL,
+  user_id TEXT COLLATE "C" NOT NULL,
+  PRIMARY KEY(trigram, user_id));
+)sql",
 };
 
 inline constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);

@@ -167,6 +167,11 @@ TEST_F(SchemaUpgradeTest, ASchemaOneDatabaseOpensWithEveryAnswerUnchanged) {
     auto old = Open(Path("old.db"));  // upgrades it
     ASSERT_NE(old, nullptr);
     EXPECT_EQ(testutil::RenderEverything(old.get(), learners, kT0), before);
+    // Migration 4 indexed the names there (learner0..2): a typo inside one finds it.
+    auto found = old->SearchCandidates("lerner1", 0);
+    ASSERT_TRUE(found.ok()) << found.status().ToString();
+    ASSERT_EQ(found->size(), 3u);
+    EXPECT_EQ(found->front().user_id, learners[1].user_id);
   }
   const auto types = IdTypes(Path("old.db"));
   EXPECT_EQ(types, AllOf("blob", types));
@@ -182,6 +187,7 @@ TEST_F(SchemaUpgradeTest, ASchemaOneDatabaseOpensWithEveryAnswerUnchanged) {
                                       "utterances_conversation"}));
   EXPECT_EQ(db.Rows("SELECT name FROM sqlite_schema WHERE name LIKE '%_new'"),
             std::vector<std::string>{});
+  EXPECT_EQ(db.Rows("SELECT count(*) FROM user_trigrams"), std::vector<std::string>{"18"});
 }
 
 }  // namespace
