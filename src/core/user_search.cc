@@ -147,6 +147,7 @@ std::vector<std::string> MostSharedTrigrams(const std::vector<std::vector<std::s
                                             size_t n) {
   std::unordered_map<std::string_view, int> shared;
   for (const auto& list : holders) {
+    if (list.size() > kTrigramCommon) continue;
     for (const std::string& id : list) ++shared[id];
   }
   std::vector<std::pair<int, std::string_view>> ranked;

@@ -25,10 +25,11 @@ std::vector<User> RankUserMatches(std::string_view query, std::vector<User> cand
 
 // Typos anywhere in a name (docs/user-search.md, "Trigrams"): each store
 // keeps, for every learner with a name, the name's trigrams, and a search
-// reads the learners holding each of the query's trigrams (up to
-// kTrigramHoldersRead each) and takes the kTrigramCandidates that share
-// the most as candidates.
-inline constexpr size_t kTrigramHoldersRead = 2000;
+// reads the learners holding each of the query's trigrams and takes the
+// kTrigramCandidates that share the most as candidates. A trigram held by
+// more than kTrigramCommon learners ("mar", "ann") tells too little to
+// count: a store reads at most kTrigramCommon + 1 holders of each.
+inline constexpr size_t kTrigramCommon = 1000;
 inline constexpr size_t kTrigramCandidates = 50;
 
 // The trigrams a name is found by: each run of three characters within a
@@ -37,7 +38,10 @@ inline constexpr size_t kTrigramCandidates = 50;
 std::vector<std::string> NameTrigrams(std::string_view name);
 
 // Given the learners holding each trigram (one list of ids per trigram),
-// the `n` found in the most lists, most first, then by id.
+// the `n` found in the most lists, most first, then by id. A list longer
+// than kTrigramCommon is a common trigram's, and left out: a store reads
+// only the first holders of one, so counting them would favour the learners
+// whose ids sort first.
 std::vector<std::string> MostSharedTrigrams(const std::vector<std::vector<std::string>>& holders,
                                             size_t n);
 

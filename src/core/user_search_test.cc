@@ -1,5 +1,6 @@
 #include "core/user_search.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -56,6 +57,17 @@ TEST(UserSearchTest, MostSharedTrigramsCountsListsAndBreaksTiesById) {
   EXPECT_EQ(MostSharedTrigrams(holders, 10), (std::vector<std::string>{"c", "a", "b", "d"}));
   EXPECT_EQ(MostSharedTrigrams(holders, 2), (std::vector<std::string>{"c", "a"}));
   EXPECT_TRUE(MostSharedTrigrams({}, 5).empty());
+}
+
+TEST(UserSearchTest, MostSharedTrigramsLeavesOutCommonTrigrams) {
+  std::vector<std::vector<std::string>> holders(3);
+  for (size_t i = 0; i <= kTrigramCommon; ++i) holders[0].push_back(fmt::format("a{:05}", i));
+  holders[1] = {"z", "a00001"};
+  holders[2] = {"z"};
+  // Without the rule, a00001 (in the common list and another) would tie z.
+  EXPECT_EQ(MostSharedTrigrams(holders, 2), (std::vector<std::string>{"z", "a00001"}));
+  holders[0].pop_back();  // no longer common: it counts
+  EXPECT_EQ(MostSharedTrigrams(holders, 1), (std::vector<std::string>{"a00001"}));
 }
 
 TEST(UserSearchTest, RanksBestFirstAndLimits) {

@@ -1122,7 +1122,7 @@ Result<std::vector<User>> PostgresStore::SearchCandidates(const std::string& pre
   ArrayParam gram_param;
   for (const std::string& g : grams) gram_param.Add(g);
   auto r = c->Exec(kTrigramHolders, Params().Add(gram_param.Take())
-                                        .Add(static_cast<int64_t>(kTrigramHoldersRead)));
+                                        .Add(static_cast<int64_t>(kTrigramCommon + 1)));
   if (!r.ok()) return r.status();
   std::vector<std::vector<std::string>> holders(grams.size());
   for (int i = 0; i < r->size(); ++i) holders[r->Int(i, 0) - 1].push_back(r->Text(i, 1));

@@ -1409,7 +1409,7 @@ Result<std::vector<User>> RocksdbStore::SearchCandidates(const std::string& pref
   for (const std::string& gram : NameTrigrams(prefix)) {
     auto& ids = holders.emplace_back();
     for (PrefixScan scan(it.get(), keys::UserTrigramPrefix(gram), false);
-         scan.Valid() && ids.size() < kTrigramHoldersRead; scan.Next()) {
+         scan.Valid() && ids.size() <= kTrigramCommon; scan.Next()) {
       if (scan.rest().size() != kUuidBytes) return Corrupt("trigram key");
       ids.push_back(keys::IdText(scan.rest()));
     }

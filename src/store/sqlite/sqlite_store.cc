@@ -1055,7 +1055,7 @@ Result<std::vector<User>> SqliteStore::SearchCandidates(const std::string& prefi
   std::vector<std::vector<std::string>> holders;
   for (const std::string& gram : NameTrigrams(prefix)) {
     Stmt* st = db->Prepare(sqlite::kTrigramHolders);
-    st->Bind(1, gram).Bind(2, static_cast<int64_t>(kTrigramHoldersRead));
+    st->Bind(1, gram).Bind(2, static_cast<int64_t>(kTrigramCommon + 1));
     auto& ids = holders.emplace_back();
     int rc;
     while ((rc = st->Step()) == SQLITE_ROW) ids.push_back(st->Id(0));
