@@ -164,7 +164,7 @@ int RunServe(const ServeOptions& o) {
       hot_path = p + ".hot-learners";
     }
   }
-  Preloader preloader(&cache, hot_path, std::min(cores, 8));  // one loader a core
+  Preloader preloader(&cache, store->get(), hot_path, std::min(cores, 8));  // one loader a core
   if (!hot_path.empty()) preloader.Start();
   log::Info("listening", {{"address", host + ":" + std::to_string(server.port())},
                           {"store", (*store)->Describe()},

@@ -87,6 +87,7 @@ void Preloader::Run(std::stop_token stop) {
     for (int i = 1; i < threads_; ++i) workers.emplace_back(work);
     work();
   }  // joins the workers
+  store_->ReleaseReadMappings();
   if (failed) {
     log::Warn("warm restart stopped: the store failed", {{"loaded", loaded.load()}});
     return;

@@ -24,12 +24,14 @@ Status SaveHotLearners(const std::vector<std::string>& ids, const std::string& p
 
 // Loads the learners listed at `path` (by SaveHotLearners) into `cache`, in
 // about their order, on `threads` threads of its own (each load waits on the
-// store, and a node is idle right after a start). A missing file is an empty
-// list.
+// store, and a node is idle right after a start), then tells `store` that
+// its bulk read has ended (Store::ReleaseReadMappings: SQLite's readers no
+// longer hold every page they touched in the RSS). A missing file is an
+// empty list.
 class Preloader {
  public:
-  Preloader(ProfileCache* cache, std::string path, int threads = 2)
-      : cache_(cache), path_(std::move(path)), threads_(std::max(1, threads)) {}
+  Preloader(ProfileCache* cache, Store* store, std::string path, int threads = 2)
+      : cache_(cache), store_(store), path_(std::move(path)), threads_(std::max(1, threads)) {}
   ~Preloader() { Stop(); }
   void Start();
   // Stops early if still running, and waits for the thread.
@@ -39,6 +41,7 @@ class Preloader {
   void Run(std::stop_token stop);
 
   ProfileCache* cache_;
+  Store* store_;
   std::string path_;
   int threads_;
   std::jthread thread_;

@@ -191,6 +191,11 @@ class Store {
                                    " holds a copy that did not finish (errata copy stopped before"
                                    " its end): delete it, or empty it, and copy again");
   }
+  // A bulk read has ended (the warm restart's): gives back what the read
+  // connections keep mapped beyond what later reads need. SQLite's readers
+  // map the database file, and each page a reader has touched counts in the
+  // process's RSS until it is unmapped (docs/read-path.md). Nothing by default.
+  virtual void ReleaseReadMappings() {}
   // Appends the store's own gauges and counters to /metrics (Prometheus text
   // format): SQLite's WAL and checkpoints, RocksDB's compactions. None by default.
   virtual void RenderMetrics(std::string* out) const { (void)out; }

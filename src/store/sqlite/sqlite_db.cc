@@ -198,7 +198,7 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, Role role) {
   // wal_autocheckpoint=0: no commit ever runs a checkpoint; SqliteStore's
   // checkpointer thread does (docs/checkpoint.md). It also drops SQLite's
   // default WAL hook, so SqliteStore can install its own on the writer.
-  const char* pragmas = "";
+  std::string pragmas;
   switch (role) {
     case Role::kWriter:
       // synchronous=NORMAL: a commit does not fsync the WAL; the Writer calls
@@ -219,7 +219,8 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, Role role) {
       // maps) and read its pages in place, sharing the kernel's page cache,
       // instead of copying each into a private cache; their small caches hold
       // the pages read from the WAL and the file past 2 GiB (docs/read-path.md).
-      pragmas = "PRAGMA foreign_keys=ON; PRAGMA cache_size=-8192; PRAGMA mmap_size=2147418112;";
+      pragmas = "PRAGMA foreign_keys=ON; PRAGMA cache_size=-8192; PRAGMA mmap_size=" +
+                std::to_string(kReaderMmapSize) + ";";
       break;
     case Role::kCheckpointer:
       // journal_mode=WAL (already so: the writer set it) reads the header and

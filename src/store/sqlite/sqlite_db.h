@@ -82,6 +82,10 @@ class Stmt {
 };
 
 // What a connection is for; it decides the open flags and pragmas.
+// How much of the database file a reader maps (PRAGMA mmap_size): 2 GiB,
+// the most Debian's SQLite maps.
+inline constexpr int64_t kReaderMmapSize = 2147418112;
+
 enum class Role {
   kWriter,        // creates the file, sets WAL; never checkpoints (docs/checkpoint.md)
   kReader,        // read-only

@@ -537,6 +537,24 @@ std::unique_ptr<Db> SqliteStore::Borrow() {
   return db;
 }
 
+// Each reader's map of the file goes (mmap_size 0 unmaps it) and a new one
+// comes (pages mapped as reads touch them). Takes every pooled reader, one
+// after another, so a read waits at most for one remap.
+void SqliteStore::ReleaseReadMappings() {
+  for (int i = 0; i < options_.read_connections; ++i) {
+    auto db = Borrow();
+    if (Status s = db->Exec("PRAGMA mmap_size=0; PRAGMA mmap_size=" +
+                            std::to_string(sqlite::kReaderMmapSize) + ";");
+        !s.ok()) {
+      log::Warn("SQLite reader remap failed", {{"error", s.message()}});
+    }
+    // To the pool's front: the next Borrow takes another reader.
+    std::lock_guard lock(pool_mu_);
+    pool_.insert(pool_.begin(), std::move(db));
+  }
+  pool_cv_.notify_all();
+}
+
 void SqliteStore::Return(std::unique_ptr<Db> db) {
   {
     std::lock_guard lock(pool_mu_);

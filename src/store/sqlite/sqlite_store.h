@@ -62,6 +62,7 @@ class SqliteStore : public Store {
   WalStats wal_stats() const;
   // Appends the WAL gauges and counters in the Prometheus text format.
   void RenderMetrics(std::string* out) const override;
+  void ReleaseReadMappings() override;
 
   std::string Describe() const override { return "sqlite:" + options_.path; }
   Status ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* deltas) override;

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -363,6 +364,51 @@ TEST_F(SqliteCheckpointTest, AnExportStoppedEarlyLeavesNoSnapshotBehind) {
   ops = testutil::NewLearnerOps("two", &second);
   Commit(store.get(), ops);
   auto user = store->GetUser(second.user_id);
+  EXPECT_TRUE(user.ok()) << user.status().ToString();
+}
+
+// The pages of the database file in this process's RSS (RssFile, KiB).
+int64_t RssFileKib() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.starts_with("RssFile:")) return std::stoll(line.substr(8));
+  }
+  return -1;
+}
+
+// A reader maps the database file, and the pages a bulk read touched stay in
+// the process's RSS until ReleaseReadMappings unmaps them (the warm restart
+// calls it at its end); reads go on as before after it.
+TEST_F(SqliteCheckpointTest, ReleaseReadMappingsGivesBackTheMappedPages) {
+  std::vector<Utterance> made(2000);
+  {
+    auto store = Open(Opts(1 << 20, 0));
+    ASSERT_NE(store, nullptr);
+    std::vector<WriteOp> ops;
+    for (auto& u : made) {
+      for (auto& op : testutil::NewLearnerOps(std::string(8000, 'x'), &u)) ops.push_back(std::move(op));
+    }
+    Commit(store.get(), ops);
+  }  // a clean close checkpoints: the pages are in the file, where readers map them
+  SqliteStore::Options o = Opts(1 << 20, 0);
+  o.read_connections = 1;
+  auto store = Open(o);
+  ASSERT_NE(store, nullptr);
+  const int64_t before = RssFileKib();
+  ASSERT_GE(before, 0);
+  int64_t exported = 0;
+  ASSERT_TRUE(store->Export(100, [&](std::vector<WriteOp>& page) {
+    exported += static_cast<int64_t>(page.size());
+    return Status::Ok();
+  }).ok());
+  EXPECT_EQ(exported, 3 * 2000);  // a user, a conversation and an utterance each
+  const int64_t mapped = RssFileKib();
+  EXPECT_GT(mapped - before, 12 * 1024) << "the export read 16 MB of pages in place";
+  store->ReleaseReadMappings();
+  const int64_t after = RssFileKib();
+  EXPECT_LT(after - before, 2 * 1024) << before << " " << mapped << " " << after;
+  auto user = store->GetUser(made[1234].user_id);
   EXPECT_TRUE(user.ok()) << user.status().ToString();
 }
 
