@@ -119,6 +119,14 @@ function v1_errors(k)
   return table.concat(parts, ",")
 end
 
+-- The body of a POST /v1/utterances in an existing conversation: 0-4
+-- errors (uniform, mean 2), content made unique by the thread and `n`.
+function v1_utterance_body(user, conv, n)
+  return '{"user_id":"' .. user .. '","conversation_id":"' .. conv ..
+    '","content":"I has went to the shop yesterday (' .. thread_id .. '.' .. n .. ')","errors":[' ..
+    v1_errors(math.random(0, 4)) .. ']}'
+end
+
 function arg_or(args, i, default)
   if args ~= nil and args[i] ~= nil and args[i] ~= "" then return args[i] end
   return default

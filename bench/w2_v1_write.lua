@@ -16,9 +16,7 @@ function init(args)
   next_request = request_table(function()
     local i = math.random(#users)
     n = n + 1
-    local body = '{"user_id":"' .. users[i] .. '","conversation_id":"' .. convs[i] ..
-      '","content":"I has went to the shop yesterday (' .. thread_id .. '.' .. n .. ')","errors":[' ..
-      v1_errors(math.random(0, 4)) .. ']}'
+    local body = v1_utterance_body(users[i], convs[i], n)
     local headers = {["Content-Type"] = "application/json"}
     if user_header then headers["X-User-Id"] = users[i] end
     return wrk.format("POST", "/v1/utterances", headers, body)

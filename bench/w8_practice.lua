@@ -34,10 +34,7 @@ function init(args)
         (math.random() < 0.5 and "true" or "false") .. '}'
       return wrk.format("POST", "/v1/users/" .. users[i] .. "/attempts", headers, body)
     end
-    local body = '{"user_id":"' .. users[i] .. '","conversation_id":"' .. convs[i] ..
-      '","content":"I has went to the shop yesterday (' .. thread_id .. '.' .. n .. ')","errors":[' ..
-      v1_errors(math.random(0, 4)) .. ']}'
-    return wrk.format("POST", "/v1/utterances", headers, body)
+    return wrk.format("POST", "/v1/utterances", headers, v1_utterance_body(users[i], convs[i], n))
   end)
 end
 

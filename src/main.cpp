@@ -89,27 +89,34 @@ void AddImport(CLI::App& app, errata::app::ImportOptions& o) {
   m2->add_flag("!--no-progress", o.progress, "Do not draw the progress bar");
 }
 
-void AddCopy(CLI::App& app, errata::app::CopyOptions& o) {
-  CLI::App* copy = app.add_subcommand(
-      "copy", "Copy every record of one store into another, empty one (docs/copy.md)");
+// The options errata copy and errata compare share: two stores, where the
+// embedded ones live, the half-life they are opened with, progress.
+template <typename Options>
+CLI::App* AddStorePair(CLI::App& app, const char* name, const char* what, const char* from,
+                       const char* to, Options& o) {
+  CLI::App* cmd = app.add_subcommand(name, what);
   o.data_dir = Env("ERRATA_DATA_DIR", "./data");
-  copy->add_option("--from", o.from, "The store to copy, as serve --store takes it (empty: SQLite in --data-dir)");
-  copy->add_option("--to", o.to, "The empty store to copy into, as serve --store takes it")->required();
-  copy->add_option("--data-dir", o.data_dir, "Directory of an embedded store named without a path (env ERRATA_DATA_DIR)")->capture_default_str();
+  cmd->add_option("--from", o.from, from);
+  cmd->add_option("--to", o.to, to)->required();
+  cmd->add_option("--data-dir", o.data_dir, "Directory of an embedded store named without a path (env ERRATA_DATA_DIR)")->capture_default_str();
+  cmd->add_option("--half-life-days", o.half_life_days, "Half-life of the recency weighting, days (as serve)")->capture_default_str();
+  cmd->add_flag("!--no-progress", o.progress, "Do not print progress");
+  return cmd;
+}
+
+void AddCopy(CLI::App& app, errata::app::CopyOptions& o) {
+  CLI::App* copy = AddStorePair(
+      app, "copy", "Copy every record of one store into another, empty one (docs/copy.md)",
+      "The store to copy, as serve --store takes it (empty: SQLite in --data-dir)",
+      "The empty store to copy into, as serve --store takes it", o);
   copy->add_option("--batch", o.batch, "Records per transaction in the target")->capture_default_str();
-  copy->add_option("--half-life-days", o.half_life_days, "Half-life of the recency weighting, days (as serve)")->capture_default_str();
-  copy->add_flag("!--no-progress", o.progress, "Do not print progress");
   copy->add_flag("--verify", o.verify, "After the copy, compare the two stores record by record (as errata compare)");
 }
 
 void AddCompare(CLI::App& app, errata::app::CompareOptions& o) {
-  CLI::App* compare = app.add_subcommand(
-      "compare", "Whether two stores hold the same records, and which differ (docs/copy.md)");
-  o.data_dir = Env("ERRATA_DATA_DIR", "./data");
-  compare->add_option("--from", o.from, "One store, as serve --store takes it (empty: SQLite in --data-dir)");
-  compare->add_option("--to", o.to, "The other store, as serve --store takes it")->required();
-  compare->add_option("--data-dir", o.data_dir, "Directory of an embedded store named without a path (env ERRATA_DATA_DIR)")->capture_default_str();
-  compare->add_flag("!--no-progress", o.progress, "Do not print progress");
+  AddStorePair(app, "compare", "Whether two stores hold the same records, and which differ (docs/copy.md)",
+               "One store, as serve --store takes it (empty: SQLite in --data-dir)",
+               "The other store, as serve --store takes it", o);
 }
 
 }  // namespace

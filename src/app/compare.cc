@@ -65,17 +65,14 @@ int RunCompare(const CompareOptions& o) {
       return 2;
     }
   }
-  auto from = OpenStore(o.from, o.data_dir, 14 * kMicrosPerDay, 1);
-  if (!from.ok()) {
-    std::fprintf(stderr, "errata compare: --from: %s\n", OpenFailure(from.status()).c_str());
-    return 1;
-  }
-  auto to = OpenStore(o.to, o.data_dir, 14 * kMicrosPerDay, 1);
-  if (!to.ok()) {
-    std::fprintf(stderr, "errata compare: --to: %s\n", OpenFailure(to.status()).c_str());
-    return 1;
-  }
-  return CompareAndPrint(from->get(), to->get(), o.progress, stdout);
+  // Opened as serve opens them: an older store is upgraded first, and one
+  // kept with another half-life gets its recency sums recomputed.
+  const Micros half_life = static_cast<Micros>(o.half_life_days * kMicrosPerDay);
+  auto from = OpenForCommand("compare", "--from", o.from, o.data_dir, half_life);
+  if (from == nullptr) return 1;
+  auto to = OpenForCommand("compare", "--to", o.to, o.data_dir, half_life);
+  if (to == nullptr) return 1;
+  return CompareAndPrint(from.get(), to.get(), o.progress, stdout);
 }
 
 }  // namespace errata::app

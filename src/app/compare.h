@@ -14,6 +14,7 @@ struct CompareOptions {
   std::string from;
   std::string to;
   std::string data_dir = "./data";  // for sqlite:/rocksdb: without a path
+  double half_life_days = 14;        // as serve's: a store kept with another is recomputed
   bool progress = true;
 };
 

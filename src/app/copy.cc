@@ -29,16 +29,10 @@ int RunCopy(const CopyOptions& o) {
     return 2;
   }
   const Micros half_life = static_cast<Micros>(o.half_life_days * kMicrosPerDay);
-  auto from = OpenStore(o.from, o.data_dir, half_life, 1);
-  if (!from.ok()) {
-    std::fprintf(stderr, "errata copy: --from: %s\n", OpenFailure(from.status()).c_str());
-    return 1;
-  }
-  auto to = OpenStore(o.to, o.data_dir, half_life, 1);
-  if (!to.ok()) {
-    std::fprintf(stderr, "errata copy: --to: %s\n", OpenFailure(to.status()).c_str());
-    return 1;
-  }
+  auto from = OpenForCommand("copy", "--from", o.from, o.data_dir, half_life);
+  if (from == nullptr) return 1;
+  auto to = OpenForCommand("copy", "--to", o.to, o.data_dir, half_life);
+  if (to == nullptr) return 1;
   const auto start = std::chrono::steady_clock::now();
   auto seconds = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -56,7 +50,7 @@ int RunCopy(const CopyOptions& o) {
     };
   }
   CopyCounts counts;
-  Status s = CopyStore(from->get(), to->get(), copy, &counts);
+  Status s = CopyStore(from.get(), to.get(), copy, &counts);
   if (shown >= 0) std::fputc('\n', stderr);
   if (!s.ok()) {
     std::fprintf(stderr, "errata copy: %s (copied before it: ", s.message().c_str());
@@ -64,11 +58,11 @@ int RunCopy(const CopyOptions& o) {
     std::fputs(")\n", stderr);
     return 1;
   }
-  std::printf("copied %s to %s: ", (*from)->Describe().c_str(), (*to)->Describe().c_str());
+  std::printf("copied %s to %s: ", from->Describe().c_str(), to->Describe().c_str());
   PrintCounts(stdout, counts);
   std::printf(" in %.1f s\n", seconds());
   std::fflush(stdout);
-  if (o.verify) return CompareAndPrint(from->get(), to->get(), o.progress, stdout);
+  if (o.verify) return CompareAndPrint(from.get(), to.get(), o.progress, stdout);
   return 0;
 }
 

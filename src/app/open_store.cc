@@ -1,5 +1,6 @@
 #include "app/open_store.h"
 
+#include <cstdio>
 #include <filesystem>
 
 #include "store/postgres/postgres_store.h"
@@ -39,10 +40,15 @@ bool SameStore(const std::string& a, const std::string& b, const std::string& da
           EmbeddedStorePath(a, data_dir) == EmbeddedStorePath(b, data_dir));
 }
 
-std::string OpenFailure(const Status& s) {
-  std::string m = s.message();
-  if (m.find("/LOCK") != std::string::npos) m += " (is a server running on it? stop it first)";
-  return m;
+std::unique_ptr<Store> OpenForCommand(const char* command, const char* flag,
+                                      const std::string& url, const std::string& data_dir,
+                                      Micros half_life) {
+  auto store = OpenStore(url, data_dir, half_life, 1);
+  if (store.ok()) return std::move(*store);
+  std::string why = store.status().message();
+  if (why.find("/LOCK") != std::string::npos) why += " (is a server running on it? stop it first)";
+  std::fprintf(stderr, "errata %s: %s: %s\n", command, flag, why.c_str());
+  return nullptr;
 }
 
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url, const std::string& data_dir,

@@ -20,8 +20,12 @@ std::string EmbeddedStorePath(const std::string& url, const std::string& data_di
 // Whether two command-line stores are one (errata copy and compare refuse).
 bool SameStore(const std::string& a, const std::string& b, const std::string& data_dir);
 
-// Why OpenStore failed, for a command line: a RocksDB directory opens in one
-// process at a time, and its lock error then says so.
-std::string OpenFailure(const Status& s);
+// OpenStore for a command's --from or --to (errata copy, errata compare):
+// on failure prints "errata COMMAND: FLAG: why" to stderr (a RocksDB
+// directory opens in one process at a time, and its lock error then says
+// so) and returns null.
+std::unique_ptr<Store> OpenForCommand(const char* command, const char* flag,
+                                      const std::string& url, const std::string& data_dir,
+                                      Micros half_life);
 
 }  // namespace errata::app

@@ -158,7 +158,9 @@ class Store {
   // Error points computed from errors with created_at in [since, until].
   virtual Result<Profile> ProfileBetween(const std::string& user_id, Micros since, Micros until) = 0;
   // Candidates for a learner search: users whose email or username starts
-  // with `prefix` (lower-case), and the `recent` newest users (for typos).
+  // with `prefix` (lower-case), the `recent` newest users (for typos), then
+  // the users whose name shares the most trigrams with `prefix`
+  // (core/user_search.h: NameTrigrams, MostSharedTrigrams).
   virtual Result<std::vector<User>> SearchCandidates(const std::string& prefix, size_t recent) = 0;
   // Error counts per UTC day (days since the epoch) and category, for errors
   // with created_at in [since, until].

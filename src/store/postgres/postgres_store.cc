@@ -455,21 +455,29 @@ Status PostgresStore::Migrate() {
   return c->Exec("COMMIT").status();
 }
 
-// Migration 3: the trigrams of the names of the learners there already.
+// Migration 3: the trigrams of the names of the learners there already, in
+// statements of at most 100,000 trigrams.
 Status PostgresStore::IndexEveryName() {
   auto r = writer_->Exec("SELECT user_id, username FROM users WHERE username <> ''");
   if (!r.ok()) return r.status();
   ArrayParam gram, user;
-  bool any = false;
+  size_t pending = 0;
+  auto flush = [&] {
+    if (pending == 0) return Status::Ok();
+    pending = 0;
+    return writer_->Exec(kInsertTrigrams, Params().Add(gram.Take()).Add(user.Take())).status();
+  };
   for (int i = 0; i < r->size(); ++i) {
     for (const std::string& g : NameTrigrams(r->Text(i, 1))) {
       gram.Add(g);
       user.Add(r->Text(i, 0));
-      any = true;
+      ++pending;
+    }
+    if (pending >= 100'000) {
+      if (Status s = flush(); !s.ok()) return s;
     }
   }
-  if (!any) return Status::Ok();
-  return writer_->Exec(kInsertTrigrams, Params().Add(gram.Take()).Add(user.Take())).status();
+  return flush();
 }
 
 // decay_log2 depends on the half-life; when it changes, recompute from the errors.
