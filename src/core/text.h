@@ -16,4 +16,9 @@ inline std::string AsciiLower(std::string_view s) {
   return out;
 }
 
+// An ASCII letter or digit.
+inline bool IsAsciiAlnum(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
 }  // namespace errata

@@ -13,10 +13,6 @@
 namespace errata {
 namespace {
 
-bool IsAsciiAlnum(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
 // The rows of Score's dynamic programme, reused from candidate to candidate.
 struct Scratch {
   std::vector<size_t> before, prev, cur;
