@@ -24,7 +24,9 @@ for round in $(seq "${ROUNDS:-3}"); do
     "$bin" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --log-level info >>"$WORK/round.log" 2>&1 &
     PID=$!
     for _ in $(seq 1500); do grep -q '"msg":"warm restart"' "$WORK/round.log" && break; sleep 0.2; done
-    seconds=$(grep -o '"msg":"warm restart".*' "$WORK/round.log" | grep -o '"seconds":[0-9.]*' | cut -d: -f2)
+    # The log writes small numbers with an exponent (2.5E-2).
+    seconds=$(grep -o '"msg":"warm restart".*' "$WORK/round.log" | grep -o '"seconds":[0-9.eE+-]*' |
+              cut -d: -f2 | python3 -c 'import sys; print(f"{float(sys.stdin.read()):.3f}")')
     echo "$bin round $round: warm restart ${seconds:-?} s, then VmRSS $(awk '/VmRSS/{print $2}' "/proc/$PID/status") kB, RssAnon $(awk '/RssAnon/{print $2}' "/proc/$PID/status") kB"
     unserve
   done
