@@ -3,14 +3,16 @@
 through POST /v1/ingest, then times GET /v1/users/search for queries of each
 kind, the median of `--repeat` runs each (stdlib only).
 
-  bench/search.py --url URL --users N [--repeat 20] [--seed 1]
+  bench/search.py --url URL --users N [--repeat 20] [--seed 1] [--check]
 
 Names are drawn from 150 first names and 150 surnames with a number after
 the surname ("Lindqvist417"), so that common trigrams have thousands of
 holders. The learner searched for is created first: older than the newest
 5,000, found by a typo only through the trigrams of its name. Prints one
 line per query kind: the query, the median and worst milliseconds, and
-whether the learner came first. Ends with the load's time.
+whether the learner came first. Ends with the load's time. --check: exit 1
+unless the prefix, the substring and both typos found the learner first
+(the smoke test in `make test`).
 """
 import argparse
 import http.client
@@ -62,6 +64,7 @@ def main():
     ap.add_argument("--users", type=int, default=100000)
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--check", action="store_true")
     a = ap.parse_args()
     u = urlparse(a.url)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
@@ -90,6 +93,7 @@ def main():
     queries = [("prefix", "margarethe"), ("substring", "lindqvist9999"),
                ("typo, first word", "margrethe"), ("typo, later word", "lindqvst9999"),
                ("common name, typo", "anna berrg"), ("no match", "zzyzx")]
+    missed = []
     for kind, q in queries:
         times, first = [], None
         for _ in range(a.repeat):
@@ -100,7 +104,11 @@ def main():
             first = bool(users) and users[0]["user_id"] == target_id
         print(f"{kind:<20} {q!r:<16} median {statistics.median(times):7.2f} ms"
               f"  worst {max(times):7.2f} ms  target first: {first}")
+        if kind in ("prefix", "substring", "typo, first word", "typo, later word") and not first:
+            missed.append(kind)
     print(f"load: {a.users} named learners in {load:.1f} s")
+    if a.check and missed:
+        sys.exit(f"the learner was not found first by: {', '.join(missed)}")
 
 
 if __name__ == "__main__":

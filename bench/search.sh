@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The learner search's speed (docs/user-search.md) for one or two binaries,
 # on a fresh store each: bench/search.py loads USERS named learners (default
-# 100000) and times each kind of query (median of 20).
+# 100000) and times each kind of query (median of 20). CHECK=1: fail unless
+# each query that should find the learner does (the smoke test).
 #
 #   bench/search.sh BIN [BIN_B] [sqlite|rocksdb]
 set -euo pipefail
@@ -18,6 +19,7 @@ for bin in "${BINS[@]}"; do
   rm -rf "$WORK/data"
   serve "$bin" "$PORT" "$WORK/data" "$WORK/server.log"
   echo "== $bin on $STORE"
-  python3 bench/search.py --url "http://127.0.0.1:$PORT" --users "${USERS:-100000}"
+  python3 bench/search.py --url "http://127.0.0.1:$PORT" --users "${USERS:-100000}" \
+    ${CHECK:+--check}
   unserve
 done

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Where W5's tail latency is spent: one server on the embedded store (sqlite
-# or rocksdb), LEARNERS learners (default 100000, 3 errors each), 10 s of
-# W4a to warm the cache, then 10 s of W5; prints wrk's result and, per route,
+# or rocksdb), LEARNERS learners (default 100000, 3 errors each), DURATION
+# seconds (default 10) of W4a to warm the cache, then as long of W5; prints
+# wrk's result and, per route,
 # how many requests took longer than each bound of the server's own latency
 # histogram (/metrics, the difference over the W5 run).
 #
@@ -14,9 +15,9 @@ source bench/single.sh
 begin "${2:-sqlite}" w5tail
 serve "$BIN" "$PORT" "$WORK/data" "$WORK/server.log"
 load "$PORT" "$LEARNERS" "$((LEARNERS * 3))" "$WORK/ids.tsv"
-wrk -t2 -c64 -d10s -s bench/w4_read.lua "http://127.0.0.1:$PORT" -- "$WORK/ids.tsv" generate 1.0 >/dev/null
+wrk -t2 -c64 -d"${DURATION:-10}s" -s bench/w4_read.lua "http://127.0.0.1:$PORT" -- "$WORK/ids.tsv" generate 1.0 >/dev/null
 curl -s "http://127.0.0.1:$PORT/metrics" > "$WORK/m0"
-wrk -t2 -c64 -d10s --latency -s bench/w5_mixed.lua "http://127.0.0.1:$PORT" -- "$WORK/ids.tsv" | grep -E "BENCH_RESULT|Requests/sec"
+wrk -t2 -c64 -d"${DURATION:-10}s" --latency -s bench/w5_mixed.lua "http://127.0.0.1:$PORT" -- "$WORK/ids.tsv" | grep -E "BENCH_RESULT|Requests/sec"
 curl -s "http://127.0.0.1:$PORT/metrics" > "$WORK/m1"
 python3 - "$WORK/m0" "$WORK/m1" <<'PY'
 import sys,re
