@@ -88,6 +88,24 @@ const Query kInsertTrigrams{
     "insert_trigrams",
     "INSERT INTO user_trigrams(trigram, user_id) SELECT * FROM unnest($1::text[], $2::text[])"
     " ON CONFLICT DO NOTHING"};
+// The rows of kInsertTrigrams: each trigram of each name added.
+struct TrigramRows {
+  ArrayParam trigram, user;
+  size_t size = 0;
+  void Add(const std::string& user_id, const std::string& name) {
+    for (const std::string& g : NameTrigrams(name)) {
+      trigram.Add(g);
+      user.Add(user_id);
+      ++size;
+    }
+  }
+  Params Take() {
+    size = 0;
+    Params p;
+    p.Add(trigram.Take()).Add(user.Take());
+    return p;
+  }
+};
 const Query kConversationLookup{
     "conversation_lookup",
     "SELECT c.user_id, c.started_at, EXISTS(SELECT 1 FROM users WHERE user_id=$2)"
@@ -460,24 +478,14 @@ Status PostgresStore::Migrate() {
 Status PostgresStore::IndexEveryName() {
   auto r = writer_->Exec("SELECT user_id, username FROM users WHERE username <> ''");
   if (!r.ok()) return r.status();
-  ArrayParam gram, user;
-  size_t pending = 0;
-  auto flush = [&] {
-    if (pending == 0) return Status::Ok();
-    pending = 0;
-    return writer_->Exec(kInsertTrigrams, Params().Add(gram.Take()).Add(user.Take())).status();
-  };
+  TrigramRows rows;
   for (int i = 0; i < r->size(); ++i) {
-    for (const std::string& g : NameTrigrams(r->Text(i, 1))) {
-      gram.Add(g);
-      user.Add(r->Text(i, 0));
-      ++pending;
-    }
-    if (pending >= 100'000) {
-      if (Status s = flush(); !s.ok()) return s;
+    rows.Add(r->Text(i, 0), r->Text(i, 1));
+    if (rows.size >= 100'000 || (i + 1 == r->size() && rows.size > 0)) {
+      if (auto done = writer_->Exec(kInsertTrigrams, rows.Take()); !done.ok()) return done.status();
     }
   }
-  return flush();
+  return Status::Ok();
 }
 
 // decay_log2 depends on the half-life; when it changes, recompute from the errors.
@@ -627,15 +635,7 @@ Status PostgresStore::ApplyTogether(const std::vector<WriteOp*>& ops, DeltaSet* 
   std::unordered_set<std::string> new_users, new_emails;
   std::unordered_map<std::string, Owners> new_utterances;
   ArrayParam user_id, user_name, user_email, user_email_norm, user_at;
-  ArrayParam trigram, trigram_user;  // of the new learners' names
-  bool trigrams = false;
-  auto index_name = [&](const std::string& id, const std::string& name) {
-    for (const std::string& gram : NameTrigrams(name)) {
-      trigram.Add(gram);
-      trigram_user.Add(id);
-      trigrams = true;
-    }
-  };
+  TrigramRows trigrams;  // of the new learners' names
   ArrayParam conversation_id, conversation_user, conversation_at;
   ArrayParam utterance_id, utterance_conversation, utterance_user, content, utterance_at, hash;
   ErrorColumns errors;
@@ -675,7 +675,7 @@ Status PostgresStore::ApplyTogether(const std::vector<WriteOp*>& ops, DeltaSet* 
       user_email.Add(nu.email);
       user_email_norm.Add(norm);
       user_at.Add(nu.created_at);
-      index_name(nu.user_id, nu.username);
+      trigrams.Add(nu.user_id, nu.username);
       op->created_user = true;
       continue;
     }
@@ -713,7 +713,7 @@ Status PostgresStore::ApplyTogether(const std::vector<WriteOp*>& ops, DeltaSet* 
           user_email.AddNull();
           user_email_norm.AddNull();
           user_at.Add(u.created_at);
-          index_name(u.user_id, op->user.username);
+          trigrams.Add(u.user_id, op->user.username);
           op->created_user = true;
         }
         conversation_id.Add(u.conversation_id);
@@ -771,8 +771,8 @@ Status PostgresStore::ApplyTogether(const std::vector<WriteOp*>& ops, DeltaSet* 
                     &ok);
     if (!st.ok() || !ok) return st;
   }
-  if (trigrams) {
-    Status st = run(kInsertTrigrams, Params().Add(trigram.Take()).Add(trigram_user.Take()), &ok);
+  if (trigrams.size > 0) {
+    Status st = run(kInsertTrigrams, trigrams.Take(), &ok);
     if (!st.ok() || !ok) return st;
   }
   if (!new_conversations.empty()) {
@@ -1153,15 +1153,10 @@ Result<std::vector<User>> PostgresStore::SearchCandidates(const std::string& pre
 
 // A new learner's name, by its trigrams (the learner search's typos).
 Status PostgresStore::IndexName(const std::string& user_id, const std::string& username) {
-  ArrayParam gram, user;
-  bool any = false;
-  for (const std::string& g : NameTrigrams(username)) {
-    gram.Add(g);
-    user.Add(user_id);
-    any = true;
-  }
-  if (!any) return Status::Ok();
-  return writer_->Exec(kInsertTrigrams, Params().Add(gram.Take()).Add(user.Take())).status();
+  TrigramRows rows;
+  rows.Add(user_id, username);
+  if (rows.size == 0) return Status::Ok();
+  return writer_->Exec(kInsertTrigrams, rows.Take()).status();
 }
 
 Result<std::vector<DayCount>> PostgresStore::ErrorsPerDay(const std::string& user_id, Micros since,
