@@ -538,8 +538,11 @@ std::unique_ptr<Db> SqliteStore::Borrow() {
 }
 
 // Each reader's map of the file goes (mmap_size 0 unmaps it) and a new one
-// comes (pages mapped as reads touch them). Takes every pooled reader, one
-// after another, so a read waits at most for one remap.
+// comes (pages mapped as reads touch them). Takes the pooled readers one
+// after another, so a read waits at most for one remap; a remapped one goes
+// to the pool's front, where Borrow takes last. (If every other reader is
+// out on a read at that moment, one is remapped twice and another keeps its
+// pages: harmless, and rare.)
 void SqliteStore::ReleaseReadMappings() {
   for (int i = 0; i < options_.read_connections; ++i) {
     auto db = Borrow();
@@ -548,7 +551,6 @@ void SqliteStore::ReleaseReadMappings() {
         !s.ok()) {
       log::Warn("SQLite reader remap failed", {{"error", s.message()}});
     }
-    // To the pool's front: the next Borrow takes another reader.
     std::lock_guard lock(pool_mu_);
     pool_.insert(pool_.begin(), std::move(db));
   }
