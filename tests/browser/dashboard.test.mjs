@@ -283,10 +283,17 @@ async function run(page, user, conv, counts, byCategory, problems) {
   await page.screenshot({ path: desktop, fullPage: true });
   console.log(`screenshot: ${desktop}`);
 
+  // The charts follow the new width when Chart.js's resize observer fires,
+  // which takes longer than a fixed pause on a loaded machine (CI once saw
+  // the desktop-width canvases still in place after 400 ms): wait for the
+  // page to fit, and fail with the overflow if it never does.
   await page.setViewportSize({ width: 375, height: 812 });
-  await page.waitForTimeout(400);
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  assert.ok(overflow <= 0, `no horizontal scrolling at 375 px (overflow ${overflow}px)`);
+  const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  await page.waitForFunction(() => document.documentElement.scrollWidth <= window.innerWidth,
+    null, { timeout: WAIT_MS }).catch(() => {});
+  const left = await overflow();
+  assert.ok(left <= 0, `no horizontal scrolling at 375 px (overflow ${left}px)`);
+  await page.waitForTimeout(400);  // the charts' redraw at the new size
   const phone = path.join(OUT_DIR, 'dashboard-phone.png');
   await page.screenshot({ path: phone, fullPage: true });
   console.log(`screenshot: ${phone}`);
