@@ -224,5 +224,19 @@ void BM_RankUserMatches(benchmark::State& state) {
 }
 BENCHMARK(BM_RankUserMatches);
 
+// The same with names and a query beyond ASCII: each folded by ICU.
+void BM_RankUserMatchesBeyondAscii(benchmark::State& state) {
+  std::vector<User> users;
+  for (int i = 0; i < 5000; ++i) {
+    users.push_back(User{NewUuidV7(kMicrosPerSecond * (1'790'000'000LL + i)),
+                         fmt::format("José{} Иванова{}", i, i % 97),
+                         fmt::format("jose.{}@example.org", i), 0});
+  }
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(RankUserMatches("Jose123 Иваова", users, 10));
+  }
+}
+BENCHMARK(BM_RankUserMatchesBeyondAscii);
+
 }  // namespace
 }  // namespace errata

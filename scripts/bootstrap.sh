@@ -7,6 +7,7 @@ PKGS=(
   build-essential cmake ninja-build pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsqlite3-dev sqlite3
+  libicu-dev                                     # the learner search's case and accent folding
   librocksdb-dev                                 # --store rocksdb: (docs/rocksdb.md)
   libjemalloc-dev                                # the server's allocator (docs/allocator.md)
   libpq-dev postgresql

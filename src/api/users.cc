@@ -8,6 +8,7 @@
 #include "api/write.h"
 #include "core/email.h"
 #include "core/ids.h"
+#include "core/text.h"
 #include "core/user_search.h"
 
 namespace errata::api {
@@ -82,8 +83,9 @@ void SearchUsers(const Ctx& c, Services& s, Respond respond) {
     }
     limit = static_cast<size_t>(v);
   }
-  std::string prefix = *q;
-  for (auto& ch : prefix) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  // The stores' prefix indexes hold ASCII-lower-case names and emails; their
+  // trigrams, and the ranking, fold the query themselves (SearchFold).
+  const std::string prefix = AsciiLower(*q);
   auto candidates = s.store->SearchCandidates(prefix, 5000);
   if (!candidates.ok()) return respond(ErrorResponse(Flavor::kV1, candidates.status()));
   json::array users;

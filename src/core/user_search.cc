@@ -7,8 +7,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/search_fold.h"
 #include "core/taxonomy.h"
-#include "core/text.h"
 
 namespace errata {
 namespace {
@@ -18,21 +18,24 @@ struct Scratch {
   std::vector<size_t> before, prev, cur;
 };
 
-// `q` (lower case, not empty) against `field` (lower case): 0 a prefix, 1 a
+// `q` (folded, not empty) against `field` (folded): 0 a prefix, 1 a
 // substring, 2 + d for a restricted edit distance d within the query's
 // typo bound, to the whole field or to its prefix of the query's length
 // give or take one ("mari" ~ "maria@…", "marsela" ~ "marisela.o…"); -1 none.
+// Lengths and distances count characters: bytes for ASCII, code points
+// otherwise (Score converts), so a typo in "Иванова" is one, not two.
 //
 // One dynamic programme gives all of these distances: its cell (i, j) is the
-// distance between q's first i bytes and the field's first j, so the last
+// distance between q's first i characters and the field's first j, so the last
 // row holds the distance to each prefix of the field up to the longest one
 // wanted. Only the band |i - j| <= bound is computed: a cell outside it is
 // more than `bound`, and stands as bound + 1 (which changes no cell within
 // the bound, and keeps every other one above it).
-int Score(std::string_view q, std::string_view field, Scratch* s) {
+template <typename Ch>
+int ScoreIn(std::basic_string_view<Ch> q, std::basic_string_view<Ch> field, Scratch* s) {
   if (field.empty()) return -1;
   if (field.starts_with(q)) return 0;
-  if (field.find(q) != std::string_view::npos) return 1;
+  if (field.find(q) != std::basic_string_view<Ch>::npos) return 1;
   const size_t bound = std::max<size_t>(1, TypoBound(q.size()));
   const size_t n = q.size(), m = field.size();
   const bool whole = (m > n ? m - n : n - m) <= bound;
@@ -74,27 +77,58 @@ int Score(std::string_view q, std::string_view field, Scratch* s) {
   return d <= bound ? 2 + static_cast<int>(d) : -1;
 }
 
-// UserMatchScore with the query in lower case already.
-int LowerQueryScore(std::string_view q, const User& user, Scratch* s) {
-  if (q.empty()) return -1;
-  const std::string email = AsciiLower(user.email.value_or(""));
-  const std::string_view local = std::string_view(email).substr(0, email.find('@'));
-  const std::string name = AsciiLower(user.username);
+// The code points of UTF-8 `s` (a bad byte as U+FFFD).
+std::u32string CodePoints(std::string_view s) {
+  std::u32string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    const int32_t c = fold_detail::NextCodePoint(s, &i);
+    out.push_back(c >= 0 ? static_cast<char32_t>(c) : U'\uFFFD');
+  }
+  return out;
+}
+
+// A query or a field, folded, and whether it is all ASCII.
+struct Folded {
+  std::string_view text;
+  bool ascii;
+};
+
+int Score(Folded q, Folded field, Scratch* s) {
+  if (q.ascii && field.ascii) return ScoreIn(q.text, field.text, s);
+  return ScoreIn(std::u32string_view(CodePoints(q.text)),
+                 std::u32string_view(CodePoints(field.text)), s);
+}
+
+// UserMatchScore with the query folded already (SearchFold).
+int FoldedQueryScore(Folded q, const User& user, Scratch* s) {
+  if (q.text.empty()) return -1;
+  bool email_ascii, name_ascii;
+  const std::string email_text = SearchFold(user.email.value_or(""), &email_ascii);
+  const std::string name_text = SearchFold(user.username, &name_ascii);
+  const Folded email{email_text, email_ascii};
+  const Folded local{email.text.substr(0, email.text.find('@')), email.ascii};
+  const Folded name{name_text, name_ascii};
   int best = -1;
-  for (std::string_view field : {std::string_view(email), local, std::string_view(name)}) {
+  for (Folded field : {email, local, name}) {
     const int score = Score(q, field, s);
     if (score >= 0 && (best < 0 || score < best)) best = score;
     if (best == 0) return best;
   }
   if (best == 1) return best;  // a later word's prefix is a substring: no better
   // A typo at the start of a later word of the name or the local part.
-  for (std::string_view field : {std::string_view(name), local}) {
-    for (size_t i = 1; i < field.size(); ++i) {
-      if (IsAsciiAlnum(field[i - 1]) || !IsAsciiAlnum(field[i])) continue;
-      const int score = Score(q, field.substr(i), s);
+  for (Folded field : {name, local}) {
+    bool in_word = true;  // the field's own start is not a later word
+    bool done = false;
+    ForEachCodePoint(field.text, [&](size_t begin, size_t, bool word) {
+      const bool starts = word && !in_word;
+      in_word = word;
+      if (!starts || done) return;
+      const int score = Score(q, Folded{field.text.substr(begin), field.ascii}, s);
       if (score >= 2 && (best < 0 || score < best)) best = score;
-      if (best == 2) return best;
-    }
+      done = best == 2;
+    });
+    if (done) return best;
   }
   return best;
 }
@@ -103,18 +137,21 @@ int LowerQueryScore(std::string_view q, const User& user, Scratch* s) {
 
 int UserMatchScore(std::string_view query, const User& user) {
   Scratch s;
-  return LowerQueryScore(AsciiLower(query), user, &s);
+  bool ascii;
+  const std::string q = SearchFold(query, &ascii);
+  return FoldedQueryScore(Folded{q, ascii}, user, &s);
 }
 
 std::vector<User> RankUserMatches(std::string_view query, std::vector<User> candidates,
                                   size_t limit) {
   std::vector<std::pair<int, User>> scored;
   std::unordered_set<std::string> seen;
-  const std::string q = AsciiLower(query);
+  bool ascii;
+  const std::string q = SearchFold(query, &ascii);
   Scratch scratch;
   for (auto& u : candidates) {
     if (!seen.insert(u.user_id).second) continue;
-    const int s = LowerQueryScore(q, u, &scratch);
+    const int s = FoldedQueryScore(Folded{q, ascii}, u, &scratch);
     if (s >= 0) scored.emplace_back(s, std::move(u));
   }
   std::sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) {
@@ -127,13 +164,18 @@ std::vector<User> RankUserMatches(std::string_view query, std::vector<User> cand
 }
 
 std::vector<std::string> NameTrigrams(std::string_view name) {
-  const std::string lower = AsciiLower(name);
+  const std::string folded = SearchFold(name);
   std::vector<std::string> out;
-  size_t run = 0;  // letters and digits so far in the current word
-  for (size_t i = 0; i < lower.size(); ++i) {
-    run = IsAsciiAlnum(lower[i]) ? run + 1 : 0;
-    if (run >= 3) out.push_back(lower.substr(i - 2, 3));
-  }
+  size_t run = 0;            // code points so far in the current word
+  size_t starts[3] = {};     // where the last three began (a ring)
+  ForEachCodePoint(folded, [&](size_t begin, size_t end, bool word) {
+    run = word ? run + 1 : 0;
+    starts[run % 3] = begin;
+    if (run >= 3) {
+      const size_t first = starts[(run - 2) % 3];
+      out.push_back(folded.substr(first, end - first));
+    }
+  });
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;

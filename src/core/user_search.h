@@ -11,7 +11,8 @@
 namespace errata {
 
 // How well `query` matches a user: 0 an exact or prefix match of the email,
-// its local part or the username (case-insensitive); 1 a substring; 2 + d
+// its local part or the username, each folded with the query so that case
+// and accents do not matter (SearchFold); 1 a substring; 2 + d
 // for a typo at restricted edit distance d (within the bound for the query's
 // length) at the start of one of those fields or of a later word of the
 // username or the local part ("lindqvst" ~ "Margarethe Lindqvist"); -1 no
@@ -32,9 +33,15 @@ std::vector<User> RankUserMatches(std::string_view query, std::vector<User> cand
 inline constexpr size_t kTrigramCommon = 1000;
 inline constexpr size_t kTrigramCandidates = 50;
 
-// The trigrams a name is found by: each run of three characters within a
-// word of the ASCII-lower-case name (words are runs of ASCII letters and
-// digits; any other byte separates them), each once, in byte order.
+// The trigrams a name is found by: each run of three code points within a
+// word of the folded name (SearchFold; words are runs of letters and digits
+// of any script, and anything else separates them), as UTF-8, each once, in
+// byte order. For an ASCII name, three bytes each.
+//
+// A trigram of a name with accents holds their base letters ("José" ->
+// "jos", "ose"). Before session 18 only ASCII letters and digits made words
+// ("José" -> "jos"): each store re-indexes such names on upgrade, and since
+// every trigram of the earlier rule is one of this rule's, only adds.
 std::vector<std::string> NameTrigrams(std::string_view name);
 
 // Given the learners holding each trigram (one list of ids per trigram),

@@ -40,12 +40,34 @@ TEST(UserSearchTest, ScoresTyposAtTheStartOfALaterWord) {
   EXPECT_EQ(UserMatchScore("ndqvst", m), -1);     // a typo inside a word is no match
 }
 
+TEST(UserSearchTest, CaseAndAccentsDoNotMatterInAnyScript) {
+  const User jose = U("1", "José García", "jgarcia@example.com");
+  EXPECT_EQ(UserMatchScore("jose garcia", jose), 0);
+  EXPECT_EQ(UserMatchScore("JOSÉ", jose), 0);
+  EXPECT_EQ(UserMatchScore("garcia", jose), 1);
+  EXPECT_EQ(UserMatchScore("garsia", jose), 3);  // a typo in the later word
+  const User lukasz = U("2", "Łukasz Wójcik", "");
+  EXPECT_EQ(UserMatchScore("lukasz", lukasz), 0);
+  EXPECT_EQ(UserMatchScore("wojcik", lukasz), 1);
+  // A typo is one character whatever its bytes: "Иванова" has 14.
+  const User yulia = U("3", "Юлия Иванова", "");
+  EXPECT_EQ(UserMatchScore("ЮЛИЯ", yulia), 0);
+  EXPECT_EQ(UserMatchScore("иваова", yulia), 3);   // a letter left out
+  EXPECT_EQ(UserMatchScore("ивнаова", yulia), 3);  // two letters swapped
+  EXPECT_EQ(UserMatchScore("юлиа", yulia), 3);     // one substituted
+  EXPECT_EQ(UserMatchScore("петрова", yulia), -1);
+}
+
 TEST(UserSearchTest, NameTrigramsAreTheRunsOfThreeWithinWords) {
   EXPECT_EQ(NameTrigrams("Margarethe Lindqvist"),
             (std::vector<std::string>{"are", "arg", "dqv", "eth", "gar", "ind", "ist", "lin",
                                       "mar", "ndq", "qvi", "ret", "rga", "the", "vis"}));
   EXPECT_EQ(NameTrigrams("Jo Ann-Ann"), (std::vector<std::string>{"ann"}));
-  EXPECT_EQ(NameTrigrams("José"), (std::vector<std::string>{"jos"}));
+  EXPECT_EQ(NameTrigrams("José"), (std::vector<std::string>{"jos", "ose"}));
+  EXPECT_EQ(NameTrigrams("Łukasz Wójcik"),
+            (std::vector<std::string>{"asz", "cik", "jci", "kas", "luk", "ojc", "uka", "woj"}));
+  EXPECT_EQ(NameTrigrams("Юлия Ли"), (std::vector<std::string>{"лия", "юли"}));
+  EXPECT_EQ(NameTrigrams("王小明"), (std::vector<std::string>{"王小明"}));
   EXPECT_EQ(NameTrigrams("O'Neil 42b"), (std::vector<std::string>{"42b", "eil", "nei"}));
   EXPECT_TRUE(NameTrigrams("").empty());
   EXPECT_TRUE(NameTrigrams("li yu").empty());

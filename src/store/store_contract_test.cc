@@ -37,6 +37,7 @@
 #include "store/rocksdb/rocksdb_test_util.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
+#include "store/upgrade_test_util.h"
 
 namespace errata {
 namespace {
@@ -1664,6 +1665,61 @@ TYPED_TEST(StoreContractTest, PostgresIndexesTheNamesOfASchemaTwoDatabase) {
     ASSERT_NO_FATAL_FAILURE(this->Reopen(kHalfLife));
     EXPECT_EQ(found(), std::vector<std::string>{m.user_id});
   }
+}
+
+// PostgreSQL's migration 4 indexes names beyond ASCII by the folded rule
+// (SQLite's migration 5: schema_upgrade_test.cc; RocksDB's key format 5:
+// key_format_test.cc).
+TYPED_TEST(StoreContractTest, PostgresIndexesTheNamesBeyondAsciiOfASchemaThreeDatabase) {
+  if constexpr (!std::is_same_v<TypeParam, PostgresKind>) {
+    GTEST_SKIP() << "PostgreSQL's migration";
+  } else {
+    this->AddLearner("Lars Berg", std::nullopt, kT0);
+    const std::string jose = testutil::AddAccentedLearner(this->store(), kT0 + kMinute);
+    EXPECT_TRUE(testutil::FoundByFoldedTrigrams(this->store(), jose));
+    this->CloseStore();
+    auto c = pg::Conn::Connect(
+        PostgresKind::UrlOf(*PostgresKind::ServerUrl(), PostgresKind::Database(this->dir())));
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    auto aged = (*c)->Exec(fmt::format(
+        "DELETE FROM user_trigrams WHERE trigram IN ('{}'); DELETE FROM schema_version;"
+        " INSERT INTO schema_version VALUES(3)",
+        fmt::join(testutil::kFoldedOnlyTrigrams, "','")));
+    ASSERT_TRUE(aged.ok()) << aged.status().ToString();
+    auto left = (*c)->Exec("SELECT count(*) FROM user_trigrams");
+    ASSERT_TRUE(left.ok());
+    EXPECT_EQ(left->Int(0, 0), 4 + 3);  // lar, ars, ber, erg; arc, gar, jos
+    c->reset();
+    ASSERT_NO_FATAL_FAILURE(this->Reopen(kHalfLife));
+    EXPECT_TRUE(testutil::FoundByFoldedTrigrams(this->store(), jose));
+  }
+}
+
+// Names in any script, with accents or without, are found by a typo or a
+// part inside them (core/search_fold.h): their trigrams are the folded
+// name's.
+TYPED_TEST(StoreContractTest, NamesBeyondAsciiAreFoundByTheirFoldedTrigrams) {
+  std::vector<WriteOp> ops;
+  const std::vector<std::string> names = {"José García", "Łukasz Wójcik", "Юлия Иванова",
+                                          "Lars Berg"};
+  for (size_t i = 0; i < names.size(); ++i) {
+    const Micros at = kT0 + static_cast<Micros>(i) * kMinute;
+    ops.push_back(UserOp(User{NewUuidV7(at), names[i], std::nullopt, at}));
+  }
+  this->Apply(ops);
+  for (const auto& op : ops) ExpectOk(op);
+  auto found = [&](const std::string& query) {
+    auto got = this->store()->SearchCandidates(query, 0);
+    EXPECT_TRUE(got.ok()) << got.status().ToString();
+    std::vector<std::string> out;
+    for (const User& u : got.ok() ? *got : std::vector<User>{}) out.push_back(u.username);
+    return out;
+  };
+  EXPECT_EQ(found("garcya"), std::vector<std::string>{"José García"});  // gar, arc
+  EXPECT_EQ(found("rcia"), std::vector<std::string>{"José García"});    // rci, cia
+  EXPECT_EQ(found("WOJCIK"), std::vector<std::string>{"Łukasz Wójcik"});
+  EXPECT_EQ(found("иваова"), std::vector<std::string>{"Юлия Иванова"});  // ива, ова
+  EXPECT_EQ(found("berg"), std::vector<std::string>{"Lars Berg"});
 }
 
 // Each prefix match (by email, by username) is capped at 50 users.

@@ -147,4 +147,28 @@ inline std::string RenderEverything(Store* store, const std::vector<UpgradeLearn
   return s;
 }
 
+// A learner named beyond ASCII, for the upgrade that indexes such names by
+// the folded rule (core/search_fold.h). "José García" had the trigrams
+// "arc", "gar" and "jos" by the ASCII rule; the folded rule adds these:
+inline const std::vector<std::string> kFoldedOnlyTrigrams = {"cia", "ose", "rci"};
+
+// Adds "José García" at `at`; returns the learner's id.
+inline std::string AddAccentedLearner(Store* store, Micros at) {
+  WriteOp user;
+  user.kind = WriteOp::Kind::kCreateUser;
+  user.user = User{NewUuidV7(at), "José García", std::nullopt, at};
+  ApplyOk(store, {user});
+  return user.user.user_id;
+}
+
+// Whether a search for "rcia" (trigrams "rci" and "cia": the folded rule's
+// only) offers the learner `user_id`.
+inline bool FoundByFoldedTrigrams(Store* store, const std::string& user_id) {
+  auto got = store->SearchCandidates("rcia", 0);
+  EXPECT_TRUE(got.ok()) << got.status().ToString();
+  if (!got.ok()) return false;
+  return std::any_of(got->begin(), got->end(),
+                     [&](const User& u) { return u.user_id == user_id; });
+}
+
 }  // namespace errata::testutil

@@ -1,5 +1,6 @@
 """GET /v1/users/search (typo-tolerant) and GET /v1/users/{id}/errors/timeline."""
 import json
+import urllib.parse
 import uuid
 
 from harness import ServerTestCase, days_ago, expect, iso, main, new_uuid, v1_conversation, v1_user
@@ -42,6 +43,10 @@ class Search(ServerTestCase):
         # word or in a later one.
         tag = uuid.uuid4().hex[:6]
         old = v1_user(self.c, username=f"Margarethe{tag} Lindqvist{tag}")
+        # Names beyond ASCII: found without their accents, in any case, by a
+        # typo of one letter (core/search_fold.h).
+        jose = v1_user(self.c, username=f"José{tag} García{tag}")
+        yulia = v1_user(self.c, username=f"Юлия{tag} Иванова{tag}")
         for _ in range(6):
             lines = [json.dumps({"user_id": new_uuid(), "username": f"learner {new_uuid()[:8]}",
                                  "conversation_id": new_uuid(), "content": "x",
@@ -52,6 +57,12 @@ class Search(ServerTestCase):
             st, _, body = self.c.get(f"/v1/users/search?q={q}")
             self.assertEqual(st, 200, body)
             self.assertEqual([u["user_id"] for u in body["users"]][:1], [old["user_id"]], q)
+        for q, who in ((f"jose{tag} garcia{tag}", jose), (f"GARCIA{tag}", jose),
+                       (f"Garsia{tag}", jose), (f"иваова{tag}", yulia), (f"ЮЛИЯ{tag}", yulia)):
+            st, _, body = self.c.get("/v1/users/search?q=" + urllib.parse.quote(q))
+            self.assertEqual(st, 200, body)
+            self.assertEqual([u["user_id"] for u in body["users"]][:1], [who["user_id"]], q)
+            self.assertEqual(body["users"][0]["username"], who["username"], q)
         st, _, body = self.c.get(f"/v1/users/search?q=Zzyzx{tag}")
         self.assertEqual((st, body["users"]), (200, []), body)
 

@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "core/mastery.h"
+#include "core/search_fold.h"
 #include "core/text.h"
 #include "core/user_search.h"
 #include "log/log.h"
@@ -464,7 +465,10 @@ Status PostgresStore::Migrate() {
                      "; DELETE FROM schema_version; INSERT INTO schema_version VALUES(" +
                      std::to_string(v + 1) + ")");
     Status s = r.status();
-    if (s.ok() && v + 1 == 3) s = IndexEveryName();
+    // Migration 3 indexes every name by the current rule; 4 only the names
+    // an earlier build indexed by the ASCII rule.
+    if (s.ok() && v + 1 == 3) s = IndexEveryName(false);
+    if (s.ok() && v + 1 == 4 && version == 3) s = IndexEveryName(true);
     if (!s.ok()) {
       c->Exec("ROLLBACK");
       return s;
@@ -473,14 +477,16 @@ Status PostgresStore::Migrate() {
   return c->Exec("COMMIT").status();
 }
 
-// Migration 3: the trigrams of the names of the learners there already, in
+// Migrations 3 and 4: the trigrams of the names of the learners there
+// already (only those with a byte beyond ASCII when `beyond_ascii`), in
 // statements of at most 100,000 trigrams.
-Status PostgresStore::IndexEveryName() {
+Status PostgresStore::IndexEveryName(bool beyond_ascii) {
   auto r = writer_->Exec("SELECT user_id, username FROM users WHERE username <> ''");
   if (!r.ok()) return r.status();
   TrigramRows rows;
   for (int i = 0; i < r->size(); ++i) {
-    rows.Add(r->Text(i, 0), r->Text(i, 1));
+    const std::string name = r->Text(i, 1);
+    if (!beyond_ascii || !IsAscii(name)) rows.Add(r->Text(i, 0), name);
     if (rows.size >= 100'000 || (i + 1 == r->size() && rows.size > 0)) {
       if (auto done = writer_->Exec(kInsertTrigrams, rows.Take()); !done.ok()) return done.status();
     }

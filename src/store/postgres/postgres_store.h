@@ -74,7 +74,7 @@ class PostgresStore : public Store {
   Status AddErrors(WriteOp* op, DeltaSet* deltas);
   Status RecordAttempt(WriteOp* op);
   Status IndexName(const std::string& user_id, const std::string& username);
-  Status IndexEveryName();
+  Status IndexEveryName(bool beyond_ascii);
   Status UpsertFrequencies(const DeltaSet& deltas);
   // After the writer (re)connected: the server it is on now.
   void NoteWriterServer();

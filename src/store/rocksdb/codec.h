@@ -276,8 +276,10 @@ inline std::string UserCreated(int64_t created_at, std::string_view user_id) {
 }
 
 // A trigram of a learner's name (core/user_search.h NameTrigrams: three
-// bytes) and the learner, with an empty value: typos anywhere in a name.
-// Since key format 4.
+// code points, 3 to 12 bytes of UTF-8) and the learner, with an empty
+// value: typos anywhere in a name. Since key format 4. A trigram's prefix
+// scan never meets another trigram's keys: no sequence of three UTF-8 code
+// points begins another.
 inline std::string UserTrigramPrefix(std::string_view trigram) {
   return Tagged(kUserTrigram, trigram, kMaxKeyId);
 }
@@ -365,10 +367,12 @@ inline std::string PrefixEnd(std::string prefix) {
 // Format 1 (before session 13) held every id in a key as its 36-character
 // text; format 2 holds a UUID's 16 bytes; format 3 adds the index of users
 // by creation time (UserCreated); format 4 the trigrams of their names
-// (UserTrigram). The meta record kKeyFormat says which one a database
-// holds; a database without it is of format 1, or new.
+// (UserTrigram); format 5 the trigrams of names beyond ASCII by the folded
+// rule (core/search_fold.h: "José" -> "jos", "ose"; format 4 held "jos"
+// alone). The meta record kKeyFormat says which one a database holds; a
+// database without it is of format 1, or new.
 inline constexpr char kKeyFormat[] = "key_format";
-inline constexpr int kCurrentKeyFormat = 4;
+inline constexpr int kCurrentKeyFormat = 5;
 
 namespace upgrade_detail {
 // Moves a 36-character id from the front of *in to *out as 16 bytes.

@@ -1,8 +1,9 @@
 // RocksdbStore's key formats (codec.h, docs/rocksdb.md "Ids as 16 bytes"):
 // a database whose keys hold ids as text (format 1), that lacks the index
 // of users by creation time (format 2) or the trigrams of their names
-// (format 3), opens as format 4 and answers every
-// read as before, also when an upgrade stopped part-way.
+// (format 3), or holds names beyond ASCII by the ASCII rule's trigrams
+// (format 4), opens as format 5 and answers every read as before, also when
+// an upgrade stopped part-way.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
@@ -314,8 +315,29 @@ TEST_F(KeyUpgradeTest, AFormatThreeDatabaseGetsItsNamesIndexedByTrigram) {
   EXPECT_EQ(Everything(), before);
 }
 
+TEST_F(KeyUpgradeTest, AFormatFourDatabaseGetsItsNamesBeyondAsciiIndexed) {
+  Fill();
+  const std::string jose = testutil::AddAccentedLearner(store_.get(), kT0 + kMicrosPerDay);
+  EXPECT_TRUE(testutil::FoundByFoldedTrigrams(store_.get(), jose));
+  const std::string before = Everything();
+  const int keys_before = CountKeys().first;
+  rocksdb::WriteBatch wb;
+  for (const std::string& gram : testutil::kFoldedOnlyTrigrams) {
+    wb.Delete(keys::UserTrigram(gram, jose));
+  }
+  wb.Put(keys::Meta(keys::kKeyFormat), "4");
+  ASSERT_TRUE(store_->TEST_db()->Write(rocksdb::WriteOptions(), &wb).ok());
+  EXPECT_EQ(CountKeys().first, keys_before - 3);
+  EXPECT_FALSE(testutil::FoundByFoldedTrigrams(store_.get(), jose));
+  ASSERT_NO_FATAL_FAILURE(Open());
+  EXPECT_EQ(KeyFormat(), kCurrent);
+  EXPECT_EQ(CountKeys(), std::make_pair(keys_before, 0));
+  EXPECT_TRUE(testutil::FoundByFoldedTrigrams(store_.get(), jose));
+  EXPECT_EQ(Everything(), before);
+}
+
 TEST_F(KeyUpgradeTest, AFormatFromANewerBuildDoesNotOpen) {
-  for (const std::string format : {"5", "x", ""}) {
+  for (const std::string format : {"6", "x", ""}) {
     const fs::path dir = dir_ / ("format-" + format);
     ASSERT_TRUE(fs::create_directories(dir));
     {
@@ -329,8 +351,8 @@ TEST_F(KeyUpgradeTest, AFormatFromANewerBuildDoesNotOpen) {
     auto s = RocksdbStore::Open(testutil::SmallRocksdb(dir));
     ASSERT_FALSE(s.ok()) << format;
     EXPECT_EQ(s.status().message(),
-              fmt::format("rocksdb: the database's key format is {}, and this build reads format 4",
-                          format));
+              fmt::format("rocksdb: the database's key format is {}, and this build reads format {}",
+                          format, keys::kCurrentKeyFormat));
   }
 }
 

@@ -22,6 +22,7 @@
 #include <unordered_map>
 
 #include "core/mastery.h"
+#include "core/search_fold.h"
 #include "core/text.h"
 #include "core/user_search.h"
 #include "log/log.h"
@@ -953,8 +954,10 @@ RocksdbStore::~RocksdbStore() {
 //    keys of both formats, and the next open goes on from there (UpgradeKey
 //    tells them apart).
 //  - From format 2: each user gets its UserCreated key; from format 3, each
-//    user with a name its UserTrigram keys. Writing one twice writes the
-//    same key, so a crash part-way is harmless too.
+//    user with a name its UserTrigram keys; from format 4, each user whose
+//    name is not ASCII the trigrams of the folded rule (a superset of
+//    format 4's). Writing one twice writes the same key, so a crash part-way
+//    is harmless too.
 Status RocksdbStore::UpgradeKeyFormatIfNeeded() {
   std::string text;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::Meta(keys::kKeyFormat), &text);
@@ -1009,6 +1012,7 @@ Status RocksdbStore::UpgradeKeyFormatIfNeeded() {
         wb.Put(keys::UserCreated(u.created_at, user_id), scan.value());
         if (Status st = count("indexing RocksDB users by creation time"); !st.ok()) return st;
       }
+      if (have >= 4 && IsAscii(u.username)) continue;
       for (const std::string& gram : NameTrigrams(u.username)) {
         wb.Put(keys::UserTrigram(gram, user_id), "");
         if (Status st = count("indexing RocksDB users' names by trigram"); !st.ok()) return st;

@@ -198,6 +198,13 @@ CREATE TABLE user_trigrams(
   user_id BLOB NOT NULL,
   PRIMARY KEY(trigram, user_id)) WITHOUT ROWID;
 )sql",
+    // 5: names beyond ASCII by their folded trigrams ("José" -> "jos",
+    // "ose"; core/search_fold.h). No change of schema: SqliteStore::Migrate
+    // adds the trigrams of the names that are not ASCII, in this
+    // migration's transaction (every trigram of the rule before is kept).
+    R"sql(
+-- 5: the trigrams of names beyond ASCII (SqliteStore::Migrate)
+)sql",
 };
 
 inline constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);

@@ -15,6 +15,7 @@
 
 #include "core/ids.h"
 #include "core/mastery.h"
+#include "core/search_fold.h"
 #include "core/user_search.h"
 #include "core/text.h"
 #include "log/log.h"
@@ -451,7 +452,10 @@ Status SqliteStore::Migrate() {
     std::string sql = std::string("BEGIN IMMEDIATE;") + sqlite::kMigrations[v] +
                       "PRAGMA user_version=" + std::to_string(v + 1) + ";";
     Status s = writer_->Exec(sql);
-    if (s.ok() && v + 1 == 4) s = IndexEveryName();
+    // Migration 4 indexes every name by the current rule; 5 only the names
+    // an earlier build indexed by the ASCII rule.
+    if (s.ok() && v + 1 == 4) s = IndexEveryName(false);
+    if (s.ok() && v + 1 == 5 && version == 4) s = IndexEveryName(true);
     if (s.ok()) s = writer_->Exec("COMMIT");
     if (!s.ok()) {
       writer_->Exec("ROLLBACK");
@@ -468,13 +472,17 @@ Status SqliteStore::Migrate() {
   return Status::Ok();
 }
 
-// Migration 4: the trigrams of the names of the learners there already.
-Status SqliteStore::IndexEveryName() {
+// Migrations 4 and 5: the trigrams of the names of the learners there
+// already (only those with a byte beyond ASCII when `beyond_ascii`).
+Status SqliteStore::IndexEveryName(bool beyond_ascii) {
   Db* db = writer_.get();
   Stmt* st = db->Prepare("SELECT user_id, username FROM users WHERE username <> ''");
   std::vector<std::pair<std::string, std::string>> named;
   int rc;
-  while ((rc = st->Step()) == SQLITE_ROW) named.emplace_back(st->Id(0), st->Text(1));
+  while ((rc = st->Step()) == SQLITE_ROW) {
+    std::string name = st->Text(1);
+    if (!beyond_ascii || !IsAscii(name)) named.emplace_back(st->Id(0), std::move(name));
+  }
   st->Reset();
   if (rc != SQLITE_DONE) return db->Error(rc, "select names");
   for (const auto& [id, name] : named) {

@@ -104,7 +104,7 @@ class SqliteStore : public Store {
   Status Apply(WriteOp* op, DeltaSet* deltas);
   Status CreateUser(WriteOp* op);
   Status IndexName(const std::string& user_id, const std::string& username);
-  Status IndexEveryName();
+  Status IndexEveryName(bool beyond_ascii);
   Status CreateConversation(WriteOp* op);
   Status AddUtterance(WriteOp* op, DeltaSet* deltas);
   Status AddErrors(WriteOp* op, DeltaSet* deltas);

@@ -1,0 +1,53 @@
+// What the learner search compares: names and emails folded so that case
+// and accents do not matter, in any script ("José García" ~ "jose garcia",
+// "ŁUKASZ" ~ "lukasz", "Юлия" ~ "юлия"). docs/user-search.md, "Beyond ASCII".
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace errata {
+
+// True when every byte of `s` is ASCII.
+bool IsAscii(std::string_view s);
+
+// `s` in the search's folded form, UTF-8: compatibility-decomposed (NFKD:
+// "ﬁ" -> "fi", full-width letters -> ASCII), combining marks removed
+// ("é" -> "e"), the Latin letters that have no decomposition spelled as
+// ASCII ("ł" -> "l", "ø" -> "o", "æ" -> "ae", "đ" -> "d"), then case-folded
+// ("ß" -> "ss", "Ю" -> "ю"). ASCII text comes back in lower case and
+// nothing else, exactly as AsciiLower gives it. Bytes that are not UTF-8
+// become U+FFFD. Uses ICU. With `ascii`, says whether the result is ASCII.
+std::string SearchFold(std::string_view s, bool* ascii = nullptr);
+
+// A letter or digit of any script (ICU's u_isalnum): what a word of a name
+// is made of, for the search's trigrams and its later words.
+bool IsWordCodePoint(int32_t c);
+
+// Calls f(begin, end, is_word) for each code point of the UTF-8 `s`, in
+// order (byte offsets). A byte that does not begin a valid code point is
+// one code point that is not a word's.
+template <typename F>
+void ForEachCodePoint(std::string_view s, F&& f);
+
+namespace fold_detail {
+// The code point at s[*i] (advancing *i past it), or -1 for a bad byte.
+int32_t NextCodePoint(std::string_view s, size_t* i);
+}  // namespace fold_detail
+
+template <typename F>
+void ForEachCodePoint(std::string_view s, F&& f) {
+  for (size_t i = 0; i < s.size();) {
+    const size_t begin = i;
+    const auto byte = static_cast<unsigned char>(s[i]);
+    if (byte < 0x80) {  // ASCII, without a call
+      ++i;
+      f(begin, i, (byte >= '0' && byte <= '9') || ((byte | 0x20) >= 'a' && (byte | 0x20) <= 'z'));
+      continue;
+    }
+    const int32_t c = fold_detail::NextCodePoint(s, &i);
+    f(begin, i, c >= 0 && IsWordCodePoint(c));
+  }
+}
+
+}  // namespace errata

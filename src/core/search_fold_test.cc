@@ -1,0 +1,95 @@
+#include "core/search_fold.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/text.h"
+#include "core/user_search.h"
+
+namespace errata {
+namespace {
+
+TEST(SearchFoldTest, FoldsCaseAndAccentsInAnyScript) {
+  EXPECT_EQ(SearchFold("José García"), "jose garcia");
+  EXPECT_EQ(SearchFold("ŁUKASZ Wójcik"), "lukasz wojcik");
+  EXPECT_EQ(SearchFold("Søren Kierkegaard"), "soren kierkegaard");
+  EXPECT_EQ(SearchFold("Straße"), "strasse");
+  EXPECT_EQ(SearchFold("Nguyễn Thị Ánh"), "nguyen thi anh");
+  EXPECT_EQ(SearchFold("Đặng Đức"), "dang duc");
+  EXPECT_EQ(SearchFold("İlkay Işık"), "ilkay isik");
+  EXPECT_EQ(SearchFold("Æsa Œuvre Þór"), "aesa oeuvre thor");
+  EXPECT_EQ(SearchFold("Юлия Иванова"), "юлия иванова");
+  EXPECT_EQ(SearchFold("Ελένη"), "ελενη");
+  EXPECT_EQ(SearchFold("王伟"), "王伟");
+  EXPECT_EQ(SearchFold("ｊｏｓｅ"), "jose");     // full-width letters
+  EXPECT_EQ(SearchFold("e\u0301"), "e");        // an accent typed as a combining mark
+}
+
+TEST(SearchFoldTest, AsciiComesBackAsAsciiLowerGivesIt) {
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> byte(1, 127), len(0, 24);
+  for (int i = 0; i < 2000; ++i) {
+    std::string s(static_cast<size_t>(len(rng)), ' ');
+    for (char& c : s) c = static_cast<char>(byte(rng));
+    ASSERT_EQ(SearchFold(s), AsciiLower(s)) << s;
+  }
+}
+
+TEST(SearchFoldTest, BytesThatAreNotUtf8BecomeReplacementCharacters) {
+  EXPECT_EQ(SearchFold("A\xff" "B"), "a\uFFFD" "b");
+  EXPECT_EQ(SearchFold("\xc3"), "\uFFFD");  // a code point cut short
+  std::vector<bool> words;
+  ForEachCodePoint("a\xff\xc3\xa9", [&](size_t, size_t, bool w) { words.push_back(w); });
+  EXPECT_EQ(words, (std::vector<bool>{true, false, true}));
+}
+
+TEST(SearchFoldTest, WordsAreLettersAndDigitsOfAnyScript) {
+  EXPECT_TRUE(IsWordCodePoint('a'));
+  EXPECT_TRUE(IsWordCodePoint('7'));
+  EXPECT_TRUE(IsWordCodePoint(0x044E));   // ю
+  EXPECT_TRUE(IsWordCodePoint(0x738B));   // 王
+  EXPECT_FALSE(IsWordCodePoint('-'));
+  EXPECT_FALSE(IsWordCodePoint('\''));
+  EXPECT_FALSE(IsWordCodePoint(0x00B7));  // middle dot
+  EXPECT_FALSE(IsWordCodePoint(0x1F600)); // an emoji
+}
+
+// The rule before session 18: runs of ASCII letters and digits of the
+// ASCII-lower-case name.
+std::vector<std::string> AsciiRuleTrigrams(std::string_view name) {
+  const std::string lower = AsciiLower(name);
+  std::vector<std::string> out;
+  size_t run = 0;
+  for (size_t i = 0; i < lower.size(); ++i) {
+    run = IsAsciiAlnum(lower[i]) ? run + 1 : 0;
+    if (run >= 3) out.push_back(lower.substr(i - 2, 3));
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+// What lets each store's upgrade only add trigrams: every trigram of the
+// earlier rule is one of the new rule's, for any name.
+TEST(SearchFoldTest, EveryTrigramOfTheAsciiRuleIsKept) {
+  const std::vector<std::string> pieces = {
+      "a", "B", "c", "x", "Z", "0", "9", " ", "-", "'", ".", "é", "É", "ł", "Ł", "ß", "æ",
+      "ø", "ю", "Ж", "王", "\u0301", "ｊ", "ﬁ", "·", "\xff", "\xc3", "İ", "ı", "Đ"};
+  std::mt19937 rng(18);
+  std::uniform_int_distribution<size_t> pick(0, pieces.size() - 1), len(0, 16);
+  for (int i = 0; i < 20000; ++i) {
+    std::string name;
+    for (size_t k = len(rng); k > 0; --k) name += pieces[pick(rng)];
+    const std::vector<std::string> now = NameTrigrams(name);
+    for (const std::string& g : AsciiRuleTrigrams(name)) {
+      ASSERT_TRUE(std::binary_search(now.begin(), now.end(), g)) << name << " lost " << g;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace errata
