@@ -30,33 +30,7 @@ const char* LatinWithoutDecomposition(UChar32 c) {
   }
 }
 
-std::string FoldBeyondAscii(std::string_view s);
-
-}  // namespace
-
-bool IsAscii(std::string_view s) {
-  for (unsigned char c : s) {
-    if (c >= 0x80) return false;
-  }
-  return true;
-}
-
-std::string SearchFold(std::string_view s, bool* ascii) {
-  std::string out(s);
-  for (char& c : out) {  // AsciiLower, until a byte beyond ASCII
-    if (static_cast<unsigned char>(c) >= 0x80) {
-      out = FoldBeyondAscii(s);
-      if (ascii != nullptr) *ascii = IsAscii(out);
-      return out;
-    }
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  if (ascii != nullptr) *ascii = true;
-  return out;
-}
-
-namespace {
-
+// SearchFold of a text with a byte beyond ASCII.
 std::string FoldBeyondAscii(std::string_view s) {
   UErrorCode err = U_ZERO_ERROR;
   const icu::Normalizer2* nfkd = icu::Normalizer2::getNFKDInstance(err);
@@ -82,6 +56,27 @@ std::string FoldBeyondAscii(std::string_view s) {
 }
 
 }  // namespace
+
+bool IsAscii(std::string_view s) {
+  for (unsigned char c : s) {
+    if (c >= 0x80) return false;
+  }
+  return true;
+}
+
+std::string SearchFold(std::string_view s, bool* ascii) {
+  std::string out(s);
+  for (char& c : out) {  // AsciiLower, until a byte beyond ASCII
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      out = FoldBeyondAscii(s);
+      if (ascii != nullptr) *ascii = IsAscii(out);
+      return out;
+    }
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  if (ascii != nullptr) *ascii = true;
+  return out;
+}
 
 bool IsWordCodePoint(int32_t c) {
   if (c < 0x80) return IsAsciiAlnum(static_cast<char>(c));

@@ -3,8 +3,11 @@
 // "ŁUKASZ" ~ "lukasz", "Юлия" ~ "юлия"). docs/user-search.md, "Beyond ASCII".
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "core/text.h"
 
 namespace errata {
 
@@ -42,7 +45,7 @@ void ForEachCodePoint(std::string_view s, F&& f) {
     const auto byte = static_cast<unsigned char>(s[i]);
     if (byte < 0x80) {  // ASCII, without a call
       ++i;
-      f(begin, i, (byte >= '0' && byte <= '9') || ((byte | 0x20) >= 'a' && (byte | 0x20) <= 'z'));
+      f(begin, i, IsAsciiAlnum(static_cast<char>(byte)));
       continue;
     }
     const int32_t c = fold_detail::NextCodePoint(s, &i);

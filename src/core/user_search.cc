@@ -88,43 +88,55 @@ std::u32string CodePoints(std::string_view s) {
   return out;
 }
 
-// A query or a field, folded, and whether it is all ASCII.
+// A query or a field, folded (SearchFold): its UTF-8, whether that is all
+// ASCII, and its code points when a comparison needs them (the query's
+// always; a field's when it or the query is not ASCII).
 struct Folded {
   std::string_view text;
   bool ascii;
+  std::u32string_view points;
+
+  // From code point `k`, which starts at byte `begin`.
+  Folded From(size_t begin, size_t k) const {
+    return Folded{text.substr(begin), ascii, points.substr(std::min(k, points.size()))};
+  }
 };
 
-int Score(Folded q, Folded field, Scratch* s) {
+int Score(const Folded& q, const Folded& field, Scratch* s) {
   if (q.ascii && field.ascii) return ScoreIn(q.text, field.text, s);
-  return ScoreIn(std::u32string_view(CodePoints(q.text)),
-                 std::u32string_view(CodePoints(field.text)), s);
+  return ScoreIn(q.points, field.points, s);
 }
 
-// UserMatchScore with the query folded already (SearchFold).
-int FoldedQueryScore(Folded q, const User& user, Scratch* s) {
+// UserMatchScore with the query folded already.
+int FoldedQueryScore(const Folded& q, const User& user, Scratch* s) {
   if (q.text.empty()) return -1;
   bool email_ascii, name_ascii;
   const std::string email_text = SearchFold(user.email.value_or(""), &email_ascii);
   const std::string name_text = SearchFold(user.username, &name_ascii);
-  const Folded email{email_text, email_ascii};
-  const Folded local{email.text.substr(0, email.text.find('@')), email.ascii};
-  const Folded name{name_text, name_ascii};
+  const std::u32string email_points = q.ascii && email_ascii ? U"" : CodePoints(email_text);
+  const std::u32string name_points = q.ascii && name_ascii ? U"" : CodePoints(name_text);
+  const Folded email{email_text, email_ascii, email_points};
+  const Folded local{email.text.substr(0, email.text.find('@')), email.ascii,
+                     email.points.substr(0, email.points.find(U'@'))};
+  const Folded name{name_text, name_ascii, name_points};
   int best = -1;
-  for (Folded field : {email, local, name}) {
+  for (const Folded& field : {email, local, name}) {
     const int score = Score(q, field, s);
     if (score >= 0 && (best < 0 || score < best)) best = score;
     if (best == 0) return best;
   }
   if (best == 1) return best;  // a later word's prefix is a substring: no better
   // A typo at the start of a later word of the name or the local part.
-  for (Folded field : {name, local}) {
+  for (const Folded& field : {name, local}) {
     bool in_word = true;  // the field's own start is not a later word
     bool done = false;
+    size_t k = 0;         // the code point's index
     ForEachCodePoint(field.text, [&](size_t begin, size_t, bool word) {
       const bool starts = word && !in_word;
       in_word = word;
+      ++k;
       if (!starts || done) return;
-      const int score = Score(q, Folded{field.text.substr(begin), field.ascii}, s);
+      const int score = Score(q, field.From(begin, k - 1), s);
       if (score >= 2 && (best < 0 || score < best)) best = score;
       done = best == 2;
     });
@@ -133,25 +145,36 @@ int FoldedQueryScore(Folded q, const User& user, Scratch* s) {
   return best;
 }
 
+// Folds the query, and scores users against it.
+class Matcher {
+ public:
+  explicit Matcher(std::string_view query)
+      : text_(SearchFold(query, &ascii_)), points_(CodePoints(text_)) {}
+  int Score(const User& user) {
+    return FoldedQueryScore(Folded{text_, ascii_, points_}, user, &scratch_);
+  }
+
+ private:
+  bool ascii_ = true;  // declared first: text_'s initializer sets it
+  std::string text_;
+  std::u32string points_;
+  Scratch scratch_;
+};
+
 }  // namespace
 
 int UserMatchScore(std::string_view query, const User& user) {
-  Scratch s;
-  bool ascii;
-  const std::string q = SearchFold(query, &ascii);
-  return FoldedQueryScore(Folded{q, ascii}, user, &s);
+  return Matcher(query).Score(user);
 }
 
 std::vector<User> RankUserMatches(std::string_view query, std::vector<User> candidates,
                                   size_t limit) {
   std::vector<std::pair<int, User>> scored;
   std::unordered_set<std::string> seen;
-  bool ascii;
-  const std::string q = SearchFold(query, &ascii);
-  Scratch scratch;
+  Matcher matcher(query);
   for (auto& u : candidates) {
     if (!seen.insert(u.user_id).second) continue;
-    const int s = FoldedQueryScore(Folded{q, ascii}, u, &scratch);
+    const int s = matcher.Score(u);
     if (s >= 0) scored.emplace_back(s, std::move(u));
   }
   std::sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) {
