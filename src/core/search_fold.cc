@@ -58,23 +58,18 @@ std::string FoldBeyondAscii(std::string_view s) {
 }  // namespace
 
 bool IsAscii(std::string_view s) {
-  for (unsigned char c : s) {
-    if (c >= 0x80) return false;
-  }
-  return true;
+  unsigned char any = 0;  // no early exit: the loop vectorises
+  for (unsigned char c : s) any |= c;
+  return any < 0x80;
 }
 
 std::string SearchFold(std::string_view s, bool* ascii) {
-  std::string out(s);
-  for (char& c : out) {  // AsciiLower, until a byte beyond ASCII
-    if (static_cast<unsigned char>(c) >= 0x80) {
-      out = FoldBeyondAscii(s);
-      if (ascii != nullptr) *ascii = IsAscii(out);
-      return out;
-    }
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  if (IsAscii(s)) {
+    if (ascii != nullptr) *ascii = true;
+    return AsciiLower(s);
   }
-  if (ascii != nullptr) *ascii = true;
+  std::string out = FoldBeyondAscii(s);
+  if (ascii != nullptr) *ascii = IsAscii(out);
   return out;
 }
 

@@ -95,15 +95,19 @@ struct Folded {
   std::string_view text;
   bool ascii;
   std::u32string_view points;
+  size_t beyond_ascii = 0;  // the query's code points beyond ASCII
 
   // From code point `k`, which starts at byte `begin`.
   Folded From(size_t begin, size_t k) const {
-    return Folded{text.substr(begin), ascii, points.substr(std::min(k, points.size()))};
+    return Folded{text.substr(begin), ascii, points.substr(std::min(k, points.size())), 0};
   }
 };
 
 int Score(const Folded& q, const Folded& field, Scratch* s) {
   if (q.ascii && field.ascii) return ScoreIn(q.text, field.text, s);
+  // Each of the query's code points beyond ASCII costs an edit against an
+  // ASCII field: a Cyrillic query skips the Latin names without a programme.
+  if (field.ascii && q.beyond_ascii > std::max<size_t>(1, TypoBound(q.points.size()))) return -1;
   return ScoreIn(q.points, field.points, s);
 }
 
@@ -127,19 +131,28 @@ int FoldedQueryScore(const Folded& q, const User& user, Scratch* s) {
   }
   if (best == 1) return best;  // a later word's prefix is a substring: no better
   // A typo at the start of a later word of the name or the local part.
+  auto later = [&](const Folded& field, size_t begin, size_t k) {
+    const int score = Score(q, field.From(begin, k), s);
+    if (score >= 2 && (best < 0 || score < best)) best = score;
+    return best == 2;
+  };
   for (const Folded& field : {name, local}) {
-    bool in_word = true;  // the field's own start is not a later word
     bool done = false;
-    size_t k = 0;         // the code point's index
-    ForEachCodePoint(field.text, [&](size_t begin, size_t, bool word) {
-      const bool starts = word && !in_word;
-      in_word = word;
-      ++k;
-      if (!starts || done) return;
-      const int score = Score(q, field.From(begin, k - 1), s);
-      if (score >= 2 && (best < 0 || score < best)) best = score;
-      done = best == 2;
-    });
+    if (field.ascii) {  // bytes are code points
+      const std::string_view t = field.text;
+      for (size_t i = 1; i < t.size() && !done; ++i) {
+        if (!IsAsciiAlnum(t[i - 1]) && IsAsciiAlnum(t[i])) done = later(field, i, i);
+      }
+    } else {
+      bool in_word = true;  // the field's own start is not a later word
+      size_t k = 0;         // the code point's index
+      ForEachCodePoint(field.text, [&](size_t begin, size_t, bool word) {
+        const bool starts = word && !in_word;
+        in_word = word;
+        if (starts && !done) done = later(field, begin, k);
+        ++k;
+      });
+    }
     if (done) return best;
   }
   return best;
@@ -149,15 +162,19 @@ int FoldedQueryScore(const Folded& q, const User& user, Scratch* s) {
 class Matcher {
  public:
   explicit Matcher(std::string_view query)
-      : text_(SearchFold(query, &ascii_)), points_(CodePoints(text_)) {}
+      : text_(SearchFold(query, &ascii_)),
+        points_(CodePoints(text_)),
+        beyond_ascii_(static_cast<size_t>(
+            std::count_if(points_.begin(), points_.end(), [](char32_t c) { return c >= 0x80; }))) {}
   int Score(const User& user) {
-    return FoldedQueryScore(Folded{text_, ascii_, points_}, user, &scratch_);
+    return FoldedQueryScore(Folded{text_, ascii_, points_, beyond_ascii_}, user, &scratch_);
   }
 
  private:
   bool ascii_ = true;  // declared first: text_'s initializer sets it
   std::string text_;
   std::u32string points_;
+  size_t beyond_ascii_;
   Scratch scratch_;
 };
 

@@ -56,6 +56,11 @@ TEST(UserSearchTest, CaseAndAccentsDoNotMatterInAnyScript) {
   EXPECT_EQ(UserMatchScore("ивнаова", yulia), 3);  // two letters swapped
   EXPECT_EQ(UserMatchScore("юлиа", yulia), 3);     // one substituted
   EXPECT_EQ(UserMatchScore("петрова", yulia), -1);
+  // A letter of another script in the query is one typo against a Latin
+  // name; more than the bound are no match.
+  EXPECT_EQ(UserMatchScore("josю", jose), 3);
+  EXPECT_EQ(UserMatchScore("Ivanova", U("4", "Иванова Ivanova", "")), 1);
+  EXPECT_EQ(UserMatchScore("Иванова", U("5", "Ivanova", "ivanova@example.com")), -1);
 }
 
 TEST(UserSearchTest, NameTrigramsAreTheRunsOfThreeWithinWords) {
