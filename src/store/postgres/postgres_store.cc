@@ -253,8 +253,8 @@ const Query kSearchByPrefix{
     "(SELECT user_id, username, email, created_at FROM users"
     " WHERE email_norm >= $1 AND email_norm < $1 || chr(1114111) LIMIT 50)"
     " UNION (SELECT user_id, username, email, created_at FROM users"
-    " WHERE username <> '' AND lower(username) COLLATE \"C\" >= $1"
-    " AND lower(username) COLLATE \"C\" < $1 || chr(1114111)"
+    " WHERE username <> '' AND lower(username) COLLATE \"C\" >= lower($1)"
+    " AND lower(username) COLLATE \"C\" < lower($1) || chr(1114111)"
     " LIMIT 50)"};
 // $1: the query's trigrams; $2: how many learners to read for each.
 const Query kTrigramHolders{
