@@ -55,7 +55,7 @@ constexpr const char* kStop = "errata copy: stop";
 
 Result<bool> StoreIsEmpty(Store* store) {
   bool empty = true;
-  Status s = store->Export(1, [&empty](std::vector<WriteOp>&) {
+  Status s = store->Export(1, ExportOrder::kAny, [&empty](std::vector<WriteOp>&) {
     empty = false;
     return Status::Internal(kStop);
   });
@@ -109,14 +109,16 @@ Status CopyStore(Store* from, Store* to, const CopyOptions& options, CopyCounts*
   bool stop = false;                       // guarded by mu: the target failed
   Status exported_status;                  // guarded by mu
   std::thread reader([&] {
-    Status s = from->Export(std::max<size_t>(options.batch, 1), [&](std::vector<WriteOp>& page) {
+    auto hand_over = [&](std::vector<WriteOp>& page) {
       std::unique_lock lock(mu);
       cv.wait(lock, [&] { return pages.size() < kAhead || stop; });
       if (stop) return Status::Internal(kStop);
       pages.push_back(std::move(page));
       cv.notify_all();
       return Status::Ok();
-    });
+    };
+    const ExportOrder order = to->PrefersWriteOrder() ? ExportOrder::kWritten : ExportOrder::kAny;
+    Status s = from->Export(std::max<size_t>(options.batch, 1), order, hand_over);
     std::lock_guard lock(mu);
     exported = true;
     exported_status = s;

@@ -35,6 +35,7 @@ class FaultStore : public Store {
     return inner_->ApplyBatch(ops, deltas);
   }
   bool DeferredSync() const override { return inner_->DeferredSync(); }
+  bool PrefersWriteOrder() const override { return inner_->PrefersWriteOrder(); }
   bool Pipelined() const override { return inner_->Pipelined(); }
   Result<std::unique_ptr<PreparedBatch>> PrepareBatch(const std::vector<WriteOp*>& ops,
                                                       const PreparedBatch* behind) override {
@@ -77,8 +78,8 @@ class FaultStore : public Store {
   Result<std::vector<User>> SearchCandidates(const std::string& p, size_t n) override {
     return failing_ ? Result<std::vector<User>>(Down()) : inner_->SearchCandidates(p, n);
   }
-  Status Export(size_t page, const ExportSink& sink) override {
-    return failing_ ? Down() : inner_->Export(page, sink);
+  Status Export(size_t page, ExportOrder order, const ExportSink& sink) override {
+    return failing_ ? Down() : inner_->Export(page, order, sink);
   }
   Result<std::vector<DayCount>> ErrorsPerDay(const std::string& id, Micros a, Micros b) override {
     return failing_ ? Result<std::vector<DayCount>>(Down()) : inner_->ErrorsPerDay(id, a, b);

@@ -54,6 +54,13 @@ struct WriteOp {
 // (Store::Export). Ops are applied in order, so each comes after its parents.
 using ExportSink = std::function<Status(std::vector<WriteOp>& ops)>;
 
+// The order of the utterances in an export (Store::Export).
+enum class ExportOrder {
+  kWritten,  // created_at, then utterance id: what a copy's target may want
+  kAny,      // whatever the store reads fastest (errata compare; a target
+             // that sorts anyway)
+};
+
 // The check every store makes before adding an utterance to a conversation:
 // the conversation, if it exists, belongs to the utterance's user, and if it
 // does not exist the op may create it (ingest). Returns false, with
@@ -172,14 +179,18 @@ class Store {
   // (errata copy, store/copy.h), handed to `sink` in pages of `page` ops
   // (a learner's attempts stay in one page, which may make it longer), all
   // read from one snapshot. Order: every user, every conversation, every
-  // utterance with its errors and request hash in the order they were
-  // written (created_at, then utterance id), then each learner's attempts,
-  // the last attempt at each point carrying the point's memory state
-  // (memory_given). A sink's failure stops the export and is returned.
-  // Write order because error ids are UUIDv7: in that order a target's
-  // errors table (keyed by error id) grows at its end instead of at random
-  // pages (docs/copy.md, "Order and indexes").
-  virtual Status Export(size_t page, const ExportSink& sink) = 0;
+  // utterance with its errors and request hash (with kWritten in the order
+  // they were written, created_at then utterance id; with kAny in any), then
+  // each learner's attempts, the last attempt at each point carrying the
+  // point's memory state (memory_given). A sink's failure stops the export
+  // and is returned. Write order because error ids are UUIDv7: in that
+  // order a target's errors table (keyed by error id) grows at its end
+  // instead of at random pages (docs/copy.md, "Order and indexes"). SQLite
+  // and PostgreSQL always export in write order (their query sorts); RocksDB
+  // with kAny skips a sort and a read by key per utterance.
+  virtual Status Export(size_t page, ExportOrder order, const ExportSink& sink) = 0;
+  // Whether a copy into this store should export in write order (above).
+  virtual bool PrefersWriteOrder() const { return true; }
   // A copy into this store (store/copy.h) calls BeginBulkLoad before its
   // first batch, on an empty store, and EndBulkLoad after its last, before
   // SyncCommitted; in between only ApplyBatch and SyncCommitted. A store may

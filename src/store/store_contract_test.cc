@@ -2270,17 +2270,27 @@ TYPED_TEST(StoreContractTest, AnExportListsUtterancesInTheOrderTheyWereWritten) 
         /*client_id=*/true)));
   }
   std::vector<std::string> exported;
-  const Status s = this->store()->Export(2, [&](std::vector<WriteOp>& page) {
+  auto utterances = [&](std::vector<WriteOp>& page) {
     for (const WriteOp& op : page) {
       if (op.kind == WriteOp::Kind::kAddUtterance) exported.push_back(op.utterance.utterance_id);
     }
     return Status::Ok();
-  });
+  };
+  Status s = this->store()->Export(2, ExportOrder::kWritten, utterances);
   ASSERT_TRUE(s.ok()) << s.ToString();
   const std::vector<std::string> in_time_order{written[4].first, written[0].first,
                                                 written[3].first, written[1].first,
                                                 written[2].first};
   EXPECT_EQ(exported, in_time_order);
+  // In any order: the same utterances, each once.
+  exported.clear();
+  s = this->store()->Export(2, ExportOrder::kAny, utterances);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  std::sort(exported.begin(), exported.end());
+  std::vector<std::string> ids;
+  for (const auto& w : written) ids.push_back(w.first);
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(exported, ids);
 }
 
 TYPED_TEST(StoreContractTest, ACopyIntoAStoreWithRecordsWritesNothing) {

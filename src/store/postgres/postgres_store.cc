@@ -1305,7 +1305,7 @@ const Query kExportMemory{
 // One REPEATABLE READ transaction holds the snapshot; each table is read
 // through a cursor, `page` rows at a time, with no statement timeout (a
 // cursor's first fetch may sort). Utterances come joined with their errors.
-Status PostgresStore::Export(size_t page, const ExportSink& sink) {
+Status PostgresStore::Export(size_t page, ExportOrder, const ExportSink& sink) {
   Reader c(this);
   if (!c.status().ok()) return c.status();
   struct End {

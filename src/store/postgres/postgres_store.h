@@ -42,7 +42,7 @@ class PostgresStore : public Store {
   Result<std::vector<User>> SearchCandidates(const std::string& prefix, size_t recent) override;
   Result<std::vector<DayCount>> ErrorsPerDay(const std::string& user_id, Micros since,
                                              Micros until) override;
-  Status Export(size_t page, const ExportSink& sink) override;
+  Status Export(size_t page, ExportOrder order, const ExportSink& sink) override;
   Status Ping() override;
   // As SQLite's: a copy into PostgreSQL drops the secondary indexes and
   // builds each from one sort at its end (docs/copy.md); their definitions

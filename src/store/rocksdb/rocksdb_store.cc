@@ -1443,7 +1443,7 @@ Status RocksdbStore::Ping() {
 // and an utterance's errors by theirs (it names them). Then a second walk
 // over the users reads each learner's attempts and memory states under
 // `L [user_id]`.
-Status RocksdbStore::Export(size_t page, const ExportSink& sink) {
+Status RocksdbStore::Export(size_t page, ExportOrder order, const ExportSink& sink) {
   NoPerfCounts();
   rocksdb::ManagedSnapshot snap(db_.get());
   rocksdb::ReadOptions all = TotalOrder();
@@ -1468,41 +1468,55 @@ Status RocksdbStore::Export(size_t page, const ExportSink& sink) {
     if (!d.ok()) return Corrupt("conversation");
     if (Status s = out.Conversation(std::move(c)); !s.ok()) return s;
   }
-  // Utterances in the order they were written (Store::Export): the keys are
-  // in id order, so a first scan sorts (time, id) pairs, 24 bytes an
-  // utterance, and the second reads each by its key.
-  struct Written {
-    Micros at;
-    std::array<unsigned char, 16> id;  // unsigned: compares as the key bytes do
-    bool operator<(const Written& o) const { return at != o.at ? at < o.at : id < o.id; }
-  };
-  std::vector<Written> order;
-  for (PrefixScan scan(it.get(), std::string(1, keys::kUtterance), false); scan.Valid();
-       scan.Next()) {
-    StoredUtterance stored;
-    if (scan.rest().size() != 16 || !DecodeUtterance(scan.value(), &stored)) {
-      return Corrupt("utterance");
-    }
-    Written w{stored.created_at, {}};
-    std::memcpy(w.id.data(), scan.rest().data(), 16);
-    order.push_back(w);
-  }
-  std::sort(order.begin(), order.end());
-  std::string key(1, keys::kUtterance), value;
-  for (const Written& w : order) {
-    key.replace(1, std::string::npos, reinterpret_cast<const char*>(w.id.data()), w.id.size());
-    bool found = false;
-    if (Status s = get(key, &value, &found); !s.ok()) return s;
-    StoredUtterance stored;
-    if (!found || !DecodeUtterance(value, &stored)) return Corrupt("utterance");
-    Utterance u{keys::IdText(key.substr(1)), stored.conversation_id, stored.user_id, stored.content,
+  auto utterance = [&](std::string_view id, const StoredUtterance& stored) {
+    Utterance u{keys::IdText(id), stored.conversation_id, stored.user_id, stored.content,
                 stored.created_at, {}};
     if (Status s = ReadUtteranceErrors(
             stored, [](std::string_view) -> const ErrorRecord* { return nullptr; }, &u.errors, get);
         !s.ok()) {
       return s;
     }
-    if (Status s = out.Utterance(std::move(u), stored.request_hash); !s.ok()) return s;
+    return out.Utterance(std::move(u), stored.request_hash);
+  };
+  if (order == ExportOrder::kAny) {  // in key (id) order, in one scan
+    for (PrefixScan scan(it.get(), std::string(1, keys::kUtterance), false); scan.Valid();
+         scan.Next()) {
+      StoredUtterance stored;
+      if (scan.rest().size() != 16 || !DecodeUtterance(scan.value(), &stored)) {
+        return Corrupt("utterance");
+      }
+      if (Status s = utterance(scan.rest(), stored); !s.ok()) return s;
+    }
+  } else {
+    // Utterances in the order they were written (Store::Export): the keys are
+    // in id order, so a first scan sorts (time, id) pairs, 24 bytes an
+    // utterance, and the second reads each by its key.
+    struct Written {
+      Micros at;
+      std::array<unsigned char, 16> id;  // unsigned: compares as the key bytes do
+      bool operator<(const Written& o) const { return at != o.at ? at < o.at : id < o.id; }
+    };
+    std::vector<Written> written;
+    for (PrefixScan scan(it.get(), std::string(1, keys::kUtterance), false); scan.Valid();
+         scan.Next()) {
+      StoredUtterance stored;
+      if (scan.rest().size() != 16 || !DecodeUtterance(scan.value(), &stored)) {
+        return Corrupt("utterance");
+      }
+      Written w{stored.created_at, {}};
+      std::memcpy(w.id.data(), scan.rest().data(), 16);
+      written.push_back(w);
+    }
+    std::sort(written.begin(), written.end());
+    std::string key(1, keys::kUtterance), value;
+    for (const Written& w : written) {
+      key.replace(1, std::string::npos, reinterpret_cast<const char*>(w.id.data()), w.id.size());
+      bool found = false;
+      if (Status s = get(key, &value, &found); !s.ok()) return s;
+      StoredUtterance stored;
+      if (!found || !DecodeUtterance(value, &stored)) return Corrupt("utterance");
+      if (Status s = utterance(std::string_view(key).substr(1), stored); !s.ok()) return s;
+    }
   }
   std::unique_ptr<rocksdb::Iterator> learner(db_->NewIterator(one));
   for (PrefixScan scan(it.get(), std::string(1, keys::kUser), false); scan.Valid(); scan.Next()) {

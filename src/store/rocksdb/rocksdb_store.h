@@ -64,7 +64,9 @@ class RocksdbStore : public Store {
   Result<std::vector<User>> SearchCandidates(const std::string& prefix, size_t recent) override;
   Result<std::vector<DayCount>> ErrorsPerDay(const std::string& user_id, Micros since,
                                              Micros until) override;
-  Status Export(size_t page, const ExportSink& sink) override;
+  Status Export(size_t page, ExportOrder order, const ExportSink& sink) override;
+  // Its compactions sort whatever order a copy writes in (docs/copy.md).
+  bool PrefersWriteOrder() const override { return false; }
   Status Ping() override;
   // Mark the store as holding an unfinished copy, and unmark it; Open
   // refuses a marked store.

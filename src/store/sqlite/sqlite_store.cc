@@ -1125,7 +1125,7 @@ Status SqliteStore::Ping() {
 // One read transaction (Reader) holds the snapshot for the whole export.
 // Utterances come with their errors from one join, sorted in the order they
 // were written (Store::Export says why).
-Status SqliteStore::Export(size_t page, const ExportSink& sink) {
+Status SqliteStore::Export(size_t page, ExportOrder, const ExportSink& sink) {
   Reader db(this);
   // A statement left stepping (the sink stopped the export) would keep the
   // connection's read transaction open past the Reader: reset each on exit.

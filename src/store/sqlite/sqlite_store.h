@@ -78,7 +78,7 @@ class SqliteStore : public Store {
   Result<std::vector<User>> SearchCandidates(const std::string& prefix, size_t recent) override;
   Result<std::vector<DayCount>> ErrorsPerDay(const std::string& user_id, Micros since,
                                              Micros until) override;
-  Status Export(size_t page, const ExportSink& sink) override;
+  Status Export(size_t page, ExportOrder order, const ExportSink& sink) override;
   Status Ping() override;
   // A copy into this store drops its secondary indexes and builds them again
   // at the end, each from one sort, instead of inserting an entry at a

@@ -355,7 +355,7 @@ TEST_F(SqliteCheckpointTest, AnExportStoppedEarlyLeavesNoSnapshotBehind) {
   std::vector<WriteOp> ops = testutil::NewLearnerOps("one", &first);
   Commit(store.get(), ops);
   int pages = 0;
-  const Status stopped = store->Export(1, [&](std::vector<WriteOp>&) {
+  const Status stopped = store->Export(1, ExportOrder::kWritten, [&](std::vector<WriteOp>&) {
     ++pages;
     return Status::Internal("stop");
   });
@@ -398,7 +398,7 @@ TEST_F(SqliteCheckpointTest, ReleaseReadMappingsGivesBackTheMappedPages) {
   const int64_t before = RssFileKib();
   ASSERT_GE(before, 0);
   int64_t exported = 0;
-  ASSERT_TRUE(store->Export(100, [&](std::vector<WriteOp>& page) {
+  ASSERT_TRUE(store->Export(100, ExportOrder::kWritten, [&](std::vector<WriteOp>& page) {
     exported += static_cast<int64_t>(page.size());
     return Status::Ok();
   }).ok());
