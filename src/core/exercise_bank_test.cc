@@ -116,7 +116,7 @@ const ExerciseBank* RealBankTest::bank_ = nullptr;
 const Status* RealBankTest::load_status_ = nullptr;
 
 TEST_F(RealBankTest, LoadsWithVersion) {
-  EXPECT_EQ(bank_->version(), "2026.11.1");
+  EXPECT_EQ(bank_->version(), "2026.12.1");
   EXPECT_GT(bank_->size(), 150u);
 }
 
