@@ -1,5 +1,8 @@
 #include "core/search_fold.h"
 
+#include <string>
+#include <vector>
+
 #include <unicode/normalizer2.h>
 #include <unicode/uchar.h>
 #include <unicode/unistr.h>
@@ -30,8 +33,8 @@ const char* LatinWithoutDecomposition(UChar32 c) {
   }
 }
 
-// SearchFold of a text with a byte beyond ASCII.
-std::string FoldBeyondAscii(std::string_view s) {
+// SearchFold of a text with a byte beyond ASCII, by ICU.
+std::string FoldWithIcu(std::string_view s) {
   UErrorCode err = U_ZERO_ERROR;
   const icu::Normalizer2* nfkd = icu::Normalizer2::getNFKDInstance(err);
   if (U_FAILURE(err)) return AsciiLower(s);
@@ -55,7 +58,90 @@ std::string FoldBeyondAscii(std::string_view s) {
   return out;
 }
 
+// The fold of each code point from U+0080 to U+2FFF (Latin, Greek,
+// Cyrillic, Armenian, Hebrew, Arabic, the Indic scripts...: the names of
+// nearly every learner), worked out by FoldWithIcu once, on first use.
+// Folding a name code point by code point gives FoldWithIcu's answer: NFKD
+// decomposes each code point on its own, the marks go, and case folding
+// looks at no context. The one exception is NFKD's reordering of a run of
+// combining marks, which only matters for the marks that stay (not
+// non-spacing): a code point whose decomposition holds one is marked, and
+// a name holding it goes to ICU whole, as does any code point from U+3000.
+class FoldTable {
+ public:
+  static constexpr UChar32 kEnd = 0x3000;
+
+  FoldTable() : entries_(kEnd - 0x80) {
+    UErrorCode err = U_ZERO_ERROR;
+    const icu::Normalizer2* nfkd = icu::Normalizer2::getNFKDInstance(err);
+    if (U_FAILURE(err)) return;  // no entry: ICU folds each text whole
+    for (UChar32 c = 0x80; c < kEnd; ++c) {
+      if (U_IS_SURROGATE(c)) continue;
+      const icu::UnicodeString one(c);
+      const icu::UnicodeString d = nfkd->normalize(one, err);
+      if (U_FAILURE(err)) {
+        err = U_ZERO_ERROR;
+        continue;
+      }
+      bool reorders = false;
+      for (int32_t i = 0; i < d.length();) {
+        const UChar32 m = d.char32At(i);
+        i += U16_LENGTH(m);
+        if (u_getCombiningClass(m) != 0 && u_charType(m) != U_NON_SPACING_MARK) reorders = true;
+      }
+      if (reorders) continue;
+      std::string utf8;
+      one.toUTF8String(utf8);
+      Entry& e = entries_[c - 0x80];
+      e.text = FoldWithIcu(utf8);
+      e.fast = true;
+    }
+  }
+
+  // Appends the fold of `c` (U+0080 to kEnd) to *out; false when the text
+  // holding it must go to ICU whole.
+  bool Append(UChar32 c, std::string* out) const {
+    const Entry& e = entries_[c - 0x80];
+    if (!e.fast) return false;
+    out->append(e.text);
+    return true;
+  }
+
+  static const FoldTable& Get() {
+    static const FoldTable table;
+    return table;
+  }
+
+ private:
+  struct Entry {
+    bool fast = false;
+    std::string text;
+  };
+  std::vector<Entry> entries_;
+};
+
+// SearchFold of a text with a byte beyond ASCII: by the table, or by ICU.
+std::string FoldBeyondAscii(std::string_view s) {
+  const FoldTable& table = FoldTable::Get();
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    const auto byte = static_cast<unsigned char>(s[i]);
+    if (byte < 0x80) {
+      out.push_back(byte >= 'A' && byte <= 'Z' ? static_cast<char>(byte - 'A' + 'a')
+                                               : static_cast<char>(byte));
+      ++i;
+      continue;
+    }
+    const int32_t c = fold_detail::NextCodePoint(s, &i);
+    if (c < 0 || c >= FoldTable::kEnd || !table.Append(c, &out)) return FoldWithIcu(s);
+  }
+  return out;
+}
+
 }  // namespace
+
+std::string SearchFoldWithIcu(std::string_view s) { return FoldWithIcu(s); }
 
 bool IsAscii(std::string_view s) {
   unsigned char any = 0;  // no early exit: the loop vectorises

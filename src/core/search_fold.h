@@ -23,6 +23,10 @@ bool IsAscii(std::string_view s);
 // become U+FFFD. Uses ICU. With `ascii`, says whether the result is ASCII.
 std::string SearchFold(std::string_view s, bool* ascii = nullptr);
 
+// SearchFold worked out by ICU alone, for the test that SearchFold's table
+// of code points (search_fold.cc) agrees with it.
+std::string SearchFoldWithIcu(std::string_view s);
+
 // A letter or digit of any script (ICU's u_isalnum): what a word of a name
 // is made of, for the search's trigrams and its later words.
 bool IsWordCodePoint(int32_t c);

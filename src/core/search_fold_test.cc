@@ -39,6 +39,41 @@ TEST(SearchFoldTest, AsciiComesBackAsAsciiLowerGivesIt) {
   }
 }
 
+// SearchFold folds the code points below U+3000 by a table it fills from
+// ICU; it must give what ICU gives for the whole text, marks and all.
+TEST(SearchFoldTest, TheTableAgreesWithIcuOnWholeTexts) {
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<int> len(1, 12), kind(0, 9);
+  std::uniform_int_distribution<uint32_t> any(0x80, 0x2FFF), mark(0x0300, 0x036F), ascii(0x20, 0x7E);
+  const std::vector<uint32_t> tricky = {0x0345, 0x0F73, 0x0F75, 0x0F81, 0x0F39, 0x1E9E, 0x0130,
+                                        0x00DF, 0x0587, 0x1FBE, 0x2126, 0x212A, 0x3000, 0xAC00};
+  for (int n = 0; n < 50000; ++n) {
+    std::u32string text;
+    for (int k = len(rng); k > 0; --k) {
+      const int what = kind(rng);
+      text.push_back(what < 4   ? any(rng)
+                     : what < 6 ? mark(rng)
+                     : what < 9 ? ascii(rng)
+                                : tricky[any(rng) % tricky.size()]);
+    }
+    std::string utf8;
+    for (char32_t c : text) {
+      if (c >= 0xD800 && c <= 0xDFFF) c = 0xFFFD;
+      if (c < 0x80) {
+        utf8.push_back(static_cast<char>(c));
+      } else if (c < 0x800) {
+        utf8.push_back(static_cast<char>(0xC0 | (c >> 6)));
+        utf8.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+      } else {
+        utf8.push_back(static_cast<char>(0xE0 | (c >> 12)));
+        utf8.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
+        utf8.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+      }
+    }
+    ASSERT_EQ(SearchFold(utf8), SearchFoldWithIcu(utf8)) << utf8;
+  }
+}
+
 TEST(SearchFoldTest, BytesThatAreNotUtf8BecomeReplacementCharacters) {
   EXPECT_EQ(SearchFold("A\xff" "B"), "a\uFFFD" "b");
   EXPECT_EQ(SearchFold("\xc3"), "\uFFFD");  // a code point cut short
