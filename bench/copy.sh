@@ -42,6 +42,19 @@ load "$PORT" "$USERS" "$ERRORS" "$WORK/ids.tsv" 2>"$WORK/load.err" || { cat "$WO
 echo "load over HTTP into SQLite: $USERS learners, $ERRORS errors in $(echo "$(date +%s.%N) - $t0" | bc) s"
 unserve
 "$A" copy --no-progress --from "sqlite:$WORK/src/errata.db" --to "rocksdb:$WORK/src-rocksdb" >/dev/null
+# A binary of a newer stored format upgrades the sources when it opens them,
+# and an older one then refuses them: with two binaries, each starts from
+# a copy of the sources as loaded.
+if [[ ${#BINS[@]} -gt 1 ]]; then
+  mkdir -p "$WORK/pristine"
+  cp -a "$WORK/src" "$WORK/src-rocksdb" "$WORK/pristine/"
+fi
+restore_sources() {
+  [[ ${#BINS[@]} -gt 1 ]] || return 0
+  rm -rf "$WORK/src" "$WORK/src-rocksdb"
+  cp -a "$WORK/pristine/src" "$WORK/pristine/src-rocksdb" "$WORK/"
+  [[ "$COPIES" != *postgres* ]] || pg_admin "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)"
+}
 
 # timed BIN WHAT FROM TO: one copy, with /usr/bin/time's CPU and bytes written.
 timed() {
@@ -60,6 +73,7 @@ timed() {
 
 for round in $(seq "$ROUNDS"); do
   for bin in "${BINS[@]}"; do
+    restore_sources
     for what in $COPIES; do
       rm -rf "$WORK/to.db" "$WORK/to.db-wal" "$WORK/to.db-shm" "$WORK/to-rocksdb"
       case "$what" in
@@ -76,7 +90,7 @@ for round in $(seq "$ROUNDS"); do
           if ! psql -X -At "$(pg_target)" -c "SELECT 1 FROM users LIMIT 1" 2>/dev/null | grep -q 1; then
             pg_admin "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)"
             pg_admin "CREATE DATABASE $PG_DB"
-            "$A" copy --no-progress --from "sqlite:$WORK/src/errata.db" --to "$(pg_target)" >/dev/null
+            "$bin" copy --no-progress --from "sqlite:$WORK/src/errata.db" --to "$(pg_target)" >/dev/null
           fi
           timed "$bin" "$what" "$(pg_target)" "rocksdb:$WORK/to-rocksdb" ;;
         *) echo "unknown copy '$what'" >&2; exit 2 ;;
