@@ -205,14 +205,21 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     auto sr = std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*res);
     stream_.expires_never();
     Observe(200);
-    bhttp::async_write_header(
-        stream_, *sr,
-        [self = shared_from_this(), res, sr, start = std::move(r.stream)](beast::error_code ec,
-                                                                          size_t) {
-          if (ec) return self->FinishStream();
-          start(self);
-          self->WatchForHangUp();
-        });
+    // The stream starts (a subscription) before its head goes out: a client
+    // that has the head may cause an event at once, and the event must find
+    // the subscription. What it pushes meanwhile waits in the queue, as
+    // writing_ holds the write loop until the head is written.
+    {
+      std::lock_guard lock(stream_mu_);
+      writing_ = true;
+    }
+    r.stream(shared_from_this());
+    bhttp::async_write_header(stream_, *sr,
+                              [self = shared_from_this(), res, sr](beast::error_code ec, size_t) {
+                                if (ec) return self->FinishStream();
+                                self->WatchForHangUp();
+                                self->WriteNextChunk();
+                              });
   }
 
   // A streaming client sends nothing; a read completes only when it goes away.
