@@ -1,6 +1,7 @@
 #include "core/user_search.h"
 
 #include <algorithm>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -219,6 +220,24 @@ std::vector<std::string> NameTrigrams(std::string_view name) {
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
+}
+
+std::vector<std::string> UserTrigrams(std::string_view username,
+                                      const std::optional<std::string>& email) {
+  std::vector<std::string> out = NameTrigrams(username);
+  if (!email) return out;
+  const std::string_view address = *email;
+  std::vector<std::string> local = NameTrigrams(address.substr(0, address.find('@')));
+  if (local.empty()) return out;
+  std::vector<std::string> both;
+  both.reserve(out.size() + local.size());
+  std::set_union(out.begin(), out.end(), local.begin(), local.end(), std::back_inserter(both));
+  return both;
+}
+
+bool GainsTrigramsSinceSession17(std::string_view username,
+                                 const std::optional<std::string>& email) {
+  return email.has_value() || !IsAscii(username);
 }
 
 std::vector<std::string> MostSharedTrigrams(const std::vector<std::vector<std::string>>& holders,

@@ -2,6 +2,7 @@
 // search box. Pure ranking of candidates the store supplies.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +44,19 @@ inline constexpr size_t kTrigramCandidates = 50;
 // ("José" -> "jos"): each store re-indexes such names on upgrade, and since
 // every trigram of the earlier rule is one of this rule's, only adds.
 std::vector<std::string> NameTrigrams(std::string_view name);
+
+// The trigrams a learner is found by (each store's index): the name's
+// (NameTrigrams) and, since session 18, those of the email's local part
+// ("m.lindqvist-berg@…": lin, ind, ..., ber, erg), each once, in byte order.
+std::vector<std::string> UserTrigrams(std::string_view username,
+                                      const std::optional<std::string>& email);
+
+// Whether UserTrigrams gives a learner trigrams session 17's rule (the
+// ASCII name's alone) did not: a name beyond ASCII, or an email. Each
+// store's upgrade indexes these learners again, and only adds: every
+// trigram of the earlier rule is one of this one's.
+bool GainsTrigramsSinceSession17(std::string_view username,
+                                 const std::optional<std::string>& email);
 
 // Given the learners holding each trigram (one list of ids per trigram),
 // the `n` found in the most lists, most first, then by id. A list longer

@@ -78,6 +78,19 @@ TEST(UserSearchTest, NameTrigramsAreTheRunsOfThreeWithinWords) {
   EXPECT_TRUE(NameTrigrams("li yu").empty());
 }
 
+TEST(UserSearchTest, UserTrigramsAddTheEmailsLocalPart) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(UserTrigrams("Ann", std::string("ann.berg-x@example.com")), (V{"ann", "ber", "erg"}));
+  EXPECT_EQ(UserTrigrams("Ann", std::nullopt), V{"ann"});
+  EXPECT_EQ(UserTrigrams("", std::string("Zoë@x.org")), V{"zoe"});
+  EXPECT_EQ(UserTrigrams("", std::string("no-at-sign")), (V{"ign", "sig"}));
+  EXPECT_TRUE(UserTrigrams("", std::nullopt).empty());
+  EXPECT_TRUE(GainsTrigramsSinceSession17("Ann", std::string("a@x.org")));
+  EXPECT_TRUE(GainsTrigramsSinceSession17("José", std::nullopt));
+  EXPECT_FALSE(GainsTrigramsSinceSession17("Ann Berg", std::nullopt));
+  EXPECT_FALSE(GainsTrigramsSinceSession17("", std::nullopt));
+}
+
 TEST(UserSearchTest, MostSharedTrigramsCountsListsAndBreaksTiesById) {
   const std::vector<std::vector<std::string>> holders{
       {"b", "a", "c"}, {"c", "a"}, {"c", "d"}, {}};

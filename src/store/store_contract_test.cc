@@ -1629,9 +1629,11 @@ TYPED_TEST(StoreContractTest, SearchCandidatesMatchesPrefixesAndAddsTheNewest) {
                                 newest.begin() + static_cast<std::ptrdiff_t>(std::min(recent, newest.size())));
     EXPECT_EQ(ShowAll(tail), ShowAll(want_tail));
   };
-  check("ann", 3, {0, 1, 2, 3, 4}, {{2, 3, 4, 6}});
-  check("anna", 2, {1, 4}, {{4, 6}, {2, 3}});  // ann and nna, then ann
-  check("ann@", 0, {0}, {{2, 3, 4, 6}});
+  // Trigrams come from names and from emails' local parts (0: "ann" from
+  // Ann@, 1: "ann" and "nna" from anna.k, 7: "ann" from fann).
+  check("ann", 3, {0, 1, 2, 3, 4}, {{0, 1, 2, 3, 4, 6, 7}});
+  check("anna", 2, {1, 4}, {{1, 4, 6}, {0, 2, 3, 7}});  // ann and nna, then ann
+  check("ann@", 0, {0}, {{0, 1, 2, 3, 4, 6, 7}});
   check("zz", 4, {}, {});
   check("eve@x.org", 1, {5}, {{5}});  // eve (org is in no name)
   check("joana", 0, {}, {{6}});       // a typo: joa and oan, as in Joanna
@@ -1667,16 +1669,16 @@ TYPED_TEST(StoreContractTest, PostgresIndexesTheNamesOfASchemaTwoDatabase) {
   }
 }
 
-// PostgreSQL's migration 4 indexes names beyond ASCII by the folded rule
-// (SQLite's migration 5: schema_upgrade_test.cc; RocksDB's key format 5:
-// key_format_test.cc).
+// PostgreSQL's migration 4 indexes names beyond ASCII by the folded rule,
+// and emails (SQLite's migration 5: schema_upgrade_test.cc; RocksDB's key
+// format 5: key_format_test.cc).
 TYPED_TEST(StoreContractTest, PostgresIndexesTheNamesBeyondAsciiOfASchemaThreeDatabase) {
   if constexpr (!std::is_same_v<TypeParam, PostgresKind>) {
     GTEST_SKIP() << "PostgreSQL's migration";
   } else {
     this->AddLearner("Lars Berg", std::nullopt, kT0);
     const std::string jose = testutil::AddAccentedLearner(this->store(), kT0 + kMinute);
-    EXPECT_TRUE(testutil::FoundByFoldedTrigrams(this->store(), jose));
+    EXPECT_TRUE(testutil::FoundByGainedTrigrams(this->store(), jose));
     this->CloseStore();
     auto c = pg::Conn::Connect(
         PostgresKind::UrlOf(*PostgresKind::ServerUrl(), PostgresKind::Database(this->dir())));
@@ -1684,14 +1686,14 @@ TYPED_TEST(StoreContractTest, PostgresIndexesTheNamesBeyondAsciiOfASchemaThreeDa
     auto aged = (*c)->Exec(fmt::format(
         "DELETE FROM user_trigrams WHERE trigram IN ('{}'); DELETE FROM schema_version;"
         " INSERT INTO schema_version VALUES(3)",
-        fmt::join(testutil::kFoldedOnlyTrigrams, "','")));
+        fmt::join(testutil::kGainedTrigrams, "','")));
     ASSERT_TRUE(aged.ok()) << aged.status().ToString();
     auto left = (*c)->Exec("SELECT count(*) FROM user_trigrams");
     ASSERT_TRUE(left.ok());
     EXPECT_EQ(left->Int(0, 0), 4 + 3);  // lar, ars, ber, erg; arc, gar, jos
     c->reset();
     ASSERT_NO_FATAL_FAILURE(this->Reopen(kHalfLife));
-    EXPECT_TRUE(testutil::FoundByFoldedTrigrams(this->store(), jose));
+    EXPECT_TRUE(testutil::FoundByGainedTrigrams(this->store(), jose));
   }
 }
 
@@ -1701,10 +1703,12 @@ TYPED_TEST(StoreContractTest, PostgresIndexesTheNamesBeyondAsciiOfASchemaThreeDa
 TYPED_TEST(StoreContractTest, NamesBeyondAsciiAreFoundByTheirFoldedTrigrams) {
   std::vector<WriteOp> ops;
   const std::vector<std::string> names = {"José García", "Łukasz Wójcik", "Юлия Иванова",
-                                          "Lars Berg"};
+                                          "Lars Berg", ""};
   for (size_t i = 0; i < names.size(); ++i) {
     const Micros at = kT0 + static_cast<Micros>(i) * kMinute;
-    ops.push_back(UserOp(User{NewUuidV7(at), names[i], std::nullopt, at}));
+    std::optional<std::string> email;
+    if (names[i].empty()) email = "okonkwo.ada@example.org";  // found by its email's trigrams
+    ops.push_back(UserOp(User{NewUuidV7(at), names[i], email, at}));
   }
   this->Apply(ops);
   for (const auto& op : ops) ExpectOk(op);
@@ -1724,6 +1728,9 @@ TYPED_TEST(StoreContractTest, NamesBeyondAsciiAreFoundByTheirFoldedTrigrams) {
   // as typed (PostgreSQL's lower() folds it in the name; the query too).
   EXPECT_EQ(found("Łu"), std::vector<std::string>{"Łukasz Wójcik"});
   EXPECT_EQ(found("Юл"), std::vector<std::string>{"Юлия Иванова"});
+  // A typo in an email's local part: oko, kon, onk, nko.
+  EXPECT_EQ(found("okonkow"), std::vector<std::string>{""});
+  EXPECT_EQ(found("ada.okonkwo"), std::vector<std::string>{""});
 }
 
 // Each prefix match (by email, by username) is capped at 50 users.

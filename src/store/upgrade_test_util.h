@@ -147,28 +147,36 @@ inline std::string RenderEverything(Store* store, const std::vector<UpgradeLearn
   return s;
 }
 
-// A learner named beyond ASCII, for the upgrade that indexes such names by
-// the folded rule (core/search_fold.h). "José García" had the trigrams
-// "arc", "gar" and "jos" by the ASCII rule; the folded rule adds these:
-inline const std::vector<std::string> kFoldedOnlyTrigrams = {"cia", "ose", "rci"};
+// A learner named beyond ASCII and with an email, for the upgrade that
+// indexes names by the folded rule (core/search_fold.h) and emails by their
+// local part (core/user_search.h UserTrigrams). "José García" had the
+// trigrams "arc", "gar" and "jos" by the ASCII rule; the folded name adds
+// "cia", "ose" and "rci", the email "pepe.madrid@example.com" the rest:
+inline const std::vector<std::string> kGainedTrigrams = {"adr", "cia", "dri", "epe", "mad",
+                                                         "ose", "pep", "rci", "rid"};
 
-// Adds "José García" at `at`; returns the learner's id.
+// Adds José García at `at`; returns the learner's id.
 inline std::string AddAccentedLearner(Store* store, Micros at) {
   WriteOp user;
   user.kind = WriteOp::Kind::kCreateUser;
-  user.user = User{NewUuidV7(at), "José García", std::nullopt, at};
+  user.user = User{NewUuidV7(at), "José García", "pepe.madrid@example.com", at};
   ApplyOk(store, {user});
   return user.user.user_id;
 }
 
-// Whether a search for "rcia" (trigrams "rci" and "cia": the folded rule's
-// only) offers the learner `user_id`.
-inline bool FoundByFoldedTrigrams(Store* store, const std::string& user_id) {
-  auto got = store->SearchCandidates("rcia", 0);
+// Whether a search for `query` offers the learner `user_id`.
+inline bool Offers(Store* store, const std::string& query, const std::string& user_id) {
+  auto got = store->SearchCandidates(query, 0);
   EXPECT_TRUE(got.ok()) << got.status().ToString();
   if (!got.ok()) return false;
   return std::any_of(got->begin(), got->end(),
                      [&](const User& u) { return u.user_id == user_id; });
+}
+
+// Whether searches by gained trigrams alone find José García: "rcia" (rci,
+// cia: the folded name's) and "madrd" (mad, adr: the email's).
+inline bool FoundByGainedTrigrams(Store* store, const std::string& user_id) {
+  return Offers(store, "rcia", user_id) && Offers(store, "madrd", user_id);
 }
 
 }  // namespace errata::testutil

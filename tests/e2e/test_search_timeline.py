@@ -47,6 +47,8 @@ class Search(ServerTestCase):
         # typo of one letter (core/search_fold.h).
         jose = v1_user(self.c, username=f"José{tag} García{tag}")
         yulia = v1_user(self.c, username=f"Юлия{tag} Иванова{tag}")
+        # And a typo in an email (its local part is indexed too).
+        ada = v1_user(self.c, username="Qi", email=f"okonkwo.ada{tag}@example.com")
         for _ in range(6):
             lines = [json.dumps({"user_id": new_uuid(), "username": f"learner {new_uuid()[:8]}",
                                  "conversation_id": new_uuid(), "content": "x",
@@ -58,7 +60,8 @@ class Search(ServerTestCase):
             self.assertEqual(st, 200, body)
             self.assertEqual([u["user_id"] for u in body["users"]][:1], [old["user_id"]], q)
         for q, who in ((f"jose{tag} garcia{tag}", jose), (f"GARCIA{tag}", jose),
-                       (f"Garsia{tag}", jose), (f"иваова{tag}", yulia), (f"ЮЛИЯ{tag}", yulia)):
+                       (f"Garsia{tag}", jose), (f"иваова{tag}", yulia), (f"ЮЛИЯ{tag}", yulia),
+                       (f"okonkow.ada{tag}", ada), (f"ada{tag}", ada)):
             st, _, body = self.c.get("/v1/users/search?q=" + urllib.parse.quote(q))
             self.assertEqual(st, 200, body)
             self.assertEqual([u["user_id"] for u in body["users"]][:1], [who["user_id"]], q)

@@ -93,8 +93,9 @@ const Query kInsertTrigrams{
 struct TrigramRows {
   ArrayParam trigram, user;
   size_t size = 0;
-  void Add(const std::string& user_id, const std::string& name) {
-    for (const std::string& g : NameTrigrams(name)) {
+  void Add(const std::string& user_id, const std::string& name,
+           const std::optional<std::string>& email) {
+    for (const std::string& g : UserTrigrams(name, email)) {
       trigram.Add(g);
       user.Add(user_id);
       ++size;
@@ -467,8 +468,8 @@ Status PostgresStore::Migrate() {
     Status s = r.status();
     // Migration 3 indexes every name by the current rule; 4 only the names
     // an earlier build indexed by the ASCII rule.
-    if (s.ok() && v + 1 == 3) s = IndexEveryName(false);
-    if (s.ok() && v + 1 == 4 && version == 3) s = IndexEveryName(true);
+    if (s.ok() && v + 1 == 3) s = IndexEveryUser(false);
+    if (s.ok() && v + 1 == 4 && version == 3) s = IndexEveryUser(true);
     if (!s.ok()) {
       c->Exec("ROLLBACK");
       return s;
@@ -477,16 +478,18 @@ Status PostgresStore::Migrate() {
   return c->Exec("COMMIT").status();
 }
 
-// Migrations 3 and 4: the trigrams of the names of the learners there
-// already (only those with a byte beyond ASCII when `beyond_ascii`), in
-// statements of at most 100,000 trigrams.
-Status PostgresStore::IndexEveryName(bool beyond_ascii) {
-  auto r = writer_->Exec("SELECT user_id, username FROM users WHERE username <> ''");
+// Migrations 3 and 4: the trigrams of the learners there already (only
+// those GainsTrigramsSinceSession17 when `gaining`), in statements of at
+// most 100,000 trigrams.
+Status PostgresStore::IndexEveryUser(bool gaining) {
+  auto r = writer_->Exec(
+      "SELECT user_id, username, email FROM users WHERE username <> '' OR email IS NOT NULL");
   if (!r.ok()) return r.status();
   TrigramRows rows;
   for (int i = 0; i < r->size(); ++i) {
     const std::string name = r->Text(i, 1);
-    if (!beyond_ascii || !IsAscii(name)) rows.Add(r->Text(i, 0), name);
+    const std::optional<std::string> email = r->OptText(i, 2);
+    if (!gaining || GainsTrigramsSinceSession17(name, email)) rows.Add(r->Text(i, 0), name, email);
     if (rows.size >= 100'000 || (i + 1 == r->size() && rows.size > 0)) {
       if (auto done = writer_->Exec(kInsertTrigrams, rows.Take()); !done.ok()) return done.status();
     }
@@ -681,7 +684,7 @@ Status PostgresStore::ApplyTogether(const std::vector<WriteOp*>& ops, DeltaSet* 
       user_email.Add(nu.email);
       user_email_norm.Add(norm);
       user_at.Add(nu.created_at);
-      trigrams.Add(nu.user_id, nu.username);
+      trigrams.Add(nu.user_id, nu.username, nu.email);
       op->created_user = true;
       continue;
     }
@@ -719,7 +722,7 @@ Status PostgresStore::ApplyTogether(const std::vector<WriteOp*>& ops, DeltaSet* 
           user_email.AddNull();
           user_email_norm.AddNull();
           user_at.Add(u.created_at);
-          trigrams.Add(u.user_id, op->user.username);
+          trigrams.Add(u.user_id, op->user.username, std::nullopt);
           op->created_user = true;
         }
         conversation_id.Add(u.conversation_id);
@@ -956,7 +959,7 @@ Status PostgresStore::CreateUser(WriteOp* op) {
       kInsertUser, Params().Add(u.user_id).Add(u.username).Add(u.email).Add(norm).Add(u.created_at));
   if (!ins.ok()) return ins.status();
   op->created_user = true;
-  return IndexName(u.user_id, u.username);
+  return IndexUser(u.user_id, u.username, u.email);
 }
 
 Status PostgresStore::CreateConversation(WriteOp* op) {
@@ -1010,7 +1013,7 @@ Status PostgresStore::AddUtterance(WriteOp* op, DeltaSet* deltas) {
     if (!c.ok()) return c.status();
     op->created_user = c->Bool(0, 0);
     if (op->created_user) {
-      if (Status s = IndexName(u.user_id, op->user.username); !s.ok()) return s;
+      if (Status s = IndexUser(u.user_id, op->user.username, std::nullopt); !s.ok()) return s;
     }
   }
   Params p;
@@ -1157,10 +1160,12 @@ Result<std::vector<User>> PostgresStore::SearchCandidates(const std::string& pre
   return out;
 }
 
-// A new learner's name, by its trigrams (the learner search's typos).
-Status PostgresStore::IndexName(const std::string& user_id, const std::string& username) {
+// A new learner, by the trigrams of its name and email (the learner
+// search's typos).
+Status PostgresStore::IndexUser(const std::string& user_id, const std::string& username,
+                                const std::optional<std::string>& email) {
   TrigramRows rows;
-  rows.Add(user_id, username);
+  rows.Add(user_id, username, email);
   if (rows.size == 0) return Status::Ok();
   return writer_->Exec(kInsertTrigrams, rows.Take()).status();
 }

@@ -73,8 +73,9 @@ class PostgresStore : public Store {
   Status AddUtterance(WriteOp* op, DeltaSet* deltas);
   Status AddErrors(WriteOp* op, DeltaSet* deltas);
   Status RecordAttempt(WriteOp* op);
-  Status IndexName(const std::string& user_id, const std::string& username);
-  Status IndexEveryName(bool beyond_ascii);
+  Status IndexUser(const std::string& user_id, const std::string& username,
+                   const std::optional<std::string>& email);
+  Status IndexEveryUser(bool gaining);
   Status UpsertFrequencies(const DeltaSet& deltas);
   // After the writer (re)connected: the server it is on now.
   void NoteWriterServer();

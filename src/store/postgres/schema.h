@@ -106,9 +106,10 @@ CREATE TABLE user_trigrams(
   user_id TEXT COLLATE "C" NOT NULL,
   PRIMARY KEY(trigram, user_id));
 )sql",
-    // 4: names beyond ASCII by their folded trigrams (SQLite's migration 5;
-    // core/search_fold.h). No change of schema: PostgresStore::Migrate adds
-    // the trigrams of the names that are not ASCII, in this migration's
+    // 4: names beyond ASCII by their folded trigrams, and emails by their
+    // local part's (SQLite's migration 5; core/user_search.h UserTrigrams).
+    // No change of schema: PostgresStore::Migrate adds the trigrams of the
+    // learners with a name beyond ASCII or an email, in this migration's
     // transaction.
     R"sql(
 SELECT 1

@@ -369,7 +369,7 @@ inline std::string PrefixEnd(std::string prefix) {
 // by creation time (UserCreated); format 4 the trigrams of their names
 // (UserTrigram); format 5 the trigrams of names beyond ASCII by the folded
 // rule (core/search_fold.h: "José" -> "jos", "ose"; format 4 held "jos"
-// alone). The meta record kKeyFormat says which one a database holds; a
+// alone) and those of emails' local parts (core/user_search.h UserTrigrams). The meta record kKeyFormat says which one a database holds; a
 // database without it is of format 1, or new.
 inline constexpr char kKeyFormat[] = "key_format";
 inline constexpr int kCurrentKeyFormat = 5;

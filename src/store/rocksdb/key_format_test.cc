@@ -318,21 +318,22 @@ TEST_F(KeyUpgradeTest, AFormatThreeDatabaseGetsItsNamesIndexedByTrigram) {
 TEST_F(KeyUpgradeTest, AFormatFourDatabaseGetsItsNamesBeyondAsciiIndexed) {
   Fill();
   const std::string jose = testutil::AddAccentedLearner(store_.get(), kT0 + kMicrosPerDay);
-  EXPECT_TRUE(testutil::FoundByFoldedTrigrams(store_.get(), jose));
+  EXPECT_TRUE(testutil::FoundByGainedTrigrams(store_.get(), jose));
   const std::string before = Everything();
   const int keys_before = CountKeys().first;
   rocksdb::WriteBatch wb;
-  for (const std::string& gram : testutil::kFoldedOnlyTrigrams) {
+  for (const std::string& gram : testutil::kGainedTrigrams) {
     wb.Delete(keys::UserTrigram(gram, jose));
   }
   wb.Put(keys::Meta(keys::kKeyFormat), "4");
   ASSERT_TRUE(store_->TEST_db()->Write(rocksdb::WriteOptions(), &wb).ok());
-  EXPECT_EQ(CountKeys().first, keys_before - 3);
-  EXPECT_FALSE(testutil::FoundByFoldedTrigrams(store_.get(), jose));
+  EXPECT_EQ(CountKeys().first, keys_before - 9);
+  EXPECT_FALSE(testutil::Offers(store_.get(), "rcia", jose));
+  EXPECT_FALSE(testutil::Offers(store_.get(), "madrd", jose));
   ASSERT_NO_FATAL_FAILURE(Open());
   EXPECT_EQ(KeyFormat(), kCurrent);
   EXPECT_EQ(CountKeys(), std::make_pair(keys_before, 0));
-  EXPECT_TRUE(testutil::FoundByFoldedTrigrams(store_.get(), jose));
+  EXPECT_TRUE(testutil::FoundByGainedTrigrams(store_.get(), jose));
   EXPECT_EQ(Everything(), before);
 }
 

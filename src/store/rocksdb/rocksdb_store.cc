@@ -649,11 +649,12 @@ class RocksdbStore::Batch {
     }
     // By name only those with one: ingest makes nameless learners by the
     // million, and a search is never for "".
-    if (u.username.empty()) return Status::Ok();
-    if (Status s = PutOnly(keys::UserName(AsciiLower(u.username), u.user_id), ""); !s.ok()) {
-      return s;
+    if (!u.username.empty()) {
+      if (Status s = PutOnly(keys::UserName(AsciiLower(u.username), u.user_id), ""); !s.ok()) {
+        return s;
+      }
     }
-    for (const std::string& gram : NameTrigrams(u.username)) {
+    for (const std::string& gram : UserTrigrams(u.username, u.email)) {
       if (Status s = PutOnly(keys::UserTrigram(gram, u.user_id), ""); !s.ok()) return s;
     }
     return Status::Ok();
@@ -955,9 +956,9 @@ RocksdbStore::~RocksdbStore() {
 //    tells them apart).
 //  - From format 2: each user gets its UserCreated key; from format 3, each
 //    user with a name its UserTrigram keys; from format 4, each user whose
-//    name is not ASCII the trigrams of the folded rule (a superset of
-//    format 4's). Writing one twice writes the same key, so a crash part-way
-//    is harmless too.
+//    name is not ASCII or who has an email the trigrams of the folded rule
+//    and of the email (a superset of format 4's). Writing one twice writes
+//    the same key, so a crash part-way is harmless too.
 Status RocksdbStore::UpgradeKeyFormatIfNeeded() {
   std::string text;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::Meta(keys::kKeyFormat), &text);
@@ -1012,10 +1013,10 @@ Status RocksdbStore::UpgradeKeyFormatIfNeeded() {
         wb.Put(keys::UserCreated(u.created_at, user_id), scan.value());
         if (Status st = count("indexing RocksDB users by creation time"); !st.ok()) return st;
       }
-      if (have >= 4 && IsAscii(u.username)) continue;
-      for (const std::string& gram : NameTrigrams(u.username)) {
+      if (have >= 4 && !GainsTrigramsSinceSession17(u.username, u.email)) continue;
+      for (const std::string& gram : UserTrigrams(u.username, u.email)) {
         wb.Put(keys::UserTrigram(gram, user_id), "");
-        if (Status st = count("indexing RocksDB users' names by trigram"); !st.ok()) return st;
+        if (Status st = count("indexing RocksDB users by trigram"); !st.ok()) return st;
       }
     }
     if (!it->status().ok()) return Fail(it->status(), "scan users");

@@ -199,11 +199,13 @@ CREATE TABLE user_trigrams(
   PRIMARY KEY(trigram, user_id)) WITHOUT ROWID;
 )sql",
     // 5: names beyond ASCII by their folded trigrams ("José" -> "jos",
-    // "ose"; core/search_fold.h). No change of schema: SqliteStore::Migrate
-    // adds the trigrams of the names that are not ASCII, in this
-    // migration's transaction (every trigram of the rule before is kept).
+    // "ose"; core/search_fold.h), and emails by their local part's
+    // (core/user_search.h UserTrigrams). No change of schema:
+    // SqliteStore::Migrate adds the trigrams of the learners with a name
+    // beyond ASCII or an email, in this migration's transaction (every
+    // trigram of the rule before is kept).
     R"sql(
--- 5: the trigrams of names beyond ASCII (SqliteStore::Migrate)
+-- 5: the trigrams of names beyond ASCII and of emails (SqliteStore::Migrate)
 )sql",
 };
 

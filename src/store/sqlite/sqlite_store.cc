@@ -454,8 +454,8 @@ Status SqliteStore::Migrate() {
     Status s = writer_->Exec(sql);
     // Migration 4 indexes every name by the current rule; 5 only the names
     // an earlier build indexed by the ASCII rule.
-    if (s.ok() && v + 1 == 4) s = IndexEveryName(false);
-    if (s.ok() && v + 1 == 5 && version == 4) s = IndexEveryName(true);
+    if (s.ok() && v + 1 == 4) s = IndexEveryUser(false);
+    if (s.ok() && v + 1 == 5 && version == 4) s = IndexEveryUser(true);
     if (s.ok()) s = writer_->Exec("COMMIT");
     if (!s.ok()) {
       writer_->Exec("ROLLBACK");
@@ -472,31 +472,33 @@ Status SqliteStore::Migrate() {
   return Status::Ok();
 }
 
-// Migrations 4 and 5: the trigrams of the names of the learners there
-// already (only those with a byte beyond ASCII when `beyond_ascii`).
-Status SqliteStore::IndexEveryName(bool beyond_ascii) {
+// Migrations 4 and 5: the trigrams of the learners there already (only
+// those GainsTrigramsSinceSession17 when `gaining`).
+Status SqliteStore::IndexEveryUser(bool gaining) {
   Db* db = writer_.get();
-  Stmt* st = db->Prepare("SELECT user_id, username FROM users WHERE username <> ''");
-  std::vector<std::pair<std::string, std::string>> named;
+  Stmt* st = db->Prepare(
+      "SELECT user_id, username, email FROM users WHERE username <> '' OR email IS NOT NULL");
+  std::vector<User> users;
   int rc;
   while ((rc = st->Step()) == SQLITE_ROW) {
-    std::string name = st->Text(1);
-    if (!beyond_ascii || !IsAscii(name)) named.emplace_back(st->Id(0), std::move(name));
+    User u{st->Id(0), st->Text(1), st->OptText(2), 0};
+    if (!gaining || GainsTrigramsSinceSession17(u.username, u.email)) users.push_back(std::move(u));
   }
   st->Reset();
-  if (rc != SQLITE_DONE) return db->Error(rc, "select names");
-  for (const auto& [id, name] : named) {
-    if (Status s = IndexName(id, name); !s.ok()) return s;
+  if (rc != SQLITE_DONE) return db->Error(rc, "select users");
+  for (const User& u : users) {
+    if (Status s = IndexUser(u); !s.ok()) return s;
   }
   return Status::Ok();
 }
 
-// A new learner's name, by its trigrams (the learner search's typos).
-Status SqliteStore::IndexName(const std::string& user_id, const std::string& username) {
+// A new learner, by the trigrams of its name and email (the learner
+// search's typos).
+Status SqliteStore::IndexUser(const User& u) {
   Db* db = writer_.get();
-  for (const std::string& gram : NameTrigrams(username)) {
+  for (const std::string& gram : UserTrigrams(u.username, u.email)) {
     Stmt* st = db->Prepare("INSERT OR IGNORE INTO user_trigrams(trigram, user_id) VALUES(?1, ?2)");
-    st->Bind(1, gram).BindId(2, user_id);
+    st->Bind(1, gram).BindId(2, u.user_id);
     Status s = Run(db, st, "insert trigram");
     st->Reset();
     if (!s.ok()) return s;
@@ -676,7 +678,7 @@ Status SqliteStore::CreateUser(WriteOp* op) {
   ins->Bind(5, u.created_at);
   if (Status s = Run(db, ins, "insert user"); !s.ok()) return s;
   op->created_user = true;
-  return IndexName(u.user_id, u.username);
+  return IndexUser(u);
 }
 
 Status SqliteStore::CreateConversation(WriteOp* op) {
@@ -760,7 +762,9 @@ Status SqliteStore::AddUtterance(WriteOp* op, DeltaSet* deltas) {
     if (Status s = Run(db, user, "insert user"); !s.ok()) return s;
     op->created_user = sqlite3_changes(db->raw()) == 1;
     if (op->created_user) {
-      if (Status s = IndexName(u.user_id, op->user.username); !s.ok()) return s;
+      if (Status s = IndexUser(User{u.user_id, op->user.username, std::nullopt, 0}); !s.ok()) {
+        return s;
+      }
     }
     Stmt* conv = db->Prepare(
         "INSERT INTO conversations(conversation_id, user_id, started_at) VALUES(?1,?2,?3)");

@@ -103,8 +103,8 @@ class SqliteStore : public Store {
   Status RecomputeDecayIfNeeded();
   Status Apply(WriteOp* op, DeltaSet* deltas);
   Status CreateUser(WriteOp* op);
-  Status IndexName(const std::string& user_id, const std::string& username);
-  Status IndexEveryName(bool beyond_ascii);
+  Status IndexUser(const User& u);
+  Status IndexEveryUser(bool gaining);
   Status CreateConversation(WriteOp* op);
   Status AddUtterance(WriteOp* op, DeltaSet* deltas);
   Status AddErrors(WriteOp* op, DeltaSet* deltas);
