@@ -235,8 +235,8 @@ std::vector<std::string> UserTrigrams(std::string_view username,
   return both;
 }
 
-bool GainsTrigramsSinceSession17(std::string_view username,
-                                 const std::optional<std::string>& email) {
+bool GainsTrigramsOverAsciiNameRule(std::string_view username,
+                                    const std::optional<std::string>& email) {
   return email.has_value() || !IsAscii(username);
 }
 

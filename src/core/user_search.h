@@ -55,8 +55,8 @@ std::vector<std::string> UserTrigrams(std::string_view username,
 // ASCII name's alone) did not: a name beyond ASCII, or an email. Each
 // store's upgrade indexes these learners again, and only adds: every
 // trigram of the earlier rule is one of this one's.
-bool GainsTrigramsSinceSession17(std::string_view username,
-                                 const std::optional<std::string>& email);
+bool GainsTrigramsOverAsciiNameRule(std::string_view username,
+                                    const std::optional<std::string>& email);
 
 // Given the learners holding each trigram (one list of ids per trigram),
 // the `n` found in the most lists, most first, then by id. A list longer

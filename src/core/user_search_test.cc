@@ -85,10 +85,10 @@ TEST(UserSearchTest, UserTrigramsAddTheEmailsLocalPart) {
   EXPECT_EQ(UserTrigrams("", std::string("Zoë@x.org")), V{"zoe"});
   EXPECT_EQ(UserTrigrams("", std::string("no-at-sign")), (V{"ign", "sig"}));
   EXPECT_TRUE(UserTrigrams("", std::nullopt).empty());
-  EXPECT_TRUE(GainsTrigramsSinceSession17("Ann", std::string("a@x.org")));
-  EXPECT_TRUE(GainsTrigramsSinceSession17("José", std::nullopt));
-  EXPECT_FALSE(GainsTrigramsSinceSession17("Ann Berg", std::nullopt));
-  EXPECT_FALSE(GainsTrigramsSinceSession17("", std::nullopt));
+  EXPECT_TRUE(GainsTrigramsOverAsciiNameRule("Ann", std::string("a@x.org")));
+  EXPECT_TRUE(GainsTrigramsOverAsciiNameRule("José", std::nullopt));
+  EXPECT_FALSE(GainsTrigramsOverAsciiNameRule("Ann Berg", std::nullopt));
+  EXPECT_FALSE(GainsTrigramsOverAsciiNameRule("", std::nullopt));
 }
 
 TEST(UserSearchTest, MostSharedTrigramsCountsListsAndBreaksTiesById) {

@@ -10,7 +10,6 @@
 #include <unordered_set>
 
 #include "core/mastery.h"
-#include "core/search_fold.h"
 #include "core/text.h"
 #include "core/user_search.h"
 #include "log/log.h"
@@ -466,8 +465,8 @@ Status PostgresStore::Migrate() {
                      "; DELETE FROM schema_version; INSERT INTO schema_version VALUES(" +
                      std::to_string(v + 1) + ")");
     Status s = r.status();
-    // Migration 3 indexes every name by the current rule; 4 only the names
-    // an earlier build indexed by the ASCII rule.
+    // Migration 3 indexes every learner by the current rule; 4 only those
+    // the earlier rule (the ASCII name's trigrams alone) left short.
     if (s.ok() && v + 1 == 3) s = IndexEveryUser(false);
     if (s.ok() && v + 1 == 4 && version == 3) s = IndexEveryUser(true);
     if (!s.ok()) {
@@ -479,7 +478,7 @@ Status PostgresStore::Migrate() {
 }
 
 // Migrations 3 and 4: the trigrams of the learners there already (only
-// those GainsTrigramsSinceSession17 when `gaining`), in statements of at
+// those GainsTrigramsOverAsciiNameRule when `gaining`), in statements of at
 // most 100,000 trigrams.
 Status PostgresStore::IndexEveryUser(bool gaining) {
   auto r = writer_->Exec(
@@ -489,7 +488,9 @@ Status PostgresStore::IndexEveryUser(bool gaining) {
   for (int i = 0; i < r->size(); ++i) {
     const std::string name = r->Text(i, 1);
     const std::optional<std::string> email = r->OptText(i, 2);
-    if (!gaining || GainsTrigramsSinceSession17(name, email)) rows.Add(r->Text(i, 0), name, email);
+    if (!gaining || GainsTrigramsOverAsciiNameRule(name, email)) {
+      rows.Add(r->Text(i, 0), name, email);
+    }
     if (rows.size >= 100'000 || (i + 1 == r->size() && rows.size > 0)) {
       if (auto done = writer_->Exec(kInsertTrigrams, rows.Take()); !done.ok()) return done.status();
     }

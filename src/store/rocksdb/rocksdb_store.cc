@@ -22,7 +22,6 @@
 #include <unordered_map>
 
 #include "core/mastery.h"
-#include "core/search_fold.h"
 #include "core/text.h"
 #include "core/user_search.h"
 #include "log/log.h"
@@ -1013,7 +1012,7 @@ Status RocksdbStore::UpgradeKeyFormatIfNeeded() {
         wb.Put(keys::UserCreated(u.created_at, user_id), scan.value());
         if (Status st = count("indexing RocksDB users by creation time"); !st.ok()) return st;
       }
-      if (have >= 4 && !GainsTrigramsSinceSession17(u.username, u.email)) continue;
+      if (have >= 4 && !GainsTrigramsOverAsciiNameRule(u.username, u.email)) continue;
       for (const std::string& gram : UserTrigrams(u.username, u.email)) {
         wb.Put(keys::UserTrigram(gram, user_id), "");
         if (Status st = count("indexing RocksDB users by trigram"); !st.ok()) return st;

@@ -15,7 +15,6 @@
 
 #include "core/ids.h"
 #include "core/mastery.h"
-#include "core/search_fold.h"
 #include "core/user_search.h"
 #include "core/text.h"
 #include "log/log.h"
@@ -452,8 +451,8 @@ Status SqliteStore::Migrate() {
     std::string sql = std::string("BEGIN IMMEDIATE;") + sqlite::kMigrations[v] +
                       "PRAGMA user_version=" + std::to_string(v + 1) + ";";
     Status s = writer_->Exec(sql);
-    // Migration 4 indexes every name by the current rule; 5 only the names
-    // an earlier build indexed by the ASCII rule.
+    // Migration 4 indexes every learner by the current rule; 5 only those
+    // the earlier rule (the ASCII name's trigrams alone) left short.
     if (s.ok() && v + 1 == 4) s = IndexEveryUser(false);
     if (s.ok() && v + 1 == 5 && version == 4) s = IndexEveryUser(true);
     if (s.ok()) s = writer_->Exec("COMMIT");
@@ -473,7 +472,7 @@ Status SqliteStore::Migrate() {
 }
 
 // Migrations 4 and 5: the trigrams of the learners there already (only
-// those GainsTrigramsSinceSession17 when `gaining`).
+// those GainsTrigramsOverAsciiNameRule when `gaining`).
 Status SqliteStore::IndexEveryUser(bool gaining) {
   Db* db = writer_.get();
   Stmt* st = db->Prepare(
@@ -482,7 +481,9 @@ Status SqliteStore::IndexEveryUser(bool gaining) {
   int rc;
   while ((rc = st->Step()) == SQLITE_ROW) {
     User u{st->Id(0), st->Text(1), st->OptText(2), 0};
-    if (!gaining || GainsTrigramsSinceSession17(u.username, u.email)) users.push_back(std::move(u));
+    if (!gaining || GainsTrigramsOverAsciiNameRule(u.username, u.email)) {
+      users.push_back(std::move(u));
+    }
   }
   st->Reset();
   if (rc != SQLITE_DONE) return db->Error(rc, "select users");
