@@ -20,7 +20,8 @@ bool IsAscii(std::string_view s);
 // ASCII ("ł" -> "l", "ø" -> "o", "æ" -> "ae", "đ" -> "d"), then case-folded
 // ("ß" -> "ss", "Ю" -> "ю"). ASCII text comes back in lower case and
 // nothing else, exactly as AsciiLower gives it. Bytes that are not UTF-8
-// become U+FFFD. Uses ICU. With `ascii`, says whether the result is ASCII.
+// become U+FFFD. Uses ICU, through a table of the code points below U+3000
+// (search_fold.cc). With `ascii`, says whether the result is ASCII.
 std::string SearchFold(std::string_view s, bool* ascii = nullptr);
 
 // SearchFold worked out by ICU alone, for the test that SearchFold's table
@@ -32,13 +33,14 @@ std::string SearchFoldWithIcu(std::string_view s);
 bool IsWordCodePoint(int32_t c);
 
 // Calls f(begin, end, is_word) for each code point of the UTF-8 `s`, in
-// order (byte offsets). A byte that does not begin a valid code point is
-// one code point that is not a word's.
+// order (byte offsets). A malformed sequence is one code point that is not
+// a word's.
 template <typename F>
 void ForEachCodePoint(std::string_view s, F&& f);
 
 namespace fold_detail {
-// The code point at s[*i] (advancing *i past it), or -1 for a bad byte.
+// The code point at s[*i] (advancing *i past it), or -1 for a malformed
+// sequence (ICU's U8_NEXT: *i moves past its longest valid-looking part).
 int32_t NextCodePoint(std::string_view s, size_t* i);
 }  // namespace fold_detail
 
