@@ -19,6 +19,9 @@ struct Scratch {
   std::vector<size_t> before, prev, cur;
 };
 
+// The most edits a query of `length` characters may be from a field.
+size_t QueryTypoBound(size_t length) { return std::max<size_t>(1, TypoBound(length)); }
+
 // `q` (folded, not empty) against `field` (folded): 0 a prefix, 1 a
 // substring, 2 + d for a restricted edit distance d within the query's
 // typo bound, to the whole field or to its prefix of the query's length
@@ -37,7 +40,7 @@ int ScoreIn(std::basic_string_view<Ch> q, std::basic_string_view<Ch> field, Scra
   if (field.empty()) return -1;
   if (field.starts_with(q)) return 0;
   if (field.find(q) != std::basic_string_view<Ch>::npos) return 1;
-  const size_t bound = std::max<size_t>(1, TypoBound(q.size()));
+  const size_t bound = QueryTypoBound(q.size());
   const size_t n = q.size(), m = field.size();
   const bool whole = (m > n ? m - n : n - m) <= bound;
   const size_t lo = n > 1 ? n - 1 : 1;  // the prefixes: lengths lo..hi
@@ -108,7 +111,7 @@ int Score(const Folded& q, const Folded& field, Scratch* s) {
   if (q.ascii && field.ascii) return ScoreIn(q.text, field.text, s);
   // Each of the query's code points beyond ASCII costs an edit against an
   // ASCII field: a Cyrillic query skips the Latin names without a programme.
-  if (field.ascii && q.beyond_ascii > std::max<size_t>(1, TypoBound(q.points.size()))) return -1;
+  if (field.ascii && q.beyond_ascii > QueryTypoBound(q.points.size())) return -1;
   return ScoreIn(q.points, field.points, s);
 }
 
