@@ -38,15 +38,26 @@ bool SplitListen(const std::string& listen, std::string* host, uint16_t* port) {
   return true;
 }
 
-// Blocks until SIGINT or SIGTERM.
-void WaitForSignal() {
-  boost::asio::io_context ioc;
-  boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
-  signals.async_wait([](const boost::system::error_code&, int sig) {
-    log::Info("signal", {{"signal", sig}});
-  });
-  ioc.run();
-}
+// SIGINT and SIGTERM from the first line of `serve` on. A signal that comes
+// while the server starts (its store opening, its first requests already
+// answered) is held, and Wait() returns at once: the server starts, then
+// stops cleanly. Without it, a signal before Wait() would kill the process.
+class StopSignal {
+ public:
+  StopSignal() : signals_(ioc_, SIGINT, SIGTERM) {}
+
+  // Blocks until SIGINT or SIGTERM, or returns the one held.
+  void Wait() {
+    signals_.async_wait([](const boost::system::error_code&, int sig) {
+      log::Info("signal", {{"signal", sig}});
+    });
+    ioc_.run();
+  }
+
+ private:
+  boost::asio::io_context ioc_;
+  boost::asio::signal_set signals_;
+};
 
 // Waits up to `limit` for in-flight requests to be answered.
 void Drain(const http::Server& server, std::chrono::seconds limit) {
@@ -59,10 +70,12 @@ void Drain(const http::Server& server, std::chrono::seconds limit) {
 }  // namespace
 
 int RunServe(const ServeOptions& o) {
+  StopSignal stop_signal;
   if (!log::Setup(o.log_level)) {
     fprintf(stderr, "errata: unknown --log-level %s\n", o.log_level.c_str());
     return 2;
   }
+  log::Info("starting", {{"version", ERRATA_VERSION}});
   std::string host;
   uint16_t port = 0;
   if (!SplitListen(o.listen, &host, &port)) {
@@ -175,7 +188,7 @@ int RunServe(const ServeOptions& o) {
                           {"version", ERRATA_VERSION},
                           {"taxonomy", data->taxonomy.version()},
                           {"exercises", data->bank.size()}});
-  WaitForSignal();
+  stop_signal.Wait();
   log::Info("shutting down", {{"in_flight", server.in_flight()}});
   server.StopAccepting();
   Drain(server, std::chrono::seconds(10));

@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -166,6 +167,38 @@ class Shutdown(unittest.TestCase):
             c = srv.client()
             self.assertEqual(top_counts(c, ids[0]), {"word-choice": 2})
         srv.stop()
+
+    def test_a_signal_while_starting_stops_it_cleanly(self):
+        # A signal that comes while the server starts (data loading, store
+        # opening) is held until it has started; it then stops as on any
+        # SIGTERM. Before, it killed the process (exit -15), and a SIGTERM
+        # right after the first /healthz answer could too.
+        self.srv.stop()
+        cmd = [a if a != "warn" else "info" for a in self.srv.command()]
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGTERM):
+            with open(self.srv.log_path, "w+b") as log:
+                proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL)
+                try:
+                    deadline = time.monotonic() + 30
+                    while b'"msg":"starting"' not in read_from(log, 0):
+                        self.assertIsNone(proc.poll(), read_from(log, 0))
+                        self.assertLess(time.monotonic(), deadline, "no \"starting\" line")
+                        time.sleep(0.001)
+                    proc.send_signal(sig)
+                    rc = proc.wait(timeout=30)
+                finally:
+                    if proc.poll() is None:
+                        proc.kill()
+                        proc.wait()
+                text = read_from(log, 0).decode(errors="replace")
+                self.assertEqual(rc, 0, f"{sig!r}: {text}")
+                self.assertIn('"msg":"stopped"', text)
+
+
+def read_from(f, offset):
+    f.seek(offset)
+    return f.read()
 
 
 if __name__ == "__main__":
