@@ -1,9 +1,13 @@
 // Conversations: POST /conversations/ (seed), POST /v1/conversations,
-// GET /v1/conversations/{id} (with its utterances and errors, three queries).
+// GET /v1/conversations/{id} (with its utterances and errors, three queries),
+// GET /v1/users/{id}/conversations (a learner's, newest first, by pages).
 #include <boost/json.hpp>
+
+#include <charconv>
 
 #include "api/errors.h"
 #include "api/handlers.h"
+#include "api/query.h"
 #include "api/render.h"
 #include "api/request.h"
 #include "api/write.h"
@@ -32,6 +36,28 @@ std::string ConversationJson(const Conversation& c, std::optional<bool> replayed
   if (replayed) w.Key("replayed").Bool(*replayed);
   w.EndObject();
   return body;
+}
+
+// The cursor of the next page of a learner's conversations: the last one
+// listed, as "<started_at in microseconds>_<conversation id>". Clients pass it
+// back as `after` and need not read it.
+std::string CursorText(const Conversation& c) {
+  return std::to_string(c.started_at) + "_" + c.conversation_id;
+}
+
+std::optional<ConversationCursor> ParseCursor(std::string_view text) {
+  const size_t sep = text.find('_');
+  if (sep == std::string_view::npos) return std::nullopt;
+  ConversationCursor c;
+  const char* end = text.data() + sep;
+  if (const auto [p, ec] = std::from_chars(text.data(), end, c.started_at);
+      ec != std::errc() || p != end) {
+    return std::nullopt;
+  }
+  auto id = CanonicalUuid(text.substr(sep + 1));
+  if (!id) return std::nullopt;
+  c.conversation_id = *id;
+  return c;
 }
 
 }  // namespace
@@ -92,6 +118,59 @@ void GetConversation(const Ctx& c, Services& s, Respond respond) {
     w.EndObject();
   }
   w.EndArray();
+  w.EndObject();
+  respond({200, std::move(body)});
+}
+
+// GET /v1/users/{id}/conversations?limit=20&after=CURSOR
+void ListUserConversations(const Ctx& c, Services& s, Respond respond) {
+  auto user_id = CanonicalUuid(c.params[0]);
+  if (!user_id) {
+    return respond(V1Error(422, "invalid_argument", "user id must be a valid UUID", "id"));
+  }
+  auto limit = QueryCount(c.query, "limit", 20, 100);
+  if (!limit.ok()) return respond(ErrorResponse(Flavor::kV1, limit.status()));
+  std::optional<ConversationCursor> after;
+  if (auto text = QueryParam(c.query, "after")) {
+    after = ParseCursor(*text);
+    if (!after) {
+      return respond(V1Error(422, "invalid_argument",
+                             "after must be the `next` of an earlier page", "after"));
+    }
+  }
+  // One more than the page, to tell whether another page follows.
+  auto list = s.store->ListConversations(*user_id, after, *limit + 1);
+  if (!list.ok()) return respond(ErrorResponse(Flavor::kV1, list.status()));
+  if (list->empty()) {  // no conversations (after the cursor), or no such learner
+    auto user = s.store->GetUser(*user_id);
+    if (!user.ok()) return respond(ErrorResponse(Flavor::kV1, user.status()));
+  }
+  const bool more = list->size() > *limit;
+  if (more) list->pop_back();
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject();
+  w.Key("user_id").String(*user_id);
+  w.Key("conversations").BeginArray();
+  for (const ConversationSummary& cs : *list) {
+    w.BeginObject();
+    WriteConversationMembers(w, cs.conversation);
+    w.Key("utterances").Int(cs.utterances);
+    w.Key("last_utterance_at");
+    if (cs.last_utterance_at) {
+      w.Time(*cs.last_utterance_at);
+    } else {
+      w.Null();
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("next");
+  if (more) {
+    w.String(CursorText(list->back().conversation));
+  } else {
+    w.Null();
+  }
   w.EndObject();
   respond({200, std::move(body)});
 }

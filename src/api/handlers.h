@@ -21,6 +21,7 @@ void SearchUsers(const Ctx& c, Services& s, Respond r);
 void PostConversationSeed(const Ctx& c, Services& s, Respond r);
 void PostConversation(const Ctx& c, Services& s, Respond r);
 void GetConversation(const Ctx& c, Services& s, Respond r);
+void ListUserConversations(const Ctx& c, Services& s, Respond r);
 // utterances.cc
 void PostUtteranceSeed(const Ctx& c, Services& s, Respond r);
 void PostUtterance(const Ctx& c, Services& s, Respond r);

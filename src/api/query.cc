@@ -1,9 +1,26 @@
 #include "api/query.h"
 
+#include <cstdlib>
+#include <string>
+
 #include "api/request.h"
 #include "core/ids.h"
 
 namespace errata::api {
+
+Result<size_t> QueryCount(std::string_view query, std::string_view key, size_t fallback,
+                          size_t max) {
+  auto text = QueryParam(query, key);
+  if (!text) return fallback;
+  char* end = nullptr;
+  const long long v = std::strtoll(text->c_str(), &end, 10);
+  if (text->empty() || *end != '\0' || v < 1 || static_cast<unsigned long long>(v) > max) {
+    return Status::InvalidArgument(
+        std::string(key) + " must be an integer from 1 to " + std::to_string(max),
+        std::string(key));
+  }
+  return static_cast<size_t>(v);
+}
 
 Result<std::optional<Micros>> QueryTime(std::string_view query, std::string_view key) {
   auto text = QueryParam(query, key);
@@ -17,15 +34,9 @@ Status ReadUserQuery(const http::RouteContext& c, Services& s, size_t default_n,
   auto id = CanonicalUuid(c.params[0]);
   if (!id) return Status::InvalidArgument("user id must be a valid UUID", "id");
   q->user_id = *id;
-  q->n = default_n;
-  if (auto n = QueryParam(c.query, "n")) {
-    char* end = nullptr;
-    const long long v = std::strtoll(n->c_str(), &end, 10);
-    if (n->empty() || *end != '\0' || v < 1 || v > 100) {
-      return Status::InvalidArgument("n must be an integer from 1 to 100", "n");
-    }
-    q->n = static_cast<size_t>(v);
-  }
+  auto n = QueryCount(c.query, "n", default_n, 100);
+  if (!n.ok()) return n.status();
+  q->n = *n;
   auto as_of = QueryTime(c.query, "as_of");
   if (!as_of.ok()) return as_of.status();
   q->as_of = as_of->value_or(NowMicros());

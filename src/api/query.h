@@ -22,6 +22,11 @@ struct UserQuery {
 // the user exists, and loads the profile. NotFound for an unknown user.
 Status ReadUserQuery(const http::RouteContext& c, Services& s, size_t default_n, UserQuery* q);
 
+// An optional whole-number query parameter from 1 to `max`; `fallback`
+// when it is absent. InvalidArgument (naming `key`) otherwise.
+Result<size_t> QueryCount(std::string_view query, std::string_view key, size_t fallback,
+                          size_t max);
+
 // An optional ISO-8601 query parameter.
 Result<std::optional<Micros>> QueryTime(std::string_view query, std::string_view key);
 

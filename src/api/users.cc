@@ -3,6 +3,7 @@
 
 #include "api/errors.h"
 #include "api/handlers.h"
+#include "api/query.h"
 #include "api/render.h"
 #include "api/request.h"
 #include "api/write.h"
@@ -74,22 +75,15 @@ void SearchUsers(const Ctx& c, Services& s, Respond respond) {
   if (!q || q->empty() || q->size() > 254) {
     return respond(V1Error(422, "invalid_argument", "q must be 1 to 254 characters", "q"));
   }
-  size_t limit = 10;
-  if (auto l = QueryParam(c.query, "limit")) {
-    char* end = nullptr;
-    const long long v = std::strtoll(l->c_str(), &end, 10);
-    if (l->empty() || *end != '\0' || v < 1 || v > 100) {
-      return respond(V1Error(422, "invalid_argument", "limit must be from 1 to 100", "limit"));
-    }
-    limit = static_cast<size_t>(v);
-  }
+  auto limit = QueryCount(c.query, "limit", 10, 100);
+  if (!limit.ok()) return respond(ErrorResponse(Flavor::kV1, limit.status()));
   // The stores' prefix indexes hold ASCII-lower-case names and emails; their
   // trigrams, and the ranking, fold the query themselves (SearchFold).
   const std::string prefix = AsciiLower(*q);
   auto candidates = s.store->SearchCandidates(prefix, 5000);
   if (!candidates.ok()) return respond(ErrorResponse(Flavor::kV1, candidates.status()));
   json::array users;
-  for (const User& u : RankUserMatches(*q, std::move(*candidates), limit)) {
+  for (const User& u : RankUserMatches(*q, std::move(*candidates), *limit)) {
     users.push_back(RenderUser(u));
   }
   respond(Json(200, {{"query", *q}, {"users", std::move(users)}}));

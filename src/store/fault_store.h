@@ -68,6 +68,12 @@ class FaultStore : public Store {
   Result<ConversationView> GetConversation(const std::string& id) override {
     return failing_ ? Result<ConversationView>(Down()) : inner_->GetConversation(id);
   }
+  Result<std::vector<ConversationSummary>> ListConversations(
+      const std::string& id, const std::optional<ConversationCursor>& after,
+      size_t limit) override {
+    return failing_ ? Result<std::vector<ConversationSummary>>(Down())
+                    : inner_->ListConversations(id, after, limit);
+  }
   Result<Profile> LoadProfile(const std::string& id) override {
     if (during_load) during_load();
     return failing_ ? Result<Profile>(Down()) : inner_->LoadProfile(id);

@@ -77,6 +77,20 @@ inline bool CheckConversationForUtterance(WriteOp* op, bool found, const std::st
   return true;
 }
 
+// A conversation in the list of a learner's (Store::ListConversations).
+struct ConversationSummary {
+  Conversation conversation;
+  int64_t utterances = 0;                 // how many the conversation holds
+  std::optional<Micros> last_utterance_at;  // the newest one's time; none without any
+};
+
+// Where a page of a learner's conversations starts: after this one, in the
+// list's order (newest first: started_at, then conversation id, descending).
+struct ConversationCursor {
+  Micros started_at = 0;
+  std::string conversation_id;
+};
+
 struct DayCount {
   int64_t day = 0;  // days since 1970-01-01, UTC
   std::string category;
@@ -160,6 +174,13 @@ class Store {
   // The user with this email, compared case-insensitively.
   virtual Result<User> FindUserByEmail(const std::string& email) = 0;
   virtual Result<ConversationView> GetConversation(const std::string& conversation_id) = 0;
+  // The learner's conversations, newest first (started_at, then conversation
+  // id, descending), at most `limit`, each with its utterance count and the
+  // time of its last utterance. With `after`, only those that come after it
+  // in that order (the next page). Empty for an unknown user.
+  virtual Result<std::vector<ConversationSummary>> ListConversations(
+      const std::string& user_id, const std::optional<ConversationCursor>& after,
+      size_t limit) = 0;
   // The learner's profile; an empty one for a user with no errors or an unknown user.
   virtual Result<Profile> LoadProfile(const std::string& user_id) = 0;
   // Error points computed from errors with created_at in [since, until].

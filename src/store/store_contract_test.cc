@@ -747,6 +747,80 @@ TYPED_TEST(StoreContractTest, CreateConversationReplayAndConflict) {
   EXPECT_EQ(this->ConversationText(c.conversation_id), Show(c));
 }
 
+// A learner's conversations come newest first (a tie in start time by id,
+// descending), each with its utterance count and last utterance's time, by
+// pages that continue after the last one listed; a conversation an ingest
+// write created is among them, another learner's is not. The list is the
+// same after a reopen; an unknown learner has none.
+TYPED_TEST(StoreContractTest, ListConversationsNewestFirstByPages) {
+  const Learner a = this->AddLearner("a", std::nullopt, kT0);
+  const Learner b = this->AddLearner("b", std::nullopt, kT0 + kHour);
+  auto conversation = [&](Micros at) {
+    const Conversation c{NewUuidV7(at), a.user_id, at};
+    ExpectOk(this->ApplyOne(ConversationOp(c)));
+    return Learner{a.user_id, c.conversation_id};
+  };
+  const Learner c1 = conversation(kT0 + kHour);
+  const Learner c2 = conversation(kT0 + 2 * kHour);
+  const Learner c3 = conversation(kT0 + 2 * kHour);  // the same start as c2
+  this->Say(c1, kT0 + kHour + 5 * kMinute, {});
+  this->Say(c1, kT0 + kHour + kMinute, MakeErrors({"verb_tense"}, kT0));
+  this->Say(c3, kT0 + 2 * kHour + 10 * kMinute, {});
+  this->Say(b, kT0 + 3 * kHour, {});
+  const Learner c4{a.user_id, NewUuidV7(kT0 + 3 * kHour)};
+  ExpectOk(this->ApplyOne(
+      IngestOp(MakeUtterance(c4, "hi", kT0 + 3 * kHour, MakeErrors({"verb_tense"}, kT0)), "")));
+
+  auto show = [&a](const std::vector<ConversationSummary>& list) {
+    std::vector<std::string> out;
+    for (const ConversationSummary& c : list) {
+      out.push_back(fmt::format("{} {} {} {}", c.conversation.conversation_id,
+                                c.conversation.started_at - kT0, c.utterances,
+                                c.last_utterance_at ? *c.last_utterance_at - kT0 : -1));
+      EXPECT_EQ(c.conversation.user_id, a.user_id);
+    }
+    return out;
+  };
+  auto line = [](const Learner& l, Micros started, int64_t n, Micros last) {
+    return fmt::format("{} {} {} {}", l.conversation_id, started, n, last);
+  };
+  // c2 and c3 start together: the greater id first.
+  const bool c3_first = c3.conversation_id > c2.conversation_id;
+  const std::vector<std::string> want{
+      line(c4, 3 * kHour, 1, 3 * kHour),
+      c3_first ? line(c3, 2 * kHour, 1, 2 * kHour + 10 * kMinute) : line(c2, 2 * kHour, 0, -1),
+      c3_first ? line(c2, 2 * kHour, 0, -1) : line(c3, 2 * kHour, 1, 2 * kHour + 10 * kMinute),
+      line(c1, kHour, 2, kHour + 5 * kMinute),
+      line(a, 0, 0, -1),
+  };
+  auto list = [&](std::optional<ConversationCursor> after, size_t limit) {
+    auto r = this->store()->ListConversations(a.user_id, after, limit);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : std::vector<ConversationSummary>{};
+  };
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE(round == 0 ? "as written" : "after a reopen");
+    EXPECT_EQ(show(list(std::nullopt, 10)), want);
+    // Pages of two, each after the last one of the page before.
+    std::vector<std::string> paged;
+    std::optional<ConversationCursor> after;
+    for (int page = 0; page < 4; ++page) {
+      const auto got = list(after, 2);
+      EXPECT_LE(got.size(), 2u);
+      for (const std::string& l : show(got)) paged.push_back(l);
+      if (got.empty()) break;
+      after = ConversationCursor{got.back().conversation.started_at,
+                                 got.back().conversation.conversation_id};
+    }
+    EXPECT_EQ(paged, want);
+    EXPECT_TRUE(list(ConversationCursor{kT0, a.conversation_id}, 10).empty());
+    auto unknown = this->store()->ListConversations(NewUuidV7(kT0), std::nullopt, 10);
+    ASSERT_TRUE(unknown.ok()) << unknown.status().ToString();
+    EXPECT_TRUE(unknown->empty());
+    ASSERT_NO_FATAL_FAILURE(this->Reopen(kHalfLife));
+  }
+}
+
 // ---------------------------------------------------------------- utterances
 
 // An utterance in an unknown conversation is NotFound and adds nothing.

@@ -124,6 +124,15 @@ inline std::string RenderEverything(Store* store, const std::vector<UpgradeLearn
                        ut.created_at);
       for (const ErrorRecord& e : ut.errors) s += fmt::format("    error {}\n", e.error_id);
     }
+    auto listed = store->ListConversations(l.user_id, std::nullopt, 10);
+    EXPECT_TRUE(listed.ok()) << listed.status().ToString();
+    if (listed.ok()) {
+      for (const ConversationSummary& c : *listed) {
+        s += fmt::format("  listed {} {} {} {}\n", c.conversation.conversation_id,
+                         c.conversation.started_at, c.utterances,
+                         c.last_utterance_at.value_or(-1));
+      }
+    }
     auto days = store->ErrorsPerDay(l.user_id, t0, until);
     EXPECT_TRUE(days.ok());
     if (days.ok()) {

@@ -157,6 +157,56 @@ class Conversations(V1Base):
             self.assertV1Error(self.c.get(f"/v1/conversations/{new_uuid()}"), 404, "not_found")
             self.assertV1Error(self.c.get("/v1/conversations/xyz"), 422, "invalid_argument")
 
+    def test_a_learners_conversations_by_pages(self):
+        user = v1_user(self.c)
+        uid = user["user_id"]
+        base = f"/v1/users/{uid}/conversations"
+        self.assertEqual(self.c.get(base)[2], {"user_id": uid, "conversations": [], "next": None})
+        convs = [v1_conversation(self.c, uid, started_at=iso(days_ago(d)))
+                 for d in (3, 2, 1)]
+        for _ in range(2):
+            self.post_utterance({"user_id": uid, "conversation_id": convs[1]["conversation_id"],
+                                 "content": "I goes home.", "errors": []})
+        st, _, body = self.c.get(base)
+        self.assertEqual(st, 200, body)
+        self.assertEqual(body["user_id"], uid)
+        self.assertIsNone(body["next"])
+        listed = body["conversations"]
+        self.assertEqual([c["conversation_id"] for c in listed],
+                         [c["conversation_id"] for c in reversed(convs)])  # newest first
+        for c in listed:
+            self.assertEqual(set(c), {"conversation_id", "user_id", "started_at", "utterances",
+                                      "last_utterance_at"})
+            self.assertEqual(c["user_id"], uid)
+        self.assertEqual([c["utterances"] for c in listed], [0, 2, 0])
+        self.assertIsNone(listed[0]["last_utterance_at"])
+        last = parse_time(listed[1]["last_utterance_at"])
+        self.assertLess(abs((now_utc() - last).total_seconds()), 300)
+        self.assertEqual([parse_time(c["started_at"]) for c in listed],
+                         [parse_time(c["started_at"]) for c in reversed(convs)])
+        # By pages of two: the second page continues after the first's last.
+        st, _, first = self.c.get(base + "?limit=2")
+        self.assertEqual(st, 200, first)
+        self.assertEqual(first["conversations"], listed[:2])
+        self.assertIsInstance(first["next"], str)
+        st, _, second = self.c.get(f"{base}?limit=2&after={first['next']}")
+        self.assertEqual(st, 200, second)
+        self.assertEqual(second["conversations"], listed[2:])
+        self.assertIsNone(second["next"])
+
+    def test_a_learners_conversations_errors(self):
+        uid = v1_user(self.c)["user_id"]
+        base = f"/v1/users/{uid}/conversations"
+        self.assertV1Error(self.c.get(f"/v1/users/{new_uuid()}/conversations"), 404, "not_found")
+        self.assertV1Error(self.c.get("/v1/users/xyz/conversations"), 422, "invalid_argument",
+                           "id")
+        for limit in ("0", "101", "x", ""):
+            self.assertV1Error(self.c.get(f"{base}?limit={limit}"), 422, "invalid_argument",
+                               "limit")
+        for after in ("x", "12_" + "y" * 36, "x_" + new_uuid(), new_uuid()):
+            self.assertV1Error(self.c.get(f"{base}?after={after}"), 422, "invalid_argument",
+                               "after")
+
 
 class Utterances(V1Base):
 

@@ -280,6 +280,24 @@ const Query kFindUserByEmail{
 const Query kGetConversation{"get_conversation",
                              "SELECT user_id, started_at FROM conversations"
                              " WHERE conversation_id=$1"};
+// A learner's conversations newest first, each with its utterance count and
+// last utterance time. $1: the user, $2: how many; kConversationsAfter adds
+// a cursor ($3 started_at, $4 conversation id): those after it in the order.
+// (The counts are subqueries, run for the page's rows only.)
+#define ERRATA_CONVERSATIONS_SELECT                                                         \
+  "SELECT c.conversation_id, c.started_at,"                                                 \
+  " (SELECT count(*) FROM utterances u WHERE u.conversation_id = c.conversation_id),"      \
+  " (SELECT max(u.created_at) FROM utterances u WHERE u.conversation_id = c.conversation_id)" \
+  " FROM conversations c WHERE c.user_id = $1"
+#define ERRATA_CONVERSATIONS_ORDER " ORDER BY c.started_at DESC, c.conversation_id DESC LIMIT $2"
+const Query kConversationsFirst{"conversations_first",
+                                ERRATA_CONVERSATIONS_SELECT ERRATA_CONVERSATIONS_ORDER};
+const Query kConversationsAfter{"conversations_after",
+                                ERRATA_CONVERSATIONS_SELECT
+                                " AND (c.started_at, c.conversation_id) < ($3, $4)"
+                                ERRATA_CONVERSATIONS_ORDER};
+#undef ERRATA_CONVERSATIONS_SELECT
+#undef ERRATA_CONVERSATIONS_ORDER
 const Query kConversationUtterances{
     "conversation_utterances",
     "SELECT utterance_id, content, created_at FROM utterances WHERE conversation_id=$1"
@@ -1207,6 +1225,26 @@ Result<ConversationView> PostgresStore::GetConversation(const std::string& id) {
     if (it != index.end()) v.utterances[it->second].errors.push_back(ReadError(*es, i, 1));
   }
   return v;
+}
+
+Result<std::vector<ConversationSummary>> PostgresStore::ListConversations(
+    const std::string& user_id, const std::optional<ConversationCursor>& after, size_t limit) {
+  std::vector<ConversationSummary> out;
+  if (HasNul(user_id) || (after && HasNul(after->conversation_id))) return out;
+  Reader c(this);
+  if (!c.status().ok()) return c.status();
+  Params params;
+  params.Add(user_id).Add(static_cast<int64_t>(limit));
+  if (after) params.Add(after->started_at).Add(after->conversation_id);
+  auto r = c->Exec(after ? kConversationsAfter : kConversationsFirst, params);
+  if (!r.ok()) return r.status();
+  for (int i = 0; i < r->size(); ++i) {
+    ConversationSummary s{Conversation{r->Text(i, 0), user_id, r->Int(i, 1)}, r->Int(i, 2),
+                          std::nullopt};
+    if (!r->IsNull(i, 3)) s.last_utterance_at = r->Int(i, 3);
+    out.push_back(std::move(s));
+  }
+  return out;
 }
 
 Result<Profile> PostgresStore::LoadProfile(const std::string& user_id) {

@@ -37,6 +37,9 @@ class PostgresStore : public Store {
   Result<User> GetUser(const std::string& user_id) override;
   Result<User> FindUserByEmail(const std::string& email) override;
   Result<ConversationView> GetConversation(const std::string& conversation_id) override;
+  Result<std::vector<ConversationSummary>> ListConversations(
+      const std::string& user_id, const std::optional<ConversationCursor>& after,
+      size_t limit) override;
   Result<Profile> LoadProfile(const std::string& user_id) override;
   Result<Profile> ProfileBetween(const std::string& user_id, Micros since, Micros until) override;
   Result<std::vector<User>> SearchCandidates(const std::string& prefix, size_t recent) override;

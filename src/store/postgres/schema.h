@@ -114,6 +114,14 @@ CREATE TABLE user_trigrams(
     R"sql(
 SELECT 1
 )sql",
+    // 5: a learner's conversations newest first (ListConversations; SQLite's
+    // migration 6), read in the index's order; it serves what the index on
+    // user_id did.
+    R"sql(
+CREATE INDEX IF NOT EXISTS conversations_user_time
+  ON conversations(user_id, started_at, conversation_id);
+DROP INDEX IF EXISTS conversations_user;
+)sql",
 };
 
 inline constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);

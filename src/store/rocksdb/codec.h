@@ -16,6 +16,7 @@
 //                                                the (error_id, time) of its errors)
 //   v [conversation_id] <time> <utterance_id>    a conversation's utterances
 //   L [user_id] a <time> <attempt_id>            practice attempt
+//   L [user_id] c <time> <conversation_id>       a learner's conversation (by start)
 //   L [user_id] f <subcategory_id>               error point (counts, decay)
 //   L [user_id] g <subcategory_id>               memory state (mastery)
 //   L [user_id] l <time> <error_id>              error (+ utterance_id)
@@ -154,6 +155,7 @@ inline constexpr char kConversationUtterance = 'v';
 inline constexpr char kLearner = 'L';
 // What follows `L [user_id]`:
 inline constexpr char kAttempt = 'a';
+inline constexpr char kLearnerConversation = 'c';
 inline constexpr char kPoint = 'f';
 inline constexpr char kMemory = 'g';
 inline constexpr char kLearnerError = 'l';
@@ -316,6 +318,15 @@ inline std::string Attempt(std::string_view user_id, int64_t t, std::string_view
   return Timed(LearnerPrefix(kAttempt, user_id, 8 + kMaxKeyId), t, attempt_id);
 }
 
+// A learner's conversation by its start time, with an empty value (the
+// conversation's record is its `c` key): a learner's conversations newest
+// first. Since key format 6.
+inline std::string LearnerConversation(std::string_view user_id, int64_t started_at,
+                                       std::string_view conversation_id) {
+  return Timed(LearnerPrefix(kLearnerConversation, user_id, 8 + kMaxKeyId), started_at,
+               conversation_id);
+}
+
 // Splits `<time> <id>` (a key after its prefix); the id as the key holds it
 // (IdText gives its text).
 inline bool ParseTimeAndId(std::string_view rest, int64_t* t, std::string_view* id) {
@@ -369,10 +380,12 @@ inline std::string PrefixEnd(std::string prefix) {
 // by creation time (UserCreated); format 4 the trigrams of their names
 // (UserTrigram); format 5 the trigrams of names beyond ASCII by the folded
 // rule (core/search_fold.h: "José" -> "jos", "ose"; format 4 held "jos"
-// alone) and those of emails' local parts (core/user_search.h UserTrigrams). The meta record kKeyFormat says which one a database holds; a
-// database without it is of format 1, or new.
+// alone) and those of emails' local parts (core/user_search.h
+// UserTrigrams); format 6 a learner's conversations by start time
+// (LearnerConversation). The meta record kKeyFormat says which one a
+// database holds; a database without it is of format 1, or new.
 inline constexpr char kKeyFormat[] = "key_format";
-inline constexpr int kCurrentKeyFormat = 5;
+inline constexpr int kCurrentKeyFormat = 6;
 
 namespace upgrade_detail {
 // Moves a 36-character id from the front of *in to *out as 16 bytes.

@@ -2,8 +2,9 @@
 // a database whose keys hold ids as text (format 1), that lacks the index
 // of users by creation time (format 2) or the trigrams of their names
 // (format 3), or holds names beyond ASCII by the ASCII rule's trigrams
-// (format 4), opens as format 5 and answers every read as before, also when
-// an upgrade stopped part-way.
+// (format 4), or lacks the list of each learner's conversations (format 5),
+// opens as format 6 and answers every read as before, also when an upgrade
+// stopped part-way.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
@@ -159,8 +160,9 @@ class KeyUpgradeTest : public ::testing::Test {
   std::string Everything() { return testutil::RenderEverything(store_.get(), learners_, kT0); }
 
   // Makes the database one of key format 2: drops the index of users by
-  // creation time and the trigrams of their names, and writes the format
-  // record "2" (with format=3, drops the trigrams only, and writes "3").
+  // creation time, the trigrams of their names and the keys that list each
+  // learner's conversations, and writes the format record "2" (with
+  // format=3, keeps the first; with format=5, keeps the first two).
   // With `every` > 0, of format 1: also rewrites the keys with ids as format
   // 1 keys, each `every`-th one only (every=2: an upgrade that stopped
   // half-way), and drops the format record. Returns the keys rewritten.
@@ -171,7 +173,8 @@ class KeyUpgradeTest : public ::testing::Test {
     int n = 0, aged = 0;
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       if ((format < 3 && it->key().starts_with(std::string(1, keys::kUserCreated))) ||
-          it->key().starts_with(std::string(1, keys::kUserTrigram))) {
+          (format < 5 && it->key().starts_with(std::string(1, keys::kUserTrigram))) ||
+          IsLearnerConversation(it->key().ToStringView())) {
         wb.Delete(it->key());
         continue;
       }
@@ -189,6 +192,14 @@ class KeyUpgradeTest : public ::testing::Test {
     }
     EXPECT_TRUE(db->Write(rocksdb::WriteOptions(), &wb).ok());
     return aged;
+  }
+
+  // Whether `key` lists a learner's conversation (format 6).
+  static bool IsLearnerConversation(std::string_view key) {
+    std::string_view user, rest;
+    char kind = 0;
+    return key.starts_with(keys::kLearner) && keys::ParseLearnerKey(key.substr(1), &user, &kind, &rest) &&
+           kind == keys::kLearnerConversation;
   }
 
   // The users in the index by creation time, newest first.
@@ -252,10 +263,10 @@ TEST_F(KeyUpgradeTest, AFormatOneDatabaseOpensWithEveryAnswerUnchanged) {
   EXPECT_EQ(trigrams, 18);  // learner0..2: lea, ear, arn, rne, ner, er<i>
   ASSERT_GT(Age(1), 40);
   // Every key is of format 1 now but the 3 emails and the half-life's meta
-  // record; the format's record, the 3 users' creation-time keys and their
-  // names' trigrams are gone.
+  // record; the format's record, the 3 users' creation-time keys, their
+  // names' trigrams and their 3 conversations' keys under them are gone.
   EXPECT_EQ(CountKeys(),
-            std::make_pair(keys_before - 4 - trigrams, keys_before - 8 - trigrams));
+            std::make_pair(keys_before - 7 - trigrams, keys_before - 11 - trigrams));
   ASSERT_NO_FATAL_FAILURE(Open());
   EXPECT_EQ(CountKeys(), std::make_pair(keys_before, 0));
   EXPECT_EQ(UsersByCreation(), newest);
@@ -282,7 +293,7 @@ TEST_F(KeyUpgradeTest, AFormatTwoDatabaseGetsItsUsersIndexedByCreationTime) {
   EXPECT_EQ(Age(0), 0);
   EXPECT_EQ(KeyFormat(), "2");
   EXPECT_EQ(UsersByCreation(), std::vector<std::string>{});
-  EXPECT_EQ(CountKeys().first, keys_before - 3 - 18);
+  EXPECT_EQ(CountKeys().first, keys_before - 3 - 18 - 3);
   ASSERT_NO_FATAL_FAILURE(Open());
   EXPECT_EQ(KeyFormat(), kCurrent);
   EXPECT_EQ(CountKeys(), std::make_pair(keys_before, 0));
@@ -306,7 +317,7 @@ TEST_F(KeyUpgradeTest, AFormatThreeDatabaseGetsItsNamesIndexedByTrigram) {
   EXPECT_EQ(typo().front(), learners_[1].user_id);  // er1 and ner: the most shared
   EXPECT_EQ(Age(0, 3), 0);
   EXPECT_EQ(KeyFormat(), "3");
-  EXPECT_EQ(CountKeys().first, keys_before - 18);
+  EXPECT_EQ(CountKeys().first, keys_before - 18 - 3);
   EXPECT_TRUE(typo().empty());
   ASSERT_NO_FATAL_FAILURE(Open());
   EXPECT_EQ(KeyFormat(), kCurrent);
@@ -337,8 +348,33 @@ TEST_F(KeyUpgradeTest, AFormatFourDatabaseGetsItsNamesBeyondAsciiIndexed) {
   EXPECT_EQ(Everything(), before);
 }
 
+TEST_F(KeyUpgradeTest, AFormatFiveDatabaseGetsItsLearnersConversationsListed) {
+  Fill();
+  const std::string before = Everything();
+  const int keys_before = CountKeys().first;
+  auto listed = [&] {
+    auto got = store_->ListConversations(learners_[1].user_id, std::nullopt, 10);
+    EXPECT_TRUE(got.ok()) << got.status().ToString();
+    std::vector<std::string> ids;
+    for (const auto& c : got.ok() ? *got : std::vector<ConversationSummary>{}) {
+      ids.push_back(c.conversation.conversation_id);
+    }
+    return ids;
+  };
+  EXPECT_EQ(listed(), std::vector<std::string>{learners_[1].conversation_id});
+  EXPECT_EQ(Age(0, 5), 0);
+  EXPECT_EQ(KeyFormat(), "5");
+  EXPECT_EQ(CountKeys().first, keys_before - 3);
+  EXPECT_TRUE(listed().empty());
+  ASSERT_NO_FATAL_FAILURE(Open());
+  EXPECT_EQ(KeyFormat(), kCurrent);
+  EXPECT_EQ(CountKeys(), std::make_pair(keys_before, 0));
+  EXPECT_EQ(listed(), std::vector<std::string>{learners_[1].conversation_id});
+  EXPECT_EQ(Everything(), before);
+}
+
 TEST_F(KeyUpgradeTest, AFormatFromANewerBuildDoesNotOpen) {
-  for (const std::string format : {"6", "x", ""}) {
+  for (const std::string format : {"7", "x", ""}) {
     const fs::path dir = dir_ / ("format-" + format);
     ASSERT_TRUE(fs::create_directories(dir));
     {

@@ -321,12 +321,13 @@ Status ReadUtteranceErrors(const StoredUtterance& u, Written written,
 // Iterates the keys that start with `prefix`, forwards or backwards.
 class PrefixScan {
  public:
-  // seek=false: go on from where the iterator is (it must be at or before
-  // the first key with the prefix, e.g. right after a scan of the keys before).
+  // seek=false: go on from where the iterator is. Forward, it must be at or
+  // before the first key with the prefix (e.g. right after a scan of the keys
+  // before); in reverse, at the last key to read.
   PrefixScan(rocksdb::Iterator* it, std::string prefix, bool reverse, bool seek = true)
       : it_(it), prefix_(std::move(prefix)), reverse_(reverse) {
     if (!seek) {
-      while (it_->Valid() && it_->key().compare(prefix_) < 0) it_->Next();
+      while (!reverse_ && it_->Valid() && it_->key().compare(prefix_) < 0) it_->Next();
     } else if (reverse_) {
       // The last key with the prefix: the last one before the first key after
       // them all. SeekForPrev (not Seek + Prev) stays inside a
@@ -689,7 +690,8 @@ class RocksdbStore::Batch {
   Status InsertConversation(const Conversation& c) {
     Encoder e;
     e.Str(c.user_id).Int(c.started_at);
-    return Put(keys::Conversation(c.conversation_id), e.Take());
+    if (Status s = Put(keys::Conversation(c.conversation_id), e.Take()); !s.ok()) return s;
+    return PutOnly(keys::LearnerConversation(c.user_id, c.started_at, c.conversation_id), "");
   }
 
   // Looks for an earlier write of the same utterance id. Returns true when the
@@ -1019,6 +1021,18 @@ Status RocksdbStore::UpgradeKeyFormatIfNeeded() {
       }
     }
     if (!it->status().ok()) return Fail(it->status(), "scan users");
+    if (have < 6) {
+      for (PrefixScan scan(it.get(), std::string(1, keys::kConversation), false); scan.Valid();
+           scan.Next()) {
+        Decoder d(scan.value());
+        const std::string user_id = d.Str();
+        const Micros started_at = d.Int();
+        if (!d.ok()) return Corrupt("conversation");
+        wb.Put(keys::LearnerConversation(user_id, started_at, keys::IdText(scan.rest())), "");
+        if (Status st = count("indexing RocksDB conversations by learner"); !st.ok()) return st;
+      }
+      if (!it->status().ok()) return Fail(it->status(), "scan conversations");
+    }
   }
   wb.Put(keys::Meta(keys::kKeyFormat), std::to_string(keys::kCurrentKeyFormat));
   wo.sync = true;
@@ -1221,6 +1235,49 @@ Result<ConversationView> RocksdbStore::GetConversation(const std::string& id) {
     view.utterances.push_back(std::move(u));
   }
   return view;
+}
+
+Result<std::vector<ConversationSummary>> RocksdbStore::ListConversations(
+    const std::string& user_id, const std::optional<ConversationCursor>& after, size_t limit) {
+  // One snapshot for the list and the utterance counts.
+  rocksdb::ReadOptions ro = InPrefix();
+  rocksdb::ManagedSnapshot snap(db_.get());
+  ro.snapshot = snap.snapshot();
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  std::unique_ptr<rocksdb::Iterator> utterances(db_->NewIterator(ro));
+  const std::string prefix = keys::LearnerPrefix(keys::kLearnerConversation, user_id);
+  std::vector<ConversationSummary> out;
+  // Newest first: back from the cursor's key (itself excluded), or from the
+  // learner's last conversation.
+  std::optional<PrefixScan> scan;
+  if (after) {
+    const std::string from =
+        keys::LearnerConversation(user_id, after->started_at, after->conversation_id);
+    it->SeekForPrev(from);
+    if (it->Valid() && it->key() == rocksdb::Slice(from)) it->Prev();
+    scan.emplace(it.get(), prefix, /*reverse=*/true, /*seek=*/false);
+  } else {
+    scan.emplace(it.get(), prefix, /*reverse=*/true);
+  }
+  for (; scan->Valid() && out.size() < limit; scan->Next()) {
+    int64_t started_at = 0;
+    std::string_view id;
+    if (!keys::ParseTimeAndId(scan->rest(), &started_at, &id)) return Corrupt("conversation key");
+    ConversationSummary c{Conversation{keys::IdText(id), user_id, started_at}, 0, std::nullopt};
+    for (PrefixScan u(utterances.get(), keys::ConversationUtterancePrefix(c.conversation.conversation_id),
+                      false);
+         u.Valid(); u.Next()) {
+      int64_t at = 0;
+      std::string_view uid;
+      if (!keys::ParseTimeAndId(u.rest(), &at, &uid)) return Corrupt("utterance key");
+      ++c.utterances;
+      c.last_utterance_at = c.last_utterance_at ? std::max(*c.last_utterance_at, at) : at;
+    }
+    if (!utterances->status().ok()) return Fail(utterances->status(), "scan utterances");
+    out.push_back(std::move(c));
+  }
+  if (!it->status().ok()) return Fail(it->status(), "scan conversations");
+  return out;
 }
 
 Result<Profile> RocksdbStore::LoadProfile(const std::string& user_id) {

@@ -207,6 +207,13 @@ CREATE TABLE user_trigrams(
     R"sql(
 -- 5: the trigrams of names beyond ASCII and of emails (SqliteStore::Migrate)
 )sql",
+    // 6: a learner's conversations newest first (ListConversations), read
+    // in the index's order; it serves what the index on user_id did.
+    R"sql(
+CREATE INDEX IF NOT EXISTS conversations_user_time
+  ON conversations(user_id, started_at, conversation_id);
+DROP INDEX IF EXISTS conversations_user;
+)sql",
 };
 
 inline constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -227,6 +234,23 @@ inline constexpr const char* kTrigramHolders =
     "SELECT user_id FROM user_trigrams WHERE trigram=?1 LIMIT ?2";
 inline constexpr const char* kUserById =
     "SELECT user_id, username, email, created_at FROM users WHERE user_id=?1";
+// A learner's conversations newest first, each with its utterance count and
+// last utterance time (from the index on utterances(conversation_id,
+// created_at)). ?1: the user, ?2: how many. kConversationsAfter adds a
+// cursor, ?3 started_at and ?4 conversation id: those after it in the order.
+#define ERRATA_CONVERSATIONS_SELECT                                             \
+  "SELECT c.conversation_id, c.started_at,"                                     \
+  " (SELECT count(*) FROM utterances u WHERE u.conversation_id = c.conversation_id)," \
+  " (SELECT max(u.created_at) FROM utterances u WHERE u.conversation_id = c.conversation_id)" \
+  " FROM conversations c WHERE c.user_id = ?1"
+inline constexpr const char* kConversationsFirst =
+    ERRATA_CONVERSATIONS_SELECT
+    " ORDER BY c.started_at DESC, c.conversation_id DESC LIMIT ?2";
+inline constexpr const char* kConversationsAfter =
+    ERRATA_CONVERSATIONS_SELECT
+    " AND (c.started_at < ?3 OR (c.started_at = ?3 AND c.conversation_id < ?4))"
+    " ORDER BY c.started_at DESC, c.conversation_id DESC LIMIT ?2";
+#undef ERRATA_CONVERSATIONS_SELECT
 // ?1: how many.
 inline constexpr const char* kNewestUsers =
     "SELECT user_id, username, email, created_at FROM users"

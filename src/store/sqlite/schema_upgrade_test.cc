@@ -182,7 +182,7 @@ TEST_F(SchemaUpgradeTest, ASchemaOneDatabaseOpensWithEveryAnswerUnchanged) {
   EXPECT_EQ(db.Rows("PRAGMA foreign_key_check"), std::vector<std::string>{});
   EXPECT_EQ(db.Rows("SELECT name FROM sqlite_schema WHERE type='index' AND sql IS NOT NULL"
                     " ORDER BY name"),
-            (std::vector<std::string>{"attempts_user_time", "conversations_user", "errors_user_time",
+            (std::vector<std::string>{"attempts_user_time", "conversations_user_time", "errors_user_time",
                                       "errors_utterance", "users_created", "users_name",
                                       "utterances_conversation"}));
   EXPECT_EQ(db.Rows("SELECT name FROM sqlite_schema WHERE name LIKE '%_new'"),

@@ -965,6 +965,24 @@ Result<ConversationView> SqliteStore::GetConversation(const std::string& id) {
   return v;
 }
 
+Result<std::vector<ConversationSummary>> SqliteStore::ListConversations(
+    const std::string& user_id, const std::optional<ConversationCursor>& after, size_t limit) {
+  Reader db(this);
+  Stmt* st = db->Prepare(after ? sqlite::kConversationsAfter : sqlite::kConversationsFirst);
+  st->BindId(1, user_id).Bind(2, static_cast<int64_t>(limit));
+  if (after) st->Bind(3, after->started_at).BindId(4, after->conversation_id);
+  std::vector<ConversationSummary> out;
+  int rc;
+  while ((rc = st->Step()) == SQLITE_ROW) {
+    ConversationSummary c{Conversation{st->Id(0), user_id, st->Int(1)}, st->Int(2), std::nullopt};
+    if (!st->IsNull(3)) c.last_utterance_at = st->Int(3);
+    out.push_back(std::move(c));
+  }
+  st->Reset();
+  if (rc != SQLITE_DONE) return db->Error(rc, "list conversations");
+  return out;
+}
+
 Result<Profile> SqliteStore::LoadProfile(const std::string& user_id) {
   Reader db(this);
   Profile p;

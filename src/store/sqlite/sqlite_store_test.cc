@@ -453,8 +453,9 @@ TEST_F(SqliteCheckpointTest, ProfileLoadSeesOneSnapshot) {
 
 // The learner search's queries use the indexes of migration 3: none reads
 // every user, or sorts them (a store of a million learners answers a search
-// in microseconds, not a scan's hundreds of milliseconds).
-TEST(SqliteSearchPlanTest, SearchQueriesUseTheirIndexes) {
+// in microseconds, not a scan's hundreds of milliseconds). A learner's
+// conversations are read in the order of migration 6's index, unsorted.
+TEST(SqlitePlanTest, SearchAndConversationQueriesUseTheirIndexes) {
   testutil::TempDir dir("search-plan");
   SqliteStore::Options o;
   o.path = (dir.path() / "errata.db").string();
@@ -480,6 +481,18 @@ TEST(SqliteSearchPlanTest, SearchQueriesUseTheirIndexes) {
             "SEARCH users USING INDEX sqlite_autoindex_users_2 (email_norm>? AND email_norm<?)\n");
   EXPECT_EQ(plan(sqlite::kSearchByName), "SEARCH users USING INDEX users_name (<expr>>? AND <expr><?)\n");
   EXPECT_EQ(plan(sqlite::kNewestUsers), "SCAN users USING INDEX users_created\n");
+  // A learner's conversations: read in the index's order (no sort), each
+  // one's utterances counted from their index alone.
+  const std::string counts =
+      "CORRELATED SCALAR SUBQUERY 1\n"
+      "SEARCH u USING COVERING INDEX utterances_conversation (conversation_id=?)\n"
+      "CORRELATED SCALAR SUBQUERY 2\n"
+      "SEARCH u USING COVERING INDEX utterances_conversation (conversation_id=?)\n";
+  EXPECT_EQ(plan(sqlite::kConversationsFirst),
+            "SEARCH c USING COVERING INDEX conversations_user_time (user_id=?)\n" + counts);
+  EXPECT_EQ(plan(sqlite::kConversationsAfter),
+            "SEARCH c USING COVERING INDEX conversations_user_time (user_id=? AND started_at<?)\n" +
+                counts);
 }
 
 // The name and definition of every index in the database at `path`, and
