@@ -21,6 +21,7 @@ http::Router BuildRouter(Services& s) {
       {verb::post, "/v1/users", PostUser},
       {verb::get, "/v1/users/search", SearchUsers},  // before /v1/users/{id}
       {verb::get, "/v1/users/{id}", GetUser},
+      {verb::delete_, "/v1/users/{id}", EraseUser},
       {verb::post, "/v1/conversations", PostConversation},
       {verb::get, "/v1/conversations/{id}", GetConversation},
       {verb::post, "/v1/utterances", PostUtterance},

@@ -15,6 +15,9 @@
 namespace errata::api {
 namespace json = boost::json;
 
+// The last event of an erased learner's streams.
+constexpr const char kErasedEvent[] = "erased";
+
 void GetStream(const Ctx& c, Services& s, Respond respond) {
   auto id = CanonicalUuid(c.params[0]);
   if (!id) return respond(V1Error(422, "invalid_argument", "user id must be a valid UUID", "id"));
@@ -69,6 +72,16 @@ void PublishChanges(Services& s, const WriteRequest& r) {
   std::unordered_map<std::string, std::unordered_set<std::string>> changed;
   for (const WriteOp& op : r.ops) {
     if (!op.status.ok() || op.replayed) continue;
+    if (op.kind == WriteOp::Kind::kEraseUser) {
+      // The learner's streams end, on every node, with an "erased" event.
+      const std::string data = json::serialize(json::object{{"user_id", op.user.user_id}});
+      if (s.relay != nullptr) {
+        s.relay->Publish(op.user.user_id, kErasedEvent, data);
+      } else {
+        s.hub->End(op.user.user_id, kErasedEvent, data);
+      }
+      continue;
+    }
     if (op.kind == WriteOp::Kind::kRecordAttempt) {
       changed[op.attempt.user_id].insert(op.attempt.subcategory_id);
     } else if (op.kind == WriteOp::Kind::kAddUtterance || op.kind == WriteOp::Kind::kAddErrors) {
@@ -90,6 +103,7 @@ void PublishChanges(Services& s, const WriteRequest& r) {
 
 void DeliverRelayed(Services& s, const std::string& user_id, const std::string& type,
                     const std::string& data) {
+  if (type == kErasedEvent) return s.hub->End(user_id, type, data);
   if (type != "changes") {
     s.hub->Publish(user_id, type, data);
     return;

@@ -89,6 +89,26 @@ void SearchUsers(const Ctx& c, Services& s, Respond respond) {
   respond(Json(200, {{"query", *q}, {"users", std::move(users)}}));
 }
 
+// DELETE /v1/users/{id}: erases every record of the learner (docs/erasure.md),
+// durably before it answers, with how many of each kind went.
+void EraseUser(const Ctx& c, Services& s, Respond respond) {
+  auto id = CanonicalUuid(c.params[0]);
+  if (!id) return respond(V1Error(422, "invalid_argument", "user id must be a valid UUID", "id"));
+  WriteOp op;
+  op.kind = WriteOp::Kind::kEraseUser;
+  op.user.user_id = *id;
+  SubmitWrite(s, Flavor::kV1, OneOp(std::move(op)), [](WriteRequest& r) {
+    const WriteOp& op = r.ops[0];
+    if (!op.status.ok()) return ErrorResponse(Flavor::kV1, op.status);
+    const WriteOp::Erased& e = op.erased;
+    return Json(200, {{"user_id", op.user.user_id},
+                      {"erased", {{"conversations", e.conversations},
+                                  {"utterances", e.utterances},
+                                  {"errors", e.errors},
+                                  {"attempts", e.attempts}}}});
+  }, std::move(respond));
+}
+
 void GetUser(const Ctx& c, Services& s, Respond respond) {
   auto id = CanonicalUuid(c.params[0]);
   if (!id) return respond(V1Error(422, "invalid_argument", "user id must be a valid UUID", "id"));

@@ -27,6 +27,7 @@ int KindIndex(const WriteOp& op) {
     case WriteOp::Kind::kAddUtterance:
     case WriteOp::Kind::kAddErrors: return 2;
     case WriteOp::Kind::kRecordAttempt: return 3;
+    case WriteOp::Kind::kEraseUser: return 0;  // never exported
   }
   return 2;
 }
@@ -92,6 +93,9 @@ uint64_t RecordHash(const WriteOp& op) {
       }
       break;
     }
+    case WriteOp::Kind::kEraseUser:  // never exported
+      f.Add(op.user.user_id);
+      break;
   }
   return f.value();
 }

@@ -20,6 +20,7 @@ const char* RecordKind(const WriteOp& op) {
     case WriteOp::Kind::kAddUtterance:
     case WriteOp::Kind::kAddErrors: return "utterance";
     case WriteOp::Kind::kRecordAttempt: return "attempt";
+    case WriteOp::Kind::kEraseUser: return "erase";  // never exported
   }
   return "record";
 }
@@ -29,6 +30,7 @@ const std::string& RecordId(const WriteOp& op) {
     case WriteOp::Kind::kCreateUser: return op.user.user_id;
     case WriteOp::Kind::kCreateConversation: return op.conversation.conversation_id;
     case WriteOp::Kind::kRecordAttempt: return op.attempt.attempt_id;
+    case WriteOp::Kind::kEraseUser: return op.user.user_id;
     default: return op.utterance.utterance_id;
   }
 }
@@ -43,6 +45,7 @@ void CountRecord(const WriteOp& op, CopyCounts* c) {
       c->errors += static_cast<int64_t>(op.utterance.errors.size());
       break;
     case WriteOp::Kind::kRecordAttempt: ++c->attempts; break;
+    case WriteOp::Kind::kEraseUser: break;  // never exported
   }
 }
 

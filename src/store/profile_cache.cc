@@ -293,6 +293,11 @@ void ProfileCache::MarkUserKnown(const std::string& user_id) {
   Update(user_id, [](Profile& p) { p.user_known = true; });
 }
 
+void ProfileCache::ForgetUser(const std::string& user_id) {
+  if (shared_ != nullptr) shared_->ForgetUser(user_id);
+  Update(user_id, [](Profile& p) { p = Profile{}; });
+}
+
 void ProfileCache::AddNewUser(const std::string& user_id) {
   if (shared_ != nullptr) return;
   Shard& shard = ShardFor(user_id);

@@ -75,6 +75,8 @@ class SharedProfiles {
   virtual void ApplyAttempt(const Attempt& attempt, const MemoryState& memory) = 0;
   virtual void AddExamples(const std::string& user_id, const std::vector<Example>& examples) = 0;
   virtual void MarkUserKnown(const std::string& user_id) = 0;
+  // The learner was erased: drop the shared copy.
+  virtual void ForgetUser(const std::string& user_id) = 0;
   virtual void EndCommit() = 0;
 };
 
@@ -125,6 +127,10 @@ class ProfileCache {
   void AddExamples(const std::string& user_id, const std::vector<Example>& examples);
   // Records that the learner now exists (after a committed create).
   void MarkUserKnown(const std::string& user_id);
+  // Records that the learner is gone (after a committed erase): a cached
+  // profile becomes the empty one of an unknown user, and the shared cache
+  // drops its copy.
+  void ForgetUser(const std::string& user_id);
   // Caches the empty profile of a learner the commit in progress created
   // (WriteOp::created_user), before its deltas are applied: the store holds
   // nothing else of them, so their first reads need no load. Like the

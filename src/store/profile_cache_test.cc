@@ -47,6 +47,7 @@ class FakeShared : public SharedProfiles {
   void ApplyAttempt(const Attempt&, const MemoryState&) override {}
   void AddExamples(const std::string&, const std::vector<Example>&) override {}
   void MarkUserKnown(const std::string&) override {}
+  void ForgetUser(const std::string&) override {}
   void EndCommit() override {}
 };
 

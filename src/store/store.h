@@ -25,11 +25,18 @@ namespace errata {
 // One write request's worth of work. The Writer hands batches of these to the
 // store; the store fills in the outputs.
 struct WriteOp {
-  enum class Kind { kCreateUser, kCreateConversation, kAddUtterance, kAddErrors, kRecordAttempt };
+  enum class Kind {
+    kCreateUser,
+    kCreateConversation,
+    kAddUtterance,
+    kAddErrors,
+    kRecordAttempt,
+    kEraseUser,  // every record of the learner (user.user_id); alone in its batch
+  };
   Kind kind = Kind::kAddUtterance;
 
   // Inputs, by kind.
-  User user;                  // kCreateUser; for kAddUtterance with create_missing
+  User user;  // kCreateUser; kEraseUser: the id; for kAddUtterance with create_missing
   Conversation conversation;  // kCreateConversation; for kAddUtterance with create_missing
   Utterance utterance;        // kAddUtterance; kAddErrors: ids and errors only
   Attempt attempt;            // kRecordAttempt
@@ -48,7 +55,26 @@ struct WriteOp {
   // user): before this commit the store held nothing of them.
   bool created_user = false;
   MemoryState memory;     // kRecordAttempt: the point's state after the attempt
+  // kEraseUser: what the learner had, now gone.
+  struct Erased {
+    int64_t conversations = 0;
+    int64_t utterances = 0;
+    int64_t errors = 0;
+    int64_t attempts = 0;
+  } erased;
 };
+
+// An erase goes alone in its batch (the Writer sees to it): the batch's
+// merged frequency deltas, applied after its ops, would otherwise bring back
+// points of the learner it erased. A store refuses a batch that breaks this.
+inline bool EraseIsAlone(const std::vector<WriteOp*>& ops) {
+  if (ops.size() <= 1) return true;
+  for (const WriteOp* op : ops) {
+    if (op->kind == WriteOp::Kind::kEraseUser) return false;
+  }
+  return true;
+}
+inline Status EraseNotAlone() { return Status::Internal("an erase must be alone in its batch"); }
 
 // A page of a store's records as the write ops that make them again
 // (Store::Export). Ops are applied in order, so each comes after its parents.

@@ -7,6 +7,7 @@
 // bug in that store, not in the test.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -55,6 +56,11 @@ constexpr double kDecayTolerance = 1e-9;
 
 // ---------------------------------------------------------------- the stores
 
+// The tables with a user_id column (SQLite and PostgreSQL).
+constexpr const char* kUserTables[] = {"users",     "conversations",     "utterances",
+                                       "errors",    "error_frequencies", "mastery",
+                                       "attempts",  "user_trigrams"};
+
 struct SqliteKind {
   static constexpr const char* kName = "Sqlite";
   static Result<std::unique_ptr<Store>> Open(const fs::path& dir, Micros half_life) {
@@ -87,6 +93,25 @@ struct SqliteKind {
     sqlite3_finalize(st);
     EXPECT_TRUE(orphans.empty()) << fmt::format("{}", fmt::join(orphans, "\n"));
   }
+  // The rows of every table that name the learner.
+  static int64_t Leftovers(Store*, const fs::path& dir, const std::string& user_id) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open_v2((dir / "errata.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
+              SQLITE_OK);
+    std::unique_ptr<sqlite3, decltype(&sqlite3_close)> close(db, &sqlite3_close);
+    char id[kUuidBytes];
+    EXPECT_TRUE(UuidToBytes(user_id, id));
+    int64_t rows = 0;
+    for (const char* table : kUserTables) {
+      sqlite3_stmt* st = nullptr;
+      const std::string sql = fmt::format("SELECT count(*) FROM {} WHERE user_id=?1", table);
+      EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sql;
+      sqlite3_bind_blob(st, 1, id, kUuidBytes, SQLITE_TRANSIENT);
+      if (sqlite3_step(st) == SQLITE_ROW) rows += sqlite3_column_int64(st, 0);
+      sqlite3_finalize(st);
+    }
+    return rows;
+  }
 };
 
 struct RocksdbKind {
@@ -99,6 +124,24 @@ struct RocksdbKind {
     return std::unique_ptr<Store>(std::move(*s));
   }
   static void ExpectConsistent(const fs::path&) {}  // no foreign keys to check
+  // The keys whose key or value holds the learner's id (as 16 bytes or text).
+  static int64_t Leftovers(Store* store, const fs::path&, const std::string& user_id) {
+    auto* rocks = dynamic_cast<RocksdbStore*>(store);
+    EXPECT_NE(rocks, nullptr);
+    if (rocks == nullptr) return -1;
+    char id[kUuidBytes];
+    EXPECT_TRUE(UuidToBytes(user_id, id));
+    const std::string_view bytes(id, kUuidBytes);
+    rocksdb::ReadOptions ro;
+    ro.total_order_seek = true;
+    std::unique_ptr<rocksdb::Iterator> it(rocks->TEST_db()->NewIterator(ro));
+    int64_t keys = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const std::string_view k = it->key().ToStringView(), v = it->value().ToStringView();
+      keys += k.find(bytes) != k.npos || v.find(bytes) != v.npos || v.find(user_id) != v.npos;
+    }
+    return keys;
+  }
 };
 
 // PostgreSQL, when a server is given (ctest's postgres fixture sets
@@ -130,6 +173,19 @@ struct PostgresKind {
     auto c = pg::Conn::Connect(*server);
     if (!c.ok()) return c.status();
     return (*c)->Exec(sql);
+  }
+  // The rows of every table that name the learner.
+  static int64_t Leftovers(Store*, const fs::path& dir, const std::string& user_id) {
+    auto c = pg::Conn::Connect(UrlOf(*ServerUrl(), Database(dir)));
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    if (!c.ok()) return -1;
+    int64_t rows = 0;
+    for (const char* table : kUserTables) {
+      auto r = (*c)->Exec(fmt::format("SELECT count(*) FROM {} WHERE user_id='{}'", table, user_id));
+      EXPECT_TRUE(r.ok()) << r.status().ToString();
+      if (r.ok()) rows += r->Int(0, 0);
+    }
+    return rows;
   }
   static Result<std::unique_ptr<Store>> Open(const fs::path& dir, Micros half_life) {
     const std::string db = Database(dir);
@@ -444,6 +500,13 @@ struct Learner {
   std::string user_id;
   std::string conversation_id;
 };
+
+WriteOp EraseOp(const std::string& user_id) {
+  WriteOp op;
+  op.kind = WriteOp::Kind::kEraseUser;
+  op.user.user_id = user_id;
+  return op;
+}
 
 Utterance MakeUtterance(const Learner& l, std::optional<std::string> content, Micros at,
                         std::vector<ErrorRecord> errors = {}) {
@@ -819,6 +882,133 @@ TYPED_TEST(StoreContractTest, ListConversationsNewestFirstByPages) {
     EXPECT_TRUE(unknown->empty());
     ASSERT_NO_FATAL_FAILURE(this->Reopen(kHalfLife));
   }
+}
+
+// ---------------------------------------------------------------- erasing a learner
+
+// Every record of the store, as "<kind> <id> <user>" lines (Store::Export).
+template <typename Test>
+std::vector<std::string> ExportedRecords(Test* t) {
+  std::vector<std::string> out;
+  const Status s = t->store()->Export(100, ExportOrder::kWritten, [&](std::vector<WriteOp>& ops) {
+    for (const WriteOp& op : ops) {
+      const std::string& user = op.kind == WriteOp::Kind::kCreateUser ? op.user.user_id
+                                : op.kind == WriteOp::Kind::kCreateConversation
+                                    ? op.conversation.user_id
+                                : op.kind == WriteOp::Kind::kRecordAttempt ? op.attempt.user_id
+                                                                           : op.utterance.user_id;
+      out.push_back(fmt::format("{} {} {} errors={}", RecordKind(op), RecordId(op), user,
+                                op.utterance.errors.size()));
+    }
+    return Status::Ok();
+  });
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Erasing a learner removes every record of theirs and reports how many of
+// each kind went: the user (by id, by email, in the search), conversations
+// (also one ingest made), utterances, errors, points, memory states and
+// attempts. Nothing of another learner changes, the email may be taken
+// again, a retried write of the erased learner's finds nothing to add to,
+// and a second erase is NotFound. The same after a reopen.
+TYPED_TEST(StoreContractTest, EraseUserRemovesEveryRecordOfTheLearnerAndNothingElse) {
+  const Learner ann = this->AddLearner("Annabel Erase", "Annabel.Erase@example.com", kT0);
+  const Learner bob = this->AddLearner("Bob Keep", "bob.keep@example.com", kT0);
+  const Learner ann2{ann.user_id, NewUuidV7(kT0 + kHour)};
+  ExpectOk(this->ApplyOne(ConversationOp(Conversation{ann2.conversation_id, ann.user_id,
+                                                      kT0 + kHour})));
+  const Utterance said = this->Say(ann, kT0 + kMinute, MakeErrors({"verb_tense", "spelling"}, kT0 + kMinute));
+  this->AddErrors(said, MakeErrors({"articles"}, kT0 + 2 * kMinute));
+  this->Say(ann2, kT0 + 2 * kHour, {}, std::nullopt);
+  const Learner ann3{ann.user_id, NewUuidV7(kT0 + 3 * kHour)};
+  ExpectOk(this->ApplyOne(IngestOp(
+      MakeUtterance(ann3, "hi", kT0 + 3 * kHour, MakeErrors({"verb_tense"}, kT0 + 3 * kHour)), "")));
+  ExpectOk(this->ApplyOne(AttemptOp(ann.user_id, "ex-1", "verb_tense", true, kT0 + 4 * kHour)));
+  ExpectOk(this->ApplyOne(AttemptOp(ann.user_id, "ex-2", "spelling", false, kT0 + 4 * kHour)));
+  this->Say(bob, kT0 + kMinute, MakeErrors({"verb_tense"}, kT0 + kMinute));
+  ExpectOk(this->ApplyOne(AttemptOp(bob.user_id, "ex-1", "verb_tense", true, kT0 + 4 * kHour)));
+
+  const std::vector<std::string> before = ExportedRecords(this);
+  std::vector<std::string> others;
+  for (const std::string& r : before) {
+    if (r.find(ann.user_id) == std::string::npos) others.push_back(r);
+  }
+  ASSERT_LT(others.size(), before.size());
+  const std::string bob_profile = ShowProfile(this->Load(bob.user_id));
+  auto offers = [&](const char* query, const std::string& id) {
+    auto got = this->store()->SearchCandidates(query, 10);
+    EXPECT_TRUE(got.ok()) << got.status().ToString();
+    return got.ok() && std::any_of(got->begin(), got->end(),
+                                   [&](const User& u) { return u.user_id == id; });
+  };
+  ASSERT_TRUE(offers("annabel", ann.user_id));
+  ASSERT_TRUE(offers("anabel", ann.user_id));
+
+  const WriteOp erased = this->ApplyOne(EraseOp(ann.user_id));
+  ExpectOk(erased);
+  EXPECT_EQ(erased.erased.conversations, 3);
+  EXPECT_EQ(erased.erased.utterances, 3);
+  EXPECT_EQ(erased.erased.errors, 4);
+  EXPECT_EQ(erased.erased.attempts, 2);
+
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE(round == 0 ? "as erased" : "after a reopen");
+    EXPECT_EQ(ExportedRecords(this), others);
+    EXPECT_EQ(ShowProfile(this->Load(bob.user_id)), bob_profile);
+    ExpectStatus(this->store()->GetUser(ann.user_id).status(), Status::Code::kNotFound,
+                 "User not found");
+    EXPECT_FALSE(this->store()->FindUserByEmail("annabel.erase@example.com").ok());
+    const Profile p = this->Load(ann.user_id);
+    EXPECT_FALSE(p.user_known);
+    EXPECT_TRUE(p.points.empty());
+    EXPECT_TRUE(p.examples.empty());
+    EXPECT_TRUE(p.recent_correct.empty());
+    for (const Learner& l : {ann, ann2, ann3}) {
+      ExpectStatus(this->store()->GetConversation(l.conversation_id).status(),
+                   Status::Code::kNotFound, "Conversation not found");
+    }
+    auto listed = this->store()->ListConversations(ann.user_id, std::nullopt, 10);
+    ASSERT_TRUE(listed.ok());
+    EXPECT_TRUE(listed->empty());
+    auto days = this->store()->ErrorsPerDay(ann.user_id, kT0, kT0 + 10 * kHour);
+    ASSERT_TRUE(days.ok());
+    EXPECT_TRUE(days->empty());
+    auto between = this->store()->ProfileBetween(ann.user_id, kT0, kT0 + 10 * kHour);
+    ASSERT_TRUE(between.ok());
+    EXPECT_EQ(between->TotalErrors(), 0);
+    EXPECT_FALSE(offers("annabel", ann.user_id));
+    EXPECT_FALSE(offers("anabel", ann.user_id));
+    EXPECT_TRUE(offers("bob", bob.user_id));
+    EXPECT_EQ(TypeParam::Leftovers(this->store(), this->dir(), ann.user_id), 0);
+    EXPECT_GE(TypeParam::Leftovers(this->store(), this->dir(), bob.user_id), 8);  // it sees rows
+    ExpectStatus(this->ApplyOne(EraseOp(ann.user_id)).status, Status::Code::kNotFound,
+                 "User not found");
+    ASSERT_NO_FATAL_FAILURE(this->Reopen(kHalfLife));
+  }
+  // A retried write of the erased learner's adds nothing; the email is free.
+  ExpectStatus(this->ApplyOne(UtteranceOp(said, /*client_id=*/true)).status,
+               Status::Code::kNotFound, "Conversation not found");
+  ExpectOk(this->ApplyOne(
+      UserOp(User{NewUuidV7(kT0 + kHour), "Ann again", "annabel.erase@example.com", kT0 + kHour})));
+}
+
+// An erase goes alone in its batch (Store: EraseIsAlone); a store refuses
+// a batch with an erase and anything else, and changes nothing.
+TYPED_TEST(StoreContractTest, EraseUserWithOtherOpsInItsBatchFailsTheBatch) {
+  const Learner ann = this->AddLearner("ann", std::nullopt, kT0);
+  const std::vector<std::string> before = ExportedRecords(this);
+  std::vector<WriteOp> ops{EraseOp(ann.user_id),
+                           UtteranceOp(MakeUtterance(ann, "hi", kT0 + kMinute,
+                                                     MakeErrors({"verb_tense"}, kT0)))};
+  std::vector<WriteOp*> ptrs{&ops[0], &ops[1]};
+  DeltaSet deltas(kHalfLife);
+  const Status s = this->store()->ApplyBatch(ptrs, &deltas);
+  EXPECT_EQ(s.code(), Status::Code::kUnavailable) << s.ToString();
+  EXPECT_EQ(ops[0].status.code(), Status::Code::kUnavailable);
+  EXPECT_EQ(ops[1].status.code(), Status::Code::kUnavailable);
+  EXPECT_EQ(ExportedRecords(this), before);
 }
 
 // ---------------------------------------------------------------- utterances

@@ -97,9 +97,14 @@ std::vector<std::unique_ptr<WriteRequest>> Writer::TakeBatch(bool wait) {
   size_t ops = 0;
   while (!queue_.empty() && batch.size() < options_.max_batch &&
          (batch.empty() || ops + queue_.front()->ops.size() <= options_.max_batch_ops)) {
+    // An erase goes alone (Store: EraseIsAlone): it ends the batch before it,
+    // and the next batch starts after it.
+    const bool erase = Erases(*queue_.front());
+    if (!batch.empty() && erase) break;
     ops += queue_.front()->ops.size();
     batch.push_back(std::move(queue_.front()));
     queue_.pop_front();
+    if (erase) break;
   }
   metrics_->SetQueueDepth(static_cast<int64_t>(queue_.size()));
   return batch;
@@ -123,6 +128,18 @@ void Writer::RunPipelined() {
   for (;;) {
     auto batch = TakeBatch(/*wait=*/!writing);
     if (!writing && batch.empty()) return;  // stopping, and the queue is drained
+    if (!batch.empty() && Erases(*batch.front())) {
+      // An erase reads the store as it is: the batch being written goes
+      // first, and nothing is prepared while the erase is written.
+      if (writing) {
+        writing->status = AwaitWrite();
+        Publish(std::move(*writing));
+        writing.reset();
+      }
+      Flight erase = Board(std::move(batch));
+      Commit(erase);
+      continue;
+    }
     std::optional<Flight> next;
     if (!batch.empty()) {
       next = Board(std::move(batch));
@@ -202,6 +219,7 @@ const std::string& UserOf(const WriteOp& op) {
     case WriteOp::Kind::kCreateUser: return op.user.user_id;
     case WriteOp::Kind::kCreateConversation: return op.conversation.user_id;
     case WriteOp::Kind::kRecordAttempt: return op.attempt.user_id;
+    case WriteOp::Kind::kEraseUser: return op.user.user_id;
     default: return op.utterance.user_id;
   }
 }
@@ -282,6 +300,9 @@ void Writer::Finish(Flight& f) {
           cache_->AddExamples(op->utterance.user_id, ExamplesOf(op->utterance));
           break;
         case WriteOp::Kind::kCreateConversation:
+          break;
+        case WriteOp::Kind::kEraseUser:
+          cache_->ForgetUser(op->user.user_id);
           break;
       }
     }

@@ -34,6 +34,15 @@ struct WriteRequest {
   std::function<void(WriteRequest&)> done;
 };
 
+// Whether the request erases a learner (WriteOp::Kind::kEraseUser): it is
+// then committed in a batch of its own.
+inline bool Erases(const WriteRequest& r) {
+  for (const WriteOp& op : r.ops) {
+    if (op.kind == WriteOp::Kind::kEraseUser) return true;
+  }
+  return false;
+}
+
 class Writer {
  public:
   struct Options {

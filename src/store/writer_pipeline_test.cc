@@ -252,5 +252,32 @@ TEST_F(WriterPipelineTest, ManyWritersCountExactlyThroughThePipeline) {
   }
 }
 
+// An erase is written with no batch prepared behind it or in front: the
+// batch before it is written first, and the one after it is prepared once
+// the erase is written, so it finds nothing of the learner.
+TEST_F(WriterPipelineTest, AnEraseIsNeitherPreparedBehindABatchNorInFrontOfOne) {
+  Utterance u;
+  for (const WriteOp& op : Write(testutil::NewLearnerOps("hi", &u)).ops) {
+    ASSERT_TRUE(op.status.ok()) << op.status.ToString();
+  }
+  ASSERT_TRUE((*cache_->Get(u.user_id))->user_known);
+  writer_->Stop();
+  Metrics metrics({});
+  Writer writer(fault_.get(), cache_.get(), &metrics, Writer::Options{});
+  Utterance other;
+  const std::vector<WriteRequest> r =
+      testutil::EraseBetweenWrites(&writer, u, testutil::NewLearnerOps("hello", &other));
+  writer.Stop();
+  ASSERT_EQ(r.size(), 4u);
+  EXPECT_TRUE(r[0].ops[0].status.ok()) << r[0].ops[0].status.ToString();
+  ASSERT_TRUE(r[1].ops[0].status.ok()) << r[1].ops[0].status.ToString();
+  EXPECT_EQ(r[1].ops[0].erased.errors, 2);
+  EXPECT_EQ(r[2].ops[0].status.code(), Status::Code::kNotFound);
+  for (const WriteOp& op : r[3].ops) EXPECT_TRUE(op.status.ok()) << op.status.ToString();
+  EXPECT_FALSE((*cache_->Get(u.user_id))->user_known);
+  EXPECT_FALSE(rocks_->LoadProfile(u.user_id)->user_known);
+  EXPECT_TRUE(rocks_->LoadProfile(other.user_id)->user_known);
+}
+
 }  // namespace
 }  // namespace errata

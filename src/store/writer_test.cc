@@ -63,19 +63,7 @@ class WriterTest : public ::testing::Test {
 
 
   WriteOp Errors(const Utterance& u, const std::string& sub, int n) {
-    WriteOp op;
-    op.kind = WriteOp::Kind::kAddErrors;
-    op.utterance = u;
-    for (int i = 0; i < n; ++i) {
-      ErrorRecord e;
-      e.error_id = NewUuidV7(NowMicros());
-      e.category = "Grammar";
-      e.subcategory = sub;
-      e.subcategory_id = sub;
-      e.created_at = NowMicros();
-      op.utterance.errors.push_back(e);
-    }
-    return op;
+    return testutil::ErrorsOp(u, sub, n);
   }
 
   std::filesystem::path dir_;
@@ -157,6 +145,33 @@ TEST_F(WriterTest, BatchesAreCappedByOps) {
   EXPECT_NE(metrics.Render().find("errata_commit_batch_requests_count 4\n"), std::string::npos)
       << metrics.Render();
   EXPECT_EQ(sqlite_->LoadProfile(u.user_id)->Find("pronouns")->count, 8);
+}
+
+// An erase queued between writes of its learner commits in a batch of its
+// own: the writes before it are erased too, the one after it finds nothing,
+// and the learner's cached profile becomes an unknown user's.
+TEST_F(WriterTest, AnEraseCommitsAloneBetweenItsLearnersWrites) {
+  const Utterance u = NewLearner();
+  ASSERT_TRUE((*cache_->Get(u.user_id))->user_known);
+  Utterance other;
+  Metrics metrics({});
+  Writer writer(fault_.get(), cache_.get(), &metrics, Writer::Options{0, 1000, 100});
+  const std::vector<WriteRequest> r =
+      testutil::EraseBetweenWrites(&writer, u, testutil::NewLearnerOps("hello", &other));
+  writer.Stop();
+  ASSERT_EQ(r.size(), 4u);
+  EXPECT_TRUE(r[0].ops[0].status.ok());
+  ASSERT_TRUE(r[1].ops[0].status.ok()) << r[1].ops[0].status.ToString();
+  EXPECT_EQ(r[1].ops[0].erased.errors, 2);
+  EXPECT_EQ(r[1].ops[0].erased.utterances, 1);
+  EXPECT_EQ(r[2].ops[0].status.code(), Status::Code::kNotFound);
+  for (const WriteOp& op : r[3].ops) EXPECT_TRUE(op.status.ok()) << op.status.ToString();
+  // [errors], [erase], [errors, other]: three commits (one, uncapped).
+  EXPECT_NE(metrics.Render().find("errata_commit_batch_requests_count 3\n"), std::string::npos)
+      << metrics.Render();
+  EXPECT_FALSE((*cache_->Get(u.user_id))->user_known);
+  EXPECT_FALSE(sqlite_->LoadProfile(u.user_id)->user_known);
+  EXPECT_TRUE(sqlite_->LoadProfile(other.user_id)->user_known);
 }
 
 TEST_F(WriterTest, FullQueueIsRefused) {

@@ -92,6 +92,23 @@ void EventHub::Publish(const std::string& user_id, const std::string& type,
   for (const auto& sink : slow) Drop(sink);  // outside the lock: Close may call back
 }
 
+void EventHub::End(const std::string& user_id, const std::string& type,
+                   const std::string& data) {
+  std::vector<std::shared_ptr<EventSink>> sinks;
+  std::string text;
+  {
+    std::lock_guard lock(mu_);
+    auto it = learners_.find(user_id);
+    if (it == learners_.end()) return;
+    text = "id: " + std::to_string(next_event_++) + "\nevent: " + type + "\ndata: " + data + "\n\n";
+    for (auto& sub : it->second.subscribers) sinks.push_back(std::move(sub.sink));
+    subscriber_count_ -= it->second.subscribers.size();
+    lru_.erase(it->second.lru);
+    learners_.erase(it);
+  }
+  for (const auto& sink : sinks) sink->Close(text);  // outside the lock: Close may call back
+}
+
 bool EventHub::Watched(const std::string& user_id) const {
   std::lock_guard lock(mu_);
   return learners_.count(user_id) > 0;

@@ -47,6 +47,10 @@ class EventHub {
   // to are skipped.
   void Publish(const std::string& user_id, const std::string& type, const std::string& data);
 
+  // Ends the learner's streams: sends each subscriber the event (not kept
+  // for reconnects), closes it, and forgets the learner's kept events.
+  void End(const std::string& user_id, const std::string& type, const std::string& data);
+
   // Whether events for this learner are wanted: someone subscribed to them
   // (now, or recently enough that the replay buffer is still kept).
   bool Watched(const std::string& user_id) const;

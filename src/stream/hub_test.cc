@@ -56,6 +56,38 @@ EventHub::Options Fast() {
   return o;
 }
 
+// End (an erased learner): each subscriber gets the final event and is
+// closed; the learner's kept events are forgotten, so a reconnect replays
+// nothing; another learner's stream goes on.
+TEST(EventHubTest, EndClosesTheLearnersStreamsAndForgetsTheirEvents) {
+  EventHub hub(Fast());
+  auto a1 = std::make_shared<RecordingSink>();
+  auto a2 = std::make_shared<RecordingSink>();
+  auto b = std::make_shared<RecordingSink>();
+  for (auto& [user, sink] : {std::pair{"a", a1}, std::pair{"a", a2}, std::pair{"b", b}}) {
+    const uint64_t sub = hub.Subscribe(user, sink, std::nullopt);
+    sink->OnClosed([&hub, user = std::string(user), sub] { hub.Unsubscribe(user, sub); });
+  }
+  hub.Publish("a", "profile", "{}");
+  EXPECT_EQ(hub.subscribers(), 3u);
+  hub.End("a", "erased", "{\"user_id\":\"a\"}");
+  for (const auto& sink : {a1, a2}) {
+    EXPECT_TRUE(sink->closed());
+    EXPECT_NE(sink->final_chunk().find("event: erased\ndata: {\"user_id\":\"a\"}\n\n"),
+              std::string::npos)
+        << sink->final_chunk();
+  }
+  EXPECT_FALSE(b->closed());
+  EXPECT_EQ(hub.subscribers(), 1u);
+  EXPECT_FALSE(hub.Watched("a"));
+  auto again = std::make_shared<RecordingSink>();
+  hub.Subscribe("a", again, 0);
+  EXPECT_TRUE(again->chunks().empty());  // nothing kept to replay
+  hub.Publish("b", "profile", "{}");
+  EXPECT_EQ(b->chunks().size(), 1u);
+  hub.End("nobody", "erased", "{}");  // a learner nobody watches: nothing to do
+}
+
 TEST(EventHubTest, DeliversToTheLearnersSubscribersOnly) {
   EventHub hub(Fast());
   auto a = std::make_shared<RecordingSink>();

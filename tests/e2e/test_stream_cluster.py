@@ -60,6 +60,32 @@ class StreamAcrossNodes(unittest.TestCase):
             stream.events(1, timeout=0.5)  # nothing more: no duplicate
         stream.close()
 
+    def test_an_erase_on_one_node_ends_a_stream_and_the_cached_profile_on_the_other(self):
+        """Node b has the learner's profile in Redis and a stream open; node a
+        erases the learner: b's stream ends with `erased`, and b answers 404 at
+        once (the shared copy is gone), not after a TTL."""
+        a, b = self.nodes
+        ca, cb = a.client(), b.client()
+        uid = v1_user(cb)["user_id"]
+        cid = v1_conversation(cb, uid)["conversation_id"]
+        expect(cb.post("/v1/utterances", {"user_id": uid, "conversation_id": cid, "content": "x",
+                                          "errors": [{"code": "R:PREP"}]}), 201)
+        self.assertEqual(expect(cb.get(f"/v1/users/{uid}/errors/top"), 200)["user_id"], uid)
+        stream = SseClient(b.port, f"/v1/users/{uid}/stream")
+        try:
+            time.sleep(0.3)  # the subscription is in place on node b
+            body = expect(ca.request("DELETE", f"/v1/users/{uid}"), 200)
+            self.assertEqual(body["erased"]["errors"], 1)
+            [(_, kind, data)] = stream.events(1)
+            self.assertEqual((kind, json.loads(data)), ("erased", {"user_id": uid}))
+            with self.assertRaises(ConnectionError):
+                stream.events(1)
+        finally:
+            stream.close()
+        for path in (f"/v1/users/{uid}/errors/top", f"/v1/users/{uid}/exercises"):
+            st, _, body = cb.get(path)
+            self.assertEqual(st, 404, f"{path}: {body}")
+
     def test_a_write_nobody_watches_reads_no_profile(self):
         """What crosses the nodes is which points changed; only a node with a
         subscriber reads the profile to render the event."""

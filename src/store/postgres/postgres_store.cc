@@ -309,6 +309,44 @@ const Query kConversationErrors{
     " WHERE utterance_id IN (SELECT utterance_id FROM utterances WHERE conversation_id=$1)"
     " ORDER BY error_id"};
 const Query kUserExists{"user_exists", "SELECT 1 FROM users WHERE user_id=$1"};
+// Erasing a learner (PostgresStore::EraseUser). The user's row is locked
+// first, so another node's write for the learner waits for the erase and
+// then finds no user.
+const Query kEraseLockUser{"erase_lock_user",
+                           "SELECT username, email FROM users WHERE user_id=$1 FOR UPDATE"};
+// $2: the name's and email's trigrams, as a text[] literal.
+const Query kEraseTrigrams{"erase_trigrams",
+                           "DELETE FROM user_trigrams WHERE user_id=$1 AND trigram = ANY($2::text[])"};
+#define ERRATA_ERASE(name, sql) \
+  Query { name, "WITH d AS (" sql " RETURNING 1) SELECT count(*) FROM d" }
+const Query kEraseTables[] = {  // children first, each with its count
+    ERRATA_ERASE("erase_errors", "DELETE FROM errors WHERE user_id=$1"),
+    ERRATA_ERASE("erase_utterances",
+                 "DELETE FROM utterances WHERE conversation_id IN"
+                 " (SELECT conversation_id FROM conversations WHERE user_id=$1)"),
+    ERRATA_ERASE("erase_attempts", "DELETE FROM attempts WHERE user_id=$1"),
+    ERRATA_ERASE("erase_mastery", "DELETE FROM mastery WHERE user_id=$1"),
+    ERRATA_ERASE("erase_points", "DELETE FROM error_frequencies WHERE user_id=$1"),
+    ERRATA_ERASE("erase_conversations", "DELETE FROM conversations WHERE user_id=$1"),
+    ERRATA_ERASE("erase_user", "DELETE FROM users WHERE user_id=$1"),
+};
+#undef ERRATA_ERASE
+
+// `items` as a PostgreSQL array literal of texts: {"a","b"}.
+std::string TextArray(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (const std::string& item : items) {
+    if (out.size() > 1) out.push_back(',');
+    out.push_back('"');
+    for (char c : item) {
+      if (c == '"' || c == '\\') out.push_back('\\');
+      out.push_back(c);
+    }
+    out.push_back('"');
+  }
+  out.push_back('}');
+  return out;
+}
 const Query kProfilePoints{
     "profile_points",
     "SELECT f.subcategory_id, f.category, f.subcategory, f.frequency, f.first_seen, f.last_seen,"
@@ -559,6 +597,7 @@ void PostgresStore::Return(std::unique_ptr<Conn> c) {
 // PostgreSQL rejects), it is rolled back and the batch goes op by op, each
 // under a savepoint (ApplyInSavepoint).
 Status PostgresStore::ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* deltas) {
+  if (!EraseIsAlone(ops)) return FailBatch(EraseNotAlone(), ops);
   DeltaSet batch(half_life_);
   Status s = writer_->EnsureUsable();
   if (s.ok() && writer_->InTransaction()) s = writer_->Exec("ROLLBACK").status();
@@ -592,6 +631,7 @@ bool PostgresStore::Batchable(const std::vector<WriteOp*>& ops) {
   if (ops.empty()) return false;
   std::unordered_set<std::string_view> utterances;
   for (const WriteOp* op : ops) {
+    if (op->kind == WriteOp::Kind::kEraseUser) return false;  // op by op (EraseUser)
     if (op->kind == WriteOp::Kind::kAddUtterance) {
       // The same utterance twice: the second is a replay or a conflict.
       if (!utterances.insert(op->utterance.utterance_id).second) return false;
@@ -951,8 +991,45 @@ Status PostgresStore::Apply(WriteOp* op, DeltaSet* deltas) {
     case WriteOp::Kind::kAddUtterance: return AddUtterance(op, deltas);
     case WriteOp::Kind::kAddErrors: return AddErrors(op, deltas);
     case WriteOp::Kind::kRecordAttempt: return RecordAttempt(op);
+    case WriteOp::Kind::kEraseUser: return EraseUser(op);
   }
   return Status::Internal("unknown op");
+}
+
+// Deletes every row of the learner (docs/erasure.md), children first. A write
+// of another node that added a row for the learner between these deletes
+// makes the user's delete fail on its foreign key; ApplyInSavepoint then
+// runs the erase once more, and that row goes too.
+Status PostgresStore::EraseUser(WriteOp* op) {
+  const std::string& id = op->user.user_id;
+  if (HasNul(id)) {
+    op->status = Status::NotFound("User not found");
+    return Status::Ok();
+  }
+  Conn* c = writer_.get();
+  auto user = c->Exec(kEraseLockUser, Params().Add(id));
+  if (!user.ok()) return user.status();
+  if (user->empty()) {
+    op->status = Status::NotFound("User not found");
+    return Status::Ok();
+  }
+  const std::optional<std::string> email = user->OptText(0, 1);
+  if (auto r = c->Exec(kEraseTrigrams,
+                       Params().Add(id).Add(TextArray(UserTrigrams(user->Text(0, 0), email))));
+      !r.ok()) {
+    return r.status();
+  }
+  int64_t unused = 0;
+  int64_t* counts[] = {&op->erased.errors,   &op->erased.utterances,    &op->erased.attempts,
+                       &unused,              &unused,                   &op->erased.conversations,
+                       &unused};
+  static_assert(std::size(counts) == std::size(kEraseTables));
+  for (size_t i = 0; i < std::size(kEraseTables); ++i) {
+    auto r = c->Exec(kEraseTables[i], Params().Add(id));
+    if (!r.ok()) return r.status();
+    *counts[i] = r->Int(0, 0);
+  }
+  return Status::Ok();
 }
 
 Status PostgresStore::CreateUser(WriteOp* op) {

@@ -76,6 +76,7 @@ class PostgresStore : public Store {
   Status AddUtterance(WriteOp* op, DeltaSet* deltas);
   Status AddErrors(WriteOp* op, DeltaSet* deltas);
   Status RecordAttempt(WriteOp* op);
+  Status EraseUser(WriteOp* op);
   Status IndexUser(const std::string& user_id, const std::string& username,
                    const std::optional<std::string>& email);
   Status IndexEveryUser(bool gaining);

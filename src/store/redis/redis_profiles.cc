@@ -300,6 +300,11 @@ void RedisProfiles::MarkUserKnown(const std::string& user_id) {
   EffectsOf(user_id).push_back("k");
 }
 
+void RedisProfiles::ForgetUser(const std::string& user_id) {
+  if (!batch_.redis) return;
+  EffectsOf(user_id).push_back("x");
+}
+
 void RedisProfiles::EndCommit() {
   if (batch_.redis && !batch_.users.empty()) {
     const std::string ttl = Ms(options_.profile_ttl);

@@ -77,6 +77,7 @@ class RedisProfiles : public SharedProfiles {
   void ApplyAttempt(const Attempt& attempt, const MemoryState& memory) override;
   void AddExamples(const std::string& user_id, const std::vector<Example>& examples) override;
   void MarkUserKnown(const std::string& user_id) override;
+  void ForgetUser(const std::string& user_id) override;
   void EndCommit() override;
 
  private:

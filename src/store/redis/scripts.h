@@ -84,6 +84,7 @@ return #KEYS
 //   e field json          (an example; field e:{time}:{error_id})
 //   r field exercise_id   (a correct answer; field r:{time}:{attempt_id})
 //   k                     (the learner exists)
+//   x                     (the learner was erased: the profile goes)
 // Runs after the store commit, before the writes are acknowledged. Ends the
 // commit (drops its token, bumps the version). Applies the effects only to a
 // profile already in Redis: an absent learner is not created (the next read
@@ -151,6 +152,9 @@ while i <= #ARGV do
   elseif op == 'k' then
     redis.call('HSET', P, 'k', '1')
     i = i + 1
+  elseif op == 'x' then
+    redis.call('DEL', P)
+    return 1
   else
     return redis.error_reply('errata apply: bad op ' .. tostring(op))
   end

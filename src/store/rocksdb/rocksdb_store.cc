@@ -444,8 +444,70 @@ class RocksdbStore::Batch {
       case WriteOp::Kind::kAddUtterance: return AddUtterance(op);
       case WriteOp::Kind::kAddErrors: return AddErrors(op);
       case WriteOp::Kind::kRecordAttempt: return RecordAttempt(op);
+      case WriteOp::Kind::kEraseUser: return EraseUser(op);
     }
     return Status::Internal("unknown op");
+  }
+
+  // Deletes every key of the learner (docs/erasure.md): the user and its
+  // email, name, creation-time and trigram keys; each conversation with its
+  // utterances (found through the learner's conversation keys and each
+  // conversation's `v` keys); then everything under `L [user_id]` (errors,
+  // points, memory states, attempts, the conversation keys) as one range.
+  // Alone in its batch, with nothing prepared behind it or in front
+  // (RocksdbStore::PrepareBatch), so it reads the database as it is.
+  Status EraseUser(WriteOp* op) {
+    const std::string& id = op->user.user_id;
+    std::string v;
+    bool found = false;
+    if (Status s = Get(keys::User(id), &v, &found); !s.ok()) return s;
+    if (!found) {
+      op->status = Status::NotFound("User not found");
+      return Status::Ok();
+    }
+    User u;
+    if (!DecodeUser(id, v, &u)) return Corrupt("user");
+    deletes_.push_back(keys::User(id));
+    if (u.email) deletes_.push_back(keys::Email(AsciiLower(*u.email)));
+    deletes_.push_back(keys::UserCreated(u.created_at, id));
+    if (!u.username.empty()) deletes_.push_back(keys::UserName(AsciiLower(u.username), id));
+    for (const std::string& gram : UserTrigrams(u.username, u.email)) {
+      deletes_.push_back(keys::UserTrigram(gram, id));
+    }
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(InPrefix()));
+    std::unique_ptr<rocksdb::Iterator> utterances(db_->NewIterator(InPrefix()));
+    for (PrefixScan c(it.get(), keys::LearnerPrefix(keys::kLearnerConversation, id), false);
+         c.Valid(); c.Next()) {
+      int64_t started_at = 0;
+      std::string_view conversation;
+      if (!keys::ParseTimeAndId(c.rest(), &started_at, &conversation)) {
+        return Corrupt("conversation key");
+      }
+      const std::string conversation_id = keys::IdText(conversation);
+      deletes_.push_back(keys::Conversation(conversation_id));
+      const std::string prefix = keys::ConversationUtterancePrefix(conversation_id);
+      for (PrefixScan ut(utterances.get(), prefix, false); ut.Valid(); ut.Next()) {
+        int64_t at = 0;
+        std::string_view utterance;
+        if (!keys::ParseTimeAndId(ut.rest(), &at, &utterance)) return Corrupt("utterance key");
+        deletes_.push_back(keys::Utterance(keys::IdText(utterance)));
+        ++op->erased.utterances;
+      }
+      if (!utterances->status().ok()) return Fail(utterances->status(), "scan utterances");
+      delete_ranges_.emplace_back(prefix, keys::PrefixEnd(prefix));
+      ++op->erased.conversations;
+    }
+    if (!it->status().ok()) return Fail(it->status(), "scan conversations");
+    for (auto [kind, count] : {std::pair{keys::kLearnerError, &op->erased.errors},
+                               std::pair{keys::kAttempt, &op->erased.attempts}}) {
+      for (PrefixScan k(it.get(), keys::LearnerPrefix(kind, id), false); k.Valid(); k.Next()) {
+        ++*count;
+      }
+      if (!it->status().ok()) return Fail(it->status(), "scan learner");
+    }
+    const std::string learner = keys::IdPrefix(keys::kLearner, id);
+    delete_ranges_.emplace_back(learner, keys::PrefixEnd(learner));
+    return Status::Ok();
   }
 
   // Reads ahead, in one MultiGet, the keys the ops' checks will read: RocksDB
@@ -470,6 +532,9 @@ class RocksdbStore::Batch {
           break;
         case WriteOp::Kind::kAddErrors:
           want.push_back(keys::Utterance(op->utterance.utterance_id));
+          break;
+        case WriteOp::Kind::kEraseUser:
+          want.push_back(keys::User(op->user.user_id));
           break;
         case WriteOp::Kind::kRecordAttempt:
           want.push_back(keys::User(op->attempt.user_id));
@@ -535,6 +600,13 @@ class RocksdbStore::Batch {
       rocksdb::Status s = w.merge ? wb_.Merge(w.key, w.value) : wb_.Put(w.key, w.value);
       if (!s.ok()) return Fail(s, "put");
     }
+    // An erase's (alone in its batch: after no write of its own).
+    for (const std::string& key : deletes_) {
+      if (rocksdb::Status s = wb_.Delete(key); !s.ok()) return Fail(s, "delete");
+    }
+    for (const auto& [begin, end] : delete_ranges_) {
+      if (rocksdb::Status s = wb_.DeleteRange(begin, end); !s.ok()) return Fail(s, "delete range");
+    }
     return Status::Ok();  // DonePreparing() frees the writes
   }
 
@@ -549,6 +621,8 @@ class RocksdbStore::Batch {
     behind_ = nullptr;
     prefetched_ = {};
     writes_ = {};
+    deletes_ = {};
+    delete_ranges_ = {};
   }
 
  private:
@@ -865,6 +939,8 @@ class RocksdbStore::Batch {
     bool merge = false;  // a merge operand (PointMerge), else a put
   };
   std::vector<BatchWrite> writes_;  // until Finish()
+  std::vector<std::string> deletes_;                            // EraseUser's keys
+  std::vector<std::pair<std::string, std::string>> delete_ranges_;  // and ranges [begin, end)
   std::unordered_map<std::string, std::string> pending_;  // keys Put in this batch
   WrittenErrors written_errors_;
   // What the database held, read ahead in one MultiGet (nullopt: absent). The
@@ -1125,6 +1201,7 @@ class RocksdbStore::Prepared : public PreparedBatch {
            const Batch* behind)
       : batch(db, half_life, behind), ops(ops) {}
   const DeltaSet& deltas() const override { return batch.deltas(); }
+  bool erase() const { return !ops.empty() && ops[0]->kind == WriteOp::Kind::kEraseUser; }
   Batch batch;
   std::vector<WriteOp*> ops;
 };
@@ -1132,7 +1209,16 @@ class RocksdbStore::Prepared : public PreparedBatch {
 Result<std::unique_ptr<PreparedBatch>> RocksdbStore::PrepareBatch(const std::vector<WriteOp*>& ops,
                                                                   const PreparedBatch* behind) {
   NoPerfCounts();
-  const Batch* under = behind != nullptr ? &static_cast<const Prepared*>(behind)->batch : nullptr;
+  if (!EraseIsAlone(ops)) return FailBatch(EraseNotAlone(), ops);
+  const auto* before = static_cast<const Prepared*>(behind);
+  const bool erase = !ops.empty() && ops[0]->kind == WriteOp::Kind::kEraseUser;
+  // An erase reads the database as it is and deletes what it finds: no batch
+  // may be on its way to it, nor count on its writes (the Writer sees to it).
+  if (before != nullptr && (erase || before->erase())) {
+    return FailBatch(Status::Internal("an erase is prepared with no batch behind it, or in front"),
+                     ops);
+  }
+  const Batch* under = before != nullptr ? &before->batch : nullptr;
   auto p = std::make_unique<Prepared>(db_.get(), options_.half_life, ops, under);
   Batch& batch = p->batch;
   Status s = batch.Prefetch(ops);

@@ -613,6 +613,7 @@ class SqliteStore::WriteTurn {
 };
 
 Status SqliteStore::ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* deltas) {
+  if (!EraseIsAlone(ops)) return FailBatch(EraseNotAlone(), ops);
   WriteTurn turn(this);
   DeltaSet batch(options_.half_life);
   Status s = writer_->Exec("BEGIN IMMEDIATE");
@@ -639,8 +640,62 @@ Status SqliteStore::Apply(WriteOp* op, DeltaSet* deltas) {
     case WriteOp::Kind::kAddUtterance: return AddUtterance(op, deltas);
     case WriteOp::Kind::kAddErrors: return AddErrors(op, deltas);
     case WriteOp::Kind::kRecordAttempt: return RecordAttempt(op);
+    case WriteOp::Kind::kEraseUser: return EraseUser(op);
   }
   return Status::Internal("unknown op");
+}
+
+// Deletes every row of the learner (docs/erasure.md), each table by an index
+// on the learner's id, and the name's trigrams by their keys.
+Status SqliteStore::EraseUser(WriteOp* op) {
+  Db* db = writer_.get();
+  const std::string& id = op->user.user_id;
+  Stmt* user = db->Prepare("SELECT username, email FROM users WHERE user_id=?1");
+  user->BindId(1, id);
+  bool found = false;
+  if (Status s = StepRow(db, user, &found, "select user"); !s.ok()) return s;
+  if (!found) {
+    op->status = Status::NotFound("User not found");
+    return Status::Ok();
+  }
+  const std::string username = user->Text(0);
+  const std::optional<std::string> email = user->OptText(1);
+  user->Reset();
+  Stmt* gram = db->Prepare("DELETE FROM user_trigrams WHERE trigram=?1 AND user_id=?2");
+  for (const std::string& g : UserTrigrams(username, email)) {
+    gram->Bind(1, g).BindId(2, id);
+    if (int rc = gram->Step(); rc != SQLITE_DONE) {
+      gram->Reset();
+      return db->Error(rc, "erase trigrams");
+    }
+    gram->Reset();
+  }
+  // Children first; the count of each table's deleted rows goes to `count`.
+  struct Table {
+    const char* sql;
+    int64_t* count;
+  };
+  int64_t unused = 0;
+  const Table tables[] = {
+      {"DELETE FROM errors WHERE user_id=?1", &op->erased.errors},
+      {"DELETE FROM utterances WHERE conversation_id IN"
+       " (SELECT conversation_id FROM conversations WHERE user_id=?1)",
+       &op->erased.utterances},
+      {"DELETE FROM attempts WHERE user_id=?1", &op->erased.attempts},
+      {"DELETE FROM mastery WHERE user_id=?1", &unused},
+      {"DELETE FROM error_frequencies WHERE user_id=?1", &unused},
+      {"DELETE FROM conversations WHERE user_id=?1", &op->erased.conversations},
+      {"DELETE FROM users WHERE user_id=?1", &unused},
+  };
+  for (const Table& t : tables) {
+    Stmt* st = db->Prepare(t.sql);
+    st->BindId(1, id);
+    const int rc = st->Step();
+    st->Reset();
+    if (rc != SQLITE_DONE) return db->Error(rc, "erase learner");
+    *t.count = sqlite3_changes(db->raw());
+  }
+  return Status::Ok();
 }
 
 Status SqliteStore::CreateUser(WriteOp* op) {

@@ -112,6 +112,7 @@ class SqliteStore : public Store {
   Status AddUtterance(WriteOp* op, DeltaSet* deltas);
   Status AddErrors(WriteOp* op, DeltaSet* deltas);
   Status RecordAttempt(WriteOp* op);
+  Status EraseUser(WriteOp* op);
   Status InsertErrors(const Utterance& u);
   Status LoadExamples(sqlite::Db* db, const std::string& user_id, Profile* p);
   Status LoadRecentCorrect(sqlite::Db* db, const std::string& user_id, Profile* p);

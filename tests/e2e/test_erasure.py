@@ -1,0 +1,104 @@
+"""DELETE /v1/users/{id}: a learner and everything recorded about them go.
+
+The answer counts what went; afterwards no route knows the learner (v1 and
+the original service's), their open stream ends with an `erased` event, the
+search no longer offers them, their email can be registered again, and a
+retried write of theirs finds nothing to add to. Another learner is
+untouched, and all of it holds after a restart.
+"""
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import (Server, expect, main, new_uuid, top_counts, unique_email, v1_conversation,
+                     v1_user)
+from test_stream import SseClient
+
+
+class Erasure(unittest.TestCase):
+
+    def setUp(self):
+        self.server = Server()
+        self.addCleanup(self.server.cleanup)
+        self.c = self.server.client()
+
+    def learner(self, name, email):
+        """A learner with two conversations, three utterances (four errors) and an attempt."""
+        c = self.c
+        user = v1_user(c, username=name, email=email)
+        uid = user["user_id"]
+        convs = [v1_conversation(c, uid)["conversation_id"] for _ in range(2)]
+        utterances = []
+        for conv, codes in ((convs[0], ["R:VERB:SVA", "R:PREP"]), (convs[0], ["M:DET"]),
+                            (convs[1], ["R:VERB:SVA"])):
+            body = {"user_id": uid, "conversation_id": conv, "utterance_id": new_uuid(),
+                    "content": "She go to school.", "errors": [{"code": k} for k in codes]}
+            expect(c.post("/v1/utterances", body), 201, "POST /v1/utterances")
+            utterances.append(body)
+        practice = expect(c.get(f"/v1/users/{uid}/exercises?n=1"), 200, "exercises")
+        exercise = practice["exercises"][0]["exercise_id"]
+        expect(c.post(f"/v1/users/{uid}/attempts", {"exercise_id": exercise, "correct": True}),
+               201, "POST attempts")
+        return uid, convs, utterances
+
+    def search_ids(self, q):
+        body = expect(self.c.get(f"/v1/users/search?q={q}"), 200, "search")
+        return {u["user_id"] for u in body["users"]}
+
+    def test_erase_a_learner(self):
+        c = self.c
+        email = unique_email("Zelda.Erase")
+        ann, convs, utterances = self.learner("Zelda Quarantine", email)
+        bob, _, _ = self.learner("Bob Keep", unique_email("bob"))
+        bob_top = top_counts(c, bob)
+        self.assertIn(ann, self.search_ids("zelda%20quarantine"))
+        stream = SseClient(self.server.port, f"/v1/users/{ann}/stream")
+        try:
+            st, _, body = c.request("DELETE", f"/v1/users/{ann}")
+            self.assertEqual(st, 200, body)
+            self.assertEqual(body, {"user_id": ann, "erased": {
+                "conversations": 2, "utterances": 3, "errors": 4, "attempts": 1}})
+            [(_, kind, data)] = stream.events(1)
+            self.assertEqual((kind, data), ("erased", '{"user_id":"%s"}' % ann))
+            with self.assertRaises(ConnectionError):  # and the stream ends
+                stream.events(1)
+        finally:
+            stream.close()
+        for round in ("as erased", "after a restart"):
+            with self.subTest(round=round):
+                for path in (f"/v1/users/{ann}", f"/v1/users/{ann}/errors/top",
+                             f"/v1/users/{ann}/errors/timeline", f"/v1/users/{ann}/exercises",
+                             f"/v1/users/{ann}/conversations", f"/v1/users/{ann}/stream",
+                             *(f"/v1/conversations/{cid}" for cid in convs)):
+                    st, _, body = c.get(path)
+                    self.assertEqual(st, 404, f"{path}: {body}")
+                    self.assertEqual(body["error"]["code"], "not_found", path)
+                st, _, body = c.get(f"/generate-exercise?user_id={ann}&top_n=5")
+                self.assertEqual((st, body), (404, {"detail": "No errors found for the given user"}))
+                self.assertNotIn(ann, self.search_ids("zelda%20quarantine"))
+                self.assertNotIn(ann, self.search_ids("zelda.erase"))
+                self.assertEqual(top_counts(c, bob), bob_top)
+                self.assertEqual(c.request("DELETE", f"/v1/users/{ann}")[0], 404)
+                self.server.stop()
+                self.server.start()
+                c = self.c = self.server.client()
+        # A retried write of the erased learner finds nothing to add to.
+        st, _, body = c.post("/v1/utterances", utterances[0])
+        self.assertEqual(st, 404, body)
+        # The email is free again.
+        expect(c.post("/v1/users", {"username": "Zelda again", "email": email}), 201, "re-register")
+
+    def test_bad_requests_change_nothing(self):
+        uid, _, _ = self.learner("Ann", unique_email("ann"))
+        st, _, body = self.c.request("DELETE", "/v1/users/not-a-uuid")
+        self.assertEqual(st, 422, body)
+        self.assertEqual(body["error"]["field"], "id")
+        st, _, body = self.c.request("DELETE", f"/v1/users/{new_uuid()}")
+        self.assertEqual((st, body["error"]["code"]), (404, "not_found"))
+        self.assertEqual(self.c.get(f"/v1/users/{uid}")[0], 200)
+
+
+if __name__ == "__main__":
+    main()
