@@ -1,6 +1,7 @@
 // Browser test of /dashboard: the real binary, Debian's headless chromium
 // driven by playwright-core (no browser download), a learner created through
-// the API, the charts' counts, a live update through SSE, and screenshots.
+// the API, the charts' counts, the conversations panel, a live update through
+// SSE, and screenshots.
 //
 //   node --test tests/browser/dashboard.test.mjs
 //
@@ -168,7 +169,7 @@ test('find a learner, see their profile, trend and practice, and watch it change
   const byCategory = {};
   await postErrors(srv, user, conv, [
     { category: 'Grammar', subcategory: 'Subject-Verb Agreement' },
-    { category: 'Grammar', subcategory: 'Verb Tense' },
+    { category: 'Grammar', subcategory: 'Verb Tense', span: { start: 4, end: 6 }, original: 'go', correction: 'went' },
     { category: 'Vocabulary', subcategory: 'Word Choice' },
   ], counts, byCategory);
   await postErrors(srv, user, conv, [
@@ -178,12 +179,25 @@ test('find a learner, see their profile, trend and practice, and watch it change
   ], counts, byCategory);
   assert.equal(counts['subject-verb-agreement'], 3, JSON.stringify(counts));
 
+  // Older conversations, without errors (the counts above stay as they are):
+  // one two hours ago whose one utterance looks like HTML, and 20 empty ones,
+  // 3 to 22 days ago. With `conv` that is 22: one page of 20 and one of 2.
+  const hoursAgo = (h) => new Date(Date.now() - h * 3600e3).toISOString();
+  const older = (await post(srv, '/v1/conversations', { user_id: user, started_at: hoursAgo(2) })).conversation_id;
+  const markup = 'I like <b>cats</b> & <i>dogs</i>.';
+  await post(srv, '/v1/utterances', { conversation_id: older, user_id: user, content: markup, created_at: hoursAgo(1.9) });
+  const empty = [];
+  for (let d = 3; d < 23; d++) {
+    empty.push((await post(srv, '/v1/conversations', { user_id: user, started_at: hoursAgo(24 * d) })).conversation_id);
+  }
+  const convs = { conv, older, markup, order: [conv, older, ...empty] };
+
   const page = await context.newPage();
   const problems = [];
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
   page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
   try {
-    await run(page, user, conv, counts, byCategory, problems);
+    await run(page, user, convs, counts, byCategory, problems);
   } catch (e) {
     // Show what the page looked like when it failed.
     const shot = path.join(OUT_DIR, 'dashboard-failure.png');
@@ -194,7 +208,27 @@ test('find a learner, see their profile, trend and practice, and watch it change
   }
 });
 
-async function run(page, user, conv, counts, byCategory, problems) {
+// The conversations panel's rows, in page order.
+const conversationRows = (page) => page.$$eval('#conversations li.conversation', (lis) => lis.map((li) => ({
+  id: li.dataset.conversationId,
+  count: li.querySelector('.count').textContent,
+  started: li.querySelector('.started time').getAttribute('datetime'),
+  expanded: li.querySelector('button.conv-toggle').getAttribute('aria-expanded'),
+})));
+
+// What an open conversation shows: each utterance's text and its errors.
+const openedConversation = (page, id) => page.$$eval(`#conversation-${id} li.utterance`, (lis) => lis.map((li) => ({
+  content: li.querySelector('.content').textContent,
+  elements: li.querySelector('.content').children.length,
+  errors: [...li.querySelectorAll('.corrections > li')].map((e) => ({
+    subcategory: e.querySelector('.tag').textContent,
+    original: e.querySelector('.original')?.textContent ?? null,
+    correction: e.querySelector('.correction')?.textContent ?? null,
+  })),
+})));
+
+async function run(page, user, convs, counts, byCategory, problems) {
+  const { conv } = convs;
   await page.goto(`${srv.base}/dashboard`);
   await page.waitForSelector('body[data-ready="true"]', { timeout: WAIT_MS });
 
@@ -250,6 +284,55 @@ async function run(page, user, conv, counts, byCategory, problems) {
     assert.ok(counts[it.sub], `practice for ${it.sub}, which the learner has errors in`);
   }
 
+  // Conversations: the first page of 20, newest first, with their utterance
+  // counts; "Load more" is there because a second page follows.
+  await page.waitForFunction(() => document.querySelectorAll('#conversations li.conversation').length === 20,
+    null, { timeout: WAIT_MS });
+  let listed = await conversationRows(page);
+  assert.deepEqual(listed.map((r) => r.id), convs.order.slice(0, 20), 'newest first');
+  assert.deepEqual(listed.slice(0, 3).map((r) => r.count), ['2 utterances', '1 utterance', '0 utterances']);
+  for (let i = 1; i < listed.length; i++) {
+    assert.ok(Date.parse(listed[i - 1].started) > Date.parse(listed[i].started), `started times descend: ${JSON.stringify(listed)}`);
+  }
+  assert.ok(await page.locator('#conversations-empty').isHidden());
+  const more = page.getByRole('button', { name: 'Load more conversations' });
+  assert.ok(await more.isVisible(), '"Load more" is shown while a next page exists');
+  // Load the last page from the keyboard: the button goes, focus moves to the
+  // first row it added.
+  await more.focus();
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.querySelectorAll('#conversations li.conversation').length === 22,
+    null, { timeout: WAIT_MS });
+  listed = await conversationRows(page);
+  assert.deepEqual(listed.map((r) => r.id), convs.order, 'both pages, newest first, no repeats');
+  assert.ok(await more.isHidden(), '"Load more" is gone on the last page');
+  assert.equal(await page.evaluate(() => document.activeElement?.closest('li.conversation')?.dataset.conversationId),
+    convs.order[20], 'focus moves to the first row loaded');
+
+  // Open the newest conversation from the keyboard: its utterances in order,
+  // each error with the learner's words and the correction.
+  const toggle = (id) => page.locator(`#conversations li[data-conversation-id="${id}"] button.conv-toggle`);
+  await toggle(conv).focus();
+  await page.keyboard.press('Enter');
+  await page.waitForFunction((id) => document.querySelectorAll(`#conversation-${id} li.utterance`).length === 2,
+    conv, { timeout: WAIT_MS });
+  assert.equal(await toggle(conv).getAttribute('aria-expanded'), 'true');
+  let said = await openedConversation(page, conv);
+  assert.deepEqual(said.map((u) => u.content), Array(2).fill('She go to school yesterday and buyed a apple.'));
+  assert.deepEqual(said.map((u) => u.errors.length), [3, 3]);
+  assert.deepEqual(said[0].errors.find((e) => e.subcategory === 'Verb Tense'),
+    { subcategory: 'Verb Tense', original: 'go', correction: 'went' });
+  assert.ok(await page.locator(`#conversation-${conv}`).getByText('went', { exact: true }).isVisible());
+  // The learner's text is text, never markup.
+  await toggle(convs.older).click();
+  await page.waitForFunction((id) => document.querySelectorAll(`#conversation-${id} li.utterance`).length === 1,
+    convs.older, { timeout: WAIT_MS });
+  said = await openedConversation(page, convs.older);
+  assert.deepEqual(said, [{ content: convs.markup, elements: 0, errors: [] }]);
+  await toggle(convs.older).click();
+  assert.equal(await toggle(convs.older).getAttribute('aria-expanded'), 'false');
+  assert.ok(await page.locator(`#conversation-${convs.older}`).isHidden());
+
   // Live: post new errors through the API; the page changes without a reload.
   await page.waitForSelector('#live[data-state="live"]', { timeout: WAIT_MS });
   await page.evaluate(() => { window.__sameDocument = true; });
@@ -275,6 +358,18 @@ async function run(page, user, conv, counts, byCategory, problems) {
   assert.equal(await page.locator('#total').textContent(), '9');
   assert.ok(await page.evaluate(() => window.__sameDocument === true), 'the page was not reloaded');
   assert.ok(await page.evaluate((b) => Number(document.body.dataset.version) > b, before));
+  // The conversations' first page was fetched again: the newest now has three
+  // utterances, and being open it shows the third; the second page stays.
+  await page.waitForFunction((id) => document.querySelectorAll(`#conversation-${id} li.utterance`).length === 3,
+    conv, { timeout: WAIT_MS }).catch(async (e) => {
+    throw new Error(`after the live update the conversations show ${JSON.stringify(await conversationRows(page))}, `
+      + `want 3 utterances, open, in ${conv}: ${e.message}`);
+  });
+  listed = await conversationRows(page);
+  assert.deepEqual(listed.map((r) => r.id), convs.order);
+  assert.deepEqual(listed.slice(0, 2).map((r) => [r.count, r.expanded]), [['3 utterances', 'true'], ['1 utterance', 'false']]);
+  said = await openedConversation(page, conv);
+  assert.deepEqual(said[2].errors.map((e) => e.subcategory).sort(), ['Articles & Determiners', 'Word Choice', 'Word Choice']);
 
   // Screenshots: desktop, then phone width (no sideways scrolling there).
   await page.locator('#profile-table').evaluate((t) => { t.closest('details').open = true; });
@@ -333,6 +428,16 @@ async function run(page, user, conv, counts, byCategory, problems) {
   assert.deepEqual(a11y.unlabelled, []);
   for (const label of a11y.charts) assert.ok(label.length > 20, `chart text alternative: ${label}`);
   assert.deepEqual(a11y.low, [], 'text below 4.5:1 contrast');
+
+  // Another learner, without conversations: the panel says so.
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await q.fill('Marisol Oyelaran');
+  await page.keyboard.press('Enter');
+  await page.locator('#results button.result', { hasText: 'Marisol Oyelaran' }).first().click();
+  await page.locator('#conversations-empty').waitFor({ timeout: WAIT_MS });
+  assert.equal(await page.locator('#conversations-empty').textContent(), 'No conversations yet.');
+  assert.equal(await page.locator('#conversations li').count(), 0);
+  assert.ok(await more.isHidden());
 
   assert.deepEqual(problems, [], 'no script errors in the page');
 }

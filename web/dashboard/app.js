@@ -1,5 +1,6 @@
-// errata dashboard: find a learner, show their error profile, 30-day trend and
-// practice set, and keep all three current through the learner's SSE stream.
+// errata dashboard: find a learner, show their error profile, 30-day trend,
+// practice set and conversations, and keep them current through the learner's
+// SSE stream.
 // Plain ES module; Chart.js (UMD build, window.Chart) is loaded before it.
 // Only the public /v1 API is used. For tests, the state of each chart is also
 // on window.errataDashboard and on data- attributes of the chart boxes.
@@ -12,6 +13,7 @@ const $ = (id) => document.getElementById(id);
 const PALETTE = ['#1f5fbf', '#c2410c', '#15803d', '#7e22ce', '#a16207', '#0e7490', '#be185d', '#4b5563'];
 const TREND_DAYS = 30;
 const PRACTICE_N = 10;
+const CONVERSATIONS_N = 20;
 const REDUCED_MOTION = window.matchMedia('(prefers-reduced-motion: reduce)').matches;
 
 const state = {
@@ -21,6 +23,8 @@ const state = {
   total: 0,
   timeline: null,
   exercises: [],
+  conversations: [],       // summaries shown, newest first (as the list route returns them)
+  convNext: null,          // cursor of the page after them; null when all are shown
   source: null,            // EventSource
   version: 0,              // bumps on every render of live data
   loadSeq: 0,
@@ -72,6 +76,18 @@ function fmtDate(iso) {
   if (!iso) return '';
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? iso : d.toLocaleDateString(undefined, { day: 'numeric', month: 'short', year: 'numeric' });
+}
+
+function fmtDateTime(iso) {
+  if (!iso) return '';
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(undefined,
+    { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit' });
+}
+
+function fmtTime(iso) {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso || '' : d.toLocaleTimeString();
 }
 
 function pct(x) {
@@ -161,6 +177,12 @@ async function selectUser(u, { focus = false } = {}) {
   state.total = 0;
   state.timeline = null;
   state.exercises = [];
+  state.conversations = [];
+  state.convNext = null;
+  $('conversations').replaceChildren();
+  $('conversations-empty').hidden = true;
+  $('conversations-more').hidden = true;
+  $('conversations-status').textContent = '';
   for (const b of resultButtons()) {
     if (b.dataset.userId === u.user_id) b.setAttribute('aria-current', 'true');
     else b.removeAttribute('aria-current');
@@ -185,6 +207,7 @@ async function selectUser(u, { focus = false } = {}) {
 async function reload(seq = state.loadSeq) {
   const id = state.user?.user_id;
   if (!id) return;
+  refreshConversations(seq);
   try {
     const [top, timeline, practice] = await Promise.all([
       api(`/v1/users/${id}/errors/top?n=100`),
@@ -202,11 +225,12 @@ async function reload(seq = state.loadSeq) {
   }
 }
 
-// Only the timeline and the practice set: after a live event, whose points
-// already updated the profile.
+// Only the timeline, the practice set and the first page of conversations:
+// after a live event, whose points already updated the profile.
 async function refreshDerived(seq = state.loadSeq) {
   const id = state.user?.user_id;
   if (!id) return;
+  refreshConversations(seq);
   try {
     const [timeline, practice] = await Promise.all([
       api(`/v1/users/${id}/errors/timeline?days=${TREND_DAYS}`),
@@ -465,6 +489,183 @@ function renderPractice() {
   for (const t of list.querySelectorAll('.tag')) t.style.borderColor = colour(t.dataset.category);
 }
 
+// ---------- conversations ----------
+
+// The first page of the learner's conversations again (on select, after a live
+// event or a reconnection), or with `more` the page after the ones shown. A
+// refreshed first page that overlaps the rows shown is merged into them (new
+// conversations only come at the top), so pages loaded with "Load more" and
+// open conversations stay; otherwise it replaces them.
+async function loadConversations({ more = false, seq = state.loadSeq } = {}) {
+  const id = state.user?.user_id;
+  if (!id || (more && !state.convNext)) return;
+  const from = state.convNext;
+  const after = more ? `&after=${encodeURIComponent(from)}` : '';
+  const page = await api(`/v1/users/${id}/conversations?limit=${CONVERSATIONS_N}${after}`);
+  if (seq !== state.loadSeq) return;
+  const got = page.conversations || [];
+  if (more) {
+    if (state.convNext !== from) return;  // the list was replaced meanwhile
+    state.conversations.push(...got);
+    state.convNext = page.next || null;
+  } else {
+    const last = got[got.length - 1];
+    if (page.next && state.conversations.some((c) => c.conversation_id === last.conversation_id)) {
+      const ids = new Set(got.map((c) => c.conversation_id));
+      state.conversations = [...got, ...state.conversations.filter((c) => !ids.has(c.conversation_id))];
+    } else {
+      state.conversations = got;
+      state.convNext = page.next || null;
+    }
+  }
+  renderConversations();
+  bump();
+}
+
+async function refreshConversations(seq = state.loadSeq) {
+  try {
+    await loadConversations({ seq });
+  } catch (e) {
+    if (seq === state.loadSeq) showError(`Could not load the conversations: ${e.message}`);
+  }
+}
+
+async function loadMoreConversations() {
+  const seq = state.loadSeq;
+  const btn = $('conversations-more');
+  const list = $('conversations');
+  const status = $('conversations-status');
+  const before = list.children.length;
+  btn.disabled = true;
+  status.textContent = 'Loading…';
+  try {
+    await loadConversations({ more: true, seq });
+    if (seq !== state.loadSeq) return;
+    const added = list.children.length - before;
+    status.textContent = `${added} more conversation${added === 1 ? '' : 's'} loaded; ${list.children.length} shown.`;
+    // The button is gone after the last page: keep keyboard users in the list.
+    if (btn.hidden) list.children[before]?.querySelector('.conv-toggle')?.focus();
+  } catch (e) {
+    if (seq === state.loadSeq) status.textContent = `Could not load more conversations: ${e.message}`;
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+// Rows are kept by conversation id and moved only when out of place, so an
+// open conversation stays open and a focused row keeps the focus.
+function renderConversations() {
+  const list = $('conversations');
+  const xs = state.conversations;
+  $('conversations-empty').hidden = xs.length !== 0;
+  $('conversations-more').hidden = !state.convNext;
+  let at = list.firstElementChild;
+  for (const c of xs) {
+    const li = conversationRow(c);
+    if (li === at) at = at.nextElementSibling;
+    else list.insertBefore(li, at);
+  }
+  while (at) {
+    const next = at.nextElementSibling;
+    at.remove();
+    at = next;
+  }
+}
+
+// The row of one conversation (the existing one, updated, if it is shown): a
+// disclosure button with its summary, and the utterances below it once open.
+function conversationRow(c) {
+  const id = c.conversation_id;
+  let li = $('conversations').querySelector(`li[data-conversation-id="${CSS.escape(id)}"]`);
+  if (!li) {
+    const body = el('div', { id: `conversation-${id}`, class: 'conversation-body', hidden: true });
+    li = el('li', { class: 'conversation', 'data-conversation-id': id },
+      el('button', {
+        type: 'button', class: 'conv-toggle', 'aria-expanded': 'false', 'aria-controls': body.id,
+        onclick: () => toggleConversation(li),
+      }),
+      body);
+  }
+  const n = c.utterances || 0;
+  li.dataset.utterances = String(n);
+  li.querySelector('.conv-toggle').replaceChildren(
+    el('span', { class: 'chevron', 'aria-hidden': 'true' }),
+    el('span', { class: 'started' }, 'Started ', el('time', { datetime: c.started_at, text: fmtDateTime(c.started_at) })),
+    el('span', { class: 'count', text: `${n} utterance${n === 1 ? '' : 's'}` }),
+    el('span', { class: 'last' }, c.last_utterance_at
+      ? ['last activity ', el('time', { datetime: c.last_utterance_at, text: fmtDateTime(c.last_utterance_at) })]
+      : 'no activity yet'));
+  // An open conversation that has grown is fetched again.
+  if (isOpen(li) && li.dataset.loaded !== li.dataset.utterances) loadConversation(li);
+  return li;
+}
+
+function isOpen(li) {
+  return li.querySelector('.conv-toggle').getAttribute('aria-expanded') === 'true';
+}
+
+function toggleConversation(li) {
+  const open = !isOpen(li);
+  li.querySelector('.conv-toggle').setAttribute('aria-expanded', String(open));
+  li.querySelector('.conversation-body').hidden = !open;
+  if (open && li.dataset.loaded !== li.dataset.utterances) loadConversation(li);
+}
+
+async function loadConversation(li) {
+  const seq = state.loadSeq;
+  const req = String(Number(li.dataset.req || 0) + 1);  // only the latest request renders
+  li.dataset.req = req;
+  const body = li.querySelector('.conversation-body');
+  if (!body.firstChild) body.append(el('p', { class: 'status', text: 'Loading…' }));
+  li.setAttribute('aria-busy', 'true');
+  try {
+    const conv = await api(`/v1/conversations/${encodeURIComponent(li.dataset.conversationId)}`);
+    if (seq !== state.loadSeq || li.dataset.req !== req) return;
+    const us = conv.utterances || [];
+    body.replaceChildren(renderUtterances(us));
+    li.dataset.loaded = String(us.length);
+    bump();
+  } catch (e) {
+    if (seq !== state.loadSeq || li.dataset.req !== req) return;
+    delete li.dataset.loaded;
+    body.replaceChildren(el('p', { class: 'status', text: `Could not load this conversation: ${e.message}` }));
+  } finally {
+    if (li.dataset.req === req) li.removeAttribute('aria-busy');
+  }
+}
+
+// The utterances in order, each with its errors: what the learner said, and
+// the correction. Content is the learner's own text: always set as text.
+function renderUtterances(us) {
+  if (us.length === 0) return el('p', { class: 'empty', text: 'No utterances in this conversation.' });
+  const list = el('ol', { class: 'utterances' }, us.map((u) => {
+    const errors = u.errors || [];
+    return el('li', { class: 'utterance', 'data-utterance-id': u.utterance_id },
+      el('p', { class: 'said' }, el('time', { datetime: u.created_at, text: fmtTime(u.created_at) }),
+        ` · ${errors.length} error${errors.length === 1 ? '' : 's'}`),
+      u.content === null || u.content === undefined
+        ? el('p', { class: 'content empty', text: 'No text recorded.' })
+        : el('p', { class: 'content', text: u.content }),
+      errors.length ? el('ul', { class: 'corrections', 'aria-label': 'Errors' }, errors.map(renderCorrection)) : null);
+  }));
+  for (const t of list.querySelectorAll('.tag')) t.style.borderColor = colour(t.dataset.category);
+  return list;
+}
+
+function renderCorrection(e) {
+  const has = (v) => v !== null && v !== undefined && v !== '';
+  return el('li', { class: 'error-item', 'data-subcategory-id': e.subcategory_id },
+    el('span', { class: 'tag', 'data-category': e.category, text: e.subcategory }),
+    ` (${e.category})`,
+    has(e.original) || has(e.correction) ? ': ' : null,
+    has(e.original) ? [el('span', { class: 'sr-only', text: 'said ' }), el('span', { class: 'original', text: e.original })] : null,
+    has(e.correction) ? [
+      el('span', { class: 'arrow', 'aria-hidden': 'true', text: ' → ' }),
+      el('span', { class: 'sr-only', text: has(e.original) ? ', corrected to ' : 'corrected to ' }),
+      el('span', { class: 'correction', text: e.correction })] : null,
+    has(e.explanation) ? el('span', { class: 'explanation', text: ` – ${e.explanation}` }) : null);
+}
+
 // ---------- start ----------
 
 async function start() {
@@ -476,6 +677,7 @@ async function start() {
   Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
   Chart.defaults.font.size = 13;
   setUpSearch();
+  $('conversations-more').addEventListener('click', loadMoreConversations);
   try {
     const tax = await api('/v1/taxonomy');
     state.categories = (tax.categories || []).map((c) => c.name);
