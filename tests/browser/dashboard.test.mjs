@@ -439,5 +439,17 @@ async function run(page, user, convs, counts, byCategory, problems) {
   assert.equal(await page.locator('#conversations li').count(), 0);
   assert.ok(await more.isHidden());
 
+  // The learner viewed is erased: the page says so, and stops listening.
+  await page.waitForFunction(() => document.getElementById('live-text').textContent.startsWith('Live'),
+    null, { timeout: WAIT_MS });
+  const found = await call(srv, 'GET', '/v1/users/search?q=marisol.o@example.com');
+  const marisol = found.json.users.find((u) => u.username === 'Marisol Oyelaran').user_id;
+  const erased = await call(srv, 'DELETE', `/v1/users/${marisol}`);
+  assert.equal(erased.status, 200, erased.text);
+  await page.waitForFunction(() => document.getElementById('live-text').textContent === 'Learner erased',
+    null, { timeout: WAIT_MS });
+  assert.equal(await page.locator('#error').textContent(), 'This learner was erased: their records are gone.');
+  assert.ok(await page.locator('#error').isVisible());
+
   assert.deepEqual(problems, [], 'no script errors in the page');
 }

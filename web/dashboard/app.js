@@ -273,6 +273,14 @@ function connect(userId) {
     setLive(src.readyState === EventSource.CLOSED ? 'off' : 'connecting',
       src.readyState === EventSource.CLOSED ? 'Disconnected' : 'Reconnecting…');
   };
+  // The learner was erased (DELETE /v1/users/{id}): the stream ends for good.
+  src.addEventListener('erased', () => {
+    if (state.source !== src) return;
+    src.close();
+    state.source = null;
+    setLive('off', 'Learner erased');
+    showError('This learner was erased: their records are gone.');
+  });
   src.addEventListener('profile', (ev) => {
     if (state.source !== src) return;
     let data;
