@@ -1961,6 +1961,37 @@ TYPED_TEST(StoreContractTest, PostgresIndexesTheNamesBeyondAsciiOfASchemaThreeDa
   }
 }
 
+// PostgreSQL's migration 5 replaces the index on conversations(user_id)
+// with one that lists a learner's conversations newest first (SQLite's
+// migration 6: sqlite_store_test.cc checks its plan; RocksDB's key format 6:
+// key_format_test.cc).
+TYPED_TEST(StoreContractTest, PostgresListsTheConversationsOfASchemaFourDatabase) {
+  if constexpr (!std::is_same_v<TypeParam, PostgresKind>) {
+    GTEST_SKIP() << "PostgreSQL's migration";
+  } else {
+    const Learner a = this->AddLearner("a", std::nullopt, kT0);
+    this->CloseStore();
+    auto c = pg::Conn::Connect(
+        PostgresKind::UrlOf(*PostgresKind::ServerUrl(), PostgresKind::Database(this->dir())));
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    const char* kIndexes =
+        "SELECT string_agg(indexname, ' ' ORDER BY indexname) FROM pg_indexes"
+        " WHERE tablename = 'conversations'";
+    ASSERT_TRUE((*c)->Exec("DROP INDEX conversations_user_time;"
+                           " CREATE INDEX conversations_user ON conversations(user_id);"
+                           " DELETE FROM schema_version; INSERT INTO schema_version VALUES(4)")
+                    .ok());
+    EXPECT_EQ((*c)->Exec(kIndexes)->Text(0, 0), "conversations_pkey conversations_user");
+    ASSERT_NO_FATAL_FAILURE(this->Reopen(kHalfLife));
+    EXPECT_EQ((*c)->Exec(kIndexes)->Text(0, 0), "conversations_pkey conversations_user_time");
+    c->reset();
+    auto listed = this->store()->ListConversations(a.user_id, std::nullopt, 10);
+    ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+    ASSERT_EQ(listed->size(), 1u);
+    EXPECT_EQ((*listed)[0].conversation.conversation_id, a.conversation_id);
+  }
+}
+
 // Names in any script, with accents or without, are found by a typo or a
 // part inside them (core/search_fold.h): their trigrams are the folded
 // name's.
