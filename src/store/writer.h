@@ -34,13 +34,13 @@ struct WriteRequest {
   std::function<void(WriteRequest&)> done;
 };
 
-// Whether the request erases a learner (WriteOp::Kind::kEraseUser): it is
-// then committed in a batch of its own.
+// Whether the request erases a learner: an erase (WriteOp::Kind::kEraseUser)
+// is a request of its own, and is committed in a batch of its own. (Only its
+// first op is looked at: an ingest request holds a thousand, and the writer
+// asks with its queue locked. A request that hid an erase among other ops
+// would fail its batch: Store's EraseIsAlone.)
 inline bool Erases(const WriteRequest& r) {
-  for (const WriteOp& op : r.ops) {
-    if (op.kind == WriteOp::Kind::kEraseUser) return true;
-  }
-  return false;
+  return r.ops.size() == 1 && r.ops[0].kind == WriteOp::Kind::kEraseUser;
 }
 
 class Writer {
