@@ -23,6 +23,8 @@ void PostConversationSeed(const Ctx& c, Services& s, Respond r);
 void PostConversation(const Ctx& c, Services& s, Respond r);
 void GetConversation(const Ctx& c, Services& s, Respond r);
 void ListUserConversations(const Ctx& c, Services& s, Respond r);
+// learner_export.cc: everything about one learner
+void ExportLearner(const Ctx& c, Services& s, Respond r);
 // utterances.cc
 void PostUtteranceSeed(const Ctx& c, Services& s, Respond r);
 void PostUtterance(const Ctx& c, Services& s, Respond r);

@@ -27,6 +27,7 @@ http::Router BuildRouter(Services& s) {
       {verb::post, "/v1/utterances", PostUtterance},
       {verb::post, "/v1/ingest", PostIngest},
       {verb::get, "/v1/users/{id}/conversations", ListUserConversations},
+      {verb::get, "/v1/users/{id}/export", ExportLearner},
       {verb::get, "/v1/users/{id}/errors/top", GetTopErrors},
       {verb::get, "/v1/users/{id}/errors/timeline", GetTimeline},
       {verb::get, "/v1/users/{id}/exercises", GetExercises},

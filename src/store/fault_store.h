@@ -74,6 +74,9 @@ class FaultStore : public Store {
     return failing_ ? Result<std::vector<ConversationSummary>>(Down())
                     : inner_->ListConversations(id, after, limit);
   }
+  Result<std::vector<Attempt>> ListAttempts(const std::string& id) override {
+    return failing_ ? Result<std::vector<Attempt>>(Down()) : inner_->ListAttempts(id);
+  }
   Result<Profile> LoadProfile(const std::string& id) override {
     if (during_load) during_load();
     return failing_ ? Result<Profile>(Down()) : inner_->LoadProfile(id);

@@ -207,6 +207,9 @@ class Store {
   virtual Result<std::vector<ConversationSummary>> ListConversations(
       const std::string& user_id, const std::optional<ConversationCursor>& after,
       size_t limit) = 0;
+  // The learner's practice attempts, oldest first (answered_at, then attempt
+  // id). Empty for an unknown user.
+  virtual Result<std::vector<Attempt>> ListAttempts(const std::string& user_id) = 0;
   // The learner's profile; an empty one for a user with no errors or an unknown user.
   virtual Result<Profile> LoadProfile(const std::string& user_id) = 0;
   // Error points computed from errors with created_at in [since, until].

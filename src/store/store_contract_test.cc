@@ -994,6 +994,41 @@ TYPED_TEST(StoreContractTest, EraseUserRemovesEveryRecordOfTheLearnerAndNothingE
       UserOp(User{NewUuidV7(kT0 + kHour), "Ann again", "annabel.erase@example.com", kT0 + kHour})));
 }
 
+// A learner's attempts come oldest first (a tie in time by id), with every
+// field as written; another learner's are not among them, and an unknown
+// learner has none.
+TYPED_TEST(StoreContractTest, ListAttemptsOldestFirst) {
+  const Learner ann = this->AddLearner("ann", std::nullopt, kT0);
+  const Learner bob = this->AddLearner("bob", std::nullopt, kT0);
+  std::vector<Attempt> want;
+  for (auto [exercise, sub, correct, at] :
+       {std::tuple{"ex-2", "spelling", false, kT0 + 2 * kHour},
+        std::tuple{"ex-1", "verb_tense", true, kT0 + kHour},
+        std::tuple{"ex-3", "verb_tense", true, kT0 + 2 * kHour}}) {
+    WriteOp op = AttemptOp(ann.user_id, exercise, sub, correct, at);
+    ExpectOk(this->ApplyOne(op));
+    want.push_back(op.attempt);
+  }
+  ExpectOk(this->ApplyOne(AttemptOp(bob.user_id, "ex-1", "verb_tense", true, kT0)));
+  std::sort(want.begin(), want.end(), [](const Attempt& a, const Attempt& b) {
+    return std::tie(a.answered_at, a.attempt_id) < std::tie(b.answered_at, b.attempt_id);
+  });
+  auto show = [](const std::vector<Attempt>& v) {
+    std::vector<std::string> out;
+    for (const Attempt& a : v) {
+      out.push_back(fmt::format("{} {} {} {} {} {} {}", a.attempt_id, a.user_id, a.exercise_id,
+                                a.subcategory_id, a.correct, Opt(a.answer), a.answered_at));
+    }
+    return out;
+  };
+  auto got = this->store()->ListAttempts(ann.user_id);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(show(*got), show(want));
+  auto none = this->store()->ListAttempts(NewUuidV7(kT0));
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
 // An erase goes alone in its batch (Store: EraseIsAlone); a store refuses
 // a batch with an erase and anything else, and changes nothing.
 TYPED_TEST(StoreContractTest, EraseUserWithOtherOpsInItsBatchFailsTheBatch) {

@@ -1,4 +1,5 @@
-"""DELETE /v1/users/{id}: a learner and everything recorded about them go.
+"""DELETE /v1/users/{id}: a learner and everything recorded about them go;
+GET /v1/users/{id}/export: everything recorded about them, in one document.
 
 The answer counts what went; afterwards no route knows the learner (v1 and
 the original service's), their open stream ends with an `erased` event, the
@@ -89,6 +90,34 @@ class Erasure(unittest.TestCase):
         self.assertEqual(st, 404, body)
         # The email is free again.
         expect(c.post("/v1/users", {"username": "Zelda again", "email": email}), 201, "re-register")
+
+    def test_export_then_erase(self):
+        """GET /v1/users/{id}/export holds every record of the learner; once
+        erased, there is nothing to export."""
+        c = self.c
+        email = unique_email("export")
+        uid, convs, utterances = self.learner("Ann Export", email)
+        self.learner("Bob Other", unique_email("bob"))
+        doc = expect(c.get(f"/v1/users/{uid}/export"), 200, "export")
+        self.assertEqual(set(doc), {"exported_at", "user", "conversations", "attempts",
+                                    "error_points"})
+        self.assertEqual((doc["user"]["user_id"], doc["user"]["username"], doc["user"]["email"]),
+                         (uid, "Ann Export", email))
+        self.assertEqual([cv["conversation_id"] for cv in doc["conversations"]],
+                         list(reversed(convs)))  # newest first
+        said = [u for cv in doc["conversations"] for u in cv["utterances"]]
+        self.assertEqual(sorted(u["utterance_id"] for u in said),
+                         sorted(u["utterance_id"] for u in utterances))
+        for u in said:
+            self.assertEqual((u["user_id"], u["content"]), (uid, "She go to school."))
+        self.assertEqual(sum(len(u["errors"]) for u in said), 4)
+        self.assertEqual(len(doc["attempts"]), 1)
+        self.assertTrue(doc["attempts"][0]["correct"])
+        self.assertEqual({p["subcategory_id"]: p["frequency"] for p in doc["error_points"]},
+                         top_counts(c, uid))
+        expect(c.request("DELETE", f"/v1/users/{uid}"), 200, "erase")
+        st, _, body = c.get(f"/v1/users/{uid}/export")
+        self.assertEqual((st, body["error"]["code"]), (404, "not_found"))
 
     def test_bad_requests_change_nothing(self):
         uid, _, _ = self.learner("Ann", unique_email("ann"))

@@ -309,6 +309,16 @@ const Query kConversationErrors{
     " WHERE utterance_id IN (SELECT utterance_id FROM utterances WHERE conversation_id=$1)"
     " ORDER BY error_id"};
 const Query kUserExists{"user_exists", "SELECT 1 FROM users WHERE user_id=$1"};
+// The columns AttemptAt reads.
+#define ERRATA_ATTEMPT_COLUMNS \
+  "SELECT user_id, attempt_id, exercise_id, subcategory_id, correct, answer, answered_at"
+Attempt AttemptAt(const Rows& r, int i) {
+  return Attempt{r.Text(i, 1), r.Text(i, 0), r.Text(i, 2), r.Text(i, 3),
+                 r.Int(i, 4) != 0, r.OptText(i, 5), r.Int(i, 6)};
+}
+const Query kListAttempts{"list_attempts",
+                          ERRATA_ATTEMPT_COLUMNS
+                          " FROM attempts WHERE user_id=$1 ORDER BY answered_at, attempt_id"};
 // Erasing a learner (PostgresStore::EraseUser). The user's row is locked
 // first, so another node's write for the learner waits for the erase and
 // then finds no user.
@@ -1304,6 +1314,17 @@ Result<ConversationView> PostgresStore::GetConversation(const std::string& id) {
   return v;
 }
 
+Result<std::vector<Attempt>> PostgresStore::ListAttempts(const std::string& user_id) {
+  std::vector<Attempt> out;
+  if (HasNul(user_id)) return out;
+  Reader c(this);
+  if (!c.status().ok()) return c.status();
+  auto r = c->Exec(kListAttempts, Params().Add(user_id));
+  if (!r.ok()) return r.status();
+  for (int i = 0; i < r->size(); ++i) out.push_back(AttemptAt(*r, i));
+  return out;
+}
+
 Result<std::vector<ConversationSummary>> PostgresStore::ListConversations(
     const std::string& user_id, const std::optional<ConversationCursor>& after, size_t limit) {
   std::vector<ConversationSummary> out;
@@ -1506,14 +1527,12 @@ Status PostgresStore::Export(size_t page, ExportOrder, const ExportSink& sink) {
     return st;
   };
   s = each(
-      "SELECT user_id, attempt_id, exercise_id, subcategory_id, correct, answer, answered_at"
-      " FROM attempts ORDER BY user_id, answered_at, attempt_id",
+      ERRATA_ATTEMPT_COLUMNS " FROM attempts ORDER BY user_id, answered_at, attempt_id",
       [&](const Rows& r, int i) {
         if (!attempts.empty() && attempts.front().user_id != r.Text(i, 0)) {
           if (Status st = flush_learner(); !st.ok()) return st;
         }
-        attempts.push_back(Attempt{r.Text(i, 1), r.Text(i, 0), r.Text(i, 2), r.Text(i, 3),
-                                   r.Int(i, 4) != 0, r.OptText(i, 5), r.Int(i, 6)});
+        attempts.push_back(AttemptAt(r, i));
         return Status::Ok();
       });
   if (!s.ok()) return s;

@@ -1323,6 +1323,38 @@ Result<ConversationView> RocksdbStore::GetConversation(const std::string& id) {
   return view;
 }
 
+namespace {
+// The learner's attempts in time order, through `it` (a prefix iterator).
+Status ReadAttempts(rocksdb::Iterator* it, const std::string& user_id, std::vector<Attempt>* out) {
+  for (PrefixScan a(it, keys::LearnerPrefix(keys::kAttempt, user_id), false); a.Valid();
+       a.Next()) {
+    Attempt at;
+    std::string_view attempt_id;
+    if (!keys::ParseTimeAndId(a.rest(), &at.answered_at, &attempt_id)) {
+      return Corrupt("attempt key");
+    }
+    Decoder d(a.value());
+    at.attempt_id = keys::IdText(attempt_id);
+    at.user_id = user_id;
+    at.exercise_id = d.Str();
+    at.subcategory_id = d.Str();
+    at.correct = d.Bool();
+    at.answer = d.OptStr();
+    if (!d.ok()) return Corrupt("attempt");
+    out->push_back(std::move(at));
+  }
+  if (!it->status().ok()) return Fail(it->status(), "scan attempts");
+  return Status::Ok();
+}
+}  // namespace
+
+Result<std::vector<Attempt>> RocksdbStore::ListAttempts(const std::string& user_id) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(InPrefix()));
+  std::vector<Attempt> out;
+  if (Status s = ReadAttempts(it.get(), user_id, &out); !s.ok()) return s;
+  return out;
+}
+
 Result<std::vector<ConversationSummary>> RocksdbStore::ListConversations(
     const std::string& user_id, const std::optional<ConversationCursor>& after, size_t limit) {
   // One snapshot for the list and the utterance counts.
@@ -1665,23 +1697,7 @@ Status RocksdbStore::Export(size_t page, ExportOrder order, const ExportSink& si
   for (PrefixScan scan(it.get(), std::string(1, keys::kUser), false); scan.Valid(); scan.Next()) {
     const std::string user_id = keys::IdText(scan.rest());
     std::vector<Attempt> attempts;
-    for (PrefixScan a(learner.get(), keys::LearnerPrefix(keys::kAttempt, user_id), false);
-         a.Valid(); a.Next()) {
-      Attempt at;
-      std::string_view attempt_id;
-      if (!keys::ParseTimeAndId(a.rest(), &at.answered_at, &attempt_id)) {
-        return Corrupt("attempt key");
-      }
-      Decoder d(a.value());
-      at.attempt_id = keys::IdText(attempt_id);
-      at.user_id = user_id;
-      at.exercise_id = d.Str();
-      at.subcategory_id = d.Str();
-      at.correct = d.Bool();
-      at.answer = d.OptStr();
-      if (!d.ok()) return Corrupt("attempt");
-      attempts.push_back(std::move(at));
-    }
+    if (Status s = ReadAttempts(learner.get(), user_id, &attempts); !s.ok()) return s;
     if (attempts.empty()) continue;  // no attempts, no memory states
     std::unordered_map<std::string, MemoryState> memory;
     for (PrefixScan m(learner.get(), keys::LearnerPrefix(keys::kMemory, user_id), false);

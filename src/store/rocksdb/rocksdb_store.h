@@ -62,6 +62,7 @@ class RocksdbStore : public Store {
   Result<std::vector<ConversationSummary>> ListConversations(
       const std::string& user_id, const std::optional<ConversationCursor>& after,
       size_t limit) override;
+  Result<std::vector<Attempt>> ListAttempts(const std::string& user_id) override;
   Result<Profile> LoadProfile(const std::string& user_id) override;
   Result<Profile> ProfileBetween(const std::string& user_id, Micros since, Micros until) override;
   Result<std::vector<User>> SearchCandidates(const std::string& prefix, size_t recent) override;

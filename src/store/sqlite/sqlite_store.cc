@@ -1020,6 +1020,30 @@ Result<ConversationView> SqliteStore::GetConversation(const std::string& id) {
   return v;
 }
 
+namespace {
+// The columns AttemptAt reads.
+constexpr const char* kAttemptColumns =
+    "SELECT user_id, attempt_id, exercise_id, subcategory_id, correct, answer, answered_at";
+Attempt AttemptAt(Stmt* st) {
+  return Attempt{st->Id(1), st->Id(0), st->Text(2), st->Text(3), st->Int(4) != 0, st->OptText(5),
+                 st->Int(6)};
+}
+}  // namespace
+
+Result<std::vector<Attempt>> SqliteStore::ListAttempts(const std::string& user_id) {
+  Reader db(this);
+  static const std::string sql = std::string(kAttemptColumns) +
+                                 " FROM attempts WHERE user_id=?1 ORDER BY answered_at, attempt_id";
+  Stmt* st = db->Prepare(sql.c_str());
+  st->BindId(1, user_id);
+  std::vector<Attempt> out;
+  int rc;
+  while ((rc = st->Step()) == SQLITE_ROW) out.push_back(AttemptAt(st));
+  st->Reset();
+  if (rc != SQLITE_DONE) return db->Error(rc, "list attempts");
+  return out;
+}
+
 Result<std::vector<ConversationSummary>> SqliteStore::ListConversations(
     const std::string& user_id, const std::optional<ConversationCursor>& after, size_t limit) {
   Reader db(this);
@@ -1260,9 +1284,9 @@ Status SqliteStore::Export(size_t page, ExportOrder, const ExportSink& sink) {
     if (Status s = out.Utterance(std::move(u), hash); !s.ok()) return s;
   }
   // Each learner's attempts in time order, then the learner's memory states.
-  Stmt* atts = prepare(
-      "SELECT user_id, attempt_id, exercise_id, subcategory_id, correct, answer, answered_at"
-      " FROM attempts ORDER BY user_id, answered_at, attempt_id");
+  static const std::string export_attempts =
+      std::string(kAttemptColumns) + " FROM attempts ORDER BY user_id, answered_at, attempt_id";
+  Stmt* atts = prepare(export_attempts.c_str());
   Stmt* mem = prepare(
       "SELECT subcategory_id, stability_days, difficulty, last_review, reviews, lapses,"
       " last_correct, last_lapse FROM mastery WHERE user_id=?1");
@@ -1271,8 +1295,7 @@ Status SqliteStore::Export(size_t page, ExportOrder, const ExportSink& sink) {
     const std::string user = atts->Id(0);
     std::vector<Attempt> attempts;
     while (rc == SQLITE_ROW && atts->Id(0) == user) {
-      attempts.push_back(Attempt{atts->Id(1), user, atts->Text(2), atts->Text(3), atts->Int(4) != 0,
-                                 atts->OptText(5), atts->Int(6)});
+      attempts.push_back(AttemptAt(atts));
       rc = atts->Step();
     }
     std::unordered_map<std::string, MemoryState> memory;
