@@ -2,7 +2,8 @@
 # A/B of two server binaries on one store, alternating A, B, A, B so drift on
 # a shared machine hits both: each round starts a fresh server, loads USERS
 # learners (3 errors each) and runs WORKLOADS (default W0, W4a, W2 and W1)
-# for DURATION seconds each. Prints one line of req/s (and peak RSS) per round.
+# for DURATION seconds each. Prints one line of req/s (and peak RSS) per round,
+# with the load's time when the round loaded.
 #
 #   bench/ab.sh BIN_A BIN_B [sqlite|rocksdb|postgres]
 # postgres: a PostgreSQL of its own (scripts/pg-start.sh, loopback, fsync on),
@@ -60,11 +61,16 @@ round() {
   local opts_var="${label}_OPTS"
   # shellcheck disable=SC2086  # the options are words
   serve "$bin" "$port" "$WORK/data" "$WORK/server.log" ${!opts_var:-}
-  [[ -n "${REUSE:-}" && -s "$WORK/ids.tsv" ]] ||
+  local loaded=""
+  if [[ -z "${REUSE:-}" || ! -s "$WORK/ids.tsv" ]]; then
+    local t0
+    t0=$(date +%s.%N)
     load "$port" "$USERS" "${ERRORS:-$(( USERS * 3 ))}" "$WORK/ids.tsv"
+    loaded=" (loaded in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b - a}') s)"
+  fi
   [[ "${WARMUP:-0}" -gt 0 ]] && wrk -t2 -c64 -d"${WARMUP}s" -s bench/w4_read.lua \
     "http://127.0.0.1:$port" -- "$WORK/ids.tsv" generate 1.0 >/dev/null 2>&1
-  line="$label $STORE:"
+  line="$label $STORE$loaded:"
   for name in ${WORKLOADS:-W0 W4a W2 W1}; do
     case "$name" in
       W0) set -- W0 w0_healthz.lua ;;

@@ -10,8 +10,9 @@ For each size S a learner gets S utterances with 2 errors each, spread over
 S/10 conversations, through POST /v1/ingest (plus --background learners of
 one utterance each first, so the store is not empty). Then, per size: the
 median and worst milliseconds of the first page (limit=20) and of the last
-page of their conversations over `--repeat` runs, and the milliseconds of
-DELETE /v1/users/{id} with what it reported. An erase is committed alone
+page of their conversations over `--repeat` runs, the milliseconds and size
+of GET /v1/users/{id}/export, and the milliseconds of DELETE
+/v1/users/{id} with what it reported. An erase is committed alone
 (docs/erasure.md): its time is how long it holds the write queue.
 """
 import argparse
@@ -90,10 +91,18 @@ def main():
             page = request(conn, "GET", f"{base}?after={after}")
         last_path = f"{base}?after={after}" if after else base
         last = [timed(conn, "GET", last_path)[0] for _ in range(a.repeat)]
+        t0 = time.perf_counter()
+        conn.request("GET", f"/v1/users/{user}/export")
+        resp = conn.getresponse()
+        exported = resp.read()
+        export_ms = (time.perf_counter() - t0) * 1000
+        if resp.status != 200:
+            sys.exit(f"export: {resp.status} {exported[:300]!r}")
         ms, out = timed(conn, "DELETE", f"/v1/users/{user}")
         print(f"{size:>6} utterances, {max(1, size // 10):>5} conversations:"
               f" first page {statistics.median(first):.2f} ms (worst {max(first):.2f}),"
               f" last page {statistics.median(last):.2f} ms (worst {max(last):.2f});"
+              f" export {export_ms:.1f} ms ({len(exported) / 1e6:.2f} MB);"
               f" erase {ms:.1f} ms: {json.dumps(out['erased'])}")
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A learner's records as a whole, on a fresh store: a page of a learner's
-# conversations and the erase of a learner, by the learner's size
+# conversations, the export and the erase of a learner, by the learner's size
 # (bench/learner_records.py; docs/conversations.md, docs/erasure.md).
 #
 #   bench/learner_records.sh BIN [sqlite|rocksdb]   (SIZES=100,1000,10000 BACKGROUND=10000)
