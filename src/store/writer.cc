@@ -303,6 +303,13 @@ void Writer::Finish(Flight& f) {
           break;
         case WriteOp::Kind::kEraseUser:
           cache_->ForgetUser(op->user.user_id);
+          // A record that it happened (the learner's id only), for operators
+          // who must show that an erasure request was carried out.
+          log::Info("learner erased", {{"user_id", op->user.user_id},
+                                       {"conversations", op->erased.conversations},
+                                       {"utterances", op->erased.utterances},
+                                       {"errors", op->erased.errors},
+                                       {"attempts", op->erased.attempts}});
           break;
       }
     }

@@ -7,6 +7,7 @@ search no longer offers them, their email can be registered again, and a
 retried write of theirs finds nothing to add to. Another learner is
 untouched, and all of it holds after a restart.
 """
+import json
 import os
 import sys
 import unittest
@@ -18,10 +19,17 @@ from harness import (Server, expect, main, new_uuid, top_counts, unique_email, v
 from test_stream import SseClient
 
 
+class InfoServer(Server):
+    """Logs at info level: the erase's record goes to the log."""
+
+    def command(self):
+        return [a if a != "warn" else "info" for a in super().command()]
+
+
 class Erasure(unittest.TestCase):
 
     def setUp(self):
-        self.server = Server()
+        self.server = InfoServer()
         self.addCleanup(self.server.cleanup)
         self.c = self.server.client()
 
@@ -67,6 +75,15 @@ class Erasure(unittest.TestCase):
                 stream.events(1)
         finally:
             stream.close()
+        # The log records that the erase happened, by the learner's id only.
+        logged = [json.loads(line) for line in self.server.log_tail(n=10**8).splitlines()
+                  if '"learner erased"' in line]
+        self.assertEqual(len(logged), 1, self.server.log_tail())
+        self.assertEqual({k: logged[0][k] for k in ("user_id", "conversations", "utterances",
+                                                    "errors", "attempts")},
+                         {"user_id": ann, "conversations": 2, "utterances": 3, "errors": 4,
+                          "attempts": 1})
+        self.assertNotIn("Zelda", self.server.log_tail(n=10**8))
         for round in ("as erased", "after a restart"):
             with self.subTest(round=round):
                 for path in (f"/v1/users/{ann}", f"/v1/users/{ann}/errors/top",
