@@ -1006,10 +1006,12 @@ Status PostgresStore::Apply(WriteOp* op, DeltaSet* deltas) {
   return Status::Internal("unknown op");
 }
 
-// Deletes every row of the learner (docs/erasure.md), children first. A write
-// of another node that added a row for the learner between these deletes
-// makes the user's delete fail on its foreign key; ApplyInSavepoint then
-// runs the erase once more, and that row goes too.
+// Deletes every row of the learner (docs/erasure.md), children first, after
+// locking the user's row (FOR UPDATE). Another node's write for the learner
+// checks its foreign key with a share lock on that row: one that came first
+// has committed before the deletes read, and one that comes after waits for
+// the erase's commit and then finds no user. (Should a delete still fail on
+// a foreign key, ApplyInSavepoint runs the erase once more.)
 Status PostgresStore::EraseUser(WriteOp* op) {
   const std::string& id = op->user.user_id;
   if (HasNul(id)) {

@@ -198,7 +198,8 @@ class KeyUpgradeTest : public ::testing::Test {
   static bool IsLearnerConversation(std::string_view key) {
     std::string_view user, rest;
     char kind = 0;
-    return key.starts_with(keys::kLearner) && keys::ParseLearnerKey(key.substr(1), &user, &kind, &rest) &&
+    return key.starts_with(keys::kLearner) &&
+           keys::ParseLearnerKey(key.substr(1), &user, &kind, &rest) &&
            kind == keys::kLearnerConversation;
   }
 

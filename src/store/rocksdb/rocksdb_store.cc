@@ -1382,9 +1382,8 @@ Result<std::vector<ConversationSummary>> RocksdbStore::ListConversations(
     std::string_view id;
     if (!keys::ParseTimeAndId(scan->rest(), &started_at, &id)) return Corrupt("conversation key");
     ConversationSummary c{Conversation{keys::IdText(id), user_id, started_at}, 0, std::nullopt};
-    for (PrefixScan u(utterances.get(), keys::ConversationUtterancePrefix(c.conversation.conversation_id),
-                      false);
-         u.Valid(); u.Next()) {
+    const std::string said = keys::ConversationUtterancePrefix(c.conversation.conversation_id);
+    for (PrefixScan u(utterances.get(), said, false); u.Valid(); u.Next()) {
       int64_t at = 0;
       std::string_view uid;
       if (!keys::ParseTimeAndId(u.rest(), &at, &uid)) return Corrupt("utterance key");
