@@ -109,16 +109,7 @@ void GetConversation(const Ctx& c, Services& s, Respond respond) {
   if (!view.ok()) return respond(ErrorResponse(Flavor::kV1, view.status()));
   std::string body;
   JsonWriter w(&body);
-  w.BeginObject();
-  WriteConversationMembers(w, view->conversation);
-  w.Key("utterances").BeginArray();
-  for (const auto& u : view->utterances) {
-    w.BeginObject();
-    WriteUtteranceMembers(w, u);
-    w.EndObject();
-  }
-  w.EndArray();
-  w.EndObject();
+  WriteConversationView(w, *view);
   respond({200, std::move(body)});
 }
 
@@ -156,12 +147,7 @@ void ListUserConversations(const Ctx& c, Services& s, Respond respond) {
     w.BeginObject();
     WriteConversationMembers(w, cs.conversation);
     w.Key("utterances").Int(cs.utterances);
-    w.Key("last_utterance_at");
-    if (cs.last_utterance_at) {
-      w.Time(*cs.last_utterance_at);
-    } else {
-      w.Null();
-    }
+    WriteOptionalTime(w, "last_utterance_at", cs.last_utterance_at);
     w.EndObject();
   }
   w.EndArray();

@@ -24,12 +24,7 @@ void WriteAttempt(JsonWriter& w, const Attempt& a) {
   w.Key("exercise_id").String(a.exercise_id);
   w.Key("subcategory_id").String(a.subcategory_id);
   w.Key("correct").Bool(a.correct);
-  w.Key("answer");
-  if (a.answer) {
-    w.String(*a.answer);
-  } else {
-    w.Null();
-  }
+  WriteOptional(w, "answer", a.answer);
   w.Key("answered_at").Time(a.answered_at);
   w.EndObject();
 }
@@ -55,16 +50,7 @@ void ExportLearner(const Ctx& c, Services& s, Respond respond) {
     for (const ConversationSummary& summary : *page) {
       auto view = s.store->GetConversation(summary.conversation.conversation_id);
       if (!view.ok()) return respond(ErrorResponse(Flavor::kV1, view.status()));
-      w.BeginObject();
-      WriteConversationMembers(w, view->conversation);
-      w.Key("utterances").BeginArray();
-      for (const Utterance& u : view->utterances) {
-        w.BeginObject();
-        WriteUtteranceMembers(w, u);
-        w.EndObject();
-      }
-      w.EndArray();
-      w.EndObject();
+      WriteConversationView(w, *view);
     }
     if (page->size() < kPage) break;
     const Conversation& last = page->back().conversation;

@@ -26,9 +26,7 @@ void WriteConversationMembers(JsonWriter& w, const Conversation& c) {
   w.Key("started_at").Time(c.started_at);
 }
 
-namespace {
-// `name`: the string, or null.
-void OptionalString(JsonWriter& w, std::string_view name, const std::optional<std::string>& v) {
+void WriteOptional(JsonWriter& w, std::string_view name, const std::optional<std::string>& v) {
   w.Key(name);
   if (v) {
     w.String(*v);
@@ -36,7 +34,28 @@ void OptionalString(JsonWriter& w, std::string_view name, const std::optional<st
     w.Null();
   }
 }
-}  // namespace
+
+void WriteOptionalTime(JsonWriter& w, std::string_view name, const std::optional<Micros>& t) {
+  w.Key(name);
+  if (t) {
+    w.Time(*t);
+  } else {
+    w.Null();
+  }
+}
+
+void WriteConversationView(JsonWriter& w, const ConversationView& v) {
+  w.BeginObject();
+  WriteConversationMembers(w, v.conversation);
+  w.Key("utterances").BeginArray();
+  for (const Utterance& u : v.utterances) {
+    w.BeginObject();
+    WriteUtteranceMembers(w, u);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+}
 
 void WriteError(JsonWriter& w, const ErrorRecord& e, std::string_view resolved_by) {
   w.BeginObject();
@@ -50,9 +69,9 @@ void WriteError(JsonWriter& w, const ErrorRecord& e, std::string_view resolved_b
   } else {
     w.String(e.code);
   }
-  OptionalString(w, "original", e.original);
-  OptionalString(w, "correction", e.correction);
-  OptionalString(w, "explanation", e.explanation);
+  WriteOptional(w, "original", e.original);
+  WriteOptional(w, "correction", e.correction);
+  WriteOptional(w, "explanation", e.explanation);
   w.Key("created_at").Time(e.created_at);
   w.Key("span");
   if (e.span) {
@@ -69,7 +88,7 @@ void WriteUtteranceMembers(JsonWriter& w, const Utterance& u,
   w.Key("utterance_id").String(u.utterance_id);
   w.Key("conversation_id").String(u.conversation_id);
   w.Key("user_id").String(u.user_id);
-  OptionalString(w, "content", u.content);
+  WriteOptional(w, "content", u.content);
   w.Key("created_at").Time(u.created_at);
   w.Key("errors").BeginArray();
   for (size_t i = 0; i < u.errors.size(); ++i) {

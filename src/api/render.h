@@ -4,6 +4,7 @@
 
 #include <boost/json/object.hpp>
 
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -12,13 +13,19 @@
 #include "core/profile.h"
 #include "core/taxonomy.h"
 #include "http/message.h"
+#include "store/store.h"
 
 namespace errata::api {
 
 boost::json::object RenderUser(const User& u);
+// `name`: the value, or null.
+void WriteOptional(JsonWriter& w, std::string_view name, const std::optional<std::string>& v);
+void WriteOptionalTime(JsonWriter& w, std::string_view name, const std::optional<Micros>& t);
 // A conversation's members (conversation_id, user_id, started_at), without
 // the braces: the routes add theirs ("replayed", "utterances").
 void WriteConversationMembers(JsonWriter& w, const Conversation& c);
+// A conversation with its utterances and their errors, as an object.
+void WriteConversationView(JsonWriter& w, const ConversationView& v);
 // An utterance's members, its errors among them, without the braces. With
 // `resolutions`, each error also says how its label resolved ("resolved_by").
 void WriteUtteranceMembers(JsonWriter& w, const Utterance& u,
