@@ -17,14 +17,9 @@ namespace json = boost::json;
 void GetTimeline(const Ctx& c, Services& s, Respond respond) {
   UserQuery q;
   if (Status st = ReadUserQuery(c, s, 10, &q); !st.ok()) return respond(ErrorResponse(Flavor::kV1, st));
-  int64_t days = 30;
-  if (auto d = QueryParam(c.query, "days")) {
-    char* end = nullptr;
-    days = std::strtoll(d->c_str(), &end, 10);
-    if (d->empty() || *end != '\0' || days < 1 || days > 366) {
-      return respond(V1Error(422, "invalid_argument", "days must be from 1 to 366", "days"));
-    }
-  }
+  auto count = QueryCount(c.query, "days", 30, 366);
+  if (!count.ok()) return respond(ErrorResponse(Flavor::kV1, count.status()));
+  const int64_t days = static_cast<int64_t>(*count);
   const int64_t last_day = q.as_of / kMicrosPerDay;
   const int64_t first_day = last_day - days + 1;
   auto counts = s.store->ErrorsPerDay(q.user_id, first_day * kMicrosPerDay, q.as_of);

@@ -74,6 +74,10 @@ inline bool EraseIsAlone(const std::vector<WriteOp*>& ops) {
   }
   return true;
 }
+// Whether the batch is an erase (which then is alone in it).
+inline bool IsEraseBatch(const std::vector<WriteOp*>& ops) {
+  return !ops.empty() && ops[0]->kind == WriteOp::Kind::kEraseUser;
+}
 inline Status EraseNotAlone() { return Status::Internal("an erase must be alone in its batch"); }
 
 // A page of a store's records as the write ops that make them again

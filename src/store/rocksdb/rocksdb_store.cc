@@ -1201,7 +1201,7 @@ class RocksdbStore::Prepared : public PreparedBatch {
            const Batch* behind)
       : batch(db, half_life, behind), ops(ops) {}
   const DeltaSet& deltas() const override { return batch.deltas(); }
-  bool erase() const { return !ops.empty() && ops[0]->kind == WriteOp::Kind::kEraseUser; }
+  bool erase() const { return IsEraseBatch(ops); }
   Batch batch;
   std::vector<WriteOp*> ops;
 };
@@ -1211,7 +1211,7 @@ Result<std::unique_ptr<PreparedBatch>> RocksdbStore::PrepareBatch(const std::vec
   NoPerfCounts();
   if (!EraseIsAlone(ops)) return FailBatch(EraseNotAlone(), ops);
   const auto* before = static_cast<const Prepared*>(behind);
-  const bool erase = !ops.empty() && ops[0]->kind == WriteOp::Kind::kEraseUser;
+  const bool erase = IsEraseBatch(ops);
   // An erase reads the database as it is and deletes what it finds: no batch
   // may be on its way to it, nor count on its writes (the Writer sees to it).
   if (before != nullptr && (erase || before->erase())) {
