@@ -97,6 +97,7 @@ void EraseUser(const Ctx& c, Services& s, Respond respond) {
   WriteOp op;
   op.kind = WriteOp::Kind::kEraseUser;
   op.user.user_id = *id;
+  op.erased_at = NowMicros();
   SubmitWrite(s, Flavor::kV1, OneOp(std::move(op)), [](WriteRequest& r) {
     const WriteOp& op = r.ops[0];
     if (!op.status.ok()) return ErrorResponse(Flavor::kV1, op.status);

@@ -47,6 +47,7 @@ struct WriteOp {
   // instead of computing it. Only a copy sets it (Store::Export): the state
   // it found, on the learner's last attempt at the point.
   bool memory_given = false;
+  Micros erased_at = 0;  // kEraseUser: when, kept with the learner's tombstone
 
   // Outputs.
   Status status;
@@ -79,6 +80,11 @@ inline bool IsEraseBatch(const std::vector<WriteOp*>& ops) {
   return !ops.empty() && ops[0]->kind == WriteOp::Kind::kEraseUser;
 }
 inline Status EraseNotAlone() { return Status::Internal("an erase must be alone in its batch"); }
+// What a write that would make an erased learner again gets: their id stays
+// taken (docs/erasure.md, "Tombstones").
+inline Status LearnerErased() {
+  return Status::Conflict("user_id belonged to an erased learner and cannot be used again");
+}
 
 // A page of a store's records as the write ops that make them again
 // (Store::Export). Ops are applied in order, so each comes after its parents.

@@ -34,6 +34,7 @@
 #include "store/fault_store.h"
 #include "store/postgres/pg_conn.h"
 #include "store/postgres/postgres_store.h"
+#include "store/rocksdb/codec.h"
 #include "store/rocksdb/rocksdb_store.h"
 #include "store/rocksdb/rocksdb_test_util.h"
 #include "store/sqlite/sqlite_store.h"
@@ -124,7 +125,8 @@ struct RocksdbKind {
     return std::unique_ptr<Store>(std::move(*s));
   }
   static void ExpectConsistent(const fs::path&) {}  // no foreign keys to check
-  // The keys whose key or value holds the learner's id (as 16 bytes or text).
+  // The keys whose key or value holds the learner's id (as 16 bytes or
+  // text), but for an erased learner's tombstone (docs/erasure.md).
   static int64_t Leftovers(Store* store, const fs::path&, const std::string& user_id) {
     auto* rocks = dynamic_cast<RocksdbStore*>(store);
     EXPECT_NE(rocks, nullptr);
@@ -138,6 +140,7 @@ struct RocksdbKind {
     int64_t keys = 0;
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       const std::string_view k = it->key().ToStringView(), v = it->value().ToStringView();
+      if (k == rocksdb_codec::keys::ErasedUser(user_id)) continue;
       keys += k.find(bytes) != k.npos || v.find(bytes) != v.npos || v.find(user_id) != v.npos;
     }
     return keys;
@@ -992,6 +995,65 @@ TYPED_TEST(StoreContractTest, EraseUserRemovesEveryRecordOfTheLearnerAndNothingE
                Status::Code::kNotFound, "Conversation not found");
   ExpectOk(this->ApplyOne(
       UserOp(User{NewUuidV7(kT0 + kHour), "Ann again", "annabel.erase@example.com", kT0 + kHour})));
+}
+
+// An erased learner's id is never a learner's again (docs/erasure.md,
+// "Tombstones"): ingest's first sight of it and a new user with it as a
+// client's id are refused, alone or among other ops, on the batched path
+// and op by op (PostgreSQL's: a replay in the batch), and after a reopen;
+// other learners' ops in the same batch go through.
+TYPED_TEST(StoreContractTest, AnErasedLearnersIdIsNotMadeALearnerAgain) {
+  const Learner ann = this->AddLearner("ann", std::nullopt, kT0);
+  this->Say(ann, kT0 + kMinute, MakeErrors({"verb_tense"}, kT0 + kMinute));
+  ExpectOk(this->ApplyOne(EraseOp(ann.user_id)));
+  const std::vector<std::string> empty = ExportedRecords(this);
+  auto erased = [](const WriteOp& op) {
+    ExpectStatus(op.status, Status::Code::kConflict,
+                 "user_id belonged to an erased learner and cannot be used again");
+    EXPECT_FALSE(op.created_user);
+  };
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE(round == 0 ? "as erased" : "after a reopen");
+    const Micros at = kT0 + (round + 1) * kHour;
+    const Learner again{ann.user_id, NewUuidV7(at)};
+    erased(this->ApplyOne(IngestOp(MakeUtterance(again, "hi", at, MakeErrors({"spelling"}, at)),
+                                   "ann")));
+    erased(this->ApplyOne(UserOp(User{ann.user_id, "ann", "ann@example.com", at}, true)));
+    EXPECT_EQ(ExportedRecords(this), empty);
+    ExpectStatus(this->store()->GetUser(ann.user_id).status(), Status::Code::kNotFound,
+                 "User not found");
+    EXPECT_FALSE(this->Load(ann.user_id).user_known);
+    ASSERT_NO_FATAL_FAILURE(this->Reopen(kHalfLife));
+  }
+  // Batches: ann's ops refused, the new learners' applied. The second has
+  // one utterance twice (a replay), which PostgreSQL runs op by op.
+  for (bool replay : {false, true}) {
+    SCOPED_TRACE(replay ? "with a replay" : "batched");
+    const Micros at = kT0 + (replay ? 5 : 4) * kHour;
+    const Learner carol{NewUuidV7(at), NewUuidV7(at)};
+    const Learner again{ann.user_id, NewUuidV7(at)};
+    const Utterance c1 = MakeUtterance(carol, "one", at, MakeErrors({"spelling"}, at));
+    std::vector<WriteOp> ops{
+        IngestOp(MakeUtterance(again, "hi", at, MakeErrors({"spelling"}, at)), "ann"),
+        IngestOp(c1, "carol"),
+        IngestOp(MakeUtterance(again, "hi again", at + 1, {}), "ann"),
+        UserOp(User{ann.user_id, "ann", std::nullopt, at}, true)};
+    if (replay) ops.push_back(IngestOp(c1, "carol"));
+    for (WriteOp& op : ops) op.client_id = true;  // a client's ids, as ingest's and PUT's
+    std::vector<WriteOp*> ptrs;
+    for (WriteOp& op : ops) ptrs.push_back(&op);
+    DeltaSet deltas(kHalfLife);
+    ASSERT_TRUE(this->store()->ApplyBatch(ptrs, &deltas).ok());
+    erased(ops[0]);
+    ExpectOk(ops[1]);
+    EXPECT_TRUE(ops[1].created_user);
+    erased(ops[2]);
+    erased(ops[3]);
+    if (replay) EXPECT_TRUE(ops[4].replayed);
+    EXPECT_EQ(this->Load(carol.user_id).points.size(), 1u);
+    EXPECT_FALSE(this->Load(ann.user_id).user_known);
+    EXPECT_EQ(TypeParam::Leftovers(this->store(), this->dir(), ann.user_id), 0);
+  }
 }
 
 // A learner's attempts come oldest first (a tie in time by id), with every

@@ -108,6 +108,38 @@ class Erasure(unittest.TestCase):
         # The email is free again.
         expect(c.post("/v1/users", {"username": "Zelda again", "email": email}), 201, "re-register")
 
+    def test_an_erased_learners_id_is_not_a_learner_again(self):
+        """The id stays taken (docs/erasure.md, "Tombstones"): a late ingest
+        line or a POST /v1/users with it is refused with 409, among other
+        lines that go through, before and after a restart."""
+        c = self.c
+        ann, _, _ = self.learner("Ann Gone", unique_email("gone"))
+        expect(c.request("DELETE", f"/v1/users/{ann}"), 200, "erase")
+        for round in ("as erased", "after a restart"):
+            with self.subTest(round=round):
+                carol = new_uuid()
+                lines = [{"user_id": ann, "conversation_id": new_uuid(), "username": "Ann Gone",
+                          "content": "late line", "errors": [{"code": "R:VERB:SVA"}]},
+                         {"user_id": carol, "conversation_id": new_uuid(), "username": "Carol",
+                          "content": "new learner", "errors": [{"code": "R:PREP"}]}]
+                st, _, out = c.post("/v1/ingest", raw="".join(
+                    json.dumps(line) + "\n" for line in lines).encode())
+                self.assertEqual(st, 200, out)
+                self.assertEqual((out["applied"], out["rejected"]), (1, 1), out)
+                rejected = out["results"][0]
+                self.assertEqual((rejected["line"], rejected["status"], rejected["error"]["code"]),
+                                 (1, "rejected", "conflict"), out)
+                self.assertIn("erased learner", rejected["error"]["message"])
+                self.assertEqual(top_counts(c, carol), {"prepositions": 1})
+                st, _, body = c.post("/v1/users", {"user_id": ann, "username": "Ann Gone",
+                                                   "email": unique_email("gone")})
+                self.assertEqual((st, body["error"]["code"]), (409, "conflict"), body)
+                for path in (f"/v1/users/{ann}", f"/v1/users/{ann}/errors/top"):
+                    self.assertEqual(c.get(path)[0], 404, path)
+                self.server.stop()
+                self.server.start()
+                c = self.c = self.server.client()
+
     def test_export_then_erase(self):
         """GET /v1/users/{id}/export holds every record of the learner; once
         erased, there is nothing to export."""

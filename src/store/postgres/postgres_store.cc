@@ -76,9 +76,12 @@ const Query kRecomputeDecay{
     " WHERE f.user_id = s.user_id AND f.subcategory_id = s.subcategory_id"};
 
 // Writes.
+// The user (if the id is taken), whether the email is, and whether the id
+// is an erased learner's.
 const Query kUserLookup{"user_lookup",
                         "SELECT u.username, u.email, u.created_at,"
-                        " EXISTS(SELECT 1 FROM users WHERE email_norm=$2)"
+                        " EXISTS(SELECT 1 FROM users WHERE email_norm=$2),"
+                        " EXISTS(SELECT 1 FROM erased_users WHERE user_id=$1)"
                         " FROM (SELECT 1) d LEFT JOIN users u ON u.user_id=$1"};
 const Query kInsertUser{"insert_user",
                         "INSERT INTO users(user_id, username, email, email_norm, created_at)"
@@ -124,13 +127,19 @@ const Query kUtteranceErrors{"utterance_errors",
                              "SELECT error_id, category, subcategory, subcategory_id, code,"
                              " span_start, span_end, original, correction, explanation,"
                              " created_at FROM errors WHERE utterance_id=$1 ORDER BY error_id"};
-// Ingest's first sight of a user and conversation.
+// Ingest's first sight of a user and conversation: whether it made the
+// user, and whether the id is an erased learner's (then it makes nothing).
+// One statement, so the check and the inserts see one snapshot: an erase
+// commits its deletes and its tombstone together.
 const Query kCreateMissing{
     "create_missing",
-    "WITH u AS (INSERT INTO users(user_id, username, email, email_norm, created_at)"
-    " VALUES($1, $2, NULL, NULL, $4) ON CONFLICT(user_id) DO NOTHING RETURNING 1),"
-    " c AS (INSERT INTO conversations(conversation_id, user_id, started_at) VALUES($3, $1, $4))"
-    " SELECT EXISTS(SELECT 1 FROM u)"};
+    "WITH e AS (SELECT EXISTS(SELECT 1 FROM erased_users WHERE user_id=$1) AS erased),"
+    " u AS (INSERT INTO users(user_id, username, email, email_norm, created_at)"
+    " SELECT $1, $2, NULL, NULL, $4 FROM e WHERE NOT e.erased"
+    " ON CONFLICT(user_id) DO NOTHING RETURNING 1),"
+    " c AS (INSERT INTO conversations(conversation_id, user_id, started_at)"
+    " SELECT $3, $1, $4 FROM e WHERE NOT e.erased)"
+    " SELECT EXISTS(SELECT 1 FROM u), (SELECT erased FROM e)"};
 // An utterance and its errors in one statement.
 const Query kInsertUtterance{
     "insert_utterance",
@@ -140,15 +149,17 @@ const Query kInsertUtterance{
 // statement, one row per op in order ($1..$4: the ops' utterance,
 // conversation and user ids, and a new user's lower-case email): the
 // utterance if its id is taken (request hash, time, conversation, user),
-// the conversation's owner, whether the user exists, and whether the email
-// is taken.
+// the conversation's owner, whether the user exists, whether the email
+// is taken, and whether a user that does not exist was erased.
 const Query kBatchLookup{
     "batch_lookup",
     "SELECT u.request_hash, u.created_at, u.conversation_id, u.user_id,"
     " (SELECT c.user_id FROM conversations c WHERE c.conversation_id = i.conversation_id),"
     " EXISTS(SELECT 1 FROM users WHERE user_id = i.user_id),"
     " CASE WHEN i.email_norm IS NULL THEN false"
-    " ELSE EXISTS(SELECT 1 FROM users WHERE email_norm = i.email_norm) END"
+    " ELSE EXISTS(SELECT 1 FROM users WHERE email_norm = i.email_norm) END,"
+    " CASE WHEN EXISTS(SELECT 1 FROM users WHERE user_id = i.user_id) THEN false"
+    " ELSE EXISTS(SELECT 1 FROM erased_users WHERE user_id = i.user_id) END"
     " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY"
     " AS i(utterance_id, conversation_id, user_id, email_norm, n)"
     " LEFT JOIN utterances u ON u.utterance_id = i.utterance_id ORDER BY i.n"};
@@ -341,6 +352,9 @@ const Query kEraseTables[] = {  // children first, each with its count
     ERRATA_ERASE("erase_user", "DELETE FROM users WHERE user_id=$1"),
 };
 #undef ERRATA_ERASE
+const Query kInsertTombstone{
+    "insert_tombstone",
+    "INSERT INTO erased_users(user_id, erased_at) VALUES($1, $2) ON CONFLICT DO NOTHING"};
 
 // `items` as a PostgreSQL array literal of texts: {"a","b"}.
 std::string TextArray(const std::vector<std::string>& items) {
@@ -740,6 +754,10 @@ Status PostgresStore::ApplyTogether(const std::vector<WriteOp*>& ops, DeltaSet* 
       const User& nu = op->user;
       // A taken id (a replay or a conflict), here or earlier in the batch: op by op.
       if (found->Bool(row, 5) || new_users.contains(nu.user_id)) return Status::Ok();
+      if (found->Bool(row, 7)) {
+        op->status = LearnerErased();
+        continue;
+      }
       std::optional<std::string> norm;
       if (nu.email) norm = AsciiLower(*nu.email);
       if (norm && (found->Bool(row, 6) || new_emails.contains(*norm))) {
@@ -785,6 +803,10 @@ Status PostgresStore::ApplyTogether(const std::vector<WriteOp*>& ops, DeltaSet* 
       }
       if (!CheckConversationForUtterance(op, known, owner)) continue;
       if (!known) {  // ingest's first sight of the conversation, perhaps of the user
+        if (found->Bool(row, 7)) {
+          op->status = LearnerErased();
+          continue;
+        }
         if (!found->Bool(row, 5) && new_users.insert(u.user_id).second) {
           user_id.Add(u.user_id);
           user_name.Add(op->user.username);
@@ -1041,7 +1063,7 @@ Status PostgresStore::EraseUser(WriteOp* op) {
     if (!r.ok()) return r.status();
     *counts[i] = r->Int(0, 0);
   }
-  return Status::Ok();
+  return c->Exec(kInsertTombstone, Params().Add(id).Add(op->erased_at)).status();
 }
 
 Status PostgresStore::CreateUser(WriteOp* op) {
@@ -1057,6 +1079,10 @@ Status PostgresStore::CreateUser(WriteOp* op) {
     op->replayed = same;
     if (same) u.email = r->OptText(0, 1);  // a replay answers what is stored
     u.created_at = r->Int(0, 2);
+    return Status::Ok();
+  }
+  if (r->Bool(0, 4)) {
+    op->status = LearnerErased();
     return Status::Ok();
   }
   if (r->Bool(0, 3)) {
@@ -1119,6 +1145,10 @@ Status PostgresStore::AddUtterance(WriteOp* op, DeltaSet* deltas) {
                                                .Add(u.conversation_id)
                                                .Add(u.created_at));
     if (!c.ok()) return c.status();
+    if (c->Bool(0, 1)) {
+      op->status = LearnerErased();
+      return Status::Ok();
+    }
     op->created_user = c->Bool(0, 0);
     if (op->created_user) {
       if (Status s = IndexUser(u.user_id, op->user.username, std::nullopt); !s.ok()) return s;

@@ -122,6 +122,13 @@ CREATE INDEX IF NOT EXISTS conversations_user_time
   ON conversations(user_id, started_at, conversation_id);
 DROP INDEX IF EXISTS conversations_user;
 )sql",
+    // 6: the ids of erased learners (SQLite's migration 7; docs/erasure.md,
+    // "Tombstones"), which no write may make a learner of again.
+    R"sql(
+CREATE TABLE IF NOT EXISTS erased_users(
+  user_id TEXT COLLATE "C" PRIMARY KEY,
+  erased_at BIGINT NOT NULL);
+)sql",
 };
 
 inline constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);

@@ -153,6 +153,7 @@ inline constexpr char kConversation = 'c';
 inline constexpr char kUtterance = 't';
 inline constexpr char kConversationUtterance = 'v';
 inline constexpr char kLearner = 'L';
+inline constexpr char kErasedUser = 'x';  // an erased learner's tombstone: erased_at
 // What follows `L [user_id]`:
 inline constexpr char kAttempt = 'a';
 inline constexpr char kLearnerConversation = 'c';
@@ -250,6 +251,7 @@ inline std::string LearnerPrefix(char kind, std::string_view user_id, size_t mor
 }
 
 inline std::string User(std::string_view user_id) { return TaggedId(kUser, user_id); }
+inline std::string ErasedUser(std::string_view user_id) { return TaggedId(kErasedUser, user_id); }
 inline std::string Email(std::string_view email_norm) { return Tagged(kEmail, email_norm); }
 inline std::string UserNamePrefix(std::string_view lower_prefix) {
   return Tagged(kUserName, lower_prefix);

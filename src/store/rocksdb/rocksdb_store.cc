@@ -429,8 +429,10 @@ class RocksdbStore::Batch {
  public:
   // `behind`: the batch being written while this one is prepared, or null.
   // Its writes count as done for this batch's checks.
-  Batch(rocksdb::DB* db, Micros half_life, const Batch* behind)
-      : db_(db), behind_(behind), deltas_(half_life) {}
+  // `check_erased`: a learner was ever erased, so a new learner's id is
+  // looked up among the tombstones.
+  Batch(rocksdb::DB* db, Micros half_life, const Batch* behind, bool check_erased)
+      : db_(db), behind_(behind), check_erased_(check_erased), deltas_(half_life) {}
 
   // Applies one op. A validation failure goes to op->status and returns ok so
   // the batch goes on; a RocksDB failure returns non-ok and fails the batch.
@@ -507,7 +509,16 @@ class RocksdbStore::Batch {
     }
     const std::string learner = keys::IdPrefix(keys::kLearner, id);
     delete_ranges_.emplace_back(learner, keys::PrefixEnd(learner));
-    return Status::Ok();
+    return Put(keys::ErasedUser(id), keys::Time(op->erased_at));
+  }
+
+  // Whether `user_id` is an erased learner's (docs/erasure.md, "Tombstones").
+  Result<bool> WasErased(const std::string& user_id) {
+    if (!check_erased_) return false;
+    std::string v;
+    bool found = false;
+    if (Status s = Get(keys::ErasedUser(user_id), &v, &found); !s.ok()) return s;
+    return found;
   }
 
   // Reads ahead, in one MultiGet, the keys the ops' checks will read: RocksDB
@@ -698,6 +709,14 @@ class RocksdbStore::Batch {
       u.created_at = stored.created_at;
       return Status::Ok();
     }
+    if (op->client_id) {
+      auto erased = WasErased(u.user_id);
+      if (!erased.ok()) return erased.status();
+      if (*erased) {
+        op->status = LearnerErased();
+        return Status::Ok();
+      }
+    }
     if (u.email) {
       bool found = false;
       if (Status s = Get(keys::Email(AsciiLower(*u.email)), &v, &found); !s.ok()) return s;
@@ -815,6 +834,12 @@ class RocksdbStore::Batch {
       bool user_found = false;
       if (Status s = Get(keys::User(u.user_id), &v, &user_found); !s.ok()) return s;
       if (!user_found) {
+        auto erased = WasErased(u.user_id);
+        if (!erased.ok()) return erased.status();
+        if (*erased) {
+          op->status = LearnerErased();
+          return Status::Ok();
+        }
         if (Status s = InsertUser(User{u.user_id, op->user.username, std::nullopt, u.created_at});
             !s.ok()) {
           return s;
@@ -931,6 +956,7 @@ class RocksdbStore::Batch {
  private:
   rocksdb::DB* db_;
   const Batch* behind_;
+  bool check_erased_;
   // DB::Write stamps its sequence number in it: only the writing thread uses it.
   mutable rocksdb::WriteBatch wb_;
   struct BatchWrite {
@@ -1014,6 +1040,13 @@ Result<std::unique_ptr<RocksdbStore>> RocksdbStore::Open(const Options& options)
   if (Status st = store->UpgradeKeyFormatIfNeeded(); !st.ok()) return st;
   if (Status st = store->RefuseUnfinishedCopy(); !st.ok()) return st;
   if (Status st = store->RecomputeDecayIfNeeded(); !st.ok()) return st;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(store->db_->NewIterator(TotalOrder()));
+    const std::string tag(1, keys::kErasedUser);
+    it->Seek(tag);
+    if (!it->status().ok()) return Fail(it->status(), "seek tombstones");
+    store->any_erased_ = it->Valid() && it->key().starts_with(tag);
+  }
   return store;
 }
 
@@ -1198,8 +1231,8 @@ void RocksdbStore::RenderMetrics(std::string* out) const {
 class RocksdbStore::Prepared : public PreparedBatch {
  public:
   Prepared(rocksdb::DB* db, Micros half_life, const std::vector<WriteOp*>& ops,
-           const Batch* behind)
-      : batch(db, half_life, behind), ops(ops) {}
+           const Batch* behind, bool check_erased)
+      : batch(db, half_life, behind, check_erased), ops(ops) {}
   const DeltaSet& deltas() const override { return batch.deltas(); }
   bool erase() const { return IsEraseBatch(ops); }
   Batch batch;
@@ -1219,7 +1252,11 @@ Result<std::unique_ptr<PreparedBatch>> RocksdbStore::PrepareBatch(const std::vec
                      ops);
   }
   const Batch* under = before != nullptr ? &before->batch : nullptr;
-  auto p = std::make_unique<Prepared>(db_.get(), options_.half_life, ops, under);
+  // An erase's batch is written before the next is prepared, so its
+  // tombstone is in the database by then.
+  if (erase) any_erased_.store(true, std::memory_order_relaxed);
+  auto p = std::make_unique<Prepared>(db_.get(), options_.half_life, ops, under,
+                                      any_erased_.load(std::memory_order_relaxed));
   Batch& batch = p->batch;
   Status s = batch.Prefetch(ops);
   for (size_t i = 0; s.ok() && i < ops.size(); ++i) s = batch.Apply(ops[i]);

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -92,6 +93,9 @@ class RocksdbStore : public Store {
   Options options_;
   std::unique_ptr<rocksdb::DB> db_;
   std::shared_ptr<rocksdb::Statistics> stats_;
+  // A learner was ever erased (a kErasedUser key exists): new learners'
+  // ids are then checked against the tombstones.
+  std::atomic<bool> any_erased_{false};
 };
 
 }  // namespace errata

@@ -214,6 +214,13 @@ CREATE INDEX IF NOT EXISTS conversations_user_time
   ON conversations(user_id, started_at, conversation_id);
 DROP INDEX IF EXISTS conversations_user;
 )sql",
+    // 7: the ids of erased learners (docs/erasure.md, "Tombstones"), which
+    // no write may make a learner of again.
+    R"sql(
+CREATE TABLE IF NOT EXISTS erased_users(
+  user_id BLOB PRIMARY KEY,
+  erased_at INTEGER NOT NULL) WITHOUT ROWID;
+)sql",
 };
 
 inline constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);

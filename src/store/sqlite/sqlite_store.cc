@@ -118,6 +118,10 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const Options& options) {
   if (Status s = store->Migrate(); !s.ok()) return s;
   if (Status s = store->RefuseUnfinishedCopy(); !s.ok()) return s;
   if (Status s = store->RecomputeDecayIfNeeded(); !s.ok()) return s;
+  Stmt* erased = writer->Prepare("SELECT EXISTS(SELECT 1 FROM erased_users)");
+  if (erased == nullptr || erased->Step() != SQLITE_ROW) return Status::Internal("read erased_users");
+  store->any_erased_ = erased->Int(0) != 0;
+  erased->Reset();
   for (int i = 0; i < options.read_connections; ++i) {
     auto r = Db::Open(options.path, Role::kReader);
     if (!r.ok()) return r.status();
@@ -695,7 +699,22 @@ Status SqliteStore::EraseUser(WriteOp* op) {
     if (rc != SQLITE_DONE) return db->Error(rc, "erase learner");
     *t.count = sqlite3_changes(db->raw());
   }
+  Stmt* tomb = db->Prepare("INSERT OR IGNORE INTO erased_users(user_id, erased_at) VALUES(?1, ?2)");
+  tomb->BindId(1, id).Bind(2, op->erased_at);
+  if (Status s = Run(db, tomb, "insert tombstone"); !s.ok()) return s;
+  any_erased_ = true;
   return Status::Ok();
+}
+
+Result<bool> SqliteStore::WasErased(const std::string& user_id) {
+  if (!any_erased_) return false;
+  Db* db = writer_.get();
+  Stmt* st = db->Prepare("SELECT 1 FROM erased_users WHERE user_id=?1");
+  st->BindId(1, user_id);
+  bool found = false;
+  if (Status s = StepRow(db, st, &found, "select tombstone"); !s.ok()) return s;
+  st->Reset();
+  return found;
 }
 
 Status SqliteStore::CreateUser(WriteOp* op) {
@@ -714,6 +733,12 @@ Status SqliteStore::CreateUser(WriteOp* op) {
       if (same) u.email = st->OptText(1);  // a replay answers what is stored
       u.created_at = st->Int(2);
       st->Reset();
+      return Status::Ok();
+    }
+    auto erased = WasErased(u.user_id);
+    if (!erased.ok()) return erased.status();
+    if (*erased) {
+      op->status = LearnerErased();
       return Status::Ok();
     }
   }
@@ -811,6 +836,12 @@ Status SqliteStore::AddUtterance(WriteOp* op, DeltaSet* deltas) {
   st->Reset();
   if (!CheckConversationForUtterance(op, found, owner)) return Status::Ok();
   if (!found) {
+    auto erased = WasErased(u.user_id);
+    if (!erased.ok()) return erased.status();
+    if (*erased) {
+      op->status = LearnerErased();
+      return Status::Ok();
+    }
     Stmt* user = db->Prepare(
         "INSERT INTO users(user_id, username, email, email_norm, created_at) "
         "VALUES(?1, ?2, NULL, NULL, ?3) ON CONFLICT(user_id) DO NOTHING");

@@ -114,6 +114,9 @@ class SqliteStore : public Store {
   Status AddErrors(WriteOp* op, DeltaSet* deltas);
   Status RecordAttempt(WriteOp* op);
   Status EraseUser(WriteOp* op);
+  // Whether `user_id` is an erased learner's. Reads the table only when a
+  // learner was ever erased (any_erased_).
+  Result<bool> WasErased(const std::string& user_id);
   Status InsertErrors(const Utterance& u);
   Status LoadExamples(sqlite::Db* db, const std::string& user_id, Profile* p);
   Status LoadRecentCorrect(sqlite::Db* db, const std::string& user_id, Profile* p);
@@ -138,6 +141,7 @@ class SqliteStore : public Store {
 
   Options options_;
   std::unique_ptr<sqlite::Db> writer_;
+  bool any_erased_ = false;  // erased_users has a row; the writer's thread only
   std::unique_ptr<sqlite::Db> ckpt_db_;  // used only by the checkpointer thread (then ~SqliteStore)
   std::thread ckpt_thread_;
   mutable std::mutex wal_mu_;
