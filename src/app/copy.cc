@@ -16,6 +16,7 @@ void PrintCounts(FILE* f, const CopyCounts& c) {
                static_cast<long long>(c.users), static_cast<long long>(c.conversations),
                static_cast<long long>(c.utterances), static_cast<long long>(c.errors),
                static_cast<long long>(c.attempts));
+  if (c.erased > 0) std::fprintf(f, ", %lld erased learners", static_cast<long long>(c.erased));
 }
 
 int RunCopy(const CopyOptions& o) {

@@ -17,7 +17,7 @@
 namespace errata {
 namespace {
 
-constexpr int kKinds = 4;      // user, conversation, utterance, attempt
+constexpr int kKinds = 5;      // user, conversation, utterance, attempt, tombstone
 constexpr int kGroups = 4096;  // groups of ids per kind
 
 int KindIndex(const WriteOp& op) {
@@ -28,6 +28,7 @@ int KindIndex(const WriteOp& op) {
     case WriteOp::Kind::kAddErrors: return 2;
     case WriteOp::Kind::kRecordAttempt: return 3;
     case WriteOp::Kind::kEraseUser: return 0;  // never exported
+    case WriteOp::Kind::kRecordErasure: return 4;
   }
   return 2;
 }
@@ -96,6 +97,9 @@ uint64_t RecordHash(const WriteOp& op) {
     case WriteOp::Kind::kEraseUser:  // never exported
       f.Add(op.user.user_id);
       break;
+    case WriteOp::Kind::kRecordErasure:
+      f.Add(op.user.user_id).Add(op.erased_at);
+      break;
   }
   return f.value();
 }
@@ -159,6 +163,7 @@ Status ExportBoth(Side* from, Side* to, const CompareOptions& options) {
       side->counts.utterances += add.utterances;
       side->counts.errors += add.errors;
       side->counts.attempts += add.attempts;
+      side->counts.erased += add.erased;
       return Status::Ok();
     };
     // Digests do not depend on the order: each store reads its fastest.
@@ -183,7 +188,7 @@ Status ExportBoth(Side* from, Side* to, const CompareOptions& options) {
   return Status::Ok();
 }
 
-const char* const kKindNames[kKinds] = {"user", "conversation", "utterance", "attempt"};
+const char* const kKindNames[kKinds] = {"user", "conversation", "utterance", "attempt", "erased"};
 
 }  // namespace
 

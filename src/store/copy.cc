@@ -21,6 +21,7 @@ const char* RecordKind(const WriteOp& op) {
     case WriteOp::Kind::kAddErrors: return "utterance";
     case WriteOp::Kind::kRecordAttempt: return "attempt";
     case WriteOp::Kind::kEraseUser: return "erase";  // never exported
+    case WriteOp::Kind::kRecordErasure: return "erased";
   }
   return "record";
 }
@@ -30,7 +31,8 @@ const std::string& RecordId(const WriteOp& op) {
     case WriteOp::Kind::kCreateUser: return op.user.user_id;
     case WriteOp::Kind::kCreateConversation: return op.conversation.conversation_id;
     case WriteOp::Kind::kRecordAttempt: return op.attempt.attempt_id;
-    case WriteOp::Kind::kEraseUser: return op.user.user_id;
+    case WriteOp::Kind::kEraseUser:
+    case WriteOp::Kind::kRecordErasure: return op.user.user_id;
     default: return op.utterance.utterance_id;
   }
 }
@@ -46,6 +48,7 @@ void CountRecord(const WriteOp& op, CopyCounts* c) {
       break;
     case WriteOp::Kind::kRecordAttempt: ++c->attempts; break;
     case WriteOp::Kind::kEraseUser: break;  // never exported
+    case WriteOp::Kind::kRecordErasure: ++c->erased; break;
   }
 }
 

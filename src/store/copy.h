@@ -23,6 +23,7 @@ struct CopyCounts {
   int64_t utterances = 0;
   int64_t errors = 0;
   int64_t attempts = 0;
+  int64_t erased = 0;  // erased learners' tombstones
 };
 
 struct CopyOptions {

@@ -32,6 +32,9 @@ struct WriteOp {
     kAddErrors,
     kRecordAttempt,
     kEraseUser,  // every record of the learner (user.user_id); alone in its batch
+    // An erased learner's tombstone (user.user_id, erased_at): only a copy
+    // makes one (Store::Export), as kEraseUser leaves it in the source.
+    kRecordErasure,
   };
   Kind kind = Kind::kAddUtterance;
 
@@ -47,7 +50,7 @@ struct WriteOp {
   // instead of computing it. Only a copy sets it (Store::Export): the state
   // it found, on the learner's last attempt at the point.
   bool memory_given = false;
-  Micros erased_at = 0;  // kEraseUser: when, kept with the learner's tombstone
+  Micros erased_at = 0;  // kEraseUser, kRecordErasure: when, kept with the tombstone
 
   // Outputs.
   Status status;

@@ -895,7 +895,9 @@ std::vector<std::string> ExportedRecords(Test* t) {
   std::vector<std::string> out;
   const Status s = t->store()->Export(100, ExportOrder::kWritten, [&](std::vector<WriteOp>& ops) {
     for (const WriteOp& op : ops) {
-      const std::string& user = op.kind == WriteOp::Kind::kCreateUser ? op.user.user_id
+      const bool by_user =
+          op.kind == WriteOp::Kind::kCreateUser || op.kind == WriteOp::Kind::kRecordErasure;
+      const std::string& user = by_user ? op.user.user_id
                                 : op.kind == WriteOp::Kind::kCreateConversation
                                     ? op.conversation.user_id
                                 : op.kind == WriteOp::Kind::kRecordAttempt ? op.attempt.user_id
@@ -951,6 +953,9 @@ TYPED_TEST(StoreContractTest, EraseUserRemovesEveryRecordOfTheLearnerAndNothingE
 
   const WriteOp erased = this->ApplyOne(EraseOp(ann.user_id));
   ExpectOk(erased);
+  // What is left of the learner: the tombstone, the id alone.
+  others.push_back(fmt::format("erased {0} {0} errors=0", ann.user_id));
+  std::sort(others.begin(), others.end());
   EXPECT_EQ(erased.erased.conversations, 3);
   EXPECT_EQ(erased.erased.utterances, 3);
   EXPECT_EQ(erased.erased.errors, 4);
@@ -1049,7 +1054,9 @@ TYPED_TEST(StoreContractTest, AnErasedLearnersIdIsNotMadeALearnerAgain) {
     EXPECT_TRUE(ops[1].created_user);
     erased(ops[2]);
     erased(ops[3]);
-    if (replay) EXPECT_TRUE(ops[4].replayed);
+    if (replay) {
+      EXPECT_TRUE(ops[4].replayed);
+    }
     EXPECT_EQ(this->Load(carol.user_id).points.size(), 1u);
     EXPECT_FALSE(this->Load(ann.user_id).user_known);
     EXPECT_EQ(TypeParam::Leftovers(this->store(), this->dir(), ann.user_id), 0);
@@ -2623,6 +2630,66 @@ TYPED_TEST(StoreContractTest, ACopyComparesEqualToItsSourceAndADifferenceIsNamed
     ASSERT_EQ(report.differences.size(), 1u);
     EXPECT_EQ(report.differences[0].id, zoe.user_id);
     EXPECT_EQ(report.differences[0].where, RecordDifference::Where::kOnlyInFrom);
+  });
+}
+
+// A copy keeps the source's tombstones (docs/erasure.md): the erased
+// learner's id is refused in every kind of target too, and the comparison
+// counts them and names one only on one side.
+TYPED_TEST(StoreContractTest, ACopyKeepsTheTombstonesOfErasedLearners) {
+  const Learner ann = this->AddLearner("Ann", std::nullopt, kT0);
+  const Learner bob = this->AddLearner("Bob", std::nullopt, kT0);
+  this->Say(ann, kT0 + kMinute, MakeErrors({"articles"}, kT0 + kMinute));
+  WriteOp erase = EraseOp(ann.user_id);
+  erase.erased_at = kT0 + kHour;
+  ExpectOk(this->ApplyOne(erase));
+
+  ForEachTarget([&]<typename Target>() {
+    SCOPED_TRACE(Target::kName);
+    CopyTarget<Target> target;
+    ASSERT_NE(target.store, nullptr);
+    CopyCounts counts;
+    ASSERT_TRUE(CopyStore(this->store(), target.store.get(), CopyOptions{}, &counts).ok());
+    EXPECT_EQ(counts.users, 1);
+    EXPECT_EQ(counts.erased, 1);
+    const Learner again{ann.user_id, NewUuidV7(kT0 + 2 * kHour)};
+    std::vector<WriteOp> late{
+        IngestOp(MakeUtterance(again, "late", kT0 + 2 * kHour, {}), "Ann"),
+        UserOp(User{ann.user_id, "Ann", std::nullopt, kT0}, /*client_id=*/true)};
+    std::vector<WriteOp*> ptrs{&late[0], &late[1]};
+    DeltaSet deltas(kHalfLife);
+    ASSERT_TRUE(target.store->ApplyBatch(ptrs, &deltas).ok());
+    for (const WriteOp& op : late) {
+      EXPECT_EQ(op.status.code(), Status::Code::kConflict) << op.status.ToString();
+    }
+    EXPECT_FALSE(target.store->GetUser(ann.user_id).ok());
+
+    CompareReport report;
+    ASSERT_TRUE(CompareStores(this->store(), target.store.get(), CompareOptions{}, &report).ok());
+    EXPECT_TRUE(report.same());
+    EXPECT_EQ(report.from.erased, 1);
+    EXPECT_EQ(report.to.erased, 1);
+    // Bob erased in the copy only: his user and conversation are only in
+    // the source, his tombstone only in the copy.
+    WriteOp erase_bob = EraseOp(bob.user_id);
+    std::vector<WriteOp*> one{&erase_bob};
+    ASSERT_TRUE(target.store->ApplyBatch(one, &deltas).ok());
+    ExpectOk(erase_bob);
+    if (target.store->DeferredSync()) {
+      ASSERT_TRUE(target.store->SyncCommitted().ok());
+    }
+    ASSERT_TRUE(CompareStores(this->store(), target.store.get(), CompareOptions{}, &report).ok());
+    EXPECT_FALSE(report.same());
+    EXPECT_EQ(report.to.erased, 2);
+    std::vector<std::string> named;
+    for (const RecordDifference& d : report.differences) {
+      named.push_back(fmt::format("{} {} {}", d.kind, d.id,
+                                  d.where == RecordDifference::Where::kOnlyInFrom ? "from" : "to"));
+    }
+    std::sort(named.begin(), named.end());
+    EXPECT_EQ(named, (std::vector<std::string>{"conversation " + bob.conversation_id + " from",
+                                               "erased " + bob.user_id + " to",
+                                               "user " + bob.user_id + " from"}));
   });
 }
 

@@ -219,7 +219,8 @@ const std::string& UserOf(const WriteOp& op) {
     case WriteOp::Kind::kCreateUser: return op.user.user_id;
     case WriteOp::Kind::kCreateConversation: return op.conversation.user_id;
     case WriteOp::Kind::kRecordAttempt: return op.attempt.user_id;
-    case WriteOp::Kind::kEraseUser: return op.user.user_id;
+    case WriteOp::Kind::kEraseUser:
+    case WriteOp::Kind::kRecordErasure: return op.user.user_id;
     default: return op.utterance.user_id;
   }
 }
@@ -300,6 +301,7 @@ void Writer::Finish(Flight& f) {
           cache_->AddExamples(op->utterance.user_id, ExamplesOf(op->utterance));
           break;
         case WriteOp::Kind::kCreateConversation:
+        case WriteOp::Kind::kRecordErasure:
           break;
         case WriteOp::Kind::kEraseUser:
           cache_->ForgetUser(op->user.user_id);

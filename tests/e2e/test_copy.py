@@ -254,6 +254,34 @@ class CopyTest(unittest.TestCase):
         self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
         self.assertIn(f"  user {zoe['user_id']}: only in --to", proc.stdout)
 
+    def test_a_copy_keeps_an_erased_learners_id_taken(self):
+        """The source's tombstones go with the copy (docs/erasure.md): the
+        copy's summary counts them, and a late ingest line for the erased
+        learner is refused by a server on the copy too."""
+        c = self.source.client()
+        gone = v1_user(c, username="Gone Copy", email=unique_email("gone.copy"))["user_id"]
+        kept = v1_user(c, username="Kept Copy", email=unique_email("kept.copy"))["user_id"]
+        expect(c.request("DELETE", f"/v1/users/{gone}"), 200, "erase")
+        self.source.stop()
+        target = f"sqlite:{os.path.join(self.tmp, 'copy.db')}"
+        proc = run_copy("--from", self.source_store, "--to", target, "--verify")
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertRegex(proc.stdout, r"1 users, 0 conversations, 0 utterances, 0 errors, "
+                                      r"0 attempts, 1 erased learners in ")
+        self.assertRegex(proc.stdout, r"same records in .*, 1 erased learners \(compared")
+        copy = StoreServer(target)
+        try:
+            cc = copy.client()
+            expect(cc.get(f"/v1/users/{kept}"), 200, "the kept learner")
+            line = json.dumps({"user_id": gone, "conversation_id": new_uuid(),
+                               "content": "late", "errors": [{"code": "R:PREP"}]})
+            out = expect(cc.post("/v1/ingest", raw=(line + "\n").encode()), 200, "ingest")
+            self.assertEqual((out["applied"], out["rejected"]), (0, 1), out)
+            self.assertEqual(out["results"][0]["error"]["code"], "conflict", out)
+            self.assertEqual(cc.get(f"/v1/users/{gone}")[0], 404)
+        finally:
+            copy.cleanup()
+
     def test_bad_arguments(self):
         self.source.stop()
         db = f"sqlite:{os.path.join(self.tmp, 'same.db')}"

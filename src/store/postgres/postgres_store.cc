@@ -655,7 +655,10 @@ bool PostgresStore::Batchable(const std::vector<WriteOp*>& ops) {
   if (ops.empty()) return false;
   std::unordered_set<std::string_view> utterances;
   for (const WriteOp* op : ops) {
-    if (op->kind == WriteOp::Kind::kEraseUser) return false;  // op by op (EraseUser)
+    // Op by op: an erase (EraseUser), and a copy's tombstones (few).
+    if (op->kind == WriteOp::Kind::kEraseUser || op->kind == WriteOp::Kind::kRecordErasure) {
+      return false;
+    }
     if (op->kind == WriteOp::Kind::kAddUtterance) {
       // The same utterance twice: the second is a replay or a conflict.
       if (!utterances.insert(op->utterance.utterance_id).second) return false;
@@ -1024,6 +1027,9 @@ Status PostgresStore::Apply(WriteOp* op, DeltaSet* deltas) {
     case WriteOp::Kind::kAddErrors: return AddErrors(op, deltas);
     case WriteOp::Kind::kRecordAttempt: return RecordAttempt(op);
     case WriteOp::Kind::kEraseUser: return EraseUser(op);
+    case WriteOp::Kind::kRecordErasure:
+      return writer_->Exec(kInsertTombstone, Params().Add(op->user.user_id).Add(op->erased_at))
+          .status();
   }
   return Status::Internal("unknown op");
 }
@@ -1569,6 +1575,10 @@ Status PostgresStore::Export(size_t page, ExportOrder, const ExportSink& sink) {
       });
   if (!s.ok()) return s;
   if (s = flush_learner(); !s.ok()) return s;
+  s = each("SELECT user_id, erased_at FROM erased_users", [&](const Rows& r, int i) {
+    return out.Erased(r.Text(i, 0), r.Int(i, 1));
+  });
+  if (!s.ok()) return s;
   if (auto r = c->Exec("COMMIT"); !r.ok()) return r.status();
   return out.Finish();
 }

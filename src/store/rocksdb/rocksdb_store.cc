@@ -447,6 +447,7 @@ class RocksdbStore::Batch {
       case WriteOp::Kind::kAddErrors: return AddErrors(op);
       case WriteOp::Kind::kRecordAttempt: return RecordAttempt(op);
       case WriteOp::Kind::kEraseUser: return EraseUser(op);
+      case WriteOp::Kind::kRecordErasure: return RecordErasure(op->user.user_id, op->erased_at);
     }
     return Status::Internal("unknown op");
   }
@@ -509,8 +510,15 @@ class RocksdbStore::Batch {
     }
     const std::string learner = keys::IdPrefix(keys::kLearner, id);
     delete_ranges_.emplace_back(learner, keys::PrefixEnd(learner));
-    return Put(keys::ErasedUser(id), keys::Time(op->erased_at));
+    return RecordErasure(id, op->erased_at);
   }
+
+  // The tombstone of an erased learner (docs/erasure.md, "Tombstones").
+  Status RecordErasure(const std::string& user_id, Micros at) {
+    made_tombstone_ = true;
+    return Put(keys::ErasedUser(user_id), keys::Time(at));
+  }
+  bool made_tombstone() const { return made_tombstone_; }
 
   // Whether `user_id` is an erased learner's (docs/erasure.md, "Tombstones").
   Result<bool> WasErased(const std::string& user_id) {
@@ -546,6 +554,8 @@ class RocksdbStore::Batch {
           break;
         case WriteOp::Kind::kEraseUser:
           want.push_back(keys::User(op->user.user_id));
+          break;
+        case WriteOp::Kind::kRecordErasure:
           break;
         case WriteOp::Kind::kRecordAttempt:
           want.push_back(keys::User(op->attempt.user_id));
@@ -957,6 +967,7 @@ class RocksdbStore::Batch {
   rocksdb::DB* db_;
   const Batch* behind_;
   bool check_erased_;
+  bool made_tombstone_ = false;  // an erase's or a copy's
   // DB::Write stamps its sequence number in it: only the writing thread uses it.
   mutable rocksdb::WriteBatch wb_;
   struct BatchWrite {
@@ -1252,14 +1263,14 @@ Result<std::unique_ptr<PreparedBatch>> RocksdbStore::PrepareBatch(const std::vec
                      ops);
   }
   const Batch* under = before != nullptr ? &before->batch : nullptr;
-  // An erase's batch is written before the next is prepared, so its
-  // tombstone is in the database by then.
-  if (erase) any_erased_.store(true, std::memory_order_relaxed);
   auto p = std::make_unique<Prepared>(db_.get(), options_.half_life, ops, under,
                                       any_erased_.load(std::memory_order_relaxed));
   Batch& batch = p->batch;
   Status s = batch.Prefetch(ops);
   for (size_t i = 0; s.ok() && i < ops.size(); ++i) s = batch.Apply(ops[i]);
+  // The next batch looks new learners up among the tombstones: it is
+  // prepared after this one (its checks see this one's writes, `behind`).
+  if (batch.made_tombstone()) any_erased_.store(true, std::memory_order_relaxed);
   if (s.ok()) s = batch.UpsertFrequencies();
   if (s.ok()) s = batch.Finish();
   batch.DonePreparing();
@@ -1741,6 +1752,13 @@ Status RocksdbStore::Export(size_t page, ExportOrder order, const ExportSink& si
       if (!DecodeMemory(m.value(), &memory[std::string(m.rest())])) return Corrupt("mastery");
     }
     if (Status s = out.Learner(std::move(attempts), memory); !s.ok()) return s;
+  }
+  for (PrefixScan scan(it.get(), std::string(1, keys::kErasedUser), false); scan.Valid();
+       scan.Next()) {
+    std::string_view v = scan.value();
+    int64_t at = 0;
+    if (!keys::ParseTime(&v, &at) || !v.empty()) return Corrupt("tombstone");
+    if (Status s = out.Erased(keys::IdText(scan.rest()), at); !s.ok()) return s;
   }
   if (!it->status().ok()) return Fail(it->status(), "export");
   if (!learner->status().ok()) return Fail(learner->status(), "export");

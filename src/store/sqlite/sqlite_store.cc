@@ -645,6 +645,7 @@ Status SqliteStore::Apply(WriteOp* op, DeltaSet* deltas) {
     case WriteOp::Kind::kAddErrors: return AddErrors(op, deltas);
     case WriteOp::Kind::kRecordAttempt: return RecordAttempt(op);
     case WriteOp::Kind::kEraseUser: return EraseUser(op);
+    case WriteOp::Kind::kRecordErasure: return RecordErasure(op->user.user_id, op->erased_at);
   }
   return Status::Internal("unknown op");
 }
@@ -699,9 +700,14 @@ Status SqliteStore::EraseUser(WriteOp* op) {
     if (rc != SQLITE_DONE) return db->Error(rc, "erase learner");
     *t.count = sqlite3_changes(db->raw());
   }
-  Stmt* tomb = db->Prepare("INSERT OR IGNORE INTO erased_users(user_id, erased_at) VALUES(?1, ?2)");
-  tomb->BindId(1, id).Bind(2, op->erased_at);
-  if (Status s = Run(db, tomb, "insert tombstone"); !s.ok()) return s;
+  return RecordErasure(id, op->erased_at);
+}
+
+Status SqliteStore::RecordErasure(const std::string& user_id, Micros at) {
+  Db* db = writer_.get();
+  Stmt* st = db->Prepare("INSERT OR IGNORE INTO erased_users(user_id, erased_at) VALUES(?1, ?2)");
+  st->BindId(1, user_id).Bind(2, at);
+  if (Status s = Run(db, st, "insert tombstone"); !s.ok()) return s;
   any_erased_ = true;
   return Status::Ok();
 }
@@ -1340,6 +1346,11 @@ Status SqliteStore::Export(size_t page, ExportOrder, const ExportSink& sink) {
     if (Status s = out.Learner(std::move(attempts), memory); !s.ok()) return s;
   }
   if (rc != SQLITE_DONE) return db->Error(rc, "export attempts");
+  Stmt* erased = prepare("SELECT user_id, erased_at FROM erased_users");
+  while ((rc = erased->Step()) == SQLITE_ROW) {
+    if (Status s = out.Erased(erased->Id(0), erased->Int(1)); !s.ok()) return s;
+  }
+  if (rc != SQLITE_DONE) return db->Error(rc, "export tombstones");
   return out.Finish();
 }
 

@@ -114,6 +114,7 @@ class SqliteStore : public Store {
   Status AddErrors(WriteOp* op, DeltaSet* deltas);
   Status RecordAttempt(WriteOp* op);
   Status EraseUser(WriteOp* op);
+  Status RecordErasure(const std::string& user_id, Micros at);  // the tombstone
   // Whether `user_id` is an erased learner's. Reads the table only when a
   // learner was ever erased (any_erased_).
   Result<bool> WasErased(const std::string& user_id);
