@@ -2,7 +2,8 @@
 // one JSON document (a learner's right of access; docs/erasure.md, "Access"):
 // the user, every conversation with its utterances and their errors, every
 // practice attempt, and the error points as of now. Read from the store
-// (the conversations a page at a time), not from the cache.
+// (the conversations a page at a time), not from the cache, on the
+// slow-reads thread (http/slow_reads.h).
 #include <boost/json.hpp>
 
 #include "api/errors.h"
@@ -29,12 +30,9 @@ void WriteAttempt(JsonWriter& w, const Attempt& a) {
   w.EndObject();
 }
 
-}  // namespace
-
-void ExportLearner(const Ctx& c, Services& s, Respond respond) {
-  auto id = CanonicalUuid(c.params[0]);
-  if (!id) return respond(V1Error(422, "invalid_argument", "user id must be a valid UUID", "id"));
-  auto user = s.store->GetUser(*id);
+// Reads and renders the export (on the slow-reads thread).
+void Export(Services& s, const std::string& id, const Respond& respond) {
+  auto user = s.store->GetUser(id);
   if (!user.ok()) return respond(ErrorResponse(Flavor::kV1, user.status()));
   const Micros now = NowMicros();
   std::string body;
@@ -45,7 +43,7 @@ void ExportLearner(const Ctx& c, Services& s, Respond respond) {
   w.Key("conversations").BeginArray();
   std::optional<ConversationCursor> after;
   for (;;) {
-    auto page = s.store->ListConversations(*id, after, kPage);
+    auto page = s.store->ListConversations(id, after, kPage);
     if (!page.ok()) return respond(ErrorResponse(Flavor::kV1, page.status()));
     for (const ConversationSummary& summary : *page) {
       auto view = s.store->GetConversation(summary.conversation.conversation_id);
@@ -57,12 +55,12 @@ void ExportLearner(const Ctx& c, Services& s, Respond respond) {
     after = ConversationCursor{last.started_at, last.conversation_id};
   }
   w.EndArray();
-  auto attempts = s.store->ListAttempts(*id);
+  auto attempts = s.store->ListAttempts(id);
   if (!attempts.ok()) return respond(ErrorResponse(Flavor::kV1, attempts.status()));
   w.Key("attempts").BeginArray();
   for (const Attempt& a : *attempts) WriteAttempt(w, a);
   w.EndArray();
-  auto profile = s.store->LoadProfile(*id);
+  auto profile = s.store->LoadProfile(id);
   if (!profile.ok()) return respond(ErrorResponse(Flavor::kV1, profile.status()));
   w.Key("error_points").BeginArray();
   for (const ErrorPoint& p : profile->points) {
@@ -71,6 +69,19 @@ void ExportLearner(const Ctx& c, Services& s, Respond respond) {
   w.EndArray();
   w.EndObject();
   respond({200, std::move(body)});
+}
+
+}  // namespace
+
+// Off the HTTP threads (http::SlowReads): a large learner's export takes
+// tens of milliseconds, which would stall every connection of the thread.
+void ExportLearner(const Ctx& c, Services& s, Respond respond) {
+  auto id = CanonicalUuid(c.params[0]);
+  if (!id) return respond(V1Error(422, "invalid_argument", "user id must be a valid UUID", "id"));
+  if (s.slow == nullptr) return Export(s, *id, respond);
+  if (!s.slow->Run([&s, id = *id, respond] { Export(s, id, respond); })) {
+    respond(V1Error(503, "unavailable", "too many exports are waiting; retry later"));
+  }
 }
 
 }  // namespace errata::api

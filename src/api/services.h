@@ -7,6 +7,7 @@
 #include "core/clock.h"
 #include "core/exercise_bank.h"
 #include "core/taxonomy.h"
+#include "http/slow_reads.h"
 #include "metrics/metrics.h"
 #include "store/profile_cache.h"
 #include "store/store.h"
@@ -36,6 +37,7 @@ struct Services {
   EventHub* hub = nullptr;  // live events (SSE); null: none published
   RedisRelay* relay = nullptr;  // with Redis: events go to every node through it
   const ExerciseJson* exercise_json = nullptr;  // pre-rendered bank; null: render each time
+  http::SlowReads* slow = nullptr;  // long reads (the export); null: on the HTTP thread
 };
 
 }  // namespace errata::api

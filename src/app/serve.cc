@@ -17,6 +17,7 @@
 #include "app/open_store.h"
 #include "app/warm_restart.h"
 #include "http/server.h"
+#include "http/slow_reads.h"
 #include "log/log.h"
 #include "store/redis/redis_profiles.h"
 
@@ -146,6 +147,8 @@ int RunServe(const ServeOptions& o) {
   services.config.assets_dir = o.assets_dir;
   const api::ExerciseJson exercise_json(data->bank, &data->taxonomy);
   services.exercise_json = &exercise_json;
+  http::SlowReads slow_reads;  // the export's (http/slow_reads.h)
+  services.slow = &slow_reads;
   EventHub hub({});  // outlives the server: sessions hold subscriptions
   services.hub = &hub;
   std::unique_ptr<RedisRelay> relay;
@@ -192,6 +195,7 @@ int RunServe(const ServeOptions& o) {
   log::Info("shutting down", {{"in_flight", server.in_flight()}});
   server.StopAccepting();
   Drain(server, std::chrono::seconds(10));
+  slow_reads.Stop();  // answers what was queued
   writer.Stop();
   Drain(server, std::chrono::seconds(2));
   preloader.Stop();

@@ -9,7 +9,10 @@ untouched, and all of it holds after a restart.
 """
 import json
 import os
+import select
+import socket
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -167,6 +170,38 @@ class Erasure(unittest.TestCase):
         expect(c.request("DELETE", f"/v1/users/{uid}"), 200, "erase")
         st, _, body = c.get(f"/v1/users/{uid}/export")
         self.assertEqual((st, body["error"]["code"]), (404, "not_found"))
+
+    def test_an_export_does_not_hold_up_other_requests(self):
+        """The export runs off the HTTP threads (http/slow_reads.h): with one
+        HTTP thread, a health check sent while a large learner's export is
+        being built is answered before the export is."""
+        server = Server(threads=1)
+        self.addCleanup(server.cleanup)
+        c = server.client()
+        uid, conv = new_uuid(), new_uuid()
+        for start in range(0, 10000, 1000):
+            body = "".join(json.dumps({"user_id": uid, "conversation_id": conv,
+                                       "content": f"She go to school {i}.",
+                                       "errors": [{"code": "R:VERB:SVA"}, {"code": "M:DET"}]})
+                           + "\n" for i in range(start, start + 1000))
+            out = expect(c.post("/v1/ingest", raw=body.encode()), 200, "ingest")
+            self.assertEqual(out["applied"], 1000, out)
+        # The export's request, on a socket of its own, then a health check:
+        # answered while the export is still being built, so not one byte
+        # of the export has come when the health check's answer has.
+        raw = socket.create_connection(("127.0.0.1", server.port))
+        self.addCleanup(raw.close)
+        raw.sendall(f"GET /v1/users/{uid}/export HTTP/1.1\r\nHost: x\r\n"
+                    "Connection: close\r\n\r\n".encode())
+        time.sleep(0.01)  # the export is under way
+        st, _, _ = server.client().get("/healthz")
+        self.assertEqual(st, 200)
+        readable, _, _ = select.select([raw], [], [], 0)
+        self.assertEqual(readable, [], "the export answered before the health check")
+        answer = b""
+        while chunk := raw.recv(1 << 20):
+            answer += chunk
+        self.assertTrue(answer.startswith(b"HTTP/1.1 200"), answer[:200])
 
     def test_bad_requests_change_nothing(self):
         uid, _, _ = self.learner("Ann", unique_email("ann"))
