@@ -384,10 +384,12 @@ inline std::string PrefixEnd(std::string prefix) {
 // rule (core/search_fold.h: "José" -> "jos", "ose"; format 4 held "jos"
 // alone) and those of emails' local parts (core/user_search.h
 // UserTrigrams); format 6 a learner's conversations by start time
-// (LearnerConversation). The meta record kKeyFormat says which one a
+// (LearnerConversation); format 7 may hold erased learners' tombstones
+// (ErasedUser), which a build of format 6 would not see, so it must not
+// open one (nothing is rewritten: the meta record changes). The meta record kKeyFormat says which one a
 // database holds; a database without it is of format 1, or new.
 inline constexpr char kKeyFormat[] = "key_format";
-inline constexpr int kCurrentKeyFormat = 6;
+inline constexpr int kCurrentKeyFormat = 7;
 
 namespace upgrade_detail {
 // Moves a 36-character id from the front of *in to *out as 16 bytes.

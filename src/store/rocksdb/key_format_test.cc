@@ -3,7 +3,8 @@
 // of users by creation time (format 2) or the trigrams of their names
 // (format 3), or holds names beyond ASCII by the ASCII rule's trigrams
 // (format 4), or lacks the list of each learner's conversations (format 5),
-// opens as format 6 and answers every read as before, also when an upgrade
+// or may not hold tombstones (format 6), opens as format 7 and answers every
+// read as before, also when an upgrade
 // stopped part-way.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -162,7 +163,8 @@ class KeyUpgradeTest : public ::testing::Test {
   // Makes the database one of key format 2: drops the index of users by
   // creation time, the trigrams of their names and the keys that list each
   // learner's conversations, and writes the format record "2" (with
-  // format=3, keeps the first; with format=5, keeps the first two).
+  // format=3, keeps the first; with format=5, the first two; with format=6,
+  // all three).
   // With `every` > 0, of format 1: also rewrites the keys with ids as format
   // 1 keys, each `every`-th one only (every=2: an upgrade that stopped
   // half-way), and drops the format record. Returns the keys rewritten.
@@ -174,7 +176,7 @@ class KeyUpgradeTest : public ::testing::Test {
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       if ((format < 3 && it->key().starts_with(std::string(1, keys::kUserCreated))) ||
           (format < 5 && it->key().starts_with(std::string(1, keys::kUserTrigram))) ||
-          IsLearnerConversation(it->key().ToStringView())) {
+          (format < 6 && IsLearnerConversation(it->key().ToStringView()))) {
         wb.Delete(it->key());
         continue;
       }
@@ -374,8 +376,22 @@ TEST_F(KeyUpgradeTest, AFormatFiveDatabaseGetsItsLearnersConversationsListed) {
   EXPECT_EQ(Everything(), before);
 }
 
+// Format 7 adds only what an erase writes (tombstones): a format-6 database
+// gets the format record and not one key more.
+TEST_F(KeyUpgradeTest, AFormatSixDatabaseOpensAsSevenWithNothingRewritten) {
+  Fill();
+  const std::string before = Everything();
+  const auto keys_before = CountKeys();
+  EXPECT_EQ(Age(0, 6), 0);
+  EXPECT_EQ(KeyFormat(), "6");
+  ASSERT_NO_FATAL_FAILURE(Open());
+  EXPECT_EQ(KeyFormat(), kCurrent);
+  EXPECT_EQ(CountKeys(), keys_before);
+  EXPECT_EQ(Everything(), before);
+}
+
 TEST_F(KeyUpgradeTest, AFormatFromANewerBuildDoesNotOpen) {
-  for (const std::string format : {"7", "x", ""}) {
+  for (const std::string format : {"8", "x", ""}) {
     const fs::path dir = dir_ / ("format-" + format);
     ASSERT_TRUE(fs::create_directories(dir));
     {

@@ -1078,8 +1078,11 @@ RocksdbStore::~RocksdbStore() {
 //  - From format 2: each user gets its UserCreated key; from format 3, each
 //    user with a name its UserTrigram keys; from format 4, each user whose
 //    name is not ASCII or who has an email the trigrams of the folded rule
-//    and of the email (a superset of format 4's). Writing one twice writes
+//    and of the email (a superset of format 4's); from format 5, each
+//    conversation its LearnerConversation key. Writing one twice writes
 //    the same key, so a crash part-way is harmless too.
+//  - From format 6: nothing but the meta record (format 7 adds tombstones,
+//    which only a build that reads them may open).
 Status RocksdbStore::UpgradeKeyFormatIfNeeded() {
   std::string text;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::Meta(keys::kKeyFormat), &text);
@@ -1126,21 +1129,24 @@ Status RocksdbStore::UpgradeKeyFormatIfNeeded() {
     wb.Clear();
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(TotalOrder()));
     User u;
-    for (PrefixScan scan(it.get(), std::string(1, keys::kUser), false); scan.Valid();
-         scan.Next()) {
-      const std::string user_id = keys::IdText(scan.rest());
-      if (!DecodeUser(user_id, scan.value(), &u)) return Corrupt("user");
-      if (have < 3) {
-        wb.Put(keys::UserCreated(u.created_at, user_id), scan.value());
-        if (Status st = count("indexing RocksDB users by creation time"); !st.ok()) return st;
+    // Format 5 holds every user's keys of today's rules: no scan of users.
+    if (have < 5) {
+      for (PrefixScan scan(it.get(), std::string(1, keys::kUser), false); scan.Valid();
+           scan.Next()) {
+        const std::string user_id = keys::IdText(scan.rest());
+        if (!DecodeUser(user_id, scan.value(), &u)) return Corrupt("user");
+        if (have < 3) {
+          wb.Put(keys::UserCreated(u.created_at, user_id), scan.value());
+          if (Status st = count("indexing RocksDB users by creation time"); !st.ok()) return st;
+        }
+        if (have >= 4 && !GainsTrigramsOverAsciiNameRule(u.username, u.email)) continue;
+        for (const std::string& gram : UserTrigrams(u.username, u.email)) {
+          wb.Put(keys::UserTrigram(gram, user_id), "");
+          if (Status st = count("indexing RocksDB users by trigram"); !st.ok()) return st;
+        }
       }
-      if (have >= 4 && !GainsTrigramsOverAsciiNameRule(u.username, u.email)) continue;
-      for (const std::string& gram : UserTrigrams(u.username, u.email)) {
-        wb.Put(keys::UserTrigram(gram, user_id), "");
-        if (Status st = count("indexing RocksDB users by trigram"); !st.ok()) return st;
-      }
+      if (!it->status().ok()) return Fail(it->status(), "scan users");
     }
-    if (!it->status().ok()) return Fail(it->status(), "scan users");
     if (have < 6) {
       for (PrefixScan scan(it.get(), std::string(1, keys::kConversation), false); scan.Valid();
            scan.Next()) {
