@@ -155,13 +155,14 @@ const Query kBatchLookup{
     "batch_lookup",
     "SELECT u.request_hash, u.created_at, u.conversation_id, u.user_id,"
     " (SELECT c.user_id FROM conversations c WHERE c.conversation_id = i.conversation_id),"
-    " EXISTS(SELECT 1 FROM users WHERE user_id = i.user_id),"
+    " k.known,"
     " CASE WHEN i.email_norm IS NULL THEN false"
     " ELSE EXISTS(SELECT 1 FROM users WHERE email_norm = i.email_norm) END,"
-    " CASE WHEN EXISTS(SELECT 1 FROM users WHERE user_id = i.user_id) THEN false"
+    " CASE WHEN k.known THEN false"
     " ELSE EXISTS(SELECT 1 FROM erased_users WHERE user_id = i.user_id) END"
     " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY"
     " AS i(utterance_id, conversation_id, user_id, email_norm, n)"
+    " CROSS JOIN LATERAL (SELECT EXISTS(SELECT 1 FROM users WHERE user_id = i.user_id) AS known) k"
     " LEFT JOIN utterances u ON u.utterance_id = i.utterance_id ORDER BY i.n"};
 const Query kInsertUsers{
     "insert_users",
