@@ -520,12 +520,14 @@ class RocksdbStore::Batch {
   }
   bool made_tombstone() const { return made_tombstone_; }
 
-  // Whether `user_id` is an erased learner's (docs/erasure.md, "Tombstones").
-  Result<bool> WasErased(const std::string& user_id) {
+  // Whether `user_id` is an erased learner's (docs/erasure.md,
+  // "Tombstones"); if so, refuses `op` (LearnerErased).
+  Result<bool> RefuseErased(WriteOp* op, const std::string& user_id) {
     if (!check_erased_) return false;
     std::string v;
     bool found = false;
     if (Status s = Get(keys::ErasedUser(user_id), &v, &found); !s.ok()) return s;
+    if (found) op->status = LearnerErased();
     return found;
   }
 
@@ -720,12 +722,8 @@ class RocksdbStore::Batch {
       return Status::Ok();
     }
     if (op->client_id) {
-      auto erased = WasErased(u.user_id);
-      if (!erased.ok()) return erased.status();
-      if (*erased) {
-        op->status = LearnerErased();
-        return Status::Ok();
-      }
+      auto refused = RefuseErased(op, u.user_id);
+      if (!refused.ok() || *refused) return refused.status();
     }
     if (u.email) {
       bool found = false;
@@ -844,12 +842,8 @@ class RocksdbStore::Batch {
       bool user_found = false;
       if (Status s = Get(keys::User(u.user_id), &v, &user_found); !s.ok()) return s;
       if (!user_found) {
-        auto erased = WasErased(u.user_id);
-        if (!erased.ok()) return erased.status();
-        if (*erased) {
-          op->status = LearnerErased();
-          return Status::Ok();
-        }
+        auto refused = RefuseErased(op, u.user_id);
+        if (!refused.ok() || *refused) return refused.status();
         if (Status s = InsertUser(User{u.user_id, op->user.username, std::nullopt, u.created_at});
             !s.ok()) {
           return s;

@@ -712,7 +712,7 @@ Status SqliteStore::RecordErasure(const std::string& user_id, Micros at) {
   return Status::Ok();
 }
 
-Result<bool> SqliteStore::WasErased(const std::string& user_id) {
+Result<bool> SqliteStore::RefuseErased(WriteOp* op, const std::string& user_id) {
   if (!any_erased_) return false;
   Db* db = writer_.get();
   Stmt* st = db->Prepare("SELECT 1 FROM erased_users WHERE user_id=?1");
@@ -720,6 +720,7 @@ Result<bool> SqliteStore::WasErased(const std::string& user_id) {
   bool found = false;
   if (Status s = StepRow(db, st, &found, "select tombstone"); !s.ok()) return s;
   st->Reset();
+  if (found) op->status = LearnerErased();
   return found;
 }
 
@@ -741,12 +742,8 @@ Status SqliteStore::CreateUser(WriteOp* op) {
       st->Reset();
       return Status::Ok();
     }
-    auto erased = WasErased(u.user_id);
-    if (!erased.ok()) return erased.status();
-    if (*erased) {
-      op->status = LearnerErased();
-      return Status::Ok();
-    }
+    auto refused = RefuseErased(op, u.user_id);
+    if (!refused.ok() || *refused) return refused.status();
   }
   if (u.email) {
     Stmt* st = db->Prepare("SELECT 1 FROM users WHERE email_norm=?1");
@@ -842,12 +839,8 @@ Status SqliteStore::AddUtterance(WriteOp* op, DeltaSet* deltas) {
   st->Reset();
   if (!CheckConversationForUtterance(op, found, owner)) return Status::Ok();
   if (!found) {
-    auto erased = WasErased(u.user_id);
-    if (!erased.ok()) return erased.status();
-    if (*erased) {
-      op->status = LearnerErased();
-      return Status::Ok();
-    }
+    auto refused = RefuseErased(op, u.user_id);
+    if (!refused.ok() || *refused) return refused.status();
     Stmt* user = db->Prepare(
         "INSERT INTO users(user_id, username, email, email_norm, created_at) "
         "VALUES(?1, ?2, NULL, NULL, ?3) ON CONFLICT(user_id) DO NOTHING");

@@ -115,9 +115,10 @@ class SqliteStore : public Store {
   Status RecordAttempt(WriteOp* op);
   Status EraseUser(WriteOp* op);
   Status RecordErasure(const std::string& user_id, Micros at);  // the tombstone
-  // Whether `user_id` is an erased learner's. Reads the table only when a
-  // learner was ever erased (any_erased_).
-  Result<bool> WasErased(const std::string& user_id);
+  // Whether `user_id` is an erased learner's; if so, refuses `op`
+  // (LearnerErased). Reads the table only when a learner was ever erased
+  // (any_erased_).
+  Result<bool> RefuseErased(WriteOp* op, const std::string& user_id);
   Status InsertErrors(const Utterance& u);
   Status LoadExamples(sqlite::Db* db, const std::string& user_id, Profile* p);
   Status LoadRecentCorrect(sqlite::Db* db, const std::string& user_id, Profile* p);
