@@ -149,6 +149,7 @@ int RunServe(const ServeOptions& o) {
   services.exercise_json = &exercise_json;
   http::SlowReads slow_reads;  // the export's (http/slow_reads.h)
   services.slow = &slow_reads;
+  metrics.AddSource([&slow_reads](std::string* out) { slow_reads.RenderMetrics(out); });
   EventHub hub({});  // outlives the server: sessions hold subscriptions
   services.hub = &hub;
   std::unique_ptr<RedisRelay> relay;

@@ -3,6 +3,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <utility>
 
 #include "log/log.h"
@@ -18,7 +20,10 @@ SlowReads::~SlowReads() { Stop(); }
 bool SlowReads::Run(std::function<void()> task) {
   {
     std::lock_guard lock(mu_);
-    if (stopping_ || queue_.size() >= max_waiting_) return false;
+    if (stopping_ || queue_.size() >= max_waiting_) {
+      refused_.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
     queue_.push_back(std::move(task));
   }
   cv_.notify_one();
@@ -50,7 +55,24 @@ void SlowReads::Loop() {
       queue_.pop_front();
     }
     task();
+    ran_.fetch_add(1, std::memory_order_relaxed);
   }
+}
+
+void SlowReads::RenderMetrics(std::string* out) const {
+  size_t waiting = 0;
+  {
+    std::lock_guard lock(mu_);
+    waiting = queue_.size();
+  }
+  auto line = [out](const char* name, const char* type, const char* help, auto v) {
+    *out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, v);
+  };
+  line("errata_slow_reads_waiting", "gauge",
+       "Long reads (exports) waiting for the slow-reads thread.", waiting);
+  line("errata_slow_reads_total", "counter", "Long reads (exports) run.", ran_.load());
+  line("errata_slow_reads_refused_total", "counter",
+       "Long reads (exports) refused with 503: too many were waiting.", refused_.load());
 }
 
 }  // namespace errata::http

@@ -10,10 +10,13 @@
 // answers 503. Stop() runs what is queued and joins; so does the destructor.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 
 namespace errata::http {
@@ -30,11 +33,16 @@ class SlowReads {
   bool Run(std::function<void()> task);
   void Stop();
 
+  // Prometheus lines: tasks waiting, run, and refused (/metrics).
+  void RenderMetrics(std::string* out) const;
+
  private:
   void Loop();
 
   const size_t max_waiting_;
-  std::mutex mu_;
+  std::atomic<uint64_t> ran_{0};
+  std::atomic<uint64_t> refused_{0};
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> queue_;  // guarded by mu_
   bool stopping_ = false;                    // guarded by mu_

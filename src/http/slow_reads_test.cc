@@ -46,11 +46,19 @@ TEST(SlowReadsTest, RefusesBeyondItsBoundAndRunsWhatWasQueuedOnStop) {
   EXPECT_TRUE(slow.Run([&ran] { ++ran; }));
   EXPECT_TRUE(slow.Run([&ran] { ++ran; }));
   EXPECT_FALSE(slow.Run([&ran] { ran += 100; }));
+  std::string metrics;
+  slow.RenderMetrics(&metrics);
+  EXPECT_NE(metrics.find("\nerrata_slow_reads_waiting 2\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("\nerrata_slow_reads_refused_total 1\n"), std::string::npos) << metrics;
   release.set_value();
   slow.Stop();
   EXPECT_EQ(ran.load(), 2);
   EXPECT_FALSE(slow.Run([&ran] { ++ran; }));
   EXPECT_EQ(ran.load(), 2);
+  metrics.clear();
+  slow.RenderMetrics(&metrics);
+  EXPECT_NE(metrics.find("\nerrata_slow_reads_total 3\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("\nerrata_slow_reads_refused_total 2\n"), std::string::npos) << metrics;
 }
 
 }  // namespace
