@@ -20,7 +20,9 @@ class Status {
     return Status(Code::kInvalidArgument, std::move(msg), std::move(field));
   }
   static Status NotFound(std::string msg) { return Status(Code::kNotFound, std::move(msg)); }
-  static Status Conflict(std::string msg) { return Status(Code::kConflict, std::move(msg)); }
+  static Status Conflict(std::string msg, std::string field = "") {
+    return Status(Code::kConflict, std::move(msg), std::move(field));
+  }
   static Status Unavailable(std::string msg) { return Status(Code::kUnavailable, std::move(msg)); }
   static Status Internal(std::string msg) { return Status(Code::kInternal, std::move(msg)); }
 

@@ -84,9 +84,11 @@ inline bool IsEraseBatch(const std::vector<WriteOp*>& ops) {
 }
 inline Status EraseNotAlone() { return Status::Internal("an erase must be alone in its batch"); }
 // What a write that would make an erased learner again gets: their id stays
-// taken (docs/erasure.md, "Tombstones").
+// taken (docs/erasure.md, "Tombstones"). The field tells it from a reused
+// utterance id, the other conflict an ingest line can meet.
 inline Status LearnerErased() {
-  return Status::Conflict("user_id belonged to an erased learner and cannot be used again");
+  return Status::Conflict("user_id belonged to an erased learner and cannot be used again",
+                          "user_id");
 }
 
 // A page of a store's records as the write ops that make them again

@@ -1014,7 +1014,7 @@ TYPED_TEST(StoreContractTest, AnErasedLearnersIdIsNotMadeALearnerAgain) {
   const std::vector<std::string> empty = ExportedRecords(this);
   auto erased = [](const WriteOp& op) {
     ExpectStatus(op.status, Status::Code::kConflict,
-                 "user_id belonged to an erased learner and cannot be used again");
+                 "user_id belonged to an erased learner and cannot be used again", "user_id");
     EXPECT_FALSE(op.created_user);
   };
   for (int round = 0; round < 2; ++round) {

@@ -130,13 +130,15 @@ class Erasure(unittest.TestCase):
                 self.assertEqual(st, 200, out)
                 self.assertEqual((out["applied"], out["rejected"]), (1, 1), out)
                 rejected = out["results"][0]
-                self.assertEqual((rejected["line"], rejected["status"], rejected["error"]["code"]),
-                                 (1, "rejected", "conflict"), out)
+                self.assertEqual((rejected["line"], rejected["status"], rejected["error"]["code"],
+                                  rejected["error"].get("field")),
+                                 (1, "rejected", "conflict", "user_id"), out)
                 self.assertIn("erased learner", rejected["error"]["message"])
                 self.assertEqual(top_counts(c, carol), {"prepositions": 1})
                 st, _, body = c.post("/v1/users", {"user_id": ann, "username": "Ann Gone",
                                                    "email": unique_email("gone")})
-                self.assertEqual((st, body["error"]["code"]), (409, "conflict"), body)
+                self.assertEqual((st, body["error"]["code"], body["error"].get("field")),
+                                 (409, "conflict", "user_id"), body)
                 for path in (f"/v1/users/{ann}", f"/v1/users/{ann}/errors/top"):
                     self.assertEqual(c.get(path)[0], 404, path)
                 self.server.stop()
