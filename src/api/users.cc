@@ -90,7 +90,8 @@ void SearchUsers(const Ctx& c, Services& s, Respond respond) {
 }
 
 // DELETE /v1/users/{id}: erases every record of the learner (docs/erasure.md),
-// durably before it answers, with how many of each kind went.
+// durably before it answers, with when and how many of each kind went. Sent
+// again for a learner already erased, it answers the same (replayed: true).
 void EraseUser(const Ctx& c, Services& s, Respond respond) {
   auto id = CanonicalUuid(c.params[0]);
   if (!id) return respond(V1Error(422, "invalid_argument", "user id must be a valid UUID", "id"));
@@ -103,10 +104,12 @@ void EraseUser(const Ctx& c, Services& s, Respond respond) {
     if (!op.status.ok()) return ErrorResponse(Flavor::kV1, op.status);
     const WriteOp::Erased& e = op.erased;
     return Json(200, {{"user_id", op.user.user_id},
+                      {"erased_at", FormatTime(op.erased_at)},
                       {"erased", {{"conversations", e.conversations},
                                   {"utterances", e.utterances},
                                   {"errors", e.errors},
-                                  {"attempts", e.attempts}}}});
+                                  {"attempts", e.attempts}}},
+                      {"replayed", op.replayed}});
   }, std::move(respond));
 }
 

@@ -98,7 +98,8 @@ uint64_t RecordHash(const WriteOp& op) {
       f.Add(op.user.user_id);
       break;
     case WriteOp::Kind::kRecordErasure:
-      f.Add(op.user.user_id).Add(op.erased_at);
+      f.Add(op.user.user_id).Add(op.erased_at).Add(op.erased.conversations)
+          .Add(op.erased.utterances).Add(op.erased.errors).Add(op.erased.attempts);
       break;
   }
   return f.value();

@@ -55,10 +55,11 @@ class ExportPager {
     return Flush(false);  // a learner's attempts stay in one page
   }
   // An erased learner's tombstone (docs/erasure.md).
-  Status Erased(std::string user_id, Micros at) {
+  Status Erased(std::string user_id, Micros at, const WriteOp::Erased& counts) {
     WriteOp& op = Next(WriteOp::Kind::kRecordErasure);
     op.user.user_id = std::move(user_id);
     op.erased_at = at;
+    op.erased = counts;
     return Flush(false);
   }
   // Hands over what is left.

@@ -32,8 +32,8 @@ struct WriteOp {
     kAddErrors,
     kRecordAttempt,
     kEraseUser,  // every record of the learner (user.user_id); alone in its batch
-    // An erased learner's tombstone (user.user_id, erased_at): only a copy
-    // makes one (Store::Export), as kEraseUser leaves it in the source.
+    // An erased learner's tombstone (user.user_id, erased_at, erased): only
+    // a copy makes one (Store::Export), as kEraseUser leaves it in the source.
     kRecordErasure,
   };
   Kind kind = Kind::kAddUtterance;
@@ -50,7 +50,9 @@ struct WriteOp {
   // instead of computing it. Only a copy sets it (Store::Export): the state
   // it found, on the learner's last attempt at the point.
   bool memory_given = false;
-  Micros erased_at = 0;  // kEraseUser, kRecordErasure: when, kept with the tombstone
+  // kEraseUser, kRecordErasure: when, kept with the tombstone. An erase of
+  // a learner erased before (a replay) gets the first erase's time here.
+  Micros erased_at = 0;
 
   // Outputs.
   Status status;
@@ -59,7 +61,8 @@ struct WriteOp {
   // user): before this commit the store held nothing of them.
   bool created_user = false;
   MemoryState memory;     // kRecordAttempt: the point's state after the attempt
-  // kEraseUser: what the learner had, now gone.
+  // kEraseUser: what the learner had, now gone (a replay: what the first
+  // erase reported, kept with the tombstone). kRecordErasure: an input.
   struct Erased {
     int64_t conversations = 0;
     int64_t utterances = 0;

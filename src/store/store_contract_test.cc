@@ -951,7 +951,9 @@ TYPED_TEST(StoreContractTest, EraseUserRemovesEveryRecordOfTheLearnerAndNothingE
   ASSERT_TRUE(offers("annabel", ann.user_id));
   ASSERT_TRUE(offers("anabel", ann.user_id));
 
-  const WriteOp erased = this->ApplyOne(EraseOp(ann.user_id));
+  WriteOp erase = EraseOp(ann.user_id);
+  erase.erased_at = kT0 + 5 * kHour;
+  const WriteOp erased = this->ApplyOne(erase);
   ExpectOk(erased);
   // What is left of the learner: the tombstone, the id alone.
   others.push_back(fmt::format("erased {0} {0} errors=0", ann.user_id));
@@ -991,8 +993,19 @@ TYPED_TEST(StoreContractTest, EraseUserRemovesEveryRecordOfTheLearnerAndNothingE
     EXPECT_TRUE(offers("bob", bob.user_id));
     EXPECT_EQ(TypeParam::Leftovers(this->store(), this->dir(), ann.user_id), 0);
     EXPECT_GE(TypeParam::Leftovers(this->store(), this->dir(), bob.user_id), 8);  // it sees rows
-    ExpectStatus(this->ApplyOne(EraseOp(ann.user_id)).status, Status::Code::kNotFound,
-                 "User not found");
+    // Erased again: the first erase's answer, and nothing changes.
+    WriteOp again = EraseOp(ann.user_id);
+    again.erased_at = kT0 + 6 * kHour;
+    again = this->ApplyOne(again);
+    ExpectOk(again, /*replayed=*/true);
+    EXPECT_EQ(again.erased_at, kT0 + 5 * kHour);
+    EXPECT_EQ(std::tie(again.erased.conversations, again.erased.utterances, again.erased.errors,
+                       again.erased.attempts),
+              std::tie(erased.erased.conversations, erased.erased.utterances,
+                       erased.erased.errors, erased.erased.attempts));
+    EXPECT_EQ(ExportedRecords(this), others);
+    ExpectStatus(this->ApplyOne(EraseOp(bob.conversation_id)).status, Status::Code::kNotFound,
+                 "User not found");  // never a learner
     ASSERT_NO_FATAL_FAILURE(this->Reopen(kHalfLife));
   }
   // A retried write of the erased learner's adds nothing; the email is free.
@@ -2663,6 +2676,15 @@ TYPED_TEST(StoreContractTest, ACopyKeepsTheTombstonesOfErasedLearners) {
       EXPECT_EQ(op.status.code(), Status::Code::kConflict) << op.status.ToString();
     }
     EXPECT_FALSE(target.store->GetUser(ann.user_id).ok());
+    // An erase sent resent to the copy answers what the source's erase did.
+    WriteOp resent = EraseOp(ann.user_id);
+    std::vector<WriteOp*> one_erase{&resent};
+    ASSERT_TRUE(target.store->ApplyBatch(one_erase, &deltas).ok());
+    ExpectOk(resent, /*replayed=*/true);
+    EXPECT_EQ(resent.erased_at, kT0 + kHour);
+    EXPECT_EQ(std::tie(resent.erased.conversations, resent.erased.utterances, resent.erased.errors,
+                       resent.erased.attempts),
+              std::make_tuple(int64_t{1}, int64_t{1}, int64_t{1}, int64_t{0}));
 
     CompareReport report;
     ASSERT_TRUE(CompareStores(this->store(), target.store.get(), CompareOptions{}, &report).ok());

@@ -355,7 +355,20 @@ const Query kEraseTables[] = {  // children first, each with its count
 #undef ERRATA_ERASE
 const Query kInsertTombstone{
     "insert_tombstone",
-    "INSERT INTO erased_users(user_id, erased_at) VALUES($1, $2) ON CONFLICT DO NOTHING"};
+    "INSERT INTO erased_users(user_id, erased_at, conversations, utterances, errors, attempts)"
+    " VALUES($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING"};
+const Query kTombstone{"tombstone",
+                       "SELECT erased_at, conversations, utterances, errors, attempts"
+                       " FROM erased_users WHERE user_id=$1"};
+Params TombstoneParams(const WriteOp& op) {
+  return Params()
+      .Add(op.user.user_id)
+      .Add(op.erased_at)
+      .Add(op.erased.conversations)
+      .Add(op.erased.utterances)
+      .Add(op.erased.errors)
+      .Add(op.erased.attempts);
+}
 
 // `items` as a PostgreSQL array literal of texts: {"a","b"}.
 std::string TextArray(const std::vector<std::string>& items) {
@@ -1029,8 +1042,7 @@ Status PostgresStore::Apply(WriteOp* op, DeltaSet* deltas) {
     case WriteOp::Kind::kRecordAttempt: return RecordAttempt(op);
     case WriteOp::Kind::kEraseUser: return EraseUser(op);
     case WriteOp::Kind::kRecordErasure:
-      return writer_->Exec(kInsertTombstone, Params().Add(op->user.user_id).Add(op->erased_at))
-          .status();
+      return writer_->Exec(kInsertTombstone, TombstoneParams(*op)).status();
   }
   return Status::Internal("unknown op");
 }
@@ -1051,7 +1063,16 @@ Status PostgresStore::EraseUser(WriteOp* op) {
   auto user = c->Exec(kEraseLockUser, Params().Add(id));
   if (!user.ok()) return user.status();
   if (user->empty()) {
-    op->status = Status::NotFound("User not found");
+    // Erased before: the first erase's answer again. Never a learner: NotFound.
+    auto tomb = c->Exec(kTombstone, Params().Add(id));
+    if (!tomb.ok()) return tomb.status();
+    if (tomb->empty()) {
+      op->status = Status::NotFound("User not found");
+      return Status::Ok();
+    }
+    op->replayed = true;
+    op->erased_at = tomb->Int(0, 0);
+    op->erased = WriteOp::Erased{tomb->Int(0, 1), tomb->Int(0, 2), tomb->Int(0, 3), tomb->Int(0, 4)};
     return Status::Ok();
   }
   const std::optional<std::string> email = user->OptText(0, 1);
@@ -1070,7 +1091,7 @@ Status PostgresStore::EraseUser(WriteOp* op) {
     if (!r.ok()) return r.status();
     *counts[i] = r->Int(0, 0);
   }
-  return c->Exec(kInsertTombstone, Params().Add(id).Add(op->erased_at)).status();
+  return c->Exec(kInsertTombstone, TombstoneParams(*op)).status();
 }
 
 Status PostgresStore::CreateUser(WriteOp* op) {
@@ -1576,9 +1597,12 @@ Status PostgresStore::Export(size_t page, ExportOrder, const ExportSink& sink) {
       });
   if (!s.ok()) return s;
   if (s = flush_learner(); !s.ok()) return s;
-  s = each("SELECT user_id, erased_at FROM erased_users", [&](const Rows& r, int i) {
-    return out.Erased(r.Text(i, 0), r.Int(i, 1));
-  });
+  s = each("SELECT user_id, erased_at, conversations, utterances, errors, attempts"
+           " FROM erased_users",
+           [&](const Rows& r, int i) {
+             return out.Erased(r.Text(i, 0), r.Int(i, 1),
+                               WriteOp::Erased{r.Int(i, 2), r.Int(i, 3), r.Int(i, 4), r.Int(i, 5)});
+           });
   if (!s.ok()) return s;
   if (auto r = c->Exec("COMMIT"); !r.ok()) return r.status();
   return out.Finish();

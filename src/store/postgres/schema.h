@@ -123,11 +123,16 @@ CREATE INDEX IF NOT EXISTS conversations_user_time
 DROP INDEX IF EXISTS conversations_user;
 )sql",
     // 6: the ids of erased learners (SQLite's migration 7; docs/erasure.md,
-    // "Tombstones"), which no write may make a learner of again.
+    // "Tombstones"), which no write may make a learner of again, with when
+    // and how much went (what a retried erase answers).
     R"sql(
 CREATE TABLE IF NOT EXISTS erased_users(
   user_id TEXT COLLATE "C" PRIMARY KEY,
-  erased_at BIGINT NOT NULL);
+  erased_at BIGINT NOT NULL,
+  conversations BIGINT NOT NULL,
+  utterances BIGINT NOT NULL,
+  errors BIGINT NOT NULL,
+  attempts BIGINT NOT NULL);
 )sql",
 };
 

@@ -153,7 +153,7 @@ inline constexpr char kConversation = 'c';
 inline constexpr char kUtterance = 't';
 inline constexpr char kConversationUtterance = 'v';
 inline constexpr char kLearner = 'L';
-inline constexpr char kErasedUser = 'x';  // an erased learner's tombstone: erased_at
+inline constexpr char kErasedUser = 'x';  // an erased learner's tombstone: when, counts
 // What follows `L [user_id]`:
 inline constexpr char kAttempt = 'a';
 inline constexpr char kLearnerConversation = 'c';

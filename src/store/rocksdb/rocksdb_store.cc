@@ -253,6 +253,23 @@ bool DecodeMemory(std::string_view v, MemoryState* m) {
   return d.ok();
 }
 
+// An erased learner's tombstone (keys::ErasedUser): when, and how much went.
+std::string EncodeTombstone(Micros at, const WriteOp::Erased& n) {
+  Encoder e(40);
+  e.Int(at).Int(n.conversations).Int(n.utterances).Int(n.errors).Int(n.attempts);
+  return e.Take();
+}
+
+bool DecodeTombstone(std::string_view v, Micros* at, WriteOp::Erased* n) {
+  Decoder d(v);
+  *at = d.Int();
+  n->conversations = d.Int();
+  n->utterances = d.Int();
+  n->errors = d.Int();
+  n->attempts = d.Int();
+  return d.ok();
+}
+
 // An error under its learner key (keys::LearnerError); the utterance id rides along.
 std::string EncodeError(const ErrorRecord& r, const std::string& utterance_id) {
   Encoder e(64 + utterance_id.size() + r.category.size() + r.subcategory.size() +
@@ -447,7 +464,7 @@ class RocksdbStore::Batch {
       case WriteOp::Kind::kAddErrors: return AddErrors(op);
       case WriteOp::Kind::kRecordAttempt: return RecordAttempt(op);
       case WriteOp::Kind::kEraseUser: return EraseUser(op);
-      case WriteOp::Kind::kRecordErasure: return RecordErasure(op->user.user_id, op->erased_at);
+      case WriteOp::Kind::kRecordErasure: return RecordErasure(*op);
     }
     return Status::Internal("unknown op");
   }
@@ -465,7 +482,14 @@ class RocksdbStore::Batch {
     bool found = false;
     if (Status s = Get(keys::User(id), &v, &found); !s.ok()) return s;
     if (!found) {
-      op->status = Status::NotFound("User not found");
+      // Erased before: the first erase's answer again. Never a learner: NotFound.
+      if (Status s = Get(keys::ErasedUser(id), &v, &found); !s.ok()) return s;
+      if (!found) {
+        op->status = Status::NotFound("User not found");
+        return Status::Ok();
+      }
+      if (!DecodeTombstone(v, &op->erased_at, &op->erased)) return Corrupt("tombstone");
+      op->replayed = true;
       return Status::Ok();
     }
     User u;
@@ -510,13 +534,13 @@ class RocksdbStore::Batch {
     }
     const std::string learner = keys::IdPrefix(keys::kLearner, id);
     delete_ranges_.emplace_back(learner, keys::PrefixEnd(learner));
-    return RecordErasure(id, op->erased_at);
+    return RecordErasure(*op);
   }
 
   // The tombstone of an erased learner (docs/erasure.md, "Tombstones").
-  Status RecordErasure(const std::string& user_id, Micros at) {
+  Status RecordErasure(const WriteOp& op) {
     made_tombstone_ = true;
-    return Put(keys::ErasedUser(user_id), keys::Time(at));
+    return Put(keys::ErasedUser(op.user.user_id), EncodeTombstone(op.erased_at, op.erased));
   }
   bool made_tombstone() const { return made_tombstone_; }
 
@@ -1755,10 +1779,10 @@ Status RocksdbStore::Export(size_t page, ExportOrder order, const ExportSink& si
   }
   for (PrefixScan scan(it.get(), std::string(1, keys::kErasedUser), false); scan.Valid();
        scan.Next()) {
-    std::string_view v = scan.value();
-    int64_t at = 0;
-    if (!keys::ParseTime(&v, &at) || !v.empty()) return Corrupt("tombstone");
-    if (Status s = out.Erased(keys::IdText(scan.rest()), at); !s.ok()) return s;
+    Micros at = 0;
+    WriteOp::Erased counts;
+    if (!DecodeTombstone(scan.value(), &at, &counts)) return Corrupt("tombstone");
+    if (Status s = out.Erased(keys::IdText(scan.rest()), at, counts); !s.ok()) return s;
   }
   if (!it->status().ok()) return Fail(it->status(), "export");
   if (!learner->status().ok()) return Fail(learner->status(), "export");

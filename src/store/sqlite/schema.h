@@ -215,11 +215,16 @@ CREATE INDEX IF NOT EXISTS conversations_user_time
 DROP INDEX IF EXISTS conversations_user;
 )sql",
     // 7: the ids of erased learners (docs/erasure.md, "Tombstones"), which
-    // no write may make a learner of again.
+    // no write may make a learner of again, with when and how much went
+    // (what a retried erase answers).
     R"sql(
 CREATE TABLE IF NOT EXISTS erased_users(
   user_id BLOB PRIMARY KEY,
-  erased_at INTEGER NOT NULL) WITHOUT ROWID;
+  erased_at INTEGER NOT NULL,
+  conversations INTEGER NOT NULL,
+  utterances INTEGER NOT NULL,
+  errors INTEGER NOT NULL,
+  attempts INTEGER NOT NULL) WITHOUT ROWID;
 )sql",
 };
 

@@ -645,7 +645,7 @@ Status SqliteStore::Apply(WriteOp* op, DeltaSet* deltas) {
     case WriteOp::Kind::kAddErrors: return AddErrors(op, deltas);
     case WriteOp::Kind::kRecordAttempt: return RecordAttempt(op);
     case WriteOp::Kind::kEraseUser: return EraseUser(op);
-    case WriteOp::Kind::kRecordErasure: return RecordErasure(op->user.user_id, op->erased_at);
+    case WriteOp::Kind::kRecordErasure: return RecordErasure(*op);
   }
   return Status::Internal("unknown op");
 }
@@ -659,10 +659,7 @@ Status SqliteStore::EraseUser(WriteOp* op) {
   user->BindId(1, id);
   bool found = false;
   if (Status s = StepRow(db, user, &found, "select user"); !s.ok()) return s;
-  if (!found) {
-    op->status = Status::NotFound("User not found");
-    return Status::Ok();
-  }
+  if (!found) return ReplayErasure(op);
   const std::string username = user->Text(0);
   const std::optional<std::string> email = user->OptText(1);
   user->Reset();
@@ -700,13 +697,37 @@ Status SqliteStore::EraseUser(WriteOp* op) {
     if (rc != SQLITE_DONE) return db->Error(rc, "erase learner");
     *t.count = sqlite3_changes(db->raw());
   }
-  return RecordErasure(id, op->erased_at);
+  return RecordErasure(*op);
 }
 
-Status SqliteStore::RecordErasure(const std::string& user_id, Micros at) {
+// An erase of a learner erased before answers what the first one did; of
+// one who never was, NotFound.
+Status SqliteStore::ReplayErasure(WriteOp* op) {
   Db* db = writer_.get();
-  Stmt* st = db->Prepare("INSERT OR IGNORE INTO erased_users(user_id, erased_at) VALUES(?1, ?2)");
-  st->BindId(1, user_id).Bind(2, at);
+  Stmt* st = db->Prepare(
+      "SELECT erased_at, conversations, utterances, errors, attempts FROM erased_users"
+      " WHERE user_id=?1");
+  st->BindId(1, op->user.user_id);
+  bool found = false;
+  if (Status s = StepRow(db, st, &found, "select tombstone"); !s.ok()) return s;
+  if (!found) {
+    op->status = Status::NotFound("User not found");
+    return Status::Ok();
+  }
+  op->replayed = true;
+  op->erased_at = st->Int(0);
+  op->erased = WriteOp::Erased{st->Int(1), st->Int(2), st->Int(3), st->Int(4)};
+  st->Reset();
+  return Status::Ok();
+}
+
+Status SqliteStore::RecordErasure(const WriteOp& op) {
+  Db* db = writer_.get();
+  Stmt* st = db->Prepare(
+      "INSERT OR IGNORE INTO erased_users(user_id, erased_at, conversations, utterances, errors,"
+      " attempts) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+  st->BindId(1, op.user.user_id).Bind(2, op.erased_at).Bind(3, op.erased.conversations);
+  st->Bind(4, op.erased.utterances).Bind(5, op.erased.errors).Bind(6, op.erased.attempts);
   if (Status s = Run(db, st, "insert tombstone"); !s.ok()) return s;
   any_erased_ = true;
   return Status::Ok();
@@ -1339,9 +1360,11 @@ Status SqliteStore::Export(size_t page, ExportOrder, const ExportSink& sink) {
     if (Status s = out.Learner(std::move(attempts), memory); !s.ok()) return s;
   }
   if (rc != SQLITE_DONE) return db->Error(rc, "export attempts");
-  Stmt* erased = prepare("SELECT user_id, erased_at FROM erased_users");
+  Stmt* erased = prepare(
+      "SELECT user_id, erased_at, conversations, utterances, errors, attempts FROM erased_users");
   while ((rc = erased->Step()) == SQLITE_ROW) {
-    if (Status s = out.Erased(erased->Id(0), erased->Int(1)); !s.ok()) return s;
+    const WriteOp::Erased counts{erased->Int(2), erased->Int(3), erased->Int(4), erased->Int(5)};
+    if (Status s = out.Erased(erased->Id(0), erased->Int(1), counts); !s.ok()) return s;
   }
   if (rc != SQLITE_DONE) return db->Error(rc, "export tombstones");
   return out.Finish();

@@ -114,7 +114,8 @@ class SqliteStore : public Store {
   Status AddErrors(WriteOp* op, DeltaSet* deltas);
   Status RecordAttempt(WriteOp* op);
   Status EraseUser(WriteOp* op);
-  Status RecordErasure(const std::string& user_id, Micros at);  // the tombstone
+  Status ReplayErasure(WriteOp* op);        // an erase of a learner with a tombstone
+  Status RecordErasure(const WriteOp& op);  // the tombstone
   // Whether `user_id` is an erased learner's; if so, refuses `op`
   // (LearnerErased). Reads the table only when a learner was ever erased
   // (any_erased_).
