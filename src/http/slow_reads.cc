@@ -3,11 +3,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <fmt/format.h>
-
 #include <utility>
 
 #include "log/log.h"
+#include "metrics/metrics.h"
 
 namespace errata::http {
 
@@ -65,14 +64,12 @@ void SlowReads::RenderMetrics(std::string* out) const {
     std::lock_guard lock(mu_);
     waiting = queue_.size();
   }
-  auto line = [out](const char* name, const char* type, const char* help, auto v) {
-    *out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, v);
-  };
-  line("errata_slow_reads_waiting", "gauge",
-       "Long reads (exports) waiting for the slow-reads thread.", waiting);
-  line("errata_slow_reads_total", "counter", "Long reads (exports) run.", ran_.load());
-  line("errata_slow_reads_refused_total", "counter",
-       "Long reads (exports) refused with 503: too many were waiting.", refused_.load());
+  AppendSample(out, "errata_slow_reads_waiting", "gauge",
+               "Long reads (exports) waiting for the slow-reads thread.", waiting);
+  AppendSample(out, "errata_slow_reads_total", "counter", "Long reads (exports) run.",
+               ran_.load());
+  AppendSample(out, "errata_slow_reads_refused_total", "counter",
+               "Long reads (exports) refused with 503: too many were waiting.", refused_.load());
 }
 
 }  // namespace errata::http

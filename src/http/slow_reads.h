@@ -2,8 +2,8 @@
 // (a learner's export: ~100 ms for 10,000 utterances), off the HTTP threads.
 // On an embedded store each HTTP thread serves the connections it accepted
 // (docs/http.md): a long read on one stalls every request pinned to it, and
-// one export loop took W4a's p99 from 6 ms to 272 ms (BENCHMARKS.md,
-// "Session 20"). The thread runs at a lower priority (nice +10), so under
+// one client exporting in a loop took W4a's p99 from about 7 ms to 310-445
+// ms (BENCHMARKS.md, "Session 20"). The thread runs at a lower priority (nice +10), so under
 // load the hot paths keep the cores and the slow read takes longer instead.
 //
 // Bounded: with `max_waiting` tasks queued, Run refuses and the caller

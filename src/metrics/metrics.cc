@@ -86,7 +86,7 @@ std::string Metrics::Render() const {
   out += "# TYPE errata_commit_batch_requests histogram\n";
   commit_batch_.Render("errata_commit_batch_requests", "", &out);
   auto line = [&out](const char* name, const char* type, const char* help, auto v) {
-    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, v);
+    AppendSample(&out, name, type, help, v);
   };
   line("errata_commits_failed_total", "counter", "Group commits that failed.",
        commits_failed_.load());

@@ -2,15 +2,27 @@
 // format by GET /metrics. Every method is thread-safe.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace errata {
+
+// Appends one sample of `name` (type "counter" or "gauge") with its HELP and
+// TYPE lines, for the renderers of /metrics (Metrics::AddSource).
+template <typename V>
+void AppendSample(std::string* out, std::string_view name, std::string_view type,
+                  std::string_view help, V value) {
+  fmt::format_to(std::back_inserter(*out), "# HELP {0} {2}\n# TYPE {0} {1}\n{0} {3}\n", name, type,
+                 help, value);
+}
 
 // A cumulative histogram with fixed upper bounds.
 class Histogram {

@@ -25,6 +25,7 @@
 #include "core/text.h"
 #include "core/user_search.h"
 #include "log/log.h"
+#include "metrics/metrics.h"
 #include "store/export_pager.h"
 #include "store/rocksdb/codec.h"
 
@@ -1246,7 +1247,7 @@ void RocksdbStore::RenderMetrics(std::string* out) const {
   auto gauge = [&](const char* name, const char* help, const std::string& property) {
     uint64_t v = 0;
     db_->GetIntProperty(property, &v);
-    *out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n{} {}\n", name, help, name, name, v);
+    AppendSample(out, name, "gauge", help, v);
   };
   gauge("errata_rocksdb_sst_bytes", "Size of RocksDB's sorted files.",
         rocksdb::DB::Properties::kTotalSstFilesSize);

@@ -18,6 +18,7 @@
 #include "core/user_search.h"
 #include "core/text.h"
 #include "log/log.h"
+#include "metrics/metrics.h"
 #include "store/export_pager.h"
 #include "store/sqlite/schema.h"
 
@@ -427,7 +428,7 @@ SqliteStore::WalStats SqliteStore::wal_stats() const {
 void SqliteStore::RenderMetrics(std::string* out) const {
   const WalStats s = wal_stats();
   auto line = [out](const char* name, const char* type, const char* help, auto v) {
-    *out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, v);
+    AppendSample(out, name, type, help, v);
   };
   line("errata_sqlite_wal_pages", "gauge", "Pages in the SQLite WAL.", s.wal_pages);
   line("errata_sqlite_checkpoints_total", "counter", "WAL checkpoints run.", s.checkpoints);
