@@ -305,6 +305,7 @@ void Writer::Finish(Flight& f) {
           break;
         case WriteOp::Kind::kEraseUser:
           cache_->ForgetUser(op->user.user_id);
+          metrics_->LearnerErased();
           // A record that it happened (the learner's id only), for operators
           // who must show that an erasure request was carried out.
           log::Info("learner erased", {{"user_id", op->user.user_id},

@@ -169,6 +169,8 @@ TEST_F(WriterTest, AnEraseCommitsAloneBetweenItsLearnersWrites) {
   // [errors], [erase], [errors, other]: three commits (one, uncapped).
   EXPECT_NE(metrics.Render().find("errata_commit_batch_requests_count 3\n"), std::string::npos)
       << metrics.Render();
+  EXPECT_NE(metrics.Render().find("\nerrata_learners_erased_total 1\n"), std::string::npos)
+      << metrics.Render();
   EXPECT_FALSE((*cache_->Get(u.user_id))->user_known);
   EXPECT_FALSE(sqlite_->LoadProfile(u.user_id)->user_known);
   EXPECT_TRUE(sqlite_->LoadProfile(other.user_id)->user_known);

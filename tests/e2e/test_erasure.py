@@ -107,6 +107,9 @@ class Erasure(unittest.TestCase):
                 # Sent again (a retry whose answer was lost): the same answer.
                 st, _, again = c.request("DELETE", f"/v1/users/{ann}")
                 self.assertEqual((st, again), (200, dict(first, replayed=True)))
+                if round == "as erased":  # the replay is not counted
+                    st, _, metrics = c.get("/metrics")
+                    self.assertIn("\nerrata_learners_erased_total 1\n", metrics)
                 self.assertEqual(c.request("DELETE", f"/v1/users/{new_uuid()}")[0], 404)
                 self.server.stop()
                 self.server.start()
