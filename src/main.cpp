@@ -1,7 +1,8 @@
 // errata: the learner-error service. `errata serve` runs the HTTP API;
 // `errata import m2 FILE` loads an annotated learner corpus; `errata copy`
 // moves every record from one store to another, and `errata compare` says
-// whether two stores hold the same records.
+// whether two stores hold the same records; `errata backup` backs up an
+// embedded store while a server serves on it.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -12,6 +13,7 @@
 
 #include "api/handlers.h"
 #include "app/compare.h"
+#include "app/backup.h"
 #include "app/copy.h"
 #include "app/import.h"
 #include "app/serve.h"
@@ -113,6 +115,19 @@ void AddCopy(CLI::App& app, errata::app::CopyOptions& o) {
   copy->add_flag("--verify", o.verify, "After the copy, compare the two stores record by record (as errata compare)");
 }
 
+void AddBackup(CLI::App& app, errata::app::BackupOptions& o) {
+  CLI::App* cmd = app.add_subcommand(
+      "backup", "Back up an embedded store while a server serves on it (docs/backup.md)");
+  o.data_dir = Env("ERRATA_DATA_DIR", "./data");
+  o.store = Env("ERRATA_STORE", "");
+  cmd->add_option("--store", o.store, "The store, as serve --store takes it: SQLite or RocksDB (env ERRATA_STORE)");
+  cmd->add_option("--data-dir", o.data_dir, "Directory of the embedded store (env ERRATA_DATA_DIR)")->capture_default_str();
+  cmd->add_option("--to", o.to, "The backup to make: a new SQLite file, or a new RocksDB directory")->required();
+  cmd->add_option("--half-life-days", o.half_life_days, "Half-life of the recency weighting, days (as serve; RocksDB)")->capture_default_str();
+  cmd->add_flag("--verify", o.verify, "RocksDB: compare the backup record by record with what it was read from");
+  cmd->add_flag("!--no-progress", o.progress, "Do not print progress");
+}
+
 void AddCompare(CLI::App& app, errata::app::CompareOptions& o) {
   AddStorePair(app, "compare", "Whether two stores hold the same records, and which differ (docs/copy.md)",
                "One store, as serve --store takes it (empty: SQLite in --data-dir)",
@@ -133,12 +148,15 @@ int main(int argc, char** argv) {
   AddCopy(app, copy);
   errata::app::CompareOptions compare;
   AddCompare(app, compare);
+  errata::app::BackupOptions backup;
+  AddBackup(app, backup);
   app.add_subcommand("routes", "Print the route table, one \"METHOD PATTERN\" per line");
   CLI11_PARSE(app, argc, argv);
   if (app.got_subcommand("serve")) return errata::app::RunServe(serve);
   if (app.got_subcommand("import")) return errata::app::RunImportM2(import);
   if (app.got_subcommand("copy")) return errata::app::RunCopy(copy);
   if (app.got_subcommand("compare")) return errata::app::RunCompare(compare);
+  if (app.got_subcommand("backup")) return errata::app::RunBackup(backup);
   if (app.got_subcommand("routes")) {
     errata::api::Services services;  // no handler is called
     for (const std::string& name : errata::api::BuildRouter(services).Names()) std::puts(name.c_str());

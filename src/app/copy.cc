@@ -34,6 +34,11 @@ int RunCopy(const CopyOptions& o) {
   if (from == nullptr) return 1;
   auto to = OpenForCommand("copy", "--to", o.to, o.data_dir, half_life);
   if (to == nullptr) return 1;
+  return CopyAndPrint("copy", "copied", from.get(), to.get(), o);
+}
+
+int CopyAndPrint(const char* command, const char* done, Store* from, Store* to,
+                 const CopyOptions& o) {
   const auto start = std::chrono::steady_clock::now();
   auto seconds = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -45,25 +50,25 @@ int RunCopy(const CopyOptions& o) {
     copy.progress = [&](const CopyCounts& c) {
       if (seconds() - shown < 1) return;
       shown = seconds();
-      std::fputs("\rcopy: ", stderr);
+      std::fprintf(stderr, "\r%s: ", command);
       PrintCounts(stderr, c);
       std::fflush(stderr);
     };
   }
   CopyCounts counts;
-  Status s = CopyStore(from.get(), to.get(), copy, &counts);
+  Status s = CopyStore(from, to, copy, &counts);
   if (shown >= 0) std::fputc('\n', stderr);
   if (!s.ok()) {
-    std::fprintf(stderr, "errata copy: %s (copied before it: ", s.message().c_str());
+    std::fprintf(stderr, "errata %s: %s (copied before it: ", command, s.message().c_str());
     PrintCounts(stderr, counts);
     std::fputs(")\n", stderr);
     return 1;
   }
-  std::printf("copied %s to %s: ", from->Describe().c_str(), to->Describe().c_str());
+  std::printf("%s %s to %s: ", done, from->Describe().c_str(), to->Describe().c_str());
   PrintCounts(stdout, counts);
   std::printf(" in %.1f s\n", seconds());
   std::fflush(stdout);
-  if (o.verify) return CompareAndPrint(from.get(), to.get(), o.progress, stdout);
+  if (o.verify) return CompareAndPrint(from, to, o.progress, stdout);
   return 0;
 }
 

@@ -1064,12 +1064,30 @@ Result<std::unique_ptr<RocksdbStore>> RocksdbStore::Open(const Options& options)
   t.format_version = 5;
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(o, options.path, &raw);
+  const bool secondary = !options.secondary_path.empty();
+  rocksdb::Status s;
+  if (secondary) {
+    // A secondary keeps every file it reads open (max_open_files = -1, as
+    // RocksDB requires), so the server's compactions cannot delete one from
+    // under it; it never writes the directory.
+    o.create_if_missing = false;
+    o.max_open_files = -1;
+    s = rocksdb::DB::OpenAsSecondary(o, options.path, options.secondary_path, &raw);
+  } else {
+    s = rocksdb::DB::Open(o, options.path, &raw);
+  }
   if (!s.ok()) return Fail(s, "open");
   store->db_.reset(raw);
-  if (Status st = store->UpgradeKeyFormatIfNeeded(); !st.ok()) return st;
+  store->secondary_ = secondary;
+  if (secondary) {
+    if (Status st = store->RequireCurrentKeyFormat(); !st.ok()) return st;
+  } else {
+    if (Status st = store->UpgradeKeyFormatIfNeeded(); !st.ok()) return st;
+  }
   if (Status st = store->RefuseUnfinishedCopy(); !st.ok()) return st;
-  if (Status st = store->RecomputeDecayIfNeeded(); !st.ok()) return st;
+  if (!secondary) {
+    if (Status st = store->RecomputeDecayIfNeeded(); !st.ok()) return st;
+  }
   {
     std::unique_ptr<rocksdb::Iterator> it(store->db_->NewIterator(TotalOrder()));
     const std::string tag(1, keys::kErasedUser);
@@ -1357,8 +1375,8 @@ Result<User> RocksdbStore::FindUserByEmail(const std::string& email) {
 Result<ConversationView> RocksdbStore::GetConversation(const std::string& id) {
   // One snapshot, so the utterances and their errors agree.
   rocksdb::ReadOptions ro = InPrefix();
-  rocksdb::ManagedSnapshot snap(db_.get());
-  ro.snapshot = snap.snapshot();
+  const auto snap = Snapshot();
+  ro.snapshot = SnapshotOf(snap);
   auto get = [&](const std::string& key, std::string* value, bool* found) {
     return DbGet(db_.get(), ro, key, value, found);
   };
@@ -1432,8 +1450,8 @@ Result<std::vector<ConversationSummary>> RocksdbStore::ListConversations(
     const std::string& user_id, const std::optional<ConversationCursor>& after, size_t limit) {
   // One snapshot for the list and the utterance counts.
   rocksdb::ReadOptions ro = InPrefix();
-  rocksdb::ManagedSnapshot snap(db_.get());
-  ro.snapshot = snap.snapshot();
+  const auto snap = Snapshot();
+  ro.snapshot = SnapshotOf(snap);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
   std::unique_ptr<rocksdb::Iterator> utterances(db_->NewIterator(ro));
   const std::string prefix = keys::LearnerPrefix(keys::kLearnerConversation, user_id);
@@ -1692,11 +1710,11 @@ Status RocksdbStore::Ping() {
 // `L [user_id]`.
 Status RocksdbStore::Export(size_t page, ExportOrder order, const ExportSink& sink) {
   NoPerfCounts();
-  rocksdb::ManagedSnapshot snap(db_.get());
+  const auto snap = Snapshot();
   rocksdb::ReadOptions all = TotalOrder();
-  all.snapshot = snap.snapshot();
+  all.snapshot = SnapshotOf(snap);
   rocksdb::ReadOptions one = InPrefix();
-  one.snapshot = snap.snapshot();
+  one.snapshot = SnapshotOf(snap);
   auto get = [&](const std::string& key, std::string* value, bool* found) {
     return DbGet(db_.get(), one, key, value, found);
   };
@@ -1807,6 +1825,32 @@ Status RocksdbStore::EndBulkLoad() {
   wo.sync = true;
   rocksdb::Status s = db_->Delete(wo, keys::Meta(kCopyUnfinished));
   return s.ok() ? Status::Ok() : Fail(s, "unmark the copy");
+}
+
+// A snapshot to read under; none on a secondary, where RocksDB refuses
+// them: its view changes only when it catches up with the primary, which
+// this store never asks it to.
+std::unique_ptr<rocksdb::ManagedSnapshot> RocksdbStore::Snapshot() const {
+  if (secondary_) return nullptr;
+  return std::make_unique<rocksdb::ManagedSnapshot>(db_.get());
+}
+
+const rocksdb::Snapshot* RocksdbStore::SnapshotOf(
+    const std::unique_ptr<rocksdb::ManagedSnapshot>& snap) {
+  return snap == nullptr ? nullptr : snap->snapshot();
+}
+
+// A secondary writes nothing, so it cannot upgrade: it reads only a
+// database of this build's format (one a server of this build has opened).
+Status RocksdbStore::RequireCurrentKeyFormat() {
+  std::string text;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::Meta(keys::kKeyFormat), &text);
+  if (!s.ok() && !s.IsNotFound()) return Fail(s, "read meta");
+  if (s.ok() && text == std::to_string(keys::kCurrentKeyFormat)) return Status::Ok();
+  return Status::Internal(fmt::format(
+      "rocksdb: the database's key format is {}, and this build reads format {} without "
+      "writing: open it with a server of this build first",
+      s.ok() ? text : "missing", keys::kCurrentKeyFormat));
 }
 
 Status RocksdbStore::RefuseUnfinishedCopy() {

@@ -22,6 +22,8 @@
 
 namespace rocksdb {
 class DB;
+class ManagedSnapshot;
+class Snapshot;
 class Statistics;
 }  // namespace rocksdb
 
@@ -36,6 +38,11 @@ class RocksdbStore : public Store {
     int64_t block_cache_bytes = 256ll << 20;
     // Memtable size before a flush to a sorted file (bytes).
     int64_t write_buffer_bytes = 64ll << 20;
+    // Non-empty: open as a RocksDB secondary instance, read-only, beside the
+    // server that holds the directory (errata backup, docs/backup.md). The
+    // store then reads the database as of its open; this directory holds the
+    // secondary's own logs. Writes fail.
+    std::string secondary_path;
   };
 
   // Opens or creates the database, upgrades its keys from an older format
@@ -89,9 +96,13 @@ class RocksdbStore : public Store {
   Status UpgradeKeyFormatIfNeeded();
   Status RecomputeDecayIfNeeded();
   Status RefuseUnfinishedCopy();
+  Status RequireCurrentKeyFormat();
+  std::unique_ptr<rocksdb::ManagedSnapshot> Snapshot() const;
+  static const rocksdb::Snapshot* SnapshotOf(const std::unique_ptr<rocksdb::ManagedSnapshot>& snap);
 
   Options options_;
   std::unique_ptr<rocksdb::DB> db_;
+  bool secondary_ = false;  // Options::secondary_path
   std::shared_ptr<rocksdb::Statistics> stats_;
   // A learner was ever erased (a kErasedUser key exists): new learners'
   // ids are then checked against the tombstones.

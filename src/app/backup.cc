@@ -1,0 +1,129 @@
+#include "app/backup.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "app/copy.h"
+#include "app/open_store.h"
+#include "log/log.h"
+#include "store/rocksdb/rocksdb_store.h"
+#include "store/sqlite/sqlite_backup.h"
+
+namespace errata::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+int Fail(const std::string& why) {
+  std::fprintf(stderr, "errata backup: %s\n", why.c_str());
+  return 1;
+}
+
+// fsync of the directory that holds `path`, so a rename into it is durable.
+bool SyncParent(const std::string& path) {
+  std::error_code ec;
+  const fs::path dir = fs::absolute(path, ec).parent_path();
+  const int fd = ::open(dir.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool ok = ::fsync(fd) == 0;
+  ::close(fd);
+  return ok;
+}
+
+int BackupSqliteStore(const std::string& from, const BackupOptions& o) {
+  SqliteBackupInfo info;
+  if (Status s = BackupSqlite(from, o.to, &info); !s.ok()) return Fail(s.message());
+  std::printf("backed up sqlite:%s to sqlite:%s: %.1f MiB (%lld pages) in %.1f s, checked in %.1f s\n",
+              from.c_str(), o.to.c_str(), static_cast<double>(info.bytes) / (1 << 20),
+              static_cast<long long>(info.pages), info.seconds, info.check_seconds);
+  return 0;
+}
+
+// A temporary directory, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "errata-backup-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!path_.empty()) fs::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+int BackupRocksdbStore(const std::string& from, const BackupOptions& o) {
+  std::error_code ec;
+  if (!fs::exists(fs::path(from) / "CURRENT", ec)) return Fail("no RocksDB store at " + from);
+  const std::string partial = o.to + ".partial";
+  fs::remove_all(partial, ec);  // a failed backup's
+  TempDir secondary;
+  if (secondary.path().empty()) return Fail("cannot make a temporary directory");
+  const Micros half_life = static_cast<Micros>(o.half_life_days * kMicrosPerDay);
+  RocksdbStore::Options source{from, half_life};
+  // Only the block cache of a reader that scans once.
+  source.block_cache_bytes = 32ll << 20;
+  source.secondary_path = secondary.path();
+  int code;
+  {
+    auto src = RocksdbStore::Open(source);
+    if (!src.ok()) return Fail("--store: " + src.status().message());
+    if (!fs::create_directories(partial, ec)) return Fail("cannot create " + partial + ": " + ec.message());
+    auto dst = RocksdbStore::Open({partial, half_life});
+    if (!dst.ok()) return Fail("--to: " + dst.status().message());
+    CopyOptions copy;
+    copy.progress = o.progress;
+    copy.verify = o.verify;
+    code = CopyAndPrint("backup", "backed up", src->get(), dst->get(), copy);
+  }
+  if (code == 0 && (std::rename(partial.c_str(), o.to.c_str()) != 0 || !SyncParent(o.to))) {
+    code = Fail("cannot rename " + partial + " to " + o.to);
+  }
+  if (code != 0) fs::remove_all(partial, ec);
+  return code;
+}
+
+}  // namespace
+
+int RunBackup(const BackupOptions& o) {
+  log::Setup("warn");
+  if (o.store.starts_with("postgres://") || o.store.starts_with("postgresql://")) {
+    std::fputs(
+        "errata backup: PostgreSQL is backed up with its own tools (pg_dump, pg_basebackup): "
+        "docs/deploy.md\n",
+        stderr);
+    return 2;
+  }
+  const std::string from = EmbeddedStorePath(o.store, o.data_dir);
+  if (from.empty()) {
+    std::fprintf(stderr, "errata backup: unsupported store URL: %s\n", o.store.c_str());
+    return 2;
+  }
+  std::error_code ec;
+  if (o.to.empty()) {
+    std::fputs("errata backup: --to names the backup to make\n", stderr);
+    return 2;
+  }
+  if (fs::exists(o.to, ec)) {
+    std::fprintf(stderr, "errata backup: %s already exists: back up into a new path\n",
+                 o.to.c_str());
+    return 2;
+  }
+  if (fs::weakly_canonical(o.to, ec) == fs::weakly_canonical(from, ec)) {
+    std::fputs("errata backup: --to names the store itself\n", stderr);
+    return 2;
+  }
+  if (o.store.starts_with("rocksdb:")) return BackupRocksdbStore(from, o);
+  return BackupSqliteStore(from, o);
+}
+
+}  // namespace errata::app
