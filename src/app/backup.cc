@@ -83,7 +83,7 @@ int BackupRocksdbStore(const std::string& from, const BackupOptions& o) {
     CopyOptions copy;
     copy.progress = o.progress;
     copy.verify = o.verify;
-    code = CopyAndPrint("backup", "backed up", src->get(), dst->get(), copy);
+    code = CopyAndPrint("backup", "backed up", src->get(), dst->get(), copy, "rocksdb:" + o.to);
   }
   if (code == 0 && (std::rename(partial.c_str(), o.to.c_str()) != 0 || !SyncParent(o.to))) {
     code = Fail("cannot rename " + partial + " to " + o.to);

@@ -38,7 +38,7 @@ int RunCopy(const CopyOptions& o) {
 }
 
 int CopyAndPrint(const char* command, const char* done, Store* from, Store* to,
-                 const CopyOptions& o) {
+                 const CopyOptions& o, const std::string& to_name) {
   const auto start = std::chrono::steady_clock::now();
   auto seconds = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -64,7 +64,8 @@ int CopyAndPrint(const char* command, const char* done, Store* from, Store* to,
     std::fputs(")\n", stderr);
     return 1;
   }
-  std::printf("%s %s to %s: ", done, from->Describe().c_str(), to->Describe().c_str());
+  std::printf("%s %s to %s: ", done, from->Describe().c_str(),
+              (to_name.empty() ? to->Describe() : to_name).c_str());
   PrintCounts(stdout, counts);
   std::printf(" in %.1f s\n", seconds());
   std::fflush(stdout);

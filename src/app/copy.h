@@ -26,10 +26,11 @@ int RunCopy(const CopyOptions& options);
 
 // Copies the open store `from` into the open, empty store `to` with
 // `options`' batch, progress and verify, and prints the outcome: "DONE A to
-// B: N users, ... in S s" on stdout, or "errata COMMAND: why" on stderr.
-// Returns the exit code, as RunCopy.
+// B: N users, ... in S s" on stdout (B is `to_name`, if given, else what
+// `to` describes), or "errata COMMAND: why" on stderr. Returns the exit
+// code, as RunCopy.
 int CopyAndPrint(const char* command, const char* done, Store* from, Store* to,
-                 const CopyOptions& options);
+                 const CopyOptions& options, const std::string& to_name = "");
 
 // "N users, N conversations, N utterances, N errors, N attempts".
 void PrintCounts(FILE* f, const CopyCounts& counts);
