@@ -97,8 +97,12 @@ TEST(SqliteBackupTest, ABackupDuringWritesIsOneMomentOfTheStore) {
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   Utterance first;
   Apply(store->get(), testutil::NewLearnerOps("x", &first));
-  // Enough rows that the copy takes more than one commit's time.
-  for (int i = 0; i < 2000; ++i) Apply(store->get(), TwoErrors(first));
+  // Enough pages (over 20 MiB) that the copy takes several steps.
+  for (int i = 0; i < 2000; ++i) {
+    std::vector<WriteOp> ops = TwoErrors(first);
+    ops[0].utterance.content = std::string(10000, static_cast<char>('a' + i % 26));
+    Apply(store->get(), std::move(ops));
+  }
   Writes writes(store->get(), first);
   while (writes.committed() < 20) std::this_thread::yield();
   const size_t before = 2001 + writes.committed();
@@ -108,7 +112,7 @@ TEST(SqliteBackupTest, ABackupDuringWritesIsOneMomentOfTheStore) {
   while (writes.committed() + 2001 < after + 20) std::this_thread::yield();
   writes.Stop();
   ASSERT_TRUE(s.ok()) << s.ToString();
-  EXPECT_GT(info.pages, 0);
+  EXPECT_GT(info.pages, 3 * 2048) << "the copy must take several steps";
   EXPECT_EQ(info.bytes, static_cast<int64_t>(fs::file_size(to)));
   EXPECT_FALSE(fs::exists(to + ".partial"));
   EXPECT_FALSE(fs::exists(to + "-wal"));

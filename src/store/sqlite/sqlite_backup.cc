@@ -67,24 +67,54 @@ Status CheckIsStore(sqlite3* db, const std::string& path) {
   return Status::Ok();
 }
 
-// The whole copy in one step: one read transaction on the source, so the
-// copy is one commit's database. A step that meets a lock (a WAL recovery
-// running) is retried for up to 5 s.
-Status CopyPages(sqlite3* src, sqlite3* dst, const std::string& from, SqliteBackupInfo* info) {
-  sqlite3_backup* b = sqlite3_backup_init(dst, "main", src, "main");
-  if (b == nullptr) return Failed(dst, sqlite3_errcode(dst), "backup of " + from);
+// Pages copied between two flushes of the copy to disk.
+constexpr int kStepPages = 2048;  // 8 MiB at SQLite's 4 KiB pages
+
+// One read transaction on the source for the whole copy, so the copy is one
+// commit's database: SQLite's backup otherwise reads each step in a
+// transaction of its own, and starts over when another process (the
+// server) has committed between two steps. Inside it the pages go over a
+// step at a time, and each step is flushed to disk (fdatasync) before the
+// next: written in one piece and synced at the end, a copy of hundreds of
+// MiB filled the disk's queue, and the server's WAL syncs waited behind it
+// (BENCHMARKS.md, "Session 21"). A lock met at the start (a WAL recovery
+// running) is waited out for up to 5 s.
+Status CopyPages(sqlite3* src, sqlite3* dst, const std::string& from, const std::string& to,
+                 SqliteBackupInfo* info) {
   const auto start = Clock::now();
   int rc;
-  for (;;) {
-    rc = sqlite3_backup_step(b, -1);
-    if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || Clock::now() - start > std::chrono::seconds(5)) {
-      break;
+  while ((rc = sqlite3_exec(src, "BEGIN; SELECT count(*) FROM sqlite_schema", nullptr, nullptr,
+                            nullptr)) != SQLITE_OK) {
+    sqlite3_exec(src, "ROLLBACK", nullptr, nullptr, nullptr);
+    if (((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) ||
+        Clock::now() - start > std::chrono::seconds(5)) {
+      return Failed(src, rc, "read " + from);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  struct EndRead {
+    sqlite3* db;
+    ~EndRead() { sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr); }
+  } end_read{src};
+  const int fd = ::open(to.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return Status::Unavailable("open " + to + ": " + std::strerror(errno));
+  struct CloseFd {
+    int fd;
+    ~CloseFd() { ::close(fd); }
+  } close_fd{fd};
+  sqlite3_backup* b = sqlite3_backup_init(dst, "main", src, "main");
+  if (b == nullptr) return Failed(dst, sqlite3_errcode(dst), "backup of " + from);
+  Status synced;
+  while ((rc = sqlite3_backup_step(b, kStepPages)) == SQLITE_OK) {
+    if (::fdatasync(fd) != 0) {
+      synced = Status::Unavailable("fdatasync " + to + ": " + std::strerror(errno));
+      break;
+    }
   }
   info->pages = sqlite3_backup_pagecount(b);
   info->seconds = std::chrono::duration<double>(Clock::now() - start).count();
   const int finish = sqlite3_backup_finish(b);
+  if (!synced.ok()) return synced;
   if (rc != SQLITE_DONE) return Failed(nullptr, rc, "backup of " + from);
   if (finish != SQLITE_OK) return Failed(dst, finish, "backup of " + from);
   return Status::Ok();
@@ -124,7 +154,7 @@ Status Backup(const std::string& from, const std::string& partial, SqliteBackupI
     // the finished file is fsynced once below.
     sqlite3_exec(dst->get(), "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF", nullptr, nullptr,
                  nullptr);
-    if (Status s = CopyPages(src->get(), dst->get(), from, info); !s.ok()) return s;
+    if (Status s = CopyPages(src->get(), dst->get(), from, partial, info); !s.ok()) return s;
     src->reset();  // the read transaction ended with the copy
     if (Status s = Finish(dst->get(), partial, info); !s.ok()) return s;
   }

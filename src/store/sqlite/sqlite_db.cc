@@ -38,12 +38,13 @@ void UuidBlobFn(sqlite3_context* ctx, int, sqlite3_value** argv) {
   }
 }
 
-// The checkpointer's busy handler: polls every 0.5 ms for up to ~1 s. SQLite's
-// own (sqlite3_busy_timeout) sleeps 1, 2, 5, 10, ... 100 ms between tries, so
-// a RESTART checkpoint that finds a reader still in the WAL for a moment
-// would keep the parked writer waiting ~100 ms instead of ~1.
-int PollBusy(void*, int tries) {
-  if (tries >= 2000) return 0;
+// The checkpointer's busy handler: polls every 0.5 ms, `polls` times at most
+// (Db::PollWhenBusy). SQLite's own (sqlite3_busy_timeout) sleeps 1, 2, 5,
+// 10, ... 100 ms between tries, so a RESTART checkpoint that finds a reader
+// still in the WAL for a moment would keep the parked writer waiting ~100 ms
+// instead of ~1.
+int PollBusy(void* polls, int tries) {
+  if (tries >= static_cast<int>(reinterpret_cast<intptr_t>(polls))) return 0;
   std::this_thread::sleep_for(std::chrono::microseconds(500));
   return 1;
 }
@@ -180,9 +181,10 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, Role role) {
   std::unique_ptr<Db> db(new Db(raw));
   if (rc != SQLITE_OK) return db->Error(rc, "open " + path);
   // The checkpointer waits up to ~1 s for readers to leave the WAL (RESTART,
-  // TRUNCATE); it never waits for the writer (SqliteStore parks it first).
+  // TRUNCATE; SqliteStore waits less with the writer parked); it never waits
+  // for the writer (SqliteStore parks it first).
   if (role == Role::kCheckpointer) {
-    sqlite3_busy_handler(raw, &PollBusy, nullptr);
+    db->PollWhenBusy(2000);
   } else {
     sqlite3_busy_timeout(raw, 5000);
   }
@@ -258,6 +260,10 @@ Stmt* Db::Prepare(const char* sql) {
   auto& slot = stmts_[sql];
   slot = std::make_unique<Stmt>(s);
   return slot.get();
+}
+
+void Db::PollWhenBusy(int polls) {
+  sqlite3_busy_handler(db_, &PollBusy, reinterpret_cast<void*>(static_cast<intptr_t>(polls)));
 }
 
 Status Db::Error(int rc, std::string_view what) const {

@@ -115,6 +115,10 @@ class Db {
   // cached under; the compare sees that and prepares it again.
   Stmt* Prepare(const char* sql);
   std::string LastError() const { return sqlite3_errmsg(db_); }
+  // A lock another connection holds is waited for by polling every 0.5 ms,
+  // `polls` times at most, then the call answers SQLITE_BUSY (the
+  // checkpointer's connection; others wait up to 5 s, SQLite's way).
+  void PollWhenBusy(int polls);
   // Maps an SQLite result code to a Status (busy, full, I/O -> Unavailable).
   Status Error(int rc, std::string_view what) const;
   sqlite3* raw() { return db_; }

@@ -31,6 +31,10 @@ using sqlite::StoredId;
 
 namespace {
 
+// The longest a RESTART checkpoint waits for readers to leave the WAL with
+// the writer parked (docs/checkpoint.md).
+constexpr std::chrono::milliseconds kRestartReaderWait{20};
+
 Status PrepareError(Db* db, const char* sql) {
   return Status::Internal(std::string("prepare: ") + db->LastError() + " in " + sql);
 }
@@ -295,6 +299,8 @@ void SqliteStore::CheckpointLoop() {
   const int64_t soft = soft_pages();
   const int64_t hard = hard_pages();
   milliseconds backoff{0};
+  bool failed = false;  // the last round failed (disk full, I/O)
+  int busy_rounds = 0;   // rounds in a row that found a reader in the WAL
   bool first = true;  // at start-up: the WAL may hold frames from a crashed run
   uint64_t commits_at_tick = 0;
   std::unique_lock lock(wal_mu_);
@@ -368,10 +374,16 @@ void SqliteStore::CheckpointLoop() {
         if (rc == SQLITE_OK) rc = passive_checkpoint();
       }
       if (rc == SQLITE_OK) {
+        // With the writer parked, wait at most kRestartReaderWait for readers
+        // to leave the WAL: a request's read takes a millisecond or so, and
+        // one that takes longer (errata backup's copy holds one read for
+        // seconds) is not waited out with every write held behind it.
+        ckpt_db_->PollWhenBusy(static_cast<int>(kRestartReaderWait.count() * 2));
         CloseGate();
         t_parked = Clock::now();
         rc = Checkpoint(SQLITE_CHECKPOINT_RESTART, &n_log, &n_done);
         OpenGate();
+        ckpt_db_->PollWhenBusy(2000);
         if (rc == SQLITE_OK) rewinds_.fetch_add(1, std::memory_order_relaxed);
       }
     }
@@ -389,13 +401,16 @@ void SqliteStore::CheckpointLoop() {
                                     {"wal_pages", n_log}});
     }
     if (rc == SQLITE_OK) {
-      if (backoff.count() > 0) log::Info("WAL checkpoints work again", {{"wal_pages", n_log}});
+      if (failed) log::Info("WAL checkpoints work again", {{"wal_pages", n_log}});
+      failed = false;
       backoff = milliseconds(0);
     } else if (rc == SQLITE_BUSY) {
-      // A reader stayed in the WAL for a second (RESTART gave up waiting):
-      // try again soon, not at once, as the writer is parked while it waits.
-      backoff = milliseconds(250);
+      // A reader stayed in the WAL (RESTART gave up waiting): try again soon,
+      // not at once, as the writer is parked while it waits; and less often
+      // while the reader stays (a backup's copy).
+      backoff = std::clamp(backoff * 2, milliseconds(250), milliseconds(2000));
     } else {
+      failed = true;
       // Disk full, I/O error: nothing is lost (the WAL holds every commit);
       // the WAL grows until a checkpoint succeeds.
       failures_.fetch_add(1, std::memory_order_relaxed);
@@ -407,6 +422,12 @@ void SqliteStore::CheckpointLoop() {
                  {"retry_ms", static_cast<int64_t>(backoff.count())}});
     }
     lock.lock();
+    // Two rounds in a row (250 ms apart at least) that found a reader in the
+    // WAL: it is a long one (errata backup's copy), not a request's read
+    // slowed by a busy machine, and the backstop stops holding the writer.
+    busy_rounds = rc == SQLITE_BUSY ? busy_rounds + 1 : 0;
+    reader_in_wal_ = busy_rounds >= 2;
+    if (rc == SQLITE_BUSY) reader_busy_.fetch_add(1, std::memory_order_relaxed);
     ++ckpt_rounds_;  // a writer held back by a too-long WAL may go on
     gate_cv_.notify_all();
   }
@@ -422,6 +443,7 @@ SqliteStore::WalStats SqliteStore::wal_stats() const {
   s.rewinds = rewinds_.load(std::memory_order_relaxed);
   s.failures = failures_.load(std::memory_order_relaxed);
   s.backstop_waits = backstop_waits_.load(std::memory_order_relaxed);
+  s.reader_busy = reader_busy_.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -436,6 +458,9 @@ void SqliteStore::RenderMetrics(std::string* out) const {
        "RESTART checkpoints that let the WAL start over (it reached its hard limit).", s.rewinds);
   line("errata_sqlite_checkpoint_failures_total", "counter",
        "WAL checkpoints that failed (retried later).", s.failures);
+  line("errata_sqlite_checkpoint_reader_busy_total", "counter",
+       "WAL checkpoint rounds that found a reader holding the WAL (retried later).",
+       s.reader_busy);
   line("errata_sqlite_wal_backstop_waits_total", "counter",
        "Commits that waited for the checkpointer because the WAL was twice its hard limit.",
        s.backstop_waits);
@@ -591,7 +616,10 @@ class SqliteStore::WriteTurn {
   explicit WriteTurn(SqliteStore* s) : s_(s) {
     std::unique_lock lock(s->wal_mu_);
     const uint64_t round = s->ckpt_rounds_;
-    const bool too_long = s->wal_frames_ >= 2 * s->hard_pages();
+    // Not while a reader holds the WAL (the last round found one): the
+    // checkpointer cannot copy past it however long the writer waits, so
+    // the WAL grows for as long as the reader stays (docs/backup.md).
+    const bool too_long = s->wal_frames_ >= 2 * s->hard_pages() && !s->reader_in_wal_;
     if (too_long && !s->wake_) {
       s->wake_ = true;
       s->wal_cv_.notify_one();

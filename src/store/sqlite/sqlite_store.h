@@ -50,6 +50,7 @@ class SqliteStore : public Store {
     uint64_t rewinds = 0;        // RESTART checkpoints that completed (the WAL rewinds)
     uint64_t failures = 0;       // checkpoints that failed (I/O, disk full); retried later
     uint64_t backstop_waits = 0; // commits held back by a WAL twice the hard limit
+    uint64_t reader_busy = 0;    // rounds that found a reader holding the WAL (retried later)
   };
 
   // Opens or creates the database, migrates its schema to the current
@@ -159,10 +160,12 @@ class SqliteStore : public Store {
   bool gate_closed_ = false; // the writer must not begin a transaction
   bool in_txn_ = false;      // the writer is inside a transaction (WriteTurn)
   uint64_t ckpt_rounds_ = 0; // checkpoint rounds the checkpointer has finished
+  bool reader_in_wal_ = false;  // the last rounds found a reader holding the WAL (no backstop then)
   std::atomic<uint64_t> checkpoints_{0};
   std::atomic<uint64_t> rewinds_{0};
   std::atomic<uint64_t> failures_{0};
   std::atomic<uint64_t> backstop_waits_{0};
+  std::atomic<uint64_t> reader_busy_{0};
   int wal_fd_ = -1;  // the WAL file, for SyncCommitted (one thread at a time)
   std::mutex pool_mu_;
   std::condition_variable pool_cv_;
