@@ -435,6 +435,18 @@ class Server:
                         if n != 0 and (wanted is None or u in wanted)})
 
 
+class StoreServer(Server):
+    """A server on the store `store` (not this run's $ERRATA_STORE)."""
+
+    def __init__(self, store, **kw):
+        self.store = store
+        super().__init__(**kw)
+
+    def command(self):
+        return [BIN, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.data_dir,
+                "--log-level", "warn", "--store", self.store]
+
+
 def _id_param(p):
     if isinstance(p, str) and UUID_RE.fullmatch(p):
         return uuid.UUID(p).bytes

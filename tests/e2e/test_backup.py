@@ -18,7 +18,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import BIN, STORE, Server, expect, main, new_uuid, top_counts, v1_conversation, v1_user
+from harness import (BIN, STORE, Server, StoreServer, expect, main, new_uuid, top_counts,
+                     v1_conversation, v1_user)
 
 ROCKSDB = STORE.startswith("rocksdb:")
 POSTGRES = STORE.startswith("postgres")
@@ -28,18 +29,6 @@ CODES = ["R:VERB:SVA", "M:DET"]  # two errors in every utterance
 def run_backup(*args):
     return subprocess.run([BIN, "backup", "--no-progress", *args], capture_output=True, text=True,
                           timeout=300)
-
-
-class StoreServer(Server):
-    """A server on the store `store` (not this run's $ERRATA_STORE)."""
-
-    def __init__(self, store, **kw):
-        self.store = store
-        super().__init__(**kw)
-
-    def command(self):
-        return [BIN, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.data_dir,
-                "--log-level", "warn", "--store", self.store]
 
 
 def backup_url(path):

@@ -27,8 +27,8 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import (BIN, STORE, Server, days_ago, expect, iso, main, new_uuid, seed_triplet,
-                     simulate, unique_email, v1_conversation, v1_user)
+from harness import (BIN, STORE, Server, StoreServer, days_ago, expect, iso, main, new_uuid,
+                     seed_triplet, simulate, unique_email, v1_conversation, v1_user)
 
 AS_OF = "2031-01-01T00:00:00Z"  # a fixed "now" for every time-dependent read
 
@@ -61,18 +61,6 @@ def run_copy(*args):
 def run_compare(*args):
     return subprocess.run([BIN, "compare", "--no-progress", *args], capture_output=True,
                           text=True, timeout=300)
-
-
-class StoreServer(Server):
-    """A server on the store `store` (not this run's $ERRATA_STORE)."""
-
-    def __init__(self, store, **kw):
-        self.store = store
-        super().__init__(**kw)
-
-    def command(self):
-        return [BIN, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.data_dir,
-                "--log-level", "warn", "--store", self.store]
 
 
 def psql(url, sql):
