@@ -63,6 +63,20 @@ class TempDir {
   std::string path_;
 };
 
+// Copies `src` into a new RocksDB store at `partial` (closed on return).
+int CopyInto(Store* src, const std::string& partial, Micros half_life, const BackupOptions& o) {
+  std::error_code ec;
+  if (!fs::create_directories(partial, ec)) {
+    return Fail("cannot create " + partial + ": " + ec.message());
+  }
+  auto dst = RocksdbStore::Open({partial, half_life});
+  if (!dst.ok()) return Fail("--to: " + dst.status().message());
+  CopyOptions copy;
+  copy.progress = o.progress;
+  copy.verify = o.verify;
+  return CopyAndPrint("backup", "backed up", src, dst->get(), copy, "rocksdb:" + o.to);
+}
+
 int BackupRocksdbStore(const std::string& from, const BackupOptions& o) {
   std::error_code ec;
   if (!fs::exists(fs::path(from) / "CURRENT", ec)) return Fail("no RocksDB store at " + from);
@@ -75,18 +89,10 @@ int BackupRocksdbStore(const std::string& from, const BackupOptions& o) {
   // Only the block cache of a reader that scans once.
   source.block_cache_bytes = 32ll << 20;
   source.secondary_path = secondary.path();
-  int code;
-  {
-    auto src = RocksdbStore::Open(source);
-    if (!src.ok()) return Fail("--store: " + src.status().message());
-    if (!fs::create_directories(partial, ec)) return Fail("cannot create " + partial + ": " + ec.message());
-    auto dst = RocksdbStore::Open({partial, half_life});
-    if (!dst.ok()) return Fail("--to: " + dst.status().message());
-    CopyOptions copy;
-    copy.progress = o.progress;
-    copy.verify = o.verify;
-    code = CopyAndPrint("backup", "backed up", src->get(), dst->get(), copy, "rocksdb:" + o.to);
-  }
+  auto src = RocksdbStore::Open(source);
+  if (!src.ok()) return Fail("--store: " + src.status().message());
+  int code = CopyInto(src->get(), partial, half_life, o);
+  src->reset();
   if (code == 0 && (std::rename(partial.c_str(), o.to.c_str()) != 0 || !SyncParent(o.to))) {
     code = Fail("cannot rename " + partial + " to " + o.to);
   }
@@ -96,8 +102,10 @@ int BackupRocksdbStore(const std::string& from, const BackupOptions& o) {
 
 }  // namespace
 
-int RunBackup(const BackupOptions& o) {
+int RunBackup(const BackupOptions& options) {
   log::Setup("warn");
+  BackupOptions o = options;
+  while (o.to.size() > 1 && o.to.back() == '/') o.to.pop_back();  // PATH.partial beside it
   if (o.store.starts_with("postgres://") || o.store.starts_with("postgresql://")) {
     std::fputs(
         "errata backup: PostgreSQL is backed up with its own tools (pg_dump, pg_basebackup): "
