@@ -1028,6 +1028,12 @@ Result<std::unique_ptr<RocksdbStore>> RocksdbStore::Open(const Options& options)
   o.target_file_size_base = 64ull << 20;
   o.max_bytes_for_level_base = 256ull << 20;
   o.level_compaction_dynamic_level_bytes = true;
+  // Files whose data is older than 30 days are compacted down, level after
+  // level, to the last one, where deleted values are dropped: an erased
+  // learner's records leave the files within about that long (docs/
+  // erasure.md). RocksDB 7.8's default for leveled compaction, set here so
+  // that it stays errata's whatever a later RocksDB defaults to.
+  o.ttl = 30 * 24 * 60 * 60;
   // LZ4 on every level: ZSTD on the last one cost ~7% of all CPU in
   // compactions on this 2-core machine.
   o.compression = rocksdb::kLZ4Compression;

@@ -207,7 +207,8 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, Role role) {
       // SqliteStore::SyncCommitted (an fdatasync of the WAL) before it
       // acknowledges, while the next batch runs (docs/write-path.md).
       // secure_delete=OFF: Debian turns it on, zeroing every cell a B-tree
-      // rebalance frees; errata deletes no learner data.
+      // rebalance frees; only an erase deletes learner data, and it turns
+      // it on for its own transaction (SqliteStore::ApplyBatch).
       // foreign_keys=OFF: each op checks the parents of what it writes in
       // its own transaction (as RocksdbStore does, which has no foreign keys),
       // so SQLite's parent lookups were the same descents again: 11% of the

@@ -649,14 +649,21 @@ Status SqliteStore::ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* delta
   if (!EraseIsAlone(ops)) return FailBatch(EraseNotAlone(), ops);
   WriteTurn turn(this);
   DeltaSet batch(options_.half_life);
-  Status s = writer_->Exec("BEGIN IMMEDIATE");
+  // An erase overwrites what it deletes with zeros (secure_delete), in the
+  // B-tree cells and the pages it frees, so the learner's words do not stay
+  // in the database file's free space (docs/erasure.md). Only for the erase:
+  // it is alone in its batch, and the hot paths keep secure_delete off
+  // (docs/write-path.md).
+  const bool erase = ops.size() == 1 && ops[0]->kind == WriteOp::Kind::kEraseUser;
+  Status s = erase ? writer_->Exec("PRAGMA secure_delete=ON") : Status::Ok();
+  if (s.ok()) s = writer_->Exec("BEGIN IMMEDIATE");
   for (size_t i = 0; s.ok() && i < ops.size(); ++i) s = Apply(ops[i], &batch);
   if (s.ok()) s = UpsertFrequencies(batch);
   if (s.ok()) s = writer_->Exec("COMMIT");
-  if (!s.ok()) {
-    writer_->Exec("ROLLBACK");
-    return FailBatch(s, ops);
-  }
+  if (!s.ok()) writer_->Exec("ROLLBACK");
+  // Back off whatever the erase's outcome (it cannot fail: it sets a flag).
+  if (erase) writer_->Exec("PRAGMA secure_delete=OFF");
+  if (!s.ok()) return FailBatch(s, ops);
   *deltas = std::move(batch);
   return Status::Ok();
 }

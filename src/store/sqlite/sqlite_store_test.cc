@@ -367,6 +367,46 @@ TEST_F(SqliteCheckpointTest, AReaderInTheWalDoesNotHoldTheWriterBehindTheBacksto
   ExpectReadable(store.get(), all);
 }
 
+// Whether the file at `path` holds the bytes of `text` anywhere.
+bool FileHolds(const std::string& path, const std::string& text) {
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return bytes.find(text) != std::string::npos;
+}
+
+// An erase leaves none of the learner's words in the database file: the
+// cells and pages it frees are overwritten with zeros (secure_delete, for the
+// erase's transaction only; docs/erasure.md). Without it, the freed cells
+// keep their bytes until SQLite reuses them.
+TEST_F(SqliteCheckpointTest, AnEraseLeavesNoneOfTheLearnersWordsInTheFile) {
+  const std::string words = "Zqxjv quietly told the parrot " + NewUuidV7(NowMicros());
+  Utterance erased, kept;
+  {
+    auto store = Open(Opts(1 << 20, 0));
+    ASSERT_NE(store, nullptr);
+    std::vector<WriteOp> ops = testutil::NewLearnerOps(words, &erased);
+    ops[0].user.email = "zqxjv.parrot@example.com";
+    Commit(store.get(), ops);
+    for (int i = 0; i < 50; ++i) {
+      ops = LearnerOps(2, &kept);
+      Commit(store.get(), ops);
+    }
+  }
+  ASSERT_TRUE(FileHolds(db_path(), words));  // checkpointed into the file at close
+  ASSERT_TRUE(FileHolds(db_path(), "zqxjv.parrot@example.com"));
+  {
+    auto store = Open(Opts(1 << 20, 0));
+    ASSERT_NE(store, nullptr);
+    std::vector<WriteOp> ops{testutil::EraseOp(erased.user_id)};
+    Commit(store.get(), ops);
+    ops = LearnerOps(1, &kept);  // a write after it: secure_delete is off again
+    Commit(store.get(), ops);
+    EXPECT_TRUE(store->GetConversation(kept.conversation_id).ok());
+  }
+  EXPECT_FALSE(FileHolds(db_path(), words));
+  EXPECT_FALSE(FileHolds(db_path(), "zqxjv.parrot@example.com"));
+}
+
 // A lookup by email must not take a second read connection while it holds
 // one: with a pool of one it would wait for itself forever.
 TEST_F(SqliteCheckpointTest, FindUserByEmailWithOneReadConnection) {
