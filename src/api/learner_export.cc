@@ -2,8 +2,9 @@
 // one JSON document (a learner's right of access; docs/erasure.md, "Access"):
 // the user, every conversation with its utterances and their errors, every
 // practice attempt, and the error points as of now. Read from the store
-// (the conversations a page at a time), not from the cache, on the
-// slow-reads thread (http/slow_reads.h).
+// (the conversations a page at a time) in one snapshot (Store::
+// BeginReadSnapshot), not from the cache, on the slow-reads thread
+// (http/slow_reads.h).
 #include <boost/json.hpp>
 
 #include "api/errors.h"
@@ -30,8 +31,11 @@ void WriteAttempt(JsonWriter& w, const Attempt& a) {
   w.EndObject();
 }
 
-// Reads and renders the export (on the slow-reads thread).
+// Reads and renders the export (on the slow-reads thread), every part
+// from one snapshot of the store.
 void Export(Services& s, const std::string& id, const Respond& respond) {
+  auto snapshot = s.store->BeginReadSnapshot();
+  if (!snapshot.ok()) return respond(ErrorResponse(Flavor::kV1, snapshot.status()));
   auto user = s.store->GetUser(id);
   if (!user.ok()) return respond(ErrorResponse(Flavor::kV1, user.status()));
   const Micros now = NowMicros();

@@ -59,6 +59,9 @@ class FaultStore : public Store {
     return inner_->WritePrepared(p->inner.get());
   }
   Status SyncCommitted() override { return inner_->SyncCommitted(); }
+  Result<std::unique_ptr<ReadSnapshot>> BeginReadSnapshot() override {
+    return failing_ ? Result<std::unique_ptr<ReadSnapshot>>(Down()) : inner_->BeginReadSnapshot();
+  }
   Result<User> GetUser(const std::string& id) override {
     return failing_ ? Result<User>(Down()) : inner_->GetUser(id);
   }

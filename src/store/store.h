@@ -214,6 +214,19 @@ class Store {
     return Status::Internal("store is not pipelined");
   }
 
+  // While the returned object lives, this thread's reads of the store
+  // (GetUser, GetConversation, ListConversations, ListAttempts, LoadProfile)
+  // all see one snapshot: a learner's export reads its parts one after
+  // another and must show them as of one moment (docs/erasure.md,
+  // "Access"). Other threads, and the writer, are not affected. An error
+  // when it cannot begin (the store is down), or when this thread already
+  // holds one.
+  class ReadSnapshot {
+   public:
+    virtual ~ReadSnapshot() = default;
+  };
+  virtual Result<std::unique_ptr<ReadSnapshot>> BeginReadSnapshot() = 0;
+
   virtual Result<User> GetUser(const std::string& user_id) = 0;
   // The user with this email, compared case-insensitively.
   virtual Result<User> FindUserByEmail(const std::string& email) = 0;

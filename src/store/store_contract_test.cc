@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <tuple>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -918,6 +919,50 @@ std::vector<std::string> ExportedRecords(Test* t) {
 // attempts. Nothing of another learner changes, the email may be taken
 // again, a retried write of the erased learner's finds nothing to add to,
 // and a second erase is NotFound. The same after a reopen.
+// A learner's export reads its parts one after another: inside a read
+// snapshot they are all of one moment, on this thread only.
+TYPED_TEST(StoreContractTest, AReadSnapshotShowsItsThreadOneMomentOfTheStore) {
+  const Learner ann = this->AddLearner("Ann Snapshot", "ann.snapshot@example.com", kT0);
+  const Utterance first = this->Say(ann, kT0 + kMinute, MakeErrors({"verb_tense", "spelling"}, kT0 + kMinute));
+  ExpectOk(this->ApplyOne(AttemptOp(ann.user_id, "ex-1", "verb_tense", true, kT0 + kHour)));
+  auto count = [](const Profile& p) { return p.TotalErrors(); };
+
+  auto snapshot = this->store()->BeginReadSnapshot();
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status().ToString();
+  // Written after the snapshot began: another utterance, conversation and attempt.
+  this->Say(ann, kT0 + 2 * kMinute, MakeErrors({"articles"}, kT0 + 2 * kMinute));
+  const Learner later{ann.user_id, NewUuidV7(kT0 + 2 * kHour)};
+  ExpectOk(this->ApplyOne(ConversationOp(Conversation{later.conversation_id, ann.user_id,
+                                                      kT0 + 2 * kHour})));
+  ExpectOk(this->ApplyOne(AttemptOp(ann.user_id, "ex-2", "articles", false, kT0 + 3 * kHour)));
+  const Learner bob = this->AddLearner("Bob Snapshot", std::nullopt, kT0 + 3 * kHour);
+
+  Store* store = this->store();
+  auto seen = [&] {
+    std::string out;
+    auto user = store->GetUser(bob.user_id);
+    out += user.ok() ? "bob " : "no-bob ";
+    auto convs = store->ListConversations(ann.user_id, std::nullopt, 10);
+    out += "conversations=" + std::to_string(convs.ok() ? convs->size() : 99);
+    auto view = store->GetConversation(ann.conversation_id);
+    out += " utterances=" + std::to_string(view.ok() ? view->utterances.size() : 99);
+    auto attempts = store->ListAttempts(ann.user_id);
+    out += " attempts=" + std::to_string(attempts.ok() ? attempts->size() : 99);
+    auto profile = store->LoadProfile(ann.user_id);
+    out += " errors=" + std::to_string(profile.ok() ? count(*profile) : 99);
+    return out;
+  };
+  EXPECT_EQ(seen(), "no-bob conversations=1 utterances=1 attempts=1 errors=2");
+  std::string other;
+  std::thread([&] { other = seen(); }).join();
+  EXPECT_EQ(other, "bob conversations=2 utterances=2 attempts=2 errors=3");
+  EXPECT_FALSE(store->BeginReadSnapshot().ok()) << "one snapshot a thread";
+  snapshot->reset();
+  EXPECT_EQ(seen(), "bob conversations=2 utterances=2 attempts=2 errors=3");
+  auto again = store->BeginReadSnapshot();
+  EXPECT_TRUE(again.ok()) << again.status().ToString();
+}
+
 TYPED_TEST(StoreContractTest, EraseUserRemovesEveryRecordOfTheLearnerAndNothingElse) {
   const Learner ann = this->AddLearner("Annabel Erase", "Annabel.Erase@example.com", kT0);
   const Learner bob = this->AddLearner("Bob Keep", "bob.keep@example.com", kT0);

@@ -12,6 +12,7 @@ import os
 import select
 import socket
 import sys
+import threading
 import time
 import unittest
 
@@ -181,6 +182,46 @@ class Erasure(unittest.TestCase):
         expect(c.request("DELETE", f"/v1/users/{uid}"), 200, "erase")
         st, _, body = c.get(f"/v1/users/{uid}/export")
         self.assertEqual((st, body["error"]["code"]), (404, "not_found"))
+
+    def test_an_export_is_one_moment_of_the_learner(self):
+        """Exports taken while the learner keeps writing: in each, the error
+        points count exactly the errors of the utterances listed (the parts
+        are read from one snapshot, Store::BeginReadSnapshot)."""
+        c = self.c
+        uid, convs, _ = self.learner("Ann Moving", unique_email("moving"))
+        stop = threading.Event()
+        failures = []
+
+        def write():
+            w = self.server.client()
+            i = 0
+            while not stop.is_set():
+                conv = convs[i % 2] if i % 7 else v1_conversation(w, uid)["conversation_id"]
+                st, _, body = w.post("/v1/utterances", {
+                    "user_id": uid, "conversation_id": conv, "utterance_id": new_uuid(),
+                    "content": "He have two cat.", "errors": [{"code": "R:VERB:SVA"},
+                                                              {"code": "R:NOUN:NUM"}]})
+                if st != 201:
+                    failures.append((st, body))
+                    return
+                i += 1
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        try:
+            sizes = []
+            for _ in range(15):
+                doc = expect(c.get(f"/v1/users/{uid}/export"), 200, "export")
+                said = [u for cv in doc["conversations"] for u in cv["utterances"]]
+                listed = sum(len(u["errors"]) for u in said)
+                counted = sum(p["frequency"] for p in doc["error_points"])
+                self.assertEqual(counted, listed, "points and utterances of different moments")
+                sizes.append(len(said))
+        finally:
+            stop.set()
+            writer.join()
+        self.assertEqual(failures, [])
+        self.assertGreater(len(set(sizes)), 1, f"the learner did not grow between exports: {sizes}")
 
     def test_an_export_does_not_hold_up_other_requests(self):
         """The export runs off the HTTP threads (http/slow_reads.h): with one

@@ -500,23 +500,77 @@ constexpr const char* kBuildIndexes =
     " END LOOP;"
     " DELETE FROM meta WHERE starts_with(key, 'deferred_index:'); END $$";
 
+namespace {
+
+// This thread's read snapshot (BeginReadSnapshot): its store and the
+// connection whose REPEATABLE READ transaction it is.
+thread_local const PostgresStore* tls_snapshot_store = nullptr;
+thread_local Conn* tls_snapshot_conn = nullptr;
+
+}  // namespace
+
 // RAII: a pooled read connection for the length of one call, reset first if
-// an earlier call found it broken.
+// an earlier call found it broken; or, when this thread holds a read
+// snapshot of the store, that snapshot's connection and transaction.
 class PostgresStore::Reader {
  public:
-  explicit Reader(PostgresStore* s) : store_(s), conn_(s->Borrow()) {
+  explicit Reader(PostgresStore* s) : store_(s) {
+    if (tls_snapshot_store == s) {
+      conn_ = tls_snapshot_conn;
+      return;
+    }
+    owned_ = s->Borrow();
+    conn_ = owned_.get();
     status_ = conn_->EnsureUsable();
   }
-  ~Reader() { store_->Return(std::move(conn_)); }
+  ~Reader() {
+    if (owned_ != nullptr) store_->Return(std::move(owned_));
+  }
   const Status& status() const { return status_; }
-  Conn* operator->() { return conn_.get(); }
-  Conn* get() { return conn_.get(); }
+  Conn* operator->() { return conn_; }
+  Conn* get() { return conn_; }
+
+ private:
+  PostgresStore* store_;
+  std::unique_ptr<Conn> owned_;  // null inside a read snapshot
+  Conn* conn_;
+  Status status_;
+};
+
+class PostgresStore::ThreadSnapshot : public ReadSnapshot {
+ public:
+  ThreadSnapshot(PostgresStore* s, std::unique_ptr<Conn> conn) : store_(s), conn_(std::move(conn)) {
+    tls_snapshot_store = s;
+    tls_snapshot_conn = conn_.get();
+  }
+  ~ThreadSnapshot() override {
+    tls_snapshot_store = nullptr;
+    tls_snapshot_conn = nullptr;
+    if (conn_->InTransaction()) conn_->Exec("ROLLBACK");  // read only: nothing to keep
+    store_->Return(std::move(conn_));
+  }
 
  private:
   PostgresStore* store_;
   std::unique_ptr<Conn> conn_;
-  Status status_;
 };
+
+// REPEATABLE READ: every statement of the transaction sees the snapshot its
+// first one took, so one is run here.
+Result<std::unique_ptr<Store::ReadSnapshot>> PostgresStore::BeginReadSnapshot() {
+  if (tls_snapshot_store != nullptr) return Status::Internal("a read snapshot is already open");
+  std::unique_ptr<Conn> conn = Borrow();
+  Status s = conn->EnsureUsable();
+  if (s.ok()) {
+    s = conn->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1").status();
+  }
+  if (!s.ok()) {
+    if (conn->InTransaction()) conn->Exec("ROLLBACK");
+    Return(std::move(conn));
+    return s;
+  }
+  return std::unique_ptr<ReadSnapshot>(new ThreadSnapshot(this, std::move(conn)));
+}
 
 Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const std::string& url,
                                                            Micros half_life, int pool_size) {

@@ -34,6 +34,7 @@ class PostgresStore : public Store {
   // password.
   std::string Describe() const override;
   Status ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* deltas) override;
+  Result<std::unique_ptr<ReadSnapshot>> BeginReadSnapshot() override;
   Result<User> GetUser(const std::string& user_id) override;
   Result<User> FindUserByEmail(const std::string& email) override;
   Result<ConversationView> GetConversation(const std::string& conversation_id) override;
@@ -61,6 +62,7 @@ class PostgresStore : public Store {
 
   // A read connection borrowed from the pool for one call.
   class Reader;
+  class ThreadSnapshot;  // BeginReadSnapshot's
   std::unique_ptr<pg::Conn> Borrow();
   void Return(std::unique_ptr<pg::Conn> conn);
 

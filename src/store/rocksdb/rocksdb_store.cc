@@ -1362,7 +1362,9 @@ Status RocksdbStore::ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* delt
 Result<User> RocksdbStore::GetUser(const std::string& user_id) {
   std::string v;
   bool found = false;
-  if (Status s = DbGet(db_.get(), {}, keys::User(user_id), &v, &found); !s.ok()) return s;
+  rocksdb::ReadOptions ro;
+  ro.snapshot = ThreadView();
+  if (Status s = DbGet(db_.get(), ro, keys::User(user_id), &v, &found); !s.ok()) return s;
   if (!found) return Status::NotFound("User not found");
   User u;
   if (!DecodeUser(user_id, v, &u)) return Corrupt("user");
@@ -1446,7 +1448,9 @@ Status ReadAttempts(rocksdb::Iterator* it, const std::string& user_id, std::vect
 }  // namespace
 
 Result<std::vector<Attempt>> RocksdbStore::ListAttempts(const std::string& user_id) {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(InPrefix()));
+  rocksdb::ReadOptions ro = InPrefix();
+  ro.snapshot = ThreadView();
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
   std::vector<Attempt> out;
   if (Status s = ReadAttempts(it.get(), user_id, &out); !s.ok()) return s;
   return out;
@@ -1499,7 +1503,8 @@ Result<Profile> RocksdbStore::LoadProfile(const std::string& user_id) {
   // attempts from one implicit snapshot, so they agree. The point reads
   // (user, utterance content) are of records that never change.
   NoPerfCounts();
-  const rocksdb::ReadOptions ro = InPrefix();
+  rocksdb::ReadOptions ro = InPrefix();
+  ro.snapshot = ThreadView();
   Profile p;
   std::string v;
   if (Status s = DbGet(db_.get(), ro, keys::User(user_id), &v, &p.user_known); !s.ok()) return s;
@@ -1833,17 +1838,53 @@ Status RocksdbStore::EndBulkLoad() {
   return s.ok() ? Status::Ok() : Fail(s, "unmark the copy");
 }
 
-// A snapshot to read under; none on a secondary, where RocksDB refuses
-// them: its view changes only when it catches up with the primary, which
-// this store never asks it to.
+namespace {
+
+// This thread's read snapshot (BeginReadSnapshot), and its store.
+thread_local const RocksdbStore* tls_snapshot_store = nullptr;
+thread_local const rocksdb::Snapshot* tls_snapshot = nullptr;
+
+}  // namespace
+
+class RocksdbStore::ThreadSnapshot : public ReadSnapshot {
+ public:
+  explicit ThreadSnapshot(const RocksdbStore* store) {
+    if (!store->secondary_) snap_.emplace(store->db_.get());
+    tls_snapshot_store = store;
+    tls_snapshot = snap_ ? snap_->snapshot() : nullptr;
+  }
+  ~ThreadSnapshot() override {
+    tls_snapshot_store = nullptr;
+    tls_snapshot = nullptr;
+  }
+
+ private:
+  std::optional<rocksdb::ManagedSnapshot> snap_;  // none on a secondary (its view does not move)
+};
+
+Result<std::unique_ptr<Store::ReadSnapshot>> RocksdbStore::BeginReadSnapshot() {
+  if (tls_snapshot_store != nullptr) return Status::Internal("a read snapshot is already open");
+  return std::unique_ptr<ReadSnapshot>(new ThreadSnapshot(this));
+}
+
+// This thread's read snapshot of this store, if it holds one (else null:
+// the latest state).
+const rocksdb::Snapshot* RocksdbStore::ThreadView() const {
+  return tls_snapshot_store == this ? tls_snapshot : nullptr;
+}
+
+// A snapshot for a read of several keys that must agree: none when this
+// thread holds a read snapshot (ThreadView serves), nor on a secondary,
+// where RocksDB refuses them: its view changes only when it catches up
+// with the primary, which this store never asks it to.
 std::unique_ptr<rocksdb::ManagedSnapshot> RocksdbStore::Snapshot() const {
-  if (secondary_) return nullptr;
+  if (secondary_ || tls_snapshot_store == this) return nullptr;
   return std::make_unique<rocksdb::ManagedSnapshot>(db_.get());
 }
 
 const rocksdb::Snapshot* RocksdbStore::SnapshotOf(
-    const std::unique_ptr<rocksdb::ManagedSnapshot>& snap) {
-  return snap == nullptr ? nullptr : snap->snapshot();
+    const std::unique_ptr<rocksdb::ManagedSnapshot>& snap) const {
+  return snap == nullptr ? ThreadView() : snap->snapshot();
 }
 
 // A secondary writes nothing, so it cannot upgrade: it reads only a

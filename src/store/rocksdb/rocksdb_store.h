@@ -64,6 +64,7 @@ class RocksdbStore : public Store {
   Result<std::unique_ptr<PreparedBatch>> PrepareBatch(const std::vector<WriteOp*>& ops,
                                                       const PreparedBatch* behind) override;
   Status WritePrepared(const PreparedBatch* batch) override;
+  Result<std::unique_ptr<ReadSnapshot>> BeginReadSnapshot() override;
   Result<User> GetUser(const std::string& user_id) override;
   Result<User> FindUserByEmail(const std::string& email) override;
   Result<ConversationView> GetConversation(const std::string& conversation_id) override;
@@ -97,8 +98,10 @@ class RocksdbStore : public Store {
   Status RecomputeDecayIfNeeded();
   Status RefuseUnfinishedCopy();
   Status RequireCurrentKeyFormat();
+  class ThreadSnapshot;  // BeginReadSnapshot's
+  const rocksdb::Snapshot* ThreadView() const;
   std::unique_ptr<rocksdb::ManagedSnapshot> Snapshot() const;
-  static const rocksdb::Snapshot* SnapshotOf(const std::unique_ptr<rocksdb::ManagedSnapshot>& snap);
+  const rocksdb::Snapshot* SnapshotOf(const std::unique_ptr<rocksdb::ManagedSnapshot>& snap) const;
 
   Options options_;
   std::unique_ptr<rocksdb::DB> db_;

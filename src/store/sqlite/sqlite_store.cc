@@ -80,23 +80,81 @@ constexpr const char* kErrorColumns =
 // RAII: a pooled read connection for the length of one call, and one read
 // transaction: every query of the call sees the same snapshot, and the WAL
 // read lock is taken once instead of once per statement (docs/read-path.md).
+namespace {
+
+// This thread's read snapshot (BeginReadSnapshot): its store and the
+// connection whose read transaction it is.
+thread_local const SqliteStore* tls_snapshot_store = nullptr;
+thread_local Db* tls_snapshot_db = nullptr;
+
+// Ends a read transaction; if a statement left unfinished by an error path
+// keeps it open, ROLLBACK ends it (and aborts the statement).
+void EndRead(Db* db) {
+  db->Prepare("COMMIT")->Step();
+  if (!sqlite3_get_autocommit(db->raw())) db->Exec("ROLLBACK");
+}
+
+}  // namespace
+
+// RAII: a pooled read connection in a read transaction for the length of
+// one call; or, when this thread holds a read snapshot of the store, that
+// snapshot's connection and transaction.
 class SqliteStore::Reader {
  public:
-  explicit Reader(SqliteStore* s) : store_(s), db_(s->Borrow()) { db_->Prepare("BEGIN")->Step(); }
+  explicit Reader(SqliteStore* s) : store_(s) {
+    if (tls_snapshot_store == s) {
+      db_ = tls_snapshot_db;
+      return;
+    }
+    owned_ = s->Borrow();
+    db_ = owned_.get();
+    db_->Prepare("BEGIN")->Step();
+  }
   ~Reader() {
-    // COMMIT ends a read transaction; if a statement left unfinished by an
-    // error path keeps it open, ROLLBACK ends it (and aborts the statement).
-    db_->Prepare("COMMIT")->Step();
-    if (!sqlite3_get_autocommit(db_->raw())) db_->Exec("ROLLBACK");
+    if (owned_ == nullptr) return;
+    EndRead(db_);
+    store_->Return(std::move(owned_));
+  }
+  Db* operator->() { return db_; }
+  Db* get() { return db_; }
+
+ private:
+  SqliteStore* store_;
+  std::unique_ptr<Db> owned_;  // null inside a read snapshot
+  Db* db_;
+};
+
+class SqliteStore::ThreadSnapshot : public ReadSnapshot {
+ public:
+  ThreadSnapshot(SqliteStore* s, std::unique_ptr<Db> db) : store_(s), db_(std::move(db)) {
+    tls_snapshot_store = s;
+    tls_snapshot_db = db_.get();
+  }
+  ~ThreadSnapshot() override {
+    tls_snapshot_store = nullptr;
+    tls_snapshot_db = nullptr;
+    EndRead(db_.get());
     store_->Return(std::move(db_));
   }
-  Db* operator->() { return db_.get(); }
-  Db* get() { return db_.get(); }
 
  private:
   SqliteStore* store_;
   std::unique_ptr<Db> db_;
 };
+
+// BEGIN is deferred: the first read starts the transaction, and with it the
+// snapshot, so one is made here.
+Result<std::unique_ptr<Store::ReadSnapshot>> SqliteStore::BeginReadSnapshot() {
+  if (tls_snapshot_store != nullptr) return Status::Internal("a read snapshot is already open");
+  std::unique_ptr<Db> db = Borrow();
+  Status s = db->Exec("BEGIN; SELECT 1 FROM users LIMIT 1");
+  if (!s.ok()) {
+    EndRead(db.get());
+    Return(std::move(db));
+    return s;
+  }
+  return std::unique_ptr<ReadSnapshot>(new ThreadSnapshot(this, std::move(db)));
+}
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const Options& options) {
   std::unique_ptr<SqliteStore> store(new SqliteStore(options));

@@ -71,6 +71,7 @@ class SqliteStore : public Store {
   // writer); SyncCommitted fdatasyncs the WAL file.
   bool DeferredSync() const override { return true; }
   Status SyncCommitted() override;
+  Result<std::unique_ptr<ReadSnapshot>> BeginReadSnapshot() override;
   Result<User> GetUser(const std::string& user_id) override;
   Result<User> FindUserByEmail(const std::string& email) override;
   Result<ConversationView> GetConversation(const std::string& conversation_id) override;
@@ -97,6 +98,7 @@ class SqliteStore : public Store {
 
   // A read connection borrowed from the pool for one call.
   class Reader;
+  class ThreadSnapshot;  // BeginReadSnapshot's
   std::unique_ptr<sqlite::Db> Borrow();
   void Return(std::unique_ptr<sqlite::Db> db);
 
