@@ -150,8 +150,9 @@ Status Backup(const std::string& from, const std::string& partial, SqliteBackupI
   {
     auto dst = OpenDb(partial, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     if (!dst.ok()) return dst.status();
-    // No journal and no syncs of its own: a failed copy is deleted whole, and
-    // the finished file is fsynced once below.
+    // No journal and no syncs of SQLite's own: a failed copy is deleted
+    // whole; CopyPages syncs each step, and the finished file is fsynced
+    // once more below.
     sqlite3_exec(dst->get(), "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF", nullptr, nullptr,
                  nullptr);
     if (Status s = CopyPages(src->get(), dst->get(), from, partial, info); !s.ok()) return s;
