@@ -15,6 +15,7 @@
 #include "log/log.h"
 #include "store/export_pager.h"
 #include "store/postgres/schema.h"
+#include "store/thread_snapshot.h"
 
 namespace errata {
 
@@ -502,10 +503,9 @@ constexpr const char* kBuildIndexes =
 
 namespace {
 
-// This thread's read snapshot (BeginReadSnapshot): its store and the
-// connection whose REPEATABLE READ transaction it is.
-thread_local const PostgresStore* tls_snapshot_store = nullptr;
-thread_local Conn* tls_snapshot_conn = nullptr;
+// This thread's read snapshot (BeginReadSnapshot): the connection whose
+// REPEATABLE READ transaction it is.
+using SnapshotSlot = ThreadSnapshotSlot<Conn>;
 
 }  // namespace
 
@@ -514,11 +514,8 @@ thread_local Conn* tls_snapshot_conn = nullptr;
 // snapshot of the store, that snapshot's connection and transaction.
 class PostgresStore::Reader {
  public:
-  explicit Reader(PostgresStore* s) : store_(s) {
-    if (tls_snapshot_store == s) {
-      conn_ = tls_snapshot_conn;
-      return;
-    }
+  explicit Reader(PostgresStore* s) : store_(s), conn_(SnapshotSlot::Of(s)) {
+    if (conn_ != nullptr) return;
     owned_ = s->Borrow();
     conn_ = owned_.get();
     status_ = conn_->EnsureUsable();
@@ -540,12 +537,10 @@ class PostgresStore::Reader {
 class PostgresStore::ThreadSnapshot : public ReadSnapshot {
  public:
   ThreadSnapshot(PostgresStore* s, std::unique_ptr<Conn> conn) : store_(s), conn_(std::move(conn)) {
-    tls_snapshot_store = s;
-    tls_snapshot_conn = conn_.get();
+    slot_.emplace(s, conn_.get());
   }
   ~ThreadSnapshot() override {
-    tls_snapshot_store = nullptr;
-    tls_snapshot_conn = nullptr;
+    slot_.reset();
     if (conn_->InTransaction()) conn_->Exec("ROLLBACK");  // read only: nothing to keep
     store_->Return(std::move(conn_));
   }
@@ -553,12 +548,13 @@ class PostgresStore::ThreadSnapshot : public ReadSnapshot {
  private:
   PostgresStore* store_;
   std::unique_ptr<Conn> conn_;
+  std::optional<SnapshotSlot> slot_;
 };
 
 // REPEATABLE READ: every statement of the transaction sees the snapshot its
 // first one took, so one is run here.
 Result<std::unique_ptr<Store::ReadSnapshot>> PostgresStore::BeginReadSnapshot() {
-  if (tls_snapshot_store != nullptr) return Status::Internal("a read snapshot is already open");
+  if (SnapshotSlot::Held()) return Status::Internal("a read snapshot is already open");
   std::unique_ptr<Conn> conn = Borrow();
   Status s = conn->EnsureUsable();
   if (s.ok()) {

@@ -28,6 +28,7 @@
 #include "metrics/metrics.h"
 #include "store/export_pager.h"
 #include "store/rocksdb/codec.h"
+#include "store/thread_snapshot.h"
 
 namespace errata {
 
@@ -1840,9 +1841,9 @@ Status RocksdbStore::EndBulkLoad() {
 
 namespace {
 
-// This thread's read snapshot (BeginReadSnapshot), and its store.
-thread_local const RocksdbStore* tls_snapshot_store = nullptr;
-thread_local const rocksdb::Snapshot* tls_snapshot = nullptr;
+// This thread's read snapshot (BeginReadSnapshot); a null one on a
+// secondary, whose view does not move.
+using SnapshotSlot = ThreadSnapshotSlot<const rocksdb::Snapshot>;
 
 }  // namespace
 
@@ -1850,35 +1851,29 @@ class RocksdbStore::ThreadSnapshot : public ReadSnapshot {
  public:
   explicit ThreadSnapshot(const RocksdbStore* store) {
     if (!store->secondary_) snap_.emplace(store->db_.get());
-    tls_snapshot_store = store;
-    tls_snapshot = snap_ ? snap_->snapshot() : nullptr;
-  }
-  ~ThreadSnapshot() override {
-    tls_snapshot_store = nullptr;
-    tls_snapshot = nullptr;
+    slot_.emplace(store, snap_ ? snap_->snapshot() : nullptr);
   }
 
  private:
-  std::optional<rocksdb::ManagedSnapshot> snap_;  // none on a secondary (its view does not move)
+  std::optional<rocksdb::ManagedSnapshot> snap_;
+  std::optional<SnapshotSlot> slot_;  // goes first (members go in reverse)
 };
 
 Result<std::unique_ptr<Store::ReadSnapshot>> RocksdbStore::BeginReadSnapshot() {
-  if (tls_snapshot_store != nullptr) return Status::Internal("a read snapshot is already open");
+  if (SnapshotSlot::Held()) return Status::Internal("a read snapshot is already open");
   return std::unique_ptr<ReadSnapshot>(new ThreadSnapshot(this));
 }
 
 // This thread's read snapshot of this store, if it holds one (else null:
 // the latest state).
-const rocksdb::Snapshot* RocksdbStore::ThreadView() const {
-  return tls_snapshot_store == this ? tls_snapshot : nullptr;
-}
+const rocksdb::Snapshot* RocksdbStore::ThreadView() const { return SnapshotSlot::Of(this); }
 
 // A snapshot for a read of several keys that must agree: none when this
 // thread holds a read snapshot (ThreadView serves), nor on a secondary,
 // where RocksDB refuses them: its view changes only when it catches up
 // with the primary, which this store never asks it to.
 std::unique_ptr<rocksdb::ManagedSnapshot> RocksdbStore::Snapshot() const {
-  if (secondary_ || tls_snapshot_store == this) return nullptr;
+  if (secondary_ || SnapshotSlot::HeldOf(this)) return nullptr;
   return std::make_unique<rocksdb::ManagedSnapshot>(db_.get());
 }
 

@@ -21,6 +21,7 @@
 #include "metrics/metrics.h"
 #include "store/export_pager.h"
 #include "store/sqlite/schema.h"
+#include "store/thread_snapshot.h"
 
 namespace errata {
 
@@ -82,10 +83,9 @@ constexpr const char* kErrorColumns =
 // read lock is taken once instead of once per statement (docs/read-path.md).
 namespace {
 
-// This thread's read snapshot (BeginReadSnapshot): its store and the
-// connection whose read transaction it is.
-thread_local const SqliteStore* tls_snapshot_store = nullptr;
-thread_local Db* tls_snapshot_db = nullptr;
+// This thread's read snapshot (BeginReadSnapshot): the connection whose read
+// transaction it is.
+using SnapshotSlot = ThreadSnapshotSlot<Db>;
 
 // Ends a read transaction; if a statement left unfinished by an error path
 // keeps it open, ROLLBACK ends it (and aborts the statement).
@@ -101,11 +101,8 @@ void EndRead(Db* db) {
 // snapshot's connection and transaction.
 class SqliteStore::Reader {
  public:
-  explicit Reader(SqliteStore* s) : store_(s) {
-    if (tls_snapshot_store == s) {
-      db_ = tls_snapshot_db;
-      return;
-    }
+  explicit Reader(SqliteStore* s) : store_(s), db_(SnapshotSlot::Of(s)) {
+    if (db_ != nullptr) return;
     owned_ = s->Borrow();
     db_ = owned_.get();
     db_->Prepare("BEGIN")->Step();
@@ -127,12 +124,10 @@ class SqliteStore::Reader {
 class SqliteStore::ThreadSnapshot : public ReadSnapshot {
  public:
   ThreadSnapshot(SqliteStore* s, std::unique_ptr<Db> db) : store_(s), db_(std::move(db)) {
-    tls_snapshot_store = s;
-    tls_snapshot_db = db_.get();
+    slot_.emplace(s, db_.get());
   }
   ~ThreadSnapshot() override {
-    tls_snapshot_store = nullptr;
-    tls_snapshot_db = nullptr;
+    slot_.reset();
     EndRead(db_.get());
     store_->Return(std::move(db_));
   }
@@ -140,12 +135,13 @@ class SqliteStore::ThreadSnapshot : public ReadSnapshot {
  private:
   SqliteStore* store_;
   std::unique_ptr<Db> db_;
+  std::optional<SnapshotSlot> slot_;
 };
 
 // BEGIN is deferred: the first read starts the transaction, and with it the
 // snapshot, so one is made here.
 Result<std::unique_ptr<Store::ReadSnapshot>> SqliteStore::BeginReadSnapshot() {
-  if (tls_snapshot_store != nullptr) return Status::Internal("a read snapshot is already open");
+  if (SnapshotSlot::Held()) return Status::Internal("a read snapshot is already open");
   std::unique_ptr<Db> db = Borrow();
   Status s = db->Exec("BEGIN; SELECT 1 FROM users LIMIT 1");
   if (!s.ok()) {
