@@ -184,7 +184,7 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, Role role) {
   // TRUNCATE; SqliteStore waits less with the writer parked); it never waits
   // for the writer (SqliteStore parks it first).
   if (role == Role::kCheckpointer) {
-    db->PollWhenBusy(2000);
+    db->PollWhenBusy(kCheckpointerPolls);
   } else {
     sqlite3_busy_timeout(raw, 5000);
   }

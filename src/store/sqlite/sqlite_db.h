@@ -86,6 +86,10 @@ class Stmt {
 // the most Debian's SQLite maps.
 inline constexpr int64_t kReaderMmapSize = 2147418112;
 
+// How many times (0.5 ms apart, ~1 s) the checkpointer's connection polls
+// a lock another connection holds, unless told otherwise (Db::PollWhenBusy).
+inline constexpr int kCheckpointerPolls = 2000;
+
 enum class Role {
   kWriter,        // creates the file, sets WAL; never checkpoints (docs/checkpoint.md)
   kReader,        // read-only

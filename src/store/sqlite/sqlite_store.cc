@@ -78,9 +78,6 @@ constexpr const char* kErrorColumns =
 
 }  // namespace
 
-// RAII: a pooled read connection for the length of one call, and one read
-// transaction: every query of the call sees the same snapshot, and the WAL
-// read lock is taken once instead of once per statement (docs/read-path.md).
 namespace {
 
 // This thread's read snapshot (BeginReadSnapshot): the connection whose read
@@ -96,9 +93,11 @@ void EndRead(Db* db) {
 
 }  // namespace
 
-// RAII: a pooled read connection in a read transaction for the length of
-// one call; or, when this thread holds a read snapshot of the store, that
-// snapshot's connection and transaction.
+// RAII: a pooled read connection for the length of one call, and one read
+// transaction: every query of the call sees the same snapshot, and the WAL
+// read lock is taken once instead of once per statement (docs/read-path.md).
+// When this thread holds a read snapshot of the store, that snapshot's
+// connection and transaction instead.
 class SqliteStore::Reader {
  public:
   explicit Reader(SqliteStore* s) : store_(s), db_(SnapshotSlot::Of(s)) {
@@ -437,7 +436,7 @@ void SqliteStore::CheckpointLoop() {
         t_parked = Clock::now();
         rc = Checkpoint(SQLITE_CHECKPOINT_RESTART, &n_log, &n_done);
         OpenGate();
-        ckpt_db_->PollWhenBusy(2000);
+        ckpt_db_->PollWhenBusy(sqlite::kCheckpointerPolls);
         if (rc == SQLITE_OK) rewinds_.fetch_add(1, std::memory_order_relaxed);
       }
     }
