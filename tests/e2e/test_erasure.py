@@ -193,9 +193,15 @@ class Erasure(unittest.TestCase):
         failures = []
 
         def write():
+            # Bounded and paced, so that the exports overlap the writes and
+            # the learner stays small on a busy machine: unbounded, the
+            # learner grew faster than exports on the nice +10 thread could
+            # keep up with under ctest -j2, and an export passed the
+            # client's 60 s timeout on PostgreSQL.
             w = self.server.client()
             i = 0
-            while not stop.is_set():
+            while not stop.is_set() and i < 600:
+                time.sleep(0.001)
                 conv = convs[i % 2] if i % 7 else v1_conversation(w, uid)["conversation_id"]
                 st, _, body = w.post("/v1/utterances", {
                     "user_id": uid, "conversation_id": conv, "utterance_id": new_uuid(),
@@ -210,7 +216,7 @@ class Erasure(unittest.TestCase):
         writer.start()
         try:
             sizes = []
-            for _ in range(15):
+            for _ in range(40):
                 doc = expect(c.get(f"/v1/users/{uid}/export"), 200, "export")
                 said = [u for cv in doc["conversations"] for u in cv["utterances"]]
                 listed = sum(len(u["errors"]) for u in said)
