@@ -72,7 +72,15 @@ std::optional<Micros> Fields::Time(std::string_view key, Need need) {
   auto s = String(key, need, 64);
   if (!s) return std::nullopt;
   auto t = ParseTime(*s);
-  if (!t) Fail(key, prefix_ + std::string(key) + " must be an ISO-8601 date-time");
+  if (!t) {
+    Fail(key, prefix_ + std::string(key) + " must be an ISO-8601 date-time");
+  } else if (*t < 0) {
+    // A record's id is a UUIDv7 of its time, which counts milliseconds from
+    // 1970 in 48 bits: an earlier time wraps, and its id would sort after
+    // every other.
+    Fail(key, prefix_ + std::string(key) + " must be 1970-01-01T00:00:00Z or later");
+    t.reset();
+  }
   return t;
 }
 

@@ -37,6 +37,22 @@ TEST(FieldsTest, MissingRequiredAndOptional) {
   EXPECT_EQ(f.status().field(), "y");
 }
 
+TEST(FieldsTest, TimesStartIn1970) {
+  auto o = ParseObject(R"({"a": "1970-01-01T00:00:00Z", "b": "1969-12-31T23:59:59.999999Z",
+                           "c": "1970-01-01T00:30:00+01:00", "d": "1900-01-01"})");
+  ASSERT_TRUE(o.ok());
+  Fields f(*o);
+  EXPECT_EQ(f.Time("a"), std::optional<Micros>(0));
+  EXPECT_TRUE(f.ok());
+  for (const char* key : {"b", "c", "d"}) {
+    Fields g(*o);
+    EXPECT_FALSE(g.Time(key).has_value()) << key;
+    ASSERT_FALSE(g.ok()) << key;
+    EXPECT_EQ(g.status().field(), key);
+    EXPECT_EQ(g.status().message(), std::string(key) + " must be 1970-01-01T00:00:00Z or later");
+  }
+}
+
 TEST(ParseObjectTest, RejectsInvalidJsonAndUtf8) {
   EXPECT_FALSE(ParseObject("{").ok());
   EXPECT_FALSE(ParseObject("[1]").ok());

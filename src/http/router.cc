@@ -61,18 +61,22 @@ void Router::Add(Route route) {
 
 Router::Match Router::Find(boost::beast::http::verb method, std::string_view path, size_t* index,
                            PathParams* params, std::string* allow) const {
+  using boost::beast::http::verb;
+  // HEAD is GET without the body (RFC 9110, 9.3.2): it takes the GET route.
+  const verb wanted = method == verb::head ? verb::get : method;
   const PathSegments parts = SplitPath(path);
   bool path_known = false;
   allow->clear();
   for (size_t i = 0; i < routes_.size(); ++i) {
     if (!Matches(segments_[i], parts, params)) continue;
-    if (routes_[i].method == method) {
+    if (routes_[i].method == wanted) {
       *index = i;
       return Match::kFound;
     }
     path_known = true;
     if (!allow->empty()) *allow += ", ";
     *allow += std::string(boost::beast::http::to_string(routes_[i].method));
+    if (routes_[i].method == verb::get) *allow += ", HEAD";
   }
   return path_known ? Match::kWrongMethod : Match::kNoRoute;
 }

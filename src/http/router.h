@@ -33,7 +33,8 @@ class Router {
 
   enum class Match { kFound, kNoRoute, kWrongMethod };
   // Finds the route for `method` and `path`; on kFound sets *index and *params;
-  // on kWrongMethod sets *allow to the methods the path accepts ("GET, POST").
+  // on kWrongMethod sets *allow to the methods the path accepts ("GET, HEAD,
+  // POST"). A HEAD finds the GET route.
   Match Find(boost::beast::http::verb method, std::string_view path, size_t* index,
              PathParams* params, std::string* allow) const;
 

@@ -60,8 +60,23 @@ TEST_F(RouterTest, ATrailingSlashIsASegmentOfItsOwn) {
 
 TEST_F(RouterTest, AKnownPathWithAnotherMethodListsTheMethodsItTakes) {
   EXPECT_EQ(Find(verb::put, "/v1/users/abc"), Router::Match::kWrongMethod);
-  EXPECT_EQ(allow, "GET, DELETE");
+  EXPECT_EQ(allow, "GET, HEAD, DELETE");
+  EXPECT_EQ(Find(verb::post, "/healthz"), Router::Match::kWrongMethod);
+  EXPECT_EQ(allow, "GET, HEAD");
+  EXPECT_EQ(Find(verb::get, "/users/"), Router::Match::kWrongMethod);
+  EXPECT_EQ(allow, "POST");
   EXPECT_EQ(Find(verb::get, "/nowhere"), Router::Match::kNoRoute);
+}
+
+TEST_F(RouterTest, AHeadTakesTheGetRoute) {
+  ASSERT_EQ(Find(verb::head, "/v1/users/abc"), Router::Match::kFound);
+  EXPECT_EQ(r.route(index).method, verb::get);
+  EXPECT_EQ(r.route(index).pattern, "/v1/users/{id}");
+  ASSERT_EQ(params.size(), 1u);
+  EXPECT_EQ(params[0], "abc");
+  // A path with no GET has no HEAD either.
+  EXPECT_EQ(Find(verb::head, "/users/"), Router::Match::kWrongMethod);
+  EXPECT_EQ(allow, "POST");
 }
 
 TEST_F(RouterTest, APathLongerThanAnyRouteMatchesNothing) {

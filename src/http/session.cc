@@ -11,6 +11,7 @@
 #include <deque>
 #include <mutex>
 #include <chrono>
+#include <ctime>
 #include <memory>
 #include <optional>
 #include <random>
@@ -52,21 +53,65 @@ std::string RequestId(const Request& req) {
   return std::string(id->value());
 }
 
+// The Date header's value (RFC 9110, 6.6.1: "Sun, 06 Nov 1994 08:49:37 GMT"),
+// formatted once a second per thread.
+std::string_view HttpDate() {
+  thread_local std::time_t formatted_at = -1;
+  thread_local char text[32];
+  thread_local size_t size = 0;
+  const std::time_t now = std::time(nullptr);
+  if (now != formatted_at) {
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    size = std::strftime(text, sizeof(text), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    formatted_at = now;
+  }
+  return {text, size};
+}
+
 class Session : public EventSink, public std::enable_shared_from_this<Session> {
  public:
   Session(net::ip::tcp::socket socket, Server* server)
       : stream_(std::move(socket)), server_(server) {}
 
+  // Reads the head first: a request without a body (every GET) is complete
+  // then, and one that sent "Expect: 100-continue" waits for an interim 100
+  // before it sends its body (RFC 9110, 10.1.1). Without the 100 such a
+  // client stalls for its own timeout (curl's is 1 s) on every request. A
+  // body announced over the limit fails in the head, so that client gets its
+  // 413 without sending the body at all.
   void Read() {
     parser_.emplace();
     parser_->body_limit(server_->body_limit());
     parser_->header_limit(16 * 1024);
     stream_.expires_after(kIdleTimeout);
+    bhttp::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->OnHead(ec);
+    });
+  }
+
+ private:
+  void OnHead(beast::error_code ec) {
+    if (ec || parser_->is_done()) return OnRead(ec);
+    const auto expect = parser_->get().find(bhttp::field::expect);
+    if (expect != parser_->get().end() && parser_->get().version() >= 11 &&
+        beast::iequals(expect->value(), "100-continue")) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
+                       [self = shared_from_this()](beast::error_code ec, size_t) {
+                         if (ec) return self->Close();
+                         self->ReadBody();
+                       });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
     bhttp::async_read(stream_, buffer_, *parser_,
                       [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
- private:
   void OnRead(beast::error_code ec) {
     if (ec == bhttp::error::end_of_stream || ec == net::error::eof || ec == beast::error::timeout ||
         ec == net::error::connection_reset || ec == net::error::operation_aborted) {
@@ -84,6 +129,7 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
   // Answers an HTTP-level error and closes the connection afterwards.
   void Fail(int status, std::string_view code, const std::string& message) {
     close_after_ = true;
+    head_only_ = false;
     start_ = Clock::now();
     request_id_ = RequestId(parser_->get());
     route_ = server_->router().routes().size();
@@ -106,12 +152,17 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     size_t index = 0;
     const Router& router = server_->router();
     route_ = router.routes().size();
+    head_only_ = req_.method() == bhttp::verb::head;
     switch (router.Find(req_.method(), path, &index, &ctx.params, &allow)) {
       case Router::Match::kNoRoute:
         return Write(server_->errors()(404, "route_not_found", "Not Found", path));
       case Router::Match::kWrongMethod: {
-        Response r = server_->errors()(405, "method_not_allowed", "Method Not Allowed", path);
-        r.headers.emplace_back("Allow", allow);
+        allow += ", OPTIONS";
+        // OPTIONS on a path errata serves: what it takes (RFC 9110, 9.3.7).
+        Response r = req_.method() == bhttp::verb::options
+                         ? Response(204, "")
+                         : server_->errors()(405, "method_not_allowed", "Method Not Allowed", path);
+        r.headers.emplace_back("Allow", std::move(allow));
         return Write(std::move(r));
       }
       case Router::Match::kFound:
@@ -131,18 +182,29 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
   // in one gathered write. Beast's serializer walks a variant of buffer
   // sequences for the same bytes, which cost about 7% of a read's CPU
   // (docs/http.md).
+  //
+  // A HEAD is answered as its GET, without the body: the same status and
+  // headers, Content-Length included. A HEAD of a stream gets the stream's
+  // head alone, and nothing subscribes. A 204 has neither a type nor a length
+  // (RFC 9110, 8.6).
   void Write(Response r) {
-    if (r.stream) return StartStream(std::move(r));
+    if (r.stream && !head_only_) return StartStream(std::move(r));
     body_ = std::move(r.body);
     head_.clear();
     head_.append("HTTP/1.1 ").append(std::to_string(r.status)).append(" ");
     head_.append(bhttp::obsolete_reason(static_cast<bhttp::status>(r.status)));
-    head_.append("\r\nServer: errata\r\nContent-Type: ").append(r.content_type);
+    head_.append("\r\nServer: errata\r\nDate: ").append(HttpDate());
+    if (r.status != 204) head_.append("\r\nContent-Type: ").append(r.content_type);
     head_.append("\r\nX-Request-Id: ").append(request_id_);
     for (const auto& [k, v] : r.headers) head_.append("\r\n").append(k).append(": ").append(v);
-    head_.append("\r\nContent-Length: ").append(std::to_string(body_.size()));
+    if (r.stream) {
+      head_.append("\r\nCache-Control: no-cache");
+    } else if (r.status != 204) {
+      head_.append("\r\nContent-Length: ").append(std::to_string(body_.size()));
+    }
     if (close_after_) head_.append("\r\nConnection: close");
     head_.append("\r\n\r\n");
+    if (head_only_) body_.clear();
     Observe(r.status);
     const std::array<net::const_buffer, 2> out{net::buffer(head_), net::buffer(body_)};
     net::async_write(stream_, out, [self = shared_from_this()](beast::error_code ec, size_t) {
@@ -198,6 +260,7 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
   void StartStream(Response r) {
     auto res = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::ok, 11);
     res->set(bhttp::field::server, "errata");
+    res->set(bhttp::field::date, HttpDate());
     res->set(bhttp::field::content_type, r.content_type);
     res->set(bhttp::field::cache_control, "no-cache");
     res->set("X-Request-Id", request_id_);
@@ -297,6 +360,7 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
   Clock::time_point start_;
   size_t route_ = 0;
   bool close_after_ = false;
+  bool head_only_ = false;  // a HEAD: the answer goes without its body
   // Streaming state.
   std::mutex stream_mu_;
   std::deque<std::string> queue_;       // guarded by stream_mu_

@@ -240,6 +240,38 @@ class BadInput(BadInputBase):
                 self.assertEqual(c.get(f"/generate-exercise?user_id={uid}&top_n={n}")[0], 200)
                 self.assertEqual(c.get(f"/v1/users/{uid}/errors/top?n={n}")[0], 200)
 
+    def test_times_before_1970(self):
+        """A record's id is a UUIDv7 of its time, which cannot hold an earlier one."""
+        c = self.c
+        vu, vc = self.v1_user["user_id"], self.v1_conv["conversation_id"]
+        early = ("1969-12-31T23:59:59.999999Z", "1900-01-01", "1970-01-01T00:30:00+01:00")
+        with self.assertNothingWritten():
+            for t in early:
+                with self.subTest(t=t):
+                    for path, body, field in (
+                            ("/v1/utterances", {"conversation_id": vc, "user_id": vu,
+                                                "created_at": t, "errors": [{"code": "DET"}]},
+                             "created_at"),
+                            ("/v1/conversations", {"user_id": vu, "started_at": t}, "started_at"),
+                            (f"/v1/users/{vu}/attempts", {"exercise_id": "sva-001", "correct": True,
+                                                          "answered_at": t}, "answered_at")):
+                        err = self.assertV1Error(c.post(path, body), 422, "invalid_argument", field)
+                        self.assertIn("1970", err["message"])
+                    line = json.dumps({"user_id": vu, "conversation_id": vc, "created_at": t,
+                                       "errors": [{"code": "DET"}]})
+                    st, _, out = c.post("/v1/ingest", raw=line)
+                    self.assertEqual(st, 200, out)
+                    self.assertEqual((out["applied"], out["rejected"]), (0, 1), out)
+                    self.assertEqual(out["results"][0]["error"]["field"], "created_at", out)
+        # The first moment of 1970 is fine (on a learner of its own: the
+        # fixture's must not change).
+        uid = v1_user(c)["user_id"]
+        cid = v1_conversation(c, uid)["conversation_id"]
+        st, _, out = c.post("/v1/utterances", {"conversation_id": cid, "user_id": uid,
+                                                "created_at": "1970-01-01T00:00:00Z"})
+        self.assertEqual(st, 201, out)
+        self.assertTrue(out["utterance_id"].startswith("00000000-0000-7"), out)
+
     def test_unknown_routes(self):
         c = self.c
         with self.assertNothingWritten():
@@ -263,16 +295,18 @@ class BadInput(BadInputBase):
     def test_wrong_methods(self):
         c = self.c
         vu = self.v1_user["user_id"]
+        post, get = {"POST", "OPTIONS"}, {"GET", "HEAD", "OPTIONS"}
+        get_delete = {"GET", "HEAD", "DELETE", "OPTIONS"}
         cases = [
-            ("GET", "/users/", {"POST"}), ("PUT", "/users/", {"POST"}),
-            ("GET", "/conversations/", {"POST"}), ("DELETE", "/utterances/", {"POST"}),
-            ("GET", "/simulate-and-generate", {"POST"}), ("POST", "/generate-exercise", {"GET"}),
-            ("GET", "/v1/ingest", {"POST"}), ("PUT", "/v1/ingest", {"POST"}),
-            ("PUT", f"/v1/users/{vu}", {"GET", "DELETE"}),
-            ("POST", f"/v1/users/{vu}", {"GET", "DELETE"}),
-            ("PATCH", f"/v1/conversations/{new_uuid()}", {"GET"}),
-            ("POST", f"/v1/users/{vu}/errors/top", {"GET"}),
-            ("POST", "/healthz", {"GET"}), ("DELETE", "/metrics", {"GET"}),
+            ("GET", "/users/", post), ("PUT", "/users/", post),
+            ("GET", "/conversations/", post), ("DELETE", "/utterances/", post),
+            ("GET", "/simulate-and-generate", post), ("POST", "/generate-exercise", get),
+            ("GET", "/v1/ingest", post), ("PUT", "/v1/ingest", post),
+            ("PUT", f"/v1/users/{vu}", get_delete),
+            ("POST", f"/v1/users/{vu}", get_delete),
+            ("PATCH", f"/v1/conversations/{new_uuid()}", get),
+            ("POST", f"/v1/users/{vu}/errors/top", get),
+            ("POST", "/healthz", get), ("DELETE", "/metrics", get),
         ]
         with self.assertNothingWritten():
             for method, path, allow in cases:

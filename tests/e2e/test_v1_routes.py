@@ -691,7 +691,7 @@ class Operations(V1Base):
         st, blob = raw_http(self.server.port, b"DELETE /healthz HTTP/1.1\r\nHost: x\r\n"
                                               b"Connection: close\r\n\r\n")
         self.assertTrue(blob.startswith(b"HTTP/1.1 405 Method Not Allowed\r\n"), blob)
-        self.assertIn(b"\r\nAllow: GET\r\n", blob)
+        self.assertIn(b"\r\nAllow: GET, HEAD, OPTIONS\r\n", blob)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,189 @@
+"""HTTP semantics every client may rely on (RFC 9110): HEAD on every GET
+route, OPTIONS, "Expect: 100-continue" and the Date header. Raw sockets,
+so that nothing between the test and the server adds or hides a header."""
+
+import email.utils
+import json
+import os
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import (ServerTestCase, main, new_uuid, raw_http, seed_triplet, simulate,
+                     unique_email, v1_conversation, v1_user)
+
+
+def split(blob):
+    """(status, {lowercased header: value}, body bytes) of one raw response."""
+    head, _, body = blob.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    return int(lines[0].split(" ", 2)[1]), headers, body
+
+
+def read_some(sock, timeout):
+    """What the server sends within `timeout` seconds (b"" if nothing)."""
+    sock.settimeout(timeout)
+    try:
+        return sock.recv(65536)
+    except socket.timeout:
+        return b""
+
+
+class HttpSemantics(ServerTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        c = cls.c
+        cls.ids = seed_triplet(c)
+        assert simulate(c, cls.ids, [("Grammar", "Pronouns")])[0] == 200
+        cls.user = v1_user(c)["user_id"]
+        cls.conv = v1_conversation(c, cls.user)["conversation_id"]
+
+    def get_and_head(self, path):
+        get = raw_http(self.server.port, f"GET {path} HTTP/1.1\r\nHost: x\r\n"
+                                         f"Connection: close\r\n\r\n".encode())[1]
+        head = raw_http(self.server.port, f"HEAD {path} HTTP/1.1\r\nHost: x\r\n"
+                                          f"Connection: close\r\n\r\n".encode())[1]
+        return split(get), split(head)
+
+    def test_head_answers_as_get_without_the_body(self):
+        uid = self.ids[0]
+        for path in ("/healthz", "/readyz", f"/generate-exercise?user_id={uid}&top_n=2",
+                     f"/v1/users/{self.user}", f"/v1/users/{self.user}/errors/top",
+                     f"/v1/users/{self.user}/export", "/v1/taxonomy", "/openapi.json",
+                     f"/v1/users/{new_uuid()}", "/v1/users/not-a-uuid"):
+            with self.subTest(path=path):
+                (gst, gh, gbody), (hst, hh, hbody) = self.get_and_head(path)
+                self.assertEqual(hst, gst)
+                self.assertEqual(hbody, b"")
+                self.assertGreater(len(gbody), 0)
+                self.assertEqual(hh["content-type"], gh["content-type"])
+                if path.endswith("/export") or "exercise" in path or path.endswith("/top"):
+                    # Answers that carry the time they were made differ in it;
+                    # the length is still the GET's, to a digit or two.
+                    self.assertLess(abs(int(hh["content-length"]) - len(gbody)), 8)
+                else:
+                    self.assertEqual(int(hh["content-length"]), len(gbody))
+
+    def test_head_keeps_the_connection_for_the_next_request(self):
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=10) as s:
+            s.sendall(b"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                      b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            blob = b""
+            while True:
+                part = s.recv(65536)
+                if not part:
+                    break
+                blob += part
+        first, _, rest = blob.partition(b"\r\n\r\n")
+        self.assertTrue(first.startswith(b"HTTP/1.1 200"), blob)
+        self.assertTrue(rest.startswith(b"HTTP/1.1 200"), blob)
+        self.assertEqual(split(rest)[2], b'{"status":"ok"}')
+
+    def test_head_of_a_stream_is_its_head_alone(self):
+        st, blob = raw_http(self.server.port,
+                            f"HEAD /v1/users/{self.user}/stream HTTP/1.1\r\nHost: x\r\n"
+                            f"Connection: close\r\n\r\n".encode(), read_timeout=5)
+        self.assertEqual(st, 200, blob)
+        status, headers, body = split(blob)
+        self.assertEqual(headers["content-type"], "text/event-stream")
+        self.assertEqual(body, b"")
+        self.assertNotIn("transfer-encoding", headers)
+        # Nothing subscribed: the stream gauge reads 0 once the HEAD is answered.
+        metrics = self.c.get("/metrics")[2]
+        gauge = [line for line in metrics.splitlines() if line.startswith("errata_stream_subscribers ")]
+        self.assertEqual(gauge, ["errata_stream_subscribers 0"], metrics[:2000])
+
+    def test_head_writes_nothing(self):
+        before = self.c.get(f"/v1/users/{self.user}")[2]
+        for path in ("/v1/users", "/users/", "/simulate-and-generate", "/v1/ingest"):
+            with self.subTest(path=path):
+                st, blob = raw_http(self.server.port, f"HEAD {path} HTTP/1.1\r\nHost: x\r\n"
+                                                      f"Connection: close\r\n\r\n".encode())
+                self.assertEqual(st, 405, blob)
+                self.assertEqual(split(blob)[1]["allow"], "POST, OPTIONS")
+        self.assertEqual(self.c.get(f"/v1/users/{self.user}")[2], before)
+
+    def test_options_lists_the_methods_of_a_path(self):
+        for path, allow in (("/healthz", "GET, HEAD, OPTIONS"),
+                            (f"/v1/users/{self.user}", "GET, HEAD, DELETE, OPTIONS"),
+                            ("/v1/users", "POST, OPTIONS"),
+                            ("/users/", "POST, OPTIONS")):
+            with self.subTest(path=path):
+                st, blob = raw_http(self.server.port, f"OPTIONS {path} HTTP/1.1\r\nHost: x\r\n"
+                                                      f"Connection: close\r\n\r\n".encode())
+                self.assertEqual(st, 204, blob)
+                _, headers, body = split(blob)
+                self.assertEqual(headers["allow"], allow)
+                self.assertNotIn("content-length", headers)
+                self.assertNotIn("content-type", headers)
+                self.assertEqual(body, b"")
+        st, blob = raw_http(self.server.port, b"OPTIONS /nowhere HTTP/1.1\r\nHost: x\r\n"
+                                              b"Connection: close\r\n\r\n")
+        self.assertEqual(st, 404, blob)
+
+    def test_expect_100_continue_gets_its_interim_answer(self):
+        body = json.dumps({"user_id": self.user, "conversation_id": self.conv,
+                           "content": "c" * 3000, "errors": [{"code": "DET"}]}).encode()
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=10) as s:
+            s.sendall(b"POST /v1/utterances HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      b"Expect: 100-continue\r\nConnection: close\r\n" +
+                      f"Content-Length: {len(body)}\r\n\r\n".encode())
+            # The body is not sent until the 100 comes; without it this waits
+            # out the 5 s and fails.
+            interim = read_some(s, 5)
+            self.assertEqual(interim, b"HTTP/1.1 100 Continue\r\n\r\n")
+            s.sendall(body)
+            s.settimeout(10)
+            blob = b""
+            while True:
+                part = s.recv(65536)
+                if not part:
+                    break
+                blob += part
+        status, _, out = split(blob)
+        self.assertEqual(status, 201, blob)
+        self.assertEqual(json.loads(out)["content"], "c" * 3000)
+
+    def test_expect_over_the_limit_is_refused_before_the_body(self):
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=10) as s:
+            s.sendall(b"POST /v1/ingest HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                      b"Content-Length: 50000000\r\n\r\n")
+            blob = read_some(s, 5)
+        self.assertTrue(blob.startswith(b"HTTP/1.1 413"), blob)
+        self.assertNotIn(b"100 Continue", blob)
+
+    def test_expect_from_an_http_1_0_client_gets_no_interim_answer(self):
+        body = json.dumps({"username": "old", "email": unique_email()}).encode()
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=10) as s:
+            s.sendall(b"POST /v1/users HTTP/1.0\r\nContent-Type: application/json\r\n"
+                      b"Expect: 100-continue\r\n" + f"Content-Length: {len(body)}\r\n\r\n".encode())
+            self.assertEqual(read_some(s, 0.5), b"")
+            s.sendall(body)
+            blob = read_some(s, 10)
+        self.assertTrue(blob.startswith(b"HTTP/1.1 201"), blob)
+
+    def test_every_answer_has_a_date(self):
+        for request in (b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                        b"GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                        b"POST /v1/users HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n"
+                        b"Connection: close\r\n\r\n{",
+                        b"GARBAGE\r\n\r\n"):
+            with self.subTest(request=request[:20]):
+                before = time.time()
+                st, blob = raw_http(self.server.port, request)
+                date = split(blob)[1]["date"]
+                self.assertRegex(date, r"^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$")
+                when = email.utils.parsedate_to_datetime(date).timestamp()
+                self.assertLessEqual(abs(when - before), 2)
+
+
+if __name__ == "__main__":
+    main()
