@@ -19,8 +19,12 @@ struct Scratch {
   std::vector<size_t> before, prev, cur;
 };
 
-// The most edits a query of `length` characters may be from a field.
-size_t QueryTypoBound(size_t length) { return std::max<size_t>(1, TypoBound(length)); }
+// The most edits a query of `length` characters may be from a field: none
+// for one or two characters, where one edit would match almost any field
+// (a one-character query was one edit from every name's first letter).
+size_t QueryTypoBound(size_t length) {
+  return length <= 2 ? 0 : std::max<size_t>(1, TypoBound(length));
+}
 
 // `q` (folded, not empty) against `field` (folded): 0 a prefix, 1 a
 // substring, 2 + d for a restricted edit distance d within the query's
@@ -41,6 +45,7 @@ int ScoreIn(std::basic_string_view<Ch> q, std::basic_string_view<Ch> field, Scra
   if (field.starts_with(q)) return 0;
   if (field.find(q) != std::basic_string_view<Ch>::npos) return 1;
   const size_t bound = QueryTypoBound(q.size());
+  if (bound == 0) return -1;  // no typo: the prefix or substring was the match
   const size_t n = q.size(), m = field.size();
   const bool whole = (m > n ? m - n : n - m) <= bound;
   const size_t lo = n > 1 ? n - 1 : 1;  // the prefixes: lengths lo..hi

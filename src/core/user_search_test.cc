@@ -120,6 +120,23 @@ TEST(UserSearchTest, RanksBestFirstAndLimits) {
   EXPECT_EQ(RankUserMatches("maria", users, 1).size(), 1u);
 }
 
+TEST(UserSearchTest, AQueryOfOneOrTwoCharactersHasNoTypos) {
+  std::vector<User> users = {U("1", "Maria", "maria@x.org"), U("2", "Bob", "bob@x.org")};
+  auto ids = [&](std::string_view q) {
+    std::vector<std::string> out;
+    for (const User& u : RankUserMatches(q, users, 10)) out.push_back(u.user_id);
+    return out;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(ids("b"), V{"2"});        // a prefix
+  EXPECT_EQ(ids("x"), (V{"2", "1"}));  // a substring (the domain), ties by name
+  EXPECT_EQ(ids("q"), V{});           // one edit from every first letter: no match
+  EXPECT_EQ(ids("\xF0\x9F\x98\x80"), V{});
+  EXPECT_EQ(ids("ob"), V{"2"});       // a substring
+  EXPECT_EQ(ids("bx"), V{});          // one edit from "bo": no match at two characters
+  EXPECT_EQ(ids("bxb"), V{"2"});      // three characters take one
+}
+
 // The score as first written: a distance computation per field and per
 // prefix length. UserMatchScore computes them all in one banded pass; the
 // two must agree on every input.
@@ -127,6 +144,7 @@ int ReferenceScore(const std::string& q, const std::string& field) {
   if (field.empty()) return -1;
   if (field.starts_with(q)) return 0;
   if (field.find(q) != std::string::npos) return 1;
+  if (q.size() <= 2) return -1;  // no typos in a query this short
   const size_t bound = std::max<size_t>(1, TypoBound(q.size()));
   size_t d = OsaDistance(q, field, bound);
   for (size_t len = q.size() > 1 ? q.size() - 1 : 1; len <= q.size() + 1; ++len) {
