@@ -2,6 +2,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -60,6 +61,22 @@ class StopSignal {
   boost::asio::signal_set signals_;
 };
 
+// Every connection holds a file descriptor, and Debian's soft limit is 1024:
+// a thousand open connections would use them all. The soft limit is raised
+// to the hard one (at most 2^20, Linux's default nr_open), as Go's runtime and
+// nginx's worker_rlimit_nofile do. Returns the limit in force.
+uint64_t RaiseOpenFilesLimit() {
+  rlimit r{};
+  if (getrlimit(RLIMIT_NOFILE, &r) != 0) return 0;
+  const rlim_t want = std::min<rlim_t>(r.rlim_max, rlim_t{1} << 20);
+  if (r.rlim_cur < want) {
+    rlimit raised = r;
+    raised.rlim_cur = want;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) r = raised;
+  }
+  return r.rlim_cur;
+}
+
 // Waits up to `limit` for in-flight requests to be answered.
 void Drain(const http::Server& server, std::chrono::seconds limit) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
@@ -77,6 +94,7 @@ int RunServe(const ServeOptions& o) {
     return 2;
   }
   log::Info("starting", {{"version", ERRATA_VERSION}});
+  const uint64_t open_files = RaiseOpenFilesLimit();
   std::string host;
   uint16_t port = 0;
   if (!SplitListen(o.listen, &host, &port)) {
@@ -165,8 +183,20 @@ int RunServe(const ServeOptions& o) {
   const http::Router router = api::BuildRouter(services);
   // Embedded stores never make a handler wait long: each HTTP thread runs its
   // own connections (docs/http.md). Networked ones share one pool.
-  http::Server server({host, port, o.body_limit, threads, /*per_thread_contexts=*/!networked},
+  // Connections may not take the descriptors the store needs: RocksDB keeps
+  // up to 512 files open and makes new ones as it flushes and compacts, and a
+  // flush that cannot open its file stops its writes until a restart.
+  const int64_t max_connections =
+      o.max_connections > 0
+          ? o.max_connections
+          : std::max<int64_t>(1, static_cast<int64_t>(open_files) -
+                                     std::min<int64_t>(static_cast<int64_t>(open_files) / 2, 1024));
+  http::Server server({host, port, o.body_limit, threads, /*per_thread_contexts=*/!networked,
+                       max_connections},
                       router, &metrics, api::ServerError);
+  metrics.AddSource([&server](std::string* out) {
+    AppendSample(out, "errata_http_connections", "gauge", "Connections open now.", server.connections());
+  });
   if (Status s = server.Listen(); !s.ok()) {
     log::Error("cannot listen", {{"error", s.message()}});
     return 1;
@@ -189,6 +219,8 @@ int RunServe(const ServeOptions& o) {
                           {"cache_ttl_ms", ttl_ms},
                           {"cache_mb", o.cache_mb},
                           {"threads", threads},
+                          {"open_files_limit", open_files},
+                          {"max_connections", max_connections},
                           {"version", ERRATA_VERSION},
                           {"taxonomy", data->taxonomy.version()},
                           {"exercises", data->bank.size()}});

@@ -13,6 +13,7 @@ struct ServeOptions {
   int threads = 0;    // 0: the core count
   std::string log_level = "info";
   size_t body_limit = 1 << 20;
+  int64_t max_connections = 0;  // 0: from the open-files limit (docs/http.md)
   int64_t flush_interval_us = 0;
   size_t max_batch = 1000;
   size_t queue_capacity = 10000;

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "http/session.h"
+#include "log/log.h"
 
 namespace errata::http {
 
@@ -19,7 +20,8 @@ Server::Server(Options options, const Router& router, Metrics* metrics, ErrorRen
       metrics_(metrics),
       errors_(std::move(errors)),
       contexts_(MakeContexts(options_)),
-      acceptor_(*contexts_.front()) {}
+      acceptor_(*contexts_.front()),
+      accept_retry_(*contexts_.front()) {}
 
 Server::~Server() { Stop(); }
 
@@ -33,6 +35,11 @@ std::vector<std::unique_ptr<net::io_context>> Server::MakeContexts(const Options
   } else {
     contexts.push_back(std::make_unique<net::io_context>(options.threads));
   }
+  // Asio makes a context's epoll instance with its first socket or timer,
+  // and throws if that fails: a context's first connection, arriving when
+  // the process was out of file descriptors, aborted the server. A timer
+  // makes it now, where a failure stops the start-up instead.
+  for (auto& ctx : contexts) net::steady_timer make_reactor(*ctx);
   return contexts;
 }
 
@@ -61,13 +68,46 @@ Status Server::Listen() {
 }
 
 void Server::Accept() {
+  if (options_.max_connections > 0 && connections_.load() >= options_.max_connections) {
+    return PauseAccepting(std::chrono::milliseconds(10), "connection limit reached; new connections wait",
+                          {{"max_connections", options_.max_connections}});
+  }
   acceptor_.async_accept(NextConnectionExecutor(), [this](boost::system::error_code ec,
                                                          tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
-    if (!ec) {
-      socket.set_option(tcp::no_delay(true), ec);
-      StartSession(std::move(socket), this);
+    if (ec) {
+      // Out of file descriptors (EMFILE, ENFILE) or memory, the connection
+      // stays in the listen queue, and an accept at once fails again at once:
+      // the loop held a core, and the connections of its thread waited
+      // behind it. A connection that closes frees a descriptor.
+      metrics_->AcceptFailed();
+      return PauseAccepting(std::chrono::milliseconds(100), "accept failed; pausing the listener",
+                            {{"error", ec.message()}});
     }
+    socket.set_option(tcp::no_delay(true), ec);
+    connections_.fetch_add(1);
+    StartSession(std::move(socket), this);
+    Accept();
+  });
+}
+
+// The listener stops for `pause`, while the connections open go on being
+// served, then accepts again. New connections wait in the listen queue. The
+// warning is logged at most every 10 s, with the pauses since.
+void Server::PauseAccepting(std::chrono::milliseconds pause, std::string_view why,
+                            log::Fields fields) {
+  ++pauses_;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - warned_at_ >= std::chrono::seconds(10)) {
+    fields["pauses"] = pauses_;
+    fields["pause_ms"] = pause.count();
+    log::Warn(why, fields);
+    warned_at_ = now;
+    pauses_ = 0;
+  }
+  accept_retry_.expires_after(pause);
+  accept_retry_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || !acceptor_.is_open()) return;
     Accept();
   });
 }
@@ -89,6 +129,7 @@ void Server::StopAccepting() {
   net::post(acceptor_.get_executor(), [this] {
     boost::system::error_code ec;
     acceptor_.close(ec);
+    accept_retry_.cancel();
   });
 }
 

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -23,9 +24,11 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "core/status.h"
 #include "http/router.h"
+#include "log/log.h"
 #include "metrics/metrics.h"
 
 namespace errata::http {
@@ -44,6 +47,9 @@ class Server {
     size_t body_limit = 1 << 20;
     int threads = 2;
     bool per_thread_contexts = false;
+    // The most connections open at once (0: no limit). Beyond it, new ones
+    // wait in the listen queue until one closes (docs/http.md).
+    int64_t max_connections = 0;
   };
   Server(Options options, const Router& router, Metrics* metrics, ErrorRenderer errors);
   ~Server();
@@ -66,9 +72,13 @@ class Server {
   const ErrorRenderer& errors() const { return errors_; }
   size_t body_limit() const { return options_.body_limit; }
   std::atomic<int64_t>& in_flight_counter() { return in_flight_; }
+  // Connections open now; a session's end calls ConnectionClosed.
+  int64_t connections() const { return connections_.load(); }
+  void ConnectionClosed() { connections_.fetch_sub(1); }
 
  private:
   void Accept();
+  void PauseAccepting(std::chrono::milliseconds pause, std::string_view why, log::Fields fields);
 
   Options options_;
   const Router& router_;
@@ -78,6 +88,9 @@ class Server {
   // The executor a new connection runs on.
   boost::asio::any_io_executor NextConnectionExecutor();
 
+  // Declared before the contexts: the sessions they hold count down on it
+  // when they are destroyed with them.
+  std::atomic<int64_t> connections_{0};
   // One (shared by every thread) or one per thread.
   std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
   size_t next_context_ = 0;  // round robin of new connections; accept handler only
@@ -85,6 +98,11 @@ class Server {
   // when every open request waits for a group commit.
   std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  // The listener's pause (accept handler only): after a failed accept, or at
+  // max_connections.
+  boost::asio::steady_timer accept_retry_;
+  uint64_t pauses_ = 0;  // since the last warning logged
+  std::chrono::steady_clock::time_point warned_at_{};
   uint16_t port_ = 0;
   std::atomic<int64_t> in_flight_{0};
   std::vector<std::thread> threads_;

@@ -73,6 +73,7 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
  public:
   Session(net::ip::tcp::socket socket, Server* server)
       : stream_(std::move(socket)), server_(server) {}
+  ~Session() override { server_->ConnectionClosed(); }
 
   // Reads the head first: a request without a body (every GET) is complete
   // then, and one that sent "Expect: 100-continue" waits for an interim 100

@@ -96,6 +96,9 @@ std::string Metrics::Render() const {
        queue_depth_.load());
   line("errata_write_queue_rejected_total", "counter", "Writes refused with 503: queue full.",
        queue_rejected_.load());
+  line("errata_http_accept_failed_total", "counter",
+       "Connections the listener could not accept (out of file descriptors or memory; docs/http.md).",
+       accept_failed_.load());
   line("errata_learners_erased_total", "counter",
        "Learners erased by this node (DELETE /v1/users/{id}; docs/erasure.md).",
        learners_erased_.load());

@@ -60,6 +60,8 @@ class Metrics {
   void SetCacheSize(int64_t n) { cache_size_.store(n, std::memory_order_relaxed); }
   void SetCacheBytes(int64_t n) { cache_bytes_.store(n, std::memory_order_relaxed); }
   void QueueRejected() { queue_rejected_.fetch_add(1, std::memory_order_relaxed); }
+  // An accept that failed (out of file descriptors or memory).
+  void AcceptFailed() { accept_failed_.fetch_add(1, std::memory_order_relaxed); }
   // A learner erased (DELETE /v1/users/{id}, committed; a replay is not one).
   void LearnerErased() { learners_erased_.fetch_add(1, std::memory_order_relaxed); }
   // The shared profile cache (Redis), when configured: whether it is in use,
@@ -94,6 +96,7 @@ class Metrics {
   std::atomic<int64_t> queue_depth_{0};
   std::atomic<uint64_t> queue_rejected_{0};
   std::atomic<uint64_t> learners_erased_{0};
+  std::atomic<uint64_t> accept_failed_{0};
   std::atomic<uint64_t> cache_hits_{0};
   std::atomic<uint64_t> cache_misses_{0};
   std::atomic<uint64_t> cache_preloaded_{0};

@@ -207,13 +207,15 @@ def probe_healthz(port):
 class Server:
     """The errata binary on a free loopback port with its own data dir."""
 
-    def __init__(self, data_dir=None, extra_args=(), port=None, start=True, threads=None):
+    def __init__(self, data_dir=None, extra_args=(), port=None, start=True, threads=None,
+                 preexec=None):
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="errata-e2e-")
         self.extra_args = list(extra_args)
         if threads is not None:
             self.extra_args += ["--threads", str(threads)]
         self.port = port or free_port()
+        self.preexec = preexec  # runs in the child before exec (e.g. setrlimit)
         self.proc = None
         self.log_path = os.path.join(self.data_dir, "server.log")
         self._log = None
@@ -246,7 +248,7 @@ class Server:
             self._log = open(self.log_path, "ab")
             log_start = self._log.tell()
             self.proc = subprocess.Popen(self.command(), stdout=self._log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL)
+                                         stdin=subprocess.DEVNULL, preexec_fn=self.preexec)
             try:
                 self.wait_ready()
             except RuntimeError:
