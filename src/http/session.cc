@@ -69,6 +69,20 @@ std::string_view HttpDate() {
   return {text, size};
 }
 
+// A request target in absolute form ("http://host:8000/v1/users?x=1"), which
+// a server must accept (RFC 9112, 3.2.2), as its origin form: "/v1/users?x=1".
+// Without a path it is "/" or "?x=1" (which Dispatch reads as "/"). Any other
+// target is returned as it is.
+std::string_view OriginForm(std::string_view target) {
+  if (target.empty() || target.front() == '/') return target;
+  size_t authority = 0;
+  if (beast::iequals(target.substr(0, 7), "http://")) authority = 7;
+  if (beast::iequals(target.substr(0, 8), "https://")) authority = 8;
+  if (authority == 0) return target;
+  const size_t end = target.find_first_of("/?", authority);
+  return end == std::string_view::npos ? std::string_view("/") : target.substr(end);
+}
+
 class Session : public EventSink, public std::enable_shared_from_this<Session> {
  public:
   Session(net::ip::tcp::socket socket, Server* server)
@@ -144,12 +158,17 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     server_->in_flight_counter().fetch_add(1);
     request_id_ = RequestId(req_);
     close_after_ = !req_.keep_alive();
-    const std::string_view target(req_.target().data(), req_.target().size());
+    const std::string_view target = OriginForm({req_.target().data(), req_.target().size()});
     const size_t q = target.find('?');
-    const std::string_view path = target.substr(0, q);
+    const std::string_view path = q == 0 ? "/" : target.substr(0, q);
     const std::string_view query = q == std::string_view::npos ? "" : target.substr(q + 1);
     RouteContext ctx{req_, {}, query, request_id_};
     std::string allow;
+    if (target == "*" && req_.method() == bhttp::verb::options) {  // the server as a whole
+      Response r(204, "");
+      r.headers.emplace_back("Allow", "GET, HEAD, POST, DELETE, OPTIONS");
+      return Write(std::move(r));
+    }
     size_t index = 0;
     const Router& router = server_->router();
     route_ = router.routes().size();

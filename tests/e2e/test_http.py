@@ -129,6 +129,33 @@ class HttpSemantics(ServerTestCase):
                                               b"Connection: close\r\n\r\n")
         self.assertEqual(st, 404, blob)
 
+    def test_options_star_lists_the_methods_of_the_server(self):
+        st, blob = raw_http(self.server.port, b"OPTIONS * HTTP/1.1\r\nHost: x\r\n"
+                                              b"Connection: close\r\n\r\n")
+        self.assertEqual(st, 204, blob)
+        self.assertEqual(split(blob)[1]["allow"], "GET, HEAD, POST, DELETE, OPTIONS")
+
+    def test_a_target_in_absolute_form_is_accepted(self):
+        """RFC 9112, 3.2.2: a server must accept it, though clients send it
+        to proxies only."""
+        port = self.server.port
+        for target, status, body in (
+                (f"http://127.0.0.1:{port}/healthz", 200, {"status": "ok"}),
+                (f"HTTP://localhost/generate-exercise?user_id={self.ids[0]}&top_n=1", 200, None),
+                (f"https://example.com/v1/users/{self.user}", 200, None),
+                ("http://example.com", 404, None),
+                ("http://example.com?x=1", 404, None)):
+            with self.subTest(target=target):
+                st, blob = raw_http(port, f"GET {target} HTTP/1.1\r\nHost: x\r\n"
+                                          f"Connection: close\r\n\r\n".encode())
+                self.assertEqual(st, status, blob)
+                if body is not None:
+                    self.assertEqual(json.loads(split(blob)[2]), body)
+        st, blob = raw_http(port, f"POST http://127.0.0.1:{port}/v1/users HTTP/1.1\r\nHost: x\r\n"
+                                  f"Content-Type: application/json\r\nConnection: close\r\n"
+                                  f"Content-Length: 2\r\n\r\n{{}}".encode())
+        self.assertEqual(st, 422, blob)  # the route, reached: its validation answers
+
     def test_expect_100_continue_gets_its_interim_answer(self):
         body = json.dumps({"user_id": self.user, "conversation_id": self.conv,
                            "content": "c" * 3000, "errors": [{"code": "DET"}]}).encode()
