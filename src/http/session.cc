@@ -107,6 +107,7 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
 
  private:
   void OnHead(beast::error_code ec) {
+    if (!ec && !TransferCodingsUnderstood()) return;
     if (ec || parser_->is_done()) return OnRead(ec);
     const auto expect = parser_->get().find(bhttp::field::expect);
     if (expect != parser_->get().end() && parser_->get().version() >= 11 &&
@@ -120,6 +121,32 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
       return;
     }
     ReadBody();
+  }
+
+  // A request's Transfer-Encoding must be "chunked" alone. Beast reads a
+  // request whose last coding is not chunked as one without a body, and the
+  // bytes after its head as the next request: a proxy that framed it
+  // otherwise would disagree with errata on where requests end (request
+  // smuggling). So that is a 400 (RFC 9112, 6.3). Another coding before
+  // chunked, which errata does not decode, is a 400 too: RFC 9112 6.1 would
+  // have a 501, but the sender's framing is the client's error, and a 5xx
+  // would page operators for it. Both close the connection. Fails the
+  // request and returns false otherwise.
+  bool TransferCodingsUnderstood() {
+    const auto& req = parser_->get();
+    const auto te = req.find(bhttp::field::transfer_encoding);
+    if (te == req.end()) return true;
+    if (!parser_->chunked()) {
+      Fail(400, "bad_request", "Transfer-Encoding must end in chunked");
+      return false;
+    }
+    for (const auto& coding : bhttp::token_list{te->value()}) {
+      if (!beast::iequals(coding, "chunked")) {
+        Fail(400, "bad_request", "transfer coding " + std::string(coding) + " is not supported");
+        return false;
+      }
+    }
+    return true;
   }
 
   void ReadBody() {

@@ -197,6 +197,41 @@ class HttpSemantics(ServerTestCase):
             blob = read_some(s, 10)
         self.assertTrue(blob.startswith(b"HTTP/1.1 201"), blob)
 
+    def test_transfer_codings_other_than_chunked_are_refused(self):
+        """A request whose framing errata cannot read as a proxy would is
+        refused and its connection closed: the bytes after its head must not
+        be read as another request (request smuggling)."""
+        cases = (
+            # Not chunked last: 400 (RFC 9112, 6.3).
+            (b"Transfer-Encoding: gzip\r\n", b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+            (b"Transfer-Encoding: chunked, identity\r\n", b"0\r\n\r\n", 400),
+            # A coding errata does not decode, then chunked (6.1 has a 501;
+            # bad input is a 4xx here, docs/http.md).
+            (b"Transfer-Encoding: gzip, chunked\r\n", b"0\r\n\r\n", 400),
+        )
+        for te, rest, status in cases:
+            with self.subTest(te=te):
+                with socket.create_connection(("127.0.0.1", self.server.port), timeout=10) as s:
+                    s.sendall(b"POST /v1/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                              + te + b"\r\n" + rest)
+                    blob = b""
+                    while True:  # the server closes: this ends
+                        part = s.recv(65536)
+                        if not part:
+                            break
+                        blob += part
+                self.assertTrue(blob.startswith(f"HTTP/1.1 {status} ".encode()), blob)
+                _, headers, body = split(blob)
+                self.assertEqual(headers["connection"], "close")
+                self.assertEqual(blob.count(b"HTTP/1.1 "), 1, blob)  # no answer to `rest`
+                self.assertIn("error", json.loads(body))
+        # chunked alone is read.
+        body = json.dumps({"username": "chunked", "email": unique_email()}).encode()
+        st, blob = raw_http(self.server.port, b"POST /v1/users HTTP/1.1\r\nHost: x\r\n"
+                            b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" +
+                            f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n")
+        self.assertEqual(st, 201, blob)
+
     def test_every_answer_has_a_date(self):
         for request in (b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
                         b"GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
