@@ -28,6 +28,7 @@ namespace net = boost::asio;
 using Clock = std::chrono::steady_clock;
 
 constexpr auto kIdleTimeout = std::chrono::seconds(60);
+constexpr uint32_t kHeaderLimit = 16 * 1024;  // a request's line and headers
 constexpr size_t kMaxQueuedChunks = 256;  // per stream; beyond it the client is slow
 
 // "%08x-%x" of a per-process random prefix and a counter, written without
@@ -98,7 +99,7 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
   void Read() {
     parser_.emplace();
     parser_->body_limit(server_->body_limit());
-    parser_->header_limit(16 * 1024);
+    parser_->header_limit(kHeaderLimit);
     stream_.expires_after(kIdleTimeout);
     bhttp::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
       self->OnHead(ec);
@@ -162,6 +163,9 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     if (ec == bhttp::error::body_limit) {
       return Fail(413, "payload_too_large",
                   "request body exceeds " + std::to_string(server_->body_limit()) + " bytes");
+    }
+    if (ec == bhttp::error::header_limit) {
+      return Fail(431, "headers_too_large", "request head exceeds " + std::to_string(kHeaderLimit) + " bytes");
     }
     if (ec) return Fail(400, "bad_request", "malformed HTTP request: " + ec.message());
     req_ = parser_->release();

@@ -232,6 +232,17 @@ class HttpSemantics(ServerTestCase):
                             f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n")
         self.assertEqual(st, 201, blob)
 
+    def test_a_head_over_16_kib_is_431(self):
+        st, blob = raw_http(self.server.port, b"GET /v1/taxonomy HTTP/1.1\r\nHost: x\r\nX-Big: " +
+                            b"a" * 17000 + b"\r\n\r\n")
+        self.assertEqual(st, 431, blob)
+        _, headers, body = split(blob)
+        self.assertEqual(headers["connection"], "close")
+        self.assertEqual(json.loads(body)["error"]["code"], "headers_too_large")
+        st, blob = raw_http(self.server.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " +
+                            b"a" * 16000 + b"\r\nConnection: close\r\n\r\n")
+        self.assertEqual(st, 200, blob)
+
     def test_every_answer_has_a_date(self):
         for request in (b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
                         b"GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
