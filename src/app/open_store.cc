@@ -45,9 +45,7 @@ std::unique_ptr<Store> OpenForCommand(const char* command, const char* flag,
                                       Micros half_life) {
   auto store = OpenStore(url, data_dir, half_life, 1);
   if (store.ok()) return std::move(*store);
-  std::string why = store.status().message();
-  if (why.find("/LOCK") != std::string::npos) why += " (is a server running on it? stop it first)";
-  std::fprintf(stderr, "errata %s: %s: %s\n", command, flag, why.c_str());
+  std::fprintf(stderr, "errata %s: %s: %s\n", command, flag, store.status().message().c_str());
   return nullptr;
 }
 
@@ -62,7 +60,13 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& url, const std::stri
   const std::string path = EmbeddedStorePath(url, data_dir);
   if (url.starts_with("rocksdb:")) {
     if (Status s = MakeDir(path); !s.ok()) return s;
-    return AsStore(RocksdbStore::Open({path, half_life}));
+    auto opened = RocksdbStore::Open({path, half_life});
+    // One process per directory, by RocksDB's LOCK file (SQLite's store
+    // holds PATH.lock likewise): say what holds it.
+    if (!opened.ok() && opened.status().message().find("/LOCK") != std::string::npos) {
+      return Status::Unavailable(opened.status().message() + " (is a server running on it? stop it first)");
+    }
+    return AsStore(std::move(opened));
   }
   if (url.empty() || url == "sqlite:") {
     if (Status s = MakeDir(data_dir); !s.ok()) return s;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -151,8 +152,32 @@ Result<std::unique_ptr<Store::ReadSnapshot>> SqliteStore::BeginReadSnapshot() {
   return std::unique_ptr<ReadSnapshot>(new ThreadSnapshot(this, std::move(db)));
 }
 
+SqliteStore::ProcessLock::~ProcessLock() {
+  if (fd >= 0) ::close(fd);  // releases the flock
+}
+
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const Options& options) {
   std::unique_ptr<SqliteStore> store(new SqliteStore(options));
+  // errata's caches assume its process is the database's only writer: a
+  // second server on the same file would serve counts that miss the first
+  // one's writes. RocksDB refuses a second process by its LOCK file; this is
+  // SQLite's. A file of its own, because closing any descriptor of the
+  // database file would drop SQLite's own POSIX locks.
+  if (options.path != ":memory:" && !options.path.empty()) {
+    const std::string lock_path = options.path + ".lock";
+    store->lock_.fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (store->lock_.fd < 0) {
+      return Status::Unavailable(fmt::format("open {}: {}", lock_path, std::strerror(errno)));
+    }
+    if (::flock(store->lock_.fd, LOCK_EX | LOCK_NB) != 0) {
+      return errno == EWOULDBLOCK
+                 ? Status::Unavailable(fmt::format(
+                       "{} is in use by another process (it holds {}): is a server running on it? "
+                       "stop it first",
+                       options.path, lock_path))
+                 : Status::Unavailable(fmt::format("lock {}: {}", lock_path, std::strerror(errno)));
+    }
+  }
   auto w = Db::Open(options.path, Role::kWriter);
   if (!w.ok()) return w.status();
   store->writer_ = std::move(*w);

@@ -146,6 +146,16 @@ class SqliteStore : public Store {
   int64_t hard_pages() const;
 
   Options options_;
+  // An exclusive flock on PATH.lock while the store is open: one process per
+  // database (docs/write-path.md, "One process per store"). Declared before
+  // the connections, so it is released after they close.
+  struct ProcessLock {
+    int fd = -1;
+    ProcessLock() = default;
+    ProcessLock(const ProcessLock&) = delete;
+    ProcessLock& operator=(const ProcessLock&) = delete;
+    ~ProcessLock();
+  } lock_;
   std::unique_ptr<sqlite::Db> writer_;
   bool any_erased_ = false;  // erased_users has a row; the writer's thread only
   std::unique_ptr<sqlite::Db> ckpt_db_;  // used only by the checkpointer thread (then ~SqliteStore)
