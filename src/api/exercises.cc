@@ -57,11 +57,9 @@ Status ReadPracticeQuery(std::string_view query, PracticeRequest* r, bool* seede
   }
   *seeded = false;
   if (auto seed = QueryParam(query, "seed")) {
-    char* end = nullptr;
-    r->seed = std::strtoull(seed->c_str(), &end, 10);
-    if (seed->empty() || *end != '\0') {
-      return Status::InvalidArgument("seed must be a non-negative integer", "seed");
-    }
+    const std::optional<uint64_t> v = ParseUnsigned(*seed);
+    if (!v) return Status::InvalidArgument("seed must be an integer from 0 to 2^64-1", "seed");
+    r->seed = *v;
     *seeded = true;
   }
   return Status::Ok();

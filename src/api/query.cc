@@ -12,14 +12,13 @@ Result<size_t> QueryCount(std::string_view query, std::string_view key, size_t f
                           size_t max) {
   auto text = QueryParam(query, key);
   if (!text) return fallback;
-  char* end = nullptr;
-  const long long v = std::strtoll(text->c_str(), &end, 10);
-  if (text->empty() || *end != '\0' || v < 1 || static_cast<unsigned long long>(v) > max) {
+  const std::optional<uint64_t> v = ParseUnsigned(*text);
+  if (!v || *v < 1 || *v > max) {
     return Status::InvalidArgument(
         std::string(key) + " must be an integer from 1 to " + std::to_string(max),
         std::string(key));
   }
-  return static_cast<size_t>(v);
+  return static_cast<size_t>(*v);
 }
 
 Result<std::optional<Micros>> QueryTime(std::string_view query, std::string_view key) {

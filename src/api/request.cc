@@ -1,5 +1,7 @@
 #include "api/request.h"
 
+#include <charconv>
+
 #include <boost/json/parse.hpp>
 
 #include "core/ids.h"
@@ -150,6 +152,14 @@ std::optional<std::string> QueryParam(std::string_view query, std::string_view k
     return eq == std::string_view::npos ? std::string() : Decode(pair.substr(eq + 1));
   }
   return std::nullopt;
+}
+
+std::optional<uint64_t> ParseUnsigned(std::string_view text) {
+  uint64_t v = 0;
+  const char* end = text.data() + text.size();
+  const auto [p, ec] = std::from_chars(text.data(), end, v);
+  if (text.empty() || ec != std::errc() || p != end) return std::nullopt;
+  return v;
 }
 
 }  // namespace errata::api

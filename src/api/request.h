@@ -54,4 +54,8 @@ class Fields {
 // The decoded value of query parameter `key`, or nullopt when absent.
 std::optional<std::string> QueryParam(std::string_view query, std::string_view key);
 
+// `text` as a decimal number: digits only (no sign, no space), within
+// uint64_t. strtoull read "-1" as 2^64 - 1 and " 5" as 5.
+std::optional<uint64_t> ParseUnsigned(std::string_view text);
+
 }  // namespace errata::api

@@ -53,6 +53,14 @@ TEST(FieldsTest, TimesStartIn1970) {
   }
 }
 
+TEST(ParseUnsignedTest, DigitsOnlyWithinSixtyFourBits) {
+  EXPECT_EQ(ParseUnsigned("0"), std::optional<uint64_t>(0));
+  EXPECT_EQ(ParseUnsigned("18446744073709551615"), std::optional<uint64_t>(UINT64_MAX));
+  for (const char* bad : {"", "-1", "+1", " 5", "5 ", "18446744073709551616", "1.5", "0x10", "1e3"}) {
+    EXPECT_FALSE(ParseUnsigned(bad).has_value()) << '"' << bad << '"';
+  }
+}
+
 TEST(ParseObjectTest, RejectsInvalidJsonAndUtf8) {
   EXPECT_FALSE(ParseObject("{").ok());
   EXPECT_FALSE(ParseObject("[1]").ok());

@@ -9,6 +9,7 @@
 #include "api/errors.h"
 #include "api/handlers.h"
 #include "api/render.h"
+#include "api/request.h"
 #include "api/stream.h"
 #include "core/ids.h"
 
@@ -28,10 +29,7 @@ void GetStream(const Ctx& c, Services& s, Respond respond) {
   std::optional<uint64_t> last;
   auto header = c.request.find("Last-Event-ID");
   if (header != c.request.end() && !header->value().empty()) {
-    char* end = nullptr;
-    const std::string v(header->value());
-    last = std::strtoull(v.c_str(), &end, 10);
-    if (*end != '\0') last.reset();
+    last = ParseUnsigned({header->value().data(), header->value().size()});  // else: none
   }
   http::Response r{200, "", "text/event-stream"};
   EventHub* hub = s.hub;

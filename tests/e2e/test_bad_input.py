@@ -235,6 +235,21 @@ class BadInput(BadInputBase):
                 with self.subTest(n=n):
                     self.assertV1Error(c.get(f"/v1/users/{uid}/errors/top?n={n}"), 422,
                                        "invalid_argument", "n")
+            # /v1 takes digits alone (the original route reads a sign and
+            # leading spaces as pydantic does, and stays as it was).
+            for n in ("%205", "%2B5"):
+                with self.subTest(n=n):
+                    self.assertV1Error(c.get(f"/v1/users/{uid}/errors/top?n={n}"), 422,
+                                       "invalid_argument", "n")
+            # A seed is any 64-bit number, and nothing else.
+            vu = self.v1_user["user_id"]
+            for seed in ("-1", "18446744073709551616", "%201", "1.5", "abc", ""):
+                with self.subTest(seed=seed):
+                    self.assertV1Error(c.get(f"/v1/users/{vu}/exercises?seed={seed}"), 422,
+                                       "invalid_argument", "seed")
+            for seed in ("0", "18446744073709551615"):
+                st, _, out = c.get(f"/v1/users/{vu}/exercises?seed={seed}")
+                self.assertEqual((st, out["seed"]), (200, seed), out)
             # The edges are fine.
             for n in ("1", "100"):
                 self.assertEqual(c.get(f"/generate-exercise?user_id={uid}&top_n={n}")[0], 200)
