@@ -27,6 +27,9 @@ namespace bhttp = beast::http;
 namespace net = boost::asio;
 using Clock = std::chrono::steady_clock;
 
+// A connection idle this long is closed. deploy/nginx.conf keeps its
+// upstream connections for less (50 s), so nginx never sends on one that
+// errata is closing.
 constexpr auto kIdleTimeout = std::chrono::seconds(60);
 constexpr uint32_t kHeaderLimit = 16 * 1024;  // a request's line and headers
 constexpr size_t kMaxQueuedChunks = 256;  // per stream; beyond it the client is slow
