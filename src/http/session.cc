@@ -223,6 +223,17 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
         break;
     }
     route_ = index;
+    // A body errata would read as JSON but which is compressed gets a 415
+    // that says so, not "invalid JSON" (RFC 9110, 15.5.16).
+    if (const auto coding = req_.find(bhttp::field::content_encoding);
+        coding != req_.end() && !beast::iequals(coding->value(), "identity")) {
+      Response r = server_->errors()(415, "unsupported_media_type",
+                                     "Content-Encoding " + std::string(coding->value()) +
+                                         " is not supported: send the body uncompressed",
+                                     path);
+      r.headers.emplace_back("Accept-Encoding", "identity");
+      return Write(std::move(r));
+    }
     // dispatch: a handler that answers at once (a read) writes on this
     // thread without a trip through the queue; an answer from another thread
     // (the writer's, after a commit) is posted to the connection's executor.

@@ -232,6 +232,22 @@ class HttpSemantics(ServerTestCase):
                             f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n")
         self.assertEqual(st, 201, blob)
 
+    def test_a_compressed_body_is_415(self):
+        import gzip
+        body = gzip.compress(json.dumps({"username": "gz", "email": unique_email()}).encode())
+        for path in ("/v1/users", "/users/"):
+            with self.subTest(path=path):
+                st, headers, out = self.c.request("POST", path, raw=body, headers={
+                    "Content-Type": "application/json", "Content-Encoding": "gzip"})
+                self.assertEqual(st, 415, out)
+                self.assertEqual(headers.get("Accept-Encoding"), "identity")
+                message = out["error"]["message"] if path.startswith("/v1") else out["detail"]
+                self.assertIn("Content-Encoding gzip is not supported", message)
+        st, _, out = self.c.request("POST", "/v1/users", raw=json.dumps(
+            {"username": "id", "email": unique_email()}), headers={
+            "Content-Type": "application/json", "Content-Encoding": "identity"})
+        self.assertEqual(st, 201, out)
+
     def test_a_head_over_16_kib_is_431(self):
         st, blob = raw_http(self.server.port, b"GET /v1/taxonomy HTTP/1.1\r\nHost: x\r\nX-Big: " +
                             b"a" * 17000 + b"\r\n\r\n")
