@@ -9,7 +9,8 @@
 
 namespace errata::app {
 
-int CompareAndPrint(Store* from, Store* to, bool progress, FILE* out) {
+int CompareAndPrint(Store* from, Store* to, bool progress, FILE* out, const std::string& to_name) {
+  const std::string to_text = to_name.empty() ? to->Describe() : to_name;
   const auto start = std::chrono::steady_clock::now();
   errata::CompareOptions options;
   bool shown = false;
@@ -32,7 +33,7 @@ int CompareAndPrint(Store* from, Store* to, bool progress, FILE* out) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (report.same()) {
-    std::fprintf(out, "same records in %s and %s: ", from->Describe().c_str(), to->Describe().c_str());
+    std::fprintf(out, "same records in %s and %s: ", from->Describe().c_str(), to_text.c_str());
     PrintCounts(out, report.from);
     std::fprintf(out, " (compared in %.1f s)\n", seconds);
     return 0;
@@ -40,7 +41,7 @@ int CompareAndPrint(Store* from, Store* to, bool progress, FILE* out) {
   std::fprintf(out, "the stores differ (compared in %.1f s)\n  --from %s: ", seconds,
                from->Describe().c_str());
   PrintCounts(out, report.from);
-  std::fprintf(out, "\n  --to   %s: ", to->Describe().c_str());
+  std::fprintf(out, "\n  --to   %s: ", to_text.c_str());
   PrintCounts(out, report.to);
   std::fprintf(out, "\n  %d of %d groups of records differ; the records that differ in %d of them:\n",
                report.groups_differing, report.groups, report.groups_examined);

@@ -24,7 +24,9 @@ int RunCompare(const CompareOptions& options);
 
 // Compares two open stores and prints the outcome: on `out` the verdict
 // and the records that differ, on stderr the progress and any failure.
-// Returns the exit code, as RunCompare.
-int CompareAndPrint(Store* from, Store* to, bool progress, FILE* out);
+// Returns the exit code, as RunCompare. `to` is named `to_name` if given
+// (a backup compared before its rename is named by where it will be).
+int CompareAndPrint(Store* from, Store* to, bool progress, FILE* out,
+                    const std::string& to_name = "");
 
 }  // namespace errata::app

@@ -64,12 +64,12 @@ int CopyAndPrint(const char* command, const char* done, Store* from, Store* to,
     std::fputs(")\n", stderr);
     return 1;
   }
-  std::printf("%s %s to %s: ", done, from->Describe().c_str(),
-              (to_name.empty() ? to->Describe() : to_name).c_str());
+  const std::string to_text = to_name.empty() ? to->Describe() : to_name;
+  std::printf("%s %s to %s: ", done, from->Describe().c_str(), to_text.c_str());
   PrintCounts(stdout, counts);
   std::printf(" in %.1f s\n", seconds());
   std::fflush(stdout);
-  if (o.verify) return CompareAndPrint(from, to, o.progress, stdout);
+  if (o.verify) return CompareAndPrint(from, to, o.progress, stdout, to_text);
   return 0;
 }
 
