@@ -7,6 +7,8 @@
 
 #include <boost/json.hpp>
 
+#include "core/search_fold.h"
+
 namespace errata {
 namespace {
 
@@ -73,6 +75,37 @@ std::string NormalizeLabel(std::string_view label) {
       gap = true;
     } else {
       gap = true;
+    }
+  }
+  return out;
+}
+
+std::string FoldTypography(std::string_view label) {
+  std::string out;
+  out.reserve(label.size());
+  for (size_t i = 0; i < label.size();) {
+    const auto byte = static_cast<unsigned char>(label[i]);
+    if (byte < 0x80) {
+      out += label[i++];
+      continue;
+    }
+    const size_t begin = i;
+    const int32_t c = fold_detail::NextCodePoint(label, &i);
+    if (c == 0x00A0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x202F ||
+        c == 0x205F || c == 0x3000) {
+      out += ' ';
+    } else if (c == 0x00AD || (c >= 0x200B && c <= 0x200D) || c == 0x2060 || c == 0xFEFF) {
+      // zero-width or a soft hyphen: nothing
+    } else if ((c >= 0x2010 && c <= 0x2015) || c == 0x2212 || c == 0xFE58 || c == 0xFE63) {
+      out += '-';
+    } else if ((c >= 0x2018 && c <= 0x201B) || c == 0x2032) {
+      out += '\'';
+    } else if ((c >= 0x201C && c <= 0x201F) || c == 0x2033) {
+      out += '"';
+    } else if (c >= 0xFF01 && c <= 0xFF5E) {
+      out += static_cast<char>(c - 0xFEE0);
+    } else {
+      out.append(label.substr(begin, i - begin));
     }
   }
   return out;
@@ -278,7 +311,7 @@ class TaxonomyBuilder {
       return Error(where, "code " + Quote(raw) + " contains whitespace");
     }
     std::string key(raw);
-    std::transform(key.begin(), key.end(), key.begin(), AsciiLower);
+    key = AsciiLower(key);
     auto [it, inserted] = t_.by_code_.try_emplace(key, index);
     if (!inserted && it->second != index) {
       return Error(where, "duplicate code " + Quote(raw) + " (case-insensitively already used by " +
@@ -315,7 +348,7 @@ const Category* Taxonomy::FindCategory(std::string_view id) const {
 const Subcategory* Taxonomy::FindCode(std::string_view code) const {
   if (code.empty() || code.size() > max_code_length_ + 2) return nullptr;  // + "R:"
   std::string key(code);  // short: fits the small-string buffer
-  std::transform(key.begin(), key.end(), key.begin(), AsciiLower);
+  key = AsciiLower(key);
   auto it = by_code_.find(key);
   if (it == by_code_.end() && key.size() > 2 && key[1] == ':' &&
       (key[0] == 'r' || key[0] == 'm' || key[0] == 'u')) {
@@ -422,6 +455,16 @@ Result<Resolution> Taxonomy::Resolve(std::string_view category, std::string_view
   std::string normalized = NormalizeLabel(subcategory);
   if (auto it = by_normalized_.find(normalized); it != by_normalized_.end()) {
     return Known(subcategories_[it->second.index], it->second.how);
+  }
+  // Typographic characters (a pipeline's "Run–on", a no-break space) as
+  // ASCII. Only to find a known subcategory: a new one keeps the id its
+  // label always had, so a learner's points do not split.
+  if (std::any_of(normalized.begin(), normalized.end(), [](char c) { return c & 0x80; })) {
+    std::string folded = NormalizeLabel(FoldTypography(subcategory));
+    if (auto it = by_normalized_.find(folded); it != by_normalized_.end()) {
+      return Known(subcategories_[it->second.index], it->second.how);
+    }
+    normalized = std::move(folded);
   }
   if (const Subcategory* sub = FindCode(subcategory)) return Known(*sub, Resolution::How::kCode);
   if (const Subcategory* sub = FindTypo(normalized)) return Known(*sub, Resolution::How::kTypo);

@@ -47,6 +47,13 @@ const char* HowName(Resolution::How how);
 // space; leading and trailing spaces dropped. Bytes >= 0x80 are kept as is.
 std::string NormalizeLabel(std::string_view label);
 
+// `label` with its typographic characters as ASCII: Unicode spaces (no-break,
+// thin, ideographic...) as ' ', dashes and hyphens (U+2010-2015, U+2212...)
+// as '-', curly quotes as '\'' and '"', full-width ASCII (U+FF01-FF5E) as
+// ASCII; zero-width characters and soft hyphens dropped. Anything else is
+// kept, malformed UTF-8 included. "Run\u2013on" -> "Run-on".
+std::string FoldTypography(std::string_view label);
+
 // NormalizeLabel with spaces replaced by '-': "Tense & Aspect" -> "tense-and-aspect".
 std::string SlugifyLabel(std::string_view label);
 

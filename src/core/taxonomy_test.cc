@@ -167,6 +167,17 @@ INSTANTIATE_TEST_SUITE_P(Table, ResolveTest, ::testing::Values(
     Case{"", "Intonaiton", "", "intonation", How::kTypo},
     Case{"", "Conjuctions & Linking", "", "conjunctions-linking", How::kTypo},
     Case{"", "Rythm and Sentence Stress", "", "rhythm-sentence-stress", How::kTypo},
+    // Typographic characters: dashes, no-break spaces, full-width letters.
+    Case{"Grammar", "run\u2013on", "", "sentence-structure", How::kAlias},
+    Case{"Grammar", "Run\u2011on", "", "sentence-structure", How::kAlias},
+    Case{"Grammar", "Subject\u2014Verb Agreement", "", "subject-verb-agreement", How::kNormalized},
+    Case{"Pronunciation", "th\u00a0sound", "", "consonant-sounds", How::kAlias},
+    Case{"", "\uff36\uff45\uff52\uff42 \uff34\uff45\uff4e\uff53\uff45", "", "verb-tense",
+         How::kNormalized},
+    Case{"", "Prepo\u00adsitions\u200b", "", "prepositions", How::kNormalized},
+    Case{"Grammar", "Subjet\u2013Verb Agreement", "", "subject-verb-agreement", How::kTypo},
+    // An unknown one keeps the id it always had.
+    Case{"Grammar", "Foo\u2013Bar", "", "grammar.foo\u2013bar", How::kNew},
     // Near misses that must NOT merge.
     Case{"Grammar", "Nouns", "", "grammar.nouns", How::kNew},
     Case{"Grammar", "Tension", "", "grammar.tension", How::kNew},
