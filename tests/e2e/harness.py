@@ -661,6 +661,16 @@ def raw_http(port, data, read_timeout=10.0, shutdown_write=False):
     return int(blob.split(b" ", 2)[1]), blob
 
 
+def read_until_closed(sock):
+    """Everything the server sends on `sock` until it closes the connection."""
+    chunks = []
+    while True:
+        part = sock.recv(65536)
+        if not part:
+            return b"".join(chunks)
+        chunks.append(part)
+
+
 def raw_body_json(blob):
     head, _, body = blob.partition(b"\r\n\r\n")
     return json.loads(body.decode("utf-8"))

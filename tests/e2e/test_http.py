@@ -11,7 +11,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import (ServerTestCase, main, new_uuid, raw_http, seed_triplet, simulate,
+from harness import (ServerTestCase, main, new_uuid, raw_http, read_until_closed, seed_triplet, simulate,
                      unique_email, v1_conversation, v1_user)
 
 
@@ -76,12 +76,7 @@ class HttpSemantics(ServerTestCase):
         with socket.create_connection(("127.0.0.1", self.server.port), timeout=10) as s:
             s.sendall(b"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
                       b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            blob = b""
-            while True:
-                part = s.recv(65536)
-                if not part:
-                    break
-                blob += part
+            blob = read_until_closed(s)  # the server closes
         first, _, rest = blob.partition(b"\r\n\r\n")
         self.assertTrue(first.startswith(b"HTTP/1.1 200"), blob)
         self.assertTrue(rest.startswith(b"HTTP/1.1 200"), blob)
@@ -169,12 +164,7 @@ class HttpSemantics(ServerTestCase):
             self.assertEqual(interim, b"HTTP/1.1 100 Continue\r\n\r\n")
             s.sendall(body)
             s.settimeout(10)
-            blob = b""
-            while True:
-                part = s.recv(65536)
-                if not part:
-                    break
-                blob += part
+            blob = read_until_closed(s)  # the server closes
         status, _, out = split(blob)
         self.assertEqual(status, 201, blob)
         self.assertEqual(json.loads(out)["content"], "c" * 3000)
@@ -214,12 +204,7 @@ class HttpSemantics(ServerTestCase):
                 with socket.create_connection(("127.0.0.1", self.server.port), timeout=10) as s:
                     s.sendall(b"POST /v1/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                               + te + b"\r\n" + rest)
-                    blob = b""
-                    while True:  # the server closes: this ends
-                        part = s.recv(65536)
-                        if not part:
-                            break
-                        blob += part
+                    blob = read_until_closed(s)  # the server closes
                 self.assertTrue(blob.startswith(f"HTTP/1.1 {status} ".encode()), blob)
                 _, headers, body = split(blob)
                 self.assertEqual(headers["connection"], "close")

@@ -12,7 +12,8 @@ from datetime import timedelta
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (ServerTestCase, days_ago, iso, main, new_uuid, now_utc, parse_time,
-                     raw_http, top_counts, unique_email, v1_conversation, v1_user)
+                     raw_http, read_until_closed, top_counts, unique_email, v1_conversation,
+                     v1_user)
 
 ERROR_KEYS = {"error_id", "category", "subcategory", "subcategory_id", "code", "span", "original",
               "correction", "explanation", "created_at"}
@@ -640,12 +641,7 @@ class Operations(V1Base):
             s.sendall(b"POST /v1/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                       b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body +
                       b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            data = b""
-            while True:
-                part = s.recv(65536)
-                if not part:
-                    break
-                data += part
+            data = read_until_closed(s)  # the server closes
         self.assertEqual(data.count(b"HTTP/1.1 "), 2, data)
         first, second = data.split(b"HTTP/1.1 ")[1:]
         self.assertTrue(first.startswith(b"201"), data)
