@@ -11,8 +11,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import (ServerTestCase, main, new_uuid, raw_http, read_until_closed, seed_triplet, simulate,
-                     unique_email, v1_conversation, v1_user)
+from harness import (ServerTestCase, main, new_uuid, raw_http, read_until_closed, seed_triplet,
+                     simulate, unique_email, v1_conversation, v1_user)
 
 
 def split(blob):
