@@ -59,6 +59,9 @@ void AddServe(CLI::App& app, errata::app::ServeOptions& o) {
   serve->add_option("--flush-interval-us", o.flush_interval_us, "Longest wait to fill a group commit, µs")->capture_default_str();
   serve->add_option("--max-batch", o.max_batch, "Most requests per group commit")->capture_default_str();
   serve->add_option("--queue-capacity", o.queue_capacity, "Most writes waiting; beyond it 503")->capture_default_str();
+  serve->add_option("--queue-ops-capacity", o.queue_ops_capacity,
+                    "Most operations waiting in those writes (an ingest line is one); beyond it 503")
+      ->capture_default_str();
   serve->add_flag("!--no-pipelined-commits", o.pipelined_commits,
                   "RocksDB: write each batch before preparing the next, instead of both at once "
                   "(docs/write-path.md, \"Pipelined commits\")");

@@ -158,6 +158,7 @@ int RunServe(const ServeOptions& o) {
   wo.flush_interval = o.flush_interval_us;
   wo.max_batch = o.max_batch;
   wo.queue_capacity = o.queue_capacity;
+  wo.queue_ops_capacity = o.queue_ops_capacity;
   wo.pipelined = o.pipelined_commits;
   Writer writer(store->get(), &cache, &metrics, wo);
   services = {store->get(), &writer, &cache, &data->taxonomy, &data->bank, &metrics,

@@ -17,6 +17,7 @@ struct ServeOptions {
   int64_t flush_interval_us = 0;
   size_t max_batch = 1000;
   size_t queue_capacity = 10000;
+  size_t queue_ops_capacity = 100000;
   // Prepare the next batch while one is written, on RocksDB (docs/write-path.md).
   bool pipelined_commits = true;
   size_t cache_mb = 768;  // the profile cache's memory (docs/profile-memory.md); 0: no limit

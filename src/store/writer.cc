@@ -66,10 +66,12 @@ Status Writer::Submit(std::unique_ptr<WriteRequest> request) {
   {
     std::lock_guard lock(mu_);
     if (stopping_) return Status::Unavailable("server is shutting down");
-    if (queue_.size() >= options_.queue_capacity) {
+    if (queue_.size() >= options_.queue_capacity ||
+        (!queue_.empty() && queued_ops_ + request->ops.size() > options_.queue_ops_capacity)) {
       metrics_->QueueRejected();
       return Status::Unavailable("write queue is full");
     }
+    queued_ops_ += request->ops.size();
     queue_.push_back(std::move(request));
     metrics_->SetQueueDepth(static_cast<int64_t>(queue_.size()));
   }
@@ -102,6 +104,7 @@ std::vector<std::unique_ptr<WriteRequest>> Writer::TakeBatch(bool wait) {
     const bool erase = Erases(*queue_.front());
     if (!batch.empty() && erase) break;
     ops += queue_.front()->ops.size();
+    queued_ops_ -= queue_.front()->ops.size();
     batch.push_back(std::move(queue_.front()));
     queue_.pop_front();
     if (erase) break;

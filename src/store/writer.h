@@ -54,6 +54,10 @@ class Writer {
     // With a store that can (Store::Pipelined), prepare the next batch while
     // one is written (docs/write-path.md, "Pipelined commits").
     bool pipelined = true;
+    // Ops waiting at most (an ingest line is one); then 503. What bounds the
+    // queue's memory: 10,000 ingests of 1,000 lines would hold gigabytes. A
+    // request is always taken into an empty queue, however many ops it has.
+    size_t queue_ops_capacity = 100000;
   };
   Writer(Store* store, ProfileCache* cache, Metrics* metrics, Options options);
   ~Writer();
@@ -124,6 +128,7 @@ class Writer {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::unique_ptr<WriteRequest>> queue_;  // guarded by mu_
+  size_t queued_ops_ = 0;                            // the ops in queue_; guarded by mu_
   bool stopping_ = false;                            // guarded by mu_
   std::atomic<bool> healthy_{true};
   std::thread thread_;

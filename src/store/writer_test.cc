@@ -186,6 +186,37 @@ TEST_F(WriterTest, FullQueueIsRefused) {
   EXPECT_EQ(stopped.depth(), 0u);
 }
 
+TEST_F(WriterTest, AQueueFullOfOpsIsRefused) {
+  Writer::Options o{0, 10, 100};
+  o.queue_ops_capacity = 10;
+  Writer stopped(fault_.get(), cache_.get(), &metrics_, o);
+  const Utterance u = NewLearner();
+  auto request = [&](int ops) {
+    auto r = std::make_unique<WriteRequest>();
+    for (int i = 0; i < ops; ++i) r->ops.push_back(Errors(u, "pronouns", 1));
+    return r;
+  };
+  // Not started: nothing drains the queue. An empty queue takes any request.
+  EXPECT_TRUE(stopped.Submit(request(12)).ok());
+  EXPECT_EQ(stopped.Submit(request(1)).code(), Status::Code::kUnavailable);
+  stopped.Start();
+  stopped.Stop();  // drains it
+  EXPECT_TRUE(stopped.depth() == 0u);
+  Writer again(fault_.get(), cache_.get(), &metrics_, o);
+  EXPECT_TRUE(again.Submit(request(6)).ok());
+  EXPECT_TRUE(again.Submit(request(4)).ok());   // 10 ops: at the limit
+  EXPECT_EQ(again.Submit(request(1)).code(), Status::Code::kUnavailable);
+  EXPECT_EQ(again.depth(), 2u);
+  again.Start();
+  again.Stop();
+  // The ops taken out make room again.
+  Writer third(fault_.get(), cache_.get(), &metrics_, o);
+  EXPECT_TRUE(third.Submit(request(10)).ok());
+  third.Start();
+  third.Stop();
+  EXPECT_EQ(sqlite_->LoadProfile(u.user_id)->Find("pronouns")->count, 12 + 10 + 10);
+}
+
 // A learner created through the writer is cached by the commit that created
 // them, with what that commit and later ones added: their reads need no store
 // (here the store is down for reads), and they equal what the store loads.
