@@ -16,16 +16,20 @@ void Healthz(const Ctx&, Services&, Respond respond) {
 void Readyz(const Ctx&, Services& s, Respond respond) {
   const Status store = s.store->Ping();
   const size_t depth = s.writer->depth();
+  const size_t ops = s.writer->queued_ops();
   const bool writer_ok = s.writer->healthy();
   // The shared cache (Redis) is not needed to be ready: while it is down,
   // reads use the store and writes still commit. errata is then degraded.
   const bool cache_ok = s.cache->shared_ok();
-  const bool ready = store.ok() && writer_ok && depth < 9000;
+  // Not ready at 90% of the write queue's bounds (--queue-capacity,
+  // --queue-ops-capacity), before writes are refused.
+  const bool ready = store.ok() && writer_ok && !s.writer->nearly_full();
   json::object o{{"status", ready ? "ready" : "not_ready"},
                  {"store", s.store->Describe()},
                  {"store_ok", store.ok()},
                  {"writer_ok", writer_ok},
                  {"write_queue_depth", depth},
+                 {"write_queue_ops", ops},
                  {"cache", s.cache->Describe()},
                  {"cache_ok", cache_ok}};
   if (!store.ok()) o["store_error"] = store.message();

@@ -84,6 +84,17 @@ size_t Writer::depth() const {
   return queue_.size();
 }
 
+size_t Writer::queued_ops() const {
+  std::lock_guard lock(mu_);
+  return queued_ops_;
+}
+
+bool Writer::nearly_full() const {
+  std::lock_guard lock(mu_);
+  return queue_.size() * 10 >= options_.queue_capacity * 9 ||
+         queued_ops_ * 10 >= options_.queue_ops_capacity * 9;
+}
+
 // Waits for a first request, then lingers up to flush_interval for more,
 // unless the batch is full. Returns an empty batch only when stopping.
 std::vector<std::unique_ptr<WriteRequest>> Writer::TakeBatch(bool wait) {

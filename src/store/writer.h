@@ -71,6 +71,11 @@ class Writer {
   Status Submit(std::unique_ptr<WriteRequest> request);
 
   size_t depth() const;
+  // The ops in the queued requests.
+  size_t queued_ops() const;
+  // At 90% of either bound: /readyz then says not ready, so that a load
+  // balancer sends new work elsewhere before writes are refused.
+  bool nearly_full() const;
   // False after a failed commit, until one succeeds again.
   bool healthy() const { return healthy_.load(); }
 

@@ -181,6 +181,7 @@ TEST_F(WriterTest, FullQueueIsRefused) {
   // Not started: nothing drains the queue.
   for (int i = 0; i < 2; ++i) EXPECT_TRUE(stopped.Submit(std::make_unique<WriteRequest>()).ok());
   EXPECT_EQ(stopped.Submit(std::make_unique<WriteRequest>()).code(), Status::Code::kUnavailable);
+  EXPECT_TRUE(stopped.nearly_full());  // 2 of 2 requests
   stopped.Start();
   stopped.Stop();  // drains the two
   EXPECT_EQ(stopped.depth(), 0u);
@@ -204,9 +205,13 @@ TEST_F(WriterTest, AQueueFullOfOpsIsRefused) {
   EXPECT_TRUE(stopped.depth() == 0u);
   Writer again(fault_.get(), cache_.get(), &metrics_, o);
   EXPECT_TRUE(again.Submit(request(6)).ok());
-  EXPECT_TRUE(again.Submit(request(4)).ok());   // 10 ops: at the limit
+  EXPECT_FALSE(again.nearly_full());             // 6 of 10 ops, 1 of 10 requests
+  EXPECT_TRUE(again.Submit(request(3)).ok());
+  EXPECT_TRUE(again.nearly_full());              // 9 of 10 ops
+  EXPECT_EQ(again.queued_ops(), 9u);
+  EXPECT_TRUE(again.Submit(request(1)).ok());   // 10 ops: at the limit
   EXPECT_EQ(again.Submit(request(1)).code(), Status::Code::kUnavailable);
-  EXPECT_EQ(again.depth(), 2u);
+  EXPECT_EQ(again.depth(), 3u);
   again.Start();
   again.Stop();
   // The ops taken out make room again.
