@@ -104,9 +104,8 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     parser_->body_limit(server_->body_limit());
     parser_->header_limit(kHeaderLimit);
     stream_.expires_after(kIdleTimeout);
-    bhttp::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
-      self->OnHead(ec);
-    });
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHead(ec); });
   }
 
  private:
@@ -168,7 +167,8 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
                   "request body exceeds " + std::to_string(server_->body_limit()) + " bytes");
     }
     if (ec == bhttp::error::header_limit) {
-      return Fail(431, "headers_too_large", "request head exceeds " + std::to_string(kHeaderLimit) + " bytes");
+      return Fail(431, "headers_too_large",
+                  "request head exceeds " + std::to_string(kHeaderLimit) + " bytes");
     }
     if (ec) return Fail(400, "bad_request", "malformed HTTP request: " + ec.message());
     req_ = parser_->release();
@@ -198,6 +198,7 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     const std::string_view query = q == std::string_view::npos ? "" : target.substr(q + 1);
     RouteContext ctx{req_, {}, query, request_id_};
     std::string allow;
+    head_only_ = req_.method() == bhttp::verb::head;
     if (target == "*" && req_.method() == bhttp::verb::options) {  // the server as a whole
       Response r(204, "");
       r.headers.emplace_back("Allow", "GET, HEAD, POST, DELETE, OPTIONS");
@@ -206,7 +207,6 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     size_t index = 0;
     const Router& router = server_->router();
     route_ = router.routes().size();
-    head_only_ = req_.method() == bhttp::verb::head;
     switch (router.Find(req_.method(), path, &index, &ctx.params, &allow)) {
       case Router::Match::kNoRoute:
         return Write(server_->errors()(404, "route_not_found", "Not Found", path));
@@ -225,7 +225,8 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     route_ = index;
     // A body errata would read as JSON but which is compressed gets a 415
     // that says so, not "invalid JSON" (RFC 9110, 15.5.16).
-    if (const auto coding = req_.find(bhttp::field::content_encoding);
+    if (const auto coding =
+            req_.body().empty() ? req_.end() : req_.find(bhttp::field::content_encoding);
         coding != req_.end() && !beast::iequals(coding->value(), "identity")) {
       Response r = server_->errors()(415, "unsupported_media_type",
                                      "Content-Encoding " + std::string(coding->value()) +
