@@ -187,11 +187,12 @@ int RunServe(const ServeOptions& o) {
   // Connections may not take the descriptors the store needs: RocksDB keeps
   // up to 512 files open and makes new ones as it flushes and compacts, and a
   // flush that cannot open its file stops its writes until a restart.
+  // (0: no limit, when the open-files limit could not be read.)
+  const auto files = static_cast<int64_t>(open_files);
   const int64_t max_connections =
-      o.max_connections > 0
-          ? o.max_connections
-          : std::max<int64_t>(1, static_cast<int64_t>(open_files) -
-                                     std::min<int64_t>(static_cast<int64_t>(open_files) / 2, 1024));
+      o.max_connections > 0 ? o.max_connections
+      : files > 0           ? std::max<int64_t>(1, files - std::min<int64_t>(files / 2, 1024))
+                            : 0;
   http::Server server({host, port, o.body_limit, threads, /*per_thread_contexts=*/!networked,
                        max_connections},
                       router, &metrics, api::ServerError);
