@@ -402,6 +402,18 @@ Resolution Taxonomy::Known(const Subcategory& sub, Resolution::How how) const {
   return r;
 }
 
+// A known category by its normalised name or id, or by the same with its
+// typography as ASCII ("Grammar" and a no-break space).
+StringMap<size_t>::const_iterator Taxonomy::FindCategoryByLabel(std::string_view category) const {
+  const std::string normalized = NormalizeLabel(category);
+  auto it = category_by_normalized_.find(normalized);
+  if (it == category_by_normalized_.end() &&
+      std::any_of(normalized.begin(), normalized.end(), [](char c) { return c & 0x80; })) {
+    it = category_by_normalized_.find(NormalizeLabel(FoldTypography(category)));
+  }
+  return it;
+}
+
 Result<Resolution> Taxonomy::New(std::string_view category, std::string_view subcategory) const {
   std::string slug = SlugifyLabel(subcategory);
   if (slug.empty()) {
@@ -416,8 +428,7 @@ Result<Resolution> Taxonomy::New(std::string_view category, std::string_view sub
   if (category.empty()) {
     r.category = "Other";
     prefix = "other";
-  } else if (auto it = category_by_normalized_.find(NormalizeLabel(category));
-             it != category_by_normalized_.end()) {
+  } else if (auto it = FindCategoryByLabel(category); it != category_by_normalized_.end()) {
     r.category = categories_[it->second].name;
     prefix = categories_[it->second].id;
   } else {

@@ -141,6 +141,7 @@ class Taxonomy {
 
   const Subcategory* FindCode(std::string_view code) const;
   const Subcategory* FindTypo(std::string_view normalized) const;
+  StringMap<size_t>::const_iterator FindCategoryByLabel(std::string_view category) const;
   Resolution Known(const Subcategory& sub, Resolution::How how) const;
   Result<Resolution> New(std::string_view category, std::string_view subcategory) const;
 

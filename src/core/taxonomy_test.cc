@@ -176,8 +176,11 @@ INSTANTIATE_TEST_SUITE_P(Table, ResolveTest, ::testing::Values(
          How::kNormalized},
     Case{"", "Prepo\u00adsitions\u200b", "", "prepositions", How::kNormalized},
     Case{"Grammar", "Subjet\u2013Verb Agreement", "", "subject-verb-agreement", How::kTypo},
-    // An unknown one keeps the id it always had.
+    // An unknown one keeps the id it always had; its category is found
+    // through the fold.
     Case{"Grammar", "Foo\u2013Bar", "", "grammar.foo\u2013bar", How::kNew},
+    Case{"Grammar\u00a0", "Gerunds", "", "grammar.gerunds", How::kNew},
+    Case{"\uff27rammar", "Gerunds", "", "grammar.gerunds", How::kNew},
     // Near misses that must NOT merge.
     Case{"Grammar", "Nouns", "", "grammar.nouns", How::kNew},
     Case{"Grammar", "Tension", "", "grammar.tension", How::kNew},
