@@ -186,7 +186,7 @@ int RunServe(const ServeOptions& o) {
   // own connections (docs/http.md). Networked ones share one pool.
   // Connections may not take the descriptors the store needs: RocksDB keeps
   // up to 512 files open and makes new ones as it flushes and compacts, and a
-  // flush that cannot open its file stops its writes until a restart.
+  // flush that cannot open its file puts it in read-only mode.
   // (0: no limit, when the open-files limit could not be read.)
   const auto files = static_cast<int64_t>(open_files);
   const int64_t max_connections =
