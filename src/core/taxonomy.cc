@@ -407,8 +407,7 @@ Resolution Taxonomy::Known(const Subcategory& sub, Resolution::How how) const {
 StringMap<size_t>::const_iterator Taxonomy::FindCategoryByLabel(std::string_view category) const {
   const std::string normalized = NormalizeLabel(category);
   auto it = category_by_normalized_.find(normalized);
-  if (it == category_by_normalized_.end() &&
-      std::any_of(normalized.begin(), normalized.end(), [](char c) { return c & 0x80; })) {
+  if (it == category_by_normalized_.end() && !IsAscii(normalized)) {
     it = category_by_normalized_.find(NormalizeLabel(FoldTypography(category)));
   }
   return it;
@@ -470,7 +469,7 @@ Result<Resolution> Taxonomy::Resolve(std::string_view category, std::string_view
   // Typographic characters (a pipeline's "Run–on", a no-break space) as
   // ASCII. Only to find a known subcategory: a new one keeps the id its
   // label always had, so a learner's points do not split.
-  if (std::any_of(normalized.begin(), normalized.end(), [](char c) { return c & 0x80; })) {
+  if (!IsAscii(normalized)) {
     std::string folded = NormalizeLabel(FoldTypography(subcategory));
     if (auto it = by_normalized_.find(folded); it != by_normalized_.end()) {
       return Known(subcategories_[it->second.index], it->second.how);
