@@ -51,6 +51,11 @@ void AddServe(CLI::App& app, errata::app::ServeOptions& o) {
   serve->add_option("--threads", o.threads, "HTTP threads (0: two per core with an embedded store; 4 per core, at least 8, with PostgreSQL or Redis)")->capture_default_str();
   serve->add_option("--log-level", o.log_level, "debug, info, warn or error")->capture_default_str();
   serve->add_option("--body-limit", o.body_limit, "Largest request body, bytes (larger: 413)")->capture_default_str();
+  serve->add_option("--idle-timeout-s", o.idle_timeout_s,
+                    "How long a connection may wait for its next request, and a request or an answer "
+                    "take to cross it; a proxy's idle upstream connections must close sooner (docs/http.md)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   serve->add_option("--max-connections", o.max_connections,
                     "Most connections open at once; more wait in the listen queue (0: the open-files "
                     "limit less what the store may need, docs/http.md)")

@@ -194,7 +194,8 @@ int RunServe(const ServeOptions& o) {
       : files > 0           ? std::max<int64_t>(1, files - std::min<int64_t>(files / 2, 1024))
                             : 0;
   http::Server server({host, port, o.body_limit, threads, /*per_thread_contexts=*/!networked,
-                       max_connections},
+                       max_connections,
+                       std::chrono::milliseconds(static_cast<int64_t>(o.idle_timeout_s * 1000))},
                       router, &metrics, api::ServerError);
   metrics.AddSource([&server](std::string* out) {
     AppendSample(out, "errata_http_connections", "gauge", "Connections open now.", server.connections());

@@ -14,6 +14,7 @@ struct ServeOptions {
   std::string log_level = "info";
   size_t body_limit = 1 << 20;
   int64_t max_connections = 0;  // 0: from the open-files limit (docs/http.md)
+  double idle_timeout_s = 60;    // a connection's wait for its next request (docs/http.md)
   int64_t flush_interval_us = 0;
   size_t max_batch = 1000;
   size_t queue_capacity = 10000;

@@ -50,6 +50,11 @@ class Server {
     // The most connections open at once (0: no limit). Beyond it, new ones
     // wait in the listen queue until one closes (docs/http.md).
     int64_t max_connections = 0;
+    // How long a connection may wait for its next request, and a request or
+    // an answer may take to cross it. deploy/nginx.conf keeps its upstream
+    // connections for less (50 s against 60), so nginx never sends on one
+    // that errata is closing.
+    std::chrono::milliseconds idle_timeout{60'000};
   };
   Server(Options options, const Router& router, Metrics* metrics, ErrorRenderer errors);
   ~Server();
@@ -71,6 +76,7 @@ class Server {
   Metrics* metrics() { return metrics_; }
   const ErrorRenderer& errors() const { return errors_; }
   size_t body_limit() const { return options_.body_limit; }
+  std::chrono::milliseconds idle_timeout() const { return options_.idle_timeout; }
   std::atomic<int64_t>& in_flight_counter() { return in_flight_; }
   // Connections open now; a session's end calls ConnectionClosed.
   int64_t connections() const { return connections_.load(); }
