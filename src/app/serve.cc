@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -195,7 +196,7 @@ int RunServe(const ServeOptions& o) {
                             : 0;
   http::Server server({host, port, o.body_limit, threads, /*per_thread_contexts=*/!networked,
                        max_connections,
-                       std::chrono::milliseconds(static_cast<int64_t>(o.idle_timeout_s * 1000))},
+                       std::chrono::milliseconds(std::max<int64_t>(1, std::llround(o.idle_timeout_s * 1000)))},
                       router, &metrics, api::ServerError);
   metrics.AddSource([&server](std::string* out) {
     AppendSample(out, "errata_http_connections", "gauge", "Connections open now.", server.connections());
