@@ -2,6 +2,7 @@
 dir a server holds is refused, because each process's cache assumes it is
 the store's only writer (docs/write-path.md, "One process per store")."""
 
+import json
 import os
 import subprocess
 import sys
@@ -24,10 +25,13 @@ class OneProcessPerStore(unittest.TestCase):
         try:
             c = first.client()
             uid = new_uuid()
-            st, _, out = c.post("/v1/ingest", raw=(
-                '{"user_id": "%s", "conversation_id": "%s", "errors": [{"code": "DET"}]}'
-                % (uid, new_uuid())))
-            self.assertEqual((st, out["applied"]), (200, 1), out)
+
+            def one_error():
+                st, _, out = c.post("/v1/ingest", raw=json.dumps({
+                    "user_id": uid, "conversation_id": new_uuid(), "errors": [{"code": "DET"}]}))
+                self.assertEqual((st, out["applied"]), (200, 1), out)
+
+            one_error()
             cmd = [BIN, "serve", "--listen", f"127.0.0.1:{free_port()}", "--data-dir", first.data_dir]
             if STORE:
                 cmd += ["--store", STORE]
@@ -36,10 +40,7 @@ class OneProcessPerStore(unittest.TestCase):
             self.assertIn("is a server running on it? stop it first", second.stderr)
             # The first goes on, its learner intact.
             self.assertEqual(sum(top_counts(c, uid).values()), 1)
-            st, _, out = c.post("/v1/ingest", raw=(
-                '{"user_id": "%s", "conversation_id": "%s", "errors": [{"code": "DET"}]}'
-                % (uid, new_uuid())))
-            self.assertEqual((st, out["applied"]), (200, 1), out)
+            one_error()
             self.assertEqual(sum(top_counts(c, uid).values()), 2)
             # A copy from it is refused the same way, and writes nothing.
             with tempfile.TemporaryDirectory(prefix="errata-e2e-copy-") as target:
@@ -48,6 +49,7 @@ class OneProcessPerStore(unittest.TestCase):
                                       capture_output=True, text=True, timeout=60)
                 self.assertNotEqual(copy.returncode, 0, copy.stdout + copy.stderr)
                 self.assertIn("stop it first", copy.stdout + copy.stderr)
+                self.assertEqual(os.listdir(target), [])
             first.stop()
             # Stopped, the data dir is free again.
             again = Server(data_dir=first.data_dir)

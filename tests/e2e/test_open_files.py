@@ -12,7 +12,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import Server, main, new_uuid
+from harness import Server, main, new_uuid, probe_healthz
 
 LIMIT = 256  # soft and hard: the server cannot raise it
 # The hard limit this test may give a child: no more than its own (only a
@@ -43,12 +43,6 @@ def soft_limit(pid):
             if line.startswith("Max open files"):
                 return int(line.split()[3])
     raise AssertionError("no open-files line in /proc/PID/limits")
-
-
-def healthz(port, timeout):
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        return s.recv(4096)
 
 
 @unittest.skipIf(HARD < 2 * LIMIT, f"the hard limit on open files here is {OUR_HARD}")
@@ -131,15 +125,10 @@ class OpenFiles(unittest.TestCase):
                 s.close()
             held.clear()
             deadline = time.monotonic() + 20
-            answer = b""
-            while time.monotonic() < deadline:
-                try:
-                    answer = healthz(server.port, timeout=2)
-                    if answer.startswith(b"HTTP/1.1 200"):
-                        break
-                except OSError:
-                    pass
-            self.assertTrue(answer.startswith(b"HTTP/1.1 200"), answer)
+            ok, last = probe_healthz(server.port)
+            while not ok and time.monotonic() < deadline:
+                ok, last = probe_healthz(server.port)
+            self.assertTrue(ok, last)
             self.assertIn("accept failed; pausing the listener", server.log_tail(20000))
             metrics = server.client().get("/metrics")[2]
             line = [x for x in metrics.splitlines() if x.startswith("errata_http_accept_failed_total ")]
