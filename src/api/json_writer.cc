@@ -1,20 +1,23 @@
 #include "api/json_writer.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
 #include <cstring>
 
 #include "core/clock.h"
+#include "core/search_fold.h"
 
 namespace errata::api {
 
 namespace {
 
-// kPlain[c]: byte c goes out as is inside a JSON string.
+// kPlain[c]: byte c goes out as is inside a JSON string. Bytes from 0x80
+// are checked to be UTF-8 first (AppendJsonString).
 constexpr auto kPlain = [] {
   std::array<bool, 256> t{};
-  for (int c = 0x20; c < 256; ++c) t[c] = c != '"' && c != '\\';
+  for (int c = 0x20; c < 0x80; ++c) t[c] = c != '"' && c != '\\';
   return t;
 }();
 
@@ -30,7 +33,22 @@ void AppendJsonString(std::string* out, std::string_view s) {
     while (p != end && kPlain[static_cast<unsigned char>(*p)]) ++p;
     out->append(run, p);
     if (p == end) break;
-    const auto c = static_cast<unsigned char>(*p++);
+    auto c = static_cast<unsigned char>(*p);
+    if (c >= 0x80) {
+      // A code point beyond ASCII goes out as it came if it is well-formed
+      // UTF-8, else as U+FFFD: a query parameter's %FF must not make the
+      // answer invalid JSON (RFC 8259 section 8.1).
+      size_t i = 0;
+      const std::string_view rest(p, std::min<size_t>(end - p, 4));
+      if (fold_detail::NextCodePoint(rest, &i) >= 0) {
+        out->append(p, i);
+      } else {
+        out->append("\xEF\xBF\xBD");
+      }
+      p += i;
+      continue;
+    }
+    ++p;
     switch (c) {
       case '"': out->append("\\\""); break;
       case '\\': out->append("\\\\"); break;

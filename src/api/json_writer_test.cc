@@ -9,6 +9,7 @@
 
 #include "api/exercise_json.h"
 #include "core/clock.h"
+#include "core/search_fold.h"
 #include "core/taxonomy.h"
 
 namespace errata::api {
@@ -49,6 +50,21 @@ TEST(JsonWriter, EscapesStringsAsJson) {
   JsonWriter(&out).String(tricky);
   EXPECT_EQ(out, R"("q\"b\\n\n\r\t\b\f\u0001\u001fé)" "end\"");
   EXPECT_EQ(json::parse(out).as_string(), tricky);
+}
+
+TEST(JsonWriter, BytesThatAreNotUtf8GoOutAsReplacementCharacters) {
+  // Well-formed text of every length goes out as it came.
+  const std::string good = "é€😀日本語";
+  std::string out;
+  JsonWriter(&out).String(good);
+  EXPECT_EQ(out, "\"" + good + "\"");
+  // A stray byte, a cut sequence, an encoded surrogate and an overlong form
+  // each become U+FFFD, and the result is JSON again.
+  const std::string bad = std::string("a\xff") + "b\xe2\x82" + "c\xed\xa0\x80" + "d\xc0\xaf" + "é";
+  out.clear();
+  JsonWriter(&out).String(bad);
+  EXPECT_EQ(json::parse(out).as_string(), std::string("a\uFFFDb\uFFFDc\uFFFD\uFFFD\uFFFDd\uFFFD\uFFFDé"));
+  EXPECT_EQ(json::parse(out).as_string(), ValidUtf8(bad));
 }
 
 TEST(JsonWriter, DoublesReadBackExactlyAndNonFiniteIsNull) {

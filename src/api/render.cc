@@ -105,7 +105,7 @@ json::object RenderPoint(const ErrorPoint& p, Micros now, Micros half_life) {
           {"frequency", p.count},
           {"first_seen", FormatTime(p.first_seen)},
           {"last_seen", FormatTime(p.last_seen)},
-          {"recent_score", DecayedCount(p.decay_log2, now, half_life)},
+          {"recent_score", RecentScore(p, now, half_life)},
           {"mastery", Mastery(p, now)}};
 }
 

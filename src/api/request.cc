@@ -5,6 +5,7 @@
 #include <boost/json/parse.hpp>
 
 #include "core/ids.h"
+#include "core/search_fold.h"
 
 namespace errata::api {
 namespace json = boost::json;
@@ -117,9 +118,11 @@ int HexValue(char c) {
 
 bool Encoded(std::string_view s) { return s.find_first_of("%+") != std::string_view::npos; }
 
-// Decodes %XX escapes and '+' (a space in forms). A malformed escape stays as is.
+// Decodes %XX escapes and '+' (a space in forms). A malformed escape stays as
+// is. Bytes that do not make UTF-8 (%FF) become U+FFFD, so that no handler
+// echoes them into an answer that would then not be JSON.
 std::string Decode(std::string_view s) {
-  if (!Encoded(s)) return std::string(s);
+  if (!Encoded(s)) return IsAscii(s) ? std::string(s) : ValidUtf8(s);
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {
@@ -133,7 +136,7 @@ std::string Decode(std::string_view s) {
       out.push_back(s[i]);
     }
   }
-  return out;
+  return IsAscii(out) ? out : ValidUtf8(out);
 }
 
 }  // namespace

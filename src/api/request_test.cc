@@ -18,6 +18,15 @@ TEST(QueryParamTest, FindsDecodedValues) {
   EXPECT_EQ(QueryParam("nn=1&n=3", "n"), "3");
 }
 
+TEST(QueryParamTest, ValuesAreAlwaysUtf8) {
+  EXPECT_EQ(QueryParam("q=%C3%A9t%C3%A9", "q"), "été");
+  EXPECT_EQ(QueryParam("q=caf\xC3\xA9", "q"), "café");  // raw UTF-8 in the target
+  // %FF, a cut sequence, raw bytes: U+FFFD, never the bytes themselves.
+  EXPECT_EQ(QueryParam("q=%FF", "q"), "\uFFFD");
+  EXPECT_EQ(QueryParam("q=a%C3", "q"), "a\uFFFD");
+  EXPECT_EQ(QueryParam("q=\xFFx", "q"), "\uFFFDx");
+}
+
 TEST(FieldsTest, ReportsTheFirstBadField) {
   auto o = ParseObject(R"({"name": 3, "id": "nope"})");
   ASSERT_TRUE(o.ok());

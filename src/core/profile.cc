@@ -22,6 +22,10 @@ double DecayedCount(double decay_log2, Micros now, Micros half_life) {
   return std::exp2(decay_log2 - DecayTerm(now, half_life));
 }
 
+double RecentScore(const ErrorPoint& p, Micros now, Micros half_life) {
+  return DecayedCount(p.decay_log2, std::max(now, p.last_seen), half_life);
+}
+
 void ErrorDelta::Add(Micros t, Micros half_life) {
   first_seen = count == 0 ? t : std::min(first_seen, t);
   last_seen = count == 0 ? t : std::max(last_seen, t);

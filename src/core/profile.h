@@ -125,6 +125,13 @@ struct ErrorPoint {
   const std::string& subcategory() const { return names.subcategory(); }
 };
 
+// The point's recency-weighted count (its `recent_score`) at time `now`. A
+// time before the point's last error is taken as that error's time: the sum
+// cannot take later errors back out, so each counts as new at most, and the
+// score stays within the count. Without that, an as_of years before an error
+// gave 2^(years / half-life): Infinity.
+double RecentScore(const ErrorPoint& p, Micros now, Micros half_life);
+
 // All of one learner's error points. Small (tens of points), so a vector.
 struct Profile {
   std::vector<ErrorPoint> points;

@@ -71,6 +71,23 @@ TEST(DecayedCountTest, HalfLifeIsAParameter) {
   EXPECT_NEAR(DecayedCount(d.decay_log2, kT0 + 14 * kDay, 7 * kDay), 0.25, 1e-9);
 }
 
+TEST(RecentScoreTest, ATimeBeforeTheLastErrorCountsEachErrorAtMostOnce) {
+  ErrorDelta d;
+  d.Add(kT0, kHalfLife);
+  d.Add(kT0 - kHalfLife, kHalfLife);
+  ErrorPoint p;
+  p.count = d.count;
+  p.last_seen = d.last_seen;
+  p.decay_log2 = d.decay_log2;
+  EXPECT_NEAR(RecentScore(p, kT0 + kHalfLife, kHalfLife), 0.75, 1e-9);
+  // Before the last error, the score is the one at it; 60 years before, it
+  // was 2^1564 (Infinity) and made the answer invalid JSON.
+  EXPECT_NEAR(RecentScore(p, kT0, kHalfLife), 1.5, 1e-9);
+  EXPECT_NEAR(RecentScore(p, kT0 - kDay, kHalfLife), 1.5, 1e-9);
+  EXPECT_NEAR(RecentScore(p, 0, kHalfLife), 1.5, 1e-9);
+  EXPECT_EQ(RecentScore(ErrorPoint{}, 0, kHalfLife), 0);
+}
+
 // ---------------------------------------------------------------- ErrorDelta
 
 std::vector<Micros> SomeTimes() {

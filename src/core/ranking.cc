@@ -10,7 +10,7 @@ namespace errata {
 RankedPoint RankPoint(const ErrorPoint& p, Micros now, const RankingParams& params) {
   RankedPoint r;
   r.point = &p;
-  r.weight = DecayedCount(p.decay_log2, now, params.half_life) +
+  r.weight = RecentScore(p, now, params.half_life) +
              params.frequency_weight * std::log2(1.0 + static_cast<double>(p.count));
   r.recall = Mastery(p, now);
   r.priority = r.weight * (1.0 - (1.0 - params.mastered_floor) * r.recall);

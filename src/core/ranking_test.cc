@@ -63,6 +63,15 @@ TEST(RankingTest, WeightIsRecentPlusHalfLog2OfOnePlusCount) {
   EXPECT_NEAR(three.priority, 2.5, 1e-9);
 }
 
+TEST(RankingTest, ATimeBeforeTheErrorsRanksAsAtTheLastError) {
+  // An as_of of 1970 against errors of now: finite, and as at the last error.
+  const RankedPoint early = RankPoint(PointN("a", 3, kNow - 14 * kDay), 0, kParams);
+  const RankedPoint at = RankPoint(PointN("a", 3, kNow - 14 * kDay), kNow - 14 * kDay, kParams);
+  EXPECT_TRUE(std::isfinite(early.priority));
+  EXPECT_NEAR(early.weight, 3 + 0.5 * 2, 1e-9);
+  EXPECT_EQ(early.priority, at.priority);
+}
+
 TEST(RankingTest, PriorityIsWeightTimesOneMinusThreeQuartersOfRecall) {
   ErrorPoint p = PointN("a", 4, kNow - 30 * kDay);
   p.memory =

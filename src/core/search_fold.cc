@@ -149,6 +149,22 @@ bool IsAscii(std::string_view s) {
   return any < 0x80;
 }
 
+std::string ValidUtf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    const size_t begin = i;
+    if (static_cast<unsigned char>(s[i]) < 0x80) {
+      ++i;
+    } else if (fold_detail::NextCodePoint(s, &i) < 0) {
+      out.append("\xEF\xBF\xBD");
+      continue;
+    }
+    out.append(s.data() + begin, i - begin);
+  }
+  return out;
+}
+
 std::string SearchFold(std::string_view s, bool* ascii) {
   if (IsAscii(s)) {
     if (ascii != nullptr) *ascii = true;

@@ -14,6 +14,10 @@ namespace errata {
 // True when every byte of `s` is ASCII.
 bool IsAscii(std::string_view s);
 
+// `s` with each malformed UTF-8 sequence replaced by U+FFFD, as ICU's
+// U8_NEXT delimits them; well-formed text comes back unchanged.
+std::string ValidUtf8(std::string_view s);
+
 // `s` in the search's folded form, UTF-8: compatibility-decomposed (NFKD:
 // "ﬁ" -> "fi", full-width letters -> ASCII), combining marks removed
 // ("é" -> "e"), the Latin letters that have no decomposition spelled as

@@ -153,6 +153,51 @@ class BadInput(BadInputBase):
                     self.assertEqual((out["applied"], out["replayed"], out["rejected"]), (0, 0, 1),
                                      out)
 
+    def get_strict_json(self, target):
+        """GET target; the answer's status and body, which must be UTF-8 and
+        JSON as RFC 8259 has it (no Infinity or NaN)."""
+        st, blob = raw_http(self.server.port, f"GET {target} HTTP/1.1\r\nHost: x\r\n"
+                            "Connection: close\r\n\r\n".encode())
+        body = blob.partition(b"\r\n\r\n")[2]
+
+        def refuse(name):
+            raise AssertionError(f"{target}: {name} in the answer: {body[:300]!r}")
+        return st, json.loads(body.decode("utf-8"), parse_constant=refuse)
+
+    def test_query_bytes_that_are_not_utf8_are_never_echoed(self):
+        # %FF decoded to the byte 0xFF, which the search's "query" and an
+        # unknown type's message echoed: an answer that was not UTF-8.
+        vu = self.v1_user["user_id"]
+        with self.assertNothingWritten():
+            st, body = self.get_strict_json("/v1/users/search?q=%FF")
+            self.assertEqual((st, body), (200, {"query": "\ufffd", "users": []}))
+            st, body = self.get_strict_json("/v1/users/search?q=ab%C3")
+            self.assertEqual((st, body["query"]), (200, "ab\ufffd"))
+            st, body = self.get_strict_json("/v1/users/search?q=caf%C3%A9")
+            self.assertEqual((st, body["query"]), (200, "café"))
+            st, body = self.get_strict_json(f"/v1/users/{vu}/exercises?types=%FF")
+            self.assertEqual(st, 422, body)
+            self.assertIn("\ufffd", body["error"]["message"])
+
+    def test_as_of_long_before_the_errors(self):
+        # The recency of errors of now, as of 1970, was 2^1500: Infinity,
+        # which is not JSON. It is now the score as of the last error.
+        vu = self.v1_user["user_id"]
+        st, now = self.get_strict_json(f"/v1/users/{vu}/errors/top")
+        self.assertEqual(st, 200, now)
+        for as_of in ("1970-01-01T00:00:00Z", "2000-01-01T00:00:00Z"):
+            with self.subTest(as_of=as_of):
+                st, body = self.get_strict_json(f"/v1/users/{vu}/errors/top?as_of={as_of}")
+                self.assertEqual(st, 200, body)
+                self.assertEqual([p["subcategory_id"] for p in body["errors"]],
+                                 [p["subcategory_id"] for p in now["errors"]])
+                for p in body["errors"]:
+                    self.assertLessEqual(p["recent_score"], p["frequency"], p)
+                    self.assertGreaterEqual(p["recent_score"], 1.0 - 1e-9, p)
+                st, body = self.get_strict_json(f"/v1/users/{vu}/exercises?as_of={as_of}")
+                self.assertEqual(st, 200, body)
+                self.assertTrue(body["exercises"], body)
+
     def test_wrong_types(self):
         c = self.c
         uid, cid, utt = self.ids
