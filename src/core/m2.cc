@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "core/search_fold.h"
+
 namespace errata {
 namespace {
 
@@ -71,7 +73,12 @@ std::pair<size_t, size_t> M2Sentence::CharSpan(int start, int end) const {
   return {pos, pos + len};
 }
 
-Result<std::vector<M2Sentence>> ParseM2(std::string_view text) {
+Result<std::vector<M2Sentence>> ParseM2(std::string_view file) {
+  // Bytes that are not UTF-8 become U+FFFD, as in every text errata takes in:
+  // PostgreSQL refuses them, and an answer that echoed them would not be JSON.
+  std::string valid;
+  if (!IsAscii(file)) valid = ValidUtf8(file);
+  const std::string_view text = valid.empty() ? file : std::string_view(valid);
   std::vector<M2Sentence> out;
   bool in_block = false;
   size_t line_no = 0;

@@ -34,6 +34,7 @@ struct M2Sentence {
 };
 
 // Parses a whole file. A malformed line fails the parse with its line number.
+// Bytes that are not UTF-8 are read as U+FFFD.
 Result<std::vector<M2Sentence>> ParseM2(std::string_view text);
 
 }  // namespace errata

@@ -118,6 +118,16 @@ TEST(ParseM2Test, NonAsciiTokensAndByteOffsets) {
   EXPECT_EQ(s.Tokens(5, 7), "naïve café");
 }
 
+TEST(ParseM2Test, BytesThatAreNotUtf8AreReadAsReplacementCharacters) {
+  auto r = ParseM2("S I \xff go \xc3 .\nA 2 3|||R:VERB:SVA|||goes\xff|||REQUIRED|||-NONE-|||0\n");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].Text(), "I \uFFFD go \uFFFD .");
+  ASSERT_EQ((*r)[0].edits.size(), 1u);
+  EXPECT_EQ((*r)[0].edits[0].correction, "goes\uFFFD");
+  EXPECT_EQ((*r)[0].Tokens(2, 3), "go");
+}
+
 TEST(M2SentenceTest, CharSpanMatchesTokensForEverySpan) {
   auto parsed = ParseM2("S Él dijo que the naïve résumé is ok .\n");
   ASSERT_TRUE(parsed.ok());

@@ -62,22 +62,13 @@ class RawConnection:
             self.sock.close()
         self.sock = self.reader = None
 
-    def exchange(self, method, target, headers, body):
-        """Sends one request; returns (status, headers dict lower-cased, body
-        bytes, closed). Raises AssertionError on a malformed answer."""
-        if self.sock is None:
-            self.open()
-        head = f"{method} {target} HTTP/1.1\r\nHost: fuzz\r\n".encode("utf-8", "surrogateescape")
-        for name, value in headers:
-            head += f"{name}: {value}\r\n".encode("utf-8", "surrogateescape")
-        self.sock.sendall(head + b"\r\n" + body)
+    def read_head(self):
         line = self.reader.readline(65536)
         if not line:
             raise AssertionError("connection closed without an answer")
         parts = line.rstrip(b"\r\n").split(b" ", 2)
         if len(parts) < 2 or parts[0] != b"HTTP/1.1" or not parts[1].isdigit():
             raise AssertionError(f"bad status line {line!r}")
-        status = int(parts[1])
         hdrs = {}
         while True:
             h = self.reader.readline(65536)
@@ -87,6 +78,20 @@ class RawConnection:
                 raise AssertionError("connection closed inside the answer's head")
             name, _, value = h.decode("latin-1").partition(":")
             hdrs[name.strip().lower()] = value.strip()
+        return int(parts[1]), hdrs
+
+    def exchange(self, method, target, headers, body):
+        """Sends one request; returns (status, headers dict lower-cased, body
+        bytes, closed). Raises AssertionError on a malformed answer."""
+        if self.sock is None:
+            self.open()
+        head = f"{method} {target} HTTP/1.1\r\nHost: fuzz\r\n".encode("utf-8", "surrogateescape")
+        for name, value in headers:
+            head += f"{name}: {value}\r\n".encode("utf-8", "surrogateescape")
+        self.sock.sendall(head + b"\r\n" + body)
+        status = 100
+        while 100 <= status < 200:  # a 100 Continue comes before the answer
+            status, hdrs = self.read_head()
         payload = b""
         if method != "HEAD" and status not in (204, 304) and status >= 200:
             if "text/event-stream" in hdrs.get("content-type", ""):
@@ -388,6 +393,12 @@ class Fuzz(ServerTestCase):
                                       "application/json; charset=latin-1", ""])
             if ctype:
                 headers.append(("Content-Type", ctype))
+        if not valid and r.random() < 0.1:
+            headers.append((r.choice(["X-Request-Id", "Last-Event-ID", "Accept", "X-User-Id",
+                                      "Accept-Encoding", "Connection", "Expect", "Origin"]),
+                            r.choice(["", "x" * 100, "\udcff\udcfe", "é", "-1", "close",
+                                      "keep-alive", "100-continue", "*/*", "null",
+                                      "18446744073709551616", r.choice(self.users)["user_id"]])))
         if not valid and r.random() < 0.05 and not template.endswith("/stream"):
             # Never DELETE, which would erase a seed learner, nor a GET of the
             # stream, which would never end.
