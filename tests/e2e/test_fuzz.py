@@ -7,7 +7,8 @@ default) starts from a valid request for each route and spoils it: a field
 dropped, added or given a value of another type or at a limit (huge numbers,
 control characters, lone surrogates, dates out of range, deep nesting), the
 JSON cut short or given a stray byte, a query parameter or path id replaced,
-another method or content type. The requests go over one keep-alive socket,
+another method, header or content type. The requests go over two keep-alive
+sockets at once (ERRATA_FUZZ_CONNECTIONS), each with a generator of its own,
 read by hand, so that a target http.client would refuse can be sent and a
 connection that a bad request left in a wrong state shows up on the next
 request.
@@ -21,8 +22,8 @@ Checks:
 - the profiles the seed learners ended with are the ones the store holds:
   the same after a restart, and (SQLite) equal to the error rows.
 
-A failure prints the seed and the request that broke the check; run again
-with that seed to replay it (docs/fuzzing.md).
+A failure prints the seed, the connection and the request that broke the
+check; the same seed sends the same requests again (docs/fuzzing.md).
 """
 
 import json
@@ -30,6 +31,7 @@ import os
 import random
 import socket
 import sys
+import threading
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -39,6 +41,7 @@ from harness import (ServerTestCase, create_conversation, create_user, expect, m
 
 SEED = int(os.environ.get("ERRATA_FUZZ_SEED", "20261207"))
 REQUESTS = int(os.environ.get("ERRATA_FUZZ_REQUESTS", "2500"))
+CONNECTIONS = int(os.environ.get("ERRATA_FUZZ_CONNECTIONS", "2"))
 
 # ------------------------------------------------------------ raw HTTP/1.1
 
@@ -310,11 +313,20 @@ def strict_json(payload):
     return json.loads(payload.decode("utf-8"), parse_constant=refuse)
 
 
+class Worker:
+    """What one connection's requests are made from: its own generator
+    (seeded from SEED and its number) and the shared seed ids."""
+
+    def __init__(self, k, case):
+        self.rng = random.Random(SEED * 1000 + k)
+        self.users, self.victims = case.users, case.victims
+        self.exercise_ids = case.exercise_ids
+
+
 class Fuzz(ServerTestCase):
 
     def setUp(self):
         super().setUp()
-        self.rng = random.Random(SEED)
         self.users = []
         for i in range(3):
             user = create_user(self.c, f"seed{i}", unique_email("seed"))
@@ -337,12 +349,12 @@ class Fuzz(ServerTestCase):
         self.assertEqual(st, 200, body)
         self.exercise_ids = [e["exercise_id"] for e in body["exercises"]] or ["none"]
 
-    def build(self, spoil, route):
+    def build(self, w, spoil, route):
         """One request for route, spoiled in one or two ways (or, now and
         then, left valid so that the writes keep landing)."""
-        r = self.rng
+        r = w.rng
         method, template, params, body_maker = route
-        ids = ([u[k] for u in self.users for k in u] + self.victims)
+        ids = [u[k] for u in self.users for k in u] + self.victims
         spoil.ids = ids
         valid = r.random() < 0.15
         path = template
@@ -448,24 +460,40 @@ class Fuzz(ServerTestCase):
             out[uid + "/compat"] = body.get("top_errors") if st == 200 else body
         return out
 
-    def test_random_bad_input(self):
-        spoil = Spoiler(self.rng, [])
-        routes = route_table(self)
+    def run_worker(self, k, n, statuses, failures, lock):
+        """n requests over one connection, with a generator of its own."""
+        w = Worker(k, self)
+        spoil = Spoiler(w.rng, [])
+        routes = route_table(w)
         conn = RawConnection(self.server.port)
-        self.addCleanup(conn.close)
-        statuses = {}
-        for i in range(REQUESTS):
-            route = self.rng.choice(routes)
-            method, target, headers, body = self.build(spoil, route)
-            what = (f"seed {SEED}, request {i}: {method} {target[:300]!r} {headers} "
-                    f"{body[:300]!r}")
-            try:
-                status, hdrs, payload, _ = conn.exchange(method, target, headers, body)
-            except (OSError, AssertionError) as e:
-                self.fail(f"{what}: {e!r}\n{self.server.log_tail(2000)}")
-            with self.subTest(what=what):
-                self.check_answer(method, target, status, hdrs, payload)
-            statuses[status // 100] = statuses.get(status // 100, 0) + 1
+        try:
+            for i in range(n):
+                method, target, headers, body = self.build(w, spoil, w.rng.choice(routes))
+                what = (f"seed {SEED}, connection {k}, request {i}: {method} {target[:300]!r} "
+                        f"{headers} {body[:300]!r}")
+                try:
+                    status, hdrs, payload, _ = conn.exchange(method, target, headers, body)
+                    self.check_answer(method, target, status, hdrs, payload)
+                except Exception as e:  # noqa: BLE001 - reported by the main thread
+                    with lock:
+                        failures.append(f"{what}: {e!r}")
+                    return
+                with lock:
+                    statuses[status // 100] = statuses.get(status // 100, 0) + 1
+        finally:
+            conn.close()
+
+    def test_random_bad_input(self):
+        statuses, failures, lock = {}, [], threading.Lock()
+        threads = [threading.Thread(target=self.run_worker,
+                                    args=(k, REQUESTS // CONNECTIONS, statuses, failures, lock))
+                   for k in range(CONNECTIONS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if failures:
+            self.fail("\n".join(failures) + "\n" + self.server.log_tail(2000))
         # The mix spoils most requests but lets enough through to matter.
         self.assertGreater(statuses.get(2, 0), REQUESTS // 10, statuses)
         self.assertGreater(statuses.get(4, 0), REQUESTS // 2, statuses)
