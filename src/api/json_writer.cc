@@ -33,7 +33,7 @@ void AppendJsonString(std::string* out, std::string_view s) {
     while (p != end && kPlain[static_cast<unsigned char>(*p)]) ++p;
     out->append(run, p);
     if (p == end) break;
-    auto c = static_cast<unsigned char>(*p);
+    const auto c = static_cast<unsigned char>(*p);
     if (c >= 0x80) {
       // A code point beyond ASCII goes out as it came if it is well-formed
       // UTF-8, else as U+FFFD: a query parameter's %FF must not make the
