@@ -415,6 +415,7 @@ class Fuzz(ServerTestCase):
             # Never DELETE, which would erase a seed learner, nor a GET of the
             # stream, which would never end.
             method = r.choice(["GET", "POST", "PUT", "PATCH", "HEAD", "OPTIONS"])
+        w.sent = body  # as sent, before any chunked framing
         if body or method in ("POST", "PUT", "PATCH"):
             if r.random() < 0.15:
                 headers.append(("Transfer-Encoding", "chunked"))
@@ -448,6 +449,15 @@ class Fuzz(ServerTestCase):
             else:
                 self.assertIn("detail", body)
 
+    def check_ingest_answer(self, sent, answer):
+        """One result per non-blank line, in line order, and counts that add up."""
+        lines = [i + 1 for i, line in enumerate(sent.split(b"\n"))
+                 if line.rstrip(b"\r").strip(b" \t")]
+        results = answer["results"]
+        self.assertEqual([x["line"] for x in results], lines, answer)
+        for kind in ("applied", "replayed", "rejected"):
+            self.assertEqual(answer[kind], sum(x["status"] == kind for x in results), answer)
+
     def profiles(self, c):
         out = {}
         for u in self.users:
@@ -474,6 +484,10 @@ class Fuzz(ServerTestCase):
                 try:
                     status, hdrs, payload, _ = conn.exchange(method, target, headers, body)
                     self.check_answer(method, target, status, hdrs, payload)
+                    if method == "POST" and target.split("?")[0] == "/v1/ingest" and status == 200:
+                        self.check_ingest_answer(w.sent, strict_json(payload))
+                        with lock:
+                            statuses["ingest"] = statuses.get("ingest", 0) + 1
                 except Exception as e:  # noqa: BLE001 - reported by the main thread
                     with lock:
                         failures.append(f"{what}: {e!r}")
@@ -497,6 +511,7 @@ class Fuzz(ServerTestCase):
         # The mix spoils most requests but lets enough through to matter.
         self.assertGreater(statuses.get(2, 0), REQUESTS // 10, statuses)
         self.assertGreater(statuses.get(4, 0), REQUESTS // 2, statuses)
+        self.assertGreater(statuses.get("ingest", 0), REQUESTS // 100, statuses)
 
         before = self.profiles(self.c)
         self.assertTrue(any(before[u["user_id"]] for u in self.users), before)
