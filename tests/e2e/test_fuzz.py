@@ -446,6 +446,9 @@ class Fuzz(ServerTestCase):
                 self.assertIsInstance(body.get("error"), dict, body)
                 self.assertIsInstance(body["error"].get("code"), str, body)
                 self.assertIsInstance(body["error"].get("message"), str, body)
+            elif status == 422:
+                # FastAPI's validation answer, which the original's clients parse.
+                self.assertSeedValidation((status, hdrs, body))
             else:
                 self.assertIn("detail", body)
 
