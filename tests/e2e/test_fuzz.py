@@ -452,6 +452,20 @@ class Fuzz(ServerTestCase):
             else:
                 self.assertIn("detail", body)
 
+    # The keys of the original service's 200 answers, which its clients read.
+    SEED_SHAPES = {
+        "/users/": {"user_id", "username", "email", "created_at"},
+        "/conversations/": {"conversation_id", "user_id", "started_at"},
+        "/utterances/": {"utterance_id", "conversation_id", "user_id", "content", "timestamp"},
+        "/simulate-and-generate": {"message"},
+        "/generate-exercise": {"top_errors", "exercises"},
+    }
+
+    def check_seed_answer(self, path, body):
+        self.assertEqual(set(body), self.SEED_SHAPES[path], body)
+        for item in body.get("top_errors", []):
+            self.assertEqual(set(item), {"errorCategory", "errorSubCategory", "errorFrequency"})
+
     def check_ingest_answer(self, sent, answer):
         """One result per non-blank line, in line order, and counts that add up."""
         lines = [i + 1 for i, line in enumerate(sent.split(b"\n"))
@@ -487,7 +501,12 @@ class Fuzz(ServerTestCase):
                 try:
                     status, hdrs, payload, _ = conn.exchange(method, target, headers, body)
                     self.check_answer(method, target, status, hdrs, payload)
-                    if method == "POST" and target.split("?")[0] == "/v1/ingest" and status == 200:
+                    path = target.split("?")[0]
+                    if status == 200 and path in self.SEED_SHAPES and method != "HEAD":
+                        self.check_seed_answer(path, strict_json(payload))
+                        with lock:
+                            statuses["seed"] = statuses.get("seed", 0) + 1
+                    if method == "POST" and path == "/v1/ingest" and status == 200:
                         self.check_ingest_answer(w.sent, strict_json(payload))
                         with lock:
                             statuses["ingest"] = statuses.get("ingest", 0) + 1
@@ -515,6 +534,7 @@ class Fuzz(ServerTestCase):
         self.assertGreater(statuses.get(2, 0), REQUESTS // 10, statuses)
         self.assertGreater(statuses.get(4, 0), REQUESTS // 2, statuses)
         self.assertGreater(statuses.get("ingest", 0), REQUESTS // 100, statuses)
+        self.assertGreater(statuses.get("seed", 0), REQUESTS // 100, statuses)
 
         before = self.profiles(self.c)
         self.assertTrue(any(before[u["user_id"]] for u in self.users), before)
