@@ -355,8 +355,6 @@ class Fuzz(ServerTestCase):
         then, left valid so that the writes keep landing)."""
         r = w.rng
         method, template, params, body_maker = route
-        ids = [u[k] for u in self.users for k in u] + self.victims
-        spoil.ids = ids
         valid = r.random() < 0.15
         path = template
         path = path.replace("{user}", r.choice(self.users)["user_id"])
@@ -491,7 +489,7 @@ class Fuzz(ServerTestCase):
     def run_worker(self, k, n, statuses, failures, lock):
         """n requests over one connection, with a generator of its own."""
         w = Worker(k, self)
-        spoil = Spoiler(w.rng, [])
+        spoil = Spoiler(w.rng, [u[k] for u in self.users for k in u] + self.victims)
         routes = route_table(w)
         conn = RawConnection(self.server.port)
         try:
