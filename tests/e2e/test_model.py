@@ -1,0 +1,274 @@
+"""A seeded random sequence of valid operations, checked against a model.
+
+The model is a few dictionaries: each learner's points, with their count and
+first and last error times, the utterances sent with a client id, and the
+learners erased. The operations are what the app does: learners,
+conversations, utterances (with names, aliases, codes, typos and new
+labels; retried as they were, or reusing an id with another body), NDJSON
+ingests that create learners on first sight, practice attempts, erasures,
+writes for erased learners, and restarts of the server. After each check
+point, every learner's profile as the server reads it must be the model's.
+
+This is the semantics test of the write path: what test_fuzz.py does for bad
+input, this does for good input in odd orders (docs/fuzzing.md).
+ERRATA_MODEL_SEED and ERRATA_MODEL_OPS set the seed (20261207) and the
+number of operations (600).
+"""
+
+import json
+import os
+import random
+import sys
+import uuid
+from datetime import timedelta
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import ServerTestCase, expect, iso, main, now_utc, parse_time
+
+SEED = int(os.environ.get("ERRATA_MODEL_SEED", "20261207"))
+OPS = int(os.environ.get("ERRATA_MODEL_OPS", "600"))
+
+# Labels of the v1 routes: the answer says which point each resolved to.
+LABELS = [
+    {"category": "Grammar", "subcategory": "Subject-Verb Agreement"},
+    {"subcategory": "sva"},
+    {"code": "VERB:TENSE"},
+    {"code": "R:NOUN"},
+    {"subcategory": "Word Choise"},
+    {"category": "Pronunciation", "subcategory": "vowel"},
+    {"category": "Discourse", "subcategory": "Topic Drift"},
+    {"subcategory": "run\u2013on"},
+    {"code": "SPELL", "original": "recieve", "correction": "receive"},
+]
+# Codes for ingest lines, whose answer gives only how many errors a line had:
+# each names one point of the built-in taxonomy.
+CODES = {"VERB:SVA": "subject-verb-agreement", "VERB:TENSE": "verb-tense",
+         "SPELL": "spelling", "PUNCT": "punctuation", "UNK": "unclassified"}
+
+
+class Learner:
+    def __init__(self):
+        self.conversations = []
+        self.points = {}  # subcategory_id: [count, first_seen, last_seen]
+
+    def add(self, subcategory_id, at):
+        p = self.points.get(subcategory_id)
+        if p is None:
+            self.points[subcategory_id] = [1, at, at]
+        else:
+            p[0] += 1
+            p[1] = min(p[1], at)
+            p[2] = max(p[2], at)
+
+
+class Model(ServerTestCase):
+
+    def setUp(self):
+        self.rng = random.Random(SEED)
+        self.learners = {}  # user_id: Learner
+        self.erased = {}  # user_id: a conversation of theirs, or None
+        self.sent = {}  # utterance_id: (user_id, body) of utterances sent with an id
+        self.log = []  # the operations so far, for a failure's message
+
+    # ------------------------------------------------------------ helpers
+
+    def uuid(self):
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def time(self):
+        """A time in the last 30 days, to the microsecond."""
+        return iso(now_utc() - timedelta(microseconds=self.rng.randrange(30 * 86400 * 10 ** 6)))
+
+    def live(self):
+        return self.rng.choice(sorted(self.learners)) if self.learners else None
+
+    def conversation_of(self, uid):
+        learner = self.learners[uid]
+        if not learner.conversations or self.rng.random() < 0.2:
+            out = expect(self.c.post("/v1/conversations", {"user_id": uid}), 201, "conversation")
+            learner.conversations.append(out["conversation_id"])
+        return self.rng.choice(learner.conversations)
+
+    def note(self, what):
+        self.log.append(what)
+
+    # ------------------------------------------------------------ operations
+
+    def op_user(self):
+        uid = self.uuid()
+        body = {"user_id": uid, "username": f"m{len(self.learners)}",
+                "email": f"model-{uid[:12]}@example.com"}
+        expect(self.c.post("/v1/users", body), 201, "user")
+        self.learners[uid] = Learner()
+        self.note(f"user {uid}")
+
+    def op_utterance(self):
+        uid = self.live()
+        if uid is None:
+            return self.op_user()
+        r = self.rng
+        body = {"user_id": uid, "conversation_id": self.conversation_of(uid),
+                "content": f"utterance {r.randrange(10 ** 6)}", "created_at": self.time(),
+                "errors": [dict(r.choice(LABELS)) for _ in range(r.randrange(5))]}
+        if r.random() < 0.5:
+            body["utterance_id"] = self.uuid()
+        st, _, out = self.c.post("/v1/utterances", body)
+        self.assertEqual(st, 201, out)
+        self.assertFalse(out["replayed"], out)
+        for e in out["errors"]:
+            self.learners[uid].add(e["subcategory_id"], parse_time(body["created_at"]))
+        if "utterance_id" in body:
+            self.sent[body["utterance_id"]] = (uid, body)
+        self.note(f"utterance {out['utterance_id']} of {uid}: "
+                  f"{[e['subcategory_id'] for e in out['errors']]} at {body['created_at']}")
+
+    def op_retry(self):
+        """An utterance sent again with its id: the same body is replayed and
+        changes nothing; another body under the same id is a 409."""
+        if not self.sent:
+            return self.op_utterance()
+        utterance_id = self.rng.choice(sorted(self.sent))
+        uid, body = self.sent[utterance_id]
+        if uid in self.erased:
+            return
+        if self.rng.random() < 0.7:
+            st, _, out = self.c.post("/v1/utterances", body)
+            self.assertEqual((st, out.get("replayed")), (200, True), out)
+        else:
+            other = dict(body, content=body["content"] + " (edited)")
+            st, _, out = self.c.post("/v1/utterances", other)
+            self.assertEqual(st, 409, out)
+        self.note(f"retry {utterance_id}: {st}")
+
+    def op_ingest(self):
+        r = self.rng
+        lines, expected = [], []
+        for _ in range(r.randint(1, 5)):
+            if self.learners and r.random() < 0.7:
+                uid = self.live()
+                conv = self.conversation_of(uid) if r.random() < 0.5 else self.uuid()
+            else:
+                uid, conv = self.uuid(), self.uuid()  # a learner made on first sight
+            codes = [r.choice(sorted(CODES)) for _ in range(r.randrange(4))]
+            line = {"user_id": uid, "conversation_id": conv, "created_at": self.time(),
+                    "content": f"line {r.randrange(10 ** 6)}",
+                    "errors": [{"code": code} for code in codes]}
+            if r.random() < 0.3:
+                line["utterance_id"] = self.uuid()
+            lines.append(json.dumps(line))
+            expected.append((uid, conv, line, codes))
+        st, _, out = self.c.post("/v1/ingest", raw=("\n".join(lines) + "\n").encode(),
+                                 headers={"Content-Type": "application/x-ndjson"})
+        self.assertEqual(st, 200, out)
+        self.assertEqual(out["rejected"], 0, out)
+        for (uid, conv, line, codes), result in zip(expected, out["results"]):
+            self.assertEqual(result["status"], "applied", out)
+            learner = self.learners.setdefault(uid, Learner())
+            if conv not in learner.conversations:
+                learner.conversations.append(conv)
+            for code in codes:
+                learner.add(CODES[code], parse_time(line["created_at"]))
+        self.note(f"ingest of {len(lines)} lines")
+
+    def op_attempt(self):
+        uid = self.live()
+        if uid is None or not self.learners[uid].points:
+            return
+        st, _, body = self.c.get(f"/v1/users/{uid}/exercises?n=3&seed={self.rng.randrange(99)}")
+        self.assertEqual(st, 200, body)
+        if not body["exercises"]:
+            return
+        item = self.rng.choice(body["exercises"])
+        st, _, out = self.c.post(f"/v1/users/{uid}/attempts",
+                                 {"exercise_id": item["exercise_id"],
+                                  "correct": self.rng.random() < 0.6})
+        self.assertIn(st, (200, 201), out)
+        self.note(f"attempt of {uid} on {item['exercise_id']}")
+
+    def op_erase(self):
+        uid = self.live()
+        if uid is None:
+            return
+        learner = self.learners.pop(uid)
+        st, _, out = self.c.request("DELETE", f"/v1/users/{uid}")
+        self.assertEqual(st, 200, out)
+        self.assertEqual(out["erased"]["errors"], sum(p[0] for p in learner.points.values()),
+                         out)
+        self.erased[uid] = learner.conversations[0] if learner.conversations else None
+        self.note(f"erase {uid}")
+
+    def op_write_for_erased(self):
+        """Every way to write for an erased learner is refused and changes nothing."""
+        if not self.erased:
+            return
+        uid = self.rng.choice(sorted(self.erased))
+        conv = self.erased[uid] or self.uuid()
+        body = {"user_id": uid, "conversation_id": conv, "created_at": self.time(),
+                "errors": [{"code": "SPELL"}]}
+        st, _, out = self.c.post("/v1/utterances", body)
+        self.assertEqual(st, 404, out)
+        st, _, out = self.c.post("/v1/ingest", raw=(json.dumps(body) + "\n").encode())
+        self.assertEqual((st, out["rejected"]), (200, 1), out)
+        self.assertEqual(out["results"][0]["error"]["code"], "conflict", out)
+        st, _, out = self.c.post("/v1/users", {"user_id": uid, "username": "back",
+                                               "email": f"back-{uid[:12]}@example.com"})
+        self.assertEqual(st, 409, out)
+        st, _, out = self.c.get(f"/v1/users/{uid}/errors/top")
+        self.assertEqual(st, 404, out)
+        self.note(f"writes for erased {uid} refused")
+
+    def op_restart(self):
+        self.server.restart()
+        type(self).c = self.c = self.server.client()
+        self.note("restart")
+
+    # ------------------------------------------------------------ checks
+
+    def check(self, uid):
+        st, _, body = self.c.get(f"/v1/users/{uid}/errors/top?n=100")
+        self.assertEqual(st, 200, body)
+        got = {p["subcategory_id"]: [p["frequency"], parse_time(p["first_seen"]),
+                                     parse_time(p["last_seen"])] for p in body["errors"]}
+        want = self.learners[uid].points
+        self.assertEqual(got, want, f"learner {uid}; the last operations:\n" +
+                         "\n".join(self.log[-15:]))
+        # The original route reads the same counts.
+        st, _, body = self.c.get(f"/generate-exercise?user_id={uid}&top_n=100")
+        if not want:
+            self.assertEqual(st, 404, body)
+            return
+        self.assertEqual(st, 200, body)
+        self.assertEqual(sorted(e["errorFrequency"] for e in body["top_errors"]),
+                         sorted(p[0] for p in want.values()))
+
+    def check_all(self):
+        for uid in sorted(self.learners):
+            self.check(uid)
+        for uid in sorted(self.erased):
+            st, _, body = self.c.get(f"/v1/users/{uid}")
+            self.assertEqual(st, 404, body)
+
+    def test_random_operations_agree_with_the_model(self):
+        ops = [(self.op_user, 6), (self.op_utterance, 40), (self.op_retry, 8),
+               (self.op_ingest, 20), (self.op_attempt, 6), (self.op_erase, 3),
+               (self.op_write_for_erased, 4), (self.op_restart, 1)]
+        funcs = [f for f, _ in ops]
+        weights = [w for _, w in ops]
+        for _ in range(3):
+            self.op_user()
+        for i in range(OPS):
+            self.rng.choices(funcs, weights)[0]()
+            if i % 50 == 49:
+                self.check_all()
+        self.check_all()
+        self.assertGreater(len(self.learners), 5)
+        self.assertGreater(len(self.erased), 2)
+        self.assertGreater(sum(p[0] for l in self.learners.values() for p in l.points.values()),
+                           OPS // 2)
+        self.op_restart()
+        self.check_all()
+
+
+if __name__ == "__main__":
+    main()
