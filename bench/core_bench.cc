@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 
 #include "api/exercise_json.h"
+#include "api/json_writer.h"
 #include "api/request.h"
 #include "app/data.h"
 #include "core/clock.h"
@@ -149,6 +150,25 @@ void BM_EncodeTopErrors(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_EncodeTopErrors);
+
+// A learner's text as a JSON string: ASCII (0), Latin with accents (1) and
+// Chinese (2). Bytes from 0x80 are checked to be UTF-8 on the way out.
+void BM_AppendJsonString(benchmark::State& state) {
+  static const char* const kTexts[] = {"He go to school every day, and she like apples. ",
+                                       "José García said «ça va», naïve café. ",
+                                       "我昨天去学校了，他喜欢苹果。"};
+  std::string text;
+  while (text.size() < 4096) text += kTexts[state.range(0)];
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    api::AppendJsonString(&out, text);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
+                          static_cast<int64_t>(text.size()));
+}
+BENCHMARK(BM_AppendJsonString)->Arg(0)->Arg(1)->Arg(2);
 
 // The "exercises" array of GET /v1/users/{id}/exercises?n=10, two ways: a
 // boost::json DOM then serialize (how errata wrote it before session 2), and

@@ -1,6 +1,5 @@
 #include "api/json_writer.h"
 
-#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -8,6 +7,7 @@
 
 #include "core/clock.h"
 #include "core/search_fold.h"
+#include "core/text.h"
 
 namespace errata::api {
 
@@ -26,26 +26,28 @@ constexpr auto kPlain = [] {
 void AppendJsonString(std::string* out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out->push_back('"');
-  const char* p = s.data();
-  const char* const end = p + s.size();
+  size_t p = 0;
   for (;;) {
-    const char* run = p;
-    while (p != end && kPlain[static_cast<unsigned char>(*p)]) ++p;
-    out->append(run, p);
-    if (p == end) break;
-    const auto c = static_cast<unsigned char>(*p);
+    // A run of bytes that go out as they are: plain ASCII, and well-formed
+    // UTF-8 beyond it.
+    const size_t run = p;
+    for (;;) {
+      while (p != s.size() && kPlain[static_cast<unsigned char>(s[p])]) ++p;
+      if (p == s.size() || static_cast<unsigned char>(s[p]) < 0x80) break;
+      const size_t n = Utf8SequenceLength(s, p);
+      if (n == 0) break;
+      p += n;
+    }
+    out->append(s.data() + run, p - run);
+    if (p == s.size()) break;
+    const auto c = static_cast<unsigned char>(s[p]);
     if (c >= 0x80) {
-      // A code point beyond ASCII goes out as it came if it is well-formed
-      // UTF-8, else as U+FFFD: a query parameter's %FF must not make the
-      // answer invalid JSON (RFC 8259 section 8.1).
-      size_t i = 0;
-      const std::string_view rest(p, std::min<size_t>(end - p, 4));
-      if (fold_detail::NextCodePoint(rest, &i) >= 0) {
-        out->append(p, i);
-      } else {
-        out->append("\xEF\xBF\xBD");
-      }
-      p += i;
+      // Not UTF-8: U+FFFD for it, as ValidUtf8 cuts it, so that a query
+      // parameter's %FF cannot make the answer invalid JSON (RFC 8259, 8.1).
+      size_t i = p;
+      fold_detail::NextCodePoint(s, &i);
+      out->append("\xEF\xBF\xBD");
+      p = i;
       continue;
     }
     ++p;

@@ -82,6 +82,32 @@ TEST(SearchFoldTest, BytesThatAreNotUtf8BecomeReplacementCharacters) {
   EXPECT_EQ(words, (std::vector<bool>{true, false, true}));
 }
 
+TEST(SearchFoldTest, Utf8SequenceLengthAgreesWithIcu) {
+  // Every lead byte with every two bytes after it, and a fourth byte that
+  // continues or does not: valid exactly when ICU's U8_NEXT reads one code
+  // point, of the same length.
+  for (int a = 0x80; a < 0x100; ++a) {
+    for (int b = 0; b < 0x100; ++b) {
+      for (int c = 0; c < 0x100; ++c) {
+        for (const int d : {0x41, 0x80, 0xBF}) {
+          const char bytes[] = {static_cast<char>(a), static_cast<char>(b),
+                                static_cast<char>(c), static_cast<char>(d)};
+          const std::string_view s(bytes, 4);
+          size_t i = 0;
+          const bool icu = fold_detail::NextCodePoint(s, &i) >= 0;
+          const size_t n = Utf8SequenceLength(s, 0);
+          ASSERT_EQ(n != 0, icu) << a << " " << b << " " << c << " " << d;
+          if (icu) {
+            ASSERT_EQ(n, i) << a << " " << b << " " << c << " " << d;
+          }
+        }
+      }
+    }
+  }
+  EXPECT_EQ(Utf8SequenceLength("\xe2\x82", 0), 0u);  // cut short by the end
+  EXPECT_EQ(Utf8SequenceLength("a", 0), 1u);
+}
+
 TEST(SearchFoldTest, WordsAreLettersAndDigitsOfAnyScript) {
   EXPECT_TRUE(IsWordCodePoint('a'));
   EXPECT_TRUE(IsWordCodePoint('7'));

@@ -1,6 +1,7 @@
 // Small text helpers shared by the domain and the stores.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -14,6 +15,30 @@ inline std::string AsciiLower(std::string_view s) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
   return out;
+}
+
+// The length of the well-formed UTF-8 sequence at s[i] (1 to 4), or 0 when
+// the bytes there are not one (Unicode 15, table 3-7: no overlong forms, no
+// surrogates, nothing above U+10FFFF). Inline, for loops over text that is
+// mostly ASCII; ValidUtf8 (search_fold.h) says what replaces a bad one.
+inline size_t Utf8SequenceLength(std::string_view s, size_t i) {
+  const auto at = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  const size_t avail = s.size() - i;
+  const unsigned c = at(0);
+  if (c < 0x80) return 1;
+  const auto cont = [&](size_t k) { return k < avail && (at(k) & 0xC0) == 0x80; };
+  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    if (!cont(1) || !cont(2)) return 0;
+    if ((c == 0xE0 && at(1) < 0xA0) || (c == 0xED && at(1) > 0x9F)) return 0;
+    return 3;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    if (!cont(1) || !cont(2) || !cont(3)) return 0;
+    if ((c == 0xF0 && at(1) < 0x90) || (c == 0xF4 && at(1) > 0x8F)) return 0;
+    return 4;
+  }
+  return 0;
 }
 
 // An ASCII letter or digit.
