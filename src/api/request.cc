@@ -136,7 +136,8 @@ std::string Decode(std::string_view s) {
       out.push_back(s[i]);
     }
   }
-  return IsAscii(out) ? out : ValidUtf8(out);
+  if (!IsAscii(out)) return ValidUtf8(out);
+  return out;
 }
 
 }  // namespace

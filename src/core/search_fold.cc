@@ -152,17 +152,17 @@ bool IsAscii(std::string_view s) {
 std::string ValidUtf8(std::string_view s) {
   std::string out;
   out.reserve(s.size());
+  size_t run = 0;  // the well-formed bytes since the last bad one
   for (size_t i = 0; i < s.size();) {
-    const size_t begin = i;
-    if (static_cast<unsigned char>(s[i]) < 0x80) {
-      ++i;
-    } else if (fold_detail::NextCodePoint(s, &i) < 0) {
-      out.append("\xEF\xBF\xBD");
+    if (const size_t n = Utf8SequenceLength(s, i); n != 0) {
+      i += n;
       continue;
     }
-    out.append(s.data() + begin, i - begin);
+    out.append(s.data() + run, i - run).append("\xEF\xBF\xBD");
+    fold_detail::NextCodePoint(s, &i);  // past the bad sequence, as ICU cuts it
+    run = i;
   }
-  return out;
+  return out.append(s.data() + run, s.size() - run);
 }
 
 std::string SearchFold(std::string_view s, bool* ascii) {
