@@ -674,3 +674,11 @@ def read_until_closed(sock):
 def raw_body_json(blob):
     head, _, body = blob.partition(b"\r\n\r\n")
     return json.loads(body.decode("utf-8"))
+
+
+def strict_json(payload):
+    """JSON as RFC 8259 has it: UTF-8 (else UnicodeDecodeError) and no NaN
+    or Infinity, which Python's json would take (else ValueError)."""
+    def refuse(name):
+        raise ValueError(f"non-standard JSON constant {name}: {payload[:300]!r}")
+    return json.loads(payload.decode("utf-8"), parse_constant=refuse)

@@ -38,7 +38,7 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (ServerTestCase, create_conversation, create_user, expect, main,
-                     new_uuid, sqlite_enabled, unique_email)
+                     new_uuid, sqlite_enabled, strict_json, unique_email)
 
 SEED = int(os.environ.get("ERRATA_FUZZ_SEED", "20261207"))
 REQUESTS = int(os.environ.get("ERRATA_FUZZ_REQUESTS", "2500"))
@@ -306,12 +306,6 @@ def route_table(s):
         ("GET", "/docs/assets/{file}", [], None),
         ("GET", "/dashboard/assets/{file}", [], None),
     ]
-
-
-def strict_json(payload):
-    def refuse(name):
-        raise ValueError(f"non-standard JSON constant {name}")
-    return json.loads(payload.decode("utf-8"), parse_constant=refuse)
 
 
 class Worker:
