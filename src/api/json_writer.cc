@@ -44,10 +44,8 @@ void AppendJsonString(std::string* out, std::string_view s) {
     if (c >= 0x80) {
       // Not UTF-8: U+FFFD for it, as ValidUtf8 cuts it, so that a query
       // parameter's %FF cannot make the answer invalid JSON (RFC 8259, 8.1).
-      size_t i = p;
-      fold_detail::NextCodePoint(s, &i);
       out->append("\xEF\xBF\xBD");
-      p = i;
+      p += MalformedUtf8Length(s, p);
       continue;
     }
     ++p;

@@ -149,6 +149,12 @@ bool IsAscii(std::string_view s) {
   return any < 0x80;
 }
 
+size_t MalformedUtf8Length(std::string_view s, size_t i) {
+  const size_t from = i;
+  fold_detail::NextCodePoint(s, &i);
+  return i - from;
+}
+
 std::string ValidUtf8(std::string_view s) {
   std::string out;
   out.reserve(s.size());
@@ -159,7 +165,7 @@ std::string ValidUtf8(std::string_view s) {
       continue;
     }
     out.append(s.data() + run, i - run).append("\xEF\xBF\xBD");
-    fold_detail::NextCodePoint(s, &i);  // past the bad sequence, as ICU cuts it
+    i += MalformedUtf8Length(s, i);
     run = i;
   }
   return out.append(s.data() + run, s.size() - run);

@@ -18,6 +18,11 @@ bool IsAscii(std::string_view s);
 // U8_NEXT delimits them; well-formed text comes back unchanged.
 std::string ValidUtf8(std::string_view s);
 
+// How many bytes the malformed UTF-8 sequence at s[i] takes, as U8_NEXT
+// delimits it (at least 1): what one U+FFFD replaces. For a writer that
+// checks runs with Utf8SequenceLength (text.h) and replaces as ValidUtf8 does.
+size_t MalformedUtf8Length(std::string_view s, size_t i);
+
 // `s` in the search's folded form, UTF-8: compatibility-decomposed (NFKD:
 // "ﬁ" -> "fi", full-width letters -> ASCII), combining marks removed
 // ("é" -> "e"), the Latin letters that have no decomposition spelled as
