@@ -10,13 +10,18 @@ create learners on first sight, practice attempts, erasures, writes for
 erased learners, and restarts of the server. Every 50 operations, and at
 the end, every learner's profile as the server reads it must be the model's.
 
-Two tests: one client with restarts, and three at once on learners of their
-own. This is the semantics test of the write path: what test_fuzz.py does
-for bad input, this does for good input in odd orders (docs/fuzzing.md).
+Three tests: one client with restarts; three at once on learners of their
+own; and one client whose server is killed (kill -9) in the middle of its
+requests, and which sends each request the kill took again, as an app
+retries after a timeout: every operation must then count exactly once. This
+is the semantics test of the write path: what test_fuzz.py does for bad
+input, this does for good input in odd orders (docs/fuzzing.md).
 ERRATA_MODEL_SEED and ERRATA_MODEL_OPS set the seed (20261207) and the
-number of operations (600, shared by the three clients of the second test).
+number of operations (600, shared by the three clients of the second test;
+half of it for the third).
 """
 
+import http.client
 import json
 import os
 import random
@@ -27,7 +32,7 @@ from datetime import timedelta
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import ServerTestCase, expect, iso, main, now_utc, parse_time
+from harness import Client, ServerTestCase, expect, iso, main, now_utc, parse_time
 
 SEED = int(os.environ.get("ERRATA_MODEL_SEED", "20261207"))
 OPS = int(os.environ.get("ERRATA_MODEL_OPS", "600"))
@@ -57,6 +62,69 @@ SEED_LABELS = {("Grammar", "Subject-Verb Agreement"): "subject-verb-agreement",
                ("Pronunciation", "Vowel Sounds"): "vowel-sounds"}
 
 
+class CrashingClient:
+    """A client whose server can be killed (kill -9) while its next request
+    is in flight: arm() picks a delay of 0-5 ms after the request starts.
+    The server is then started again on the same data, and a request the
+    kill took is sent again until it is answered, as an app retries after a
+    timeout. `retried` says whether the last request went more than once:
+    its first sending may have been committed, and the answer is then a
+    replay."""
+
+    DELAYS = (0.0, 0.0, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005)
+
+    def __init__(self, server, rng):
+        self.server, self.rng = server, rng
+        self.c = Client(server.port, timeout=30, retry_stale=False)
+        self.delay = None
+        self.retried = False
+        self.kills = 0
+        self.lost = 0  # requests whose answer a kill took
+        self.replays = 0  # ... of which the first sending had been committed
+
+    def arm(self):
+        self.delay = self.rng.choice(self.DELAYS)
+
+    def close(self):
+        self.c.close()
+
+    def request(self, method, path, **kw):
+        self.retried = False
+        killer = None
+        if self.delay is not None:
+            # Popen.kill only: the harness's kill9() and start() stay on this thread.
+            killer = threading.Timer(self.delay, self.server.proc.kill)
+            self.delay = None
+            killer.start()
+        try:
+            answer = self.c.request(method, path, **kw)
+        except (OSError, http.client.HTTPException):
+            answer = None
+        if killer is not None:
+            killer.join()
+            self.kills += 1
+            self.c.close()
+            self.server.kill9()  # reaps it
+            self.server.start()
+        for _ in range(3):
+            if answer is not None:
+                return answer
+            self.lost += 1
+            self.retried = True
+            self.c.close()
+            try:
+                answer = self.c.request(method, path, **kw)
+            except (OSError, http.client.HTTPException):
+                answer = None
+        raise AssertionError(f"{method} {path}: no answer after the restart")
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, body=body, **kw)
+
+
 class Learner:
     def __init__(self):
         self.conversations = []
@@ -81,8 +149,9 @@ class Actor:
     """One client of the server with its own model: its learners are its
     own, so several can run at once and each check its own."""
 
-    def __init__(self, tc, seed, client):
+    def __init__(self, tc, seed, client, crashing=False):
         self.tc, self.server, self.c = tc, tc.server, client
+        self.crashing = crashing  # client is a CrashingClient
         for name in ("assertEqual", "assertFalse", "assertIn"):
             setattr(self, name, getattr(tc, name))
         self.rng = random.Random(seed)
@@ -108,12 +177,24 @@ class Actor:
     def conversation_of(self, uid):
         learner = self.learners[uid]
         if not learner.conversations or self.rng.random() < 0.2:
-            out = expect(self.c.post("/v1/conversations", {"user_id": uid}), 201, "conversation")
+            body = {"user_id": uid}
+            if self.crashing:  # a retry must find the first one, not make a second
+                body["conversation_id"] = self.uuid()
+            out = self.created(self.c.post("/v1/conversations", body), "conversation")
             learner.conversations.append(out["conversation_id"])
         return self.rng.choice(learner.conversations)
 
     def note(self, what):
         self.log.append(what)
+
+    def created(self, resp, what):
+        """The body of a 201; or of a 200 replay, when the request was sent
+        again after a kill that may have come after its commit."""
+        st, _, body = resp
+        if self.crashing and self.c.retried and st == 200 and body.get("replayed") is True:
+            self.c.replays += 1
+            return body
+        return expect(resp, 201, what)
 
     # ------------------------------------------------------------ operations
 
@@ -121,7 +202,7 @@ class Actor:
         uid = self.uuid()
         body = {"user_id": uid, "username": f"m{len(self.learners)}",
                 "email": f"model-{uid[:12]}@example.com"}
-        expect(self.c.post("/v1/users", body), 201, "user")
+        self.created(self.c.post("/v1/users", body), "user")
         self.learners[uid] = Learner()
         self.note(f"user {uid}")
 
@@ -133,11 +214,9 @@ class Actor:
         body = {"user_id": uid, "conversation_id": self.conversation_of(uid),
                 "content": f"utterance {r.randrange(10 ** 6)}", "created_at": self.time(),
                 "errors": [dict(r.choice(LABELS)) for _ in range(r.randrange(5))]}
-        if r.random() < 0.5:
+        if r.random() < 0.5 or self.crashing:
             body["utterance_id"] = self.uuid()
-        st, _, out = self.c.post("/v1/utterances", body)
-        self.assertEqual(st, 201, out)
-        self.assertFalse(out["replayed"], out)
+        out = self.created(self.c.post("/v1/utterances", body), "utterance")
         for e in out["errors"]:
             self.learners[uid].add(e["subcategory_id"], parse_time(body["created_at"]))
         if "utterance_id" in body:
@@ -203,8 +282,11 @@ class Actor:
                                  headers={"Content-Type": "application/x-ndjson"})
         self.assertEqual(st, 200, out)
         self.assertEqual(out["rejected"], 0, out)
+        retried = self.crashing and self.c.retried
+        if retried and out["replayed"]:
+            self.c.replays += 1
         for (uid, conv, line, codes), result in zip(expected, out["results"]):
-            self.assertEqual(result["status"], "applied", out)
+            self.assertIn(result["status"], ("applied", "replayed") if retried else ("applied",), out)
             learner = self.learners.setdefault(uid, Learner())
             if conv not in learner.conversations:
                 learner.conversations.append(conv)
@@ -236,6 +318,8 @@ class Actor:
         self.assertEqual(st, 200, out)
         self.assertEqual(out["erased"]["errors"], sum(p[0] for p in learner.points.values()),
                          out)
+        if self.crashing and self.c.retried and out["replayed"]:
+            self.c.replays += 1
         self.erased[uid] = learner.conversations[0] if learner.conversations else None
         self.note(f"erase {uid}")
 
@@ -258,6 +342,15 @@ class Actor:
         st, _, out = self.c.get(f"/v1/users/{uid}/errors/top")
         self.assertEqual(st, 404, out)
         self.note(f"writes for erased {uid} refused")
+
+    def op_crash(self):
+        """An operation whose server is killed while one of its requests is
+        in flight (CrashingClient): those the app can retry safely."""
+        op = self.rng.choice([self.op_user, self.op_utterance, self.op_retry, self.op_ingest,
+                              self.op_attempt, self.op_erase, self.op_write_for_erased])
+        self.c.arm()
+        self.note(f"kill -9 during {op.__name__}")
+        op()
 
     def op_restart(self):
         self.server.restart()
@@ -303,6 +396,8 @@ class Actor:
                (self.op_erase, 3), (self.op_write_for_erased, 4)]
         if restarts:
             ops.append((self.op_restart, 1))
+        if self.crashing:
+            ops.append((self.op_crash, 6))
         funcs = [f for f, _ in ops]
         weights = [w for _, w in ops]
         for _ in range(3):
@@ -324,6 +419,22 @@ class Model(ServerTestCase):
         actor = Actor(self, SEED, self.c)
         actor.run(OPS, restarts=True)
         actor.op_restart()
+        actor.check_all()
+
+    def test_kill9_and_retry(self):
+        """The server is killed in the middle of requests, and the client
+        sends again each one the kill took: every operation counts once."""
+        c = CrashingClient(self.server, random.Random(SEED - 1))
+        self.addCleanup(c.close)
+        actor = Actor(self, SEED - 1, c, crashing=True)
+        actor.run(OPS // 2, restarts=False)
+        print(f"\n{c.kills} kills; {c.lost} answers lost and the request sent again, "
+              f"{c.replays} of them committed the first time", file=sys.stderr)
+        self.assertGreater(c.kills, 5)
+        self.assertGreater(c.lost, 0)
+        self.server.restart()
+        actor.c = self.server.client()
+        actor.crashing = False
         actor.check_all()
 
     def test_three_clients_at_once(self):
