@@ -361,6 +361,9 @@ const Query kInsertTombstone{
 const Query kTombstone{"tombstone",
                        "SELECT erased_at, conversations, utterances, errors, attempts"
                        " FROM erased_users WHERE user_id=$1"};
+// Whether any of the learners ($1, a text[]) was erased (CheckNotErasedMeanwhile).
+const Query kAnyErased{"any_erased",
+                       "SELECT EXISTS(SELECT 1 FROM erased_users WHERE user_id = ANY($1::text[]))"};
 Params TombstoneParams(const WriteOp& op) {
   return Params()
       .Add(op.user.user_id)
@@ -928,6 +931,7 @@ Status PostgresStore::ApplyTogether(const std::vector<WriteOp*>& ops, DeltaSet* 
   };
   bool ok = true;
   if (!new_users.empty()) {
+    const std::vector<std::string> made(new_users.begin(), new_users.end());
     Status st = run(kInsertUsers,
                     Params()
                         .Add(user_id.Take())
@@ -937,6 +941,7 @@ Status PostgresStore::ApplyTogether(const std::vector<WriteOp*>& ops, DeltaSet* 
                         .Add(user_at.Take()),
                     &ok);
     if (!st.ok() || !ok) return st;
+    if (st = CheckNotErasedMeanwhile(made); !st.ok()) return OpLevel(st) ? Status::Ok() : st;
   }
   if (trigrams.size > 0) {
     Status st = run(kInsertTrigrams, trigrams.Take(), &ok);
@@ -1144,6 +1149,21 @@ Status PostgresStore::EraseUser(WriteOp* op) {
   return c->Exec(kInsertTombstone, TombstoneParams(*op)).status();
 }
 
+// Checks, after this transaction inserted learners, that no other node's
+// erase took one of their ids meanwhile (docs/erasure.md, "Erasing beside
+// other nodes' writes"). An insert of an id whose old row an erase has
+// deleted but not committed waits for that commit and then goes ahead,
+// while the tombstone check before it ran in an older snapshot and saw
+// none. This new statement sees the tombstone. Then Conflict: the op is
+// rolled back and run again (ApplyInSavepoint; the batched path goes op by
+// op), and is refused as an erased learner's. One round trip, only for a
+// transaction that makes learners.
+Status PostgresStore::CheckNotErasedMeanwhile(const std::vector<std::string>& user_ids) {
+  auto r = writer_->Exec(kAnyErased, Params().Add(TextArray(user_ids)));
+  if (!r.ok()) return r.status();
+  return r->Bool(0, 0) ? Status::Conflict("the learner was erased meanwhile") : Status::Ok();
+}
+
 Status PostgresStore::CreateUser(WriteOp* op) {
   User& u = op->user;
   const std::optional<std::string> norm =
@@ -1170,6 +1190,7 @@ Status PostgresStore::CreateUser(WriteOp* op) {
   auto ins = writer_->Exec(
       kInsertUser, Params().Add(u.user_id).Add(u.username).Add(u.email).Add(norm).Add(u.created_at));
   if (!ins.ok()) return ins.status();
+  if (Status s = CheckNotErasedMeanwhile({u.user_id}); !s.ok()) return s;
   op->created_user = true;
   return IndexUser(u.user_id, u.username, u.email);
 }
@@ -1229,6 +1250,7 @@ Status PostgresStore::AddUtterance(WriteOp* op, DeltaSet* deltas) {
     }
     op->created_user = c->Bool(0, 0);
     if (op->created_user) {
+      if (Status s = CheckNotErasedMeanwhile({u.user_id}); !s.ok()) return s;
       if (Status s = IndexUser(u.user_id, op->user.username, std::nullopt); !s.ok()) return s;
     }
   }
