@@ -1,0 +1,153 @@
+"""The model test (test_model.py) on two nodes that share PostgreSQL and Redis.
+
+Three clients run their seeded operations at once, each request going to
+either node at random: a learner made on one node gets an utterance through
+the other, is read through the first, erased through the second... With
+Redis the nodes share one profile per learner, exact at once
+(docs/redis.md), so every check reads, through either node, exactly what
+the model holds, with no waiting.
+
+A second test kills (kill -9) the node a request went to while it is in
+flight, and sends the request again through the other node, as a load
+balancer would, before the killed node is started again: every operation
+must still count once, and reads through either node must be exact,
+including of learners whose commit the killed node had not yet applied to
+Redis.
+
+Runs once, in the PostgreSQL pass (cluster.py); ERRATA_MODEL_SEED and
+ERRATA_MODEL_OPS as in test_model.py.
+"""
+import http.client
+import random
+import sys
+import threading
+import unittest
+
+from cluster import SKIP_REASON, Node, Postgres, Redis, cluster_pass, redis_available
+from harness import assert_no_5xx, main
+from test_model import OPS, SEED, Actor, CrashingClient
+
+
+class EitherNode:
+    """A client whose every request goes to one of the nodes, at random."""
+
+    def __init__(self, nodes, rng):
+        self.clients = [n.client() for n in nodes]
+        self.rng = rng
+        self.sent = [0] * len(nodes)
+
+    def request(self, method, path, **kw):
+        i = self.rng.randrange(len(self.clients))
+        self.sent[i] += 1
+        return self.clients[i].request(method, path, **kw)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, body=body, **kw)
+
+
+class CrashingEitherNode(CrashingClient):
+    """CrashingClient on two nodes: a request goes to either; an armed one
+    has its node killed while in flight, and what the kill took goes again
+    through the other node, before the killed one is started again."""
+
+    def __init__(self, nodes, rng):
+        self.nodes, self.rng = nodes, rng
+        self.clients = [n.client() for n in nodes]
+        self.delay = None
+        self.retried = False
+        self.kills = self.lost = self.replays = 0
+
+    def close(self):
+        for c in self.clients:
+            c.close()
+
+    def request(self, method, path, **kw):
+        self.retried = False
+        i = self.rng.randrange(len(self.nodes))
+        killer = None
+        if self.delay is not None:
+            killer = threading.Timer(self.delay, self.nodes[i].proc.kill)
+            self.delay = None
+            killer.start()
+        try:
+            answer = self.clients[i].request(method, path, **kw)
+        except (OSError, http.client.HTTPException):
+            answer = None
+        if killer is not None:
+            killer.join()
+            self.kills += 1
+            self.clients[i].close()
+            if answer is None:
+                self.lost += 1
+                self.retried = True
+                other = self.clients[1 - i]
+                answer = other.request(method, path, **kw)
+            self.nodes[i].kill9()
+            self.nodes[i].start()
+            self.clients[i] = self.nodes[i].client()
+        if answer is None:
+            raise AssertionError(f"{method} {path}: no answer")
+        return answer
+
+
+@unittest.skipUnless(cluster_pass(), SKIP_REASON)
+@unittest.skipUnless(redis_available(), "no Redis support")
+class ModelOnTwoNodes(unittest.TestCase):
+    server = None  # Actor's restarts are not used here
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pg, cls.redis = Postgres(), Redis()
+        cls.nodes = []
+        try:
+            store, cache = cls.pg.start(), cls.redis.start()
+            cls.nodes = [Node(store, cache, name="a"), Node(store, cache, name="b")]
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        for n in cls.nodes:
+            n.stop()
+            n.cleanup()
+        cls.redis.cleanup()
+        cls.pg.cleanup()
+
+    def test_three_clients_on_either_node(self):
+        clients = [EitherNode(self.nodes, random.Random(SEED + 10 + k)) for k in range(3)]
+        actors = [Actor(self, SEED + 10 + k, c) for k, c in enumerate(clients)]
+        failures = []
+
+        def run(actor):
+            try:
+                actor.run(OPS // 3, restarts=False)
+            except Exception as e:  # noqa: BLE001 - reported below
+                failures.append(f"{e!r}")
+        threads = [threading.Thread(target=run, args=(a,)) for a in actors]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(failures, [])
+        for c in clients:
+            self.assertTrue(all(n > 50 for n in c.sent), c.sent)
+        for node in self.nodes:
+            assert_no_5xx(node)
+
+    def test_kill9_of_either_node_and_retry_on_the_other(self):
+        c = CrashingEitherNode(self.nodes, random.Random(SEED + 20))
+        self.addCleanup(c.close)
+        actor = Actor(self, SEED + 20, c, crashing=True)
+        actor.run(OPS // 2, restarts=False)
+        print(f"\n{c.kills} kills; {c.lost} answers lost and the request sent to the other node, "
+              f"{c.replays} of them committed the first time", file=sys.stderr)
+        self.assertGreater(c.kills, 5)
+        self.assertGreater(c.lost, 0)
+
+
+if __name__ == "__main__":
+    main()
