@@ -11,7 +11,8 @@ erased learners, and restarts of the server. Every 50 operations, and at
 the end, every learner's profile as the server reads it must be the model's.
 
 Three tests: one client with restarts; three at once on learners of their
-own; and one client whose server is killed (kill -9) in the middle of its
+own (also with a cache of three learners, so that reads load from the
+store beside commits); and one client whose server is killed (kill -9) in the middle of its
 requests, and which sends each request the kill took again, as an app
 retries after a timeout: every operation must then count exactly once. This
 is the semantics test of the write path: what test_fuzz.py does for bad
@@ -25,6 +26,7 @@ import http.client
 import json
 import os
 import random
+import re
 import sys
 import threading
 import uuid
@@ -459,6 +461,22 @@ class Model(ServerTestCase):
         for actor in actors:
             actor.c = self.c
             actor.check_all()
+
+
+class ModelWithATinyCache(ServerTestCase):
+    """The three clients again, on a server that caches three learners: nearly
+    every read loads its learner from the store, beside commits for it."""
+
+    server_args = ("--cache-size", "3")
+
+    def test_three_clients_at_once(self):
+        Model.test_three_clients_at_once(self)
+        st, _, text = self.c.get("/metrics")
+        self.assertEqual(st, 200)
+        misses = int(re.search(r"^errata_profile_cache_misses_total (\d+)", text, re.M).group(1))
+        print(f"\n{misses} reads loaded from the store since the restart", file=sys.stderr)
+        self.assertGreater(misses, 30, "the reads did not load from the store")
+
 
 if __name__ == "__main__":
     main()
