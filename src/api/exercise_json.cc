@@ -39,6 +39,16 @@ void WriteBecauseHead(JsonWriter& w, std::string_view source, std::string_view c
   w.Fragment(R"(,"subcategory_id":)").String(subcategory_id);
 }
 
+// The members of "because" after the point's names, and its closing brace.
+void WritePointTail(JsonWriter& w, const RankedPoint& r) {
+  const ErrorPoint& p = *r.point;
+  w.Fragment(R"(,"count":)").Int(p.count);
+  w.Fragment(R"(,"last_seen":)").Time(p.last_seen);
+  w.Fragment(R"(,"mastery":)").Double(r.recall);
+  w.Fragment(R"(,"priority":)").Double(r.priority);
+  w.EndObject();
+}
+
 constexpr std::string_view kBank = "bank";
 
 }  // namespace
@@ -75,11 +85,7 @@ void WriteTail(JsonWriter& w, const PracticeItem& item, const ExerciseJson::Entr
   } else {
     WriteBecauseHead(w, item.source, p.category(), p.subcategory(), p.subcategory_id());
   }
-  w.Fragment(R"(,"count":)").Int(p.count);
-  w.Fragment(R"(,"last_seen":)").Time(p.last_seen);
-  w.Fragment(R"(,"mastery":)").Double(item.because.recall);
-  w.Fragment(R"(,"priority":)").Double(item.because.priority);
-  w.EndObject();
+  WritePointTail(w, item.because);
 }
 
 // Opens the item's object and writes the exercise's own members; returns the
@@ -97,6 +103,19 @@ const ExerciseJson::Entry* WriteHead(JsonWriter& w, const PracticeItem& item,
 }
 
 }  // namespace
+
+void WriteRankedPoints(JsonWriter& w, const std::vector<RankedPoint>& points) {
+  w.BeginArray();
+  for (const RankedPoint& r : points) {
+    const ErrorPoint& p = *r.point;
+    w.BeginObject();
+    w.Key("category").String(p.category());
+    w.Key("subcategory").String(p.subcategory());
+    w.Key("subcategory_id").String(p.subcategory_id());
+    WritePointTail(w, r);
+  }
+  w.EndArray();
+}
 
 void WritePracticeItem(JsonWriter& w, const PracticeItem& item, const ExerciseJson* cache) {
   WriteTail(w, item, WriteHead(w, item, cache));

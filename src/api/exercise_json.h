@@ -46,4 +46,7 @@ void WritePracticeItem(JsonWriter& w, const PracticeItem& item, const ExerciseJs
 void WritePracticeItems(JsonWriter& w, const std::vector<PracticeItem>& items,
                         const ExerciseJson* cache);
 
+// Writes `points` as an array of objects shaped as an item's "because".
+void WriteRankedPoints(JsonWriter& w, const std::vector<RankedPoint>& points);
+
 }  // namespace errata::api

@@ -65,12 +65,13 @@ Status ReadPracticeQuery(std::string_view query, PracticeRequest* r, bool* seede
   return Status::Ok();
 }
 
-}  // namespace
-
-std::vector<PracticeItem> Practice(Services& s, const Profile& profile, PracticeRequest r) {
+std::vector<PracticeItem> Practice(Services& s, const Profile& profile, PracticeRequest r,
+                                   std::vector<RankedPoint>* uncovered = nullptr) {
   r.ranking.half_life = s.config.half_life;
-  return SelectPractice(profile, *s.bank, r);
+  return SelectPractice(profile, *s.bank, r, uncovered);
 }
+
+}  // namespace
 
 void WriteSeedExercises(JsonWriter& w, Services& s, const Profile& profile, size_t n) {
   PracticeRequest r;
@@ -91,7 +92,8 @@ void GetExercises(const Ctx& c, Services& s, Respond respond) {
   if (!seeded) r.seed = RandomSeed();
   r.n = q.n;
   r.now = q.as_of;
-  const auto items = Practice(s, *q.profile, r);
+  std::vector<RankedPoint> uncovered;
+  const auto items = Practice(s, *q.profile, r, &uncovered);
   std::string body;
   body.reserve(512 + 640 * items.size());
   JsonWriter w(&body);
@@ -101,6 +103,8 @@ void GetExercises(const Ctx& c, Services& s, Respond respond) {
   w.Key("seed").String(std::to_string(r.seed));
   w.Key("exercises");
   WritePracticeItems(w, items, s.exercise_json);
+  w.Key("uncovered");
+  WriteRankedPoints(w, uncovered);
   w.EndObject();
   respond({200, std::move(body)});
 }

@@ -94,7 +94,8 @@ bool Gather(const Profile& p, const ExerciseBank& bank, const PracticeRequest& r
 // already has. Points are gathered lazily in priority order, so a request
 // touches only the points that can win a pick.
 std::vector<PracticeItem> SelectPractice(const Profile& profile, const ExerciseBank& bank,
-                                         const PracticeRequest& r) {
+                                         const PracticeRequest& r,
+                                         std::vector<RankedPoint>* uncovered) {
   Rng rng(r.seed);
   const auto ranked = RankProfile(profile, r.now, r.ranking);
   const auto skip = RecentlyCorrect(profile, r.now);
@@ -109,6 +110,7 @@ std::vector<PracticeItem> SelectPractice(const Profile& profile, const ExerciseB
         points.push_back(std::move(c));
         return true;
       }
+      if (uncovered != nullptr) uncovered->push_back(ranked[scanned - 1]);
     }
     return false;
   };

@@ -34,8 +34,15 @@ struct PracticeItem {
   RankedPoint because;          // the error point this item practises
 };
 
+// With `uncovered`, the points the selection looked at, in priority order,
+// that had nothing to offer under this request: no bank item at its level and
+// types, no own-words example, or all of it answered correctly in the last
+// day. Those are the learner's points an app may want to practise otherwise
+// (its own generator, a speaking task). Points ranked below every pick that
+// the selection never needed are not looked at, so not listed.
 std::vector<PracticeItem> SelectPractice(const Profile& profile, const ExerciseBank& bank,
-                                         const PracticeRequest& request);
+                                         const PracticeRequest& request,
+                                         std::vector<RankedPoint>* uncovered = nullptr);
 
 constexpr Micros kRecentCorrectWindow = kMicrosPerDay;
 

@@ -157,6 +157,50 @@ TEST(SelectPracticeTest, OneSubcategoryWithCandidatesMayFillTheWholeSet) {
   for (const auto& i : items) EXPECT_EQ(i.exercise->subcategory_id, "verb-tense");
 }
 
+std::vector<std::string> PointIds(const std::vector<RankedPoint>& points) {
+  std::vector<std::string> out;
+  for (const auto& r : points) out.push_back(r.point->subcategory_id());
+  return out;
+}
+
+TEST(SelectPracticeTest, PointsWithNothingToOfferAreListedAsUncovered) {
+  Profile p;
+  // idioms ranks first and has no bank items and no examples.
+  p.points = {Point("verb-tense", 2, kNow - 3 * kDay), Point("idioms", 9, kNow),
+              Point("prepositions", 1, kNow - 30 * kDay)};
+  std::vector<RankedPoint> uncovered;
+  const auto items = SelectPractice(p, SmallBank(), Request(6), &uncovered);
+  ASSERT_EQ(items.size(), 6u);
+  ASSERT_EQ(PointIds(uncovered), std::vector<std::string>{"idioms"});
+  EXPECT_EQ(uncovered[0].point->count, 9);
+  EXPECT_GT(uncovered[0].priority, items[0].because.priority);
+}
+
+TEST(SelectPracticeTest, NothingIsUncoveredWhenEveryPointHasItems) {
+  std::vector<RankedPoint> uncovered;
+  EXPECT_EQ(SelectPractice(ThreePoints(), SmallBank(), Request(100), &uncovered).size(), 17u);
+  EXPECT_TRUE(uncovered.empty());
+  EXPECT_EQ(SelectPractice(ThreePoints(), SmallBank(), Request(2), &uncovered).size(), 2u);
+  EXPECT_TRUE(uncovered.empty());
+}
+
+TEST(SelectPracticeTest, FiltersAndRecentAnswersCanLeaveAPointUncovered) {
+  Profile p;
+  p.points = {Point("verb-tense", 5, kNow - kDay), Point("spelling", 1, kNow - 60 * kDay)};
+  // No spelling item is at level A2, and no verb-tense item at C1.
+  PracticeRequest r = Request(10);
+  r.level = "A2";
+  std::vector<RankedPoint> uncovered;
+  EXPECT_EQ(PerSubcategory(SelectPractice(p, SmallBank(), r, &uncovered)),
+            (std::map<std::string, size_t>{{"verb-tense", 4}}));
+  EXPECT_EQ(PointIds(uncovered), std::vector<std::string>{"spelling"});
+  // Every spelling item answered correctly within the day.
+  uncovered.clear();
+  for (const char* id : {"sp-001", "sp-002", "sp-003"}) p.AddRecentCorrect({id, kNow - kHour});
+  SelectPractice(p, SmallBank(), Request(10), &uncovered);
+  EXPECT_EQ(PointIds(uncovered), std::vector<std::string>{"spelling"});
+}
+
 TEST(SelectPracticeTest, HigherPriorityPointsGetItemsFirst) {
   const Profile p = ThreePoints();
   const auto ranked = RankProfile(p, kNow, RankingParams{});

@@ -371,6 +371,20 @@ async function run(page, user, convs, counts, byCategory, problems) {
   said = await openedConversation(page, conv);
   assert.deepEqual(said[2].errors.map((e) => e.subcategory).sort(), ['Articles & Determiners', 'Word Choice', 'Word Choice']);
 
+  // A point errata has no exercise for (not in the taxonomy, and no words to
+  // build one on) is named under the practice set, once it ranks among the
+  // learner's points (docs/ranking.md, `uncovered`).
+  assert.ok(await page.locator('#practice-uncovered').isHidden(), 'every point had exercises');
+  const drift = { category: 'Discourse', subcategory: 'Topic Drift' };
+  await postErrors(srv, user, conv, [drift, drift, drift, drift], counts, byCategory);
+  await page.waitForFunction(() => {
+    const p = document.getElementById('practice-uncovered');
+    return !p.hidden && p.textContent === 'No exercise yet for: Topic Drift (4 errors)';
+  }, null, { timeout: WAIT_MS }).catch(async (e) => {
+    const note = await page.locator('#practice-uncovered').evaluate((p) => `hidden ${p.hidden}: ${p.textContent}`);
+    throw new Error(`the note of points without exercises: ${note}: ${e.message}`);
+  });
+
   // Screenshots: desktop, then phone width (no sideways scrolling there).
   await page.locator('#profile-table').evaluate((t) => { t.closest('details').open = true; });
   await page.waitForTimeout(400);  // let the charts' short animation finish

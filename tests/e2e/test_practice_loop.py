@@ -119,6 +119,31 @@ class PracticeLoop(ServerTestCase):
                 self.assertIn("___", item["prompt"])
                 self.assertIn(item["answers"][0], item["options"])
 
+    def test_points_with_nothing_to_offer_are_uncovered(self):
+        # Every point here has bank items: nothing is uncovered.
+        self.assertEqual(self.exercises(n=6, seed=1)["uncovered"], [])
+        # A new point (not in the taxonomy, no words to build on) becomes the
+        # learner's most frequent: it has no exercise, and the answer says so.
+        for _ in range(3):
+            self.say("So, about football.", {"category": "Discourse", "subcategory": "Topic Drift"})
+        body = self.exercises(n=6, seed=1)
+        self.assertEqual(len(body["exercises"]), 6)
+        self.assertNotIn("discourse.topic-drift", {i["subcategory_id"] for i in body["exercises"]})
+        [point] = body["uncovered"]
+        self.assertEqual((point["category"], point["subcategory"], point["subcategory_id"],
+                          point["count"], point["mastery"]),
+                         ("Discourse", "Topic Drift", "discourse.topic-drift", 3, 0))
+        parse_time(point["last_seen"])
+        self.assertGreater(point["priority"], max(i["because"]["priority"] for i in body["exercises"]))
+        # A type that none of the learner's points has (minimal pairs are for
+        # pronunciation): nothing to offer, every point uncovered, highest first.
+        body = self.exercises(n=20, seed=3, types="minimal_pair")
+        self.assertEqual(body["exercises"], [])
+        self.assertEqual({p["subcategory_id"] for p in body["uncovered"]},
+                         set(EXPECTED_COUNTS) | {"discourse.topic-drift"})
+        priorities = [p["priority"] for p in body["uncovered"]]
+        self.assertEqual(priorities, sorted(priorities, reverse=True))
+
     def test_same_seed_same_selection(self):
         first = self.exercises(n=6, seed=7)
         again = self.exercises(n=6, seed=7, as_of=first["as_of"])

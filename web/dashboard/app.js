@@ -23,6 +23,7 @@ const state = {
   total: 0,
   timeline: null,
   exercises: [],
+  uncovered: [],           // points the practice set has nothing for
   conversations: [],       // summaries shown, newest first (as the list route returns them)
   convNext: null,          // cursor of the page after them; null when all are shown
   source: null,            // EventSource
@@ -177,6 +178,7 @@ async function selectUser(u, { focus = false } = {}) {
   state.total = 0;
   state.timeline = null;
   state.exercises = [];
+  state.uncovered = [];
   state.conversations = [];
   state.convNext = null;
   $('conversations').replaceChildren();
@@ -219,6 +221,7 @@ async function reload(seq = state.loadSeq) {
     state.total = [...state.points.values()].reduce((s, p) => s + (p.frequency || 0), 0);
     state.timeline = timeline;
     state.exercises = practice.exercises || [];
+    state.uncovered = practice.uncovered || [];
     render();
   } catch (e) {
     if (seq === state.loadSeq) showError(`Could not load this learner: ${e.message}`);
@@ -239,6 +242,7 @@ async function refreshDerived(seq = state.loadSeq) {
     if (seq !== state.loadSeq) return;
     state.timeline = timeline;
     state.exercises = practice.exercises || [];
+    state.uncovered = practice.uncovered || [];
     renderTrend();
     renderPractice();
     bump();
@@ -495,6 +499,15 @@ function renderPractice() {
       options, because, answer);
   }));
   for (const t of list.querySelectorAll('.tag')) t.style.borderColor = colour(t.dataset.category);
+  // The points errata has no exercise for (docs/ranking.md, `uncovered`).
+  const un = state.uncovered;
+  const note = $('practice-uncovered');
+  note.hidden = un.length === 0;
+  note.replaceChildren(el('strong', { text: 'No exercise yet for: ' }),
+    ...un.flatMap((p, i) => [i ? ', ' : '',
+      el('span', { class: 'tag', 'data-category': p.category, text: p.subcategory }),
+      ` (${p.count} error${p.count === 1 ? '' : 's'})`]));
+  for (const t of note.querySelectorAll('.tag')) t.style.borderColor = colour(t.dataset.category);
 }
 
 // ---------- conversations ----------
