@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+import unittest
 import uuid
 from collections import Counter
 
@@ -150,6 +151,43 @@ class Node(Server):
         if self.cache:
             cmd += ["--cache", self.cache]
         return cmd + self.extra_args
+
+
+class TwoNodesTestCase(unittest.TestCase):
+    """Two nodes, `nodes` = [a, b], on a PostgreSQL of the class's own
+    (`store_url`) and, when `with_redis`, a Redis of its own as their shared
+    cache; `node_args` go to both. set_up() runs after they start."""
+
+    with_redis = True
+    node_args = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = Postgres()
+        cls.redis = Redis() if cls.with_redis else None
+        cls.nodes = []
+        try:
+            cls.store_url = cls.pg.start()
+            cache = cls.redis.start() if cls.redis else None
+            cls.nodes = [Node(cls.store_url, cache, name=name, extra_args=cls.node_args)
+                         for name in ("a", "b")]
+            cls.set_up()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def set_up(cls):
+        pass
+
+    @classmethod
+    def tearDownClass(cls):
+        for n in cls.nodes:
+            n.stop()
+            n.cleanup()
+        if cls.redis is not None:
+            cls.redis.cleanup()
+        cls.pg.cleanup()
 
 
 def render_nginx_conf(template_text, port, upstreams, prefix):

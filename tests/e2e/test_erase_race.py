@@ -19,7 +19,7 @@ import time
 import unittest
 import uuid
 
-from cluster import SKIP_REASON, Node, Postgres, cluster_pass
+from cluster import SKIP_REASON, TwoNodesTestCase, cluster_pass
 from harness import expect, main, v1_conversation, v1_user
 
 SLEEP_SECONDS = 0.5
@@ -27,34 +27,20 @@ CACHE_TTL_MS = 100
 
 
 @unittest.skipUnless(cluster_pass(), SKIP_REASON)
-class EraseBesideWrites(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.pg = Postgres()
-        cls.nodes = []
-        try:
-            cls.url = cls.pg.start()
-            ttl = ["--cache-ttl-ms", str(CACHE_TTL_MS)]
-            cls.nodes = [Node(cls.url, name="a", extra_args=ttl),
-                         Node(cls.url, name="b", extra_args=ttl)]
-            cls.psql("CREATE FUNCTION slow_tombstone() RETURNS trigger LANGUAGE plpgsql AS"
-                     f" $$ BEGIN PERFORM pg_sleep({SLEEP_SECONDS}); RETURN NEW; END $$;"
-                     " CREATE TRIGGER slow_tombstone BEFORE INSERT ON erased_users"
-                     " FOR EACH ROW EXECUTE FUNCTION slow_tombstone();")
-        except BaseException:
-            cls.tearDownClass()
-            raise
+class EraseBesideWrites(TwoNodesTestCase):
+    with_redis = False
+    node_args = ("--cache-ttl-ms", str(CACHE_TTL_MS))
 
     @classmethod
-    def tearDownClass(cls):
-        for n in cls.nodes:
-            n.stop()
-            n.cleanup()
-        cls.pg.cleanup()
+    def set_up(cls):
+        cls.psql("CREATE FUNCTION slow_tombstone() RETURNS trigger LANGUAGE plpgsql AS"
+                 f" $$ BEGIN PERFORM pg_sleep({SLEEP_SECONDS}); RETURN NEW; END $$;"
+                 " CREATE TRIGGER slow_tombstone BEFORE INSERT ON erased_users"
+                 " FOR EACH ROW EXECUTE FUNCTION slow_tombstone();")
 
     @classmethod
     def psql(cls, sql):
-        out = subprocess.run(["psql", "-q", "-X", "-A", "-t", cls.url, "-c", sql],
+        out = subprocess.run(["psql", "-q", "-X", "-A", "-t", cls.store_url, "-c", sql],
                              capture_output=True, text=True, timeout=30)
         if out.returncode != 0:
             raise AssertionError(f"psql: {out.stderr}")

@@ -23,9 +23,9 @@ import sys
 import threading
 import unittest
 
-from cluster import SKIP_REASON, Node, Postgres, Redis, cluster_pass, redis_available
+from cluster import SKIP_REASON, TwoNodesTestCase, cluster_pass, redis_available
 from harness import assert_no_5xx, main
-from test_model import OPS, SEED, Actor, CrashingClient
+from test_model import OPS, SEED, Actor, CrashingClient, run_at_once
 
 
 class EitherNode:
@@ -95,44 +95,12 @@ class CrashingEitherNode(CrashingClient):
 
 @unittest.skipUnless(cluster_pass(), SKIP_REASON)
 @unittest.skipUnless(redis_available(), "no Redis support")
-class ModelOnTwoNodes(unittest.TestCase):
+class ModelOnTwoNodes(TwoNodesTestCase):
     server = None  # Actor's restarts are not used here
-
-    @classmethod
-    def setUpClass(cls):
-        cls.pg, cls.redis = Postgres(), Redis()
-        cls.nodes = []
-        try:
-            store, cache = cls.pg.start(), cls.redis.start()
-            cls.nodes = [Node(store, cache, name="a"), Node(store, cache, name="b")]
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        for n in cls.nodes:
-            n.stop()
-            n.cleanup()
-        cls.redis.cleanup()
-        cls.pg.cleanup()
 
     def test_three_clients_on_either_node(self):
         clients = [EitherNode(self.nodes, random.Random(SEED + 10 + k)) for k in range(3)]
-        actors = [Actor(self, SEED + 10 + k, c) for k, c in enumerate(clients)]
-        failures = []
-
-        def run(actor):
-            try:
-                actor.run(OPS // 3, restarts=False)
-            except Exception as e:  # noqa: BLE001 - reported below
-                failures.append(f"{e!r}")
-        threads = [threading.Thread(target=run, args=(a,)) for a in actors]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        self.assertEqual(failures, [])
+        run_at_once(self, [Actor(self, SEED + 10 + k, c) for k, c in enumerate(clients)])
         for c in clients:
             self.assertTrue(all(n > 50 for n in c.sent), c.sent)
         for node in self.nodes:

@@ -8,33 +8,14 @@ import re
 import time
 import unittest
 
-from cluster import SKIP_REASON, Node, Postgres, Redis, cluster_pass, redis_available
+from cluster import SKIP_REASON, TwoNodesTestCase, cluster_pass, redis_available
 from harness import expect, main, v1_conversation, v1_user
 from test_stream import SseClient
 
 
 @unittest.skipUnless(cluster_pass(), SKIP_REASON)
 @unittest.skipUnless(redis_available(), "no Redis support")
-class StreamAcrossNodes(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.pg, cls.redis = Postgres(), Redis()
-        cls.nodes = []
-        try:
-            store, cache = cls.pg.start(), cls.redis.start()
-            cls.nodes = [Node(store, cache, name="a"), Node(store, cache, name="b")]
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        for n in cls.nodes:
-            n.stop()
-            n.cleanup()
-        cls.redis.cleanup()
-        cls.pg.cleanup()
-
+class StreamAcrossNodes(TwoNodesTestCase):
     def test_a_write_on_one_node_reaches_a_stream_on_the_other(self):
         a, b = self.nodes
         ca, cb = a.client(), b.client()
