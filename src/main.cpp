@@ -78,6 +78,21 @@ void AddServe(CLI::App& app, errata::app::ServeOptions& o) {
   serve->add_option("--cache-ttl-ms", o.cache_ttl_ms,
                     "How long the in-memory cache serves a profile before reloading it; 0: until a "
                     "write (one node). Default: 1000 with a postgres:// store, else 0");
+  serve->add_option("--pg-read-timeout-ms", o.pg_read_timeout_ms,
+                    "PostgreSQL: longest a read's statement may run before it fails with 503 "
+                    "(statement_timeout; 0: no limit; docs/postgres.md, \"Deadlines\")")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  serve->add_option("--pg-write-timeout-ms", o.pg_write_timeout_ms,
+                    "PostgreSQL: longest a statement of a write batch may run before the batch "
+                    "fails with 503 (statement_timeout; 0: no limit)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  serve->add_option("--pg-lock-timeout-ms", o.pg_lock_timeout_ms,
+                    "PostgreSQL: longest a write batch may wait for a lock another session holds "
+                    "before it fails with 503 (lock_timeout; 0: no limit)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   serve->add_flag("!--no-warm-restart", o.warm_restart,
                   "Do not save the cached learners' ids at shutdown, nor load them back into the "
                   "cache after the next start (docs/warm-restart.md)");

@@ -50,9 +50,10 @@ std::unique_ptr<Store> OpenForCommand(const char* command, const char* flag,
 }
 
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url, const std::string& data_dir,
-                                         Micros half_life, int readers) {
+                                         Micros half_life, int readers,
+                                         const PgDeadlines& deadlines) {
   if (url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-    return AsStore(PostgresStore::Open(url, half_life, readers));
+    return AsStore(PostgresStore::Open(url, half_life, readers, deadlines));
   }
   if (!url.empty() && !url.starts_with("sqlite:") && !url.starts_with("rocksdb:")) {
     return Status::InvalidArgument("unsupported store URL: " + url);

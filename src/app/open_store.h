@@ -6,12 +6,15 @@
 #include <memory>
 #include <string>
 
+#include "store/postgres/postgres_store.h"
 #include "store/store.h"
 
 namespace errata::app {
 
+// `deadlines` apply to a PostgreSQL store only.
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url, const std::string& data_dir,
-                                         Micros half_life, int readers);
+                                         Micros half_life, int readers,
+                                         const PgDeadlines& deadlines = {});
 
 // The embedded store's file (SQLite) or directory (RocksDB) that OpenStore
 // opens for these arguments; empty for PostgreSQL or an unsupported URL.

@@ -119,7 +119,8 @@ int RunServe(const ServeOptions& o) {
     return 1;
   }
   const Micros half_life = static_cast<Micros>(o.half_life_days * kMicrosPerDay);
-  auto store = OpenStore(o.store, o.data_dir, half_life, threads + 2);
+  auto store = OpenStore(o.store, o.data_dir, half_life, threads + 2,
+                         {o.pg_read_timeout_ms, o.pg_write_timeout_ms, o.pg_lock_timeout_ms});
   if (!store.ok()) {
     log::Error("cannot open store", {{"error", store.status().message()}});
     return 1;

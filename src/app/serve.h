@@ -25,6 +25,10 @@ struct ServeOptions {
   size_t cache_size = 0;  // most learners cached; 0: no limit but cache_mb
   std::string cache;          // empty or "local": no shared cache; redis://... shares profiles
   int64_t cache_ttl_ms = -1;  // local cache TTL; -1: 1000 with PostgreSQL, else 0 (never expire)
+  // PostgreSQL's statement and lock timeouts (docs/postgres.md, "Deadlines"), ms; 0: none.
+  int64_t pg_read_timeout_ms = 5'000;
+  int64_t pg_write_timeout_ms = 60'000;
+  int64_t pg_lock_timeout_ms = 5'000;
   double half_life_days = 14;
   std::string taxonomy_path;
   std::string exercises_path;

@@ -40,8 +40,14 @@ constexpr const char* kLockSql =
 // table locked by someone else, a stalled disk) answers 503 rather than
 // never. A read is a few index lookups: 5 s. The writer waits at most 5 s
 // for a lock; its statements, up to 20,000 ops' worth, get 60 s.
-constexpr const char* kReaderSetup = "SET statement_timeout = '5s'";
-constexpr const char* kWriterSetup = "SET statement_timeout = '60s'; SET lock_timeout = '5s'";
+// What every session runs when it connects, and again after a reset.
+std::string ReaderSetup(const PgDeadlines& d) {
+  return "SET statement_timeout = " + std::to_string(d.read_ms);
+}
+std::string WriterSetup(const PgDeadlines& d) {
+  return "SET statement_timeout = " + std::to_string(d.write_ms) +
+         "; SET lock_timeout = " + std::to_string(d.lock_ms);
+}
 
 // ---------------------------------------------------------------- statements
 
@@ -576,9 +582,10 @@ Result<std::unique_ptr<Store::ReadSnapshot>> PostgresStore::BeginReadSnapshot() 
 }
 
 Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const std::string& url,
-                                                           Micros half_life, int pool_size) {
+                                                           Micros half_life, int pool_size,
+                                                           PgDeadlines deadlines) {
   std::unique_ptr<PostgresStore> store(new PostgresStore(url, half_life));
-  auto w = Conn::Connect(url, kWriterSetup);
+  auto w = Conn::Connect(url, WriterSetup(deadlines));
   if (!w.ok()) return w.status();
   store->writer_ = std::move(*w);
   store->NoteWriterServer();
@@ -588,7 +595,7 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const std::string& ur
   }
   if (Status s = store->RecomputeDecayIfNeeded(); !s.ok()) return s;
   for (int i = 0; i < std::max(pool_size, 1); ++i) {
-    auto r = Conn::Connect(url, kReaderSetup);
+    auto r = Conn::Connect(url, ReaderSetup(deadlines));
     if (!r.ok()) return r.status();
     store->pool_.push_back(std::move(*r));
   }

@@ -21,13 +21,21 @@
 
 namespace errata {
 
+// How long a statement may take, or wait for a lock, before PostgreSQL
+// cancels it (docs/postgres.md, "Deadlines"), in milliseconds; 0: no limit.
+struct PgDeadlines {
+  int64_t read_ms = 5'000;    // a read connection's statement_timeout
+  int64_t write_ms = 60'000;  // the writer's statement_timeout (a batch's statements)
+  int64_t lock_ms = 5'000;    // the writer's lock_timeout
+};
+
 class PostgresStore : public Store {
  public:
   // Connects to `url` (postgres://user[:password]@host[:port]/db[?params]),
   // migrates the schema to the current version and opens `pool_size` read
-  // connections.
+  // connections, each session with `deadlines`.
   static Result<std::unique_ptr<PostgresStore>> Open(const std::string& url, Micros half_life,
-                                                     int pool_size);
+                                                     int pool_size, PgDeadlines deadlines = {});
 
   // "postgres://host:port/db" of the server the writer is connected to now
   // (after a failover with a multi-host URL, the new one); never the user or
