@@ -38,9 +38,10 @@ constexpr const char* kLockSql =
 
 // Deadlines (docs/postgres.md, "Deadlines"), so that a store that hangs (a
 // table locked by someone else, a stalled disk) answers 503 rather than
-// never. A read is a few index lookups: 5 s. The writer waits at most 5 s
-// for a lock; its statements, up to 20,000 ops' worth, get 60 s.
-// What every session runs when it connects, and again after a reset.
+// never. By default (PgDeadlines; serve's --pg-*-timeout-ms): a read is a
+// few index lookups, 5 s; the writer waits at most 5 s for a lock, and its
+// statements, up to 20,000 ops' worth, get 60 s. Each session runs its
+// setup when it connects, and again after a reset.
 std::string ReaderSetup(const PgDeadlines& d) {
   return "SET statement_timeout = " + std::to_string(d.read_ms);
 }
@@ -367,7 +368,7 @@ const Query kInsertTombstone{
 const Query kTombstone{"tombstone",
                        "SELECT erased_at, conversations, utterances, errors, attempts"
                        " FROM erased_users WHERE user_id=$1"};
-// Whether any of the learners ($1, a text[]) was erased (CheckNotErasedMeanwhile).
+// Whether any of the learners ($1, a text[] literal) was erased (CheckNotErasedMeanwhile).
 // A join rather than `= ANY($1)`: with few tombstones PostgreSQL hashes them
 // instead of comparing every id with every tombstone; with many it probes
 // the index.
@@ -942,10 +943,10 @@ Status PostgresStore::ApplyTogether(const std::vector<WriteOp*>& ops, DeltaSet* 
   };
   bool ok = true;
   if (!new_users.empty()) {
-    const std::vector<std::string> made(new_users.begin(), new_users.end());
+    const std::string made = user_id.Take();
     Status st = run(kInsertUsers,
                     Params()
-                        .Add(user_id.Take())
+                        .Add(made)
                         .Add(user_name.Take())
                         .Add(user_email.Take())
                         .Add(user_email_norm.Take())
@@ -1168,9 +1169,9 @@ Status PostgresStore::EraseUser(WriteOp* op) {
 // none. This new statement sees the tombstone. Then Conflict: the op is
 // rolled back and run again (ApplyInSavepoint; the batched path goes op by
 // op), and is refused as an erased learner's. One round trip, only for a
-// transaction that makes learners.
-Status PostgresStore::CheckNotErasedMeanwhile(const std::vector<std::string>& user_ids) {
-  auto r = writer_->Exec(kAnyErased, Params().Add(TextArray(user_ids)));
+// transaction that makes learners. `user_ids`: a text[] literal.
+Status PostgresStore::CheckNotErasedMeanwhile(const std::string& user_ids) {
+  auto r = writer_->Exec(kAnyErased, Params().Add(user_ids));
   if (!r.ok()) return r.status();
   return r->Bool(0, 0) ? Status::Conflict("the learner was erased meanwhile") : Status::Ok();
 }
@@ -1201,7 +1202,7 @@ Status PostgresStore::CreateUser(WriteOp* op) {
   auto ins = writer_->Exec(
       kInsertUser, Params().Add(u.user_id).Add(u.username).Add(u.email).Add(norm).Add(u.created_at));
   if (!ins.ok()) return ins.status();
-  if (Status s = CheckNotErasedMeanwhile({u.user_id}); !s.ok()) return s;
+  if (Status s = CheckNotErasedMeanwhile(TextArray({u.user_id})); !s.ok()) return s;
   op->created_user = true;
   return IndexUser(u.user_id, u.username, u.email);
 }
@@ -1261,7 +1262,7 @@ Status PostgresStore::AddUtterance(WriteOp* op, DeltaSet* deltas) {
     }
     op->created_user = c->Bool(0, 0);
     if (op->created_user) {
-      if (Status s = CheckNotErasedMeanwhile({u.user_id}); !s.ok()) return s;
+      if (Status s = CheckNotErasedMeanwhile(TextArray({u.user_id})); !s.ok()) return s;
       if (Status s = IndexUser(u.user_id, op->user.username, std::nullopt); !s.ok()) return s;
     }
   }

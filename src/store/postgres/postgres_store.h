@@ -83,7 +83,7 @@ class PostgresStore : public Store {
   Status ApplyInSavepoint(WriteOp* op, DeltaSet* deltas, bool first);
   Status Apply(WriteOp* op, DeltaSet* deltas);
   Status CreateUser(WriteOp* op);
-  Status CheckNotErasedMeanwhile(const std::vector<std::string>& user_ids);
+  Status CheckNotErasedMeanwhile(const std::string& user_ids);
   Status CreateConversation(WriteOp* op);
   Status AddUtterance(WriteOp* op, DeltaSet* deltas);
   Status AddErrors(WriteOp* op, DeltaSet* deltas);
