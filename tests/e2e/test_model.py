@@ -12,11 +12,12 @@ the end, every learner's profile as the server reads it must be the model's.
 
 Three tests: one client with restarts; three at once on learners of their
 own (also with a cache of three learners, so that reads load from the
-store beside commits); and one client whose server is killed (kill -9) in the middle of its
-requests, and which sends each request the kill took again, as an app
-retries after a timeout: every operation must then count exactly once. This
-is the semantics test of the write path: what test_fuzz.py does for bad
-input, this does for good input in odd orders (docs/fuzzing.md).
+store beside commits); and one client whose server is killed (kill -9) in
+the middle of its requests, and which sends each request the kill took
+again, as an app retries after a timeout: every operation must then count
+exactly once. This is the semantics test of the write path: what
+test_fuzz.py does for bad input, this does for good input in odd orders
+(docs/fuzzing.md).
 ERRATA_MODEL_SEED and ERRATA_MODEL_OPS set the seed (20261207) and the
 number of operations (600, shared by the three clients of the second test;
 half of it for the third).
