@@ -69,17 +69,19 @@ SEED_LABELS = {("Grammar", "Subject-Verb Agreement"): "subject-verb-agreement",
 class CrashingClient:
     """A client whose server can be killed (kill -9) while its next request
     is in flight: arm() picks a delay of 0-5 ms after the request starts.
-    The server is then started again on the same data, and a request the
+    With one server, it is started again on the same data and a request the
     kill took is sent again until it is answered, as an app retries after a
-    timeout. `retried` says whether the last request went more than once:
-    its first sending may have been committed, and the answer is then a
-    replay."""
+    timeout. With several, each request goes to one at random, and what the
+    kill took goes again through the next one before the killed one is
+    started again, as a load balancer would. `retried` says whether the last
+    request went more than once: its first sending may have been committed,
+    and the answer is then a replay."""
 
     DELAYS = (0.0, 0.0, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005)
 
-    def __init__(self, server, rng):
-        self.server, self.rng = server, rng
-        self.c = Client(server.port, timeout=30, retry_stale=False)
+    def __init__(self, servers, rng):
+        self.servers, self.rng = list(servers), rng
+        self.clients = [Client(s.port, timeout=30, retry_stale=False) for s in self.servers]
         self.delay = None
         self.retried = False
         self.kills = 0
@@ -90,36 +92,44 @@ class CrashingClient:
         self.delay = self.rng.choice(self.DELAYS)
 
     def close(self):
-        self.c.close()
+        for c in self.clients:
+            c.close()
+
+    def send(self, i, method, path, **kw):
+        """The answer of server i, or None when the connection failed."""
+        try:
+            return self.clients[i].request(method, path, **kw)
+        except (OSError, http.client.HTTPException):
+            self.clients[i].close()
+            return None
 
     def request(self, method, path, **kw):
         self.retried = False
+        i = self.rng.randrange(len(self.servers)) if len(self.servers) > 1 else 0
         killer = None
         if self.delay is not None:
             # Popen.kill only: the harness's kill9() and start() stay on this thread.
-            killer = threading.Timer(self.delay, self.server.proc.kill)
+            killer = threading.Timer(self.delay, self.servers[i].proc.kill)
             self.delay = None
             killer.start()
-        try:
-            answer = self.c.request(method, path, **kw)
-        except (OSError, http.client.HTTPException):
-            answer = None
+        answer = self.send(i, method, path, **kw)
         if killer is not None:
             killer.join()
             self.kills += 1
-            self.c.close()
-            self.server.kill9()  # reaps it
-            self.server.start()
+            self.clients[i].close()
+            other = (i + 1) % len(self.servers)
+            if answer is None and other != i:
+                self.lost += 1
+                self.retried = True
+                answer = self.send(other, method, path, **kw)
+            self.servers[i].kill9()  # reaps it
+            self.servers[i].start()
         for _ in range(3):
             if answer is not None:
                 return answer
             self.lost += 1
             self.retried = True
-            self.c.close()
-            try:
-                answer = self.c.request(method, path, **kw)
-            except (OSError, http.client.HTTPException):
-                answer = None
+            answer = self.send(i, method, path, **kw)
         raise AssertionError(f"{method} {path}: no answer after the restart")
 
     def get(self, path, **kw):
@@ -449,7 +459,7 @@ class Model(ServerTestCase):
     def test_kill9_and_retry(self):
         """The server is killed in the middle of requests, and the client
         sends again each one the kill took: every operation counts once."""
-        c = CrashingClient(self.server, random.Random(SEED - 1))
+        c = CrashingClient([self.server], random.Random(SEED - 1))
         self.addCleanup(c.close)
         actor = Actor(self, SEED - 1, c, crashing=True)
         actor.run(OPS // 2, restarts=False)

@@ -17,10 +17,8 @@ Redis.
 Runs once, in the PostgreSQL pass (cluster.py); ERRATA_MODEL_SEED and
 ERRATA_MODEL_OPS as in test_model.py.
 """
-import http.client
 import random
 import sys
-import threading
 import unittest
 
 from cluster import SKIP_REASON, TwoNodesTestCase, cluster_pass, redis_available
@@ -48,51 +46,6 @@ class EitherNode:
         return self.request("POST", path, body=body, **kw)
 
 
-class CrashingEitherNode(CrashingClient):
-    """CrashingClient on two nodes: a request goes to either; an armed one
-    has its node killed while in flight, and what the kill took goes again
-    through the other node, before the killed one is started again."""
-
-    def __init__(self, nodes, rng):
-        self.nodes, self.rng = nodes, rng
-        self.clients = [n.client() for n in nodes]
-        self.delay = None
-        self.retried = False
-        self.kills = self.lost = self.replays = 0
-
-    def close(self):
-        for c in self.clients:
-            c.close()
-
-    def request(self, method, path, **kw):
-        self.retried = False
-        i = self.rng.randrange(len(self.nodes))
-        killer = None
-        if self.delay is not None:
-            killer = threading.Timer(self.delay, self.nodes[i].proc.kill)
-            self.delay = None
-            killer.start()
-        try:
-            answer = self.clients[i].request(method, path, **kw)
-        except (OSError, http.client.HTTPException):
-            answer = None
-        if killer is not None:
-            killer.join()
-            self.kills += 1
-            self.clients[i].close()
-            if answer is None:
-                self.lost += 1
-                self.retried = True
-                other = self.clients[1 - i]
-                answer = other.request(method, path, **kw)
-            self.nodes[i].kill9()
-            self.nodes[i].start()
-            self.clients[i] = self.nodes[i].client()
-        if answer is None:
-            raise AssertionError(f"{method} {path}: no answer")
-        return answer
-
-
 @unittest.skipUnless(cluster_pass(), SKIP_REASON)
 @unittest.skipUnless(redis_available(), "no Redis support")
 class ModelOnTwoNodes(TwoNodesTestCase):
@@ -107,7 +60,7 @@ class ModelOnTwoNodes(TwoNodesTestCase):
             assert_no_5xx(node)
 
     def test_kill9_of_either_node_and_retry_on_the_other(self):
-        c = CrashingEitherNode(self.nodes, random.Random(SEED + 20))
+        c = CrashingClient(self.nodes, random.Random(SEED + 20))
         self.addCleanup(c.close)
         actor = Actor(self, SEED + 20, c, crashing=True)
         actor.run(OPS // 2, restarts=False)
