@@ -171,7 +171,7 @@ int RunServe(const ServeOptions& o) {
   http::SlowReads slow_reads;  // the export's (http/slow_reads.h)
   services.slow = &slow_reads;
   metrics.AddSource([&slow_reads](std::string* out) { slow_reads.RenderMetrics(out); });
-  EventHub hub({});  // outlives the server: sessions hold subscriptions
+  EventHub hub({});  // outlives the server; its CloseAll lets go of the sessions first
   services.hub = &hub;
   std::unique_ptr<RedisRelay> relay;
   if (redis_url) {  // events cross nodes through Redis pub/sub
@@ -236,6 +236,11 @@ int RunServe(const ServeOptions& o) {
   slow_reads.Stop();  // answers what was queued
   writer.Stop();
   Drain(server, std::chrono::seconds(2));
+  // Every committed write's event has gone to the hub. The streams end now,
+  // each with its last chunk, while the I/O threads still run: the hub held
+  // their sessions, which must not outlive the server's io_contexts.
+  if (relay) relay->Stop();  // it delivers into the hub
+  hub.CloseAll(2 * kMicrosPerSecond);
   preloader.Stop();
   if (!hot_path.empty()) {
     const auto ids = cache.HotLearners(cache.size());

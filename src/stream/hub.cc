@@ -18,7 +18,7 @@ EventHub::~EventHub() {
     stopping_ = true;
   }
   cv_.notify_all();
-  keepalive_.join();
+  if (keepalive_.joinable()) keepalive_.join();
 }
 
 EventHub::Learner& EventHub::Touch(const std::string& user_id) {
@@ -43,9 +43,19 @@ EventHub::Learner& EventHub::Touch(const std::string& user_id) {
   return it->second;
 }
 
+std::optional<std::string> EventHub::RefusalLocked(const std::string& user_id) const {
+  if (stopping_) return std::string();  // the last chunk alone
+  return std::nullopt;
+}
+
 uint64_t EventHub::Subscribe(const std::string& user_id, std::shared_ptr<EventSink> sink,
                              std::optional<uint64_t> last_event_id) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
+  if (auto refusal = RefusalLocked(user_id)) {
+    lock.unlock();
+    sink->Close(std::move(*refusal));  // outside the lock: Close may call back
+    return 0;                          // no subscription: Unsubscribe(0) does nothing
+  }
   Learner& l = Touch(user_id);
   if (last_event_id) {
     for (const Event& e : l.recent) {
@@ -66,6 +76,7 @@ void EventHub::Unsubscribe(const std::string& user_id, uint64_t subscription) {
   const size_t before = subs.size();
   std::erase_if(subs, [subscription](const Subscriber& s) { return s.id == subscription; });
   subscriber_count_ -= before - subs.size();
+  if (stopping_ && subscriber_count_ == 0) cv_.notify_all();  // CloseAll waits for it
 }
 
 void EventHub::Drop(const std::shared_ptr<EventSink>& sink) {
@@ -78,6 +89,7 @@ void EventHub::Publish(const std::string& user_id, const std::string& type,
   std::vector<std::shared_ptr<EventSink>> slow;
   {
     std::lock_guard lock(mu_);
+    if (stopping_) return;  // every stream is closing
     auto it = learners_.find(user_id);
     if (it == learners_.end()) return;  // nobody ever asked for this learner's events
     Learner& l = it->second;
@@ -107,6 +119,31 @@ void EventHub::End(const std::string& user_id, const std::string& type,
     learners_.erase(it);
   }
   for (const auto& sink : sinks) sink->Close(text);  // outside the lock: Close may call back
+}
+
+void EventHub::CloseAll(Micros wait) {
+  std::vector<std::shared_ptr<EventSink>> sinks;
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    for (const auto& [user, l] : learners_) {
+      for (const auto& s : l.subscribers) sinks.push_back(s.sink);
+    }
+  }
+  cv_.notify_all();
+  if (keepalive_.joinable()) keepalive_.join();
+  for (const auto& sink : sinks) sink->Close("");  // each unsubscribes once its last chunk is out
+  sinks.clear();
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, std::chrono::microseconds(wait), [this] { return subscriber_count_ == 0; });
+  // What is left waits on a client that does not read; it goes with the
+  // server's io_contexts. Released outside the lock, as sinks call back.
+  auto left = std::move(learners_);
+  learners_.clear();
+  lru_.clear();
+  subscriber_count_ = 0;
+  lock.unlock();
+  left.clear();
 }
 
 bool EventHub::Watched(const std::string& user_id) const {

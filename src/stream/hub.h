@@ -51,6 +51,14 @@ class EventHub {
   // for reconnects), closes it, and forgets the learner's kept events.
   void End(const std::string& user_id, const std::string& type, const std::string& data);
 
+  // At shutdown, before the HTTP server stops: stops the keep-alive thread,
+  // ends every stream with its last chunk alone, and waits up to `wait` for
+  // their sessions to write it and unsubscribe. Then lets go of every sink
+  // still held (a client that does not read), so that no session outlives
+  // the server's io_contexts in here. A later Subscribe closes its sink at
+  // once. Call once.
+  void CloseAll(Micros wait);
+
   // Whether events for this learner are wanted: someone subscribed to them
   // (now, or recently enough that the replay buffer is still kept).
   bool Watched(const std::string& user_id) const;
@@ -72,6 +80,9 @@ class EventHub {
     std::list<std::string>::iterator lru;
   };
   Learner& Touch(const std::string& user_id);  // caller holds mu_
+  // Why a new subscriber must be closed at once: its final chunk, or nullopt
+  // when it may subscribe. Caller holds mu_.
+  std::optional<std::string> RefusalLocked(const std::string& user_id) const;
   void KeepAliveLoop();
   void Drop(const std::shared_ptr<EventSink>& sink);
 
@@ -83,8 +94,8 @@ class EventHub {
   uint64_t next_subscription_ = 1;                     // guarded by mu_
   size_t subscriber_count_ = 0;                        // guarded by mu_
   std::atomic<uint64_t> dropped_{0};
-  bool stopping_ = false;  // guarded by mu_
-  std::condition_variable cv_;
+  bool stopping_ = false;  // guarded by mu_; set by CloseAll
+  std::condition_variable cv_;  // stopping_, and the last unsubscribe after it
   std::thread keepalive_;
 };
 

@@ -88,6 +88,36 @@ TEST(EventHubTest, EndClosesTheLearnersStreamsAndForgetsTheirEvents) {
   hub.End("nobody", "erased", "{}");  // a learner nobody watches: nothing to do
 }
 
+// CloseAll (shutdown): every stream gets the last chunk alone, the hub waits
+// for them to unsubscribe, then holds no sink, even one that never did; a
+// stream that subscribes afterwards is closed at once.
+TEST(EventHubTest, CloseAllEndsEveryStreamAndLetsGoOfTheSinks) {
+  EventHub hub(Fast());
+  auto a = std::make_shared<RecordingSink>();
+  auto b = std::make_shared<RecordingSink>();
+  auto deaf = std::make_shared<RecordingSink>();  // never unsubscribes
+  for (auto& [user, sink] : {std::pair{"a", a}, std::pair{"b", b}}) {
+    const uint64_t sub = hub.Subscribe(user, sink, std::nullopt);
+    sink->OnClosed([&hub, user = std::string(user), sub] { hub.Unsubscribe(user, sub); });
+  }
+  hub.Subscribe("a", deaf, std::nullopt);
+  const auto began = std::chrono::steady_clock::now();
+  hub.CloseAll(50'000);  // 50 ms, all of it waiting on `deaf`
+  EXPECT_GE(std::chrono::steady_clock::now() - began, std::chrono::milliseconds(50));
+  for (const auto& sink : {a, b, deaf}) {
+    EXPECT_TRUE(sink->closed());
+    EXPECT_EQ(sink->final_chunk(), "");
+  }
+  EXPECT_EQ(deaf.use_count(), 1);  // the hub holds no sink
+  EXPECT_EQ(hub.subscribers(), 0u);
+  hub.Publish("a", "profile", "{}");  // nothing to deliver, nothing dropped
+  EXPECT_EQ(hub.dropped(), 0u);
+  auto late = std::make_shared<RecordingSink>();
+  hub.Subscribe("a", late, 0);
+  EXPECT_TRUE(late->closed());
+  EXPECT_EQ(late.use_count(), 1);
+}
+
 TEST(EventHubTest, DeliversToTheLearnersSubscribersOnly) {
   EventHub hub(Fast());
   auto a = std::make_shared<RecordingSink>();

@@ -16,7 +16,9 @@ constexpr size_t kMaxQueued = 10000;
 RedisRelay::RedisRelay(redis::Url url, EventHub* hub, Deliver deliver)
     : url_(std::move(url)), hub_(hub), deliver_(std::move(deliver)) {}
 
-RedisRelay::~RedisRelay() {
+RedisRelay::~RedisRelay() { Stop(); }
+
+void RedisRelay::Stop() {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;

@@ -29,6 +29,9 @@ class RedisRelay {
   RedisRelay(redis::Url url, EventHub* hub, Deliver deliver = nullptr);
   ~RedisRelay();
   void Start();
+  // Joins both threads: nothing is delivered after it returns, and what is
+  // still queued is not sent. Publish may still be called (and queues).
+  void Stop();
   // Queues an event for every node, this one included. Thread-safe.
   void Publish(const std::string& user_id, const std::string& type, const std::string& data);
   uint64_t dropped() const { return dropped_.load(); }
