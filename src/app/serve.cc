@@ -78,7 +78,8 @@ uint64_t RaiseOpenFilesLimit() {
   return r.rlim_cur;
 }
 
-// Waits up to `limit` for in-flight requests to be answered.
+// Waits up to `limit` for in-flight requests to be answered, to the answer's
+// last byte.
 void Drain(const http::Server& server, std::chrono::seconds limit) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
   while (server.in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {

@@ -66,7 +66,7 @@ class Server {
   void Start();
   // Closes the listener: no new connections; open ones go on.
   void StopAccepting();
-  // Requests read but not yet answered.
+  // Requests read whose answer is not yet written out (a stream's: its head).
   int64_t in_flight() const { return in_flight_.load(); }
   // Stops all I/O and joins the threads.
   void Stop();

@@ -275,13 +275,19 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     stream_.expires_after(server_->idle_timeout());
     const std::array<net::const_buffer, 2> out{net::buffer(head_), net::buffer(body_)};
     net::async_write(stream_, out, [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->Answered();
       if (ec || self->close_after_) return self->Close();
       self->Read();
     });
   }
 
+  // The answer is out (or its connection gone): it no longer holds up the
+  // drain at shutdown. Counted from here, not from Observe, as an answer
+  // larger than the socket's buffers still goes out, to a slow reader, long
+  // after its write began; the server stopped under it.
+  void Answered() { server_->in_flight_counter().fetch_sub(1); }
+
   void Observe(int status) {
-    server_->in_flight_counter().fetch_sub(1);
     const double seconds = std::chrono::duration<double>(Clock::now() - start_).count();
     server_->metrics()->ObserveRequest(route_, status, seconds);
     const auto level = status >= 500 ? spdlog::level::warn : spdlog::level::debug;
@@ -346,6 +352,7 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     r.stream(shared_from_this());
     bhttp::async_write_header(stream_, *sr,
                               [self = shared_from_this(), res, sr](beast::error_code ec, size_t) {
+                                self->Answered();  // the rest is the hub's to end
                                 if (ec) return self->FinishStream();
                                 self->WatchForHangUp();
                                 self->WriteNextChunk();

@@ -1,6 +1,8 @@
 """SIGTERM while answers are still going out: open event streams end with
-their last chunk. Raw sockets, one server per test."""
+their last chunk, and an answer being written to a slow reader goes out
+whole before the server exits. Raw sockets, one server per test."""
 
+import json
 import os
 import socket
 import sys
@@ -9,7 +11,18 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import Server, main, read_until_closed, v1_user
+from harness import Server, main, new_uuid, read_until_closed, v1_user
+
+
+def split(blob):
+    """(status line, {lowercased header: value}, body bytes) of one raw response."""
+    head, _, body = blob.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    return lines[0], headers, body
 
 
 class HttpShutdown(unittest.TestCase):
@@ -45,6 +58,35 @@ class HttpShutdown(unittest.TestCase):
             blob += read_until_closed(s)
             self.assertTrue(blob.startswith(b"HTTP/1.1 200"), blob)
             self.assertTrue(blob.endswith(b"\r\n0\r\n\r\n"), blob)
+
+    def test_a_slow_reader_gets_the_whole_answer(self):
+        """An export larger than the socket buffers, to a client that reads
+        only after SIGTERM: the answer was counted done once its write began,
+        and the server stopped with megabytes of it unsent."""
+        c = self.server.client()
+        user, conv = new_uuid(), new_uuid()
+        for batch in range(12):  # 12,000 utterances: an export of about 6 MB
+            lines = "\n".join(json.dumps({
+                "user_id": user, "conversation_id": conv, "content": f"line {batch} {i}",
+                "errors": [{"code": "DET"}]}) for i in range(1000))
+            st, _, out = c.post("/v1/ingest", raw=lines)
+            self.assertEqual((st, out["applied"]), (200, 1000), out)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect(("127.0.0.1", self.server.port))
+            s.settimeout(30)
+            s.sendall(f"GET /v1/users/{user}/export HTTP/1.1\r\nHost: x\r\n"
+                      f"Connection: close\r\n\r\n".encode())
+            time.sleep(1.5)  # the export is built and its write begun
+            self.server.signal()
+            time.sleep(2)  # a slow reader
+            blob = read_until_closed(s)
+        status, headers, body = split(blob)
+        self.assertEqual(status, "HTTP/1.1 200 OK", blob[:300])
+        self.assertGreater(int(headers["content-length"]), 5_000_000)
+        self.assertEqual(len(body), int(headers["content-length"]))
+        self.assertEqual(len(json.loads(body)["conversations"][0]["utterances"]), 12000)
+        self.assertLess(self.stop(), 10)
 
 
 if __name__ == "__main__":
