@@ -29,6 +29,12 @@ using Clock = std::chrono::steady_clock;
 
 constexpr uint32_t kHeaderLimit = 16 * 1024;  // a request's line and headers
 constexpr size_t kMaxQueuedChunks = 256;  // per stream; beyond it the client is slow
+// Lingering close (Session::Linger): how long, and how much, a connection
+// closing after an error answer reads and discards what its client still
+// sends, before it closes. nginx's lingering_close does the same.
+constexpr auto kLingerTime = std::chrono::seconds(3);
+constexpr size_t kLingerBytes = 4 << 20;
+constexpr size_t kLingerRead = 16 << 10;  // bytes a read
 
 // "%08x-%x" of a per-process random prefix and a counter, written without
 // snprintf, whose format parsing cost 1.2k instructions a request.
@@ -174,6 +180,7 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
   // Answers an HTTP-level error and closes the connection afterwards.
   void Fail(int status, std::string_view code, const std::string& message) {
     close_after_ = true;
+    linger_ = true;  // the client may still be sending the request's body
     head_only_ = false;
     start_ = Clock::now();
     request_id_ = RequestId(parser_->get());
@@ -418,9 +425,30 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     stream_.socket().close(ec);
   }
 
+  // Ends the connection once its last answer is written: the client reads
+  // the end of it. With bytes still coming, it lingers first.
   void Close() {
     beast::error_code ec;
     stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+    if (!ec && (linger_ || stream_.socket().available(ec) > 0)) Linger();
+  }
+
+  // A socket closed with received bytes unread sends a RST, and the client's
+  // kernel then drops the answer it has not read yet. A client that writes
+  // all of a request's body before it reads (Python's http.client) got a
+  // broken pipe in place of its 413. So what the client still sends is read
+  // and discarded, for at most kLingerTime and kLingerBytes, until it closes.
+  void Linger() {
+    stream_.expires_after(kLingerTime);
+    LingerRead(0);
+  }
+
+  void LingerRead(size_t discarded) {
+    stream_.async_read_some(buffer_.prepare(kLingerRead),
+                            [self = shared_from_this(), discarded](beast::error_code ec, size_t n) {
+                              if (ec || discarded + n >= kLingerBytes) return;  // the socket closes
+                              self->LingerRead(discarded + n);
+                            });
   }
 
   beast::tcp_stream stream_;
@@ -435,6 +463,7 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
   size_t route_ = 0;
   bool close_after_ = false;
   bool head_only_ = false;  // a HEAD: the answer goes without its body
+  bool linger_ = false;     // an error answer: Close lingers (Linger)
   // Streaming state.
   std::mutex stream_mu_;
   std::deque<std::string> queue_;       // guarded by stream_mu_

@@ -3,6 +3,7 @@ route, OPTIONS, "Expect: 100-continue" and the Date header. Raw sockets,
 so that nothing between the test and the server adds or hides a header."""
 
 import email.utils
+import http.client
 import json
 import os
 import socket
@@ -243,6 +244,33 @@ class HttpSemantics(ServerTestCase):
         st, blob = raw_http(self.server.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " +
                             b"a" * 16000 + b"\r\nConnection: close\r\n\r\n")
         self.assertEqual(st, 200, blob)
+
+    def test_an_error_answer_reaches_a_client_still_sending_its_body(self):
+        """A client that sends all of a body before it reads the answer gets
+        the 413, 431 or 400 the server wrote early. The server closed with
+        the rest of the body unread, its kernel sent a RST, and the client
+        got a broken pipe or a reset instead."""
+        body = b"a" * (2 << 20)  # twice the default --body-limit
+        for attempt in range(3):
+            c = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=10)
+            c.request("POST", "/v1/users", body=body, headers={"Content-Type": "application/json"})
+            r = c.getresponse()
+            self.assertEqual(r.status, 413)
+            self.assertEqual(json.loads(r.read())["error"]["code"], "payload_too_large")
+            c.close()
+        for head, status in (
+                (b"POST /v1/users HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 17000 +
+                 b"\r\nContent-Length: 2097152\r\n\r\n", 431),
+                (b"POST /v1/users HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+                 b"200000\r\n", 400)):
+            with self.subTest(status=status):
+                with socket.create_connection(("127.0.0.1", self.server.port), timeout=10) as s:
+                    s.sendall(head)
+                    time.sleep(0.2)  # answered and shut for writing: the body comes late
+                    s.sendall(body)
+                    blob = read_until_closed(s)
+                self.assertTrue(blob.startswith(f"HTTP/1.1 {status} ".encode()), blob[:200])
+                self.assertIn("error", json.loads(split(blob)[2]))
 
     def test_every_answer_has_a_date(self):
         for request in (b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
