@@ -16,6 +16,7 @@
 #include <optional>
 #include <random>
 
+#include "core/search_fold.h"
 #include "http/server.h"
 #include "log/log.h"
 
@@ -147,7 +148,7 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     }
     for (const auto& coding : bhttp::token_list{te->value()}) {
       if (!beast::iequals(coding, "chunked")) {
-        Fail(400, "bad_request", "transfer coding " + std::string(coding) + " is not supported");
+        Fail(400, "bad_request", "transfer coding " + ValidUtf8(coding) + " is not supported");
         return false;
       }
     }
@@ -227,12 +228,14 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     }
     route_ = index;
     // A body errata would read as JSON but which is compressed gets a 415
-    // that says so, not "invalid JSON" (RFC 9110, 15.5.16).
+    // that says so, not "invalid JSON" (RFC 9110, 15.5.16). A header's bytes
+    // need not be UTF-8, and one echoed as it is would make the answer
+    // invalid JSON: cleaned as query parameters are, to U+FFFD.
     if (const auto coding =
             req_.body().empty() ? req_.end() : req_.find(bhttp::field::content_encoding);
         coding != req_.end() && !beast::iequals(coding->value(), "identity")) {
       Response r = server_->errors()(415, "unsupported_media_type",
-                                     "Content-Encoding " + std::string(coding->value()) +
+                                     "Content-Encoding " + ValidUtf8(coding->value()) +
                                          " is not supported: send the body uncompressed",
                                      path);
       r.headers.emplace_back("Accept-Encoding", "identity");

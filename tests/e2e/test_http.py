@@ -13,7 +13,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (ServerTestCase, main, new_uuid, raw_http, read_until_closed, seed_triplet,
-                     simulate, unique_email, v1_conversation, v1_user)
+                     simulate, strict_json, unique_email, v1_conversation, v1_user)
 
 
 def split(blob):
@@ -233,6 +233,20 @@ class HttpSemantics(ServerTestCase):
             {"username": "id", "email": unique_email()}), headers={
             "Content-Type": "application/json", "Content-Encoding": "identity"})
         self.assertEqual(st, 201, out)
+
+    def test_a_refused_coding_is_echoed_as_utf8(self):
+        """The 415 names the coding it refuses. A header's bytes need not be
+        UTF-8; echoed as they came, they made the answer invalid JSON. They
+        are cleaned as query parameters are: U+FFFD."""
+        for path, message in (("/v1/users", lambda out: out["error"]["message"]),
+                              ("/users/", lambda out: out["detail"])):
+            with self.subTest(path=path):
+                st, blob = raw_http(self.server.port, f"POST {path} HTTP/1.1\r\nHost: x\r\n".encode() +
+                                    b"Content-Encoding: gz\xff\xfeip\r\nContent-Length: 2\r\n"
+                                    b"Connection: close\r\n\r\n{}")
+                self.assertEqual(st, 415, blob)
+                self.assertIn("Content-Encoding gz\ufffd\ufffdip is not",
+                              message(strict_json(split(blob)[2])))
 
     def test_a_head_over_16_kib_is_431(self):
         st, blob = raw_http(self.server.port, b"GET /v1/taxonomy HTTP/1.1\r\nHost: x\r\nX-Big: " +
