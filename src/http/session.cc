@@ -90,6 +90,12 @@ std::string_view OriginForm(std::string_view target) {
   return end == std::string_view::npos ? std::string_view("/") : target.substr(end);
 }
 
+// The path of an origin-form target ("/v1/users?x=1": "/v1/users"; "?x=1": "/").
+std::string_view PathOf(std::string_view target) {
+  const size_t q = target.find('?');
+  return q == 0 ? "/" : target.substr(0, q);
+}
+
 class Session : public EventSink, public std::enable_shared_from_this<Session> {
  public:
   Session(net::ip::tcp::socket socket, Server* server)
@@ -187,7 +193,10 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     request_id_ = RequestId(parser_->get());
     route_ = server_->router().routes().size();
     server_->in_flight_counter().fetch_add(1);
-    const std::string path = parser_ ? std::string(parser_->get().target()) : "";
+    // The path names the error's flavour (v1's or the seed routes'), from the
+    // origin form as for routing: "http://host/v1/users" is a v1 path.
+    const auto target = parser_->get().target();
+    const std::string_view path = PathOf(OriginForm({target.data(), target.size()}));
     Write(server_->errors()(status, code, message, path));
   }
 
@@ -198,7 +207,7 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     close_after_ = !req_.keep_alive();
     const std::string_view target = OriginForm({req_.target().data(), req_.target().size()});
     const size_t q = target.find('?');
-    const std::string_view path = q == 0 ? "/" : target.substr(0, q);
+    const std::string_view path = PathOf(target);
     const std::string_view query = q == std::string_view::npos ? "" : target.substr(q + 1);
     RouteContext ctx{req_, {}, query, request_id_};
     std::string allow;

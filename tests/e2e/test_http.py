@@ -151,6 +151,12 @@ class HttpSemantics(ServerTestCase):
                                   f"Content-Type: application/json\r\nConnection: close\r\n"
                                   f"Content-Length: 2\r\n\r\n{{}}".encode())
         self.assertEqual(st, 422, blob)  # the route, reached: its validation answers
+        # An error found before routing has the flavour of the path it names:
+        # v1's, not the seed routes' {"detail"}.
+        st, blob = raw_http(port, b"POST http://x/v1/users HTTP/1.1\r\nHost: x\r\n"
+                                  b"Content-Length: 5000000\r\n\r\n")
+        self.assertEqual(st, 413, blob)
+        self.assertEqual(json.loads(split(blob)[2])["error"]["code"], "payload_too_large")
 
     def test_expect_100_continue_gets_its_interim_answer(self):
         body = json.dumps({"user_id": self.user, "conversation_id": self.conv,
