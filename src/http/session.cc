@@ -190,12 +190,13 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     linger_ = true;  // the client may still be sending the request's body
     head_only_ = false;
     start_ = Clock::now();
-    request_id_ = RequestId(parser_->get());
+    req_ = parser_->release();  // its head, as far as it was read, for the log line
+    request_id_ = RequestId(req_);
     route_ = server_->router().routes().size();
     server_->in_flight_counter().fetch_add(1);
     // The path names the error's flavour (v1's or the seed routes'), from the
     // origin form as for routing: "http://host/v1/users" is a v1 path.
-    const auto target = parser_->get().target();
+    const auto target = req_.target();
     const std::string_view path = PathOf(OriginForm({target.data(), target.size()}));
     Write(server_->errors()(status, code, message, path));
   }

@@ -12,7 +12,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import (ServerTestCase, main, new_uuid, raw_http, read_until_closed, seed_triplet,
+from harness import (Server, ServerTestCase, main, new_uuid, raw_http, read_until_closed, seed_triplet,
                      simulate, strict_json, unique_email, v1_conversation, v1_user)
 
 
@@ -305,6 +305,41 @@ class HttpSemantics(ServerTestCase):
                 self.assertRegex(date, r"^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$")
                 when = email.utils.parsedate_to_datetime(date).timestamp()
                 self.assertLessEqual(abs(when - before), 2)
+
+
+class DebugLogServer(Server):
+    def command(self):
+        cmd = super().command()
+        cmd[cmd.index("--log-level") + 1] = "debug"
+        return cmd
+
+
+class RequestLog(ServerTestCase):
+    """--log-level debug logs a line per request, errors found before
+    routing included."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = DebugLogServer()
+        cls.c = cls.server.client()
+
+    def test_a_refused_request_is_logged_with_its_own_head(self):
+        """The 400 of a bad Transfer-Encoding was logged with the method and
+        target of the connection's previous request."""
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=10) as s:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: log-first\r\n\r\n"
+                      b"POST /v1/users HTTP/1.1\r\nHost: x\r\nX-Request-Id: log-second\r\n"
+                      b"Transfer-Encoding: gzip\r\n\r\n")
+            self.assertEqual(read_until_closed(s).count(b"HTTP/1.1 "), 2)
+        deadline = time.monotonic() + 5
+        while True:
+            lines = [json.loads(line) for line in self.server.log_tail(100000).splitlines()
+                     if '"log-second"' in line]
+            if lines or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertEqual([(x["method"], x["target"], x["status"]) for x in lines],
+                         [("POST", "/v1/users", 400)])
 
 
 class IdleTimeout(ServerTestCase):
