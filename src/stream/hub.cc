@@ -45,6 +45,7 @@ EventHub::Learner& EventHub::Touch(const std::string& user_id) {
 
 std::optional<std::string> EventHub::RefusalLocked(const std::string& user_id) const {
   if (stopping_) return std::string();  // the last chunk alone
+  if (auto it = ended_.find(user_id); it != ended_.end()) return it->second;
   return std::nullopt;
 }
 
@@ -110,15 +111,25 @@ void EventHub::End(const std::string& user_id, const std::string& type,
   std::string text;
   {
     std::lock_guard lock(mu_);
+    text = "id: " + std::to_string(next_event_++) + "\nevent: " + type + "\ndata: " + data + "\n\n";
+    RememberEndedLocked(user_id, text);
     auto it = learners_.find(user_id);
     if (it == learners_.end()) return;
-    text = "id: " + std::to_string(next_event_++) + "\nevent: " + type + "\ndata: " + data + "\n\n";
     for (auto& sub : it->second.subscribers) sinks.push_back(std::move(sub.sink));
     subscriber_count_ -= it->second.subscribers.size();
     lru_.erase(it->second.lru);
     learners_.erase(it);
   }
   for (const auto& sink : sinks) sink->Close(text);  // outside the lock: Close may call back
+}
+
+void EventHub::RememberEndedLocked(const std::string& user_id, const std::string& text) {
+  if (options_.max_ended == 0 || !ended_.emplace(user_id, text).second) return;
+  ended_order_.push_back(user_id);
+  if (ended_order_.size() > options_.max_ended) {
+    ended_.erase(ended_order_.front());
+    ended_order_.pop_front();
+  }
 }
 
 void EventHub::CloseAll(Micros wait) {

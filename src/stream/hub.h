@@ -32,6 +32,7 @@ class EventHub {
   struct Options {
     size_t replay = 100;          // events kept per learner for reconnects
     size_t max_learners = 10000;  // learners whose recent events are kept
+    size_t max_ended = 1024;      // erased learners remembered (ended_ below)
     Micros keepalive = 15 * kMicrosPerSecond;
   };
   explicit EventHub(Options options);
@@ -48,7 +49,10 @@ class EventHub {
   void Publish(const std::string& user_id, const std::string& type, const std::string& data);
 
   // Ends the learner's streams: sends each subscriber the event (not kept
-  // for reconnects), closes it, and forgets the learner's kept events.
+  // for reconnects), closes it, and forgets the learner's kept events. The
+  // event is remembered (for the last `max_ended` learners ended): a stream
+  // that found the learner before the erase and subscribes after this gets
+  // it at once, and is closed.
   void End(const std::string& user_id, const std::string& type, const std::string& data);
 
   // At shutdown, before the HTTP server stops: stops the keep-alive thread,
@@ -83,6 +87,7 @@ class EventHub {
   // Why a new subscriber must be closed at once: its final chunk, or nullopt
   // when it may subscribe. Caller holds mu_.
   std::optional<std::string> RefusalLocked(const std::string& user_id) const;
+  void RememberEndedLocked(const std::string& user_id, const std::string& text);
   void KeepAliveLoop();
   void Drop(const std::shared_ptr<EventSink>& sink);
 
@@ -93,6 +98,12 @@ class EventHub {
   uint64_t next_event_ = 1;                            // guarded by mu_
   uint64_t next_subscription_ = 1;                     // guarded by mu_
   size_t subscriber_count_ = 0;                        // guarded by mu_
+  // The last event of each recently erased learner: a stream that checked
+  // the learner before the erase and subscribes after its End gets it too,
+  // rather than staying open on an entry that End had removed. Ids of
+  // erased learners are never reused (docs/erasure.md, "Tombstones").
+  std::unordered_map<std::string, std::string> ended_;  // guarded by mu_
+  std::deque<std::string> ended_order_;                 // guarded by mu_; oldest first
   std::atomic<uint64_t> dropped_{0};
   bool stopping_ = false;  // guarded by mu_; set by CloseAll
   std::condition_variable cv_;  // stopping_, and the last unsubscribe after it

@@ -118,6 +118,34 @@ TEST(EventHubTest, CloseAllEndsEveryStreamAndLetsGoOfTheSinks) {
   EXPECT_EQ(late.use_count(), 1);
 }
 
+// A stream that found its learner before the erase and subscribes after the
+// erase's End: it gets the erased event and is closed, where the hub made the
+// learner's entry again and the stream stayed open for good.
+TEST(EventHubTest, ASubscriberAfterTheEndGetsTheEndAtOnce) {
+  EventHub::Options o = Fast();
+  o.max_ended = 2;
+  EventHub hub(o);
+  hub.End("a", "erased", "{\"user_id\":\"a\"}");  // nobody subscribed yet
+  auto late = std::make_shared<RecordingSink>();
+  hub.Subscribe("a", late, std::nullopt);
+  EXPECT_TRUE(late->closed());
+  EXPECT_NE(late->final_chunk().find("event: erased\ndata: {\"user_id\":\"a\"}\n\n"),
+            std::string::npos)
+      << late->final_chunk();
+  EXPECT_FALSE(hub.Watched("a"));
+  EXPECT_EQ(hub.subscribers(), 0u);
+  EXPECT_EQ(late.use_count(), 1);
+  // Only the last `max_ended` are remembered.
+  hub.End("b", "erased", "{}");
+  hub.End("c", "erased", "{}");
+  auto again = std::make_shared<RecordingSink>();
+  hub.Subscribe("a", again, std::nullopt);
+  EXPECT_FALSE(again->closed());
+  auto c = std::make_shared<RecordingSink>();
+  hub.Subscribe("c", c, std::nullopt);
+  EXPECT_TRUE(c->closed());
+}
+
 TEST(EventHubTest, DeliversToTheLearnersSubscribersOnly) {
   EventHub hub(Fast());
   auto a = std::make_shared<RecordingSink>();
