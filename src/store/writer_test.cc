@@ -8,6 +8,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include "core/ids.h"
@@ -179,6 +180,38 @@ TEST_F(WriterTest, AFailedBatchThatCommittedIsReadAgainFromTheStore) {
   // Cached again, and kept exact by the next commit.
   ASSERT_TRUE(Write({Errors(u, "pronouns", 1)}).status.ok());
   EXPECT_EQ((*cache_->Get(u.user_id))->Find("pronouns")->count, 6);
+}
+
+// The commits' edits keep and drop the same examples and correct answers a
+// load from the store gives: errors of one utterance tie on their time, one
+// utterance can hold more than 30, and an answer can be back-dated.
+TEST_F(WriterTest, TheCachedProfileKeepsTheStoresExamplesAndAnswers) {
+  const Utterance u = NewLearner();
+  ASSERT_TRUE(cache_->Get(u.user_id).ok());
+  for (int n : {3, 35, 4}) ASSERT_TRUE(Write({NewUtterance(u, "pronouns", n)}).status.ok());
+  const Micros now = NowMicros();
+  std::vector<Micros> times;
+  for (int i = 0; i < 110; ++i) times.push_back(now - (i + 1) * kMicrosPerSecond);
+  std::mt19937 rng(3);
+  std::shuffle(times.begin(), times.end(), rng);
+  for (size_t i = 0; i < times.size(); i += 10) {
+    std::vector<WriteOp> ops;
+    for (size_t j = i; j < i + 10; ++j) {
+      WriteOp op;
+      op.kind = WriteOp::Kind::kRecordAttempt;
+      op.attempt = Attempt{NewUuidV7(times[j]), u.user_id, "ex-" + std::to_string(j), "pronouns",
+                           true, std::string("go"), times[j]};
+      ops.push_back(op);
+    }
+    ASSERT_TRUE(Write(std::move(ops)).status.ok());
+  }
+  auto stored = sqlite_->LoadProfile(u.user_id);
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->examples.size(), kMaxExamples);
+  ASSERT_EQ(stored->recent_correct.size(), kMaxRecentCorrect);
+  auto cached = cache_->Get(u.user_id);
+  ASSERT_TRUE(cached.ok());
+  ExpectSameAsStore(**cached, *stored);
 }
 
 TEST_F(WriterTest, BatchesAreCappedByOps) {

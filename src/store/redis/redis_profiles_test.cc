@@ -558,5 +558,19 @@ TEST(ProfileCodec, RoundTrips) {
   EXPECT_LT(TimeKey(3), TimeKey(1'717'000'000'000'000));
 }
 
+// A load's order of answers that share a time survives Redis: the decode,
+// and the apply script's trim, read the fields in reverse text order.
+TEST(ProfileCodec, AnswersOfTheSameTimeKeepTheirOrder) {
+  Profile p;
+  for (int i = 0; i < 12; ++i) p.recent_correct.push_back({"x" + std::to_string(i), 10});
+  std::vector<std::string> flat = EncodeProfile(p);
+  std::vector<std::pair<std::string, std::string>> kv;
+  for (size_t i = 0; i < flat.size(); i += 2) kv.emplace_back(flat[i], flat[i + 1]);
+  Profile q = DecodeProfile(kv);
+  ASSERT_EQ(q.recent_correct.size(), 12u);
+  for (size_t i = 0; i < 12; ++i)
+    EXPECT_EQ(q.recent_correct[i].exercise_id, p.recent_correct[i].exercise_id);
+}
+
 }  // namespace
 }  // namespace errata::redis
