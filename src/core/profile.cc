@@ -65,16 +65,31 @@ void Profile::Apply(const ErrorDelta& d) {
   p->decay_log2 = LogAdd2(p->decay_log2, d.decay_log2);
 }
 
+namespace {
+// The stores' order (created_at DESC, error_id DESC): a cached profile must
+// keep and drop the same examples a load would. Every store compares ids as
+// their lower-case text or its bytes, which sort alike.
+bool NewerExample(const Example& a, const Example& b) {
+  if (a.created_at != b.created_at) return a.created_at > b.created_at;
+  return a.error_id > b.error_id;
+}
+}  // namespace
+
 void Profile::AddExamples(const std::vector<Example>& more) {
+  if (more.empty()) return;
   examples.insert(examples.end(), more.begin(), more.end());
-  std::stable_sort(examples.begin(), examples.end(),
-                   [](const Example& a, const Example& b) { return a.created_at > b.created_at; });
+  std::sort(examples.begin(), examples.end(), NewerExample);
   if (examples.size() > kMaxExamples) examples.resize(kMaxExamples);
 }
 
 void Profile::AddRecentCorrect(const RecentCorrect& rc) {
-  recent_correct.insert(recent_correct.begin(), rc);
-  if (recent_correct.size() > kMaxRecentCorrect) recent_correct.resize(kMaxRecentCorrect);
+  // After the answers of the same time: the stores break that tie by attempt
+  // id, which the profile does not hold (see RecentCorrect).
+  auto at = std::upper_bound(recent_correct.begin(), recent_correct.end(), rc.answered_at,
+                             [](Micros t, const RecentCorrect& r) { return t > r.answered_at; });
+  if (at - recent_correct.begin() >= static_cast<ptrdiff_t>(kMaxRecentCorrect)) return;
+  recent_correct.insert(at, rc);
+  if (recent_correct.size() > kMaxRecentCorrect) recent_correct.pop_back();
 }
 
 int64_t Profile::TotalErrors() const {

@@ -85,6 +85,10 @@ struct Example {
 };
 
 // A recent correct practice answer: such exercises are not offered for 24 h.
+// It holds no attempt id (the stores' loads do not return one), so answers
+// of the same microsecond may sit in another order than a load's
+// (answered_at DESC, attempt_id DESC), and at the 100th place another of
+// them may be kept. The 24 h filter reads them as a set.
 struct RecentCorrect {
   std::string exercise_id;
   Micros answered_at = 0;
@@ -139,8 +143,11 @@ struct Profile {
   std::vector<Example> examples;              // newest first, at most kMaxExamples
   std::vector<RecentCorrect> recent_correct;  // newest first, at most kMaxRecentCorrect
 
-  // Adds examples (any order), keeping the newest kMaxExamples.
+  // Adds examples (any order), keeping the first kMaxExamples in the order
+  // a store loads them: created_at DESC, then error_id DESC.
   void AddExamples(const std::vector<Example>& more);
+  // Adds a correct answer where its answered_at puts it (it may be
+  // back-dated), keeping the newest kMaxRecentCorrect.
   void AddRecentCorrect(const RecentCorrect& rc);
 
   ErrorPoint* Find(std::string_view subcategory_id);

@@ -8,9 +8,11 @@
 #include <numeric>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "core/delta_set.h"
+#include "core/ids.h"
 #include "core/model.h"
 
 namespace errata {
@@ -415,6 +417,122 @@ TEST(ProfileRecentCorrectTest, NewestFirstAndCapped) {
   ASSERT_EQ(p.recent_correct.size(), kMaxRecentCorrect);
   EXPECT_EQ(p.recent_correct.front().exercise_id, "x-119");
   EXPECT_EQ(p.recent_correct.back().exercise_id, "x-20");
+}
+
+// What a store load returns of the examples written: created_at DESC, then
+// error_id DESC, the first 30 (sqlite_store.cc, postgres_store.cc, the
+// reverse key scan of rocksdb_store.cc).
+std::vector<Example> LoadedExamples(std::vector<Example> written) {
+  std::sort(written.begin(), written.end(), [](const Example& a, const Example& b) {
+    return std::tie(a.created_at, a.error_id) > std::tie(b.created_at, b.error_id);
+  });
+  if (written.size() > kMaxExamples) written.resize(kMaxExamples);
+  return written;
+}
+
+void ExpectSameExamples(const std::vector<Example>& got, const std::vector<Example>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].error_id, want[i].error_id) << "at " << i;
+    EXPECT_EQ(got[i].created_at, want[i].created_at) << "at " << i;
+  }
+}
+
+// An utterance's errors share its created_at, and their ids are UUIDv7 of
+// that time: in the store they tie on time and sort by their random bits.
+std::vector<Example> UtteranceExamples(Micros at, int errors) {
+  std::vector<Example> out;
+  for (int i = 0; i < errors; ++i) out.push_back(Ex(NewUuidV7(at), at));
+  return out;
+}
+
+TEST(ProfileExamplesTest, TiesOnCreatedAtKeepTheStoresOrder) {
+  std::mt19937 rng(11);
+  for (int round = 0; round < 20; ++round) {
+    Profile p;
+    std::vector<Example> written;
+    // Utterances of 1-4 errors, some at the same time as an earlier one.
+    for (int u = 0; u < 12; ++u) {
+      const Micros at = kT0 + static_cast<Micros>(rng() % 4) * 1000;
+      std::vector<Example> batch = UtteranceExamples(at, 1 + static_cast<int>(rng() % 4));
+      p.AddExamples(batch);
+      written.insert(written.end(), batch.begin(), batch.end());
+    }
+    ExpectSameExamples(p.examples, LoadedExamples(written));
+  }
+}
+
+TEST(ProfileExamplesTest, MoreThan30InOneUtteranceKeepTheStores30) {
+  Profile p;
+  const std::vector<Example> older = UtteranceExamples(kT0 - 1000, 5);
+  p.AddExamples(older);
+  const std::vector<Example> big = UtteranceExamples(kT0, 45);
+  p.AddExamples(big);
+  std::vector<Example> written = older;
+  written.insert(written.end(), big.begin(), big.end());
+  ExpectSameExamples(p.examples, LoadedExamples(written));
+  // The next utterance pushes out the lowest ids of the big one, not its last.
+  const std::vector<Example> next = UtteranceExamples(kT0 + 1000, 3);
+  p.AddExamples(next);
+  written.insert(written.end(), next.begin(), next.end());
+  ExpectSameExamples(p.examples, LoadedExamples(written));
+}
+
+// What a store load returns of the correct answers written: answered_at DESC,
+// the first 100 (the times here are distinct: a tie is broken by attempt id,
+// which RecentCorrect does not hold).
+std::vector<RecentCorrect> LoadedRecentCorrect(std::vector<RecentCorrect> written) {
+  std::stable_sort(
+      written.begin(), written.end(),
+      [](const RecentCorrect& a, const RecentCorrect& b) { return a.answered_at > b.answered_at; });
+  if (written.size() > kMaxRecentCorrect) written.resize(kMaxRecentCorrect);
+  return written;
+}
+
+void ExpectSameRecent(const std::vector<RecentCorrect>& got,
+                      const std::vector<RecentCorrect>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].exercise_id, want[i].exercise_id) << "at " << i;
+    EXPECT_EQ(got[i].answered_at, want[i].answered_at) << "at " << i;
+  }
+}
+
+TEST(ProfileRecentCorrectTest, ABackDatedAnswerGoesWhereItsTimePutsIt) {
+  Profile p;
+  std::vector<RecentCorrect> written;
+  auto answer = [&](const RecentCorrect& rc) {
+    p.AddRecentCorrect(rc);
+    written.push_back(rc);
+    ExpectSameRecent(p.recent_correct, LoadedRecentCorrect(written));
+  };
+  answer({"early", kT0});
+  for (int i = 0; i < 110; ++i) answer({Id("x-", i), kT0 + (i + 1) * kDay});
+  // Older than all 100 kept: the store keeps it out.
+  answer({"older-than-all", kT0 + kDay / 2});
+  // Between kept answers: it goes in its place, and the oldest goes.
+  answer({"in-the-middle", kT0 + 50 * kDay + 1});
+  EXPECT_EQ(p.recent_correct.back().exercise_id, "x-11");
+  // Newer than all: first.
+  answer({"newest", kT0 + 200 * kDay});
+  EXPECT_EQ(p.recent_correct.front().exercise_id, "newest");
+}
+
+TEST(ProfileRecentCorrectTest, AnswersInAnyOrderKeepTheStoresHundred) {
+  std::mt19937 rng(5);
+  for (int round = 0; round < 20; ++round) {
+    Profile p;
+    std::vector<RecentCorrect> written;
+    std::vector<Micros> times(150);
+    std::iota(times.begin(), times.end(), kT0);
+    std::shuffle(times.begin(), times.end(), rng);
+    for (size_t i = 0; i < times.size(); ++i) {
+      const RecentCorrect rc{Id("x-", static_cast<int>(i)), times[i]};
+      p.AddRecentCorrect(rc);
+      written.push_back(rc);
+    }
+    ExpectSameRecent(p.recent_correct, LoadedRecentCorrect(written));
+  }
 }
 
 }  // namespace

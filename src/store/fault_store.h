@@ -28,11 +28,15 @@ class FaultStore : public Store {
   std::function<void()> before_write;
   // The next WritePrepared fails with Unavailable and writes nothing.
   void fail_next_write() { fail_next_write_.store(true); }
+  // The next batch (ApplyBatch or WritePrepared) commits, then fails with
+  // Unavailable all the same: a commit whose outcome the writer cannot know,
+  // as when PostgreSQL's connection drops after COMMIT was sent.
+  void lose_next_commit_answer() { lose_next_answer_.store(true); }
 
   std::string Describe() const override { return "fault:" + inner_->Describe(); }
   Status ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* deltas) override {
     if (failing_) return FailBatch(DiskFull(), ops);
-    return inner_->ApplyBatch(ops, deltas);
+    return Answer(inner_->ApplyBatch(ops, deltas), ops);
   }
   bool DeferredSync() const override { return inner_->DeferredSync(); }
   bool PrefersWriteOrder() const override { return inner_->PrefersWriteOrder(); }
@@ -56,7 +60,7 @@ class FaultStore : public Store {
     if (failing_ || fail_next_write_.exchange(false)) {
       return FailBatch(DiskFull(), p->ops);
     }
-    return inner_->WritePrepared(p->inner.get());
+    return Answer(inner_->WritePrepared(p->inner.get()), p->ops);
   }
   Status SyncCommitted() override { return inner_->SyncCommitted(); }
   Result<std::unique_ptr<ReadSnapshot>> BeginReadSnapshot() override {
@@ -108,9 +112,15 @@ class FaultStore : public Store {
   };
   static Status DiskFull() { return Status::Unavailable("injected fault: disk full"); }
   static Status Down() { return Status::Unavailable("injected fault: store down"); }
+  // A committed batch's answer, or its loss (lose_next_commit_answer).
+  Status Answer(Status committed, const std::vector<WriteOp*>& ops) {
+    if (!committed.ok() || !lose_next_answer_.exchange(false)) return committed;
+    return FailBatch(Status::Unavailable("injected fault: the commit's answer was lost"), ops);
+  }
   Store* inner_;
   std::atomic<bool> failing_{false};
   std::atomic<bool> fail_next_write_{false};
+  std::atomic<bool> lose_next_answer_{false};
 };
 
 }  // namespace errata

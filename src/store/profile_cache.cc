@@ -43,7 +43,8 @@ Result<std::shared_ptr<const Profile>> ProfileCache::Get(const std::string& user
     std::lock_guard lock(shard.mu);
     auto it = shard.map.find(user_id);
     if (it != shard.map.end()) {
-      if (options_.ttl == 0 || NowMicros() - it->second.loaded_at < options_.ttl) {
+      const Micros loaded_at = it->second.loaded_at;
+      if (loaded_at != kSuspect && (options_.ttl == 0 || NowMicros() - loaded_at < options_.ttl)) {
         shard.lru.splice(shard.lru.begin(), shard.lru, it->second.lru);
         metrics_->CacheHit();
         return it->second.profile;
@@ -236,6 +237,17 @@ void ProfileCache::Publish() {
   staged_.clear();
 }
 
+void ProfileCache::MarkSuspect(const std::vector<std::string>& user_ids) {
+  for (const auto& id : user_ids) {
+    Shard& shard = ShardFor(id);
+    std::lock_guard lock(shard.mu);
+    auto it = shard.map.find(id);
+    if (it == shard.map.end()) continue;
+    it->second.loaded_at = kSuspect;
+    if (!shard.tickets.empty()) shard.tickets.erase(id);
+  }
+}
+
 size_t ProfileCache::Slot(const std::string& user_id) {
   return (std::hash<std::string>{}(user_id) / kShards) % 256;
 }
@@ -250,11 +262,12 @@ void ProfileCache::BeginCommit(const std::vector<std::string>& user_ids) {
   }
 }
 
-void ProfileCache::EndCommit(const std::vector<std::string>& user_ids) {
-  if (shared_ != nullptr) shared_->EndCommit();
+void ProfileCache::EndCommit(const std::vector<std::string>& user_ids, bool failed) {
+  if (shared_ != nullptr) shared_->EndCommit(failed);
   // Before the learners' slots reopen to loads: a load that starts after this
   // must find the commit's effects cached, not the profile before it.
   Publish();
+  if (failed) MarkSuspect(user_ids);
   for (const auto& id : user_ids) {
     Shard& shard = ShardFor(id);
     std::lock_guard lock(shard.mu);

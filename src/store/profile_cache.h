@@ -77,7 +77,9 @@ class SharedProfiles {
   virtual void MarkUserKnown(const std::string& user_id) = 0;
   // The learner was erased: drop the shared copy.
   virtual void ForgetUser(const std::string& user_id) = 0;
-  virtual void EndCommit() = 0;
+  // `failed`: the batch failed, and may have committed all the same (see
+  // ProfileCache::EndCommit); the shared copies of its learners are dropped.
+  virtual void EndCommit(bool failed) = 0;
 };
 
 class ProfileCache {
@@ -115,8 +117,14 @@ class ProfileCache {
   // the store meanwhile are served but not cached, so a load can neither miss
   // the commit nor count it twice. The calls below are made between the two
   // (by one of the Writer's threads), and their effects show at EndCommit.
+  // A batch that failed (`failed`) may have committed all the same: on
+  // PostgreSQL a connection that drops after COMMIT was sent leaves its
+  // outcome unknown, and a retry is a replay that adds nothing. Its learners'
+  // profiles are then suspect: the shared copies are dropped, and the local
+  // ones are read again from the store at their next read (served as they
+  // are only while the store cannot be read).
   void BeginCommit(const std::vector<std::string>& user_ids);
-  void EndCommit(const std::vector<std::string>& user_ids);
+  void EndCommit(const std::vector<std::string>& user_ids, bool failed = false);
 
   // Applies committed deltas to the cached profiles they touch.
   void ApplyDeltas(const DeltaSet& deltas);
@@ -164,9 +172,11 @@ class ProfileCache {
   struct Entry {
     std::shared_ptr<const Profile> profile;
     Lru::iterator lru;
-    Micros loaded_at = 0;
-    size_t bytes = 0;  // EntryBytes when cached
+    Micros loaded_at = 0;  // kSuspect: read it again from the store
+    size_t bytes = 0;      // EntryBytes when cached
   };
+  // A loaded_at that no read serves without trying the store first.
+  static constexpr Micros kSuspect = INT64_MIN;
   struct Shard {
     mutable std::mutex mu;
     std::unordered_map<std::string, Entry> map;  // guarded by mu
@@ -206,6 +216,9 @@ class ProfileCache {
   void Update(const std::string& user_id, Edit edit);
   // Swaps the staged copies in (those whose learner is still cached).
   void Publish();
+  // Makes the next read of each learner's entry try the store first, and
+  // takes away the tickets that vouch for them (a failed batch's learners).
+  void MarkSuspect(const std::vector<std::string>& user_ids);
   void Insert(Shard& shard, const std::string& user_id, std::shared_ptr<const Profile> p);
   // With a shared cache up: the shared copy, or this node's copy of it when
   // still current (docs/redis.md, "Reads: the node's own copy").

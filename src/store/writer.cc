@@ -331,7 +331,10 @@ void Writer::Finish(Flight& f) {
       }
     }
   }
-  cache_->EndCommit(f.users);
+  // A failed batch may have committed all the same (its COMMIT's answer was
+  // lost), and its retry would be a replay that adds nothing: its learners'
+  // cached profiles are read again from the store.
+  cache_->EndCommit(f.users, /*failed=*/!s.ok());
   if (s.ok() && sync_thread_.joinable()) {
     // Committed, not yet on disk: the sync thread acknowledges it after its
     // fsync, while this thread goes on with the next batch.

@@ -8,6 +8,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include "core/ids.h"
@@ -123,6 +124,94 @@ TEST_F(WriterTest, StoreFaultAnswersUnavailableAndLosesNothingAcknowledged) {
   EXPECT_TRUE(writer_->healthy());
   EXPECT_EQ((*cache_->Get(u.user_id))->Find("pronouns")->count, 3);
   EXPECT_EQ(sqlite_->LoadProfile(u.user_id)->Find("pronouns")->count, 3);
+}
+
+// A new utterance of u's learner with `n` corrected errors, as a client
+// sends it with its own id: sent again, it is a replay.
+WriteOp NewUtterance(const Utterance& u, const std::string& sub, int n) {
+  WriteOp op = testutil::ErrorsOp(u, sub, n);
+  op.kind = WriteOp::Kind::kAddUtterance;
+  op.utterance.utterance_id = NewUuidV7(NowMicros());
+  op.utterance.created_at = NowMicros();
+  op.client_id = true;
+  op.request_hash = 42;
+  for (auto& e : op.utterance.errors) {
+    e.original = "hi";
+    e.correction = "hello";
+    e.created_at = op.utterance.created_at;
+  }
+  return op;
+}
+
+void ExpectSameAsStore(const Profile& got, const Profile& want) {
+  EXPECT_EQ(got.TotalErrors(), want.TotalErrors());
+  ASSERT_EQ(got.examples.size(), want.examples.size());
+  for (size_t i = 0; i < got.examples.size(); ++i) {
+    EXPECT_EQ(got.examples[i].error_id, want.examples[i].error_id) << "example " << i;
+  }
+  ASSERT_EQ(got.recent_correct.size(), want.recent_correct.size());
+  for (size_t i = 0; i < got.recent_correct.size(); ++i) {
+    EXPECT_EQ(got.recent_correct[i].exercise_id, want.recent_correct[i].exercise_id)
+        << "answer " << i;
+    EXPECT_EQ(got.recent_correct[i].answered_at, want.recent_correct[i].answered_at)
+        << "answer " << i;
+  }
+}
+
+// PostgreSQL can lose the answer to a COMMIT that happened: the batch fails,
+// and the client's retry is a replay that adds nothing. The cached profile
+// must not go on without that commit.
+TEST_F(WriterTest, AFailedBatchThatCommittedIsReadAgainFromTheStore) {
+  const Utterance u = NewLearner();
+  ASSERT_TRUE(Write({Errors(u, "pronouns", 2)}).status.ok());
+  ASSERT_EQ((*cache_->Get(u.user_id))->Find("pronouns")->count, 2);
+  const WriteOp sent = NewUtterance(u, "pronouns", 3);
+  fault_->lose_next_commit_answer();
+  EXPECT_EQ(Write({sent}).status.code(), Status::Code::kUnavailable);
+  WriteRequest retry = Write({sent});
+  ASSERT_TRUE(retry.status.ok());
+  ASSERT_TRUE(retry.ops[0].replayed);
+  auto stored = sqlite_->LoadProfile(u.user_id);
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->Find("pronouns")->count, 5);
+  auto cached = cache_->Get(u.user_id);
+  ASSERT_TRUE(cached.ok());
+  ExpectSameAsStore(**cached, *stored);
+  // Cached again, and kept exact by the next commit.
+  ASSERT_TRUE(Write({Errors(u, "pronouns", 1)}).status.ok());
+  EXPECT_EQ((*cache_->Get(u.user_id))->Find("pronouns")->count, 6);
+}
+
+// The commits' edits keep and drop the same examples and correct answers a
+// load from the store gives: errors of one utterance tie on their time, one
+// utterance can hold more than 30, and an answer can be back-dated.
+TEST_F(WriterTest, TheCachedProfileKeepsTheStoresExamplesAndAnswers) {
+  const Utterance u = NewLearner();
+  ASSERT_TRUE(cache_->Get(u.user_id).ok());
+  for (int n : {3, 35, 4}) ASSERT_TRUE(Write({NewUtterance(u, "pronouns", n)}).status.ok());
+  const Micros now = NowMicros();
+  std::vector<Micros> times;
+  for (int i = 0; i < 110; ++i) times.push_back(now - (i + 1) * kMicrosPerSecond);
+  std::mt19937 rng(3);
+  std::shuffle(times.begin(), times.end(), rng);
+  for (size_t i = 0; i < times.size(); i += 10) {
+    std::vector<WriteOp> ops;
+    for (size_t j = i; j < i + 10; ++j) {
+      WriteOp op;
+      op.kind = WriteOp::Kind::kRecordAttempt;
+      op.attempt = Attempt{NewUuidV7(times[j]), u.user_id, "ex-" + std::to_string(j), "pronouns",
+                           true, std::string("go"), times[j]};
+      ops.push_back(op);
+    }
+    ASSERT_TRUE(Write(std::move(ops)).status.ok());
+  }
+  auto stored = sqlite_->LoadProfile(u.user_id);
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->examples.size(), kMaxExamples);
+  ASSERT_EQ(stored->recent_correct.size(), kMaxRecentCorrect);
+  auto cached = cache_->Get(u.user_id);
+  ASSERT_TRUE(cached.ok());
+  ExpectSameAsStore(**cached, *stored);
 }
 
 TEST_F(WriterTest, BatchesAreCappedByOps) {

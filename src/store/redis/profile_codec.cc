@@ -121,9 +121,12 @@ std::vector<std::string> EncodeProfile(const Profile& p) {
     if (pt.memory.get() != MemoryState{}) add("m:" + s, EncodeMemory(pt.memory));
   }
   for (const auto& e : p.examples) add(ExampleField(e), EncodeExample(e));
-  for (size_t i = 0; i < p.recent_correct.size(); ++i) {
+  // No attempt ids here: a stand-in that sorts like the load's order when
+  // answers share a time (fields are read newest first, in reverse text order).
+  const size_t n = p.recent_correct.size();
+  for (size_t i = 0; i < n; ++i) {
     const RecentCorrect& rc = p.recent_correct[i];
-    add(RecentField(rc.answered_at, fmt::format("load{}", i)), rc.exercise_id);
+    add(RecentField(rc.answered_at, fmt::format("load{:06}", n - i)), rc.exercise_id);
   }
   return out;
 }

@@ -305,7 +305,14 @@ void RedisProfiles::ForgetUser(const std::string& user_id) {
   EffectsOf(user_id).push_back("x");
 }
 
-void RedisProfiles::EndCommit() {
+void RedisProfiles::EndCommit(bool failed) {
+  if (failed) {
+    // It may have committed: each learner's profile goes ("x"), and the next
+    // read loads it whole from the store. A later commit's apply cannot
+    // bring the profile back, since it applies only to one in Redis.
+    batch_.effects.clear();
+    for (const auto& id : batch_.users) batch_.effects[id] = {"x"};
+  }
   if (batch_.redis && !batch_.users.empty()) {
     const std::string ttl = Ms(options_.profile_ttl);
     const std::string max_examples = std::to_string(kMaxExamples);

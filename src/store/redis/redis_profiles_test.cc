@@ -38,7 +38,7 @@ class HookStore : public FaultStore {
   std::function<void()> after_commit;                  // after ApplyBatch committed
 
   Status ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* deltas) override {
-    Status s = inner_->ApplyBatch(ops, deltas);
+    Status s = FaultStore::ApplyBatch(ops, deltas);
     if (after_commit) after_commit();
     return s;
   }
@@ -302,6 +302,33 @@ int64_t CurrentHits(Node& n) {
   return testutil::MetricValue(n.metrics.Render(), "errata_shared_cache_current_hits_total");
 }
 
+// A batch whose COMMIT's answer was lost (PostgreSQL's connection dropped)
+// committed all the same, and the client's retry is a replay that adds
+// nothing: neither Redis nor a node's copy may go on without that commit.
+TEST_F(RedisProfilesTest, AFailedBatchThatCommittedIsReadAgainFromTheStore) {
+  const Utterance u = NewLearner();
+  ASSERT_TRUE(Write({Errors(u, "pronouns", 2)}).status.ok());
+  ASSERT_EQ(Count(*a_, u.user_id, "pronouns"), 2);  // in Redis, and each node's copy
+  ASSERT_EQ(Count(*b_, u.user_id, "pronouns"), 2);
+  ASSERT_TRUE(InRedis(u.user_id));
+  WriteOp sent = Errors(u, "pronouns", 3);
+  sent.kind = WriteOp::Kind::kAddUtterance;
+  sent.utterance.utterance_id = NewUuidV7(NowMicros());
+  sent.client_id = true;
+  sent.request_hash = 42;
+  store_->lose_next_commit_answer();
+  EXPECT_EQ(Write({sent}).status.code(), Status::Code::kUnavailable);
+  EXPECT_FALSE(InRedis(u.user_id));
+  WriteRequest retry = Write({sent});
+  ASSERT_TRUE(retry.status.ok());
+  ASSERT_TRUE(retry.ops[0].replayed);
+  EXPECT_EQ(Count(*b_, u.user_id, "pronouns"), 5);
+  EXPECT_EQ(Count(*a_, u.user_id, "pronouns"), 5);
+  auto p = b_->cache->Get(u.user_id);
+  ASSERT_TRUE(p.ok());
+  ExpectSameAsStore(**p, u.user_id);
+}
+
 TEST_F(RedisProfilesTest, AReadServesTheNodesCopyWhileItIsCurrent) {
   const Utterance u = NewLearner();
   ASSERT_TRUE(Write({Errors(u, "articles", 1)}).status.ok());
@@ -529,6 +556,20 @@ TEST(ProfileCodec, RoundTrips) {
   EXPECT_EQ(q.recent_correct[1].answered_at, 10);
   EXPECT_LT(TimeKey(-5), TimeKey(3));
   EXPECT_LT(TimeKey(3), TimeKey(1'717'000'000'000'000));
+}
+
+// A load's order of answers that share a time survives Redis: the decode,
+// and the apply script's trim, read the fields in reverse text order.
+TEST(ProfileCodec, AnswersOfTheSameTimeKeepTheirOrder) {
+  Profile p;
+  for (int i = 0; i < 12; ++i) p.recent_correct.push_back({"x" + std::to_string(i), 10});
+  std::vector<std::string> flat = EncodeProfile(p);
+  std::vector<std::pair<std::string, std::string>> kv;
+  for (size_t i = 0; i < flat.size(); i += 2) kv.emplace_back(flat[i], flat[i + 1]);
+  Profile q = DecodeProfile(kv);
+  ASSERT_EQ(q.recent_correct.size(), 12u);
+  for (size_t i = 0; i < 12; ++i)
+    EXPECT_EQ(q.recent_correct[i].exercise_id, p.recent_correct[i].exercise_id);
 }
 
 }  // namespace

@@ -84,7 +84,8 @@ return #KEYS
 //   e field json          (an example; field e:{time}:{error_id})
 //   r field exercise_id   (a correct answer; field r:{time}:{attempt_id})
 //   k                     (the learner exists)
-//   x                     (the learner was erased: the profile goes)
+//   x                     (the learner was erased, or the batch failed and
+//                          may have committed: the profile goes)
 // Runs after the store commit, before the writes are acknowledged. Ends the
 // commit (drops its token, bumps the version). Applies the effects only to a
 // profile already in Redis: an absent learner is not created (the next read
