@@ -1,5 +1,6 @@
-// Users: POST /users/ (seed), POST /v1/users, GET /v1/users/{id}.
+// Users: POST /users/ (seed), POST /v1/users, GET, PATCH and DELETE /v1/users/{id}.
 #include <boost/json.hpp>
+#include <fmt/format.h>
 
 #include "api/errors.h"
 #include "api/handlers.h"
@@ -31,6 +32,47 @@ Status ReadUser(const json::object& body, WriteOp* op) {
   op->user.email = *email;
   op->user.created_at = NowMicros();
   op->user.user_id = NewUuidV7(op->user.created_at);
+  return Status::Ok();
+}
+
+// Reads a PATCH body into op: username, email (null removes it), and
+// nothing else but the learner's own user_id (docs/users.md). A member
+// errata would ignore is refused, so a misspelt one is not a silent no-op.
+Status ReadUserChange(const json::object& body, const std::string& id, WriteOp* op) {
+  Fields f(body);
+  for (const auto& member : body) {
+    const std::string_view key = member.key();
+    if (key != "username" && key != "email" && key != "user_id") {
+      return Status::InvalidArgument(
+          fmt::format("{} cannot be changed: a PATCH takes username and email", key),
+          std::string(key));
+    }
+  }
+  if (auto given = f.Uuid("user_id", Fields::kOptional); given && *given != id) {
+    return Status::InvalidArgument("user_id cannot be changed", "user_id");
+  }
+  if (const json::value* v = body.if_contains("username")) {
+    if (v->is_null()) return Status::InvalidArgument("username cannot be null", "username");
+    auto username = f.String("username", Fields::kRequired, 200);
+    if (!f.ok()) return f.status();
+    if (username->empty()) return Status::InvalidArgument("username cannot be empty", "username");
+    op->user.username = *username;
+    op->update.username = true;
+  }
+  if (body.contains("email")) {
+    op->user.email = f.String("email", Fields::kOptional, 254);  // null: no email
+    if (!f.ok()) return f.status();
+    if (op->user.email && !IsValidEmail(*op->user.email)) {
+      return Status::InvalidArgument("value is not a valid email address", "email");
+    }
+    op->update.email = true;
+  }
+  if (!f.ok()) return f.status();
+  if (!op->update.username && !op->update.email) {
+    return Status::InvalidArgument("nothing to change: give username, email or both");
+  }
+  op->kind = WriteOp::Kind::kUpdateUser;
+  op->user.user_id = id;
   return Status::Ok();
 }
 
@@ -110,6 +152,25 @@ void EraseUser(const Ctx& c, Services& s, Respond respond) {
                                   {"errors", e.errors},
                                   {"attempts", e.attempts}}},
                       {"replayed", op.replayed}});
+  }, std::move(respond));
+}
+
+// PATCH /v1/users/{id}: the learner's new username and/or email (a
+// learner's right to rectification, docs/users.md), durably before it
+// answers the record as stored. Sent again, it answers the same.
+void PatchUser(const Ctx& c, Services& s, Respond respond) {
+  auto id = CanonicalUuid(c.params[0]);
+  if (!id) return respond(V1Error(422, "invalid_argument", "user id must be a valid UUID", "id"));
+  auto body = ParseObject(c.request.body());
+  if (!body.ok()) return respond(V1Error(400, "invalid_json", body.status().message()));
+  WriteOp op;
+  if (Status st = ReadUserChange(*body, *id, &op); !st.ok()) {
+    return respond(ErrorResponse(Flavor::kV1, st));
+  }
+  SubmitWrite(s, Flavor::kV1, OneOp(std::move(op)), [](WriteRequest& r) {
+    const WriteOp& op = r.ops[0];
+    if (!op.status.ok()) return ErrorResponse(Flavor::kV1, op.status);
+    return Json(200, RenderUser(op.user));
   }, std::move(respond));
 }
 
