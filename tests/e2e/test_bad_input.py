@@ -248,6 +248,14 @@ class BadInput(BadInputBase):
             ("/v1/utterances", {"conversation_id": vc, "user_id": vu,
                                 "errors": [{"code": "DET", "span": {"start": 1, "end": 1e30}}]},
              None),
+            # Spans count characters: "José go" has 7, so [5, 8) is beyond it.
+            ("/v1/utterances", {"conversation_id": vc, "user_id": vu, "content": "José go",
+                                "errors": [{"code": "DET", "span": {"start": 5, "end": 8}}]},
+             "errors[0].span"),
+            ("/v1/utterances", {"conversation_id": vc, "user_id": vu, "content": "abc",
+                                "errors": [{"code": "DET",
+                                            "span": {"start": 500, "end": 9000000000000000000}}]},
+             "errors[0].span"),
             ("/v1/utterances", {"conversation_id": vc, "user_id": vu,
                                 "errors": [{"code": 12}]}, None),
             ("/v1/utterances", {"conversation_id": vc, "user_id": vu,
@@ -352,14 +360,14 @@ class BadInput(BadInputBase):
         c = self.c
         vu = self.v1_user["user_id"]
         post, get = {"POST", "OPTIONS"}, {"GET", "HEAD", "OPTIONS"}
-        get_delete = {"GET", "HEAD", "DELETE", "OPTIONS"}
+        user = {"GET", "HEAD", "PATCH", "DELETE", "OPTIONS"}
         cases = [
             ("GET", "/users/", post), ("PUT", "/users/", post),
             ("GET", "/conversations/", post), ("DELETE", "/utterances/", post),
             ("GET", "/simulate-and-generate", post), ("POST", "/generate-exercise", get),
             ("GET", "/v1/ingest", post), ("PUT", "/v1/ingest", post),
-            ("PUT", f"/v1/users/{vu}", get_delete),
-            ("POST", f"/v1/users/{vu}", get_delete),
+            ("PUT", f"/v1/users/{vu}", user),
+            ("POST", f"/v1/users/{vu}", user),
             ("PATCH", f"/v1/conversations/{new_uuid()}", get),
             ("POST", f"/v1/users/{vu}/errors/top", get),
             ("POST", "/healthz", get), ("DELETE", "/metrics", get),

@@ -128,7 +128,7 @@ class Idempotency(ServerTestCase):
             self.assertEqual(n, sum(1 for b in bodies if b["user_id"] == uid))
 
         # A changed body under a used id is a conflict, and changes nothing.
-        changed = dict(bodies[0], content="something else")
+        changed = dict(bodies[0], content="something else: I went to school.")
         st, _, out = c.post("/v1/utterances", changed)
         self.assertEqual((st, out["error"]["code"]), (409, "conflict"), out)
 
@@ -153,7 +153,7 @@ class Idempotency(ServerTestCase):
         for k in range(300):
             uid, convs = rng.choice(people)
             line = {"user_id": uid, "conversation_id": rng.choice(convs),
-                    "username": f"ingested-{uid[:8]}", "content": f"line {k}"}
+                    "username": f"ingested-{uid[:8]}", "content": f"line {k}: I goed to school, yes."}
             if k % 3:
                 line["utterance_id"] = new_uuid()   # the others get an id derived from the line
             if k % 4 == 0:
