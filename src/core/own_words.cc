@@ -167,8 +167,18 @@ std::optional<Exercise> FillTheBlank(const Example& e, uint64_t seed) {
 std::optional<std::string> OwnExerciseSubcategory(std::string_view id) {
   if (!id.starts_with("own:")) return std::nullopt;
   id.remove_prefix(4);
-  const size_t colon = id.find(':');
-  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  if (id.ends_with(":fix")) {
+    id.remove_suffix(4);
+  } else if (id.ends_with(":blank")) {
+    id.remove_suffix(6);
+  } else {
+    return std::nullopt;
+  }
+  const size_t colon = id.find(':');  // <subcategory_id>:<error_id>, neither empty
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == id.size() ||
+      id.find(':', colon + 1) != std::string_view::npos) {
+    return std::nullopt;
+  }
   return std::string(id.substr(0, colon));
 }
 

@@ -302,7 +302,9 @@ TEST(OwnExerciseSubcategoryTest, ParsesGeneratedIds) {
 
 TEST(OwnExerciseSubcategoryTest, RejectsOtherIds) {
   for (const char* bad : {"sva-001", "", "own:", "own:abc", "own::e1:fix", "OWN:verb-tense:e1:fix",
-                          "xown:verb-tense:e1:fix"}) {
+                          "xown:verb-tense:e1:fix", "own:totally-made-up:zzz",
+                          "own:verb-tense:e1:fixx", "own:verb-tense::fix", "own:verb-tense:fix",
+                          "own:a:b:c:fix", "own:../../x:"}) {
     EXPECT_EQ(OwnExerciseSubcategory(bad), std::nullopt) << bad;
   }
 }
