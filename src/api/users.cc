@@ -98,6 +98,10 @@ void PostUser(const Ctx& c, Services& s, Respond respond) {
   auto user_id = f.Uuid("user_id", Fields::kOptional);
   if (!f.ok()) return respond(ErrorResponse(Flavor::kV1, f.status()));
   if (Status st = ReadUser(*body, &op); !st.ok()) return respond(ErrorResponse(Flavor::kV1, st));
+  // The original route takes "" as its FastAPI did; v1 wants a name.
+  if (op.user.username.empty()) {
+    return respond(V1Error(422, "invalid_argument", "username cannot be empty", "username"));
+  }
   if (user_id) {
     op.user.user_id = *user_id;
     op.client_id = true;
@@ -114,7 +118,7 @@ void PostUser(const Ctx& c, Services& s, Respond respond) {
 // GET /v1/users/search?q=&limit=10: by email or name, tolerant of typos.
 void SearchUsers(const Ctx& c, Services& s, Respond respond) {
   auto q = QueryParam(c.query, "q");
-  if (!q || q->empty() || q->size() > 254) {
+  if (!q || q->empty() || Utf8Length(*q) > 254) {
     return respond(V1Error(422, "invalid_argument", "q must be 1 to 254 characters", "q"));
   }
   auto limit = QueryCount(c.query, "limit", 10, 100);

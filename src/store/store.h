@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/clock.h"
@@ -50,6 +51,7 @@ struct WriteOp {
   Attempt attempt;            // kRecordAttempt
   bool create_missing = false;  // ingest: create the user and conversation on first sight
   bool client_id = false;       // the primary id came from the client: check for a replay
+  bool time_given = false;      // kCreateConversation: started_at came from the client too
   uint64_t request_hash = 0;    // the body's hash, to tell a replay from a conflicting reuse
   // kRecordAttempt: store `memory` as the point's state after the attempt
   // instead of computing it. Only a copy sets it (Store::Export): the state
@@ -102,6 +104,17 @@ inline Status EraseNotAlone() { return Status::Internal("an erase must be alone 
 inline Status LearnerErased() {
   return Status::Conflict("user_id belonged to an erased learner and cannot be used again",
                           "user_id");
+}
+
+// kCreateConversation whose client id is taken by a conversation of
+// `owner` that started at `started_at`: a replay when it is the same
+// learner's and, if the request gave a start time, the same one; else a
+// conflict. Either way the op answers what is stored.
+inline void ConversationTaken(WriteOp* op, std::string_view owner, Micros started_at) {
+  Conversation& c = op->conversation;
+  op->replayed = owner == c.user_id && (!op->time_given || started_at == c.started_at);
+  if (!op->replayed) op->status = Status::Conflict("conversation_id already exists");
+  c.started_at = started_at;
 }
 
 // kUpdateUser: the learner's record after the op, from the stored one.

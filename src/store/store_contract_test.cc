@@ -821,10 +821,19 @@ TYPED_TEST(StoreContractTest, CreateConversationReplayAndConflict) {
   const Conversation c{NewUuidV7(kT0 + kHour), a.user_id, kT0 + kHour};
   ExpectOk(this->ApplyOne(ConversationOp(c, /*client_id=*/true)));
 
+  // A retry without a start time of its own (the API's "now" differs on
+  // each) is a replay; one with the same start time too; another is not.
   const WriteOp replay = this->ApplyOne(
       ConversationOp(Conversation{c.conversation_id, a.user_id, kT0 + 2 * kHour}, true));
   ExpectOk(replay, /*replayed=*/true);
   EXPECT_EQ(Show(replay.conversation), Show(c));
+  WriteOp timed = ConversationOp(c, true);
+  timed.time_given = true;
+  ExpectOk(this->ApplyOne(timed), /*replayed=*/true);
+  timed.conversation.started_at = kT0 + 2 * kHour;
+  const WriteOp moved = this->ApplyOne(timed);
+  ExpectStatus(moved.status, Status::Code::kConflict, "conversation_id already exists");
+  EXPECT_EQ(Show(moved.conversation), Show(c));
 
   const WriteOp other =
       this->ApplyOne(ConversationOp(Conversation{c.conversation_id, b.user_id, kT0}, true));

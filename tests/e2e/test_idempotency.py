@@ -10,8 +10,8 @@ from collections import Counter
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import (ServerTestCase, days_ago, iso, main, new_uuid, run_threads, v1_conversation,
-                     v1_user)
+from harness import (ServerTestCase, days_ago, expect, iso, main, new_uuid, run_threads,
+                     unique_email, v1_conversation, v1_user)
 
 N = 1000
 THREADS = 8
@@ -140,6 +140,21 @@ class Idempotency(ServerTestCase):
         check_replays({k: third[i] for i, k in enumerate(sample)}, sample)
         self.assertEqual(self.counts(user_ids), want)
         self.assertEqual(self.server.db_table_counts(), tables)
+
+    def test_a_conversation_retried_with_another_start_is_a_conflict(self):
+        user = expect(self.c.post("/v1/users", {"username": "c", "email": unique_email()}), 201)
+        cid = new_uuid()
+        body = {"user_id": user["user_id"], "conversation_id": cid,
+                "started_at": "2026-01-01T00:00:00Z"}
+        self.assertTrue(expect(self.c.post("/v1/conversations", body), 201)["replayed"] is False)
+        self.assertTrue(expect(self.c.post("/v1/conversations", body), 200)["replayed"])
+        # Without a start of its own (the server's "now" differs on each retry).
+        again = expect(self.c.post("/v1/conversations", {"user_id": user["user_id"],
+                                                         "conversation_id": cid}), 200)
+        self.assertEqual((again["replayed"], again["started_at"]),
+                         (True, "2026-01-01T00:00:00.000000Z"))
+        st, _, out = self.c.post("/v1/conversations", dict(body, started_at="2020-06-01T00:00:00Z"))
+        self.assertEqual((st, out["error"]["code"]), (409, "conflict"), out)
 
     def test_ingest_twice(self):
         c = self.c

@@ -56,6 +56,13 @@ class UserUpdate(ServerTestCase):
         # The email is free again.
         expect(self.c.post("/v1/users", {"username": "x", "email": ann["email"]}), 201)
 
+    def test_names_up_to_200_characters_of_any_script(self):
+        ann = v1_user(self.c, username="é" * 200)  # 400 bytes
+        got = expect(self.patch(ann["user_id"], {"username": "日本" * 100}), 200)
+        self.assertEqual(got["username"], "日本" * 100)
+        self.assertV1Error(self.patch(ann["user_id"], {"username": "日本" * 100 + "x"}), 422,
+                           "invalid_argument", "username")
+
     def test_another_learners_email_is_a_conflict_and_changes_nothing(self):
         ann, bob = v1_user(self.c), v1_user(self.c)
         self.assertV1Error(self.patch(ann["user_id"], {"username": "changed",

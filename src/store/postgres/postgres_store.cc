@@ -1266,9 +1266,7 @@ Status PostgresStore::CreateConversation(WriteOp* op) {
   auto r = writer_->Exec(kConversationLookup, Params().Add(c.conversation_id).Add(c.user_id));
   if (!r.ok()) return r.status();
   if (op->client_id && !r->IsNull(0, 0)) {
-    op->replayed = r->Text(0, 0) == c.user_id;
-    if (!op->replayed) op->status = Status::Conflict("conversation_id already exists");
-    c.started_at = r->Int(0, 1);
+    ConversationTaken(op, r->Text(0, 0), r->Int(0, 1));
     return Status::Ok();
   }
   if (!r->Bool(0, 2)) {

@@ -867,9 +867,7 @@ class RocksdbStore::Batch {
       const std::string owner = d.Str();
       const Micros started = d.Int();
       if (!d.ok()) return Corrupt("conversation");
-      op->replayed = owner == c.user_id;
-      if (!op->replayed) op->status = Status::Conflict("conversation_id already exists");
-      c.started_at = started;
+      ConversationTaken(op, owner, started);
       return Status::Ok();
     }
     if (Status s = Get(keys::User(c.user_id), &v, &found); !s.ok()) return s;

@@ -956,9 +956,7 @@ Status SqliteStore::CreateConversation(WriteOp* op) {
     st->BindId(1, c.conversation_id);
     if (Status s = StepRow(db, st, &found, "select conversation"); !s.ok()) return s;
     if (found) {
-      op->replayed = st->Id(0) == c.user_id;
-      if (!op->replayed) op->status = Status::Conflict("conversation_id already exists");
-      c.started_at = st->Int(1);
+      ConversationTaken(op, st->Id(0), st->Int(1));
       st->Reset();
       return Status::Ok();
     }
