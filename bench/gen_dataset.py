@@ -282,11 +282,11 @@ def parse_m2(path):
 
 
 def char_span(tokens, start, end):
-    """UTF-8 byte offsets in " ".join(tokens) of the token span [start, end)."""
-    pos = sum(len(t.encode()) + 1 for t in tokens[:start])
+    """Character offsets (as errata's spans count) in " ".join(tokens) of the token span [start, end)."""
+    pos = sum(len(t) + 1 for t in tokens[:start])
     if start == end:
-        return min(pos, len(" ".join(tokens).encode())), min(pos, len(" ".join(tokens).encode()))
-    return pos, pos + len(" ".join(tokens[start:end]).encode())
+        return min(pos, len(" ".join(tokens))), min(pos, len(" ".join(tokens)))
+    return pos, pos + len(" ".join(tokens[start:end]))
 
 
 def cmd_m2(a):

@@ -5,6 +5,7 @@
 // embedded store while a server serves on it.
 #include <CLI/CLI.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -24,6 +25,21 @@ const char* Env(const char* name, const char* fallback) {
   const char* v = std::getenv(name);
   return v != nullptr && *v != '\0' ? v : fallback;
 }
+
+// --half-life-days: a positive, finite number of days, at most 100 years. A
+// half-life of 0 divided by zero in the recency weights (NaN scores, writes
+// refused); a huge one overflowed its microseconds.
+const CLI::Validator kHalfLifeDays(
+    [](std::string& text) -> std::string {
+      char* end = nullptr;
+      const double days = std::strtod(text.c_str(), &end);
+      if (end == text.c_str() || *end != '\0' || !std::isfinite(days) || days <= 0 ||
+          days > 36500) {
+        return "must be a number of days above 0 and at most 36500, not " + text;
+      }
+      return "";
+    },
+    "DAYS");
 
 // <directory of this binary>/share/errata (build/share/errata for a build),
 // or <prefix>/share/errata for an installed <prefix>/bin/errata.
@@ -96,7 +112,9 @@ void AddServe(CLI::App& app, errata::app::ServeOptions& o) {
   serve->add_flag("!--no-warm-restart", o.warm_restart,
                   "Do not save the cached learners' ids at shutdown, nor load them back into the "
                   "cache after the next start (docs/warm-restart.md)");
-  serve->add_option("--half-life-days", o.half_life_days, "Half-life of the recency weighting, days")->capture_default_str();
+  serve->add_option("--half-life-days", o.half_life_days, "Half-life of the recency weighting, days")
+      ->capture_default_str()
+      ->check(kHalfLifeDays);
   serve->add_option("--taxonomy", o.taxonomy_path, "Taxonomy JSON file instead of the built-in one");
   serve->add_option("--exercises", o.exercises_path, "Exercise bank JSON file instead of the built-in one");
   o.assets_dir = Env("ERRATA_ASSETS_DIR", DefaultAssetsDir().c_str());
@@ -129,7 +147,9 @@ CLI::App* AddStorePair(CLI::App& app, const char* name, const char* what, const 
   cmd->add_option("--from", o.from, from);
   cmd->add_option("--to", o.to, to)->required();
   cmd->add_option("--data-dir", o.data_dir, "Directory of an embedded store named without a path (env ERRATA_DATA_DIR)")->capture_default_str();
-  cmd->add_option("--half-life-days", o.half_life_days, "Half-life of the recency weighting, days (as serve)")->capture_default_str();
+  cmd->add_option("--half-life-days", o.half_life_days, "Half-life of the recency weighting, days (as serve)")
+      ->capture_default_str()
+      ->check(kHalfLifeDays);
   cmd->add_flag("!--no-progress", o.progress, "Do not print progress");
   return cmd;
 }
@@ -151,7 +171,9 @@ void AddBackup(CLI::App& app, errata::app::BackupOptions& o) {
   cmd->add_option("--store", o.store, "The store, as serve --store takes it: SQLite or RocksDB (env ERRATA_STORE)");
   cmd->add_option("--data-dir", o.data_dir, "Directory of the embedded store (env ERRATA_DATA_DIR)")->capture_default_str();
   cmd->add_option("--to", o.to, "The backup to make: a new SQLite file, or a new RocksDB directory")->required();
-  cmd->add_option("--half-life-days", o.half_life_days, "Half-life of the recency weighting, days (as serve; RocksDB)")->capture_default_str();
+  cmd->add_option("--half-life-days", o.half_life_days, "Half-life of the recency weighting, days (as serve; RocksDB)")
+      ->capture_default_str()
+      ->check(kHalfLifeDays);
   cmd->add_flag("--verify", o.verify, "RocksDB: compare the backup record by record with what it was read from");
   cmd->add_flag("!--no-progress", o.progress, "Do not print progress");
 }

@@ -92,6 +92,7 @@ void PostConversation(const Ctx& c, Services& s, Respond respond) {
   if (conversation_id) {
     op.conversation.conversation_id = *conversation_id;
     op.client_id = true;
+    op.time_given = started_at.has_value();  // then a retry must give the same one
   }
   SubmitWrite(s, Flavor::kV1, OneOp(std::move(op)), [](WriteRequest& r) {
     const WriteOp& op = r.ops[0];

@@ -130,6 +130,14 @@ void PostAttempt(const Ctx& c, Services& s, Respond respond) {
   if (const Exercise* x = s.bank->Find(*exercise_id)) {
     a.subcategory_id = x->subcategory_id;
   } else if (auto sub = OwnExerciseSubcategory(*exercise_id)) {
+    // One made from the learner's own words (core/own_words.h): of a point
+    // they have made errors in, so a made-up id credits no other point.
+    auto profile = s.cache->Get(*user_id);
+    if (!profile.ok()) return respond(ErrorResponse(Flavor::kV1, profile.status()));
+    if (!(*profile)->user_known) return respond(V1Error(404, "not_found", "User not found"));
+    if ((*profile)->Find(*sub) == nullptr) {
+      return respond(V1Error(404, "not_found", "Exercise not found", "exercise_id"));
+    }
     a.subcategory_id = *sub;
   } else {
     return respond(V1Error(404, "not_found", "Exercise not found", "exercise_id"));

@@ -17,6 +17,7 @@ void PostUserSeed(const Ctx& c, Services& s, Respond r);
 void PostUser(const Ctx& c, Services& s, Respond r);
 void GetUser(const Ctx& c, Services& s, Respond r);
 void EraseUser(const Ctx& c, Services& s, Respond r);
+void PatchUser(const Ctx& c, Services& s, Respond r);
 void SearchUsers(const Ctx& c, Services& s, Respond r);
 // conversations.cc
 void PostConversationSeed(const Ctx& c, Services& s, Respond r);

@@ -16,7 +16,9 @@ namespace json = boost::json;
 // one entry per UTC day (zeros included), oldest first, ending at as_of.
 void GetTimeline(const Ctx& c, Services& s, Respond respond) {
   UserQuery q;
-  if (Status st = ReadUserQuery(c, s, 10, &q); !st.ok()) return respond(ErrorResponse(Flavor::kV1, st));
+  if (Status st = ReadUserQuery(c, s, /*default_n=*/0, &q); !st.ok()) {
+    return respond(ErrorResponse(Flavor::kV1, st));
+  }
   auto count = QueryCount(c.query, "days", 30, 366);
   if (!count.ok()) return respond(ErrorResponse(Flavor::kV1, count.status()));
   const int64_t days = static_cast<int64_t>(*count);

@@ -26,6 +26,14 @@ Result<std::optional<Micros>> QueryTime(std::string_view query, std::string_view
   if (!text) return std::optional<Micros>();
   auto t = ParseTime(*text);
   if (!t) return Status::InvalidArgument(std::string(key) + " must be an ISO-8601 date-time", std::string(key));
+  // As the times errata takes in (Fields::Time): before 1970 the timeline's
+  // days would round the wrong way, and a year past 9999 is no RFC 3339
+  // date-time to answer with.
+  if (*t < kFirstTime || *t > kLastTime) {
+    return Status::InvalidArgument(
+        std::string(key) + " must be from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z",
+        std::string(key));
+  }
   return std::optional<Micros>(*t);
 }
 
@@ -33,9 +41,11 @@ Status ReadUserQuery(const http::RouteContext& c, Services& s, size_t default_n,
   auto id = CanonicalUuid(c.params[0]);
   if (!id) return Status::InvalidArgument("user id must be a valid UUID", "id");
   q->user_id = *id;
-  auto n = QueryCount(c.query, "n", default_n, 100);
-  if (!n.ok()) return n.status();
-  q->n = *n;
+  if (default_n > 0) {  // a route with no n leaves it alone
+    auto n = QueryCount(c.query, "n", default_n, 100);
+    if (!n.ok()) return n.status();
+    q->n = *n;
+  }
   auto as_of = QueryTime(c.query, "as_of");
   if (!as_of.ok()) return as_of.status();
   q->as_of = as_of->value_or(NowMicros());

@@ -18,8 +18,9 @@ struct UserQuery {
   std::shared_ptr<const Profile> profile;
 };
 
-// Reads {id}, n (1..100, default `default_n`) and as_of (default now), checks
-// the user exists, and loads the profile. NotFound for an unknown user.
+// Reads {id}, n (1..100, default `default_n`; not read when 0) and as_of
+// (default now), checks the user exists, and loads the profile. NotFound for
+// an unknown user.
 Status ReadUserQuery(const http::RouteContext& c, Services& s, size_t default_n, UserQuery* q);
 
 // An optional whole-number query parameter from 1 to `max`; `fallback`

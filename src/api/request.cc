@@ -6,6 +6,7 @@
 
 #include "core/ids.h"
 #include "core/search_fold.h"
+#include "core/text.h"
 
 namespace errata::api {
 namespace json = boost::json;
@@ -39,8 +40,12 @@ std::optional<std::string> Fields::String(std::string_view key, Need need, size_
     Fail(key, prefix_ + std::string(key) + " must be a string");
     return std::nullopt;
   }
-  if (v->as_string().size() > max_len) {
-    Fail(key, prefix_ + std::string(key) + " is longer than " + std::to_string(max_len));
+  // Limits count characters, as the OpenAPI document's maxLength does: "é"
+  // is one, in two bytes. No text has more characters than bytes.
+  const json::string& text = v->as_string();
+  if (text.size() > max_len && Utf8Length(text) > max_len) {
+    Fail(key, prefix_ + std::string(key) + " is longer than " + std::to_string(max_len) +
+                  " characters");
     return std::nullopt;
   }
   return std::string(v->as_string());
@@ -77,11 +82,11 @@ std::optional<Micros> Fields::Time(std::string_view key, Need need) {
   auto t = ParseTime(*s);
   if (!t) {
     Fail(key, prefix_ + std::string(key) + " must be an ISO-8601 date-time");
-  } else if (*t < 0) {
+  } else if (*t < kFirstTime || *t > kLastTime) {
     // A record's id is a UUIDv7 of its time, which counts milliseconds from
     // 1970 in 48 bits: an earlier time wraps, and its id would sort after
-    // every other.
-    Fail(key, prefix_ + std::string(key) + " must be 1970-01-01T00:00:00Z or later");
+    // every other. A year past 9999 could not be written back as RFC 3339.
+    Fail(key, prefix_ + std::string(key) + " must be from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z");
     t.reset();
   }
   return t;

@@ -46,20 +46,36 @@ TEST(FieldsTest, MissingRequiredAndOptional) {
   EXPECT_EQ(f.status().field(), "y");
 }
 
-TEST(FieldsTest, TimesStartIn1970) {
-  auto o = ParseObject(R"({"a": "1970-01-01T00:00:00Z", "b": "1969-12-31T23:59:59.999999Z",
-                           "c": "1970-01-01T00:30:00+01:00", "d": "1900-01-01"})");
+TEST(FieldsTest, TimesLieBetween1970And9999) {
+  auto o = ParseObject(R"({"a": "1970-01-01T00:00:00Z", "z": "9999-12-31T23:59:59.999999Z",
+                           "b": "1969-12-31T23:59:59.999999Z", "c": "1970-01-01T00:30:00+01:00",
+                           "d": "1900-01-01", "e": "9999-12-31T23:59:59-23:59"})");
   ASSERT_TRUE(o.ok());
   Fields f(*o);
   EXPECT_EQ(f.Time("a"), std::optional<Micros>(0));
+  EXPECT_EQ(f.Time("z"), std::optional<Micros>(kLastTime));
+  EXPECT_EQ(FormatTime(kLastTime), "9999-12-31T23:59:59.999999Z");
   EXPECT_TRUE(f.ok());
-  for (const char* key : {"b", "c", "d"}) {
+  for (const char* key : {"b", "c", "d", "e"}) {
     Fields g(*o);
     EXPECT_FALSE(g.Time(key).has_value()) << key;
     ASSERT_FALSE(g.ok()) << key;
     EXPECT_EQ(g.status().field(), key);
-    EXPECT_EQ(g.status().message(), std::string(key) + " must be 1970-01-01T00:00:00Z or later");
+    EXPECT_EQ(g.status().message(),
+              std::string(key) + " must be from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z");
   }
+}
+
+TEST(FieldsTest, LengthsCountCharactersNotBytes) {
+  std::string accents, longer;
+  for (int i = 0; i < 200; ++i) accents += "\u00e9";  // 200 characters, 400 bytes
+  longer = accents + "e";
+  boost::json::object o{{"a", accents}, {"b", longer}};
+  Fields f(o);
+  EXPECT_EQ(f.String("a", Fields::kRequired, 200), accents);
+  EXPECT_TRUE(f.ok());
+  EXPECT_FALSE(f.String("b", Fields::kRequired, 200).has_value());
+  EXPECT_EQ(f.status().message(), "b is longer than 200 characters");
 }
 
 TEST(ParseUnsignedTest, DigitsOnlyWithinSixtyFourBits) {

@@ -22,6 +22,7 @@ http::Router BuildRouter(Services& s) {
       {verb::get, "/v1/users/search", SearchUsers},  // before /v1/users/{id}
       {verb::get, "/v1/users/{id}", GetUser},
       {verb::delete_, "/v1/users/{id}", EraseUser},
+      {verb::patch, "/v1/users/{id}", PatchUser},
       {verb::post, "/v1/conversations", PostConversation},
       {verb::get, "/v1/conversations/{id}", GetConversation},
       {verb::post, "/v1/utterances", PostUtterance},

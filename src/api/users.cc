@@ -1,5 +1,6 @@
-// Users: POST /users/ (seed), POST /v1/users, GET /v1/users/{id}.
+// Users: POST /users/ (seed), POST /v1/users, GET, PATCH and DELETE /v1/users/{id}.
 #include <boost/json.hpp>
+#include <fmt/format.h>
 
 #include "api/errors.h"
 #include "api/handlers.h"
@@ -34,6 +35,47 @@ Status ReadUser(const json::object& body, WriteOp* op) {
   return Status::Ok();
 }
 
+// Reads a PATCH body into op: username, email (null removes it), and
+// nothing else but the learner's own user_id (docs/users.md). A member
+// errata would ignore is refused, so a misspelt one is not a silent no-op.
+Status ReadUserChange(const json::object& body, const std::string& id, WriteOp* op) {
+  Fields f(body);
+  for (const auto& member : body) {
+    const std::string_view key = member.key();
+    if (key != "username" && key != "email" && key != "user_id") {
+      return Status::InvalidArgument(
+          fmt::format("{} cannot be changed: a PATCH takes username and email", key),
+          std::string(key));
+    }
+  }
+  if (auto given = f.Uuid("user_id", Fields::kOptional); given && *given != id) {
+    return Status::InvalidArgument("user_id cannot be changed", "user_id");
+  }
+  if (const json::value* v = body.if_contains("username")) {
+    if (v->is_null()) return Status::InvalidArgument("username cannot be null", "username");
+    auto username = f.String("username", Fields::kRequired, 200);
+    if (!f.ok()) return f.status();
+    if (username->empty()) return Status::InvalidArgument("username cannot be empty", "username");
+    op->user.username = *username;
+    op->update.username = true;
+  }
+  if (body.contains("email")) {
+    op->user.email = f.String("email", Fields::kOptional, 254);  // null: no email
+    if (!f.ok()) return f.status();
+    if (op->user.email && !IsValidEmail(*op->user.email)) {
+      return Status::InvalidArgument("value is not a valid email address", "email");
+    }
+    op->update.email = true;
+  }
+  if (!f.ok()) return f.status();
+  if (!op->update.username && !op->update.email) {
+    return Status::InvalidArgument("nothing to change: give username, email or both");
+  }
+  op->kind = WriteOp::Kind::kUpdateUser;
+  op->user.user_id = id;
+  return Status::Ok();
+}
+
 }  // namespace
 
 void PostUserSeed(const Ctx& c, Services& s, Respond respond) {
@@ -56,6 +98,10 @@ void PostUser(const Ctx& c, Services& s, Respond respond) {
   auto user_id = f.Uuid("user_id", Fields::kOptional);
   if (!f.ok()) return respond(ErrorResponse(Flavor::kV1, f.status()));
   if (Status st = ReadUser(*body, &op); !st.ok()) return respond(ErrorResponse(Flavor::kV1, st));
+  // The original route takes "" as its FastAPI did; v1 wants a name.
+  if (op.user.username.empty()) {
+    return respond(V1Error(422, "invalid_argument", "username cannot be empty", "username"));
+  }
   if (user_id) {
     op.user.user_id = *user_id;
     op.client_id = true;
@@ -72,7 +118,7 @@ void PostUser(const Ctx& c, Services& s, Respond respond) {
 // GET /v1/users/search?q=&limit=10: by email or name, tolerant of typos.
 void SearchUsers(const Ctx& c, Services& s, Respond respond) {
   auto q = QueryParam(c.query, "q");
-  if (!q || q->empty() || q->size() > 254) {
+  if (!q || q->empty() || Utf8Length(*q) > 254) {
     return respond(V1Error(422, "invalid_argument", "q must be 1 to 254 characters", "q"));
   }
   auto limit = QueryCount(c.query, "limit", 10, 100);
@@ -110,6 +156,25 @@ void EraseUser(const Ctx& c, Services& s, Respond respond) {
                                   {"errors", e.errors},
                                   {"attempts", e.attempts}}},
                       {"replayed", op.replayed}});
+  }, std::move(respond));
+}
+
+// PATCH /v1/users/{id}: the learner's new username and/or email (a
+// learner's right to rectification, docs/users.md), durably before it
+// answers the record as stored. Sent again, it answers the same.
+void PatchUser(const Ctx& c, Services& s, Respond respond) {
+  auto id = CanonicalUuid(c.params[0]);
+  if (!id) return respond(V1Error(422, "invalid_argument", "user id must be a valid UUID", "id"));
+  auto body = ParseObject(c.request.body());
+  if (!body.ok()) return respond(V1Error(400, "invalid_json", body.status().message()));
+  WriteOp op;
+  if (Status st = ReadUserChange(*body, *id, &op); !st.ok()) {
+    return respond(ErrorResponse(Flavor::kV1, st));
+  }
+  SubmitWrite(s, Flavor::kV1, OneOp(std::move(op)), [](WriteRequest& r) {
+    const WriteOp& op = r.ops[0];
+    if (!op.status.ok()) return ErrorResponse(Flavor::kV1, op.status);
+    return Json(200, RenderUser(op.user));
   }, std::move(respond));
 }
 

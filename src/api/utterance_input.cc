@@ -4,6 +4,7 @@
 #include "api/request.h"
 #include "core/hash.h"
 #include "core/ids.h"
+#include "core/text.h"
 
 namespace errata::api {
 namespace json = boost::json;
@@ -23,8 +24,10 @@ std::string DerivedId(uint64_t a, uint64_t b) {
   return buf;
 }
 
+// `content_chars`: the utterance's length in characters, when it has content.
 Status ParseError(const json::value& v, size_t i, const Services& s, Micros at,
-                  Fingerprint* fp, ErrorRecord* e, Resolution* how) {
+                  std::optional<size_t> content_chars, Fingerprint* fp, ErrorRecord* e,
+                  Resolution* how) {
   const std::string prefix = "errors[" + std::to_string(i) + "].";
   if (!v.is_object()) return Status::InvalidArgument(prefix + " must be an object", prefix);
   Fields f(v.as_object(), prefix);
@@ -41,6 +44,12 @@ Status ParseError(const json::value& v, size_t i, const Services& s, Micros at,
     if (!sf.ok()) return sf.status();
     if (*start < 0 || *end < *start) {
       return Status::InvalidArgument("span must have 0 <= start <= end", prefix + "span");
+    }
+    if (content_chars && static_cast<uint64_t>(*end) > *content_chars) {
+      return Status::InvalidArgument(
+          "span must lie within content, which has " + std::to_string(*content_chars) +
+              " characters (spans count characters, not bytes)",
+          prefix + "span");
     }
     e->span = Span{*start, *end};
   }
@@ -99,8 +108,11 @@ Result<ParsedUtterance> ParseUtterance(const json::object& o, const Services& s,
     if (errors->size() > 1000) return Status::InvalidArgument("at most 1000 errors", "errors");
     u.errors.resize(errors->size());
     p.resolutions.resize(errors->size());
+    std::optional<size_t> chars;
+    if (u.content) chars = Utf8Length(*u.content);
     for (size_t i = 0; i < errors->size(); ++i) {
-      Status st = ParseError((*errors)[i], i, s, u.created_at, &fp, &u.errors[i], &p.resolutions[i]);
+      Status st = ParseError((*errors)[i], i, s, u.created_at, chars, &fp, &u.errors[i],
+                             &p.resolutions[i]);
       if (!st.ok()) return st;
       u.errors[i].error_id = NewUuidV7(u.created_at);
     }

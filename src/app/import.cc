@@ -12,6 +12,7 @@
 #include "core/hash.h"
 #include "core/ids.h"
 #include "core/m2.h"
+#include "core/text.h"
 #include "log/log.h"
 #include "store/writer.h"
 
@@ -74,8 +75,13 @@ Status BuildUtterance(const M2Sentence& s, size_t i, const ImportOptions& o, con
     r.subcategory = resolved->subcategory;
     r.subcategory_id = resolved->subcategory_id;
     r.code = e.type;
-    auto [start, end] = s.CharSpan(e.start, e.end);
-    r.span = Span{static_cast<int64_t>(start), static_cast<int64_t>(end)};
+    // A span counts characters (Span); the sentence's text has a few
+    // beyond ASCII.
+    const auto [start, end] = s.ByteSpan(e.start, e.end);
+    const std::string_view text(*u.content);
+    const size_t at = Utf8Length(text.substr(0, start));
+    r.span = Span{static_cast<int64_t>(at),
+                  static_cast<int64_t>(at + Utf8Length(text.substr(start, end - start)))};
     r.original = s.Tokens(e.start, e.end);
     r.correction = e.correction;
     r.created_at = now;

@@ -13,6 +13,11 @@ using Micros = int64_t;
 
 constexpr Micros kMicrosPerSecond = 1'000'000;
 constexpr Micros kMicrosPerDay = 86'400 * kMicrosPerSecond;
+// The times errata takes in: 1970-01-01T00:00:00Z (a record's UUIDv7 counts
+// milliseconds from it) to 9999-12-31T23:59:59.999999Z (the last with a
+// four-digit year, which an RFC 3339 date-time needs).
+constexpr Micros kFirstTime = 0;
+constexpr Micros kLastTime = 253'402'300'799'999'999;
 
 // The current wall-clock time. The only function here that reads a clock.
 Micros NowMicros();

@@ -60,7 +60,7 @@ std::string M2Sentence::Tokens(int start, int end) const {
   return out;
 }
 
-std::pair<size_t, size_t> M2Sentence::CharSpan(int start, int end) const {
+std::pair<size_t, size_t> M2Sentence::ByteSpan(int start, int end) const {
   size_t pos = 0;
   for (int i = 0; i < start; ++i) pos += tokens[i].size() + 1;
   if (start == end) {

@@ -28,8 +28,8 @@ struct M2Sentence {
   size_t line = 0;  // of the S line, from 1
 
   std::string Text() const;  // tokens joined by single spaces
-  // Character offsets in Text() of the token span [start, end).
-  std::pair<size_t, size_t> CharSpan(int start, int end) const;
+  // Byte offsets in Text() of the token span [start, end).
+  std::pair<size_t, size_t> ByteSpan(int start, int end) const;
   std::string Tokens(int start, int end) const;
 };
 

@@ -109,11 +109,11 @@ TEST(ParseM2Test, NonAsciiTokensAndByteOffsets) {
   EXPECT_EQ(s.edits[0].correction, "trés");
   const std::string text = s.Text();
   EXPECT_EQ(text, "Je suis très contente , naïve café .");
-  auto [a, b] = s.CharSpan(2, 3);
+  auto [a, b] = s.ByteSpan(2, 3);
   EXPECT_EQ(a, 8u);
   EXPECT_EQ(b, 8u + std::string("très").size());  // bytes, not code points
   EXPECT_EQ(text.substr(a, b - a), "très");
-  auto [c, d] = s.CharSpan(5, 7);
+  auto [c, d] = s.ByteSpan(5, 7);
   EXPECT_EQ(text.substr(c, d - c), "naïve café");
   EXPECT_EQ(s.Tokens(5, 7), "naïve café");
 }
@@ -128,7 +128,7 @@ TEST(ParseM2Test, BytesThatAreNotUtf8AreReadAsReplacementCharacters) {
   EXPECT_EQ((*r)[0].Tokens(2, 3), "go");
 }
 
-TEST(M2SentenceTest, CharSpanMatchesTokensForEverySpan) {
+TEST(M2SentenceTest, ByteSpanMatchesTokensForEverySpan) {
   auto parsed = ParseM2("S Él dijo que the naïve résumé is ok .\n");
   ASSERT_TRUE(parsed.ok());
   const M2Sentence& s = (*parsed)[0];
@@ -136,7 +136,7 @@ TEST(M2SentenceTest, CharSpanMatchesTokensForEverySpan) {
   const int n = static_cast<int>(s.tokens.size());
   for (int i = 0; i < n; ++i) {
     for (int j = i + 1; j <= n; ++j) {
-      auto [a, b] = s.CharSpan(i, j);
+      auto [a, b] = s.ByteSpan(i, j);
       ASSERT_LE(b, text.size());
       EXPECT_EQ(text.substr(a, b - a), s.Tokens(i, j)) << i << ".." << j;
     }
@@ -146,8 +146,8 @@ TEST(M2SentenceTest, CharSpanMatchesTokensForEverySpan) {
 TEST(M2SentenceTest, AnInsertionIsAnEmptySpanAtTheNextToken) {
   M2Sentence s;
   s.tokens = {"I", "have", "cat", "."};
-  EXPECT_EQ(s.CharSpan(2, 2), (std::pair<size_t, size_t>{7, 7}));  // where "cat" starts
-  EXPECT_EQ(s.CharSpan(0, 0), (std::pair<size_t, size_t>{0, 0}));
+  EXPECT_EQ(s.ByteSpan(2, 2), (std::pair<size_t, size_t>{7, 7}));  // where "cat" starts
+  EXPECT_EQ(s.ByteSpan(0, 0), (std::pair<size_t, size_t>{0, 0}));
   EXPECT_EQ(s.Tokens(2, 2), "");
 }
 
@@ -156,7 +156,7 @@ TEST(M2SentenceTest, AnInsertionAtTheEndIsAtTheEndOfTheText) {
   M2Sentence s;
   s.tokens = {"I", "like", "cats"};
   const std::string text = s.Text();
-  EXPECT_EQ(s.CharSpan(3, 3), (std::pair<size_t, size_t>{text.size(), text.size()}));
+  EXPECT_EQ(s.ByteSpan(3, 3), (std::pair<size_t, size_t>{text.size(), text.size()}));
 }
 
 TEST(M2SentenceTest, TokensJoinsWithSingleSpaces) {
@@ -165,7 +165,7 @@ TEST(M2SentenceTest, TokensJoinsWithSingleSpaces) {
   EXPECT_EQ(s.Tokens(0, 3), "a b c");
   EXPECT_EQ(s.Tokens(1, 2), "b");
   EXPECT_EQ(s.Text(), "a b c");
-  EXPECT_EQ(s.CharSpan(1, 3), (std::pair<size_t, size_t>{2, 5}));
+  EXPECT_EQ(s.ByteSpan(1, 3), (std::pair<size_t, size_t>{2, 5}));
 }
 
 TEST(ParseM2Test, AcceptsCrlfExtraBlankLinesAndNoFinalNewline) {

@@ -24,6 +24,8 @@ struct Conversation {
   Micros started_at = 0;
 };
 
+// Where an error lies in its utterance's content: characters (Unicode code
+// points, as Python's str counts them) [start, end). Stored as given.
 struct Span {
   int64_t start = 0;
   int64_t end = 0;

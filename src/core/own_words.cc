@@ -11,14 +11,24 @@ struct Placed {
   size_t start, end;  // byte offsets of the erroneous words in content
 };
 
+// Where the example's error lies in its content, in bytes. Its span counts
+// characters. A span whose text is not the learner's words (an import of
+// an older build counted bytes, a client counted UTF-16 units) gives way
+// to finding the words; a span alone, or words not found, is trusted.
 std::optional<Placed> Place(const Example& e) {
-  const size_t n = e.content.size();
-  if (e.span_start >= 0 && e.span_end >= e.span_start && static_cast<size_t>(e.span_end) <= n) {
-    return Placed{static_cast<size_t>(e.span_start), static_cast<size_t>(e.span_end)};
+  std::optional<Placed> span;
+  if (e.span_start >= 0 && e.span_end >= e.span_start) {
+    const size_t start = Utf8Offset(e.content, static_cast<size_t>(e.span_start));
+    const size_t end = Utf8Offset(e.content, static_cast<size_t>(e.span_end));
+    if (start != std::string::npos && end != std::string::npos) span = Placed{start, end};
+  }
+  if (span && (e.original.empty() ||
+               e.content.compare(span->start, span->end - span->start, e.original) == 0)) {
+    return span;
   }
   if (e.original.empty()) return std::nullopt;
   const size_t at = e.content.find(e.original);
-  if (at == std::string::npos) return std::nullopt;
+  if (at == std::string::npos) return span;
   return Placed{at, at + e.original.size()};
 }
 
@@ -157,8 +167,18 @@ std::optional<Exercise> FillTheBlank(const Example& e, uint64_t seed) {
 std::optional<std::string> OwnExerciseSubcategory(std::string_view id) {
   if (!id.starts_with("own:")) return std::nullopt;
   id.remove_prefix(4);
-  const size_t colon = id.find(':');
-  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  if (id.ends_with(":fix")) {
+    id.remove_suffix(4);
+  } else if (id.ends_with(":blank")) {
+    id.remove_suffix(6);
+  } else {
+    return std::nullopt;
+  }
+  const size_t colon = id.find(':');  // <subcategory_id>:<error_id>, neither empty
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == id.size() ||
+      id.find(':', colon + 1) != std::string_view::npos) {
+    return std::nullopt;
+  }
   return std::string(id.substr(0, colon));
 }
 

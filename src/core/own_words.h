@@ -28,7 +28,7 @@ std::optional<Exercise> CorrectWhatYouSaid(const Example& e);
 std::optional<Exercise> FillTheBlank(const Example& e, uint64_t seed);
 
 // Ids of generated exercises: "own:<subcategory_id>:<error_id>:fix|blank".
-// ParseOwnId gives back the subcategory id, or nullopt for other ids.
+// Gives back the subcategory id, or nullopt for an id of another shape.
 std::optional<std::string> OwnExerciseSubcategory(std::string_view exercise_id);
 
 }  // namespace errata

@@ -1,4 +1,5 @@
 #include "core/own_words.h"
+#include "core/text.h"
 
 #include <gtest/gtest.h>
 
@@ -136,10 +137,52 @@ TEST(CorrectWhatYouSaidTest, ADeletionLeavesNoDoubleSpace) {
 
 TEST(CorrectWhatYouSaidTest, AnInsertionBecomesItsOwnWord) {
   // M:DET: "a" is missing before "cat". An M2 insertion is an empty span at the start
-  // of the next token (core/m2.h CharSpan), here [7, 7).
+  // of the next token (core/m2.h ByteSpan; import counts it in characters), here [7, 7).
   const auto x = CorrectWhatYouSaid(Make("I have cat.", "", "a", 7, 7, "articles-determiners"));
   ASSERT_TRUE(x.has_value());
   EXPECT_EQ(x->answers[0], "I have a cat.");
+}
+
+// Spans count characters: "José go to school." has "go" at characters [5, 7),
+// bytes [6, 8).
+TEST(CorrectWhatYouSaidTest, SpansCountCharactersNotBytes) {
+  const auto x = CorrectWhatYouSaid(Make("José go to school.", "go", "goes", 5, 7));
+  ASSERT_TRUE(x.has_value());
+  EXPECT_EQ(x->answers[0], "José goes to school.");
+  const auto blank = FillTheBlank(Make("José go to school.", "go", "goes", 5, 7), 1);
+  ASSERT_TRUE(blank.has_value());
+  EXPECT_EQ(blank->prompt, "José ___ to school.");
+  // Cyrillic, CJK and an emoji (one character, four bytes) before the span.
+  const auto far = CorrectWhatYouSaid(Make("Юля 😀 go home.", "go", "goes", 6, 8));
+  ASSERT_TRUE(far.has_value());
+  EXPECT_EQ(far->answers[0], "Юля 😀 goes home.");
+}
+
+// A span whose text is not the learner's words (byte offsets from an older
+// import, UTF-16 units from a client) gives way to finding the words; a span
+// beyond the content, with no words to find, places nothing.
+TEST(CorrectWhatYouSaidTest, ASpanThatMissesTheWordsGivesWayToThem) {
+  const auto x = CorrectWhatYouSaid(Make("José go to school.", "go", "goes", 6, 8));
+  ASSERT_TRUE(x.has_value());
+  EXPECT_EQ(x->answers[0], "José goes to school.");
+  EXPECT_FALSE(CorrectWhatYouSaid(Make("abc", "", "x", 500, 9'000'000'000)).has_value());
+  // Words not found: the span is trusted.
+  const auto trusted = CorrectWhatYouSaid(Make("She go home.", "went", "goes", 4, 6));
+  ASSERT_TRUE(trusted.has_value());
+  EXPECT_EQ(trusted->answers[0], "She goes home.");
+}
+
+TEST(Utf8Test, LengthAndOffsetCountCodePoints) {
+  const std::string s = "aé😀b";  // 1 + 2 + 4 + 1 bytes
+  EXPECT_EQ(Utf8Length(s), 4u);
+  EXPECT_EQ(Utf8Offset(s, 0), 0u);
+  EXPECT_EQ(Utf8Offset(s, 1), 1u);
+  EXPECT_EQ(Utf8Offset(s, 2), 3u);
+  EXPECT_EQ(Utf8Offset(s, 3), 7u);
+  EXPECT_EQ(Utf8Offset(s, 4), 8u);
+  EXPECT_EQ(Utf8Offset(s, 5), std::string::npos);
+  EXPECT_EQ(Utf8Offset("", 0), 0u);
+  EXPECT_EQ(Utf8Length(""), 0u);
 }
 
 // ---------------------------------------------------------------- FillTheBlank
@@ -259,7 +302,9 @@ TEST(OwnExerciseSubcategoryTest, ParsesGeneratedIds) {
 
 TEST(OwnExerciseSubcategoryTest, RejectsOtherIds) {
   for (const char* bad : {"sva-001", "", "own:", "own:abc", "own::e1:fix", "OWN:verb-tense:e1:fix",
-                          "xown:verb-tense:e1:fix"}) {
+                          "xown:verb-tense:e1:fix", "own:totally-made-up:zzz",
+                          "own:verb-tense:e1:fixx", "own:verb-tense::fix", "own:verb-tense:fix",
+                          "own:a:b:c:fix", "own:../../x:"}) {
     EXPECT_EQ(OwnExerciseSubcategory(bad), std::nullopt) << bad;
   }
 }

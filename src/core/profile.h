@@ -79,7 +79,7 @@ struct Example {
   std::string content;  // the utterance
   std::string original;
   std::string correction;
-  int64_t span_start = -1;  // character offsets into content, or -1
+  int64_t span_start = -1;  // character offsets into content (Span), or -1
   int64_t span_end = -1;
   Micros created_at = 0;
 };

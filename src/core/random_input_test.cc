@@ -143,7 +143,7 @@ TEST(RandomInputTest, M2ParsesOrFailsAndEverySpanIsInsideItsText) {
       for (const M2Edit& e : sentence.edits) {
         ASSERT_TRUE(IsUtf8(e.correction)) << s;
         if (e.noop) continue;
-        const auto [from, to] = sentence.CharSpan(e.start, e.end);
+        const auto [from, to] = sentence.ByteSpan(e.start, e.end);
         ASSERT_LE(from, to) << s;
         ASSERT_LE(to, text.size()) << s;
       }

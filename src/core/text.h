@@ -41,6 +41,24 @@ inline size_t Utf8SequenceLength(std::string_view s, size_t i) {
   return 0;
 }
 
+// The characters (code points) of UTF-8 text: its bytes that do not
+// continue a sequence. Spans count them (Span, core/model.h).
+inline size_t Utf8Length(std::string_view s) {
+  size_t n = 0;
+  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
+// The byte offset where character `index` of UTF-8 text starts (s.size()
+// for index == Utf8Length(s)), or npos when the text is shorter.
+inline size_t Utf8Offset(std::string_view s, size_t index) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) == 0x80) continue;
+    if (index-- == 0) return i;
+  }
+  return index == 0 ? s.size() : std::string_view::npos;
+}
+
 // An ASCII letter or digit.
 inline bool IsAsciiAlnum(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');

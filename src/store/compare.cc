@@ -27,7 +27,8 @@ int KindIndex(const WriteOp& op) {
     case WriteOp::Kind::kAddUtterance:
     case WriteOp::Kind::kAddErrors: return 2;
     case WriteOp::Kind::kRecordAttempt: return 3;
-    case WriteOp::Kind::kEraseUser: return 0;  // never exported
+    case WriteOp::Kind::kEraseUser:
+    case WriteOp::Kind::kUpdateUser: return 0;  // never exported
     case WriteOp::Kind::kRecordErasure: return 4;
   }
   return 2;
@@ -95,6 +96,7 @@ uint64_t RecordHash(const WriteOp& op) {
       break;
     }
     case WriteOp::Kind::kEraseUser:  // never exported
+    case WriteOp::Kind::kUpdateUser:
       f.Add(op.user.user_id);
       break;
     case WriteOp::Kind::kRecordErasure:

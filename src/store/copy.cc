@@ -20,7 +20,8 @@ const char* RecordKind(const WriteOp& op) {
     case WriteOp::Kind::kAddUtterance:
     case WriteOp::Kind::kAddErrors: return "utterance";
     case WriteOp::Kind::kRecordAttempt: return "attempt";
-    case WriteOp::Kind::kEraseUser: return "erase";  // never exported
+    case WriteOp::Kind::kEraseUser: return "erase";          // never exported
+    case WriteOp::Kind::kUpdateUser: return "user update";  // never exported
     case WriteOp::Kind::kRecordErasure: return "erased";
   }
   return "record";
@@ -32,7 +33,8 @@ const std::string& RecordId(const WriteOp& op) {
     case WriteOp::Kind::kCreateConversation: return op.conversation.conversation_id;
     case WriteOp::Kind::kRecordAttempt: return op.attempt.attempt_id;
     case WriteOp::Kind::kEraseUser:
-    case WriteOp::Kind::kRecordErasure: return op.user.user_id;
+    case WriteOp::Kind::kRecordErasure:
+    case WriteOp::Kind::kUpdateUser: return op.user.user_id;
     default: return op.utterance.utterance_id;
   }
 }
@@ -47,7 +49,8 @@ void CountRecord(const WriteOp& op, CopyCounts* c) {
       c->errors += static_cast<int64_t>(op.utterance.errors.size());
       break;
     case WriteOp::Kind::kRecordAttempt: ++c->attempts; break;
-    case WriteOp::Kind::kEraseUser: break;  // never exported
+    case WriteOp::Kind::kEraseUser:
+    case WriteOp::Kind::kUpdateUser: break;  // never exported
     case WriteOp::Kind::kRecordErasure: ++c->erased; break;
   }
 }

@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/clock.h"
@@ -19,6 +20,7 @@
 #include "core/model.h"
 #include "core/profile.h"
 #include "core/status.h"
+#include "core/text.h"
 
 namespace errata {
 
@@ -35,21 +37,31 @@ struct WriteOp {
     // An erased learner's tombstone (user.user_id, erased_at, erased): only
     // a copy makes one (Store::Export), as kEraseUser leaves it in the source.
     kRecordErasure,
+    // A learner's new username and/or email (user.user_id; docs/users.md):
+    // the fields `update` names, from `user`. On success `user` holds the
+    // whole record as stored after it.
+    kUpdateUser,
   };
   Kind kind = Kind::kAddUtterance;
 
   // Inputs, by kind.
-  User user;  // kCreateUser; kEraseUser: the id; for kAddUtterance with create_missing
+  User user;  // kCreateUser, kUpdateUser; kEraseUser: the id; for kAddUtterance with create_missing
   Conversation conversation;  // kCreateConversation; for kAddUtterance with create_missing
   Utterance utterance;        // kAddUtterance; kAddErrors: ids and errors only
   Attempt attempt;            // kRecordAttempt
   bool create_missing = false;  // ingest: create the user and conversation on first sight
   bool client_id = false;       // the primary id came from the client: check for a replay
+  bool time_given = false;      // kCreateConversation: started_at came from the client too
   uint64_t request_hash = 0;    // the body's hash, to tell a replay from a conflicting reuse
   // kRecordAttempt: store `memory` as the point's state after the attempt
   // instead of computing it. Only a copy sets it (Store::Export): the state
   // it found, on the learner's last attempt at the point.
   bool memory_given = false;
+  // kUpdateUser: which of user's fields to store (an absent email removes it).
+  struct Update {
+    bool username = false;
+    bool email = false;
+  } update;
   // kEraseUser, kRecordErasure: when, kept with the tombstone. An erase of
   // a learner erased before (a replay) gets the first erase's time here.
   Micros erased_at = 0;
@@ -93,6 +105,32 @@ inline Status LearnerErased() {
   return Status::Conflict("user_id belonged to an erased learner and cannot be used again",
                           "user_id");
 }
+
+// kCreateConversation whose client id is taken by a conversation of
+// `owner` that started at `started_at`: a replay when it is the same
+// learner's and, if the request gave a start time, the same one; else a
+// conflict. Either way the op answers what is stored.
+inline void ConversationTaken(WriteOp* op, std::string_view owner, Micros started_at) {
+  Conversation& c = op->conversation;
+  op->replayed = owner == c.user_id && (!op->time_given || started_at == c.started_at);
+  if (!op->replayed) op->status = Status::Conflict("conversation_id already exists");
+  c.started_at = started_at;
+}
+
+// kUpdateUser: the learner's record after the op, from the stored one.
+inline User UpdatedUser(const User& stored, const WriteOp& op) {
+  User u = stored;
+  if (op.update.username) u.username = op.user.username;
+  if (op.update.email) u.email = op.user.email;
+  return u;
+}
+// kUpdateUser: whether the new record's email must be free, that is, it has
+// one and it is not the old record's (emails are unique case-insensitively,
+// so a change of case keeps it).
+inline bool TakesAnotherEmail(const User& before, const User& after) {
+  return after.email && (!before.email || AsciiLower(*before.email) != AsciiLower(*after.email));
+}
+inline Status EmailTaken() { return Status::Conflict("Email already registered", "email"); }
 
 // A page of a store's records as the write ops that make them again
 // (Store::Export). Ops are applied in order, so each comes after its parents.

@@ -18,6 +18,7 @@
 #include <fstream>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <tuple>
 #include <thread>
@@ -512,6 +513,24 @@ WriteOp EraseOp(const std::string& user_id) {
   return op;
 }
 
+// A learner's new name (when `username`) and email (when `email`; nullopt
+// removes it).
+WriteOp UpdateOp(const std::string& user_id, std::optional<std::string> username,
+                 std::optional<std::optional<std::string>> email) {
+  WriteOp op;
+  op.kind = WriteOp::Kind::kUpdateUser;
+  op.user.user_id = user_id;
+  if (username) {
+    op.update.username = true;
+    op.user.username = *username;
+  }
+  if (email) {
+    op.update.email = true;
+    op.user.email = *email;
+  }
+  return op;
+}
+
 Utterance MakeUtterance(const Learner& l, std::optional<std::string> content, Micros at,
                         std::vector<ErrorRecord> errors = {}) {
   return Utterance{NewUuidV7(at), l.conversation_id, l.user_id, std::move(content), at,
@@ -802,10 +821,19 @@ TYPED_TEST(StoreContractTest, CreateConversationReplayAndConflict) {
   const Conversation c{NewUuidV7(kT0 + kHour), a.user_id, kT0 + kHour};
   ExpectOk(this->ApplyOne(ConversationOp(c, /*client_id=*/true)));
 
+  // A retry without a start time of its own (the API's "now" differs on
+  // each) is a replay; one with the same start time too; another is not.
   const WriteOp replay = this->ApplyOne(
       ConversationOp(Conversation{c.conversation_id, a.user_id, kT0 + 2 * kHour}, true));
   ExpectOk(replay, /*replayed=*/true);
   EXPECT_EQ(Show(replay.conversation), Show(c));
+  WriteOp timed = ConversationOp(c, true);
+  timed.time_given = true;
+  ExpectOk(this->ApplyOne(timed), /*replayed=*/true);
+  timed.conversation.started_at = kT0 + 2 * kHour;
+  const WriteOp moved = this->ApplyOne(timed);
+  ExpectStatus(moved.status, Status::Code::kConflict, "conversation_id already exists");
+  EXPECT_EQ(Show(moved.conversation), Show(c));
 
   const WriteOp other =
       this->ApplyOne(ConversationOp(Conversation{c.conversation_id, b.user_id, kT0}, true));
@@ -1154,6 +1182,151 @@ TYPED_TEST(StoreContractTest, ListAttemptsOldestFirst) {
   auto none = this->store()->ListAttempts(NewUuidV7(kT0));
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());
+}
+
+// ---------------------------------------------------------------- user updates
+
+// A new name and email replace the old ones everywhere a learner is found:
+// by id, by email (in any case), by the search's prefixes and typos, and
+// among the newest learners. The old ones find nothing. created_at stays.
+// Each change keeps the indexes exact: erasing the learner afterwards, by
+// what it holds then, leaves no row or key of theirs.
+TYPED_TEST(StoreContractTest, UpdateUserReplacesNameAndEmailEverywhere) {
+  const Learner ann = this->AddLearner("Annabel Lindqvist", "Annabel.L@example.com", kT0);
+  const Learner bob = this->AddLearner("Bob Keep", "bob.keep@example.com", kT0);
+  this->Say(ann, kT0 + kMinute, MakeErrors({"verb_tense"}, kT0 + kMinute));
+  const std::string profile = ShowProfile(this->Load(ann.user_id));
+  auto offers = [&](const char* query, size_t recent = 0) {
+    auto got = this->store()->SearchCandidates(query, recent);
+    EXPECT_TRUE(got.ok()) << got.status().ToString();
+    std::set<std::string> shown;  // a learner may be a candidate by several indexes
+    if (got.ok()) {
+      for (const User& u : *got) {
+        if (u.user_id == ann.user_id) shown.insert(Show(u));
+      }
+    }
+    return std::vector<std::string>(shown.begin(), shown.end());
+  };
+  ASSERT_EQ(offers("annabel").size(), 1u);
+
+  const WriteOp renamed =
+      this->ApplyOne(UpdateOp(ann.user_id, "Marguerite Okonkwo", "M.Okonkwo@Example.com"));
+  ExpectOk(renamed);
+  const User now{ann.user_id, "Marguerite Okonkwo", "M.Okonkwo@Example.com", kT0};
+  EXPECT_EQ(Show(renamed.user), Show(now));
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE(round == 0 ? "as updated" : "after a reopen");
+    auto got = this->store()->GetUser(ann.user_id);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(Show(*got), Show(now));
+    auto by_email = this->store()->FindUserByEmail("m.okonkwo@example.com");
+    ASSERT_TRUE(by_email.ok()) << by_email.status().ToString();
+    EXPECT_EQ(Show(*by_email), Show(now));
+    ExpectStatus(this->store()->FindUserByEmail("annabel.l@example.com").status(),
+                 Status::Code::kNotFound, "User not found");
+    EXPECT_EQ(offers("margu"), std::vector<std::string>{Show(now)});  // the name's prefix
+    EXPECT_EQ(offers("m.okon"), std::vector<std::string>{Show(now)});  // the email's
+    EXPECT_EQ(offers("okonkow"), std::vector<std::string>{Show(now)});  // a typo (trigrams)
+    EXPECT_EQ(offers("zz", 10), std::vector<std::string>{Show(now)});  // among the newest
+    EXPECT_TRUE(offers("annabel").empty());
+    EXPECT_TRUE(offers("lindqvst").empty());
+    EXPECT_EQ(ShowProfile(this->Load(ann.user_id)), profile);
+    ASSERT_NO_FATAL_FAILURE(this->Reopen(kHalfLife));
+  }
+
+  // The email in another case: the same email, now spelt as given.
+  WriteOp op = this->ApplyOne(UpdateOp(ann.user_id, std::nullopt, "m.okonkwo@example.com"));
+  ExpectOk(op);
+  EXPECT_EQ(Show(op.user), Show(User{ann.user_id, "Marguerite Okonkwo", "m.okonkwo@example.com", kT0}));
+  // The name alone; then no email at all.
+  ExpectOk(this->ApplyOne(UpdateOp(ann.user_id, "Margo", std::nullopt)));
+  op = this->ApplyOne(UpdateOp(ann.user_id, std::nullopt, std::optional<std::string>()));
+  ExpectOk(op);
+  EXPECT_EQ(Show(op.user), Show(User{ann.user_id, "Margo", std::nullopt, kT0}));
+  EXPECT_EQ(Show(*this->store()->GetUser(ann.user_id)), Show(op.user));
+  EXPECT_FALSE(this->store()->FindUserByEmail("m.okonkwo@example.com").ok());
+  EXPECT_TRUE(offers("m.okon").empty());
+  EXPECT_TRUE(offers("okonkwo").empty());
+  EXPECT_EQ(offers("margo").size(), 1u);
+  // Sent again: the same record, nothing changes.
+  op = this->ApplyOne(UpdateOp(ann.user_id, "Margo", std::optional<std::string>()));
+  ExpectOk(op);
+  EXPECT_EQ(Show(op.user), Show(User{ann.user_id, "Margo", std::nullopt, kT0}));
+
+  ExpectOk(this->ApplyOne(EraseOp(ann.user_id)));
+  EXPECT_EQ(TypeParam::Leftovers(this->store(), this->dir(), ann.user_id), 0);
+  EXPECT_TRUE(offers("margo").empty());
+  EXPECT_EQ(Show(*this->store()->GetUser(bob.user_id)),
+            Show(User{bob.user_id, "Bob Keep", "bob.keep@example.com", kT0}));
+}
+
+// Another learner's email, in any case, is a Conflict on the email, and
+// changes nothing (not the name given with it either). An unknown or erased
+// learner is NotFound.
+TYPED_TEST(StoreContractTest, UpdateUserRefusesATakenEmailAndAnUnknownLearner) {
+  const Learner ann = this->AddLearner("ann", "ann@example.com", kT0);
+  const Learner bob = this->AddLearner("bob", "bob@example.com", kT0);
+  WriteOp op = this->ApplyOne(UpdateOp(ann.user_id, "ann b", "BOB@example.com"));
+  ExpectStatus(op.status, Status::Code::kConflict, "Email already registered", "email");
+  EXPECT_EQ(Show(*this->store()->GetUser(ann.user_id)),
+            Show(User{ann.user_id, "ann", "ann@example.com", kT0}));
+  EXPECT_EQ(this->store()->FindUserByEmail("bob@example.com")->user_id, bob.user_id);
+
+  ExpectStatus(this->ApplyOne(UpdateOp(NewUuidV7(kT0), "x", std::nullopt)).status,
+               Status::Code::kNotFound, "User not found");
+  ExpectOk(this->ApplyOne(EraseOp(bob.user_id)));
+  ExpectStatus(this->ApplyOne(UpdateOp(bob.user_id, "bob again", std::nullopt)).status,
+               Status::Code::kNotFound, "User not found");
+  EXPECT_EQ(TypeParam::Leftovers(this->store(), this->dir(), bob.user_id), 0);
+  // The erased learner's email is free again.
+  ExpectOk(this->ApplyOne(UpdateOp(ann.user_id, std::nullopt, "bob@example.com")));
+}
+
+// In one batch, an email an update gives up is free for the ops after it,
+// and one it takes is taken; the ops see each other as they would in
+// separate batches.
+TYPED_TEST(StoreContractTest, UpdateUserInABatchIsSeenByTheOpsAfterIt) {
+  const Learner ann = this->AddLearner("ann", "ann@example.com", kT0);
+  const Learner bob = this->AddLearner("bob", "bob@example.com", kT0);
+  const User carl{NewUuidV7(kT0 + 1), "carl", "ann@example.com", kT0 + 1};
+  const User dora{NewUuidV7(kT0 + 2), "dora", "ann.new@example.com", kT0 + 2};
+  std::vector<WriteOp> ops{
+      UpdateOp(ann.user_id, std::nullopt, "ann.new@example.com"),  // gives up ann@
+      UserOp(carl),                                                // takes it
+      UserOp(dora),                                                // ann.new@ is taken
+      UpdateOp(bob.user_id, std::nullopt, "Ann.New@example.com"),  // and taken
+      UpdateOp(ann.user_id, "ann two", std::nullopt),              // the record as changed
+      UpdateOp(ann.user_id, std::nullopt, "ann.3@example.com"),    // gives up ann.new@
+      UpdateOp(bob.user_id, std::nullopt, "ann.new@example.com"),  // now free
+  };
+  this->Apply(ops);
+  ExpectOk(ops[0]);
+  ExpectOk(ops[1]);
+  ExpectStatus(ops[2].status, Status::Code::kConflict, "Email already registered");
+  ExpectStatus(ops[3].status, Status::Code::kConflict, "Email already registered", "email");
+  ExpectOk(ops[4]);
+  EXPECT_EQ(Show(ops[4].user), Show(User{ann.user_id, "ann two", "ann.new@example.com", kT0}));
+  ExpectOk(ops[5]);
+  ExpectOk(ops[6]);
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE(round == 0 ? "as applied" : "after a reopen");
+    EXPECT_EQ(Show(*this->store()->GetUser(ann.user_id)),
+              Show(User{ann.user_id, "ann two", "ann.3@example.com", kT0}));
+    EXPECT_EQ(Show(*this->store()->GetUser(bob.user_id)),
+              Show(User{bob.user_id, "bob", "ann.new@example.com", kT0}));
+    EXPECT_EQ(Show(*this->store()->GetUser(carl.user_id)), Show(carl));
+    EXPECT_FALSE(this->store()->GetUser(dora.user_id).ok());
+    EXPECT_EQ(this->store()->FindUserByEmail("ann@example.com")->user_id, carl.user_id);
+    EXPECT_EQ(this->store()->FindUserByEmail("ann.new@example.com")->user_id, bob.user_id);
+    EXPECT_EQ(this->store()->FindUserByEmail("ann.3@example.com")->user_id, ann.user_id);
+    EXPECT_FALSE(this->store()->FindUserByEmail("bob@example.com").ok());
+    ASSERT_NO_FATAL_FAILURE(this->Reopen(kHalfLife));
+  }
+  // Erasing each leaves nothing: no index entry of an old name or email stayed.
+  for (const std::string& id : {ann.user_id, bob.user_id, carl.user_id}) {
+    ExpectOk(this->ApplyOne(EraseOp(id)));
+    EXPECT_EQ(TypeParam::Leftovers(this->store(), this->dir(), id), 0);
+  }
 }
 
 // An erase goes alone in its batch (Store: EraseIsAlone); a store refuses

@@ -234,7 +234,8 @@ const std::string& UserOf(const WriteOp& op) {
     case WriteOp::Kind::kCreateConversation: return op.conversation.user_id;
     case WriteOp::Kind::kRecordAttempt: return op.attempt.user_id;
     case WriteOp::Kind::kEraseUser:
-    case WriteOp::Kind::kRecordErasure: return op.user.user_id;
+    case WriteOp::Kind::kRecordErasure:
+    case WriteOp::Kind::kUpdateUser: return op.user.user_id;
     default: return op.utterance.user_id;
   }
 }
@@ -316,6 +317,7 @@ void Writer::Finish(Flight& f) {
           break;
         case WriteOp::Kind::kCreateConversation:
         case WriteOp::Kind::kRecordErasure:
+        case WriteOp::Kind::kUpdateUser:  // no part of the profile
           break;
         case WriteOp::Kind::kEraseUser:
           cache_->ForgetUser(op->user.user_id);

@@ -252,6 +252,34 @@ TEST_F(WriterPipelineTest, ManyWritersCountExactlyThroughThePipeline) {
   }
 }
 
+// A learner's new email, in batch N, is seen by batch N+1, prepared while N
+// is written: the old email is free (a Remove in N) and the new one taken.
+TEST_F(WriterPipelineTest, TheNextBatchSeesAnEmailTheBatchBeingWrittenGaveUp) {
+  const Micros now = NowMicros();
+  WriteOp ann;
+  ann.kind = WriteOp::Kind::kCreateUser;
+  ann.user = User{NewUuidV7(now), "ann", "ann@example.com", now};
+  ASSERT_TRUE(Write({ann}).ops[0].status.ok());
+  WriteOp update;
+  update.kind = WriteOp::Kind::kUpdateUser;
+  update.user.user_id = ann.user.user_id;
+  update.user.email = "ann.new@example.com";
+  update.update.email = true;
+  WriteOp carl = ann, dora = ann;
+  carl.user = User{NewUuidV7(now), "carl", "ANN@example.com", now};
+  dora.user = User{NewUuidV7(now), "dora", "ann.new@example.com", now};
+
+  auto [a, b] = Overlapping({update}, {carl, dora});
+  ASSERT_TRUE(a.status.ok()) << a.status.ToString();
+  ASSERT_TRUE(b.status.ok()) << b.status.ToString();
+  EXPECT_TRUE(a.ops[0].status.ok()) << a.ops[0].status.ToString();
+  EXPECT_TRUE(b.ops[0].status.ok()) << b.ops[0].status.ToString();
+  EXPECT_EQ(b.ops[1].status.code(), Status::Code::kConflict) << b.ops[1].status.ToString();
+  EXPECT_EQ(rocks_->FindUserByEmail("ann@example.com")->user_id, carl.user.user_id);
+  EXPECT_EQ(rocks_->FindUserByEmail("ann.new@example.com")->user_id, ann.user.user_id);
+  EXPECT_FALSE(rocks_->GetUser(dora.user.user_id).ok());
+}
+
 // An erase is written with no batch prepared behind it or in front: the
 // batch before it is written first, and the one after it is prepared once
 // the erase is written, so it finds nothing of the learner.

@@ -194,6 +194,24 @@ class BadInput(BadInputBase):
                 self.assertEqual(st, 200, body)
                 self.assertTrue(body["exercises"], body)
 
+    def test_as_of_outside_1970_to_9999_is_refused(self):
+        # Echoed back, a year past 9999 was no RFC 3339 date-time
+        # ("10000-01-01T..."), and before 1970 the timeline counted days the
+        # wrong way.
+        vu = self.v1_user["user_id"]
+        for route in ("errors/top", "exercises", "errors/timeline?days=2&"):
+            sep = "" if route.endswith("&") else "?"
+            for as_of in ("9999-12-31T23:59:59-23:59", "0000-01-01T00:00:00%2B23:59",
+                          "1969-12-31T12:00:00Z"):
+                with self.subTest(route=route, as_of=as_of):
+                    st, body = self.get_strict_json(f"/v1/users/{vu}/{route}{sep}as_of={as_of}")
+                    self.assertEqual((st, body["error"]["field"]), (422, "as_of"), body)
+            st, body = self.get_strict_json(f"/v1/users/{vu}/{route}{sep}as_of=9999-12-31T23:59:59Z")
+            self.assertEqual(st, 200, body)
+        # The timeline takes no n.
+        st, body = self.get_strict_json(f"/v1/users/{vu}/errors/timeline?days=1&n=0")
+        self.assertEqual(st, 200, body)
+
     def test_wrong_types(self):
         c = self.c
         uid, cid, utt = self.ids
@@ -229,6 +247,8 @@ class BadInput(BadInputBase):
         v1_cases = [
             ("/v1/users", {"username": "x", "email": 5}, "email"),
             ("/v1/users", {"username": None, "email": unique_email()}, "username"),
+            ("/v1/users", {"username": "", "email": unique_email()}, "username"),
+            ("/v1/users", {"username": "é" * 201, "email": unique_email()}, "username"),
             ("/v1/users", {"username": "x", "email": unique_email(), "user_id": 7}, "user_id"),
             ("/v1/conversations", {"user_id": vu, "started_at": 1700000000}, "started_at"),
             ("/v1/conversations", {"user_id": vu, "conversation_id": False}, "conversation_id"),
@@ -248,6 +268,14 @@ class BadInput(BadInputBase):
             ("/v1/utterances", {"conversation_id": vc, "user_id": vu,
                                 "errors": [{"code": "DET", "span": {"start": 1, "end": 1e30}}]},
              None),
+            # Spans count characters: "José go" has 7, so [5, 8) is beyond it.
+            ("/v1/utterances", {"conversation_id": vc, "user_id": vu, "content": "José go",
+                                "errors": [{"code": "DET", "span": {"start": 5, "end": 8}}]},
+             "errors[0].span"),
+            ("/v1/utterances", {"conversation_id": vc, "user_id": vu, "content": "abc",
+                                "errors": [{"code": "DET",
+                                            "span": {"start": 500, "end": 9000000000000000000}}]},
+             "errors[0].span"),
             ("/v1/utterances", {"conversation_id": vc, "user_id": vu,
                                 "errors": [{"code": 12}]}, None),
             ("/v1/utterances", {"conversation_id": vc, "user_id": vu,
@@ -352,14 +380,14 @@ class BadInput(BadInputBase):
         c = self.c
         vu = self.v1_user["user_id"]
         post, get = {"POST", "OPTIONS"}, {"GET", "HEAD", "OPTIONS"}
-        get_delete = {"GET", "HEAD", "DELETE", "OPTIONS"}
+        user = {"GET", "HEAD", "PATCH", "DELETE", "OPTIONS"}
         cases = [
             ("GET", "/users/", post), ("PUT", "/users/", post),
             ("GET", "/conversations/", post), ("DELETE", "/utterances/", post),
             ("GET", "/simulate-and-generate", post), ("POST", "/generate-exercise", get),
             ("GET", "/v1/ingest", post), ("PUT", "/v1/ingest", post),
-            ("PUT", f"/v1/users/{vu}", get_delete),
-            ("POST", f"/v1/users/{vu}", get_delete),
+            ("PUT", f"/v1/users/{vu}", user),
+            ("POST", f"/v1/users/{vu}", user),
             ("PATCH", f"/v1/conversations/{new_uuid()}", get),
             ("POST", f"/v1/users/{vu}/errors/top", get),
             ("POST", "/healthz", get), ("DELETE", "/metrics", get),

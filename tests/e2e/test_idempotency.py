@@ -10,8 +10,8 @@ from collections import Counter
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import (ServerTestCase, days_ago, iso, main, new_uuid, run_threads, v1_conversation,
-                     v1_user)
+from harness import (ServerTestCase, days_ago, expect, iso, main, new_uuid, run_threads,
+                     unique_email, v1_conversation, v1_user)
 
 N = 1000
 THREADS = 8
@@ -128,7 +128,7 @@ class Idempotency(ServerTestCase):
             self.assertEqual(n, sum(1 for b in bodies if b["user_id"] == uid))
 
         # A changed body under a used id is a conflict, and changes nothing.
-        changed = dict(bodies[0], content="something else")
+        changed = dict(bodies[0], content="something else: I went to school.")
         st, _, out = c.post("/v1/utterances", changed)
         self.assertEqual((st, out["error"]["code"]), (409, "conflict"), out)
 
@@ -140,6 +140,21 @@ class Idempotency(ServerTestCase):
         check_replays({k: third[i] for i, k in enumerate(sample)}, sample)
         self.assertEqual(self.counts(user_ids), want)
         self.assertEqual(self.server.db_table_counts(), tables)
+
+    def test_a_conversation_retried_with_another_start_is_a_conflict(self):
+        user = expect(self.c.post("/v1/users", {"username": "c", "email": unique_email()}), 201)
+        cid = new_uuid()
+        body = {"user_id": user["user_id"], "conversation_id": cid,
+                "started_at": "2026-01-01T00:00:00Z"}
+        self.assertTrue(expect(self.c.post("/v1/conversations", body), 201)["replayed"] is False)
+        self.assertTrue(expect(self.c.post("/v1/conversations", body), 200)["replayed"])
+        # Without a start of its own (the server's "now" differs on each retry).
+        again = expect(self.c.post("/v1/conversations", {"user_id": user["user_id"],
+                                                         "conversation_id": cid}), 200)
+        self.assertEqual((again["replayed"], again["started_at"]),
+                         (True, "2026-01-01T00:00:00.000000Z"))
+        st, _, out = self.c.post("/v1/conversations", dict(body, started_at="2020-06-01T00:00:00Z"))
+        self.assertEqual((st, out["error"]["code"]), (409, "conflict"), out)
 
     def test_ingest_twice(self):
         c = self.c
@@ -153,7 +168,7 @@ class Idempotency(ServerTestCase):
         for k in range(300):
             uid, convs = rng.choice(people)
             line = {"user_id": uid, "conversation_id": rng.choice(convs),
-                    "username": f"ingested-{uid[:8]}", "content": f"line {k}"}
+                    "username": f"ingested-{uid[:8]}", "content": f"line {k}: I goed to school, yes."}
             if k % 3:
                 line["utterance_id"] = new_uuid()   # the others get an id derived from the line
             if k % 4 == 0:

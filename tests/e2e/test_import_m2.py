@@ -165,12 +165,13 @@ class ImportM2(unittest.TestCase):
         finally:
             conn.close()
         by_code = {r[0]: r[1:] for r in rows}
-        # Character (UTF-8 byte) offsets into the sentence text.
+        # Character offsets into the sentence text, as the API's spans count
+        # (not bytes: "café" has 4 characters, 5 bytes).
         sentence = "She like the café and recieve a the leter ."
-        start = sentence.encode().index(b"recieve")
+        start = sentence.index("recieve")
         self.assertEqual(by_code["R:SPELL"], (start, start + 7, "recieve", "receive", sentence))
         self.assertEqual(by_code["M:DET"], (7, 7, "", "a", "I have cat ."))  # insertion
-        a = sentence.encode().index(b" a ") + 1
+        a = sentence.index(" a ") + 1
         self.assertEqual(by_code["U:DET"], (a, a + 1, "a", "", sentence))  # deletion
 
     def test_malformed_file_names_the_line_and_applies_nothing(self):

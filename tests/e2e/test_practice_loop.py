@@ -9,7 +9,7 @@ from datetime import timedelta
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import (ServerTestCase, expect, iso, main, parse_time, top_counts, v1_conversation,
+from harness import (ServerTestCase, new_uuid, expect, iso, main, parse_time, top_counts, v1_conversation,
                      v1_user)
 
 SVA = "subject-verb-agreement"
@@ -223,6 +223,25 @@ class PracticeLoop(ServerTestCase):
         st, _, body = self.c.post(f"/v1/users/{self.user_id}/attempts",
                                   {"exercise_id": "zz-999", "correct": True})
         self.assertEqual(st, 404, body)
+
+    def test_an_own_words_id_must_be_of_a_point_the_learner_has(self):
+        own = [i for i in self.exercises(n=6, seed=1)["exercises"] if i["source"] == "own_words"]
+        self.assertTrue(own)
+        self.assertEqual(self.attempt(own[0]["exercise_id"], True)["subcategory_id"],
+                         own[0]["subcategory_id"])
+        error_id = own[0]["exercise_id"].split(":")[2]
+        # Made up: another shape, or a point the learner never had.
+        for made_up in ("own:totally-made-up:zzz", "own:../../x:", f"own:{SVA}:{error_id}:fixx",
+                        f"own:{SVA}::fix", f"own:pronunciation.vowel-sounds:{error_id}:fix"):
+            with self.subTest(made_up=made_up):
+                st, _, body = self.c.post(f"/v1/users/{self.user_id}/attempts",
+                                          {"exercise_id": made_up, "correct": True})
+                self.assertEqual((st, body["error"]["code"]), (404, "not_found"), body)
+        st, _, body = self.c.post(f"/v1/users/{new_uuid()}/attempts",
+                                  {"exercise_id": own[0]["exercise_id"], "correct": True})
+        self.assertEqual((st, body["error"]["code"]), (404, "not_found"), body)
+        exported = expect(self.c.get(f"/v1/users/{self.user_id}/export"), 200, "export")
+        self.assertEqual(len(exported["attempts"]), 1, exported["attempts"])
 
     def test_generate_exercise(self):
         body = expect(self.c.get(f"/generate-exercise?user_id={self.user_id}"), 200,

@@ -347,6 +347,14 @@ const Query kEraseLockUser{"erase_lock_user",
 // $2: the name's and email's trigrams, as a text[] literal.
 const Query kEraseTrigrams{"erase_trigrams",
                            "DELETE FROM user_trigrams WHERE user_id=$1 AND trigram = ANY($2::text[])"};
+// A learner's new name or email (PostgresStore::UpdateUser): the row locked
+// first, as for an erase, so two nodes' updates of one learner go one after
+// the other, and an update waits for an erase and then finds no user.
+const Query kLockUser{"lock_user",
+                      "SELECT username, email, created_at FROM users WHERE user_id=$1 FOR UPDATE"};
+const Query kEmailTaken{"email_taken", "SELECT EXISTS(SELECT 1 FROM users WHERE email_norm=$1)"};
+const Query kUpdateUser{"update_user",
+                        "UPDATE users SET username=$2, email=$3, email_norm=$4 WHERE user_id=$1"};
 #define ERRATA_ERASE(name, sql) \
   Query { name, "WITH d AS (" sql " RETURNING 1) SELECT count(*) FROM d" }
 const Query kEraseTables[] = {  // children first, each with its count
@@ -734,8 +742,10 @@ bool PostgresStore::Batchable(const std::vector<WriteOp*>& ops) {
   if (ops.empty()) return false;
   std::unordered_set<std::string_view> utterances;
   for (const WriteOp* op : ops) {
-    // Op by op: an erase (EraseUser), and a copy's tombstones (few).
-    if (op->kind == WriteOp::Kind::kEraseUser || op->kind == WriteOp::Kind::kRecordErasure) {
+    // Op by op: an erase (EraseUser), a copy's tombstones and a learner's
+    // new name or email (few).
+    if (op->kind == WriteOp::Kind::kEraseUser || op->kind == WriteOp::Kind::kRecordErasure ||
+        op->kind == WriteOp::Kind::kUpdateUser) {
       return false;
     }
     if (op->kind == WriteOp::Kind::kAddUtterance) {
@@ -1110,6 +1120,7 @@ Status PostgresStore::Apply(WriteOp* op, DeltaSet* deltas) {
     case WriteOp::Kind::kEraseUser: return EraseUser(op);
     case WriteOp::Kind::kRecordErasure:
       return writer_->Exec(kInsertTombstone, TombstoneParams(*op)).status();
+    case WriteOp::Kind::kUpdateUser: return UpdateUser(op);
   }
   return Status::Internal("unknown op");
 }
@@ -1207,14 +1218,55 @@ Status PostgresStore::CreateUser(WriteOp* op) {
   return IndexUser(u.user_id, u.username, u.email);
 }
 
+// A learner's new name or email (docs/users.md). Another node taking the
+// same email meanwhile makes the UPDATE fail on the unique index:
+// ApplyInSavepoint runs the op again, which then finds the email taken.
+Status PostgresStore::UpdateUser(WriteOp* op) {
+  if (HasNul(op->user.user_id)) {
+    op->status = Status::NotFound("User not found");
+    return Status::Ok();
+  }
+  Conn* c = writer_.get();
+  auto r = c->Exec(kLockUser, Params().Add(op->user.user_id));
+  if (!r.ok()) return r.status();
+  if (r->empty()) {
+    op->status = Status::NotFound("User not found");
+    return Status::Ok();
+  }
+  const User before{op->user.user_id, r->Text(0, 0), r->OptText(0, 1), r->Int(0, 2)};
+  const User after = UpdatedUser(before, *op);
+  if (TakesAnotherEmail(before, after)) {
+    auto taken = c->Exec(kEmailTaken, Params().Add(AsciiLower(*after.email)));
+    if (!taken.ok()) return taken.status();
+    if (taken->Bool(0, 0)) {
+      op->status = EmailTaken();
+      op->user = before;
+      return Status::Ok();
+    }
+  }
+  op->user = after;
+  if (after.username == before.username && after.email == before.email) return Status::Ok();
+  const std::optional<std::string> norm =
+      after.email ? std::optional<std::string>(AsciiLower(*after.email)) : std::nullopt;
+  if (auto u = c->Exec(kUpdateUser,
+                       Params().Add(after.user_id).Add(after.username).Add(after.email).Add(norm));
+      !u.ok()) {
+    return u.status();
+  }
+  if (auto d = c->Exec(kEraseTrigrams, Params().Add(before.user_id).Add(TextArray(UserTrigrams(
+                                           before.username, before.email))));
+      !d.ok()) {
+    return d.status();
+  }
+  return IndexUser(after.user_id, after.username, after.email);
+}
+
 Status PostgresStore::CreateConversation(WriteOp* op) {
   Conversation& c = op->conversation;
   auto r = writer_->Exec(kConversationLookup, Params().Add(c.conversation_id).Add(c.user_id));
   if (!r.ok()) return r.status();
   if (op->client_id && !r->IsNull(0, 0)) {
-    op->replayed = r->Text(0, 0) == c.user_id;
-    if (!op->replayed) op->status = Status::Conflict("conversation_id already exists");
-    c.started_at = r->Int(0, 1);
+    ConversationTaken(op, r->Text(0, 0), r->Int(0, 1));
     return Status::Ok();
   }
   if (!r->Bool(0, 2)) {

@@ -89,6 +89,7 @@ class PostgresStore : public Store {
   Status AddErrors(WriteOp* op, DeltaSet* deltas);
   Status RecordAttempt(WriteOp* op);
   Status EraseUser(WriteOp* op);
+  Status UpdateUser(WriteOp* op);
   Status IndexUser(const std::string& user_id, const std::string& username,
                    const std::optional<std::string>& email);
   Status IndexEveryUser(bool gaining);

@@ -273,8 +273,9 @@ inline std::string Timed(std::string prefix, int64_t t, std::string_view id) {
   return prefix;
 }
 
-// The users by creation time, each with a copy of its User record (users
-// never change): the learner search's newest users. Since key format 3.
+// The users by creation time, each with a copy of its User record (put
+// again when the name or email changes): the learner search's newest
+// users. Since key format 3.
 inline std::string UserCreated(int64_t created_at, std::string_view user_id) {
   return Timed(std::string(1, kUserCreated), created_at, user_id);
 }

@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstring>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/mastery.h"
 #include "core/text.h"
@@ -467,6 +468,7 @@ class RocksdbStore::Batch {
       case WriteOp::Kind::kRecordAttempt: return RecordAttempt(op);
       case WriteOp::Kind::kEraseUser: return EraseUser(op);
       case WriteOp::Kind::kRecordErasure: return RecordErasure(*op);
+      case WriteOp::Kind::kUpdateUser: return UpdateUser(op);
     }
     return Status::Internal("unknown op");
   }
@@ -583,6 +585,10 @@ class RocksdbStore::Batch {
         case WriteOp::Kind::kEraseUser:
           want.push_back(keys::User(op->user.user_id));
           break;
+        case WriteOp::Kind::kUpdateUser:
+          want.push_back(keys::User(op->user.user_id));
+          if (op->user.email) want.push_back(keys::Email(AsciiLower(*op->user.email)));
+          break;
         case WriteOp::Kind::kRecordErasure:
           break;
         case WriteOp::Kind::kRecordAttempt:
@@ -646,7 +652,9 @@ class RocksdbStore::Batch {
         const BatchWrite& next = writes_[order[i + 1].index];
         if (!next.merge && next.key == w.key) continue;  // overwritten
       }
-      rocksdb::Status s = w.merge ? wb_.Merge(w.key, w.value) : wb_.Put(w.key, w.value);
+      rocksdb::Status s = w.deleted ? wb_.Delete(w.key)
+                          : w.merge ? wb_.Merge(w.key, w.value)
+                                    : wb_.Put(w.key, w.value);
       if (!s.ok()) return Fail(s, "put");
     }
     // An erase's (alone in its batch: after no write of its own).
@@ -665,7 +673,7 @@ class RocksdbStore::Batch {
   // Called once the batch is prepared: drops the batch behind (read only
   // while preparing; it may be gone before this one is written) and what
   // only the checks needed. What the next batch reads stays (pending_,
-  // written_errors_, deltas_).
+  // removed_, written_errors_, deltas_).
   void DonePreparing() {
     behind_ = nullptr;
     prefetched_ = {};
@@ -703,12 +711,20 @@ class RocksdbStore::Batch {
       *found = true;
       return Status::Ok();
     }
+    if (!removed_.empty() && removed_.contains(key)) {
+      *found = false;
+      return Status::Ok();
+    }
     // The batch behind: written or being written, so whatever the database
     // shows of it yet, its own values are the ones to see.
     if (behind_ != nullptr) {
       if (auto it = behind_->pending_.find(key); it != behind_->pending_.end()) {
         *value = it->second;
         *found = true;
+        return Status::Ok();
+      }
+      if (!behind_->removed_.empty() && behind_->removed_.contains(key)) {
+        *found = false;
         return Status::Ok();
       }
     }
@@ -721,12 +737,23 @@ class RocksdbStore::Batch {
   }
   // Writes a key that a later op of the batch may read back (Get).
   Status Put(const std::string& key, const std::string& value) {
+    if (!removed_.empty()) removed_.erase(key);
     pending_.insert_or_assign(key, value);
     return PutOnly(key, value);
+  }
+  // Deletes a key in order with the batch's other writes (a later Put of it
+  // wins), and a later Get of it, here or in the next batch, finds nothing.
+  // (An erase's deletes_ come after every write instead: it is alone.)
+  Status Remove(std::string key) {
+    pending_.erase(key);
+    removed_.insert(key);
+    writes_.push_back({std::move(key), {}, false, true});
+    return Status::Ok();
   }
   // Writes a key no check reads (an index entry, an error record).
   // Finish() adds it to the WriteBatch.
   Status PutOnly(std::string key, std::string value) {
+    if (!removed_.empty()) removed_.erase(key);
     writes_.push_back({std::move(key), std::move(value), false});
     return Status::Ok();
   }
@@ -787,6 +814,45 @@ class RocksdbStore::Batch {
     return Status::Ok();
   }
 
+  // A learner's new name or email (docs/users.md): the user's record and
+  // its copy under the creation time, the email's key, the name's key and
+  // the trigrams, each old key removed and the new one put, in order with
+  // the batch's other writes (Remove).
+  Status UpdateUser(WriteOp* op) {
+    std::string v;
+    bool found = false;
+    if (Status s = Get(keys::User(op->user.user_id), &v, &found); !s.ok()) return s;
+    if (!found) {
+      op->status = Status::NotFound("User not found");
+      return Status::Ok();
+    }
+    User before;
+    if (!DecodeUser(op->user.user_id, v, &before)) return Corrupt("user");
+    const User after = UpdatedUser(before, *op);
+    if (TakesAnotherEmail(before, after)) {
+      if (Status s = Get(keys::Email(AsciiLower(*after.email)), &v, &found); !s.ok()) return s;
+      if (found) {
+        op->status = EmailTaken();
+        op->user = before;
+        return Status::Ok();
+      }
+    }
+    op->user = after;
+    if (after.username == before.username && after.email == before.email) return Status::Ok();
+    if (before.email) {
+      if (Status s = Remove(keys::Email(AsciiLower(*before.email))); !s.ok()) return s;
+    }
+    if (!before.username.empty()) {
+      if (Status s = Remove(keys::UserName(AsciiLower(before.username), before.user_id)); !s.ok()) {
+        return s;
+      }
+    }
+    for (const std::string& gram : UserTrigrams(before.username, before.email)) {
+      if (Status s = Remove(keys::UserTrigram(gram, before.user_id)); !s.ok()) return s;
+    }
+    return InsertUser(after);
+  }
+
   Status CreateConversation(WriteOp* op) {
     Conversation& c = op->conversation;
     std::string v;
@@ -801,9 +867,7 @@ class RocksdbStore::Batch {
       const std::string owner = d.Str();
       const Micros started = d.Int();
       if (!d.ok()) return Corrupt("conversation");
-      op->replayed = owner == c.user_id;
-      if (!op->replayed) op->status = Status::Conflict("conversation_id already exists");
-      c.started_at = started;
+      ConversationTaken(op, owner, started);
       return Status::Ok();
     }
     if (Status s = Get(keys::User(c.user_id), &v, &found); !s.ok()) return s;
@@ -994,11 +1058,13 @@ class RocksdbStore::Batch {
     std::string key;
     std::string value;
     bool merge = false;  // a merge operand (PointMerge), else a put
+    bool deleted = false;  // a delete (Remove)
   };
   std::vector<BatchWrite> writes_;  // until Finish()
   std::vector<std::string> deletes_;                            // EraseUser's keys
   std::vector<std::pair<std::string, std::string>> delete_ranges_;  // and ranges [begin, end)
   std::unordered_map<std::string, std::string> pending_;  // keys Put in this batch
+  std::unordered_set<std::string> removed_;  // keys Removed in this batch (and not Put after)
   WrittenErrors written_errors_;
   // What the database held, read ahead in one MultiGet (nullopt: absent). The
   // writer thread is the only writer, so it stays true but for pending_.

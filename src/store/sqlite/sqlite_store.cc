@@ -615,6 +615,19 @@ Status SqliteStore::IndexUser(const User& u) {
   return Status::Ok();
 }
 
+// Drops a learner's trigrams (IndexUser's), before an erase or a new name.
+Status SqliteStore::UnindexUser(const User& u) {
+  Db* db = writer_.get();
+  Stmt* st = db->Prepare("DELETE FROM user_trigrams WHERE trigram=?1 AND user_id=?2");
+  for (const std::string& gram : UserTrigrams(u.username, u.email)) {
+    st->Bind(1, gram).BindId(2, u.user_id);
+    Status s = Run(db, st, "delete trigram");
+    st->Reset();
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
 // decay_log2 depends on the half-life; when it changes, recompute from the errors.
 Status SqliteStore::RecomputeDecayIfNeeded() {
   const std::string want = std::to_string(options_.half_life);
@@ -760,6 +773,7 @@ Status SqliteStore::Apply(WriteOp* op, DeltaSet* deltas) {
     case WriteOp::Kind::kRecordAttempt: return RecordAttempt(op);
     case WriteOp::Kind::kEraseUser: return EraseUser(op);
     case WriteOp::Kind::kRecordErasure: return RecordErasure(*op);
+    case WriteOp::Kind::kUpdateUser: return UpdateUser(op);
   }
   return Status::Internal("unknown op");
 }
@@ -777,15 +791,7 @@ Status SqliteStore::EraseUser(WriteOp* op) {
   const std::string username = user->Text(0);
   const std::optional<std::string> email = user->OptText(1);
   user->Reset();
-  Stmt* gram = db->Prepare("DELETE FROM user_trigrams WHERE trigram=?1 AND user_id=?2");
-  for (const std::string& g : UserTrigrams(username, email)) {
-    gram->Bind(1, g).BindId(2, id);
-    if (int rc = gram->Step(); rc != SQLITE_DONE) {
-      gram->Reset();
-      return db->Error(rc, "erase trigrams");
-    }
-    gram->Reset();
-  }
+  if (Status s = UnindexUser(User{id, username, email, 0}); !s.ok()) return s;
   // Children first; the count of each table's deleted rows goes to `count`.
   struct Table {
     const char* sql;
@@ -900,6 +906,47 @@ Status SqliteStore::CreateUser(WriteOp* op) {
   return IndexUser(u);
 }
 
+// A learner's new name or email (docs/users.md): the row, its email's
+// unique index (users_email_norm) and name index follow the UPDATE; the
+// trigrams of the old name and email go, the new ones' come.
+Status SqliteStore::UpdateUser(WriteOp* op) {
+  Db* db = writer_.get();
+  Stmt* st = db->Prepare("SELECT username, email, created_at FROM users WHERE user_id=?1");
+  st->BindId(1, op->user.user_id);
+  bool found = false;
+  if (Status s = StepRow(db, st, &found, "select user"); !s.ok()) return s;
+  if (!found) {
+    op->status = Status::NotFound("User not found");
+    return Status::Ok();
+  }
+  const User before{op->user.user_id, st->Text(0), st->OptText(1), st->Int(2)};
+  st->Reset();
+  const User after = UpdatedUser(before, *op);
+  op->user = after;
+  if (TakesAnotherEmail(before, after)) {
+    Stmt* taken = db->Prepare("SELECT 1 FROM users WHERE email_norm=?1");
+    taken->Bind(1, AsciiLower(*after.email));
+    if (Status s = StepRow(db, taken, &found, "select email"); !s.ok()) return s;
+    taken->Reset();
+    if (found) {
+      op->status = EmailTaken();
+      op->user = before;
+      return Status::Ok();
+    }
+  }
+  if (after.username == before.username && after.email == before.email) return Status::Ok();
+  Stmt* up = db->Prepare("UPDATE users SET username=?2, email=?3, email_norm=?4 WHERE user_id=?1");
+  up->BindId(1, after.user_id).Bind(2, after.username).Bind(3, after.email);
+  if (after.email) {
+    up->Bind(4, AsciiLower(*after.email));
+  } else {
+    up->BindNull(4);
+  }
+  if (Status s = Run(db, up, "update user"); !s.ok()) return s;
+  if (Status s = UnindexUser(before); !s.ok()) return s;
+  return IndexUser(after);
+}
+
 Status SqliteStore::CreateConversation(WriteOp* op) {
   Db* db = writer_.get();
   Conversation& c = op->conversation;
@@ -909,9 +956,7 @@ Status SqliteStore::CreateConversation(WriteOp* op) {
     st->BindId(1, c.conversation_id);
     if (Status s = StepRow(db, st, &found, "select conversation"); !s.ok()) return s;
     if (found) {
-      op->replayed = st->Id(0) == c.user_id;
-      if (!op->replayed) op->status = Status::Conflict("conversation_id already exists");
-      c.started_at = st->Int(1);
+      ConversationTaken(op, st->Id(0), st->Int(1));
       st->Reset();
       return Status::Ok();
     }

@@ -111,6 +111,8 @@ class SqliteStore : public Store {
   Status Apply(WriteOp* op, DeltaSet* deltas);
   Status CreateUser(WriteOp* op);
   Status IndexUser(const User& u);
+  Status UnindexUser(const User& u);
+  Status UpdateUser(WriteOp* op);
   Status IndexEveryUser(bool gaining);
   Status CreateConversation(WriteOp* op);
   Status AddUtterance(WriteOp* op, DeltaSet* deltas);
