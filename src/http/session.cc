@@ -215,7 +215,7 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     head_only_ = req_.method() == bhttp::verb::head;
     if (target == "*" && req_.method() == bhttp::verb::options) {  // the server as a whole
       Response r(204, "");
-      r.headers.emplace_back("Allow", "GET, HEAD, POST, DELETE, OPTIONS");
+      r.headers.emplace_back("Allow", "GET, HEAD, POST, PATCH, DELETE, OPTIONS");
       return Write(std::move(r));
     }
     size_t index = 0;

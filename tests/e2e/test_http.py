@@ -129,7 +129,7 @@ class HttpSemantics(ServerTestCase):
         st, blob = raw_http(self.server.port, b"OPTIONS * HTTP/1.1\r\nHost: x\r\n"
                                               b"Connection: close\r\n\r\n")
         self.assertEqual(st, 204, blob)
-        self.assertEqual(split(blob)[1]["allow"], "GET, HEAD, POST, DELETE, OPTIONS")
+        self.assertEqual(split(blob)[1]["allow"], "GET, HEAD, POST, PATCH, DELETE, OPTIONS")
 
     def test_a_target_in_absolute_form_is_accepted(self):
         """RFC 9112, 3.2.2: a server must accept it, though clients send it
