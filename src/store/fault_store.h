@@ -38,6 +38,7 @@ class FaultStore : public Store {
     if (failing_) return FailBatch(DiskFull(), ops);
     return Answer(inner_->ApplyBatch(ops, deltas), ops);
   }
+  bool MayHaveCommitted() const override { return lost_answer_ || inner_->MayHaveCommitted(); }
   bool DeferredSync() const override { return inner_->DeferredSync(); }
   bool PrefersWriteOrder() const override { return inner_->PrefersWriteOrder(); }
   bool Pipelined() const override { return inner_->Pipelined(); }
@@ -114,13 +115,16 @@ class FaultStore : public Store {
   static Status Down() { return Status::Unavailable("injected fault: store down"); }
   // A committed batch's answer, or its loss (lose_next_commit_answer).
   Status Answer(Status committed, const std::vector<WriteOp*>& ops) {
+    lost_answer_ = false;
     if (!committed.ok() || !lose_next_answer_.exchange(false)) return committed;
+    lost_answer_ = true;
     return FailBatch(Status::Unavailable("injected fault: the commit's answer was lost"), ops);
   }
   Store* inner_;
   std::atomic<bool> failing_{false};
   std::atomic<bool> fail_next_write_{false};
   std::atomic<bool> lose_next_answer_{false};
+  bool lost_answer_ = false;  // the last batch's (MayHaveCommitted)
 };
 
 }  // namespace errata

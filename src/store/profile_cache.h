@@ -117,12 +117,12 @@ class ProfileCache {
   // the store meanwhile are served but not cached, so a load can neither miss
   // the commit nor count it twice. The calls below are made between the two
   // (by one of the Writer's threads), and their effects show at EndCommit.
-  // A batch that failed (`failed`) may have committed all the same: on
-  // PostgreSQL a connection that drops after COMMIT was sent leaves its
-  // outcome unknown, and a retry is a replay that adds nothing. Its learners'
-  // profiles are then suspect: the shared copies are dropped, and the local
-  // ones are read again from the store at their next read (served as they
-  // are only while the store cannot be read).
+  // `failed`: the learners' profiles are suspect, as a batch of theirs failed
+  // and may have committed all the same (on PostgreSQL, a connection that
+  // drops after COMMIT was sent; a retry is then a replay that adds nothing).
+  // The Writer brackets them so once the store answers again (Finish). The
+  // shared copies are dropped, and the local ones are read again from the
+  // store at their next read (served as they are only while it cannot be).
   void BeginCommit(const std::vector<std::string>& user_ids);
   void EndCommit(const std::vector<std::string>& user_ids, bool failed = false);
 

@@ -216,7 +216,14 @@ class Store {
   // merged deltas of the applied ops, which are added to `deltas`.
   // Returns non-ok (Unavailable) when the transaction failed: then nothing was
   // applied, every op's status is that error and `deltas` is unchanged.
+  // (Unless MayHaveCommitted says otherwise.)
   virtual Status ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* deltas) = 0;
+
+  // After a failed ApplyBatch or WritePrepared, on the thread that called it:
+  // whether the batch may have committed all the same. On PostgreSQL, when
+  // the connection drops after COMMIT was sent, its outcome is unknown to
+  // errata; the embedded stores know theirs.
+  virtual bool MayHaveCommitted() const { return false; }
 
   // True for a store whose ApplyBatch returns once the transaction is committed
   // but before it is on disk (SQLite with synchronous=NORMAL). The Writer then

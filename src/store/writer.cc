@@ -146,7 +146,7 @@ void Writer::RunPipelined() {
       // An erase reads the store as it is: the batch being written goes
       // first, and nothing is prepared while the erase is written.
       if (writing) {
-        writing->status = AwaitWrite();
+        Settle(*writing, AwaitWrite());
         Publish(std::move(*writing));
         writing.reset();
       }
@@ -160,7 +160,7 @@ void Writer::RunPipelined() {
       Prepare(*next, writing ? writing->prepared.get() : nullptr);
     }
     if (writing) {
-      writing->status = AwaitWrite();
+      Settle(*writing, AwaitWrite());
       if (!writing->status.ok() && next && next->prepared) {
         next->prepared.reset();
         Prepare(*next, nullptr);  // it counted on writes that are not there
@@ -255,8 +255,13 @@ Writer::Flight Writer::Board(std::vector<std::unique_ptr<WriteRequest>> batch) {
 
 void Writer::Commit(Flight& f) {
   cache_->BeginCommit(f.users);
-  f.status = store_->ApplyBatch(f.ops, &f.deltas);
+  Settle(f, store_->ApplyBatch(f.ops, &f.deltas));
   Publish(std::move(f));
+}
+
+void Writer::Settle(Flight& f, Status s) {
+  f.may_have_committed = !s.ok() && store_->MayHaveCommitted();
+  f.status = std::move(s);
 }
 
 // At most this many committed batches wait for the publish thread; then the
@@ -333,10 +338,20 @@ void Writer::Finish(Flight& f) {
       }
     }
   }
-  // A failed batch may have committed all the same (its COMMIT's answer was
-  // lost), and its retry would be a replay that adds nothing: its learners'
-  // cached profiles are read again from the store.
-  cache_->EndCommit(f.users, /*failed=*/!s.ok());
+  cache_->EndCommit(f.users);
+  // A failed batch may have committed all the same (PostgreSQL: its COMMIT's
+  // answer was lost), and its retry would be a replay that adds nothing. Its
+  // learners' cached profiles are read again from the store, once the store
+  // answers again (this commit): until then they are served as they were,
+  // while the store is down, rather than not at all.
+  if (f.may_have_committed) {
+    suspects_.insert(f.users.begin(), f.users.end());
+  } else if (s.ok() && !suspects_.empty()) {
+    const std::vector<std::string> ids(suspects_.begin(), suspects_.end());
+    suspects_.clear();
+    cache_->BeginCommit(ids);
+    cache_->EndCommit(ids, /*failed=*/true);
+  }
   if (s.ok() && sync_thread_.joinable()) {
     // Committed, not yet on disk: the sync thread acknowledges it after its
     // fsync, while this thread goes on with the next batch.

@@ -13,7 +13,9 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "metrics/metrics.h"
@@ -92,6 +94,7 @@ class Writer {
     // commit's duration; its deltas (in `deltas`, or in `prepared` for a
     // pipelined store).
     Status status;
+    bool may_have_committed = false;  // failed, yet may have committed (Store::MayHaveCommitted)
     double seconds = 0;
     DeltaSet deltas{0};
     const DeltaSet& Deltas() const { return prepared ? prepared->deltas() : deltas; }
@@ -102,6 +105,9 @@ class Writer {
   std::vector<std::unique_ptr<WriteRequest>> TakeBatch(bool wait = true);
   static Flight Board(std::vector<std::unique_ptr<WriteRequest>> batch);
   void Commit(Flight& f);
+  // Sets the outcome of f's commit (and whether a failed one may have
+  // committed), on the thread that called the store.
+  void Settle(Flight& f, Status s);
   // Hands a committed (or failed: f.status) batch to the publish thread, or
   // finishes it on this one when there is none.
   void Publish(Flight f);
@@ -136,6 +142,9 @@ class Writer {
   size_t queued_ops_ = 0;                            // the ops in queue_; guarded by mu_
   bool stopping_ = false;                            // guarded by mu_
   std::atomic<bool> healthy_{true};
+  // Learners of failed batches that may have committed, whose cached profiles
+  // are read again after the next commit that succeeds (Finish's thread).
+  std::unordered_set<std::string> suspects_;
   std::thread thread_;
   // Committed batches waiting for their fsync (DeferredSync stores only).
   std::mutex sync_mu_;

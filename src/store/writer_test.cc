@@ -168,6 +168,14 @@ TEST_F(WriterTest, AFailedBatchThatCommittedIsReadAgainFromTheStore) {
   const WriteOp sent = NewUtterance(u, "pronouns", 3);
   fault_->lose_next_commit_answer();
   EXPECT_EQ(Write({sent}).status.code(), Status::Code::kUnavailable);
+  // The store goes down: the profile is still served as it was, and writes
+  // that fail for certain make nothing more suspect.
+  fault_->set_failing(true);
+  EXPECT_EQ(Write({Errors(u, "pronouns", 1)}).status.code(), Status::Code::kUnavailable);
+  auto served = cache_->Get(u.user_id);
+  ASSERT_TRUE(served.ok()) << served.status().ToString();
+  EXPECT_EQ((*served)->Find("pronouns")->count, 2);
+  fault_->set_failing(false);
   WriteRequest retry = Write({sent});
   ASSERT_TRUE(retry.status.ok());
   ASSERT_TRUE(retry.ops[0].replayed);

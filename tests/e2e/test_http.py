@@ -109,7 +109,7 @@ class HttpSemantics(ServerTestCase):
 
     def test_options_lists_the_methods_of_a_path(self):
         for path, allow in (("/healthz", "GET, HEAD, OPTIONS"),
-                            (f"/v1/users/{self.user}", "GET, HEAD, DELETE, OPTIONS"),
+                            (f"/v1/users/{self.user}", "GET, HEAD, DELETE, PATCH, OPTIONS"),
                             ("/v1/users", "POST, OPTIONS"),
                             ("/users/", "POST, OPTIONS")):
             with self.subTest(path=path):

@@ -726,7 +726,13 @@ Status PostgresStore::ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* del
   }
   if (s.ok() && ops.empty()) s = writer_->Exec("BEGIN").status();
   if (s.ok()) s = UpsertFrequencies(batch);
-  if (s.ok()) s = writer_->Exec("COMMIT").status();
+  may_have_committed_ = false;
+  if (s.ok()) {
+    s = writer_->Exec("COMMIT").status();
+    // An error PostgreSQL answered rolled the transaction back; a connection
+    // lost meanwhile leaves it unknown whether the COMMIT arrived.
+    may_have_committed_ = !s.ok() && writer_->broken();
+  }
   if (!s.ok()) {
     if (!writer_->broken() && writer_->InTransaction()) writer_->Exec("ROLLBACK");
     return FailBatch(s, ops);

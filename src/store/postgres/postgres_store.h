@@ -42,6 +42,7 @@ class PostgresStore : public Store {
   // password.
   std::string Describe() const override;
   Status ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* deltas) override;
+  bool MayHaveCommitted() const override { return may_have_committed_; }
   Result<std::unique_ptr<ReadSnapshot>> BeginReadSnapshot() override;
   Result<User> GetUser(const std::string& user_id) override;
   Result<User> FindUserByEmail(const std::string& email) override;
@@ -103,6 +104,7 @@ class PostgresStore : public Store {
   std::string description_;  // guarded by description_mu_; set by the writer's thread
   Micros half_life_;
   std::unique_ptr<pg::Conn> writer_;
+  bool may_have_committed_ = false;  // the last batch's COMMIT went unanswered (writer's thread)
   std::mutex pool_mu_;
   std::condition_variable pool_cv_;
   std::vector<std::unique_ptr<pg::Conn>> pool_;  // guarded by pool_mu_
