@@ -671,6 +671,17 @@ def read_until_closed(sock):
         chunks.append(part)
 
 
+def split_response(blob):
+    """(status, {lowercased header: value}, body bytes) of one raw response."""
+    head, _, body = blob.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    return int(lines[0].split(" ", 2)[1]), headers, body
+
+
 def raw_body_json(blob):
     head, _, body = blob.partition(b"\r\n\r\n")
     return json.loads(body.decode("utf-8"))

@@ -13,18 +13,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (Server, ServerTestCase, main, new_uuid, raw_http, read_until_closed, seed_triplet,
-                     simulate, strict_json, unique_email, v1_conversation, v1_user)
-
-
-def split(blob):
-    """(status, {lowercased header: value}, body bytes) of one raw response."""
-    head, _, body = blob.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in lines[1:]:
-        k, _, v = line.partition(":")
-        headers[k.strip().lower()] = v.strip()
-    return int(lines[0].split(" ", 2)[1]), headers, body
+                     simulate, split_response as split, strict_json, unique_email, v1_conversation,
+                     v1_user)
 
 
 def read_some(sock, timeout):
