@@ -77,9 +77,9 @@ class SharedProfiles {
   virtual void MarkUserKnown(const std::string& user_id) = 0;
   // The learner was erased: drop the shared copy.
   virtual void ForgetUser(const std::string& user_id) = 0;
-  // `failed`: the batch failed, and may have committed all the same (see
-  // ProfileCache::EndCommit); the shared copies of its learners are dropped.
-  virtual void EndCommit(bool failed) = 0;
+  // `reload`: the shared copies of the commit's learners are dropped (see
+  // ProfileCache::EndCommit).
+  virtual void EndCommit(bool reload) = 0;
 };
 
 class ProfileCache {
@@ -117,14 +117,14 @@ class ProfileCache {
   // the store meanwhile are served but not cached, so a load can neither miss
   // the commit nor count it twice. The calls below are made between the two
   // (by one of the Writer's threads), and their effects show at EndCommit.
-  // `failed`: the learners' profiles are suspect, as a batch of theirs failed
+  // `reload`: the learners' profiles are suspect, as a batch of theirs failed
   // and may have committed all the same (on PostgreSQL, a connection that
   // drops after COMMIT was sent; a retry is then a replay that adds nothing).
   // The Writer brackets them so once the store answers again (Finish). The
   // shared copies are dropped, and the local ones are read again from the
   // store at their next read (served as they are only while it cannot be).
   void BeginCommit(const std::vector<std::string>& user_ids);
-  void EndCommit(const std::vector<std::string>& user_ids, bool failed = false);
+  void EndCommit(const std::vector<std::string>& user_ids, bool reload = false);
 
   // Applies committed deltas to the cached profiles they touch.
   void ApplyDeltas(const DeltaSet& deltas);

@@ -350,7 +350,7 @@ void Writer::Finish(Flight& f) {
     const std::vector<std::string> ids(suspects_.begin(), suspects_.end());
     suspects_.clear();
     cache_->BeginCommit(ids);
-    cache_->EndCommit(ids, /*failed=*/true);
+    cache_->EndCommit(ids, /*reload=*/true);
   }
   if (s.ok() && sync_thread_.joinable()) {
     // Committed, not yet on disk: the sync thread acknowledges it after its

@@ -339,19 +339,15 @@ Attempt AttemptAt(const Rows& r, int i) {
 const Query kListAttempts{"list_attempts",
                           ERRATA_ATTEMPT_COLUMNS
                           " FROM attempts WHERE user_id=$1 ORDER BY answered_at, attempt_id"};
-// Erasing a learner (PostgresStore::EraseUser). The user's row is locked
-// first, so another node's write for the learner waits for the erase and
-// then finds no user.
-const Query kEraseLockUser{"erase_lock_user",
-                           "SELECT username, email FROM users WHERE user_id=$1 FOR UPDATE"};
+// Erasing a learner, or changing their name or email (PostgresStore::
+// EraseUser, UpdateUser): the user's row is locked first, so another node's
+// write for the learner waits for an erase and then finds no user, and two
+// nodes' updates of one learner go one after the other.
+const Query kLockUser{"lock_user",
+                      "SELECT username, email, created_at FROM users WHERE user_id=$1 FOR UPDATE"};
 // $2: the name's and email's trigrams, as a text[] literal.
 const Query kEraseTrigrams{"erase_trigrams",
                            "DELETE FROM user_trigrams WHERE user_id=$1 AND trigram = ANY($2::text[])"};
-// A learner's new name or email (PostgresStore::UpdateUser): the row locked
-// first, as for an erase, so two nodes' updates of one learner go one after
-// the other, and an update waits for an erase and then finds no user.
-const Query kLockUser{"lock_user",
-                      "SELECT username, email, created_at FROM users WHERE user_id=$1 FOR UPDATE"};
 const Query kEmailTaken{"email_taken", "SELECT EXISTS(SELECT 1 FROM users WHERE email_norm=$1)"};
 const Query kUpdateUser{"update_user",
                         "UPDATE users SET username=$2, email=$3, email_norm=$4 WHERE user_id=$1"};
@@ -1144,7 +1140,7 @@ Status PostgresStore::EraseUser(WriteOp* op) {
     return Status::Ok();
   }
   Conn* c = writer_.get();
-  auto user = c->Exec(kEraseLockUser, Params().Add(id));
+  auto user = c->Exec(kLockUser, Params().Add(id));
   if (!user.ok()) return user.status();
   if (user->empty()) {
     // Erased before: the first erase's answer again. Never a learner: NotFound.

@@ -305,11 +305,11 @@ void RedisProfiles::ForgetUser(const std::string& user_id) {
   EffectsOf(user_id).push_back("x");
 }
 
-void RedisProfiles::EndCommit(bool failed) {
-  if (failed) {
-    // It may have committed: each learner's profile goes ("x"), and the next
-    // read loads it whole from the store. A later commit's apply cannot
-    // bring the profile back, since it applies only to one in Redis.
+void RedisProfiles::EndCommit(bool reload) {
+  if (reload) {
+    // A batch of theirs may have committed unseen: each learner's profile
+    // goes ("x"), and the next read loads it whole from the store. A later
+    // commit's apply cannot bring it back: it applies only to one in Redis.
     batch_.effects.clear();
     for (const auto& id : batch_.users) batch_.effects[id] = {"x"};
   }
