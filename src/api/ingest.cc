@@ -86,7 +86,7 @@ void PostIngest(const Ctx& c, Services& s, Respond respond) {
   auto rejected = std::make_shared<std::vector<Rejected>>();
   auto op_lines = std::make_shared<std::vector<size_t>>();  // op i came from line op_lines[i]
   const Micros now = NowMicros();
-  size_t line = 0;
+  size_t line = 0, utterances = 0;
   for (size_t pos = 0; pos < body.size();) {
     size_t nl = body.find('\n', pos);
     if (nl == std::string_view::npos) nl = body.size();
@@ -95,8 +95,10 @@ void PostIngest(const Ctx& c, Services& s, Respond respond) {
     ++line;
     if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
     if (text.find_first_not_of(" \t") == std::string_view::npos) continue;
-    if (line > kMaxLines) {
-      return respond(V1Error(413, "payload_too_large", "at most 10000 lines per request"));
+    // Utterances are counted, not blank lines (`line` counts both, for the
+    // line numbers in the answer).
+    if (++utterances > kMaxLines) {
+      return respond(V1Error(413, "payload_too_large", "at most 10000 utterances per request"));
     }
     auto object = ParseObject(text);
     if (!object.ok()) {

@@ -10,7 +10,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import (ServerTestCase, main, new_uuid, raw_body_json, raw_http, seed_triplet,
+from harness import (Server, ServerTestCase, main, new_uuid, raw_body_json, raw_http, seed_triplet,
                      simulate, strict_json, top_counts, unique_email, v1_conversation, v1_user)
 
 SEED_POSTS = ["/users/", "/conversations/", "/utterances/", "/simulate-and-generate"]
@@ -193,6 +193,25 @@ class BadInput(BadInputBase):
                 st, body = self.get_strict_json(f"/v1/users/{vu}/exercises?as_of={as_of}")
                 self.assertEqual(st, 200, body)
                 self.assertTrue(body["exercises"], body)
+
+    def test_ingest_counts_utterances_not_blank_lines(self):
+        # 10,000 utterances with blank lines among them fit; one more does not.
+        server = Server(extra_args=("--body-limit", str(8 << 20)))
+        try:
+            c = server.client()
+            uid, cid = new_uuid(), new_uuid()
+            lines = [json.dumps({"user_id": uid, "conversation_id": cid, "content": f"u{k}"})
+                     for k in range(10_000)]
+            body = "\n\n".join(lines) + "\n\n\n"
+            st, _, out = c.post("/v1/ingest", raw=body.encode())
+            self.assertEqual((st, out.get("applied")), (200, 10_000), str(out)[:300])
+            self.assertEqual(out["results"][-1]["line"], 19_999)  # line numbers count every line
+            more = body + json.dumps({"user_id": uid, "conversation_id": cid, "content": "x"}) + "\n"
+            st, _, out = c.post("/v1/ingest", raw=more.encode())
+            self.assertEqual((st, out["error"]["code"]), (413, "payload_too_large"), out)
+            server.stop()
+        finally:
+            server.cleanup()
 
     def test_as_of_outside_1970_to_9999_is_refused(self):
         # Echoed back, a year past 9999 was no RFC 3339 date-time
