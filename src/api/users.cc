@@ -48,9 +48,9 @@ Status ReadUserChange(const json::object& body, const std::string& id, WriteOp* 
           std::string(key));
     }
   }
-  if (auto given = f.Uuid("user_id", Fields::kOptional); given && *given != id) {
-    return Status::InvalidArgument("user_id cannot be changed", "user_id");
-  }
+  auto given = f.Uuid("user_id", Fields::kOptional);
+  if (!f.ok()) return f.status();
+  if (given && *given != id) return Status::InvalidArgument("user_id cannot be changed", "user_id");
   if (const json::value* v = body.if_contains("username")) {
     if (v->is_null()) return Status::InvalidArgument("username cannot be null", "username");
     auto username = f.String("username", Fields::kRequired, 200);
@@ -67,7 +67,6 @@ Status ReadUserChange(const json::object& body, const std::string& id, WriteOp* 
     }
     op->update.email = true;
   }
-  if (!f.ok()) return f.status();
   if (!op->update.username && !op->update.email) {
     return Status::InvalidArgument("nothing to change: give username, email or both");
   }
