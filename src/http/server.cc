@@ -126,6 +126,7 @@ void Server::Start() {
 }
 
 void Server::StopAccepting() {
+  stopping_.store(true);
   net::post(acceptor_.get_executor(), [this] {
     boost::system::error_code ec;
     acceptor_.close(ec);

@@ -64,8 +64,10 @@ class Server {
   uint16_t port() const { return port_; }
   // Runs the I/O threads; returns at once. Join() waits for them.
   void Start();
-  // Closes the listener: no new connections; open ones go on.
+  // Closes the listener: no new connections; open ones go on, each until
+  // its next answer, which carries "Connection: close" (stopping()).
   void StopAccepting();
+  bool stopping() const { return stopping_.load(std::memory_order_relaxed); }
   // Requests read whose answer is not yet written out (a stream's: its head).
   int64_t in_flight() const { return in_flight_.load(); }
   // Stops all I/O and joins the threads.
@@ -111,6 +113,7 @@ class Server {
   std::chrono::steady_clock::time_point warned_at_{};
   uint16_t port_ = 0;
   std::atomic<int64_t> in_flight_{0};
+  std::atomic<bool> stopping_{false};
   std::vector<std::thread> threads_;
 };
 

@@ -100,7 +100,10 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
  public:
   Session(net::ip::tcp::socket socket, Server* server)
       : stream_(std::move(socket)), server_(server) {}
-  ~Session() override { server_->ConnectionClosed(); }
+  ~Session() override {
+    Uncount();
+    server_->ConnectionClosed();
+  }
 
   // Reads the head first: a request without a body (every GET) is complete
   // then, and one that sent "Expect: 100-continue" waits for an interim 100
@@ -119,6 +122,10 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
 
  private:
   void OnHead(beast::error_code ec) {
+    // A request counts as in flight from its head: one whose body is still
+    // coming when errata is told to stop is read and answered in the drain,
+    // not cut off (docs/http.md).
+    if (!ec) Count();
     if (!ec && !TransferCodingsUnderstood()) return;
     if (ec || parser_->is_done()) return OnRead(ec);
     const auto expect = parser_->get().find(bhttp::field::expect);
@@ -169,6 +176,7 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
   void OnRead(beast::error_code ec) {
     if (ec == bhttp::error::end_of_stream || ec == net::error::eof || ec == beast::error::timeout ||
         ec == net::error::connection_reset || ec == net::error::operation_aborted) {
+      Uncount();  // no answer goes out
       return Close();
     }
     if (ec == bhttp::error::body_limit) {
@@ -193,7 +201,7 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     req_ = parser_->release();  // its head, as far as it was read, for the log line
     request_id_ = RequestId(req_);
     route_ = server_->router().routes().size();
-    server_->in_flight_counter().fetch_add(1);
+    Count();
     // The path names the error's flavour (v1's or the seed routes'), from the
     // origin form as for routing: "http://host/v1/users" is a v1 path.
     const auto target = req_.target();
@@ -203,9 +211,11 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
 
   void Dispatch() {
     start_ = Clock::now();
-    server_->in_flight_counter().fetch_add(1);
+    Count();
     request_id_ = RequestId(req_);
-    close_after_ = !req_.keep_alive();
+    // Once errata is stopping, each answer is a connection's last, and says
+    // so: the client sends its next request elsewhere, not into the close.
+    close_after_ = !req_.keep_alive() || server_->stopping();
     const std::string_view target = OriginForm({req_.target().data(), req_.target().size()});
     const size_t q = target.find('?');
     const std::string_view path = PathOf(target);
@@ -213,6 +223,17 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     RouteContext ctx{req_, {}, query, request_id_};
     std::string allow;
     head_only_ = req_.method() == bhttp::verb::head;
+    // An HTTP/1.1 request has one Host, and any request at most one (RFC
+    // 9112, 3.2): a server must answer 400 otherwise. Two could name two
+    // different origins to a proxy and to errata.
+    if (const size_t hosts = req_.count(bhttp::field::host);
+        hosts > 1 || (hosts == 0 && req_.version() >= 11)) {
+      close_after_ = true;
+      return Write(server_->errors()(
+          400, "bad_request",
+          hosts == 0 ? "an HTTP/1.1 request needs a Host header" : "a request has one Host header",
+          path));
+    }
     if (target == "*" && req_.method() == bhttp::verb::options) {  // the server as a whole
       Response r(204, "");
       r.headers.emplace_back("Allow", "GET, HEAD, POST, PATCH, DELETE, OPTIONS");
@@ -305,7 +326,20 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
   // drain at shutdown. Counted from here, not from Observe, as an answer
   // larger than the socket's buffers still goes out, to a slow reader, long
   // after its write began; the server stopped under it.
-  void Answered() { server_->in_flight_counter().fetch_sub(1); }
+  void Answered() { Uncount(); }
+
+  // The in-flight count, once per request: from its head (or its error,
+  // when the head itself failed) to its answer's last byte.
+  void Count() {
+    if (counted_) return;
+    counted_ = true;
+    server_->in_flight_counter().fetch_add(1);
+  }
+  void Uncount() {
+    if (!counted_) return;
+    counted_ = false;
+    server_->in_flight_counter().fetch_sub(1);
+  }
 
   void Observe(int status) {
     const double seconds = std::chrono::duration<double>(Clock::now() - start_).count();
@@ -475,6 +509,7 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
   Clock::time_point start_;
   size_t route_ = 0;
   bool close_after_ = false;
+  bool counted_ = false;    // in the server's in-flight count (Count)
   bool head_only_ = false;  // a HEAD: the answer goes without its body
   bool linger_ = false;     // an error answer: Close lingers (Linger)
   // Streaming state.

@@ -184,6 +184,28 @@ class HttpSemantics(ServerTestCase):
             blob = read_some(s, 10)
         self.assertTrue(blob.startswith(b"HTTP/1.1 201"), blob)
 
+    def test_an_http_1_1_request_has_one_host(self):
+        """RFC 9112, 3.2: a server must answer 400 to an HTTP/1.1 request
+        without a Host, and to any request with two. They were served. The
+        connection closes after the 400: the request after it is not read."""
+        for head in (b"GET /healthz HTTP/1.1\r\n",
+                     b"GET /v1/taxonomy HTTP/1.1\r\nHost: a\r\nHost: b\r\n",
+                     b"GET /v1/taxonomy HTTP/1.0\r\nHost: a\r\nHost: b\r\n",
+                     b"POST /users/ HTTP/1.1\r\nContent-Length: 2\r\n"):
+            with self.subTest(head=head):
+                body = b"{}" if head.startswith(b"POST") else b""
+                with socket.create_connection(("127.0.0.1", self.server.port), timeout=10) as s:
+                    s.sendall(head + b"\r\n" + body + b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                    blob = read_until_closed(s)
+                status, headers, answer = split(blob)
+                self.assertEqual(status, 400, blob)
+                self.assertEqual(headers["connection"], "close")
+                key = "error" if b" /v1/" in head else "detail"  # the path's flavour
+                self.assertIn("Host", json.dumps(json.loads(answer)[key]))
+                self.assertEqual(blob.count(b"\r\nServer: errata\r\n"), 1, blob)
+        st, blob = raw_http(self.server.port, b"GET /healthz HTTP/1.0\r\n\r\n")
+        self.assertEqual(st, 200, blob)
+
     def test_transfer_codings_other_than_chunked_are_refused(self):
         """A request whose framing errata cannot read as a proxy would is
         refused and its connection closed: the bytes after its head must not

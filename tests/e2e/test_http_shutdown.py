@@ -77,6 +77,56 @@ class HttpShutdown(unittest.TestCase):
         self.assertEqual(len(json.loads(body)["conversations"][0]["utterances"]), 12000)
         self.assertLess(self.stop(), 10)
 
+    def test_a_body_still_coming_at_sigterm_is_read_and_answered(self):
+        """A request counted as in flight only once its body was read: one
+        still uploading when SIGTERM came was cut off when the drain found
+        nothing in flight, and its client got no answer. The answer is the
+        connection's last and says so."""
+        body = json.dumps({"username": "late", "email": f"{new_uuid()}@example.com"}).encode()
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=20) as s:
+            s.sendall(b"POST /v1/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+                      f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:10])
+            time.sleep(0.5)  # the head is read
+            self.server.signal()
+            time.sleep(1)  # past the drain's first look at the in-flight count
+            s.sendall(body[10:])
+            blob = read_until_closed(s)
+        status, headers, answer = split_response(blob)
+        self.assertEqual(status, 201, blob)
+        self.assertEqual(headers["connection"], "close")
+        self.assertEqual(json.loads(answer)["username"], "late")
+        self.assertLess(self.stop(), 10)
+
+    def test_a_kept_alive_connection_is_told_to_close_in_the_drain(self):
+        """A request that came on a kept-alive connection while errata
+        drained was answered as if errata went on: no "Connection: close",
+        and the client's next request met a closed socket."""
+        user = v1_user(self.server.client())["user_id"]
+        body = json.dumps({"username": "slow", "email": f"{new_uuid()}@example.com"}).encode()
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=20) as kept, \
+                socket.create_connection(("127.0.0.1", self.server.port), timeout=20) as slow:
+            get = f"GET /v1/users/{user} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+            kept.sendall(get)
+            first = b""
+            while b"\r\n\r\n" not in first or not first.rstrip().endswith(b"}"):
+                first += kept.recv(65536)
+            self.assertNotIn(b"Connection: close", first)
+            # A body still coming holds the drain open.
+            slow.sendall(b"POST /v1/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+                         f"Content-Length: {len(body)}\r\n\r\n".encode())
+            time.sleep(0.5)
+            self.server.signal()
+            time.sleep(0.5)
+            kept.sendall(get)
+            blob = read_until_closed(kept)  # closes after the answer
+            status, headers, answer = split_response(blob)
+            self.assertEqual(status, 200, blob)
+            self.assertEqual(headers["connection"], "close")
+            self.assertEqual(json.loads(answer)["user_id"], user)
+            slow.sendall(body)
+            self.assertEqual(split_response(read_until_closed(slow))[0], 201)
+        self.assertLess(self.stop(), 10)
+
 
 if __name__ == "__main__":
     main()
