@@ -25,7 +25,15 @@ Result<std::optional<Micros>> QueryTime(std::string_view query, std::string_view
   auto text = QueryParam(query, key);
   if (!text) return std::optional<Micros>();
   auto t = ParseTime(*text);
-  if (!t) return Status::InvalidArgument(std::string(key) + " must be an ISO-8601 date-time", std::string(key));
+  if (!t) {
+    // "+01:00" sent unencoded reads as " 01:00": a query's "+" is a space.
+    // The message says so, as the cause is hard to see from the client.
+    const bool plus_as_space = text->find(' ') != std::string::npos;
+    return Status::InvalidArgument(
+        std::string(key) + " must be an ISO-8601 date-time" +
+            (plus_as_space ? " (a \"+\" in a query string reads as a space: send it as %2B)" : ""),
+        std::string(key));
+  }
   // As the times errata takes in (Fields::Time): before 1970 the timeline's
   // days would round the wrong way, and a year past 9999 is no RFC 3339
   // date-time to answer with.

@@ -227,6 +227,12 @@ class BadInput(BadInputBase):
                     self.assertEqual((st, body["error"]["field"]), (422, "as_of"), body)
             st, body = self.get_strict_json(f"/v1/users/{vu}/{route}{sep}as_of=9999-12-31T23:59:59Z")
             self.assertEqual(st, 200, body)
+        # A "+" sent unencoded is a space: the answer says how to send it.
+        st, body = self.get_strict_json(f"/v1/users/{vu}/exercises?as_of=2026-01-01T00:00:00+01:00")
+        self.assertEqual((st, body["error"]["field"]), (422, "as_of"), body)
+        self.assertIn("%2B", body["error"]["message"])
+        st, body = self.get_strict_json(f"/v1/users/{vu}/exercises?as_of=2026-01-01T00:00:00%2B01:00")
+        self.assertEqual(st, 200, body)
         # The timeline takes no n.
         st, body = self.get_strict_json(f"/v1/users/{vu}/errors/timeline?days=1&n=0")
         self.assertEqual(st, 200, body)
