@@ -136,7 +136,7 @@ void Writer::Run() {
 // Batch N is written on the commit thread while this thread prepares N+1 from
 // what queued meanwhile: the checks of N+1 see N's writes as done. Once N is
 // durable, N+1's write starts, and N's cache updates and answers go out while
-// it runs. If N failed, N+1 is prepared again without it first.
+// it runs. If N failed, N+1 fails with it, unwritten.
 void Writer::RunPipelined() {
   std::optional<Flight> writing;  // on the commit thread
   for (;;) {
@@ -162,8 +162,14 @@ void Writer::RunPipelined() {
     if (writing) {
       Settle(*writing, AwaitWrite());
       if (!writing->status.ok() && next && next->prepared) {
+        // N+1 counted on N's writes, which are not there, and its checks
+        // rewrote some of its ops' inputs to answer them (a replay's stored
+        // time and errors, a refused PATCH's record as it was): prepared
+        // again from those, a refused PATCH would be answered 200 unapplied,
+        // an utterance stored with another request's time. It fails with N,
+        // unwritten: the store just failed a write, and its clients retry.
         next->prepared.reset();
-        Prepare(*next, nullptr);  // it counted on writes that are not there
+        next->status = FailBatch(writing->status, next->ops);
       }
     }
     if (next) {
