@@ -104,7 +104,7 @@ void PostConversation(const Ctx& c, Services& s, Respond respond) {
 void GetConversation(const Ctx& c, Services& s, Respond respond) {
   auto id = CanonicalUuid(c.params[0]);
   if (!id) {
-    return respond(V1Error(422, "invalid_argument", "conversation id must be a valid UUID", "id"));
+    return respond(BadPathId("conversation_id"));
   }
   auto view = s.store->GetConversation(*id);
   if (!view.ok()) return respond(ErrorResponse(Flavor::kV1, view.status()));
@@ -118,7 +118,7 @@ void GetConversation(const Ctx& c, Services& s, Respond respond) {
 void ListUserConversations(const Ctx& c, Services& s, Respond respond) {
   auto user_id = CanonicalUuid(c.params[0]);
   if (!user_id) {
-    return respond(V1Error(422, "invalid_argument", "user id must be a valid UUID", "id"));
+    return respond(BadPathId("user_id"));
   }
   auto limit = QueryCount(c.query, "limit", 20, 100);
   if (!limit.ok()) return respond(ErrorResponse(Flavor::kV1, limit.status()));

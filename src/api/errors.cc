@@ -45,6 +45,11 @@ http::Response V1Error(int status, std::string_view code, std::string_view messa
   return WithRetryAfter({status, json::serialize(json::object{{"error", std::move(err)}})});
 }
 
+http::Response BadPathId(std::string_view parameter) {
+  const std::string_view what = parameter == "user_id" ? "user id" : "conversation id";
+  return V1Error(422, "invalid_argument", std::string(what) + " must be a valid UUID", parameter);
+}
+
 http::Response SeedValidationError(std::string_view where, std::string_view field,
                                    std::string_view msg, std::string_view type) {
   json::array loc{json::string(where)};

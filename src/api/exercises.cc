@@ -111,7 +111,7 @@ void GetExercises(const Ctx& c, Services& s, Respond respond) {
 
 void PostAttempt(const Ctx& c, Services& s, Respond respond) {
   auto user_id = CanonicalUuid(c.params[0]);
-  if (!user_id) return respond(V1Error(422, "invalid_argument", "user id must be a valid UUID", "id"));
+  if (!user_id) return respond(BadPathId("user_id"));
   auto body = ParseObject(c.request.body());
   if (!body.ok()) return respond(V1Error(400, "invalid_json", body.status().message()));
   Fields f(*body);
@@ -123,6 +123,9 @@ void PostAttempt(const Ctx& c, Services& s, Respond respond) {
   a.answer = f.String("answer", Fields::kOptional, 10'000);
   auto answered_at = f.Time("answered_at", Fields::kOptional);
   if (!f.ok()) return respond(ErrorResponse(Flavor::kV1, f.status()));
+  if (exercise_id->empty()) {  // no exercise has it: the request is bad, not the id unknown
+    return respond(V1Error(422, "invalid_argument", "exercise_id must not be empty", "exercise_id"));
+  }
   const Micros now = NowMicros();
   if (answered_at && *answered_at > now + s.config.future_tolerance) {
     return respond(V1Error(422, "invalid_argument", "answered_at is in the future", "answered_at"));

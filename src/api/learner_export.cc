@@ -81,7 +81,7 @@ void Export(Services& s, const std::string& id, const Respond& respond) {
 // tens of milliseconds, which would stall every connection of the thread.
 void ExportLearner(const Ctx& c, Services& s, Respond respond) {
   auto id = CanonicalUuid(c.params[0]);
-  if (!id) return respond(V1Error(422, "invalid_argument", "user id must be a valid UUID", "id"));
+  if (!id) return respond(BadPathId("user_id"));
   if (s.slow == nullptr) return Export(s, *id, respond);
   if (!s.slow->Run([&s, id = *id, respond] { Export(s, id, respond); })) {
     respond(V1Error(503, "unavailable", "too many exports are waiting; retry later"));

@@ -1,6 +1,7 @@
 #include "api/request.h"
 
 #include <charconv>
+#include <cmath>
 
 #include <boost/json/parse.hpp>
 
@@ -64,6 +65,15 @@ std::optional<int64_t> Fields::Int(std::string_view key, Need need) {
   if (v == nullptr) return std::nullopt;
   if (v->is_int64()) return v->as_int64();
   if (v->is_uint64() && v->as_uint64() <= INT64_MAX) return static_cast<int64_t>(v->as_uint64());
+  // 4.0 is an integer to JSON Schema (and to pydantic), and is what
+  // Python's json.dumps writes for a float that holds one. The bounds are
+  // doubles that convert exactly (-2^63 and 2^63, the latter excluded).
+  if (v->is_double()) {
+    const double d = v->as_double();
+    if (d == std::trunc(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0) {
+      return static_cast<int64_t>(d);
+    }
+  }
   Fail(key, prefix_ + std::string(key) + " must be an integer");
   return std::nullopt;
 }

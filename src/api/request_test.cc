@@ -46,6 +46,24 @@ TEST(FieldsTest, MissingRequiredAndOptional) {
   EXPECT_EQ(f.status().field(), "y");
 }
 
+TEST(FieldsTest, IntegersMayBeWrittenAsWholeDoubles) {
+  // JSON Schema's integer, and Python's json.dumps of a float holding one.
+  auto o = ParseObject(R"({"a": 4.0, "b": 1e3, "c": -0.0, "d": 4.5, "e": 1e19, "f": "4"})");
+  ASSERT_TRUE(o.ok());
+  {
+    Fields f(*o);
+    EXPECT_EQ(f.Int("a"), 4);
+    EXPECT_EQ(f.Int("b"), 1000);
+    EXPECT_EQ(f.Int("c"), 0);
+    EXPECT_TRUE(f.ok());
+  }
+  for (const char* key : {"d", "e", "f"}) {
+    Fields f(*o);
+    EXPECT_FALSE(f.Int(key).has_value()) << key;
+    EXPECT_EQ(f.status().field(), key);
+  }
+}
+
 TEST(FieldsTest, TimesLieBetween1970And9999) {
   auto o = ParseObject(R"({"a": "1970-01-01T00:00:00Z", "z": "9999-12-31T23:59:59.999999Z",
                            "b": "1969-12-31T23:59:59.999999Z", "c": "1970-01-01T00:30:00+01:00",

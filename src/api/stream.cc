@@ -21,7 +21,7 @@ constexpr const char kErasedEvent[] = "erased";
 
 void GetStream(const Ctx& c, Services& s, Respond respond) {
   auto id = CanonicalUuid(c.params[0]);
-  if (!id) return respond(V1Error(422, "invalid_argument", "user id must be a valid UUID", "id"));
+  if (!id) return respond(BadPathId("user_id"));
   if (s.hub == nullptr) return respond(V1Error(503, "unavailable", "live events are off"));
   auto profile = s.cache->Get(*id);
   if (!profile.ok()) return respond(ErrorResponse(Flavor::kV1, profile.status()));

@@ -139,7 +139,7 @@ void SearchUsers(const Ctx& c, Services& s, Respond respond) {
 // again for a learner already erased, it answers the same (replayed: true).
 void EraseUser(const Ctx& c, Services& s, Respond respond) {
   auto id = CanonicalUuid(c.params[0]);
-  if (!id) return respond(V1Error(422, "invalid_argument", "user id must be a valid UUID", "id"));
+  if (!id) return respond(BadPathId("user_id"));
   WriteOp op;
   op.kind = WriteOp::Kind::kEraseUser;
   op.user.user_id = *id;
@@ -163,7 +163,7 @@ void EraseUser(const Ctx& c, Services& s, Respond respond) {
 // answers the record as stored. Sent again, it answers the same.
 void PatchUser(const Ctx& c, Services& s, Respond respond) {
   auto id = CanonicalUuid(c.params[0]);
-  if (!id) return respond(V1Error(422, "invalid_argument", "user id must be a valid UUID", "id"));
+  if (!id) return respond(BadPathId("user_id"));
   auto body = ParseObject(c.request.body());
   if (!body.ok()) return respond(V1Error(400, "invalid_json", body.status().message()));
   WriteOp op;
@@ -179,7 +179,7 @@ void PatchUser(const Ctx& c, Services& s, Respond respond) {
 
 void GetUser(const Ctx& c, Services& s, Respond respond) {
   auto id = CanonicalUuid(c.params[0]);
-  if (!id) return respond(V1Error(422, "invalid_argument", "user id must be a valid UUID", "id"));
+  if (!id) return respond(BadPathId("user_id"));
   auto user = s.store->GetUser(*id);
   if (!user.ok()) return respond(ErrorResponse(Flavor::kV1, user.status()));
   respond(Json(200, RenderUser(*user)));

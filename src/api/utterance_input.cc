@@ -28,8 +28,9 @@ std::string DerivedId(uint64_t a, uint64_t b) {
 Status ParseError(const json::value& v, size_t i, const Services& s, Micros at,
                   std::optional<size_t> content_chars, Fingerprint* fp, ErrorRecord* e,
                   Resolution* how) {
-  const std::string prefix = "errors[" + std::to_string(i) + "].";
-  if (!v.is_object()) return Status::InvalidArgument(prefix + " must be an object", prefix);
+  const std::string item = "errors[" + std::to_string(i) + "]";
+  if (!v.is_object()) return Status::InvalidArgument(item + " must be an object", item);
+  const std::string prefix = item + ".";
   Fields f(v.as_object(), prefix);
   auto category = f.String("category", Fields::kOptional, 200);
   auto subcategory = f.String("subcategory", Fields::kOptional, 200);

@@ -279,7 +279,10 @@ class BadInput(BadInputBase):
             ("/v1/conversations", {"user_id": vu, "conversation_id": False}, "conversation_id"),
             ("/v1/utterances", {"conversation_id": vc, "user_id": vu, "content": 3}, "content"),
             ("/v1/utterances", {"conversation_id": vc, "user_id": vu, "errors": "DET"}, "errors"),
-            ("/v1/utterances", {"conversation_id": vc, "user_id": vu, "errors": ["DET"]}, None),
+            # Named "errors[0]", not "errors[0]." (before session 26).
+            ("/v1/utterances", {"conversation_id": vc, "user_id": vu, "errors": ["DET"]}, "errors[0]"),
+            # No exercise is "": 422, where it was a 404 "Exercise not found".
+            (f"/v1/users/{vu}/attempts", {"exercise_id": "", "correct": True}, "exercise_id"),
             ("/v1/utterances", {"conversation_id": vc, "user_id": vu,
                                 "errors": [{"code": "DET", "span": [1, 2]}]}, None),
             ("/v1/utterances", {"conversation_id": vc, "user_id": vu,
@@ -316,6 +319,17 @@ class BadInput(BadInputBase):
             for path, body, field in v1_cases:
                 with self.subTest(path=path, body=body):
                     self.assertV1Error(c.post(path, body), 422, "invalid_argument", field)
+
+    def test_a_span_may_be_written_as_whole_doubles(self):
+        """4.0 is an integer to JSON Schema and to pydantic, and Python's
+        json.dumps writes a float that holds one so: it was a 422."""
+        vu = v1_user(self.c)["user_id"]  # not the fixture, which no test may change
+        vc = v1_conversation(self.c, vu)["conversation_id"]
+        st, _, body = self.c.post("/v1/utterances", {
+            "conversation_id": vc, "user_id": vu, "content": "She go home.",
+            "errors": [{"code": "R:VERB:SVA", "span": {"start": 4.0, "end": 6.0}}]})
+        self.assertEqual(st, 201, body)
+        self.assertEqual(body["errors"][0]["span"], {"start": 4, "end": 6})
 
     def test_out_of_range_numbers(self):
         c = self.c

@@ -265,7 +265,7 @@ class Erasure(unittest.TestCase):
         uid, _, _ = self.learner("Ann", unique_email("ann"))
         st, _, body = self.c.request("DELETE", "/v1/users/not-a-uuid")
         self.assertEqual(st, 422, body)
-        self.assertEqual(body["error"]["field"], "id")
+        self.assertEqual(body["error"]["field"], "user_id")  # the path parameter's name
         st, _, body = self.c.request("DELETE", f"/v1/users/{new_uuid()}")
         self.assertEqual((st, body["error"]["code"]), (404, "not_found"))
         self.assertEqual(self.c.get(f"/v1/users/{uid}")[0], 200)

@@ -291,11 +291,13 @@ class Document(unittest.TestCase):
             if "example" not in media:
                 return
             example = media["example"]
-            if "x-event-data-schema" in media:  # SSE: each event's data against the data schema
+            if "x-event-data-schemas" in media:  # SSE: each event's data against its event's schema
                 events = [(e, d) for e, d in sse_events(example) if e != "message"]
                 self.assertTrue(events, where)
                 for event, data in events:
-                    errs = validate(doc, json.loads(data), media["x-event-data-schema"], f"event {event}")
+                    self.assertIn(event, media["x-event-data-schemas"], where)
+                    errs = validate(doc, json.loads(data), media["x-event-data-schemas"][event],
+                                    f"event {event}")
                     self.assertEqual(errs, [], where)
             if "x-line-schema" in media:  # NDJSON: each line against the line schema
                 self.assertIsInstance(example, str, where)
@@ -485,8 +487,9 @@ class AgainstServer(ServerTestCase):
             for event, data in sse_events(text):
                 if event == "message":
                     continue
-                self.assertIn("x-event-data-schema", media)
-                errs = validate(self.doc, json.loads(data), media["x-event-data-schema"], f"event {event}")
+                self.assertIn(event, media["x-event-data-schemas"])
+                errs = validate(self.doc, json.loads(data), media["x-event-data-schemas"][event],
+                                f"event {event}")
                 self.assertEqual(errs, [], f"{method} {target}: event {event}")
         finally:
             conn.close()
@@ -550,6 +553,76 @@ class AgainstServer(ServerTestCase):
                 self.check_response(target, {"responses": {str(status): components[name]}}, st, headers, body)
                 if status == 405:
                     self.assertTrue(headers.get("Allow"))
+
+    def test_errors_found_before_routing_match_the_v1_error_schema(self):
+        """415 and 431 answer codes V1Error's enum did not list: a client
+        generated with a strict enum failed to read them."""
+        schema = self.doc["components"]["schemas"]["V1Error"]
+        cases = [
+            ({"Content-Encoding": "gzip", "Content-Type": "application/json"}, "{}", 415,
+             "unsupported_media_type"),
+            ({"X-Big": "x" * 20000}, None, 431, "headers_too_large"),
+        ]
+        for headers, raw, status, code in cases:
+            with self.subTest(status=status):
+                st, _, body = self.server.client().request("POST", "/v1/users", raw=raw, headers=headers)
+                self.assertEqual((st, body["error"]["code"]), (status, code), body)
+                self.assertEqual(validate(self.doc, body, schema), [], body)
+
+    def test_a_bad_path_id_names_its_parameter(self):
+        """A 422 for a path id that is no UUID named the field "id", which
+        no parameter of the document is called."""
+        probed = 0
+        for method, path, op in operations(self.doc):
+            params = [resolve(self.doc, p) for p in op.get("parameters", [])]
+            ids = [p["name"] for p in params if p["in"] == "path"
+                   and p.get("schema", {}).get("$ref", "").endswith("/Uuid")]
+            if method in ("HEAD", "OPTIONS") or not ids:
+                continue
+            target, raw, headers = self.build_request(method, path, op)
+            for name in ids:
+                with self.subTest(op=f"{method} {path}", parameter=name):
+                    bad = path
+                    for p in params:
+                        if p["in"] == "path":
+                            value = "not-a-uuid" if p["name"] == name else self.substitute(str(p["example"]))
+                            bad = bad.replace("{" + p["name"] + "}", value)
+                    st, _, body = self.c.request(method, bad, raw=raw, headers=headers)
+                    self.assertEqual((st, body["error"]["field"]), (422, name), body)
+                    probed += 1
+        self.assertGreater(probed, 10)
+
+    def test_requests_the_document_refuses_are_refused(self):
+        """The request schemas say what the server takes: an error with
+        neither a subcategory nor a code validated against ErrorInput, and
+        the server answered 422."""
+        schema = self.doc["components"]["schemas"]["UtteranceRequest"]
+        base = {"user_id": self.user_id, "conversation_id": self.conversation_id, "content": "He go."}
+        for errors, ok in (([{}], False), ([{"category": "Grammar"}], False),
+                           ([{"subcategory": ""}], False), ([{"span": {"start": 0, "end": 1}}], False),
+                           ([{"code": "R:VERB:SVA"}], True), ([{"subcategory": "Pronouns"}], True)):
+            with self.subTest(errors=errors):
+                body = dict(base, errors=errors)
+                self.assertEqual(validate(self.doc, body, schema) == [], ok, body)
+                st, _, answer = self.c.post("/v1/utterances", body)
+                self.assertEqual(st, 201 if ok else 422, answer)
+
+    def test_the_erased_event_matches_its_schema(self):
+        user = seed_triplet(self.c)[0]
+        media = self.op("GET", "/v1/users/{user_id}/stream")["responses"]["200"]["content"]["text/event-stream"]
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=15)
+        try:
+            conn.request("GET", f"/v1/users/{user}/stream")
+            resp = conn.getresponse()
+            self.assertEqual(resp.status, 200)
+            expect(self.c.request("DELETE", f"/v1/users/{user}"), 200, "DELETE")
+            text = resp.read().decode("utf-8")  # the stream ends after its last event
+        finally:
+            conn.close()
+        events = [(e, d) for e, d in sse_events(text) if e != "message"]
+        self.assertEqual(events[-1][0], "erased", text)
+        self.assertEqual(validate(self.doc, json.loads(events[-1][1]), media["x-event-data-schemas"]["erased"]),
+                         [], text)
 
     def test_docs_page_and_assets(self):
         st, headers, html = self.c.get("/docs")
