@@ -102,7 +102,7 @@ class UserUpdate(ServerTestCase):
         self.assertV1Error(self.c.request("PATCH", f"/v1/users/{ann['user_id']}", raw=b"[1]"),
                            400, "invalid_json")
         self.assertV1Error(self.patch("not-a-uuid", {"username": "x"}), 422, "invalid_argument",
-                           "id")
+                           "user_id")
         got = expect(self.c.get(f"/v1/users/{ann['user_id']}"), 200)
         self.assertEqual((got["username"], got["email"]), (ann["username"], ann["email"]))
 

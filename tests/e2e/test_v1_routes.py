@@ -200,7 +200,7 @@ class Conversations(V1Base):
         base = f"/v1/users/{uid}/conversations"
         self.assertV1Error(self.c.get(f"/v1/users/{new_uuid()}/conversations"), 404, "not_found")
         self.assertV1Error(self.c.get("/v1/users/xyz/conversations"), 422, "invalid_argument",
-                           "id")
+                           "user_id")
         for limit in ("0", "101", "x", ""):
             self.assertV1Error(self.c.get(f"{base}?limit={limit}"), 422, "invalid_argument",
                                "limit")
