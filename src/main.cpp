@@ -5,6 +5,7 @@
 // embedded store while a server serves on it.
 #include <CLI/CLI.hpp>
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -26,20 +27,44 @@ const char* Env(const char* name, const char* fallback) {
   return v != nullptr && *v != '\0' ? v : fallback;
 }
 
-// --half-life-days: a positive, finite number of days, at most 100 years. A
-// half-life of 0 divided by zero in the recency weights (NaN scores, writes
-// refused); a huge one overflowed its microseconds.
-const CLI::Validator kHalfLifeDays(
+// A positive, finite number of `unit`s, at most `max`: "nan", "inf", "1e400"
+// and 0 are refused (CLI::PositiveNumber lets NaN through).
+CLI::Validator PositiveAtMost(double max, const std::string& unit) {
+  return CLI::Validator(
+      [max, unit](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        if (end == text.c_str() || *end != '\0' || !std::isfinite(v) || v <= 0 || v > max) {
+          char bound[32];
+          std::snprintf(bound, sizeof(bound), "%g", max);
+          return "must be a number of " + unit + " above 0 and at most " + bound + ", not " + text;
+        }
+        return "";
+      },
+      unit == "days" ? "DAYS" : "SECONDS");
+}
+
+// A whole number, at least 1 (CLI::PositiveNumber's message for 0 quoted
+// the range up to DBL_MAX).
+const CLI::Validator kAtLeastOne(
     [](std::string& text) -> std::string {
-      char* end = nullptr;
-      const double days = std::strtod(text.c_str(), &end);
-      if (end == text.c_str() || *end != '\0' || !std::isfinite(days) || days <= 0 ||
-          days > 36500) {
-        return "must be a number of days above 0 and at most 36500, not " + text;
+      unsigned long long v = 0;
+      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+      if (ec != std::errc() || end != text.data() + text.size() || v < 1) {
+        return "must be a whole number, at least 1, not " + text;
       }
       return "";
     },
-    "DAYS");
+    "N");
+
+// --half-life-days: at most 100 years. A half-life of 0 divided by zero in
+// the recency weights (NaN scores, writes refused); a huge one overflowed
+// its microseconds.
+const CLI::Validator kHalfLifeDays = PositiveAtMost(36500, "days");
+
+// --idle-timeout-s: at most a day. Its milliseconds are an llround, which
+// 1e19 s overflowed.
+const CLI::Validator kIdleTimeout = PositiveAtMost(86400, "seconds");
 
 // <directory of this binary>/share/errata (build/share/errata for a build),
 // or <prefix>/share/errata for an installed <prefix>/bin/errata.
@@ -71,18 +96,25 @@ void AddServe(CLI::App& app, errata::app::ServeOptions& o) {
                     "How long a connection may wait for its next request, and a request or an answer "
                     "take to cross it; a proxy's idle upstream connections must close sooner (docs/http.md)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(kIdleTimeout);
   serve->add_option("--max-connections", o.max_connections,
                     "Most connections open at once; more wait in the listen queue (0: the open-files "
                     "limit less what the store may need, docs/http.md)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   serve->add_option("--flush-interval-us", o.flush_interval_us, "Longest wait to fill a group commit, µs")->capture_default_str();
-  serve->add_option("--max-batch", o.max_batch, "Most requests per group commit")->capture_default_str();
-  serve->add_option("--queue-capacity", o.queue_capacity, "Most writes waiting; beyond it 503")->capture_default_str();
+  // At least 1 each: a batch of 0 reads to the writer as "stopping" (its
+  // thread ended, and every write waited for ever), a queue of 0 refuses all.
+  serve->add_option("--max-batch", o.max_batch, "Most requests per group commit")
+      ->capture_default_str()
+      ->check(kAtLeastOne);
+  serve->add_option("--queue-capacity", o.queue_capacity, "Most writes waiting; beyond it 503")
+      ->capture_default_str()
+      ->check(kAtLeastOne);
   serve->add_option("--queue-ops-capacity", o.queue_ops_capacity,
                     "Most operations waiting in those writes (an ingest line is one); beyond it 503")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(kAtLeastOne);
   serve->add_flag("!--no-pipelined-commits", o.pipelined_commits,
                   "RocksDB: write each batch before preparing the next, instead of both at once "
                   "(docs/write-path.md, \"Pipelined commits\")");
@@ -201,7 +233,13 @@ int main(int argc, char** argv) {
   errata::app::BackupOptions backup;
   AddBackup(app, backup);
   app.add_subcommand("routes", "Print the route table, one \"METHOD PATTERN\" per line");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; any other parse error is bad usage, 2,
+    // as the commands' own checks (CLI11's codes are 100 and up).
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   if (app.got_subcommand("serve")) return errata::app::RunServe(serve);
   if (app.got_subcommand("import")) return errata::app::RunImportM2(import);
   if (app.got_subcommand("copy")) return errata::app::RunCopy(copy);
