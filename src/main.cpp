@@ -170,12 +170,15 @@ void AddImport(CLI::App& app, errata::app::ImportOptions& o) {
 }
 
 // The options errata copy and errata compare share: two stores, where the
-// embedded ones live, the half-life they are opened with, progress.
+// embedded ones live, the half-life they are opened with, progress. --from
+// defaults as serve's --store does, so that with the server's environment
+// it names the server's store.
 template <typename Options>
 CLI::App* AddStorePair(CLI::App& app, const char* name, const char* what, const char* from,
                        const char* to, Options& o) {
   CLI::App* cmd = app.add_subcommand(name, what);
   o.data_dir = Env("ERRATA_DATA_DIR", "./data");
+  o.from = Env("ERRATA_STORE", "");
   cmd->add_option("--from", o.from, from);
   cmd->add_option("--to", o.to, to)->required();
   cmd->add_option("--data-dir", o.data_dir, "Directory of an embedded store named without a path (env ERRATA_DATA_DIR)")->capture_default_str();
@@ -189,7 +192,7 @@ CLI::App* AddStorePair(CLI::App& app, const char* name, const char* what, const 
 void AddCopy(CLI::App& app, errata::app::CopyOptions& o) {
   CLI::App* copy = AddStorePair(
       app, "copy", "Copy every record of one store into another, empty one (docs/copy.md)",
-      "The store to copy, as serve --store takes it (empty: SQLite in --data-dir)",
+      "The store to copy, as serve --store takes it (env ERRATA_STORE; empty: SQLite in --data-dir)",
       "The empty store to copy into, as serve --store takes it", o);
   copy->add_option("--batch", o.batch, "Records per transaction in the target")->capture_default_str();
   copy->add_flag("--verify", o.verify, "After the copy, compare the two stores record by record (as errata compare)");
@@ -212,7 +215,7 @@ void AddBackup(CLI::App& app, errata::app::BackupOptions& o) {
 
 void AddCompare(CLI::App& app, errata::app::CompareOptions& o) {
   AddStorePair(app, "compare", "Whether two stores hold the same records, and which differ (docs/copy.md)",
-               "One store, as serve --store takes it (empty: SQLite in --data-dir)",
+               "One store, as serve --store takes it (env ERRATA_STORE; empty: SQLite in --data-dir)",
                "The other store, as serve --store takes it", o);
 }
 

@@ -29,6 +29,9 @@ int RunCopy(const CopyOptions& o) {
     std::fprintf(stderr, "errata copy: --batch must be >= 1\n");
     return 2;
   }
+  // Opening a source that is not there would make an empty one, and copy
+  // nothing from it. (The target may be new: the copy makes it.)
+  if (!CheckStoreExists("copy", "--from", o.from, o.data_dir)) return 2;
   const Micros half_life = static_cast<Micros>(o.half_life_days * kMicrosPerDay);
   auto from = OpenForCommand("copy", "--from", o.from, o.data_dir, half_life);
   if (from == nullptr) return 1;

@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import BIN, Server, expect, main, v1_user
+from harness import BIN, Server, StoreServer, expect, main, v1_user
 
 
 def run(*args, timeout=60):
@@ -92,6 +92,34 @@ class ServeOptions(unittest.TestCase):
 
     def test_an_unknown_option_is_bad_usage(self):
         self.refused("--no-such-option", says="--no-such-option")
+
+
+class StorePaths(unittest.TestCase):
+    """One embedded store is one store however its path is spelt."""
+
+    def test_one_rocksdb_directory_spelt_two_ways_is_the_same_store(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            store = os.path.join(tmp, "r")
+            with StoreServer(f"rocksdb:{store}") as server:
+                v1_user(server.client())
+            for command in ("compare", "copy"):
+                for other in (store + "/", os.path.join(tmp, ".", "x", "..", "r")):
+                    with self.subTest(command=command, other=other):
+                        proc = run(command, "--no-progress", "--from", f"rocksdb:{store}",
+                                   "--to", f"rocksdb:{other}")
+                        self.assertEqual(proc.returncode, 2, proc.stdout + proc.stderr)
+                        self.assertIn("same store", proc.stderr)
+
+    def test_a_trailing_slash_keeps_the_warm_restart_file_beside_the_store(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            store = os.path.join(tmp, "r")
+            with StoreServer(f"rocksdb:{store}/") as server:
+                c = server.client()
+                user = v1_user(c)["user_id"]
+                expect(c.get(f"/v1/users/{user}/errors/top"), 200, "a cached learner")
+            self.assertFalse(os.path.exists(os.path.join(store, ".hot-learners")),
+                             "written inside the RocksDB directory")
+            self.assertTrue(os.path.exists(store + ".hot-learners"), sorted(os.listdir(tmp)))
 
 
 if __name__ == "__main__":
