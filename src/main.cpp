@@ -166,6 +166,9 @@ void AddImport(CLI::App& app, errata::app::ImportOptions& o) {
                  "Sentences grouped into one conversation")->capture_default_str();
   m2->add_option("--data-dir", o.data_dir, "Directory of the embedded store (env ERRATA_DATA_DIR)")->capture_default_str();
   m2->add_option("--store", o.store, "Store URL (env ERRATA_STORE)");
+  m2->add_option("--half-life-days", o.half_life_days, "Half-life of the recency weighting, days (as serve)")
+      ->capture_default_str()
+      ->check(kHalfLifeDays);
   m2->add_flag("!--no-progress", o.progress, "Do not draw the progress bar");
 }
 

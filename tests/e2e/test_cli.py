@@ -26,6 +26,7 @@ class HalfLife(unittest.TestCase):
                 ["copy", "--no-progress", "--from", db, "--to", other],
                 ["compare", "--no-progress", "--from", db, "--to", other],
                 ["backup", "--no-progress", "--store", db, "--to", os.path.join(tmp, "c.db")],
+                ["import", "m2", os.path.join(tmp, "x.m2"), "--no-progress", "--store", db],
             ]
             for command in commands:
                 for days in ("0", "-1", "nan", "inf", "1e300", "36501", "x", ""):
