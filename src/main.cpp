@@ -212,7 +212,10 @@ void AddBackup(CLI::App& app, errata::app::BackupOptions& o) {
   cmd->add_option("--half-life-days", o.half_life_days, "Half-life of the recency weighting, days (as serve; RocksDB)")
       ->capture_default_str()
       ->check(kHalfLifeDays);
-  cmd->add_flag("--verify", o.verify, "RocksDB: compare the backup record by record with what it was read from");
+  cmd->add_flag("--verify", o.verify,
+                "RocksDB: compare the backup record by record with what it was read from; SQLite: "
+                "check the copy with PRAGMA integrity_check (every index against its table) "
+                "instead of quick_check");
   cmd->add_flag("!--no-progress", o.progress, "Do not print progress");
 }
 
