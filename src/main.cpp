@@ -5,6 +5,7 @@
 // embedded store while a server serves on it.
 #include <CLI/CLI.hpp>
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -26,20 +27,44 @@ const char* Env(const char* name, const char* fallback) {
   return v != nullptr && *v != '\0' ? v : fallback;
 }
 
-// --half-life-days: a positive, finite number of days, at most 100 years. A
-// half-life of 0 divided by zero in the recency weights (NaN scores, writes
-// refused); a huge one overflowed its microseconds.
-const CLI::Validator kHalfLifeDays(
+// A positive, finite number of `unit`s, at most `max`: "nan", "inf", "1e400"
+// and 0 are refused (CLI::PositiveNumber lets NaN through).
+CLI::Validator PositiveAtMost(double max, const std::string& unit) {
+  return CLI::Validator(
+      [max, unit](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        if (end == text.c_str() || *end != '\0' || !std::isfinite(v) || v <= 0 || v > max) {
+          char bound[32];
+          std::snprintf(bound, sizeof(bound), "%g", max);
+          return "must be a number of " + unit + " above 0 and at most " + bound + ", not " + text;
+        }
+        return "";
+      },
+      unit == "days" ? "DAYS" : "SECONDS");
+}
+
+// A whole number, at least 1 (CLI::PositiveNumber's message for 0 quoted
+// the range up to DBL_MAX).
+const CLI::Validator kAtLeastOne(
     [](std::string& text) -> std::string {
-      char* end = nullptr;
-      const double days = std::strtod(text.c_str(), &end);
-      if (end == text.c_str() || *end != '\0' || !std::isfinite(days) || days <= 0 ||
-          days > 36500) {
-        return "must be a number of days above 0 and at most 36500, not " + text;
+      unsigned long long v = 0;
+      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+      if (ec != std::errc() || end != text.data() + text.size() || v < 1) {
+        return "must be a whole number, at least 1, not " + text;
       }
       return "";
     },
-    "DAYS");
+    "N");
+
+// --half-life-days: at most 100 years. A half-life of 0 divided by zero in
+// the recency weights (NaN scores, writes refused); a huge one overflowed
+// its microseconds.
+const CLI::Validator kHalfLifeDays = PositiveAtMost(36500, "days");
+
+// --idle-timeout-s: at most a day. Its milliseconds are an llround, which
+// 1e19 s overflowed.
+const CLI::Validator kIdleTimeout = PositiveAtMost(86400, "seconds");
 
 // <directory of this binary>/share/errata (build/share/errata for a build),
 // or <prefix>/share/errata for an installed <prefix>/bin/errata.
@@ -71,18 +96,25 @@ void AddServe(CLI::App& app, errata::app::ServeOptions& o) {
                     "How long a connection may wait for its next request, and a request or an answer "
                     "take to cross it; a proxy's idle upstream connections must close sooner (docs/http.md)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(kIdleTimeout);
   serve->add_option("--max-connections", o.max_connections,
                     "Most connections open at once; more wait in the listen queue (0: the open-files "
                     "limit less what the store may need, docs/http.md)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   serve->add_option("--flush-interval-us", o.flush_interval_us, "Longest wait to fill a group commit, µs")->capture_default_str();
-  serve->add_option("--max-batch", o.max_batch, "Most requests per group commit")->capture_default_str();
-  serve->add_option("--queue-capacity", o.queue_capacity, "Most writes waiting; beyond it 503")->capture_default_str();
+  // At least 1 each: a batch of 0 reads to the writer as "stopping" (its
+  // thread ended, and every write waited for ever), a queue of 0 refuses all.
+  serve->add_option("--max-batch", o.max_batch, "Most requests per group commit")
+      ->capture_default_str()
+      ->check(kAtLeastOne);
+  serve->add_option("--queue-capacity", o.queue_capacity, "Most writes waiting; beyond it 503")
+      ->capture_default_str()
+      ->check(kAtLeastOne);
   serve->add_option("--queue-ops-capacity", o.queue_ops_capacity,
                     "Most operations waiting in those writes (an ingest line is one); beyond it 503")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(kAtLeastOne);
   serve->add_flag("!--no-pipelined-commits", o.pipelined_commits,
                   "RocksDB: write each batch before preparing the next, instead of both at once "
                   "(docs/write-path.md, \"Pipelined commits\")");
@@ -134,16 +166,22 @@ void AddImport(CLI::App& app, errata::app::ImportOptions& o) {
                  "Sentences grouped into one conversation")->capture_default_str();
   m2->add_option("--data-dir", o.data_dir, "Directory of the embedded store (env ERRATA_DATA_DIR)")->capture_default_str();
   m2->add_option("--store", o.store, "Store URL (env ERRATA_STORE)");
+  m2->add_option("--half-life-days", o.half_life_days, "Half-life of the recency weighting, days (as serve)")
+      ->capture_default_str()
+      ->check(kHalfLifeDays);
   m2->add_flag("!--no-progress", o.progress, "Do not draw the progress bar");
 }
 
 // The options errata copy and errata compare share: two stores, where the
-// embedded ones live, the half-life they are opened with, progress.
+// embedded ones live, the half-life they are opened with, progress. --from
+// defaults as serve's --store does, so that with the server's environment
+// it names the server's store.
 template <typename Options>
 CLI::App* AddStorePair(CLI::App& app, const char* name, const char* what, const char* from,
                        const char* to, Options& o) {
   CLI::App* cmd = app.add_subcommand(name, what);
   o.data_dir = Env("ERRATA_DATA_DIR", "./data");
+  o.from = Env("ERRATA_STORE", "");
   cmd->add_option("--from", o.from, from);
   cmd->add_option("--to", o.to, to)->required();
   cmd->add_option("--data-dir", o.data_dir, "Directory of an embedded store named without a path (env ERRATA_DATA_DIR)")->capture_default_str();
@@ -157,7 +195,7 @@ CLI::App* AddStorePair(CLI::App& app, const char* name, const char* what, const 
 void AddCopy(CLI::App& app, errata::app::CopyOptions& o) {
   CLI::App* copy = AddStorePair(
       app, "copy", "Copy every record of one store into another, empty one (docs/copy.md)",
-      "The store to copy, as serve --store takes it (empty: SQLite in --data-dir)",
+      "The store to copy, as serve --store takes it (env ERRATA_STORE; empty: SQLite in --data-dir)",
       "The empty store to copy into, as serve --store takes it", o);
   copy->add_option("--batch", o.batch, "Records per transaction in the target")->capture_default_str();
   copy->add_flag("--verify", o.verify, "After the copy, compare the two stores record by record (as errata compare)");
@@ -174,13 +212,16 @@ void AddBackup(CLI::App& app, errata::app::BackupOptions& o) {
   cmd->add_option("--half-life-days", o.half_life_days, "Half-life of the recency weighting, days (as serve; RocksDB)")
       ->capture_default_str()
       ->check(kHalfLifeDays);
-  cmd->add_flag("--verify", o.verify, "RocksDB: compare the backup record by record with what it was read from");
+  cmd->add_flag("--verify", o.verify,
+                "RocksDB: compare the backup record by record with what it was read from; SQLite: "
+                "check the copy with PRAGMA integrity_check (every index against its table) "
+                "instead of quick_check");
   cmd->add_flag("!--no-progress", o.progress, "Do not print progress");
 }
 
 void AddCompare(CLI::App& app, errata::app::CompareOptions& o) {
   AddStorePair(app, "compare", "Whether two stores hold the same records, and which differ (docs/copy.md)",
-               "One store, as serve --store takes it (empty: SQLite in --data-dir)",
+               "One store, as serve --store takes it (env ERRATA_STORE; empty: SQLite in --data-dir)",
                "The other store, as serve --store takes it", o);
 }
 
@@ -201,7 +242,13 @@ int main(int argc, char** argv) {
   errata::app::BackupOptions backup;
   AddBackup(app, backup);
   app.add_subcommand("routes", "Print the route table, one \"METHOD PATTERN\" per line");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; any other parse error is bad usage, 2,
+    // as the commands' own checks (CLI11's codes are 100 and up).
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   if (app.got_subcommand("serve")) return errata::app::RunServe(serve);
   if (app.got_subcommand("import")) return errata::app::RunImportM2(import);
   if (app.got_subcommand("copy")) return errata::app::RunCopy(copy);

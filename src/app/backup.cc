@@ -7,9 +7,11 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
+#include "app/compare.h"
 #include "app/copy.h"
 #include "app/open_store.h"
 #include "log/log.h"
@@ -38,11 +40,16 @@ bool SyncParent(const std::string& path) {
 }
 
 int BackupSqliteStore(const std::string& from, const BackupOptions& o) {
+  // --verify: a page copy of a store that goes on taking writes cannot be
+  // compared record by record with it, as RocksDB's is with its secondary
+  // (the store has moved on); the full integrity_check instead reads every
+  // index of the copy against its table, where quick_check reads the pages.
   SqliteBackupInfo info;
-  if (Status s = BackupSqlite(from, o.to, &info); !s.ok()) return Fail(s.message());
-  std::printf("backed up sqlite:%s to sqlite:%s: %.1f MiB (%lld pages) in %.1f s, checked in %.1f s\n",
+  if (Status s = BackupSqlite(from, o.to, &info, o.verify); !s.ok()) return Fail(s.message());
+  std::printf("backed up sqlite:%s to sqlite:%s: %.1f MiB (%lld pages) in %.1f s, %s in %.1f s\n",
               from.c_str(), o.to.c_str(), static_cast<double>(info.bytes) / (1 << 20),
-              static_cast<long long>(info.pages), info.seconds, info.check_seconds);
+              static_cast<long long>(info.pages), info.seconds,
+              o.verify ? "verified (integrity_check)" : "checked", info.check_seconds);
   return 0;
 }
 
@@ -63,8 +70,12 @@ class TempDir {
   std::string path_;
 };
 
-// Copies `src` into a new RocksDB store at `partial` (closed on return).
-int CopyInto(Store* src, const std::string& partial, Micros half_life, const BackupOptions& o) {
+// Copies `src` into a new RocksDB store at `partial` (closed on return),
+// and with --verify compares the two. Prints only failures: the backup is
+// not made until `partial` is renamed. `verdict` gets what the comparison
+// says, to print once it is.
+int CopyInto(Store* src, const std::string& partial, Micros half_life, const BackupOptions& o,
+             CopyCounts* counts, double* seconds, std::string* verdict) {
   std::error_code ec;
   if (!fs::create_directories(partial, ec)) {
     return Fail("cannot create " + partial + ": " + ec.message());
@@ -73,8 +84,22 @@ int CopyInto(Store* src, const std::string& partial, Micros half_life, const Bac
   if (!dst.ok()) return Fail("--to: " + dst.status().message());
   CopyOptions copy;
   copy.progress = o.progress;
-  copy.verify = o.verify;
-  return CopyAndPrint("backup", "backed up", src, dst->get(), copy, "rocksdb:" + o.to);
+  if (int code = CopyStores("backup", src, dst->get(), copy, counts, seconds); code != 0) {
+    return code;
+  }
+  if (!o.verify) return 0;
+  char* text = nullptr;
+  size_t size = 0;
+  FILE* out = ::open_memstream(&text, &size);
+  if (out == nullptr) return Fail("--verify: cannot hold its output in memory");
+  // Named by where the backup will be, not by PATH.partial.
+  const int code = CompareAndPrint(src, dst->get(), o.progress, out, "rocksdb:" + o.to);
+  std::fclose(out);
+  verdict->assign(text, size);
+  std::free(text);
+  if (code == 0) return 0;
+  std::fputs(verdict->c_str(), stderr);  // which records differ
+  return Fail("--verify: the backup does not hold what it was read from");
 }
 
 int BackupRocksdbStore(const std::string& from, const BackupOptions& o) {
@@ -91,13 +116,23 @@ int BackupRocksdbStore(const std::string& from, const BackupOptions& o) {
   source.secondary_path = secondary.path();
   auto src = RocksdbStore::Open(source);
   if (!src.ok()) return Fail("--store: " + src.status().message());
-  int code = CopyInto(src->get(), partial, half_life, o);
+  const std::string from_text = (*src)->Describe();
+  CopyCounts counts;
+  double seconds = 0;
+  std::string verdict;
+  int code = CopyInto(src->get(), partial, half_life, o, &counts, &seconds, &verdict);
   src->reset();
   if (code == 0 && (std::rename(partial.c_str(), o.to.c_str()) != 0 || !SyncParent(o.to))) {
     code = Fail("cannot rename " + partial + " to " + o.to);
   }
-  if (code != 0) fs::remove_all(partial, ec);
-  return code;
+  if (code != 0) {
+    fs::remove_all(partial, ec);
+    return code;
+  }
+  // Only now is it true: copied, compared, and at PATH.
+  PrintCopied("backed up", from_text, "rocksdb:" + o.to, counts, seconds);
+  std::fputs(verdict.c_str(), stdout);
+  return 0;
 }
 
 }  // namespace

@@ -19,7 +19,9 @@ struct BackupOptions {
   std::string to;                   // the new file (SQLite) or directory (RocksDB)
   double half_life_days = 14;
   bool progress = true;
-  bool verify = false;  // RocksDB: compare the backup with what it was read from
+  // RocksDB: compare the backup with what it was read from, record by
+  // record; SQLite: PRAGMA integrity_check of the copy, not quick_check.
+  bool verify = false;
 };
 
 // Returns the process exit code: 0 backed up, 1 failed (nothing is left at

@@ -1,7 +1,6 @@
 #include "app/compare.h"
 
 #include <chrono>
-#include <filesystem>
 
 #include "app/copy.h"
 #include "app/open_store.h"
@@ -57,14 +56,10 @@ int RunCompare(const CompareOptions& o) {
     std::fprintf(stderr, "errata compare: --from and --to name the same store\n");
     return 2;
   }
-  for (const std::string* spec : {&o.from, &o.to}) {
-    // Opening an embedded store that is not there would make an empty one.
-    const std::string path = EmbeddedStorePath(*spec, o.data_dir);
-    if (!path.empty() && !std::filesystem::exists(path)) {
-      std::fprintf(stderr, "errata compare: %s %s: no such store\n",
-                   spec == &o.from ? "--from" : "--to", path.c_str());
-      return 2;
-    }
+  // Opening an embedded store that is not there would make an empty one.
+  if (!CheckStoreExists("compare", "--from", o.from, o.data_dir) ||
+      !CheckStoreExists("compare", "--to", o.to, o.data_dir)) {
+    return 2;
   }
   // Opened as serve opens them: an older store is upgraded first, and one
   // kept with another half-life gets its recency sums recomputed.

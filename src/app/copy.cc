@@ -29,6 +29,9 @@ int RunCopy(const CopyOptions& o) {
     std::fprintf(stderr, "errata copy: --batch must be >= 1\n");
     return 2;
   }
+  // Opening a source that is not there would make an empty one, and copy
+  // nothing from it. (The target may be new: the copy makes it.)
+  if (!CheckStoreExists("copy", "--from", o.from, o.data_dir)) return 2;
   const Micros half_life = static_cast<Micros>(o.half_life_days * kMicrosPerDay);
   auto from = OpenForCommand("copy", "--from", o.from, o.data_dir, half_life);
   if (from == nullptr) return 1;
@@ -37,10 +40,10 @@ int RunCopy(const CopyOptions& o) {
   return CopyAndPrint("copy", "copied", from.get(), to.get(), o);
 }
 
-int CopyAndPrint(const char* command, const char* done, Store* from, Store* to,
-                 const CopyOptions& o, const std::string& to_name) {
+int CopyStores(const char* command, Store* from, Store* to, const CopyOptions& o,
+               CopyCounts* counts, double* seconds) {
   const auto start = std::chrono::steady_clock::now();
-  auto seconds = [&] {
+  auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
   errata::CopyOptions copy;
@@ -48,27 +51,40 @@ int CopyAndPrint(const char* command, const char* done, Store* from, Store* to,
   double shown = -1;
   if (o.progress) {
     copy.progress = [&](const CopyCounts& c) {
-      if (seconds() - shown < 1) return;
-      shown = seconds();
+      if (elapsed() - shown < 1) return;
+      shown = elapsed();
       std::fprintf(stderr, "\r%s: ", command);
       PrintCounts(stderr, c);
       std::fflush(stderr);
     };
   }
-  CopyCounts counts;
-  Status s = CopyStore(from, to, copy, &counts);
+  Status s = CopyStore(from, to, copy, counts);
   if (shown >= 0) std::fputc('\n', stderr);
+  *seconds = elapsed();
   if (!s.ok()) {
     std::fprintf(stderr, "errata %s: %s (copied before it: ", command, s.message().c_str());
-    PrintCounts(stderr, counts);
+    PrintCounts(stderr, *counts);
     std::fputs(")\n", stderr);
     return 1;
   }
-  const std::string to_text = to_name.empty() ? to->Describe() : to_name;
-  std::printf("%s %s to %s: ", done, from->Describe().c_str(), to_text.c_str());
+  return 0;
+}
+
+void PrintCopied(const char* done, const std::string& from, const std::string& to,
+                 const CopyCounts& counts, double seconds) {
+  std::printf("%s %s to %s: ", done, from.c_str(), to.c_str());
   PrintCounts(stdout, counts);
-  std::printf(" in %.1f s\n", seconds());
+  std::printf(" in %.1f s\n", seconds);
   std::fflush(stdout);
+}
+
+int CopyAndPrint(const char* command, const char* done, Store* from, Store* to,
+                 const CopyOptions& o, const std::string& to_name) {
+  CopyCounts counts;
+  double seconds = 0;
+  if (int code = CopyStores(command, from, to, o, &counts, &seconds); code != 0) return code;
+  const std::string to_text = to_name.empty() ? to->Describe() : to_name;
+  PrintCopied(done, from->Describe(), to_text, counts, seconds);
   if (o.verify) return CompareAndPrint(from, to, o.progress, stdout, to_text);
   return 0;
 }

@@ -25,12 +25,23 @@ struct CopyOptions {
 int RunCopy(const CopyOptions& options);
 
 // Copies the open store `from` into the open, empty store `to` with
-// `options`' batch, progress and verify, and prints the outcome: "DONE A to
-// B: N users, ... in S s" on stdout (B is `to_name`, if given, else what
-// `to` describes), or "errata COMMAND: why" on stderr. Returns the exit
-// code, as RunCopy.
+// `options`' batch and progress, and prints the outcome: "DONE A to B: N
+// users, ... in S s" on stdout (B is `to_name`, if given, else what `to`
+// describes), or "errata COMMAND: why" on stderr; then, with verify,
+// compares them (CompareAndPrint). Returns the exit code, as RunCopy.
 int CopyAndPrint(const char* command, const char* done, Store* from, Store* to,
                  const CopyOptions& options, const std::string& to_name = "");
+
+// The copy of CopyAndPrint alone: progress on stderr, and a failure as
+// "errata COMMAND: why (copied before it: ...)". Prints nothing when it
+// succeeds, so that a caller with more to do (errata backup: compare,
+// rename) says "done" only once all of it is. Returns the exit code.
+int CopyStores(const char* command, Store* from, Store* to, const CopyOptions& options,
+               CopyCounts* counts, double* seconds);
+
+// "DONE A to B: N users, ... in S s" on stdout.
+void PrintCopied(const char* done, const std::string& from, const std::string& to,
+                 const CopyCounts& counts, double seconds);
 
 // "N users, N conversations, N utterances, N errors, N attempts".
 void PrintCounts(FILE* f, const CopyCounts& counts);

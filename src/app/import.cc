@@ -9,6 +9,7 @@
 
 #include "app/data.h"
 #include "app/open_store.h"
+#include "core/email.h"
 #include "core/hash.h"
 #include "core/ids.h"
 #include "core/m2.h"
@@ -20,6 +21,7 @@ namespace errata::app {
 namespace {
 
 constexpr size_t kBatch = 500;  // utterances per write request
+constexpr size_t kRefusalsShown = 5;  // refused sentences named on stderr
 
 // A UUID-shaped id derived from `parts`, so a re-import finds the same rows.
 std::string DerivedUuid(std::initializer_list<std::string_view> parts) {
@@ -37,7 +39,10 @@ std::string DerivedUuid(std::initializer_list<std::string_view> parts) {
 
 struct Summary {
   size_t sentences = 0, applied = 0, replayed = 0, errors = 0, noops = 0, other_annotators = 0;
-  std::map<std::string, size_t> by_subcategory;
+  std::map<std::string, size_t> by_subcategory;  // of the errors applied
+  // The sentences whose write the store refused: (index, why). Nothing of
+  // them was written.
+  std::vector<std::pair<size_t, Status>> refused;
 };
 
 // Builds the utterance of sentence i with the chosen annotator's edits.
@@ -87,7 +92,6 @@ Status BuildUtterance(const M2Sentence& s, size_t i, const ImportOptions& o, con
     r.created_at = now;
     r.error_id = DerivedUuid({"error", u.utterance_id, std::to_string(e.line)});
     fp.Add(e.type).Add(e.correction).Add(e.start).Add(e.end);
-    sum->by_subcategory[r.subcategory_id]++;
     u.errors.push_back(std::move(r));
   }
   op->request_hash = fp.value();
@@ -126,6 +130,23 @@ int RunImportM2(const ImportOptions& o) {
     std::fprintf(stderr, "errata import: --sentences-per-conversation must be >= 1\n");
     return 2;
   }
+  // The learner's email, checked as POST /v1/users checks it: the API would
+  // answer 422 to a learner this made.
+  const std::string file_key = std::filesystem::path(o.file).filename().string();
+  const std::string email =
+      o.user_email.empty() ? "import+" + file_key + "@errata.local" : o.user_email;
+  if (email.size() > 254 || !IsValidEmail(email)) {
+    if (o.user_email.empty()) {
+      std::fprintf(stderr,
+                   "errata import: the file name %s makes no valid email (%s): name the "
+                   "learner with --user EMAIL\n",
+                   file_key.c_str(), email.c_str());
+    } else {
+      std::fprintf(stderr, "errata import: --user: not a valid email address: %s\n",
+                   email.c_str());
+    }
+    return 2;
+  }
   std::ifstream in(o.file, std::ios::binary);
   if (!in) {
     std::fprintf(stderr, "errata import: cannot read %s\n", o.file.c_str());
@@ -137,6 +158,14 @@ int RunImportM2(const ImportOptions& o) {
   if (!sentences.ok()) {
     std::fprintf(stderr, "errata import: %s: %s (nothing imported)\n", o.file.c_str(),
                  sentences.status().message().c_str());
+    return 1;
+  }
+  // A file without a sentence is not a corpus (an empty or truncated file,
+  // or a directory): it fails before any store or learner is made, as a
+  // malformed one does, so a script importing many files notices.
+  if (sentences->empty()) {
+    std::fprintf(stderr, "errata import: %s: no sentences (S lines) in it (nothing imported)\n",
+                 o.file.c_str());
     return 1;
   }
   auto data = LoadDomainData("", "");
@@ -162,9 +191,6 @@ int RunImportM2(const ImportOptions& o) {
     std::fprintf(stderr, "errata import: %s\n", store.status().message().c_str());
     return 1;
   }
-  const std::string file_key = std::filesystem::path(o.file).filename().string();
-  const std::string email =
-      o.user_email.empty() ? "import+" + file_key + "@errata.local" : o.user_email;
   // Build every op first, so that a bad edit type applies nothing.
   Summary sum;
   sum.sentences = sentences->size();
@@ -192,14 +218,19 @@ int RunImportM2(const ImportOptions& o) {
     const size_t end = std::min(ops.size(), start + kBatch);
     for (size_t i = start; i < end; ++i) req->ops.push_back(std::move(ops[i]));
     std::promise<Status> done;
-    req->done = [&done, &sum](WriteRequest& r) {
+    req->done = [&done, &sum, start](WriteRequest& r) {
       if (!r.status.ok()) return done.set_value(r.status);
-      for (const auto& op : r.ops) {
-        if (!op.status.ok()) continue;
-        if (op.replayed) sum.replayed++;
-        else {
+      for (size_t i = 0; i < r.ops.size(); ++i) {
+        const WriteOp& op = r.ops[i];
+        if (!op.status.ok()) {
+          sum.refused.emplace_back(start + i, op.status);
+        } else if (op.replayed) {
+          sum.replayed++;
+        } else {
+          // Counted once applied: a refused sentence adds nothing.
           sum.applied++;
           sum.errors += op.utterance.errors.size();
+          for (const ErrorRecord& e : op.utterance.errors) sum.by_subcategory[e.subcategory_id]++;
         }
       }
       done.set_value(Status::Ok());
@@ -217,11 +248,37 @@ int RunImportM2(const ImportOptions& o) {
   }
   writer.Stop();
   std::printf("imported %s for %s (user %s): %zu sentences, %zu utterances applied, %zu already "
-              "present, %zu errors, %zu noop edits skipped, %zu edits of other annotators skipped\n",
+              "present, %zu errors, %zu noop edits skipped, %zu edits of other annotators "
+              "skipped, %zu refused\n",
               o.file.c_str(), email.c_str(), user_id->c_str(), sum.sentences, sum.applied,
-              sum.replayed, sum.errors, sum.noops, sum.other_annotators);
+              sum.replayed, sum.errors, sum.noops, sum.other_annotators, sum.refused.size());
   for (const auto& [id, n] : sum.by_subcategory) std::printf("  %-24s %zu\n", id.c_str(), n);
-  return 0;
+  if (sum.refused.empty()) return 0;
+  std::fflush(stdout);
+  // The ids come from the learner, the file's name and the sentence's
+  // number: a sentence refused as taken is most often one of another file
+  // of the same name imported for the same learner (or this file, changed).
+  std::fprintf(stderr, "errata import: %s: %zu of %zu sentences refused, nothing written for them:\n",
+               o.file.c_str(), sum.refused.size(), sum.sentences);
+  bool conflict = false;
+  for (size_t k = 0; k < sum.refused.size(); ++k) {
+    const auto& [i, status] = sum.refused[k];
+    conflict |= status.code() == Status::Code::kConflict;
+    if (k < kRefusalsShown) {
+      std::fprintf(stderr, "  line %zu: %s\n", (*sentences)[i].line, status.message().c_str());
+    }
+  }
+  if (sum.refused.size() > kRefusalsShown) {
+    std::fprintf(stderr, "  and %zu more\n", sum.refused.size() - kRefusalsShown);
+  }
+  if (conflict) {
+    std::fprintf(stderr,
+                 "  (a sentence's id comes from the learner, the file's name and the sentence's "
+                 "number: another file named %s imported for %s, or this file changed since its "
+                 "import, takes them; rename the file or import for another --user)\n",
+                 file_key.c_str(), email.c_str());
+  }
+  return 1;
 }
 
 }  // namespace errata::app

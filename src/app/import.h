@@ -19,7 +19,9 @@ struct ImportOptions {
 };
 
 // Returns the process exit code: 0 done, 1 failure (nothing applied on a
-// malformed file), 2 bad arguments.
+// malformed file or one without a sentence; a sentence the store refused
+// is named on stderr, and the others are applied), 2 bad arguments (a
+// --user that is not an email address).
 int RunImportM2(const ImportOptions& options);
 
 }  // namespace errata::app

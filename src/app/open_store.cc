@@ -25,19 +25,46 @@ Result<std::unique_ptr<Store>> AsStore(Result<std::unique_ptr<S>> opened) {
 }  // namespace
 
 std::string EmbeddedStorePath(const std::string& url, const std::string& data_dir) {
+  std::string path;
   if (url.starts_with("rocksdb:")) {
-    const std::string path = url.substr(8);
-    return path.empty() ? (std::filesystem::path(data_dir) / "rocksdb").string() : path;
+    path = url.substr(8);
+    if (path.empty()) path = (std::filesystem::path(data_dir) / "rocksdb").string();
+  } else if (url.empty() || url == "sqlite:") {
+    path = (std::filesystem::path(data_dir) / "errata.db").string();
+  } else if (url.starts_with("sqlite:")) {
+    path = url.substr(7);
   }
-  if (url.empty() || url == "sqlite:") return (std::filesystem::path(data_dir) / "errata.db").string();
-  if (url.starts_with("sqlite:")) return url.substr(7);
-  return "";
+  // "rocksdb:d/r/" is d/r: with the slash, PATH.hot-learners went inside
+  // the RocksDB directory as d/r/.hot-learners.
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path;
 }
 
 bool SameStore(const std::string& a, const std::string& b, const std::string& data_dir) {
-  return a == b ||
-         (!EmbeddedStorePath(a, data_dir).empty() &&
-          EmbeddedStorePath(a, data_dir) == EmbeddedStorePath(b, data_dir));
+  if (a == b) return true;
+  const std::string pa = EmbeddedStorePath(a, data_dir), pb = EmbeddedStorePath(b, data_dir);
+  if (pa.empty() || pb.empty()) return false;
+  // As text, "d/r" and "./d/r/" were two stores: one RocksDB opened twice.
+  auto canonical = [](const std::string& path, std::error_code& ec) {
+    const auto absolute = std::filesystem::absolute(path, ec);
+    return ec ? std::filesystem::path(path) : std::filesystem::weakly_canonical(absolute, ec);
+  };
+  std::error_code ec_a, ec_b;
+  const auto ca = canonical(pa, ec_a), cb = canonical(pb, ec_b);
+  return ec_a || ec_b ? pa == pb : ca == cb;
+}
+
+bool CheckStoreExists(const char* command, const char* flag, const std::string& url,
+                      const std::string& data_dir) {
+  const std::string path = EmbeddedStorePath(url, data_dir);
+  if (path.empty()) return true;  // PostgreSQL, or a URL OpenStore refuses
+  std::error_code ec;
+  const bool there = url.starts_with("rocksdb:")
+                         ? std::filesystem::exists(std::filesystem::path(path) / "CURRENT", ec)
+                         : std::filesystem::is_regular_file(path, ec);
+  if (there) return true;
+  std::fprintf(stderr, "errata %s: %s %s: no such store\n", command, flag, path.c_str());
+  return false;
 }
 
 std::unique_ptr<Store> OpenForCommand(const char* command, const char* flag,

@@ -17,11 +17,22 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& url, const std::stri
                                          const PgDeadlines& deadlines = {});
 
 // The embedded store's file (SQLite) or directory (RocksDB) that OpenStore
-// opens for these arguments; empty for PostgreSQL or an unsupported URL.
+// opens for these arguments, without a trailing slash (serve writes
+// PATH.hot-learners beside it); empty for PostgreSQL or an unsupported URL.
 std::string EmbeddedStorePath(const std::string& url, const std::string& data_dir);
 
-// Whether two command-line stores are one (errata copy and compare refuse).
+// Whether two command-line stores are one (errata copy and compare refuse):
+// the same URL, or embedded stores at one path however it is spelt
+// (relative, with "..", a trailing slash or a symbolic link).
 bool SameStore(const std::string& a, const std::string& b, const std::string& data_dir);
+
+// Whether the embedded store `url` names is there (a RocksDB directory with
+// its CURRENT file, an SQLite file); opening one that is not makes an empty
+// store. If it is not, prints "errata COMMAND: FLAG PATH: no such store" to
+// stderr and returns false. True for PostgreSQL: its database is the
+// server's to make, and opening one never creates it.
+bool CheckStoreExists(const char* command, const char* flag, const std::string& url,
+                      const std::string& data_dir);
 
 // OpenStore for a command's --from or --to (errata copy, errata compare):
 // on failure prints "errata COMMAND: FLAG: why" to stderr (a RocksDB

@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <memory>
@@ -31,13 +32,13 @@ bool SplitListen(const std::string& listen, std::string* host, uint16_t* port) {
   if (colon == std::string::npos) return false;
   *host = listen.substr(0, colon);
   if (host->size() > 2 && host->front() == '[') *host = host->substr(1, host->size() - 2);
-  try {
-    const int p = std::stoi(listen.substr(colon + 1));
-    if (p < 0 || p > 65535) return false;
-    *port = static_cast<uint16_t>(p);
-  } catch (...) {
-    return false;
-  }
+  // Every character a digit: std::stoi read "8000x" as 8000.
+  const char* first = listen.data() + colon + 1;
+  const char* last = listen.data() + listen.size();
+  unsigned p = 0;
+  const auto [end, ec] = std::from_chars(first, last, p);
+  if (ec != std::errc() || end != last || first == last || p > 65535) return false;
+  *port = static_cast<uint16_t>(p);
   return true;
 }
 
@@ -103,6 +104,17 @@ int RunServe(const ServeOptions& o) {
     log::Error("bad --listen, want HOST:PORT", {{"listen", o.listen}});
     return 2;
   }
+  // Every option is checked before the store opens: opening one may make it,
+  // or upgrade its format, which a mistyped flag should not do.
+  std::optional<redis::Url> redis_url;
+  if (!o.cache.empty() && o.cache != "local") {
+    auto url = redis::ParseUrl(o.cache);
+    if (!url.ok()) {
+      log::Error("bad --cache", {{"error", url.status().message()}});
+      return 2;
+    }
+    redis_url = *url;
+  }
   // Reads block their HTTP thread on the store (and on Redis, with --cache).
   // On an embedded store a cold learner's profile is a disk read: two threads
   // per core keep a core busy while one waits (docs/http.md, "Threads"). Over
@@ -130,15 +142,6 @@ int RunServe(const ServeOptions& o) {
   // local caches within the TTL; one SQLite node owns its writes (no TTL).
   const bool shared_store = o.store.starts_with("postgres://") || o.store.starts_with("postgresql://");
   const int64_t ttl_ms = o.cache_ttl_ms >= 0 ? o.cache_ttl_ms : (shared_store ? 1000 : 0);
-  std::optional<redis::Url> redis_url;
-  if (!o.cache.empty() && o.cache != "local") {
-    auto url = redis::ParseUrl(o.cache);
-    if (!url.ok()) {
-      log::Error("bad --cache", {{"error", url.status().message()}});
-      return 2;
-    }
-    redis_url = *url;
-  }
   api::Services services;
   auto router_names = api::BuildRouter(services).Names();
   Metrics metrics(router_names);

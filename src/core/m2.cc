@@ -76,6 +76,9 @@ std::pair<size_t, size_t> M2Sentence::ByteSpan(int start, int end) const {
 Result<std::vector<M2Sentence>> ParseM2(std::string_view file) {
   // Bytes that are not UTF-8 become U+FFFD, as in every text errata takes in:
   // PostgreSQL refuses them, and an answer that echoed them would not be JSON.
+  // A UTF-8 byte order mark, which Windows editors write, is not part of
+  // the first line: with it, "S ..." did not start with "S ".
+  if (file.starts_with("\xEF\xBB\xBF")) file.remove_prefix(3);
   std::string valid;
   if (!IsAscii(file)) valid = ValidUtf8(file);
   const std::string_view text = valid.empty() ? file : std::string_view(valid);

@@ -180,6 +180,28 @@ TEST(ParseM2Test, AcceptsCrlfExtraBlankLinesAndNoFinalNewline) {
   EXPECT_EQ((*parsed)[1].line, 7u);
 }
 
+TEST(ParseM2Test, ALeadingByteOrderMarkIsSkipped) {
+  // Windows editors save UTF-8 with a BOM; it failed line 1 as no S line.
+  auto parsed = ParseM2("\xEF\xBB\xBFS He go .\nA 1 2|||R:VERB:SVA|||goes|||REQUIRED|||-NONE-|||0\n");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+  ASSERT_EQ(parsed->size(), 1u);
+  EXPECT_EQ((*parsed)[0].tokens, (std::vector<std::string>{"He", "go", "."}));
+  EXPECT_EQ((*parsed)[0].line, 1u);
+  EXPECT_EQ((*parsed)[0].edits.size(), 1u);
+  // With CRLF and nothing else beyond ASCII (the BOM is the only non-ASCII).
+  auto crlf = ParseM2("\xEF\xBB\xBFS a b\r\n");
+  ASSERT_TRUE(crlf.ok()) << crlf.status().message();
+  EXPECT_EQ((*crlf)[0].Text(), "a b");
+  // Only at the start: a BOM inside a sentence is a character of its token.
+  auto inner = ParseM2("S a \xEF\xBB\xBF b\n");
+  ASSERT_TRUE(inner.ok());
+  EXPECT_EQ((*inner)[0].tokens[1], "\xEF\xBB\xBF");
+  // A BOM alone is an empty file.
+  auto alone = ParseM2("\xEF\xBB\xBF");
+  ASSERT_TRUE(alone.ok());
+  EXPECT_TRUE(alone->empty());
+}
+
 TEST(ParseM2Test, EmptyInputHasNoSentences) {
   auto parsed = ParseM2("");
   ASSERT_TRUE(parsed.ok());

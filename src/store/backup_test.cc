@@ -2,6 +2,7 @@
 // SQLite's page copy (BackupSqlite) and a RocksDB secondary instance beside
 // an open primary (RocksdbStore::Options::secondary_path).
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <atomic>
 #include <filesystem>
@@ -145,6 +146,52 @@ TEST(SqliteBackupTest, RefusesAPathThatExistsAndAFileThatIsNoStore) {
   // Into a directory that is not there: nothing is left either.
   EXPECT_FALSE(BackupSqlite(db, (dir.path() / "no" / "b.db").string(), &info).ok());
   EXPECT_FALSE(fs::exists(dir.path() / "no"));
+}
+
+TEST(SqliteBackupTest, AFullCheckFindsAnIndexThatDisagreesWithItsTable) {
+  // errata backup --verify on SQLite: integrity_check reads every index
+  // against its table, which quick_check does not.
+  TempDir dir("sqlite-backup");
+  const std::string db = (dir.path() / "errata.db").string();
+  {
+    auto store = SqliteStore::Open({db});
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    Utterance first;
+    Apply(store->get(), testutil::NewLearnerOps("x", &first));
+  }
+  // The index's entries stay (user_id, started_at, id); its definition now
+  // says (started_at, user_id, id): every entry is one the table lacks.
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw,
+                         "PRAGMA writable_schema=ON; UPDATE sqlite_master SET sql = 'CREATE INDEX "
+                         "conversations_user_time ON conversations(started_at, user_id, "
+                         "conversation_id)' WHERE name = 'conversations_user_time'; "
+                         "PRAGMA writable_schema=OFF;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(raw);
+  sqlite3_close(raw);
+
+  SqliteBackupInfo info;
+  const std::string quick = (dir.path() / "quick.db").string();
+  EXPECT_TRUE(BackupSqlite(db, quick, &info).ok()) << "quick_check reads no index against its table";
+  const std::string full = (dir.path() / "full.db").string();
+  const Status s = BackupSqlite(db, full, &info, /*full_check=*/true);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("missing from index conversations_user_time"), std::string::npos)
+      << s.message();
+  EXPECT_FALSE(fs::exists(full));
+  EXPECT_FALSE(fs::exists(full + ".partial"));
+  // A sound store passes the full check.
+  const std::string good = (dir.path() / "good.db").string();
+  {
+    auto store = SqliteStore::Open({good});
+    ASSERT_TRUE(store.ok());
+    Utterance first;
+    Apply(store->get(), testutil::NewLearnerOps("y", &first));
+  }
+  EXPECT_TRUE(BackupSqlite(good, (dir.path() / "good-backup.db").string(), &info, true).ok());
 }
 
 TEST(RocksdbSecondaryTest, ReadsWhatThePrimaryCommittedBeforeItsOpenAndNothingAfter) {

@@ -188,5 +188,48 @@ class BackupRefusals(unittest.TestCase):
         self.assertFalse(os.path.exists(to + ".partial"))
 
 
+class BackupVerify(unittest.TestCase):
+    """--verify on each embedded store, on a store of its own (whatever
+    $ERRATA_STORE is), and "backed up" said only of a backup that is made."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="errata-backup-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def test_sqlite_verify_runs_the_full_integrity_check(self):
+        # --verify was ignored on SQLite: the same quick_check ran.
+        store = os.path.join(self.tmp, "errata.db")
+        with StoreServer(f"sqlite:{store}") as server:
+            v1_user(server.client())
+            for verify, says in (((), "checked in"), (("--verify",), "verified (integrity_check) in")):
+                to = os.path.join(self.tmp, f"b{len(verify)}.db")
+                done = run_backup("--store", f"sqlite:{store}", "--to", to, *verify)
+                self.assertEqual(done.returncode, 0, done.stderr)
+                self.assertIn(says, done.stdout)
+                self.assertTrue(os.path.exists(to))
+
+    def test_a_rocksdb_backup_that_is_not_made_is_not_said_to_be(self):
+        # "backed up ... to rocksdb:PATH" came once the records were copied,
+        # before --verify and the rename into PATH. Here the rename fails:
+        # PATH is a dangling symbolic link, and a directory cannot replace it.
+        store = os.path.join(self.tmp, "r")
+        with StoreServer(f"rocksdb:{store}") as server:
+            v1_user(server.client())
+            to = os.path.join(self.tmp, "backup")
+            os.symlink(os.path.join(self.tmp, "nowhere"), to)
+            done = run_backup("--store", f"rocksdb:{store}", "--to", to, "--verify")
+            self.assertEqual(done.returncode, 1, done.stdout + done.stderr)
+            self.assertIn("cannot rename", done.stderr)
+            self.assertNotIn("backed up", done.stdout)
+            self.assertNotIn("same records", done.stdout)
+            self.assertFalse(os.path.exists(to + ".partial"))
+            # Once it can be made, it is said, with the comparison after it.
+            os.unlink(to)
+            done = run_backup("--store", f"rocksdb:{store}", "--to", to, "--verify")
+            self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
+            self.assertRegex(done.stdout, r"^backed up rocksdb:\S+ to rocksdb:" + re.escape(to)
+                             + r": 1 users.*\nsame records in \S+ and rocksdb:" + re.escape(to))
+
+
 if __name__ == "__main__":
     main()

@@ -291,6 +291,36 @@ class CopyTest(unittest.TestCase):
         self.assertEqual(proc.returncode, 2, proc.stderr)
         self.assertIn("no such store", proc.stderr)
         self.assertFalse(os.path.exists(missing))
+        # Nor by copying from it: that made an empty store, copied nothing
+        # and exited 0.
+        for source in (f"sqlite:{missing}", f"rocksdb:{os.path.join(self.tmp, 'missing')}"):
+            with self.subTest(source=source):
+                target = os.path.join(self.tmp, "target.db")
+                proc = run_copy("--from", source, "--to", f"sqlite:{target}")
+                self.assertEqual(proc.returncode, 2, proc.stdout + proc.stderr)
+                self.assertIn("--from", proc.stderr)
+                self.assertIn("no such store", proc.stderr)
+                self.assertFalse(os.path.exists(missing))
+                self.assertFalse(os.path.exists(os.path.join(self.tmp, "missing")))
+                self.assertFalse(os.path.exists(target))
+
+    def test_from_defaults_to_the_servers_store(self):
+        # As serve, import and backup take ERRATA_STORE and ERRATA_DATA_DIR,
+        # so does copy's --from: with the server's environment, a copy
+        # copies the server's store (it copied an empty SQLite file).
+        c = self.source.client()
+        v1_user(c, username="Env Copy", email=unique_email("env.copy"))
+        self.source.stop()
+        target = f"sqlite:{os.path.join(self.tmp, 'copy.db')}"
+        env = dict(os.environ, ERRATA_STORE=self.source_store,
+                   ERRATA_DATA_DIR=os.path.join(self.tmp, "elsewhere"))
+        proc = subprocess.run([BIN, "copy", "--no-progress", "--to", target, "--verify"],
+                              capture_output=True, text=True, timeout=300, env=env)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        m = SUMMARY.search(proc.stdout)
+        self.assertIsNotNone(m, proc.stdout)
+        self.assertEqual(m.group("users"), "1", proc.stdout)
+        self.assertRegex(proc.stdout, SAME)
 
     def test_a_rocksdb_store_in_use_is_named(self):
         self.source.stop()

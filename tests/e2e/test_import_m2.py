@@ -49,7 +49,7 @@ SUMMARY = re.compile(
     r"imported (?P<file>\S+) for (?P<email>\S+) \(user (?P<user>[0-9a-f-]{36})\): "
     r"(?P<sentences>\d+) sentences, (?P<applied>\d+) utterances applied, "
     r"(?P<present>\d+) already present, (?P<errors>\d+) errors, (?P<noops>\d+) noop edits skipped, "
-    r"(?P<others>\d+) edits of other annotators skipped")
+    r"(?P<others>\d+) edits of other annotators skipped(?:, (?P<refused>\d+) refused)?")
 
 
 def run_import(path, data_dir, *args):
@@ -64,8 +64,8 @@ def summary_of(proc):
     if m is None:
         raise AssertionError(f"no summary in stdout: {proc.stdout!r} (stderr {proc.stderr!r})")
     d = m.groupdict()
-    for k in ("sentences", "applied", "present", "errors", "noops", "others"):
-        d[k] = int(d[k])
+    for k in ("sentences", "applied", "present", "errors", "noops", "others", "refused"):
+        d[k] = None if d[k] is None else int(d[k])
     return d
 
 
@@ -123,7 +123,7 @@ class ImportM2(unittest.TestCase):
         s = summary_of(first)
         self.assertEqual(s["email"], email)
         self.assertEqual((s["sentences"], s["applied"], s["present"], s["errors"], s["noops"],
-                          s["others"]), (4, 4, 0, 6, 2, 3), first.stdout)
+                          s["others"], s["refused"]), (4, 4, 0, 6, 2, 3, 0), first.stdout)
         self.assertEqual(listed_counts(first), ANNOTATOR_0, first.stdout)
         user_id = s["user"]
 
@@ -214,6 +214,111 @@ class ImportM2(unittest.TestCase):
         _, c = self.serve()
         st, _, body = c.post("/v1/users", {"username": "m2type", "email": email})
         self.assertEqual(st, 201, f"the failed import created the user: {body}")
+
+    def block(self, text, code="R:VERB:SVA", correction="goes"):
+        return f"S {text}\nA 1 2|||{code}|||{correction}|||REQUIRED|||-NONE-|||0\n\n"
+
+    def test_sentences_the_store_refuses_are_named_and_fail_the_import(self):
+        # Ids come from the learner, the file's name and the sentence's
+        # number: another file of the same name, for the same learner, takes
+        # them. Those sentences were skipped in silence, counted in the
+        # summary, and the import exited 0.
+        email = unique_email("m2same")
+        with open(self.path, "w", encoding="utf-8") as f:
+            f.write("".join(self.block(f"She{i} go .") for i in range(8)))
+        first = run_import(self.path, self.data_dir, "--user", email)
+        self.assertEqual(first.returncode, 0, first.stderr)
+        self.assertEqual(summary_of(first)["applied"], 8)
+
+        other_dir = os.path.join(self.dir, "other")
+        os.mkdir(other_dir)
+        other = os.path.join(other_dir, "learner.m2")  # the same base name
+        with open(other, "w", encoding="utf-8") as f:
+            f.write(self.block("She0 go .")  # the same sentence: a replay
+                    + "".join(self.block(f"I{i} has cat .", "R:NOUN:NUM", "cats")
+                              for i in range(1, 8))  # other sentences: refused
+                    + "".join(self.block(f"He{i} go .") for i in range(8, 10)))  # new
+        proc = run_import(other, self.data_dir, "--user", email)
+        self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
+        s = summary_of(proc)
+        self.assertEqual((s["sentences"], s["applied"], s["present"], s["errors"], s["refused"]),
+                         (10, 2, 1, 2, 7), proc.stdout)
+        # Only what was applied is counted: no noun-number error went in.
+        self.assertEqual(listed_counts(proc), {"subject-verb-agreement": 2}, proc.stdout)
+        self.assertIn("7 of 10 sentences refused", proc.stderr)
+        # The first five, by the line of their S line, then how many more.
+        lines = re.findall(r"^  line (\d+): (.+)$", proc.stderr, re.M)
+        self.assertEqual([int(n) for n, _ in lines], [4, 7, 10, 13, 16], proc.stderr)
+        self.assertIn("utterance_id already used", lines[0][1])
+        self.assertIn("and 2 more", proc.stderr)
+        self.assertIn("another file named learner.m2", proc.stderr)
+
+        srv, c = self.serve()
+        self.assertEqual(top_counts(c, s["user"]), {"subject-verb-agreement": 10})
+
+    def test_a_leading_byte_order_mark_is_skipped(self):
+        bom = os.path.join(self.dir, "bom.m2")
+        with open(bom, "w", encoding="utf-8-sig") as f:  # writes the BOM
+            f.write(M2)
+        proc = run_import(bom, self.data_dir, "--user", unique_email("m2bom"))
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        s = summary_of(proc)
+        self.assertEqual((s["sentences"], s["applied"], s["errors"]), (4, 4, 6), proc.stdout)
+        self.assertEqual(listed_counts(proc), ANNOTATOR_0, proc.stdout)
+
+    def assertNothingMade(self):
+        """No store was made (an embedded one), and no learner."""
+        if not STORE.startswith("postgres"):
+            self.assertFalse(os.path.exists(self.data_dir), os.listdir(self.dir))
+
+    def test_a_user_that_is_not_an_email_is_bad_usage(self):
+        for user in ("not an email", "a@b", "@x.org", "a@@x.org", "x" * 250 + "@x.org"):
+            with self.subTest(user=user):
+                proc = run_import(self.path, self.data_dir, "--user", user)
+                self.assertEqual(proc.returncode, 2, proc.stdout + proc.stderr)
+                self.assertIn("--user: not a valid email address", proc.stderr)
+                self.assertNotIn("imported", proc.stdout)
+                self.assertNothingMade()
+        # Without --user the learner's email comes from the file's name.
+        spaced = os.path.join(self.dir, "my corpus.m2")
+        shutil.copy(self.path, spaced)
+        proc = run_import(spaced, self.data_dir)
+        self.assertEqual(proc.returncode, 2, proc.stdout + proc.stderr)
+        self.assertIn("--user EMAIL", proc.stderr)
+        self.assertNothingMade()
+
+    def test_a_file_without_sentences_applies_nothing(self):
+        email = unique_email("m2empty")
+        for text in ("", "\n\n", "\ufeff"):
+            with self.subTest(text=text):
+                empty = os.path.join(self.dir, "empty.m2")
+                with open(empty, "w", encoding="utf-8") as f:
+                    f.write(text)
+                proc = run_import(empty, self.data_dir, "--user", email)
+                self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
+                self.assertIn("no sentences", proc.stderr)
+                self.assertIn("nothing imported", proc.stderr)
+                self.assertNothingMade()
+        # Not even the learner.
+        _, c = self.serve()
+        st, _, body = c.post("/v1/users", {"username": "m2empty", "email": email})
+        self.assertEqual(st, 201, f"the empty import created the user: {body}")
+
+    def test_the_half_life_is_the_one_given(self):
+        # import opened the store with 14 days whatever serve used: on a
+        # store kept with another, every recency sum was recomputed twice.
+        email = unique_email("m2half")
+        proc = run_import(self.path, self.data_dir, "--user", email, "--half-life-days", "3")
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        if sqlite_enabled():
+            conn = sqlite3.connect(f"file:{os.path.join(self.data_dir, 'errata.db')}?mode=ro",
+                                   uri=True)
+            try:
+                (kept,) = conn.execute(
+                    "SELECT value FROM meta WHERE key='decay_half_life_us'").fetchone()
+            finally:
+                conn.close()
+            self.assertEqual(int(kept), 3 * 86400 * 10**6)
 
     def test_missing_file(self):
         proc = run_import(os.path.join(self.dir, "nope.m2"), self.data_dir)

@@ -122,15 +122,17 @@ Status CopyPages(sqlite3* src, sqlite3* dst, const std::string& from, const std:
 
 // The copy's header says WAL, as the source's does: the copy goes back to a
 // rollback journal, so it is one file that opens without a -wal beside it
-// (a server on it turns WAL on again). Then PRAGMA quick_check.
-Status Finish(sqlite3* db, const std::string& path, SqliteBackupInfo* info) {
+// (a server on it turns WAL on again). Then PRAGMA quick_check, or
+// integrity_check, which also reads every index against its table.
+Status Finish(sqlite3* db, const std::string& path, bool full_check, SqliteBackupInfo* info) {
   const auto start = Clock::now();
   if (int rc = sqlite3_exec(db, "PRAGMA journal_mode=DELETE", nullptr, nullptr, nullptr);
       rc != SQLITE_OK) {
     return Failed(db, rc, "finish " + path);
   }
   sqlite3_stmt* stmt = nullptr;
-  int rc = sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &stmt, nullptr);
+  int rc = sqlite3_prepare_v2(db, full_check ? "PRAGMA integrity_check" : "PRAGMA quick_check",
+                              -1, &stmt, nullptr);
   if (rc != SQLITE_OK) return Failed(db, rc, "check " + path);
   std::string first;
   rc = sqlite3_step(stmt);
@@ -142,7 +144,8 @@ Status Finish(sqlite3* db, const std::string& path, SqliteBackupInfo* info) {
   return Status::Ok();
 }
 
-Status Backup(const std::string& from, const std::string& partial, SqliteBackupInfo* info) {
+Status Backup(const std::string& from, const std::string& partial, bool full_check,
+              SqliteBackupInfo* info) {
   // Read-only: the backup never writes the source, and never checkpoints it.
   auto src = OpenDb(from, SQLITE_OPEN_READONLY);
   if (!src.ok()) return src.status();
@@ -157,7 +160,7 @@ Status Backup(const std::string& from, const std::string& partial, SqliteBackupI
                  nullptr);
     if (Status s = CopyPages(src->get(), dst->get(), from, partial, info); !s.ok()) return s;
     src->reset();  // the read transaction ended with the copy
-    if (Status s = Finish(dst->get(), partial, info); !s.ok()) return s;
+    if (Status s = Finish(dst->get(), partial, full_check, info); !s.ok()) return s;
   }
   if (Status s = Sync(partial, false); !s.ok()) return s;
   std::error_code ec;
@@ -167,13 +170,14 @@ Status Backup(const std::string& from, const std::string& partial, SqliteBackupI
 
 }  // namespace
 
-Status BackupSqlite(const std::string& from, const std::string& to, SqliteBackupInfo* info) {
+Status BackupSqlite(const std::string& from, const std::string& to, SqliteBackupInfo* info,
+                    bool full_check) {
   std::error_code ec;
   if (!fs::is_regular_file(from, ec)) return Status::NotFound("no SQLite store at " + from);
   if (fs::exists(to, ec)) return Status::Conflict(to + " already exists: back up into a new file");
   const std::string partial = to + ".partial";
   fs::remove(partial, ec);  // a failed backup's
-  Status s = Backup(from, partial, info);
+  Status s = Backup(from, partial, full_check, info);
   if (s.ok() && ::rename(partial.c_str(), to.c_str()) != 0) {
     s = Status::Unavailable("rename " + partial + ": " + std::strerror(errno));
   }
