@@ -29,9 +29,12 @@ const char* Env(const char* name, const char* fallback) {
 
 // A positive, finite number of `unit`s, at most `max`: "nan", "inf", "1e400"
 // and 0 are refused (CLI::PositiveNumber lets NaN through).
-CLI::Validator PositiveAtMost(double max, const std::string& unit) {
+// `least`, when above 0, is the smallest number taken, and `least_text`
+// says what it is.
+CLI::Validator PositiveAtMost(double max, const std::string& unit, double least = 0,
+                              const std::string& least_text = "") {
   return CLI::Validator(
-      [max, unit](std::string& text) -> std::string {
+      [max, unit, least, least_text](std::string& text) -> std::string {
         char* end = nullptr;
         const double v = std::strtod(text.c_str(), &end);
         if (end == text.c_str() || *end != '\0' || !std::isfinite(v) || v <= 0 || v > max) {
@@ -39,6 +42,7 @@ CLI::Validator PositiveAtMost(double max, const std::string& unit) {
           std::snprintf(bound, sizeof(bound), "%g", max);
           return "must be a number of " + unit + " above 0 and at most " + bound + ", not " + text;
         }
+        if (v < least) return "must be at least " + least_text + ", not " + text;
         return "";
       },
       unit == "days" ? "DAYS" : "SECONDS");
@@ -57,10 +61,12 @@ const CLI::Validator kAtLeastOne(
     },
     "N");
 
-// --half-life-days: at most 100 years. A half-life of 0 divided by zero in
-// the recency weights (NaN scores, writes refused); a huge one overflowed
-// its microseconds.
-const CLI::Validator kHalfLifeDays = PositiveAtMost(36500, "days");
+// --half-life-days: from a second to 100 years. A half-life of 0 divided by
+// zero in the recency weights (NaN scores, writes refused), and so did one
+// of 1e-12 days, which is 0 in microseconds; a huge one overflowed its
+// microseconds.
+const CLI::Validator kHalfLifeDays =
+    PositiveAtMost(36500, "days", 1.0 / 86400, "one second (0.0000116 days)");
 
 // --idle-timeout-s: at most a day. Its milliseconds are an llround, which
 // 1e19 s overflowed.

@@ -36,6 +36,11 @@ class HalfLife(unittest.TestCase):
                         self.assertIn("--half-life-days", proc.stderr)
                         if days not in ("x", ""):  # CLI11 says why for those
                             self.assertIn("above 0 and at most 36500", proc.stderr)
+                # 1e-12 days is 0 microseconds: a division by zero (NaN scores).
+                with self.subTest(command=command[0], days="1e-12"):
+                    proc = run(*command, "--half-life-days", "1e-12")
+                    self.assertEqual(proc.returncode, 2, proc.stdout + proc.stderr)
+                    self.assertIn("at least one second", proc.stderr)
             self.assertEqual(sorted(os.listdir(tmp)), [])  # no store was made
 
     def test_a_fractional_half_life_serves(self):
