@@ -262,12 +262,12 @@ void ProfileCache::BeginCommit(const std::vector<std::string>& user_ids) {
   }
 }
 
-void ProfileCache::EndCommit(const std::vector<std::string>& user_ids, bool reload) {
-  if (shared_ != nullptr) shared_->EndCommit(reload);
+void ProfileCache::EndCommit(const std::vector<std::string>& user_ids, CommitEnd end) {
+  if (shared_ != nullptr) shared_->EndCommit(end);
   // Before the learners' slots reopen to loads: a load that starts after this
   // must find the commit's effects cached, not the profile before it.
   Publish();
-  if (reload) MarkSuspect(user_ids);
+  if (end == CommitEnd::kReload) MarkSuspect(user_ids);
   for (const auto& id : user_ids) {
     Shard& shard = ShardFor(id);
     std::lock_guard lock(shard.mu);

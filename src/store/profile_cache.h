@@ -26,6 +26,22 @@
 
 namespace errata {
 
+// How a commit that the cache bracketed ended (ProfileCache::EndCommit).
+enum class CommitEnd {
+  // Committed, and its effects were applied; or failed for certain, with none.
+  kSettled,
+  // Failed, and may have committed all the same (PostgreSQL: the connection
+  // dropped after COMMIT was sent; Store::MayHaveCommitted). A retry would be
+  // a replay that adds nothing, so the shared cache keeps the learners marked
+  // as in a commit: every node reads them from the store until the marks are
+  // reaped with the profiles (docs/redis.md, "A failed batch"). The marks, not
+  // this node's memory, carry the doubt: it outlives the node.
+  kInDoubt,
+  // The learners' profiles are suspect (an earlier batch of theirs was in
+  // doubt): the shared copies are dropped, the local ones read again.
+  kReload,
+};
+
 // A profile cache shared by every node (store/redis/redis_profiles.h). The
 // calls of one commit come from one thread, in order: BeginCommit before the
 // store commit, the Apply* of its effects, then EndCommit before the writes
@@ -77,9 +93,8 @@ class SharedProfiles {
   virtual void MarkUserKnown(const std::string& user_id) = 0;
   // The learner was erased: drop the shared copy.
   virtual void ForgetUser(const std::string& user_id) = 0;
-  // `reload`: the shared copies of the commit's learners are dropped (see
-  // ProfileCache::EndCommit).
-  virtual void EndCommit(bool reload) = 0;
+  // Ends the commit BeginCommit started (see CommitEnd).
+  virtual void EndCommit(CommitEnd end) = 0;
 };
 
 class ProfileCache {
@@ -117,14 +132,16 @@ class ProfileCache {
   // the store meanwhile are served but not cached, so a load can neither miss
   // the commit nor count it twice. The calls below are made between the two
   // (by one of the Writer's threads), and their effects show at EndCommit.
-  // `reload`: the learners' profiles are suspect, as a batch of theirs failed
-  // and may have committed all the same (on PostgreSQL, a connection that
-  // drops after COMMIT was sent; a retry is then a replay that adds nothing).
-  // The Writer brackets them so once the store answers again (Finish). The
-  // shared copies are dropped, and the local ones are read again from the
-  // store at their next read (served as they are only while it cannot be).
+  // `end`: kInDoubt, the batch failed and may have committed all the same
+  // (on PostgreSQL, a connection that drops after COMMIT was sent; a retry
+  // is then a replay that adds nothing): the shared cache keeps its marks.
+  // kReload: the learners' profiles are suspect, as a batch of theirs was in
+  // doubt. The Writer brackets them so once the store answers again
+  // (Finish). The shared copies are dropped, and the local ones are read
+  // again from the store at their next read (served as they are only while
+  // it cannot be).
   void BeginCommit(const std::vector<std::string>& user_ids);
-  void EndCommit(const std::vector<std::string>& user_ids, bool reload = false);
+  void EndCommit(const std::vector<std::string>& user_ids, CommitEnd end = CommitEnd::kSettled);
 
   // Applies committed deltas to the cached profiles they touch.
   void ApplyDeltas(const DeltaSet& deltas);

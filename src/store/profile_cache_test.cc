@@ -48,7 +48,7 @@ class FakeShared : public SharedProfiles {
   void AddExamples(const std::string&, const std::vector<Example>&) override {}
   void MarkUserKnown(const std::string&) override {}
   void ForgetUser(const std::string&) override {}
-  void EndCommit(bool) override {}
+  void EndCommit(CommitEnd) override {}
 };
 
 class ProfileCacheTest : public ::testing::Test {

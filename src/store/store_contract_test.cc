@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <optional>
 #include <set>
@@ -3050,6 +3051,192 @@ TYPED_TEST(StoreContractTest, ACopyWhoseTargetFailsStopsWithTheError) {
   EXPECT_EQ(batches, 2);
   EXPECT_EQ(counts.users, 3);
   EXPECT_EQ(counts.conversations, 1);
+}
+
+// ---------------------------------------------------------------- PostgreSQL's own
+
+// The case's database, for a connection of the test's own beside the store's.
+std::string CaseUrl(const fs::path& dir) {
+  return PostgresKind::UrlOf(*PostgresKind::ServerUrl(), PostgresKind::Database(dir));
+}
+
+// Waits (up to 10 s) until a session other than the test's waits for a lock.
+bool SomeoneWaitsForALock(pg::Conn* c) {
+  for (int i = 0; i < 1000; ++i) {
+    auto r = c->Exec(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        " AND pid <> pg_backend_pid() AND datname = current_database()");
+    if (r.ok() && r->Int(0, 0) > 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+// Another node's erase locks the learner's row, then deletes what is under it:
+// errors, then utterances. Before (session 25), this node's batch adding
+// errors to one of the learner's utterances took the utterance's row through
+// the errors' foreign key first, and came to the user's row only at the new
+// frequency row's foreign key: each waited for the other, and PostgreSQL
+// failed one with 40P01 (the batch: 503 for all its requests). The batch
+// now takes its learners' rows first; it waits for the erase, and then finds
+// nothing to add to.
+TYPED_TEST(StoreContractTest, PostgresABatchBesideAnEraseTakesTheLearnersRowFirst) {
+  if constexpr (!std::is_same_v<TypeParam, PostgresKind>) {
+    GTEST_SKIP() << "PostgreSQL's lock order";
+  } else {
+    const Learner ann = this->AddLearner("ann", std::nullopt, kT0);
+    const Utterance u = this->Say(ann, kT0 + 1, MakeErrors({"articles"}, kT0 + 1));
+    auto eraser = pg::Conn::Connect(CaseUrl(this->dir()), "SET lock_timeout = 10000");
+    ASSERT_TRUE(eraser.ok()) << eraser.status().ToString();
+    pg::Conn* e = eraser->get();
+    auto step = [&](const std::string& sql) {
+      auto r = e->Exec(sql);
+      EXPECT_TRUE(r.ok()) << sql << ": " << r.status().ToString();
+      return r.ok();
+    };
+    const std::string id = "'" + ann.user_id + "'";
+    ASSERT_TRUE(step("BEGIN; SELECT 1 FROM users WHERE user_id = " + id + " FOR UPDATE"));
+    std::vector<WriteOp> ops{ErrorsOp(u.utterance_id, ann.conversation_id, ann.user_id,
+                                      MakeErrors({"word_choice"}, kT0 + 2))};
+    std::vector<WriteOp*> ptrs{&ops[0]};
+    DeltaSet deltas(kHalfLife);
+    std::thread batch([&] {
+      const Status s = this->store()->ApplyBatch(ptrs, &deltas);
+      EXPECT_TRUE(s.ok()) << s.ToString();
+    });
+    auto admin = pg::Conn::Connect(CaseUrl(this->dir()));
+    ASSERT_TRUE(admin.ok()) << admin.status().ToString();
+    EXPECT_TRUE(SomeoneWaitsForALock(admin->get()));
+    // The erase's deletes, children first (PostgresStore::EraseUser).
+    bool erased = step("DELETE FROM errors WHERE user_id = " + id) &&
+                  step("DELETE FROM utterances WHERE user_id = " + id) &&
+                  step("DELETE FROM error_frequencies WHERE user_id = " + id) &&
+                  step("DELETE FROM conversations WHERE user_id = " + id) &&
+                  step("DELETE FROM user_trigrams WHERE user_id = " + id) &&
+                  step("DELETE FROM users WHERE user_id = " + id);
+    step(erased ? "COMMIT" : "ROLLBACK");
+    batch.join();
+    EXPECT_TRUE(erased);
+    EXPECT_EQ(ops[0].status.code(), Status::Code::kNotFound) << ops[0].status.ToString();
+    EXPECT_EQ(PostgresKind::Leftovers(this->store(), this->dir(), ann.user_id), 0);
+  }
+}
+
+// Every pooled connection busy (one here, held by a read snapshot): a read
+// waits for one up to the limit, then answers Unavailable (503). Before, it
+// waited without end, and with every HTTP thread waiting so, even /healthz
+// went unanswered.
+TYPED_TEST(StoreContractTest, PostgresAReadWaitsForAPooledConnectionUpToALimit) {
+  if constexpr (!std::is_same_v<TypeParam, PostgresKind>) {
+    GTEST_SKIP() << "PostgreSQL's pool";
+  } else {
+    const Learner ann = this->AddLearner("ann", std::nullopt, kT0);
+    this->CloseStore();
+    PgDeadlines deadlines;
+    deadlines.borrow_ms = 300;
+    auto opened = PostgresStore::Open(CaseUrl(this->dir()), kHalfLife, 1, deadlines);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    std::unique_ptr<PostgresStore> store = std::move(*opened);
+    auto snapshot = store->BeginReadSnapshot();  // holds the pool's one connection
+    ASSERT_TRUE(snapshot.ok()) << snapshot.status().ToString();
+    const auto t0 = std::chrono::steady_clock::now();
+    auto read = std::async(std::launch::async, [&] { return store->GetUser(ann.user_id); });
+    const bool answered = read.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+    const auto waited = std::chrono::steady_clock::now() - t0;
+    EXPECT_TRUE(answered) << "the read still waits for a connection";
+    snapshot->reset();  // gives the connection back (and lets a waiting read go on)
+    const auto got = read.get();
+    if (answered) {
+      EXPECT_EQ(got.status().code(), Status::Code::kUnavailable) << got.status().ToString();
+      EXPECT_GE(waited, std::chrono::milliseconds(250));
+    }
+    EXPECT_TRUE(store->GetUser(ann.user_id).ok());  // free again
+    EXPECT_EQ(store->Ping().code(), Status::Code::kOk);
+  }
+}
+
+// A connection's defaults end one to a peer that stopped answering (a black
+// hole) in seconds, not after the kernel's minutes of retransmissions; the
+// URL can still set its own.
+TYPED_TEST(StoreContractTest, PostgresConnectionsGiveUpOnASilentPeer) {
+  if constexpr (!std::is_same_v<TypeParam, PostgresKind>) {
+    GTEST_SKIP() << "PostgreSQL's connection defaults";
+  } else {
+    auto c = pg::Conn::Connect(CaseUrl(this->dir()));
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    EXPECT_EQ((*c)->Option("tcp_user_timeout"), "10000");
+    EXPECT_EQ((*c)->Option("keepalives"), "1");
+    EXPECT_EQ((*c)->Option("keepalives_idle"), "10");
+    auto own = pg::Conn::Connect(CaseUrl(this->dir()) + "?tcp_user_timeout=3000");
+    ASSERT_TRUE(own.ok()) << own.status().ToString();
+    EXPECT_EQ((*own)->Option("tcp_user_timeout"), "3000");
+  }
+}
+
+// A session that became read-only (its server is a standby now, after a
+// failover) fails writes with 25006 for good: the connection is reset, as a
+// lost one is, and the next use gets a new session (with a multi-host URL,
+// on the host that takes writes).
+TYPED_TEST(StoreContractTest, PostgresAReadOnlySessionIsReset) {
+  if constexpr (!std::is_same_v<TypeParam, PostgresKind>) {
+    GTEST_SKIP() << "PostgreSQL's failover";
+  } else {
+    auto c = pg::Conn::Connect(CaseUrl(this->dir()));
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    pg::Conn* conn = c->get();
+    const char* write = "INSERT INTO meta(key, value) VALUES('read-only test', 'x');"
+                        " DELETE FROM meta WHERE key = 'read-only test'";
+    ASSERT_TRUE(conn->Exec("SET default_transaction_read_only = on").ok());
+    ASSERT_TRUE(conn->Exec("BEGIN").ok());
+    auto failed = conn->Exec(write);  // in a transaction: it is lost, the caller starts over
+    EXPECT_EQ(failed.status().code(), Status::Code::kUnavailable) << failed.status().ToString();
+    EXPECT_TRUE(conn->broken());
+    ASSERT_TRUE(conn->EnsureUsable().ok());
+    EXPECT_FALSE(conn->InTransaction());
+    auto r = conn->Exec(write);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    // Outside a transaction (a batch's first statement), the statement is
+    // sent once more on the new session, as after a lost connection.
+    ASSERT_TRUE(conn->Exec("SET default_transaction_read_only = on").ok());
+    r = conn->Exec(write);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_FALSE(conn->broken());
+  }
+}
+
+// A profile's statements read one snapshot. Here the load takes it, then
+// waits at the learner's points (the table is locked) while an error row of
+// theirs commits; before (session 25), its next statement saw that error
+// among the examples, a profile with an example its counts lacked.
+TYPED_TEST(StoreContractTest, PostgresAProfileLoadsFromOneSnapshot) {
+  if constexpr (!std::is_same_v<TypeParam, PostgresKind>) {
+    GTEST_SKIP() << "PostgreSQL's read";
+  } else {
+    const Learner ann = this->AddLearner("ann", std::nullopt, kT0);
+    const Utterance u = this->Say(ann, kT0 + 1, MakeErrors({"articles"}, kT0 + 1));
+    const Profile before = this->Load(ann.user_id);
+    ASSERT_EQ(before.examples.size(), 1u);
+    auto locker = pg::Conn::Connect(CaseUrl(this->dir()));
+    ASSERT_TRUE(locker.ok()) << locker.status().ToString();
+    ASSERT_TRUE((*locker)->Exec("BEGIN; LOCK TABLE error_frequencies IN ACCESS EXCLUSIVE MODE").ok());
+    auto load = std::async(std::launch::async, [&] { return this->store()->LoadProfile(ann.user_id); });
+    auto other = pg::Conn::Connect(CaseUrl(this->dir()));
+    ASSERT_TRUE(other.ok()) << other.status().ToString();
+    EXPECT_TRUE(SomeoneWaitsForALock(other->get()));
+    const ErrorRecord e = MakeError("articles", kT0 + 5);
+    auto added = (*other)->Exec(fmt::format(
+        "INSERT INTO errors(error_id, utterance_id, conversation_id, user_id, category,"
+        " subcategory, subcategory_id, span_start, span_end, original, correction, created_at)"
+        " VALUES('{}', '{}', '{}', '{}', 'Grammar', 'articles', 'articles', 2, 6, 'goes', 'went', {})",
+        e.error_id, u.utterance_id, ann.conversation_id, ann.user_id, e.created_at));
+    EXPECT_TRUE(added.ok()) << added.status().ToString();
+    ASSERT_TRUE((*locker)->Exec("ROLLBACK").ok());
+    auto got = load.get();
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    ASSERT_EQ(got->points.size(), 1u);
+    EXPECT_EQ(got->points[0].count, 1);
+    EXPECT_EQ(got->examples.size(), 1u) << "an example from after the load's snapshot";
+  }
 }
 
 }  // namespace

@@ -344,19 +344,22 @@ void Writer::Finish(Flight& f) {
       }
     }
   }
-  cache_->EndCommit(f.users);
   // A failed batch may have committed all the same (PostgreSQL: its COMMIT's
-  // answer was lost), and its retry would be a replay that adds nothing. Its
-  // learners' cached profiles are read again from the store, once the store
-  // answers again (this commit): until then they are served as they were,
-  // while the store is down, rather than not at all.
+  // answer was lost), and its retry would be a replay that adds nothing. The
+  // shared cache (Redis) keeps its learners marked as in a commit, so that
+  // every node reads them from the store until the marks are reaped with the
+  // profiles: that survives this node (suspects_ does not, and a retry may
+  // go to another node). This node's own entries are read again from the
+  // store once it answers again (this commit): until then they are served as
+  // they were, while the store is down, rather than not at all.
+  cache_->EndCommit(f.users, f.may_have_committed ? CommitEnd::kInDoubt : CommitEnd::kSettled);
   if (f.may_have_committed) {
     suspects_.insert(f.users.begin(), f.users.end());
   } else if (s.ok() && !suspects_.empty()) {
     const std::vector<std::string> ids(suspects_.begin(), suspects_.end());
     suspects_.clear();
     cache_->BeginCommit(ids);
-    cache_->EndCommit(ids, /*reload=*/true);
+    cache_->EndCommit(ids, CommitEnd::kReload);
   }
   if (s.ok() && sync_thread_.joinable()) {
     // Committed, not yet on disk: the sync thread acknowledges it after its

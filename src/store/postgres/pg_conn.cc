@@ -138,10 +138,19 @@ Conn::~Conn() { PQfinish(c_); }
 
 Result<std::unique_ptr<Conn>> Conn::Connect(const std::string& url, std::string setup) {
   // Later keywords win: the defaults come first so that the URL can override them.
-  // Keepalives notice a peer that vanished without closing the connection.
-  const char* keys[] = {"connect_timeout",  "application_name",    "keepalives_idle",
-                        "keepalives_interval", "keepalives_count", "dbname", nullptr};
-  const char* values[] = {"5", "errata", "30", "10", "3", url.c_str(), nullptr};
+  // libpq's calls block with no deadline of their own, so a network that
+  // drops packets silently (a black hole) would hold the caller, an HTTP
+  // thread or the writer, for the kernel's ~15 minutes of retransmissions.
+  // tcp_user_timeout (ms) ends a connection whose sent data stays
+  // unacknowledged that long; keepalives notice a silent peer while a
+  // statement runs (the first probe after 10 s without traffic, then every
+  // 5 s; with tcp_user_timeout, the connection ends about 10 s after the
+  // peer stopped answering). A healthy server acknowledges both at once, so
+  // neither cuts a long statement short: statement_timeout does that.
+  const char* keys[] = {"connect_timeout",    "application_name", "tcp_user_timeout",
+                        "keepalives",         "keepalives_idle",  "keepalives_interval",
+                        "keepalives_count",   "dbname",           nullptr};
+  const char* values[] = {"5", "errata", "10000", "1", "10", "5", "3", url.c_str(), nullptr};
   PGconn* c = PQconnectdbParams(keys, values, 1);
   if (c == nullptr) return Status::Unavailable("postgres: out of memory");
   std::unique_ptr<Conn> conn(new Conn(c));
@@ -172,6 +181,27 @@ Status Conn::EnsureUsable() {
   return Status::Ok();
 }
 
+Result<std::string> Conn::Literal(std::string_view text) {
+  if (text.find('\0') != std::string_view::npos) {
+    return Status::InvalidArgument("text cannot contain a NUL character");
+  }
+  char* quoted = PQescapeLiteral(c_, text.data(), text.size());
+  if (quoted == nullptr) return Status::InvalidArgument("postgres: " + Trim(PQerrorMessage(c_)));
+  std::string out(quoted);
+  PQfreemem(quoted);
+  return out;
+}
+
+std::string Conn::Option(const char* keyword) const {
+  PQconninfoOption* options = PQconninfo(c_);
+  std::string out;
+  for (PQconninfoOption* o = options; o != nullptr && o->keyword != nullptr; ++o) {
+    if (std::strcmp(o->keyword, keyword) == 0 && o->val != nullptr) out = o->val;
+  }
+  PQconninfoFree(options);
+  return out;
+}
+
 std::string Conn::Description() const {
   const char* host = PQhost(c_);
   const char* port = PQport(c_);
@@ -192,8 +222,12 @@ Status Conn::Failure(PGresult* r, std::string_view what) {
   const char* state = r != nullptr ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
   const std::string_view sqlstate = state != nullptr ? state : "";
   std::string text = "postgres: " + std::string(what) + ": " + msg;
+  // 25006: a read-only transaction, on a server that is a standby now (a
+  // failover). The session stays read-only, so it is reset like a lost one:
+  // with a multi-host URL and target_session_attrs=read-write, PQreset finds
+  // the host that takes writes.
   if (PQstatus(c_) != CONNECTION_OK || r == nullptr || sqlstate.starts_with("08") ||
-      sqlstate.starts_with("57P")) {
+      sqlstate.starts_with("57P") || sqlstate == "25006") {
     broken_ = true;
     return Status::Unavailable(std::move(text));
   }

@@ -103,7 +103,8 @@ class Conn {
   Conn& operator=(const Conn&) = delete;
 
   // Connects to `url` (a libpq URI or key=value string). Sets a connect
-  // timeout and application_name unless the URL sets them. `setup` (SQL,
+  // timeout, application_name, tcp_user_timeout and keepalives unless the
+  // URL sets them (docs/postgres.md, "URL"). `setup` (SQL,
   // e.g. "SET statement_timeout = ...") runs on every new session: now, and
   // after each reset.
   static Result<std::unique_ptr<Conn>> Connect(const std::string& url, std::string setup = "");
@@ -115,7 +116,8 @@ class Conn {
 
   // Runs a prepared statement (preparing it first on this connection).
   // Errors: Unavailable (connection lost, server shutting down, resources,
-  // deadlock, serialization, a statement or lock timeout), Conflict (unique violation), NotFound (foreign
+  // deadlock, serialization, a statement or lock timeout, a read-only
+  // transaction), Conflict (unique violation), NotFound (foreign
   // key violation), InvalidArgument (a value PostgreSQL rejects), Internal.
   // A statement sent outside a transaction on a connection found dead (the
   // server restarted since its last use) is sent once more after a reset, so
@@ -124,11 +126,17 @@ class Conn {
   // Runs one or more statements as a simple query (no parameters).
   Result<Rows> Exec(std::string_view sql);
 
+  // `text` as an SQL string literal, quoted and escaped for this
+  // connection ('it''s'), for a simple query that carries a value.
+  Result<std::string> Literal(std::string_view text);
+
   // Whether a transaction is open (or failed and waiting for ROLLBACK).
   bool InTransaction() const;
   bool broken() const { return broken_; }
   // "postgres://host:port/db" of the server connected to (no user or password).
   std::string Description() const;
+  // The value of a libpq connection option in use ("" when unset).
+  std::string Option(const char* keyword) const;
 
  private:
   explicit Conn(PGconn* c) : c_(c) {}

@@ -534,7 +534,12 @@ class PostgresStore::Reader {
  public:
   explicit Reader(PostgresStore* s) : store_(s), conn_(SnapshotSlot::Of(s)) {
     if (conn_ != nullptr) return;
-    owned_ = s->Borrow();
+    auto borrowed = s->Borrow();
+    if (!borrowed.ok()) {
+      status_ = borrowed.status();
+      return;
+    }
+    owned_ = std::move(*borrowed);
     conn_ = owned_.get();
     status_ = conn_->EnsureUsable();
   }
@@ -573,7 +578,9 @@ class PostgresStore::ThreadSnapshot : public ReadSnapshot {
 // first one took, so one is run here.
 Result<std::unique_ptr<Store::ReadSnapshot>> PostgresStore::BeginReadSnapshot() {
   if (SnapshotSlot::Held()) return Status::Internal("a read snapshot is already open");
-  std::unique_ptr<Conn> conn = Borrow();
+  auto borrowed = Borrow();
+  if (!borrowed.ok()) return borrowed.status();
+  std::unique_ptr<Conn> conn = std::move(*borrowed);
   Status s = conn->EnsureUsable();
   if (s.ok()) {
     s = conn->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1").status();
@@ -590,6 +597,7 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const std::string& ur
                                                            Micros half_life, int pool_size,
                                                            PgDeadlines deadlines) {
   std::unique_ptr<PostgresStore> store(new PostgresStore(url, half_life));
+  store->borrow_ms_ = deadlines.borrow_ms;
   auto w = Conn::Connect(url, WriterSetup(deadlines));
   if (!w.ok()) return w.status();
   store->writer_ = std::move(*w);
@@ -682,9 +690,20 @@ Status PostgresStore::RecomputeDecayIfNeeded() {
   return c->Exec("COMMIT").status();
 }
 
-std::unique_ptr<Conn> PostgresStore::Borrow() {
+// Every connection busy for this long means they are stuck (a network that
+// lost PostgreSQL; each one's own deadlines end that in time) or the node
+// is over its capacity: either way a 503 now serves the client better than
+// an HTTP thread held for as long as it lasts, which with every thread held
+// would leave even /healthz unanswered.
+Result<std::unique_ptr<Conn>> PostgresStore::Borrow() {
   std::unique_lock lock(pool_mu_);
-  pool_cv_.wait(lock, [this] { return !pool_.empty(); });
+  auto free = [this] { return !pool_.empty(); };
+  if (borrow_ms_ <= 0) {
+    pool_cv_.wait(lock, free);
+  } else if (!pool_cv_.wait_for(lock, std::chrono::milliseconds(borrow_ms_), free)) {
+    return Status::Unavailable(
+        fmt::format("postgres: no read connection free within {} ms", borrow_ms_));
+  }
   auto c = std::move(pool_.back());
   pool_.pop_back();
   return c;
@@ -718,6 +737,7 @@ Status PostgresStore::ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* del
     }
   }
   if (!together) {
+    if (s.ok() && !ops.empty()) s = BeginBatch(ops);
     for (size_t i = 0; s.ok() && i < ops.size(); ++i) s = ApplyInSavepoint(ops[i], &batch, i == 0);
   }
   if (s.ok() && ops.empty()) s = writer_->Exec("BEGIN").status();
@@ -738,6 +758,56 @@ Status PostgresStore::ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* del
   NoteWriterServer();  // it may have reconnected, to another host
   *deltas = std::move(batch);
   return Status::Ok();
+}
+
+// Opens a batch's transaction and locks its learners' rows in users, in id
+// order, before anything else (docs/postgres.md, "Lock order"): FOR KEY
+// SHARE, or FOR UPDATE when the batch erases a learner or changes one's
+// name or email (then all of them: such batches are few). An erase locks
+// its learner's row and then deletes the rows under it, so a batch that
+// had locked one of those first (an utterance it adds errors to, through
+// the foreign key; a mastery row) and only then came to the user's row (a
+// new frequency row's foreign key) waited for the erase while the erase
+// waited for it: deadlock, and the whole batch failed with 503. Now a
+// batch holds nothing of a learner when it waits for their row, and an
+// erase holding the row waits for nobody who waits for it. Every batch
+// takes its users' rows in one order, so they cannot deadlock on them
+// either. One simple query with BEGIN: no round trip more than before.
+Status PostgresStore::BeginBatch(const std::vector<WriteOp*>& ops) {
+  std::vector<std::string_view> ids;
+  ids.reserve(ops.size());
+  bool exclusive = false;
+  for (const WriteOp* op : ops) {
+    switch (op->kind) {
+      case WriteOp::Kind::kCreateUser: ids.push_back(op->user.user_id); break;
+      case WriteOp::Kind::kCreateConversation: ids.push_back(op->conversation.user_id); break;
+      case WriteOp::Kind::kRecordAttempt: ids.push_back(op->attempt.user_id); break;
+      case WriteOp::Kind::kRecordErasure: break;  // a tombstone: no row in users
+      case WriteOp::Kind::kEraseUser:
+      case WriteOp::Kind::kUpdateUser:
+        exclusive = true;
+        ids.push_back(op->user.user_id);
+        break;
+      default: ids.push_back(op->utterance.user_id); break;
+    }
+  }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  ArrayParam array;
+  size_t n = 0;
+  for (std::string_view id : ids) {
+    if (id.find('\0') != std::string_view::npos) continue;  // no such learner (text cannot hold NUL)
+    array.Add(id);
+    ++n;
+  }
+  if (n == 0) return writer_->Exec("BEGIN").status();
+  auto literal = writer_->Literal(array.Take());
+  if (!literal.ok()) return literal.status();
+  return writer_
+      ->Exec(fmt::format("BEGIN; SELECT 1 FROM users WHERE user_id = ANY({}::text[])"
+                         " ORDER BY user_id FOR {}",
+                         *literal, exclusive ? "UPDATE" : "KEY SHARE"))
+      .status();
 }
 
 bool PostgresStore::Batchable(const std::vector<WriteOp*>& ops) {
@@ -804,7 +874,7 @@ Status PostgresStore::ApplyTogether(const std::vector<WriteOp*>& ops, DeltaSet* 
         break;
     }
   }
-  if (auto r = writer_->Exec("BEGIN"); !r.ok()) return r.status();
+  if (Status st = BeginBatch(ops); !st.ok()) return st;
   auto found = writer_->Exec(kBatchLookup, Params()
                                                .Add(lookup_utterance.Take())
                                                .Add(lookup_conversation.Take())
@@ -1080,7 +1150,7 @@ Status PostgresStore::ApplyAttemptsTogether(const std::vector<WriteOp*>& attempt
 // committed row (so a concurrent identical write becomes a replay), and if it
 // still fails it is reported on the op. Any other failure fails the batch.
 Status PostgresStore::ApplyInSavepoint(WriteOp* op, DeltaSet* deltas, bool first) {
-  const char* open = first ? "BEGIN; SAVEPOINT op" : "RELEASE SAVEPOINT op; SAVEPOINT op";
+  const char* open = first ? "SAVEPOINT op" : "RELEASE SAVEPOINT op; SAVEPOINT op";
   if (auto r = writer_->Exec(open); !r.ok()) return r.status();
   for (int attempt = 0;; ++attempt) {
     Status s = Apply(op, deltas);
@@ -1128,11 +1198,12 @@ Status PostgresStore::Apply(WriteOp* op, DeltaSet* deltas) {
 }
 
 // Deletes every row of the learner (docs/erasure.md), children first, after
-// locking the user's row (FOR UPDATE). Another node's write for the learner
-// checks its foreign key with a share lock on that row: one that came first
-// has committed before the deletes read, and one that comes after waits for
-// the erase's commit and then finds no user. (Should a delete still fail on
-// a foreign key, ApplyInSavepoint runs the erase once more.)
+// locking the user's row (FOR UPDATE; BeginBatch has, and this finds it).
+// Another node's batch for the learner takes a share lock on that row before
+// anything else (BeginBatch): one that came first has committed before the
+// deletes read, and one that comes after waits for the erase's commit and
+// then finds no user. (Should a delete still fail on a foreign key,
+// ApplyInSavepoint runs the erase once more.)
 Status PostgresStore::EraseUser(WriteOp* op) {
   const std::string& id = op->user.user_id;
   if (HasNul(id)) {
@@ -1548,9 +1619,32 @@ Result<Profile> PostgresStore::LoadProfile(const std::string& user_id) {
   if (HasNul(user_id)) return p;
   Reader c(this);
   if (!c.status().ok()) return c.status();
-  auto user = c->Exec(kUserExists, Params().Add(user_id));
-  if (!user.ok()) return user.status();
-  p.user_known = !user->empty();
+  // Its statements read one snapshot: a commit between two of them would
+  // otherwise give, say, a batch's examples without its counts, and a cache
+  // would keep that. Inside a read snapshot (BeginReadSnapshot) they already
+  // do; else a REPEATABLE READ transaction of its own, opened in the round
+  // trip of the first statement: one round trip more than before (COMMIT),
+  // paid on a cache's misses only.
+  const bool own = !c->InTransaction();
+  struct End {
+    Conn* c;
+    bool own;
+    ~End() {
+      if (own && !c->broken() && c->InTransaction()) (void)c->Exec("ROLLBACK");
+    }
+  } end{c.get(), own};
+  if (own) {
+    auto literal = c->Literal(user_id);
+    if (!literal.ok()) return literal.status();
+    auto user = c->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
+                        " SELECT 1 FROM users WHERE user_id = " + *literal);
+    if (!user.ok()) return user.status();
+    p.user_known = !user->empty();
+  } else {
+    auto user = c->Exec(kUserExists, Params().Add(user_id));
+    if (!user.ok()) return user.status();
+    p.user_known = !user->empty();
+  }
   if (!p.user_known) return p;
   auto r = c->Exec(kProfilePoints, Params().Add(user_id));
   if (!r.ok()) return r.status();
@@ -1561,6 +1655,9 @@ Result<Profile> PostgresStore::LoadProfile(const std::string& user_id) {
     p.points.push_back(std::move(point));
   }
   if (Status s = LoadExamples(c.get(), user_id, &p); !s.ok()) return s;
+  if (own) {
+    if (auto done = c->Exec("COMMIT"); !done.ok()) return done.status();
+  }
   return p;
 }
 

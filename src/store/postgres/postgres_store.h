@@ -27,6 +27,9 @@ struct PgDeadlines {
   int64_t read_ms = 5'000;    // a read connection's statement_timeout
   int64_t write_ms = 60'000;  // the writer's statement_timeout (a batch's statements)
   int64_t lock_ms = 5'000;    // the writer's lock_timeout
+  // How long a read waits for a free pooled connection before it answers
+  // Unavailable (503), rather than hold its HTTP thread without end.
+  int64_t borrow_ms = 5'000;
 };
 
 class PostgresStore : public Store {
@@ -72,7 +75,8 @@ class PostgresStore : public Store {
   // A read connection borrowed from the pool for one call.
   class Reader;
   class ThreadSnapshot;  // BeginReadSnapshot's
-  std::unique_ptr<pg::Conn> Borrow();
+  // Unavailable when none is free within deadlines.borrow_ms.
+  Result<std::unique_ptr<pg::Conn>> Borrow();
   void Return(std::unique_ptr<pg::Conn> conn);
 
   Status Migrate();
@@ -81,6 +85,7 @@ class PostgresStore : public Store {
   static bool Batchable(const std::vector<WriteOp*>& ops);
   Status ApplyTogether(const std::vector<WriteOp*>& ops, DeltaSet* deltas, bool* done);
   Status ApplyAttemptsTogether(const std::vector<WriteOp*>& attempts, bool* done);
+  Status BeginBatch(const std::vector<WriteOp*>& ops);
   Status ApplyInSavepoint(WriteOp* op, DeltaSet* deltas, bool first);
   Status Apply(WriteOp* op, DeltaSet* deltas);
   Status CreateUser(WriteOp* op);
@@ -108,6 +113,7 @@ class PostgresStore : public Store {
   std::mutex pool_mu_;
   std::condition_variable pool_cv_;
   std::vector<std::unique_ptr<pg::Conn>> pool_;  // guarded by pool_mu_
+  int64_t borrow_ms_ = 5'000;
   // Batches applied together, ones that tried and went op by op after all,
   // and the others (op by op from the start).
   std::atomic<uint64_t> batches_together_{0}, batches_fallback_{0}, batches_op_by_op_{0};

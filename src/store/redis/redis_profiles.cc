@@ -305,8 +305,18 @@ void RedisProfiles::ForgetUser(const std::string& user_id) {
   EffectsOf(user_id).push_back("x");
 }
 
-void RedisProfiles::EndCommit(bool reload) {
-  if (reload) {
+void RedisProfiles::EndCommit(CommitEnd end) {
+  if (end == CommitEnd::kInDoubt) {
+    // The batch may have committed: its learners' marks stay, so every node
+    // reads them from the store (kRead: pending) until a read reaps the
+    // marks, 30 s on, and drops the profiles, which then load whole. kApply
+    // would end the marks and leave the profiles without the batch for good
+    // once this node is gone (the retry, on any node, is a replay that adds
+    // nothing; every later apply refreshes the profile's TTL).
+    batch_.users.clear();
+    batch_.effects.clear();
+  }
+  if (end == CommitEnd::kReload) {
     // A batch of theirs may have committed unseen: each learner's profile
     // goes ("x"), and the next read loads it whole from the store. A later
     // commit's apply cannot bring it back: it applies only to one in Redis.
@@ -317,10 +327,12 @@ void RedisProfiles::EndCommit(bool reload) {
     const std::string ttl = Ms(options_.profile_ttl);
     const std::string max_examples = std::to_string(kMaxExamples);
     const std::string max_recent = std::to_string(kMaxRecentCorrect);
+    const std::string state_ttl = std::to_string(options_.state_ttl.count());
     std::vector<std::vector<std::string>> commands;
     auto apply = [&](const std::string& id, std::vector<std::string>* ops) {
-      std::vector<std::string> cmd{"EVALSHA", sha_apply_, "2",        ProfileKey(id), StateKey(id),
-                                   batch_.token, ttl,     max_examples, max_recent};
+      std::vector<std::string> cmd{"EVALSHA",    sha_apply_, "2",          ProfileKey(id),
+                                   StateKey(id), batch_.token, ttl,        max_examples,
+                                   max_recent,   state_ttl};
       if (ops != nullptr) {
         cmd.insert(cmd.end(), std::make_move_iterator(ops->begin()),
                    std::make_move_iterator(ops->end()));
@@ -426,8 +438,19 @@ bool RedisProfiles::Recover(RedisConn& conn) {
   // Every profile in Redis may lack deltas this node could not apply while
   // it was down (or Redis lost them): bump the generation, so no fill read
   // before now lands, and delete them all. Reads reload them from the store.
+  // A Redis that lost its data lacks the generation: it starts from the
+  // time in µs, not from 1, which a ticket of its earlier life (a fill read
+  // before, a node's copy) could hold and so pass for current.
   Status s = Status::Ok();
-  if (auto r = conn.Command({"INCR", kGenerationKey}); !r.ok()) s = r.status();
+  if (auto r = conn.Pipeline({{"SET", kGenerationKey, std::to_string(NowMicros()), "NX"},
+                              {"INCR", kGenerationKey}});
+      !r.ok()) {
+    s = r.status();
+  } else {
+    for (const auto& reply : *r) {
+      if (IsError(reply.get())) s = Status::Unavailable("redis: " + ErrorText(reply.get()));
+    }
+  }
   if (s.ok()) s = WipeProfiles(conn);
   if (!s.ok()) {
     MarkDown("recover", s);

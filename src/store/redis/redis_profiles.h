@@ -78,7 +78,7 @@ class RedisProfiles : public SharedProfiles {
   void AddExamples(const std::string& user_id, const std::vector<Example>& examples) override;
   void MarkUserKnown(const std::string& user_id) override;
   void ForgetUser(const std::string& user_id) override;
-  void EndCommit(bool reload) override;
+  void EndCommit(CommitEnd end) override;
 
  private:
   // A reader connection leased from the pool.

@@ -179,6 +179,16 @@ class RedisProfilesTest : public ::testing::Test {
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? Text(r->get()) : "";
   }
+  // Commits in progress (or in doubt) that the learner's state record holds.
+  int Marks(const std::string& user) {
+    auto r = redis_->Command({"HKEYS", StateKey(user)});
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    int n = 0;
+    for (size_t i = 0; r.ok() && i < (*r)->elements; ++i) {
+      n += Text((*r)->element[i]).starts_with("t:");
+    }
+    return n;
+  }
   bool InRedis(const std::string& user) {
     auto r = redis_->Command({"EXISTS", ProfileKey(user)});
     return r.ok() && (*r)->integer == 1;
@@ -318,10 +328,11 @@ TEST_F(RedisProfilesTest, AFailedBatchThatCommittedIsReadAgainFromTheStore) {
   sent.request_hash = 42;
   store_->lose_next_commit_answer();
   EXPECT_EQ(Write({sent}).status.code(), Status::Code::kUnavailable);
-  // Until the store answers again (a commit succeeds), the profile is served
-  // as it was: the store may well be down.
+  // The batch's mark stays in Redis: reads go to the store, and serve
+  // Redis's copy only if the store fails (it may well be down).
   EXPECT_TRUE(InRedis(u.user_id));
-  EXPECT_EQ(Count(*b_, u.user_id, "pronouns"), 2);
+  EXPECT_EQ(Marks(u.user_id), 1);
+  EXPECT_EQ(Count(*b_, u.user_id, "pronouns"), 5);
   WriteRequest retry = Write({sent});
   ASSERT_TRUE(retry.status.ok());
   ASSERT_TRUE(retry.ops[0].replayed);
@@ -330,6 +341,78 @@ TEST_F(RedisProfilesTest, AFailedBatchThatCommittedIsReadAgainFromTheStore) {
   auto p = b_->cache->Get(u.user_id);
   ASSERT_TRUE(p.ok());
   ExpectSameAsStore(**p, u.user_id);
+}
+
+// The node whose batch was in doubt stops before any commit of its own
+// succeeds again, and the retry goes to another node, a replay that adds
+// nothing: only Redis can still say that the learner's profile may lack the
+// batch. Before, the writer's apply ended the batch's mark (no effects), and
+// node B served the profile without it until it expired, which later
+// writes kept from happening.
+TEST_F(RedisProfilesTest, ABatchInDoubtKeepsItsMarkAfterItsNodeIsGone) {
+  const Utterance u = NewLearner();
+  ASSERT_TRUE(Write({Errors(u, "pronouns", 2)}).status.ok());
+  ASSERT_EQ(Count(*b_, u.user_id, "pronouns"), 2);  // in Redis, and B's copy
+  store_->lose_next_commit_answer();
+  EXPECT_EQ(Write({Errors(u, "pronouns", 3)}).status.code(), Status::Code::kUnavailable);
+  a_->writer->Stop();  // node A goes, and what its writer remembered with it
+  a_->shared->Stop();
+  a_.reset();
+  EXPECT_EQ(Marks(u.user_id), 1);
+  EXPECT_EQ(Count(*b_, u.user_id, "pronouns"), 5);  // the store's
+  EXPECT_EQ(Count(*b_, u.user_id, "pronouns"), 5);  // B's copy no longer vouched for
+  // Once the mark is old enough, a read reaps it and drops the profile: it
+  // loads whole from the store, and is served from Redis again.
+  const std::string old = std::to_string(NowMicros() / kMicrosPerSecond - 3600);
+  auto st = redis_->Command({"HKEYS", StateKey(u.user_id)});
+  ASSERT_TRUE(st.ok());
+  for (size_t i = 0; i < (*st)->elements; ++i) {
+    const std::string f = Text((*st)->element[i]);
+    if (f.starts_with("t:")) ASSERT_TRUE(redis_->Command({"HSET", StateKey(u.user_id), f, old}).ok());
+  }
+  EXPECT_EQ(Count(*b_, u.user_id, "pronouns"), 5);
+  EXPECT_EQ(Marks(u.user_id), 0);
+  EXPECT_EQ(Count(*b_, u.user_id, "pronouns"), 5);
+  EXPECT_EQ(RedisField(u.user_id, "c:pronouns"), "5");
+}
+
+// A state record that went between a commit's begin and its apply (it
+// expired, or Redis evicted it) is made again by the apply's version bump,
+// and must get a TTL: without one it stays for good.
+TEST_F(RedisProfilesTest, AStateRecordTheApplyMakesAgainExpires) {
+  const Utterance u = NewLearner();
+  std::atomic<bool> armed{true};
+  store_->after_commit = [&] {
+    if (armed.exchange(false)) ASSERT_TRUE(redis_->Command({"DEL", StateKey(u.user_id)}).ok());
+  };
+  ASSERT_TRUE(Write({Errors(u, "pronouns", 1)}).status.ok());
+  store_->after_commit = nullptr;
+  auto ttl = redis_->Command({"TTL", StateKey(u.user_id)});
+  ASSERT_TRUE(ttl.ok());
+  EXPECT_GT((*ttl)->integer, 0);
+}
+
+// A Redis that lost its data (restarted, FLUSHDB) starts the generation
+// anew, and not from where it began before: a ticket of its earlier life
+// (a fill's, a node's copy's) would pass for current.
+TEST_F(RedisProfilesTest, AGenerationAfterAFlushIsNotOneOfBefore) {
+  auto gen = [&] {
+    auto r = redis_->Command({"GET", std::string(kGenerationKey)});
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? Text(r->get()) : "";
+  };
+  const std::string before = gen();
+  ASSERT_FALSE(before.empty());
+  ASSERT_TRUE(redis_->Command({"FLUSHDB"}).ok());
+  for (int i = 0; i < 300 && (a_->shared->ok() || b_->shared->ok()); ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(a_->shared->WaitUntilUp(3s));
+  ASSERT_TRUE(b_->shared->WaitUntilUp(3s));
+  const std::string after = gen();
+  ASSERT_FALSE(after.empty());
+  EXPECT_NE(after, before);
+  EXPECT_GT(std::stoll(after), std::stoll(before));
 }
 
 TEST_F(RedisProfilesTest, AReadServesTheNodesCopyWhileItIsCurrent) {

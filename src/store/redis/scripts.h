@@ -77,8 +77,8 @@ end
 return #KEYS
 )lua";
 
-// KEYS: profile, state.  ARGV: token, ttl_ms, max_examples, max_recent, then
-// the learner's committed effects, in order:
+// KEYS: profile, state.  ARGV: token, ttl_ms, max_examples, max_recent,
+// state_ttl_s, then the learner's committed effects, in order:
 //   d sub category subcategory count first_seen last_seen decay_log2
 //   m sub memory          (the point's memory state, encoded)
 //   e field json          (an example; field e:{time}:{error_id})
@@ -91,16 +91,21 @@ return #KEYS
 // profile already in Redis: an absent learner is not created (the next read
 // loads it whole from the store). If the token is gone (reaped, or Redis lost
 // it), a fill may have raced the commit: the profile is dropped instead.
+// A state record that expired or was evicted since kBegin is made again by
+// the version bump (which still turns away a fill that read before), and
+// gets its TTL here: without one it would never go, and never vouch for a
+// copy (RedisProfiles::Current wants an expiry).
 // Returns 1 applied, 0 nothing to apply to, -1 dropped.
 inline constexpr const char* kApply = R"lua(
 local P, S = KEYS[1], KEYS[2]
 local removed = redis.call('HDEL', S, 't:' .. ARGV[1])
 redis.call('HINCRBY', S, 'v', 1)
+if redis.call('TTL', S) < 0 then redis.call('EXPIRE', S, ARGV[5]) end
 if removed == 0 then
   redis.call('DEL', P)
   return -1
 end
-if #ARGV < 5 or redis.call('EXISTS', P) == 0 then return 0 end
+if #ARGV < 6 or redis.call('EXISTS', P) == 0 then return 0 end
 local function num(s)
   if s == '-inf' then return -math.huge end
   return tonumber(s)
@@ -117,7 +122,7 @@ local function logadd2(a, b)
   return hi + math.log(1 + 2 ^ (lo - hi)) / LN2
 end
 local trim = false
-local i = 5
+local i = 6
 while i <= #ARGV do
   local op = ARGV[i]
   if op == 'd' then
