@@ -22,6 +22,8 @@ constexpr const char* kSimulatedBody =
 // Reads the seed error list [{"errorCategory","errorSubCategory"}] into u->errors.
 Status ReadSeedErrors(const json::array& errors, const Taxonomy& taxonomy, Utterance* u) {
   u->errors.resize(errors.size());
+  // In the order sent, as /v1/utterances gives them (utterance_input.cc).
+  UuidV7Sequence ids(u->created_at);
   for (size_t i = 0; i < errors.size(); ++i) {
     const std::string where = "errors." + std::to_string(i);
     if (!errors[i].is_object()) return Status::InvalidArgument("Input should be an object", where);
@@ -35,7 +37,7 @@ Status ReadSeedErrors(const json::array& errors, const Taxonomy& taxonomy, Utter
       return Status::InvalidArgument(st.message(), where + ".errorSubCategory");
     }
     e.created_at = u->created_at;
-    e.error_id = NewUuidV7(e.created_at);
+    e.error_id = ids.Next();
   }
   return Status::Ok();
 }

@@ -111,11 +111,15 @@ Result<ParsedUtterance> ParseUtterance(const json::object& o, const Services& s,
     p.resolutions.resize(errors->size());
     std::optional<size_t> chars;
     if (u.content) chars = Utf8Length(*u.content);
+    // Ids that sort in the order sent: a replay, the conversation view and
+    // the export list an utterance's errors by id, and a client may match
+    // errors[i] to the i-th error it sent (docs/write-path.md, "Idempotency").
+    UuidV7Sequence ids(u.created_at);
     for (size_t i = 0; i < errors->size(); ++i) {
       Status st = ParseError((*errors)[i], i, s, u.created_at, chars, &fp, &u.errors[i],
                              &p.resolutions[i]);
       if (!st.ok()) return st;
-      u.errors[i].error_id = NewUuidV7(u.created_at);
+      u.errors[i].error_id = ids.Next();
     }
   }
   op.request_hash = fp.value();

@@ -29,21 +29,54 @@ std::optional<std::string> CanonicalUuid(std::string_view text) {
   return out;
 }
 
-std::string NewUuidV7(Micros now) {
+namespace {
+
+constexpr uint64_t kRandA = uint64_t{1} << 12;  // bits after the version nibble
+constexpr uint64_t kRandB = uint64_t{1} << 62;  // bits after the variant
+
+// The text of the UUIDv7 with these fields (rand_a < 2^12, rand_b < 2^62).
+std::string EncodeV7(uint64_t ms, uint64_t rand_a, uint64_t rand_b) {
   unsigned char b[16];
-  const uint64_t ms = static_cast<uint64_t>(now / 1000);
   for (int i = 0; i < 6; ++i) b[i] = static_cast<unsigned char>(ms >> (8 * (5 - i)));
-  const uint64_t r1 = Generator()();
-  const uint64_t r2 = Generator()();
-  for (int i = 0; i < 8; ++i) b[6 + i] = static_cast<unsigned char>(r1 >> (8 * i));
-  b[14] = static_cast<unsigned char>(r2);
-  b[15] = static_cast<unsigned char>(r2 >> 8);
-  b[6] = static_cast<unsigned char>(0x70 | (b[6] & 0x0f));  // version 7
-  b[8] = static_cast<unsigned char>(0x80 | (b[8] & 0x3f));  // RFC 4122 variant
+  b[6] = static_cast<unsigned char>(0x70 | (rand_a >> 8));  // version 7
+  b[7] = static_cast<unsigned char>(rand_a);
+  b[8] = static_cast<unsigned char>(0x80 | (rand_b >> 56));  // RFC 4122 variant
+  for (int i = 9; i < 16; ++i) b[i] = static_cast<unsigned char>(rand_b >> (8 * (15 - i)));
   std::string out;
   out.reserve(36);
   AppendUuidText(reinterpret_cast<const char*>(b), &out);
   return out;
+}
+
+}  // namespace
+
+std::string NewUuidV7(Micros now) {
+  const uint64_t r1 = Generator()();
+  const uint64_t r2 = Generator()();
+  return EncodeV7(static_cast<uint64_t>(now / 1000), r1 % kRandA, r2 % kRandB);
+}
+
+UuidV7Sequence::UuidV7Sequence(Micros now)
+    // The top bit of the 74 clear: 2^73 ids before the counter could carry
+    // into the time, which no utterance comes near.
+    : UuidV7Sequence(now, Generator()() % (kRandA / 2), Generator()() % kRandB) {}
+
+UuidV7Sequence::UuidV7Sequence(Micros now, uint64_t rand_a, uint64_t rand_b)
+    : ms_(static_cast<uint64_t>(now / 1000)), rand_a_(rand_a % kRandA), rand_b_(rand_b % kRandB) {}
+
+std::string UuidV7Sequence::Next() {
+  std::string id = EncodeV7(ms_, rand_a_, rand_b_);
+  // +1 over the 74 bits: rand_b's carry goes into rand_a, and rand_a's into
+  // the milliseconds (RFC 9562 6.2: the time may run ahead rather than the
+  // order break), never into the version or variant bits between them.
+  if (++rand_b_ == kRandB) {
+    rand_b_ = 0;
+    if (++rand_a_ == kRandA) {
+      rand_a_ = 0;
+      ++ms_;
+    }
+  }
+  return id;
 }
 
 bool UuidToBytes(std::string_view text, char out[kUuidBytes]) {

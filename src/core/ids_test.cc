@@ -5,6 +5,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace errata {
@@ -96,6 +97,85 @@ TEST(NewUuidV7Test, RandomBitsDiffer) {
   const std::string a = NewUuidV7(kT), b = NewUuidV7(kT);
   EXPECT_EQ(a.substr(0, 13), b.substr(0, 13));
   EXPECT_NE(a.substr(14), b.substr(14));
+}
+
+// What an id's 74 bits after its version and variant read as: rand_a, then
+// rand_b (the text's digits with the version and variant bits taken out).
+std::pair<uint64_t, uint64_t> Tail(const std::string& id) {
+  const std::string hex = id.substr(15, 3) + id.substr(19, 4) + id.substr(24, 12);
+  const uint64_t rand_a = std::stoull(hex.substr(0, 3), nullptr, 16);
+  const uint64_t rand_b = std::stoull(hex.substr(3), nullptr, 16) & ((uint64_t{1} << 62) - 1);
+  return {rand_a, rand_b};
+}
+
+void ExpectV7(const std::string& id) {
+  EXPECT_EQ(CanonicalUuid(id), id) << id;
+  EXPECT_EQ(id[14], '7') << id;
+  EXPECT_NE(std::string("89ab").find(id[19]), std::string::npos) << id;
+}
+
+TEST(UuidV7SequenceTest, EachIdIsThePreviousPlusOne) {
+  UuidV7Sequence seq(kT);
+  std::string previous = seq.Next();
+  ExpectV7(previous);
+  EXPECT_EQ(previous.substr(0, 13), NewUuidV7(kT).substr(0, 13));
+  for (int i = 0; i < 1000; ++i) {
+    const std::string next = seq.Next();
+    ExpectV7(next);
+    EXPECT_LT(previous, next) << "id " << i + 1;
+    EXPECT_EQ(next.substr(0, 13), previous.substr(0, 13));
+    auto [a0, b0] = Tail(previous);
+    auto [a1, b1] = Tail(next);
+    EXPECT_EQ(a1 * (uint64_t{1} << 62) + b1 - (a0 * (uint64_t{1} << 62) + b0), 1u)
+        << previous << " then " << next;
+    previous = next;
+  }
+}
+
+TEST(UuidV7SequenceTest, StartsWithTheTopBitClearAndDiffersBetweenSequences) {
+  std::set<std::string> firsts;
+  for (int i = 0; i < 1000; ++i) {
+    const std::string id = UuidV7Sequence(kT).Next();
+    EXPECT_LT(Tail(id).first, 0x800u) << id;  // room for 2^73 ids before a carry into the time
+    firsts.insert(id);
+  }
+  EXPECT_EQ(firsts.size(), 1000u);
+}
+
+TEST(UuidV7SequenceTest, CarriesAcrossTheVersionAndVariantBits) {
+  constexpr uint64_t kMaxB = (uint64_t{1} << 62) - 1;
+  // rand_b's low byte, then its whole 62 bits into rand_a, then rand_a's
+  // 12 bits into the milliseconds: still in order, still version 7 and the
+  // RFC variant.
+  struct Case {
+    uint64_t a, b;
+    const char* first;
+    const char* second;
+  } cases[] = {
+      {0x000, 0xff, "-7000-8000-0000000000ff", "-7000-8000-000000000100"},
+      {0x000, kMaxB, "-7000-bfff-ffffffffffff", "-7001-8000-000000000000"},
+      {0x0ff, kMaxB, "-70ff-bfff-ffffffffffff", "-7100-8000-000000000000"},
+      {0x7ff, kMaxB, "-77ff-bfff-ffffffffffff", "-7800-8000-000000000000"},
+  };
+  for (const Case& c : cases) {
+    UuidV7Sequence seq(kT, c.a, c.b);
+    const std::string one = seq.Next(), two = seq.Next(), three = seq.Next();
+    EXPECT_EQ(one.substr(13), c.first);
+    EXPECT_EQ(two.substr(13), c.second);
+    EXPECT_EQ(one.substr(0, 13), two.substr(0, 13));
+    EXPECT_LT(one, two);
+    EXPECT_LT(two, three);
+    ExpectV7(one);
+    ExpectV7(two);
+    ExpectV7(three);
+  }
+  // The last of the 74 bits: the next id is the next millisecond's first.
+  UuidV7Sequence seq(kT, 0xfff, kMaxB);
+  const std::string last = seq.Next(), next = seq.Next();
+  EXPECT_EQ(last.substr(13), "-7fff-bfff-ffffffffffff");
+  EXPECT_EQ(next.substr(13), "-7000-8000-000000000000");
+  EXPECT_EQ(next.substr(0, 13), NewUuidV7(kT + 1000).substr(0, 13));
+  EXPECT_LT(last, next);
 }
 
 TEST(UuidBytesTest, RoundTripsToCanonicalText) {

@@ -141,6 +141,77 @@ class Idempotency(ServerTestCase):
         self.assertEqual(self.counts(user_ids), want)
         self.assertEqual(self.server.db_table_counts(), tables)
 
+    # Six errors of one utterance, each a different label, in an order that is
+    # not the labels' own (1 in 720 that random ids would sort this way).
+    SIX = [{"code": "SPELL", "original": "recieve", "correction": "receive"},
+           {"category": "Grammar", "subcategory": "Prepositions"},
+           {"code": "R:VERB:SVA"},
+           {"category": "Vocabulary", "subcategory": "Word Choice"},
+           {"code": "DET"},
+           {"category": "Grammar", "subcategory": "tense"}]
+    SIX_IDS = ["spelling", "prepositions", "subject-verb-agreement", "word-choice",
+               "articles-determiners", "verb-tense"]
+
+    def assert_in_request_order(self, errors, ids=None):
+        self.assertEqual([e["subcategory_id"] for e in errors], self.SIX_IDS, errors)
+        if ids is not None:
+            self.assertEqual([e["error_id"] for e in errors], ids)
+
+    def assert_every_read_in_request_order(self, uid, cid, utt, ids):
+        """The conversation view and the learner's export list them as sent."""
+        st, _, view = self.c.get(f"/v1/conversations/{cid}")
+        self.assertEqual(st, 200, view)
+        [u] = [u for u in view["utterances"] if u["utterance_id"] == utt]
+        self.assert_in_request_order(u["errors"], ids)
+        st, _, export = self.c.get(f"/v1/users/{uid}/export")
+        self.assertEqual(st, 200, export)
+        [u] = [u for conv in export["conversations"] for u in conv["utterances"]
+               if u["utterance_id"] == utt]
+        self.assert_in_request_order(u["errors"], ids)
+
+    def test_a_replay_lists_the_errors_in_the_order_sent(self):
+        """errors[i] of a replay is the i-th error sent, with the id the first answer gave it:
+        a client that matches errors by position gets the right ids after a retry."""
+        uid = v1_user(self.c)["user_id"]
+        cid = v1_conversation(self.c, uid)["conversation_id"]
+        for attempt in range(3):
+            utt = new_uuid()
+            body = {"utterance_id": utt, "conversation_id": cid, "user_id": uid,
+                    "content": f"I recieve it in monday {attempt}.", "errors": self.SIX}
+            first = expect(self.c.post("/v1/utterances", body), 201)
+            self.assert_in_request_order(first["errors"])
+            ids = [e["error_id"] for e in first["errors"]]
+            again = expect(self.c.post("/v1/utterances", body), 200)
+            self.assertIs(again["replayed"], True)
+            self.assert_in_request_order(again["errors"], ids)
+            self.assert_every_read_in_request_order(uid, cid, utt, ids)
+        # After a restart, from the store alone.
+        self.server.restart()
+        again = expect(self.c.post("/v1/utterances", body), 200)
+        self.assert_in_request_order(again["errors"], ids)
+        self.assert_every_read_in_request_order(uid, cid, utt, ids)
+
+    def test_an_ingested_utterance_lists_its_errors_in_the_order_sent(self):
+        uid, cid = new_uuid(), new_uuid()
+        for attempt in range(3):
+            utt = new_uuid()
+            line = {"user_id": uid, "conversation_id": cid, "utterance_id": utt,
+                    "content": f"I recieve it in monday {attempt}.", "errors": self.SIX}
+            body = (json.dumps(line) + "\n").encode()
+            st, _, out = self.c.post("/v1/ingest", raw=body)
+            self.assertEqual((st, out["applied"]), (200, 1), out)
+            st, _, view = self.c.get(f"/v1/conversations/{cid}")
+            [u] = [u for u in view["utterances"] if u["utterance_id"] == utt]
+            self.assert_in_request_order(u["errors"])
+            ids = [e["error_id"] for e in u["errors"]]
+            st, _, out = self.c.post("/v1/ingest", raw=body)
+            self.assertEqual((st, out["replayed"]), (200, 1), out)
+            # The same utterance through /v1/utterances is a replay of the line.
+            again = expect(self.c.post("/v1/utterances", line), 200)
+            self.assertIs(again["replayed"], True)
+            self.assert_in_request_order(again["errors"], ids)
+            self.assert_every_read_in_request_order(uid, cid, utt, ids)
+
     def test_a_conversation_retried_with_another_start_is_a_conflict(self):
         user = expect(self.c.post("/v1/users", {"username": "c", "email": unique_email()}), 201)
         cid = new_uuid()

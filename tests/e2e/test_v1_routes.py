@@ -319,8 +319,9 @@ class Utterances(V1Base):
             self.assertIs(again["replayed"], True)
             self.assertEqual(again["utterance_id"], utt)
             self.assertEqual(parse_time(again["created_at"]), parse_time(first["created_at"]))
-            self.assertEqual(sorted(e["error_id"] for e in again["errors"]),
-                             sorted(e["error_id"] for e in first["errors"]))
+            # In the order sent, with the ids the first answer gave them.
+            self.assertEqual([e["error_id"] for e in again["errors"]],
+                             [e["error_id"] for e in first["errors"]])
             changed = dict(body, content="I went.")
             self.assertV1Error(self.c.post("/v1/utterances", changed), 409, "conflict")
             changed = dict(body, errors=body["errors"][:1])

@@ -39,8 +39,9 @@ TEST_P(PageCacheTest, RandomInsertsAcrossCommitsKeepEveryRow) {
       for (int i = 0; i < 100; ++i) {
         const std::string k = std::to_string(rng()) + "-" + std::to_string(rng());
         const auto v = static_cast<int64_t>(rng() >> 1);
-        Stmt* ins = d.Prepare("INSERT INTO t(k, v, pad) VALUES(?1, ?2, printf('%.100c', 'x'))");
-        ASSERT_NE(ins, nullptr) << d.LastError();
+        Stmt* ins = nullptr;
+        ASSERT_TRUE(
+            d.Prepare("INSERT INTO t(k, v, pad) VALUES(?1, ?2, printf('%.100c', 'x'))", &ins).ok());
         ASSERT_EQ(ins->Bind(1, k).Bind(2, v).Step(), SQLITE_DONE) << d.LastError();
         want[k] = v;
       }
@@ -52,12 +53,14 @@ TEST_P(PageCacheTest, RandomInsertsAcrossCommitsKeepEveryRow) {
   auto db = Db::Open(path(), Role::kWriter);
   ASSERT_TRUE(db.ok());
   Db& d = **db;
-  Stmt* check = d.Prepare("PRAGMA integrity_check");
+  Stmt* check = nullptr;
+  ASSERT_TRUE(d.Prepare("PRAGMA integrity_check", &check).ok());
   ASSERT_EQ(check->Step(), SQLITE_ROW);
   EXPECT_EQ(check->Text(0), "ok");
   check->Reset();
   std::map<std::string, int64_t> got;
-  Stmt* all = d.Prepare("SELECT k, v FROM t");
+  Stmt* all = nullptr;
+  ASSERT_TRUE(d.Prepare("SELECT k, v FROM t", &all).ok());
   while (all->Step() == SQLITE_ROW) got[all->Text(0)] = all->Int(1);
   EXPECT_EQ(got.size(), want.size());
   EXPECT_TRUE(got == want);

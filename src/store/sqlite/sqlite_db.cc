@@ -248,19 +248,26 @@ Status Db::Exec(std::string_view sql) {
   return Status::Ok();
 }
 
-Stmt* Db::Prepare(const char* sql) {
+Status Db::Prepare(const char* sql, Stmt** out) {
   auto it = stmts_.find(sql);
   if (it != stmts_.end()) {
-    if (std::strcmp(it->second->Sql(), sql) == 0) return &it->second->Reset();
+    if (std::strcmp(it->second->Sql(), sql) == 0) {
+      *out = &it->second->Reset();
+      return Status::Ok();
+    }
     stmts_.erase(it);  // a string that was not a literal, gone; another in its place
   }
   sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK) {
-    return nullptr;
+  if (const int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr);
+      rc != SQLITE_OK) {
+    sqlite3_finalize(s);
+    *out = nullptr;
+    return Error(rc, std::string("prepare \"") + sql + "\": " + LastError());
   }
   auto& slot = stmts_[sql];
   slot = std::make_unique<Stmt>(s);
-  return slot.get();
+  *out = slot.get();
+  return Status::Ok();
 }
 
 void Db::PollWhenBusy(int polls) {

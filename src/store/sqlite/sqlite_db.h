@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 
 #include "core/ids.h"
@@ -112,12 +113,15 @@ class Db {
   static Result<std::unique_ptr<Db>> Open(const std::string& path, Role role);
 
   Status Exec(std::string_view sql);
-  // The cached prepared statement for `sql`, reset; nullptr on a prepare error
-  // (see LastError()). Give it a string literal: the cache is keyed by its
-  // address, so a lookup costs no allocation and one compare of the text.
-  // Another string may come back at an address a different statement was
-  // cached under; the compare sees that and prepares it again.
-  Stmt* Prepare(const char* sql);
+  // The cached prepared statement for `sql`, reset, in *out. A statement
+  // that cannot be prepared (out of memory, the schema locked or unreadable)
+  // is an error for the caller to return, 503 for busy and I/O as for any
+  // step: it used to come back as nullptr, which most callers stepped.
+  // Give it a string literal: the cache is keyed by its address, so a lookup
+  // costs no allocation and one compare of the text (a hit does nothing more
+  // than before). Another string may come back at an address a different
+  // statement was cached under; the compare sees that and prepares it again.
+  [[nodiscard]] Status Prepare(const char* sql, Stmt** out);
   std::string LastError() const { return sqlite3_errmsg(db_); }
   // A lock another connection holds is waited for by polling every 0.5 ms,
   // `polls` times at most, then the call answers SQLITE_BUSY (the
@@ -132,5 +136,28 @@ class Db {
   sqlite3* db_;
   std::unordered_map<const char*, std::unique_ptr<Stmt>> stmts_;
 };
+
+// Steps `st` through its rows, calling `row()` on each, then resets it. A
+// step that fails ends the rows and is the error (`what` names it in the
+// message): every loop over rows goes through here, so none can take the
+// rows it got before a failure (I/O, corruption, an interrupt) for all of
+// them. `row` may return a Status; a non-ok one stops the rows and is
+// returned.
+template <typename Row>
+[[nodiscard]] Status StepRows(Db* db, Stmt* st, const char* what, Row&& row) {
+  int rc;
+  while ((rc = st->Step()) == SQLITE_ROW) {
+    if constexpr (std::is_same_v<std::invoke_result_t<Row&>, Status>) {
+      if (Status s = row(); !s.ok()) {
+        st->Reset();
+        return s;
+      }
+    } else {
+      row();
+    }
+  }
+  st->Reset();
+  return rc == SQLITE_DONE ? Status::Ok() : db->Error(rc, what);
+}
 
 }  // namespace errata::sqlite

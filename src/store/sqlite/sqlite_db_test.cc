@@ -41,7 +41,8 @@ TEST(SqliteDbDeathTest, WriterSkipsSecureDeleteAndMemoryAccounting) {
         testutil::TempDir dir("sqlite-db");
         auto db = Db::Open((dir.path() / "t.db").string(), Role::kWriter);
         if (!db.ok()) std::_Exit(2);
-        Stmt* st = (*db)->Prepare("PRAGMA secure_delete");
+        Stmt* st = nullptr;
+        if (!(*db)->Prepare("PRAGMA secure_delete", &st).ok()) std::_Exit(5);
         if (st->Step() != SQLITE_ROW || st->Int(0) != 0) std::_Exit(3);
         st->Reset();
         if (!(*db)->Exec("CREATE TABLE t(k TEXT PRIMARY KEY) WITHOUT ROWID; "
@@ -65,13 +66,15 @@ TEST(SqliteStmtTest, ANewTextAtACachedAddressGetsItsOwnStatement) {
   auto db = Db::Open((dir.path() / "t.db").string(), Role::kWriter);
   ASSERT_TRUE(db.ok()) << db.status().ToString();
   char text[32] = "SELECT 1";
-  Stmt* one = (*db)->Prepare(text);
+  Stmt* one = nullptr;
+  ASSERT_TRUE((*db)->Prepare(text, &one).ok());
   ASSERT_NE(one, nullptr);
   ASSERT_EQ(one->Step(), SQLITE_ROW);
   EXPECT_EQ(one->Int(0), 1);
   one->Reset();
   std::strcpy(text, "SELECT 2");
-  Stmt* two = (*db)->Prepare(text);
+  Stmt* two = nullptr;
+  ASSERT_TRUE((*db)->Prepare(text, &two).ok());
   ASSERT_NE(two, nullptr);
   ASSERT_EQ(two->Step(), SQLITE_ROW);
   EXPECT_EQ(two->Int(0), 2);
@@ -88,21 +91,24 @@ TEST(SqliteStmtTest, IdsBindAsSixteenBytesAndReadBackAsText) {
   ASSERT_TRUE((*db)->Exec("CREATE TABLE t(id BLOB PRIMARY KEY, n INTEGER) WITHOUT ROWID").ok());
   const std::string a = "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
   const std::string b = "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c";
-  Stmt* ins = (*db)->Prepare("INSERT INTO t VALUES(?1, ?2)");
+  Stmt* ins = nullptr;
+  ASSERT_TRUE((*db)->Prepare("INSERT INTO t VALUES(?1, ?2)", &ins).ok());
   ins->BindId(1, a).Bind(2, int64_t{1});
   ASSERT_EQ(ins->Step(), SQLITE_DONE);
   const StoredId stored(b);
   ins->Reset().BindRef(1, stored).Bind(2, int64_t{2});
   ASSERT_EQ(ins->Step(), SQLITE_DONE);
   ins->Reset();
-  Stmt* all = (*db)->Prepare("SELECT id, typeof(id), length(id), n FROM t ORDER BY id");
+  Stmt* all = nullptr;
+  ASSERT_TRUE((*db)->Prepare("SELECT id, typeof(id), length(id), n FROM t ORDER BY id", &all).ok());
   std::vector<std::string> rows;
   while (all->Step() == SQLITE_ROW) {
     rows.push_back(all->Id(0) + " " + all->Text(1) + " " + all->Text(2) + " " + all->Text(3));
   }
   all->Reset();
   EXPECT_EQ(rows, (std::vector<std::string>{a + " blob 16 1", b + " blob 16 2"}));
-  Stmt* find = (*db)->Prepare("SELECT n FROM t WHERE id=?1");
+  Stmt* find = nullptr;
+  ASSERT_TRUE((*db)->Prepare("SELECT n FROM t WHERE id=?1", &find).ok());
   const std::string upper = "0193A1B2-C3D4-7E5F-8A9B-0C1D2E3F4A5C";
   const StoredId upper_id(upper);
   find->BindRef(1, upper_id);
@@ -118,6 +124,45 @@ TEST(SqliteStmtTest, IdsBindAsSixteenBytesAndReadBackAsText) {
   find->Reset().BindId(1, "nope");
   EXPECT_EQ(find->Step(), SQLITE_DONE);
   find->Reset();
+}
+
+// A statement SQLite cannot prepare is an error with SQLite's reason, and
+// caches nothing: the same text prepares once it can.
+TEST(SqliteStmtTest, AStatementThatCannotBePreparedIsAnError) {
+  testutil::TempDir dir("sqlite-stmt");
+  auto db = Db::Open((dir.path() / "t.db").string(), Role::kWriter);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  static const char* const kSelect = "SELECT n FROM later";
+  Stmt* st = reinterpret_cast<Stmt*>(1);
+  const Status s = (*db)->Prepare(kSelect, &st);
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(st, nullptr);
+  EXPECT_NE(s.message().find("no such table: later"), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find(kSelect), std::string::npos) << s.ToString();
+  ASSERT_TRUE((*db)->Exec("CREATE TABLE later(n INTEGER); INSERT INTO later VALUES(1), (2)").ok());
+  ASSERT_TRUE((*db)->Prepare(kSelect, &st).ok());
+  int64_t sum = 0;
+  EXPECT_TRUE(StepRows(db->get(), st, "sum", [&] { sum += st->Int(0); }).ok());
+  EXPECT_EQ(sum, 3);
+}
+
+// StepRows stops at a row whose callback fails, answers that failure, and
+// leaves the statement reset (not holding its read open).
+TEST(SqliteStmtTest, StepRowsStopsWhereTheRowFails) {
+  testutil::TempDir dir("sqlite-stmt");
+  auto db = Db::Open((dir.path() / "t.db").string(), Role::kWriter);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  ASSERT_TRUE((*db)->Exec("CREATE TABLE t(n INTEGER); INSERT INTO t VALUES(1), (2), (3)").ok());
+  Stmt* st = nullptr;
+  ASSERT_TRUE((*db)->Prepare("SELECT n FROM t ORDER BY n", &st).ok());
+  std::vector<int64_t> seen;
+  const Status s = StepRows(db->get(), st, "rows", [&] {
+    seen.push_back(st->Int(0));
+    return seen.size() == 2 ? Status::Unavailable("stop") : Status::Ok();
+  });
+  EXPECT_EQ(s.message(), "stop");
+  EXPECT_EQ(seen, (std::vector<int64_t>{1, 2}));
+  EXPECT_FALSE(sqlite3_stmt_busy(sqlite3_next_stmt((*db)->raw(), nullptr)));
 }
 
 }  // namespace

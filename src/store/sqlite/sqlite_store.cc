@@ -37,10 +37,6 @@ namespace {
 // the writer parked (docs/checkpoint.md).
 constexpr std::chrono::milliseconds kRestartReaderWait{20};
 
-Status PrepareError(Db* db, const char* sql) {
-  return Status::Internal(std::string("prepare: ") + db->LastError() + " in " + sql);
-}
-
 // Steps a statement that returns no rows.
 Status Run(Db* db, Stmt* st, const char* what) {
   const int rc = st->Step();
@@ -86,9 +82,11 @@ namespace {
 using SnapshotSlot = ThreadSnapshotSlot<Db>;
 
 // Ends a read transaction; if a statement left unfinished by an error path
-// keeps it open, ROLLBACK ends it (and aborts the statement).
+// keeps it open (or COMMIT could not be prepared or run), ROLLBACK ends it
+// (and aborts the statement).
 void EndRead(Db* db) {
-  db->Prepare("COMMIT")->Step();
+  Stmt* commit;
+  if (db->Prepare("COMMIT", &commit).ok()) commit->Step();
   if (!sqlite3_get_autocommit(db->raw())) db->Exec("ROLLBACK");
 }
 
@@ -105,20 +103,30 @@ class SqliteStore::Reader {
     if (db_ != nullptr) return;
     owned_ = s->Borrow();
     db_ = owned_.get();
-    db_->Prepare("BEGIN")->Step();
+    Stmt* begin;
+    begun_ = db_->Prepare("BEGIN", &begin);
+    if (begun_.ok()) begun_ = Run(db_, begin, "begin read");
   }
   ~Reader() {
     if (owned_ == nullptr) return;
     EndRead(db_);
     store_->Return(std::move(owned_));
   }
-  Db* operator->() { return db_; }
+  Db* operator->() { return db_; }  // but Prepare through the Reader's own
   Db* get() { return db_; }
+  // Db::Prepare, or the error that kept the read transaction from
+  // beginning: every read's first step is a Prepare, so a failed BEGIN
+  // fails the read instead of letting its queries see one snapshot each.
+  [[nodiscard]] Status Prepare(const char* sql, Stmt** out) {
+    if (!begun_.ok()) return begun_;
+    return db_->Prepare(sql, out);
+  }
 
  private:
   SqliteStore* store_;
   std::unique_ptr<Db> owned_;  // null inside a read snapshot
   Db* db_;
+  Status begun_;
 };
 
 class SqliteStore::ThreadSnapshot : public ReadSnapshot {
@@ -190,8 +198,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const Options& options) {
   // it), so a burst (a bulk ingest, a decay recompute) does not keep a huge
   // file. Below that the file is reused in place: no truncate and regrow
   // each cycle, which keeps commits' fsyncs cheap.
-  Stmt* ps = writer->Prepare("PRAGMA page_size");
-  if (ps == nullptr || ps->Step() != SQLITE_ROW) return Status::Internal("read page_size");
+  Stmt* ps;
+  if (Status s = writer->Prepare("PRAGMA page_size", &ps); !s.ok()) return s;
+  if (ps->Step() != SQLITE_ROW) return Status::Internal("read page_size");
   const int64_t page_size = ps->Int(0);
   ps->Reset();
   const int64_t wal_bytes = 32 + (store->hard_pages() + store->soft_pages()) * (page_size + 24);
@@ -201,8 +210,12 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const Options& options) {
   if (Status s = store->Migrate(); !s.ok()) return s;
   if (Status s = store->RefuseUnfinishedCopy(); !s.ok()) return s;
   if (Status s = store->RecomputeDecayIfNeeded(); !s.ok()) return s;
-  Stmt* erased = writer->Prepare("SELECT EXISTS(SELECT 1 FROM erased_users)");
-  if (erased == nullptr || erased->Step() != SQLITE_ROW) return Status::Internal("read erased_users");
+  Stmt* erased;
+  if (Status s = writer->Prepare("SELECT EXISTS(SELECT 1 FROM erased_users)", &erased);
+      !s.ok()) {
+    return s;
+  }
+  if (erased->Step() != SQLITE_ROW) return Status::Internal("read erased_users");
   store->any_erased_ = erased->Int(0) != 0;
   erased->Reset();
   for (int i = 0; i < options.read_connections; ++i) {
@@ -545,8 +558,9 @@ void SqliteStore::RenderMetrics(std::string* out) const {
 }
 
 Status SqliteStore::Migrate() {
-  Stmt* st = writer_->Prepare("PRAGMA user_version");
-  if (st == nullptr || st->Step() != SQLITE_ROW) return Status::Internal("read user_version");
+  Stmt* st;
+  if (Status s = writer_->Prepare("PRAGMA user_version", &st); !s.ok()) return s;
+  if (st->Step() != SQLITE_ROW) return Status::Internal("read user_version");
   const int64_t version = st->Int(0);
   st->Reset();
   if (version > sqlite::kSchemaVersion) {
@@ -583,18 +597,23 @@ Status SqliteStore::Migrate() {
 // those GainsTrigramsOverAsciiNameRule when `gaining`).
 Status SqliteStore::IndexEveryUser(bool gaining) {
   Db* db = writer_.get();
-  Stmt* st = db->Prepare(
-      "SELECT user_id, username, email FROM users WHERE username <> '' OR email IS NOT NULL");
-  std::vector<User> users;
-  int rc;
-  while ((rc = st->Step()) == SQLITE_ROW) {
-    User u{st->Id(0), st->Text(1), st->OptText(2), 0};
-    if (!gaining || GainsTrigramsOverAsciiNameRule(u.username, u.email)) {
-      users.push_back(std::move(u));
-    }
+  Stmt* st;
+  if (Status s = db->Prepare(
+          "SELECT user_id, username, email FROM users WHERE username <> '' OR email IS NOT NULL",
+          &st);
+      !s.ok()) {
+    return s;
   }
-  st->Reset();
-  if (rc != SQLITE_DONE) return db->Error(rc, "select users");
+  std::vector<User> users;
+  if (Status s = sqlite::StepRows(db, st, "select users", [&] {
+        User u{st->Id(0), st->Text(1), st->OptText(2), 0};
+        if (!gaining || GainsTrigramsOverAsciiNameRule(u.username, u.email)) {
+          users.push_back(std::move(u));
+        }
+      });
+      !s.ok()) {
+    return s;
+  }
   for (const User& u : users) {
     if (Status s = IndexUser(u); !s.ok()) return s;
   }
@@ -606,7 +625,12 @@ Status SqliteStore::IndexEveryUser(bool gaining) {
 Status SqliteStore::IndexUser(const User& u) {
   Db* db = writer_.get();
   for (const std::string& gram : UserTrigrams(u.username, u.email)) {
-    Stmt* st = db->Prepare("INSERT OR IGNORE INTO user_trigrams(trigram, user_id) VALUES(?1, ?2)");
+    Stmt* st;
+    if (Status s = db->Prepare(
+            "INSERT OR IGNORE INTO user_trigrams(trigram, user_id) VALUES(?1, ?2)", &st);
+        !s.ok()) {
+      return s;
+    }
     st->Bind(1, gram).BindId(2, u.user_id);
     Status s = Run(db, st, "insert trigram");
     st->Reset();
@@ -618,7 +642,11 @@ Status SqliteStore::IndexUser(const User& u) {
 // Drops a learner's trigrams (IndexUser's), before an erase or a new name.
 Status SqliteStore::UnindexUser(const User& u) {
   Db* db = writer_.get();
-  Stmt* st = db->Prepare("DELETE FROM user_trigrams WHERE trigram=?1 AND user_id=?2");
+  Stmt* st;
+  if (Status s = db->Prepare("DELETE FROM user_trigrams WHERE trigram=?1 AND user_id=?2", &st);
+      !s.ok()) {
+    return s;
+  }
   for (const std::string& gram : UserTrigrams(u.username, u.email)) {
     st->Bind(1, gram).BindId(2, u.user_id);
     Status s = Run(db, st, "delete trigram");
@@ -631,34 +659,66 @@ Status SqliteStore::UnindexUser(const User& u) {
 // decay_log2 depends on the half-life; when it changes, recompute from the errors.
 Status SqliteStore::RecomputeDecayIfNeeded() {
   const std::string want = std::to_string(options_.half_life);
-  Stmt* get = writer_->Prepare("SELECT value FROM meta WHERE key='decay_half_life_us'");
-  if (get == nullptr) return PrepareError(writer_.get(), "meta");
+  Stmt* get;
+  if (Status s = writer_->Prepare("SELECT value FROM meta WHERE key='decay_half_life_us'", &get);
+      !s.ok()) {
+    return s;
+  }
   bool found = false;
   if (Status s = StepRow(writer_.get(), get, &found, "meta"); !s.ok()) return s;
   const std::string have = found ? get->Text(0) : "";
   get->Reset();
   if (have == want) return Status::Ok();
   if (Status s = writer_->Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
+  // Any failure rolls the whole recompute back: the new half-life is stored
+  // only with every value computed for it, so a start that fails half-way
+  // leaves the old half-life in meta, and the next start recomputes.
+  Status s = RecomputeDecay(want);
+  if (s.ok()) s = writer_->Exec("COMMIT");
+  if (!s.ok()) writer_->Exec("ROLLBACK");
+  return s;
+}
+
+// RecomputeDecayIfNeeded's work, inside its transaction.
+Status SqliteStore::RecomputeDecay(const std::string& half_life) {
+  Db* db = writer_.get();
   std::unordered_map<std::string, double> sums;
-  Stmt* all = writer_->Prepare("SELECT user_id, subcategory_id, created_at FROM errors");
-  while (all->Step() == SQLITE_ROW) {
-    double& v = sums.try_emplace(all->Id(0) + '\0' + all->Text(1), kNoDecay).first->second;
-    v = LogAdd2(v, DecayTerm(all->Int(2), options_.half_life));
+  Stmt* all;
+  if (Status s = db->Prepare("SELECT user_id, subcategory_id, created_at FROM errors", &all);
+      !s.ok()) {
+    return s;
   }
-  Stmt* up = writer_->Prepare(
-      "UPDATE error_frequencies SET decay_log2=?3 WHERE user_id=?1 AND subcategory_id=?2");
+  // A scan that stops early (I/O, corruption) must not pass for all the
+  // errors: the values would be stored as computed from a part of them.
+  if (Status s = sqlite::StepRows(db, all, "recompute decay", [&] {
+        double& v = sums.try_emplace(all->Id(0) + '\0' + all->Text(1), kNoDecay).first->second;
+        v = LogAdd2(v, DecayTerm(all->Int(2), options_.half_life));
+      });
+      !s.ok()) {
+    return s;
+  }
+  Stmt* up;
+  if (Status s = db->Prepare(
+          "UPDATE error_frequencies SET decay_log2=?3 WHERE user_id=?1 AND subcategory_id=?2", &up);
+      !s.ok()) {
+    return s;
+  }
   for (const auto& [key, v] : sums) {
     const size_t nul = key.find('\0');
     up->Reset().BindId(1, std::string_view(key).substr(0, nul));
     up->Bind(2, std::string_view(key).substr(nul + 1)).Bind(3, v);
-    if (Status s = Run(writer_.get(), up, "recompute decay"); !s.ok()) return s;
+    if (Status s = Run(db, up, "recompute decay"); !s.ok()) return s;
   }
-  Stmt* set = writer_->Prepare(
-      "INSERT INTO meta(key, value) VALUES('decay_half_life_us', ?1) "
-      "ON CONFLICT(key) DO UPDATE SET value=excluded.value");
-  set->Bind(1, want);
-  if (Status s = Run(writer_.get(), set, "meta"); !s.ok()) return s;
-  return writer_->Exec("COMMIT");
+  Stmt* set;
+  if (Status s = db->Prepare(
+          "INSERT INTO meta(key, value) VALUES('decay_half_life_us', ?1) "
+          "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+          &set);
+      !s.ok()) {
+    return s;
+  }
+  set->Bind(1, half_life);
+  return Run(db, set, "meta");
 }
 
 std::unique_ptr<Db> SqliteStore::Borrow() {
@@ -783,7 +843,11 @@ Status SqliteStore::Apply(WriteOp* op, DeltaSet* deltas) {
 Status SqliteStore::EraseUser(WriteOp* op) {
   Db* db = writer_.get();
   const std::string& id = op->user.user_id;
-  Stmt* user = db->Prepare("SELECT username, email FROM users WHERE user_id=?1");
+  Stmt* user;
+  if (Status s = db->Prepare("SELECT username, email FROM users WHERE user_id=?1", &user);
+      !s.ok()) {
+    return s;
+  }
   user->BindId(1, id);
   bool found = false;
   if (Status s = StepRow(db, user, &found, "select user"); !s.ok()) return s;
@@ -810,7 +874,8 @@ Status SqliteStore::EraseUser(WriteOp* op) {
       {"DELETE FROM users WHERE user_id=?1", &unused},
   };
   for (const Table& t : tables) {
-    Stmt* st = db->Prepare(t.sql);
+    Stmt* st;
+    if (Status s = db->Prepare(t.sql, &st); !s.ok()) return s;
     st->BindId(1, id);
     const int rc = st->Step();
     st->Reset();
@@ -824,9 +889,14 @@ Status SqliteStore::EraseUser(WriteOp* op) {
 // one who never was, NotFound.
 Status SqliteStore::ReplayErasure(WriteOp* op) {
   Db* db = writer_.get();
-  Stmt* st = db->Prepare(
-      "SELECT erased_at, conversations, utterances, errors, attempts FROM erased_users"
-      " WHERE user_id=?1");
+  Stmt* st;
+  if (Status s = db->Prepare(
+          "SELECT erased_at, conversations, utterances, errors, attempts FROM erased_users"
+          " WHERE user_id=?1",
+          &st);
+      !s.ok()) {
+    return s;
+  }
   st->BindId(1, op->user.user_id);
   bool found = false;
   if (Status s = StepRow(db, st, &found, "select tombstone"); !s.ok()) return s;
@@ -843,9 +913,14 @@ Status SqliteStore::ReplayErasure(WriteOp* op) {
 
 Status SqliteStore::RecordErasure(const WriteOp& op) {
   Db* db = writer_.get();
-  Stmt* st = db->Prepare(
-      "INSERT OR IGNORE INTO erased_users(user_id, erased_at, conversations, utterances, errors,"
-      " attempts) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+  Stmt* st;
+  if (Status s = db->Prepare(
+          "INSERT OR IGNORE INTO erased_users(user_id, erased_at, conversations, utterances, errors,"
+          " attempts) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+          &st);
+      !s.ok()) {
+    return s;
+  }
   st->BindId(1, op.user.user_id).Bind(2, op.erased_at).Bind(3, op.erased.conversations);
   st->Bind(4, op.erased.utterances).Bind(5, op.erased.errors).Bind(6, op.erased.attempts);
   if (Status s = Run(db, st, "insert tombstone"); !s.ok()) return s;
@@ -856,7 +931,8 @@ Status SqliteStore::RecordErasure(const WriteOp& op) {
 Result<bool> SqliteStore::RefuseErased(WriteOp* op, const std::string& user_id) {
   if (!any_erased_) return false;
   Db* db = writer_.get();
-  Stmt* st = db->Prepare("SELECT 1 FROM erased_users WHERE user_id=?1");
+  Stmt* st;
+  if (Status s = db->Prepare("SELECT 1 FROM erased_users WHERE user_id=?1", &st); !s.ok()) return s;
   st->BindId(1, user_id);
   bool found = false;
   if (Status s = StepRow(db, st, &found, "select tombstone"); !s.ok()) return s;
@@ -870,7 +946,12 @@ Status SqliteStore::CreateUser(WriteOp* op) {
   User& u = op->user;
   bool found = false;
   if (op->client_id) {
-    Stmt* st = db->Prepare("SELECT username, email, created_at FROM users WHERE user_id=?1");
+    Stmt* st;
+    if (Status s = db->Prepare(
+            "SELECT username, email, created_at FROM users WHERE user_id=?1", &st);
+        !s.ok()) {
+      return s;
+    }
     st->BindId(1, u.user_id);
     if (Status s = StepRow(db, st, &found, "select user"); !s.ok()) return s;
     if (found) {
@@ -887,7 +968,8 @@ Status SqliteStore::CreateUser(WriteOp* op) {
     if (!refused.ok() || *refused) return refused.status();
   }
   if (u.email) {
-    Stmt* st = db->Prepare("SELECT 1 FROM users WHERE email_norm=?1");
+    Stmt* st;
+    if (Status s = db->Prepare("SELECT 1 FROM users WHERE email_norm=?1", &st); !s.ok()) return s;
     st->Bind(1, AsciiLower(*u.email));
     if (Status s = StepRow(db, st, &found, "select email"); !s.ok()) return s;
     st->Reset();
@@ -896,8 +978,13 @@ Status SqliteStore::CreateUser(WriteOp* op) {
       return Status::Ok();
     }
   }
-  Stmt* ins = db->Prepare(
-      "INSERT INTO users(user_id, username, email, email_norm, created_at) VALUES(?1,?2,?3,?4,?5)");
+  Stmt* ins;
+  if (Status s = db->Prepare(
+          "INSERT INTO users(user_id, username, email, email_norm, created_at) VALUES(?1,?2,?3,?4,?5)",
+          &ins);
+      !s.ok()) {
+    return s;
+  }
   ins->BindId(1, u.user_id).Bind(2, u.username).Bind(3, u.email);
   if (u.email) ins->Bind(4, AsciiLower(*u.email));
   ins->Bind(5, u.created_at);
@@ -911,7 +998,11 @@ Status SqliteStore::CreateUser(WriteOp* op) {
 // trigrams of the old name and email go, the new ones' come.
 Status SqliteStore::UpdateUser(WriteOp* op) {
   Db* db = writer_.get();
-  Stmt* st = db->Prepare("SELECT username, email, created_at FROM users WHERE user_id=?1");
+  Stmt* st;
+  if (Status s = db->Prepare("SELECT username, email, created_at FROM users WHERE user_id=?1", &st);
+      !s.ok()) {
+    return s;
+  }
   st->BindId(1, op->user.user_id);
   bool found = false;
   if (Status s = StepRow(db, st, &found, "select user"); !s.ok()) return s;
@@ -924,7 +1015,11 @@ Status SqliteStore::UpdateUser(WriteOp* op) {
   const User after = UpdatedUser(before, *op);
   op->user = after;
   if (TakesAnotherEmail(before, after)) {
-    Stmt* taken = db->Prepare("SELECT 1 FROM users WHERE email_norm=?1");
+    Stmt* taken;
+    if (Status s = db->Prepare("SELECT 1 FROM users WHERE email_norm=?1", &taken);
+        !s.ok()) {
+      return s;
+    }
     taken->Bind(1, AsciiLower(*after.email));
     if (Status s = StepRow(db, taken, &found, "select email"); !s.ok()) return s;
     taken->Reset();
@@ -935,7 +1030,12 @@ Status SqliteStore::UpdateUser(WriteOp* op) {
     }
   }
   if (after.username == before.username && after.email == before.email) return Status::Ok();
-  Stmt* up = db->Prepare("UPDATE users SET username=?2, email=?3, email_norm=?4 WHERE user_id=?1");
+  Stmt* up;
+  if (Status s = db->Prepare(
+          "UPDATE users SET username=?2, email=?3, email_norm=?4 WHERE user_id=?1", &up);
+      !s.ok()) {
+    return s;
+  }
   up->BindId(1, after.user_id).Bind(2, after.username).Bind(3, after.email);
   if (after.email) {
     up->Bind(4, AsciiLower(*after.email));
@@ -952,7 +1052,12 @@ Status SqliteStore::CreateConversation(WriteOp* op) {
   Conversation& c = op->conversation;
   bool found = false;
   if (op->client_id) {
-    Stmt* st = db->Prepare("SELECT user_id, started_at FROM conversations WHERE conversation_id=?1");
+    Stmt* st;
+    if (Status s = db->Prepare(
+            "SELECT user_id, started_at FROM conversations WHERE conversation_id=?1", &st);
+        !s.ok()) {
+      return s;
+    }
     st->BindId(1, c.conversation_id);
     if (Status s = StepRow(db, st, &found, "select conversation"); !s.ok()) return s;
     if (found) {
@@ -961,7 +1066,8 @@ Status SqliteStore::CreateConversation(WriteOp* op) {
       return Status::Ok();
     }
   }
-  Stmt* st = db->Prepare("SELECT 1 FROM users WHERE user_id=?1");
+  Stmt* st;
+  if (Status s = db->Prepare("SELECT 1 FROM users WHERE user_id=?1", &st); !s.ok()) return s;
   st->BindId(1, c.user_id);
   if (Status s = StepRow(db, st, &found, "select user"); !s.ok()) return s;
   st->Reset();
@@ -969,8 +1075,13 @@ Status SqliteStore::CreateConversation(WriteOp* op) {
     op->status = Status::NotFound("User not found");
     return Status::Ok();
   }
-  Stmt* ins = db->Prepare(
-      "INSERT INTO conversations(conversation_id, user_id, started_at) VALUES(?1,?2,?3)");
+  Stmt* ins;
+  if (Status s = db->Prepare(
+          "INSERT INTO conversations(conversation_id, user_id, started_at) VALUES(?1,?2,?3)",
+          &ins);
+      !s.ok()) {
+    return s;
+  }
   ins->BindId(1, c.conversation_id).BindId(2, c.user_id).Bind(3, c.started_at);
   return Run(db, ins, "insert conversation");
 }
@@ -980,7 +1091,12 @@ Status SqliteStore::CreateConversation(WriteOp* op) {
 Result<bool> SqliteStore::CheckReplay(WriteOp* op) {
   Db* db = writer_.get();
   Utterance& u = op->utterance;
-  Stmt* st = db->Prepare("SELECT request_hash, created_at FROM utterances WHERE utterance_id=?1");
+  Stmt* st;
+  if (Status s = db->Prepare(
+          "SELECT request_hash, created_at FROM utterances WHERE utterance_id=?1", &st);
+      !s.ok()) {
+    return s;
+  }
   st->BindId(1, u.utterance_id);
   bool found = false;
   if (Status s = StepRow(db, st, &found, "select utterance"); !s.ok()) return s;
@@ -995,12 +1111,16 @@ Result<bool> SqliteStore::CheckReplay(WriteOp* op) {
   op->replayed = true;
   static const std::string sql = std::string("SELECT ") + kErrorColumns +
                                  " FROM errors WHERE utterance_id=?1 ORDER BY error_id";
-  Stmt* errs = db->Prepare(sql.c_str());
+  Stmt* errs;
+  if (Status s = db->Prepare(sql.c_str(), &errs); !s.ok()) return s;
   errs->BindId(1, u.utterance_id);
   u.errors.clear();
-  int rc;
-  while ((rc = errs->Step()) == SQLITE_ROW) u.errors.push_back(ReadError(errs, 0));
-  return rc == SQLITE_DONE ? Result<bool>(true) : Result<bool>(db->Error(rc, "select errors"));
+  if (Status s = sqlite::StepRows(db, errs, "select errors",
+                                  [&] { u.errors.push_back(ReadError(errs, 0)); });
+      !s.ok()) {
+    return s;
+  }
+  return true;
 }
 
 Status SqliteStore::AddUtterance(WriteOp* op, DeltaSet* deltas) {
@@ -1011,7 +1131,11 @@ Status SqliteStore::AddUtterance(WriteOp* op, DeltaSet* deltas) {
     if (!settled.ok()) return settled.status();
     if (*settled) return Status::Ok();
   }
-  Stmt* st = db->Prepare("SELECT user_id FROM conversations WHERE conversation_id=?1");
+  Stmt* st;
+  if (Status s = db->Prepare("SELECT user_id FROM conversations WHERE conversation_id=?1", &st);
+      !s.ok()) {
+    return s;
+  }
   st->BindId(1, u.conversation_id);
   bool found = false;
   if (Status s = StepRow(db, st, &found, "select conversation"); !s.ok()) return s;
@@ -1021,9 +1145,14 @@ Status SqliteStore::AddUtterance(WriteOp* op, DeltaSet* deltas) {
   if (!found) {
     auto refused = RefuseErased(op, u.user_id);
     if (!refused.ok() || *refused) return refused.status();
-    Stmt* user = db->Prepare(
-        "INSERT INTO users(user_id, username, email, email_norm, created_at) "
-        "VALUES(?1, ?2, NULL, NULL, ?3) ON CONFLICT(user_id) DO NOTHING");
+    Stmt* user;
+    if (Status s = db->Prepare(
+            "INSERT INTO users(user_id, username, email, email_norm, created_at) "
+            "VALUES(?1, ?2, NULL, NULL, ?3) ON CONFLICT(user_id) DO NOTHING",
+            &user);
+        !s.ok()) {
+      return s;
+    }
     user->BindId(1, u.user_id).Bind(2, op->user.username).Bind(3, u.created_at);
     if (Status s = Run(db, user, "insert user"); !s.ok()) return s;
     op->created_user = sqlite3_changes(db->raw()) == 1;
@@ -1032,14 +1161,24 @@ Status SqliteStore::AddUtterance(WriteOp* op, DeltaSet* deltas) {
         return s;
       }
     }
-    Stmt* conv = db->Prepare(
-        "INSERT INTO conversations(conversation_id, user_id, started_at) VALUES(?1,?2,?3)");
+    Stmt* conv;
+    if (Status s = db->Prepare(
+            "INSERT INTO conversations(conversation_id, user_id, started_at) VALUES(?1,?2,?3)",
+            &conv);
+        !s.ok()) {
+      return s;
+    }
     conv->BindId(1, u.conversation_id).BindId(2, u.user_id).Bind(3, u.created_at);
     if (Status s = Run(db, conv, "insert conversation"); !s.ok()) return s;
   }
-  Stmt* ins = db->Prepare(
-      "INSERT INTO utterances(utterance_id, conversation_id, user_id, content, created_at, "
-      "request_hash) VALUES(?1,?2,?3,?4,?5,?6)");
+  Stmt* ins;
+  if (Status s = db->Prepare(
+          "INSERT INTO utterances(utterance_id, conversation_id, user_id, content, created_at, "
+          "request_hash) VALUES(?1,?2,?3,?4,?5,?6)",
+          &ins);
+      !s.ok()) {
+    return s;
+  }
   const StoredId utterance_id(u.utterance_id), conversation_id(u.conversation_id),
       user_id(u.user_id);
   ins->BindRef(1, utterance_id).BindRef(2, conversation_id).BindRef(3, user_id);
@@ -1054,7 +1193,12 @@ Status SqliteStore::AddUtterance(WriteOp* op, DeltaSet* deltas) {
 Status SqliteStore::AddErrors(WriteOp* op, DeltaSet* deltas) {
   Db* db = writer_.get();
   Utterance& u = op->utterance;
-  Stmt* st = db->Prepare("SELECT conversation_id, user_id FROM utterances WHERE utterance_id=?1");
+  Stmt* st;
+  if (Status s = db->Prepare(
+          "SELECT conversation_id, user_id FROM utterances WHERE utterance_id=?1", &st);
+      !s.ok()) {
+    return s;
+  }
   st->BindId(1, u.utterance_id);
   bool found = false;
   if (Status s = StepRow(db, st, &found, "select utterance"); !s.ok()) return s;
@@ -1076,10 +1220,15 @@ Status SqliteStore::AddErrors(WriteOp* op, DeltaSet* deltas) {
 
 Status SqliteStore::InsertErrors(const Utterance& u) {
   Db* db = writer_.get();
-  Stmt* ins = db->Prepare(
-      "INSERT INTO errors(error_id, utterance_id, conversation_id, user_id, category, subcategory,"
-      " subcategory_id, code, span_start, span_end, original, correction, explanation, created_at)"
-      " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)");
+  Stmt* ins;
+  if (Status s = db->Prepare(
+          "INSERT INTO errors(error_id, utterance_id, conversation_id, user_id, category, subcategory,"
+          " subcategory_id, code, span_start, span_end, original, correction, explanation, created_at)"
+          " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
+          &ins);
+      !s.ok()) {
+    return s;
+  }
   // The texts are the utterance's own fields, alive until after the step;
   // the utterance's ids are converted once, not once per error.
   const StoredId utterance_id(u.utterance_id), conversation_id(u.conversation_id),
@@ -1100,14 +1249,19 @@ Status SqliteStore::InsertErrors(const Utterance& u) {
 
 Status SqliteStore::UpsertFrequencies(const DeltaSet& deltas) {
   Db* db = writer_.get();
-  Stmt* up = db->Prepare(
-      "INSERT INTO error_frequencies(user_id, subcategory_id, category, subcategory, frequency,"
-      " first_seen, last_seen, decay_log2) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)"
-      " ON CONFLICT(user_id, subcategory_id) DO UPDATE SET"
-      " frequency = frequency + excluded.frequency,"
-      " first_seen = min(first_seen, excluded.first_seen),"
-      " last_seen = max(last_seen, excluded.last_seen),"
-      " decay_log2 = logadd2(decay_log2, excluded.decay_log2)");
+  Stmt* up;
+  if (Status s = db->Prepare(
+          "INSERT INTO error_frequencies(user_id, subcategory_id, category, subcategory, frequency,"
+          " first_seen, last_seen, decay_log2) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)"
+          " ON CONFLICT(user_id, subcategory_id) DO UPDATE SET"
+          " frequency = frequency + excluded.frequency,"
+          " first_seen = min(first_seen, excluded.first_seen),"
+          " last_seen = max(last_seen, excluded.last_seen),"
+          " decay_log2 = logadd2(decay_log2, excluded.decay_log2)",
+          &up);
+      !s.ok()) {
+    return s;
+  }
   for (const auto& d : deltas.deltas()) {
     const StoredId user_id(d.user_id);
     up->Reset().BindRef(1, user_id).BindRef(2, d.subcategory_id).BindRef(3, d.category);
@@ -1122,7 +1276,8 @@ Status SqliteStore::RecordAttempt(WriteOp* op) {
   Db* db = writer_.get();
   Attempt& a = op->attempt;
   bool found = false;
-  Stmt* user = db->Prepare("SELECT 1 FROM users WHERE user_id=?1");
+  Stmt* user;
+  if (Status s = db->Prepare("SELECT 1 FROM users WHERE user_id=?1", &user); !s.ok()) return s;
   user->BindId(1, a.user_id);
   if (Status s = StepRow(db, user, &found, "select user"); !s.ok()) return s;
   user->Reset();
@@ -1131,10 +1286,15 @@ Status SqliteStore::RecordAttempt(WriteOp* op) {
     return Status::Ok();
   }
   if (!op->memory_given) {
-    Stmt* st = db->Prepare(
-        "SELECT m.stability_days, m.difficulty, m.last_review, m.reviews, m.lapses, m.last_correct,"
-        " m.last_lapse, (SELECT last_seen FROM error_frequencies f WHERE f.user_id=?1 AND f.subcategory_id=?2)"
-        " FROM (SELECT 1) LEFT JOIN mastery m ON m.user_id=?1 AND m.subcategory_id=?2");
+    Stmt* st;
+    if (Status s = db->Prepare(
+            "SELECT m.stability_days, m.difficulty, m.last_review, m.reviews, m.lapses, m.last_correct,"
+            " m.last_lapse, (SELECT last_seen FROM error_frequencies f WHERE f.user_id=?1 AND f.subcategory_id=?2)"
+            " FROM (SELECT 1) LEFT JOIN mastery m ON m.user_id=?1 AND m.subcategory_id=?2",
+            &st);
+        !s.ok()) {
+      return s;
+    }
     st->BindId(1, a.user_id).Bind(2, a.subcategory_id);
     if (Status s = StepRow(db, st, &found, "select mastery"); !s.ok()) return s;
     MemoryState m;
@@ -1147,20 +1307,30 @@ Status SqliteStore::RecordAttempt(WriteOp* op) {
     op->memory = AfterAttempt(WithLapses(m, last_error), a.correct, a.answered_at);
   }
   const MemoryState& m = op->memory;
-  Stmt* ins = db->Prepare(
-      "INSERT INTO attempts(attempt_id, user_id, exercise_id, subcategory_id, correct, answer,"
-      " answered_at) VALUES(?1,?2,?3,?4,?5,?6,?7)");
+  Stmt* ins;
+  if (Status s = db->Prepare(
+          "INSERT INTO attempts(attempt_id, user_id, exercise_id, subcategory_id, correct, answer,"
+          " answered_at) VALUES(?1,?2,?3,?4,?5,?6,?7)",
+          &ins);
+      !s.ok()) {
+    return s;
+  }
   ins->BindId(1, a.attempt_id).BindId(2, a.user_id).Bind(3, a.exercise_id);
   ins->Bind(4, a.subcategory_id);
   ins->Bind(5, static_cast<int64_t>(a.correct)).Bind(6, a.answer).Bind(7, a.answered_at);
   if (Status s = Run(db, ins, "insert attempt"); !s.ok()) return s;
-  Stmt* up = db->Prepare(
-      "INSERT INTO mastery(user_id, subcategory_id, stability_days, difficulty, last_review,"
-      " reviews, lapses, last_correct, last_lapse) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)"
-      " ON CONFLICT(user_id, subcategory_id) DO UPDATE SET stability_days=excluded.stability_days,"
-      " difficulty=excluded.difficulty, last_review=excluded.last_review,"
-      " reviews=excluded.reviews, lapses=excluded.lapses, last_correct=excluded.last_correct,"
-      " last_lapse=excluded.last_lapse");
+  Stmt* up;
+  if (Status s = db->Prepare(
+          "INSERT INTO mastery(user_id, subcategory_id, stability_days, difficulty, last_review,"
+          " reviews, lapses, last_correct, last_lapse) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)"
+          " ON CONFLICT(user_id, subcategory_id) DO UPDATE SET stability_days=excluded.stability_days,"
+          " difficulty=excluded.difficulty, last_review=excluded.last_review,"
+          " reviews=excluded.reviews, lapses=excluded.lapses, last_correct=excluded.last_correct,"
+          " last_lapse=excluded.last_lapse",
+          &up);
+      !s.ok()) {
+    return s;
+  }
   up->BindId(1, a.user_id).Bind(2, a.subcategory_id).Bind(3, m.stability_days);
   up->Bind(4, m.difficulty).Bind(5, m.last_review).Bind(6, m.reviews).Bind(7, m.lapses);
   up->Bind(8, m.last_correct).Bind(9, m.last_lapse);
@@ -1169,7 +1339,11 @@ Status SqliteStore::RecordAttempt(WriteOp* op) {
 
 Result<User> SqliteStore::GetUser(const std::string& user_id) {
   Reader db(this);
-  Stmt* st = db->Prepare("SELECT username, email, created_at FROM users WHERE user_id=?1");
+  Stmt* st;
+  if (Status s = db.Prepare("SELECT username, email, created_at FROM users WHERE user_id=?1", &st);
+      !s.ok()) {
+    return s;
+  }
   st->BindId(1, user_id);
   bool found = false;
   if (Status s = StepRow(db.get(), st, &found, "select user"); !s.ok()) return s;
@@ -1184,8 +1358,13 @@ Result<User> SqliteStore::FindUserByEmail(const std::string& email) {
   // One query on this connection: calling GetUser here would borrow a second
   // connection while holding this one, and enough such calls at once would
   // empty the pool and wait for each other.
-  Stmt* st = db->Prepare(
-      "SELECT user_id, username, email, created_at FROM users WHERE email_norm=?1");
+  Stmt* st;
+  if (Status s = db.Prepare(
+          "SELECT user_id, username, email, created_at FROM users WHERE email_norm=?1",
+          &st);
+      !s.ok()) {
+    return s;
+  }
   st->Bind(1, AsciiLower(email));
   bool found = false;
   if (Status s = StepRow(db.get(), st, &found, "select user"); !s.ok()) return s;
@@ -1198,35 +1377,52 @@ Result<User> SqliteStore::FindUserByEmail(const std::string& email) {
 Result<ConversationView> SqliteStore::GetConversation(const std::string& id) {
   Reader db(this);
   ConversationView v;
-  Stmt* c = db->Prepare("SELECT user_id, started_at FROM conversations WHERE conversation_id=?1");
+  Stmt* c;
+  if (Status s = db.Prepare(
+          "SELECT user_id, started_at FROM conversations WHERE conversation_id=?1", &c);
+      !s.ok()) {
+    return s;
+  }
   c->BindId(1, id);
   bool found = false;
   if (Status s = StepRow(db.get(), c, &found, "select conversation"); !s.ok()) return s;
   if (!found) return Status::NotFound("Conversation not found");
   v.conversation = Conversation{id, c->Id(0), c->Int(1)};
   c->Reset();
-  Stmt* us = db->Prepare(
-      "SELECT utterance_id, content, created_at FROM utterances WHERE conversation_id=?1 "
-      "ORDER BY created_at, utterance_id");
+  Stmt* us;
+  if (Status s = db.Prepare(
+          "SELECT utterance_id, content, created_at FROM utterances WHERE conversation_id=?1 "
+          "ORDER BY created_at, utterance_id",
+          &us);
+      !s.ok()) {
+    return s;
+  }
   us->BindId(1, id);
   std::unordered_map<std::string, size_t> index;
-  while (us->Step() == SQLITE_ROW) {
-    index[us->Id(0)] = v.utterances.size();
-    v.utterances.push_back(Utterance{us->Id(0), id, v.conversation.user_id, us->OptText(1),
-                                     us->Int(2), {}});
+  // A failed step fails the view: the learner export reads it, and must not
+  // pass a part of the conversation off as all of it.
+  if (Status s = sqlite::StepRows(db.get(), us, "select utterances", [&] {
+        index[us->Id(0)] = v.utterances.size();
+        v.utterances.push_back(Utterance{us->Id(0), id, v.conversation.user_id, us->OptText(1),
+                                         us->Int(2), {}});
+      });
+      !s.ok()) {
+    return s;
   }
-  us->Reset();
   static const std::string sql =
       std::string("SELECT utterance_id, ") + kErrorColumns +
       " FROM errors WHERE utterance_id IN (SELECT utterance_id FROM utterances"
       " WHERE conversation_id=?1) ORDER BY error_id";
-  Stmt* es = db->Prepare(sql.c_str());
+  Stmt* es;
+  if (Status s = db.Prepare(sql.c_str(), &es); !s.ok()) return s;
   es->BindId(1, id);
-  while (es->Step() == SQLITE_ROW) {
-    auto it = index.find(es->Id(0));
-    if (it != index.end()) v.utterances[it->second].errors.push_back(ReadError(es, 1));
+  if (Status s = sqlite::StepRows(db.get(), es, "select errors", [&] {
+        auto it = index.find(es->Id(0));
+        if (it != index.end()) v.utterances[it->second].errors.push_back(ReadError(es, 1));
+      });
+      !s.ok()) {
+    return s;
   }
-  es->Reset();
   return v;
 }
 
@@ -1244,68 +1440,88 @@ Result<std::vector<Attempt>> SqliteStore::ListAttempts(const std::string& user_i
   Reader db(this);
   static const std::string sql = std::string(kAttemptColumns) +
                                  " FROM attempts WHERE user_id=?1 ORDER BY answered_at, attempt_id";
-  Stmt* st = db->Prepare(sql.c_str());
+  Stmt* st;
+  if (Status s = db.Prepare(sql.c_str(), &st); !s.ok()) return s;
   st->BindId(1, user_id);
   std::vector<Attempt> out;
-  int rc;
-  while ((rc = st->Step()) == SQLITE_ROW) out.push_back(AttemptAt(st));
-  st->Reset();
-  if (rc != SQLITE_DONE) return db->Error(rc, "list attempts");
+  if (Status s = sqlite::StepRows(db.get(), st, "list attempts",
+                                  [&] { out.push_back(AttemptAt(st)); });
+      !s.ok()) {
+    return s;
+  }
   return out;
 }
 
 Result<std::vector<ConversationSummary>> SqliteStore::ListConversations(
     const std::string& user_id, const std::optional<ConversationCursor>& after, size_t limit) {
   Reader db(this);
-  Stmt* st = db->Prepare(after ? sqlite::kConversationsAfter : sqlite::kConversationsFirst);
+  Stmt* st;
+  if (Status s = db.Prepare(
+          after ? sqlite::kConversationsAfter : sqlite::kConversationsFirst, &st);
+      !s.ok()) {
+    return s;
+  }
   st->BindId(1, user_id).Bind(2, static_cast<int64_t>(limit));
   if (after) st->Bind(3, after->started_at).BindId(4, after->conversation_id);
   std::vector<ConversationSummary> out;
-  int rc;
-  while ((rc = st->Step()) == SQLITE_ROW) {
-    ConversationSummary c{Conversation{st->Id(0), user_id, st->Int(1)}, st->Int(2), std::nullopt};
-    if (!st->IsNull(3)) c.last_utterance_at = st->Int(3);
-    out.push_back(std::move(c));
+  if (Status s = sqlite::StepRows(db.get(), st, "list conversations", [&] {
+        ConversationSummary c{Conversation{st->Id(0), user_id, st->Int(1)}, st->Int(2),
+                              std::nullopt};
+        if (!st->IsNull(3)) c.last_utterance_at = st->Int(3);
+        out.push_back(std::move(c));
+      });
+      !s.ok()) {
+    return s;
   }
-  st->Reset();
-  if (rc != SQLITE_DONE) return db->Error(rc, "list conversations");
   return out;
 }
 
 Result<Profile> SqliteStore::LoadProfile(const std::string& user_id) {
   Reader db(this);
   Profile p;
-  Stmt* user = db->Prepare("SELECT 1 FROM users WHERE user_id=?1");
+  Stmt* user;
+  if (Status s = db.Prepare("SELECT 1 FROM users WHERE user_id=?1", &user); !s.ok()) return s;
   user->BindId(1, user_id);
   if (Status s = StepRow(db.get(), user, &p.user_known, "select user"); !s.ok()) return s;
   user->Reset();
   if (!p.user_known) return p;
-  Stmt* st = db->Prepare(
-      "SELECT subcategory_id, category, subcategory, frequency, first_seen, last_seen, decay_log2"
-      " FROM error_frequencies WHERE user_id=?1");
-  st->BindId(1, user_id);
-  int rc;
-  while ((rc = st->Step()) == SQLITE_ROW) {
-    p.points.push_back(ErrorPoint{PointNames(st->TextView(0), st->TextView(1), st->TextView(2)), st->Int(3),
-                                  st->Int(4), st->Int(5), st->Real(6), {}});
+  Stmt* st;
+  if (Status s = db.Prepare(
+          "SELECT subcategory_id, category, subcategory, frequency, first_seen, last_seen, decay_log2"
+          " FROM error_frequencies WHERE user_id=?1",
+          &st);
+      !s.ok()) {
+    return s;
   }
-  st->Reset();
-  if (rc != SQLITE_DONE) return db->Error(rc, "load profile");
-  Stmt* m = db->Prepare(
-      "SELECT subcategory_id, stability_days, difficulty, last_review, reviews, lapses,"
-      " last_correct, last_lapse FROM mastery WHERE user_id=?1");
+  st->BindId(1, user_id);
+  if (Status s = sqlite::StepRows(db.get(), st, "load profile", [&] {
+        p.points.push_back(ErrorPoint{PointNames(st->TextView(0), st->TextView(1), st->TextView(2)),
+                                      st->Int(3), st->Int(4), st->Int(5), st->Real(6), {}});
+      });
+      !s.ok()) {
+    return s;
+  }
+  Stmt* m;
+  if (Status s = db.Prepare(
+          "SELECT subcategory_id, stability_days, difficulty, last_review, reviews, lapses,"
+          " last_correct, last_lapse FROM mastery WHERE user_id=?1",
+          &m);
+      !s.ok()) {
+    return s;
+  }
   m->BindId(1, user_id);
   bool any_memory = false;
-  while ((rc = m->Step()) == SQLITE_ROW) {
-    any_memory = true;
-    ErrorPoint* point = p.Find(m->TextView(0));
-    if (point != nullptr) {
-      point->memory = MemoryState{m->Real(1), m->Real(2), m->Int(3), m->Int(4),
-                                  m->Int(5), m->Int(6), m->Int(7)};
-    }
+  if (Status s = sqlite::StepRows(db.get(), m, "load mastery", [&] {
+        any_memory = true;
+        ErrorPoint* point = p.Find(m->TextView(0));
+        if (point != nullptr) {
+          point->memory = MemoryState{m->Real(1), m->Real(2), m->Int(3), m->Int(4),
+                                      m->Int(5), m->Int(6), m->Int(7)};
+        }
+      });
+      !s.ok()) {
+    return s;
   }
-  m->Reset();
-  if (rc != SQLITE_DONE) return db->Error(rc, "load mastery");
   // Each error row commits with its point, and each attempt with its memory
   // state, and none is ever deleted: a learner without points has no errors,
   // and one without memory states no attempts. Those queries are skipped (a
@@ -1321,51 +1537,60 @@ Result<Profile> SqliteStore::LoadProfile(const std::string& user_id) {
 
 // The learner's newest corrected errors.
 Status SqliteStore::LoadExamples(Db* db, const std::string& user_id, Profile* p) {
-  Stmt* ex = db->Prepare(
-      "SELECT e.error_id, e.subcategory_id, u.content, e.original, e.correction, e.span_start,"
-      " e.span_end, e.created_at FROM errors e JOIN utterances u USING(utterance_id)"
-      " WHERE e.user_id=?1 AND e.correction IS NOT NULL AND u.content IS NOT NULL"
-      " ORDER BY e.created_at DESC, e.error_id DESC LIMIT 30");
+  Stmt* ex;
+  if (Status s = db->Prepare(
+          "SELECT e.error_id, e.subcategory_id, u.content, e.original, e.correction, e.span_start,"
+          " e.span_end, e.created_at FROM errors e JOIN utterances u USING(utterance_id)"
+          " WHERE e.user_id=?1 AND e.correction IS NOT NULL AND u.content IS NOT NULL"
+          " ORDER BY e.created_at DESC, e.error_id DESC LIMIT 30",
+          &ex);
+      !s.ok()) {
+    return s;
+  }
   ex->BindId(1, user_id);
-  int rc;
-  while ((rc = ex->Step()) == SQLITE_ROW) {
+  return sqlite::StepRows(db, ex, "load examples", [&] {
     p->examples.push_back(Example{ex->Id(0), ex->Text(1), ex->Text(2), ex->Text(3), ex->Text(4),
                                   ex->IsNull(5) ? -1 : ex->Int(5), ex->IsNull(6) ? -1 : ex->Int(6),
                                   ex->Int(7)});
-  }
-  ex->Reset();
-  return rc == SQLITE_DONE ? Status::Ok() : db->Error(rc, "load examples");
+  });
 }
 
 // The learner's newest correct answers.
 Status SqliteStore::LoadRecentCorrect(Db* db, const std::string& user_id, Profile* p) {
-  int rc;
-  Stmt* rc_st = db->Prepare(
-      "SELECT exercise_id, answered_at FROM attempts WHERE user_id=?1 AND correct=1"
-      " ORDER BY answered_at DESC, attempt_id DESC LIMIT 100");
-  rc_st->BindId(1, user_id);
-  while ((rc = rc_st->Step()) == SQLITE_ROW) {
-    p->recent_correct.push_back(RecentCorrect{rc_st->Text(0), rc_st->Int(1)});
+  Stmt* rc_st;
+  if (Status s = db->Prepare(
+          "SELECT exercise_id, answered_at FROM attempts WHERE user_id=?1 AND correct=1"
+          " ORDER BY answered_at DESC, attempt_id DESC LIMIT 100",
+          &rc_st);
+      !s.ok()) {
+    return s;
   }
-  rc_st->Reset();
-  return rc == SQLITE_DONE ? Status::Ok() : db->Error(rc, "load attempts");
+  rc_st->BindId(1, user_id);
+  return sqlite::StepRows(db, rc_st, "load attempts", [&] {
+    p->recent_correct.push_back(RecentCorrect{rc_st->Text(0), rc_st->Int(1)});
+  });
 }
 
 Result<Profile> SqliteStore::ProfileBetween(const std::string& user_id, Micros since, Micros until) {
   Reader db(this);
-  Stmt* st = db->Prepare(
-      "SELECT subcategory_id, category, subcategory, created_at FROM errors"
-      " WHERE user_id=?1 AND created_at>=?2 AND created_at<=?3");
+  Stmt* st;
+  if (Status s = db.Prepare(
+          "SELECT subcategory_id, category, subcategory, created_at FROM errors"
+          " WHERE user_id=?1 AND created_at>=?2 AND created_at<=?3",
+          &st);
+      !s.ok()) {
+    return s;
+  }
   st->BindId(1, user_id).Bind(2, since).Bind(3, until);
   DeltaSet set(options_.half_life);
-  int rc;
-  while ((rc = st->Step()) == SQLITE_ROW) {
-    ErrorRecord e{.category = st->Text(1), .subcategory = st->Text(2),
-                  .subcategory_id = st->Text(0), .created_at = st->Int(3)};
-    set.Add(user_id, e);
+  if (Status s = sqlite::StepRows(db.get(), st, "errors between", [&] {
+        ErrorRecord e{.category = st->Text(1), .subcategory = st->Text(2),
+                      .subcategory_id = st->Text(0), .created_at = st->Int(3)};
+        set.Add(user_id, e);
+      });
+      !s.ok()) {
+    return s;
   }
-  st->Reset();
-  if (rc != SQLITE_DONE) return db->Error(rc, "errors between");
   Profile p;
   for (const auto& d : set.deltas()) p.Apply(d);
   return p;
@@ -1376,34 +1601,37 @@ Result<std::vector<User>> SqliteStore::SearchCandidates(const std::string& prefi
   Reader db(this);
   std::vector<User> out;
   auto collect = [&](Stmt* st) -> Status {
-    int rc;
-    while ((rc = st->Step()) == SQLITE_ROW) {
+    return sqlite::StepRows(db.get(), st, "search users", [&] {
       out.push_back(User{st->Id(0), st->Text(1), st->OptText(2), st->Int(3)});
-    }
-    st->Reset();
-    return rc == SQLITE_DONE ? Status::Ok() : db->Error(rc, "search users");
+    });
   };
-  Stmt* by_email = db->Prepare(sqlite::kSearchByEmail);
+  Stmt* by_email;
+  if (Status s = db.Prepare(sqlite::kSearchByEmail, &by_email); !s.ok()) return s;
   by_email->Bind(1, prefix);
   if (Status s = collect(by_email); !s.ok()) return s;
-  Stmt* by_name = db->Prepare(sqlite::kSearchByName);
+  Stmt* by_name;
+  if (Status s = db.Prepare(sqlite::kSearchByName, &by_name); !s.ok()) return s;
   by_name->Bind(1, prefix);
   if (Status s = collect(by_name); !s.ok()) return s;
-  Stmt* newest = db->Prepare(sqlite::kNewestUsers);
+  Stmt* newest;
+  if (Status s = db.Prepare(sqlite::kNewestUsers, &newest); !s.ok()) return s;
   newest->Bind(1, static_cast<int64_t>(recent));
   if (Status s = collect(newest); !s.ok()) return s;
   std::vector<std::vector<std::string>> holders;
   for (const std::string& gram : NameTrigrams(prefix)) {
-    Stmt* st = db->Prepare(sqlite::kTrigramHolders);
+    Stmt* st;
+    if (Status s = db.Prepare(sqlite::kTrigramHolders, &st); !s.ok()) return s;
     st->Bind(1, gram).Bind(2, static_cast<int64_t>(kTrigramCommon + 1));
     auto& ids = holders.emplace_back();
-    int rc;
-    while ((rc = st->Step()) == SQLITE_ROW) ids.push_back(st->Id(0));
-    st->Reset();
-    if (rc != SQLITE_DONE) return db->Error(rc, "search trigrams");
+    if (Status s = sqlite::StepRows(db.get(), st, "search trigrams",
+                                    [&] { ids.push_back(st->Id(0)); });
+        !s.ok()) {
+      return s;
+    }
   }
   for (const std::string& id : MostSharedTrigrams(holders, kTrigramCandidates)) {
-    Stmt* st = db->Prepare(sqlite::kUserById);
+    Stmt* st;
+    if (Status s = db.Prepare(sqlite::kUserById, &st); !s.ok()) return s;
     st->BindId(1, id);
     if (Status s = collect(st); !s.ok()) return s;
   }
@@ -1413,22 +1641,29 @@ Result<std::vector<User>> SqliteStore::SearchCandidates(const std::string& prefi
 Result<std::vector<DayCount>> SqliteStore::ErrorsPerDay(const std::string& user_id, Micros since,
                                                         Micros until) {
   Reader db(this);
-  Stmt* st = db->Prepare(
-      "SELECT created_at / 86400000000 AS day, category, count(*) FROM errors"
-      " WHERE user_id=?1 AND created_at>=?2 AND created_at<=?3 GROUP BY day, category"
-      " ORDER BY day, category");
+  Stmt* st;
+  if (Status s = db.Prepare(
+          "SELECT created_at / 86400000000 AS day, category, count(*) FROM errors"
+          " WHERE user_id=?1 AND created_at>=?2 AND created_at<=?3 GROUP BY day, category"
+          " ORDER BY day, category",
+          &st);
+      !s.ok()) {
+    return s;
+  }
   st->BindId(1, user_id).Bind(2, since).Bind(3, until);
   std::vector<DayCount> out;
-  int rc;
-  while ((rc = st->Step()) == SQLITE_ROW) out.push_back({st->Int(0), st->Text(1), st->Int(2)});
-  st->Reset();
-  if (rc != SQLITE_DONE) return db->Error(rc, "errors per day");
+  if (Status s = sqlite::StepRows(db.get(), st, "errors per day",
+                                  [&] { out.push_back({st->Int(0), st->Text(1), st->Int(2)}); });
+      !s.ok()) {
+    return s;
+  }
   return out;
 }
 
 Status SqliteStore::Ping() {
   Reader db(this);
-  Stmt* st = db->Prepare("SELECT 1");
+  Stmt* st;
+  if (Status s = db.Prepare("SELECT 1", &st); !s.ok()) return s;
   const int rc = st->Step();
   st->Reset();
   return rc == SQLITE_ROW ? Status::Ok() : db->Error(rc, "ping");
@@ -1439,93 +1674,123 @@ Status SqliteStore::Ping() {
 // were written (Store::Export says why).
 Status SqliteStore::Export(size_t page, ExportOrder, const ExportSink& sink) {
   Reader db(this);
-  // A statement left stepping (the sink stopped the export) would keep the
-  // connection's read transaction open past the Reader: reset each on exit.
-  struct ResetAll {
-    std::vector<Stmt*> stmts;
-    ~ResetAll() {
-      for (Stmt* st : stmts) st->Reset();
-    }
-  } reset;
-  auto prepare = [&](const char* sql) {
-    Stmt* st = db->Prepare(sql);
-    reset.stmts.push_back(st);
-    return st;
-  };
+  // Every statement is stepped through StepRows, which resets it however its
+  // rows end (the sink stopped the export, a step failed): one left stepping
+  // would keep the connection's read transaction open past the Reader.
   ExportPager out(page, sink);
-  int rc;
-  Stmt* users = prepare("SELECT user_id, username, email, created_at FROM users");
-  while ((rc = users->Step()) == SQLITE_ROW) {
-    if (Status s = out.User(User{users->Id(0), users->Text(1), users->OptText(2), users->Int(3)});
-        !s.ok()) {
-      return s;
-    }
+  Stmt* users;
+  if (Status s = db.Prepare("SELECT user_id, username, email, created_at FROM users", &users);
+      !s.ok()) {
+    return s;
   }
-  if (rc != SQLITE_DONE) return db->Error(rc, "export users");
-  Stmt* convs = prepare("SELECT conversation_id, user_id, started_at FROM conversations");
-  while ((rc = convs->Step()) == SQLITE_ROW) {
-    if (Status s = out.Conversation(Conversation{convs->Id(0), convs->Id(1), convs->Int(2)});
-        !s.ok()) {
-      return s;
-    }
+  if (Status s = sqlite::StepRows(db.get(), users, "export users", [&] {
+        return out.User(User{users->Id(0), users->Text(1), users->OptText(2), users->Int(3)});
+      });
+      !s.ok()) {
+    return s;
   }
-  if (rc != SQLITE_DONE) return db->Error(rc, "export conversations");
-  Stmt* utts = prepare(
-      "SELECT u.utterance_id, u.conversation_id, u.user_id, u.content, u.created_at,"
-      " u.request_hash, e.error_id, e.category, e.subcategory, e.subcategory_id, e.code,"
-      " e.span_start, e.span_end, e.original, e.correction, e.explanation, e.created_at"
-      " FROM utterances u LEFT JOIN errors e ON e.utterance_id = u.utterance_id"
-      " ORDER BY u.created_at, u.utterance_id, e.error_id");
+  Stmt* convs;
+  if (Status s =
+          db.Prepare("SELECT conversation_id, user_id, started_at FROM conversations", &convs);
+      !s.ok()) {
+    return s;
+  }
+  if (Status s = sqlite::StepRows(db.get(), convs, "export conversations", [&] {
+        return out.Conversation(Conversation{convs->Id(0), convs->Id(1), convs->Int(2)});
+      });
+      !s.ok()) {
+    return s;
+  }
+  Stmt* utts;
+  if (Status s = db.Prepare(
+          "SELECT u.utterance_id, u.conversation_id, u.user_id, u.content, u.created_at,"
+          " u.request_hash, e.error_id, e.category, e.subcategory, e.subcategory_id, e.code,"
+          " e.span_start, e.span_end, e.original, e.correction, e.explanation, e.created_at"
+          " FROM utterances u LEFT JOIN errors e ON e.utterance_id = u.utterance_id"
+          " ORDER BY u.created_at, u.utterance_id, e.error_id",
+          &utts);
+      !s.ok()) {
+    return s;
+  }
   Utterance u;
   uint64_t hash = 0;
-  while ((rc = utts->Step()) == SQLITE_ROW) {
-    std::string id = utts->Id(0);
-    if (id != u.utterance_id) {
-      if (!u.utterance_id.empty()) {
-        if (Status s = out.Utterance(std::move(u), hash); !s.ok()) return s;
-      }
-      u = Utterance{std::move(id), utts->Id(1), utts->Id(2), utts->OptText(3), utts->Int(4), {}};
-      hash = static_cast<uint64_t>(utts->Int(5));
-    }
-    if (!utts->IsNull(6)) u.errors.push_back(ReadError(utts, 6));
+  if (Status s = sqlite::StepRows(db.get(), utts, "export utterances", [&] {
+        std::string id = utts->Id(0);
+        if (id != u.utterance_id) {
+          if (!u.utterance_id.empty()) {
+            if (Status s = out.Utterance(std::move(u), hash); !s.ok()) return s;
+          }
+          u = Utterance{std::move(id), utts->Id(1), utts->Id(2), utts->OptText(3), utts->Int(4),
+                        {}};
+          hash = static_cast<uint64_t>(utts->Int(5));
+        }
+        if (!utts->IsNull(6)) u.errors.push_back(ReadError(utts, 6));
+        return Status::Ok();
+      });
+      !s.ok()) {
+    return s;
   }
-  if (rc != SQLITE_DONE) return db->Error(rc, "export utterances");
   if (!u.utterance_id.empty()) {
     if (Status s = out.Utterance(std::move(u), hash); !s.ok()) return s;
   }
   // Each learner's attempts in time order, then the learner's memory states.
   static const std::string export_attempts =
       std::string(kAttemptColumns) + " FROM attempts ORDER BY user_id, answered_at, attempt_id";
-  Stmt* atts = prepare(export_attempts.c_str());
-  Stmt* mem = prepare(
-      "SELECT subcategory_id, stability_days, difficulty, last_review, reviews, lapses,"
-      " last_correct, last_lapse FROM mastery WHERE user_id=?1");
-  rc = atts->Step();
-  while (rc == SQLITE_ROW) {
-    const std::string user = atts->Id(0);
-    std::vector<Attempt> attempts;
-    while (rc == SQLITE_ROW && atts->Id(0) == user) {
-      attempts.push_back(AttemptAt(atts));
-      rc = atts->Step();
-    }
+  Stmt* atts;
+  if (Status s = db.Prepare(export_attempts.c_str(), &atts); !s.ok()) return s;
+  Stmt* mem;
+  if (Status s = db.Prepare(
+          "SELECT subcategory_id, stability_days, difficulty, last_review, reviews, lapses,"
+          " last_correct, last_lapse FROM mastery WHERE user_id=?1",
+          &mem);
+      !s.ok()) {
+    return s;
+  }
+  std::string user;  // whose attempts `attempts` holds
+  std::vector<Attempt> attempts;
+  auto learner = [&]() -> Status {
+    if (attempts.empty()) return Status::Ok();
     std::unordered_map<std::string, MemoryState> memory;
-    mem->Reset().BindId(1, user);
-    int mrc;
-    while ((mrc = mem->Step()) == SQLITE_ROW) {
-      memory[mem->Text(0)] = MemoryState{mem->Real(1), mem->Real(2), mem->Int(3), mem->Int(4),
-                                         mem->Int(5), mem->Int(6), mem->Int(7)};
+    mem->BindId(1, user);
+    if (Status s = sqlite::StepRows(db.get(), mem, "export mastery", [&] {
+          memory[mem->Text(0)] = MemoryState{mem->Real(1), mem->Real(2), mem->Int(3),
+                                             mem->Int(4), mem->Int(5), mem->Int(6), mem->Int(7)};
+        });
+        !s.ok()) {
+      return s;
     }
-    if (mrc != SQLITE_DONE) return db->Error(mrc, "export mastery");
-    if (Status s = out.Learner(std::move(attempts), memory); !s.ok()) return s;
+    Status s = out.Learner(std::move(attempts), memory);
+    attempts.clear();
+    return s;
+  };
+  if (Status s = sqlite::StepRows(db.get(), atts, "export attempts", [&] {
+        std::string id = atts->Id(0);
+        if (id != user) {
+          if (Status s = learner(); !s.ok()) return s;
+          user = std::move(id);
+        }
+        attempts.push_back(AttemptAt(atts));
+        return Status::Ok();
+      });
+      !s.ok()) {
+    return s;
   }
-  if (rc != SQLITE_DONE) return db->Error(rc, "export attempts");
-  Stmt* erased = prepare(
-      "SELECT user_id, erased_at, conversations, utterances, errors, attempts FROM erased_users");
-  while ((rc = erased->Step()) == SQLITE_ROW) {
-    const WriteOp::Erased counts{erased->Int(2), erased->Int(3), erased->Int(4), erased->Int(5)};
-    if (Status s = out.Erased(erased->Id(0), erased->Int(1), counts); !s.ok()) return s;
+  if (Status s = learner(); !s.ok()) return s;
+  Stmt* erased;
+  if (Status s = db.Prepare(
+          "SELECT user_id, erased_at, conversations, utterances, errors, attempts FROM erased_users",
+          &erased);
+      !s.ok()) {
+    return s;
   }
-  if (rc != SQLITE_DONE) return db->Error(rc, "export tombstones");
+  if (Status s = sqlite::StepRows(db.get(), erased, "export tombstones", [&] {
+        const WriteOp::Erased counts{erased->Int(2), erased->Int(3), erased->Int(4),
+                                     erased->Int(5)};
+        return out.Erased(erased->Id(0), erased->Int(1), counts);
+      });
+      !s.ok()) {
+    return s;
+  }
   return out.Finish();
 }
 
@@ -1550,12 +1815,9 @@ constexpr const char* kForgetDeferred =
 
 // The first column of every row of `sql`, one of the literals above.
 Status Column(Db* db, const char* sql, std::vector<std::string>* out) {
-  Stmt* st = db->Prepare(sql);
-  if (st == nullptr) return PrepareError(db, sql);
-  int rc;
-  while ((rc = st->Step()) == SQLITE_ROW) out->push_back(st->Text(0));
-  st->Reset();
-  return rc == SQLITE_DONE ? Status::Ok() : db->Error(rc, "read");
+  Stmt* st;
+  if (Status s = db->Prepare(sql, &st); !s.ok()) return s;
+  return sqlite::StepRows(db, st, "read", [&] { out->push_back(st->Text(0)); });
 }
 
 }  // namespace

@@ -108,6 +108,7 @@ class SqliteStore : public Store {
   // the gate (or the WAL is past the backstop), and lets it know when done.
   class WriteTurn;
   Status RecomputeDecayIfNeeded();
+  Status RecomputeDecay(const std::string& half_life);
   Status Apply(WriteOp* op, DeltaSet* deltas);
   Status CreateUser(WriteOp* op);
   Status IndexUser(const User& u);
