@@ -24,7 +24,10 @@ constexpr size_t kBatch = 500;  // utterances per write request
 constexpr size_t kRefusalsShown = 5;  // refused sentences named on stderr
 
 // A UUID-shaped id derived from `parts`, so a re-import finds the same rows.
-std::string DerivedUuid(std::initializer_list<std::string_view> parts) {
+// `index` counts up in its last 16 bits: the errors of one utterance, given
+// ids in the order of their edits, read back in that order (stores list an
+// utterance's errors by id).
+std::string DerivedUuid(std::initializer_list<std::string_view> parts, uint16_t index = 0) {
   Fingerprint a, b;
   for (auto p : parts) {
     a.Add(p);
@@ -33,7 +36,8 @@ std::string DerivedUuid(std::initializer_list<std::string_view> parts) {
   char buf[40];
   const unsigned long long x = a.value(), y = b.value();
   std::snprintf(buf, sizeof(buf), "%08llx-%04llx-8%03llx-%04llx-%012llx", x >> 31 & 0xffffffffULL,
-                (x >> 15) & 0xffff, x & 0xfff, 0x8000 | ((y >> 48) & 0x3fff), y & 0xffffffffffffULL);
+                (x >> 15) & 0xffff, x & 0xfff, 0x8000 | ((y >> 48) & 0x3fff),
+                (y & 0xffffffff0000ULL) | index);
   return buf;
 }
 
@@ -90,7 +94,7 @@ Status BuildUtterance(const M2Sentence& s, size_t i, const ImportOptions& o, con
     r.original = s.Tokens(e.start, e.end);
     r.correction = e.correction;
     r.created_at = now;
-    r.error_id = DerivedUuid({"error", u.utterance_id, std::to_string(e.line)});
+    r.error_id = DerivedUuid({"error", u.utterance_id}, static_cast<uint16_t>(u.errors.size()));
     fp.Add(e.type).Add(e.correction).Add(e.start).Add(e.end);
     u.errors.push_back(std::move(r));
   }

@@ -174,6 +174,22 @@ class ImportM2(unittest.TestCase):
         a = sentence.index(" a ") + 1
         self.assertEqual(by_code["U:DET"], (a, a + 1, "a", "", sentence))  # deletion
 
+    def test_a_sentences_errors_read_in_the_files_order(self):
+        """Each edit's id was a hash of its line: the conversation view and
+        the export listed a sentence's errors in the order of those hashes."""
+        proc = run_import(self.path, self.data_dir, "--user", unique_email("m2o"))
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        user_id = summary_of(proc)["user"]
+        srv, c = self.serve()
+        st, _, export = c.get(f"/v1/users/{user_id}/export")
+        self.assertEqual(st, 200, export)
+        utterances = [u for conv in export["conversations"] for u in conv["utterances"]]
+        last = next(u for u in utterances if u["content"].startswith("She like"))
+        self.assertEqual([e["code"] for e in last["errors"]], ["R:VERB:SVA", "R:SPELL", "U:DET", "UNK"])
+        conversation = c.get(f"/v1/conversations/{last['conversation_id']}")[2]
+        view = next(u for u in conversation["utterances"] if u["utterance_id"] == last["utterance_id"])
+        self.assertEqual([e["error_id"] for e in view["errors"]], [e["error_id"] for e in last["errors"]])
+
     def test_malformed_file_names_the_line_and_applies_nothing(self):
         # A good block, then a bad A line (5 fields) on line 5.
         bad = os.path.join(self.dir, "bad.m2")
