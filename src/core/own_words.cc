@@ -1,4 +1,5 @@
 #include "core/own_words.h"
+#include "core/shuffle.h"
 #include "core/text.h"
 
 #include <algorithm>
@@ -153,12 +154,15 @@ std::optional<Exercise> FillTheBlank(const Example& e, uint64_t seed) {
     x.options.push_back(o);
   };
   add(e.original);  // the learner's own wrong form
+  // mt19937_64's outputs are fixed by the standard; std::shuffle's use of
+  // them is not, so the options' order would differ between standard
+  // libraries (core/shuffle.h).
   std::mt19937_64 rng(seed);
   auto pool = Distractors(e);
-  std::shuffle(pool.begin(), pool.end(), rng);
+  Shuffle(pool.begin(), pool.end(), rng);
   for (const auto& d : pool) add(d);
   if (x.options.size() < 2) return std::nullopt;
-  std::shuffle(x.options.begin(), x.options.end(), rng);
+  Shuffle(x.options.begin(), x.options.end(), rng);
   x.answers = {e.correction};
   x.explanation = "In your sentence the right word here is \"" + e.correction + "\".";
   return x;

@@ -262,6 +262,17 @@ TEST(FillTheBlankTest, TheSameSeedGivesTheSameOptions) {
   EXPECT_EQ(a->options, b->options);
 }
 
+// The options' order is a function of the seed alone, on any standard library
+// (std::shuffle's is implementation-defined): pinned.
+TEST(FillTheBlankTest, TheSeedsOrderIsPinned) {
+  const auto x = FillTheBlank(SheGo(), 1);
+  ASSERT_TRUE(x.has_value());
+  EXPECT_EQ(x->options, (std::vector<std::string>{"going", "goed", "go", "goes"}));
+  const auto y = FillTheBlank(Make("We arrived in Monday.", "in", "on", -1, -1, "prepositions"), 2);
+  ASSERT_TRUE(y.has_value());
+  EXPECT_EQ(y->options, (std::vector<std::string>{"on", "at", "in", "of"}));
+}
+
 TEST(FillTheBlankTest, ADeletionHasNoBlank) {
   EXPECT_FALSE(FillTheBlank(Make("I like the music.", "the", "", 7, 10, "articles-determiners"), 1)
                    .has_value());

@@ -1,10 +1,10 @@
 #include "core/practice.h"
 
 #include <algorithm>
-#include <random>
 #include <unordered_set>
 
 #include "core/own_words.h"
+#include "core/shuffle.h"
 
 namespace errata {
 namespace {
@@ -62,6 +62,8 @@ void AddOwnWords(const Profile& p, const RankedPoint& rank, const PracticeReques
 
 // The point's bank exercises go straight into the candidates, one allocation,
 // and are shuffled there (the same permutation a separate pool would get).
+// Shuffle, not std::shuffle: a seed must give the same set on any standard
+// library (core/shuffle.h).
 void AddBank(const ExerciseBank& bank, const RankedPoint& rank, const PracticeRequest& r,
              Rng& rng, Candidates* c) {
   const auto& all = bank.ForSubcategory(rank.point->subcategory_id());
@@ -73,7 +75,7 @@ void AddBank(const ExerciseBank& bank, const RankedPoint& rank, const PracticeRe
       c->items.push_back({x, nullptr, "bank"});
     }
   }
-  std::shuffle(c->items.begin() + static_cast<std::ptrdiff_t>(first), c->items.end(), rng);
+  Shuffle(c->items.begin() + static_cast<std::ptrdiff_t>(first), c->items.end(), rng);
 }
 
 // Builds the candidates of one point, or returns false when it has none.
