@@ -97,7 +97,19 @@ std::vector<std::string> Distractors(const Example& e) {
   for (const auto& cls : WordClasses()) {
     if (std::find(cls.begin(), cls.end(), key) != cls.end()) return cls;
   }
-  return Variants(key);
+  // Inflections only of a plain word: "don’t" or "home." would give
+  // "don’ted" and "home.ed", forms no learner produces.
+  const bool letters = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+    return c >= 'a' && c <= 'z';
+  });
+  return letters ? Variants(key) : std::vector<std::string>{};
+}
+
+// Whether the correction differs from what was said only where
+// IsAcceptedAnswer does not look (case, a final . ! or ?, ’ for '): an
+// exercise on it would accept the learner's own words as the answer.
+bool OnlyInWhatAnswersIgnore(const Example& e) {
+  return NormalizeAnswer(e.correction) == NormalizeAnswer(e.original);
 }
 
 }  // namespace
@@ -118,7 +130,11 @@ std::optional<Exercise> CorrectWhatYouSaid(const Example& e) {
   auto placed = Place(e);
   if (!placed) return std::nullopt;
   const std::string fixed = Replace(e.content, *placed, e.correction);
-  if (fixed == e.content) return std::nullopt;
+  // Compared as answers are: if the learner's own sentence would be accepted,
+  // there is nothing to practise (docs/exercise-bank.md, "Answer checking").
+  if (OnlyInWhatAnswersIgnore(e) || NormalizeAnswer(fixed) == NormalizeAnswer(e.content)) {
+    return std::nullopt;
+  }
   Exercise x;
   x.id = "own:" + e.subcategory_id + ":" + e.error_id + ":fix";
   x.subcategory_id = e.subcategory_id;
@@ -134,8 +150,10 @@ std::optional<Exercise> CorrectWhatYouSaid(const Example& e) {
 
 std::optional<Exercise> FillTheBlank(const Example& e, uint64_t seed) {
   auto placed = Place(e);
-  if (!placed || e.correction.empty() || e.correction.find(' ') != std::string::npos ||
-      e.correction == e.original) {  // nothing to correct (an M2 "UNK" edit)
+  // Nothing to correct: an M2 "UNK" edit (the words said as the correction),
+  // or one in case or final punctuation only, which answers ignore.
+  if (!placed || e.correction.find(' ') != std::string::npos ||
+      NormalizeAnswer(e.correction).empty() || OnlyInWhatAnswersIgnore(e)) {
     return std::nullopt;
   }
   Exercise x;
@@ -146,11 +164,13 @@ std::optional<Exercise> FillTheBlank(const Example& e, uint64_t seed) {
   x.prompt = Replace(e.content, *placed, "___");
   if (x.prompt.find("___") == std::string::npos) return std::nullopt;
   x.options = {e.correction};
-  auto add = [&x](const std::string& o) {
-    if (o.empty() || x.options.size() >= 4) return;
-    for (const auto& have : x.options) {
-      if (AsciiLower(have) == AsciiLower(o)) return;
-    }
+  // Options distinct as answers are compared, so no wrong option is accepted.
+  std::vector<std::string> taken = {NormalizeAnswer(e.correction)};
+  auto add = [&x, &taken](const std::string& o) {
+    if (x.options.size() >= 4) return;
+    std::string key = NormalizeAnswer(o);
+    if (key.empty() || std::find(taken.begin(), taken.end(), key) != taken.end()) return;
+    taken.push_back(std::move(key));
     x.options.push_back(o);
   };
   add(e.original);  // the learner's own wrong form

@@ -1,4 +1,5 @@
 #include "core/own_words.h"
+#include "core/exercise_bank.h"
 #include "core/text.h"
 
 #include <gtest/gtest.h>
@@ -122,6 +123,28 @@ TEST(CorrectWhatYouSaidTest, NothingToPlaceGivesNothing) {
   EXPECT_FALSE(CorrectWhatYouSaid(Make("She go to school.", "", "goes")).has_value());
   // A "correction" equal to what was said is no exercise.
   EXPECT_FALSE(CorrectWhatYouSaid(Make("She goes to school.", "goes", "goes", 4, 8)).has_value());
+}
+
+// IsAcceptedAnswer folds case, a final . ! or ? and ’ vs ' (docs/exercise-bank.md),
+// so an error in only those would have the learner's own wrong sentence accepted
+// as the correction: no exercise.
+TEST(CorrectWhatYouSaidTest, NoExerciseHingesOnCaseFinalPunctuationOrTheApostrophesShape) {
+  const std::vector<Example> refused = {
+      Make("I speak english at work", "english", "English", 8, 15, "capitalization"),
+      Make("I went home", "home", "home.", 7, 11, "punctuation"),
+      Make("I went home", "", ".", 11, 11, "punctuation"),  // a missing full stop
+      Make("Is it yours.", ".", "?", 11, 12, "punctuation"),
+      Make("It\u2019s mine", "It\u2019s", "It's", 0, 4, "punctuation"),
+      Make("i like tea", "i", "I", -1, -1, "capitalization"),
+  };
+  for (const Example& e : refused) {
+    EXPECT_FALSE(CorrectWhatYouSaid(e).has_value()) << e.content << " -> " << e.correction;
+  }
+  // A missing apostrophe is a real correction: "dont" is not "don't" once normalised.
+  const auto dont = CorrectWhatYouSaid(Make("I dont know", "dont", "don\u2019t", 2, 6, "punctuation"));
+  ASSERT_TRUE(dont.has_value());
+  EXPECT_FALSE(IsAcceptedAnswer(*dont, "I dont know"));
+  EXPECT_TRUE(IsAcceptedAnswer(*dont, "I don't know"));
 }
 
 TEST(CorrectWhatYouSaidTest, ADeletionLeavesNoDoubleSpace) {
@@ -291,6 +314,56 @@ TEST(FillTheBlankTest, NoBlankWhenTheCorrectionIsWhatWasSaid) {
   for (uint64_t seed = 0; seed < 5; ++seed) {
     EXPECT_FALSE(FillTheBlank(unk, seed).has_value()) << "seed " << seed;
   }
+}
+
+TEST(FillTheBlankTest, NoBlankHingesOnCaseFinalPunctuationOrTheApostrophesShape) {
+  const std::vector<Example> refused = {
+      Make("I speak english at work", "english", "English", 8, 15, "capitalization"),
+      Make("I went home", "home", "home.", 7, 11, "punctuation"),
+      Make("I went home", "", ".", 11, 11, "punctuation"),
+      Make("It\u2019s mine", "It\u2019s", "It's", 0, 4, "punctuation"),
+      Make("The cat is here.", "The", "the", 0, 3, "capitalization"),
+  };
+  for (const Example& e : refused) {
+    for (uint64_t seed = 0; seed < 5; ++seed) {
+      EXPECT_FALSE(FillTheBlank(e, seed).has_value()) << e.content << " -> " << e.correction;
+    }
+  }
+}
+
+// Options are distinct as IsAcceptedAnswer reads them, so only the correction
+// is accepted; and a word that is not plain letters gets no made-up inflections
+// ("don\u2019ted", "home.ed").
+TEST(FillTheBlankTest, OnlyTheCorrectionIsAcceptedAndPunctuatedWordsAreNotInflected) {
+  const std::vector<Example> examples = {
+      Make("I dont know", "dont", "don\u2019t", 2, 6, "punctuation"),
+      Make("I dont know", "dont", "don't", 2, 6, "punctuation"),
+      Make("Its my book", "Its", "It's", 0, 3, "punctuation"),
+      Make("I saw An elephant.", "An", "an", 6, 8, "articles-determiners"),
+      Make("I saw a elephant.", "a", "an", 6, 7, "articles-determiners"),
+      Make("He walk home.", "walk", "walked", 3, 7, "verb-tense"),
+      SheGo(),
+  };
+  for (const Example& e : examples) {
+    for (uint64_t seed = 0; seed < 20; ++seed) {
+      const auto x = FillTheBlank(e, seed);
+      if (!x) continue;
+      size_t accepted = 0;
+      for (const auto& o : x->options) {
+        accepted += IsAcceptedAnswer(*x, o);
+        if (o == e.correction || o == e.original) continue;
+        // A distractor is a word of the correction's class or an inflection of it.
+        EXPECT_TRUE(std::all_of(o.begin(), o.end(), [](char c) { return std::isalpha(c); }))
+            << o;
+      }
+      EXPECT_EQ(accepted, 1u) << e.content << " seed " << seed;
+    }
+  }
+  const auto dont = FillTheBlank(Make("I dont know", "dont", "don\u2019t", 2, 6, "punctuation"), 1);
+  ASSERT_TRUE(dont.has_value());
+  auto options = dont->options;
+  std::sort(options.begin(), options.end());
+  EXPECT_EQ(options, (std::vector<std::string>{"dont", "don\u2019t"}));
 }
 
 TEST(FillTheBlankTest, AnInsertionBlanksAWordOfItsOwn) {
