@@ -1,4 +1,5 @@
 #include "core/own_words.h"
+#include "core/search_fold.h"
 #include "core/shuffle.h"
 #include "core/text.h"
 
@@ -12,10 +13,42 @@ struct Placed {
   size_t start, end;  // byte offsets of the erroneous words in content
 };
 
+// Whether the code point at s[i] (any script) is part of a word.
+bool WordAt(std::string_view s, size_t i) {
+  if (static_cast<unsigned char>(s[i]) < 0x80) return IsAsciiAlnum(s[i]) || s[i] == '_';
+  const int32_t c = fold_detail::NextCodePoint(s, &i);
+  return c >= 0 && IsWordCodePoint(c);
+}
+
+// Whether `word` at s[at] stands whole: it neither continues the word before
+// it nor runs on into the word after it.
+bool WholeAt(std::string_view s, size_t at, std::string_view word) {
+  if (at > 0 && WordAt(word, 0)) {
+    size_t before = at - 1;  // the start of the code point before
+    while (before > 0 && (static_cast<unsigned char>(s[before]) & 0xC0) == 0x80) --before;
+    if (WordAt(s, before)) return false;
+  }
+  if (const size_t end = at + word.size(); end < s.size()) {
+    size_t last = word.size() - 1;  // the start of the word's last code point
+    while (last > 0 && (static_cast<unsigned char>(word[last]) & 0xC0) == 0x80) --last;
+    if (WordAt(word, last) && WordAt(s, end)) return false;
+  }
+  return true;
+}
+
+// The first place `word` stands whole in s, or npos. A plain find would put
+// "a" into "have" ("I hanve a apple").
+size_t FindWhole(std::string_view s, std::string_view word) {
+  for (size_t at = s.find(word); at != std::string_view::npos; at = s.find(word, at + 1)) {
+    if (WholeAt(s, at, word)) return at;
+  }
+  return std::string_view::npos;
+}
+
 // Where the example's error lies in its content, in bytes. Its span counts
 // characters. A span whose text is not the learner's words (an import of
 // an older build counted bytes, a client counted UTF-16 units) gives way
-// to finding the words; a span alone, or words not found, is trusted.
+// to finding the words, whole; a span alone, or words not found, is trusted.
 std::optional<Placed> Place(const Example& e) {
   std::optional<Placed> span;
   if (e.span_start >= 0 && e.span_end >= e.span_start) {
@@ -28,7 +61,7 @@ std::optional<Placed> Place(const Example& e) {
     return span;
   }
   if (e.original.empty()) return std::nullopt;
-  const size_t at = e.content.find(e.original);
+  const size_t at = FindWhole(e.content, e.original);
   if (at == std::string::npos) return span;
   return Placed{at, at + e.original.size()};
 }

@@ -112,6 +112,29 @@ TEST(CorrectWhatYouSaidTest, FindsTheOriginalWithoutASpan) {
   EXPECT_EQ(x->answers[0], "She goes to school every day.");
 }
 
+// Without a span the words are found whole, never inside another word:
+// "a" is not the "a" of "have", and "go" is not the start of "good".
+TEST(CorrectWhatYouSaidTest, FindsTheOriginalOnlyAsWholeWords) {
+  const auto x = CorrectWhatYouSaid(Make("I have a apple", "a", "an", -1, -1, "articles-determiners"));
+  ASSERT_TRUE(x.has_value());
+  EXPECT_EQ(x->answers[0], "I have an apple");
+  const auto blank = FillTheBlank(Make("I have a apple", "a", "an", -1, -1, "articles-determiners"), 1);
+  ASSERT_TRUE(blank.has_value());
+  EXPECT_EQ(blank->prompt, "I have ___ apple");
+  auto fixed = [](const Example& e) {
+    const auto x = CorrectWhatYouSaid(e);
+    return x ? x->answers[0] : std::string("(none)");
+  };
+  EXPECT_EQ(fixed(Make("It is good, I go.", "go", "went")), "It is good, I went.");
+  // Beyond ASCII: a letter is part of the word, a curly quote is not.
+  EXPECT_EQ(fixed(Make("Café a apple", "a", "an")), "Café an apple");
+  EXPECT_EQ(fixed(Make("He said \u201cgo\u201d.", "go", "went")), "He said \u201cwent\u201d.");
+  // Words found only inside others: no exercise.
+  EXPECT_FALSE(CorrectWhatYouSaid(Make("I ate bananas", "banana", "bananas")).has_value());
+  EXPECT_FALSE(FillTheBlank(Make("I ate bananas", "banana", "apple"), 1).has_value());
+  EXPECT_FALSE(CorrectWhatYouSaid(Make("Thea left", "the", "a")).has_value());
+}
+
 TEST(CorrectWhatYouSaidTest, ASpanOutsideTheSentenceFallsBackToTheOriginal) {
   const auto x = CorrectWhatYouSaid(Make("She go to school.", "go", "goes", 40, 42));
   ASSERT_TRUE(x.has_value());
