@@ -127,12 +127,15 @@ std::vector<PracticeItem> SelectPractice(const Profile& profile, const ExerciseB
     for (size_t i = 0;; ++i) {
       if (i == points.size()) {
         // Ungathered points rank no higher than ranked[scanned].
-        if (scanned >= ranked.size() || (best && ranked[scanned].priority <= best_score)) break;
+        if (scanned >= ranked.size() || (best && RankKey(ranked[scanned].priority) <= best_score)) {
+          break;
+        }
         if (!gather_next()) break;
       }
       Candidates& c = points[i];
       if (c.next >= c.items.size() || c.next >= cap) continue;
-      const double score = c.rank.priority / static_cast<double>(1 + c.next);
+      // RankKey: points equal but for a double's last bits pick in rank order.
+      const double score = RankKey(c.rank.priority) / static_cast<double>(1 + c.next);
       if (score > best_score) {
         best = &c;
         best_score = score;

@@ -130,7 +130,11 @@ size_t Profile::MemoryBytes() const {
 bool FrequencyOrder(const ErrorPoint& a, const ErrorPoint& b) {
   if (a.count != b.count) return a.count > b.count;
   if (a.last_seen != b.last_seen) return a.last_seen > b.last_seen;
-  return a.subcategory() < b.subcategory();
+  if (a.subcategory() != b.subcategory()) return a.subcategory() < b.subcategory();
+  // Names repeat ("Phrasal verbs" under two categories) and the sorts are not
+  // stable: without the id the order would follow the profile's, which a
+  // cache and a store's load do not share.
+  return a.subcategory_id() < b.subcategory_id();
 }
 
 std::vector<const ErrorPoint*> TopByFrequency(const Profile& profile, size_t n) {

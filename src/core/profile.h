@@ -163,7 +163,8 @@ struct Profile {
   size_t MemoryBytes() const;
 };
 
-// The seed route's order: count desc, then last seen desc, then subcategory name.
+// The seed route's order: count desc, then last seen desc, then subcategory
+// name, then subcategory id (unique in a profile, so the order is total).
 bool FrequencyOrder(const ErrorPoint& a, const ErrorPoint& b);
 
 // The first n points in FrequencyOrder (points with count 0 left out).

@@ -339,6 +339,30 @@ TEST(FrequencyOrderTest, CountThenLastSeenThenName) {
   EXPECT_FALSE(FrequencyOrder(Point("a", 3, kT0), Point("a", 3, kT0)));
 }
 
+// Display names are not unique ("Phrasal verbs" under Grammar and under
+// Vocabulary), so the id ends the order: the same points give the same order
+// whichever order the profile holds them in (a cache's and a load's differ).
+TEST(FrequencyOrderTest, TheIdBreaksATieOfNames) {
+  auto point = [](const std::string& id) {
+    ErrorPoint p;
+    p.names = PointNames(id, "", "Phrasal verbs");
+    p.count = 3;
+    p.last_seen = kT0;
+    return p;
+  };
+  const ErrorPoint g = point("grammar.phrasal-verbs"), v = point("vocabulary.phrasal-verbs");
+  EXPECT_TRUE(FrequencyOrder(g, v));
+  EXPECT_FALSE(FrequencyOrder(v, g));
+  for (bool flip : {false, true}) {
+    Profile p;
+    p.points.push_back(point(flip ? "vocabulary.phrasal-verbs" : "grammar.phrasal-verbs"));
+    p.points.push_back(point(flip ? "grammar.phrasal-verbs" : "vocabulary.phrasal-verbs"));
+    const auto top = TopByFrequency(p, 2);
+    ASSERT_EQ(top.size(), 2u);
+    EXPECT_EQ(top[0]->subcategory_id(), "grammar.phrasal-verbs") << "flip " << flip;
+  }
+}
+
 TEST(TopByFrequencyTest, OrdersAndTruncatesAndSkipsZeroCounts) {
   Profile p;
   p.points = {Point("c", 2, kT0), Point("zero", 0, kT0 + kDay), Point("a", 5, kT0 - kDay),
