@@ -231,6 +231,22 @@ TEST(Utf8Test, LengthAndOffsetCountCodePoints) {
   EXPECT_EQ(Utf8Length(""), 0u);
 }
 
+TEST(Utf8Test, PrefixCutsBetweenCharacters) {
+  const std::string s = "a\u00e9\u20ac\U0001F600b";  // 1 + 2 + 3 + 4 + 1 bytes
+  EXPECT_EQ(Utf8Prefix(s, 100), s);
+  EXPECT_EQ(Utf8Prefix(s, s.size()), s);
+  EXPECT_EQ(Utf8Prefix(s, 0), "");
+  EXPECT_EQ(Utf8Prefix(s, 1), "a");
+  EXPECT_EQ(Utf8Prefix(s, 2), "a");  // not half of the é
+  EXPECT_EQ(Utf8Prefix(s, 3), "a\u00e9");
+  EXPECT_EQ(Utf8Prefix(s, 5), "a\u00e9");
+  EXPECT_EQ(Utf8Prefix(s, 6), "a\u00e9\u20ac");
+  EXPECT_EQ(Utf8Prefix(s, 9), "a\u00e9\u20ac");
+  EXPECT_EQ(Utf8Prefix(s, 10), "a\u00e9\u20ac\U0001F600");
+  // Stray continuation bytes (not UTF-8 to begin with): no more than a character's worth backs off.
+  EXPECT_EQ(Utf8Prefix("ab\x80\x80\x80\x80\x80", 6), "ab\x80");
+}
+
 // ---------------------------------------------------------------- FillTheBlank
 
 bool NoCaseInsensitiveDuplicates(const std::vector<std::string>& options) {

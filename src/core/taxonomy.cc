@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 
 #include "core/search_fold.h"
+#include "core/text.h"
 
 namespace errata {
 namespace {
@@ -38,11 +39,12 @@ bool IsKebab(std::string_view s) {
   return true;
 }
 
-// `s` in quotes, cut to 64 bytes so that client input cannot bloat messages.
+// `s` in quotes, cut to 64 bytes so that client input cannot bloat messages;
+// cut between characters, as the message goes back in a JSON answer.
 std::string Quote(std::string_view s) {
   constexpr size_t kMax = 64;
   if (s.size() <= kMax) return "\"" + std::string(s) + "\"";
-  return "\"" + std::string(s.substr(0, kMax)) + "...\"";
+  return "\"" + std::string(Utf8Prefix(s, kMax)) + "...\"";
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/text.h"
+
 namespace errata {
 namespace {
 
@@ -234,6 +236,27 @@ TEST(TaxonomyTest, RefusesEmptyAndUnknownInputs) {
   r = Shipped().Resolve("???", "Gerunds", "");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().field(), "category");
+}
+
+// Messages quote client input cut to 64 bytes; the cut falls between
+// characters, or a 422 answer would carry invalid UTF-8 (not JSON).
+TEST(TaxonomyTest, QuotedInputIsCutBetweenCharacters) {
+  for (const std::string lead : {"x", "xy", "xyz"}) {
+    std::string code = lead;
+    for (int i = 0; i < 40; ++i) code += "\u00e9";  // two bytes each
+    const Result<Resolution> resolved = Shipped().Resolve("", "", code);
+    const Result<Taxonomy> loaded = Taxonomy::FromJson("{\"" + code + "\": 1}", "t.json");
+    for (const Status& status : {resolved.status(), loaded.status()}) {
+      ASSERT_FALSE(status.ok());
+      const std::string& m = status.message();
+      for (size_t i = 0; i < m.size();) {
+        const size_t n = Utf8SequenceLength(m, i);
+        ASSERT_NE(n, 0u) << "invalid UTF-8 at byte " << i << " of " << m;
+        i += n;
+      }
+      EXPECT_NE(m.find("...\""), std::string::npos) << m;
+    }
+  }
 }
 
 TEST(TaxonomyTest, FindVersionAndShape) {
