@@ -198,6 +198,56 @@ INSTANTIATE_TEST_SUITE_P(Table, ResolveTest, ::testing::Values(
     Case{"Discourse", "Topic Shifts", "", "discourse.topic-shifts", How::kNew},
     Case{"  Task Response ", "Off topic!", "", "task-response.off-topic", How::kNew}));
 
+// A new subcategory's id, sent back as a label (a client stores ids), is that
+// id, as a built-in id is: otherwise ("Grammar", "grammar.phrasal-verbs") made
+// grammar.grammar-phrasal-verbs and split the learner's point in two.
+TEST_P(ResolveTest, ANewIdResolvesToItself) {
+  const Case& c = GetParam();
+  if (c.how != How::kNew) return;
+  for (const char* category : {c.category, "", "Vocabulary", "Somewhere Else"}) {
+    Result<Resolution> r = Shipped().Resolve(category, c.id, "");
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->subcategory_id, c.id) << "category \"" << category << "\"";
+    EXPECT_EQ(r->how, How::kNew);
+    EXPECT_FALSE(r->known);
+  }
+}
+
+TEST(TaxonomyTest, ANewIdResolvesToItselfBeforeAnyName) {
+  // "Choice" is new under Vocabulary; its id's words, "vocabulary choice", are an
+  // alias of word-choice, which the id must not become.
+  Result<Resolution> r = Shipped().Resolve("Vocabulary", "Choice", "");
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->subcategory_id, "vocabulary.choice");
+  r = Shipped().Resolve("Vocabulary", "vocabulary.choice", "");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->subcategory_id, "vocabulary.choice");
+  EXPECT_EQ(r->category, "Vocabulary");
+  // The category is the id's: a known one by its name, else the given one if it
+  // is that slug, else the slug.
+  r = Shipped().Resolve("", "grammar.phrasal-verbs", "");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->subcategory_id, "grammar.phrasal-verbs");
+  EXPECT_EQ(r->category, "Grammar");
+  r = Shipped().Resolve(" Task Response", "task-response.off-topic", "");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->category, "Task Response");
+  r = Shipped().Resolve("Grammar", "task-response.off-topic", "");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->subcategory_id, "task-response.off-topic");
+  EXPECT_EQ(r->category, "task-response");
+  // A code still wins, as over a built-in id.
+  r = Shipped().Resolve("", "grammar.phrasal-verbs", "R:VERB:SVA");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->subcategory_id, "subject-verb-agreement");
+  // Not an id's shape: a label as before.
+  for (const char* label : {"Grammar.Gerunds", "grammar..gerunds", "a.b.c", ".gerunds", "gerunds."}) {
+    r = Shipped().Resolve("Grammar", label, "");
+    ASSERT_TRUE(r.ok()) << label;
+    EXPECT_NE(r->subcategory_id, label);
+  }
+}
+
 TEST(TaxonomyTest, NonMergesKeepDisplayAndKnownFlag) {
   Result<Resolution> r = Shipped().Resolve("Grammar", "Nouns", "");
   ASSERT_TRUE(r.ok());
@@ -386,6 +436,13 @@ TEST(TaxonomyTest, RefusesBrokenDocuments) {
                 "\"aliases\"");
   ExpectRefused(Doc(R"({"id": "x", "name": "X", "description": "d", "aliases": ["--"]})"),
                 "empty once normalised");
+  // Such a label would be read as a new subcategory's id, never as this one.
+  ExpectRefused(Doc(R"({"id": "x", "name": "X", "description": "d", "aliases": ["e.g"]})"),
+                "alias \"e.g\" has the shape of a new subcategory's id");
+  ExpectRefused(Doc(R"({"id": "x", "name": "x.y", "description": "d"})"),
+                "name \"x.y\" has the shape");
+  ExpectRefused(Doc(R"({"id": "x", "name": "X", "description": "d", "codes": ["a.b"]})"),
+                "code \"a.b\" has the shape");
 }
 
 }  // namespace
