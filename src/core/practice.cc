@@ -43,7 +43,11 @@ bool TypeWanted(const PracticeRequest& r, const std::string& type) {
 std::unordered_set<std::string> RecentlyCorrect(const Profile& p, Micros now) {
   std::unordered_set<std::string> out;
   for (const auto& rc : p.recent_correct) {
-    if (now - rc.answered_at < kRecentCorrectWindow) out.insert(rc.exercise_id);
+    // An answer after `now` (an as_of in the past) was not given yet: a
+    // negative age is not "within the day".
+    if (rc.answered_at <= now && now - rc.answered_at < kRecentCorrectWindow) {
+      out.insert(rc.exercise_id);
+    }
   }
   return out;
 }

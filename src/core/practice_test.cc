@@ -272,6 +272,21 @@ TEST(SelectPracticeTest, OfferedAgainAfter24Hours) {
   EXPECT_NE(std::find(ids.begin(), ids.end(), "vt-004"), ids.end());
 }
 
+// An as_of in the past: an answer after it had not been given yet, so it does
+// not hide the exercise (its elapsed time is negative, not "within a day").
+TEST(SelectPracticeTest, AnAnswerAfterAsOfDoesNotCount) {
+  Profile p;
+  p.points = {Point("verb-tense", 3, kNow - 3 * kDay)};
+  p.AddRecentCorrect({"vt-003", kNow + kHour});
+  p.AddRecentCorrect({"vt-004", kNow + 30 * kDay});
+  p.AddRecentCorrect({"vt-005", kNow});  // at as_of: within the day
+  const auto ids = Ids(SelectPractice(p, SmallBank(), Request(100)));
+  EXPECT_EQ(ids.size(), 7u);
+  EXPECT_NE(std::find(ids.begin(), ids.end(), "vt-003"), ids.end());
+  EXPECT_NE(std::find(ids.begin(), ids.end(), "vt-004"), ids.end());
+  EXPECT_EQ(std::find(ids.begin(), ids.end(), "vt-005"), ids.end());
+}
+
 TEST(SelectPracticeTest, OwnWordsItemsComeBeforeBankItemsOfTheSamePoint) {
   Profile p = ThreePoints();
   p.AddExamples({OwnExample("e1", kNow - kDay)});
