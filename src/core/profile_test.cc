@@ -73,6 +73,21 @@ TEST(DecayedCountTest, HalfLifeIsAParameter) {
   EXPECT_NEAR(DecayedCount(d.decay_log2, kT0 + 14 * kDay, 7 * kDay), 0.25, 1e-9);
 }
 
+// A half-life of 0 is a caller's bug (the CLI refuses it): debug builds stop at
+// the assert; release builds take 1 us, so the sums stay finite, not inf/NaN
+// (which is not JSON).
+TEST(DecayedCountTest, AZeroHalfLifeNeverDivides) {
+  double term = 0, count = 0;
+  EXPECT_DEBUG_DEATH(term = DecayTerm(kT0, 0), "half_life");
+  EXPECT_DEBUG_DEATH(count = DecayedCount(DecayTerm(kT0, 1), kT0, 0), "half_life");
+#ifdef NDEBUG
+  EXPECT_TRUE(std::isfinite(term)) << term;
+  EXPECT_EQ(term, DecayTerm(kT0, 1));
+  EXPECT_EQ(count, 1);
+  EXPECT_TRUE(std::isfinite(DecayTerm(kT0, -5)));
+#endif
+}
+
 TEST(RecentScoreTest, ATimeBeforeTheLastErrorCountsEachErrorAtMostOnce) {
   ErrorDelta d;
   d.Add(kT0, kHalfLife);
