@@ -83,8 +83,27 @@ MemoryState WithLapses(const MemoryState& m, Micros last_error) {
   return out;
 }
 
+// `now` may be an as_of in the past. What happened after it does not count,
+// but the state is only the latest one, not a history, so this is the best
+// answer it allows (docs/ranking.md, next to the note on `recent`):
+//  - practice after `now`: the latest review known to be no later is a
+//    correct answer at last_correct, when the reviews after it all failed;
+//    it is counted with the stored stability, which those failures lowered,
+//    so recall errs low. With none known (before the only practice, or the
+//    last review was itself correct), the point counts as not practised: 0.
+//  - errors: only the last or the first error time is known; the latest of
+//    them no later than `now` is folded in as a lapse, none after it.
 double Mastery(const ErrorPoint& p, Micros now) {
-  return Retrievability(WithLapses(p.memory, p.last_seen), now);
+  MemoryState m = p.memory;
+  if (m.stability_days <= 0) return 0;
+  if (m.last_review > now) {
+    if (m.last_correct <= 0 || m.last_correct > now) return 0;
+    m.last_review = m.last_correct;
+    return Retrievability(m, now);
+  }
+  if (p.count > 0 && p.last_seen <= now) return Retrievability(WithLapses(m, p.last_seen), now);
+  if (p.count > 1 && p.first_seen <= now) return Retrievability(WithLapses(m, p.first_seen), now);
+  return Retrievability(m, now);
 }
 
 }  // namespace errata

@@ -27,6 +27,8 @@ MemoryState AfterAttempt(const MemoryState& m, bool correct, Micros at);
 MemoryState WithLapses(const MemoryState& m, Micros last_error);
 
 // The mastery reported to clients: retrievability at `now` after lapses.
+// Practice and errors after `now` (an as_of in the past) do not count, as
+// far as the stored state can tell them apart (mastery.cc).
 double Mastery(const ErrorPoint& point, Micros now);
 
 }  // namespace errata

@@ -255,6 +255,54 @@ TEST(MasteryTest, IsRetrievabilityAfterLapses) {
   EXPECT_LT(Mastery(p, now), Retrievability(p.memory, now));
 }
 
+// An as_of before the point's only practice: it was not practised yet.
+TEST(MasteryTest, BeforeTheFirstPracticeIsZero) {
+  ErrorPoint p;
+  p.count = 2;
+  p.first_seen = kT0 - 40 * kDay;
+  p.last_seen = kT0 - 30 * kDay;
+  p.memory = Reviewed({{kT0 - 10 * kDay, true}});
+  EXPECT_EQ(Mastery(p, kT0 - 20 * kDay), 0);
+  EXPECT_EQ(Mastery(p, kT0 - 10 * kDay - 1), 0);
+  EXPECT_DOUBLE_EQ(Mastery(p, kT0 - 10 * kDay), 1.0);  // answered at that instant
+}
+
+// The state keeps only its latest review. Before it, the latest review known
+// to be no later than as_of is a correct answer at last_correct (the later ones
+// failed), counted with the stored, lowered, stability; if none is known, 0.
+TEST(MasteryTest, BeforeTheLastPracticeCountsOnlyPracticeKnownToPrecede) {
+  ErrorPoint p;
+  p.count = 1;
+  p.first_seen = p.last_seen = kT0 - 60 * kDay;
+  p.memory = Reviewed({{kT0 - 20 * kDay, true}, {kT0 - 12 * kDay, true}, {kT0 - 5 * kDay, false}});
+  ASSERT_EQ(p.memory->last_correct, kT0 - 12 * kDay);
+  const double s = p.memory->stability_days;
+  EXPECT_NEAR(Mastery(p, kT0 - 8 * kDay), Curve(4, s), 1e-12);
+  EXPECT_LT(Mastery(p, kT0 - 8 * kDay), 1);
+  // Before last_correct the state tells nothing known to precede as_of.
+  EXPECT_EQ(Mastery(p, kT0 - 15 * kDay), 0);
+  // The last review correct: nothing earlier is known.
+  p.memory = Reviewed({{kT0 - 20 * kDay, true}, {kT0 - 5 * kDay, true}});
+  EXPECT_EQ(Mastery(p, kT0 - 8 * kDay), 0);
+  EXPECT_GT(Mastery(p, kT0), 0.9);
+}
+
+// An error after as_of has not happened yet as of then: no lapse. One known to
+// be before it (the first of several) still is.
+TEST(MasteryTest, AnErrorAfterAsOfIsNoLapse) {
+  ErrorPoint p;
+  p.count = 1;
+  p.memory = Reviewed({{kT0 - 10 * kDay, true}});
+  p.first_seen = p.last_seen = kT0 - 1 * kDay;
+  EXPECT_DOUBLE_EQ(Mastery(p, kT0 - 2 * kDay), Retrievability(p.memory, kT0 - 2 * kDay));
+  EXPECT_DOUBLE_EQ(Mastery(p, kT0), Retrievability(WithLapses(p.memory, kT0 - kDay), kT0));
+  p.count = 2;
+  p.first_seen = kT0 - 5 * kDay;
+  EXPECT_DOUBLE_EQ(Mastery(p, kT0 - 2 * kDay),
+                   Retrievability(WithLapses(p.memory, kT0 - 5 * kDay), kT0 - 2 * kDay));
+  EXPECT_LT(Mastery(p, kT0 - 2 * kDay), Retrievability(p.memory, kT0 - 2 * kDay));
+}
+
 TEST(MasteryTest, StaysWithinZeroAndOne) {
   ErrorPoint p;
   p.count = 1;

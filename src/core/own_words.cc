@@ -1,4 +1,6 @@
 #include "core/own_words.h"
+#include "core/search_fold.h"
+#include "core/shuffle.h"
 #include "core/text.h"
 
 #include <algorithm>
@@ -11,10 +13,42 @@ struct Placed {
   size_t start, end;  // byte offsets of the erroneous words in content
 };
 
+// Whether the code point at s[i] (any script) is part of a word.
+bool WordAt(std::string_view s, size_t i) {
+  if (static_cast<unsigned char>(s[i]) < 0x80) return IsAsciiAlnum(s[i]) || s[i] == '_';
+  const int32_t c = fold_detail::NextCodePoint(s, &i);
+  return c >= 0 && IsWordCodePoint(c);
+}
+
+// Whether `word` at s[at] stands whole: it neither continues the word before
+// it nor runs on into the word after it.
+bool WholeAt(std::string_view s, size_t at, std::string_view word) {
+  if (at > 0 && WordAt(word, 0)) {
+    size_t before = at - 1;  // the start of the code point before
+    while (before > 0 && (static_cast<unsigned char>(s[before]) & 0xC0) == 0x80) --before;
+    if (WordAt(s, before)) return false;
+  }
+  if (const size_t end = at + word.size(); end < s.size()) {
+    size_t last = word.size() - 1;  // the start of the word's last code point
+    while (last > 0 && (static_cast<unsigned char>(word[last]) & 0xC0) == 0x80) --last;
+    if (WordAt(word, last) && WordAt(s, end)) return false;
+  }
+  return true;
+}
+
+// The first place `word` stands whole in s, or npos. A plain find would put
+// "a" into "have" ("I hanve a apple").
+size_t FindWhole(std::string_view s, std::string_view word) {
+  for (size_t at = s.find(word); at != std::string_view::npos; at = s.find(word, at + 1)) {
+    if (WholeAt(s, at, word)) return at;
+  }
+  return std::string_view::npos;
+}
+
 // Where the example's error lies in its content, in bytes. Its span counts
 // characters. A span whose text is not the learner's words (an import of
 // an older build counted bytes, a client counted UTF-16 units) gives way
-// to finding the words; a span alone, or words not found, is trusted.
+// to finding the words, whole; a span alone, or words not found, is trusted.
 std::optional<Placed> Place(const Example& e) {
   std::optional<Placed> span;
   if (e.span_start >= 0 && e.span_end >= e.span_start) {
@@ -27,7 +61,7 @@ std::optional<Placed> Place(const Example& e) {
     return span;
   }
   if (e.original.empty()) return std::nullopt;
-  const size_t at = e.content.find(e.original);
+  const size_t at = FindWhole(e.content, e.original);
   if (at == std::string::npos) return span;
   return Placed{at, at + e.original.size()};
 }
@@ -96,7 +130,19 @@ std::vector<std::string> Distractors(const Example& e) {
   for (const auto& cls : WordClasses()) {
     if (std::find(cls.begin(), cls.end(), key) != cls.end()) return cls;
   }
-  return Variants(key);
+  // Inflections only of a plain word: "don’t" or "home." would give
+  // "don’ted" and "home.ed", forms no learner produces.
+  const bool letters = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+    return c >= 'a' && c <= 'z';
+  });
+  return letters ? Variants(key) : std::vector<std::string>{};
+}
+
+// Whether the correction differs from what was said only where
+// IsAcceptedAnswer does not look (case, a final . ! or ?, ’ for '): an
+// exercise on it would accept the learner's own words as the answer.
+bool OnlyInWhatAnswersIgnore(const Example& e) {
+  return NormalizeAnswer(e.correction) == NormalizeAnswer(e.original);
 }
 
 }  // namespace
@@ -117,7 +163,11 @@ std::optional<Exercise> CorrectWhatYouSaid(const Example& e) {
   auto placed = Place(e);
   if (!placed) return std::nullopt;
   const std::string fixed = Replace(e.content, *placed, e.correction);
-  if (fixed == e.content) return std::nullopt;
+  // Compared as answers are: if the learner's own sentence would be accepted,
+  // there is nothing to practise (docs/exercise-bank.md, "Answer checking").
+  if (OnlyInWhatAnswersIgnore(e) || NormalizeAnswer(fixed) == NormalizeAnswer(e.content)) {
+    return std::nullopt;
+  }
   Exercise x;
   x.id = "own:" + e.subcategory_id + ":" + e.error_id + ":fix";
   x.subcategory_id = e.subcategory_id;
@@ -133,8 +183,10 @@ std::optional<Exercise> CorrectWhatYouSaid(const Example& e) {
 
 std::optional<Exercise> FillTheBlank(const Example& e, uint64_t seed) {
   auto placed = Place(e);
-  if (!placed || e.correction.empty() || e.correction.find(' ') != std::string::npos ||
-      e.correction == e.original) {  // nothing to correct (an M2 "UNK" edit)
+  // Nothing to correct: an M2 "UNK" edit (the words said as the correction),
+  // or one in case or final punctuation only, which answers ignore.
+  if (!placed || e.correction.find(' ') != std::string::npos ||
+      NormalizeAnswer(e.correction).empty() || OnlyInWhatAnswersIgnore(e)) {
     return std::nullopt;
   }
   Exercise x;
@@ -145,20 +197,25 @@ std::optional<Exercise> FillTheBlank(const Example& e, uint64_t seed) {
   x.prompt = Replace(e.content, *placed, "___");
   if (x.prompt.find("___") == std::string::npos) return std::nullopt;
   x.options = {e.correction};
-  auto add = [&x](const std::string& o) {
-    if (o.empty() || x.options.size() >= 4) return;
-    for (const auto& have : x.options) {
-      if (AsciiLower(have) == AsciiLower(o)) return;
-    }
+  // Options distinct as answers are compared, so no wrong option is accepted.
+  std::vector<std::string> taken = {NormalizeAnswer(e.correction)};
+  auto add = [&x, &taken](const std::string& o) {
+    if (x.options.size() >= 4) return;
+    std::string key = NormalizeAnswer(o);
+    if (key.empty() || std::find(taken.begin(), taken.end(), key) != taken.end()) return;
+    taken.push_back(std::move(key));
     x.options.push_back(o);
   };
   add(e.original);  // the learner's own wrong form
+  // mt19937_64's outputs are fixed by the standard; std::shuffle's use of
+  // them is not, so the options' order would differ between standard
+  // libraries (core/shuffle.h).
   std::mt19937_64 rng(seed);
   auto pool = Distractors(e);
-  std::shuffle(pool.begin(), pool.end(), rng);
+  Shuffle(pool.begin(), pool.end(), rng);
   for (const auto& d : pool) add(d);
   if (x.options.size() < 2) return std::nullopt;
-  std::shuffle(x.options.begin(), x.options.end(), rng);
+  Shuffle(x.options.begin(), x.options.end(), rng);
   x.answers = {e.correction};
   x.explanation = "In your sentence the right word here is \"" + e.correction + "\".";
   return x;

@@ -20,11 +20,14 @@ namespace errata {
 std::vector<Example> ExamplesOf(const Utterance& u);
 
 // "correct what you said". nullopt when the correction cannot be placed in
-// the sentence (no span, and the original words are not found in it).
+// the sentence (no span, and the original words are not found in it), or
+// when IsAcceptedAnswer would accept the learner's own sentence (it differs
+// only in case, a final . ! ? or the apostrophe's shape).
 std::optional<Exercise> CorrectWhatYouSaid(const Example& e);
 
 // The fill-in-the-blank; `seed` orders the options. nullopt when the span
-// cannot be placed, or the correction is empty (a deletion has no blank).
+// cannot be placed, the correction is empty (a deletion has no blank) or
+// differs from the words said only where answers are not compared.
 std::optional<Exercise> FillTheBlank(const Example& e, uint64_t seed);
 
 // Ids of generated exercises: "own:<subcategory_id>:<error_id>:fix|blank".

@@ -1,4 +1,5 @@
 #include "core/own_words.h"
+#include "core/exercise_bank.h"
 #include "core/text.h"
 
 #include <gtest/gtest.h>
@@ -111,6 +112,29 @@ TEST(CorrectWhatYouSaidTest, FindsTheOriginalWithoutASpan) {
   EXPECT_EQ(x->answers[0], "She goes to school every day.");
 }
 
+// Without a span the words are found whole, never inside another word:
+// "a" is not the "a" of "have", and "go" is not the start of "good".
+TEST(CorrectWhatYouSaidTest, FindsTheOriginalOnlyAsWholeWords) {
+  const auto x = CorrectWhatYouSaid(Make("I have a apple", "a", "an", -1, -1, "articles-determiners"));
+  ASSERT_TRUE(x.has_value());
+  EXPECT_EQ(x->answers[0], "I have an apple");
+  const auto blank = FillTheBlank(Make("I have a apple", "a", "an", -1, -1, "articles-determiners"), 1);
+  ASSERT_TRUE(blank.has_value());
+  EXPECT_EQ(blank->prompt, "I have ___ apple");
+  auto fixed = [](const Example& e) {
+    const auto x = CorrectWhatYouSaid(e);
+    return x ? x->answers[0] : std::string("(none)");
+  };
+  EXPECT_EQ(fixed(Make("It is good, I go.", "go", "went")), "It is good, I went.");
+  // Beyond ASCII: a letter is part of the word, a curly quote is not.
+  EXPECT_EQ(fixed(Make("Café a apple", "a", "an")), "Café an apple");
+  EXPECT_EQ(fixed(Make("He said \u201cgo\u201d.", "go", "went")), "He said \u201cwent\u201d.");
+  // Words found only inside others: no exercise.
+  EXPECT_FALSE(CorrectWhatYouSaid(Make("I ate bananas", "banana", "bananas")).has_value());
+  EXPECT_FALSE(FillTheBlank(Make("I ate bananas", "banana", "apple"), 1).has_value());
+  EXPECT_FALSE(CorrectWhatYouSaid(Make("Thea left", "the", "a")).has_value());
+}
+
 TEST(CorrectWhatYouSaidTest, ASpanOutsideTheSentenceFallsBackToTheOriginal) {
   const auto x = CorrectWhatYouSaid(Make("She go to school.", "go", "goes", 40, 42));
   ASSERT_TRUE(x.has_value());
@@ -122,6 +146,28 @@ TEST(CorrectWhatYouSaidTest, NothingToPlaceGivesNothing) {
   EXPECT_FALSE(CorrectWhatYouSaid(Make("She go to school.", "", "goes")).has_value());
   // A "correction" equal to what was said is no exercise.
   EXPECT_FALSE(CorrectWhatYouSaid(Make("She goes to school.", "goes", "goes", 4, 8)).has_value());
+}
+
+// IsAcceptedAnswer folds case, a final . ! or ? and ’ vs ' (docs/exercise-bank.md),
+// so an error in only those would have the learner's own wrong sentence accepted
+// as the correction: no exercise.
+TEST(CorrectWhatYouSaidTest, NoExerciseHingesOnCaseFinalPunctuationOrTheApostrophesShape) {
+  const std::vector<Example> refused = {
+      Make("I speak english at work", "english", "English", 8, 15, "capitalization"),
+      Make("I went home", "home", "home.", 7, 11, "punctuation"),
+      Make("I went home", "", ".", 11, 11, "punctuation"),  // a missing full stop
+      Make("Is it yours.", ".", "?", 11, 12, "punctuation"),
+      Make("It\u2019s mine", "It\u2019s", "It's", 0, 4, "punctuation"),
+      Make("i like tea", "i", "I", -1, -1, "capitalization"),
+  };
+  for (const Example& e : refused) {
+    EXPECT_FALSE(CorrectWhatYouSaid(e).has_value()) << e.content << " -> " << e.correction;
+  }
+  // A missing apostrophe is a real correction: "dont" is not "don't" once normalised.
+  const auto dont = CorrectWhatYouSaid(Make("I dont know", "dont", "don\u2019t", 2, 6, "punctuation"));
+  ASSERT_TRUE(dont.has_value());
+  EXPECT_FALSE(IsAcceptedAnswer(*dont, "I dont know"));
+  EXPECT_TRUE(IsAcceptedAnswer(*dont, "I don't know"));
 }
 
 TEST(CorrectWhatYouSaidTest, ADeletionLeavesNoDoubleSpace) {
@@ -183,6 +229,22 @@ TEST(Utf8Test, LengthAndOffsetCountCodePoints) {
   EXPECT_EQ(Utf8Offset(s, 5), std::string::npos);
   EXPECT_EQ(Utf8Offset("", 0), 0u);
   EXPECT_EQ(Utf8Length(""), 0u);
+}
+
+TEST(Utf8Test, PrefixCutsBetweenCharacters) {
+  const std::string s = "a\u00e9\u20ac\U0001F600b";  // 1 + 2 + 3 + 4 + 1 bytes
+  EXPECT_EQ(Utf8Prefix(s, 100), s);
+  EXPECT_EQ(Utf8Prefix(s, s.size()), s);
+  EXPECT_EQ(Utf8Prefix(s, 0), "");
+  EXPECT_EQ(Utf8Prefix(s, 1), "a");
+  EXPECT_EQ(Utf8Prefix(s, 2), "a");  // not half of the é
+  EXPECT_EQ(Utf8Prefix(s, 3), "a\u00e9");
+  EXPECT_EQ(Utf8Prefix(s, 5), "a\u00e9");
+  EXPECT_EQ(Utf8Prefix(s, 6), "a\u00e9\u20ac");
+  EXPECT_EQ(Utf8Prefix(s, 9), "a\u00e9\u20ac");
+  EXPECT_EQ(Utf8Prefix(s, 10), "a\u00e9\u20ac\U0001F600");
+  // Stray continuation bytes (not UTF-8 to begin with): no more than a character's worth backs off.
+  EXPECT_EQ(Utf8Prefix("ab\x80\x80\x80\x80\x80", 6), "ab\x80");
 }
 
 // ---------------------------------------------------------------- FillTheBlank
@@ -262,6 +324,17 @@ TEST(FillTheBlankTest, TheSameSeedGivesTheSameOptions) {
   EXPECT_EQ(a->options, b->options);
 }
 
+// The options' order is a function of the seed alone, on any standard library
+// (std::shuffle's is implementation-defined): pinned.
+TEST(FillTheBlankTest, TheSeedsOrderIsPinned) {
+  const auto x = FillTheBlank(SheGo(), 1);
+  ASSERT_TRUE(x.has_value());
+  EXPECT_EQ(x->options, (std::vector<std::string>{"going", "goed", "go", "goes"}));
+  const auto y = FillTheBlank(Make("We arrived in Monday.", "in", "on", -1, -1, "prepositions"), 2);
+  ASSERT_TRUE(y.has_value());
+  EXPECT_EQ(y->options, (std::vector<std::string>{"on", "at", "in", "of"}));
+}
+
 TEST(FillTheBlankTest, ADeletionHasNoBlank) {
   EXPECT_FALSE(FillTheBlank(Make("I like the music.", "the", "", 7, 10, "articles-determiners"), 1)
                    .has_value());
@@ -280,6 +353,56 @@ TEST(FillTheBlankTest, NoBlankWhenTheCorrectionIsWhatWasSaid) {
   for (uint64_t seed = 0; seed < 5; ++seed) {
     EXPECT_FALSE(FillTheBlank(unk, seed).has_value()) << "seed " << seed;
   }
+}
+
+TEST(FillTheBlankTest, NoBlankHingesOnCaseFinalPunctuationOrTheApostrophesShape) {
+  const std::vector<Example> refused = {
+      Make("I speak english at work", "english", "English", 8, 15, "capitalization"),
+      Make("I went home", "home", "home.", 7, 11, "punctuation"),
+      Make("I went home", "", ".", 11, 11, "punctuation"),
+      Make("It\u2019s mine", "It\u2019s", "It's", 0, 4, "punctuation"),
+      Make("The cat is here.", "The", "the", 0, 3, "capitalization"),
+  };
+  for (const Example& e : refused) {
+    for (uint64_t seed = 0; seed < 5; ++seed) {
+      EXPECT_FALSE(FillTheBlank(e, seed).has_value()) << e.content << " -> " << e.correction;
+    }
+  }
+}
+
+// Options are distinct as IsAcceptedAnswer reads them, so only the correction
+// is accepted; and a word that is not plain letters gets no made-up inflections
+// ("don\u2019ted", "home.ed").
+TEST(FillTheBlankTest, OnlyTheCorrectionIsAcceptedAndPunctuatedWordsAreNotInflected) {
+  const std::vector<Example> examples = {
+      Make("I dont know", "dont", "don\u2019t", 2, 6, "punctuation"),
+      Make("I dont know", "dont", "don't", 2, 6, "punctuation"),
+      Make("Its my book", "Its", "It's", 0, 3, "punctuation"),
+      Make("I saw An elephant.", "An", "an", 6, 8, "articles-determiners"),
+      Make("I saw a elephant.", "a", "an", 6, 7, "articles-determiners"),
+      Make("He walk home.", "walk", "walked", 3, 7, "verb-tense"),
+      SheGo(),
+  };
+  for (const Example& e : examples) {
+    for (uint64_t seed = 0; seed < 20; ++seed) {
+      const auto x = FillTheBlank(e, seed);
+      if (!x) continue;
+      size_t accepted = 0;
+      for (const auto& o : x->options) {
+        accepted += IsAcceptedAnswer(*x, o);
+        if (o == e.correction || o == e.original) continue;
+        // A distractor is a word of the correction's class or an inflection of it.
+        EXPECT_TRUE(std::all_of(o.begin(), o.end(), [](char c) { return std::isalpha(c); }))
+            << o;
+      }
+      EXPECT_EQ(accepted, 1u) << e.content << " seed " << seed;
+    }
+  }
+  const auto dont = FillTheBlank(Make("I dont know", "dont", "don\u2019t", 2, 6, "punctuation"), 1);
+  ASSERT_TRUE(dont.has_value());
+  auto options = dont->options;
+  std::sort(options.begin(), options.end());
+  EXPECT_EQ(options, (std::vector<std::string>{"dont", "don\u2019t"}));
 }
 
 TEST(FillTheBlankTest, AnInsertionBlanksAWordOfItsOwn) {

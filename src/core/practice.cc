@@ -1,10 +1,10 @@
 #include "core/practice.h"
 
 #include <algorithm>
-#include <random>
 #include <unordered_set>
 
 #include "core/own_words.h"
+#include "core/shuffle.h"
 
 namespace errata {
 namespace {
@@ -43,7 +43,11 @@ bool TypeWanted(const PracticeRequest& r, const std::string& type) {
 std::unordered_set<std::string> RecentlyCorrect(const Profile& p, Micros now) {
   std::unordered_set<std::string> out;
   for (const auto& rc : p.recent_correct) {
-    if (now - rc.answered_at < kRecentCorrectWindow) out.insert(rc.exercise_id);
+    // An answer after `now` (an as_of in the past) was not given yet: a
+    // negative age is not "within the day".
+    if (rc.answered_at <= now && now - rc.answered_at < kRecentCorrectWindow) {
+      out.insert(rc.exercise_id);
+    }
   }
   return out;
 }
@@ -62,6 +66,8 @@ void AddOwnWords(const Profile& p, const RankedPoint& rank, const PracticeReques
 
 // The point's bank exercises go straight into the candidates, one allocation,
 // and are shuffled there (the same permutation a separate pool would get).
+// Shuffle, not std::shuffle: a seed must give the same set on any standard
+// library (core/shuffle.h).
 void AddBank(const ExerciseBank& bank, const RankedPoint& rank, const PracticeRequest& r,
              Rng& rng, Candidates* c) {
   const auto& all = bank.ForSubcategory(rank.point->subcategory_id());
@@ -73,7 +79,7 @@ void AddBank(const ExerciseBank& bank, const RankedPoint& rank, const PracticeRe
       c->items.push_back({x, nullptr, "bank"});
     }
   }
-  std::shuffle(c->items.begin() + static_cast<std::ptrdiff_t>(first), c->items.end(), rng);
+  Shuffle(c->items.begin() + static_cast<std::ptrdiff_t>(first), c->items.end(), rng);
 }
 
 // Builds the candidates of one point, or returns false when it has none.
@@ -125,12 +131,15 @@ std::vector<PracticeItem> SelectPractice(const Profile& profile, const ExerciseB
     for (size_t i = 0;; ++i) {
       if (i == points.size()) {
         // Ungathered points rank no higher than ranked[scanned].
-        if (scanned >= ranked.size() || (best && ranked[scanned].priority <= best_score)) break;
+        if (scanned >= ranked.size() || (best && RankKey(ranked[scanned].priority) <= best_score)) {
+          break;
+        }
         if (!gather_next()) break;
       }
       Candidates& c = points[i];
       if (c.next >= c.items.size() || c.next >= cap) continue;
-      const double score = c.rank.priority / static_cast<double>(1 + c.next);
+      // RankKey: points equal but for a double's last bits pick in rank order.
+      const double score = RankKey(c.rank.priority) / static_cast<double>(1 + c.next);
       if (score > best_score) {
         best = &c;
         best_score = score;

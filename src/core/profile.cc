@@ -1,6 +1,7 @@
 #include "core/profile.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 
 namespace errata {
@@ -14,7 +15,11 @@ double LogAdd2(double a, double b) {
 }
 
 double DecayTerm(Micros t, Micros half_life) {
-  return static_cast<double>(t) / static_cast<double>(half_life);
+  // A half-life of 0 would make every sum inf or NaN, which no answer can
+  // carry as JSON and no store can merge. Callers validate it (the CLI's
+  // --half-life-days); this keeps a missed one finite in release builds.
+  assert(half_life > 0 && "half_life must be positive");
+  return static_cast<double>(t) / static_cast<double>(std::max<Micros>(half_life, 1));
 }
 
 double DecayedCount(double decay_log2, Micros now, Micros half_life) {
@@ -130,7 +135,11 @@ size_t Profile::MemoryBytes() const {
 bool FrequencyOrder(const ErrorPoint& a, const ErrorPoint& b) {
   if (a.count != b.count) return a.count > b.count;
   if (a.last_seen != b.last_seen) return a.last_seen > b.last_seen;
-  return a.subcategory() < b.subcategory();
+  if (a.subcategory() != b.subcategory()) return a.subcategory() < b.subcategory();
+  // Names repeat ("Phrasal verbs" under two categories) and the sorts are not
+  // stable: without the id the order would follow the profile's, which a
+  // cache and a store's load do not share.
+  return a.subcategory_id() < b.subcategory_id();
 }
 
 std::vector<const ErrorPoint*> TopByFrequency(const Profile& profile, size_t n) {

@@ -23,7 +23,8 @@ constexpr double kNoDecay = -std::numeric_limits<double>::infinity();
 
 // log2(2^a + 2^b), exact for either side being kNoDecay.
 double LogAdd2(double a, double b);
-// The decay term of one error at time t.
+// The decay term of one error at time t. half_life > 0 (asserted; a release
+// build takes 1 us for less, so nothing divides by zero).
 double DecayTerm(Micros t, Micros half_life);
 // The recency-weighted count at time `now`.
 double DecayedCount(double decay_log2, Micros now, Micros half_life);
@@ -163,7 +164,8 @@ struct Profile {
   size_t MemoryBytes() const;
 };
 
-// The seed route's order: count desc, then last seen desc, then subcategory name.
+// The seed route's order: count desc, then last seen desc, then subcategory
+// name, then subcategory id (unique in a profile, so the order is total).
 bool FrequencyOrder(const ErrorPoint& a, const ErrorPoint& b);
 
 // The first n points in FrequencyOrder (points with count 0 left out).

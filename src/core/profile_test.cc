@@ -73,6 +73,21 @@ TEST(DecayedCountTest, HalfLifeIsAParameter) {
   EXPECT_NEAR(DecayedCount(d.decay_log2, kT0 + 14 * kDay, 7 * kDay), 0.25, 1e-9);
 }
 
+// A half-life of 0 is a caller's bug (the CLI refuses it): debug builds stop at
+// the assert; release builds take 1 us, so the sums stay finite, not inf/NaN
+// (which is not JSON).
+TEST(DecayedCountTest, AZeroHalfLifeNeverDivides) {
+  double term = 0, count = 0;
+  EXPECT_DEBUG_DEATH(term = DecayTerm(kT0, 0), "half_life");
+  EXPECT_DEBUG_DEATH(count = DecayedCount(DecayTerm(kT0, 1), kT0, 0), "half_life");
+#ifdef NDEBUG
+  EXPECT_TRUE(std::isfinite(term)) << term;
+  EXPECT_EQ(term, DecayTerm(kT0, 1));
+  EXPECT_EQ(count, 1);
+  EXPECT_TRUE(std::isfinite(DecayTerm(kT0, -5)));
+#endif
+}
+
 TEST(RecentScoreTest, ATimeBeforeTheLastErrorCountsEachErrorAtMostOnce) {
   ErrorDelta d;
   d.Add(kT0, kHalfLife);
@@ -337,6 +352,30 @@ TEST(FrequencyOrderTest, CountThenLastSeenThenName) {
   EXPECT_FALSE(FrequencyOrder(Point("Spelling", 3, kT0), Point("Articles", 3, kT0)));
   // Irreflexive.
   EXPECT_FALSE(FrequencyOrder(Point("a", 3, kT0), Point("a", 3, kT0)));
+}
+
+// Display names are not unique ("Phrasal verbs" under Grammar and under
+// Vocabulary), so the id ends the order: the same points give the same order
+// whichever order the profile holds them in (a cache's and a load's differ).
+TEST(FrequencyOrderTest, TheIdBreaksATieOfNames) {
+  auto point = [](const std::string& id) {
+    ErrorPoint p;
+    p.names = PointNames(id, "", "Phrasal verbs");
+    p.count = 3;
+    p.last_seen = kT0;
+    return p;
+  };
+  const ErrorPoint g = point("grammar.phrasal-verbs"), v = point("vocabulary.phrasal-verbs");
+  EXPECT_TRUE(FrequencyOrder(g, v));
+  EXPECT_FALSE(FrequencyOrder(v, g));
+  for (bool flip : {false, true}) {
+    Profile p;
+    p.points.push_back(point(flip ? "vocabulary.phrasal-verbs" : "grammar.phrasal-verbs"));
+    p.points.push_back(point(flip ? "grammar.phrasal-verbs" : "vocabulary.phrasal-verbs"));
+    const auto top = TopByFrequency(p, 2);
+    ASSERT_EQ(top.size(), 2u);
+    EXPECT_EQ(top[0]->subcategory_id(), "grammar.phrasal-verbs") << "flip " << flip;
+  }
 }
 
 TEST(TopByFrequencyTest, OrdersAndTruncatesAndSkipsZeroCounts) {

@@ -25,7 +25,8 @@ std::vector<RankedPoint> RankProfile(const Profile& profile, Micros now,
     if (p.count > 0) out.push_back(RankPoint(p, now, params));
   }
   std::sort(out.begin(), out.end(), [](const RankedPoint& a, const RankedPoint& b) {
-    if (a.priority != b.priority) return a.priority > b.priority;
+    const double ka = RankKey(a.priority), kb = RankKey(b.priority);
+    if (ka != kb) return ka > kb;
     return FrequencyOrder(*a.point, *b.point);
   });
   return out;

@@ -30,7 +30,17 @@ struct RankedPoint {
 
 RankedPoint RankPoint(const ErrorPoint& p, Micros now, const RankingParams& params);
 
-// Every point with errors, highest priority first (ties: the seed order).
+// A priority as rankings and practice picks compare it: rounded to a float
+// (24 bits, about 7 digits). The same errors summed in another order (LogAdd2
+// is not associative in floating point; a cache and a store merge deltas
+// differently) differ in the last bits of a double, and must not reorder
+// points that are equal: those then tie, and the tie-break decides. Rounding
+// can still split two such values that straddle a float, but that takes a
+// difference of the rounding's own size, not of a double's last bits.
+inline double RankKey(double priority) { return static_cast<float>(priority); }
+
+// Every point with errors, highest RankKey(priority) first (ties: the seed
+// route's FrequencyOrder, which ends on the unique id).
 std::vector<RankedPoint> RankProfile(const Profile& profile, Micros now,
                                      const RankingParams& params);
 

@@ -237,6 +237,69 @@ TEST(RankProfileTest, TiesFollowTheFrequencyOrder) {
   EXPECT_EQ(ranked[0].point->subcategory(), "a-first");
 }
 
+// Same count, last seen and display name: the id decides, not the profile's order.
+TEST(RankProfileTest, TheIdEndsTheTies) {
+  for (bool flip : {false, true}) {
+    ErrorPoint g = PointN("grammar.phrasal-verbs", 2, kNow - kDay);
+    ErrorPoint v = PointN("vocabulary.phrasal-verbs", 2, kNow - kDay);
+    g.names = PointNames("grammar.phrasal-verbs", "Grammar", "Phrasal verbs");
+    v.names = PointNames("vocabulary.phrasal-verbs", "Vocabulary", "Phrasal verbs");
+    Profile prof;
+    prof.points.push_back(flip ? v : g);
+    prof.points.push_back(flip ? g : v);
+    const auto ranked = RankProfile(prof, kNow, kParams);
+    ASSERT_EQ(ranked.size(), 2u);
+    EXPECT_EQ(ranked[0].point->subcategory_id(), "grammar.phrasal-verbs") << "flip " << flip;
+  }
+}
+
+// LogAdd2 is not associative in floating point: the same errors merged in
+// another order (a cache's deltas, a store's SQL) can differ in the last bits
+// of decay_log2. Priorities that close rank as equal, so the tie-break, not the
+// rounding, orders them (docs/ranking.md).
+TEST(RankProfileTest, PrioritiesDifferingInTheLastBitsTie) {
+  // Error times whose log-sums differ with the grouping.
+  Micros a = kNow - 40 * kDay, b = kNow - 3 * kDay, c = kNow - 17 * kDay;
+  const Micros h = kParams.half_life;
+  bool found = false;
+  for (int k = 0; k < 100000 && !found; ++k) {
+    const double x = DecayTerm(a, h), y = DecayTerm(b, h), z = DecayTerm(c, h);
+    found = LogAdd2(LogAdd2(x, y), z) != LogAdd2(x, LogAdd2(y, z));
+    if (!found) c += 997;
+  }
+  ASSERT_TRUE(found);
+  auto point = [&](const std::string& id, bool left) {
+    ErrorDelta d{"u", id, "Grammar", "Same name"};
+    ErrorDelta one = d, two = d, three = d;
+    one.Add(a, h);
+    two.Add(b, h);
+    three.Add(c, h);
+    if (left) {
+      one.Merge(two);
+      one.Merge(three);
+      d = one;
+    } else {
+      two.Merge(three);
+      one.Merge(two);
+      d = one;
+    }
+    Profile p;
+    p.Apply(d);
+    return p.points[0];
+  };
+  for (bool left : {false, true}) {
+    Profile prof;
+    prof.points = {point("z-point", left), point("a-point", !left)};
+    ASSERT_NE(prof.points[0].decay_log2, prof.points[1].decay_log2);
+    const auto ranked = RankProfile(prof, kNow, kParams);
+    ASSERT_EQ(ranked.size(), 2u);
+    EXPECT_EQ(ranked[0].point->subcategory_id(), "a-point") << "left " << left;
+    EXPECT_EQ(RankKey(ranked[0].priority), RankKey(ranked[1].priority));
+  }
+  // Real differences still count.
+  EXPECT_LT(RankKey(1.0), RankKey(1.0 + 1e-6));
+}
+
 TEST(RankingTest, ParamsAreUsed) {
   const ErrorPoint p = PointN("a", 3, kNow - 7 * kDay);
   RankingParams slow = kParams;

@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 
 #include "core/search_fold.h"
+#include "core/text.h"
 
 namespace errata {
 namespace {
@@ -38,11 +39,25 @@ bool IsKebab(std::string_view s) {
   return true;
 }
 
-// `s` in quotes, cut to 64 bytes so that client input cannot bloat messages.
+// `s` in quotes, cut to 64 bytes so that client input cannot bloat messages;
+// cut between characters, as the message goes back in a JSON answer.
 std::string Quote(std::string_view s) {
   constexpr size_t kMax = 64;
   if (s.size() <= kMax) return "\"" + std::string(s) + "\"";
-  return "\"" + std::string(s.substr(0, kMax)) + "...\"";
+  return "\"" + std::string(Utf8Prefix(s, kMax)) + "...\"";
+}
+
+// Whether `label` has the shape of a new subcategory's id, as New makes
+// them: "<category>.<subcategory>", two slugs joined by one dot. A slug is
+// its own slug, and no display name, alias or code has that shape.
+bool IsNewIdShaped(std::string_view label) {
+  const size_t dot = label.find('.');
+  if (dot == std::string_view::npos || label.find('.', dot + 1) != std::string_view::npos) {
+    return false;
+  }
+  const std::string_view category = label.substr(0, dot), subcategory = label.substr(dot + 1);
+  return !category.empty() && !subcategory.empty() && SlugifyLabel(category) == category &&
+         SlugifyLabel(subcategory) == subcategory;
 }
 
 }  // namespace
@@ -287,12 +302,19 @@ class TaxonomyBuilder {
     return Status::Ok();
   }
 
+  // Resolve reads such a label as a new subcategory's id before any name.
+  Status IdShaped(std::string_view where, std::string_view kind, std::string_view raw) const {
+    return Error(where, std::string(kind) + " " + Quote(raw) +
+                            " has the shape of a new subcategory's id (slug.slug)");
+  }
+
   // Registers a normalised name, id or alias; the first registration wins
   // within a subcategory, and a clash with another subcategory is an error.
   Status AddTerm(std::string_view where, std::string_view kind, std::string_view raw,
                  size_t index, Resolution::How how) {
     std::string key = NormalizeLabel(raw);
     if (key.empty()) return Error(where, std::string(kind) + " " + Quote(raw) + " is empty once normalised");
+    if (IsNewIdShaped(raw)) return IdShaped(where, kind, raw);
     auto [it, inserted] = t_.by_normalized_.try_emplace(key, Taxonomy::NameHit{index, how});
     if (!inserted && it->second.index != index) {
       return Error(where, "duplicate " + std::string(kind) + " " + Quote(raw) + " (normalised " +
@@ -310,6 +332,7 @@ class TaxonomyBuilder {
     if (raw.find_first_of(" \t\r\n") != std::string_view::npos) {
       return Error(where, "code " + Quote(raw) + " contains whitespace");
     }
+    if (IsNewIdShaped(raw)) return IdShaped(where, "code", raw);
     std::string key(raw);
     key = AsciiLower(key);
     auto [it, inserted] = t_.by_code_.try_emplace(key, index);
@@ -442,6 +465,30 @@ Result<Resolution> Taxonomy::New(std::string_view category, std::string_view sub
   return r;
 }
 
+// A new subcategory's id, sent back as a label, is that id: as a built-in id
+// resolves to its subcategory, so must a new one, or a client that stores ids
+// would split the learner's point in two ("grammar.phrasal-verbs" became
+// "grammar.grammar-phrasal-verbs"). Before the names, so that normalising
+// stays idempotent: "Choice" under Vocabulary is new, vocabulary.choice, but
+// its id's words "vocabulary choice" are an alias of word-choice. The
+// category is the id's, as a known subcategory keeps its own.
+Resolution Taxonomy::NewById(std::string_view category, std::string_view id) const {
+  const std::string_view prefix = id.substr(0, id.find('.'));
+  Resolution r;
+  r.how = Resolution::How::kNew;
+  r.known = false;
+  r.subcategory_id = std::string(id);
+  r.subcategory = std::string(id);
+  if (const Category* known = FindCategory(prefix)) {
+    r.category = known->name;
+  } else if (!category.empty() && SlugifyLabel(category) == prefix) {
+    r.category = std::string(category);
+  } else {
+    r.category = std::string(prefix);
+  }
+  return r;
+}
+
 Result<Resolution> Taxonomy::Resolve(std::string_view category, std::string_view subcategory,
                                      std::string_view code) const {
   category = Trim(category);
@@ -459,6 +506,7 @@ Result<Resolution> Taxonomy::Resolve(std::string_view category, std::string_view
                                        : "subcategory is required",
                                    "subcategory");
   }
+  if (IsNewIdShaped(subcategory)) return NewById(category, subcategory);
   if (auto it = by_display_.find(subcategory); it != by_display_.end()) {
     return Known(subcategories_[it->second], Resolution::How::kExact);
   }

@@ -86,7 +86,9 @@ class Taxonomy {
   //     ("M:OTHER"), then without a leading "R:", "M:" or "U:". A known code
   //     wins over the names. An unknown code with an empty subcategory fails
   //     with InvalidArgument (field "code"); otherwise the names are used.
-  //  2. The subcategory: exact display name (kExact), normalised name or id
+  //  2. The subcategory: a new subcategory's id ("grammar.phrasal-verbs",
+  //     two slugs and a dot) is itself (kNew), so that an id sent back does
+  //     not make another; then exact display name (kExact), normalised name or id
   //     (kNormalized), alias (kAlias), a code in its place (kCode), or a
   //     unique nearest name/alias within TypoBound (kTypo).
   //  3. Otherwise a new subcategory (kNew, known = false) under the given
@@ -144,6 +146,7 @@ class Taxonomy {
   StringMap<size_t>::const_iterator FindCategoryByLabel(std::string_view category) const;
   Resolution Known(const Subcategory& sub, Resolution::How how) const;
   Result<Resolution> New(std::string_view category, std::string_view subcategory) const;
+  Resolution NewById(std::string_view category, std::string_view id) const;
 
   std::string version_;
   std::vector<Category> categories_;

@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/text.h"
+
 namespace errata {
 namespace {
 
@@ -196,6 +198,56 @@ INSTANTIATE_TEST_SUITE_P(Table, ResolveTest, ::testing::Values(
     Case{"Discourse", "Topic Shifts", "", "discourse.topic-shifts", How::kNew},
     Case{"  Task Response ", "Off topic!", "", "task-response.off-topic", How::kNew}));
 
+// A new subcategory's id, sent back as a label (a client stores ids), is that
+// id, as a built-in id is: otherwise ("Grammar", "grammar.phrasal-verbs") made
+// grammar.grammar-phrasal-verbs and split the learner's point in two.
+TEST_P(ResolveTest, ANewIdResolvesToItself) {
+  const Case& c = GetParam();
+  if (c.how != How::kNew) return;
+  for (const char* category : {c.category, "", "Vocabulary", "Somewhere Else"}) {
+    Result<Resolution> r = Shipped().Resolve(category, c.id, "");
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->subcategory_id, c.id) << "category \"" << category << "\"";
+    EXPECT_EQ(r->how, How::kNew);
+    EXPECT_FALSE(r->known);
+  }
+}
+
+TEST(TaxonomyTest, ANewIdResolvesToItselfBeforeAnyName) {
+  // "Choice" is new under Vocabulary; its id's words, "vocabulary choice", are an
+  // alias of word-choice, which the id must not become.
+  Result<Resolution> r = Shipped().Resolve("Vocabulary", "Choice", "");
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->subcategory_id, "vocabulary.choice");
+  r = Shipped().Resolve("Vocabulary", "vocabulary.choice", "");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->subcategory_id, "vocabulary.choice");
+  EXPECT_EQ(r->category, "Vocabulary");
+  // The category is the id's: a known one by its name, else the given one if it
+  // is that slug, else the slug.
+  r = Shipped().Resolve("", "grammar.phrasal-verbs", "");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->subcategory_id, "grammar.phrasal-verbs");
+  EXPECT_EQ(r->category, "Grammar");
+  r = Shipped().Resolve(" Task Response", "task-response.off-topic", "");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->category, "Task Response");
+  r = Shipped().Resolve("Grammar", "task-response.off-topic", "");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->subcategory_id, "task-response.off-topic");
+  EXPECT_EQ(r->category, "task-response");
+  // A code still wins, as over a built-in id.
+  r = Shipped().Resolve("", "grammar.phrasal-verbs", "R:VERB:SVA");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->subcategory_id, "subject-verb-agreement");
+  // Not an id's shape: a label as before.
+  for (const char* label : {"Grammar.Gerunds", "grammar..gerunds", "a.b.c", ".gerunds", "gerunds."}) {
+    r = Shipped().Resolve("Grammar", label, "");
+    ASSERT_TRUE(r.ok()) << label;
+    EXPECT_NE(r->subcategory_id, label);
+  }
+}
+
 TEST(TaxonomyTest, NonMergesKeepDisplayAndKnownFlag) {
   Result<Resolution> r = Shipped().Resolve("Grammar", "Nouns", "");
   ASSERT_TRUE(r.ok());
@@ -234,6 +286,27 @@ TEST(TaxonomyTest, RefusesEmptyAndUnknownInputs) {
   r = Shipped().Resolve("???", "Gerunds", "");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().field(), "category");
+}
+
+// Messages quote client input cut to 64 bytes; the cut falls between
+// characters, or a 422 answer would carry invalid UTF-8 (not JSON).
+TEST(TaxonomyTest, QuotedInputIsCutBetweenCharacters) {
+  for (const std::string lead : {"x", "xy", "xyz"}) {
+    std::string code = lead;
+    for (int i = 0; i < 40; ++i) code += "\u00e9";  // two bytes each
+    const Result<Resolution> resolved = Shipped().Resolve("", "", code);
+    const Result<Taxonomy> loaded = Taxonomy::FromJson("{\"" + code + "\": 1}", "t.json");
+    for (const Status& status : {resolved.status(), loaded.status()}) {
+      ASSERT_FALSE(status.ok());
+      const std::string& m = status.message();
+      for (size_t i = 0; i < m.size();) {
+        const size_t n = Utf8SequenceLength(m, i);
+        ASSERT_NE(n, 0u) << "invalid UTF-8 at byte " << i << " of " << m;
+        i += n;
+      }
+      EXPECT_NE(m.find("...\""), std::string::npos) << m;
+    }
+  }
 }
 
 TEST(TaxonomyTest, FindVersionAndShape) {
@@ -363,6 +436,13 @@ TEST(TaxonomyTest, RefusesBrokenDocuments) {
                 "\"aliases\"");
   ExpectRefused(Doc(R"({"id": "x", "name": "X", "description": "d", "aliases": ["--"]})"),
                 "empty once normalised");
+  // Such a label would be read as a new subcategory's id, never as this one.
+  ExpectRefused(Doc(R"({"id": "x", "name": "X", "description": "d", "aliases": ["e.g"]})"),
+                "alias \"e.g\" has the shape of a new subcategory's id");
+  ExpectRefused(Doc(R"({"id": "x", "name": "x.y", "description": "d"})"),
+                "name \"x.y\" has the shape");
+  ExpectRefused(Doc(R"({"id": "x", "name": "X", "description": "d", "codes": ["a.b"]})"),
+                "code \"a.b\" has the shape");
 }
 
 }  // namespace

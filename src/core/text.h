@@ -59,6 +59,21 @@ inline size_t Utf8Offset(std::string_view s, size_t index) {
   return index == 0 ? s.size() : std::string_view::npos;
 }
 
+// The longest prefix of `s` of at most `max_bytes` bytes that does not end
+// inside a UTF-8 character: what a message may quote of client input. A cut
+// through a character leaves invalid UTF-8, which JSON cannot carry (Boost's
+// serializer writes the stray bytes as they are). Backs off at most three
+// bytes, the most a character continues, so text that was not UTF-8 anyway
+// is still cut near the limit.
+inline std::string_view Utf8Prefix(std::string_view s, size_t max_bytes) {
+  if (s.size() <= max_bytes) return s;
+  size_t end = max_bytes;
+  while (end > 0 && max_bytes - end < 3 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) {
+    --end;
+  }
+  return s.substr(0, end);
+}
+
 // An ASCII letter or digit.
 inline bool IsAsciiAlnum(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');

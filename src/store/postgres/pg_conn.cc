@@ -1,4 +1,5 @@
 #include "store/postgres/pg_conn.h"
+#include "core/text.h"
 
 #include <charconv>
 #include <cmath>
@@ -254,7 +255,8 @@ Result<Rows> Conn::Exec(const Query& q, const Params& params) {
 
 Result<Rows> Conn::Exec(std::string_view sql) {
   const std::string text(sql);
-  return Run(text.size() > 60 ? text.substr(0, 60) + "..." : text,
+  // Between characters: the statement may name things in any script.
+  return Run(text.size() > 60 ? std::string(Utf8Prefix(text, 60)) + "..." : text,
              [&] { return PQexec(c_, text.c_str()); });
 }
 
