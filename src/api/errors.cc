@@ -46,8 +46,12 @@ http::Response V1Error(int status, std::string_view code, std::string_view messa
 }
 
 http::Response BadPathId(std::string_view parameter) {
-  const std::string_view what = parameter == "user_id" ? "user id" : "conversation id";
-  return V1Error(422, "invalid_argument", std::string(what) + " must be a valid UUID", parameter);
+  return ErrorResponse(Flavor::kV1, BadPathIdStatus(parameter));
+}
+
+Status BadPathIdStatus(std::string_view parameter) {
+  return Status::InvalidArgument(std::string(parameter) + " must be a valid UUID",
+                                 std::string(parameter));
 }
 
 http::Response SeedValidationError(std::string_view where, std::string_view field,

@@ -22,6 +22,7 @@ http::Response V1Error(int status, std::string_view code, std::string_view messa
 // The 422 for a path's id that is no UUID, naming the path parameter as
 // the OpenAPI document does ("user_id", "conversation_id").
 http::Response BadPathId(std::string_view parameter);
+Status BadPathIdStatus(std::string_view parameter);
 
 // A FastAPI-style 422: {"detail":[{"loc":[where, field],"msg":...,"type":...}]}.
 http::Response SeedValidationError(std::string_view where, std::string_view field,

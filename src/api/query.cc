@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "api/errors.h"
 #include "api/request.h"
 #include "core/ids.h"
 
@@ -47,7 +48,7 @@ Result<std::optional<Micros>> QueryTime(std::string_view query, std::string_view
 
 Status ReadUserQuery(const http::RouteContext& c, Services& s, size_t default_n, UserQuery* q) {
   auto id = CanonicalUuid(c.params[0]);
-  if (!id) return Status::InvalidArgument("user id must be a valid UUID", "user_id");
+  if (!id) return BadPathIdStatus("user_id");
   q->user_id = *id;
   if (default_n > 0) {  // a route with no n leaves it alone
     auto n = QueryCount(c.query, "n", default_n, 100);

@@ -165,7 +165,10 @@ std::optional<Exercise> CorrectWhatYouSaid(const Example& e) {
   const std::string fixed = Replace(e.content, *placed, e.correction);
   // Compared as answers are: if the learner's own sentence would be accepted,
   // there is nothing to practise (docs/exercise-bank.md, "Answer checking").
-  if (OnlyInWhatAnswersIgnore(e) || NormalizeAnswer(fixed) == NormalizeAnswer(e.content)) {
+  // The whole sentence, not the edit: a full stop added mid-sentence (a
+  // run-on split) is nothing to NormalizeAnswer in the edit, but the
+  // sentence without it is no accepted answer.
+  if (NormalizeAnswer(fixed) == NormalizeAnswer(e.content)) {
     return std::nullopt;
   }
   Exercise x;

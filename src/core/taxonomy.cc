@@ -314,7 +314,8 @@ class TaxonomyBuilder {
                  size_t index, Resolution::How how) {
     std::string key = NormalizeLabel(raw);
     if (key.empty()) return Error(where, std::string(kind) + " " + Quote(raw) + " is empty once normalised");
-    if (IsNewIdShaped(raw)) return IdShaped(where, kind, raw);
+    // In lower case: a client may send "E.g" of an alias "e.g" in any case.
+    if (IsNewIdShaped(AsciiLower(raw))) return IdShaped(where, kind, raw);
     auto [it, inserted] = t_.by_normalized_.try_emplace(key, Taxonomy::NameHit{index, how});
     if (!inserted && it->second.index != index) {
       return Error(where, "duplicate " + std::string(kind) + " " + Quote(raw) + " (normalised " +
@@ -332,7 +333,7 @@ class TaxonomyBuilder {
     if (raw.find_first_of(" \t\r\n") != std::string_view::npos) {
       return Error(where, "code " + Quote(raw) + " contains whitespace");
     }
-    if (IsNewIdShaped(raw)) return IdShaped(where, "code", raw);
+    if (IsNewIdShaped(AsciiLower(raw))) return IdShaped(where, "code", raw);
     std::string key(raw);
     key = AsciiLower(key);
     auto [it, inserted] = t_.by_code_.try_emplace(key, index);

@@ -443,6 +443,11 @@ TEST(TaxonomyTest, RefusesBrokenDocuments) {
                 "name \"x.y\" has the shape");
   ExpectRefused(Doc(R"({"id": "x", "name": "X", "description": "d", "codes": ["a.b"]})"),
                 "code \"a.b\" has the shape");
+  // In any case: a client sends "a.b" of a code "A.B", as codes match in any case.
+  ExpectRefused(Doc(R"({"id": "x", "name": "X", "description": "d", "codes": ["A.B"]})"),
+                "code \"A.B\" has the shape");
+  ExpectRefused(Doc(R"({"id": "x", "name": "X", "description": "d", "aliases": ["E.g"]})"),
+                "alias \"E.g\" has the shape");
 }
 
 }  // namespace

@@ -96,9 +96,11 @@ class Server {
   // The executor a new connection runs on.
   boost::asio::any_io_executor NextConnectionExecutor();
 
-  // Declared before the contexts: the sessions they hold count down on it
-  // when they are destroyed with them.
+  // Declared before the contexts: the sessions they hold count down on them
+  // when they are destroyed with them (a request still in flight then, too).
   std::atomic<int64_t> connections_{0};
+  std::atomic<int64_t> in_flight_{0};
+  std::atomic<bool> stopping_{false};
   // One (shared by every thread) or one per thread.
   std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
   size_t next_context_ = 0;  // round robin of new connections; accept handler only
@@ -112,8 +114,6 @@ class Server {
   uint64_t pauses_ = 0;  // since the last warning logged
   std::chrono::steady_clock::time_point warned_at_{};
   uint16_t port_ = 0;
-  std::atomic<int64_t> in_flight_{0};
-  std::atomic<bool> stopping_{false};
   std::vector<std::thread> threads_;
 };
 

@@ -134,7 +134,10 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
                        [self = shared_from_this()](beast::error_code ec, size_t) {
-                         if (ec) return self->Close();
+                         if (ec) {
+                           self->Uncount();  // no answer goes out
+                           return self->Close();
+                         }
                          self->ReadBody();
                        });
       return;

@@ -242,8 +242,10 @@ class Store {
   // commits"). ApplyBatch(ops) is PrepareBatch(ops, nullptr) + WritePrepared.
   virtual bool Pipelined() const { return false; }
   // `behind` (or null) is the batch being written meanwhile: the checks see its
-  // writes as done. If it then fails, what was prepared behind it is wrong and
-  // must be prepared again. Non-ok: the batch failed, as in ApplyBatch.
+  // writes as done. If it then fails, what was prepared behind it is wrong:
+  // the Writer fails it too, unwritten (its checks rewrote some of its ops'
+  // inputs, so it cannot be prepared again). Non-ok: the batch failed, as in
+  // ApplyBatch.
   virtual Result<std::unique_ptr<PreparedBatch>> PrepareBatch(const std::vector<WriteOp*>& ops,
                                                               const PreparedBatch* behind) {
     (void)ops;

@@ -599,7 +599,8 @@ class AgainstServer(ServerTestCase):
         schema = self.doc["components"]["schemas"]["UtteranceRequest"]
         base = {"user_id": self.user_id, "conversation_id": self.conversation_id, "content": "He go."}
         for errors, ok in (([{}], False), ([{"category": "Grammar"}], False),
-                           ([{"subcategory": ""}], False), ([{"span": {"start": 0, "end": 1}}], False),
+                           ([{"subcategory": ""}], False), ([{"subcategory": "  "}], False),
+                           ([{"code": " "}], False), ([{"span": {"start": 0, "end": 1}}], False),
                            ([{"code": "R:VERB:SVA"}], True), ([{"subcategory": "Pronouns"}], True)):
             with self.subTest(errors=errors):
                 body = dict(base, errors=errors)

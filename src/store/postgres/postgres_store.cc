@@ -737,7 +737,8 @@ Status PostgresStore::ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* del
     }
   }
   if (!together) {
-    if (s.ok() && !ops.empty()) s = BeginBatch(ops);
+    // The first op's savepoint goes with BEGIN, in its round trip.
+    if (s.ok() && !ops.empty()) s = BeginBatch(ops, "; SAVEPOINT op");
     for (size_t i = 0; s.ok() && i < ops.size(); ++i) s = ApplyInSavepoint(ops[i], &batch, i == 0);
   }
   if (s.ok() && ops.empty()) s = writer_->Exec("BEGIN").status();
@@ -773,7 +774,7 @@ Status PostgresStore::ApplyBatch(const std::vector<WriteOp*>& ops, DeltaSet* del
 // erase holding the row waits for nobody who waits for it. Every batch
 // takes its users' rows in one order, so they cannot deadlock on them
 // either. One simple query with BEGIN: no round trip more than before.
-Status PostgresStore::BeginBatch(const std::vector<WriteOp*>& ops) {
+Status PostgresStore::BeginBatch(const std::vector<WriteOp*>& ops, std::string_view then) {
   std::vector<std::string_view> ids;
   ids.reserve(ops.size());
   bool exclusive = false;
@@ -800,13 +801,13 @@ Status PostgresStore::BeginBatch(const std::vector<WriteOp*>& ops) {
     array.Add(id);
     ++n;
   }
-  if (n == 0) return writer_->Exec("BEGIN").status();
+  if (n == 0) return writer_->Exec(fmt::format("BEGIN{}", then)).status();
   auto literal = writer_->Literal(array.Take());
   if (!literal.ok()) return literal.status();
   return writer_
       ->Exec(fmt::format("BEGIN; SELECT 1 FROM users WHERE user_id = ANY({}::text[])"
-                         " ORDER BY user_id FOR {}",
-                         *literal, exclusive ? "UPDATE" : "KEY SHARE"))
+                         " ORDER BY user_id FOR {}{}",
+                         *literal, exclusive ? "UPDATE" : "KEY SHARE", then))
       .status();
 }
 
@@ -1150,8 +1151,10 @@ Status PostgresStore::ApplyAttemptsTogether(const std::vector<WriteOp*>& attempt
 // committed row (so a concurrent identical write becomes a replay), and if it
 // still fails it is reported on the op. Any other failure fails the batch.
 Status PostgresStore::ApplyInSavepoint(WriteOp* op, DeltaSet* deltas, bool first) {
-  const char* open = first ? "SAVEPOINT op" : "RELEASE SAVEPOINT op; SAVEPOINT op";
-  if (auto r = writer_->Exec(open); !r.ok()) return r.status();
+  // The first op's savepoint was opened with the batch (BeginBatch).
+  if (!first) {
+    if (auto r = writer_->Exec("RELEASE SAVEPOINT op; SAVEPOINT op"); !r.ok()) return r.status();
+  }
   for (int attempt = 0;; ++attempt) {
     Status s = Apply(op, deltas);
     if (s.ok()) return s;

@@ -85,7 +85,8 @@ class PostgresStore : public Store {
   static bool Batchable(const std::vector<WriteOp*>& ops);
   Status ApplyTogether(const std::vector<WriteOp*>& ops, DeltaSet* deltas, bool* done);
   Status ApplyAttemptsTogether(const std::vector<WriteOp*>& attempts, bool* done);
-  Status BeginBatch(const std::vector<WriteOp*>& ops);
+  // `then`: statements sent in the same round trip, after the lock.
+  Status BeginBatch(const std::vector<WriteOp*>& ops, std::string_view then = "");
   Status ApplyInSavepoint(WriteOp* op, DeltaSet* deltas, bool first);
   Status Apply(WriteOp* op, DeltaSet* deltas);
   Status CreateUser(WriteOp* op);

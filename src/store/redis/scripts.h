@@ -100,8 +100,10 @@ inline constexpr const char* kApply = R"lua(
 local P, S = KEYS[1], KEYS[2]
 local removed = redis.call('HDEL', S, 't:' .. ARGV[1])
 redis.call('HINCRBY', S, 'v', 1)
-if redis.call('TTL', S) < 0 then redis.call('EXPIRE', S, ARGV[5]) end
 if removed == 0 then
+  -- Only then can HINCRBY have made the record again (a token found means
+  -- kBegin's record, with kBegin's TTL).
+  if redis.call('TTL', S) < 0 then redis.call('EXPIRE', S, ARGV[5]) end
   redis.call('DEL', P)
   return -1
 end

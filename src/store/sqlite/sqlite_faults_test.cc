@@ -255,7 +255,7 @@ TEST_F(SqliteFaultsTest, AReadWhoseTransactionCannotBeginIsAnError) {
   auto store = Open();
   const Utterance u = Commit(store.get());  // the writer's BEGIN IMMEDIATE, before the fault
   faults_.FailPreparesOf("BEGIN");
-  for (int i = 0; i < 3; ++i) {  // each pooled reader
+  for (int i = 0; i < 3; ++i) {  // a few reads: each prepares its BEGIN again
     auto user = store->GetUser(u.user_id);
     ASSERT_FALSE(user.ok());
     EXPECT_EQ(user.status().code(), Status::Code::kUnavailable) << user.status().ToString();
