@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "app/data.h"
+#include "core/last_bits_test_util.h"
 #include "core/mastery.h"
 
 namespace errata {
@@ -344,31 +345,9 @@ TEST(SelectPracticeTest, TheSeedsSelectionIsPinned) {
 // is not associative over: their priorities differ in the last bits only.
 // The picks go by the ranking's tie-break (the id), not by the rounding.
 TEST(SelectPracticeTest, PrioritiesDifferingInTheLastBitsTie) {
-  const Micros h = RankingParams{}.half_life;
-  Micros a = kNow - 40 * kDay, b = kNow - 3 * kDay, c = kNow - 17 * kDay;
-  bool found = false;
-  for (int k = 0; k < 100000 && !found; ++k) {
-    const double x = DecayTerm(a, h), y = DecayTerm(b, h), z = DecayTerm(c, h);
-    found = LogAdd2(LogAdd2(x, y), z) != LogAdd2(x, LogAdd2(y, z));
-    if (!found) c += 997;
-  }
-  ASSERT_TRUE(found);
-  auto point = [&](const std::string& id, bool left) {
-    ErrorDelta one{"u", id, "Grammar", "Same name"}, two = one, three = one;
-    one.Add(a, h);
-    two.Add(b, h);
-    three.Add(c, h);
-    if (left) {
-      one.Merge(two);
-      one.Merge(three);
-    } else {
-      two.Merge(three);
-      one.Merge(two);
-    }
-    Profile p;
-    p.Apply(one);
-    return p.points[0];
-  };
+  const testutil::LastBitsPoints points(kNow, RankingParams{}.half_life);
+  ASSERT_TRUE(points.found());
+  auto point = [&](const std::string& id, bool left) { return points.Point(id, left); };
   for (bool left : {false, true}) {
     Profile p;
     p.points = {point("verb-tense", left), point("prepositions", !left)};

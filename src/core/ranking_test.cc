@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/last_bits_test_util.h"
 #include "core/mastery.h"
 
 namespace errata {
@@ -258,35 +259,9 @@ TEST(RankProfileTest, TheIdEndsTheTies) {
 // of decay_log2. Priorities that close rank as equal, so the tie-break, not the
 // rounding, orders them (docs/ranking.md).
 TEST(RankProfileTest, PrioritiesDifferingInTheLastBitsTie) {
-  // Error times whose log-sums differ with the grouping.
-  Micros a = kNow - 40 * kDay, b = kNow - 3 * kDay, c = kNow - 17 * kDay;
-  const Micros h = kParams.half_life;
-  bool found = false;
-  for (int k = 0; k < 100000 && !found; ++k) {
-    const double x = DecayTerm(a, h), y = DecayTerm(b, h), z = DecayTerm(c, h);
-    found = LogAdd2(LogAdd2(x, y), z) != LogAdd2(x, LogAdd2(y, z));
-    if (!found) c += 997;
-  }
-  ASSERT_TRUE(found);
-  auto point = [&](const std::string& id, bool left) {
-    ErrorDelta d{"u", id, "Grammar", "Same name"};
-    ErrorDelta one = d, two = d, three = d;
-    one.Add(a, h);
-    two.Add(b, h);
-    three.Add(c, h);
-    if (left) {
-      one.Merge(two);
-      one.Merge(three);
-      d = one;
-    } else {
-      two.Merge(three);
-      one.Merge(two);
-      d = one;
-    }
-    Profile p;
-    p.Apply(d);
-    return p.points[0];
-  };
+  const testutil::LastBitsPoints points(kNow, kParams.half_life);
+  ASSERT_TRUE(points.found());
+  auto point = [&](const std::string& id, bool left) { return points.Point(id, left); };
   for (bool left : {false, true}) {
     Profile prof;
     prof.points = {point("z-point", left), point("a-point", !left)};
