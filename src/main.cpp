@@ -95,7 +95,9 @@ void AddServe(CLI::App& app, errata::app::ServeOptions& o) {
   serve->add_option("--listen", o.listen, "HOST:PORT to listen on (env ERRATA_LISTEN)")->capture_default_str();
   serve->add_option("--data-dir", o.data_dir, "Directory of the embedded store (env ERRATA_DATA_DIR)")->capture_default_str();
   serve->add_option("--store", o.store, "Store URL: empty for SQLite in --data-dir, sqlite:PATH, rocksdb: (RocksDB in --data-dir; docs/rocksdb.md), rocksdb:PATH or postgres://... (env ERRATA_STORE)");
-  serve->add_option("--threads", o.threads, "HTTP threads (0: two per core with an embedded store; 4 per core, at least 8, with PostgreSQL or Redis)")->capture_default_str();
+  serve->add_option("--threads", o.threads, "HTTP threads (0: two per core with an embedded store; 4 per core, at least 8, with PostgreSQL or Redis)")
+      ->check(CLI::Range(0, 1024))  // a negative count read as the default
+      ->capture_default_str();
   serve->add_option("--log-level", o.log_level, "debug, info, warn or error")->capture_default_str();
   serve->add_option("--body-limit", o.body_limit, "Largest request body, bytes (larger: 413)")->capture_default_str();
   serve->add_option("--idle-timeout-s", o.idle_timeout_s,
@@ -124,7 +126,9 @@ void AddServe(CLI::App& app, errata::app::ServeOptions& o) {
   serve->add_flag("!--no-pipelined-commits", o.pipelined_commits,
                   "RocksDB: write each batch before preparing the next, instead of both at once "
                   "(docs/write-path.md, \"Pipelined commits\")");
-  serve->add_option("--cache-mb", o.cache_mb, "Memory the cached learner profiles may hold, MiB (0: no limit but --cache-size; docs/profile-memory.md)")->capture_default_str();
+  serve->add_option("--cache-mb", o.cache_mb, "Memory the cached learner profiles may hold, MiB (0: no limit but --cache-size; docs/profile-memory.md)")
+      ->check(CLI::Range(size_t{0}, size_t{1} << 24))  // 16 TiB; more overflowed its bytes
+      ->capture_default_str();
   serve->add_option("--cache-size", o.cache_size, "Most learner profiles held in memory (0: no limit but --cache-mb)")->capture_default_str();
   serve->add_option("--cache", o.cache,
                     "Shared profile cache: redis://[:PASSWORD@]HOST[:PORT][/DB], or empty/local for "

@@ -93,6 +93,14 @@ class ServeOptions(unittest.TestCase):
             with self.subTest(value=value):
                 self.refused("--idle-timeout-s", value, says="--idle-timeout-s")
 
+    def test_threads_and_cache_memory_are_bounded(self):
+        # -1 threads were read as the default; 2^44 MiB overflowed the
+        # cache's bytes to a small number.
+        for flag, value in (("--threads", "-1"), ("--threads", "1025"),
+                            ("--cache-mb", "17592186044416"), ("--cache-mb", "-1")):
+            with self.subTest(flag=flag, value=value):
+                self.refused(flag, value, says=flag)
+
     def test_a_bad_cache_url_is_refused_before_the_store_opens(self):
         self.refused("--cache", "memcached://127.0.0.1", says="bad --cache")
 
