@@ -30,6 +30,20 @@ namespace {
 // PostgreSQL text cannot hold NUL, so no stored key contains one.
 bool HasNul(const std::string& s) { return s.find('\0') != std::string::npos; }
 
+// A read transaction that sees one snapshot throughout (the read snapshot,
+// a profile's load, an export).
+constexpr const char* kBeginSnapshot = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+
+// Rolls back, on leaving its scope, a transaction its reader left open (an
+// error part-way); a broken connection is reset by its next user instead.
+struct RollbackOnExit {
+  Conn* c;
+  bool own = true;  // false: the transaction is someone else's to end
+  ~RollbackOnExit() {
+    if (own && !c->broken() && c->InTransaction()) (void)c->Exec("ROLLBACK");
+  }
+};
+
 // Serializes migrations and the decay recomputation across errata nodes,
 // which may take long: no deadline for them (the sessions' below).
 constexpr const char* kLockSql =
@@ -583,7 +597,7 @@ Result<std::unique_ptr<Store::ReadSnapshot>> PostgresStore::BeginReadSnapshot() 
   std::unique_ptr<Conn> conn = std::move(*borrowed);
   Status s = conn->EnsureUsable();
   if (s.ok()) {
-    s = conn->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1").status();
+    s = conn->Exec(std::string(kBeginSnapshot) + "; SELECT 1").status();
   }
   if (!s.ok()) {
     if (conn->InTransaction()) conn->Exec("ROLLBACK");
@@ -1629,18 +1643,12 @@ Result<Profile> PostgresStore::LoadProfile(const std::string& user_id) {
   // trip of the first statement: one round trip more than before (COMMIT),
   // paid on a cache's misses only.
   const bool own = !c->InTransaction();
-  struct End {
-    Conn* c;
-    bool own;
-    ~End() {
-      if (own && !c->broken() && c->InTransaction()) (void)c->Exec("ROLLBACK");
-    }
-  } end{c.get(), own};
+  const RollbackOnExit end{c.get(), own};
   if (own) {
     auto literal = c->Literal(user_id);
     if (!literal.ok()) return literal.status();
-    auto user = c->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
-                        " SELECT 1 FROM users WHERE user_id = " + *literal);
+    auto user = c->Exec(std::string(kBeginSnapshot) + "; SELECT 1 FROM users WHERE user_id = " +
+                        *literal);
     if (!user.ok()) return user.status();
     p.user_known = !user->empty();
   } else {
@@ -1748,14 +1756,8 @@ const Query kExportMemory{
 Status PostgresStore::Export(size_t page, ExportOrder, const ExportSink& sink) {
   Reader c(this);
   if (!c.status().ok()) return c.status();
-  struct End {
-    Conn* c;
-    ~End() {
-      if (c->InTransaction()) (void)c->Exec("ROLLBACK");
-    }
-  } end{c.get()};
-  if (auto r = c->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
-                       " SET LOCAL statement_timeout = 0");
+  const RollbackOnExit end{c.get()};
+  if (auto r = c->Exec(std::string(kBeginSnapshot) + "; SET LOCAL statement_timeout = 0");
       !r.ok()) {
     return r.status();
   }
