@@ -90,6 +90,10 @@ std::string Metrics::Render() const {
   };
   line("errata_commits_failed_total", "counter", "Group commits that failed.",
        commits_failed_.load());
+  line("errata_batches_unwritten_total", "counter",
+       "Batches failed (503) before their commit: their preparing failed, or the batch before "
+       "them did (pipelined stores).",
+       batches_unwritten_.load());
   line("errata_ops_committed_total", "counter", "Write operations committed.",
        ops_committed_.load());
   line("errata_write_queue_depth", "gauge", "Write requests waiting for commit.",

@@ -50,6 +50,9 @@ class Metrics {
   // last index is "unmatched") with its status and duration.
   void ObserveRequest(size_t route, int status, double seconds);
   void ObserveCommit(size_t requests, size_t ops, double seconds, bool ok);
+  // A batch that failed before its commit ran (pipelined stores: its
+  // preparing failed, or the batch before it did): no commit to observe.
+  void BatchUnwritten() { batches_unwritten_.fetch_add(1, std::memory_order_relaxed); }
   // One fsync of committed batches (stores with deferred sync: SQLite).
   void ObserveSync(double seconds) { sync_latency_.Observe(seconds); }
   void SetQueueDepth(int64_t depth) { queue_depth_.store(depth, std::memory_order_relaxed); }
@@ -92,6 +95,7 @@ class Metrics {
   Histogram sync_latency_{LatencyBounds()};
   Histogram commit_batch_{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000, 2000}};
   std::atomic<uint64_t> commits_failed_{0};
+  std::atomic<uint64_t> batches_unwritten_{0};
   std::atomic<uint64_t> ops_committed_{0};
   std::atomic<int64_t> queue_depth_{0};
   std::atomic<uint64_t> queue_rejected_{0};

@@ -176,7 +176,10 @@ void Writer::RunPipelined() {
       // The learners of N+1 are marked before its write, while N's may still
       // be (the marks count), so no load caches a profile between the two.
       cache_->BeginCommit(next->users);
-      if (next->prepared) StartWrite(next->prepared.get());
+      if (next->prepared) {
+        next->written = true;
+        StartWrite(next->prepared.get());
+      }
     }
     if (writing) {
       Publish(std::move(*writing));
@@ -261,6 +264,7 @@ Writer::Flight Writer::Board(std::vector<std::unique_ptr<WriteRequest>> batch) {
 
 void Writer::Commit(Flight& f) {
   cache_->BeginCommit(f.users);
+  f.written = true;
   Settle(f, store_->ApplyBatch(f.ops, &f.deltas));
   Publish(std::move(f));
 }
@@ -303,7 +307,11 @@ void Writer::Finish(Flight& f) {
   const std::vector<WriteOp*>& ops = f.ops;
   const Status& s = f.status;
   const DeltaSet& deltas = f.Deltas();
-  metrics_->ObserveCommit(f.requests.size(), ops.size(), f.seconds, s.ok());
+  if (f.written) {
+    metrics_->ObserveCommit(f.requests.size(), ops.size(), f.seconds, s.ok());
+  } else {
+    metrics_->BatchUnwritten();
+  }
   if (s.ok()) {
     // A learner this commit created has nothing else in the store: their
     // empty profile goes in first, so the deltas below fill it.

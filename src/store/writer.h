@@ -95,6 +95,9 @@ class Writer {
     // pipelined store).
     Status status;
     bool may_have_committed = false;  // failed, yet may have committed (Store::MayHaveCommitted)
+    // Its commit ran: false when it failed before (its preparing failed, or
+    // the batch before it did), so /metrics counts no commit for it.
+    bool written = false;
     double seconds = 0;
     DeltaSet deltas{0};
     const DeltaSet& Deltas() const { return prepared ? prepared->deltas() : deltas; }

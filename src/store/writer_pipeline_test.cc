@@ -220,6 +220,10 @@ TEST_F(WriterPipelineTest, AFailedWriteFailsTheBatchPreparedBehindIt) {
   EXPECT_EQ(rocks_->GetUser(user.user.user_id).status().code(), Status::Code::kNotFound);
   EXPECT_EQ(rocks_->GetConversation(conversation.conversation.conversation_id).status().code(),
             Status::Code::kNotFound);
+  // One commit failed; the batch behind it never ran one.
+  const std::string rendered = metrics_.Render();
+  EXPECT_NE(rendered.find("errata_commits_failed_total 1\n"), std::string::npos) << rendered;
+  EXPECT_NE(rendered.find("errata_batches_unwritten_total 1\n"), std::string::npos) << rendered;
 
   // The retries go through.
   WriteRequest retry = Write({user, conversation});
