@@ -105,7 +105,9 @@ void PostIngest(const Ctx& c, Services& s, Respond respond) {
       rejected->push_back({line, object.status(), "invalid_json"});
       continue;
     }
-    auto parsed = ParseUtterance(*object, s, now, UtteranceMode::kIngest);
+    // One µs per line: lines without created_at keep the order they were sent in.
+    auto parsed = ParseUtterance(*object, s, now, UtteranceMode::kIngest,
+                                 static_cast<Micros>(line - 1));
     if (!parsed.ok()) {
       rejected->push_back({line, parsed.status(), "invalid_argument"});
       continue;

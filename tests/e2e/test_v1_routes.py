@@ -560,6 +560,30 @@ class Ingest(V1Base):
                          {n: r["utterance_id"] for n, r in applied.items()})
         self.assertEqual(top_counts(self.c, uid), expected)
 
+    def test_lines_without_created_at_keep_their_order(self):
+        """Lines without created_at all took the request's time, and the
+        view sorts by time, then by id, which for such a line is a hash of
+        its content: they came back shuffled. Each line now gets the
+        request's time plus its index in µs; a retry is still a replay."""
+        uid, cid = new_uuid(), new_uuid()
+        sent = [f"line {i}" for i in range(1, 9)]
+        body = "".join(json.dumps({"user_id": uid, "conversation_id": cid, "content": text}) + "\n"
+                       for text in sent)
+        st, _, out = self.c.post("/v1/ingest", raw=body.encode())
+        self.assertEqual((st, out["applied"], out["rejected"]), (200, 8, 0), out)
+        st, _, view = self.c.get(f"/v1/conversations/{cid}")
+        self.assertEqual(st, 200, view)
+        self.assertEqual([u["content"] for u in view["utterances"]], sent)
+        times = [parse_time(u["created_at"]) for u in view["utterances"]]
+        self.assertEqual(times, sorted(set(times)))
+        with self.assertNoWrites():
+            st, _, again = self.c.post("/v1/ingest", raw=body.encode())
+        self.assertEqual((st, again["applied"], again["replayed"]), (200, 0, 8), again)
+        self.assertEqual([r["utterance_id"] for r in again["results"]],
+                         [r["utterance_id"] for r in out["results"]])
+        st, _, view2 = self.c.get(f"/v1/conversations/{cid}")
+        self.assertEqual(view2["utterances"], view["utterances"])
+
     def test_ingest_into_existing_conversation_and_crlf(self):
         uid, cid = self.new_conversation()
         body = (json.dumps({"user_id": uid, "conversation_id": cid, "content": "a",
