@@ -608,6 +608,24 @@ class AgainstServer(ServerTestCase):
                 st, _, answer = self.c.post("/v1/utterances", body)
                 self.assertEqual(st, 201 if ok else 422, answer)
 
+    def test_the_content_limit_is_documented(self):
+        """An utterance's content of 100,000 characters at most was a limit of
+        the server's alone: the request schemas say it (maxLength counts
+        characters, as the server does), and the server answers as they say."""
+        schemas = self.doc["components"]["schemas"]
+        user_id, conversation_id, _ = seed_triplet(self.c)
+        base = {"user_id": user_id, "conversation_id": conversation_id}
+        self.assertNotEqual(validate(self.doc, dict(base, content="x" * 100_001),
+                                     schemas["IngestLine"]), [])
+        for name, path, created in (("UtteranceRequest", "/v1/utterances", 201),
+                                    ("SeedUtteranceRequest", "/utterances/", 200)):
+            for chars, ok in ((100_000, True), (100_001, False)):
+                with self.subTest(schema=name, chars=chars):
+                    body = dict(base, content="é" * chars)  # characters, not bytes
+                    self.assertEqual(validate(self.doc, body, schemas[name]) == [], ok)
+                    st, _, answer = self.c.post(path, body)
+                    self.assertEqual(st, created if ok else 422, short(answer))
+
     def test_the_erased_event_matches_its_schema(self):
         user = seed_triplet(self.c)[0]
         media = self.op("GET", "/v1/users/{user_id}/stream")["responses"]["200"]["content"]["text/event-stream"]
