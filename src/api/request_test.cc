@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "api/errors.h"
+
 namespace errata::api {
 namespace {
 
@@ -44,6 +46,40 @@ TEST(FieldsTest, MissingRequiredAndOptional) {
   EXPECT_TRUE(f.ok());
   EXPECT_FALSE(f.String("y").has_value());
   EXPECT_EQ(f.status().field(), "y");
+}
+
+// An absent member is FastAPI's "missing"; a null one is a value of the
+// wrong type to it, so it is told apart.
+TEST(FieldsTest, AbsentAndNullRequiredFieldsAreToldApart) {
+  auto o = ParseObject(R"({"x": null})");
+  Fields absent(*o, "errors[0].");
+  EXPECT_FALSE(absent.String("y").has_value());
+  EXPECT_EQ(absent.status().message(), MissingField("errors[0].y").message());
+  EXPECT_EQ(absent.status().field(), "errors[0].y");
+  Fields null(*o);
+  EXPECT_FALSE(null.String("x").has_value());
+  EXPECT_EQ(null.status().message(), "x must not be null");
+  EXPECT_EQ(null.status().field(), "x");
+}
+
+// The seed routes' 422s for a body that is no JSON object, as FastAPI's.
+TEST(ParseSeedBodyTest, TellsInvalidJsonFromAnotherType) {
+  http::Response error;
+  EXPECT_TRUE(ParseSeedBody(R"({"a": 1})", &error).has_value());
+  EXPECT_FALSE(ParseSeedBody("{", &error).has_value());
+  EXPECT_EQ(error.status, 422);
+  EXPECT_EQ(error.body, R"({"detail":[{"loc":["body"],"msg":"JSON decode error","type":"json_invalid"}]})");
+  for (const char* body : {"", "null", " null "}) {
+    EXPECT_FALSE(ParseSeedBody(body, &error).has_value());
+    EXPECT_EQ(error.body, R"({"detail":[{"loc":["body"],"msg":"Field required","type":"missing"}]})")
+        << body;
+  }
+  for (const char* body : {"[]", "[1]", "\"x\"", "3", "false"}) {
+    EXPECT_FALSE(ParseSeedBody(body, &error).has_value());
+    EXPECT_EQ(error.body,
+              R"({"detail":[{"loc":["body"],"msg":"Input should be a valid dictionary or object to extract fields from","type":"model_attributes_type"}]})")
+        << body;
+  }
 }
 
 TEST(FieldsTest, IntegersMayBeWrittenAsWholeDoubles) {
