@@ -584,6 +584,27 @@ class Ingest(V1Base):
         st, _, view2 = self.c.get(f"/v1/conversations/{cid}")
         self.assertEqual(view2["utterances"], view["utterances"])
 
+    def test_an_ingest_with_nothing_to_write_is_not_queued(self):
+        """Bad input is answered at once and never queued (docs/write-path.md,
+        step 1): an empty ingest, or one whose every line is refused, was
+        queued and committed as an empty batch (and refused 503 when the
+        queue was full)."""
+        def commits():
+            st, _, text = self.c.get("/metrics")
+            self.assertEqual(st, 200)
+            return float(re.search(r"(?m)^errata_commit_duration_seconds_count (\S+)$",
+                                   text).group(1))
+
+        before = commits()
+        st, _, out = self.c.post("/v1/ingest", raw=b"")
+        self.assertEqual((st, out["applied"], out["rejected"], out["results"]), (200, 0, 0, []))
+        body = "not json\n" + json.dumps({"user_id": new_uuid()}) + "\n\n[1]\n"
+        st, _, out = self.c.post("/v1/ingest", raw=body.encode())
+        self.assertEqual((st, out["applied"], out["replayed"], out["rejected"]), (200, 0, 0, 3), out)
+        self.assertEqual([(r["line"], r["status"]) for r in out["results"]],
+                         [(1, "rejected"), (2, "rejected"), (4, "rejected")])
+        self.assertEqual(commits(), before)
+
     def test_ingest_into_existing_conversation_and_crlf(self):
         uid, cid = self.new_conversation()
         body = (json.dumps({"user_id": uid, "conversation_id": cid, "content": "a",
