@@ -75,6 +75,13 @@ std::optional<std::string> Fields::String(std::string_view key, Need need, size_
                   " characters");
     return std::nullopt;
   }
+  // PostgreSQL's text cannot hold U+0000 and refused it at commit, while
+  // SQLite and RocksDB stored it: refused here, the answer is one for every
+  // store, and names the field.
+  if (text.find('\0') != json::string::npos) {
+    Fail(key, prefix_ + std::string(key) + " must not contain U+0000 (NUL)");
+    return std::nullopt;
+  }
   return std::string(v->as_string());
 }
 

@@ -62,6 +62,22 @@ TEST(FieldsTest, AbsentAndNullRequiredFieldsAreToldApart) {
   EXPECT_EQ(null.status().field(), "x");
 }
 
+// PostgreSQL refused U+0000 in text at commit; SQLite and RocksDB stored it.
+TEST(FieldsTest, RefusesNulInText) {
+  auto o = ParseObject(R"({"a": "x\u0000y", "b": "\u0000", "c": "x", "id": "\u0000"})");
+  ASSERT_TRUE(o.ok());
+  for (const char* key : {"a", "b", "id"}) {
+    Fields f(*o, "errors[2].");
+    EXPECT_FALSE((std::string_view(key) == "id" ? f.Uuid(key) : f.String(key, Fields::kOptional))
+                     .has_value());
+    EXPECT_EQ(f.status().field(), std::string("errors[2].") + key);
+    EXPECT_EQ(f.status().message(), std::string("errors[2].") + key + " must not contain U+0000 (NUL)");
+  }
+  Fields f(*o);
+  EXPECT_EQ(f.String("c"), "x");
+  EXPECT_TRUE(f.ok());
+}
+
 // The seed routes' 422s for a body that is no JSON object, as FastAPI's.
 TEST(ParseSeedBodyTest, TellsInvalidJsonFromAnotherType) {
   http::Response error;
