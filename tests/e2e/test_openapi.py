@@ -626,6 +626,23 @@ class AgainstServer(ServerTestCase):
                     st, _, answer = self.c.post(path, body)
                     self.assertEqual(st, created if ok else 422, short(answer))
 
+    def test_error_input_takes_null_as_absent(self):
+        """The server takes null in ErrorInput's optional members as absent,
+        which the document refused; a null subcategory is still no
+        subcategory."""
+        schema = self.doc["components"]["schemas"]["UtteranceRequest"]
+        base = {"user_id": self.user_id, "conversation_id": self.conversation_id, "content": "He go."}
+        nulls = {key: None for key in ("category", "original", "correction", "explanation", "span")}
+        for errors, ok in (([dict(nulls, code="DET", subcategory=None)], True),
+                           ([dict(nulls, subcategory="Pronouns", code=None)], True),
+                           ([dict(nulls, subcategory=None, code=None)], False),
+                           ([{"subcategory": None}], False)):
+            with self.subTest(errors=errors):
+                body = dict(base, errors=errors)
+                self.assertEqual(validate(self.doc, body, schema) == [], ok)
+                st, _, answer = self.c.post("/v1/utterances", body)
+                self.assertEqual(st, 201 if ok else 422, answer)
+
     def test_the_erased_event_matches_its_schema(self):
         user = seed_triplet(self.c)[0]
         media = self.op("GET", "/v1/users/{user_id}/stream")["responses"]["200"]["content"]["text/event-stream"]
