@@ -322,10 +322,18 @@ class Utterances(V1Base):
             # In the order sent, with the ids the first answer gave them.
             self.assertEqual([e["error_id"] for e in again["errors"]],
                              [e["error_id"] for e in first["errors"]])
+            # The conflict names the id, on every store.
             changed = dict(body, content="I went.")
-            self.assertV1Error(self.c.post("/v1/utterances", changed), 409, "conflict")
+            self.assertV1Error(self.c.post("/v1/utterances", changed), 409, "conflict",
+                               "utterance_id")
             changed = dict(body, errors=body["errors"][:1])
-            self.assertV1Error(self.c.post("/v1/utterances", changed), 409, "conflict")
+            self.assertV1Error(self.c.post("/v1/utterances", changed), 409, "conflict",
+                               "utterance_id")
+            st, _, out = self.c.post("/v1/ingest", raw=json.dumps(changed).encode())
+            self.assertEqual((st, out["rejected"]), (200, 1), out)
+            self.assertEqual((out["results"][0]["error"]["code"],
+                              out["results"][0]["error"].get("field")),
+                             ("conflict", "utterance_id"), out)
         self.assertEqual(top_counts(self.c, uid), {"verb-form": 1, "word-choice": 1})
         st, _, view = self.c.get(f"/v1/conversations/{cid}")
         self.assertEqual([u["utterance_id"] for u in view["utterances"]], [utt])
