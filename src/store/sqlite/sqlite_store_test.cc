@@ -341,8 +341,10 @@ TEST_F(SqliteCheckpointTest, AReaderInTheWalDoesNotHoldTheWriterBehindTheBacksto
     all.insert(all.end(), made.begin(), made.end());
     if (store->wal_stats().reader_busy == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  // Well past the backstop, with few commits held (at most those before the
-  // first round that found the reader ended).
+  // Well past the backstop, and no commit held any more: the rounds know the
+  // reader. (Commits before the first round that found it ended may have
+  // waited; how many depends on the machine's load, so they are not counted.)
+  const uint64_t waits_once_found = store->wal_stats().backstop_waits;
   for (int i = 0; i < 300; ++i) {
     auto made = CommitLearners(store.get(), 4, 3);
     all.insert(all.end(), made.begin(), made.end());
@@ -350,7 +352,7 @@ TEST_F(SqliteCheckpointTest, AReaderInTheWalDoesNotHoldTheWriterBehindTheBacksto
   const auto held = store->wal_stats();
   EXPECT_GE(held.reader_busy, 2u);
   EXPECT_GT(held.wal_pages, 4 * kHard) << "the WAL grows while the reader stays";
-  EXPECT_LE(held.backstop_waits, 2u);
+  EXPECT_EQ(held.backstop_waits, waits_once_found);
   std::string metrics;
   store->RenderMetrics(&metrics);
   EXPECT_NE(metrics.find("errata_sqlite_checkpoint_reader_busy_total "), std::string::npos);
