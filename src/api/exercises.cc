@@ -92,8 +92,10 @@ void GetExercises(const Ctx& c, Services& s, Respond respond) {
   if (!seeded) r.seed = RandomSeed();
   r.n = q.n;
   r.now = q.as_of;
+  auto profile = ProfileAtAsOf(s, q);
+  if (!profile.ok()) return respond(ErrorResponse(Flavor::kV1, profile.status()));
   std::vector<RankedPoint> uncovered;
-  const auto items = Practice(s, *q.profile, r, &uncovered);
+  const auto items = Practice(s, **profile, r, &uncovered);
   std::string body;
   body.reserve(512 + 640 * items.size());
   JsonWriter w(&body);

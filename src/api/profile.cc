@@ -1,6 +1,6 @@
 // GET /v1/users/{id}/errors/top?n=10&since=&as_of=: a learner's top error
 // points, in the seed route's order. Served from the profile cache unless a
-// time window is asked for.
+// time window is asked for, or an as_of before the learner's newest error.
 #include <boost/json.hpp>
 
 #include "api/errors.h"
@@ -62,7 +62,9 @@ void GetTopErrors(const Ctx& c, Services& s, Respond respond) {
     if (!window.ok()) return respond(ErrorResponse(Flavor::kV1, window.status()));
     profile = std::make_shared<const Profile>(std::move(*window));
   } else {
-    profile = q.profile;
+    auto at = ProfileAtAsOf(s, q);
+    if (!at.ok()) return respond(ErrorResponse(Flavor::kV1, at.status()));
+    profile = std::move(*at);
   }
   json::array errors;
   for (const ErrorPoint* p : TopByFrequency(*profile, q.n)) {
