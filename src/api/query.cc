@@ -11,7 +11,9 @@ namespace errata::api {
 
 Result<size_t> QueryCount(std::string_view query, std::string_view key, size_t fallback,
                           size_t max) {
-  auto text = QueryParam(query, key);
+  auto given = QueryParam(query, key);
+  if (!given.ok()) return given.status();
+  const std::optional<std::string>& text = *given;
   if (!text) return fallback;
   const std::optional<uint64_t> v = ParseUnsigned(*text);
   if (!v || *v < 1 || *v > max) {
@@ -23,7 +25,9 @@ Result<size_t> QueryCount(std::string_view query, std::string_view key, size_t f
 }
 
 Result<std::optional<Micros>> QueryTime(std::string_view query, std::string_view key) {
-  auto text = QueryParam(query, key);
+  auto given = QueryParam(query, key);
+  if (!given.ok()) return given.status();
+  const std::optional<std::string>& text = *given;
   if (!text) return std::optional<Micros>();
   auto t = ParseTime(*text);
   if (!t) {

@@ -133,7 +133,9 @@ void Search(Services& s, const std::string& q, size_t limit, const Respond& resp
 // the HTTP threads: reading and ranking up to thousands of candidates takes
 // 5-30 ms, which would stall every connection of the thread (docs/http.md).
 void SearchUsers(const Ctx& c, Services& s, Respond respond) {
-  auto q = QueryParam(c.query, "q");
+  auto given = QueryParam(c.query, "q");
+  if (!given.ok()) return respond(ErrorResponse(Flavor::kV1, given.status()));
+  std::optional<std::string>& q = *given;
   if (!q || q->empty() || Utf8Length(*q) > 254) {
     return respond(V1Error(422, "invalid_argument", "q must be 1 to 254 characters", "q"));
   }

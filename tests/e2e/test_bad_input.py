@@ -359,6 +359,36 @@ class BadInput(BadInputBase):
                 self.assertEqual(c.get(f"/generate-exercise?user_id={uid}&top_n={n}")[0], 200)
                 self.assertEqual(c.get(f"/v1/users/{uid}/errors/top?n={n}")[0], 200)
 
+    def test_a_repeated_query_parameter(self):
+        # /v1 refuses a parameter given twice, naming it (the first value won,
+        # silently); the seed route takes the last, as FastAPI did.
+        c = self.c
+        uid, vu = self.ids[0], self.v1_user["user_id"]
+        when = "2026-01-01T00:00:00Z"
+        with self.assertNothingWritten():
+            for path, field in ((f"/v1/users/{uid}/errors/top?n=1&n=50", "n"),
+                                (f"/v1/users/{uid}/errors/top?since={when}&since={when}", "since"),
+                                (f"/v1/users/{uid}/errors/top?as_of={when}&n=2&as_of={when}", "as_of"),
+                                (f"/v1/users/{vu}/errors/timeline?days=3&days=3", "days"),
+                                (f"/v1/users/{vu}/exercises?seed=1&seed=2", "seed"),
+                                (f"/v1/users/{vu}/exercises?level=B1&level=B1", "level"),
+                                (f"/v1/users/{vu}/exercises?types=read_aloud&types", "types"),
+                                (f"/v1/users/{vu}/conversations?limit=1&limit=2", "limit"),
+                                (f"/v1/users/{vu}/conversations?after=x&after=y", "after"),
+                                ("/v1/users/search?q=ann&q=bob", "q"),
+                                ("/v1/users/search?q=ann&limit=1&limit=2", "limit")):
+                with self.subTest(path=path):
+                    st, _, body = c.get(path)
+                    self.assertEqual((st, body["error"]["field"]), (422, field), body)
+                    self.assertEqual(body["error"]["message"], f"{field} must be given once")
+            st, _, body = c.get(f"/generate-exercise?user_id={uid}&top_n=1&top_n=100")
+            self.assertEqual(st, 200, body)
+            self.assertEqual(body["top_errors"], self.snapshot["seed_top"])
+            st, _, body = c.get(f"/generate-exercise?user_id=not-a-uuid&user_id={uid}&top_n=1")
+            self.assertEqual((st, len(body["top_errors"])), (200, 1), body)
+            self.assertSeedValidation(
+                c.get(f"/generate-exercise?user_id={uid}&top_n=1&top_n=0"), ["query", "top_n"])
+
     def test_times_before_1970(self):
         """A record's id is a UUIDv7 of its time, which cannot hold an earlier one."""
         c = self.c
