@@ -56,6 +56,12 @@ void GetTopErrors(const Ctx& c, Services& s, Respond respond) {
   if (Status st = ReadUserQuery(c, s, 10, &q); !st.ok()) return respond(ErrorResponse(Flavor::kV1, st));
   auto since = QueryTime(c.query, "since");
   if (!since.ok()) return respond(ErrorResponse(Flavor::kV1, since.status()));
+  // An empty window is a mistake in the query (the two swapped), not a
+  // learner without errors: 200 [] hid it.
+  if (*since && **since > q.as_of) {
+    return respond(V1Error(422, "invalid_argument", "since must not be after as_of (default now)",
+                           "since"));
+  }
   std::shared_ptr<const Profile> profile;
   if (*since) {
     auto window = s.store->ProfileBetween(q.user_id, **since, q.as_of);

@@ -513,6 +513,14 @@ class TopErrors(V1Base):
                            422, "invalid_argument", "since")
         self.assertV1Error(self.c.get(f"/v1/users/{user['user_id']}/errors/top?as_of=nope"),
                            422, "invalid_argument", "as_of")
+        # A window that ends before it starts is a mistake, not "no errors";
+        # since may equal as_of (both ends count), and now is as_of's default.
+        uid, a, b = user["user_id"], iso(days_ago(2)), iso(days_ago(3))
+        self.assertV1Error(self.c.get(f"/v1/users/{uid}/errors/top?since={a}&as_of={b}"),
+                           422, "invalid_argument", "since")
+        self.assertV1Error(self.c.get(f"/v1/users/{uid}/errors/top?since={iso(days_ago(-1))}"),
+                           422, "invalid_argument", "since")
+        self.assertEqual(self.c.get(f"/v1/users/{uid}/errors/top?since={a}&as_of={a}")[0], 200)
 
 
 class Ingest(V1Base):
