@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# A/B of two server binaries on one store, alternating A, B, A, B so drift on
-# a shared machine hits both: each round starts a fresh server, loads USERS
-# learners (3 errors each) and runs WORKLOADS (default W0, W4a, W2 and W1)
-# for DURATION seconds each. Prints one line of req/s (and peak RSS) per round,
-# with the load's time when the round loaded.
+# A/B of two server binaries on one store, alternating A and B so that drift
+# on a shared machine hits both, in ABBA order (round 1 A then B, round 2 B
+# then A, ...): each round starts a fresh server, loads USERS learners (3
+# errors each) and runs WORKLOADS (default W0, W4a, W2 and W1) for DURATION
+# seconds each, through bench/measure.py wrk, which waits for the writes
+# left queued to commit after each workload. Prints one line of req/s (and
+# the peak RSS over the workloads) per round, with the load's sending time
+# when the round loaded. A workload with any non-2xx, socket error, no
+# request answered, or answers counted differently by wrk and the server
+# stops the script (exit 1, the reason on stderr): a binary that answers
+# errors fast must not win.
 #
 #   bench/ab.sh BIN_A BIN_B [sqlite|rocksdb|postgres]
 # postgres: a PostgreSQL of its own (scripts/pg-start.sh, loopback, fsync on),
@@ -15,8 +21,9 @@
 # in order, repeats allowed; W3 reports errors/s answered within the run; W8
 # is W2 with a share W8_SHARE, default 0.2, of attempts: bench/w8_practice.lua),
 # WARMUP (seconds of W4a before the workloads,
-# default 0), REUSE=1 (load once, in the first round, and start every later
-# server on that data dir: for reads on a large dataset, e.g. W6's
+# default 0), REUSE=1 (load once, with BIN_A in an unmeasured round 0, and
+# start every measured server on that data dir, so both sides start alike: for
+# reads on a large dataset, e.g. W6's
 #   REUSE=1 USERS=100000 ERRORS=2000000 WARMUP=10 DURATION=10 \
 #     WORKLOADS="W0 W4a W4b" bench/ab.sh BIN_A BIN_B
 # whose servers start with the previous one's warm-restart file, if any),
@@ -43,8 +50,9 @@ if [[ "$STORE" == postgres ]]; then
   [[ -z "${REDIS:-}" ]] || REDIS_URL=$(scripts/redis-start.sh "$PG_DIR/redis")
   DATABASES=0
 fi
+# round N LABEL BIN: one server of side LABEL (A or B); round 0 only loads.
 round() {
-  local label=$1 bin=$2 port line script rps
+  local n=$1 label=$2 bin=$3 port line
   port=$(free_port)
   if [[ -z "${REUSE:-}" || ! -s "$WORK/ids.tsv" ]]; then
     rm -rf "$WORK/data"
@@ -61,16 +69,31 @@ round() {
   local opts_var="${label}_OPTS"
   # shellcheck disable=SC2086  # the options are words
   serve "$bin" "$port" "$WORK/data" "$WORK/server.log" ${!opts_var:-}
-  local loaded=""
+  local url="http://127.0.0.1:$port" loaded=""
   if [[ -z "${REUSE:-}" || ! -s "$WORK/ids.tsv" ]]; then
-    local t0
-    t0=$(date +%s.%N)
-    load "$port" "$USERS" "${ERRORS:-$(( USERS * 3 ))}" "$WORK/ids.tsv"
-    loaded=" (loaded in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b - a}') s)"
+    python3 bench/gen_dataset.py synth --url "$url" --users "$USERS" --errors "${ERRORS:-$(( USERS * 3 ))}" \
+      --ids-out "$WORK/ids.tsv" --bodies-dir "$WORK" --server-pid "$PID" >"$WORK/load.out" 2>>"$WORK/load.err" ||
+      { echo "ab.sh: round $n, $label ($bin): the load failed:" >&2; tail -5 "$WORK/load.err" >&2; exit 1; }
+    loaded=" (loaded: sent in $(sed -n 's/^LOAD //p' "$WORK/load.out" | python3 -c 'import json, sys; print(json.load(sys.stdin)["seconds"])') s)"
   fi
-  [[ "${WARMUP:-0}" -gt 0 ]] && wrk -t2 -c64 -d"${WARMUP}s" -s bench/w4_read.lua \
-    "http://127.0.0.1:$port" -- "$WORK/ids.tsv" generate 1.0 >/dev/null 2>&1
-  line="$label $STORE$loaded:"
+  if [[ "$n" == 0 ]]; then
+    unserve
+    echo "round 0: $label $STORE$loaded, not measured (REUSE=1: every measured server restarts on this data)"
+    return
+  fi
+  # measure NAME SCRIPT SECONDS [ARGS]: one workload through measure.py wrk
+  # (checked, then the writes drained); a failed one ends the script.
+  measure() {
+    local name=$1 script=$2 secs=$3
+    shift 3
+    python3 bench/measure.py wrk --name "$name" --url "$url" --pid "$PID" --results "$WORK/ab.jsonl" \
+      --log "$WORK/wrk.log" --duration "$secs" --connections 64 --threads 2 --timeout 30 \
+      --script "bench/$script" -- "$WORK/ids.tsv" "$@" 2>>"$WORK/measure.log" ||
+      { echo "ab.sh: round $n, $label ($bin): $name failed; stopping:" >&2; tail -2 "$WORK/measure.log" >&2; exit 1; }
+  }
+  [[ "${WARMUP:-0}" -gt 0 ]] && measure warm-up w4_read.lua "$WARMUP" generate 1.0
+  line="round $n: $label $STORE$loaded:"
+  local peak=0 rps eps hwm
   for name in ${WORKLOADS:-W0 W4a W2 W1}; do
     case "$name" in
       W0) set -- W0 w0_healthz.lua ;;
@@ -82,26 +105,28 @@ round() {
       W8) set -- W8 w8_practice.lua "${W8_SHARE:-0.2}" ;;
       *) echo "unknown workload $name" >&2; exit 2 ;;
     esac
-    local name=$1 script=$2
+    local script=$2
     shift 2
-    local out
-    out=$(wrk -t2 -c64 -d"${DURATION}s" --timeout 30s -s "bench/$script" "http://127.0.0.1:$port" -- \
-      "$WORK/ids.tsv" "$@" 2>&1)
+    measure "$name" "$script" "$DURATION" "$@"
+    read -r rps eps hwm < <(python3 bench/measure.py last --results "$WORK/ab.jsonl" rps errors_per_s hwm_kib)
     if [[ "$name" == W3 ]]; then
-      local applied secs
-      applied=$(grep -o '"errors_applied":[0-9]*' <<<"$out" | cut -d: -f2)
-      secs=$(grep -o '"duration_s":[0-9.]*' <<<"$out" | cut -d: -f2)
-      line+=" W3 $(python3 -c "print(int($applied / $secs))") errors/s"
+      line+=" W3 ${eps%.*} errors/s"
     else
-      rps=$(grep -o '"rps":[0-9.]*' <<<"$out" | cut -d: -f2)
       line+=" $name ${rps%.*} req/s"
     fi
+    (( hwm > peak )) && peak=$hwm
   done
-  line+="; peak RSS $(awk '/VmHWM/{print $2}' "/proc/$PID/status") kB"
+  line+="; peak RSS over the workloads $peak kB"
   unserve
   echo "$line"
 }
-for _ in $(seq "$ROUNDS"); do
-  round A "$A"
-  round B "$B"
+[[ -n "${REUSE:-}" ]] && round 0 A "$A"
+for r in $(seq "$ROUNDS"); do
+  if (( r % 2 )); then
+    round "$r" A "$A"
+    round "$r" B "$B"
+  else
+    round "$r" B "$B"
+    round "$r" A "$A"
+  fi
 done

@@ -53,22 +53,20 @@ CEILING_BIN="$CEILING_DIR/build/errata"
 source bench/single.sh
 begin sqlite ceiling
 
-# run_workload SCRIPT SECONDS [ARGS]: prints "req/s errors/s" (W3's errors
-# answered within the run; 0 for the others). Any non-2xx or socket error
-# fails the run.
+# run_workload SCRIPT SECONDS [ARGS]: one workload through measure.py wrk;
+# sets RPS and EPS (W3's errors answered within the run; 0 for the others).
+# Any non-2xx, socket error, run without an answer or answers counted apart
+# by wrk and the server ends the script. measure.py then waits for the writes
+# left queued to commit, so the next workload (the second W0 after W3's
+# backlog) does not run beside them.
 run_workload() {
-  local script=$1 dur=$2 out line
+  local script=$1 dur=$2
   shift 2
-  out=$(wrk -t2 -c64 -d"${dur}s" --timeout 30s -s "bench/$script" "http://127.0.0.1:$port" -- \
-    "$WORK/ids.tsv" "$@" 2>&1)
-  line=$(echo "$out" | grep BENCH_RESULT | sed 's/^BENCH_RESULT //') || true
-  [ -n "$line" ] || { echo "wrk failed: $out" >&2; exit 1; }
-  python3 -c '
-import json, sys
-r = json.loads(sys.argv[1])
-if r["non2xx"] or sum(r["socket_errors"].values()):
-    sys.exit("non-2xx or socket errors: %s" % sys.argv[1])
-print("%.0f %.0f" % (r["rps"], r.get("counters", {}).get("errors_applied", 0) / r["duration_s"]))' "$line"
+  python3 bench/measure.py wrk --name "$script" --url "http://127.0.0.1:$port" --pid "$PID" \
+    --results "$WORK/ceiling.jsonl" --log "$WORK/wrk.log" --duration "$dur" --connections 64 --threads 2 \
+    --timeout 30 --script "bench/$script" -- "$WORK/ids.tsv" "$@" 2>>"$WORK/measure.log" ||
+    { echo "ceiling.sh: $script failed:" >&2; tail -2 "$WORK/measure.log" >&2; exit 1; }
+  read -r RPS EPS < <(python3 bench/measure.py last --results "$WORK/ceiling.jsonl" rps errors_per_s)
 }
 
 # start BIN [LOAD]: a fresh server with OPTS on a fresh data dir; with LOAD,
@@ -102,11 +100,11 @@ if [[ " $PARTS " == *" writes "* ]]; then
       *) echo "unknown variant $v" >&2; exit 2 ;;
     esac
     start "$bin" load
-    read -r w0a _ < <(run_workload w0_healthz.lua "$DURATION")
-    read -r w2 _ < <(run_workload w2_v1_write.lua "$DURATION")
-    read -r w1 _ < <(run_workload w1_seed_write.lua "$DURATION")
-    read -r _ w3 < <(run_workload w3_bulk.lua $(( DURATION * 2 )) 1000 2)
-    read -r w0b _ < <(run_workload w0_healthz.lua "$DURATION")
+    run_workload w0_healthz.lua "$DURATION"; w0a=$RPS
+    run_workload w2_v1_write.lua "$DURATION"; w2=$RPS
+    run_workload w1_seed_write.lua "$DURATION"; w1=$RPS
+    run_workload w3_bulk.lua $(( DURATION * 2 )) 1000 2; w3=$EPS
+    run_workload w0_healthz.lua "$DURATION"; w0b=$RPS
     unserve
     echo "| $v | $(fmt "$w0a") / $(fmt "$w0b") | $(fmt "$w2") | $(ratio "$w2" "$w0a" "$w0b") |" \
       "$(fmt "$w1") | $(ratio "$w1" "$w0a" "$w0b") | $(fmt "$w3") |"
@@ -120,10 +118,10 @@ if [[ " $PARTS " == *" reads "* ]]; then
   user=$(head -1 "$WORK/ids.tsv" | cut -f1)
   bytes_a=$(curl -sf -o /dev/null -w '%{size_download}' "http://127.0.0.1:$port/generate-exercise?user_id=$user&top_n=5")
   bytes_b=$(curl -sf -o /dev/null -w '%{size_download}' "http://127.0.0.1:$port/v1/users/$user/exercises?n=10")
-  read -r w0a _ < <(run_workload w0_healthz.lua "$DURATION")
-  read -r w4a _ < <(run_workload w4_read.lua "$DURATION" generate 1.0)
-  read -r w4b _ < <(run_workload w4_read.lua "$DURATION" exercises 1.0)
-  read -r w0b _ < <(run_workload w0_healthz.lua "$DURATION")
+  run_workload w0_healthz.lua "$DURATION"; w0a=$RPS
+  run_workload w4_read.lua "$DURATION" generate 1.0; w4a=$RPS
+  run_workload w4_read.lua "$DURATION" exercises 1.0; w4b=$RPS
+  run_workload w0_healthz.lua "$DURATION"; w0b=$RPS
   unserve
   echo
   echo "| read server (body bytes) | W0 before / after | read req/s | x W0 |"
@@ -133,7 +131,7 @@ if [[ " $PARTS " == *" reads "* ]]; then
   for b in "$bytes_a" "$bytes_b"; do
     export ERRATA_CEILING_HEALTHZ_BYTES=$b
     start "$CEILING_BIN"
-    read -r s _ < <(run_workload w0_healthz.lua "$DURATION")
+    run_workload w0_healthz.lua "$DURATION"; s=$RPS
     unserve
     unset ERRATA_CEILING_HEALTHZ_BYTES
     echo "| static /healthz ($b) | | $(fmt "$s") | $(ratio "$s" "$w0a" "$w0b") |"

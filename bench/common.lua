@@ -5,6 +5,10 @@
 --   BENCH_RESULT {"requests":..,"duration_s":..,"rps":..,"p50_ms":..,"p99_ms":..,
 --                 "p999_ms":..,"non2xx":..,"socket_errors":..,"counters":{..}}
 -- "non2xx" is wrk's "Non-2xx or 3xx responses" (every status > 399).
+-- "requests" counts answers received; wrk's "timeout" counts only answers
+-- that came later than --timeout, so a request never answered is in no
+-- figure here: bench/measure.py fails a run of 0 requests and compares
+-- "requests" with the server's own count of its answers.
 -- A script that defines response() may also keep per-thread counters named in
 -- the global COUNTERS list; done() sums them over the threads.
 

@@ -13,6 +13,14 @@
       through GET /v1/users/{id}/errors/top?n=100 that each learner's error
       count (sum of frequency) equals what was sent.
 
+Both first write every request body to a file (--bodies-dir: the ids file's
+directory for synth, else $TMPDIR; removed at the end), then send the bodies
+over --connections keep-alive connections: "seconds" and "errors_per_s" time
+the sending only, as generating the NDJSON in Python cost more CPU than the
+server's work (2M errors: ~6 s of a core) on the same cores. "gen_seconds" is
+the generation, "client_cpu_s" the loader's CPU while sending, and
+"server_cpu_s" the server's (--server-pid, once per node; else absent).
+
 Both print progress to stderr and, last, one machine-readable line on stdout:
   LOAD {"utterances": ..., "errors": ..., "seconds": ..., "errors_per_s": ..., ...}
 Exit status: 0 when every line was applied (and, for m2, every count checked
@@ -22,9 +30,13 @@ out), 1 otherwise.
 import argparse
 import http.client
 import json
+import os
 import queue
 import random
+import re
+import resource
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -67,6 +79,9 @@ def uuid_from(rng):
 
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
+
+
+COUNTS = re.compile(rb'\{"applied":(\d+),"replayed":(\d+),"rejected":(\d+)')
 
 
 class Loader:
@@ -130,14 +145,18 @@ class Loader:
                     with self.lock:
                         self.rejected += lines
                     break
-                r = json.loads(data)
+                # The counts lead the answer; the per-line results after them
+                # are only read when something was not applied.
+                m = COUNTS.match(data)
+                r = ({"applied": int(m.group(1)), "replayed": int(m.group(2)), "rejected": int(m.group(3))}
+                     if m else json.loads(data))
                 with self.lock:
                     self.requests += 1
                     self.applied += r["applied"]
                     self.replayed += r["replayed"]
                     self.rejected += r["rejected"]
                 if r["rejected"] or r["replayed"]:
-                    bad = [x for x in r["results"] if x.get("status") != "applied"][:2]
+                    bad = [x for x in json.loads(data)["results"] if x.get("status") != "applied"][:2]
                     self._fail(f"{r['rejected']} rejected, {r['replayed']} replayed: {json.dumps(bad)[:400]}")
                 break
             else:
@@ -156,15 +175,81 @@ class Loader:
             t.join()
 
 
+class BodyFile:
+    """The request bodies, built before the clock starts: one file of bodies
+    back to back (under directory), and their (offset, length, lines)."""
+
+    def __init__(self, directory):
+        fd, self.path = tempfile.mkstemp(prefix="bodies.", suffix=".ndjson", dir=directory)
+        self.f = os.fdopen(fd, "wb")
+        self.index = []
+
+    def put(self, body, lines):
+        self.index.append((self.f.tell(), len(body), lines))
+        self.f.write(body)
+
+    def close(self):
+        self.f.close()
+
+    def remove(self):
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+
+
+def server_cpu(pids):
+    """utime + stime of the server processes, in seconds (None if any is gone)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def send(url, bodies, connections, pids):
+    """Sends the bodies of a BodyFile; (Loader, seconds, client CPU s, server
+    CPU s or None)."""
+    bodies.close()
+    fd = os.open(bodies.path, os.O_RDONLY)
+    loader = Loader(url, connections)
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    srv0 = server_cpu(pids) if pids else None
+    start = time.monotonic()
+    last = start
+    try:
+        for n, (offset, length, lines) in enumerate(bodies.index):
+            if loader.dead:
+                log("loader: the server stopped answering; giving up")
+                break
+            loader.put(os.pread(fd, length, offset), lines)
+            now = time.monotonic()
+            if now - last > 10:
+                last = now
+                log(f"send: {n + 1}/{len(bodies.index)} requests, {now - start:.0f} s")
+        loader.close()
+    finally:
+        os.close(fd)
+    seconds = time.monotonic() - start
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    srv1 = server_cpu(pids) if pids else None
+    client = cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime
+    return loader, seconds, client, (srv1 - srv0 if srv0 is not None and srv1 is not None else None)
+
+
 class Batcher:
     """Groups NDJSON lines into bodies of at most `batch` lines and `max_bytes`."""
 
-    def __init__(self, loader, batch, max_bytes=900_000):
-        self.loader, self.batch, self.max_bytes = loader, batch, max_bytes
+    def __init__(self, sink, batch, max_bytes=900_000):
+        self.loader, self.batch, self.max_bytes = sink, batch, max_bytes
         self.lines, self.size = [], 0
 
     def add(self, line):
-        if self.loader.dead:
+        if getattr(self.loader, "dead", False):
             raise SystemExit("loader: the server stopped answering; giving up")
         if self.lines and (len(self.lines) >= self.batch or self.size + len(line) > self.max_bytes):
             self.flush()
@@ -211,8 +296,15 @@ def cmd_synth(a):
     if a.errors < a.users:
         sys.exit("--errors must be >= --users: every learner needs errors")
     rng = random.Random(f"synth:{a.seed}")
-    loader = Loader(a.url, a.connections)
-    batcher = Batcher(loader, a.batch)
+    bodies = BodyFile(a.bodies_dir or os.path.dirname(os.path.abspath(a.ids_out)))
+    try:
+        return synth_into(a, rng, bodies)
+    finally:
+        bodies.remove()
+
+
+def synth_into(a, rng, bodies):
+    batcher = Batcher(bodies, a.batch)
     per_user, extra = divmod(a.errors, a.users)
     epu = a.errors_per_utterance
     expected = {}
@@ -241,10 +333,10 @@ def cmd_synth(a):
             now = time.monotonic()
             if now - last > 10:
                 last = now
-                log(f"synth: {i + 1}/{a.users} learners, {utterances} utterances, {now - start:.0f} s")
+                log(f"synth: built {i + 1}/{a.users} learners, {utterances} utterances, {now - start:.0f} s")
     batcher.flush()
-    loader.close()
-    seconds = time.monotonic() - start
+    gen_seconds = time.monotonic() - start
+    loader, seconds, client_cpu, server_cpu_s = send(a.url, bodies, a.connections, a.server_pid)
     checked, bad, notes = verify_counts(a.url, expected, sample=a.verify_sample, seed=a.seed)
     for n in notes:
         log("verify: " + n)
@@ -252,9 +344,18 @@ def cmd_synth(a):
            "applied": loader.applied, "replayed": loader.replayed, "rejected": loader.rejected,
            "requests": loader.requests, "retries_503": loader.retries, "seconds": round(seconds, 3),
            "utterances_per_s": round(utterances / seconds, 1), "errors_per_s": round(a.errors / seconds, 1),
-           "verified_users": checked, "count_mismatches": bad, "failures": loader.failures}
+           "verified_users": checked, "count_mismatches": bad, "failures": loader.failures + notes}
+    timing(out, gen_seconds, client_cpu, server_cpu_s, bodies)
     print("LOAD " + json.dumps(out), flush=True)
     return 0 if loader.applied == utterances and bad == 0 and not loader.failures else 1
+
+
+def timing(out, gen_seconds, client_cpu, server_cpu_s, bodies):
+    out["gen_seconds"] = round(gen_seconds, 3)
+    out["body_bytes"] = sum(n for _, n, _ in bodies.index)
+    out["client_cpu_s"] = round(client_cpu, 3)
+    if server_cpu_s is not None:
+        out["server_cpu_s"] = round(server_cpu_s, 3)
 
 
 def parse_m2(path):
@@ -304,8 +405,16 @@ def cmd_m2(a):
         tails.append((json.dumps(" ".join(tokens), ensure_ascii=False),
                       json.dumps(errs, ensure_ascii=False, separators=(",", ":")), len(edits)))
     rng = random.Random(f"m2:{a.seed}")
-    loader = Loader(a.url, a.connections)
-    batcher = Batcher(loader, a.batch)
+    bodies = BodyFile(a.bodies_dir or tempfile.gettempdir())
+    try:
+        return m2_into(a, rng, bodies, tails)
+    finally:
+        bodies.remove()
+
+
+def m2_into(a, rng, bodies, tails):
+    batcher = Batcher(bodies, a.batch)
+    sentences = tails
     expected = {}
     n, upc = len(sentences), a.users_per_copy
     utterances = errors = 0
@@ -322,8 +431,8 @@ def cmd_m2(a):
             utterances += 1
             errors += k
     batcher.flush()
-    loader.close()
-    seconds = time.monotonic() - start
+    gen_seconds = time.monotonic() - start
+    loader, seconds, client_cpu, server_cpu_s = send(a.url, bodies, a.connections, a.server_pid)
     vstart = time.monotonic()
     checked, bad, notes = verify_counts(a.url, expected)
     for note in notes:
@@ -335,6 +444,7 @@ def cmd_m2(a):
            "errors_per_s": round(errors / seconds, 1), "verified_users": checked,
            "count_mismatches": bad, "verify_seconds": round(time.monotonic() - vstart, 3),
            "failures": loader.failures + notes}
+    timing(out, gen_seconds, client_cpu, server_cpu_s, bodies)
     print("LOAD " + json.dumps(out), flush=True)
     return 0 if loader.applied == utterances and bad == 0 and not loader.failures else 1
 
@@ -358,6 +468,10 @@ def main():
         x.add_argument("--batch", type=int, default=1000, help="lines per request")
         x.add_argument("--connections", type=int, default=4)
         x.add_argument("--seed", type=int, default=1)
+        x.add_argument("--bodies-dir", help="where the request bodies are built before sending "
+                       "(default: the ids file's directory for synth, else $TMPDIR)")
+        x.add_argument("--server-pid", type=int, action="append", default=[],
+                       help="a server process whose CPU time the load reports; once per node")
     a = p.parse_args()
     return cmd_synth(a) if a.cmd == "synth" else cmd_m2(a)
 

@@ -42,12 +42,15 @@ init_work() {
 }
 
 # reproduce_command MAKE_TARGET SCRIPT KNOB...: sets COMMAND to the command
-# line that reproduces this run: the knobs that were set, then `make TARGET`
-# (under make) or the script.
+# line that reproduces this run: ERRATA_BIN (always, absolute), the knobs
+# that were set, then `make TARGET` (under make) or the script; and
+# PROVENANCE to what ran: the harness's commit (git short HEAD, "-dirty" with
+# uncommitted changes) and the binary (sha256 prefix, mtime, and its build
+# type when a CMakeCache.txt sits beside it or one directory up).
 reproduce_command() {
   local target=$1 script=$2 v
   shift 2
-  COMMAND=""
+  COMMAND="ERRATA_BIN=$ERRATA_BIN "
   for v in "$@"; do
     if [[ "${!v:-}" == *" "* ]]; then
       COMMAND+="$v=\"${!v}\" "
@@ -56,6 +59,19 @@ reproduce_command() {
     fi
   done
   COMMAND+=$([[ -n "${MAKELEVEL:-}" ]] && echo "make $target" || echo "$script")
+  local head cache build sha mtime
+  head=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "no git")
+  [[ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ]] && head+="-dirty"
+  build="build type unknown"
+  for cache in "$(dirname "$ERRATA_BIN")/CMakeCache.txt" "$(dirname "$(dirname "$ERRATA_BIN")")/CMakeCache.txt"; do
+    if [[ -r "$cache" ]]; then
+      build="$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$cache" | head -1) build"
+      break
+    fi
+  done
+  sha=$(sha256sum "$ERRATA_BIN" | cut -c1-12)
+  mtime=$(date -u -r "$ERRATA_BIN" '+%Y-%m-%d %H:%M')
+  PROVENANCE="harness $head; binary sha256 $sha, mtime $mtime UTC, $build"
 }
 
 NODE_PIDS=()
@@ -114,8 +130,11 @@ stop_server() {
     sleep 0.05
   done
   if kill -0 "$SERVER_PID" 2>/dev/null; then
-    echo "bench: server $SERVER_PID ignored SIGTERM for 30 s; killing" >&2
+    echo "bench: server $SERVER_PID ignored SIGTERM for 30 s; killing (FAILED)" >&2
     kill -KILL "$SERVER_PID" 2>/dev/null
+    python3 "$BENCH/measure.py" record --results "$RESULTS" --name "server stop" --failed ${SETUP:+--setup "$SETUP"} \
+      --note "the server ignored SIGTERM for 30 s and was killed (SIGKILL): its shutdown hung"
+    FAILED=1
   fi
   wait "$SERVER_PID" 2>/dev/null
   STOP_S=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$t0" "$(now)")
@@ -253,8 +272,14 @@ data_size() {
 load_synth() {
   local name=$1 desc=$2 users=$3 errors=$4 ids=$5 dir=$6
   say "$name: loading $users learners / $errors errors"
+  local pids=() p
+  if (( ${#NODE_PIDS[@]} )); then
+    for p in "${NODE_PIDS[@]}"; do [[ -n "$p" ]] && pids+=(--server-pid "$p"); done
+  else
+    pids=(--server-pid "$SERVER_PID")
+  fi
   python3 "$BENCH/gen_dataset.py" synth --url "${FRONT:-$URL}" --users "$users" --errors "$errors" \
-    --ids-out "$ids" >"$WORK/$name.load" 2> >(tee -a "$WORK/$name.load.err" >&2)
+    --ids-out "$ids" --bodies-dir "$WORK" "${pids[@]}" >"$WORK/$name.load" 2> >(tee -a "$WORK/$name.load.err" >&2)
   local rc=$?
   servers_alive || return 1
   data_size "$dir"

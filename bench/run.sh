@@ -25,10 +25,12 @@
 #   BENCH_LABEL        text of the "label" column (default: default/smoke/full,
 #                      followed by ", rocksdb" with BENCH_STORE=rocksdb)
 #   BENCH_PRELOAD_WAIT longest wait for W6's warm restart, s (default 300)
-#   BENCH_KEEP=1       keep the work dir (data dirs, wrk and server logs)
-#   BENCH_SMOKE=1      a few seconds in total, tiny dataset; exit 1 if any
-#                      workload had non-2xx other than 501 from
-#                      GET /v1/users/{id}/exercises, or wrk/loader failed
+#   BENCH_KEEP=1       keep the work dir (data dirs, wrk and server logs); it
+#                      is also kept when the run failed
+#   BENCH_SMOKE=1      a few seconds in total, tiny dataset, rows to a temp file
+# Exit 1 (in every mode) when a row failed: non-2xx, socket errors, no request
+# answered, answers the server and wrk count differently, connections left
+# hanging, a wrk/loader/count-check failure, a dead or hung server.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -79,7 +81,6 @@ READ_TIMEOUT=10
 # Longest wait, in seconds, for W6's warm restart to load its learners back.
 PRELOAD_WAIT=${BENCH_PRELOAD_WAIT:-300}
 BULK_TIMEOUT=120
-EXERCISES_ROUTE="GET /v1/users/{id}/exercises"
 
 check_tools wrk python3 curl
 init_work errata-bench
@@ -88,11 +89,11 @@ PORT=""
 URL=""
 
 reproduce_command bench bench/run.sh BENCH_SMOKE BENCH_STORE BENCH_DURATION BENCH_CONNECTIONS BENCH_THREADS \
-  BENCH_USERS BENCH_W3_LINES BENCH_ZIPF_S BENCH_SCALE BENCH_M2_COPIES BENCH_WORKLOADS
+  BENCH_USERS BENCH_W3_LINES BENCH_ZIPF_S BENCH_SCALE BENCH_M2 BENCH_M2_COPIES BENCH_PRELOAD_WAIT BENCH_WORKLOADS
 
 cleanup() {
   stop_server >/dev/null 2>&1
-  if [[ -n "${BENCH_KEEP:-}" ]]; then
+  if [[ -n "${BENCH_KEEP:-}" || $FAILED -ne 0 ]]; then
     echo "bench: work dir kept: $WORK" >&2
   else
     rm -rf "$WORK"
@@ -114,9 +115,9 @@ if wants W0 || wants W1 || wants W2 || wants W3 || wants W4 || wants W5; then
     wants W4 && run_wrk W4a "GET /generate-exercise?top_n=5, Zipf($ZIPF_S) over $USERS learners" w4_read.lua \
       --timeout "$READ_TIMEOUT" -- "$IDS" generate "$ZIPF_S"
     wants W4 && run_wrk W4b "GET /v1/users/{id}/exercises?n=10, Zipf($ZIPF_S) over $USERS learners" w4_read.lua \
-      --timeout "$READ_TIMEOUT" --allow-501 "$EXERCISES_ROUTE" -- "$IDS" exercises "$ZIPF_S"
+      --timeout "$READ_TIMEOUT" -- "$IDS" exercises "$ZIPF_S"
     wants W5 && run_wrk W5 "90% reads (generate-exercise / v1 exercises, Zipf) + 10% POST /v1/utterances" w5_mixed.lua \
-      --timeout "$READ_TIMEOUT" --allow-501 "$EXERCISES_ROUTE" -- "$IDS" 10 "$ZIPF_S"
+      --timeout "$READ_TIMEOUT" -- "$IDS" 10 "$ZIPF_S"
     # W0 again, after the reads: "x W0" is over the mean of the two, and the
     # two rows show how far the machine drifted in between.
     wants W0 && { wants W4 || wants W5; } &&
@@ -145,17 +146,38 @@ if wants W6; then
     if start_server "$D6" w6 "${STORE_OPTS[@]}"; then
       READY6=$READY_S
       # The warm restart loads the cached learners back in the background
-      # (docs/warm-restart.md). W6 measures reads once it is done, as a node
-      # serves them after a restart: wait until its count stops moving.
-      PRELOAD_START=$(date +%s.%N)
-      PRE6=-1
-      for _ in $(seq "$PRELOAD_WAIT"); do
-        sleep 1
-        n=$(curl -sf "$URL/metrics" | awk '/^errata_profile_cache_preloaded_total /{print $2}')
-        [[ "$n" == "$PRE6" ]] && break
-        PRE6=$n
-      done
-      PRELOAD6=$(python3 -c "import time; print(f'{time.time() - $PRELOAD_START - 1:.1f}')")
+      # (docs/warm-restart.md) on threads named "preload"
+      # (src/app/warm_restart.cc), which end with it: a watcher notes when
+      # none is left. W4a runs once right away (reads as they are served
+      # just after ready, the preload competing), then, once the preload is
+      # done and after a warm-up, W0, W4a and W4b.
+      PRELOAD_FILE="$WORK/preload6.s"
+      rm -f "$PRELOAD_FILE"
+      (
+        t0=$(date +%s%N)
+        sleep 0.2
+        while grep -qx preload /proc/"$SERVER_PID"/task/*/comm 2>/dev/null; do sleep 0.2; done
+        t1=$(date +%s%N)
+        printf '%d.%01d\n' $(( (t1 - t0) / 1000000000 )) $(( (t1 - t0) / 100000000 % 10 )) >"$PRELOAD_FILE"
+      ) &
+      WATCHER=$!
+      run_wrk "W6 W4a at ready" "W4a on the $SCALE_DESC dataset, started right after ready (the warm restart's preload still running)" \
+        w4_read.lua --w0 "W6 W0" --timeout "$READ_TIMEOUT" -- "$IDS6" generate "$ZIPF_S"
+      for _ in $(seq $(( PRELOAD_WAIT * 5 ))); do [[ -s "$PRELOAD_FILE" ]] && break; sleep 0.2; done
+      kill "$WATCHER" 2>/dev/null
+      wait "$WATCHER" 2>/dev/null
+      PRELOAD_NOTE="" PRELOAD_FAILED=""
+      PRE6=$(curl -sf "$URL/metrics" | awk '/^errata_profile_cache_preloaded_total /{print $2}')
+      if [[ ! -s "$PRELOAD_FILE" ]]; then
+        PRELOAD_FAILED=1
+        PRELOAD_NOTE="the warm restart's preload still running after ${PRELOAD_WAIT} s (BENCH_PRELOAD_WAIT); ${PRE6:-?} learners loaded back so far"
+      elif [[ -z "$PRE6" ]]; then
+        PRELOAD_FAILED=1
+        PRELOAD_NOTE="no errata_profile_cache_preloaded_total in /metrics: the warm restart's preload is not observable"
+      else
+        PRELOAD_NOTE="warm restart: $PRE6 learners loaded back in $(cat "$PRELOAD_FILE") s after ready (its threads' end, polled every 0.2 s; the at-ready W4a ran during it), before the warm-up (docs/warm-restart.md)"
+      fi
+      [[ -n "$PRELOAD_FAILED" ]] && FAILED=1
       if [[ $WARMUP -gt 0 ]]; then
         python3 "$BENCH/measure.py" wrk --name "W6 warm-up" --url "$URL" --pid "$SERVER_PID" \
           --results "$WORK/warmup.jsonl" --log "$WRKLOG" --duration "$WARMUP" --connections "$CONNS" \
@@ -166,12 +188,15 @@ if wants W6; then
         --desc "restart on the loaded $SCALE_DESC dataset" --set "ready_s=$READY6" --set "db_bytes=$DB6" \
         --note "restart-to-ready ${READY6} s (SIGTERM to exit ${STOP6} s)" \
         --note "data dir $(( DB6 / 1048576 )) MiB" \
-        --note "warm restart: ${PRE6:-0} learners loaded back within ${PRELOAD6} s (polled each second), before the warm-up (docs/warm-restart.md)" \
-        --note "$([[ $WARMUP -gt 0 ]] && echo "VmRSS below = RSS after ${WARMUP} s of W4a warm-up" || echo "no warm-up")"
+        --note "$PRELOAD_NOTE" \
+        --note "$([[ $WARMUP -gt 0 ]] && echo "VmRSS below = RSS after ${WARMUP} s of W4a warm-up; peak RSS = the warm-up's" || echo "no warm-up; peak RSS = the at-ready W4a's")" \
+        $([[ -n "$PRELOAD_FAILED" ]] && echo --failed)
+      run_wrk "W6 W0" "GET /healthz (ceiling) on the W6 server, for W6's x W0" w0_healthz.lua \
+        --w0 "W6 W0" --timeout "$READ_TIMEOUT"
       run_wrk "W6 W4a" "W4a on the $SCALE_DESC dataset" w4_read.lua \
-        --timeout "$READ_TIMEOUT" -- "$IDS6" generate "$ZIPF_S"
+        --w0 "W6 W0" --timeout "$READ_TIMEOUT" -- "$IDS6" generate "$ZIPF_S"
       run_wrk "W6 W4b" "W4b on the $SCALE_DESC dataset" w4_read.lua \
-        --timeout "$READ_TIMEOUT" --allow-501 "$EXERCISES_ROUTE" -- "$IDS6" exercises "$ZIPF_S"
+        --w0 "W6 W0" --timeout "$READ_TIMEOUT" -- "$IDS6" exercises "$ZIPF_S"
       server_alive && server_log_note W6
     else
       FAILED=1
@@ -180,7 +205,7 @@ if wants W6; then
     FAILED=1
   fi
   stop_server
-  rm -rf "$D6"
+  [[ $FAILED -eq 0 ]] && rm -rf "$D6"
 fi
 
 # ---- W7 real data: the W&I M2 dev set, BENCH_M2_COPIES times, distinct learners.
@@ -191,7 +216,7 @@ if wants W7; then
   elif start_server "$WORK/data-w7" w7 "${STORE_OPTS[@]}"; then
     say "W7: importing $M2 x $M2_COPIES"
     python3 "$BENCH/gen_dataset.py" m2 --url "$URL" --file "$M2" --copies "$M2_COPIES" \
-      >"$WORK/w7.load" 2> >(tee -a "$WORK/w7.load.err" >&2)
+      --bodies-dir "$WORK" --server-pid "$SERVER_PID" >"$WORK/w7.load" 2> >(tee -a "$WORK/w7.load.err" >&2)
     rc=$?
     if server_alive; then
       D7=$(du -sb "$WORK/data-w7" | cut -f1)
@@ -209,15 +234,18 @@ if wants W7; then
 fi
 
 ELAPSED=$(( $(date +%s) - START ))
-python3 "$BENCH/measure.py" rows --results "$RESULTS" --out "$OUT" --command "$COMMAND" --label "$LABEL" || FAILED=1
+python3 "$BENCH/measure.py" rows --results "$RESULTS" --out "$OUT" --command "$COMMAND" --label "$LABEL" \
+  --provenance "$PROVENANCE" || FAILED=1
 if [[ "$OUT" == "$WORK"/* ]]; then
-  echo "bench: rows (not kept: the work dir is removed unless BENCH_KEEP=1 or the run failed):" >&2
+  echo "bench: rows (in the work dir, removed at exit unless BENCH_KEEP=1 or the run failed):" >&2
   cat "$OUT"
+fi
+if wants W6 && [[ -z "$SMOKE" && "$SCALE" == reduced ]]; then
+  echo "bench: W6 used the REDUCED dataset (100k learners / 2M errors), not issue #4's 1M / 20M: BENCH_SCALE=full for that" >&2
 fi
 echo "bench: done in ${ELAPSED}s; rows in $OUT" >&2
 if [[ $FAILED -ne 0 ]]; then
-  echo "bench: FAILED (see the rows marked FAILED above; wrk log $WRKLOG)" >&2
-  [[ -n "$SMOKE" ]] && BENCH_KEEP=${BENCH_KEEP:-1}
+  echo "bench: FAILED (see the rows marked FAILED above; wrk log $WRKLOG; work dir kept: $WORK)" >&2
   exit 1
 fi
 exit 0

@@ -16,8 +16,8 @@
 # Each PG setup gets a fresh database in the one PostgreSQL (CREATE DATABASE)
 # and an empty Redis (FLUSHALL): the same learner ids are loaded every time.
 # PostgreSQL (scripts/pg-start.sh), Redis (scripts/redis-start.sh) and nginx
-# live in the work dir; everything is stopped and the work dir removed at the
-# end, on failure and on Ctrl-C too (BENCH_KEEP=1 keeps the dir).
+# live in the work dir; everything is stopped at the end, on failure and on
+# Ctrl-C too, and the work dir removed unless the run failed or BENCH_KEEP=1.
 #
 # Knobs (environment):
 #   ERRATA_BIN         server binary (default build/errata); builds nothing
@@ -32,9 +32,10 @@
 #   BENCH_KEEP=1       keep the work dir (PostgreSQL, Redis, nginx and server
 #                      logs, wrk log; the PostgreSQL databases are kept too)
 #   BENCH_SMOKE=1      a few seconds per setup, tiny dataset, rows to a temp
-#                      file; exit 1 if any workload had non-2xx other than 501
-#                      from GET /v1/users/{id}/exercises, or any setup, wrk
-#                      or loader failed
+#                      file
+# Exit 1 (in every mode) when a row failed (bench/measure.py wrk: non-2xx,
+# socket errors, nothing answered, server and wrk counts apart), or any setup,
+# wrk or loader failed.
 #   PG_BIN             PostgreSQL binaries (default /usr/lib/postgresql/15/bin)
 set -uo pipefail
 
@@ -62,7 +63,6 @@ else
   LABEL=${BENCH_LABEL:-scale-out}
 fi
 READ_TIMEOUT=10
-EXERCISES_ROUTE="GET /v1/users/{id}/exercises"
 BASELINE="SQLite"
 
 check_tools wrk python3 curl redis-server redis-cli "$PG_BIN/initdb" "$PG_BIN/psql"
@@ -104,7 +104,7 @@ cleanup() {
   # Whatever got as far as starting (even if its start script then failed).
   [[ -f "$REDIS_DIR/port" ]] && { scripts/redis-stop.sh "$REDIS_DIR" || echo "bench: redis-stop.sh failed" >&2; }
   [[ -f "$PG_DIR/data/PG_VERSION" ]] && { scripts/pg-stop.sh "$PG_DIR" || echo "bench: pg-stop.sh failed" >&2; }
-  if [[ -n "${BENCH_KEEP:-}" ]]; then
+  if [[ -n "${BENCH_KEEP:-}" || $FAILED -ne 0 ]]; then
     echo "bench: work dir kept: $WORK" >&2
   else
     rm -rf "$WORK"
@@ -201,7 +201,7 @@ workloads() {
   run_wrk W4a "GET /generate-exercise?top_n=5, Zipf($ZIPF_S) over $USERS learners" w4_read.lua \
     --timeout "$READ_TIMEOUT" -- "$ids" generate "$ZIPF_S"
   run_wrk W4b "GET /v1/users/{id}/exercises?n=10, Zipf($ZIPF_S) over $USERS learners" w4_read.lua \
-    --timeout "$READ_TIMEOUT" --allow-501 "$EXERCISES_ROUTE" -- "$ids" exercises "$ZIPF_S"
+    --timeout "$READ_TIMEOUT" -- "$ids" exercises "$ZIPF_S"
   run_wrk W1 "POST /simulate-and-generate, 3 errors, uniform over $USERS learners, X-User-Id" w1_seed_write.lua \
     --timeout "$READ_TIMEOUT" --errors-per-request 3 -- "$ids" user-header
   run_wrk W2 "POST /v1/utterances, 0-4 errors (mean 2), uniform over $USERS learners, X-User-Id" w2_v1_write.lua \
@@ -270,15 +270,14 @@ fi
 
 ELAPSED=$(( $(date +%s) - START ))
 python3 "$BENCH/measure.py" rows --results "$RESULTS" --out "$OUT" --command "$COMMAND" --label "$LABEL" \
-  --baseline "$BASELINE" || FAILED=1
+  --provenance "$PROVENANCE" --baseline "$BASELINE" || FAILED=1
 if [[ "$OUT" == "$WORK"/* ]]; then
-  echo "bench: rows (not kept: the work dir is removed unless BENCH_KEEP=1 or the run failed):" >&2
+  echo "bench: rows (in the work dir, removed at exit unless BENCH_KEEP=1 or the run failed):" >&2
   cat "$OUT"
 fi
 echo "bench: done in ${ELAPSED}s; rows in $OUT" >&2
 if [[ $FAILED -ne 0 ]]; then
-  echo "bench: FAILED (see the rows marked FAILED above; wrk log $WRKLOG)" >&2
-  [[ -n "$SMOKE" ]] && BENCH_KEEP=${BENCH_KEEP:-1}
+  echo "bench: FAILED (see the rows marked FAILED above; wrk log $WRKLOG; work dir kept: $WORK)" >&2
   exit 1
 fi
 exit 0

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The benchmark harness in smoke mode, for ctest (make test): a tiny dataset,
 # 1 s per workload, rows to a temp file (not BENCHMARKS.md). Fails when a
-# workload had non-2xx answers (other than 501 from the not-yet-built
-# GET /v1/users/{id}/exercises), wrk or the loader failed, or the server died.
+# row failed (bench/run.sh: non-2xx, socket errors, no request answered, wrk
+# and the server counting answers differently, a loader or count-check
+# failure, a dead or hung server).
 # ERRATA_BIN: the server binary (default build/errata). BENCH_STORE: the
 # embedded store (sqlite, the default, or rocksdb).
 set -euo pipefail

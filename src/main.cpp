@@ -120,7 +120,8 @@ void AddServe(CLI::App& app, errata::app::ServeOptions& o) {
       ->capture_default_str()
       ->check(kAtLeastOne);
   serve->add_option("--queue-ops-capacity", o.queue_ops_capacity,
-                    "Most operations waiting in those writes (an ingest line is one); beyond it 503")
+                    "Most operations waiting in those writes, each counted as 1 plus its errors "
+                    "(an ingest line is one operation); beyond it 503")
       ->capture_default_str()
       ->check(kAtLeastOne);
   serve->add_flag("!--no-pipelined-commits", o.pipelined_commits,

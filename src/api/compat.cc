@@ -25,7 +25,8 @@ Status ReadSeedErrors(const json::array& errors, const Taxonomy& taxonomy, Utter
   // In the order sent, as /v1/utterances gives them (utterance_input.cc).
   UuidV7Sequence ids(u->created_at);
   for (size_t i = 0; i < errors.size(); ++i) {
-    const std::string where = "errors." + std::to_string(i);
+    // Named as /v1 names it; the 422's loc is ["body","errors",i,...].
+    const std::string where = "errors[" + std::to_string(i) + "]";
     if (!errors[i].is_object()) return Status::InvalidArgument("Input should be an object", where);
     Fields f(errors[i].as_object(), where + ".");
     auto category = f.String("errorCategory", Fields::kRequired, 200);
@@ -42,15 +43,17 @@ Status ReadSeedErrors(const json::array& errors, const Taxonomy& taxonomy, Utter
   return Status::Ok();
 }
 
-http::Response QueryError(std::string_view field, std::string_view msg) {
-  return SeedValidationError("query", field, msg, "value_error");
+http::Response QueryError(std::string_view field, std::string_view msg,
+                          std::string_view type = "value_error") {
+  return SeedValidationError("query", field, msg, type);
 }
 
 }  // namespace
 
 void SimulateAndGenerate(const Ctx& c, Services& s, Respond respond) {
-  auto body = ParseObject(c.request.body());
-  if (!body.ok()) return respond(SeedValidationError("body", "", "JSON decode error", "json_invalid"));
+  http::Response bad_body;
+  auto body = ParseSeedBody(c.request.body(), &bad_body);
+  if (!body) return respond(std::move(bad_body));
   Fields f(*body);
   WriteOp op;
   op.kind = WriteOp::Kind::kAddErrors;
@@ -79,7 +82,7 @@ void SimulateAndGenerate(const Ctx& c, Services& s, Respond respond) {
 
 void GenerateExercise(const Ctx& c, Services& s, Respond respond) {
   auto user_param = LastQueryParam(c.query, "user_id");
-  if (!user_param) return respond(QueryError("user_id", "Field required"));
+  if (!user_param) return respond(QueryError("user_id", "Field required", "missing"));
   auto user_id = CanonicalUuid(*user_param);
   if (!user_id) return respond(QueryError("user_id", "Input should be a valid UUID"));
   int64_t top_n = 5;

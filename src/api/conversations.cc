@@ -63,8 +63,9 @@ std::optional<ConversationCursor> ParseCursor(std::string_view text) {
 }  // namespace
 
 void PostConversationSeed(const Ctx& c, Services& s, Respond respond) {
-  auto body = ParseObject(c.request.body());
-  if (!body.ok()) return respond(SeedValidationError("body", "", "JSON decode error", "json_invalid"));
+  http::Response bad_body;
+  auto body = ParseSeedBody(c.request.body(), &bad_body);
+  if (!body) return respond(std::move(bad_body));
   Fields f(*body);
   auto user_id = f.Uuid("user_id");
   if (!f.ok()) return respond(ErrorResponse(Flavor::kSeed, f.status()));

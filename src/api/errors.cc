@@ -1,5 +1,8 @@
 #include "api/errors.h"
 
+#include <algorithm>
+#include <charconv>
+
 #include <boost/json.hpp>
 
 namespace errata::api {
@@ -36,6 +39,26 @@ http::Response WithRetryAfter(http::Response r) {
   return r;
 }
 
+// Appends the parts of a field path to loc: "errors[0].errorSubCategory"
+// gives "errors", 0, "errorSubCategory", as Pydantic's loc names a list's item
+// by its index, a number.
+void AppendLoc(std::string_view field, json::array* loc) {
+  for (size_t i = 0; i < field.size();) {
+    const size_t end = std::min(field.find_first_of(".[]", i), field.size());
+    const std::string_view part = field.substr(i, end - i);
+    int64_t index = 0;
+    const bool is_index = i > 0 && field[i - 1] == '[' &&
+                          std::from_chars(part.data(), part.data() + part.size(), index).ec ==
+                              std::errc();
+    if (is_index) {
+      loc->emplace_back(index);
+    } else if (!part.empty()) {  // empty between "]" and "."
+      loc->emplace_back(json::string(part));
+    }
+    i = end + 1;
+  }
+}
+
 }  // namespace
 
 http::Response V1Error(int status, std::string_view code, std::string_view message,
@@ -57,15 +80,23 @@ Status BadPathIdStatus(std::string_view parameter) {
 http::Response SeedValidationError(std::string_view where, std::string_view field,
                                    std::string_view msg, std::string_view type) {
   json::array loc{json::string(where)};
-  if (!field.empty()) loc.emplace_back(json::string(field));
+  AppendLoc(field, &loc);
   json::object item{{"loc", std::move(loc)}, {"msg", msg}, {"type", type}};
   return {422, json::serialize(json::object{{"detail", json::array{std::move(item)}}})};
+}
+
+Status MissingField(std::string field) {
+  std::string msg = "Field required: " + field;
+  return Status::InvalidArgument(std::move(msg), std::move(field));
 }
 
 http::Response ErrorResponse(Flavor flavor, const Status& s) {
   const int status = HttpStatus(flavor, s.code());
   if (flavor == Flavor::kV1) return V1Error(status, V1Code(s.code()), s.message(), s.field());
   if (s.code() == Status::Code::kInvalidArgument) {
+    if (s.message() == MissingField(s.field()).message()) {
+      return SeedValidationError("body", s.field(), "Field required", "missing");
+    }
     return SeedValidationError("body", s.field(), s.message(), "value_error");
   }
   return WithRetryAfter({status, json::serialize(json::object{{"detail", s.message()}})});

@@ -24,9 +24,16 @@ http::Response V1Error(int status, std::string_view code, std::string_view messa
 http::Response BadPathId(std::string_view parameter);
 Status BadPathIdStatus(std::string_view parameter);
 
-// A FastAPI-style 422: {"detail":[{"loc":[where, field],"msg":...,"type":...}]}.
+// A FastAPI-style 422: {"detail":[{"loc":[where, ...],"msg":...,"type":...}]}.
+// `field` is a path as Status names it ("errors[0].errorSubCategory"); loc
+// takes it apart as Pydantic does (["body","errors",0,"errorSubCategory"]).
 http::Response SeedValidationError(std::string_view where, std::string_view field,
                                    std::string_view msg, std::string_view type);
+
+// A required member that is absent, named by its path. /v1 answers
+// its message ("Field required: errors[0].span.start") with the field; the
+// seed routes answer Pydantic's {"type":"missing","msg":"Field required"}.
+Status MissingField(std::string field);
 
 // The renderer the HTTP server uses for errors it finds itself (404, 405, 413,
 // 400): the flavour follows the path.

@@ -16,7 +16,7 @@ void Healthz(const Ctx&, Services&, Respond respond) {
 void Readyz(const Ctx&, Services& s, Respond respond) {
   const Status store = s.store->Ping();
   const size_t depth = s.writer->depth();
-  const size_t ops = s.writer->queued_ops();
+  const size_t ops = s.writer->queued_weight();  // ops, each 1 + its errors
   const bool writer_ok = s.writer->healthy();
   // The shared cache (Redis) is not needed to be ready: while it is down,
   // reads use the store and writes still commit. errata is then degraded.

@@ -105,7 +105,9 @@ void PostIngest(const Ctx& c, Services& s, Respond respond) {
       rejected->push_back({line, object.status(), "invalid_json"});
       continue;
     }
-    auto parsed = ParseUtterance(*object, s, now, UtteranceMode::kIngest);
+    // One µs per line: lines without created_at keep the order they were sent in.
+    auto parsed = ParseUtterance(*object, s, now, UtteranceMode::kIngest,
+                                 static_cast<Micros>(line - 1));
     if (!parsed.ok()) {
       rejected->push_back({line, parsed.status(), "invalid_argument"});
       continue;
@@ -113,6 +115,10 @@ void PostIngest(const Ctx& c, Services& s, Respond respond) {
     request->ops.push_back(std::move(parsed->op));
     op_lines->push_back(line);
   }
+  // Nothing to write (every line refused, or none): answered now, as bad input
+  // always is (docs/write-path.md, step 1). Queued, it waited for a commit of
+  // nothing, and was refused 503 with the queue full.
+  if (request->ops.empty()) return respond({200, IngestAnswer(*request, {}, *rejected)});
   SubmitWrite(s, Flavor::kV1, std::move(request), [rejected, op_lines](WriteRequest& r) {
     return http::Response{200, IngestAnswer(r, *op_lines, *rejected)};
   }, std::move(respond));

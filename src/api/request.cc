@@ -5,6 +5,7 @@
 
 #include <boost/json/parse.hpp>
 
+#include "api/errors.h"
 #include "core/ids.h"
 #include "core/search_fold.h"
 #include "core/text.h"
@@ -20,6 +21,26 @@ Result<json::object> ParseObject(std::string_view body) {
   return std::move(v.as_object());
 }
 
+std::optional<json::object> ParseSeedBody(std::string_view body, http::Response* error) {
+  boost::system::error_code ec;
+  json::value v = body.empty() ? json::value() : json::parse(body, ec);
+  if (!ec && v.is_null()) {  // FastAPI reads an empty body as null, and null as no body
+    *error = SeedValidationError("body", "", "Field required", "missing");
+    return std::nullopt;
+  }
+  if (ec) {
+    *error = SeedValidationError("body", "", "JSON decode error", "json_invalid");
+    return std::nullopt;
+  }
+  if (!v.is_object()) {
+    *error = SeedValidationError(
+        "body", "", "Input should be a valid dictionary or object to extract fields from",
+        "model_attributes_type");
+    return std::nullopt;
+  }
+  return std::move(v.as_object());
+}
+
 void Fields::Fail(std::string_view key, std::string msg) {
   if (status_.ok()) status_ = Status::InvalidArgument(std::move(msg), prefix_ + std::string(key));
 }
@@ -27,8 +48,13 @@ void Fields::Fail(std::string_view key, std::string msg) {
 const json::value* Fields::Get(std::string_view key, Need need) {
   if (!status_.ok()) return nullptr;
   const json::value* v = o_.if_contains(key);
-  if (v == nullptr || v->is_null()) {
-    if (need == kRequired) Fail(key, "Field required: " + prefix_ + std::string(key));
+  if (v == nullptr) {
+    if (need == kRequired) status_ = MissingField(prefix_ + std::string(key));
+    return nullptr;
+  }
+  if (v->is_null()) {
+    // Not "missing" to FastAPI, which answers a null as a value of the wrong type.
+    if (need == kRequired) Fail(key, prefix_ + std::string(key) + " must not be null");
     return nullptr;
   }
   return v;
@@ -47,6 +73,13 @@ std::optional<std::string> Fields::String(std::string_view key, Need need, size_
   if (text.size() > max_len && Utf8Length(text) > max_len) {
     Fail(key, prefix_ + std::string(key) + " is longer than " + std::to_string(max_len) +
                   " characters");
+    return std::nullopt;
+  }
+  // PostgreSQL's text cannot hold U+0000 and refused it at commit, while
+  // SQLite and RocksDB stored it: refused here, the answer is one for every
+  // store, and names the field.
+  if (text.find('\0') != json::string::npos) {
+    Fail(key, prefix_ + std::string(key) + " must not contain U+0000 (NUL)");
     return std::nullopt;
   }
   return std::string(v->as_string());

@@ -20,6 +20,12 @@ namespace errata::api {
 // with field "" and a message starting "invalid JSON".
 Result<boost::json::object> ParseObject(std::string_view body);
 
+// The seed routes' body: one JSON object, or nullopt with *error set to the
+// 422 FastAPI gave, at loc ["body"]: "json_invalid" for text that is no JSON,
+// "missing" for an empty body or `null`, and "model_attributes_type" for
+// JSON of another type (`[]`).
+std::optional<boost::json::object> ParseSeedBody(std::string_view body, http::Response* error);
+
 // Typed access to an object's fields; remembers the first error. Unknown
 // fields are ignored. `prefix` names the object in errors ("errors[2].").
 class Fields {

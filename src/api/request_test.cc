@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "api/errors.h"
+
 namespace errata::api {
 namespace {
 
@@ -69,6 +71,56 @@ TEST(FieldsTest, MissingRequiredAndOptional) {
   EXPECT_TRUE(f.ok());
   EXPECT_FALSE(f.String("y").has_value());
   EXPECT_EQ(f.status().field(), "y");
+}
+
+// An absent member is FastAPI's "missing"; a null one is a value of the
+// wrong type to it, so it is told apart.
+TEST(FieldsTest, AbsentAndNullRequiredFieldsAreToldApart) {
+  auto o = ParseObject(R"({"x": null})");
+  Fields absent(*o, "errors[0].");
+  EXPECT_FALSE(absent.String("y").has_value());
+  EXPECT_EQ(absent.status().message(), MissingField("errors[0].y").message());
+  EXPECT_EQ(absent.status().field(), "errors[0].y");
+  Fields null(*o);
+  EXPECT_FALSE(null.String("x").has_value());
+  EXPECT_EQ(null.status().message(), "x must not be null");
+  EXPECT_EQ(null.status().field(), "x");
+}
+
+// PostgreSQL refused U+0000 in text at commit; SQLite and RocksDB stored it.
+TEST(FieldsTest, RefusesNulInText) {
+  auto o = ParseObject(R"({"a": "x\u0000y", "b": "\u0000", "c": "x", "id": "\u0000"})");
+  ASSERT_TRUE(o.ok());
+  for (const char* key : {"a", "b", "id"}) {
+    Fields f(*o, "errors[2].");
+    EXPECT_FALSE((std::string_view(key) == "id" ? f.Uuid(key) : f.String(key, Fields::kOptional))
+                     .has_value());
+    EXPECT_EQ(f.status().field(), std::string("errors[2].") + key);
+    EXPECT_EQ(f.status().message(), std::string("errors[2].") + key + " must not contain U+0000 (NUL)");
+  }
+  Fields f(*o);
+  EXPECT_EQ(f.String("c"), "x");
+  EXPECT_TRUE(f.ok());
+}
+
+// The seed routes' 422s for a body that is no JSON object, as FastAPI's.
+TEST(ParseSeedBodyTest, TellsInvalidJsonFromAnotherType) {
+  http::Response error;
+  EXPECT_TRUE(ParseSeedBody(R"({"a": 1})", &error).has_value());
+  EXPECT_FALSE(ParseSeedBody("{", &error).has_value());
+  EXPECT_EQ(error.status, 422);
+  EXPECT_EQ(error.body, R"({"detail":[{"loc":["body"],"msg":"JSON decode error","type":"json_invalid"}]})");
+  for (const char* body : {"", "null", " null "}) {
+    EXPECT_FALSE(ParseSeedBody(body, &error).has_value());
+    EXPECT_EQ(error.body, R"({"detail":[{"loc":["body"],"msg":"Field required","type":"missing"}]})")
+        << body;
+  }
+  for (const char* body : {"[]", "[1]", "\"x\"", "3", "false"}) {
+    EXPECT_FALSE(ParseSeedBody(body, &error).has_value());
+    EXPECT_EQ(error.body,
+              R"({"detail":[{"loc":["body"],"msg":"Input should be a valid dictionary or object to extract fields from","type":"model_attributes_type"}]})")
+        << body;
+  }
 }
 
 TEST(FieldsTest, IntegersMayBeWrittenAsWholeDoubles) {

@@ -78,8 +78,9 @@ Status ReadUserChange(const json::object& body, const std::string& id, WriteOp* 
 }  // namespace
 
 void PostUserSeed(const Ctx& c, Services& s, Respond respond) {
-  auto body = ParseObject(c.request.body());
-  if (!body.ok()) return respond(SeedValidationError("body", "", "JSON decode error", "json_invalid"));
+  http::Response bad_body;
+  auto body = ParseSeedBody(c.request.body(), &bad_body);
+  if (!body) return respond(std::move(bad_body));
   WriteOp op;
   if (Status st = ReadUser(*body, &op); !st.ok()) return respond(ErrorResponse(Flavor::kSeed, st));
   SubmitWrite(s, Flavor::kSeed, OneOp(std::move(op)), [](WriteRequest& r) {

@@ -83,7 +83,7 @@ Status ResolveLabel(const Taxonomy& taxonomy, std::string_view category,
 }
 
 Result<ParsedUtterance> ParseUtterance(const json::object& o, const Services& s, Micros now,
-                                       UtteranceMode mode) {
+                                       UtteranceMode mode, Micros order) {
   ParsedUtterance p;
   WriteOp& op = p.op;
   op.kind = WriteOp::Kind::kAddUtterance;
@@ -102,7 +102,7 @@ Result<ParsedUtterance> ParseUtterance(const json::object& o, const Services& s,
   }
   u.conversation_id = *conversation_id;
   u.user_id = *user_id;
-  u.created_at = created_at.value_or(now);
+  u.created_at = created_at.value_or(now + order);
   Fingerprint fp;
   fp.Add(u.conversation_id).Add(u.user_id).Add(u.content.value_or("")).Add(created_at.value_or(-1));
   if (errors != nullptr) {

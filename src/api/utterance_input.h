@@ -25,8 +25,13 @@ enum class UtteranceMode {
 };
 
 // Parses `o`. InvalidArgument names the field ("errors[1].subcategory").
+// `now` is the request's time. Without created_at the utterance is stored at
+// now + `order` µs: an ingest passes each line's index, so that its lines
+// keep their order (readers sort by created_at, then by id, and an ingest
+// line's derived id is a hash). The fingerprint takes no time then, so a
+// retried line still derives the same id and is a replay.
 Result<ParsedUtterance> ParseUtterance(const boost::json::object& o, const Services& s,
-                                       Micros now, UtteranceMode mode);
+                                       Micros now, UtteranceMode mode, Micros order = 0);
 
 // Resolves one error label through the taxonomy into `e` (category,
 // subcategory, subcategory_id), recording how in *how.

@@ -14,8 +14,9 @@ namespace errata::api {
 namespace json = boost::json;
 
 void PostUtteranceSeed(const Ctx& c, Services& s, Respond respond) {
-  auto body = ParseObject(c.request.body());
-  if (!body.ok()) return respond(SeedValidationError("body", "", "JSON decode error", "json_invalid"));
+  http::Response bad_body;
+  auto body = ParseSeedBody(c.request.body(), &bad_body);
+  if (!body) return respond(std::move(bad_body));
   Fields f(*body);
   WriteOp op;
   op.kind = WriteOp::Kind::kAddUtterance;

@@ -158,7 +158,10 @@ int RunBackup(const BackupOptions& options) {
     std::fputs("errata backup: --to names the backup to make\n", stderr);
     return 2;
   }
-  if (fs::exists(o.to, ec)) {
+  if (!CheckStoreExists("backup", "--store", o.store, o.data_dir)) return 2;
+  // symlink_status: a dangling symlink is there too (exists() follows it, and
+  // the final rename would replace the link, or fail after the whole copy).
+  if (fs::symlink_status(o.to, ec).type() != fs::file_type::not_found) {
     std::fprintf(stderr, "errata backup: %s already exists: back up into a new path\n",
                  o.to.c_str());
     return 2;

@@ -105,6 +105,11 @@ inline Status LearnerErased() {
   return Status::Conflict("user_id belonged to an erased learner and cannot be used again",
                           "user_id");
 }
+// What an utterance whose client id is stored with another body gets (a
+// retry with the same body is a replay), on every store alike.
+inline Status UtteranceIdTaken() {
+  return Status::Conflict("utterance_id already used for a different utterance", "utterance_id");
+}
 
 // kCreateConversation whose client id is taken by a conversation of
 // `owner` that started at `started_at`: a replay when it is the same

@@ -1421,8 +1421,8 @@ TYPED_TEST(StoreContractTest, CreateMissingCreatesUserAndConversationSeenInTheSa
 // With a client id, an utterance id already used with the same request hash
 // is a replay: nothing is added again, and the op answers the stored time
 // and every stored error of the utterance (also those added later), ordered
-// by error_id. Another hash (any of the 64 bits) is a Conflict. A replay
-// within the same batch counts once.
+// by error_id. Another hash (any of the 64 bits) is a Conflict naming
+// utterance_id. A replay within the same batch counts once.
 TYPED_TEST(StoreContractTest, AddUtteranceReplayWithClientId) {
   constexpr uint64_t kHash = 0xF00DFACE12345678ull;  // above INT64_MAX
   const Learner a = this->AddLearner("a", std::nullopt, kT0);
@@ -1452,8 +1452,9 @@ TYPED_TEST(StoreContractTest, AddUtteranceReplayWithClientId) {
   for (const uint64_t other : std::vector<uint64_t>{kHash ^ 1, kHash ^ (uint64_t{1} << 63), 0}) {
     SCOPED_TRACE(other);
     const WriteOp op = this->ApplyOne(UtteranceOp(u, true, other));
+    // Named on every store, as the erased learner's user_id is.
     ExpectStatus(op.status, Status::Code::kConflict,
-                 "utterance_id already used for a different utterance");
+                 "utterance_id already used for a different utterance", "utterance_id");
     EXPECT_FALSE(op.replayed);
   }
 

@@ -62,16 +62,23 @@ void Writer::Stop() {
   if (sync_thread_.joinable()) sync_thread_.join();  // after it acknowledged the rest
 }
 
+size_t QueueWeight(const WriteRequest& r) {
+  size_t weight = r.ops.size();
+  for (const WriteOp& op : r.ops) weight += op.utterance.errors.size();
+  return weight;
+}
+
 Status Writer::Submit(std::unique_ptr<WriteRequest> request) {
+  request->weight = QueueWeight(*request);  // before the lock: an ingest has 10,000 ops
   {
     std::lock_guard lock(mu_);
     if (stopping_) return Status::Unavailable("server is shutting down");
     if (queue_.size() >= options_.queue_capacity ||
-        (!queue_.empty() && queued_ops_ + request->ops.size() > options_.queue_ops_capacity)) {
+        (!queue_.empty() && queued_weight_ + request->weight > options_.queue_ops_capacity)) {
       metrics_->QueueRejected();
       return Status::Unavailable("write queue is full");
     }
-    queued_ops_ += request->ops.size();
+    queued_weight_ += request->weight;
     queue_.push_back(std::move(request));
     metrics_->SetQueueDepth(static_cast<int64_t>(queue_.size()));
   }
@@ -84,15 +91,15 @@ size_t Writer::depth() const {
   return queue_.size();
 }
 
-size_t Writer::queued_ops() const {
+size_t Writer::queued_weight() const {
   std::lock_guard lock(mu_);
-  return queued_ops_;
+  return queued_weight_;
 }
 
 bool Writer::nearly_full() const {
   std::lock_guard lock(mu_);
   return queue_.size() * 10 >= options_.queue_capacity * 9 ||
-         queued_ops_ * 10 >= options_.queue_ops_capacity * 9;
+         queued_weight_ * 10 >= options_.queue_ops_capacity * 9;
 }
 
 // Waits for a first request, then lingers up to flush_interval for more,
@@ -115,7 +122,7 @@ std::vector<std::unique_ptr<WriteRequest>> Writer::TakeBatch(bool wait) {
     const bool erase = Erases(*queue_.front());
     if (!batch.empty() && erase) break;
     ops += queue_.front()->ops.size();
-    queued_ops_ -= queue_.front()->ops.size();
+    queued_weight_ -= queue_.front()->weight;
     batch.push_back(std::move(queue_.front()));
     queue_.pop_front();
     if (erase) break;

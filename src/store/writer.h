@@ -34,7 +34,15 @@ struct WriteRequest {
   // (shared cache), or for a store with DeferredSync the sync thread. Keep
   // it short: post the response to the connection's executor.
   std::function<void(WriteRequest&)> done;
+  // Its QueueWeight, kept by Writer::Submit for when it leaves the queue.
+  size_t weight = 0;
 };
+
+// What a request counts against the queue's ops bound: each op weighs 1 plus
+// its errors. One /v1/utterances op may carry 1,000 errors (about 1 MiB of
+// body): counted as one op, the queue's 10,000 requests could hold 10 GiB of
+// them; weighed, about 100 (100,000 / 1,001) of them fill it.
+size_t QueueWeight(const WriteRequest& r);
 
 // Whether the request erases a learner: an erase (WriteOp::Kind::kEraseUser)
 // is a request of its own, and is committed in a batch of its own. (Only its
@@ -56,9 +64,10 @@ class Writer {
     // With a store that can (Store::Pipelined), prepare the next batch while
     // one is written (docs/write-path.md, "Pipelined commits").
     bool pipelined = true;
-    // Ops waiting at most (an ingest line is one); then 503. What bounds the
-    // queue's memory: 10,000 ingests of 1,000 lines would hold gigabytes. A
-    // request is always taken into an empty queue, however many ops it has.
+    // Ops waiting at most, each weighing 1 plus its errors (QueueWeight; an
+    // ingest line is one op); then 503. What bounds the queue's memory:
+    // 10,000 ingests of 1,000 lines would hold gigabytes. A request is
+    // always taken into an empty queue, however heavy it is.
     size_t queue_ops_capacity = 100000;
   };
   Writer(Store* store, ProfileCache* cache, Metrics* metrics, Options options);
@@ -73,8 +82,8 @@ class Writer {
   Status Submit(std::unique_ptr<WriteRequest> request);
 
   size_t depth() const;
-  // The ops in the queued requests.
-  size_t queued_ops() const;
+  // The weight of the queued requests (QueueWeight): what the ops bound counts.
+  size_t queued_weight() const;
   // At 90% of either bound: /readyz then says not ready, so that a load
   // balancer sends new work elsewhere before writes are refused.
   bool nearly_full() const;
@@ -142,7 +151,7 @@ class Writer {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::unique_ptr<WriteRequest>> queue_;  // guarded by mu_
-  size_t queued_ops_ = 0;                            // the ops in queue_; guarded by mu_
+  size_t queued_weight_ = 0;                         // queue_'s QueueWeight; guarded by mu_
   bool stopping_ = false;                            // guarded by mu_
   std::atomic<bool> healthy_{true};
   // Learners of failed batches that may have committed, whose cached profiles

@@ -286,10 +286,10 @@ TEST_F(WriterTest, FullQueueIsRefused) {
 
 TEST_F(WriterTest, AQueueFullOfOpsIsRefused) {
   Writer::Options o{0, 10, 100};
-  o.queue_ops_capacity = 10;
+  o.queue_ops_capacity = 20;
   Writer stopped(fault_.get(), cache_.get(), &metrics_, o);
   const Utterance u = NewLearner();
-  auto request = [&](int ops) {
+  auto request = [&](int ops) {  // each op of one error weighs 2
     auto r = std::make_unique<WriteRequest>();
     for (int i = 0; i < ops; ++i) r->ops.push_back(Errors(u, "pronouns", 1));
     return r;
@@ -302,21 +302,51 @@ TEST_F(WriterTest, AQueueFullOfOpsIsRefused) {
   EXPECT_TRUE(stopped.depth() == 0u);
   Writer again(fault_.get(), cache_.get(), &metrics_, o);
   EXPECT_TRUE(again.Submit(request(6)).ok());
-  EXPECT_FALSE(again.nearly_full());             // 6 of 10 ops, 1 of 10 requests
+  EXPECT_FALSE(again.nearly_full());             // 12 of 20, 1 of 10 requests
   EXPECT_TRUE(again.Submit(request(3)).ok());
-  EXPECT_TRUE(again.nearly_full());              // 9 of 10 ops
-  EXPECT_EQ(again.queued_ops(), 9u);
-  EXPECT_TRUE(again.Submit(request(1)).ok());   // 10 ops: at the limit
+  EXPECT_TRUE(again.nearly_full());              // 18 of 20
+  EXPECT_EQ(again.queued_weight(), 18u);
+  EXPECT_TRUE(again.Submit(request(1)).ok());   // 20: at the limit
   EXPECT_EQ(again.Submit(request(1)).code(), Status::Code::kUnavailable);
   EXPECT_EQ(again.depth(), 3u);
   again.Start();
   again.Stop();
+  EXPECT_EQ(again.queued_weight(), 0u);
   // The ops taken out make room again.
   Writer third(fault_.get(), cache_.get(), &metrics_, o);
   EXPECT_TRUE(third.Submit(request(10)).ok());
   third.Start();
   third.Stop();
   EXPECT_EQ(sqlite_->LoadProfile(u.user_id)->Find("pronouns")->count, 12 + 10 + 10);
+}
+
+// The ops bound weighs an op as 1 plus its errors: one op may carry 1,000
+// errors (about 1 MiB), and counted as 1 the queue's memory had no bound
+// but its 10,000 requests.
+TEST_F(WriterTest, AnOpWeighsOnePlusItsErrors) {
+  Writer::Options o{0, 10, 100};
+  o.queue_ops_capacity = 10;
+  Writer stopped(fault_.get(), cache_.get(), &metrics_, o);
+  const Utterance u = NewLearner();
+  auto request = [&](int errors) {
+    auto r = std::make_unique<WriteRequest>();
+    r->ops.push_back(Errors(u, "pronouns", errors));
+    return r;
+  };
+  EXPECT_EQ(QueueWeight(*request(4)), 5u);
+  // Not started: nothing drains the queue.
+  EXPECT_TRUE(stopped.Submit(request(4)).ok());
+  EXPECT_EQ(stopped.queued_weight(), 5u);
+  EXPECT_FALSE(stopped.nearly_full());           // 5 of 10
+  EXPECT_TRUE(stopped.Submit(request(3)).ok());
+  EXPECT_EQ(stopped.queued_weight(), 9u);
+  EXPECT_TRUE(stopped.nearly_full());            // 9 of 10: /readyz says not ready
+  EXPECT_EQ(stopped.Submit(request(1)).code(), Status::Code::kUnavailable);  // 11
+  EXPECT_TRUE(stopped.Submit(request(0)).ok());  // 10: at the limit
+  stopped.Start();
+  stopped.Stop();  // drains it
+  EXPECT_EQ(stopped.queued_weight(), 0u);
+  EXPECT_EQ(sqlite_->LoadProfile(u.user_id)->Find("pronouns")->count, 4 + 3);
 }
 
 // A learner created through the writer is cached by the commit that created

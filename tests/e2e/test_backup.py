@@ -165,6 +165,15 @@ class BackupRefusals(unittest.TestCase):
             store = os.path.join(server.data_dir, "rocksdb" if ROCKSDB else "errata.db")
             done = run_backup(*args, "--to", store)
             self.assertEqual(done.returncode, 2, done.stderr)
+            # A dangling symlink is there too: the backup's rename would
+            # have replaced the link (SQLite) or failed after the whole copy.
+            link = os.path.join(self.tmp, "link")
+            os.symlink(os.path.join(self.tmp, "nowhere"), link)
+            done = run_backup(*args, "--to", link)
+            self.assertEqual(done.returncode, 2, done.stderr)
+            self.assertIn("already exists", done.stderr)
+            self.assertTrue(os.path.islink(link))
+            self.assertFalse(os.path.exists(os.path.join(self.tmp, "nowhere")))
 
     @unittest.skipIf(POSTGRES, "PostgreSQL is backed up with its own tools")
     def test_no_store_there_fails_and_leaves_nothing(self):
@@ -173,8 +182,9 @@ class BackupRefusals(unittest.TestCase):
         to = os.path.join(self.tmp, "b")
         args = ["--data-dir", empty] + (["--store", "rocksdb:"] if ROCKSDB else [])
         done = run_backup(*args, "--to", to)
-        self.assertEqual(done.returncode, 1, done.stderr)
-        self.assertIn("no ", done.stderr)
+        # Usage, as copy and compare answer a store that is not there.
+        self.assertEqual(done.returncode, 2, done.stderr)
+        self.assertIn("no such store", done.stderr)
         self.assertEqual(os.listdir(self.tmp), ["empty"])
         self.assertEqual(os.listdir(empty), [])
         # A file that is not an errata store.
@@ -210,16 +220,18 @@ class BackupVerify(unittest.TestCase):
 
     def test_a_rocksdb_backup_that_is_not_made_is_not_said_to_be(self):
         # "backed up ... to rocksdb:PATH" came once the records were copied,
-        # before --verify and the rename into PATH. Here the rename fails:
-        # PATH is a dangling symbolic link, and a directory cannot replace it.
+        # before --verify and the rename into PATH. Here PATH is a dangling
+        # symbolic link, which a directory cannot replace: the rename failed
+        # after the whole copy (session 26); since session 27 the link is
+        # found before anything is copied.
         store = os.path.join(self.tmp, "r")
         with StoreServer(f"rocksdb:{store}") as server:
             v1_user(server.client())
             to = os.path.join(self.tmp, "backup")
             os.symlink(os.path.join(self.tmp, "nowhere"), to)
             done = run_backup("--store", f"rocksdb:{store}", "--to", to, "--verify")
-            self.assertEqual(done.returncode, 1, done.stdout + done.stderr)
-            self.assertIn("cannot rename", done.stderr)
+            self.assertEqual(done.returncode, 2, done.stdout + done.stderr)
+            self.assertIn("already exists", done.stderr)
             self.assertNotIn("backed up", done.stdout)
             self.assertNotIn("same records", done.stdout)
             self.assertFalse(os.path.exists(to + ".partial"))

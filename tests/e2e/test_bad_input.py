@@ -316,6 +316,47 @@ class BadInput(BadInputBase):
                 with self.subTest(path=path, body=body):
                     self.assertV1Error(c.post(path, body), 422, "invalid_argument", field)
 
+    def test_nul_in_text_is_refused_on_every_store(self):
+        """U+0000 was stored by SQLite and RocksDB and refused (422) by
+        PostgreSQL at commit: every text field refuses it now, before the
+        write path, naming the field."""
+        c = self.c
+        uid, cid, _ = self.ids
+        vu, vc = self.v1_user["user_id"], self.v1_conv["conversation_id"]
+        nul = "a\u0000b"
+        v1_cases = [
+            ("/v1/users", {"username": nul, "email": unique_email()}, "username"),
+            ("/v1/utterances", {"conversation_id": vc, "user_id": vu, "content": nul}, "content"),
+        ]
+        for key in ("category", "subcategory", "code", "original", "correction", "explanation"):
+            error = {"code": "DET", key: nul}
+            v1_cases.append(("/v1/utterances", {"conversation_id": vc, "user_id": vu,
+                                                "content": "x", "errors": [{"code": "DET"}, error]},
+                             f"errors[1].{key}"))
+        seed_cases = [
+            ("/users/", {"username": nul, "email": unique_email()}, ["body", "username"]),
+            ("/utterances/", {"conversation_id": cid, "user_id": uid, "content": nul},
+             ["body", "content"]),
+        ]
+        ingest = "\n".join(json.dumps(line) for line in (
+            {"user_id": vu, "conversation_id": vc, "content": nul},
+            {"user_id": new_uuid(), "conversation_id": new_uuid(), "username": nul},
+        ))
+        with self.assertNothingWritten():
+            for path, body, field in v1_cases:
+                with self.subTest(path=path, field=field):
+                    err = self.assertV1Error(c.post(path, body), 422, "invalid_argument", field)
+                    self.assertIn("U+0000", err["message"])
+            self.assertV1Error(c.request("PATCH", f"/v1/users/{vu}", body={"username": nul}), 422,
+                               "invalid_argument", "username")
+            for path, body, loc in seed_cases:
+                with self.subTest(path=path):
+                    self.assertSeedValidation(c.post(path, body), loc)
+            st, _, out = c.post("/v1/ingest", raw=ingest.encode())
+            self.assertEqual((st, out.get("rejected")), (200, 2), out)
+            self.assertEqual([r["error"].get("field") for r in out["results"]],
+                             ["content", "username"], out)
+
     def test_a_span_may_be_written_as_whole_doubles(self):
         """4.0 is an integer to JSON Schema and to pydantic, and Python's
         json.dumps writes a float that holds one so: it was a 422."""

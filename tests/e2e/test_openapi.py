@@ -608,6 +608,41 @@ class AgainstServer(ServerTestCase):
                 st, _, answer = self.c.post("/v1/utterances", body)
                 self.assertEqual(st, 201 if ok else 422, answer)
 
+    def test_the_content_limit_is_documented(self):
+        """An utterance's content of 100,000 characters at most was a limit of
+        the server's alone: the request schemas say it (maxLength counts
+        characters, as the server does), and the server answers as they say."""
+        schemas = self.doc["components"]["schemas"]
+        user_id, conversation_id, _ = seed_triplet(self.c)
+        base = {"user_id": user_id, "conversation_id": conversation_id}
+        self.assertNotEqual(validate(self.doc, dict(base, content="x" * 100_001),
+                                     schemas["IngestLine"]), [])
+        for name, path, created in (("UtteranceRequest", "/v1/utterances", 201),
+                                    ("SeedUtteranceRequest", "/utterances/", 200)):
+            for chars, ok in ((100_000, True), (100_001, False)):
+                with self.subTest(schema=name, chars=chars):
+                    body = dict(base, content="é" * chars)  # characters, not bytes
+                    self.assertEqual(validate(self.doc, body, schemas[name]) == [], ok)
+                    st, _, answer = self.c.post(path, body)
+                    self.assertEqual(st, created if ok else 422, short(answer))
+
+    def test_error_input_takes_null_as_absent(self):
+        """The server takes null in ErrorInput's optional members as absent,
+        which the document refused; a null subcategory is still no
+        subcategory."""
+        schema = self.doc["components"]["schemas"]["UtteranceRequest"]
+        base = {"user_id": self.user_id, "conversation_id": self.conversation_id, "content": "He go."}
+        nulls = {key: None for key in ("category", "original", "correction", "explanation", "span")}
+        for errors, ok in (([dict(nulls, code="DET", subcategory=None)], True),
+                           ([dict(nulls, subcategory="Pronouns", code=None)], True),
+                           ([dict(nulls, subcategory=None, code=None)], False),
+                           ([{"subcategory": None}], False)):
+            with self.subTest(errors=errors):
+                body = dict(base, errors=errors)
+                self.assertEqual(validate(self.doc, body, schema) == [], ok)
+                st, _, answer = self.c.post("/v1/utterances", body)
+                self.assertEqual(st, 201 if ok else 422, answer)
+
     def test_the_erased_event_matches_its_schema(self):
         user = seed_triplet(self.c)[0]
         media = self.op("GET", "/v1/users/{user_id}/stream")["responses"]["200"]["content"]["text/event-stream"]

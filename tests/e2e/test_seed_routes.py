@@ -301,5 +301,46 @@ class SeedRoutes(ServerTestCase):
         self.assertSeedValidation(c.get("/generate-exercise?top_n=5"), ["query", "user_id"])
 
 
+    def test_validation_errors_are_fastapis(self):
+        """The 422s the original's FastAPI (Pydantic v2) gave, by loc, msg and
+        type: a nested field's loc is a path with the list index as a number
+        (it was "errors.0.errorSubCategory"), an absent field is "missing"
+        (it was a value_error "Field required: email"), and a body that is
+        JSON but no object is not a JSON decode error."""
+        c = self.c
+        user_id, conv_id, utt_id = seed_triplet(c)
+        base = {"user_id": user_id, "conversation_id": conv_id, "utterance_id": utt_id}
+
+        def detail(resp):
+            self.assertSeedValidation(resp)
+            return [{k: item[k] for k in ("loc", "msg", "type")} for item in resp[2]["detail"]]
+
+        missing = {"msg": "Field required", "type": "missing"}
+        self.assertEqual(detail(c.post("/users/", {"username": "x"})),
+                         [dict(loc=["body", "email"], **missing)])
+        self.assertEqual(detail(c.post("/utterances/", {"user_id": user_id})),
+                         [dict(loc=["body", "conversation_id"], **missing)])
+        self.assertEqual(detail(c.post("/simulate-and-generate", dict(
+            base, errors=[{"errorCategory": "Grammar", "errorSubCategory": "Pronouns"},
+                          {"errorCategory": "Grammar"}]))),
+            [dict(loc=["body", "errors", 1, "errorSubCategory"], **missing)])
+        self.assertEqual(detail(c.get("/generate-exercise?top_n=5")),
+                         [dict(loc=["query", "user_id"], **missing)])
+        (item,) = detail(c.post("/simulate-and-generate", dict(
+            base, errors=[{"errorCategory": "Grammar", "errorSubCategory": " "}])))
+        self.assertEqual(item["loc"], ["body", "errors", 0, "errorSubCategory"])
+        not_an_object = [{"loc": ["body"], "type": "model_attributes_type",
+                          "msg": "Input should be a valid dictionary or object to extract fields from"}]
+        for path in ("/users/", "/conversations/", "/utterances/", "/simulate-and-generate"):
+            with self.subTest(path=path):
+                self.assertEqual(detail(c.post(path, raw=b"[]")), not_an_object)
+                self.assertEqual(detail(c.post(path, raw=b'"x"')), not_an_object)
+                self.assertEqual(detail(c.post(path, raw=b"null")), [dict(loc=["body"], **missing)])
+                self.assertEqual(detail(c.post(path, raw=b"")), [dict(loc=["body"], **missing)])
+                (item,) = detail(c.post(path, raw=b'{"user_id": '))
+                self.assertEqual((item["msg"], item["type"]), ("JSON decode error", "json_invalid"))
+        st, _, body = c.get(f"/generate-exercise?user_id={user_id}")
+        self.assertEqual((st, body), (404, NO_ERRORS))
+
 if __name__ == "__main__":
     main()

@@ -322,10 +322,18 @@ class Utterances(V1Base):
             # In the order sent, with the ids the first answer gave them.
             self.assertEqual([e["error_id"] for e in again["errors"]],
                              [e["error_id"] for e in first["errors"]])
+            # The conflict names the id, on every store.
             changed = dict(body, content="I went.")
-            self.assertV1Error(self.c.post("/v1/utterances", changed), 409, "conflict")
+            self.assertV1Error(self.c.post("/v1/utterances", changed), 409, "conflict",
+                               "utterance_id")
             changed = dict(body, errors=body["errors"][:1])
-            self.assertV1Error(self.c.post("/v1/utterances", changed), 409, "conflict")
+            self.assertV1Error(self.c.post("/v1/utterances", changed), 409, "conflict",
+                               "utterance_id")
+            st, _, out = self.c.post("/v1/ingest", raw=json.dumps(changed).encode())
+            self.assertEqual((st, out["rejected"]), (200, 1), out)
+            self.assertEqual((out["results"][0]["error"]["code"],
+                              out["results"][0]["error"].get("field")),
+                             ("conflict", "utterance_id"), out)
         self.assertEqual(top_counts(self.c, uid), {"verb-form": 1, "word-choice": 1})
         st, _, view = self.c.get(f"/v1/conversations/{cid}")
         self.assertEqual([u["utterance_id"] for u in view["utterances"]], [utt])
@@ -599,6 +607,51 @@ class Ingest(V1Base):
                           if r["status"] == "replayed"},
                          {n: r["utterance_id"] for n, r in applied.items()})
         self.assertEqual(top_counts(self.c, uid), expected)
+
+    def test_lines_without_created_at_keep_their_order(self):
+        """Lines without created_at all took the request's time, and the
+        view sorts by time, then by id, which for such a line is a hash of
+        its content: they came back shuffled. Each line now gets the
+        request's time plus its index in µs; a retry is still a replay."""
+        uid, cid = new_uuid(), new_uuid()
+        sent = [f"line {i}" for i in range(1, 9)]
+        body = "".join(json.dumps({"user_id": uid, "conversation_id": cid, "content": text}) + "\n"
+                       for text in sent)
+        st, _, out = self.c.post("/v1/ingest", raw=body.encode())
+        self.assertEqual((st, out["applied"], out["rejected"]), (200, 8, 0), out)
+        st, _, view = self.c.get(f"/v1/conversations/{cid}")
+        self.assertEqual(st, 200, view)
+        self.assertEqual([u["content"] for u in view["utterances"]], sent)
+        times = [parse_time(u["created_at"]) for u in view["utterances"]]
+        self.assertEqual(times, sorted(set(times)))
+        with self.assertNoWrites():
+            st, _, again = self.c.post("/v1/ingest", raw=body.encode())
+        self.assertEqual((st, again["applied"], again["replayed"]), (200, 0, 8), again)
+        self.assertEqual([r["utterance_id"] for r in again["results"]],
+                         [r["utterance_id"] for r in out["results"]])
+        st, _, view2 = self.c.get(f"/v1/conversations/{cid}")
+        self.assertEqual(view2["utterances"], view["utterances"])
+
+    def test_an_ingest_with_nothing_to_write_is_not_queued(self):
+        """Bad input is answered at once and never queued (docs/write-path.md,
+        step 1): an empty ingest, or one whose every line is refused, was
+        queued and committed as an empty batch (and refused 503 when the
+        queue was full)."""
+        def commits():
+            st, _, text = self.c.get("/metrics")
+            self.assertEqual(st, 200)
+            return float(re.search(r"(?m)^errata_commit_duration_seconds_count (\S+)$",
+                                   text).group(1))
+
+        before = commits()
+        st, _, out = self.c.post("/v1/ingest", raw=b"")
+        self.assertEqual((st, out["applied"], out["rejected"], out["results"]), (200, 0, 0, []))
+        body = "not json\n" + json.dumps({"user_id": new_uuid()}) + "\n\n[1]\n"
+        st, _, out = self.c.post("/v1/ingest", raw=body.encode())
+        self.assertEqual((st, out["applied"], out["replayed"], out["rejected"]), (200, 0, 0, 3), out)
+        self.assertEqual([(r["line"], r["status"]) for r in out["results"]],
+                         [(1, "rejected"), (2, "rejected"), (4, "rejected")])
+        self.assertEqual(commits(), before)
 
     def test_ingest_into_existing_conversation_and_crlf(self):
         uid, cid = self.new_conversation()

@@ -1377,7 +1377,7 @@ Status PostgresStore::AddUtterance(WriteOp* op, DeltaSet* deltas) {
     const bool same = static_cast<uint64_t>(r->Int(0, 0)) == op->request_hash;
     u.created_at = r->Int(0, 1);
     if (!same) {
-      op->status = Status::Conflict("utterance_id already used for a different utterance");
+      op->status = UtteranceIdTaken();
       return Status::Ok();
     }
     op->replayed = true;

@@ -897,7 +897,7 @@ class RocksdbStore::Batch {
     if (!DecodeUtterance(v, &stored)) return Corrupt("utterance");
     u.created_at = stored.created_at;
     if (stored.request_hash != op->request_hash) {
-      op->status = Status::Conflict("utterance_id already used for a different utterance");
+      op->status = UtteranceIdTaken();
       return true;
     }
     op->replayed = true;

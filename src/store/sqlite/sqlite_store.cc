@@ -1105,7 +1105,7 @@ Result<bool> SqliteStore::CheckReplay(WriteOp* op) {
   u.created_at = st->Int(1);
   st->Reset();
   if (!same) {
-    op->status = Status::Conflict("utterance_id already used for a different utterance");
+    op->status = UtteranceIdTaken();
     return true;
   }
   op->replayed = true;
