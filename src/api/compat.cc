@@ -81,12 +81,12 @@ void SimulateAndGenerate(const Ctx& c, Services& s, Respond respond) {
 }
 
 void GenerateExercise(const Ctx& c, Services& s, Respond respond) {
-  auto user_param = QueryParam(c.query, "user_id");
+  auto user_param = LastQueryParam(c.query, "user_id");
   if (!user_param) return respond(QueryError("user_id", "Field required", "missing"));
   auto user_id = CanonicalUuid(*user_param);
   if (!user_id) return respond(QueryError("user_id", "Input should be a valid UUID"));
   int64_t top_n = 5;
-  if (auto n = QueryParam(c.query, "top_n")) {
+  if (auto n = LastQueryParam(c.query, "top_n")) {
     char* end = nullptr;
     errno = 0;
     top_n = std::strtoll(n->c_str(), &end, 10);

@@ -123,9 +123,11 @@ void ListUserConversations(const Ctx& c, Services& s, Respond respond) {
   }
   auto limit = QueryCount(c.query, "limit", 20, 100);
   if (!limit.ok()) return respond(ErrorResponse(Flavor::kV1, limit.status()));
+  auto text = QueryParam(c.query, "after");
+  if (!text.ok()) return respond(ErrorResponse(Flavor::kV1, text.status()));
   std::optional<ConversationCursor> after;
-  if (auto text = QueryParam(c.query, "after")) {
-    after = ParseCursor(*text);
+  if (*text) {
+    after = ParseCursor(**text);
     if (!after) {
       return respond(V1Error(422, "invalid_argument",
                              "after must be the `next` of an earlier page", "after"));

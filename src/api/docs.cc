@@ -70,7 +70,11 @@ Status CheckOpenApiDocument() {
 }
 
 void GetOpenApi(const Ctx&, Services&, Respond respond) {
-  respond({200, std::string(OpenApiDocument())});
+  // Not about any learner: a cache may keep it, asking again before use, as
+  // it changes with the binary (the API's own JSON is no-store).
+  http::Response r{200, std::string(OpenApiDocument())};
+  r.headers.emplace_back("Cache-Control", "no-cache");
+  respond(std::move(r));
 }
 
 void GetDocs(const Ctx&, Services& s, Respond respond) {

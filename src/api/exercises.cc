@@ -37,13 +37,19 @@ uint64_t RandomSeed() {
 
 // Reads level, types and seed from the query into *r.
 Status ReadPracticeQuery(std::string_view query, PracticeRequest* r, bool* seeded) {
-  if (auto level = QueryParam(query, "level"); level && !level->empty()) {
+  std::optional<std::string> level, types, seed;
+  for (auto [key, out] : {std::pair{"level", &level}, {"types", &types}, {"seed", &seed}}) {
+    auto given = QueryParam(query, key);
+    if (!given.ok()) return given.status();
+    *out = std::move(*given);
+  }
+  if (level && !level->empty()) {
     if (std::find(std::begin(kLevels), std::end(kLevels), *level) == std::end(kLevels)) {
       return Status::InvalidArgument("level must be one of A1 A2 B1 B2 C1 C2", "level");
     }
     r->level = *level;
   }
-  if (auto types = QueryParam(query, "types"); types && !types->empty()) {
+  if (types && !types->empty()) {
     for (size_t pos = 0; pos <= types->size();) {
       size_t comma = types->find(',', pos);
       if (comma == std::string::npos) comma = types->size();
@@ -56,7 +62,7 @@ Status ReadPracticeQuery(std::string_view query, PracticeRequest* r, bool* seede
     }
   }
   *seeded = false;
-  if (auto seed = QueryParam(query, "seed")) {
+  if (seed) {
     const std::optional<uint64_t> v = ParseUnsigned(*seed);
     if (!v) return Status::InvalidArgument("seed must be an integer from 0 to 2^64-1", "seed");
     r->seed = *v;
@@ -92,8 +98,10 @@ void GetExercises(const Ctx& c, Services& s, Respond respond) {
   if (!seeded) r.seed = RandomSeed();
   r.n = q.n;
   r.now = q.as_of;
+  auto profile = ProfileAtAsOf(s, q);
+  if (!profile.ok()) return respond(ErrorResponse(Flavor::kV1, profile.status()));
   std::vector<RankedPoint> uncovered;
-  const auto items = Practice(s, *q.profile, r, &uncovered);
+  const auto items = Practice(s, **profile, r, &uncovered);
   std::string body;
   body.reserve(512 + 640 * items.size());
   JsonWriter w(&body);

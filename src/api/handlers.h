@@ -2,6 +2,7 @@
 // answers at once (reads) or queues a write and answers after its commit.
 #pragma once
 
+#include <functional>
 #include <string_view>
 
 #include "api/services.h"
@@ -26,6 +27,10 @@ void GetConversation(const Ctx& c, Services& s, Respond r);
 void ListUserConversations(const Ctx& c, Services& s, Respond r);
 // learner_export.cc: everything about one learner
 void ExportLearner(const Ctx& c, Services& s, Respond r);
+// Runs `read`, which answers through `r`, on the slow-reads thread (docs/
+// http.md, "Long reads"), or here when there is none; answers 503 when too
+// many long reads are waiting.
+void RunLongRead(Services& s, const Respond& r, std::function<void()> read);
 // utterances.cc
 void PostUtteranceSeed(const Ctx& c, Services& s, Respond r);
 void PostUtterance(const Ctx& c, Services& s, Respond r);

@@ -77,15 +77,19 @@ void Export(Services& s, const std::string& id, const Respond& respond) {
 
 }  // namespace
 
+void RunLongRead(Services& s, const Respond& respond, std::function<void()> read) {
+  if (s.slow == nullptr) return read();
+  if (!s.slow->Run(std::move(read))) {
+    respond(V1Error(503, "unavailable", "too many long reads are waiting; retry later"));
+  }
+}
+
 // Off the HTTP threads (http::SlowReads): a large learner's export takes
 // tens of milliseconds, which would stall every connection of the thread.
 void ExportLearner(const Ctx& c, Services& s, Respond respond) {
   auto id = CanonicalUuid(c.params[0]);
   if (!id) return respond(BadPathId("user_id"));
-  if (s.slow == nullptr) return Export(s, *id, respond);
-  if (!s.slow->Run([&s, id = *id, respond] { Export(s, id, respond); })) {
-    respond(V1Error(503, "unavailable", "too many exports are waiting; retry later"));
-  }
+  RunLongRead(s, respond, [&s, id = *id, respond] { Export(s, id, respond); });
 }
 
 }  // namespace errata::api

@@ -1,6 +1,6 @@
 // GET /v1/users/{id}/errors/top?n=10&since=&as_of=: a learner's top error
 // points, in the seed route's order. Served from the profile cache unless a
-// time window is asked for.
+// time window is asked for, or an as_of before the learner's newest error.
 #include <boost/json.hpp>
 
 #include "api/errors.h"
@@ -56,13 +56,21 @@ void GetTopErrors(const Ctx& c, Services& s, Respond respond) {
   if (Status st = ReadUserQuery(c, s, 10, &q); !st.ok()) return respond(ErrorResponse(Flavor::kV1, st));
   auto since = QueryTime(c.query, "since");
   if (!since.ok()) return respond(ErrorResponse(Flavor::kV1, since.status()));
+  // An empty window is a mistake in the query (the two swapped), not a
+  // learner without errors: 200 [] hid it.
+  if (*since && **since > q.as_of) {
+    return respond(V1Error(422, "invalid_argument", "since must not be after as_of (default now)",
+                           "since"));
+  }
   std::shared_ptr<const Profile> profile;
   if (*since) {
     auto window = s.store->ProfileBetween(q.user_id, **since, q.as_of);
     if (!window.ok()) return respond(ErrorResponse(Flavor::kV1, window.status()));
     profile = std::make_shared<const Profile>(std::move(*window));
   } else {
-    profile = q.profile;
+    auto at = ProfileAtAsOf(s, q);
+    if (!at.ok()) return respond(ErrorResponse(Flavor::kV1, at.status()));
+    profile = std::move(*at);
   }
   json::array errors;
   for (const ErrorPoint* p : TopByFrequency(*profile, q.n)) {

@@ -11,7 +11,9 @@ namespace errata::api {
 
 Result<size_t> QueryCount(std::string_view query, std::string_view key, size_t fallback,
                           size_t max) {
-  auto text = QueryParam(query, key);
+  auto given = QueryParam(query, key);
+  if (!given.ok()) return given.status();
+  const std::optional<std::string>& text = *given;
   if (!text) return fallback;
   const std::optional<uint64_t> v = ParseUnsigned(*text);
   if (!v || *v < 1 || *v > max) {
@@ -23,7 +25,9 @@ Result<size_t> QueryCount(std::string_view query, std::string_view key, size_t f
 }
 
 Result<std::optional<Micros>> QueryTime(std::string_view query, std::string_view key) {
-  auto text = QueryParam(query, key);
+  auto given = QueryParam(query, key);
+  if (!given.ok()) return given.status();
+  const std::optional<std::string>& text = *given;
   if (!text) return std::optional<Micros>();
   auto t = ParseTime(*text);
   if (!t) {
@@ -58,11 +62,21 @@ Status ReadUserQuery(const http::RouteContext& c, Services& s, size_t default_n,
   auto as_of = QueryTime(c.query, "as_of");
   if (!as_of.ok()) return as_of.status();
   q->as_of = as_of->value_or(NowMicros());
+  q->as_of_asked = as_of->has_value();
   auto profile = s.cache->Get(q->user_id);
   if (!profile.ok()) return profile.status();
   if (!(*profile)->user_known) return Status::NotFound("User not found");
   q->profile = std::move(*profile);
   return Status::Ok();
+}
+
+Result<std::shared_ptr<const Profile>> ProfileAtAsOf(Services& s, const UserQuery& q) {
+  // Without as_of the answer is the cached one, even with an error dated up
+  // to a minute ahead (the created_at tolerated): that is the hot path.
+  if (!q.as_of_asked || q.as_of >= NewestError(*q.profile)) return q.profile;
+  auto counts = s.store->ProfileBetween(q.user_id, kFirstTime, q.as_of);
+  if (!counts.ok()) return counts.status();
+  return std::make_shared<const Profile>(ProfileAsOf(*q.profile, std::move(*counts), q.as_of));
 }
 
 }  // namespace errata::api

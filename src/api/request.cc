@@ -188,11 +188,14 @@ std::string Decode(std::string_view s) {
   return out;
 }
 
-}  // namespace
-
-// Hand-written: Boost.URL 1.81's parse_query read past the end of a query
-// that is a view into a longer buffer (see request_test.cc).
-std::optional<std::string> QueryParam(std::string_view query, std::string_view key) {
+// The last value of `key` in `query`, still encoded ("" for a bare name),
+// and in *times how many times it is given. Hand-written: Boost.URL 1.81's
+// parse_query read past the end of a query that is a view into a longer
+// buffer (see request_test.cc).
+std::optional<std::string_view> FindQueryParam(std::string_view query, std::string_view key,
+                                               int* times) {
+  std::optional<std::string_view> last;
+  *times = 0;
   while (!query.empty()) {
     const size_t amp = query.find('&');
     const std::string_view pair = query.substr(0, amp);
@@ -201,9 +204,26 @@ std::optional<std::string> QueryParam(std::string_view query, std::string_view k
     const std::string_view name = pair.substr(0, eq);
     // Most names are plain: compare them in place, without decoding a copy.
     if (Encoded(name) ? Decode(name) != key : name != key) continue;
-    return eq == std::string_view::npos ? std::string() : Decode(pair.substr(eq + 1));
+    ++*times;
+    last = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
   }
-  return std::nullopt;
+  return last;
+}
+}  // namespace
+
+Result<std::optional<std::string>> QueryParam(std::string_view query, std::string_view key) {
+  int times = 0;
+  const auto raw = FindQueryParam(query, key, &times);
+  if (times > 1) {
+    return Status::InvalidArgument(std::string(key) + " must be given once", std::string(key));
+  }
+  return raw ? std::optional<std::string>(Decode(*raw)) : std::nullopt;
+}
+
+std::optional<std::string> LastQueryParam(std::string_view query, std::string_view key) {
+  int times = 0;
+  const auto raw = FindQueryParam(query, key, &times);
+  return raw ? std::optional<std::string>(Decode(*raw)) : std::nullopt;
 }
 
 std::optional<uint64_t> ParseUnsigned(std::string_view text) {

@@ -57,8 +57,15 @@ class Fields {
   Status status_;
 };
 
-// The decoded value of query parameter `key`, or nullopt when absent.
-std::optional<std::string> QueryParam(std::string_view query, std::string_view key);
+// The decoded value of query parameter `key`, or nullopt when absent, for
+// /v1. Given more than once it is an InvalidArgument naming `key`: which
+// value the client meant is unknown, and taking one silently hid the
+// mistake ("n=5&n=50" answered 5).
+Result<std::optional<std::string>> QueryParam(std::string_view query, std::string_view key);
+
+// The same for the seed routes: given more than once, the last value, as
+// the original service's FastAPI (Starlette's QueryParams) read it.
+std::optional<std::string> LastQueryParam(std::string_view query, std::string_view key);
 
 // `text` as a decimal number: digits only (no sign, no space), within
 // uint64_t. strtoull read "-1" as 2^64 - 1 and " 5" as 5.

@@ -7,26 +7,51 @@
 namespace errata::api {
 namespace {
 
+// /v1's QueryParam, given each parameter at most once.
+std::optional<std::string> Param(std::string_view query, std::string_view key) {
+  auto got = QueryParam(query, key);
+  EXPECT_TRUE(got.ok()) << got.status().ToString();
+  return got.ok() ? *got : std::nullopt;
+}
+
 TEST(QueryParamTest, FindsDecodedValues) {
-  EXPECT_EQ(QueryParam("user_id=abc&top_n=5", "top_n"), "5");
-  EXPECT_EQ(QueryParam("user_id=abc&top_n=5", "user_id"), "abc");
-  EXPECT_EQ(QueryParam("a=x%20y+z", "a"), "x y z");
-  EXPECT_EQ(QueryParam("a=1", "b"), std::nullopt);
-  EXPECT_EQ(QueryParam("flag", "flag"), "");
+  EXPECT_EQ(Param("user_id=abc&top_n=5", "top_n"), "5");
+  EXPECT_EQ(Param("user_id=abc&top_n=5", "user_id"), "abc");
+  EXPECT_EQ(Param("a=x%20y+z", "a"), "x y z");
+  EXPECT_EQ(Param("a=1", "b"), std::nullopt);
+  EXPECT_EQ(Param("flag", "flag"), "");
   // Names are decoded too; a plain name is compared in place.
-  EXPECT_EQ(QueryParam("top%5Fn=7&n=2", "top_n"), "7");
-  EXPECT_EQ(QueryParam("top%5Fn=7&n=2", "n"), "2");
-  EXPECT_EQ(QueryParam("my+key=v", "my key"), "v");
-  EXPECT_EQ(QueryParam("nn=1&n=3", "n"), "3");
+  EXPECT_EQ(Param("top%5Fn=7&n=2", "top_n"), "7");
+  EXPECT_EQ(Param("top%5Fn=7&n=2", "n"), "2");
+  EXPECT_EQ(Param("my+key=v", "my key"), "v");
+  EXPECT_EQ(Param("nn=1&n=3", "n"), "3");
+}
+
+// A parameter given twice: /v1 refuses it, naming it, as no one can tell
+// which value was meant (the first won, silently); the seed routes take the
+// last, as the original service's FastAPI did.
+TEST(QueryParamTest, ARepeatedParameterIsRefusedOnV1AndTheLastOnTheSeedRoutes) {
+  for (std::string_view query : {"n=5&n=50", "n=5&x=1&n", "n=5&%6E=6"}) {
+    auto got = QueryParam(query, "n");
+    ASSERT_FALSE(got.ok()) << query;
+    EXPECT_EQ(got.status().code(), Status::Code::kInvalidArgument);
+    EXPECT_EQ(got.status().field(), "n");
+    EXPECT_EQ(got.status().message(), "n must be given once");
+  }
+  EXPECT_EQ(Param("n=5&nn=6&m=5", "n"), "5");
+  EXPECT_EQ(LastQueryParam("top_n=5&top_n=50", "top_n"), "50");
+  EXPECT_EQ(LastQueryParam("top_n=5&top_n", "top_n"), "");
+  EXPECT_EQ(LastQueryParam("top_n=5&x=1", "top_n"), "5");
+  EXPECT_EQ(LastQueryParam("x=1", "top_n"), std::nullopt);
 }
 
 TEST(QueryParamTest, ValuesAreAlwaysUtf8) {
-  EXPECT_EQ(QueryParam("q=%C3%A9t%C3%A9", "q"), "été");
-  EXPECT_EQ(QueryParam("q=caf\xC3\xA9", "q"), "café");  // raw UTF-8 in the target
+  EXPECT_EQ(Param("q=%C3%A9t%C3%A9", "q"), "été");
+  EXPECT_EQ(Param("q=caf\xC3\xA9", "q"), "café");  // raw UTF-8 in the target
   // %FF, a cut sequence, raw bytes: U+FFFD, never the bytes themselves.
-  EXPECT_EQ(QueryParam("q=%FF", "q"), "\uFFFD");
-  EXPECT_EQ(QueryParam("q=a%C3", "q"), "a\uFFFD");
-  EXPECT_EQ(QueryParam("q=\xFFx", "q"), "\uFFFDx");
+  EXPECT_EQ(Param("q=%FF", "q"), "\uFFFD");
+  EXPECT_EQ(Param("q=a%C3", "q"), "a\uFFFD");
+  EXPECT_EQ(Param("q=\xFFx", "q"), "\uFFFDx");
 }
 
 TEST(FieldsTest, ReportsTheFirstBadField) {
@@ -171,7 +196,7 @@ namespace {
 TEST(QueryParamTest, WorksOnAViewIntoALongerString) {
   const std::string target = "/x?user_id=abc&top_n=5 HTTP/1.1";
   const std::string_view query = std::string_view(target).substr(3, 19);
-  EXPECT_EQ(QueryParam(query, "top_n"), "5");
+  EXPECT_EQ(Param(query, "top_n"), "5");
 }
 }  // namespace
 }  // namespace errata::api

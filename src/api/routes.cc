@@ -19,7 +19,7 @@ http::Router BuildRouter(Services& s) {
       {verb::get, "/generate-exercise", GenerateExercise},
       // The versioned API.
       {verb::post, "/v1/users", PostUser},
-      {verb::get, "/v1/users/search", SearchUsers},  // before /v1/users/{id}
+      {verb::get, "/v1/users/search", SearchUsers},  // shadows /v1/users/{id}
       {verb::get, "/v1/users/{id}", GetUser},
       {verb::delete_, "/v1/users/{id}", EraseUser},
       {verb::patch, "/v1/users/{id}", PatchUser},

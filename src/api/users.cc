@@ -115,24 +115,36 @@ void PostUser(const Ctx& c, Services& s, Respond respond) {
   }, std::move(respond));
 }
 
-// GET /v1/users/search?q=&limit=10: by email or name, tolerant of typos.
+namespace {
+// Reads the candidates and ranks them (on the slow-reads thread).
+void Search(Services& s, const std::string& q, size_t limit, const Respond& respond) {
+  // The stores' prefix indexes hold ASCII-lower-case names and emails; their
+  // trigrams, and the ranking, fold the query themselves (SearchFold).
+  auto candidates = s.store->SearchCandidates(AsciiLower(q), 5000);
+  if (!candidates.ok()) return respond(ErrorResponse(Flavor::kV1, candidates.status()));
+  json::array users;
+  for (const User& u : RankUserMatches(q, std::move(*candidates), limit)) {
+    users.push_back(RenderUser(u));
+  }
+  respond(Json(200, {{"query", q}, {"users", std::move(users)}}));
+}
+}  // namespace
+
+// GET /v1/users/search?q=&limit=10: by email or name, tolerant of typos. Off
+// the HTTP threads: reading and ranking up to thousands of candidates takes
+// 5-30 ms, which would stall every connection of the thread (docs/http.md).
 void SearchUsers(const Ctx& c, Services& s, Respond respond) {
-  auto q = QueryParam(c.query, "q");
+  auto given = QueryParam(c.query, "q");
+  if (!given.ok()) return respond(ErrorResponse(Flavor::kV1, given.status()));
+  std::optional<std::string>& q = *given;
   if (!q || q->empty() || Utf8Length(*q) > 254) {
     return respond(V1Error(422, "invalid_argument", "q must be 1 to 254 characters", "q"));
   }
   auto limit = QueryCount(c.query, "limit", 10, 100);
   if (!limit.ok()) return respond(ErrorResponse(Flavor::kV1, limit.status()));
-  // The stores' prefix indexes hold ASCII-lower-case names and emails; their
-  // trigrams, and the ranking, fold the query themselves (SearchFold).
-  const std::string prefix = AsciiLower(*q);
-  auto candidates = s.store->SearchCandidates(prefix, 5000);
-  if (!candidates.ok()) return respond(ErrorResponse(Flavor::kV1, candidates.status()));
-  json::array users;
-  for (const User& u : RankUserMatches(*q, std::move(*candidates), *limit)) {
-    users.push_back(RenderUser(u));
-  }
-  respond(Json(200, {{"query", *q}, {"users", std::move(users)}}));
+  RunLongRead(s, respond, [&s, q = std::move(*q), limit = *limit, respond] {
+    Search(s, q, limit, respond);
+  });
 }
 
 // DELETE /v1/users/{id}: erases every record of the learner (docs/erasure.md),

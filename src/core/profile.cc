@@ -132,6 +132,28 @@ size_t Profile::MemoryBytes() const {
   return n;
 }
 
+Micros NewestError(const Profile& profile) {
+  Micros newest = 0;
+  for (const auto& p : profile.points) {
+    if (p.count > 0) newest = std::max(newest, p.last_seen);
+  }
+  return newest;
+}
+
+Profile ProfileAsOf(const Profile& full, Profile counts, Micros as_of) {
+  counts.user_known = full.user_known;
+  for (auto& p : counts.points) {
+    if (const ErrorPoint* now = full.Find(p.subcategory_id())) p.memory = now->memory;
+  }
+  // The cache keeps the newest kMaxExamples: an as_of before all of them
+  // has fewer own-words exercises than the learner then had.
+  for (const Example& e : full.examples) {
+    if (e.created_at <= as_of) counts.examples.push_back(e);
+  }
+  counts.recent_correct = full.recent_correct;
+  return counts;
+}
+
 bool FrequencyOrder(const ErrorPoint& a, const ErrorPoint& b) {
   if (a.count != b.count) return a.count > b.count;
   if (a.last_seen != b.last_seen) return a.last_seen > b.last_seen;

@@ -164,6 +164,18 @@ struct Profile {
   size_t MemoryBytes() const;
 };
 
+// The newest error time of the profile's points: 0 when it has none.
+Micros NewestError(const Profile& profile);
+
+// The learner as they stood at `as_of`, for an as_of before their newest
+// error: `counts` are the points of their errors up to as_of
+// (Store::ProfileBetween(kFirstTime, as_of)), and each takes its memory state
+// from `full`, the profile as it is now; so do the examples made up to as_of
+// and the recent correct answers (the practice selection and Mastery skip
+// the answers after as_of themselves). A profile keeps sums, not histories:
+// the later errors cannot be taken out of it, only counted again without them.
+Profile ProfileAsOf(const Profile& full, Profile counts, Micros as_of);
+
 // The seed route's order: count desc, then last seen desc, then subcategory
 // name, then subcategory id (unique in a profile, so the order is total).
 bool FrequencyOrder(const ErrorPoint& a, const ErrorPoint& b);

@@ -253,6 +253,35 @@ TEST(ProfileTest, ApplyCreatesAndAccumulatesPoints) {
   EXPECT_EQ(p.Find("nope"), nullptr);
 }
 
+// As of a time before the newest errors: the counts are the window's, the
+// memory, examples before as_of and correct answers the learner's now.
+TEST(ProfileAsOfTest, TakesTheWindowsCountsAndTheLearnersState) {
+  Profile full;
+  full.user_known = true;
+  full.Apply(Delta("verb-tense", {kT0 - 10 * kDay, kT0}));
+  full.Apply(Delta("articles", {kT0}));
+  full.points[0].memory = MemoryState{.stability_days = 3, .reviews = 1};
+  full.AddExamples({Example{.error_id = "e1", .subcategory_id = "verb-tense", .created_at = kT0},
+                    Example{.error_id = "e0", .subcategory_id = "verb-tense",
+                            .created_at = kT0 - 10 * kDay}});
+  full.AddRecentCorrect({"x1", kT0});
+  EXPECT_EQ(NewestError(full), kT0);
+  EXPECT_EQ(NewestError(Profile{}), 0);
+
+  Profile window;
+  window.Apply(Delta("verb-tense", {kT0 - 10 * kDay}));
+  const Profile at = ProfileAsOf(full, window, kT0 - kDay);
+  EXPECT_TRUE(at.user_known);
+  ASSERT_EQ(at.points.size(), 1u);
+  EXPECT_EQ(at.points[0].count, 1);
+  EXPECT_EQ(at.points[0].last_seen, kT0 - 10 * kDay);
+  EXPECT_EQ(at.points[0].memory->reviews, 1);
+  ASSERT_EQ(at.examples.size(), 1u);
+  EXPECT_EQ(at.examples[0].error_id, "e0");
+  ASSERT_EQ(at.recent_correct.size(), 1u);
+  EXPECT_EQ(NewestError(at), kT0 - 10 * kDay);
+}
+
 TEST(MemoryBoxTest, IsAValue) {
   MemoryBox a;
   EXPECT_EQ(a.get(), MemoryState{});

@@ -205,7 +205,10 @@ std::vector<User> RankUserMatches(std::string_view query, std::vector<User> cand
   }
   std::sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) {
     if (a.first != b.first) return a.first < b.first;
-    return a.second.username < b.second.username;
+    if (a.second.username != b.second.username) return a.second.username < b.second.username;
+    // Names repeat, and std::sort is not stable: without the (unique) id two
+    // such learners came in the candidates' order, which stores differ in.
+    return a.second.user_id < b.second.user_id;
   });
   std::vector<User> out;
   for (size_t i = 0; i < scored.size() && i < limit; ++i) out.push_back(std::move(scored[i].second));

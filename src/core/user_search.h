@@ -20,7 +20,7 @@ namespace errata {
 // match.
 int UserMatchScore(std::string_view query, const User& user);
 
-// The matching users, best first (then by username), at most `limit`; each
+// The matching users, best first (then by username, then by id), at most `limit`; each
 // user once.
 std::vector<User> RankUserMatches(std::string_view query, std::vector<User> candidates,
                                   size_t limit);

@@ -120,6 +120,17 @@ TEST(UserSearchTest, RanksBestFirstAndLimits) {
   EXPECT_EQ(RankUserMatches("maria", users, 1).size(), 1u);
 }
 
+// Names repeat: learners of the same name and score come by id, whatever
+// order the store gave them in, so `limit` cuts the same ones each time.
+TEST(UserSearchTest, TheIdBreaksATieOfScoreAndName) {
+  std::vector<User> users = {U("c", "Maria", "maria@x.org"), U("b", "Maria", "maria@y.org"),
+                             U("a", "Maria", "maria@z.org")};
+  auto out = RankUserMatches("maria", users, 10);
+  std::vector<std::string> ids;
+  for (const User& u : out) ids.push_back(u.user_id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"a", "b", "c"}));
+}
+
 TEST(UserSearchTest, AQueryOfOneOrTwoCharactersHasNoTypos) {
   std::vector<User> users = {U("1", "Maria", "maria@x.org"), U("2", "Bob", "bob@x.org")};
   auto ids = [&](std::string_view q) {

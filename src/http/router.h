@@ -3,6 +3,7 @@
 // handler. Matching is by exact segments; "{x}" matches one segment.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -34,7 +35,9 @@ class Router {
   enum class Match { kFound, kNoRoute, kWrongMethod };
   // Finds the route for `method` and `path`; on kFound sets *index and *params;
   // on kWrongMethod sets *allow to the methods the path accepts ("GET, HEAD,
-  // POST"). A HEAD finds the GET route.
+  // POST"), each once. A HEAD finds the GET route. Where patterns overlap,
+  // the path takes the routes of the most specific: a literal segment beats
+  // a parameter in its place, whatever the table's order.
   Match Find(boost::beast::http::verb method, std::string_view path, size_t* index,
              PathParams* params, std::string* allow) const;
 
@@ -46,6 +49,8 @@ class Router {
  private:
   std::vector<Route> routes_;
   std::vector<std::vector<std::string>> segments_;
+  std::vector<uint32_t> parameter_bits_;  // per route: which segments are parameters
+  std::vector<size_t> order_;             // route indexes, most specific pattern first
 };
 
 }  // namespace errata::http

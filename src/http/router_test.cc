@@ -68,6 +68,48 @@ TEST_F(RouterTest, AKnownPathWithAnotherMethodListsTheMethodsItTakes) {
   EXPECT_EQ(Find(verb::get, "/nowhere"), Router::Match::kNoRoute);
 }
 
+// A literal segment shadows a parameter in its place, whatever the table's
+// order: the path takes only the literal route's methods, each listed once.
+TEST(RouterShadowTest, ALiteralSegmentShadowsAParameter) {
+  Router r;
+  for (auto [method, pattern] : {std::pair{verb::get, "/v1/users/{id}"},
+                                 {verb::delete_, "/v1/users/{id}"},
+                                 {verb::get, "/v1/users/search"},
+                                 {verb::patch, "/v1/users/{id}"}}) {
+    r.Add(Route{method, pattern, nullptr});
+  }
+  size_t index = 99;
+  PathParams params;
+  std::string allow;
+  ASSERT_EQ(r.Find(verb::get, "/v1/users/search", &index, &params, &allow), Router::Match::kFound);
+  EXPECT_EQ(r.route(index).pattern, "/v1/users/search");
+  EXPECT_TRUE(params.empty());
+  EXPECT_EQ(r.Find(verb::put, "/v1/users/search", &index, &params, &allow),
+            Router::Match::kWrongMethod);
+  EXPECT_EQ(allow, "GET, HEAD");  // was "GET, HEAD, DELETE, GET, HEAD, PATCH"
+  EXPECT_EQ(r.Find(verb::delete_, "/v1/users/search", &index, &params, &allow),
+            Router::Match::kWrongMethod);
+  ASSERT_EQ(r.Find(verb::delete_, "/v1/users/abc", &index, &params, &allow), Router::Match::kFound);
+  EXPECT_EQ(r.route(index).pattern, "/v1/users/{id}");
+  ASSERT_EQ(params.size(), 1u);
+  EXPECT_EQ(params[0], "abc");
+  EXPECT_EQ(r.Find(verb::put, "/v1/users/abc", &index, &params, &allow), Router::Match::kWrongMethod);
+  EXPECT_EQ(allow, "GET, HEAD, DELETE, PATCH");
+}
+
+TEST(RouterShadowTest, AMethodTwiceIsAllowedOnce) {
+  Router r;
+  r.Add(Route{verb::get, "/x", nullptr});
+  r.Add(Route{verb::get, "/x", nullptr});
+  size_t index = 99;
+  PathParams params;
+  std::string allow;
+  ASSERT_EQ(r.Find(verb::post, "/x", &index, &params, &allow), Router::Match::kWrongMethod);
+  EXPECT_EQ(allow, "GET, HEAD");
+  ASSERT_EQ(r.Find(verb::get, "/x", &index, &params, &allow), Router::Match::kFound);
+  EXPECT_EQ(index, 0u);  // the first of one pattern and method
+}
+
 TEST_F(RouterTest, AHeadTakesTheGetRoute) {
   ASSERT_EQ(Find(verb::head, "/v1/users/abc"), Router::Match::kFound);
   EXPECT_EQ(r.route(index).method, verb::get);

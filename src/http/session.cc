@@ -302,7 +302,18 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     head_.append("\r\nServer: errata\r\nDate: ").append(HttpDate());
     if (r.status != 204) head_.append("\r\nContent-Type: ").append(r.content_type);
     head_.append("\r\nX-Request-Id: ").append(request_id_);
-    for (const auto& [k, v] : r.headers) head_.append("\r\n").append(k).append(": ").append(v);
+    bool cache_control = false;
+    for (const auto& [k, v] : r.headers) {
+      head_.append("\r\n").append(k).append(": ").append(v);
+      cache_control = cache_control || beast::iequals(k, "Cache-Control");
+    }
+    // The API's JSON is about learners (their names, emails, words and
+    // errors): no cache on the way, a proxy's or the browser's, may keep it
+    // (RFC 9111, 5.2.2.5). The routes of static files set their own.
+    if (!r.stream && !cache_control && r.status != 204 &&
+        r.content_type.starts_with("application/json")) {
+      head_.append("\r\nCache-Control: no-store");
+    }
     if (r.stream) {
       head_.append("\r\nCache-Control: no-cache");
     } else if (r.status != 204) {

@@ -65,11 +65,11 @@ void SlowReads::RenderMetrics(std::string* out) const {
     waiting = queue_.size();
   }
   AppendSample(out, "errata_slow_reads_waiting", "gauge",
-               "Long reads (exports) waiting for the slow-reads thread.", waiting);
-  AppendSample(out, "errata_slow_reads_total", "counter", "Long reads (exports) run.",
+               "Long reads (exports, user searches) waiting for the slow-reads thread.", waiting);
+  AppendSample(out, "errata_slow_reads_total", "counter", "Long reads (exports, user searches) run.",
                ran_.load());
   AppendSample(out, "errata_slow_reads_refused_total", "counter",
-               "Long reads (exports) refused with 503: too many were waiting.", refused_.load());
+               "Long reads (exports, user searches) refused with 503: too many were waiting.", refused_.load());
 }
 
 }  // namespace errata::http

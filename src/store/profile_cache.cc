@@ -182,6 +182,13 @@ void ProfileCache::Insert(Shard& shard, const std::string& user_id,
     Replace(shard, it->second, user_id, std::move(p));
     it->second.loaded_at = NowMicros();
     shard.lru.splice(shard.lru.begin(), shard.lru, it->second.lru);
+  } else if (!p->user_known) {
+    // A lookup of an id no learner has (a typo, a scan of random ids) only
+    // takes free room, at the cold end: 3,000 of them evicted every hot
+    // learner of a 640-learner cache. A learner created later is cached by
+    // their commit (AddNewUser, or MarkUserKnown on this entry).
+    InsertCold(shard, user_id, std::move(p));
+    return;
   } else {
     const size_t b = EntryBytes(user_id, *p);
     Add(shard, user_id, std::move(p), b, /*hot=*/true);

@@ -236,6 +236,8 @@ class ProfileCache {
   // Makes the next read of each learner's entry try the store first, and
   // takes away the tickets that vouch for them (a failed batch's learners).
   void MarkSuspect(const std::vector<std::string>& user_ids);
+  // Caches a loaded profile as the most recent entry; an unknown user's (no
+  // such learner) only into free room, at the cold end (shard.mu held).
   void Insert(Shard& shard, const std::string& user_id, std::shared_ptr<const Profile> p);
   // With a shared cache up: the shared copy, or this node's copy of it when
   // still current (docs/redis.md, "Reads: the node's own copy").

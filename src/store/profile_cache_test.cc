@@ -75,6 +75,15 @@ class ProfileCacheTest : public ::testing::Test {
   }
 
 
+  void CreateUser(const std::string& id) {
+    WriteOp op;
+    op.kind = WriteOp::Kind::kCreateUser;
+    op.user = User{id, "x", std::nullopt, NowMicros()};
+    ASSERT_TRUE(Write({op}).status.ok());
+  }
+
+  static size_t ShardOf(const std::string& id) { return std::hash<std::string>{}(id) % 64; }
+
   Utterance NewLearner() {
     Utterance out;
     EXPECT_TRUE(Write(testutil::NewLearnerOps("hi", &out)).status.ok());
@@ -337,27 +346,52 @@ TEST_F(ProfileCacheTest, HotLearnersListsTheCachedLearners) {
   std::sort(want.begin(), want.end());
   EXPECT_EQ(all, want);
   EXPECT_EQ(b.HotLearners(7).size(), 7u);
-  // ids[0] and a learner read after it in the same shard: reading ids[0]
-  // again puts it first. (None of the 199 shares its shard one run in 20:
-  // then one more is read.)
-  const auto shard_of = [](const std::string& id) { return std::hash<std::string>{}(id) % 64; };
-  std::string later;
-  for (size_t i = 1; i < ids.size() && later.empty(); ++i) {
-    if (shard_of(ids[i]) == shard_of(ids[0])) later = ids[i];
-  }
-  while (later.empty()) {
-    std::string id = NewUuidV7(NowMicros());
-    if (shard_of(id) != shard_of(ids[0])) continue;
-    ASSERT_TRUE(b.Get(id).ok());
-    later = id;
-  }
+  // Two learners of one shard, read in turn: reading the first again puts
+  // it first. Learners, not unknown ids, which go to the cold end.
+  const std::string first = NewUuidV7(NowMicros());
+  std::string later = NewUuidV7(NowMicros());
+  while (ShardOf(later) != ShardOf(first)) later = NewUuidV7(NowMicros());
+  CreateUser(first);
+  CreateUser(later);
+  ASSERT_TRUE(b.Get(first).ok());
+  ASSERT_TRUE(b.Get(later).ok());
   auto position = [&b](const std::string& id) {
     const auto hot = b.HotLearners(1000);
     return std::find(hot.begin(), hot.end(), id) - hot.begin();
   };
-  EXPECT_LT(position(later), position(ids[0]));
-  ASSERT_TRUE(b.Get(ids[0]).ok());
-  EXPECT_LT(position(ids[0]), position(later));
+  EXPECT_LT(position(later), position(first));
+  ASSERT_TRUE(b.Get(first).ok());
+  EXPECT_LT(position(first), position(later));
+}
+
+// A read of an id no learner has (a typo, a scan of random ids) only takes
+// free room: 3,000 of them evicted every learner of a 640-learner cache.
+// Cached so, the id is known once the learner is created.
+TEST_F(ProfileCacheTest, UnknownIdsTakeOnlyFreeRoom) {
+  ProfileCache b(fault_.get(), &metrics_, {64, 0});  // one learner per shard
+  const Utterance u = NewLearner();
+  ASSERT_TRUE(b.Get(u.user_id).ok());
+  for (int i = 0; i < 3000; ++i) ASSERT_TRUE(b.Get(NewUuidV7(NowMicros())).ok());
+  fault_->set_failing(true);  // u is read from memory
+  auto hot = b.Get(u.user_id);
+  fault_->set_failing(false);
+  ASSERT_TRUE(hot.ok()) << hot.status().ToString();
+  EXPECT_TRUE((*hot)->user_known);
+
+  // The writer's cache (a_), one learner per shard, with a free shard.
+  std::string id = NewUuidV7(NowMicros());
+  while (ShardOf(id) == ShardOf(u.user_id)) id = NewUuidV7(NowMicros());
+  auto unknown = a_->Get(id);
+  ASSERT_TRUE(unknown.ok()) << unknown.status().ToString();
+  EXPECT_FALSE((*unknown)->user_known);
+  const auto cached = a_->HotLearners(1000);
+  ASSERT_NE(std::find(cached.begin(), cached.end(), id), cached.end());
+  CreateUser(id);
+  fault_->set_failing(true);
+  auto known = a_->Get(id);
+  fault_->set_failing(false);
+  ASSERT_TRUE(known.ok()) << known.status().ToString();
+  EXPECT_TRUE((*known)->user_known);
 }
 
 TEST_F(ProfileCacheTest, ASharedCacheServesReadsWhileUp) {

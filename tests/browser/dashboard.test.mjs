@@ -208,6 +208,106 @@ test('find a learner, see their profile, trend and practice, and watch it change
   }
 });
 
+// A learner with errors, for the tests of the live connection below.
+async function learnerWithErrors(name) {
+  const user = (await post(srv, '/v1/users', { username: name, email: `${name.replace(/\W/g, '.')}@example.com` })).user_id;
+  const conv = (await post(srv, '/v1/conversations', { user_id: user })).conversation_id;
+  const counts = {};
+  await postErrors(srv, user, conv, [{ code: 'R:SPELL' }, { code: 'R:PREP' }], counts, {});
+  return { user, conv, counts };
+}
+
+// Opens the learner's page (with `route` set up first) and gives it to `fn`;
+// a screenshot if it fails, and no script errors either way.
+async function withLearnerPage(user, route, fn) {
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  try {
+    await route(page);
+    await page.goto(`${srv.base}/dashboard#user=${user}`);
+    await fn(page);
+    assert.deepEqual(problems, [], 'no script errors in the page');
+  } catch (e) {
+    const shot = path.join(OUT_DIR, 'dashboard-live-failure.png');
+    await page.screenshot({ path: shot, fullPage: true }).then(() => console.log(`screenshot: ${shot}`), () => {});
+    throw e;
+  } finally {
+    await page.close();
+  }
+}
+
+const liveText = (page) => page.locator('#live-text').textContent();
+const gate = () => { let open; const opened = new Promise((r) => { open = r; }); return { open, opened }; };
+
+test('after a stream answered other than 200 the page reconnects by itself', async () => {
+  // The browser gives up on an EventSource for good after a non-200 (a 503
+  // while the store is down); the page used to say "Disconnected" for good.
+  const { user } = await learnerWithErrors('Teodora Reconnect');
+  let streams = 0;
+  await withLearnerPage(user, (page) => page.route('**/v1/users/*/stream', (route) => {
+    streams += 1;
+    if (streams > 1) return route.continue();
+    return route.fulfill({ status: 503, contentType: 'application/json', headers: { 'Retry-After': '1' },
+      body: '{"error":{"code":"unavailable","message":"the store is down"}}' });
+  }), async (page) => {
+    await page.waitForSelector('#live[data-state="live"]', { timeout: WAIT_MS }).catch(async (e) => {
+      throw new Error(`live state "${await liveText(page)}" after ${streams} stream requests: ${e.message}`);
+    });
+    assert.equal(streams, 2, 'one reconnection of its own');
+  });
+});
+
+test('a learner erased while the stream was down is shown as erased', async () => {
+  // The stream's `erased` event never came: its reconnection got the 404 of
+  // a learner who is gone, and the page must find out why.
+  const { user } = await learnerWithErrors('Ines Gone');
+  const held = gate();
+  await withLearnerPage(user, (page) => page.route('**/v1/users/*/stream', async (route) => {
+    await held.opened;
+    return route.fulfill({ status: 404, contentType: 'application/json',
+      body: '{"error":{"code":"not_found","message":"User not found"}}' });
+  }), async (page) => {
+    await page.waitForSelector('#profile-table tbody tr', { state: 'attached', timeout: WAIT_MS });
+    const erased = await call(srv, 'DELETE', `/v1/users/${user}`);
+    assert.equal(erased.status, 200, erased.text);
+    held.open();
+    await page.waitForFunction(() => document.getElementById('live-text').textContent === 'Learner erased',
+      null, { timeout: WAIT_MS }).catch(async (e) => {
+      throw new Error(`live state "${await liveText(page)}": ${e.message}`);
+    });
+    assert.equal(await page.locator('#error').textContent(), 'This learner was erased: their records are gone.');
+  });
+});
+
+test('a profile event during the first read of the profile is not undone by its answer', async () => {
+  // errors/top is answered as it was before new errors, and that answer
+  // arrives after their `profile` event: the chart must keep the event's.
+  const { user, conv, counts } = await learnerWithErrors('Odile Overlap');
+  const held = gate();
+  await withLearnerPage(user, (page) => page.route('**/v1/users/*/errors/top*', async (route) => {
+    const old = await route.fetch();  // the profile before the new errors
+    await held.opened;
+    return route.fulfill({ response: old });
+  }), async (page) => {
+    await page.waitForSelector('#live[data-state="live"]', { timeout: WAIT_MS });
+    await postErrors(srv, user, conv, [{ code: 'R:SPELL' }, { code: 'R:SPELL' }], counts, {});
+    await page.waitForFunction(() => document.getElementById('live-text').textContent.startsWith('Live · updated'),
+      null, { timeout: WAIT_MS });
+    held.open();
+    const want = sorted(counts);
+    await page.waitForFunction((w) => {
+      const c = window.errataDashboard.profileCounts();
+      return JSON.stringify(Object.fromEntries(Object.entries(c).sort(([a], [b]) => a.localeCompare(b)))) === w;
+    }, want, { timeout: WAIT_MS }).catch(async (e) => {
+      throw new Error(`profile chart shows ${JSON.stringify(await page.evaluate(() => window.errataDashboard.profileCounts()))}, want ${want}: ${e.message}`);
+    });
+    // It stays so once every answer is in (the trend and practice follow).
+    await page.waitForTimeout(1000);
+    assert.equal(sorted(await page.evaluate(() => window.errataDashboard.profileCounts())), want);
+  });
+});
+
 // The conversations panel's rows, in page order.
 const conversationRows = (page) => page.$$eval('#conversations li.conversation', (lis) => lis.map((li) => ({
   id: li.dataset.conversationId,

@@ -304,6 +304,29 @@ class HttpSemantics(ServerTestCase):
                 self.assertTrue(blob.startswith(f"HTTP/1.1 {status} ".encode()), blob[:200])
                 self.assertIn("error", json.loads(split(blob)[2]))
 
+    def test_personal_data_is_not_stored_by_caches(self):
+        # Every JSON answer of the API says no-store, errors too: they are
+        # about learners. What is the same for everyone says otherwise.
+        u, conv, seed_user = self.user, self.conv, self.ids[0]
+        for path, want in ((f"/v1/users/{u}", "no-store"),
+                           (f"/v1/users/{u}/errors/top", "no-store"),
+                           (f"/v1/users/{u}/exercises", "no-store"),
+                           (f"/v1/users/{u}/conversations", "no-store"),
+                           (f"/v1/users/{u}/export", "no-store"),
+                           (f"/v1/conversations/{conv}", "no-store"),
+                           ("/v1/users/search?q=someone", "no-store"),
+                           (f"/generate-exercise?user_id={seed_user}", "no-store"),
+                           (f"/v1/users/{new_uuid()}", "no-store"),
+                           ("/nowhere", "no-store"),
+                           ("/openapi.json", "no-cache"),
+                           ("/metrics", None)):
+            with self.subTest(path=path):
+                st, blob = raw_http(self.server.port, f"GET {path} HTTP/1.1\r\nHost: x\r\n"
+                                                      f"Connection: close\r\n\r\n".encode())
+                head = blob.split(b"\r\n\r\n", 1)[0].lower()
+                self.assertEqual(head.count(b"\r\ncache-control:"), 1 if want else 0, head)
+                self.assertEqual(split(blob)[1].get("cache-control"), want)
+
     def test_every_answer_has_a_date(self):
         for request in (b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
                         b"GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",

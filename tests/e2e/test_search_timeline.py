@@ -1,5 +1,7 @@
 """GET /v1/users/search (typo-tolerant) and GET /v1/users/{id}/errors/timeline."""
 import json
+import re
+import time
 import urllib.parse
 import uuid
 
@@ -68,6 +70,25 @@ class Search(ServerTestCase):
             self.assertEqual(body["users"][0]["username"], who["username"], q)
         st, _, body = self.c.get(f"/v1/users/search?q=Zzyzx{tag}")
         self.assertEqual((st, body["users"]), (200, []), body)
+
+    def test_a_search_runs_on_the_thread_of_long_reads(self):
+        # 5-30 ms of reading and ranking candidates stalled every connection
+        # of an HTTP thread (docs/http.md, "Long reads"). A bad query is
+        # answered at once, there.
+        def long_reads():
+            st, _, text = self.c.get("/metrics")
+            self.assertEqual(st, 200)
+            return int(re.search(r"^errata_slow_reads_total (\d+)$", text, re.M).group(1))
+        before = long_reads()
+        st, _, body = self.c.get("/v1/users/search?q=someone")
+        self.assertEqual(st, 200, body)
+        self.assertEqual(self.c.get("/v1/users/search?q=")[0], 422)
+        # The slow thread counts a read once it has answered (the searches of
+        # the tests before may still be counting): wait for this one.
+        deadline = time.monotonic() + 5
+        while long_reads() == before and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.assertGreater(long_reads(), before)
 
     def test_bad_queries(self):
         for path in ("/v1/users/search", "/v1/users/search?q=", "/v1/users/search?q=a&limit=0",

@@ -448,6 +448,38 @@ class TopErrors(V1Base):
         self.assertEqual({e["subcategory_id"]: e["frequency"] for e in top["errors"]},
                          {"pronouns": 3, "word-choice": 1})
 
+    def test_as_of_counts_only_the_errors_up_to_it(self):
+        # A replay at as_of sees the learner as they were then: the 40 later
+        # errors counted (frequency 40, first seen after as_of) in top and
+        # practice before.
+        uid, cid = self.new_conversation()
+        early, late = days_ago(18), days_ago(2)
+        self.post_utterance({"conversation_id": cid, "user_id": uid, "created_at": iso(early),
+                             "content": "She like it.",
+                             "errors": [{"category": "Grammar", "subcategory": "Pronouns"}] * 2})
+        self.post_utterance({"conversation_id": cid, "user_id": uid, "created_at": iso(late),
+                             "content": "I saw a apple.",
+                             "errors": [{"code": "R:DET", "original": "a",
+                                         "correction": "an"}] * 40})
+        as_of = iso(early + timedelta(days=1))
+        st, _, top = self.c.get(f"/v1/users/{uid}/errors/top?as_of={as_of}")
+        self.assertEqual(st, 200, top)
+        self.assertEqual([(e["subcategory_id"], e["frequency"], parse_time(e["last_seen"]))
+                          for e in top["errors"]], [("pronouns", 2, early)])
+        st, _, practice = self.c.get(f"/v1/users/{uid}/exercises?n=10&seed=3&as_of={as_of}")
+        self.assertEqual(st, 200, practice)
+        self.assertTrue(practice["exercises"], practice)
+        for item in practice["exercises"]:
+            self.assertEqual((item["subcategory_id"], item["because"]["count"]), ("pronouns", 2), item)
+            self.assertEqual(item["source"], "bank", item)  # the own words came later
+        # At or after the newest error, and without as_of: every error.
+        for at in (iso(late), iso(late + timedelta(days=1)), None):
+            query = {"as_of": at} if at else {}
+            self.assertEqual(top_counts(self.c, uid, **query),
+                             {"articles-determiners": 40, "pronouns": 2}, at)
+        st, _, practice = self.c.get(f"/v1/users/{uid}/exercises?n=10&seed=3")
+        self.assertIn("articles-determiners", {i["subcategory_id"] for i in practice["exercises"]})
+
     def test_shape_order_and_n(self):
         uid, cid = self.new_conversation()
         errors = [("Grammar", "Verb Tense")] * 3 + [("Grammar", "Pronouns")] * 2 + \
@@ -489,6 +521,14 @@ class TopErrors(V1Base):
                            422, "invalid_argument", "since")
         self.assertV1Error(self.c.get(f"/v1/users/{user['user_id']}/errors/top?as_of=nope"),
                            422, "invalid_argument", "as_of")
+        # A window that ends before it starts is a mistake, not "no errors";
+        # since may equal as_of (both ends count), and now is as_of's default.
+        uid, a, b = user["user_id"], iso(days_ago(2)), iso(days_ago(3))
+        self.assertV1Error(self.c.get(f"/v1/users/{uid}/errors/top?since={a}&as_of={b}"),
+                           422, "invalid_argument", "since")
+        self.assertV1Error(self.c.get(f"/v1/users/{uid}/errors/top?since={iso(days_ago(-1))}"),
+                           422, "invalid_argument", "since")
+        self.assertEqual(self.c.get(f"/v1/users/{uid}/errors/top?since={a}&as_of={a}")[0], 200)
 
 
 class Ingest(V1Base):

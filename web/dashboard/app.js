@@ -27,6 +27,9 @@ const state = {
   conversations: [],       // summaries shown, newest first (as the list route returns them)
   convNext: null,          // cursor of the page after them; null when all are shown
   source: null,            // EventSource
+  retryMs: 0,              // the wait before the next reconnection of our own
+  retryTimer: 0,
+  eventsDuring: new Set(), // per errors/top read in flight: the profile events since it began
   version: 0,              // bumps on every render of live data
   loadSeq: 0,
 };
@@ -210,6 +213,8 @@ async function reload(seq = state.loadSeq) {
   const id = state.user?.user_id;
   if (!id) return;
   refreshConversations(seq);
+  const during = [];
+  state.eventsDuring.add(during);
   try {
     const [top, timeline, practice] = await Promise.all([
       api(`/v1/users/${id}/errors/top?n=100`),
@@ -219,12 +224,18 @@ async function reload(seq = state.loadSeq) {
     if (seq !== state.loadSeq) return;
     state.points = new Map((top.errors || []).map((p) => [p.subcategory_id, p]));
     state.total = [...state.points.values()].reduce((s, p) => s + (p.frequency || 0), 0);
+    // A profile event that came while errors/top was read may be newer than
+    // its answer, which would undo it: the events are applied again, in
+    // order. Each carries its points' whole state, so the newest wins.
+    for (const data of during) applyProfileEvent(data);
     state.timeline = timeline;
     state.exercises = practice.exercises || [];
     state.uncovered = practice.uncovered || [];
     render();
   } catch (e) {
     if (seq === state.loadSeq) showError(`Could not load this learner: ${e.message}`);
+  } finally {
+    state.eventsDuring.delete(during);
   }
 }
 
@@ -259,14 +270,22 @@ function setLive(s, text) {
   $('live-text').textContent = text;
 }
 
-function connect(userId) {
+// Our own reconnections, after the browser gave up: 1 s, doubling to 30 s.
+const RETRY_FIRST_MS = 1000;
+const RETRY_MAX_MS = 30000;
+
+// `again`: a reconnection of ours, which catches up once open.
+function connect(userId, { again = false } = {}) {
+  clearTimeout(state.retryTimer);
   if (state.source) state.source.close();
+  if (!again) state.retryMs = 0;
   setLive('connecting', 'Connecting…');
   const src = new EventSource(`/v1/users/${userId}/stream`);
   state.source = src;
-  let opened = false;
+  let opened = again;
   src.onopen = () => {
     if (state.source !== src) return;
+    state.retryMs = 0;
     setLive('live', 'Live');
     // After a reconnection, catch up on anything missed.
     if (opened) reload();
@@ -274,30 +293,56 @@ function connect(userId) {
   };
   src.onerror = () => {
     if (state.source !== src) return;
-    setLive(src.readyState === EventSource.CLOSED ? 'off' : 'connecting',
-      src.readyState === EventSource.CLOSED ? 'Disconnected' : 'Reconnecting…');
+    if (src.readyState === EventSource.CLOSED) recover(src, userId);
+    else setLive('connecting', 'Reconnecting…');
   };
   // The learner was erased (DELETE /v1/users/{id}): the stream ends for good.
   src.addEventListener('erased', () => {
-    if (state.source !== src) return;
-    src.close();
-    state.source = null;
-    setLive('off', 'Learner erased');
-    showError('This learner was erased: their records are gone.');
+    if (state.source === src) showErased(src);
   });
   src.addEventListener('profile', (ev) => {
     if (state.source !== src) return;
     let data;
     try { data = JSON.parse(ev.data); } catch { return; }
     if (data.user_id !== state.user?.user_id) return;
-    for (const p of data.changed || []) state.points.set(p.subcategory_id, p);
-    if (typeof data.total_errors === 'number') state.total = data.total_errors;
+    applyProfileEvent(data);
+    for (const during of state.eventsDuring) during.push(data);
     renderProfile();
     bump();
     const now = new Date().toLocaleTimeString();
     setLive('live', `Live · updated ${now}`);
     refreshSoon();
   });
+}
+
+function applyProfileEvent(data) {
+  for (const p of data.changed || []) state.points.set(p.subcategory_id, p);
+  if (typeof data.total_errors === 'number') state.total = data.total_errors;
+}
+
+function showErased(src) {
+  src.close();
+  state.source = null;
+  setLive('off', 'Learner erased');
+  showError('This learner was erased: their records are gone.');
+}
+
+// The browser gives up on a stream for good once a reconnection is answered
+// other than 200 (a 503 while the store is down, a 404 for a learner erased
+// meanwhile, whose `erased` event never came). Whether the learner is still
+// there tells which: gone, the page says so; otherwise it reconnects itself,
+// waiting longer each time.
+async function recover(src, userId) {
+  setLive('connecting', 'Reconnecting…');
+  let gone = false;
+  try { await api(`/v1/users/${userId}`); } catch (e) { gone = e.status === 404; }
+  if (state.source !== src) return;  // another learner meanwhile
+  if (gone) return showErased(src);
+  state.retryMs = Math.min(RETRY_MAX_MS, state.retryMs ? state.retryMs * 2 : RETRY_FIRST_MS);
+  setLive('connecting', `Reconnecting in ${Math.round(state.retryMs / 1000)} s…`);
+  state.retryTimer = setTimeout(() => {
+    if (state.source === src) connect(userId, { again: true });
+  }, state.retryMs);
 }
 
 // ---------- rendering ----------
