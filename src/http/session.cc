@@ -2,6 +2,7 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -99,7 +100,7 @@ std::string_view PathOf(std::string_view target) {
 class Session : public EventSink, public std::enable_shared_from_this<Session> {
  public:
   Session(net::ip::tcp::socket socket, Server* server)
-      : stream_(std::move(socket)), server_(server) {}
+      : stream_(std::move(socket)), server_(server), stream_deadline_(stream_.get_executor()) {}
   ~Session() override {
     Uncount();
     server_->ConnectionClosed();
@@ -375,6 +376,18 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     KickLocked();
   }
 
+  // The queue is full because the client does not take what is in it: the
+  // final chunk queued behind it would never go out.
+  bool Cut(std::string final_chunk) override {
+    std::lock_guard lock(stream_mu_);
+    if (stream_done_ || stream_closing_) return false;
+    queue_.clear();
+    if (!final_chunk.empty()) queue_.push_back(std::move(final_chunk));
+    stream_closing_ = true;
+    KickLocked();
+    return true;
+  }
+
   void OnClosed(std::function<void()> callback) override {
     {
       std::lock_guard lock(stream_mu_);
@@ -396,7 +409,7 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     res->set("X-Request-Id", request_id_);
     res->chunked(true);
     auto sr = std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*res);
-    stream_.expires_never();
+    stream_.expires_never();  // each write has its own deadline (ArmWriteDeadline)
     Observe(200);
     // The stream starts (a subscription) before its head goes out: a client
     // that has the head may cause an event at once, and the event must find
@@ -407,8 +420,10 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
       writing_ = true;
     }
     r.stream(shared_from_this());
+    ArmWriteDeadline();
     bhttp::async_write_header(stream_, *sr,
                               [self = shared_from_this(), res, sr](beast::error_code ec, size_t) {
+                                self->DisarmWriteDeadline();
                                 self->Answered();  // the rest is the hub's to end
                                 if (ec) return self->FinishStream();
                                 self->WatchForHangUp();
@@ -448,16 +463,49 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
         queue_.pop_front();
       }
     }
+    ArmWriteDeadline();
     if (last) {  // the last chunk, then hang up
       net::async_write(stream_, bhttp::make_chunk_last(),
-                         [self = shared_from_this()](beast::error_code, size_t) { self->FinishStream(); });
+                       [self = shared_from_this()](beast::error_code, size_t) {
+                         self->DisarmWriteDeadline();
+                         self->FinishStream();
+                       });
       return;
     }
     net::async_write(stream_, bhttp::make_chunk(net::buffer(chunk_)),
                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                       self->DisarmWriteDeadline();
                        if (ec) return self->FinishStream();
                        self->WriteNextChunk();
                      });
+  }
+
+  // A stream's write must finish within the idle timeout. A client that
+  // stops reading fills its socket's buffers and then holds the write, the
+  // session and its subscription for good: neither the dropped event nor
+  // the end of the stream could reach it. Such a connection is reset (a
+  // zero linger), so that the kernel drops the megabytes it still queues for
+  // it too, as nginx's reset_timedout_connection does; the write and the
+  // hang-up read then fail, and FinishStream unsubscribes.
+  void ArmWriteDeadline() {
+    deadline_armed_ = true;
+    stream_deadline_.expires_after(server_->idle_timeout());
+    stream_deadline_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      // Cancelled; or it fired as its write finished (the write's handler
+      // ran first), maybe with a later write armed since.
+      if (ec || !self->deadline_armed_ ||
+          self->stream_deadline_.expiry() > net::steady_timer::clock_type::now()) {
+        return;
+      }
+      beast::error_code ignored;
+      self->stream_.socket().set_option(net::socket_base::linger(true, 0), ignored);
+      self->stream_.socket().close(ignored);
+    });
+  }
+
+  void DisarmWriteDeadline() {
+    deadline_armed_ = false;
+    stream_deadline_.cancel();
   }
 
   void FinishStream() {
@@ -523,6 +571,8 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
   bool stream_done_ = false;            // guarded by stream_mu_
   std::function<void()> on_closed_;     // guarded by stream_mu_
   std::string chunk_;                   // the chunk being written
+  net::steady_timer stream_deadline_;   // of the stream's write in progress
+  bool deadline_armed_ = false;         // a stream write is in progress
   std::array<char, 512> hangup_buf_{};
 };
 

@@ -80,9 +80,11 @@ void EventHub::Unsubscribe(const std::string& user_id, uint64_t subscription) {
   if (stopping_ && subscriber_count_ == 0) cv_.notify_all();  // CloseAll waits for it
 }
 
+// A dropped stream stays subscribed until its session has written the
+// dropped event (or given up on the client), and every Push meanwhile fails
+// and lands here again: only the call that ended it counts.
 void EventHub::Drop(const std::shared_ptr<EventSink>& sink) {
-  dropped_.fetch_add(1);
-  sink->Close(kDroppedEvent);  // its OnClosed unsubscribes it
+  if (sink->Cut(kDroppedEvent)) dropped_.fetch_add(1);  // its OnClosed unsubscribes it
 }
 
 void EventHub::Publish(const std::string& user_id, const std::string& type,

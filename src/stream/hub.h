@@ -67,6 +67,7 @@ class EventHub {
   // (now, or recently enough that the replay buffer is still kept).
   bool Watched(const std::string& user_id) const;
   size_t subscribers() const;
+  // Streams dropped as slow consumers, each counted once.
   uint64_t dropped() const { return dropped_.load(); }
 
  private:

@@ -15,16 +15,18 @@ class RecordingSink : public EventSink {
     chunks_.push_back(std::move(chunk));
     return true;
   }
-  void Close(std::string final_chunk) override {
+  void Close(std::string final_chunk) override { Cut(std::move(final_chunk)); }
+  bool Cut(std::string final_chunk) override {
     std::function<void()> cb;
     {
       std::lock_guard lock(mu_);
-      if (closed_) return;
+      if (closed_) return false;
       closed_ = true;
       final_ = std::move(final_chunk);
       cb = std::move(on_closed_);
     }
     if (cb) cb();
+    return true;
   }
   void OnClosed(std::function<void()> cb) override { on_closed_ = std::move(cb); }
   std::vector<std::string> chunks() {
@@ -188,6 +190,21 @@ TEST(EventHubTest, DropsASlowConsumerWithAFinalEventWithoutBlocking) {
   EXPECT_EQ(ok->chunks().size(), 10u);
   EXPECT_EQ(hub.dropped(), 1u);
   EXPECT_EQ(hub.subscribers(), 1u);
+}
+
+// A dropped stream stays subscribed until its session has written the
+// dropped event, or given up on a client that does not read: each event and
+// keep-alive meanwhile fails to reach it. It counts as one drop, not one per
+// failed Push.
+TEST(EventHubTest, CountsADroppedStreamOnce) {
+  EventHub hub(Fast());
+  auto slow = std::make_shared<RecordingSink>(2);  // never unsubscribes
+  hub.Subscribe("u", slow, std::nullopt);
+  for (int i = 0; i < 10; ++i) hub.Publish("u", "profile", "{}");
+  std::this_thread::sleep_for(std::chrono::milliseconds(60));  // keep-alives too
+  EXPECT_TRUE(slow->closed());
+  EXPECT_EQ(hub.subscribers(), 1u);
+  EXPECT_EQ(hub.dropped(), 1u);
 }
 
 TEST(EventHubTest, KeepsNothingForLearnersNobodyWatches) {

@@ -126,5 +126,55 @@ class Stream(ServerTestCase):
         self.assertEqual(st, 422, body)
 
 
+# One error code per subcategory that has one: each utterance then changes
+# every point, and its event carries all of them (about 6 kB).
+ALL_CODES = ["SVA", "Vt", "Vform", "Vm", "DET", "PREP", "PRON", "Nn", "Npos", "WO", "CONJ", "OTHER",
+             "M:OTHER", "U:OTHER", "ADJ", "Wci", "MORPH", "Wtone", "SPELL", "PUNCT", "ORTH", "UNK"]
+
+
+class SlowConsumer(ServerTestCase):
+    """A client that stops reading is dropped: counted once, unsubscribed, and
+    its connection reset once a write to it has waited the idle timeout."""
+
+    server_args = ("--idle-timeout-s", "2")
+
+    def test_a_client_that_does_not_read_is_dropped_once_and_disconnected(self):
+        uid = v1_user(self.c)["user_id"]
+        cid = v1_conversation(self.c, uid)["conversation_id"]
+        deaf = socket.socket()
+        deaf.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+        deaf.connect(("127.0.0.1", self.server.port))
+        deaf.sendall(f"GET /v1/users/{uid}/stream HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        before = metric(self.server, "errata_stream_dropped_total")
+        errors = [{"code": c} for c in ALL_CODES]
+
+        def post(n):
+            for _ in range(n):
+                expect(self.c.post("/v1/utterances", {"user_id": uid, "conversation_id": cid,
+                                                      "content": "x", "errors": errors}), 201)
+
+        # Fill the socket's buffers (a few MB) and the 256 chunks queued behind them.
+        for _ in range(100):
+            post(50)
+            if metric(self.server, "errata_stream_dropped_total") > before:
+                break
+        else:
+            self.fail("the client was never dropped")
+        post(300)  # each failed to reach the dropped stream
+        deadline = time.monotonic() + 10
+        while metric(self.server, "errata_stream_subscribers") != 0:
+            self.assertLess(time.monotonic(), deadline, "the dropped stream is still subscribed")
+            time.sleep(0.1)
+        post(50)
+        self.assertEqual(metric(self.server, "errata_stream_dropped_total"), before + 1)
+        # The connection is gone: what the client gets ends (reset, or closed).
+        deaf.settimeout(5)
+        with self.assertRaises((ConnectionResetError, EOFError)):
+            while True:
+                if not deaf.recv(1 << 20):
+                    raise EOFError
+        deaf.close()
+
+
 if __name__ == "__main__":
     main()
