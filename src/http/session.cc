@@ -407,6 +407,9 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     res->set(bhttp::field::content_type, r.content_type);
     res->set(bhttp::field::cache_control, "no-cache");
     res->set("X-Request-Id", request_id_);
+    // A proxy must pass each event on as it comes (nginx buffers answers by
+    // default, and honours this header per answer).
+    res->set("X-Accel-Buffering", "no");
     res->chunked(true);
     auto sr = std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*res);
     stream_.expires_never();  // each write has its own deadline (ArmWriteDeadline)
