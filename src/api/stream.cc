@@ -71,13 +71,14 @@ void PublishChanges(Services& s, const WriteRequest& r) {
   for (const WriteOp& op : r.ops) {
     if (!op.status.ok() || op.replayed) continue;
     if (op.kind == WriteOp::Kind::kEraseUser) {
-      // The learner's streams end, on every node, with an "erased" event.
+      // The learner's streams end, on every node, with an "erased" event:
+      // here at once, and on the others through the relay (whose copy of it
+      // comes back here too, where a second End does nothing). Through the
+      // relay alone, a Redis that was down left this node's streams of the
+      // erased learner open, and their kept events in memory.
       const std::string data = json::serialize(json::object{{"user_id", op.user.user_id}});
-      if (s.relay != nullptr) {
-        s.relay->Publish(op.user.user_id, kErasedEvent, data);
-      } else {
-        s.hub->End(op.user.user_id, kErasedEvent, data);
-      }
+      s.hub->End(op.user.user_id, kErasedEvent, data);
+      if (s.relay != nullptr) s.relay->Publish(op.user.user_id, kErasedEvent, data);
       continue;
     }
     if (op.kind == WriteOp::Kind::kRecordAttempt) {

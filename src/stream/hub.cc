@@ -113,9 +113,11 @@ void EventHub::End(const std::string& user_id, const std::string& type,
   std::string text;
   {
     std::lock_guard lock(mu_);
+    auto it = learners_.find(user_id);
+    // Ended already: the relay's copy of this node's own End.
+    if (it == learners_.end() && ended_.count(user_id) > 0) return;
     text = "id: " + std::to_string(next_event_++) + "\nevent: " + type + "\ndata: " + data + "\n\n";
     RememberEndedLocked(user_id, text);
-    auto it = learners_.find(user_id);
     if (it == learners_.end()) return;
     for (auto& sub : it->second.subscribers) sinks.push_back(std::move(sub.sink));
     subscriber_count_ -= it->second.subscribers.size();

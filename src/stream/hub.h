@@ -52,7 +52,7 @@ class EventHub {
   // for reconnects), closes it, and forgets the learner's kept events. The
   // event is remembered (for the last `max_ended` learners ended): a stream
   // that found the learner before the erase and subscribes after this gets
-  // it at once, and is closed.
+  // it at once, and is closed. Ending a learner ended already does nothing.
   void End(const std::string& user_id, const std::string& type, const std::string& data);
 
   // At shutdown, before the HTTP server stops: stops the keep-alive thread,

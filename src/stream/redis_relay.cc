@@ -2,8 +2,10 @@
 
 #include <hiredis/hiredis.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <random>
 #include <vector>
 
 #include "log/log.h"
@@ -11,16 +13,47 @@
 namespace errata {
 namespace {
 constexpr size_t kMaxQueued = 10000;
+// The flush marker's type. Its user id is empty, so that other nodes (older
+// builds too) deliver it to no stream.
+constexpr std::string_view kFlushType = "flush";
+
+std::string NewNonce() {
+  std::random_device rd;
+  return std::to_string(rd()) + "-" + std::to_string(rd()) + "-" + std::to_string(::getpid());
+}
+
+std::string Message(std::string_view user_id, std::string_view type, std::string_view data) {
+  std::string m;
+  m.reserve(user_id.size() + type.size() + data.size() + 2);
+  m.append(user_id).append("\n").append(type).append("\n").append(data);
+  return m;
+}
 }  // namespace
 
 RedisRelay::RedisRelay(redis::Url url, EventHub* hub, Deliver deliver)
-    : url_(std::move(url)), hub_(hub), deliver_(std::move(deliver)) {}
+    : url_(std::move(url)), hub_(hub), deliver_(std::move(deliver)), flush_nonce_(NewNonce()) {}
 
 RedisRelay::~RedisRelay() { Stop(); }
 
-void RedisRelay::Stop() {
+bool RedisRelay::IsFlushMarker(std::string_view user, std::string_view type,
+                               std::string_view data) const {
+  return user.empty() && type == kFlushType && data == flush_nonce_;
+}
+
+// The marker came back; or it could not be sent, or there is no
+// subscription to bring it back: nothing more to wait for.
+bool RedisRelay::FlushedLocked() const {
+  return marker_back_ || marker_ == Marker::kFailed || (marker_ == Marker::kSent && !subscribed_);
+}
+
+void RedisRelay::Stop(std::chrono::milliseconds flush) {
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
+    if (!stopping_ && publisher_.joinable()) {
+      flushing_ = true;
+      cv_.notify_all();
+      flush_cv_.wait_for(lock, flush, [this] { return FlushedLocked(); });
+    }
     stopping_ = true;
   }
   cv_.notify_all();
@@ -43,7 +76,7 @@ void RedisRelay::Publish(const std::string& user_id, const std::string& type,
       dropped_.fetch_add(1);
       return;
     }
-    queue_.push_back(user_id + "\n" + type + "\n" + data);
+    queue_.push_back(Message(user_id, type, data));
   }
   cv_.notify_one();
 }
@@ -52,8 +85,18 @@ void RedisRelay::PublishLoop() {
   redis::RedisConn conn(url_, {});
   std::unique_lock lock(mu_);
   for (;;) {
-    cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-    if (stopping_) return;
+    cv_.wait(lock, [this] { return stopping_ || flushing_ || !queue_.empty(); });
+    if (stopping_) break;
+    if (queue_.empty()) {  // flushing, and everything went: the marker, last
+      lock.unlock();
+      const bool sent =
+          conn.Pipeline({{"PUBLISH", kChannel, Message("", kFlushType, flush_nonce_)}}).ok();
+      lock.lock();
+      marker_ = sent ? Marker::kSent : Marker::kFailed;
+      flush_cv_.notify_all();
+      cv_.wait(lock, [this] { return stopping_; });
+      break;
+    }
     // Everything waiting, in one round trip.
     std::vector<std::vector<std::string>> commands;
     while (!queue_.empty() && commands.size() < 1000) {
@@ -64,6 +107,8 @@ void RedisRelay::PublishLoop() {
     if (!conn.Pipeline(commands).ok()) dropped_.fetch_add(commands.size());
     lock.lock();
   }
+  dropped_.fetch_add(queue_.size());  // never sent
+  queue_.clear();
 }
 
 // Blocks on the subscription; reconnects (every 200 ms while down) until stopped.
@@ -92,6 +137,7 @@ void RedisRelay::SubscribeLoop() {
       subscriber_fd_.store(ctx->fd);
       {
         std::unique_lock lock(mu_);
+        subscribed_ = true;
         if (stopping_) ::shutdown(ctx->fd, SHUT_RDWR);
       }
       void* raw = nullptr;
@@ -105,7 +151,13 @@ void RedisRelay::SubscribeLoop() {
           if (b != m.npos) {
             const std::string user(m.substr(0, a)), type(m.substr(a + 1, b - a - 1)),
                 data(m.substr(b + 1));
-            if (deliver_) {
+            if (user.empty()) {  // a flush marker: this node's, or another's
+              if (IsFlushMarker(user, type, data)) {
+                std::lock_guard lock(mu_);
+                marker_back_ = true;
+                flush_cv_.notify_all();
+              }
+            } else if (deliver_) {
               deliver_(user, type, data);
             } else {
               hub_->Publish(user, type, data);
@@ -115,6 +167,9 @@ void RedisRelay::SubscribeLoop() {
         freeReplyObject(r);
       }
       subscriber_fd_.store(-1);
+      std::lock_guard lock(mu_);
+      subscribed_ = false;
+      flush_cv_.notify_all();
     }
     if (ctx) redisFree(ctx);
     std::unique_lock lock(mu_);

@@ -5,11 +5,14 @@ an `id:` carries the changed error points; a client that reconnects with
 Last-Event-ID gets what it missed; subscriptions are counted in /metrics and
 cleaned up on disconnect.
 """
+import json
 import re
 import socket
 import time
+import unittest
 
-from harness import ServerTestCase, main, new_uuid, v1_conversation, v1_user, expect
+from cluster import has_option
+from harness import ServerTestCase, expect, free_port, main, new_uuid, v1_conversation, v1_user
 
 
 class SseClient:
@@ -174,6 +177,27 @@ class SlowConsumer(ServerTestCase):
                 if not deaf.recv(1 << 20):
                     raise EOFError
         deaf.close()
+
+
+@unittest.skipUnless(has_option("--cache"), "no Redis support")
+class RedisDown(ServerTestCase):
+    """With Redis configured but down (nothing listens on its port), this
+    node's streams of an erased learner still end, with `erased`."""
+
+    server_args = ("--cache", f"redis://127.0.0.1:{free_port()}")
+
+    def test_an_erase_ends_the_local_stream_without_redis(self):
+        uid = v1_user(self.c)["user_id"]
+        s = SseClient(self.server.port, f"/v1/users/{uid}/stream")
+        try:
+            expect(self.c.request("DELETE", f"/v1/users/{uid}"), 200)
+            [(_, kind, data)] = s.events(1)
+            self.assertEqual((kind, json.loads(data)), ("erased", {"user_id": uid}))
+            with self.assertRaises(ConnectionError):
+                s.events(1)
+        finally:
+            s.close()
+        self.assertEqual(metric(self.server, "errata_stream_subscribers"), 0)
 
 
 if __name__ == "__main__":
