@@ -52,6 +52,16 @@ void GetMetrics(const Ctx&, Services& s, Respond respond) {
             "# TYPE errata_stream_dropped_total counter\n"
             "errata_stream_dropped_total " + std::to_string(s.hub->dropped()) + "\n";
   }
+  if (s.relay != nullptr) {
+    text += "# HELP errata_stream_relay_dropped_total Live events not sent to the other nodes "
+            "(Redis down, or the relay's queue full).\n"
+            "# TYPE errata_stream_relay_dropped_total counter\n"
+            "errata_stream_relay_dropped_total " + std::to_string(s.relay->dropped()) + "\n"
+            "# HELP errata_stream_relay_subscribed Whether the relay's Redis subscription is up "
+            "(events from other nodes arrive).\n"
+            "# TYPE errata_stream_relay_subscribed gauge\n"
+            "errata_stream_relay_subscribed " + std::to_string(s.relay->subscribed() ? 1 : 0) + "\n";
+  }
   respond({200, std::move(text), "text/plain; version=0.0.4"});
 }
 

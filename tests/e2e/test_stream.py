@@ -199,6 +199,19 @@ class RedisDown(ServerTestCase):
             s.close()
         self.assertEqual(metric(self.server, "errata_stream_subscribers"), 0)
 
+    def test_events_the_relay_could_not_send_are_counted(self):
+        uid = v1_user(self.c)["user_id"]
+        cid = v1_conversation(self.c, uid)["conversation_id"]
+        self.assertEqual(metric(self.server, "errata_stream_relay_subscribed"), 0)
+        before = metric(self.server, "errata_stream_relay_dropped_total")
+        self.assertIsNotNone(before)
+        expect(self.c.post("/v1/utterances", {"user_id": uid, "conversation_id": cid, "content": "x",
+                                              "errors": [{"code": "R:PREP"}]}), 201)
+        deadline = time.monotonic() + 5
+        while metric(self.server, "errata_stream_relay_dropped_total") == before:
+            self.assertLess(time.monotonic(), deadline, "the lost event was not counted")
+            time.sleep(0.05)
+
 
 if __name__ == "__main__":
     main()

@@ -24,6 +24,9 @@ class StreamAcrossNodes(TwoNodesTestCase):
         cid = v1_conversation(ca, uid)["conversation_id"]
         stream = SseClient(a.port, f"/v1/users/{uid}/stream")
         time.sleep(0.3)  # the subscription is in place on node a
+        for node in (a, b):
+            st, _, text = node.client().get("/metrics")
+            self.assertIn("\nerrata_stream_relay_subscribed 1\n", text)
         expect(cb.post("/v1/utterances", {"user_id": uid, "conversation_id": cid, "content": "x",
                                           "errors": [{"code": "R:PREP"}, {"code": "R:PREP"}]}), 201)
         [(first, kind, data)] = stream.events(1)
