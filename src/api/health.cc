@@ -50,7 +50,14 @@ void GetMetrics(const Ctx&, Services& s, Respond respond) {
             "errata_stream_subscribers " + std::to_string(s.hub->subscribers()) + "\n"
             "# HELP errata_stream_dropped_total Streams dropped as slow consumers.\n"
             "# TYPE errata_stream_dropped_total counter\n"
-            "errata_stream_dropped_total " + std::to_string(s.hub->dropped()) + "\n";
+            "errata_stream_dropped_total " + std::to_string(s.hub->dropped()) + "\n"
+            "# HELP errata_stream_buffered_bytes Bytes of the events kept for reconnects "
+            "(Last-Event-ID), all learners together.\n"
+            "# TYPE errata_stream_buffered_bytes gauge\n"
+            "errata_stream_buffered_bytes " + std::to_string(s.hub->buffered_bytes()) + "\n"
+            "# HELP errata_stream_buffered_bytes_limit The most errata_stream_buffered_bytes may be.\n"
+            "# TYPE errata_stream_buffered_bytes_limit gauge\n"
+            "errata_stream_buffered_bytes_limit " + std::to_string(s.hub->max_bytes()) + "\n";
   }
   if (s.relay != nullptr) {
     text += "# HELP errata_stream_relay_dropped_total Live events not sent to the other nodes "

@@ -31,8 +31,7 @@ EventHub::Learner& EventHub::Touch(const std::string& user_id) {
       for (auto victim = std::prev(lru_.end()); victim != lru_.begin(); --victim) {
         auto v = learners_.find(*victim);
         if (v->second.subscribers.empty()) {
-          learners_.erase(v);
-          lru_.erase(victim);
+          EraseLocked(v);
           break;
         }
       }
@@ -41,6 +40,33 @@ EventHub::Learner& EventHub::Touch(const std::string& user_id) {
     lru_.splice(lru_.begin(), lru_, it->second.lru);
   }
   return it->second;
+}
+
+void EventHub::EraseLocked(std::unordered_map<std::string, Learner>::iterator it) {
+  for (const Event& e : it->second.recent) bytes_ -= e.Size();
+  lru_.erase(it->second.lru);
+  learners_.erase(it);
+}
+
+void EventHub::DropOldestLocked(Learner& l) {
+  bytes_ -= l.recent.front().Size();
+  l.recent.pop_front();
+}
+
+void EventHub::TrimLocked() {
+  for (const bool listened_to : {false, true}) {
+    for (auto at = lru_.end(); at != lru_.begin() && bytes_ > options_.max_bytes;) {
+      --at;
+      auto it = learners_.find(*at);
+      Learner& l = it->second;
+      if (l.subscribers.empty() == listened_to) continue;
+      while (!l.recent.empty() && bytes_ > options_.max_bytes) DropOldestLocked(l);
+      if (!listened_to && l.recent.empty()) {
+        at = std::next(at);  // EraseLocked removes the element at `at`
+        EraseLocked(it);
+      }
+    }
+  }
 }
 
 std::optional<std::string> EventHub::RefusalLocked(const std::string& user_id) const {
@@ -102,7 +128,9 @@ void EventHub::Publish(const std::string& user_id, const std::string& type,
       if (!s.sink->Push(text)) slow.push_back(s.sink);
     }
     l.recent.push_back({id, std::move(text)});
-    if (l.recent.size() > options_.replay) l.recent.pop_front();
+    bytes_ += l.recent.back().Size();
+    if (l.recent.size() > options_.replay) DropOldestLocked(l);
+    TrimLocked();  // may forget `l`
   }
   for (const auto& sink : slow) Drop(sink);  // outside the lock: Close may call back
 }
@@ -121,8 +149,7 @@ void EventHub::End(const std::string& user_id, const std::string& type,
     if (it == learners_.end()) return;
     for (auto& sub : it->second.subscribers) sinks.push_back(std::move(sub.sink));
     subscriber_count_ -= it->second.subscribers.size();
-    lru_.erase(it->second.lru);
-    learners_.erase(it);
+    EraseLocked(it);
   }
   for (const auto& sink : sinks) sink->Close(text);  // outside the lock: Close may call back
 }
@@ -157,6 +184,7 @@ void EventHub::CloseAll(Micros wait) {
   learners_.clear();
   lru_.clear();
   subscriber_count_ = 0;
+  bytes_ = 0;
   lock.unlock();
   left.clear();
 }
@@ -164,6 +192,11 @@ void EventHub::CloseAll(Micros wait) {
 bool EventHub::Watched(const std::string& user_id) const {
   std::lock_guard lock(mu_);
   return learners_.count(user_id) > 0;
+}
+
+size_t EventHub::buffered_bytes() const {
+  std::lock_guard lock(mu_);
+  return bytes_;
 }
 
 size_t EventHub::subscribers() const {

@@ -1,7 +1,7 @@
 // EventHub: per-learner live events for GET /v1/users/{id}/stream (SSE).
 //  - Publish() stamps each event with an id and keeps the learner's last
 //    `replay` events, so a client that reconnects with Last-Event-ID misses
-//    nothing recent;
+//    nothing recent; all learners' kept events take at most `max_bytes`;
 //  - every subscriber has a bounded queue (in its EventSink); one that falls
 //    behind is dropped with a final event and never blocks the publisher;
 //  - a keep-alive comment goes to every subscriber every `keepalive`.
@@ -32,6 +32,11 @@ class EventHub {
   struct Options {
     size_t replay = 100;          // events kept per learner for reconnects
     size_t max_learners = 10000;  // learners whose recent events are kept
+    // Bytes of kept events, all learners together (Event::Size). Without
+    // it, 100 events of 10,000 learners could take gigabytes: past it, the
+    // events of learners nobody listens to go first, least recently
+    // subscribed first, then the oldest events of the others.
+    size_t max_bytes = 64 << 20;
     size_t max_ended = 1024;      // erased learners remembered (ended_ below)
     Micros keepalive = 15 * kMicrosPerSecond;
   };
@@ -67,6 +72,8 @@ class EventHub {
   // (now, or recently enough that the replay buffer is still kept).
   bool Watched(const std::string& user_id) const;
   size_t subscribers() const;
+  size_t buffered_bytes() const;
+  size_t max_bytes() const { return options_.max_bytes; }
   // Streams dropped as slow consumers, each counted once.
   uint64_t dropped() const { return dropped_.load(); }
 
@@ -74,6 +81,8 @@ class EventHub {
   struct Event {
     uint64_t id;
     std::string text;
+    // What it counts against max_bytes: its text, and the deque's slot.
+    size_t Size() const { return text.size() + sizeof(Event); }
   };
   struct Subscriber {
     uint64_t id;
@@ -85,6 +94,10 @@ class EventHub {
     std::list<std::string>::iterator lru;
   };
   Learner& Touch(const std::string& user_id);  // caller holds mu_
+  // Forgets a learner and its kept events. Caller holds mu_.
+  void EraseLocked(std::unordered_map<std::string, Learner>::iterator it);
+  void DropOldestLocked(Learner& l);  // its oldest kept event; caller holds mu_
+  void TrimLocked();                  // to max_bytes; caller holds mu_
   // Why a new subscriber must be closed at once: its final chunk, or nullopt
   // when it may subscribe. Caller holds mu_.
   std::optional<std::string> RefusalLocked(const std::string& user_id) const;
@@ -99,6 +112,7 @@ class EventHub {
   uint64_t next_event_ = 1;                            // guarded by mu_
   uint64_t next_subscription_ = 1;                     // guarded by mu_
   size_t subscriber_count_ = 0;                        // guarded by mu_
+  size_t bytes_ = 0;  // guarded by mu_; of every learner's `recent`
   // The last event of each recently erased learner: a stream that checked
   // the learner before the erase and subscribes after its End gets it too,
   // rather than staying open on an entry that End had removed. Ids of

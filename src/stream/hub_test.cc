@@ -207,6 +207,34 @@ TEST(EventHubTest, CountsADroppedStreamOnce) {
   EXPECT_EQ(hub.dropped(), 1u);
 }
 
+// All learners' kept events take at most max_bytes: those of learners
+// nobody listens to go first, then the oldest events of the others. Live
+// delivery is not affected.
+TEST(EventHubTest, KeepsAtMostMaxBytesOfEvents) {
+  EventHub::Options o = Fast();
+  o.replay = 100;
+  o.max_bytes = 2000;  // about 10 events of 100 bytes of data
+  EventHub hub(o);
+  const std::string data(100, 'x');
+  hub.Unsubscribe("gone", hub.Subscribe("gone", std::make_shared<RecordingSink>(), std::nullopt));
+  auto live = std::make_shared<RecordingSink>();
+  hub.Subscribe("live", live, std::nullopt);
+  for (int i = 0; i < 5; ++i) hub.Publish("gone", "profile", data);
+  for (int i = 0; i < 30; ++i) {
+    hub.Publish("live", "profile", data);
+    EXPECT_LE(hub.buffered_bytes(), o.max_bytes);
+  }
+  EXPECT_FALSE(hub.Watched("gone"));  // its events went first, and it with them
+  EXPECT_EQ(live->chunks().size(), 30u);
+  auto again = std::make_shared<RecordingSink>();
+  hub.Subscribe("live", again, 1);
+  const auto kept = again->chunks();
+  EXPECT_GE(kept.size(), 5u);
+  EXPECT_LT(kept.size(), 15u);
+  ASSERT_FALSE(kept.empty());
+  EXPECT_EQ(kept.back(), live->chunks().back());  // the newest stay
+}
+
 TEST(EventHubTest, KeepsNothingForLearnersNobodyWatches) {
   EventHub hub(Fast());
   hub.Publish("quiet", "profile", "{}");

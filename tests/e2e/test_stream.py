@@ -95,6 +95,8 @@ class Stream(ServerTestCase):
         self.assertGreater(id2, id1)
         self.assertEqual(json.loads(data2)["changed"][0]["frequency"], 3)
         self.assertEqual(metric(self.server, "errata_stream_subscribers"), 1)
+        self.assertGreater(metric(self.server, "errata_stream_buffered_bytes"), 0)
+        self.assertEqual(metric(self.server, "errata_stream_buffered_bytes_limit"), 64 << 20)
         s.close()
         # Disconnected: the subscription goes away.
         deadline = time.monotonic() + 5
@@ -130,7 +132,7 @@ class Stream(ServerTestCase):
 
 
 # One error code per subcategory that has one: each utterance then changes
-# every point, and its event carries all of them (about 6 kB).
+# every point, and its event carries all of them (about 5 kB).
 ALL_CODES = ["SVA", "Vt", "Vform", "Vm", "DET", "PREP", "PRON", "Nn", "Npos", "WO", "CONJ", "OTHER",
              "M:OTHER", "U:OTHER", "ADJ", "Wci", "MORPH", "Wtone", "SPELL", "PUNCT", "ORTH", "UNK"]
 
