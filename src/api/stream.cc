@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <limits>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -29,7 +30,10 @@ void GetStream(const Ctx& c, Services& s, Respond respond) {
   std::optional<uint64_t> last;
   auto header = c.request.find("Last-Event-ID");
   if (header != c.request.end() && !header->value().empty()) {
-    last = ParseUnsigned({header->value().data(), header->value().size()});  // else: none
+    // One that is not a number was not errata's: the hub tells the client
+    // to reset, as for an id it never sent.
+    last = ParseUnsigned({header->value().data(), header->value().size()})
+               .value_or(std::numeric_limits<uint64_t>::max());
   }
   http::Response r{200, "", "text/event-stream"};
   EventHub* hub = s.hub;

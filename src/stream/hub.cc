@@ -1,14 +1,22 @@
 #include "stream/hub.h"
 
+#include <algorithm>
 #include <chrono>
 
 namespace errata {
 namespace {
 const char kDroppedEvent[] =
     "event: dropped\ndata: {\"reason\":\"slow consumer: reconnect with Last-Event-ID\"}\n\n";
+const char kResetData[] =
+    "{\"reason\":\"events after Last-Event-ID may be missing: reload\"}";
+
+uint64_t FirstId(uint64_t configured) {
+  return configured != 0 ? configured : static_cast<uint64_t>(std::max<Micros>(1, NowMicros()));
+}
 }  // namespace
 
-EventHub::EventHub(Options options) : options_(options) {
+EventHub::EventHub(Options options)
+    : options_(options), first_event_(FirstId(options.first_id)), next_event_(first_event_) {
   keepalive_ = std::thread([this] { KeepAliveLoop(); });
 }
 
@@ -26,6 +34,7 @@ EventHub::Learner& EventHub::Touch(const std::string& user_id) {
   if (inserted) {
     lru_.push_front(user_id);
     it->second.lru = lru_.begin();
+    it->second.complete_after = next_event_ - 1;
     // Forget the least recent learner that nobody is listening to.
     if (learners_.size() > options_.max_learners) {
       for (auto victim = std::prev(lru_.end()); victim != lru_.begin(); --victim) {
@@ -49,6 +58,7 @@ void EventHub::EraseLocked(std::unordered_map<std::string, Learner>::iterator it
 }
 
 void EventHub::DropOldestLocked(Learner& l) {
+  l.complete_after = std::max(l.complete_after, l.recent.front().id);
   bytes_ -= l.recent.front().Size();
   l.recent.pop_front();
 }
@@ -84,15 +94,26 @@ uint64_t EventHub::Subscribe(const std::string& user_id, std::shared_ptr<EventSi
     return 0;                          // no subscription: Unsubscribe(0) does nothing
   }
   Learner& l = Touch(user_id);
-  if (last_event_id) {
-    for (const Event& e : l.recent) {
-      if (e.id > *last_event_id) sink->Push(e.text);
-    }
-  }
+  if (last_event_id) ReplayLocked(l, *last_event_id, sink.get());
   const uint64_t id = next_subscription_++;
   l.subscribers.push_back({id, std::move(sink)});
   ++subscriber_count_;
   return id;
+}
+
+// Replaying the rest after a gap would be wrong too: each event carries
+// its points' values then, and an older one applied after a reload would
+// take them back. The reset's id is the last one sent, so that the client's
+// next reconnect starts from here.
+void EventHub::ReplayLocked(const Learner& l, uint64_t last, EventSink* sink) const {
+  if (last < l.complete_after || last >= next_event_) {
+    sink->Push("id: " + std::to_string(next_event_ - 1) + "\nevent: reset\ndata: " + kResetData +
+               "\n\n");
+    return;
+  }
+  for (const Event& e : l.recent) {
+    if (e.id > last) sink->Push(e.text);
+  }
 }
 
 void EventHub::Unsubscribe(const std::string& user_id, uint64_t subscription) {

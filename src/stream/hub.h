@@ -1,7 +1,9 @@
 // EventHub: per-learner live events for GET /v1/users/{id}/stream (SSE).
 //  - Publish() stamps each event with an id and keeps the learner's last
 //    `replay` events, so a client that reconnects with Last-Event-ID misses
-//    nothing recent; all learners' kept events take at most `max_bytes`;
+//    nothing recent; all learners' kept events take at most `max_bytes`.
+//    One whose Last-Event-ID is older than what is kept, or not this
+//    process's, is told so (a `reset` event): it may have missed events;
 //  - every subscriber has a bounded queue (in its EventSink); one that falls
 //    behind is dropped with a final event and never blocks the publisher;
 //  - a keep-alive comment goes to every subscriber every `keepalive`.
@@ -37,6 +39,10 @@ class EventHub {
     // events of learners nobody listens to go first, least recently
     // subscribed first, then the oldest events of the others.
     size_t max_bytes = 64 << 20;
+    // The first event's id; 0: the wall clock in microseconds at start, so
+    // that ids grow across restarts (as long as a process sends fewer than
+    // one event a microsecond) and differ between nodes.
+    uint64_t first_id = 0;
     size_t max_ended = 1024;      // erased learners remembered (ended_ below)
     Micros keepalive = 15 * kMicrosPerSecond;
   };
@@ -44,7 +50,10 @@ class EventHub {
   ~EventHub();
 
   // Adds a subscriber and first replays the learner's kept events with an id
-  // above *last_event_id. Returns the subscription id.
+  // above *last_event_id. When some event after it may not be kept (older
+  // than the kept ones, from before the learner was watched, or an id this
+  // process never sent), it gets a `reset` event alone instead: the client
+  // should reload what it shows. Returns the subscription id.
   uint64_t Subscribe(const std::string& user_id, std::shared_ptr<EventSink> sink,
                      std::optional<uint64_t> last_event_id);
   void Unsubscribe(const std::string& user_id, uint64_t subscription);
@@ -90,6 +99,10 @@ class EventHub {
   };
   struct Learner {
     std::deque<Event> recent;
+    // Every event of the learner after this id is in `recent`: raised as
+    // events leave it, and at first the last id sent before the learner
+    // was watched (its events were not even made).
+    uint64_t complete_after = 0;
     std::vector<Subscriber> subscribers;
     std::list<std::string>::iterator lru;
   };
@@ -102,6 +115,9 @@ class EventHub {
   // when it may subscribe. Caller holds mu_.
   std::optional<std::string> RefusalLocked(const std::string& user_id) const;
   void RememberEndedLocked(const std::string& user_id, const std::string& text);
+  // Replays to a new subscriber what came after `last`, or tells it to
+  // reset. Caller holds mu_.
+  void ReplayLocked(const Learner& l, uint64_t last, EventSink* sink) const;
   void KeepAliveLoop();
   void Drop(const std::shared_ptr<EventSink>& sink);
 
@@ -109,7 +125,8 @@ class EventHub {
   mutable std::mutex mu_;
   std::unordered_map<std::string, Learner> learners_;  // guarded by mu_
   std::list<std::string> lru_;                         // guarded by mu_
-  uint64_t next_event_ = 1;                            // guarded by mu_
+  uint64_t first_event_;                               // Options::first_id
+  uint64_t next_event_;                                // guarded by mu_
   uint64_t next_subscription_ = 1;                     // guarded by mu_
   size_t subscriber_count_ = 0;                        // guarded by mu_
   size_t bytes_ = 0;  // guarded by mu_; of every learner's `recent`

@@ -55,7 +55,13 @@ EventHub::Options Fast() {
   EventHub::Options o;
   o.replay = 3;
   o.keepalive = 20'000;  // 20 ms
+  o.first_id = 1;
   return o;
+}
+
+uint64_t IdOf(const std::string& chunk) {
+  EXPECT_EQ(chunk.rfind("id: ", 0), 0u) << chunk;
+  return std::stoull(chunk.substr(4));
 }
 
 // End (an erased learner): each subscriber gets the final event and is
@@ -226,13 +232,59 @@ TEST(EventHubTest, KeepsAtMostMaxBytesOfEvents) {
   }
   EXPECT_FALSE(hub.Watched("gone"));  // its events went first, and it with them
   EXPECT_EQ(live->chunks().size(), 30u);
-  auto again = std::make_shared<RecordingSink>();
-  hub.Subscribe("live", again, 1);
-  const auto kept = again->chunks();
-  EXPECT_GE(kept.size(), 5u);
-  EXPECT_LT(kept.size(), 15u);
-  ASSERT_FALSE(kept.empty());
-  EXPECT_EQ(kept.back(), live->chunks().back());  // the newest stay
+  const auto sent = live->chunks();
+  auto recent = std::make_shared<RecordingSink>();
+  hub.Subscribe("live", recent, IdOf(sent[25]));
+  EXPECT_EQ(recent->chunks(), std::vector<std::string>(sent.begin() + 26, sent.end()));
+  auto old = std::make_shared<RecordingSink>();  // its next event is gone
+  hub.Subscribe("live", old, IdOf(sent[5]));
+  ASSERT_EQ(old->chunks().size(), 1u);
+  EXPECT_NE(old->chunks()[0].find("event: reset\n"), std::string::npos);
+}
+
+// Ids start from the wall clock in microseconds: a process started later
+// sends higher ids than one before it did (where each began at 1, and a
+// Last-Event-ID from before a restart was above every new event).
+TEST(EventHubTest, IdsStartFromTheClock) {
+  EventHub::Options o = Fast();
+  o.first_id = 0;
+  const Micros start = NowMicros();
+  EventHub hub(o);
+  auto s = std::make_shared<RecordingSink>();
+  hub.Subscribe("u", s, std::nullopt);
+  hub.Publish("u", "profile", "{}");
+  ASSERT_EQ(s->chunks().size(), 1u);
+  EXPECT_GE(IdOf(s->chunks()[0]), static_cast<uint64_t>(start));
+}
+
+// A Last-Event-ID after which some event may not be kept gets a `reset`
+// event alone, whose id is the last sent: older than the kept events, from
+// before the learner was watched, before this process or never sent by it.
+// Until now such a client got nothing, and no sign that it missed events.
+TEST(EventHubTest, ALastEventIdBeyondWhatIsKeptIsToldToReset) {
+  EventHub::Options o = Fast();
+  o.first_id = 1000;
+  EventHub hub(o);  // replay 3
+  hub.Subscribe("u", std::make_shared<RecordingSink>(), std::nullopt);
+  for (int i = 0; i < 5; ++i) hub.Publish("u", "profile", "{}");  // 1000..1004; 1002..1004 kept
+  auto replayed = [&](const std::string& user, uint64_t last) {
+    auto s = std::make_shared<RecordingSink>();
+    hub.Subscribe(user, s, last);
+    std::vector<std::string> out;
+    for (const auto& c : s->chunks()) {
+      out.push_back(std::to_string(IdOf(c)) + (c.find("event: reset\n") != c.npos ? " reset" : ""));
+    }
+    return out;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(replayed("u", 1003), V{"1004"});
+  EXPECT_EQ(replayed("u", 1001), (V{"1002", "1003", "1004"}));
+  EXPECT_EQ(replayed("u", 1000), V{"1004 reset"});  // 1001 is gone
+  EXPECT_EQ(replayed("u", 999), V{"1004 reset"});   // before this process
+  EXPECT_EQ(replayed("u", 1005), V{"1004 reset"});  // never sent here
+  EXPECT_EQ(replayed("u", 1004), V{});
+  EXPECT_EQ(replayed("new", 1003), V{"1004 reset"});  // not watched then
+  EXPECT_EQ(replayed("new2", 1004), V{});             // nothing sent since
 }
 
 TEST(EventHubTest, KeepsNothingForLearnersNobodyWatches) {

@@ -131,6 +131,37 @@ class Stream(ServerTestCase):
         self.assertEqual(st, 422, body)
 
 
+class Reset(ServerTestCase):
+    """Ids grow across restarts; a Last-Event-ID the server cannot resume
+    from (from before a restart, not a number) gets a `reset` event."""
+
+    def test_an_id_from_before_a_restart_gets_a_reset(self):
+        uid = v1_user(self.c)["user_id"]
+        cid = v1_conversation(self.c, uid)["conversation_id"]
+        utterance = {"user_id": uid, "conversation_id": cid, "content": "x", "errors": [{"code": "R:PREP"}]}
+        s = SseClient(self.server.port, f"/v1/users/{uid}/stream")
+        expect(self.c.post("/v1/utterances", utterance), 201)
+        [(before, _, _)] = s.events(1)
+        s.close()
+        self.server.restart()
+        again = SseClient(self.server.port, f"/v1/users/{uid}/stream", last_event_id=before)
+        try:
+            [(_, kind, data)] = again.events(1)
+            self.assertEqual(kind, "reset")
+            self.assertIn("reload", json.loads(data)["reason"])
+            expect(self.c.post("/v1/utterances", utterance), 201)
+            [(after, kind, _)] = again.events(1)
+            self.assertEqual(kind, "profile")
+            self.assertGreater(after, before)
+        finally:
+            again.close()
+        foreign = SseClient(self.server.port, f"/v1/users/{uid}/stream", last_event_id="abc")
+        try:
+            self.assertEqual(foreign.events(1)[0][1], "reset")
+        finally:
+            foreign.close()
+
+
 # One error code per subcategory that has one: each utterance then changes
 # every point, and its event carries all of them (about 5 kB).
 ALL_CODES = ["SVA", "Vt", "Vform", "Vm", "DET", "PREP", "PRON", "Nn", "Npos", "WO", "CONJ", "OTHER",
