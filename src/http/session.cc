@@ -410,7 +410,12 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     // A proxy must pass each event on as it comes (nginx buffers answers by
     // default, and honours this header per answer).
     res->set("X-Accel-Buffering", "no");
-    res->chunked(true);
+    // An HTTP/1.0 client does not know the chunked coding (RFC 9112, 6.1: a
+    // server must not send it one): its stream goes as it is, and the
+    // connection's close ends it.
+    stream_chunked_ = req_.version() >= 11;
+    res->chunked(stream_chunked_);
+    if (!stream_chunked_) res->keep_alive(false);
     auto sr = std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*res);
     stream_.expires_never();  // each write has its own deadline (ArmWriteDeadline)
     Observe(200);
@@ -466,6 +471,7 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
         queue_.pop_front();
       }
     }
+    if (last && !stream_chunked_) return FinishStream();  // the close ends it
     ArmWriteDeadline();
     if (last) {  // the last chunk, then hang up
       net::async_write(stream_, bhttp::make_chunk_last(),
@@ -475,12 +481,16 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
                        });
       return;
     }
-    net::async_write(stream_, bhttp::make_chunk(net::buffer(chunk_)),
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                       self->DisarmWriteDeadline();
-                       if (ec) return self->FinishStream();
-                       self->WriteNextChunk();
-                     });
+    auto next = [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->DisarmWriteDeadline();
+      if (ec) return self->FinishStream();
+      self->WriteNextChunk();
+    };
+    if (stream_chunked_) {
+      net::async_write(stream_, bhttp::make_chunk(net::buffer(chunk_)), std::move(next));
+    } else {
+      net::async_write(stream_, net::buffer(chunk_), std::move(next));
+    }
   }
 
   // A stream's write must finish within the idle timeout. A client that
@@ -574,6 +584,7 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
   bool stream_done_ = false;            // guarded by stream_mu_
   std::function<void()> on_closed_;     // guarded by stream_mu_
   std::string chunk_;                   // the chunk being written
+  bool stream_chunked_ = true;          // false for an HTTP/1.0 client
   net::steady_timer stream_deadline_;   // of the stream's write in progress
   bool deadline_armed_ = false;         // a stream write is in progress
   std::array<char, 512> hangup_buf_{};

@@ -124,6 +124,33 @@ class Stream(ServerTestCase):
         self.assertEqual(json.loads(data)["user_id"], a)
         s.close()
 
+    def test_an_http_1_0_client_gets_the_stream_unchunked(self):
+        """HTTP/1.0 has no chunked coding (RFC 9112, 6.1): the events come as
+        they are, and the connection's close ends the stream."""
+        uid = v1_user(self.c)["user_id"]
+        sock = socket.create_connection(("127.0.0.1", self.server.port), timeout=5)
+        try:
+            sock.sendall(f"GET /v1/users/{uid}/stream HTTP/1.0\r\n\r\n".encode())
+            blob = b""
+            while b"retry: 2000\n\n" not in blob:
+                data = sock.recv(65536)
+                self.assertTrue(data, blob)
+                blob += data
+            head, _, body = blob.partition(b"\r\n\r\n")
+            head = head.decode().lower()
+            self.assertIn(" 200 ", head.split("\r\n")[0])
+            self.assertNotIn("transfer-encoding", head)
+            self.assertIn("connection: close", head)
+            self.assertEqual(body, b"retry: 2000\n\n")
+            expect(self.c.request("DELETE", f"/v1/users/{uid}"), 200)
+            while data:
+                data = sock.recv(65536)
+                body += data
+        finally:
+            sock.close()
+        self.assertRegex(body.decode(), r'^retry: 2000\n\nid: \d+\nevent: erased\ndata: \{"user_id":"'
+                         + uid + r'"\}\n\n$')
+
     def test_errors(self):
         st, _, body = self.c.get(f"/v1/users/{new_uuid()}/stream")
         self.assertEqual(st, 404, body)
