@@ -293,7 +293,8 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
   // A HEAD is answered as its GET, without the body: the same status and
   // headers, Content-Length included. A HEAD of a stream gets the stream's
   // head alone, and nothing subscribes. A 204 has neither a type nor a length
-  // (RFC 9110, 8.6).
+  // (RFC 9110, 8.6), nor has a 304: its length would be taken for the
+  // stored file's (RFC 9110, 15.4.5).
   void Write(Response r) {
     if (r.stream && !head_only_) return StartStream(std::move(r));
     body_ = std::move(r.body);
@@ -301,12 +302,13 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     head_.append("HTTP/1.1 ").append(std::to_string(r.status)).append(" ");
     head_.append(bhttp::obsolete_reason(static_cast<bhttp::status>(r.status)));
     head_.append("\r\nServer: errata\r\nDate: ").append(HttpDate());
-    if (r.status != 204) head_.append("\r\nContent-Type: ").append(r.content_type);
+    const bool no_content = r.status == 204 || r.status == 304;
+    if (!no_content) head_.append("\r\nContent-Type: ").append(r.content_type);
     head_.append("\r\nX-Request-Id: ").append(request_id_);
     for (const auto& [k, v] : r.headers) head_.append("\r\n").append(k).append(": ").append(v);
     if (r.stream) {
       head_.append("\r\nCache-Control: no-cache");
-    } else if (r.status != 204) {
+    } else if (!no_content) {
       head_.append("\r\nContent-Length: ").append(std::to_string(body_.size()));
     }
     if (close_after_) head_.append("\r\nConnection: close");
