@@ -28,7 +28,8 @@ std::string NewNonce() {
 }
 
 timeval ToTimeval(std::chrono::milliseconds ms) {
-  return {static_cast<time_t>(ms.count() / 1000), static_cast<suseconds_t>(ms.count() % 1000 * 1000)};
+  return {static_cast<time_t>(ms.count() / 1000),
+          static_cast<suseconds_t>(ms.count() % 1000 * 1000)};
 }
 
 std::string Message(std::string_view user_id, std::string_view type, std::string_view data) {
@@ -180,9 +181,11 @@ redisContext* RedisRelay::Subscribe(std::string* error) {
   if (ctx->err == 0) redisSetTimeout(ctx, tv);
   if (ctx->err == 0) redisEnableKeepAlive(ctx);
   if (ctx->err == 0 && !url_.password.empty()) {
+    const char* user = url_.user.c_str();
+    const char* password = url_.password.c_str();
     redis::Reply r(static_cast<redisReply*>(
-        url_.user.empty() ? redisCommand(ctx, "AUTH %s", url_.password.c_str())
-                          : redisCommand(ctx, "AUTH %s %s", url_.user.c_str(), url_.password.c_str())));
+        url_.user.empty() ? redisCommand(ctx, "AUTH %s", password)
+                          : redisCommand(ctx, "AUTH %s %s", user, password)));
     if (r && redis::IsError(r.get())) *error = "AUTH: " + redis::ErrorText(r.get());
   }
   if (ctx->err == 0 && error->empty()) {
@@ -194,8 +197,8 @@ redisContext* RedisRelay::Subscribe(std::string* error) {
                            redis::Text(r->element[0]) == "subscribe" &&
                            redis::Text(r->element[1]) == kChannel;
     if (r && !confirmed) {
-      *error = "SUBSCRIBE: " +
-               (redis::IsError(r.get()) ? redis::ErrorText(r.get()) : std::string("unexpected reply"));
+      *error = std::string("SUBSCRIBE: ") +
+               (redis::IsError(r.get()) ? redis::ErrorText(r.get()) : "unexpected reply");
     }
   }
   if (ctx->err != 0) *error = ctx->errstr;

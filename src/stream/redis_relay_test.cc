@@ -84,7 +84,8 @@ TEST_F(RedisRelayTest, StopSendsWhatIsQueuedAndDeliversItsOwnEvents) {
 // unanswered, as from a host gone without a reset.
 class FakeRedis {
  public:
-  static constexpr const char* kSubscribed = "*3\r\n$9\r\nsubscribe\r\n$13\r\nerrata:events\r\n:1\r\n";
+  static constexpr const char* kSubscribed =
+      "*3\r\n$9\r\nsubscribe\r\n$13\r\nerrata:events\r\n:1\r\n";
 
   explicit FakeRedis(std::function<std::string(int)> reply) : reply_(std::move(reply)) {
     listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
