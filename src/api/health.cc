@@ -5,6 +5,7 @@
 
 #include "api/handlers.h"
 #include "api/render.h"
+#include "metrics/metrics.h"
 
 namespace errata::api {
 namespace json = boost::json;
@@ -45,12 +46,23 @@ void Readyz(const Ctx&, Services& s, Respond respond) {
 void GetMetrics(const Ctx&, Services& s, Respond respond) {
   std::string text = s.metrics->Render();
   if (s.hub != nullptr) {
-    text += "# HELP errata_stream_subscribers Open live event streams (SSE).\n"
-            "# TYPE errata_stream_subscribers gauge\n"
-            "errata_stream_subscribers " + std::to_string(s.hub->subscribers()) + "\n"
-            "# HELP errata_stream_dropped_total Streams dropped as slow consumers.\n"
-            "# TYPE errata_stream_dropped_total counter\n"
-            "errata_stream_dropped_total " + std::to_string(s.hub->dropped()) + "\n";
+    AppendSample(&text, "errata_stream_subscribers", "gauge", "Open live event streams (SSE).",
+                 s.hub->subscribers());
+    AppendSample(&text, "errata_stream_dropped_total", "counter",
+                 "Streams dropped as slow consumers.", s.hub->dropped());
+    AppendSample(&text, "errata_stream_buffered_bytes", "gauge",
+                 "Bytes of the events kept for reconnects (Last-Event-ID), all learners together.",
+                 s.hub->buffered_bytes());
+    AppendSample(&text, "errata_stream_buffered_bytes_limit", "gauge",
+                 "The most errata_stream_buffered_bytes may be.", s.hub->max_bytes());
+  }
+  if (s.relay != nullptr) {
+    AppendSample(&text, "errata_stream_relay_dropped_total", "counter",
+                 "Live events not sent to the other nodes (Redis down, or the relay's queue full).",
+                 s.relay->dropped());
+    AppendSample(&text, "errata_stream_relay_subscribed", "gauge",
+                 "Whether the relay's Redis subscription is up (events from other nodes arrive).",
+                 s.relay->subscribed() ? 1 : 0);
   }
   respond({200, std::move(text), "text/plain; version=0.0.4"});
 }

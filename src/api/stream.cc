@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <limits>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -29,7 +30,10 @@ void GetStream(const Ctx& c, Services& s, Respond respond) {
   std::optional<uint64_t> last;
   auto header = c.request.find("Last-Event-ID");
   if (header != c.request.end() && !header->value().empty()) {
-    last = ParseUnsigned({header->value().data(), header->value().size()});  // else: none
+    // One that is not a number was not errata's: the hub tells the client
+    // to reset, as for an id it never sent.
+    last = ParseUnsigned({header->value().data(), header->value().size()})
+               .value_or(std::numeric_limits<uint64_t>::max());
   }
   http::Response r{200, "", "text/event-stream"};
   EventHub* hub = s.hub;
@@ -71,13 +75,14 @@ void PublishChanges(Services& s, const WriteRequest& r) {
   for (const WriteOp& op : r.ops) {
     if (!op.status.ok() || op.replayed) continue;
     if (op.kind == WriteOp::Kind::kEraseUser) {
-      // The learner's streams end, on every node, with an "erased" event.
+      // The learner's streams end, on every node, with an "erased" event:
+      // here at once, and on the others through the relay (whose copy of it
+      // comes back here too, where a second End does nothing). Through the
+      // relay alone, a Redis that was down left this node's streams of the
+      // erased learner open, and their kept events in memory.
       const std::string data = json::serialize(json::object{{"user_id", op.user.user_id}});
-      if (s.relay != nullptr) {
-        s.relay->Publish(op.user.user_id, kErasedEvent, data);
-      } else {
-        s.hub->End(op.user.user_id, kErasedEvent, data);
-      }
+      s.hub->End(op.user.user_id, kErasedEvent, data);
+      if (s.relay != nullptr) s.relay->Publish(op.user.user_id, kErasedEvent, data);
       continue;
     }
     if (op.kind == WriteOp::Kind::kRecordAttempt) {

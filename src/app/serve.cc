@@ -243,7 +243,9 @@ int RunServe(const ServeOptions& o) {
   // Every committed write's event has gone to the hub. The streams end now,
   // each with its last chunk, while the I/O threads still run: the hub held
   // their sessions, which must not outlive the server's io_contexts.
-  if (relay) relay->Stop();  // it delivers into the hub
+  // The relay sends what is queued, and its own events come back through
+  // it into the hub (at most 2 s); then it delivers no more.
+  if (relay) relay->Stop(std::chrono::seconds(2));
   hub.CloseAll(2 * kMicrosPerSecond);
   preloader.Stop();
   if (!hot_path.empty()) {

@@ -2,6 +2,7 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -99,7 +100,7 @@ std::string_view PathOf(std::string_view target) {
 class Session : public EventSink, public std::enable_shared_from_this<Session> {
  public:
   Session(net::ip::tcp::socket socket, Server* server)
-      : stream_(std::move(socket)), server_(server) {}
+      : stream_(std::move(socket)), server_(server), stream_deadline_(stream_.get_executor()) {}
   ~Session() override {
     Uncount();
     server_->ConnectionClosed();
@@ -292,7 +293,8 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
   // A HEAD is answered as its GET, without the body: the same status and
   // headers, Content-Length included. A HEAD of a stream gets the stream's
   // head alone, and nothing subscribes. A 204 has neither a type nor a length
-  // (RFC 9110, 8.6).
+  // (RFC 9110, 8.6), nor has a 304: its length would be taken for the
+  // stored file's (RFC 9110, 15.4.5).
   void Write(Response r) {
     if (r.stream && !head_only_) return StartStream(std::move(r));
     body_ = std::move(r.body);
@@ -300,7 +302,8 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     head_.append("HTTP/1.1 ").append(std::to_string(r.status)).append(" ");
     head_.append(bhttp::obsolete_reason(static_cast<bhttp::status>(r.status)));
     head_.append("\r\nServer: errata\r\nDate: ").append(HttpDate());
-    if (r.status != 204) head_.append("\r\nContent-Type: ").append(r.content_type);
+    const bool no_content = r.status == 204 || r.status == 304;
+    if (!no_content) head_.append("\r\nContent-Type: ").append(r.content_type);
     head_.append("\r\nX-Request-Id: ").append(request_id_);
     bool cache_control = false;
     for (const auto& [k, v] : r.headers) {
@@ -316,7 +319,7 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     }
     if (r.stream) {
       head_.append("\r\nCache-Control: no-cache");
-    } else if (r.status != 204) {
+    } else if (!no_content) {
       head_.append("\r\nContent-Length: ").append(std::to_string(body_.size()));
     }
     if (close_after_) head_.append("\r\nConnection: close");
@@ -386,6 +389,18 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     KickLocked();
   }
 
+  // The queue is full because the client does not take what is in it: the
+  // final chunk queued behind it would never go out.
+  bool Cut(std::string final_chunk) override {
+    std::lock_guard lock(stream_mu_);
+    if (stream_done_ || stream_closing_) return false;
+    queue_.clear();
+    if (!final_chunk.empty()) queue_.push_back(std::move(final_chunk));
+    stream_closing_ = true;
+    KickLocked();
+    return true;
+  }
+
   void OnClosed(std::function<void()> callback) override {
     {
       std::lock_guard lock(stream_mu_);
@@ -405,9 +420,17 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     res->set(bhttp::field::content_type, r.content_type);
     res->set(bhttp::field::cache_control, "no-cache");
     res->set("X-Request-Id", request_id_);
-    res->chunked(true);
+    // A proxy must pass each event on as it comes (nginx buffers answers by
+    // default, and honours this header per answer).
+    res->set("X-Accel-Buffering", "no");
+    // An HTTP/1.0 client does not know the chunked coding (RFC 9112, 6.1: a
+    // server must not send it one): its stream goes as it is, and the
+    // connection's close ends it.
+    stream_chunked_ = req_.version() >= 11;
+    res->chunked(stream_chunked_);
+    if (!stream_chunked_) res->keep_alive(false);
     auto sr = std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*res);
-    stream_.expires_never();
+    stream_.expires_never();  // each write has its own deadline (ArmWriteDeadline)
     Observe(200);
     // The stream starts (a subscription) before its head goes out: a client
     // that has the head may cause an event at once, and the event must find
@@ -418,8 +441,10 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
       writing_ = true;
     }
     r.stream(shared_from_this());
+    ArmWriteDeadline();
     bhttp::async_write_header(stream_, *sr,
                               [self = shared_from_this(), res, sr](beast::error_code ec, size_t) {
+                                self->DisarmWriteDeadline();
                                 self->Answered();  // the rest is the hub's to end
                                 if (ec) return self->FinishStream();
                                 self->WatchForHangUp();
@@ -459,16 +484,54 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
         queue_.pop_front();
       }
     }
+    if (last && !stream_chunked_) return FinishStream();  // the close ends it
+    ArmWriteDeadline();
     if (last) {  // the last chunk, then hang up
       net::async_write(stream_, bhttp::make_chunk_last(),
-                         [self = shared_from_this()](beast::error_code, size_t) { self->FinishStream(); });
+                       [self = shared_from_this()](beast::error_code, size_t) {
+                         self->DisarmWriteDeadline();
+                         self->FinishStream();
+                       });
       return;
     }
-    net::async_write(stream_, bhttp::make_chunk(net::buffer(chunk_)),
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                       if (ec) return self->FinishStream();
-                       self->WriteNextChunk();
-                     });
+    auto next = [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->DisarmWriteDeadline();
+      if (ec) return self->FinishStream();
+      self->WriteNextChunk();
+    };
+    if (stream_chunked_) {
+      net::async_write(stream_, bhttp::make_chunk(net::buffer(chunk_)), std::move(next));
+    } else {
+      net::async_write(stream_, net::buffer(chunk_), std::move(next));
+    }
+  }
+
+  // A stream's write must finish within the idle timeout. A client that
+  // stops reading fills its socket's buffers and then holds the write, the
+  // session and its subscription for good: neither the dropped event nor
+  // the end of the stream could reach it. Such a connection is reset (a
+  // zero linger), so that the kernel drops the megabytes it still queues for
+  // it too, as nginx's reset_timedout_connection does; the write and the
+  // hang-up read then fail, and FinishStream unsubscribes.
+  void ArmWriteDeadline() {
+    deadline_armed_ = true;
+    stream_deadline_.expires_after(server_->idle_timeout());
+    stream_deadline_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      // Cancelled; or it fired as its write finished (the write's handler
+      // ran first), maybe with a later write armed since.
+      if (ec || !self->deadline_armed_ ||
+          self->stream_deadline_.expiry() > net::steady_timer::clock_type::now()) {
+        return;
+      }
+      beast::error_code ignored;
+      self->stream_.socket().set_option(net::socket_base::linger(true, 0), ignored);
+      self->stream_.socket().close(ignored);
+    });
+  }
+
+  void DisarmWriteDeadline() {
+    deadline_armed_ = false;
+    stream_deadline_.cancel();
   }
 
   void FinishStream() {
@@ -534,6 +597,9 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
   bool stream_done_ = false;            // guarded by stream_mu_
   std::function<void()> on_closed_;     // guarded by stream_mu_
   std::string chunk_;                   // the chunk being written
+  bool stream_chunked_ = true;          // false for an HTTP/1.0 client
+  net::steady_timer stream_deadline_;   // of the stream's write in progress
+  bool deadline_armed_ = false;         // a stream write is in progress
   std::array<char, 512> hangup_buf_{};
 };
 

@@ -1,14 +1,22 @@
 #include "stream/hub.h"
 
+#include <algorithm>
 #include <chrono>
 
 namespace errata {
 namespace {
 const char kDroppedEvent[] =
     "event: dropped\ndata: {\"reason\":\"slow consumer: reconnect with Last-Event-ID\"}\n\n";
+const char kResetData[] =
+    "{\"reason\":\"events after Last-Event-ID may be missing: reload\"}";
+
+uint64_t FirstId(uint64_t configured) {
+  return configured != 0 ? configured : static_cast<uint64_t>(std::max<Micros>(1, NowMicros()));
+}
 }  // namespace
 
-EventHub::EventHub(Options options) : options_(options) {
+EventHub::EventHub(Options options)
+    : options_(options), first_event_(FirstId(options.first_id)), next_event_(first_event_) {
   keepalive_ = std::thread([this] { KeepAliveLoop(); });
 }
 
@@ -26,13 +34,13 @@ EventHub::Learner& EventHub::Touch(const std::string& user_id) {
   if (inserted) {
     lru_.push_front(user_id);
     it->second.lru = lru_.begin();
+    it->second.complete_after = next_event_ - 1;
     // Forget the least recent learner that nobody is listening to.
     if (learners_.size() > options_.max_learners) {
       for (auto victim = std::prev(lru_.end()); victim != lru_.begin(); --victim) {
         auto v = learners_.find(*victim);
         if (v->second.subscribers.empty()) {
-          learners_.erase(v);
-          lru_.erase(victim);
+          EraseLocked(v);
           break;
         }
       }
@@ -41,6 +49,34 @@ EventHub::Learner& EventHub::Touch(const std::string& user_id) {
     lru_.splice(lru_.begin(), lru_, it->second.lru);
   }
   return it->second;
+}
+
+void EventHub::EraseLocked(std::unordered_map<std::string, Learner>::iterator it) {
+  for (const Event& e : it->second.recent) bytes_ -= e.Size();
+  lru_.erase(it->second.lru);
+  learners_.erase(it);
+}
+
+void EventHub::DropOldestLocked(Learner& l) {
+  l.complete_after = std::max(l.complete_after, l.recent.front().id);
+  bytes_ -= l.recent.front().Size();
+  l.recent.pop_front();
+}
+
+void EventHub::TrimLocked() {
+  for (const bool listened_to : {false, true}) {
+    for (auto at = lru_.end(); at != lru_.begin() && bytes_ > options_.max_bytes;) {
+      --at;
+      auto it = learners_.find(*at);
+      Learner& l = it->second;
+      if (l.subscribers.empty() == listened_to) continue;
+      while (!l.recent.empty() && bytes_ > options_.max_bytes) DropOldestLocked(l);
+      if (!listened_to && l.recent.empty()) {
+        at = std::next(at);  // EraseLocked removes the element at `at`
+        EraseLocked(it);
+      }
+    }
+  }
 }
 
 std::optional<std::string> EventHub::RefusalLocked(const std::string& user_id) const {
@@ -58,15 +94,26 @@ uint64_t EventHub::Subscribe(const std::string& user_id, std::shared_ptr<EventSi
     return 0;                          // no subscription: Unsubscribe(0) does nothing
   }
   Learner& l = Touch(user_id);
-  if (last_event_id) {
-    for (const Event& e : l.recent) {
-      if (e.id > *last_event_id) sink->Push(e.text);
-    }
-  }
+  if (last_event_id) ReplayLocked(l, *last_event_id, sink.get());
   const uint64_t id = next_subscription_++;
   l.subscribers.push_back({id, std::move(sink)});
   ++subscriber_count_;
   return id;
+}
+
+// Replaying the rest after a gap would be wrong too: each event carries
+// its points' values then, and an older one applied after a reload would
+// take them back. The reset's id is the last one sent, so that the client's
+// next reconnect starts from here.
+void EventHub::ReplayLocked(const Learner& l, uint64_t last, EventSink* sink) const {
+  if (last < l.complete_after || last >= next_event_) {
+    sink->Push("id: " + std::to_string(next_event_ - 1) + "\nevent: reset\ndata: " + kResetData +
+               "\n\n");
+    return;
+  }
+  for (const Event& e : l.recent) {
+    if (e.id > last) sink->Push(e.text);
+  }
 }
 
 void EventHub::Unsubscribe(const std::string& user_id, uint64_t subscription) {
@@ -80,9 +127,11 @@ void EventHub::Unsubscribe(const std::string& user_id, uint64_t subscription) {
   if (stopping_ && subscriber_count_ == 0) cv_.notify_all();  // CloseAll waits for it
 }
 
+// A dropped stream stays subscribed until its session has written the
+// dropped event (or given up on the client), and every Push meanwhile fails
+// and lands here again: only the call that ended it counts.
 void EventHub::Drop(const std::shared_ptr<EventSink>& sink) {
-  dropped_.fetch_add(1);
-  sink->Close(kDroppedEvent);  // its OnClosed unsubscribes it
+  if (sink->Cut(kDroppedEvent)) dropped_.fetch_add(1);  // its OnClosed unsubscribes it
 }
 
 void EventHub::Publish(const std::string& user_id, const std::string& type,
@@ -100,7 +149,9 @@ void EventHub::Publish(const std::string& user_id, const std::string& type,
       if (!s.sink->Push(text)) slow.push_back(s.sink);
     }
     l.recent.push_back({id, std::move(text)});
-    if (l.recent.size() > options_.replay) l.recent.pop_front();
+    bytes_ += l.recent.back().Size();
+    if (l.recent.size() > options_.replay) DropOldestLocked(l);
+    TrimLocked();  // may forget `l`
   }
   for (const auto& sink : slow) Drop(sink);  // outside the lock: Close may call back
 }
@@ -111,14 +162,15 @@ void EventHub::End(const std::string& user_id, const std::string& type,
   std::string text;
   {
     std::lock_guard lock(mu_);
+    auto it = learners_.find(user_id);
+    // Ended already: the relay's copy of this node's own End.
+    if (it == learners_.end() && ended_.count(user_id) > 0) return;
     text = "id: " + std::to_string(next_event_++) + "\nevent: " + type + "\ndata: " + data + "\n\n";
     RememberEndedLocked(user_id, text);
-    auto it = learners_.find(user_id);
     if (it == learners_.end()) return;
     for (auto& sub : it->second.subscribers) sinks.push_back(std::move(sub.sink));
     subscriber_count_ -= it->second.subscribers.size();
-    lru_.erase(it->second.lru);
-    learners_.erase(it);
+    EraseLocked(it);
   }
   for (const auto& sink : sinks) sink->Close(text);  // outside the lock: Close may call back
 }
@@ -153,6 +205,7 @@ void EventHub::CloseAll(Micros wait) {
   learners_.clear();
   lru_.clear();
   subscriber_count_ = 0;
+  bytes_ = 0;
   lock.unlock();
   left.clear();
 }
@@ -160,6 +213,11 @@ void EventHub::CloseAll(Micros wait) {
 bool EventHub::Watched(const std::string& user_id) const {
   std::lock_guard lock(mu_);
   return learners_.count(user_id) > 0;
+}
+
+size_t EventHub::buffered_bytes() const {
+  std::lock_guard lock(mu_);
+  return bytes_;
 }
 
 size_t EventHub::subscribers() const {

@@ -15,16 +15,18 @@ class RecordingSink : public EventSink {
     chunks_.push_back(std::move(chunk));
     return true;
   }
-  void Close(std::string final_chunk) override {
+  void Close(std::string final_chunk) override { Cut(std::move(final_chunk)); }
+  bool Cut(std::string final_chunk) override {
     std::function<void()> cb;
     {
       std::lock_guard lock(mu_);
-      if (closed_) return;
+      if (closed_) return false;
       closed_ = true;
       final_ = std::move(final_chunk);
       cb = std::move(on_closed_);
     }
     if (cb) cb();
+    return true;
   }
   void OnClosed(std::function<void()> cb) override { on_closed_ = std::move(cb); }
   std::vector<std::string> chunks() {
@@ -53,7 +55,13 @@ EventHub::Options Fast() {
   EventHub::Options o;
   o.replay = 3;
   o.keepalive = 20'000;  // 20 ms
+  o.first_id = 1;
   return o;
+}
+
+uint64_t IdOf(const std::string& chunk) {
+  EXPECT_EQ(chunk.rfind("id: ", 0), 0u) << chunk;
+  return std::stoull(chunk.substr(4));
 }
 
 // End (an erased learner): each subscriber gets the final event and is
@@ -188,6 +196,95 @@ TEST(EventHubTest, DropsASlowConsumerWithAFinalEventWithoutBlocking) {
   EXPECT_EQ(ok->chunks().size(), 10u);
   EXPECT_EQ(hub.dropped(), 1u);
   EXPECT_EQ(hub.subscribers(), 1u);
+}
+
+// A dropped stream stays subscribed until its session has written the
+// dropped event, or given up on a client that does not read: each event and
+// keep-alive meanwhile fails to reach it. It counts as one drop, not one per
+// failed Push.
+TEST(EventHubTest, CountsADroppedStreamOnce) {
+  EventHub hub(Fast());
+  auto slow = std::make_shared<RecordingSink>(2);  // never unsubscribes
+  hub.Subscribe("u", slow, std::nullopt);
+  for (int i = 0; i < 10; ++i) hub.Publish("u", "profile", "{}");
+  std::this_thread::sleep_for(std::chrono::milliseconds(60));  // keep-alives too
+  EXPECT_TRUE(slow->closed());
+  EXPECT_EQ(hub.subscribers(), 1u);
+  EXPECT_EQ(hub.dropped(), 1u);
+}
+
+// All learners' kept events take at most max_bytes: those of learners
+// nobody listens to go first, then the oldest events of the others. Live
+// delivery is not affected.
+TEST(EventHubTest, KeepsAtMostMaxBytesOfEvents) {
+  EventHub::Options o = Fast();
+  o.replay = 100;
+  o.max_bytes = 2000;  // about 10 events of 100 bytes of data
+  EventHub hub(o);
+  const std::string data(100, 'x');
+  hub.Unsubscribe("gone", hub.Subscribe("gone", std::make_shared<RecordingSink>(), std::nullopt));
+  auto live = std::make_shared<RecordingSink>();
+  hub.Subscribe("live", live, std::nullopt);
+  for (int i = 0; i < 5; ++i) hub.Publish("gone", "profile", data);
+  for (int i = 0; i < 30; ++i) {
+    hub.Publish("live", "profile", data);
+    EXPECT_LE(hub.buffered_bytes(), o.max_bytes);
+  }
+  EXPECT_FALSE(hub.Watched("gone"));  // its events went first, and it with them
+  EXPECT_EQ(live->chunks().size(), 30u);
+  const auto sent = live->chunks();
+  auto recent = std::make_shared<RecordingSink>();
+  hub.Subscribe("live", recent, IdOf(sent[25]));
+  EXPECT_EQ(recent->chunks(), std::vector<std::string>(sent.begin() + 26, sent.end()));
+  auto old = std::make_shared<RecordingSink>();  // its next event is gone
+  hub.Subscribe("live", old, IdOf(sent[5]));
+  ASSERT_EQ(old->chunks().size(), 1u);
+  EXPECT_NE(old->chunks()[0].find("event: reset\n"), std::string::npos);
+}
+
+// Ids start from the wall clock in microseconds: a process started later
+// sends higher ids than one before it did (where each began at 1, and a
+// Last-Event-ID from before a restart was above every new event).
+TEST(EventHubTest, IdsStartFromTheClock) {
+  EventHub::Options o = Fast();
+  o.first_id = 0;
+  const Micros start = NowMicros();
+  EventHub hub(o);
+  auto s = std::make_shared<RecordingSink>();
+  hub.Subscribe("u", s, std::nullopt);
+  hub.Publish("u", "profile", "{}");
+  ASSERT_EQ(s->chunks().size(), 1u);
+  EXPECT_GE(IdOf(s->chunks()[0]), static_cast<uint64_t>(start));
+}
+
+// A Last-Event-ID after which some event may not be kept gets a `reset`
+// event alone, whose id is the last sent: older than the kept events, from
+// before the learner was watched, before this process or never sent by it.
+// Until now such a client got nothing, and no sign that it missed events.
+TEST(EventHubTest, ALastEventIdBeyondWhatIsKeptIsToldToReset) {
+  EventHub::Options o = Fast();
+  o.first_id = 1000;
+  EventHub hub(o);  // replay 3
+  hub.Subscribe("u", std::make_shared<RecordingSink>(), std::nullopt);
+  for (int i = 0; i < 5; ++i) hub.Publish("u", "profile", "{}");  // 1000..1004; 1002..1004 kept
+  auto replayed = [&](const std::string& user, uint64_t last) {
+    auto s = std::make_shared<RecordingSink>();
+    hub.Subscribe(user, s, last);
+    std::vector<std::string> out;
+    for (const auto& c : s->chunks()) {
+      out.push_back(std::to_string(IdOf(c)) + (c.find("event: reset\n") != c.npos ? " reset" : ""));
+    }
+    return out;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(replayed("u", 1003), V{"1004"});
+  EXPECT_EQ(replayed("u", 1001), (V{"1002", "1003", "1004"}));
+  EXPECT_EQ(replayed("u", 1000), V{"1004 reset"});  // 1001 is gone
+  EXPECT_EQ(replayed("u", 999), V{"1004 reset"});   // before this process
+  EXPECT_EQ(replayed("u", 1005), V{"1004 reset"});  // never sent here
+  EXPECT_EQ(replayed("u", 1004), V{});
+  EXPECT_EQ(replayed("new", 1003), V{"1004 reset"});  // not watched then
+  EXPECT_EQ(replayed("new2", 1004), V{});             // nothing sent since
 }
 
 TEST(EventHubTest, KeepsNothingForLearnersNobodyWatches) {

@@ -8,7 +8,8 @@ import re
 import time
 import unittest
 
-from cluster import SKIP_REASON, TwoNodesTestCase, cluster_pass, redis_available
+from cluster import (SKIP_REASON, Nginx, TwoNodesTestCase, cluster_pass, nginx_available,
+                     redis_available)
 from harness import expect, main, v1_conversation, v1_user
 from test_stream import SseClient
 
@@ -23,6 +24,9 @@ class StreamAcrossNodes(TwoNodesTestCase):
         cid = v1_conversation(ca, uid)["conversation_id"]
         stream = SseClient(a.port, f"/v1/users/{uid}/stream")
         time.sleep(0.3)  # the subscription is in place on node a
+        for node in (a, b):
+            st, _, text = node.client().get("/metrics")
+            self.assertIn("\nerrata_stream_relay_subscribed 1\n", text)
         expect(cb.post("/v1/utterances", {"user_id": uid, "conversation_id": cid, "content": "x",
                                           "errors": [{"code": "R:PREP"}, {"code": "R:PREP"}]}), 201)
         [(first, kind, data)] = stream.events(1)
@@ -89,6 +93,43 @@ class StreamAcrossNodes(TwoNodesTestCase):
                                               "errors": [{"code": "R:PREP"}]}), 201)
         time.sleep(0.3)  # the relayed messages have arrived
         self.assertEqual(reads(), before)
+
+
+@unittest.skipUnless(cluster_pass(), SKIP_REASON)
+@unittest.skipUnless(nginx_available(), "no nginx")
+class StreamThroughNginx(TwoNodesTestCase):
+    """deploy/nginx.conf in front of two nodes: a stream outlives the 10 s
+    read timeout of the other routes, and its events are not buffered."""
+
+    with_redis = False  # the write and the stream hash to one node
+
+    @classmethod
+    def set_up(cls):
+        cls.nginx = Nginx([n.port for n in cls.nodes]).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        if getattr(cls, "nginx", None) is not None:
+            cls.nginx.cleanup()
+        super().tearDownClass()
+
+    def test_a_quiet_stream_stays_open_past_the_proxy_read_timeout(self):
+        front = self.nginx.client()
+        uid = v1_user(front)["user_id"]
+        cid = v1_conversation(front, uid)["conversation_id"]
+        direct = SseClient(self.nodes[0].port, f"/v1/users/{uid}/stream")
+        direct.close()
+        self.assertIn("x-accel-buffering: no", direct.head.lower())  # nginx takes it
+        stream = SseClient(self.nginx.port, f"/v1/users/{uid}/stream")
+        try:
+            time.sleep(11)  # quiet: no event, no keep-alive (every 15 s)
+            expect(front.post("/v1/utterances", {"user_id": uid, "conversation_id": cid,
+                                                 "content": "x", "errors": [{"code": "R:PREP"}]},
+                              headers={"X-User-Id": uid}), 201)
+            [(_, kind, data)] = stream.events(1)
+            self.assertEqual((kind, json.loads(data)["user_id"]), ("profile", uid))
+        finally:
+            stream.close()
 
 
 if __name__ == "__main__":
