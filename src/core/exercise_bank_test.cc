@@ -395,6 +395,40 @@ TEST(ExerciseBankTest, RefusesShortCoverage) {
   EXPECT_TRUE(Load(BankOf({ValidExercise(), ValidExercise("sva-002")}), rules).ok());
 }
 
+// A bank of sva-001 and sva-002 with `retired` as its "retired" member.
+std::string WithRetired(const std::string& retired) {
+  std::string bank = BankOf({ValidExercise(), ValidExercise("sva-002")});
+  return Replaced(bank, R"("exercises")", R"("retired": )" + retired + R"(, "exercises")");
+}
+
+TEST(ExerciseBankTest, RetiredIdsNameTheirSuccessor) {
+  auto bank = ExerciseBank::FromJson(WithRetired(R"({"mw-005": "sva-002", "sva-003": "sva-001"})"),
+                                     kSource, SmallRules());
+  ASSERT_TRUE(bank.ok()) << bank.status().ToString();
+  EXPECT_EQ(bank->Successor("mw-005"), bank->Find("sva-002"));
+  EXPECT_EQ(bank->Successor("sva-003"), bank->Find("sva-001"));
+  EXPECT_EQ(bank->Find("mw-005"), nullptr);  // not offered, not found as a live item
+  EXPECT_EQ(bank->Successor("sva-001"), nullptr);  // live, not retired
+  EXPECT_EQ(bank->Successor("zz-999"), nullptr);
+  EXPECT_EQ(bank->size(), 2u);
+  EXPECT_TRUE(Load(WithRetired("{}")).ok());
+  EXPECT_EQ(ExerciseBank().Successor("mw-005"), nullptr);
+}
+
+TEST(ExerciseBankTest, RefusesBadRetired) {
+  ExpectRefused(WithRetired("[]"), "top level: field \"retired\" must be an object");
+  ExpectRefused(WithRetired(R"({"MW-5": "sva-001"})"), "retired \"MW-5\": id must be");
+  ExpectRefused(WithRetired(R"({"sva-002": "sva-001"})"),
+                "retired \"sva-002\": is an exercise's id (a retired id is never reused)");
+  ExpectRefused(WithRetired(R"({"mw-005": null})"),
+                "retired \"mw-005\": must name the exercise that took its place");
+  ExpectRefused(WithRetired(R"({"mw-005": "prep-014"})"),
+                "retired \"mw-005\": successor \"prep-014\" is not an exercise in the bank");
+  // A successor must be live: a chain through another retired id is refused.
+  ExpectRefused(WithRetired(R"({"mw-005": "mw-006", "mw-006": "sva-001"})"),
+                "successor \"mw-006\" is not an exercise");
+}
+
 // ---- IsAcceptedAnswer ----
 
 Exercise Typed(std::vector<std::string> answers) {
