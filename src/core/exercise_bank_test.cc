@@ -116,7 +116,7 @@ const ExerciseBank* RealBankTest::bank_ = nullptr;
 const Status* RealBankTest::load_status_ = nullptr;
 
 TEST_F(RealBankTest, LoadsWithVersion) {
-  EXPECT_EQ(bank_->version(), "2026.12.1");
+  EXPECT_EQ(bank_->version(), "2026.12.2");
   EXPECT_GT(bank_->size(), 150u);
 }
 
@@ -181,6 +181,66 @@ TEST_F(RealBankTest, ChoiceAnswersAcceptedAndDistractorsRefused) {
       const bool is_answer =
           std::find(ex.answers.begin(), ex.answers.end(), option) != ex.answers.end();
       EXPECT_EQ(IsAcceptedAnswer(ex, option), is_answer) << ex.id << " " << option;
+    }
+  }
+}
+
+// The full form of `answer` (normalized) with its unambiguous contractions
+// expanded, or "" when it has none. Not 's or 'd (is/has/possessive, had/would),
+// and not a contraction before a subject: "Don't you know?" has no "Do not you know?".
+std::string FullForm(const std::string& answer) {
+  static const std::map<std::string, std::string> kNot = {
+      {"don't", "do not"},       {"doesn't", "does not"},     {"didn't", "did not"},
+      {"isn't", "is not"},       {"aren't", "are not"},       {"wasn't", "was not"},
+      {"weren't", "were not"},   {"haven't", "have not"},     {"hasn't", "has not"},
+      {"hadn't", "had not"},     {"can't", "cannot"},         {"couldn't", "could not"},
+      {"wouldn't", "would not"}, {"shouldn't", "should not"}, {"won't", "will not"},
+      {"mustn't", "must not"},   {"needn't", "need not"}};
+  static const std::pair<std::string, std::string> kSuffixes[] = {
+      {"'m", " am"}, {"'re", " are"}, {"'ve", " have"}, {"'ll", " will"}};
+  static const std::set<std::string> kSubjects = {"i",  "you",  "he",   "she",
+                                                  "it", "we",   "they", "there"};
+  std::vector<std::string> words;
+  std::istringstream in(NormalizeAnswer(answer));
+  for (std::string w; in >> w;) words.push_back(w);
+  bool changed = false;
+  std::string out;
+  for (size_t i = 0; i < words.size(); ++i) {
+    std::string word = words[i];
+    std::string mark;  // trailing , ; or :
+    while (!word.empty() && (word.back() == ',' || word.back() == ';' || word.back() == ':')) {
+      mark.insert(mark.begin(), word.back());
+      word.pop_back();
+    }
+    std::string full;
+    if (auto it = kNot.find(word); it != kNot.end()) full = it->second;
+    for (const auto& [suffix, expansion] : kSuffixes) {
+      if (full.empty() && word.size() > suffix.size() && word.ends_with(suffix)) {
+        full = word.substr(0, word.size() - suffix.size()) + expansion;
+      }
+    }
+    if (!full.empty() && mark.empty() && i + 1 < words.size() && kSubjects.contains(words[i + 1])) {
+      full.clear();  // a question's inversion
+    }
+    if (!full.empty()) changed = true;
+    out += (i ? " " : "") + (full.empty() ? word : full) + mark;
+  }
+  return changed ? out : "";
+}
+
+// Answers are checked without equating contractions and full forms
+// (docs/exercise-bank.md), so a typed answer with "don't", "I'm", "'ve"...
+// lists its full form too.
+TEST_F(RealBankTest, ContractedAnswersAlsoListTheirFullForm) {
+  EXPECT_EQ(FullForm("I don't know what time it is."), "i do not know what time it is");
+  EXPECT_EQ(FullForm("She might've missed the train."), "she might have missed the train");
+  EXPECT_EQ(FullForm("Don't you like it?"), "");
+  EXPECT_EQ(FullForm("It's a lovely day."), "");
+  for (const Exercise& ex : bank_->exercises()) {
+    if (ex.type != kSentenceCorrection && ex.type != kSentenceTransformation) continue;
+    for (const std::string& answer : ex.answers) {
+      const std::string full = FullForm(answer);
+      if (!full.empty()) EXPECT_TRUE(IsAcceptedAnswer(ex, full)) << ex.id << ": " << full;
     }
   }
 }
