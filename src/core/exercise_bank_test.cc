@@ -257,6 +257,23 @@ TEST_F(RealBankTest, FindAndForSubcategoryAgree) {
   EXPECT_TRUE(bank_->ForSubcategory("no-such-subcategory").empty());
 }
 
+// Items moved to another subcategory, or replaced, keep their old ids retired:
+// an attempt on one is credited to the subcategory its item now lives in.
+TEST_F(RealBankTest, RetiredIdsLeadToTheirNewHome) {
+  const std::map<std::string, std::string> moved = {
+      {"mw-005", "prepositions"}, {"mw-006", "prepositions"}, {"mw-009", "prepositions"},
+      {"red-002", "prepositions"}, {"red-004", "prepositions"}, {"red-007", "prepositions"},
+      {"mw-010", "verb-form"},     {"wc-002", "collocation"},   {"wc-007", "word-choice"}};
+  for (const auto& [id, subcategory] : moved) {
+    EXPECT_EQ(bank_->Find(id), nullptr) << id;
+    const Exercise* next = bank_->Successor(id);
+    ASSERT_NE(next, nullptr) << id;
+    EXPECT_EQ(next->subcategory_id, subcategory) << id;
+  }
+  EXPECT_EQ(bank_->Successor("mw-005")->prompt,
+            "Correct the sentence: I look forward hearing from you.");
+}
+
 // ---- Small banks built in the tests ----
 
 constexpr char kSource[] = "test/bank.json";
