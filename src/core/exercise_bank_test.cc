@@ -263,7 +263,8 @@ TEST_F(RealBankTest, RetiredIdsLeadToTheirNewHome) {
   const std::map<std::string, std::string> moved = {
       {"mw-005", "prepositions"}, {"mw-006", "prepositions"}, {"mw-009", "prepositions"},
       {"red-002", "prepositions"}, {"red-004", "prepositions"}, {"red-007", "prepositions"},
-      {"mw-010", "verb-form"},     {"wc-002", "collocation"},   {"wc-007", "word-choice"}};
+      {"mw-010", "verb-form"},     {"wc-002", "collocation"},   {"wc-007", "word-choice"},
+      {"idi-008", "idioms"},       {"cap-009", "capitalization"}, {"int-006", "intonation"}};
   for (const auto& [id, subcategory] : moved) {
     EXPECT_EQ(bank_->Find(id), nullptr) << id;
     const Exercise* next = bank_->Successor(id);
