@@ -140,6 +140,10 @@ void PostAttempt(const Ctx& c, Services& s, Respond respond) {
   }
   if (const Exercise* x = s.bank->Find(*exercise_id)) {
     a.subcategory_id = x->subcategory_id;
+  } else if (const Exercise* next = s.bank->Successor(*exercise_id)) {
+    // A retired id (docs/exercise-bank.md), as a set fetched before the bank
+    // changed may hold: recorded as sent, credited where its item now lives.
+    a.subcategory_id = next->subcategory_id;
   } else if (auto sub = OwnExerciseSubcategory(*exercise_id)) {
     // One made from the learner's own words (core/own_words.h): of a point
     // they have made errors in, so a made-up id credits no other point.

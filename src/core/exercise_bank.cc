@@ -260,6 +260,40 @@ Status CheckCoverage(const std::map<std::string, int, std::less<>>& known,
   return Status::Ok();
 }
 
+// Reads the optional top-level "retired" object into `out`: each key an id the
+// bank no longer uses (never a live one, so it is never reused), each value the
+// id of the live exercise that took its place.
+Status ReadRetired(const json::object& root, const StringMap<const Exercise*>& by_id,
+                   const Errors& errors, StringMap<const Exercise*>* out) {
+  const json::value* value = root.if_contains("retired");
+  if (value == nullptr) return Status::Ok();
+  const json::object* retired = value->if_object();
+  if (retired == nullptr) {
+    return errors.At("top level", "field \"retired\" must be an object");
+  }
+  for (const auto& [key, successor] : *retired) {
+    const std::string id(key.data(), key.size());
+    const std::string where = "retired " + Quote(id);
+    if (!IsValidId(id)) {
+      return errors.At(where, "id must be a short lower-case prefix, '-' and three digits");
+    }
+    if (by_id.contains(id)) {
+      return errors.At(where, "is an exercise's id (a retired id is never reused)");
+    }
+    const json::string* next = successor.if_string();
+    if (next == nullptr) {
+      return errors.At(where, "must name the exercise that took its place, as a string");
+    }
+    const std::string_view next_id(next->data(), next->size());
+    const auto it = by_id.find(next_id);
+    if (it == by_id.end()) {
+      return errors.At(where, "successor " + Quote(next_id) + " is not an exercise in the bank");
+    }
+    out->emplace(id, it->second);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 bool IsChoiceType(std::string_view type) {
@@ -286,7 +320,7 @@ Result<ExerciseBank> ExerciseBank::FromJson(std::string_view json_text,
   const json::object* root = parsed->if_object();
   if (root == nullptr) return errors.At("top level", "must be an object");
   for (const auto& [key, unused] : *root) {
-    if (key != "version" && key != "exercises") {
+    if (key != "version" && key != "exercises" && key != "retired") {
       return errors.At("top level", "unknown field " + Quote(key));
     }
   }
@@ -313,12 +347,18 @@ Result<ExerciseBank> ExerciseBank::FromJson(std::string_view json_text,
     data->by_id.emplace(ex.id, &ex);
     data->by_subcategory[ex.subcategory_id].push_back(&ex);
   }
+  if (Status s = ReadRetired(*root, data->by_id, errors, &data->retired); !s.ok()) return s;
   return ExerciseBank(std::move(data));
 }
 
 const Exercise* ExerciseBank::Find(std::string_view id) const {
   const auto it = data().by_id.find(id);
   return it == data().by_id.end() ? nullptr : it->second;
+}
+
+const Exercise* ExerciseBank::Successor(std::string_view retired_id) const {
+  const auto it = data().retired.find(retired_id);
+  return it == data().retired.end() ? nullptr : it->second;
 }
 
 const std::vector<const Exercise*>& ExerciseBank::ForSubcategory(

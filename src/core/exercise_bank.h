@@ -65,12 +65,19 @@ class ExerciseBank {
   // is not among the options`. Checks the JSON shape and field types, required
   // fields, known type, level A1..C2, unique ids, known subcategory, the per-type
   // rules, the blank in fill_blank prompts, and coverage (the message names the
-  // subcategory and the counts).
+  // subcategory and the counts), and the optional "retired" ids: each no live
+  // exercise's id, each naming a live exercise as its successor.
   static Result<ExerciseBank> FromJson(std::string_view json, std::string_view source_name,
                                        const std::vector<CoverageRule>& known);
 
   // The exercise with this id, or nullptr if there is none.
   const Exercise* Find(std::string_view id) const;
+
+  // For an id the bank has retired (an item moved to another subcategory, or
+  // replaced by a different one), the live exercise that took its place; nullptr
+  // for any other id, live ones included. Retired ids are never reused, so an
+  // attempt stored under one still names the item the learner answered.
+  const Exercise* Successor(std::string_view retired_id) const;
 
   // The exercises of a subcategory, in file order; empty if there are none.
   const std::vector<const Exercise*>& ForSubcategory(std::string_view subcategory_id) const;
@@ -90,6 +97,7 @@ class ExerciseBank {
     std::vector<Exercise> exercises;  // never resized after the indexes are built
     StringMap<const Exercise*> by_id;
     StringMap<std::vector<const Exercise*>> by_subcategory;
+    StringMap<const Exercise*> retired;  // retired id -> its successor
   };
   explicit ExerciseBank(std::shared_ptr<const Data> data);
   const Data& data() const;  // *data_, or an empty Data when moved from

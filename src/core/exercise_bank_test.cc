@@ -116,7 +116,7 @@ const ExerciseBank* RealBankTest::bank_ = nullptr;
 const Status* RealBankTest::load_status_ = nullptr;
 
 TEST_F(RealBankTest, LoadsWithVersion) {
-  EXPECT_EQ(bank_->version(), "2026.12.1");
+  EXPECT_EQ(bank_->version(), "2026.12.2");
   EXPECT_GT(bank_->size(), 150u);
 }
 
@@ -185,6 +185,66 @@ TEST_F(RealBankTest, ChoiceAnswersAcceptedAndDistractorsRefused) {
   }
 }
 
+// The full form of `answer` (normalized) with its unambiguous contractions
+// expanded, or "" when it has none. Not 's or 'd (is/has/possessive, had/would),
+// and not a contraction before a subject: "Don't you know?" has no "Do not you know?".
+std::string FullForm(const std::string& answer) {
+  static const std::map<std::string, std::string> kNot = {
+      {"don't", "do not"},       {"doesn't", "does not"},     {"didn't", "did not"},
+      {"isn't", "is not"},       {"aren't", "are not"},       {"wasn't", "was not"},
+      {"weren't", "were not"},   {"haven't", "have not"},     {"hasn't", "has not"},
+      {"hadn't", "had not"},     {"can't", "cannot"},         {"couldn't", "could not"},
+      {"wouldn't", "would not"}, {"shouldn't", "should not"}, {"won't", "will not"},
+      {"mustn't", "must not"},   {"needn't", "need not"}};
+  static const std::pair<std::string, std::string> kSuffixes[] = {
+      {"'m", " am"}, {"'re", " are"}, {"'ve", " have"}, {"'ll", " will"}};
+  static const std::set<std::string> kSubjects = {"i",  "you",  "he",   "she",
+                                                  "it", "we",   "they", "there"};
+  std::vector<std::string> words;
+  std::istringstream in(NormalizeAnswer(answer));
+  for (std::string w; in >> w;) words.push_back(w);
+  bool changed = false;
+  std::string out;
+  for (size_t i = 0; i < words.size(); ++i) {
+    std::string word = words[i];
+    std::string mark;  // trailing , ; or :
+    while (!word.empty() && (word.back() == ',' || word.back() == ';' || word.back() == ':')) {
+      mark.insert(mark.begin(), word.back());
+      word.pop_back();
+    }
+    std::string full;
+    if (auto it = kNot.find(word); it != kNot.end()) full = it->second;
+    for (const auto& [suffix, expansion] : kSuffixes) {
+      if (full.empty() && word.size() > suffix.size() && word.ends_with(suffix)) {
+        full = word.substr(0, word.size() - suffix.size()) + expansion;
+      }
+    }
+    if (!full.empty() && mark.empty() && i + 1 < words.size() && kSubjects.contains(words[i + 1])) {
+      full.clear();  // a question's inversion
+    }
+    if (!full.empty()) changed = true;
+    out += (i ? " " : "") + (full.empty() ? word : full) + mark;
+  }
+  return changed ? out : "";
+}
+
+// Answers are checked without equating contractions and full forms
+// (docs/exercise-bank.md), so a typed answer with "don't", "I'm", "'ve"...
+// lists its full form too.
+TEST_F(RealBankTest, ContractedAnswersAlsoListTheirFullForm) {
+  EXPECT_EQ(FullForm("I don't know what time it is."), "i do not know what time it is");
+  EXPECT_EQ(FullForm("She might've missed the train."), "she might have missed the train");
+  EXPECT_EQ(FullForm("Don't you like it?"), "");
+  EXPECT_EQ(FullForm("It's a lovely day."), "");
+  for (const Exercise& ex : bank_->exercises()) {
+    if (ex.type != kSentenceCorrection && ex.type != kSentenceTransformation) continue;
+    for (const std::string& answer : ex.answers) {
+      const std::string full = FullForm(answer);
+      if (!full.empty()) EXPECT_TRUE(IsAcceptedAnswer(ex, full)) << ex.id << ": " << full;
+    }
+  }
+}
+
 TEST_F(RealBankTest, FindAndForSubcategoryAgree) {
   for (const Exercise& ex : bank_->exercises()) {
     const Exercise* found = bank_->Find(ex.id);
@@ -195,6 +255,24 @@ TEST_F(RealBankTest, FindAndForSubcategoryAgree) {
   EXPECT_EQ(bank_->Find("nope-001"), nullptr);
   EXPECT_TRUE(bank_->ForSubcategory("unclassified").empty());
   EXPECT_TRUE(bank_->ForSubcategory("no-such-subcategory").empty());
+}
+
+// Items moved to another subcategory, or replaced, keep their old ids retired:
+// an attempt on one is credited to the subcategory its item now lives in.
+TEST_F(RealBankTest, RetiredIdsLeadToTheirNewHome) {
+  const std::map<std::string, std::string> moved = {
+      {"mw-005", "prepositions"}, {"mw-006", "prepositions"}, {"mw-009", "prepositions"},
+      {"red-002", "prepositions"}, {"red-004", "prepositions"}, {"red-007", "prepositions"},
+      {"mw-010", "verb-form"},     {"wc-002", "collocation"},   {"wc-007", "word-choice"},
+      {"idi-008", "idioms"},       {"cap-009", "capitalization"}, {"int-006", "intonation"}};
+  for (const auto& [id, subcategory] : moved) {
+    EXPECT_EQ(bank_->Find(id), nullptr) << id;
+    const Exercise* next = bank_->Successor(id);
+    ASSERT_NE(next, nullptr) << id;
+    EXPECT_EQ(next->subcategory_id, subcategory) << id;
+  }
+  EXPECT_EQ(bank_->Successor("mw-005")->prompt,
+            "Correct the sentence: I look forward hearing from you.");
 }
 
 // ---- Small banks built in the tests ----
@@ -393,6 +471,40 @@ TEST(ExerciseBankTest, RefusesShortCoverage) {
                 rules);
   ExpectRefused(BankOf({}), "subcategory \"subject-verb-agreement\" has 0 exercises", SmallRules());
   EXPECT_TRUE(Load(BankOf({ValidExercise(), ValidExercise("sva-002")}), rules).ok());
+}
+
+// A bank of sva-001 and sva-002 with `retired` as its "retired" member.
+std::string WithRetired(const std::string& retired) {
+  std::string bank = BankOf({ValidExercise(), ValidExercise("sva-002")});
+  return Replaced(bank, R"("exercises")", R"("retired": )" + retired + R"(, "exercises")");
+}
+
+TEST(ExerciseBankTest, RetiredIdsNameTheirSuccessor) {
+  auto bank = ExerciseBank::FromJson(WithRetired(R"({"mw-005": "sva-002", "sva-003": "sva-001"})"),
+                                     kSource, SmallRules());
+  ASSERT_TRUE(bank.ok()) << bank.status().ToString();
+  EXPECT_EQ(bank->Successor("mw-005"), bank->Find("sva-002"));
+  EXPECT_EQ(bank->Successor("sva-003"), bank->Find("sva-001"));
+  EXPECT_EQ(bank->Find("mw-005"), nullptr);  // not offered, not found as a live item
+  EXPECT_EQ(bank->Successor("sva-001"), nullptr);  // live, not retired
+  EXPECT_EQ(bank->Successor("zz-999"), nullptr);
+  EXPECT_EQ(bank->size(), 2u);
+  EXPECT_TRUE(Load(WithRetired("{}")).ok());
+  EXPECT_EQ(ExerciseBank().Successor("mw-005"), nullptr);
+}
+
+TEST(ExerciseBankTest, RefusesBadRetired) {
+  ExpectRefused(WithRetired("[]"), "top level: field \"retired\" must be an object");
+  ExpectRefused(WithRetired(R"({"MW-5": "sva-001"})"), "retired \"MW-5\": id must be");
+  ExpectRefused(WithRetired(R"({"sva-002": "sva-001"})"),
+                "retired \"sva-002\": is an exercise's id (a retired id is never reused)");
+  ExpectRefused(WithRetired(R"({"mw-005": null})"),
+                "retired \"mw-005\": must name the exercise that took its place");
+  ExpectRefused(WithRetired(R"({"mw-005": "prep-014"})"),
+                "retired \"mw-005\": successor \"prep-014\" is not an exercise in the bank");
+  // A successor must be live: a chain through another retired id is refused.
+  ExpectRefused(WithRetired(R"({"mw-005": "mw-006", "mw-006": "sva-001"})"),
+                "successor \"mw-006\" is not an exercise");
 }
 
 // ---- IsAcceptedAnswer ----
