@@ -1,5 +1,6 @@
 #include "store/writer.h"
 
+#include <algorithm>
 #include <pthread.h>
 
 #include <chrono>
@@ -73,8 +74,14 @@ Status Writer::Submit(std::unique_ptr<WriteRequest> request) {
   {
     std::lock_guard lock(mu_);
     if (stopping_) return Status::Unavailable("server is shutting down");
+    // A request counts at most half the bound here: a large ingest (10,000
+    // lines of errors outweigh the whole bound) gets in whenever the queue is
+    // at most half full, not only when it is empty, which steady small writes
+    // would never leave it. The queue then holds at most half the bound
+    // beside it.
+    const size_t admit = std::min(request->weight, options_.queue_ops_capacity / 2);
     if (queue_.size() >= options_.queue_capacity ||
-        (!queue_.empty() && queued_weight_ + request->weight > options_.queue_ops_capacity)) {
+        (!queue_.empty() && queued_weight_ + admit > options_.queue_ops_capacity)) {
       metrics_->QueueRejected();
       return Status::Unavailable("write queue is full");
     }

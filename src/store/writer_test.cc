@@ -349,6 +349,28 @@ TEST_F(WriterTest, AnOpWeighsOnePlusItsErrors) {
   EXPECT_EQ(sqlite_->LoadProfile(u.user_id)->Find("pronouns")->count, 4 + 3);
 }
 
+// A request heavier than the bound (a large ingest) is let in while the queue
+// is at most half full: only when it was empty, steady small writes shut it
+// out for good.
+TEST_F(WriterTest, AHeavyRequestGetsInWhileTheQueueIsHalfFull) {
+  Writer::Options o{0, 10, 100};
+  o.queue_ops_capacity = 10;
+  Writer stopped(fault_.get(), cache_.get(), &metrics_, o);
+  const Utterance u = NewLearner();
+  auto request = [&](int errors) {
+    auto r = std::make_unique<WriteRequest>();
+    r->ops.push_back(Errors(u, "pronouns", errors));
+    return r;
+  };
+  EXPECT_TRUE(stopped.Submit(request(4)).ok());   // 5 of 10
+  EXPECT_TRUE(stopped.Submit(request(29)).ok());  // 30, counted as 5
+  EXPECT_EQ(stopped.queued_weight(), 35u);
+  EXPECT_EQ(stopped.Submit(request(29)).code(), Status::Code::kUnavailable);  // full
+  stopped.Start();
+  stopped.Stop();
+  EXPECT_EQ(sqlite_->LoadProfile(u.user_id)->Find("pronouns")->count, 4 + 29);
+}
+
 // A learner created through the writer is cached by the commit that created
 // them, with what that commit and later ones added: their reads need no store
 // (here the store is down for reads), and they equal what the store loads.
