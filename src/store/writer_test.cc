@@ -323,16 +323,23 @@ TEST_F(WriterTest, AQueueFullOfOpsIsRefused) {
 // The ops bound weighs an op as 1 plus its errors: one op may carry 1,000
 // errors (about 1 MiB), and counted as 1 the queue's memory had no bound
 // but its 10,000 requests.
-TEST_F(WriterTest, AnOpWeighsOnePlusItsErrors) {
+// A writer's options with an ops bound of `ops`, and a request of one op
+// with `errors` errors: the queue-weight tests' pieces.
+Writer::Options OpsBound(size_t ops) {
   Writer::Options o{0, 10, 100};
-  o.queue_ops_capacity = 10;
-  Writer stopped(fault_.get(), cache_.get(), &metrics_, o);
+  o.queue_ops_capacity = ops;
+  return o;
+}
+std::unique_ptr<WriteRequest> PronounErrors(const Utterance& u, int errors) {
+  auto r = std::make_unique<WriteRequest>();
+  r->ops.push_back(testutil::ErrorsOp(u, "pronouns", errors));
+  return r;
+}
+
+TEST_F(WriterTest, AnOpWeighsOnePlusItsErrors) {
+  Writer stopped(fault_.get(), cache_.get(), &metrics_, OpsBound(10));
   const Utterance u = NewLearner();
-  auto request = [&](int errors) {
-    auto r = std::make_unique<WriteRequest>();
-    r->ops.push_back(Errors(u, "pronouns", errors));
-    return r;
-  };
+  auto request = [&](int errors) { return PronounErrors(u, errors); };
   EXPECT_EQ(QueueWeight(*request(4)), 5u);
   // Not started: nothing drains the queue.
   EXPECT_TRUE(stopped.Submit(request(4)).ok());
@@ -353,15 +360,9 @@ TEST_F(WriterTest, AnOpWeighsOnePlusItsErrors) {
 // is at most half full: only when it was empty, steady small writes shut it
 // out for good.
 TEST_F(WriterTest, AHeavyRequestGetsInWhileTheQueueIsHalfFull) {
-  Writer::Options o{0, 10, 100};
-  o.queue_ops_capacity = 10;
-  Writer stopped(fault_.get(), cache_.get(), &metrics_, o);
+  Writer stopped(fault_.get(), cache_.get(), &metrics_, OpsBound(10));
   const Utterance u = NewLearner();
-  auto request = [&](int errors) {
-    auto r = std::make_unique<WriteRequest>();
-    r->ops.push_back(Errors(u, "pronouns", errors));
-    return r;
-  };
+  auto request = [&](int errors) { return PronounErrors(u, errors); };
   EXPECT_TRUE(stopped.Submit(request(4)).ok());   // 5 of 10
   EXPECT_TRUE(stopped.Submit(request(29)).ok());  // 30, counted as 5
   EXPECT_EQ(stopped.queued_weight(), 35u);
